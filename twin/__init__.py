@@ -1,0 +1,3 @@
+"""Almaty Twin: a PostGIS-backed OGC API digital twin of Almaty."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,88 @@
+"""The ASGI app: our routes (health, viewer, hot paths) mounted in front of pygeoapi.
+
+pygeoapi builds its Starlette app at import time from PYGEOAPI_CONFIG and PYGEOAPI_OPENAPI,
+so `create_app` prepares both (config from the committed file, URL from the bound address)
+before importing it. One app per process.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from twin.db.pool import connection
+from twin.errors import TwinError
+from twin.settings import get_settings
+from twin.sqlfiles import query
+
+LOG = logging.getLogger("twin.app")
+
+# Route factories of the parts of the twin that serve hot paths ahead of pygeoapi:
+# "module:function" returning a list of Starlette routes. Order matters: first match wins.
+ROUTE_FACTORIES: list[str] = []
+
+
+def error_response(status: int, code: str, description: str, **extra: Any) -> JSONResponse:
+    """The one JSON error shape of the twin, the same as pygeoapi's exceptions."""
+    return JSONResponse({"code": code, "description": description, **extra}, status_code=status)
+
+
+async def healthz(request: Request) -> JSONResponse:
+    try:
+        with connection(timeout=2) as conn:
+            layers = conn.execute(query("app/health")).fetchone()[0]
+    except TwinError as exc:
+        return JSONResponse({"status": "unavailable", "database": "down", "detail": str(exc)},
+                            status_code=503, headers={"Retry-After": "5"})
+    return JSONResponse({"status": "ok", "database": "up", "layers": layers})
+
+
+async def twin_error(request: Request, exc: Exception) -> JSONResponse:
+    status = getattr(exc, "status", 400)
+    return error_response(status, type(exc).__name__, str(exc))
+
+
+def _openapi_document(config_path: str, target: str) -> None:
+    from pygeoapi.openapi import generate_openapi_document
+
+    with open(config_path, encoding="utf-8") as fh:
+        document = generate_openapi_document(fh, "yaml",
+                                             fail_on_invalid_collection=False)
+    with open(target, "w", encoding="utf-8") as fh:
+        fh.write(document)
+
+
+def _extra_routes() -> list[BaseRoute]:
+    routes: list[BaseRoute] = []
+    for dotted in ROUTE_FACTORIES:
+        module, function = dotted.split(":")
+        routes += getattr(importlib.import_module(module), function)()
+    return routes
+
+
+def create_app(server_url: str) -> Starlette:
+    settings = get_settings()
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["TWIN_SERVER_URL"] = server_url.rstrip("/")
+    os.environ["PYGEOAPI_CONFIG"] = str(settings.config_path)
+    openapi_path = settings.run_dir / "openapi.yml"
+    _openapi_document(str(settings.config_path), str(openapi_path))
+    os.environ["PYGEOAPI_OPENAPI"] = str(openapi_path)
+    from pygeoapi import starlette_app  # noqa: E402  (reads the environment at import)
+
+    settings.web_dir.mkdir(exist_ok=True)
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz),
+        Mount("/viewer", app=StaticFiles(directory=settings.web_dir, html=True), name="viewer"),
+        *_extra_routes(),
+        Mount("/", app=starlette_app.APP),
+    ]
+    return Starlette(routes=routes, exception_handlers={TwinError: twin_error})

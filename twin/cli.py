@@ -1,0 +1,167 @@
+"""The `twin` command line."""
+
+from __future__ import annotations
+
+import socket
+import sys
+
+import click
+
+from twin import logs
+from twin.errors import TwinError
+
+
+class TwinGroup(click.Group):
+    """Turns a TwinError into a one-line message and exit status 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context):  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except TwinError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=TwinGroup)
+@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+def cli(verbose: int) -> None:
+    """Almaty Twin: the city as OGC API, with 15-minute-city analysis and a 3D viewer."""
+    logs.setup(verbose)
+
+
+@cli.group(cls=TwinGroup)
+def db() -> None:
+    """The database: the embedded PostGIS under .twin/, or DATABASE_URL when set."""
+
+
+@db.command("start")
+def db_start() -> None:
+    """Start the embedded PostGIS (initialising it on first use)."""
+    from twin.db.cluster import embedded_cluster
+    from twin.settings import get_settings
+
+    if get_settings().database_url:
+        click.echo("DATABASE_URL is set: using that server, not starting an embedded one")
+        return
+    click.echo(embedded_cluster().start())
+
+
+@db.command("stop")
+def db_stop() -> None:
+    """Stop the embedded PostGIS."""
+    from twin.db.cluster import embedded_cluster
+
+    embedded_cluster().stop()
+    click.echo("stopped")
+
+
+@db.command("status")
+def db_status() -> None:
+    """Say whether the database answers."""
+    from twin.db.cluster import database_url
+    from twin.db.pool import connect
+
+    url = database_url()
+    with connect(url) as conn:
+        version = conn.execute("SELECT postgis_lib_version()").fetchone()[0]
+    click.echo(f"up: {url} (PostGIS {version})")
+
+
+@db.command("url")
+def db_url() -> None:
+    """Print the database URL the twin uses."""
+    from twin.db.cluster import database_url
+
+    click.echo(database_url())
+
+
+@cli.command()
+def migrate() -> None:
+    """Apply versioned migrations and create the catalog's layer tables (idempotent)."""
+    from twin.db.migrate import migrate as run_migrations
+    from twin.db.pool import connect
+
+    with connect() as conn:
+        applied = run_migrations(conn)
+    click.echo(f"applied {len(applied)} step(s)" + (f": {', '.join(applied)}" if applied else
+                                                    " (up to date)"))
+
+
+@cli.command()
+@click.option("--check", is_flag=True, help="Fail when pygeoapi-config.yml is stale.")
+def config(check: bool) -> None:
+    """Regenerate pygeoapi-config.yml from layers/."""
+    from twin.pygeoapi_config import render_text
+    from twin.settings import get_settings
+
+    path = get_settings().config_path
+    text = render_text()
+    if check:
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            raise TwinError(f"{path.name} is stale: run `twin config`")
+        click.echo(f"{path.name} is in sync with layers/")
+        return
+    path.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {path}")
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        raise TwinError(f"port {port} on {host} is taken ({exc.strerror}): stop what uses it, "
+                        "choose another with --port, or let the twin pick one with --port 0")
+    return sock
+
+
+def run_server(host: str, port: int) -> None:
+    import uvicorn
+
+    from twin.app import create_app
+
+    sock = _bind(host, port)
+    bound = sock.getsockname()[1]
+    url = f"http://{host}:{bound}"
+    app = create_app(url)
+    click.echo(f"Almaty Twin serving at {url}/  (collections: {url}/collections, "
+               f"viewer: {url}/viewer/, health: {url}/healthz)")
+    sys.stdout.flush()
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    server.run(sockets=[sock])
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int,
+              help="0 picks a free port.")
+def serve(host: str, port: int) -> None:
+    """Serve the OGC API, the viewer and /healthz on one port."""
+    from twin.db.cluster import database_url
+
+    database_url()  # fail early, with the hint, when there is no database
+    run_server(host, port)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--scale", default="small", show_default=True,
+              type=click.Choice(["small", "city"]), help="Demo city to load when empty.")
+@click.pass_context
+def up(ctx: click.Context, host: str, port: int, scale: str) -> None:
+    """Start the database, migrate, load the demo city if empty, and serve."""
+    ctx.invoke(db_start)
+    ctx.invoke(migrate)
+    from twin import bootstrap
+
+    bootstrap.load_if_empty(scale)
+    run_server(host, port)
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+SELECT id, checksum FROM twin_migrations

@@ -1,0 +1,1 @@
+CREATE INDEX IF NOT EXISTS {gist_index} ON {table} USING gist (geom)

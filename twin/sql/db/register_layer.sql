@@ -1,0 +1,1 @@
+INSERT INTO twin_layers (name) VALUES (%(name)s) ON CONFLICT (name) DO NOTHING
