@@ -110,6 +110,13 @@ class Server:
 
 
 @pytest.fixture(scope="session")
+def demo_city(database_url: str) -> str:
+    """The `small` demo city loaded once per test session (deterministic: seed 1)."""
+    run_twin("load", "demo", "--scale", "small", "--seed", "1")
+    return database_url
+
+
+@pytest.fixture(scope="session")
 def server(database_url: str) -> Iterator[Server]:
     """The twin's server over the session's database (data as the tests left it)."""
     srv = Server()

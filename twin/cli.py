@@ -159,7 +159,41 @@ def up(ctx: click.Context, host: str, port: int, scale: str) -> None:
     run_server(host, port)
 
 
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.argument("name")
+@click.pass_context
+def bench(ctx: click.Context, name: str) -> None:
+    """Run benchmark NAME from bench/NAME.py; it prints one JSON line of medians and ratios."""
+    import importlib.util
+
+    from twin.settings import get_settings
+
+    path = get_settings().project_root / "bench" / f"{name}.py"
+    if not path.exists():
+        known = sorted(p.stem for p in path.parent.glob("*.py") if not p.stem.startswith("_"))
+        raise TwinError(f"no benchmark {name!r}; known: {', '.join(known) or 'none yet'}")
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main(list(ctx.args))
+
+
+# Commands that live beside the code they drive: "module:attribute" of a click command or
+# group, added to `twin` on start-up. Append one line per module.
+COMMAND_MODULES: list[str] = [
+]
+
+
+def _register_commands() -> None:
+    import importlib
+
+    for dotted in COMMAND_MODULES:
+        module, attribute = dotted.split(":")
+        cli.add_command(getattr(importlib.import_module(module), attribute))
+
+
 def main() -> None:
+    _register_commands()
     cli()
 
 
