@@ -81,8 +81,8 @@ def create_app(server_url: str) -> Starlette:
     settings.web_dir.mkdir(exist_ok=True)
     routes: list[BaseRoute] = [
         Route("/healthz", healthz),
-        Mount("/viewer", app=StaticFiles(directory=settings.web_dir, html=True), name="viewer"),
         *_extra_routes(),
+        Mount("/viewer", app=StaticFiles(directory=settings.web_dir, html=True), name="viewer"),
         Mount("/", app=starlette_app.APP),
     ]
     return Starlette(routes=routes, exception_handlers={TwinError: twin_error})
