@@ -1,0 +1,1 @@
+SELECT cog FROM terrain_models WHERE id = %(id)s

@@ -1,0 +1,5 @@
+SELECT l.version, m.id
+FROM terrain_models m
+LEFT JOIN twin_layers l ON l.name = 'terrain'
+ORDER BY m.id DESC
+LIMIT 1
