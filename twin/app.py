@@ -27,7 +27,9 @@ LOG = logging.getLogger("twin.app")
 
 # Route factories of the parts of the twin that serve hot paths ahead of pygeoapi:
 # "module:function" returning a list of Starlette routes. Order matters: first match wins.
-ROUTE_FACTORIES: list[str] = []
+ROUTE_FACTORIES: list[str] = [
+    "twin.viewer:routes",
+]
 
 
 def error_response(status: int, code: str, description: str, **extra: Any) -> JSONResponse:

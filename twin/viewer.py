@@ -1,0 +1,174 @@
+"""The viewer's server side: the layer panel built from the catalog, and MapLibre served locally.
+
+The viewer itself is plain ES modules in web/ (mounted at /viewer by twin/app.py). Two things
+need the server: the layer panel must come from layers/*.yml (one source of truth, so a new
+layer file shows up in the panel with its legend), and MapLibre GL JS must come from the pinned
+npm package in web/node_modules, never from a CDN, so the viewer works offline.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from twin.app import error_response
+from twin.catalog import CITY_BBOX, Layer, load_catalog
+from twin.settings import get_settings
+
+# The panel's groups, in the order a planner reads them.
+GROUPS: tuple[str, ...] = ("Land and buildings", "Utilities", "Hazards", "Green", "Mobility",
+                           "Analysis")
+# What the page may fetch from the pinned maplibre-gl package (dist/ only).
+MAPLIBRE_FILES: dict[str, str] = {
+    "maplibre-gl.mjs": "text/javascript; charset=utf-8",
+    "maplibre-gl-worker.mjs": "text/javascript; charset=utf-8",
+    "maplibre-gl-shared.mjs": "text/javascript; charset=utf-8",
+    "maplibre-gl.css": "text/css; charset=utf-8",
+    "maplibre-gl.mjs.map": "application/json",
+    "maplibre-gl-worker.mjs.map": "application/json",
+}
+# Layers shown when the page opens without a view in its URL.
+VISIBLE_BY_DEFAULT: frozenset[str] = frozenset(
+    {"districts", "polycentres", "plots", "buildings", "parks", "streets", "amenities"})
+DEFAULT_COLOUR = "#888888"
+
+
+def _legend(layer: Layer) -> list[dict[str, Any]]:
+    """Legend entries from the style hints: one per value of the `by` property, else one."""
+    style = layer.style
+    base = style.get("color", DEFAULT_COLOUR)
+    by = style.get("by")
+    palette = {str(key): value for key, value in (style.get("palette") or {}).items()}
+    if not by:
+        return [{"value": None, "label": layer.title, "color": base}]
+    prop = layer.properties.get(by)
+    values = [str(v) for v in prop.enum] if prop is not None and prop.enum else list(palette)
+    for value in palette:  # palette keys the enum does not list still belong in the legend
+        if value not in values:
+            values.append(value)
+    return [{"value": value, "label": value.replace("_", " "), "color": palette.get(value, base)}
+            for value in values]
+
+
+def _kind(layer: Layer) -> str:
+    kind = layer.style.get("kind")
+    if kind:
+        return str(kind)
+    if layer.geometry.endswith("Point"):
+        return "circle"
+    if layer.geometry.endswith("LineString"):
+        return "line"
+    return "fill"
+
+
+def layer_entry(layer: Layer) -> dict[str, Any]:
+    """What the panel, the map style and the pick card need to know about one layer."""
+    style = dict(layer.style)
+    by = style.get("by")
+    by_type = layer.properties[by].type if by in layer.properties else None
+    return {
+        "name": layer.name,
+        "title": layer.title,
+        "description": layer.description,
+        "geometry": layer.geometry,
+        "kind": _kind(layer),
+        "minzoom": layer.minzoom,
+        "maxzoom": layer.maxzoom,
+        "style": style,
+        "by_type": by_type,
+        "legend": _legend(layer),
+        "analysis": layer.analysis,
+        "visible": layer.name in VISIBLE_BY_DEFAULT,
+        "items": f"/collections/{layer.name}/items",
+        "properties": [
+            {"name": p.name, "title": p.title or p.name, "type": p.type, "unit": p.unit,
+             "enum": list(p.enum) if p.enum else None}
+            for p in layer.properties.values()
+        ],
+    }
+
+
+def viewer_catalog() -> dict[str, Any]:
+    """The catalog as the viewer's layer panel: grouped, legends and style hints included."""
+    grouped: dict[str, list[dict[str, Any]]] = {group: [] for group in GROUPS}
+    for layer in load_catalog().values():
+        group = "Analysis" if layer.analysis else layer.group
+        grouped.setdefault(group, []).append(layer_entry(layer))
+    minx, miny, maxx, maxy = CITY_BBOX
+    return {
+        "title": "Almaty Twin",
+        "bbox": list(CITY_BBOX),
+        "center": [round((minx + maxx) / 2, 5), round((miny + maxy) / 2, 5)],
+        "groups": [{"name": name, "layers": layers} for name, layers in grouped.items()],
+        "endpoints": {
+            "tiles": "/tiles/WebMercatorQuad/tilejson.json",
+            "terrain": "/terrain/tilejson.json",
+            "indicators": "/indicators",
+            "processes": "/processes",
+            "collections": "/collections",
+        },
+    }
+
+
+async def layers_json(request: Request) -> JSONResponse:
+    return JSONResponse(viewer_catalog(), headers={"Cache-Control": "no-cache"})
+
+
+@dataclass(frozen=True)
+class _Asset:
+    body: bytes
+    gzipped: bytes
+    etag: str
+
+
+_ASSETS: dict[tuple[str, float], _Asset] = {}
+
+
+def maplibre_dir() -> Path:
+    return get_settings().web_dir / "node_modules" / "maplibre-gl" / "dist"
+
+
+def _asset(path: Path) -> _Asset:
+    """File bytes and their gzip, computed once per file version (MapLibre is 1.6 MB raw)."""
+    key = (str(path), path.stat().st_mtime)
+    if key not in _ASSETS:
+        body = path.read_bytes()
+        _ASSETS[key] = _Asset(body=body, gzipped=gzip.compress(body, 6),
+                              etag='"' + hashlib.sha1(body).hexdigest()[:20] + '"')
+    return _ASSETS[key]
+
+
+async def maplibre_file(request: Request) -> Response:
+    name = request.path_params["name"]
+    if name not in MAPLIBRE_FILES:
+        return error_response(404, "NotFound", f"no MapLibre file {name!r}; served: "
+                              f"{', '.join(sorted(MAPLIBRE_FILES))}")
+    path = maplibre_dir() / name
+    if not path.is_file():
+        return error_response(503, "ViewerNotInstalled",
+                              f"{path} is missing: run `npm ci` in web/ (scripts/bootstrap.sh "
+                              "does it) to install the pinned MapLibre GL JS")
+    asset = _asset(path)
+    headers = {"ETag": asset.etag, "Cache-Control": "public, max-age=86400",
+               "Vary": "Accept-Encoding"}
+    if request.headers.get("if-none-match") == asset.etag:
+        return Response(status_code=304, headers=headers)
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        headers["Content-Encoding"] = "gzip"
+        return Response(asset.gzipped, media_type=MAPLIBRE_FILES[name], headers=headers)
+    return Response(asset.body, media_type=MAPLIBRE_FILES[name], headers=headers)
+
+
+def routes() -> list[BaseRoute]:
+    """Mounted ahead of the /viewer static files (twin/app.py ROUTE_FACTORIES)."""
+    return [
+        Route("/viewer/layers.json", layers_json),
+        Route("/viewer/vendor/maplibre-gl/{name}", maplibre_file),
+    ]
