@@ -181,6 +181,10 @@ def bench(ctx: click.Context, name: str) -> None:
 # Commands that live beside the code they drive: "module:attribute" of a click command or
 # group, added to `twin` on start-up. Append one line per module.
 COMMAND_MODULES: list[str] = [
+    "twin.editing.users:users",
+    "twin.importers.commands:import_file_command",
+    "twin.importers.commands:import_osm_command",
+    "twin.importers.commands:import_dem_command",
 ]
 
 

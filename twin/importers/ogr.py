@@ -1,0 +1,245 @@
+"""`twin import`: any vector file OGR reads (GeoJSON, GeoPackage, Shapefile, FlatGeobuf, CSV
+with WKT or lon/lat columns) into one catalog layer, through pyogrio.
+
+Nothing touches the database until the whole file has been read, mapped and validated; the
+rows then go in through `twin.store.write_layer` in one transaction, so a failed import
+leaves the layer exactly as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import psycopg
+import pyogrio
+from pyproj import CRS
+from pyproj.exceptions import CRSError
+
+from twin.catalog import Layer, get_layer
+from twin.errors import ImportFailed
+from twin.importers.conform import FAMILY, ImportReport, conform, measures
+from twin.importers.mapping import FieldMapping, apply_rule, load_mapping, resolve_rules
+from twin.progress import progress
+from twin.sqlfiles import query
+from twin.store import Provenance, write_layer
+
+LOG = logging.getLogger("twin.importers.ogr")
+# GDAL's CSV driver finds the geometry in these columns (WKT first, then lon/lat pairs).
+CSV_OPTIONS = {"GEOM_POSSIBLE_NAMES": "wkt,geometry,geom,the_geom,wkt_geom",
+               "X_POSSIBLE_NAMES": "lon,longitude,lng,x",
+               "Y_POSSIBLE_NAMES": "lat,latitude,y",
+               "KEEP_GEOM_COLUMNS": "NO"}
+UNKNOWN_LICENCE = "not stated (give --licence or licence: in the mapping)"
+
+
+@dataclass
+class SourceFile:
+    path: Path
+    frame: gpd.GeoDataFrame
+    source_layer: str
+    notes: list[str]
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:300] or type(exc).__name__
+
+
+def read_source(path: Path, source_layer: str | None = None,
+                crs: str | None = None) -> SourceFile:
+    """The file's features as a GeoDataFrame with a CRS; ImportFailed when unreadable."""
+    if not path.exists():
+        raise ImportFailed(f"{path}: no such file")
+    notes: list[str] = []
+    try:
+        layers = [str(row[0]) for row in pyogrio.list_layers(path)]
+    except Exception as exc:  # pyogrio raises DataSourceError and friends from GDAL
+        raise ImportFailed(f"cannot read {path.name}: {_one_line(exc)}") from None
+    if not layers:
+        raise ImportFailed(f"cannot read {path.name}: it holds no vector layer")
+    if source_layer is None:
+        if len(layers) > 1:
+            raise ImportFailed(f"{path.name} holds {len(layers)} layers ({', '.join(layers)}): "
+                               "choose one with --source-layer")
+        source_layer = layers[0]
+    elif source_layer not in layers:
+        raise ImportFailed(f"{path.name} has no layer {source_layer!r}; it holds "
+                           f"{', '.join(layers)}")
+    options = CSV_OPTIONS if path.suffix.lower() in {".csv", ".tsv"} else {}
+    try:
+        frame = pyogrio.read_dataframe(path, layer=source_layer, **options)
+    except Exception as exc:
+        raise ImportFailed(f"cannot read {path.name}: {_one_line(exc)}") from None
+    if not isinstance(frame, gpd.GeoDataFrame) or "geometry" not in frame:
+        hint = (": a CSV needs a WKT column (wkt, geometry, geom) or lon/lat columns"
+                if options else "")
+        raise ImportFailed(f"{path.name} has no geometry{hint}")
+    if len(frame) == 0:
+        raise ImportFailed(f"nothing to import: {path.name} has no features")
+    if crs:
+        try:
+            given = CRS.from_user_input(crs)
+        except CRSError:
+            raise ImportFailed(f"unknown CRS {crs!r}") from None
+        if frame.crs is not None and CRS.from_user_input(frame.crs) != given:
+            notes.append(f"the file says {frame.crs.to_string()}; read as {crs} as asked")
+        frame = frame.set_crs(given, allow_override=True)
+    elif frame.crs is None:
+        minx, miny, maxx, maxy = frame.total_bounds
+        if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+            raise ImportFailed(f"{path.name} does not say its coordinate reference system and "
+                               "its coordinates are not longitude/latitude: give --crs "
+                               "(e.g. --crs EPSG:32643)")
+        frame = frame.set_crs(4326)
+        notes.append("the file does not say its CRS: read as WGS 84 longitude/latitude")
+    return SourceFile(path=path, frame=frame, source_layer=source_layer, notes=notes)
+
+
+def _check_geometry_family(source: SourceFile, layer: Layer) -> None:
+    """A file with none of the layer's geometry family is a wrong file, not rejected rows."""
+    kinds = source.frame.geometry.geom_type.dropna()
+    if kinds.empty:
+        raise ImportFailed(f"{source.path.name} has no geometries")
+    wanted = FAMILY[layer.geometry]
+    if not any(FAMILY.get(kind) == wanted or kind == "GeometryCollection"
+               for kind in kinds.unique()):
+        found = ", ".join(sorted(kinds.unique()))
+        raise ImportFailed(f"wrong geometry type: {source.path.name} holds {found}; layer "
+                           f"{layer.name} takes {layer.geometry}")
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def prepare(path: Path, layer: Layer, mapping: FieldMapping, report: ImportReport,
+            crs: str | None = None, source_layer: str | None = None) -> gpd.GeoDataFrame:
+    """Read, map and validate a file for a layer: the rows to load (nothing is written)."""
+    source = read_source(path, source_layer or mapping.source_layer, crs or mapping.crs)
+    report.notes += source.notes
+    _check_geometry_family(source, layer)
+    frame = source.frame
+    report.read = len(frame)
+    fields = [c for c in frame.columns if c != frame.geometry.name]
+    rules = resolve_rules(mapping, layer, fields)
+    if frame.crs.to_epsg() != layer.srid:
+        frame = frame.to_crs(layer.srid)
+    metric = measures(frame) if any(r.compute for r in rules.values()) else {}
+    values: dict[str, list[Any]] = {}
+    reasons: list[str | None] = [None] * len(frame)
+    for target, rule in rules.items():
+        values[target], errors = apply_rule(rule, frame, metric,
+                                             layer.properties[target].required)
+        reasons = [r or e for r, e in zip(reasons, errors)]
+    used = {f for rule in rules.values() for f in rule.source_fields()}
+    ignored = [f for f in fields if f not in used]
+    if ignored:
+        report.notes.append(f"source fields not loaded: {', '.join(ignored)}")
+    report.notes.append("properties from: " + "; ".join(
+        f"{target} <- {rule.describe()}" for target, rule in rules.items()))
+    return conform(layer, frame, values, report, reasons)
+
+
+def _previous_provenance(conn: psycopg.Connection, layer: Layer) -> tuple[int, dict | None]:
+    rows = conn.execute(query("importers/layer_row_count", table=layer.table)).fetchone()[0]
+    row = conn.execute(query("importers/layer_provenance"), {"name": layer.name}).fetchone()
+    if row is None:
+        return rows, None
+    return rows, {"source": row[0], "licence": row[1], "synthetic": row[2]}
+
+
+def provenance_for(conn: psycopg.Connection, layer: Layer, report: ImportReport,
+                   source: str, licence: str, details: dict[str, Any]) -> Provenance:
+    """The layer's provenance after this import; an append keeps what was there before."""
+    details = {**details, **report.details()}
+    synthetic = False
+    if report.mode == "append":
+        rows, previous = _previous_provenance(conn, layer)
+        if rows and previous and previous["source"]:
+            if previous["source"] != source:
+                source = f"{previous['source']} + {source}"
+            if previous["licence"] and previous["licence"] != licence:
+                licence = f"{previous['licence']} + {licence}"
+            synthetic = bool(previous["synthetic"])
+            details["appended_to"] = {"rows": rows, **previous}
+    return Provenance(source=source, licence=licence, synthetic=synthetic, details=details)
+
+
+def write_report(conn: psycopg.Connection, layer: Layer, frame: gpd.GeoDataFrame,
+                 report: ImportReport, provenance: Provenance) -> None:
+    """Write the conformed rows in one transaction; a refusal by the database changes nothing."""
+    with progress(f"import {layer.name}", total=len(frame), unit="features") as bar:
+        try:
+            report.loaded = write_layer(conn, layer, frame, provenance, mode=report.mode,
+                                        progress=bar.update)
+        except psycopg.Error as exc:
+            message = exc.diag.message_primary if exc.diag and exc.diag.message_primary \
+                else _one_line(exc)
+            detail = f" ({exc.diag.message_detail})" if exc.diag and exc.diag.message_detail \
+                else ""
+            raise ImportFailed(f"{layer.name}: the database refused the rows, nothing was "
+                               f"changed: {message}{detail}") from None
+
+
+def importable_layer(name: str) -> Layer:
+    """A catalog layer that holds source data (analysis layers are computed, not imported)."""
+    layer = get_layer(name)
+    if layer.analysis:
+        raise ImportFailed(f"layer {name} is computed by the analysis engine (`twin analyse`), "
+                           "not imported")
+    return layer
+
+
+def import_file(conn: psycopg.Connection, path: Path | str, layer_name: str | None = None,
+                mapping_path: Path | str | None = None, mode: str = "replace",
+                crs: str | None = None, source_layer: str | None = None,
+                source: str | None = None, licence: str | None = None,
+                strict: bool = False) -> ImportReport:
+    """Import one vector file into one layer; return what happened (raises ImportFailed)."""
+    path = Path(path)
+    mapping = load_mapping(mapping_path)
+    if layer_name and mapping.layer and mapping.layer != layer_name:
+        raise ImportFailed(f"mapping {mapping.name} is for layer {mapping.layer}, "
+                           f"not {layer_name}")
+    layer_name = layer_name or mapping.layer
+    if not layer_name:
+        raise ImportFailed("which layer? give --layer NAME (or layer: in the mapping)")
+    layer = importable_layer(layer_name)
+    report = ImportReport(layer=layer.name, mode=mode)
+    frame = prepare(path, layer, mapping, report, crs=crs, source_layer=source_layer)
+    if frame.empty:
+        reasons = "; ".join(f"{n} {r}" for r, n in report.rejected.most_common(3))
+        raise ImportFailed(f"nothing to load into {layer.name}: all {report.read} feature(s) "
+                           f"were rejected ({reasons}); the layer is unchanged")
+    if strict and report.rejected:
+        reasons = "; ".join(f"{n} {r}" for r, n in report.rejected.most_common(3))
+        raise ImportFailed(f"--strict: {report.rejected_total} feature(s) rejected ({reasons});"
+                           f" the layer is unchanged")
+    details = {"file": path.name, "sha256": _file_digest(path), "mapping": mapping.name,
+               "source_layer": None}
+    if len(pyogrio.list_layers(path)) > 1 or source_layer:
+        details["source_layer"] = source_layer or mapping.source_layer
+    provenance = provenance_for(conn, layer, report,
+                                source or mapping.source or f"file {path.name}",
+                                licence or mapping.licence or UNKNOWN_LICENCE, details)
+    write_report(conn, layer, frame, report, provenance)
+    LOG.info("imported", extra={"fields": {"layer": layer.name, "loaded": report.loaded,
+                                           "rejected": report.rejected_total}})
+    return report
+
+
+def layer_checksum(conn: psycopg.Connection, layer: Layer | str) -> tuple[int, str]:
+    """Row count and an md5 over every row: what a test or a cautious user compares."""
+    layer = get_layer(layer) if isinstance(layer, str) else layer
+    row = conn.execute(query("importers/layer_checksum", table=layer.table)).fetchone()
+    return int(row[0]), str(row[1])
+

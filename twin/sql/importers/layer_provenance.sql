@@ -1,0 +1,1 @@
+SELECT source, licence, synthetic FROM twin_layers WHERE name = %(name)s
