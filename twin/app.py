@@ -28,6 +28,7 @@ LOG = logging.getLogger("twin.app")
 # Route factories of the parts of the twin that serve hot paths ahead of pygeoapi:
 # "module:function" returning a list of Starlette routes. Order matters: first match wins.
 ROUTE_FACTORIES: list[str] = [
+    "twin.editing.routes:editing_routes",
     "twin.viewer:routes",
 ]
 
@@ -58,8 +59,10 @@ def _openapi_document(config_path: str, target: str) -> None:
     with open(config_path, encoding="utf-8") as fh:
         document = generate_openapi_document(fh, "yaml",
                                              fail_on_invalid_collection=False)
-    with open(target, "w", encoding="utf-8") as fh:
+    partial = f"{target}.{os.getpid()}"  # several workers may write it at once: atomic swap
+    with open(partial, "w", encoding="utf-8") as fh:
         fh.write(document)
+    os.replace(partial, target)
 
 
 def _extra_routes() -> list[BaseRoute]:
@@ -87,4 +90,14 @@ def create_app(server_url: str) -> Starlette:
         Mount("/viewer", app=StaticFiles(directory=settings.web_dir, html=True), name="viewer"),
         Mount("/", app=starlette_app.APP),
     ]
-    return Starlette(routes=routes, exception_handlers={TwinError: twin_error})
+    from starlette.middleware import Middleware
+
+    from twin.editing.guard import Guard  # size limits, back-pressure, CORS, security headers
+
+    return Starlette(routes=routes, exception_handlers={TwinError: twin_error},
+                     middleware=[Middleware(Guard)])
+
+
+def app_from_environment() -> Starlette:
+    """The app factory of each uvicorn worker (`twin serve --workers N`): URL from the parent."""
+    return create_app(os.environ["TWIN_SERVER_URL"])

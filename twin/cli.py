@@ -115,7 +115,7 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def run_server(host: str, port: int) -> None:
+def run_server(host: str, port: int, workers: int = 1) -> None:
     import uvicorn
 
     from twin.app import create_app
@@ -123,6 +123,20 @@ def run_server(host: str, port: int) -> None:
     sock = _bind(host, port)
     bound = sock.getsockname()[1]
     url = f"http://{host}:{bound}"
+    if workers > 1:  # one listening socket shared by worker processes the supervisor restarts
+        import os
+
+        from uvicorn.supervisors import Multiprocess
+
+        os.environ["TWIN_SERVER_URL"] = url
+        sock.set_inheritable(True)
+        config = uvicorn.Config("twin.app:app_from_environment", factory=True, workers=workers,
+                                log_level="warning", access_log=False)
+        click.echo(f"Almaty Twin serving at {url}/  ({workers} workers; collections: "
+                   f"{url}/collections, viewer: {url}/viewer/, health: {url}/healthz)")
+        sys.stdout.flush()
+        Multiprocess(config, target=uvicorn.Server(config).run, sockets=[sock]).run()
+        return
     app = create_app(url)
     click.echo(f"Almaty Twin serving at {url}/  (collections: {url}/collections, "
                f"viewer: {url}/viewer/, health: {url}/healthz)")
@@ -135,12 +149,14 @@ def run_server(host: str, port: int) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int,
               help="0 picks a free port.")
-def serve(host: str, port: int) -> None:
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes sharing the port (a dead one is replaced).")
+def serve(host: str, port: int, workers: int) -> None:
     """Serve the OGC API, the viewer and /healthz on one port."""
     from twin.db.cluster import database_url
 
     database_url()  # fail early, with the hint, when there is no database
-    run_server(host, port)
+    run_server(host, port, workers)
 
 
 @cli.command()

@@ -86,4 +86,7 @@ def migrate(conn: psycopg.Connection) -> list[str]:
             conn.execute(query("db/register_layer"), {"name": layer.name})
             conn.execute(query("db/record_migration"), {"id": step, "checksum": fingerprint})
             applied_now.append(step)
+        from twin.editing.history import install_history  # history triggers, versioned layers
+
+        applied_now += install_history(conn, applied)
     return applied_now

@@ -1,0 +1,197 @@
+"""The server's outer guard: size limits, back-pressure, database outages, CORS, headers.
+
+One pure ASGI middleware in front of every route (ours and pygeoapi's), so the rules hold for
+the whole API:
+- a body larger than TWIN_MAX_BODY_BYTES (default 10 MiB) is refused with 413 before it is read;
+- more than TWIN_MAX_INFLIGHT requests (default 64) at once in one worker get 503 with
+  Retry-After at once, instead of queueing until everything times out;
+- a server error while the database is unreachable becomes 503 with Retry-After (the pool
+  reconnects by itself when PostgreSQL is back), and an unexpected exception becomes a JSON
+  500 without a stack trace;
+- CORS: any origin may read and, with a key, write. Keys travel in headers a script sets
+  explicitly, never in cookies, so a wildcard origin cannot lend a visitor's rights to another
+  site; credentials mode is therefore off.
+- security headers: nosniff, same-origin framing, a referrer policy, cross-origin resource
+  policy (tiles and features are meant for maps on other sites), and a content security policy
+  (none for API payloads; framing and plugins restricted for HTML pages, whose scripts come from
+  CDNs). No HSTS: TLS ends at the load balancer, which sets it (docs/scaling.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import anyio
+import orjson
+import psycopg
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from twin.errors import DatabaseNotRunning
+
+LOG = logging.getLogger("twin.guard")
+
+ALLOW_METHODS = "GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE"
+ALLOW_HEADERS = ("Accept, Accept-Language, Authorization, Content-Type, Content-Crs, If-Match, "
+                 "If-None-Match, X-API-Key")
+EXPOSE_HEADERS = "Location, ETag, Link, Content-Crs, Retry-After, WWW-Authenticate"
+COMMON_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"SAMEORIGIN"),
+    (b"referrer-policy", b"strict-origin-when-cross-origin"),
+    (b"cross-origin-resource-policy", b"cross-origin"),
+]
+CSP_API = b"default-src 'none'; frame-ancestors 'none'"
+CSP_HTML = b"frame-ancestors 'self'; object-src 'none'; base-uri 'self'"
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def _setting(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+def _json(status: int, code: str, description: str,
+          headers: list[tuple[bytes, bytes]] | None = None) -> tuple[Message, Message]:
+    body = orjson.dumps({"code": code, "description": description})
+    start = {"type": "http.response.start", "status": status,
+             "headers": [(b"content-type", b"application/json"),
+                         (b"content-length", str(len(body)).encode()), *(headers or [])]}
+    return start, {"type": "http.response.body", "body": body}
+
+
+def database_reachable() -> bool:
+    """A cheap probe used only after a server error: is PostgreSQL answering?"""
+    from twin.db.pool import connection
+
+    try:
+        with connection(timeout=1) as conn:
+            conn.execute("SELECT 1")
+        return True
+    except (DatabaseNotRunning, psycopg.Error):
+        return False
+
+
+class Guard:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.max_body = _setting("TWIN_MAX_BODY_BYTES", 10 * 1024 * 1024)
+        self.max_inflight = _setting("TWIN_MAX_INFLIGHT", 64)
+        self.inflight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.lower(): v for k, v in scope.get("headers", [])}
+        if scope["method"] == "OPTIONS" and b"access-control-request-method" in headers:
+            await self._preflight(send)
+            return
+        length = headers.get(b"content-length", b"0")
+        if not length.isdigit() or int(length) > self.max_body:
+            await self._send(send, *_json(
+                413 if length.isdigit() else 400, "RequestTooLarge" if length.isdigit()
+                else "BadRequest", f"the request body may be at most {self.max_body} bytes"
+                if length.isdigit() else "Content-Length must be a number"))
+            return
+        if self.inflight >= self.max_inflight and scope["path"] != "/healthz":
+            await self._send(send, *_json(503, "ServerBusy",
+                                          "the server is at capacity; retry in a second",
+                                          [(b"retry-after", b"1")]))
+            return
+        self.inflight += 1
+        try:
+            await self._guarded(scope, receive, send)
+        finally:
+            self.inflight -= 1
+
+    async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
+        received = 0
+        started = False
+        held: list[Message] = []
+
+        async def counted_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise BodyTooLarge()
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                if message["status"] >= 500 and message["status"] != 503:
+                    held.append(message)
+                    return
+                message = self._decorate(message)
+            elif held:
+                held.append(message)
+                if not message.get("more_body", False):
+                    await self._release_error(send, held)
+                return
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, guarded_send)
+        except BodyTooLarge:
+            if not started:
+                await self._send(send, *_json(413, "RequestTooLarge",
+                                              f"the request body may be at most "
+                                              f"{self.max_body} bytes"))
+        except Exception as exc:  # the last line of defence: never a stack trace to a client
+            LOG.error("unhandled error", exc_info=exc,
+                      extra={"fields": {"path": scope.get("path")}})
+            if not started:
+                await self._release_error(send, [])
+
+    async def _release_error(self, send: Send, held: list[Message]) -> None:
+        """A server error: 503 + Retry-After when the database is down, else as it was."""
+        if not await anyio.to_thread.run_sync(database_reachable):
+            await self._send(send, *_json(
+                503, "DatabaseUnavailable", "the database is unavailable; retry in a few "
+                "seconds", [(b"retry-after", b"2")]))
+            return
+        if not held:
+            await self._send(send, *_json(500, "ServerError",
+                                          "the server failed to answer; this is a bug"))
+            return
+        await send(self._decorate(held[0]))
+        for message in held[1:]:
+            await send(message)
+
+    async def _preflight(self, send: Send) -> None:
+        await self._send(send, {"type": "http.response.start", "status": 204, "headers": [
+            (b"access-control-allow-methods", ALLOW_METHODS.encode()),
+            (b"access-control-allow-headers", ALLOW_HEADERS.encode()),
+            (b"access-control-max-age", b"600"),
+            (b"content-length", b"0")]}, {"type": "http.response.body", "body": b""})
+
+    async def _send(self, send: Send, start: Message, body: Message) -> None:
+        await send(self._decorate(start))
+        await send(body)
+
+    def _decorate(self, start: Message) -> Message:
+        headers: list[tuple[bytes, bytes]] = list(start.get("headers", []))
+        present = {k.lower() for k, _ in headers}
+        extra: list[tuple[bytes, bytes]] = [(k, v) for k, v in COMMON_HEADERS if k not in present]
+        if b"access-control-allow-origin" not in present:
+            extra.append((b"access-control-allow-origin", b"*"))
+            extra.append((b"access-control-expose-headers", EXPOSE_HEADERS.encode()))
+        if b"content-security-policy" not in present:
+            media = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+            extra.append((b"content-security-policy",
+                          CSP_HTML if media.startswith(b"text/html") else CSP_API))
+        return {**start, "headers": headers + extra}
+
+
+def guarded(app: Any) -> Any:
+    return Guard(app)

@@ -1,0 +1,115 @@
+"""The change history of the versioned layers: installed per layer, read per feature or as the
+whole layer at an instant, and used to restore any earlier version (a deletion included).
+
+Every change is written by triggers (twin/db/migrations/0003_editing.sql), so nothing is lost
+whichever way a row changes: the API, plain SQL, or an import.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+import orjson
+import psycopg
+from psycopg import sql
+
+from twin.catalog import get_layer
+from twin.editing import VERSIONED_LAYERS
+from twin.errors import TwinError
+from twin.sqlfiles import query, text
+
+
+class NotFound(TwinError):
+    status = 404
+
+
+def install_history(conn: psycopg.Connection, applied: dict[str, str]) -> list[str]:
+    """Create the history triggers on each versioned layer (a migration step per layer)."""
+    checksum = hashlib.sha256(text("editing/history_triggers").encode()).hexdigest()[:16]
+    done: list[str] = []
+    for name in VERSIONED_LAYERS:
+        step = f"history:{name}"
+        if applied.get(step) == checksum:
+            continue
+        conn.execute(query("editing/history_triggers", table=get_layer(name).table))
+        conn.execute(query("db/record_migration"), {"id": step, "checksum": checksum})
+        done.append(step)
+    return done
+
+
+def versioned_layer(name: str) -> str:
+    if name not in VERSIONED_LAYERS:
+        raise NotFound(f"collection {name!r} keeps no history; versioned collections: "
+                       f"{', '.join(VERSIONED_LAYERS)}")
+    return get_layer(name).table
+
+
+def feature_versions(conn: psycopg.Connection, layer: str, feature_id: int) -> list[dict[str, Any]]:
+    """Every version of one feature, oldest first: who changed it, when and how."""
+    versioned_layer(layer)
+    rows = conn.execute(query("editing/versions"), {"layer": layer, "id": feature_id}).fetchall()
+    return [{"version": version, "operation": operation, "actor": actor,
+             "changed_at": changed_at.isoformat(), "exists": has_current,
+             "had_previous": has_previous}
+            for version, operation, actor, changed_at, has_previous, has_current in rows]
+
+
+def feature_version(conn: psycopg.Connection, layer: str, feature_id: int,
+                    version: int) -> dict[str, Any]:
+    """One version: the change record with the feature before and after it as GeoJSON."""
+    versioned_layer(layer)
+    row = conn.execute(query("editing/version"),
+                       {"layer": layer, "id": feature_id, "version": version}).fetchone()
+    if row is None:
+        raise NotFound(f"{layer} feature {feature_id} has no version {version}")
+    number, operation, actor, changed_at, previous, current = row
+    return {"version": number, "operation": operation, "actor": actor,
+            "changed_at": changed_at.isoformat(),
+            "previous": row_image_feature(feature_id, previous),
+            "current": row_image_feature(feature_id, current)}
+
+
+def row_image_feature(feature_id: int, image: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A history row image (columns plus `geom` as GeoJSON) as a GeoJSON Feature."""
+    if image is None:
+        return None
+    properties = {k: v for k, v in image.items() if k not in {"id", "geom"}}
+    return {"type": "Feature", "id": feature_id, "geometry": image.get("geom"),
+            "properties": properties}
+
+
+def layer_changes(conn: psycopg.Connection, layer: str, start: datetime, end: datetime,
+                  limit: int) -> list[dict[str, Any]]:
+    """The layer's change feed between two instants, newest first."""
+    versioned_layer(layer)
+    rows = conn.execute(query("editing/layer_changes"),
+                        {"layer": layer, "start": start, "end": end, "limit": limit}).fetchall()
+    return [{"change": change, "id": fid, "version": version, "operation": operation,
+             "actor": actor, "changed_at": changed_at.isoformat()}
+            for change, fid, version, operation, actor, changed_at in rows]
+
+
+def _bbox_filter(bbox: tuple[float, float, float, float] | None
+                 ) -> tuple[sql.Composable, dict[str, Any]]:
+    if bbox is None:
+        return sql.SQL("true"), {}
+    clause = sql.SQL("ST_Intersects(ST_GeomFromGeoJSON(a.geometry), "
+                     "ST_MakeEnvelope(%(minx)s, %(miny)s, %(maxx)s, %(maxy)s, 4326))")
+    return clause, dict(zip(("minx", "miny", "maxx", "maxy"), bbox))
+
+
+def as_of_rows(conn: psycopg.Connection, layer: str, instant: datetime, *,
+               bbox: tuple[float, float, float, float] | None = None, limit: int = 10,
+               offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """The layer's features as they were at `instant` (GeoJSON dicts) and how many matched.
+
+    The SQL is the database function twin_layer_as_of(layer, instant), usable on its own.
+    """
+    versioned_layer(layer)
+    where, params = _bbox_filter(bbox)
+    params |= {"layer": layer, "instant": instant, "limit": limit, "offset": offset}
+    matched = conn.execute(query("editing/as_of_count", bbox_filter=where), params).fetchone()[0]
+    rows = conn.execute(query("editing/as_of", bbox_filter=where), params).fetchall()
+    return [orjson.loads(row[0]) for row in rows], matched

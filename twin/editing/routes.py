@@ -1,0 +1,354 @@
+"""HTTP for editing: OGC API Features Part 4 writes, feature history, restore and "as of".
+
+Mounted before pygeoapi (twin.app ROUTE_FACTORIES). Reads stay open; writes need an API key
+(`X-API-Key: <key>` or `Authorization: Bearer <key>`). Routes:
+
+  POST   /collections/{id}/items                          create -> 201 + Location
+  PUT    /collections/{id}/items/{fid}                    replace -> 200 + the feature
+  PATCH  /collections/{id}/items/{fid}                    update (JSON merge patch) -> 200
+  DELETE /collections/{id}/items/{fid}                    delete -> 204 (kept in history)
+  GET    /collections/{id}/items/{fid}/history            every version of a feature
+  GET    /collections/{id}/items/{fid}/history/{v}        one version, before and after
+  POST   /collections/{id}/items/{fid}/history/{v}/restore   make it so again (undeletes)
+  GET    /collections/{id}/changes?datetime=a/b           the layer's change feed
+  GET    /collections/{id}/asof?datetime=<instant>        the layer as it was at an instant
+
+PUT, PATCH and DELETE honour `If-Match: "v<version>"` (the ETag of the last write), so two
+editors cannot silently overwrite each other.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from typing import Any, Callable
+from urllib.parse import urlencode
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from twin.catalog import load_catalog
+from twin.db.pool import connection
+from twin.editing import VERSIONED_LAYERS, history, transactions
+from twin.editing.users import Editor, authenticate
+from twin.errors import DatabaseNotRunning, TwinError
+
+GEOJSON = "application/geo+json"
+REALM = 'Bearer realm="Almaty Twin"'
+MAX_LIMIT = 10_000
+
+
+class Unauthorized(TwinError):
+    status = 401
+
+
+class ReadOnly(TwinError):
+    status = 405
+
+
+class UnsupportedMediaType(TwinError):
+    status = 415
+
+
+def _error(exc: TwinError) -> JSONResponse:
+    status = getattr(exc, "status", 400)
+    headers: dict[str, str] = {}
+    if status == 401:
+        headers["WWW-Authenticate"] = REALM + (', error="invalid_token"'
+                                               if "not valid" in str(exc) else "")
+    if status == 405:
+        headers["Allow"] = "GET, HEAD, OPTIONS"
+    if status == 503:
+        headers["Retry-After"] = "2"
+    return JSONResponse({"code": type(exc).__name__, "description": str(exc)},
+                        status_code=status, headers=headers)
+
+
+def _base_url(request: Request) -> str:
+    return os.environ.get("TWIN_SERVER_URL") or str(request.base_url).rstrip("/")
+
+
+def _feature_id(raw: str) -> int:
+    try:
+        fid = int(raw)
+    except ValueError:
+        raise history.NotFound(f"no feature {raw!r}: feature ids are integers") from None
+    if not 0 < fid < 2**63:
+        raise history.NotFound(f"no feature {raw!r}")
+    return fid
+
+
+def _collection(name: str, write: bool) -> str:
+    if name not in load_catalog():
+        raise history.NotFound(f"no collection {name!r}")
+    if name not in VERSIONED_LAYERS:
+        if write:
+            raise ReadOnly(f"collection {name!r} is read-only; editable collections: "
+                           f"{', '.join(VERSIONED_LAYERS)}")
+        raise history.NotFound(f"collection {name!r} keeps no history; versioned collections: "
+                               f"{', '.join(VERSIONED_LAYERS)}")
+    return name
+
+
+def _api_key(request: Request) -> str | None:
+    key = request.headers.get("x-api-key")
+    if key:
+        return key.strip()
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+def _editor(key: str | None) -> Editor:
+    if not key:
+        raise Unauthorized("writing needs an API key: send `X-API-Key: <key>` or "
+                           "`Authorization: Bearer <key>` (an admin creates one with "
+                           "`twin users add NAME --role editor --layers plots`)")
+    with connection(timeout=5) as conn:
+        editor = authenticate(conn, key)
+    if editor is None:
+        raise Unauthorized("the API key is not valid: unknown, malformed or revoked")
+    return editor
+
+
+async def _json_body(request: Request, patch: bool = False) -> Any:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    accepted = {GEOJSON, "application/json"} | ({"application/merge-patch+json"} if patch else set())
+    if media not in accepted:
+        raise UnsupportedMediaType(f"send the feature as {' or '.join(sorted(accepted))}, "
+                                   f"not {media or 'no Content-Type'}")
+    raw = await request.body()
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise TwinError(f"the body is not valid JSON (UTF-8): {exc}") from None
+
+
+def _feature_response(text: str, version: int, status: int = 200,
+                      headers: dict[str, str] | None = None) -> Response:
+    return Response(text, status_code=status, media_type=GEOJSON,
+                    headers={"ETag": f'"v{version}"', **(headers or {})})
+
+
+def _handler(work: Callable[[Request], Any]) -> Callable[[Request], Any]:
+    async def endpoint(request: Request) -> Response:
+        try:
+            return await work(request)
+        except TwinError as exc:
+            return _error(exc)
+    return endpoint
+
+
+@_handler
+async def create_item(request: Request) -> Response:
+    name = _collection(request.path_params["collection"], write=True)
+    key = _api_key(request)
+    body = await _json_body(request)
+
+    def work() -> tuple[int, str, int]:
+        editor = _editor(key)
+        with connection(timeout=5) as conn:
+            return transactions.create(conn, name, editor, body)
+
+    fid, text, version = await run_in_threadpool(work)
+    location = f"{_base_url(request)}/collections/{name}/items/{fid}"
+    return _feature_response(text, version, 201, {"Location": location})
+
+
+@_handler
+async def change_item(request: Request) -> Response:
+    name = _collection(request.path_params["collection"], write=True)
+    fid = _feature_id(request.path_params["fid"])
+    key = _api_key(request)
+    method = request.method
+    if_match = request.headers.get("if-match")
+    body = None if method == "DELETE" else await _json_body(request, patch=method == "PATCH")
+
+    def work() -> Any:
+        editor = _editor(key)
+        with connection(timeout=5) as conn:
+            if method == "PUT":
+                return transactions.replace(conn, name, editor, fid, body, if_match)
+            if method == "PATCH":
+                return transactions.update(conn, name, editor, fid, body, if_match)
+            return transactions.delete(conn, name, editor, fid, if_match)
+
+    result = await run_in_threadpool(work)
+    if method == "DELETE":
+        return Response(status_code=204, headers={"ETag": f'"v{result}"'})
+    return _feature_response(*result)
+
+
+@_handler
+async def item_history(request: Request) -> Response:
+    name = _collection(request.path_params["collection"], write=False)
+    fid = _feature_id(request.path_params["fid"])
+
+    def work() -> list[dict[str, Any]]:
+        with connection(timeout=5) as conn:
+            return history.feature_versions(conn, name, fid)
+
+    versions = await run_in_threadpool(work)
+    if not versions:
+        raise history.NotFound(f"{name} feature {fid} has no history")
+    base = f"{_base_url(request)}/collections/{name}/items/{fid}"
+    for entry in versions:
+        entry["links"] = [{"rel": "version", "type": "application/json",
+                           "href": f"{base}/history/{entry['version']}"}]
+    return JSONResponse({
+        "collection": name, "id": fid, "exists": versions[-1]["exists"], "versions": versions,
+        "links": [{"rel": "self", "type": "application/json", "href": f"{base}/history"},
+                  {"rel": "item", "type": GEOJSON, "href": base}]})
+
+
+@_handler
+async def item_version(request: Request) -> Response:
+    name = _collection(request.path_params["collection"], write=False)
+    fid = _feature_id(request.path_params["fid"])
+    version = _version(request.path_params["version"])
+
+    def work() -> dict[str, Any]:
+        with connection(timeout=5) as conn:
+            return history.feature_version(conn, name, fid, version)
+
+    entry = await run_in_threadpool(work)
+    return JSONResponse({"collection": name, "id": fid, **entry})
+
+
+@_handler
+async def restore_item(request: Request) -> Response:
+    name = _collection(request.path_params["collection"], write=True)
+    fid = _feature_id(request.path_params["fid"])
+    version = _version(request.path_params["version"])
+    key = _api_key(request)
+
+    def work() -> tuple[str, int, bool]:
+        editor = _editor(key)
+        with connection(timeout=5) as conn:
+            return transactions.restore(conn, name, editor, fid, version)
+
+    text, new_version, recreated = await run_in_threadpool(work)
+    location = f"{_base_url(request)}/collections/{name}/items/{fid}"
+    return _feature_response(text, new_version, 201 if recreated else 200,
+                             {"Location": location} if recreated else None)
+
+
+def _version(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise history.NotFound(f"no version {raw!r}: versions are integers") from None
+
+
+def parse_instant(raw: str | None, parameter: str = "datetime") -> datetime:
+    """An RFC 3339 date-time (or a date, meaning its start in UTC) as an aware datetime."""
+    if not raw:
+        raise TwinError(f"`{parameter}` is required: an RFC 3339 instant such as "
+                        "2025-01-31T12:00:00Z")
+    try:
+        value = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        raise TwinError(f"`{parameter}` {raw!r} is not an RFC 3339 instant such as "
+                        "2025-01-31T12:00:00Z") from None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _interval(raw: str | None) -> tuple[datetime, datetime]:
+    lowest = datetime(1, 1, 2, tzinfo=timezone.utc)
+    highest = datetime(9999, 12, 30, tzinfo=timezone.utc)
+    if not raw:
+        return lowest, highest
+    if "/" not in raw:
+        instant = parse_instant(raw)
+        return instant, instant
+    start, _, end = raw.partition("/")
+    return (lowest if start in ("", "..") else parse_instant(start),
+            highest if end in ("", "..") else parse_instant(end))
+
+
+def _limit(request: Request, default: int = 10) -> tuple[int, int]:
+    try:
+        limit = int(request.query_params.get("limit", default))
+        offset = int(request.query_params.get("offset", 0))
+    except ValueError:
+        raise TwinError("`limit` and `offset` must be integers") from None
+    if not 1 <= limit <= MAX_LIMIT or not 0 <= offset < 2**62:
+        raise TwinError(f"`limit` must be 1..{MAX_LIMIT} and `offset` at least 0")
+    return limit, offset
+
+
+def _bbox(raw: str | None) -> tuple[float, float, float, float] | None:
+    if not raw:
+        return None
+    try:
+        values = tuple(float(v) for v in raw.split(","))
+    except ValueError:
+        raise TwinError(f"`bbox` {raw!r} must be four numbers: minlon,minlat,maxlon,maxlat") \
+            from None
+    if len(values) != 4 or not all(abs(v) <= 180 for v in values) \
+            or values[0] > values[2] or values[1] > values[3]:
+        raise TwinError(f"`bbox` {raw!r} must be minlon,minlat,maxlon,maxlat in CRS84 with "
+                        "min <= max")
+    return values  # type: ignore[return-value]
+
+
+@_handler
+async def layer_changes(request: Request) -> Response:
+    name = _collection(request.path_params["collection"], write=False)
+    start, end = _interval(request.query_params.get("datetime"))
+    limit, _ = _limit(request, 100)
+
+    def work() -> list[dict[str, Any]]:
+        with connection(timeout=5) as conn:
+            return history.layer_changes(conn, name, start, end, limit)
+
+    return JSONResponse({"collection": name, "changes": await run_in_threadpool(work)})
+
+
+@_handler
+async def layer_as_of(request: Request) -> Response:
+    name = _collection(request.path_params["collection"], write=False)
+    instant = parse_instant(request.query_params.get("datetime"))
+    bbox = _bbox(request.query_params.get("bbox"))
+    limit, offset = _limit(request)
+
+    def work() -> tuple[list[dict[str, Any]], int]:
+        with connection(timeout=10) as conn:
+            return history.as_of_rows(conn, name, instant, bbox=bbox, limit=limit, offset=offset)
+
+    features, matched = await run_in_threadpool(work)
+    base = f"{_base_url(request)}/collections/{name}/asof"
+    params = dict(request.query_params)
+    links = [{"rel": "self", "type": GEOJSON, "href": str(request.url)}]
+    if offset + limit < matched:
+        params |= {"offset": str(offset + limit), "limit": str(limit)}
+        links.append({"rel": "next", "type": GEOJSON,
+                      "href": f"{base}?{urlencode(params)}"})
+    body = {"type": "FeatureCollection", "features": features, "numberMatched": matched,
+            "numberReturned": len(features), "asOf": instant.isoformat(),
+            "timeStamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "links": links}
+    return Response(orjson.dumps(body), media_type=GEOJSON)
+
+
+def editing_routes() -> list[BaseRoute]:
+    """The route factory named in twin.app.ROUTE_FACTORIES."""
+    return [
+        Route("/collections/{collection}/items", create_item, methods=["POST"]),
+        Route("/collections/{collection}/items/{fid}", change_item,
+              methods=["PUT", "PATCH", "DELETE"]),
+        Route("/collections/{collection}/items/{fid}/history", item_history, methods=["GET"]),
+        Route("/collections/{collection}/items/{fid}/history/{version}", item_version,
+              methods=["GET"]),
+        Route("/collections/{collection}/items/{fid}/history/{version}/restore", restore_item,
+              methods=["POST"]),
+        Route("/collections/{collection}/changes", layer_changes, methods=["GET"]),
+        Route("/collections/{collection}/asof", layer_as_of, methods=["GET"]),
+    ]
+
+
+__all__ = ["editing_routes", "parse_instant", "DatabaseNotRunning"]

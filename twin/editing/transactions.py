@@ -1,0 +1,207 @@
+"""The four OGC API Features Part 4 operations, plus restore, each one database transaction.
+
+Every transaction first names the acting editor and the operation in transaction-local
+settings (twin.user, twin.operation); the history triggers read them, so the change record is
+written by the same transaction as the change, or not at all. Tiles refresh by themselves (the
+layer version trigger bumps twin_layers.version, which the tile cache keys on); analysis finds
+what changed since its last run with twin_changed_area(since).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg import sql
+
+from twin.catalog import Layer, get_layer
+from twin.editing.history import NotFound, versioned_layer
+from twin.editing.users import Editor
+from twin.editing.validate import CheckedFeature, check_feature, check_properties
+from twin.errors import TwinError
+from twin.sqlfiles import query
+
+
+class Conflict(TwinError):
+    status = 409
+
+
+class PreconditionFailed(TwinError):
+    status = 412
+
+
+class Forbidden(TwinError):
+    status = 403
+
+
+def editable_layer(name: str, editor: Editor) -> Layer:
+    """The layer if `editor` may change it: 404 unknown, 405 read-only, 403 not theirs."""
+    versioned_layer(name)
+    if not editor.may_edit(name):
+        raise Forbidden(f"{editor.name} ({editor.role}) may not edit {name}"
+                        + (f"; they may edit {', '.join(editor.layers)}" if editor.layers else ""))
+    return get_layer(name)
+
+
+def _multi(layer: Layer) -> sql.Composable:
+    return sql.SQL("ST_Multi" if layer.geometry.startswith("Multi") else "")
+
+
+def _geometry_sql(layer: Layer, source: str = "wkb") -> sql.Composable:
+    return query(f"editing/geometry_from_{source}", multi=_multi(layer))
+
+
+def _feature_text(conn: psycopg.Connection, layer: Layer, fid: int) -> str:
+    row = conn.execute(query("editing/feature", table=layer.table), {"id": fid}).fetchone()
+    return row[0]
+
+
+def current_version(conn: psycopg.Connection, layer: Layer, fid: int) -> int:
+    return conn.execute(query("editing/feature_version"),
+                        {"layer": layer.name, "id": fid}).fetchone()[0]
+
+
+def _act_as(conn: psycopg.Connection, editor: Editor, operation: str) -> None:
+    conn.execute(query("editing/act_as"), {"actor": editor.name, "operation": operation})
+
+
+def _write(conn: psycopg.Connection, statement: sql.Composable, params: dict[str, Any]) -> Any:
+    """Run a write; constraint violations become the editor's error, not a server error."""
+    try:
+        with conn.transaction(savepoint_name="twin_write"):
+            return conn.execute(statement, params).fetchone()
+    except pg_errors.UniqueViolation as exc:
+        detail = exc.diag.message_detail or str(exc)
+        raise Conflict(f"another feature already has this value: {detail}") from None
+    except (pg_errors.CheckViolation, pg_errors.NotNullViolation,
+            pg_errors.InvalidParameterValue, pg_errors.DataException) as exc:
+        raise TwinError(f"the database refused the feature: {exc.diag.message_primary}") from None
+
+
+def _lock(conn: psycopg.Connection, layer: Layer, fid: int, if_match: str | None) -> None:
+    if conn.execute(query("editing/lock_feature", table=layer.table), {"id": fid}).fetchone() is None:
+        raise NotFound(f"no feature {fid} in {layer.name}")
+    if if_match is not None:
+        version = current_version(conn, layer, fid)
+        wanted = {tag.strip().strip('"').removeprefix("W/").strip('"')
+                  for tag in if_match.split(",")}
+        if "*" not in wanted and f"v{version}" not in wanted:
+            raise PreconditionFailed(f"{layer.name} feature {fid} is at version {version}, not "
+                                     f"{if_match}: someone changed it; fetch it again")
+
+
+def _assignments(layer: Layer, checked: CheckedFeature, replace: bool,
+                 ) -> tuple[sql.Composable, dict[str, Any]]:
+    names = list(layer.properties) if replace else list(checked.properties)
+    parts = [sql.SQL("{} = %({})s").format(sql.Identifier(name), sql.SQL(f"p_{i}"))
+             for i, name in enumerate(names)]
+    params = {f"p_{i}": checked.properties.get(name) for i, name in enumerate(names)}
+    if checked.geometry_wkb is not None:
+        parts.append(sql.SQL("geom = {}").format(_geometry_sql(layer)))
+        params |= {"geometry": checked.geometry_wkb, "srid": layer.srid}
+    return sql.SQL(", ").join(parts), params
+
+
+def _insert(conn: psycopg.Connection, layer: Layer, properties: dict[str, Any],
+            geometry: sql.Composable, geometry_value: Any, fid: int | None = None) -> int:
+    names = list(properties)
+    columns = sql.SQL(", ").join(sql.Identifier(n) for n in names)
+    values = sql.SQL(", ").join(sql.SQL("%({})s").format(sql.SQL(f"p_{i}"))
+                                for i in range(len(names)))
+    params = {f"p_{i}": properties[n] for i, n in enumerate(names)}
+    params |= {"geometry": geometry_value, "srid": layer.srid, "id": fid}
+    statement = query("editing/insert_feature" if fid is None else "editing/insert_feature_with_id",
+                      table=layer.table, columns=columns, values=values,
+                      sep=sql.SQL(", ") if names else sql.SQL(""), geometry=geometry)
+    return _write(conn, statement, params)[0]
+
+
+def create(conn: psycopg.Connection, name: str, editor: Editor, body: Any) -> tuple[int, str, int]:
+    """Insert a new feature; return its id, GeoJSON text and version."""
+    layer = editable_layer(name, editor)
+    checked = check_feature(layer, body)
+    with conn.transaction():
+        _act_as(conn, editor, "create")
+        fid = _insert(conn, layer, checked.properties, _geometry_sql(layer), checked.geometry_wkb)
+        return fid, _feature_text(conn, layer, fid), current_version(conn, layer, fid)
+
+
+def replace(conn: psycopg.Connection, name: str, editor: Editor, fid: int, body: Any,
+            if_match: str | None = None) -> tuple[str, int]:
+    """Replace every property and the geometry of a feature (absent properties become null)."""
+    layer = editable_layer(name, editor)
+    checked = check_feature(layer, body)
+    _same_id(body, fid)
+    with conn.transaction():
+        _act_as(conn, editor, "replace")
+        _lock(conn, layer, fid, if_match)
+        assignments, params = _assignments(layer, checked, replace=True)
+        _write(conn, query("editing/update_feature", table=layer.table,
+                           assignments=assignments), params | {"id": fid})
+        return _feature_text(conn, layer, fid), current_version(conn, layer, fid)
+
+
+def update(conn: psycopg.Connection, name: str, editor: Editor, fid: int, body: Any,
+           if_match: str | None = None) -> tuple[str, int]:
+    """Change only what the patch names (JSON merge patch: null clears a property)."""
+    layer = editable_layer(name, editor)
+    checked = check_feature(layer, body, partial=True)
+    _same_id(body, fid)
+    if not checked.properties and checked.geometry_wkb is None:
+        raise TwinError("the patch changes nothing: give `properties` and/or `geometry`")
+    with conn.transaction():
+        _act_as(conn, editor, "update")
+        _lock(conn, layer, fid, if_match)
+        assignments, params = _assignments(layer, checked, replace=False)
+        _write(conn, query("editing/update_feature", table=layer.table,
+                           assignments=assignments), params | {"id": fid})
+        return _feature_text(conn, layer, fid), current_version(conn, layer, fid)
+
+
+def delete(conn: psycopg.Connection, name: str, editor: Editor, fid: int,
+           if_match: str | None = None) -> int:
+    """Delete a feature; it stays in the history and can be restored. Return the new version."""
+    layer = editable_layer(name, editor)
+    with conn.transaction():
+        _act_as(conn, editor, "delete")
+        _lock(conn, layer, fid, if_match)
+        _write(conn, query("editing/delete_feature", table=layer.table), {"id": fid})
+        return current_version(conn, layer, fid)
+
+
+def restore(conn: psycopg.Connection, name: str, editor: Editor, fid: int,
+            version: int) -> tuple[str, int, bool]:
+    """Make a feature what it was at `version` (after that change; for a deletion, what was
+    deleted). Works whether the feature exists now or was deleted. Return the feature, the new
+    version, and whether it had to be re-created."""
+    layer = editable_layer(name, editor)
+    row = conn.execute(query("editing/version"),
+                       {"layer": name, "id": fid, "version": version}).fetchone()
+    if row is None:
+        raise NotFound(f"{name} feature {fid} has no version {version}")
+    image = row[5] if row[5] is not None else row[4]
+    properties = check_properties(layer, {k: v for k, v in image.items()
+                                          if k in layer.properties}, partial=False)
+    geometry = orjson.dumps(image["geom"]).decode()
+    with conn.transaction():
+        _act_as(conn, editor, "restore")
+        exists = conn.execute(query("editing/lock_feature", table=layer.table),
+                              {"id": fid}).fetchone() is not None
+        if exists:
+            checked = CheckedFeature(properties, None)
+            assignments, params = _assignments(layer, checked, replace=True)
+            assignments = sql.SQL("{}, geom = {}").format(assignments,
+                                                         _geometry_sql(layer, "geojson"))
+            _write(conn, query("editing/update_feature", table=layer.table,
+                               assignments=assignments),
+                   params | {"id": fid, "geometry": geometry, "srid": layer.srid})
+        else:
+            _insert(conn, layer, properties, _geometry_sql(layer, "geojson"), geometry, fid=fid)
+        return _feature_text(conn, layer, fid), current_version(conn, layer, fid), not exists
+
+
+def _same_id(body: Any, fid: int) -> None:
+    if isinstance(body, dict) and body.get("id") is not None and str(body["id"]) != str(fid):
+        raise TwinError(f"the Feature's id {body['id']!r} differs from the id in the URL ({fid})")

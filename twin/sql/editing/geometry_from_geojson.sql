@@ -1,0 +1,1 @@
+{multi}(ST_SetSRID(ST_GeomFromGeoJSON(%(geometry)s), %(srid)s))

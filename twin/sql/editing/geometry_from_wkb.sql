@@ -1,0 +1,1 @@
+{multi}(ST_SetSRID(ST_GeomFromWKB(%(geometry)s), %(srid)s))

@@ -1,0 +1,3 @@
+INSERT INTO {table} ({columns}{sep}geom)
+VALUES ({values}{sep}{geometry})
+RETURNING id

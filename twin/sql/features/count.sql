@@ -1,1 +1,0 @@
-SELECT count(*) FROM {table} AS t WHERE ({bbox_filter})
