@@ -1,0 +1,1 @@
+SELECT name, version FROM twin_layers WHERE name = ANY(%(names)s)
