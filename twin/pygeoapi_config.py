@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from twin.catalog import CITY_BBOX, Layer, load_catalog
+from twin.editing import VERSIONED_LAYERS
 from twin.processes import PROCESSES
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -33,6 +34,10 @@ def collection(layer: Layer) -> dict[str, Any]:
     }
     if layer.temporal:
         provider["time_field"] = layer.temporal
+    if layer.name in VERSIONED_LAYERS:
+        # advertises Features Part 4 in OpenAPI and conformance; the writes themselves are
+        # answered by twin.editing.routes, mounted before pygeoapi, never by this provider
+        provider["editable"] = True
     return {
         "type": "collection",
         "title": layer.title,
