@@ -30,6 +30,7 @@ LOG = logging.getLogger("twin.app")
 ROUTE_FACTORIES: list[str] = [
     "twin.editing.routes:editing_routes",
     "twin.viewer:routes",
+    "twin.tiles.routes:routes",
 ]
 
 

@@ -13,6 +13,7 @@ import yaml
 from twin.catalog import CITY_BBOX, Layer, load_catalog
 from twin.editing import VERSIONED_LAYERS
 from twin.processes import PROCESSES
+from twin.tiles.config import terrain_resource, tile_provider
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 OUTPUT_CRS = [CRS84, "http://www.opengis.net/def/crs/EPSG/0/4326",
@@ -45,13 +46,14 @@ def collection(layer: Layer) -> dict[str, Any]:
         "keywords": list(layer.keywords),
         "links": [],
         "extents": {"spatial": {"bbox": list(CITY_BBOX), "crs": CRS84}},
-        "providers": [provider],
+        "providers": [provider, tile_provider(layer)],
     }
 
 
 def render() -> dict[str, Any]:
     resources: dict[str, Any] = {layer.name: collection(layer)
                                  for layer in load_catalog().values()}
+    resources["terrain"] = terrain_resource()
     for process_id, processor in PROCESSES.items():
         resources[process_id] = {"type": "process", "processor": {"name": processor}}
     return {

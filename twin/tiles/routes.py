@@ -1,0 +1,442 @@
+"""HTTP routes of the tiles (mounted before pygeoapi by twin/app.py ROUTE_FACTORIES).
+
+Per layer:   /collections/{layer}/tiles[/WebMercatorQuad[/tilejson.json|/{z}/{y}/{x}]]
+All layers:  /tiles[/WebMercatorQuad[/tilejson.json|/{z}/{y}/{x}]]  (source-layer = layer name)
+Terrain:     /terrain/tilejson.json, /terrain/tiles/WebMercatorQuad/{z}/{y}/{x}.png,
+             /collections/terrain (coverage description), /collections/terrain/coverage
+Matrix sets: /tileMatrixSets, /tileMatrixSets/WebMercatorQuad
+
+A tile request: versions (cached ≤ TTL) -> key -> If-None-Match 304, or the file on disk, or one
+SQL statement (in a worker thread) whose bytes are stored under the key. Empty tiles are 204.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import psycopg
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from twin.app import error_response
+from twin.catalog import Layer, load_catalog
+from twin.db.pool import connection
+from twin.sqlfiles import query
+from twin.tiles import metadata
+from twin.tiles.cache import LayerVersions, TileCache, tileset_key
+from twin.tiles.matrix import (WEB_MERCATOR_QUAD, TileAddress, TileRequestError,
+                               check_matrix_set, parse_address, split_extension,
+                               tile_matrix_set_document)
+from twin.tiles.terrain_tiles import (MAX_TERRAIN_ZOOM, TERRAIN_POLICY_VERSION, native_zoom,
+                                      render_terrain_tile, terrain_extent)
+from twin.tiles.vector import in_zoom_range, policy_fingerprint, render_tile
+
+CACHE_CONTROL = "public, max-age=30"
+MVT_TYPE = "application/vnd.mapbox-vector-tile"
+VECTOR_FORMATS = ("mvt", "pbf")
+VECTOR_F_VALUES = {"mvt", "pbf", MVT_TYPE}
+ALL_LAYERS = "_all"
+TERRAIN = "terrain"
+CORS = {"Access-Control-Allow-Origin": "*"}
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class TileService:
+    """State shared by the routes of one server process: versions, cache, fingerprints."""
+
+    def __init__(self) -> None:
+        self.versions = LayerVersions()
+        self.cache = TileCache()
+        self._parts: dict[str, list[tuple[str, str]]] = {}
+
+    def parts(self, tileset: str, layers: list[Layer]) -> list[tuple[str, str]]:
+        parts = self._parts.get(tileset)
+        if parts is None:
+            parts = [(layer.name, policy_fingerprint(layer)) for layer in layers]
+            self._parts[tileset] = parts
+        return parts
+
+    async def current_versions(self) -> dict[str, int]:
+        if self.versions.fresh():
+            return self.versions.cached()
+        return await run_in_threadpool(self.versions.get)
+
+
+SERVICE: TileService | None = None
+
+
+def service() -> TileService:
+    global SERVICE
+    if SERVICE is None:
+        SERVICE = TileService()
+    return SERVICE
+
+
+def answers_errors(handler: Handler) -> Handler:
+    """A TileRequestError becomes its 4xx JSON (OGC exception codes), never a 500."""
+
+    @functools.wraps(handler)
+    async def wrapped(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except TileRequestError as exc:
+            response = error_response(exc.status, exc.code, str(exc))
+            response.headers.update(CORS)
+            return response
+
+    return wrapped
+
+
+def _json(document: dict[str, Any]) -> JSONResponse:
+    return JSONResponse(document, headers=CORS)
+
+
+def _base(request: Request) -> str:
+    return metadata.server_url(str(request.base_url))
+
+
+def _layers() -> list[Layer]:
+    return list(load_catalog().values())
+
+
+def _layer(name: str) -> Layer:
+    layers = load_catalog()
+    if name not in layers:
+        raise TileRequestError(f"unknown collection {name!r}: tiles exist for "
+                               f"{', '.join(layers)} (and terrain)")
+    return layers[name]
+
+
+def _not_modified(request: Request, etag: str) -> bool:
+    header = request.headers.get("if-none-match")
+    if not header:
+        return False
+    tags = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+    return etag in tags or "*" in tags
+
+
+def _check_vector_format(request: Request, extension: str | None) -> None:
+    requested = request.query_params.get("f")
+    if requested is not None and requested.lower() not in VECTOR_F_VALUES:
+        raise TileRequestError(f"unknown tile format f={requested!r} for vector tiles; "
+                               "use f=mvt (application/vnd.mapbox-vector-tile)",
+                               status=400, code="InvalidParameterValue")
+
+
+def _headers(etag: str, state: str) -> dict[str, str]:
+    return {"ETag": etag, "Cache-Control": CACHE_CONTROL, "X-Tile-Cache": state, **CORS}
+
+
+async def _vector_tile(request: Request, tileset: str, layers: list[Layer],
+                       address: TileAddress) -> Response:
+    svc = service()
+    versions = await svc.current_versions()
+    key = tileset_key(svc.parts(tileset, layers), versions)
+    etag = f'"{key}"'
+    if _not_modified(request, etag):
+        return Response(status_code=304, headers=_headers(etag, "revalidated"))
+    path = svc.cache.path(tileset, key, address, "mvt")
+    data = svc.cache.read(path)
+    state = "hit"
+    if data is None:
+        state = "miss"
+        data = await run_in_threadpool(_render_and_store, svc, tileset, key, path, layers,
+                                       address)
+    return Response(data, status_code=200 if data else 204, media_type=MVT_TYPE,
+                    headers=_headers(etag, state))
+
+
+def _render_and_store(svc: TileService, tileset: str, key: str, path, layers: list[Layer],
+                      address: TileAddress) -> bytes:
+    try:
+        with connection() as conn:
+            data = render_tile(conn, layers, address)
+    except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn) as exc:
+        raise TileRequestError("the database is behind the layer catalog "
+                               f"({exc.diag.message_primary}): run `twin migrate`", status=503,
+                               code="ServiceUnavailable") from None
+    svc.cache.write(tileset, key, path, data)
+    return data
+
+
+@answers_errors
+async def layer_tile(request: Request) -> Response:
+    params = request.path_params
+    layer = _layer(params["layer"])
+    check_matrix_set(params["tms"])
+    col, extension = split_extension(params["x"], VECTOR_FORMATS)
+    _check_vector_format(request, extension)
+    address = parse_address(params["z"], params["y"], col)
+    if not in_zoom_range(layer, address.z):
+        raise TileRequestError(f"collection {layer.name!r} has tiles at tile matrices "
+                               f"{layer.minzoom}-{layer.maxzoom} only, not {address.z}")
+    return await _vector_tile(request, layer.name, [layer], address)
+
+
+@answers_errors
+async def dataset_tile(request: Request) -> Response:
+    params = request.path_params
+    check_matrix_set(params["tms"])
+    col, extension = split_extension(params["x"], VECTOR_FORMATS)
+    _check_vector_format(request, extension)
+    address = parse_address(params["z"], params["y"], col)
+    layers = _layers()
+    if not any(in_zoom_range(layer, address.z) for layer in layers):
+        raise TileRequestError(f"no layer has tiles at tile matrix {address.z}")
+    return await _vector_tile(request, ALL_LAYERS, layers, address)
+
+
+@answers_errors
+async def layer_tilesets(request: Request) -> Response:
+    name = request.path_params["layer"]
+    if name == TERRAIN:
+        return _json(_terrain_tilesets(_base(request)))
+    layer = _layer(name)
+    return _json(metadata.tileset_list([layer], _base(request), f"/collections/{name}/tiles",
+                                       layer.title))
+
+
+@answers_errors
+async def layer_tileset(request: Request) -> Response:
+    layer = _layer(request.path_params["layer"])
+    check_matrix_set(request.path_params["tms"])
+    path = f"/collections/{layer.name}/tiles/{WEB_MERCATOR_QUAD}"
+    return _json(metadata.tileset([layer], _base(request), path, layer.title,
+                                  layer.description))
+
+
+@answers_errors
+async def layer_tilejson(request: Request) -> Response:
+    layer = _layer(request.path_params["layer"])
+    check_matrix_set(request.path_params["tms"])
+    path = f"/collections/{layer.name}/tiles/{WEB_MERCATOR_QUAD}"
+    return _json(metadata.tilejson([layer], _base(request), path, layer.name,
+                                   layer.description))
+
+
+DATASET_TITLE = "Almaty Twin"
+DATASET_DESCRIPTION = "Every layer of the twin in one vector tileset (source-layer = layer name)"
+
+
+@answers_errors
+async def dataset_tilesets(request: Request) -> Response:
+    return _json(metadata.tileset_list(_layers(), _base(request), "/tiles", DATASET_TITLE))
+
+
+@answers_errors
+async def dataset_tileset(request: Request) -> Response:
+    check_matrix_set(request.path_params["tms"])
+    return _json(metadata.tileset(_layers(), _base(request), f"/tiles/{WEB_MERCATOR_QUAD}",
+                                  DATASET_TITLE, DATASET_DESCRIPTION))
+
+
+@answers_errors
+async def dataset_tilejson(request: Request) -> Response:
+    check_matrix_set(request.path_params["tms"])
+    return _json(metadata.tilejson(_layers(), _base(request), f"/tiles/{WEB_MERCATOR_QUAD}",
+                                   "almaty-twin", DATASET_DESCRIPTION))
+
+
+@answers_errors
+async def tile_matrix_sets(request: Request) -> Response:
+    return _json(metadata.tile_matrix_set_list(_base(request)))
+
+
+@answers_errors
+async def tile_matrix_set(request: Request) -> Response:
+    check_matrix_set(request.path_params["tms"])
+    return _json(tile_matrix_set_document())
+
+
+# --- terrain ----------------------------------------------------------------------------------
+
+def _terrain_file() -> str | None:
+    from twin.terrain import terrain_path
+
+    path = terrain_path()
+    return str(path) if path else None
+
+
+def _no_terrain() -> TileRequestError:
+    return TileRequestError("no terrain model is loaded: load one with `twin load demo` "
+                            "(or store_terrain)")
+
+
+def _terrain_tilesets(base: str) -> dict[str, Any]:
+    return {"tilesets": [{"title": "Terrain model on WebMercatorQuad (Terrarium PNG)",
+                          "dataType": "map", "crs": metadata.CRS_3857,
+                          "tileMatrixSetURI": metadata.TMS_URI,
+                          "links": [
+                              {"rel": metadata.REL_TILING_SCHEME, "type": metadata.JSON,
+                               "href": f"{base}/tileMatrixSets/{WEB_MERCATOR_QUAD}"},
+                              {"rel": "item", "type": "image/png", "templated": True,
+                               "href": f"{base}/terrain/tiles/{WEB_MERCATOR_QUAD}/"
+                                       "{tileMatrix}/{tileRow}/{tileCol}.png"},
+                              {"rel": "alternate", "type": metadata.TILEJSON_TYPE,
+                               "href": f"{base}/terrain/tilejson.json"}]}],
+            "links": [{"rel": "self", "type": metadata.JSON,
+                       "href": f"{base}/collections/terrain/tiles"}]}
+
+
+@answers_errors
+async def terrain_tile(request: Request) -> Response:
+    params = request.path_params
+    check_matrix_set(params["tms"])
+    col, extension = split_extension(params["x"], ("png",))
+    requested = request.query_params.get("f")
+    if requested is not None and requested.lower() not in {"png", "image/png"}:
+        raise TileRequestError(f"unknown tile format f={requested!r} for terrain tiles; "
+                               "use f=png (Terrarium-encoded PNG)", status=400,
+                               code="InvalidParameterValue")
+    address = parse_address(params["z"], params["y"], col)
+    if address.z > MAX_TERRAIN_ZOOM:
+        raise TileRequestError(f"terrain tiles go to tile matrix {MAX_TERRAIN_ZOOM}; "
+                               f"overzoom {address.z} in the client")
+    svc = service()
+    versions = await svc.current_versions()
+    if TERRAIN not in versions:
+        raise _no_terrain()
+    key = tileset_key([(TERRAIN, f"policy-{TERRAIN_POLICY_VERSION}")], versions)
+    etag = f'"{key}"'
+    if _not_modified(request, etag):
+        return Response(status_code=304, headers=_headers(etag, "revalidated"))
+    path = svc.cache.path(TERRAIN, key, address, "png")
+    data = svc.cache.read(path)
+    state = "hit"
+    if data is None:
+        state = "miss"
+        data = await run_in_threadpool(_render_terrain_and_store, svc, key, path, address)
+    if not data:
+        raise TileRequestError(f"terrain tile {address} is outside the terrain model")
+    return Response(data, media_type="image/png", headers=_headers(etag, state))
+
+
+def _render_terrain_and_store(svc: TileService, key: str, path, address: TileAddress) -> bytes:
+    terrain = _terrain_file()
+    if terrain is None:
+        raise _no_terrain()
+    data = render_terrain_tile(terrain, address) or b""
+    svc.cache.write(TERRAIN, key, path, data)
+    return data
+
+
+def _terrain_summary() -> tuple[str | None, tuple[float, float, float, float] | None, float]:
+    terrain = _terrain_file()
+    if terrain is None:
+        return None, None, 0.0
+    bounds, resolution = terrain_extent(terrain)
+    return terrain, bounds, resolution
+
+
+@answers_errors
+async def terrain_tilejson(request: Request) -> Response:
+    terrain, bounds, resolution = await run_in_threadpool(_terrain_summary)
+    if terrain is None:
+        raise _no_terrain()
+    maxzoom = native_zoom(resolution, (bounds[1] + bounds[3]) / 2)
+    return _json(metadata.terrain_tilejson(_base(request), bounds, maxzoom))
+
+
+def _terrain_details() -> dict[str, Any]:
+    with connection() as conn:
+        row = conn.execute(query("tiles/layer_details"), {"name": TERRAIN}).fetchone()
+    return dict(row[0]) if row and row[0] else {}
+
+
+@answers_errors
+async def terrain_collection(request: Request) -> Response:
+    _, bounds, _ = await run_in_threadpool(_terrain_summary)
+    details = await run_in_threadpool(_terrain_details) if bounds else {}
+    return _json(metadata.terrain_collection(_base(request), bounds, details))
+
+
+COVERAGE_FORMATS = {"gtiff": "GTiff", "tif": "GTiff", "tiff": "GTiff", "geotiff": "GTiff",
+                    "image/tiff": "GTiff", "json": "json", "covjson": "json",
+                    "application/prs.coverage+json": "json"}
+MAX_COVJSON_CELLS = 1_000_000
+
+
+def _bbox(value: str | None) -> list[float]:
+    if value is None:
+        return []
+    try:
+        numbers = [float(v) for v in value.split(",")]
+    except ValueError:
+        raise TileRequestError(f"bbox {value!r} must be four numbers: minlon,minlat,maxlon,"
+                               "maxlat", status=400, code="InvalidParameterValue") from None
+    if (len(numbers) != 4 or not all(math.isfinite(v) for v in numbers)
+            or numbers[0] >= numbers[2] or numbers[1] >= numbers[3]
+            or not (-180 <= numbers[0] <= 180 and -180 <= numbers[2] <= 180)
+            or not (-90 <= numbers[1] <= 90 and -90 <= numbers[3] <= 90)):
+        raise TileRequestError(f"bbox {value!r} must be minlon,minlat,maxlon,maxlat in CRS84 "
+                               "with min < max", status=400, code="InvalidParameterValue")
+    return numbers
+
+
+def _coverage(terrain: str, bbox: list[float], format_: str) -> tuple[Any, str]:
+    from pygeoapi.provider.base import ProviderGenericError
+    from pygeoapi.provider.rasterio_ import RasterioProvider
+
+    provider = RasterioProvider({"name": "rasterio", "type": "coverage", "data": terrain,
+                                 "format": {"name": "GTiff", "mimetype": "image/tiff"}})
+    props = provider._coverage_properties
+    if format_ == "json" and not bbox and props["width"] * props["height"] > MAX_COVJSON_CELLS:
+        raise TileRequestError(
+            f"the whole terrain model is {props['width']}x{props['height']} cells, too many "
+            "for CoverageJSON: ask for a bbox, or use f=GTiff", status=400,
+            code="InvalidParameterValue")
+    try:
+        return provider.query(bbox=bbox, format_=format_), format_
+    except ProviderGenericError as exc:
+        raise TileRequestError(f"terrain coverage: {exc.message}", status=400,
+                               code="InvalidParameterValue") from None
+
+
+@answers_errors
+async def terrain_coverage(request: Request) -> Response:
+    requested = request.query_params.get("f", "GTiff")
+    format_ = COVERAGE_FORMATS.get(requested.lower())
+    if format_ is None:
+        raise TileRequestError(f"unknown coverage format f={requested!r}; use f=GTiff "
+                               "(GeoTIFF) or f=json (CoverageJSON)", status=400,
+                               code="InvalidParameterValue")
+    bbox = _bbox(request.query_params.get("bbox"))
+    terrain = await run_in_threadpool(_terrain_file)
+    if terrain is None:
+        raise _no_terrain()
+    if format_ == "GTiff" and not bbox:
+        return FileResponse(terrain, media_type="image/tiff; application=geotiff",
+                            filename="terrain.tif", headers=CORS)
+    result, _ = await run_in_threadpool(_coverage, terrain, bbox, format_)
+    if format_ == "json":
+        return JSONResponse(result, media_type="application/prs.coverage+json", headers=CORS)
+    return Response(result, media_type="image/tiff; application=geotiff",
+                    headers={"Content-Disposition": 'attachment; filename="terrain.tif"',
+                             **CORS})
+
+
+def routes() -> list[BaseRoute]:
+    """The tiles' routes, for twin/app.py ROUTE_FACTORIES."""
+    return [
+        Route("/tileMatrixSets", tile_matrix_sets),
+        Route("/tileMatrixSets/{tms}", tile_matrix_set),
+        Route("/tiles", dataset_tilesets),
+        Route("/tiles/{tms}", dataset_tileset),
+        Route("/tiles/{tms}/tilejson.json", dataset_tilejson),
+        Route("/tiles/{tms}/{z}/{y}/{x}", dataset_tile),
+        Route("/terrain/tilejson.json", terrain_tilejson),
+        Route("/terrain/tiles/{tms}/{z}/{y}/{x}", terrain_tile),
+        Route("/collections/terrain", terrain_collection),
+        Route("/collections/terrain/coverage", terrain_coverage),
+        Route("/collections/{layer}/tiles", layer_tilesets),
+        Route("/collections/{layer}/tiles/{tms}", layer_tileset),
+        Route("/collections/{layer}/tiles/{tms}/metadata", layer_tileset),
+        Route("/collections/{layer}/tiles/{tms}/tilejson.json", layer_tilejson),
+        Route("/collections/{layer}/tiles/{tms}/{z}/{y}/{x}", layer_tile),
+    ]
