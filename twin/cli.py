@@ -201,6 +201,7 @@ COMMAND_MODULES: list[str] = [
     "twin.importers.commands:import_file_command",
     "twin.importers.commands:import_osm_command",
     "twin.importers.commands:import_dem_command",
+    "twin.analysis.publish:analyse_command",
 ]
 
 

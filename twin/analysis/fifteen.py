@@ -1,0 +1,97 @@
+"""The 15-minute city: walking minutes from every plot and H3 cell to the nearest amenity of
+each category, how many categories lie within 15 minutes, and who is covered.
+
+One multi-source Dijkstra per category over the whole network (min_only, limited to 30
+minutes) gives every node its minutes; a place adds its own snap walk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from twin.analysis.city import CATEGORIES, CityModel, Places
+from twin.analysis.network import WalkingNetwork
+
+THRESHOLD_MINUTES = 15.0
+LIMIT_MINUTES = 30.0      # beyond this a category counts as "not within reach" (null)
+PARK_LIMIT_M = 2000.0     # park walks are measured in metres up to 2 km
+
+
+@dataclass
+class NodeAccess:
+    """Per node: minutes to the nearest amenity of each category, metres to the nearest park."""
+
+    minutes: dict[str, np.ndarray]
+    origin: dict[str, np.ndarray]
+    park_m: np.ndarray
+    mode: str
+
+
+def category_pass(network: WalkingNetwork, nodes: np.ndarray, snap_m: np.ndarray, mode: str,
+                  limit: float = LIMIT_MINUTES) -> tuple[np.ndarray, np.ndarray]:
+    """One multi-source pass: cost from every node to the nearest of the given sources."""
+    return network.nearest(nodes, network.snap_cost(snap_m, mode), mode=mode, limit=limit,
+                           towards=True)
+
+
+def node_access(city: CityModel, mode: str = "slope", categories: tuple[str, ...] = CATEGORIES,
+                amenities: pd.DataFrame | None = None, entrances: pd.DataFrame | None = None,
+                base: NodeAccess | None = None) -> NodeAccess:
+    """Node-level access; with `base`, only `categories` are recomputed (scenarios)."""
+    minutes = dict(base.minutes) if base else {}
+    origin = dict(base.origin) if base else {}
+    for category in categories:
+        nodes, snap = city.sources(category, amenities, entrances)
+        minutes[category], origin[category] = category_pass(city.network, nodes, snap, mode)
+    if base is None or "parks" in categories:
+        entrances = city.entrances if entrances is None else entrances
+        park_m, _ = city.network.nearest(entrances.node.to_numpy(), entrances.snap_m.to_numpy(),
+                                         mode="length", limit=PARK_LIMIT_M, towards=True)
+    else:
+        park_m = base.park_m
+    return NodeAccess(minutes, origin, park_m, mode)
+
+
+def place_minutes(access: NodeAccess, places: Places) -> pd.DataFrame:
+    """Minutes per category for places (NaN beyond the 30-minute limit) and park metres."""
+    walk_on = places.snap_m / (4.8 * 1000 / 60)
+    columns = {}
+    for category in CATEGORIES:
+        value = access.minutes[category][places.node] + walk_on
+        columns[f"min_{category}"] = np.where(value <= LIMIT_MINUTES, value, np.nan)
+    park = access.park_m[places.node] + places.snap_m
+    columns["park_walk_m"] = np.where(park <= PARK_LIMIT_M, park, np.nan)
+    frame = pd.DataFrame(columns)
+    within = np.column_stack([frame[f"min_{c}"].to_numpy() <= THRESHOLD_MINUTES
+                              for c in CATEGORIES])
+    frame["categories_15"] = within.sum(axis=1)
+    frame["all_six"] = frame["categories_15"] == len(CATEGORIES)
+    names = np.array(CATEGORIES)
+    frame["missing"] = [",".join(names[~row]) for row in within]
+    frame["park_300"] = frame["park_walk_m"].to_numpy() <= 300
+    frame["park_500"] = frame["park_walk_m"].to_numpy() <= 500
+    return frame
+
+
+def coverage(frame: pd.DataFrame, residents: np.ndarray) -> dict[str, float | int | None]:
+    """Shares of residents covered: all six, each category, parks at 300/500 m."""
+    residents = np.asarray(residents, dtype=float)
+    total = residents.sum()
+    result: dict[str, float | int | None] = {"residents": int(total)}
+
+    def share(mask: np.ndarray) -> float | None:
+        return round(float(residents[mask].sum() / total), 4) if total > 0 else None
+
+    result["share_all_six"] = share(frame["all_six"].to_numpy())
+    for category in CATEGORIES:
+        result[f"share_{category}"] = share(frame[f"min_{category}"].to_numpy()
+                                            <= THRESHOLD_MINUTES)
+    result["share_park_300"] = share(frame["park_300"].to_numpy())
+    result["share_park_500"] = share(frame["park_500"].to_numpy())
+    result["mean_categories"] = round(float(np.average(frame["categories_15"],
+                                                       weights=residents)), 3) \
+        if total > 0 else None
+    return result

@@ -1,0 +1,125 @@
+"""Per-place results into per-area indicators (districts, polycentres, the city), and those
+indicators beside the programme's targets for `GET /indicators`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from twin.analysis import parks as green
+from twin.analysis.city import CATEGORIES, CityModel
+from twin.analysis.fifteen import NodeAccess, coverage, place_minutes
+from twin.analysis.utilities import WEAR_BASELINE_2022, WEAR_TARGET_2030
+from twin.analysis.walkability import StreetFabric, walkability
+
+CITY = "Almaty"
+
+
+def fabric(city: CityModel) -> StreetFabric:
+    if "fabric" not in city._cache:
+        city._cache["fabric"] = StreetFabric(city.network)
+    return city._cache["fabric"]
+
+
+def fifteen_tables(city: CityModel, access: NodeAccess) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per plot and per cell: minutes per category, counts, walkability, park walk."""
+    street = fabric(city)
+    tables = []
+    for places in (city.plot_places, city.cell_places):
+        frame = place_minutes(access, places)
+        density, block = street.at(places.x, places.y)
+        frame["walkability"] = walkability({c: frame[f"min_{c}"].to_numpy()
+                                            for c in CATEGORIES}, density, block)
+        frame["intersection_density"] = np.round(density, 1)
+        frame["mean_block_m"] = np.round(block, 1)
+        for column in [f"min_{c}" for c in CATEGORIES]:
+            frame[column] = frame[column].round(2)
+        frame["park_walk_m"] = frame["park_walk_m"].round(1)
+        tables.append(frame)
+    return tables[0], tables[1]
+
+
+def _weighted_mean(values: np.ndarray, weights: np.ndarray) -> float | None:
+    weights = np.asarray(weights, float)
+    if weights.sum() <= 0:
+        return None
+    return round(float(np.average(np.nan_to_num(values), weights=weights)), 2)
+
+
+def area_summary(plots: pd.DataFrame, mask: np.ndarray, residents: np.ndarray,
+                 cells: pd.DataFrame | None = None,
+                 cell_mask: np.ndarray | None = None) -> dict[str, Any]:
+    """15-minute, walkability and park access of the plots under `mask`."""
+    chosen = plots[mask]
+    result = coverage(chosen, residents[mask])
+    result["walkability"] = _weighted_mean(chosen["walkability"].to_numpy(), residents[mask])
+    if cells is not None and cell_mask is not None:
+        result["no_park_share"] = green.no_park_share(cells["park_walk_m"].to_numpy()[cell_mask])
+    return result
+
+
+def access_summaries(city: CityModel, plots: pd.DataFrame,
+                     cells: pd.DataFrame) -> dict[str, Any]:
+    """15-minute and park indicators per district, per polycentre and for the city."""
+    residents = city.plots["residents"].to_numpy(float)
+    district_of_plot = city.plots["district"].to_numpy(object)
+    district_of_cell = city.cells["district"].to_numpy(object)
+    green_district = green.green_by_area(city.park_shapes, city.district_shapes)
+    green_polycentre = green.green_by_area(city.park_shapes, city.polycentre_shapes)
+    result: dict[str, Any] = {"districts": {}, "polycentres": {}}
+    for i, name in enumerate(city.districts["name"]):
+        summary = area_summary(plots, district_of_plot == name, residents, cells,
+                               district_of_cell == name)
+        population = city.districts["population"].iloc[i]
+        people = float(population) if population and population > 0 else summary["residents"]
+        summary.update(green.green_summary(green_district[i], people))
+        result["districts"][name] = summary
+    polycentre_of_plot = city.plots["polycentre"].to_numpy(object)
+    for i, name in enumerate(city.polycentres["name"]):
+        summary = area_summary(plots, polycentre_of_plot == name, residents)
+        summary.update(green.green_summary(green_polycentre[i], summary["residents"]))
+        result["polycentres"][name] = summary
+    everyone = np.ones(len(plots), dtype=bool)
+    city_summary = area_summary(plots, everyone, residents, cells,
+                                np.ones(len(cells), dtype=bool))
+    total_population = city.districts["population"].fillna(0).sum() \
+        if len(city.districts) else 0
+    people = float(total_population) if total_population > 0 else city_summary["residents"]
+    city_summary.update(green.green_summary(float(green_district.sum()) if len(green_district)
+                                            else float(city.parks["area_m2"].sum()), people))
+    result["city"] = city_summary
+    return result
+
+
+# -- targets beside the twin's figures (GET /indicators) -----------------------------------
+
+TARGETS: dict[str, dict[str, Any]] = {
+    "share_all_six": {"target": 1.0, "year": 2030, "source": "S2 l.834: all daily needs within "
+                      "15 minutes on foot or by public transport"},
+    "green_m2_per_resident": {"norm": green.GREEN_NORM_M2, "target_2025": green.GREEN_TARGET_2025_M2,
+                              "target_2030": green.GREEN_TARGET_2030_M2,
+                              "source": "СН РК 3.01-01-2013; S2 l.4507-4515"},
+    "no_park_share": {"baseline_2022": green.NO_PARK_BASELINE_SHARE,
+                      "source": "S2 l.676-683 (fig. 8): ~70% of the territory not covered"},
+    "buildings_needing_strengthening": {"baseline": 7000, "share_baseline": 0.70,
+                                        "source": "S2 l.5071: 70% of Soviet-era objects"},
+    "plots_in_setback": {"target": 0, "source": "S2 l.758: no building on fault strips"},
+}
+for _network, _target in WEAR_TARGET_2030.items():
+    TARGETS[f"wear_{_network}_pct"] = {"target_2030": _target,
+                                       "baseline_2022": WEAR_BASELINE_2022[_network],
+                                       "source": "S2 l.1424-1428"}
+for _network in ("gas", "power"):
+    TARGETS[f"wear_{_network}_pct"] = {"baseline_2022": WEAR_BASELINE_2022[_network],
+                                       "source": "S2 §1.3"}
+
+
+def with_targets(row: dict[str, Any]) -> dict[str, Any]:
+    """{"name": ..., "indicator": value, ..., "targets": {indicator: {...}}} for one area."""
+    targets = {key: spec for key, spec in TARGETS.items() if key in row}
+    if "density_pph" in row and row.get("target_density_pph") is not None:
+        targets["density_pph"] = {"target": row["target_density_pph"],
+                                  "source": "S2 §1.1: polycentre density target"}
+    return {**row, "targets": targets}

@@ -1,0 +1,260 @@
+"""`twin analyse`: compute every analysis layer from the city's data and publish it.
+
+Reads the layers, builds the walking network (cached by data version), runs the 15-minute,
+walkability, park, seismic and utility analyses, and writes plot_metrics, fifteen_cells,
+building_metrics, district_indicators and polycentre_indicators with COPY (twin.store), each
+in one transaction. The collections and tiles follow from the catalog.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import click
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import psycopg
+import shapely
+
+from twin.analysis.city import CATEGORIES, CityModel, cell_polygons, load_city
+from twin.analysis.fifteen import NodeAccess, node_access
+from twin.analysis.indicators import access_summaries, fifteen_tables
+from twin.analysis.network import to_utm as _utm
+from twin.analysis.seismic import Hazards, building_exposure
+from twin.analysis.utilities import NETWORKS, WEAR_TARGET_2030, line_distances, wear
+from twin.progress import progress
+from twin.sqlfiles import query
+from twin.store import Provenance, write_layer
+
+LOG = logging.getLogger("twin.analysis")
+SOURCE = "twin analyse: computed from streets, terrain, amenities, transit_stops, parks, plots, " \
+         "buildings, seismic_faults, seismic_zones, utility_lines, districts, polycentres"
+
+
+def _geoframe(frame: pd.DataFrame, geometry: np.ndarray) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(frame.reset_index(drop=True), geometry=list(geometry), crs=4326)
+
+
+def _plot_shapes(conn: psycopg.Connection, ids: np.ndarray) -> np.ndarray:
+    rows = conn.execute(query("analysis/plot_shapes")).fetchall()
+    by_id = dict(zip((r[0] for r in rows), shapely.from_wkb([r[1] for r in rows])))
+    return np.array([by_id[i] for i in ids], dtype=object)
+
+
+def _districts_of(points: np.ndarray, city: CityModel) -> np.ndarray:
+    names = np.full(len(points), None, dtype=object)
+    if len(city.district_shapes) and len(points):
+        which, district = shapely.STRtree(city.district_shapes).query(points, predicate="within")
+        names[which] = city.districts["name"].to_numpy()[district]
+    return names
+
+
+class Analysis:
+    """One run of the whole analysis; each step timed for the benchmark and the log."""
+
+    def __init__(self, conn: psycopg.Connection, mode: str = "slope") -> None:
+        self.conn = conn
+        self.mode = mode
+        self.timings: dict[str, float] = {}
+
+    def _timed(self, name: str, started: float) -> None:
+        self.timings[name] = round(time.perf_counter() - started, 3)
+
+    def load(self) -> CityModel:
+        started = time.perf_counter()
+        self.city = load_city(self.conn)
+        self._timed("load", started)
+        return self.city
+
+    def fifteen(self) -> tuple[pd.DataFrame, pd.DataFrame, NodeAccess]:
+        started = time.perf_counter()
+        access = node_access(self.city, self.mode)
+        plots, cells = fifteen_tables(self.city, access)
+        self._timed("fifteen", started)
+        self.access, self.plot_access, self.cell_access = access, plots, cells
+        return plots, cells, access
+
+    def hazards_and_utilities(self) -> None:
+        started = time.perf_counter()
+        city = self.city
+        shapes = _plot_shapes(self.conn, city.plots["id"].to_numpy())
+        self.plot_shapes = shapes
+        footprints = shapely.transform(shapes, lambda xy: np.column_stack(
+            _utm(xy[:, 0], xy[:, 1])))
+        hazards = Hazards.load(self.conn)
+        points = shapely.points(city.plots["lon"].to_numpy(float),
+                                city.plots["lat"].to_numpy(float))
+        self.plot_hazards = hazards.exposure(footprints)
+        self.plot_hazards["seismic_intensity"] = hazards.intensity(points)
+        self.buildings = building_exposure(self.conn, hazards)
+        missing = self.buildings["district"].isna().to_numpy()
+        if missing.any():
+            self.buildings.loc[missing, "district"] = _districts_of(
+                shapely.point_on_surface(self.buildings.loc[missing, "geometry"].to_numpy()),
+                city)
+        self._timed("seismic", started)
+        started = time.perf_counter()
+        self.plot_utilities = line_distances(self.conn, footprints)
+        self.wear = wear(self.conn)
+        self._timed("utilities", started)
+
+    def plot_metrics(self) -> gpd.GeoDataFrame:
+        city = self.city
+        frame = pd.DataFrame({
+            "plot_id": city.plots["id"].to_numpy(np.int64),
+            "cadastral_number": city.plots["cadastral_number"].to_numpy(object),
+            "district": city.plots["district"].to_numpy(object),
+            "polycentre": city.plots["polycentre"].to_numpy(object),
+            "land_use": city.plots["land_use"].to_numpy(object),
+            "residents": city.plots["residents"].to_numpy(np.int64)})
+        frame = pd.concat([frame, self.plot_access.reset_index(drop=True),
+                           self.plot_hazards.reset_index(drop=True),
+                           self.plot_utilities.reset_index(drop=True)], axis=1)
+        return _geoframe(frame, self.plot_shapes)
+
+    def fifteen_cells(self) -> gpd.GeoDataFrame:
+        city = self.city
+        frame = pd.concat([city.cells[["h3", "district", "residents", "plots"]]
+                           .reset_index(drop=True),
+                           self.cell_access.drop(columns=["park_300", "park_500",
+                                                          "intersection_density",
+                                                          "mean_block_m"])], axis=1)
+        return _geoframe(frame, cell_polygons(city.cells["h3"].tolist()))
+
+    def indicators(self) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, dict[str, Any]]:
+        city = self.city
+        summaries = access_summaries(city, self.plot_access, self.cell_access)
+        plots = city.plots.assign(in_setback=self.plot_hazards["in_fault_setback"].to_numpy(),
+                                  intensity=self.plot_hazards["seismic_intensity"].to_numpy())
+        buildings = self.buildings
+        wear_rows = {(r.network, r.district): r.wear_pct for r in self.wear.itertuples()}
+
+        def hazard_counts(name: str | None, plot_mask: np.ndarray) -> dict[str, Any]:
+            in_area = buildings if name is None else buildings[buildings["district"] == name]
+            chosen = plots[plot_mask]
+            return {"buildings": int(len(in_area)),
+                    "buildings_needing_strengthening": int(in_area["needs_strengthening"].sum()),
+                    "buildings_in_setback": int(in_area["in_fault_setback"].sum()),
+                    "plots_in_setback": int(chosen["in_setback"].sum()),
+                    "residents_intensity_10": int(chosen.loc[chosen["intensity"] >= 10,
+                                                             "residents"].sum())}
+
+        def network_wear(name: str) -> dict[str, Any]:
+            row = {f"wear_{n}_pct": _none(wear_rows.get((n, name))) for n in NETWORKS
+                   if n != "lighting"}
+            row.update({f"wear_{n}_target_2030": t for n, t in WEAR_TARGET_2030.items()})
+            return row
+
+        district_rows = []
+        for name in city.districts["name"]:
+            row = {"district": name, **summaries["districts"][name],
+                   **hazard_counts(name, plots["district"].to_numpy(object) == name),
+                   **network_wear(name)}
+            district_rows.append(row)
+        polycentre_rows = []
+        for i, name in enumerate(city.polycentres["name"]):
+            mask = plots["polycentre"].to_numpy(object) == name
+            area_ha = float(shapely.area(shapely.transform(
+                city.polycentre_shapes[i:i + 1], lambda xy: np.column_stack(
+                    _utm(xy[:, 0], xy[:, 1]))))[0] / 10_000)
+            summary = summaries["polycentres"][name]
+            row = {"polycentre": name, **summary, "area_ha": round(area_ha, 1),
+                   "density_pph": round(summary["residents"] / area_ha, 1) if area_ha else None,
+                   "target_density_pph": _none(city.polycentres["target_density_pph"].iloc[i]),
+                   "plots_in_setback": int(plots.loc[mask, "in_setback"].sum())}
+            polycentre_rows.append(row)
+        city_row = {"name": "Almaty", **summaries["city"],
+                    **hazard_counts(None, np.ones(len(plots), dtype=bool)),
+                    **network_wear("*city*")}
+        districts = _geoframe(pd.DataFrame(district_rows), city.district_shapes)
+        polycentres = _geoframe(pd.DataFrame(polycentre_rows), city.polycentre_shapes)
+        return districts, polycentres, city_row
+
+    def write(self, layers: dict[str, gpd.GeoDataFrame], details: dict[str, Any]) -> None:
+        started = time.perf_counter()
+        synthetic = bool(self.conn.execute(query("analysis/input_provenance"),
+                                           {"names": ["plots", "streets", "amenities"]}
+                                           ).fetchone()[0])
+        total = sum(len(f) for f in layers.values())
+        with progress("writing analysis layers", total=total, unit="row") as bar:
+            for name, frame in layers.items():
+                write_layer(self.conn, name, frame,
+                            Provenance(source=SOURCE, licence="CC-BY-4.0", synthetic=synthetic,
+                                       details=details if name == "district_indicators"
+                                       else {"computed": details["computed"]}),
+                            progress=bar.update)
+        self._timed("write", started)
+
+
+def _none(value: Any) -> Any:
+    if value is None:
+        return None
+    try:
+        return None if np.isnan(value) else float(value)
+    except TypeError:
+        return value
+
+
+def analyse(conn: psycopg.Connection, mode: str = "slope") -> dict[str, Any]:
+    """Run every analysis and publish the layers; return the city's figures and timings."""
+    run = Analysis(conn, mode)
+    steps = ["walking network and places", "15-minute city and walkability",
+             "seismic and utilities", "indicators", "publish"]
+    with progress("analysis", total=len(steps), unit="step") as bar:
+        bar.set_postfix_str(steps[0])
+        city = run.load()
+        bar.update(1)
+        bar.set_postfix_str(steps[1])
+        run.fifteen()
+        bar.update(1)
+        bar.set_postfix_str(steps[2])
+        run.hazards_and_utilities()
+        bar.update(1)
+        bar.set_postfix_str(steps[3])
+        started = time.perf_counter()
+        districts, polycentres, city_row = run.indicators()
+        run._timed("indicators", started)
+        bar.update(1)
+        bar.set_postfix_str(steps[4])
+        computed = {"mode": mode if city.network.slope_aware or mode != "slope" else "flat",
+                    "slope_aware": bool(city.network.slope_aware and mode == "slope"),
+                    "nodes": int(city.network.n), "plots": int(len(city.plots)),
+                    "cells": int(len(city.cells)), "categories": list(CATEGORIES),
+                    "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        run.write({"plot_metrics": run.plot_metrics(), "fifteen_cells": run.fifteen_cells(),
+                   "building_metrics": _geoframe(run.buildings.drop(columns=["geometry"]),
+                                                 run.buildings["geometry"].to_numpy()),
+                   "district_indicators": districts, "polycentre_indicators": polycentres},
+                  {"city": _jsonable(city_row), "computed": computed})
+        bar.update(1)
+    LOG.info("analysis done", extra={"fields": {"timings": run.timings, **computed}})
+    return {"city": city_row, "computed": computed, "timings": run.timings}
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: _none(v) if isinstance(v, (float, np.floating)) else
+            (int(v) if isinstance(v, (np.integer,)) else v) for k, v in row.items()}
+
+
+@click.command("analyse")
+@click.option("--mode", type=click.Choice(["slope", "flat"]), default="slope", show_default=True,
+              help="Walking times: slope-aware (Tobler on the terrain) or flat 4.8 km/h.")
+def analyse_command(mode: str) -> None:
+    """Compute the 15-minute city, walkability, parks, seismic and utility layers and publish them."""
+    from twin.db.pool import connect
+
+    with connect() as conn:
+        conn.autocommit = True
+        result = analyse(conn, mode)
+    city, computed = result["city"], result["computed"]
+    seconds = sum(result["timings"].values())
+    walking = "slope-aware" if computed["slope_aware"] else "flat 4.8 km/h"
+    share = city.get("share_all_six")
+    coverage = (f"{share * 100:.1f}% of residents have all six within 15 minutes, walkability "
+                f"{city.get('walkability')}" if share is not None else "no residents")
+    click.echo(f"analysed {computed['plots']} plots, {computed['cells']} cells and "
+               f"{city.get('buildings', 0)} buildings on {computed['nodes']} nodes ({walking}) "
+               f"in {seconds:.1f} s: {coverage}")

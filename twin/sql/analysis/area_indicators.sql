@@ -1,0 +1,1 @@
+SELECT to_jsonb(t) - 'geom' - 'id' FROM {table} t ORDER BY {key}

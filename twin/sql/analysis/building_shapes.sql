@@ -1,0 +1,4 @@
+SELECT id, plot_cadastral_number, use, seismic_status, year_built, district,
+       ST_AsBinary(geom) AS wkb
+FROM buildings
+ORDER BY id

@@ -1,0 +1,1 @@
+SELECT coalesce(bool_or(synthetic), false) FROM twin_layers WHERE name = ANY(%(names)s)

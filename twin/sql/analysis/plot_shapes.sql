@@ -1,0 +1,1 @@
+SELECT id, ST_AsBinary(geom) AS wkb FROM plots ORDER BY id

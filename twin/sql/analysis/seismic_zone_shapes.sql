@@ -1,0 +1,1 @@
+SELECT intensity, ST_AsBinary(geom) AS wkb FROM seismic_zones ORDER BY intensity DESC

@@ -1,0 +1,1 @@
+SELECT network, ST_AsBinary(geom) AS wkb FROM utility_lines ORDER BY network
