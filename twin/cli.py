@@ -202,6 +202,7 @@ COMMAND_MODULES: list[str] = [
     "twin.importers.commands:import_osm_command",
     "twin.importers.commands:import_dem_command",
     "twin.analysis.publish:analyse_command",
+    "twin.tiles.cli:tiles",
 ]
 
 
