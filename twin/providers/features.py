@@ -1,18 +1,38 @@
-"""pygeoapi feature provider on PostGIS through psycopg 3: GeoJSON is built by SQL."""
+"""pygeoapi feature provider on PostGIS through psycopg 3: GeoJSON is built by SQL.
+
+pygeoapi calls it for the formats our hot path leaves to it (HTML, JSON-LD, CSV); it shares
+the validators, the CQL2 translator and the statements with twin.features.routes, so both
+answer the same. The hot path hands a CQL2 filter over as the `x-twin-filter` and
+`x-twin-filter-lang` query parameters, because pygeoapi itself would parse `filter` as ECQL;
+a pygeofilter AST that reaches us anyway is turned back into CQL2 JSON.
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
 from pygeoapi.provider.base import (BaseProvider, ProviderConnectionError,
-                                    ProviderItemNotFoundError, ProviderQueryError)
-from psycopg import sql
+                                    ProviderInvalidQueryError, ProviderItemNotFoundError,
+                                    ProviderQueryError)
 
 from twin.catalog import TYPES, get_layer
 from twin.db.pool import connection
 from twin.errors import DatabaseNotRunning
-from twin.sqlfiles import query
+from twin.features import params as p
+from twin.features.crs import crs_by_uri
+from twin.features.errors import FeatureQueryError
+from twin.features.filters import compile_filter
+from twin.features.pages import fetch_item, fetch_page
+
+FILTER_PARAM = "x-twin-filter"
+FILTER_LANG_PARAM = "x-twin-filter-lang"
+FILTER_CRS_PARAM = "x-twin-filter-crs"
+
+
+def not_found(identifier: str, layer: str) -> str:
+    return f"item {identifier!r} not found in collection {layer}"
 
 
 class TwinFeatureProvider(BaseProvider):
@@ -22,56 +42,90 @@ class TwinFeatureProvider(BaseProvider):
         super().__init__(provider_def)
         self.layer = get_layer(self.data["table"])
         self.id_field = "id"
+        self.time_field = self.layer.temporal
+        # Our own x-twin-filter* parameters must reach query(); others are ignored there.
+        self.include_extra_query_parameters = True
         self.get_fields()
 
-    def get_fields(self) -> dict[str, dict[str, str]]:
+    def get_fields(self) -> dict[str, dict[str, Any]]:
         if not self._fields:
             for prop in self.layer.properties.values():
-                field = {"type": TYPES[prop.type][1]}
+                field: dict[str, Any] = {"type": TYPES[prop.type][1]}
                 if TYPES[prop.type][2]:
                     field["format"] = TYPES[prop.type][2]
+                if prop.enum:
+                    field["values"] = list(prop.enum)
                 self._fields[prop.name] = field
         return self._fields
 
-    def _bbox_filter(self, bbox: list[float]) -> tuple[sql.Composable, dict[str, Any]]:
-        if not bbox:
-            return sql.SQL("true"), {}
-        return (sql.SQL("t.geom && ST_MakeEnvelope(%(minx)s, %(miny)s, %(maxx)s, %(maxy)s, 4326)"),
-                dict(zip(("minx", "miny", "maxx", "maxy"), map(float, bbox[:4]))))
+    def _items_query(self, offset: int, limit: int, resulttype: str, bbox: list[float],
+                     datetime_: str | None, properties: list[tuple[str, str]],
+                     sortby: list[dict[str, str]], select_properties: list[str],
+                     skip_geometry: bool, crs_transform_spec: Any,
+                     filterq: Any) -> p.ItemsQuery:
+        extra = dict(properties)
+        equals = p.equality_params({k: v for k, v in extra.items()}, self.layer)
+        sort = ",".join(("-" if s.get("order") == "-" else "") + s["property"]
+                        for s in sortby)
+        target = getattr(crs_transform_spec, "target_crs_uri", None)
+        compiled = None
+        if FILTER_PARAM in extra:
+            compiled = p.filter_param(extra[FILTER_PARAM], extra.get(FILTER_LANG_PARAM),
+                                      extra.get(FILTER_CRS_PARAM), self.layer)
+        elif filterq is not None:
+            from pygeofilter.backends.cql2_json import to_cql2
+
+            compiled = compile_filter(self.layer, json.dumps(to_cql2(filterq)), "cql2-json",
+                                      crs_by_uri(None))
+        return p.ItemsQuery(
+            layer=self.layer, limit=limit, offset=offset,
+            bbox=p.bbox_param(",".join(map(str, bbox))) if bbox else None,
+            datetime=p.datetime_param(datetime_, self.layer),
+            equals=equals, sortby=p.sortby_param(sort or None, self.layer),
+            properties=p.properties_param(",".join(select_properties), self.layer)
+            if select_properties else None,
+            skip_geometry=skip_geometry, crs=crs_by_uri(target), filter=compiled,
+            hits_only=resulttype == "hits")
 
     def query(self, offset: int = 0, limit: int = 10, resulttype: str = "results",
-              bbox: list[float] | None = None, **kwargs: Any) -> dict[str, Any]:
-        where, params = self._bbox_filter(bbox or [])
-        params |= {"limit": limit, "offset": offset}
+              bbox: list[float] | None = None, datetime_: str | None = None,
+              properties: list[tuple[str, str]] | None = None,
+              sortby: list[dict[str, str]] | None = None,
+              select_properties: list[str] | None = None, skip_geometry: bool = False,
+              crs_transform_spec: Any = None, filterq: Any = None,
+              **kwargs: Any) -> dict[str, Any]:
         try:
+            q = self._items_query(offset, limit, resulttype, bbox or [], datetime_,
+                                  properties or [], sortby or [], select_properties or [],
+                                  skip_geometry, crs_transform_spec, filterq)
             with connection() as conn:
-                matched = conn.execute(query("features/count", table=self.layer.table,
-                                             bbox_filter=where), params).fetchone()[0]
-                rows = [] if resulttype == "hits" else conn.execute(
-                    query("features/page", table=self.layer.table, bbox_filter=where),
-                    params).fetchall()
+                page = fetch_page(conn, q)
+        except FeatureQueryError as exc:
+            error = ProviderInvalidQueryError(str(exc), user_msg=str(exc))
+            error.ogc_exception_code = exc.code
+            raise error from None
         except DatabaseNotRunning as exc:
             raise ProviderConnectionError(str(exc), user_msg=str(exc)) from exc
-        features = [orjson.loads(row[0]) for row in rows]
-        return {"type": "FeatureCollection", "features": features,
-                "numberMatched": matched, "numberReturned": len(features)}
+        features = orjson.loads("[" + page.features + "]")
+        return {"type": "FeatureCollection", "features": features, **page.members(),
+                "numberReturned": page.returned}
 
-    def get(self, identifier: str, **kwargs: Any) -> dict[str, Any]:
+    def get(self, identifier: str, crs_transform_spec: Any = None,
+            **kwargs: Any) -> dict[str, Any]:
         try:
             fid = int(identifier)
         except ValueError:
-            raise ProviderItemNotFoundError(f"no item {identifier!r} in {self.layer.name}",
-                                            user_msg=f"no item {identifier!r}") from None
+            raise ProviderItemNotFoundError(user_msg=not_found(identifier,
+                                                               self.layer.name)) from None
         try:
+            crs = crs_by_uri(getattr(crs_transform_spec, "target_crs_uri", None))
             with connection() as conn:
-                row = conn.execute(query("features/item", table=self.layer.table),
-                                   {"id": fid}).fetchone()
+                text = fetch_item(conn, self.layer, fid, crs)
         except DatabaseNotRunning as exc:
             raise ProviderConnectionError(str(exc), user_msg=str(exc)) from exc
-        if row is None:
-            raise ProviderItemNotFoundError(f"no item {identifier!r} in {self.layer.name}",
-                                            user_msg=f"no item {identifier!r}")
-        return orjson.loads(row[0])
+        if text is None:
+            raise ProviderItemNotFoundError(user_msg=not_found(identifier, self.layer.name))
+        return orjson.loads(text)
 
     def __repr__(self) -> str:
         return f"<TwinFeatureProvider {self.layer.name}>"

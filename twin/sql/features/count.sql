@@ -1,1 +1,2 @@
-SELECT count(*) FROM {table} AS t WHERE ({bbox_filter})
+-- The exact number of features a query matches.
+SELECT count(*) FROM {table} AS t WHERE {where}

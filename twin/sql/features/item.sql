@@ -1,8 +1,4 @@
-SELECT json_build_object(
-    'type', 'Feature',
-    'id', t.id,
-    'geometry', ST_AsGeoJSON(t.geom, 7)::json,
-    'properties', to_jsonb(t) - 'geom' - 'id'
-)::text
+-- One feature as GeoJSON text built by PostgreSQL.
+SELECT {feature}
 FROM {table} AS t
 WHERE t.id = %(id)s

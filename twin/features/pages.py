@@ -1,0 +1,166 @@
+"""The statements that answer an items query with GeoJSON text built by PostgreSQL.
+
+numberMatched is exact when that is cheap: when the page itself shows the total (a short last
+page), or when the planner expects at most EXACT_COUNT_MAX matches, so that counting them is
+an index-sized job. Otherwise it is the planner's estimate, and the response says so:
+`numberMatchedKind` is "exact" or "estimated", and an estimate is given as
+`numberMatchedEstimate` with no `numberMatched` (which the standard defines as exact).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from twin.catalog import Layer
+from twin.features.crs import OutputCrs
+from twin.features.filters import CASTS
+from twin.features.params import ItemsQuery
+from twin.sqlfiles import query
+
+EXACT_COUNT_MAX = 50_000
+
+
+@dataclass
+class Page:
+    """One page: the features as a JSON array body (no brackets) and the counts."""
+
+    features: str
+    returned: int
+    matched: int | None
+    matched_kind: str  # "exact" | "estimated"
+
+    def members(self) -> dict[str, Any]:
+        """numberMatched* members, in the order they appear after `features`."""
+        if self.matched is None:
+            return {}
+        if self.matched_kind == "exact":
+            return {"numberMatched": self.matched, "numberMatchedKind": "exact"}
+        return {"numberMatchedKind": "estimated", "numberMatchedEstimate": self.matched}
+
+
+def geometry_expression(layer: Layer, crs: OutputCrs, skip: bool) -> sql.Composable:
+    if skip:
+        return sql.SQL("'null'")
+    geom: sql.Composable = sql.SQL("t.geom")
+    if crs.srid != layer.srid:
+        geom = sql.SQL("ST_Transform({}, {})").format(geom, sql.Literal(crs.srid))
+    if crs.lat_lon:
+        geom = sql.SQL("ST_FlipCoordinates({})").format(geom)
+    return sql.SQL("coalesce(ST_AsGeoJSON({}, {}, 0), 'null')").format(geom,
+                                                                     sql.Literal(crs.decimals))
+
+
+def feature_expression(layer: Layer, properties: list[str] | None, crs: OutputCrs,
+                       skip_geometry: bool, params: dict[str, Any]) -> sql.Composable:
+    """The text of one GeoJSON feature of row `t`; property keys are bound in `params`."""
+    names = list(layer.properties) if properties is None else properties
+    parts = []
+    for index, name in enumerate(names):
+        key = f"key{index}"
+        params[key] = ("," if index else "") + json.dumps(name) + ":"
+        parts.append(query("features/property", key=sql.Placeholder(key), column=name))
+    props = sql.SQL(" || ").join(parts) if parts else sql.SQL("''")
+    return query("features/feature", geometry=geometry_expression(layer, crs, skip_geometry),
+                 properties=props)
+
+
+def where_clause(q: ItemsQuery, params: dict[str, Any]) -> sql.Composable:
+    """Every selection of the query ANDed over alias `t`, values bound in `params`."""
+    layer = q.layer
+    conditions: list[sql.Composable] = []
+    if q.bbox is not None:
+        minx, miny, maxx, maxy = q.bbox
+        if q.bbox_crs.lat_lon:
+            minx, miny, maxx, maxy = miny, minx, maxy, maxx
+        params.update(bbox_minx=minx, bbox_miny=miny, bbox_maxx=maxx, bbox_maxy=maxy)
+        envelope: sql.Composable = sql.SQL(
+            "ST_MakeEnvelope(%(bbox_minx)s, %(bbox_miny)s, %(bbox_maxx)s, %(bbox_maxy)s, {})"
+        ).format(sql.Literal(q.bbox_crs.srid))
+        if q.bbox_crs.srid != layer.srid:
+            envelope = sql.SQL("ST_Transform({}, {})").format(envelope, sql.Literal(layer.srid))
+        conditions.append(sql.SQL("ST_Intersects(t.geom, {})").format(envelope))
+    if q.datetime is not None and layer.temporal:
+        column = sql.SQL("t.{}").format(sql.Identifier(layer.temporal))
+        cast = sql.SQL(CASTS[layer.properties[layer.temporal].type])
+        window = q.datetime
+        if window.start is not None and window.start == window.end:
+            params["dt_at"] = window.start
+            conditions.append(sql.SQL("{} = %(dt_at)s::{}").format(column, cast))
+        else:
+            if window.start is not None:
+                params["dt_start"] = window.start
+                conditions.append(sql.SQL("{} >= %(dt_start)s").format(column))
+            if window.end is not None:
+                params["dt_end"] = window.end
+                conditions.append(sql.SQL("{} <= %(dt_end)s").format(column))
+    for index, (name, value) in enumerate(q.equals):
+        key = f"eq{index}"
+        params[key] = value
+        kind = "integer" if name == "id" else layer.properties[name].type
+        conditions.append(sql.SQL("t.{} = {}::{}").format(
+            sql.Identifier(name), sql.Placeholder(key), sql.SQL(CASTS[kind])))
+    if q.filter is not None:
+        params.update(q.filter.params)
+        conditions.append(q.filter.condition)
+    if not conditions:
+        return sql.SQL("TRUE")
+    return sql.SQL(" AND ").join(sql.SQL("({})").format(c) for c in conditions)
+
+
+def order_clause(q: ItemsQuery) -> sql.Composable:
+    keys = [sql.SQL("t.{} {}").format(sql.Identifier(name), sql.SQL("DESC" if desc else "ASC"))
+            for name, desc in q.sortby]
+    if "id" not in [name for name, _ in q.sortby]:
+        keys.append(sql.SQL("t.id"))
+    return sql.SQL(", ").join(keys)
+
+
+def estimate(conn: psycopg.Connection, layer: Layer, where: sql.Composable,
+             params: dict[str, Any]) -> int:
+    plan = conn.execute(query("features/estimate", table=layer.table, where=where),
+                        params).fetchone()[0]
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+def count_matched(conn: psycopg.Connection, q: ItemsQuery, where: sql.Composable,
+                  params: dict[str, Any], returned: int) -> tuple[int, str]:
+    """numberMatched and whether it is exact or the planner's estimate."""
+    if (returned < q.limit and (returned > 0 or q.offset == 0)) and not q.hits_only:
+        return q.offset + returned, "exact"
+    guess = estimate(conn, q.layer, where, params)
+    if guess <= EXACT_COUNT_MAX:
+        exact = conn.execute(query("features/count", table=q.layer.table, where=where),
+                             params).fetchone()[0]
+        return int(exact), "exact"
+    return guess, "estimated"
+
+
+def fetch_page(conn: psycopg.Connection, q: ItemsQuery) -> Page:
+    """The features of one page and numberMatched, in two or three short statements."""
+    params: dict[str, Any] = {"limit": q.limit, "offset": q.offset}
+    where = where_clause(q, params)
+    if q.hits_only:
+        matched, kind = count_matched(conn, q, where, params, q.limit)
+        return Page("", 0, matched, kind)
+    feature = feature_expression(q.layer, q.properties, q.crs, q.skip_geometry, params)
+    text, returned = conn.execute(
+        query("features/page", table=q.layer.table, where=where, order=order_clause(q),
+              feature=feature), params).fetchone()
+    matched, kind = count_matched(conn, q, where, params, returned)
+    return Page(text, int(returned), matched, kind)
+
+
+def fetch_item(conn: psycopg.Connection, layer: Layer, fid: int, crs: OutputCrs) -> str | None:
+    """One feature's GeoJSON text, or None when there is no such id."""
+    params: dict[str, Any] = {"id": fid}
+    feature = feature_expression(layer, None, crs, False, params)
+    row = conn.execute(query("features/item", table=layer.table, feature=feature),
+                       params).fetchone()
+    return None if row is None else row[0]

@@ -1,0 +1,290 @@
+"""One validator per items query parameter (tipg style), each returning a typed value.
+
+A bad value raises FeatureQueryError naming the parameter and what is wrong with it, so the
+hot path and the pygeoapi provider reject the same requests with the same message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from twin.catalog import Layer
+from twin.features.crs import OutputCrs, crs_by_uri
+from twin.features.errors import FeatureQueryError
+from twin.features.filters import CompiledFilter, compile_filter
+
+DEFAULT_LIMIT = 10
+MAX_LIMIT = 10000
+# Parameters of the items request itself; any other name is a property filter or ignored.
+RESERVED = {"bbox", "bbox-crs", "crs", "f", "lang", "limit", "offset", "resulttype", "datetime",
+            "sortby", "properties", "skipGeometry", "q", "filter", "filter-lang", "filter-crs"}
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """An instant (start == end) or an interval; None is an open end ('..')."""
+
+    start: dt.date | dt.datetime | None
+    end: dt.date | dt.datetime | None
+
+
+@dataclass
+class ItemsQuery:
+    """A validated items request for one layer."""
+
+    layer: Layer
+    limit: int = DEFAULT_LIMIT
+    offset: int = 0
+    bbox: tuple[float, float, float, float] | None = None
+    bbox_crs: OutputCrs = field(default_factory=lambda: crs_by_uri(None))
+    datetime: TimeWindow | None = None
+    equals: list[tuple[str, Any]] = field(default_factory=list)
+    sortby: list[tuple[str, bool]] = field(default_factory=list)  # (property, descending)
+    properties: list[str] | None = None  # None: all of them
+    skip_geometry: bool = False
+    crs: OutputCrs = field(default_factory=lambda: crs_by_uri(None))
+    filter: CompiledFilter | None = None
+    hits_only: bool = False
+
+
+def limit_param(value: str | None, maximum: int = MAX_LIMIT,
+                default: int = DEFAULT_LIMIT) -> int:
+    """`limit`: a positive integer, at most the server's max_items (more is an error)."""
+    if value is None:
+        return default
+    try:
+        limit = int(value)
+    except ValueError:
+        raise FeatureQueryError(f"limit must be an integer, got {value!r}") from None
+    if limit <= 0:
+        raise FeatureQueryError(f"limit must be at least 1, got {limit}")
+    if limit > maximum:
+        raise FeatureQueryError(f"limit {limit} is over the maximum of {maximum} items; "
+                                "page with offset or the next links")
+    return limit
+
+
+def offset_param(value: str | None) -> int:
+    if value is None:
+        return 0
+    try:
+        offset = int(value)
+    except ValueError:
+        raise FeatureQueryError(f"offset must be an integer, got {value!r}") from None
+    if offset < 0:
+        raise FeatureQueryError(f"offset must be zero or more, got {offset}")
+    return offset
+
+
+def bbox_param(value: str | None) -> tuple[float, float, float, float] | None:
+    """`bbox`: minx,miny,maxx,maxy (or 6 numbers with heights, which are ignored)."""
+    if value is None:
+        return None
+    parts = value.split(",")
+    if len(parts) not in (4, 6):
+        raise FeatureQueryError(f"bbox must be 4 numbers (minx,miny,maxx,maxy) or 6 with "
+                                f"heights, got {len(parts)} value(s): {value!r}")
+    try:
+        numbers = [float(part) for part in parts]
+    except ValueError:
+        raise FeatureQueryError(f"bbox values must be numbers, got {value!r}") from None
+    if not all(math.isfinite(n) for n in numbers):
+        raise FeatureQueryError(f"bbox values must be finite numbers, got {value!r}")
+    if len(numbers) == 6:
+        numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
+    minx, miny, maxx, maxy = numbers
+    if miny > maxy:
+        raise FeatureQueryError(f"bbox miny ({miny}) is greater than maxy ({maxy})")
+    if minx > maxx:
+        raise FeatureQueryError(f"bbox minx ({minx}) is greater than maxx ({maxx}); "
+                                "bboxes across the antimeridian are not supported")
+    return minx, miny, maxx, maxy
+
+
+def bbox_crs_param(value: str | None, bbox: object) -> OutputCrs:
+    if value is not None and bbox is None:
+        raise FeatureQueryError("bbox-crs was given without a bbox")
+    return crs_by_uri(value, "bbox-crs")
+
+
+def crs_param(value: str | None) -> OutputCrs:
+    return crs_by_uri(value, "crs")
+
+
+def instant(text: str, what: str) -> dt.date | dt.datetime:
+    """An RFC 3339 date or date-time; naive date-times are UTC."""
+    text = text.strip()
+    try:
+        if len(text) == 10:
+            return dt.date.fromisoformat(text)
+        moment = dt.datetime.fromisoformat(text.replace("z", "Z"))
+    except ValueError:
+        raise FeatureQueryError(f"{what} {text!r} is not an RFC 3339 date or date-time "
+                                "(e.g. 2021-05-01 or 2021-05-01T10:00:00Z)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
+def datetime_param(value: str | None, layer: Layer) -> TimeWindow | None:
+    """`datetime`: an instant or an interval with '..' (or empty) for an open end."""
+    if value is None:
+        return None
+    if not layer.temporal:
+        raise FeatureQueryError(f"collection {layer.name} has no temporal property, "
+                                "so datetime cannot be applied")
+    if "/" not in value:
+        moment = instant(value, "datetime")
+        return TimeWindow(moment, moment)
+    if value.count("/") != 1:
+        raise FeatureQueryError(f"datetime interval must be start/end, got {value!r}")
+    start_text, end_text = value.split("/")
+    start = None if start_text in ("", "..") else instant(start_text, "datetime start")
+    end = None if end_text in ("", "..") else instant(end_text, "datetime end")
+    if start is None and end is None:
+        raise FeatureQueryError("datetime interval must have at least one closed end")
+    if start is not None and end is not None and _as_datetime(start) > _as_datetime(end):
+        raise FeatureQueryError(f"datetime interval starts after it ends: {value!r}")
+    return TimeWindow(start, end)
+
+
+def _as_datetime(value: dt.date | dt.datetime) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value
+    return dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc)
+
+
+def sortable(layer: Layer) -> list[str]:
+    return ["id", *layer.properties]
+
+
+def sortby_param(value: str | None, layer: Layer) -> list[tuple[str, bool]]:
+    """`sortby`: comma-separated properties, each with an optional +/- (or :A/:D) order."""
+    if value is None or value.strip() == "":
+        return []
+    keys: list[tuple[str, bool]] = []
+    for raw in value.split(","):
+        term = raw.strip()
+        descending = False
+        if term[:1] in "+-" and term:
+            descending, term = term[0] == "-", term[1:]
+        elif term.endswith((":A", ":D")):
+            descending, term = term.endswith(":D"), term[:-2]
+        if term not in sortable(layer):
+            raise FeatureQueryError(f"sortby: unknown property {term!r} in collection "
+                                    f"{layer.name}; sortable: {', '.join(sortable(layer))}")
+        keys.append((term, descending))
+    return keys
+
+
+def properties_param(value: str | None, layer: Layer) -> list[str] | None:
+    """`properties`: the properties to return, in the catalog's order; empty means none."""
+    if value is None:
+        return None
+    wanted = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = [name for name in wanted if name not in layer.properties]
+    if unknown:
+        raise FeatureQueryError(f"properties: unknown propert{'y' if len(unknown) == 1 else 'ies'}"
+                                f" {', '.join(map(repr, unknown))} in collection {layer.name}; "
+                                f"known: {', '.join(layer.properties)}")
+    return [name for name in layer.properties if name in wanted]
+
+
+def skip_geometry_param(value: str | None) -> bool:
+    if value is None:
+        return False
+    lowered = value.strip().lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no", ""):
+        return False
+    raise FeatureQueryError(f"skipGeometry must be true or false, got {value!r}")
+
+
+def typed_value(layer: Layer, name: str, value: Any, what: str) -> Any:
+    """A value converted to the Python type of a property, or a 400 naming both."""
+    kind = "integer" if name == "id" else layer.properties[name].type
+    try:
+        if kind == "integer":
+            number = float(value) if not isinstance(value, bool) else math.nan
+            if not number.is_integer():
+                raise ValueError
+            return int(number)
+        if kind == "number":
+            if isinstance(value, bool):
+                raise ValueError
+            number = float(value)
+            if not math.isfinite(number):
+                raise ValueError
+            return number
+        if kind == "boolean":
+            if isinstance(value, bool):
+                return value
+            if str(value).lower() in ("true", "false"):
+                return str(value).lower() == "true"
+            raise ValueError
+        if kind in ("date", "datetime"):
+            if isinstance(value, (dt.date, dt.datetime)):
+                return value
+            return instant(str(value), f"{what}: {name}")
+        if isinstance(value, (dict, list, bool)) or value is None:
+            raise ValueError
+        return value if isinstance(value, str) else str(value)
+    except (ValueError, TypeError, OverflowError):
+        raise FeatureQueryError(f"{what}: {value!r} is not a valid {kind} for property "
+                                f"{name!r} of collection {layer.name}") from None
+
+
+def equality_params(params: Mapping[str, str], layer: Layer) -> list[tuple[str, Any]]:
+    """`<property>=<value>` query parameters (queryables as query parameters)."""
+    return [(name, typed_value(layer, name, value, "query parameter"))
+            for name, value in params.items()
+            if name not in RESERVED and (name in layer.properties or name == "id")]
+
+
+def filter_param(text: str | None, lang: str | None, crs: str | None, layer: Layer,
+                 body: bytes | None = None, body_lang: str = "cql2-json"
+                 ) -> CompiledFilter | None:
+    """`filter` (cql2-text by default, or cql2-json) or a CQL2 JSON request body."""
+    if lang is not None and lang not in ("cql2-text", "cql2-json"):
+        raise FeatureQueryError(f"filter-lang {lang!r} is not supported; use cql2-text "
+                                "or cql2-json")
+    filter_crs = crs_by_uri(crs, "filter-crs")
+    if body:
+        if text is not None:
+            raise FeatureQueryError("give the filter either as the filter parameter or as "
+                                    "the request body, not both")
+        return compile_filter(layer, body.decode("utf-8", "replace"), body_lang, filter_crs)
+    if text is None:
+        if crs is not None:
+            raise FeatureQueryError("filter-crs was given without a filter")
+        return None
+    return compile_filter(layer, text, lang or "cql2-text", filter_crs)
+
+
+def items_query(layer: Layer, params: Mapping[str, str], body: bytes | None = None,
+                max_items: int = MAX_LIMIT, default_items: int = DEFAULT_LIMIT,
+                body_lang: str = "cql2-json") -> ItemsQuery:
+    """Every parameter of an items request validated, or the first problem as a 400."""
+    bbox = bbox_param(params.get("bbox"))
+    resulttype = params.get("resulttype", "results")
+    if resulttype not in ("results", "hits"):
+        raise FeatureQueryError(f"resulttype must be results or hits, got {resulttype!r}")
+    return ItemsQuery(
+        layer=layer,
+        limit=limit_param(params.get("limit"), max_items, default_items),
+        offset=offset_param(params.get("offset")),
+        bbox=bbox,
+        bbox_crs=bbox_crs_param(params.get("bbox-crs"), bbox),
+        datetime=datetime_param(params.get("datetime"), layer),
+        equals=equality_params(params, layer),
+        sortby=sortby_param(params.get("sortby"), layer),
+        properties=properties_param(params.get("properties"), layer),
+        skip_geometry=skip_geometry_param(params.get("skipGeometry")),
+        crs=crs_param(params.get("crs")),
+        filter=filter_param(params.get("filter"), params.get("filter-lang"),
+                            params.get("filter-crs"), layer, body, body_lang),
+        hits_only=resulttype == "hits",
+    )

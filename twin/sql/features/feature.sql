@@ -1,0 +1,1 @@
+'{{"type":"Feature","id":' || t.id || ',"geometry":' || {geometry} || ',"properties":{{' || {properties} || '}}}}'

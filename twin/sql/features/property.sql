@@ -1,0 +1,1 @@
+{key} || coalesce(to_json(t.{column})::text, 'null')
