@@ -28,6 +28,7 @@ LOG = logging.getLogger("twin.app")
 # Route factories of the parts of the twin that serve hot paths ahead of pygeoapi:
 # "module:function" returning a list of Starlette routes. Order matters: first match wins.
 ROUTE_FACTORIES: list[str] = [
+    "twin.features.routes:feature_routes",
     "twin.editing.routes:editing_routes",
     "twin.viewer:routes",
     "twin.tiles.routes:routes",
