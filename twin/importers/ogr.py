@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,9 +53,20 @@ def _one_line(exc: BaseException) -> str:
 
 def read_source(path: Path, source_layer: str | None = None,
                 crs: str | None = None) -> SourceFile:
-    """The file's features as a GeoDataFrame with a CRS; ImportFailed when unreadable."""
+    """The file's features as a GeoDataFrame with a CRS; ImportFailed when unreadable.
+
+    GDAL's warnings become notes of the import report instead of noise on stderr."""
     if not path.exists():
         raise ImportFailed(f"{path}: no such file")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        source = _read_source(path, source_layer, crs)
+    gdal_notes = dict.fromkeys(f"GDAL: {_one_line(w.message)}" for w in caught)
+    source.notes += list(gdal_notes)[:5]
+    return source
+
+
+def _read_source(path: Path, source_layer: str | None, crs: str | None) -> SourceFile:
     notes: list[str] = []
     try:
         layers = [str(row[0]) for row in pyogrio.list_layers(path)]
@@ -224,6 +236,7 @@ def import_file(conn: psycopg.Connection, path: Path | str, layer_name: str | No
         reasons = "; ".join(f"{n} {r}" for r, n in report.rejected.most_common(3))
         raise ImportFailed(f"--strict: {report.rejected_total} feature(s) rejected ({reasons});"
                            f" the layer is unchanged")
+    report.loaded = len(frame)  # what the transaction writes, or nothing at all
     details = {"file": path.name, "sha256": _file_digest(path), "mapping": mapping.name,
                "source_layer": None}
     if len(pyogrio.list_layers(path)) > 1 or source_layer:
