@@ -26,9 +26,9 @@ if [ ! -x .venv/bin/python ]; then
   $PY -m venv .venv
 fi
 if [ ! -f .venv/.installed ] || [ pyproject.toml -nt .venv/.installed ]; then
-  echo "bootstrap: pip install -e '.[test]'"
+  echo "bootstrap: pip install -e '.[test,bench]'"
   .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -e '.[test]'
+  .venv/bin/pip install -q -e '.[test,bench]'
   touch .venv/.installed
 fi
 
