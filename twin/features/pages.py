@@ -10,6 +10,7 @@ an index-sized job. Otherwise it is the planner's estimate, and the response say
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +23,9 @@ from twin.features.filters import CASTS
 from twin.features.params import ItemsQuery
 from twin.sqlfiles import query
 
-EXACT_COUNT_MAX = 50_000
+# Up to this many expected matches, numberMatched is counted exactly
+# (TWIN_EXACT_COUNT_MAX overrides it, e.g. 0 to always estimate beyond the page).
+EXACT_COUNT_MAX = int(os.environ.get("TWIN_EXACT_COUNT_MAX", "50000"))
 
 
 @dataclass
