@@ -309,3 +309,32 @@ def test_multi_layer_geopackage_needs_a_source_layer(db, tmp_path):
                    "2 layers", "--source-layer")
     result = twin_import(str(path), "--layer", "amenities", "--source-layer", "pharmacies")
     assert "1 loaded" in result.stdout
+
+
+# --- provenance in the collection metadata ---------------------------------------------------
+
+def test_collection_metadata_shows_provenance(db, server):
+    data = shared_data_or_skip()
+    twin_import(str(data / "districts.geojson"), "--mapping", "almaty_districts")
+    collection = server.get("/collections/districts", params={"f": "json"})
+    assert collection.status_code == 200
+    provenance = collection.json()["provenance"]
+    assert provenance["source"].startswith("Almaty district boundaries")
+    assert provenance["licence"].startswith("ODbL 1.0")
+    assert provenance["synthetic"] is False
+    assert provenance["loaded_at"].endswith("Z") and provenance["data_version"] >= 1
+    assert provenance["details"]["file"] == "districts.geojson"
+    assert provenance["details"]["loaded"] == 8
+    assert int(collection.headers["content-length"]) == len(collection.content)
+
+    listing = server.get("/collections", params={"f": "json"}).json()["collections"]
+    by_id = {c["id"]: c for c in listing}
+    assert by_id["districts"]["provenance"]["source"] == provenance["source"]
+    assert all("provenance" in c for c in listing)
+    assert "details" not in by_id["districts"]["provenance"]          # the list stays compact
+
+    page = server.get("/collections/districts", params={"f": "html"}).text
+    assert "<h3>Provenance</h3>" in page and "Almaty district boundaries" in page
+    assert "real data" in page
+    assert "Provenance: Almaty district boundaries" in server.get(
+        "/collections", params={"f": "html"}).text

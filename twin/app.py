@@ -28,6 +28,7 @@ LOG = logging.getLogger("twin.app")
 # Route factories of the parts of the twin that serve hot paths ahead of pygeoapi:
 # "module:function" returning a list of Starlette routes. Order matters: first match wins.
 ROUTE_FACTORIES: list[str] = [
+    "twin.scene3d.routes:routes",
     "twin.features.routes:feature_routes",
     "twin.editing.routes:editing_routes",
     "twin.viewer:routes",
@@ -95,9 +96,10 @@ def create_app(server_url: str) -> Starlette:
     from starlette.middleware import Middleware
 
     from twin.editing.guard import Guard  # size limits, back-pressure, CORS, security headers
+    from twin.provenance import ProvenanceMiddleware  # provenance in collection metadata
 
     return Starlette(routes=routes, exception_handlers={TwinError: twin_error},
-                     middleware=[Middleware(Guard)])
+                     middleware=[Middleware(Guard), Middleware(ProvenanceMiddleware)])
 
 
 def app_from_environment() -> Starlette:

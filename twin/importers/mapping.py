@@ -257,10 +257,10 @@ def _resolve_field(name: str, fields: list[str]) -> str | None:
 def resolve_rules(mapping: FieldMapping, layer: Layer, fields: list[str]) -> dict[str, PropertyRule]:
     """The rule for every layer property that gets a value; checks the mapping against the
     layer and the file (unknown targets, absent source fields, unfilled required properties)."""
-    where = f"mapping {mapping.name}" if mapping.path else layer.name
+    context = f"mapping {mapping.name}" if mapping.path else layer.name
     unknown = [t for t in mapping.rules if t not in layer.properties]
     if unknown:
-        raise ImportFailed(f"{where}: layer {layer.name} has no propert"
+        raise ImportFailed(f"{context}: layer {layer.name} has no propert"
                            f"{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)}; "
                            f"its properties: {', '.join(layer.properties)}")
     rules: dict[str, PropertyRule] = {}
@@ -270,7 +270,7 @@ def resolve_rules(mapping: FieldMapping, layer: Layer, fields: list[str]) -> dic
         for source in rule.source_fields():
             resolved = _resolve_field(source, fields)
             if resolved is None:
-                raise ImportFailed(f"{where}: {target} reads field {source!r}, which the file "
+                raise ImportFailed(f"{context}: {target} reads field {source!r}, which the file "
                                    f"does not have; its fields: {', '.join(fields) or 'none'}")
         rule.field = _resolve_field(rule.field, fields) if rule.field else None
         rule.when_field = _resolve_field(rule.when_field, fields) if rule.when_field else None
@@ -287,7 +287,7 @@ def resolve_rules(mapping: FieldMapping, layer: Layer, fields: list[str]) -> dic
                if p.required and p.name not in rules and p.default is None]
     if missing:
         raise ImportFailed(
-            f"{where}: required propert{'y' if len(missing) == 1 else 'ies'} "
+            f"{context}: required propert{'y' if len(missing) == 1 else 'ies'} "
             f"{', '.join(missing)} of layer {layer.name} {'has' if len(missing) == 1 else 'have'}"
             f" no source: the file's fields are {', '.join(fields) or 'none'}; map "
             f"{'it' if len(missing) == 1 else 'them'} in a mapping file (--mapping)")
