@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 
 from twin.app import error_response
 from twin.catalog import CITY_BBOX, Layer, load_catalog
+from twin.errors import TwinError
 from twin.settings import get_settings
 
 # The panel's groups, in the order a planner reads them.
@@ -38,6 +39,10 @@ MAPLIBRE_FILES: dict[str, str] = {
 VISIBLE_BY_DEFAULT: frozenset[str] = frozenset(
     {"districts", "polycentres", "plots", "buildings", "parks", "streets", "amenities"})
 DEFAULT_COLOUR = "#888888"
+# A worker's content security policy is the one its script arrives with: MapLibre's tile
+# worker must fetch tiles and terrain from this server and decode them into blobs.
+WORKER_CSP = ("default-src 'self'; connect-src 'self'; img-src 'self' data: blob:; "
+              "script-src 'self' blob:; worker-src 'self' blob:; frame-ancestors 'none'")
 
 
 def _legend(layer: Layer) -> list[dict[str, Any]]:
@@ -157,7 +162,7 @@ async def maplibre_file(request: Request) -> Response:
                               "does it) to install the pinned MapLibre GL JS")
     asset = _asset(path)
     headers = {"ETag": asset.etag, "Cache-Control": "public, max-age=86400",
-               "Vary": "Accept-Encoding"}
+               "Vary": "Accept-Encoding", "Content-Security-Policy": WORKER_CSP}
     if request.headers.get("if-none-match") == asset.etag:
         return Response(status_code=304, headers=headers)
     if "gzip" in request.headers.get("accept-encoding", ""):
@@ -172,3 +177,61 @@ def routes() -> list[BaseRoute]:
         Route("/viewer/layers.json", layers_json),
         Route("/viewer/vendor/maplibre-gl/{name}", maplibre_file),
     ]
+
+
+class HeadlessChromium:
+    """Debian's Chromium driven by playwright-core (web/tests/driver.mjs), one JSON line per call.
+
+    Shared by the browser tests and `twin bench viewer`: the browser starts once and stays up.
+    """
+
+    def __init__(self, timeout: float = 120) -> None:
+        import json
+        import shutil
+        import subprocess
+
+        self._json = json
+        node = shutil.which("node")
+        driver = get_settings().web_dir / "tests" / "driver.mjs"
+        if node is None:
+            raise TwinError("node is not installed: run scripts/bootstrap.sh")
+        if not (get_settings().web_dir / "node_modules" / "playwright-core").is_dir():
+            raise TwinError("playwright-core is missing: run `npm ci` in web/")
+        self.timeout = timeout
+        self.process = subprocess.Popen([node, str(driver)], cwd=driver.parent,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True)
+        hello = self._read()
+        self.version = hello.get("version")
+
+    def _read(self) -> dict[str, Any]:
+        line = self.process.stdout.readline()
+        if not line:
+            raise TwinError(f"the browser driver stopped: {self.process.stderr.read()[-2000:]}")
+        return self._json.loads(line)
+
+    def call(self, op: str, **args: Any) -> dict[str, Any]:
+        """Run one driver command; a failed command raises with the driver's message."""
+        self.process.stdin.write(self._json.dumps({"op": op, **args}) + "\n")
+        self.process.stdin.flush()
+        reply = self._read()
+        if not reply.get("ok"):
+            raise TwinError(f"browser {op} failed: {reply.get('error')}")
+        return reply
+
+    def eval(self, js: str) -> Any:
+        return self.call("eval", js=js)["value"]
+
+    def wait(self, js: str, timeout: float = 30) -> float:
+        return self.call("wait", js=js, timeout=int(timeout * 1000))["waited_ms"]
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            try:
+                self.call("close")
+            except (TwinError, BrokenPipeError, OSError):
+                pass
+            try:
+                self.process.wait(10)
+            except Exception:  # noqa: BLE001 - a stuck browser is killed, whatever went wrong
+                self.process.kill()

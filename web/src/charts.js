@@ -1,0 +1,51 @@
+// Small SVG bar charts: a picture where it reads faster than a table, no chart library.
+import { esc } from './notice.js';
+import { formatNumber } from './i18n.js';
+
+/**
+ * Horizontal bars, one per row: {label, value, target?, targets?: [{value, label}], colour?}.
+ * Targets are drawn as ticks across the bar so "how far from 13.4 m2" is seen at a glance.
+ */
+export function hbars(rows, { max, unit = '', width = 300, labelWidth = 110, format = (v) => formatNumber(v, 1) } = {}) {
+  const rowHeight = 20;
+  const valid = rows.filter((r) => r.value != null && Number.isFinite(r.value));
+  const top = max ?? Math.max(1e-9, ...valid.map((r) => r.value), ...rows.flatMap((r) => (r.targets ?? []).map((t) => t.value)));
+  const barSpace = width - labelWidth - 58;
+  const scale = (v) => Math.max(0, Math.min(1, v / top)) * barSpace;
+  const height = rows.length * rowHeight + 6;
+  const parts = [];
+  rows.forEach((row, i) => {
+    const y = i * rowHeight + 3;
+    const value = row.value;
+    parts.push(`<text x="${labelWidth - 6}" y="${y + 13}" text-anchor="end">${esc(row.label)}</text>`);
+    parts.push(`<rect x="${labelWidth}" y="${y + 3}" width="${barSpace}" height="12" rx="2" fill="#eef1f4"/>`);
+    if (value != null && Number.isFinite(value)) {
+      parts.push(`<rect x="${labelWidth}" y="${y + 3}" width="${scale(value).toFixed(1)}" height="12" rx="2" fill="${esc(row.colour ?? '#0a7f8c')}"><title>${esc(row.label)}: ${esc(format(value))}${esc(unit)}</title></rect>`);
+      parts.push(`<text x="${labelWidth + barSpace + 4}" y="${y + 13}">${esc(format(value))}${esc(unit)}</text>`);
+    } else {
+      parts.push(`<text x="${labelWidth + barSpace + 4}" y="${y + 13}" fill="#6b7780">—</text>`);
+    }
+    for (const target of row.targets ?? []) {
+      if (target.value == null) continue;
+      const x = labelWidth + scale(target.value);
+      parts.push(`<line x1="${x}" x2="${x}" y1="${y}" y2="${y + 18}" stroke="${esc(target.colour ?? '#1e272e')}" stroke-width="2"><title>${esc(target.label)}: ${esc(format(target.value))}${esc(unit)}</title></line>`);
+    }
+  });
+  return `<svg class="bars" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img">${parts.join('')}</svg>`;
+}
+
+/** A colour for a 0..1 share: red (none) through amber to green (all). */
+export function shareColour(share) {
+  if (share == null || !Number.isFinite(share)) return '#b2bec3';
+  if (share < 0.5) return '#e17055';
+  if (share < 0.8) return '#fdcb6e';
+  return '#00b894';
+}
+
+/** Minutes ramp for 15-minute maps (also used by the map's colour expressions). */
+export const MINUTE_STOPS = [[0, '#00b894'], [5, '#55efc4'], [10, '#ffeaa7'], [15, '#fdcb6e'], [20, '#e17055'], [30, '#d63031']];
+
+export function gradientLegend(stops, unit = '') {
+  const css = stops.map(([v, c], i) => `${c} ${(i / (stops.length - 1)) * 100}%`).join(', ');
+  return `<div class="legend gradient"><div class="gradient-bar" style="background:linear-gradient(90deg, ${css})"></div><div class="gradient-labels">${stops.map(([v]) => `<span>${esc(v)}${esc(unit)}</span>`).join('')}</div></div>`;
+}

@@ -1,0 +1,139 @@
+// Isochrone mode: click the map for the 5, 10 and 15-minute walking areas and what lies inside.
+import * as maplibregl from '../vendor/maplibre-gl/maplibre-gl.mjs';
+import { execute } from './api.js';
+import { t, category, formatNumber } from './i18n.js';
+import { esc } from './notice.js';
+
+const SOURCE = 'isochrone';
+const AMENITIES = 'isochrone-amenities';
+const COLOURS = { 5: '#00b894', 10: '#fdcb6e', 15: '#e17055' };
+const CATEGORY_COLOURS = { education: '#0984e3', healthcare: '#d63031', commerce: '#e17055', culture_sport: '#6c5ce7', parks: '#00b894', transit: '#2d3436' };
+
+const options = { mode: 'slope', lit_only: false };
+let marker = null;
+let last = null;
+
+function ensureLayers(map) {
+  if (map.getSource(SOURCE)) return;
+  const empty = { type: 'FeatureCollection', features: [] };
+  map.addSource(SOURCE, { type: 'geojson', data: empty });
+  map.addSource(AMENITIES, { type: 'geojson', data: empty });
+  const colour = ['match', ['to-number', ['get', 'minutes']], 5, COLOURS[5], 10, COLOURS[10], 15, COLOURS[15], '#74b9ff'];
+  map.addLayer({ id: 'isochrone-fill', type: 'fill', source: SOURCE, paint: { 'fill-color': colour, 'fill-opacity': 0.28 } });
+  map.addLayer({ id: 'isochrone-line', type: 'line', source: SOURCE, paint: { 'line-color': colour, 'line-width': 2.5 } });
+  map.addLayer({ id: 'isochrone-amenities', type: 'circle', source: AMENITIES, paint: {
+    'circle-radius': 6, 'circle-stroke-color': '#fff', 'circle-stroke-width': 1.5,
+    'circle-color': ['match', ['get', 'category'], ...Object.entries(CATEGORY_COLOURS).flat(), '#636e72'],
+  } });
+}
+
+function clearLayers(map) {
+  const empty = { type: 'FeatureCollection', features: [] };
+  map.getSource(SOURCE)?.setData(empty);
+  map.getSource(AMENITIES)?.setData(empty);
+  marker?.remove();
+  marker = null;
+}
+
+/** The amenities of a result as [{name, category, kind, minutes, geometry}], whatever its shape. */
+export function amenityList(result) {
+  const raw = result?.amenities ?? [];
+  const list = Array.isArray(raw) ? raw : raw.features ?? [];
+  return list.map((a) => (a.type === 'Feature' ? { ...a.properties, geometry: a.geometry } : a));
+}
+
+function areasOf(result) {
+  const features = (result?.features ?? []).filter((f) => f.geometry);
+  // Largest first so the 5-minute area is drawn on top.
+  return features.sort((a, b) => Number(b.properties?.minutes ?? 0) - Number(a.properties?.minutes ?? 0));
+}
+
+function controls() {
+  return `
+    <div class="seg" id="iso-mode">
+      <button type="button" data-iso-mode="slope" class="${options.mode === 'slope' ? 'active' : ''}">${esc(t('iso.slope'))}</button>
+      <button type="button" data-iso-mode="flat" class="${options.mode === 'flat' ? 'active' : ''}">${esc(t('iso.flat'))}</button>
+    </div>
+    <label class="row"><input type="checkbox" id="iso-lit" ${options.lit_only ? 'checked' : ''}> ${esc(t('iso.lit'))}</label>`;
+}
+
+function resultHtml(result) {
+  const areas = areasOf(result);
+  if (!areas.length) return `<p class="error-text" data-empty="isochrone">${esc(t('iso.empty'))}</p>`;
+  const legend = areas.slice().reverse().map((f) => `<span class="pill" style="background:${COLOURS[f.properties.minutes] ?? '#74b9ff'}">${esc(t('iso.minutes', { m: f.properties.minutes }))}${f.properties.area_km2 != null ? ` · ${esc(formatNumber(f.properties.area_km2, 2))} km²` : ''}</span>`).join(' ');
+  const amenities = amenityList(result);
+  let list;
+  if (!amenities.length) {
+    list = `<p class="muted" data-empty="amenities">${esc(t('iso.none'))}</p>`;
+  } else {
+    const byCat = new Map();
+    for (const a of amenities) {
+      const key = a.category ?? 'other';
+      if (!byCat.has(key)) byCat.set(key, []);
+      byCat.get(key).push(a);
+    }
+    list = [...byCat.entries()].map(([cat, rows]) => `
+      <h3><span class="swatch" style="display:inline-block;width:10px;height:10px;border-radius:50%;background:${CATEGORY_COLOURS[cat] ?? '#636e72'}"></span> ${esc(category(cat))} (${rows.length})</h3>
+      <table class="attrs">${rows.sort((a, b) => (a.minutes ?? 99) - (b.minutes ?? 99)).slice(0, 30).map((a) => `<tr><th>${esc(a.name || a.kind || '')}</th><td>${a.minutes != null ? esc(t('iso.minutes', { m: formatNumber(a.minutes, 1) })) : ''}</td></tr>`).join('')}</table>`).join('');
+  }
+  return `<div class="row">${legend}</div><h3>${esc(t('iso.amenities'))} (${amenities.length})</h3><div id="iso-amenities" data-count="${amenities.length}">${list}</div>`;
+}
+
+function render(app) {
+  app.side().innerHTML = `
+    <div class="card" data-panel="isochrone">
+      <h2>${esc(t('iso.title'))}</h2>
+      <p class="muted">${esc(t('iso.hint'))}</p>
+      ${controls()}
+      <div id="iso-result">${last ? resultHtml(last) : ''}</div>
+    </div>`;
+  app.side().querySelector('#iso-mode').onclick = (event) => {
+    if (!event.target.dataset.isoMode) return;
+    options.mode = event.target.dataset.isoMode;
+    render(app);
+    if (marker) run(app, marker.getLngLat());
+  };
+  app.side().querySelector('#iso-lit').onchange = (event) => {
+    options.lit_only = event.target.checked;
+    if (marker) run(app, marker.getLngLat());
+  };
+}
+
+async function run(app, lngLat) {
+  ensureLayers(app.map);
+  marker?.remove();
+  const dot = document.createElement('div');
+  dot.className = 'marker-dot';
+  dot.style.background = '#17323a';
+  marker = new maplibregl.Marker({ element: dot }).setLngLat(lngLat).addTo(app.map);
+  const box = app.side().querySelector('#iso-result');
+  if (box) box.innerHTML = `<p class="muted">${esc(t('iso.computing'))}</p>`;
+  try {
+    const result = await execute('isochrone', { lon: lngLat.lng, lat: lngLat.lat, minutes: [5, 10, 15], mode: options.mode, lit_only: options.lit_only });
+    last = result;
+    app.map.getSource(SOURCE).setData({ type: 'FeatureCollection', features: areasOf(result) });
+    const points = amenityList(result).filter((a) => a.geometry).map((a) => ({ type: 'Feature', geometry: a.geometry, properties: { category: a.category, name: a.name } }));
+    app.map.getSource(AMENITIES).setData({ type: 'FeatureCollection', features: points });
+    if (app.state.mode === 'isochrone') render(app);
+  } catch (error) {
+    last = null;
+    const el = app.side().querySelector('#iso-result');
+    if (el) el.innerHTML = `<p class="error-text" data-error="isochrone">${esc(error.message)}</p>`;
+  }
+}
+
+export const isochroneMode = {
+  name: 'isochrone',
+  enter(app) {
+    ensureLayers(app.map);
+    app.hint(t('iso.hint'));
+    render(app);
+  },
+  leave(app) {
+    clearLayers(app.map);
+    last = null;
+  },
+  click(app, event) {
+    return run(app, event.lngLat);
+  },
+};

@@ -1,0 +1,107 @@
+// A headless Chromium (Debian's /usr/bin/chromium, never a downloaded browser) driven by
+// playwright-core, taking one JSON command per stdin line and answering one JSON line each.
+// Python tests (tests/test_viewer.py) and `twin bench viewer` speak to it, so the browser
+// starts once per session.
+//
+// Commands: {"op": "goto", "url"} | {"op": "eval", "js"} (an expression or async function
+// body: `return ...`) | {"op": "wait", "js", "timeout"} | {"op": "click", "selector"} |
+// {"op": "clickMap", "x", "y"} | {"op": "type", "selector", "text"} |
+// {"op": "screenshot", "path"} | {"op": "console"} | {"op": "network"} | {"op": "close"}
+import { createInterface } from 'node:readline';
+import { chromium } from 'playwright-core';
+
+const executablePath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const browser = await chromium.launch({
+  executablePath,
+  headless: true,
+  args: [
+    '--no-sandbox', '--disable-gpu', '--use-angle=swiftshader', '--enable-unsafe-swiftshader',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    '--no-first-run', '--disable-dev-shm-usage',
+  ],
+});
+const context = await browser.newContext({ viewport: { width: 1400, height: 860 }, deviceScaleFactor: 1 });
+const page = await context.newPage();
+const consoleMessages = [];
+const responses = [];
+page.on('console', (msg) => consoleMessages.push({ type: msg.type(), text: msg.text(), location: msg.location()?.url ?? '' }));
+page.on('pageerror', (error) => consoleMessages.push({ type: 'error', text: `pageerror: ${error.message}` }));
+page.on('requestfailed', (request) => consoleMessages.push({ type: 'requestfailed', text: `${request.url()} ${request.failure()?.errorText ?? ''}` }));
+page.on('response', async (response) => {
+  const request = response.request();
+  const entry = { url: response.url(), status: response.status(), type: request.resourceType(), bytes: 0, encoded: 0 };
+  responses.push(entry);
+  try {
+    const sizes = await request.sizes();
+    entry.bytes = sizes.responseBodySize;
+    entry.encoded = sizes.responseBodySize + sizes.responseHeadersSize;
+    const body = await response.body();
+    entry.bytes = body.length;
+  } catch {
+    /* redirects and aborted requests have no body */
+  }
+});
+
+function asFunction(js) {
+  return js.includes('return') ? `(async () => { ${js} })()` : js;
+}
+
+async function handle(cmd) {
+  switch (cmd.op) {
+    case 'goto':
+      consoleMessages.length = 0;
+      responses.length = 0;
+      await page.goto(cmd.url, { waitUntil: 'load', timeout: cmd.timeout ?? 60000 });
+      return { url: page.url() };
+    case 'eval':
+      return { value: await page.evaluate(asFunction(cmd.js)) };
+    case 'wait': {
+      const started = Date.now();
+      await page.waitForFunction(asFunction(cmd.js), null, { timeout: cmd.timeout ?? 30000, polling: 100 });
+      return { waited_ms: Date.now() - started };
+    }
+    case 'click':
+      await page.click(cmd.selector, { timeout: cmd.timeout ?? 10000 });
+      return {};
+    case 'clickMap': {
+      const box = await page.locator('#map canvas').boundingBox();
+      await page.mouse.click(box.x + cmd.x, box.y + cmd.y);
+      return {};
+    }
+    case 'type':
+      await page.fill(cmd.selector, '');
+      await page.type(cmd.selector, cmd.text, { delay: 10 });
+      return {};
+    case 'press':
+      await page.press(cmd.selector, cmd.key);
+      return {};
+    case 'screenshot':
+      await page.screenshot({ path: cmd.path, fullPage: false });
+      return { path: cmd.path };
+    case 'console':
+      return { messages: consoleMessages };
+    case 'network':
+      return { responses };
+    case 'close':
+      await browser.close();
+      return { closed: true };
+    default:
+      throw new Error(`unknown op ${cmd.op}`);
+  }
+}
+
+const lines = createInterface({ input: process.stdin });
+process.stdout.write(`${JSON.stringify({ ready: true, version: browser.version() })}\n`);
+for await (const line of lines) {
+  if (!line.trim()) continue;
+  let reply;
+  try {
+    const cmd = JSON.parse(line);
+    reply = { ok: true, ...(await handle(cmd)) };
+    if (cmd.op === 'close') { process.stdout.write(`${JSON.stringify(reply)}\n`); break; }
+  } catch (error) {
+    reply = { ok: false, error: String(error?.message ?? error) };
+  }
+  process.stdout.write(`${JSON.stringify(reply)}\n`);
+}
+process.exit(0);
