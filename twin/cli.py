@@ -203,6 +203,9 @@ COMMAND_MODULES: list[str] = [
     "twin.importers.commands:import_dem_command",
     "twin.analysis.publish:analyse_command",
     "twin.tiles.cli:tiles",
+    "twin.scene3d.cli:export3d",
+    "twin.scene3d.cli:render",
+    "twin.scene3d.cli:tiles3d",
 ]
 
 
