@@ -33,6 +33,7 @@ ROUTE_FACTORIES: list[str] = [
     "twin.editing.routes:editing_routes",
     "twin.viewer:routes",
     "twin.tiles.routes:routes",
+    "twin.analysis.routes:routes",
 ]
 
 

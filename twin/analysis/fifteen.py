@@ -18,6 +18,8 @@ from twin.analysis.network import WalkingNetwork
 THRESHOLD_MINUTES = 15.0
 LIMIT_MINUTES = 30.0      # beyond this a category counts as "not within reach" (null)
 PARK_LIMIT_M = 2000.0     # park walks are measured in metres up to 2 km
+MISSING_NAMES = np.array([",".join(c for i, c in enumerate(CATEGORIES) if not code >> i & 1)
+                          for code in range(1 << len(CATEGORIES))], dtype=object)
 
 
 @dataclass
@@ -55,7 +57,7 @@ def node_access(city: CityModel, mode: str = "slope", categories: tuple[str, ...
     return NodeAccess(minutes, origin, park_m, mode)
 
 
-def place_minutes(access: NodeAccess, places: Places) -> pd.DataFrame:
+def place_minutes(access: NodeAccess, places: Places, describe: bool = True) -> pd.DataFrame:
     """Minutes per category for places (NaN beyond the 30-minute limit) and park metres."""
     walk_on = places.snap_m / (4.8 * 1000 / 60)
     columns = {}
@@ -69,8 +71,9 @@ def place_minutes(access: NodeAccess, places: Places) -> pd.DataFrame:
                               for c in CATEGORIES])
     frame["categories_15"] = within.sum(axis=1)
     frame["all_six"] = frame["categories_15"] == len(CATEGORIES)
-    names = np.array(CATEGORIES)
-    frame["missing"] = [",".join(names[~row]) for row in within]
+    if describe:  # the missing categories' names, looked up by the bitmask of those within
+        code = within.astype(np.int64) @ (1 << np.arange(len(CATEGORIES)))
+        frame["missing"] = MISSING_NAMES[code]
     frame["park_300"] = frame["park_walk_m"].to_numpy() <= 300
     frame["park_500"] = frame["park_walk_m"].to_numpy() <= 500
     return frame

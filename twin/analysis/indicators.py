@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import shapely
 
 from twin.analysis import parks as green
 from twin.analysis.city import CATEGORIES, CityModel
@@ -23,12 +24,14 @@ def fabric(city: CityModel) -> StreetFabric:
     return city._cache["fabric"]
 
 
-def fifteen_tables(city: CityModel, access: NodeAccess) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per plot and per cell: minutes per category, counts, walkability, park walk."""
+def fifteen_tables(city: CityModel, access: NodeAccess,
+                   describe: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per plot and per cell: minutes per category, counts, walkability, park walk
+    (`describe` adds the names of the missing categories, for publishing)."""
     street = fabric(city)
     tables = []
     for places in (city.plot_places, city.cell_places):
-        frame = place_minutes(access, places)
+        frame = place_minutes(access, places, describe)
         density, block = street.at(places.x, places.y)
         frame["walkability"] = walkability({c: frame[f"min_{c}"].to_numpy()
                                             for c in CATEGORIES}, density, block)
@@ -60,14 +63,16 @@ def area_summary(plots: pd.DataFrame, mask: np.ndarray, residents: np.ndarray,
     return result
 
 
-def access_summaries(city: CityModel, plots: pd.DataFrame,
-                     cells: pd.DataFrame) -> dict[str, Any]:
-    """15-minute and park indicators per district, per polycentre and for the city."""
+def access_summaries(city: CityModel, plots: pd.DataFrame, cells: pd.DataFrame,
+                     park_shapes: np.ndarray | None = None) -> dict[str, Any]:
+    """15-minute and park indicators per district, per polycentre and for the city
+    (`park_shapes` replaces the stored parks in a scenario)."""
+    park_shapes = city.park_shapes if park_shapes is None else park_shapes
     residents = city.plots["residents"].to_numpy(float)
     district_of_plot = city.plots["district"].to_numpy(object)
     district_of_cell = city.cells["district"].to_numpy(object)
-    green_district = green.green_by_area(city.park_shapes, city.district_shapes)
-    green_polycentre = green.green_by_area(city.park_shapes, city.polycentre_shapes)
+    green_district = green.green_by_area(park_shapes, city.district_shapes)
+    green_polycentre = green.green_by_area(park_shapes, city.polycentre_shapes)
     result: dict[str, Any] = {"districts": {}, "polycentres": {}}
     for i, name in enumerate(city.districts["name"]):
         summary = area_summary(plots, district_of_plot == name, residents, cells,
@@ -88,7 +93,7 @@ def access_summaries(city: CityModel, plots: pd.DataFrame,
         if len(city.districts) else 0
     people = float(total_population) if total_population > 0 else city_summary["residents"]
     city_summary.update(green.green_summary(float(green_district.sum()) if len(green_district)
-                                            else float(city.parks["area_m2"].sum()), people))
+                                            else float(shapely.area(park_shapes).sum()), people))
     result["city"] = city_summary
     return result
 

@@ -1,0 +1,126 @@
+"""HTTP routes of the analysis: `GET /indicators`, and process execution in front of pygeoapi.
+
+pygeoapi's process manager turns every exception into a failed job, so a bad input and a bug
+look alike, and each execution pays for pygeoapi's request plumbing. For the twin's own
+processes, `POST /processes/{id}/execution` is answered here with the same processors: bad input
+is a 400 naming the problem, a database that is down a 503, and the result the raw JSON output
+(pygeoapi's sync "raw" response). Process descriptions (`GET /processes`, `/processes/{id}`)
+stay pygeoapi's.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import re
+from typing import Any
+
+import orjson
+from pygeoapi.process.base import ProcessorExecuteError
+from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from twin.analysis.indicators import with_targets
+from twin.app import error_response
+from twin.db.pool import connection
+from twin.errors import TwinError
+from twin.processes import PROCESSES
+from twin.sqlfiles import query
+
+LOG = logging.getLogger("twin.analysis.routes")
+_processors: dict[str, Any] = {}
+
+
+def _processor(process_id: str) -> Any:
+    if process_id not in _processors:
+        module, name = PROCESSES[process_id].rsplit(".", 1)
+        cls = getattr(importlib.import_module(module), name)
+        _processors[process_id] = cls({"name": PROCESSES[process_id]})
+    return _processors[process_id]
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY),
+                    status_code=status, media_type="application/json")
+
+
+async def execute(request: Request) -> Response:
+    process_id = request.path_params["process_id"]
+    raw = await request.body()
+    if not raw:
+        return error_response(400, "MissingParameterValue",
+                              'missing request body: send {"inputs": {...}}')
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return error_response(400, "InvalidParameterValue", f"request body is not JSON: {exc}")
+    if not isinstance(document, dict) or not isinstance(document.get("inputs", {}), dict):
+        return error_response(400, "InvalidParameterValue",
+                              'request body must be {"inputs": {...}} with inputs an object')
+    processor = _processor(process_id)
+    try:
+        _, result = await run_in_threadpool(processor.execute, document.get("inputs", {}))
+    except ProcessorExecuteError as exc:  # our ProcessInputError: 400 naming the problem
+        status = int(exc.http_status_code)
+        return error_response(status if 400 <= status < 500 else 500, exc.ogc_exception_code,
+                              exc.message)
+    except TwinError as exc:
+        return error_response(exc.status, type(exc).__name__, str(exc))
+    if document.get("response") == "document":
+        result = {"outputs": [result]}
+    return _json(result)
+
+
+def indicators_document() -> dict[str, Any]:
+    """The city, its districts and polycentres with the twin's figures beside the targets."""
+    with connection() as conn:
+        row = conn.execute(query("analysis/city_indicators")).fetchone()
+        districts = [r[0] for r in conn.execute(query("analysis/area_indicators",
+                                                      table="district_indicators",
+                                                      key="district")).fetchall()]
+        polycentres = [r[0] for r in conn.execute(query("analysis/area_indicators",
+                                                        table="polycentre_indicators",
+                                                        key="polycentre")).fetchall()]
+    if row is None or row[0] is None:
+        raise TwinError("no indicators yet: run `twin analyse` (or `twin up`) first")
+    city, computed, changed_at = row
+    return {"city": with_targets(city), "districts": [with_targets(d) for d in districts],
+            "polycentres": [with_targets(p) for p in polycentres],
+            "computed": {**(computed or {}), "published_at": changed_at.isoformat()},
+            "links": [{"rel": "related", "type": "application/geo+json",
+                       "href": "collections/district_indicators/items"},
+                      {"rel": "related", "type": "application/geo+json",
+                       "href": "collections/polycentre_indicators/items"}]}
+
+
+async def indicators(request: Request) -> Response:
+    try:
+        document = await run_in_threadpool(indicators_document)
+    except TwinError as exc:
+        status = 404 if exc.status == 400 else exc.status
+        return error_response(status, "NotFound" if status == 404 else type(exc).__name__,
+                              str(exc))
+    return _json(document)
+
+
+class TwinProcessId(Convertor):
+    """Matches only the twin's process ids, so any other process falls through to pygeoapi."""
+
+    regex = "|".join(re.escape(p) for p in PROCESSES) or "(?!)"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("twin_process", TwinProcessId())
+
+
+def routes() -> list[Route]:
+    return [Route("/indicators", indicators, methods=["GET"]),
+            Route("/processes/{process_id:twin_process}/execution", execute, methods=["POST"])]
