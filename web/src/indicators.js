@@ -26,10 +26,13 @@ function name(row) {
 /** The headline KPIs: [{id, label, value, unit, target, note, chart}]. */
 export function kpis(city) {
   const c = city ?? {};
+  const tg = c.targets ?? {};
+  const wearTarget = (net) => tg[`wear_${net}_pct`]?.target_2030 ?? c[`wear_${net}_target_2030`] ?? PROGRAMME.wear[net];
+  const greenT = tg.green_m2_per_resident ?? {};
   const wearRows = ['water', 'sewer', 'heating'].map((net) => ({
     label: net, value: c[`wear_${net}_pct`] ?? null,
-    colour: (c[`wear_${net}_pct`] ?? 0) > (c[`wear_${net}_target_2030`] ?? PROGRAMME.wear[net]) ? '#e17055' : '#00b894',
-    targets: [{ value: c[`wear_${net}_target_2030`] ?? PROGRAMME.wear[net], label: '2030' }],
+    colour: (c[`wear_${net}_pct`] ?? 0) > wearTarget(net) ? '#e17055' : '#00b894',
+    targets: [{ value: wearTarget(net), label: '2030' }],
   }));
   const green = c.green_m2_per_resident;
   return [
@@ -37,9 +40,9 @@ export function kpis(city) {
       chart: hbars([{ label: 'all six', value: pct(c.share_all_six), colour: shareColour(c.share_all_six), targets: [{ value: 100, label: '2030' }] },
         ...CATEGORIES.map((cat) => ({ label: category(cat), value: pct(c[`share_${cat}`]), colour: shareColour(c[`share_${cat}`]) }))], { max: 100, unit: '%', width: 240, labelWidth: 90, format: f0 }) },
     { id: 'green_m2_per_resident', label: 'Public green per resident', value: green, unit: ' m²',
-      target: `${PROGRAMME.green_norm} norm · ${c.green_target_2025_m2 ?? PROGRAMME.green_2025} (2025) · ${c.green_target_2030_m2 ?? PROGRAMME.green_2030} (2030)`,
+      target: `${PROGRAMME.green_norm} norm · ${greenT.target_2025 ?? c.green_target_2025_m2 ?? PROGRAMME.green_2025} (2025) · ${greenT.target_2030 ?? c.green_target_2030_m2 ?? PROGRAMME.green_2030} (2030)`,
       chart: hbars([{ label: 'twin', value: green, colour: green >= PROGRAMME.green_norm ? '#00b894' : '#e17055',
-        targets: [{ value: c.green_norm_m2 ?? PROGRAMME.green_norm, label: 'norm' }, { value: c.green_target_2025_m2 ?? PROGRAMME.green_2025, label: '2025' }, { value: c.green_target_2030_m2 ?? PROGRAMME.green_2030, label: '2030', colour: '#0a7f8c' }] }],
+        targets: [{ value: greenT.norm ?? c.green_norm_m2 ?? PROGRAMME.green_norm, label: 'norm' }, { value: greenT.target_2025 ?? c.green_target_2025_m2 ?? PROGRAMME.green_2025, label: '2025' }, { value: greenT.target_2030 ?? c.green_target_2030_m2 ?? PROGRAMME.green_2030, label: '2030', colour: '#0a7f8c' }] }],
       { max: Math.max(16, (green ?? 0) * 1.1), unit: ' m²', width: 240, labelWidth: 40, format: f1 }) },
     { id: 'share_park_500', label: 'Residents within a 500 m walk of a park', value: pct(c.share_park_500), unit: '%',
       target: `300 m: ${f0(pct(c.share_park_300))}% · territory without a park: ${f0(pct(c.no_park_share))}% (baseline ~${PROGRAMME.no_park_baseline}%)` },
@@ -47,7 +50,7 @@ export function kpis(city) {
     { id: 'buildings_needing_strengthening', label: 'Buildings needing seismic strengthening', value: c.buildings_needing_strengthening, unit: '',
       target: `of ${f0(c.buildings)} buildings; programme baseline ${PROGRAMME.strengthening_baseline}` },
     { id: 'wear', label: 'Utility network wear vs 2030 targets', value: c.wear_water_pct, unit: '% water',
-      target: `targets 2030: water ${PROGRAMME.wear.water}% · sewer ${PROGRAMME.wear.sewer}% · heating ${PROGRAMME.wear.heating}%`,
+      target: `targets 2030: water ${wearTarget('water')}% · sewer ${wearTarget('sewer')}% · heating ${wearTarget('heating')}%`,
       chart: hbars(wearRows, { max: 100, unit: '%', width: 240, labelWidth: 60, format: f1 }) },
   ];
 }

@@ -17,7 +17,11 @@ export function setLayerVisible(app, name, visible) {
   }
   if (visible) app.state.visible.add(name); else app.state.visible.delete(name);
   const box = document.querySelector(`input[data-layer-toggle="${name}"]`);
-  if (box) box.checked = visible;
+  if (box) {
+    box.checked = visible;
+    const more = box.closest('.layer')?.querySelector('.more');
+    if (more) more.hidden = !visible;
+  }
   app.onLayersChanged?.(name, visible);
   app.saveView();
 }
@@ -73,12 +77,14 @@ export function renderPanel(app) {
           <span class="${swatchClass(entry)}" style="background:${esc(colour)}"></span>
           <span>${esc(layerTitle(entry))}</span>
         </label>
+        <div class="more" ${app.state.visible.has(entry.name) ? '' : 'hidden'}>
         <div class="controls">
           <span class="muted">${esc(t('panel.opacity'))}</span>
           <input type="range" min="0" max="1" step="0.05" value="${opacity}" data-layer-opacity="${esc(entry.name)}" aria-label="${esc(t('panel.opacity'))}">
         </div>
         ${entry.minzoom > 10 ? `<div class="zoomhint">${esc(t('panel.zoomin', { z: entry.minzoom }))}</div>` : ''}
-        ${legendHtml(entry)}`;
+        ${legendHtml(entry)}
+        </div>`;
       details.append(div);
     }
     root.append(details);

@@ -10,7 +10,8 @@ export function readView() {
       view.camera = { zoom, center: [lon, lat], bearing, pitch };
     }
   }
-  if (params.has('layers')) view.layers = params.get('layers').split(',').filter(Boolean);
+  const layers = (params.get('layers') ?? '').split(',').filter(Boolean);
+  if (layers.length) view.layers = layers;
   for (const key of ['mode', 'lang', 'cat', 'plot']) if (params.get(key)) view[key] = params.get(key);
   return view;
 }

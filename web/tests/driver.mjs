@@ -20,10 +20,20 @@ const browser = await chromium.launch({
     '--no-first-run', '--disable-dev-shm-usage',
   ],
 });
-const context = await browser.newContext({ viewport: { width: 1400, height: 860 }, deviceScaleFactor: 1 });
-const page = await context.newPage();
 const consoleMessages = [];
 const responses = [];
+let context;
+let page;
+
+// A fresh context is a cold browser cache: what a first-time visitor downloads.
+async function openPage() {
+  if (context) await context.close();
+  context = await browser.newContext({ viewport: { width: 1400, height: 860 }, deviceScaleFactor: 1 });
+  page = await context.newPage();
+  watch(page);
+}
+
+function watch(page) {
 page.on('console', (msg) => consoleMessages.push({ type: msg.type(), text: msg.text(), location: msg.location()?.url ?? '' }));
 page.on('pageerror', (error) => consoleMessages.push({ type: 'error', text: `pageerror: ${error.message}` }));
 page.on('requestfailed', (request) => consoleMessages.push({ type: 'requestfailed', text: `${request.url()} ${request.failure()?.errorText ?? ''}` }));
@@ -41,6 +51,8 @@ page.on('response', async (response) => {
     /* redirects and aborted requests have no body */
   }
 });
+}
+await openPage();
 
 function asFunction(js) {
   return js.includes('return') ? `(async () => { ${js} })()` : js;
@@ -82,6 +94,9 @@ async function handle(cmd) {
       return { messages: consoleMessages };
     case 'network':
       return { responses };
+    case 'reset':
+      await openPage();
+      return {};
     case 'close':
       await browser.close();
       return { closed: true };
