@@ -206,6 +206,7 @@ COMMAND_MODULES: list[str] = [
     "twin.scene3d.cli:export3d",
     "twin.scene3d.cli:render",
     "twin.scene3d.cli:tiles3d",
+    "twin.demo.command:load",
 ]
 
 

@@ -1,0 +1,128 @@
+"""Seismic hazard: about 30 fault traces, more than 60% of them in the mountains (S2 l.5065),
+one crossing the West polycentre inside its 90 ha no-build green strip (S2 l.758, l.848), and
+seismic microzones of intensity 9 and 10 covering the city (S2 l.5067).
+
+Fault positions are synthetic (no fault is named or located in the documents): traces run
+roughly along the mountain front (east-north-east), as the range-front faults of the
+Trans-Ili Alatau do.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+from twin.demo.figures import figures
+from twin.demo.geo import METRIC_CRS
+from twin.demo.relief import Relief
+
+
+def _trace(rng: np.random.Generator, start: np.ndarray, length: float, angle: float,
+           vertices: int = 7) -> np.ndarray:
+    t = np.linspace(-0.5, 0.5, vertices) * length
+    wiggle = np.cumsum(rng.normal(0, 0.03, vertices)) * length * 0.3
+    wiggle -= wiggle.mean()
+    direction = np.array([np.cos(angle), np.sin(angle)])
+    normal = np.array([-direction[1], direction[0]])
+    return start + t[:, None] * direction + wiggle[:, None] * normal
+
+
+def _midpoint_class(line: shapely.LineString, relief: Relief) -> str:
+    mid = line.interpolate(0.5, normalized=True)
+    return str(relief.terrain_class(np.array([mid.x]), np.array([mid.y]))[0])
+
+
+def faults(outline: shapely.Polygon, relief: Relief, west: shapely.Polygon,
+           rng: np.random.Generator) -> tuple[gpd.GeoDataFrame, shapely.Polygon]:
+    """The fault traces and the West polycentre's no-build strip around its fault."""
+    spec = figures()["seismic"]
+    minx, miny, maxx, maxy = outline.bounds
+    rows: list[dict] = []
+    geoms: list[shapely.LineString] = []
+
+    # the West polycentre fault: straight through the polycentre, then bending away
+    centre = np.array(west.centroid.coords[0])
+    angle = np.deg2rad(rng.uniform(35, 50))
+    direction = np.array([np.cos(angle), np.sin(angle)])
+    section = 3000.0
+    strip_width = spec["west_strip_ha"] * 1e4 / section
+    core = np.array([centre - direction * section / 2, centre + direction * section / 2])
+    tail = _trace(rng, centre, 9000, angle, 9)
+    tail[3:6] = [core[0], centre, core[1]]
+    west_line = shapely.intersection(shapely.LineString(tail), outline)
+    west_line = max(shapely.get_parts(west_line), key=lambda g: g.length)
+    strip = shapely.buffer(shapely.LineString(core), strip_width / 2, cap_style="flat")
+    geoms.append(west_line)
+    rows.append({"name": "West polycentre fault", "terrain": _midpoint_class(west_line, relief),
+                 "active": True, "setback_m": 150.0})
+
+    wanted = {"mountain": spec["mountain_faults"], "foothill": spec["foothill_faults"],
+              "plain": spec["plain_faults"] - 1}
+    counts = {key: 0 for key in wanted}
+    lengths = {"mountain": (5000, 16000), "foothill": (3500, 11000), "plain": (2500, 8000)}
+    tries = 0
+    while any(counts[k] < wanted[k] for k in wanted) and tries < 20000:
+        tries += 1
+        start = np.array([rng.uniform(minx, maxx), rng.uniform(miny, maxy)])
+        if not shapely.contains_xy(outline, *start):
+            continue
+        klass = str(relief.terrain_class(start[:1], start[1:])[0])
+        if counts.get(klass, 99) >= wanted.get(klass, 0):
+            continue
+        angle = np.deg2rad(rng.uniform(5, 35) if rng.random() < 0.8 else rng.uniform(-60, -30))
+        line = shapely.intersection(shapely.LineString(
+            _trace(rng, start, rng.uniform(*lengths[klass]), angle)), outline)
+        parts = [g for g in shapely.get_parts(line) if g.length > 1500]
+        if not parts:
+            continue
+        line = max(parts, key=lambda g: g.length)
+        if _midpoint_class(line, relief) != klass:
+            continue
+        if geoms and min(line.distance(g) for g in geoms) < 600:
+            continue
+        counts[klass] += 1
+        geoms.append(line)
+        rows.append({"name": "", "terrain": klass, "active": bool(rng.random() < 0.6),
+                     "setback_m": float(rng.choice([50.0, 100.0, 100.0, 150.0, 200.0]))})
+    order = {"mountain": "M", "foothill": "F", "plain": "P"}
+    seen: dict[str, int] = {}
+    for row in rows[1:]:
+        seen[row["terrain"]] = seen.get(row["terrain"], 0) + 1
+        row["name"] = f"Fault {order[row['terrain']]}-{seen[row['terrain']]:02d}"
+    frame = gpd.GeoDataFrame(rows, geometry=geoms, crs=METRIC_CRS)
+    frame["length_km"] = frame.geometry.length / 1000
+    return frame, strip
+
+
+def microzones(outline: shapely.Polygon, relief: Relief, fault_lines: gpd.GeoDataFrame,
+               rng: np.random.Generator) -> gpd.GeoDataFrame:
+    """Intensity 9 and 10 microzones covering the city without gaps or overlaps: Voronoi
+    cells typed by terrain and soil, with a 10-point band along every fault."""
+    minx, miny, maxx, maxy = outline.bounds
+    count = 70
+    seeds = np.column_stack([rng.uniform(minx, maxx, count), rng.uniform(miny, maxy, count)])
+    cells = np.asarray(shapely.get_parts(shapely.voronoi_polygons(
+        shapely.multipoints(seeds), extend_to=outline)))
+    cells = shapely.intersection(cells, outline)
+    cells = cells[~shapely.is_empty(cells) & (shapely.area(cells) > 1e4)]
+    band = shapely.union_all(shapely.buffer(fault_lines.geometry.values, 400))
+    band = shapely.intersection(band, outline)
+    centre = shapely.point_on_surface(cells)
+    z = relief(shapely.get_x(centre), shapely.get_y(centre))
+    soil = np.where(z >= relief.mountain_from, "I",
+                    np.where(z >= relief.plain_below, "II",
+                             np.where(rng.random(len(cells)) < 0.4, "III", "II")))
+    intensity = np.where((z >= 850) | (soil == "III"), 10, 9)
+    pieces, inten, soils = [], [], []
+    rest = shapely.difference(cells, band)
+    near = shapely.intersection(cells, band)
+    for geoms, values in ((rest, intensity), (near, np.full(len(cells), 10))):
+        for geom, value, s in zip(geoms, values, soil):
+            for part in shapely.get_parts(geom):
+                if part.geom_type == "Polygon" and part.area > 2000:
+                    pieces.append(part)
+                    inten.append(int(value))
+                    soils.append(s)
+    return gpd.GeoDataFrame({"intensity": inten, "soil_category": soils}, geometry=pieces,
+                            crs=METRIC_CRS)

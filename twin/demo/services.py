@@ -1,0 +1,230 @@
+"""Amenities for the 15-minute city and public-transport stops.
+
+City totals are kept at every scale: 301 schools (S2 l.2791), 160 culture venues with 98 in
+the two central districts (S2 l.3803), ~6,000 sport facilities (S2 l.4047), 53 hospitals, 11
+metro stations (S2 l.915). Schools, kindergartens, clinics, hospitals and culture venues take a
+plot of their own (its land use becomes public); shops, cafes, pharmacies and sport facilities
+are points on plots of a fitting use.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from twin.demo.figures import apportion, figures
+from twin.demo.geo import METRIC_CRS, to_metric
+
+def _districts() -> list[dict]:
+    return figures()["districts"]
+
+
+def _per_district(total: int, weights: dict[str, float]) -> dict[str, int]:
+    names = [d["name_en"] for d in _districts()]
+    parts = apportion(total, np.array([weights.get(n, 0.0) for n in names]))
+    return dict(zip(names, parts.tolist()))
+
+
+def _population() -> dict[str, float]:
+    return {d["name_en"]: float(d["population"]) for d in _districts()}
+
+
+def claim_plots(plots: gpd.GeoDataFrame, rng: np.random.Generator,
+                reserved: np.ndarray | None = None) -> pd.DataFrame:
+    """Choose the plots that schools, kindergartens, clinics, hospitals and culture venues
+    stand on, and make them public land. Returns one row per amenity: plot index, kind,
+    category, name, capacity, district."""
+    spec = figures()["amenities"]
+    population = _population()
+    rows: list[dict] = []
+    taken = np.zeros(len(plots), dtype=bool) if reserved is None else reserved.copy()
+    district = plots.district.to_numpy()
+    kind = plots.kind.to_numpy()
+    land = plots.land_use.to_numpy()
+    area = plots.area_m2.to_numpy()
+
+    def pick(name: str, count: int, preferred_kinds: tuple[str, ...]) -> np.ndarray:
+        pool = np.nonzero((district == name) & ~taken & np.isin(land, ["residential", "public",
+                                                                       "mixed", "commercial",
+                                                                       "vacant"]))[0]
+        if pool.size == 0:
+            pool = np.nonzero((district == name) & ~taken)[0]
+        weight = np.where(np.isin(kind[pool], preferred_kinds), 4.0, 1.0) * np.sqrt(area[pool])
+        weight *= np.where(land[pool] == "public", 3.0, 1.0)
+        chosen = rng.choice(pool, size=min(count, pool.size), replace=False, p=weight / weight.sum())
+        if chosen.size < count:   # a tiny district at small scale: share plots
+            extra = rng.choice(pool, size=count - chosen.size, replace=True)
+            chosen = np.concatenate([chosen, extra])
+        taken[chosen] = True
+        return chosen
+
+    housing = ("soviet_housing", "new_housing", "private_housing", "public")
+    # schools: by population; 210 state and 91 private; ~320 thousand pupils (S2 l.2791-2801)
+    schools = _per_district(spec["schools"], population)
+    number = 0
+    for name, count in schools.items():
+        for plot in pick(name, count, housing):
+            number += 1
+            state = number <= spec["schools_state"]
+            rows.append({"plot": plot, "category": "education", "kind": "school",
+                         "name": f"School No. {number}" if state else f"Private school {number - spec['schools_state']}",
+                         "capacity": int(rng.normal(1060, 250))})
+    kindergartens = _per_district(0, {})
+    for name, people in population.items():
+        kindergartens[name] = int(round(people / 1e4 * spec["kindergartens_per_10k"]))
+    number = 0
+    for name, count in kindergartens.items():
+        for plot in pick(name, count, housing):
+            number += 1
+            rows.append({"plot": plot, "category": "education", "kind": "kindergarten",
+                         "name": f"Kindergarten No. {number}", "capacity": int(rng.integers(90, 320))})
+    number = 0
+    for name, people in population.items():
+        rate = spec["clinics_per_10k"] * (0.6 if name in spec["clinic_deficit"] else 1.1)
+        for plot in pick(name, max(1, int(round(people / 1e4 * rate))), housing):
+            number += 1
+            rows.append({"plot": plot, "category": "healthcare", "kind": "clinic",
+                         "name": f"City polyclinic No. {number}", "capacity": int(rng.integers(250, 1200))})
+    hospital_weights = {n: p for n, p in population.items() if n not in spec["no_hospital_districts"]}
+    number = 0
+    for name, count in _per_district(spec["hospitals"], hospital_weights).items():
+        for plot in pick(name, count, ("public", "centre_mixed", "soviet_housing")):
+            number += 1
+            rows.append({"plot": plot, "category": "healthcare", "kind": "hospital",
+                         "name": f"City hospital No. {number}", "capacity": int(rng.integers(150, 900))})
+    # culture: 98 of 160 in Almaly and Medeu (34 : 41, S2 figure 22), the rest by figure 22
+    culture_count = {d["name_en"]: d["culture"] for d in _districts()}
+    central = {"Almaly": culture_count["Almaly"], "Medeu": culture_count["Medeu"]}
+    others = {n: c for n, c in culture_count.items() if n not in central}
+    culture = _per_district(spec["culture_central"], central)
+    rest = _per_district(spec["culture"] - spec["culture_central"], others)
+    culture.update({n: c for n, c in rest.items() if n in others})
+    kinds = np.array(["theatre", "museum", "library", "cinema"])
+    number = 0
+    for name, count in culture.items():
+        for plot in pick(name, count, ("centre_mixed", "public")):
+            number += 1
+            kind_ = str(rng.choice(kinds, p=[0.2, 0.3, 0.35, 0.15]))
+            rows.append({"plot": plot, "category": "culture_sport", "kind": kind_,
+                         "name": f"{kind_.title()} {number}", "capacity": int(rng.integers(80, 1200))})
+    claimed = pd.DataFrame(rows)
+    claimed["district"] = district[claimed["plot"].to_numpy()]
+    plots.loc[claimed["plot"].to_numpy(), "land_use"] = "public"
+    plots.loc[claimed["plot"].to_numpy(), "owner_type"] = "state"
+    return claimed
+
+
+def amenities(plots: gpd.GeoDataFrame, claimed: pd.DataFrame, parks: gpd.GeoDataFrame,
+              rng: np.random.Generator) -> gpd.GeoDataFrame:
+    """All amenity points: the claimed plots' centres plus shops, cafes, pharmacies, markets,
+    sport facilities and park entrances."""
+    spec = figures()["amenities"]
+    population = _population()
+    centre = shapely.point_on_surface(plots.geometry.values)
+    rows = claimed.drop(columns="plot").to_dict("records")
+    geoms = list(centre[claimed["plot"].to_numpy()])
+    district = plots.district.to_numpy()
+    land = plots.land_use.to_numpy()
+
+    def scatter(name: str, count: int, uses: list[str]) -> np.ndarray:
+        pool = np.nonzero((district == name) & np.isin(land, uses))[0]
+        if pool.size == 0:
+            pool = np.nonzero(district == name)[0]
+        return rng.choice(pool, size=count, replace=True)
+
+    def jitter(points: np.ndarray, plot_idx: np.ndarray) -> np.ndarray:
+        """Spread several amenities on one plot a little, staying inside the plot."""
+        offsets = rng.normal(0, 6, (len(points), 2))
+        moved = shapely.points(shapely.get_coordinates(points) + offsets)
+        inside = shapely.within(moved, plots.geometry.values[plot_idx])
+        return np.where(inside, moved, points)
+
+    retail = [("shop", "commerce", spec["shops_per_10k"], "Shop"),
+              ("supermarket", "commerce", spec["supermarkets_per_10k"], "Supermarket"),
+              ("pharmacy", "healthcare", spec["pharmacies_per_10k"], "Pharmacy"),
+              ("cafe", "commerce", spec["cafes_per_10k"], "Cafe")]
+    for kind, category, rate, label in retail:
+        number = 0
+        for name, people in population.items():
+            count = int(round(people / 1e4 * rate))
+            chosen = scatter(name, count, ["commercial", "mixed", "residential"])
+            for point in jitter(centre[chosen], chosen):
+                number += 1
+                rows.append({"category": category, "kind": kind, "name": f"{label} {number}",
+                             "capacity": None, "district": name})
+                geoms.append(point)
+    commercial = np.nonzero(land == "commercial")[0]
+    largest = commercial[np.argsort(-plots.area_m2.to_numpy()[commercial])]
+    for name, plot in zip(spec["markets"], largest[::max(1, len(largest) // 40)]):
+        rows.append({"category": "commerce", "kind": "market", "name": name,
+                     "capacity": int(rng.integers(200, 2000)), "district": district[plot]})
+        geoms.append(centre[plot])
+    # sport: 30% in the 4 annexed districts that hold 45% of the people (S2 l.4051)
+    annexed = set(spec["annexed"])
+    share = spec["sport_annexed_share"]
+    weights = {n: p / sum(v for k, v in population.items() if (k in annexed) == (n in annexed))
+               * (share if n in annexed else 1 - share) for n, p in population.items()}
+    number = 0
+    for name, count in _per_district(spec["sport"], weights).items():
+        chosen = scatter(name, count, ["public", "green", "residential", "mixed"])
+        for point in jitter(centre[chosen], chosen):
+            number += 1
+            rows.append({"category": "culture_sport", "kind": "sport",
+                         "name": f"Sport ground {number}", "capacity": None, "district": name})
+            geoms.append(point)
+    existing = parks[parks.status == "existing"]
+    for _, park in existing.iterrows():
+        rows.append({"category": "parks", "kind": "park_entrance", "name": park["name"],
+                     "capacity": None, "district": park["district"]})
+        geoms.append(shapely.point_on_surface(park.geometry))
+    frame = gpd.GeoDataFrame(rows, geometry=geoms, crs=METRIC_CRS)
+    frame["capacity"] = frame["capacity"].astype("Int64")
+    frame["address"] = None
+    return frame
+
+
+def transit_stops(edges: pd.DataFrame, streets: gpd.GeoDataFrame,
+                  rng: np.random.Generator) -> gpd.GeoDataFrame:
+    """Metro stations (S2 l.915), BRT on its corridor, trolleybus and bus stops along the
+    main streets about every 450 m, served by 145 bus and 9 trolleybus routes (S2 l.945)."""
+    spec = figures()["transit"]
+    rows: list[dict] = []
+    points: list[tuple[float, float]] = []
+    stations = spec["metro"]["stations"]
+    xy = to_metric([s["lonlat"] for s in stations])
+    for station, (x, y) in zip(stations, xy):
+        rows.append({"name": f"{station['name']} metro station", "mode": "metro", "routes": "Line 1"})
+        points.append((x, y))
+    major = edges[edges.highway.isin(["arterial", "primary", "secondary"])]
+    spacing = float(spec["stop_spacing_m"])
+    bus_route = 0
+    trolley_route = 0
+    for name, group in major.groupby("name", sort=True):
+        axis_x = group.axis.iloc[0] != "ns"
+        nodes = np.concatenate([group[["x0", "y0"]].to_numpy(), group[["x1", "y1"]].to_numpy()])
+        nodes = np.unique(nodes, axis=0)
+        order = np.argsort(nodes[:, 0] if axis_x else nodes[:, 1])
+        nodes = nodes[order]
+        if name == spec["brt_street"]:
+            mode = "brt"
+            routes = "BRT 1"
+        elif name in spec["trolleybus_streets"]:
+            mode = "trolleybus"
+            picked = [(trolley_route + k) % spec["trolleybus_routes"] + 1 for k in range(2)]
+            trolley_route += 2
+            routes = ", ".join(f"T{r}" for r in picked)
+        else:
+            mode = "bus"
+            picked = [(bus_route + k) % spec["bus_routes"] + 1 for k in range(int(rng.integers(1, 4)))]
+            bus_route += len(picked)
+            routes = ", ".join(str(r) for r in picked)
+        last = None
+        for x, y in nodes:
+            if last is not None and np.hypot(x - last[0], y - last[1]) < spacing:
+                continue
+            last = (x, y)
+            rows.append({"name": f"{name} stop", "mode": mode, "routes": routes})
+            points.append((x, y))
+    return gpd.GeoDataFrame(rows, geometry=shapely.points(np.asarray(points)), crs=METRIC_CRS)
