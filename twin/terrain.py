@@ -117,12 +117,16 @@ def _materialise(conn: psycopg.Connection) -> Path | None:
     row = conn.execute(query("terrain/current_version")).fetchone()
     if row is None:
         return None
-    version, model_id = row
+    version, model_id, loaded_at = row
     path = _cache_dir() / f"terrain-{version or 0}.tif"
-    if path.exists():
+    # the sidecar names the model the file holds: two databases sharing one TWIN_HOME (tests,
+    # DATABASE_URL) can both be at version 1 with different terrain
+    stamp = f"{model_id} {loaded_at.isoformat()}"
+    sidecar = path.with_suffix(".model")
+    if path.exists() and sidecar.exists() and sidecar.read_text() == stamp:
         return path
     with _materialise_lock:
-        if path.exists():
+        if path.exists() and sidecar.exists() and sidecar.read_text() == stamp:
             return path
         cog = conn.execute(query("terrain/current_cog"), {"id": model_id}).fetchone()[0]
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -130,9 +134,11 @@ def _materialise(conn: psycopg.Connection) -> Path | None:
         with os.fdopen(handle, "wb") as out:
             out.write(cog)
         os.replace(temporary, path)
+        sidecar.write_text(stamp)
         for old in path.parent.glob("terrain-*.tif"):
             if old != path:
                 old.unlink(missing_ok=True)
+                old.with_suffix(".model").unlink(missing_ok=True)
     return path
 
 
@@ -147,7 +153,7 @@ def terrain_path(conn: psycopg.Connection | None = None) -> Path | None:
 
 
 @lru_cache(maxsize=2)
-def _raster(path: str) -> tuple[np.ndarray, Affine]:
+def _raster(path: str, modified_ns: int) -> tuple[np.ndarray, Affine]:
     with rasterio.open(path) as dataset:
         return dataset.read(1).astype(np.float32), dataset.transform
 
@@ -184,6 +190,6 @@ def elevation_at(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     path = terrain_path()
     if path is None:
         return np.full(lon.shape, np.nan)
-    elevation, transform = _raster(str(path))
+    elevation, transform = _raster(str(path), path.stat().st_mtime_ns)
     x, y = _to_terrain_crs.transform(lon, lat)
     return sample(elevation, transform, x, y)
