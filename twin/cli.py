@@ -105,8 +105,12 @@ def config(check: bool) -> None:
 
 
 def _bind(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    # proto IPPROTO_TCP: asyncio then sets TCP_NODELAY on accepted connections; with proto 0
+    # it does not, and keep-alive responses wait ~40 ms on Nagle and the client's delayed ACK
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM,
+                         socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:
@@ -135,7 +139,7 @@ def run_server(host: str, port: int, workers: int = 1) -> None:
         click.echo(f"Almaty Twin serving at {url}/  ({workers} workers; collections: "
                    f"{url}/collections, viewer: {url}/viewer/, health: {url}/healthz)")
         sys.stdout.flush()
-        Multiprocess(config, target=uvicorn.Server(config).run, sockets=[sock]).run()
+        Multiprocess(config, sockets=[sock]).run()
         return
     app = create_app(url)
     click.echo(f"Almaty Twin serving at {url}/  (collections: {url}/collections, "

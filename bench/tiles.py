@@ -1,0 +1,367 @@
+"""`twin bench tiles`: our vector tiles against raw SQL and stock pygeoapi, in one run.
+
+Same tiles (the N tiles with data nearest the layer's centre at each zoom), same concurrency:
+- raw: the single ST_AsMVT statement a hand-tuned client sends through psycopg (every row and
+  property of the tile, index-filtered, no generalisation): the database's own limit;
+- ours uncached: GET /collections/{layer}/tiles/WebMercatorQuad/z/y/x on `twin serve` with an
+  empty tile cache (HTTP, generalisation, cache write included);
+- stock: pygeoapi's MVT-postgresql provider in its own server on the same database, each
+  request bounded by --stock-timeout (timeouts are counted, and their latency is the timeout);
+- ours cached: the same tiles again, from the disk cache, with --cached-concurrency clients on
+  keep-alive connections: p50, p95 and tiles per second.
+The benchmark layer's catalog minzoom is lowered to the lowest zoom benchmarked (a copy of
+layers/ in TWIN_LAYERS_DIR) so every system serves the same tiles. Prints ONE JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import morecantile
+import numpy as np
+import psycopg
+import yaml
+from psycopg import sql
+
+from twin.catalog import get_layer
+from twin.db.cluster import database_url
+from twin.settings import get_settings
+from twin.tiles.matrix import TileAddress
+from twin.tiles.vector import raw_tile
+
+TMS = morecantile.tms.get("WebMercatorQuad")
+TWIN = str(Path(sys.executable).parent / "twin")
+
+
+def _zooms(text: str) -> list[int]:
+    low, _, high = text.partition("-")
+    return list(range(int(low), int(high or low) + 1))
+
+
+def _stats(latencies_s: list[float]) -> dict[str, float]:
+    values = np.asarray(latencies_s) * 1000
+    if values.size == 0:
+        return {"p50_ms": None, "p95_ms": None, "n": 0}
+    return {"p50_ms": round(float(np.median(values)), 2),
+            "p95_ms": round(float(np.percentile(values, 95)), 2), "n": int(values.size)}
+
+
+def pick_tiles(conn: psycopg.Connection, layer: str, zoom: int, count: int) -> list[TileAddress]:
+    """The `count` tiles nearest the layer's centre that hold at least one feature."""
+    extent = conn.execute(sql.SQL("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+                                  "(SELECT ST_Extent(geom) e FROM {}) s").format(
+        sql.Identifier(layer))).fetchone()
+    if extent[0] is None:
+        raise SystemExit(f"layer {layer} is empty: load the city demo first "
+                         "(twin load demo --scale city)")
+    cx, cy = (extent[0] + extent[2]) / 2, (extent[1] + extent[3]) / 2
+    centre = TMS.tile(cx, cy, zoom)
+    candidates = sorted(TMS.tiles(*extent, zooms=[zoom]),
+                        key=lambda t: (t.x - centre.x) ** 2 + (t.y - centre.y) ** 2)
+    chosen: list[TileAddress] = []
+    probe = sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE geom && "
+                    "ST_Transform(ST_TileEnvelope(%s, %s, %s), 4326))").format(
+        sql.Identifier(layer))
+    for tile in candidates:
+        if conn.execute(probe, (tile.z, tile.x, tile.y)).fetchone()[0]:
+            chosen.append(TileAddress(tile.z, tile.x, tile.y))
+        if len(chosen) == count:
+            break
+    return chosen
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait(url: str, process: subprocess.Popen, what: str) -> None:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"{what} exited: {process.stderr.read()[-2000:]}")
+        try:
+            if httpx.get(url, timeout=5).status_code < 500:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    raise SystemExit(f"{what} did not answer {url}")
+
+
+def start_ours(layers_dir: Path, cache: Path, workers: int) -> tuple[subprocess.Popen, str]:
+    env = dict(os.environ, TWIN_LAYERS_DIR=str(layers_dir), TWIN_TILE_CACHE=str(cache),
+               TWIN_QUIET="1")
+    process = subprocess.Popen([TWIN, "serve", "--port", "0", "--workers", str(workers)],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    line = process.stdout.readline()
+    match = re.search(r"serving at (http://\S+?)/?\s", line)
+    if not match:
+        process.kill()
+        raise SystemExit(f"twin serve did not start: {line}{process.stderr.read()[-2000:]}")
+    _wait(match.group(1) + "/healthz", process, "twin serve")
+    return process, match.group(1)
+
+
+def start_stock(layer: str, url: str, workdir: Path, workers: int,
+                timeout_s: float) -> tuple[subprocess.Popen, str]:
+    """pygeoapi with its own MVT-postgresql provider for the layer, on the same database."""
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    config = {
+        "server": {"bind": {"host": "127.0.0.1", "port": port}, "url": base,
+                   "mimetype": "application/json; charset=UTF-8", "encoding": "utf-8",
+                   "languages": ["en-US"], "limits": {"default_items": 10, "max_items": 10000},
+                   "map": {"url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+                           "attribution": "OSM"}},
+        "logging": {"level": "ERROR"},
+        "metadata": {"identification": {"title": "stock", "description": "stock",
+                                        "keywords": ["stock"], "keywords_type": "theme",
+                                        "terms_of_service": "", "url": base},
+                     "license": {"name": "CC-BY 4.0", "url": base},
+                     "provider": {"name": "stock", "url": base},
+                     "contact": {"name": "stock", "position": "", "address": "", "city": "",
+                                 "stateorprovince": "", "postalcode": "", "country": "",
+                                 "phone": "", "fax": "", "email": "", "url": "", "hours": "",
+                                 "instructions": "", "role": "pointOfContact"}},
+        "resources": {layer: {
+            "type": "collection", "title": layer, "description": layer, "keywords": [layer],
+            "extents": {"spatial": {"bbox": [-180, -90, 180, 90],
+                                    "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}},
+            "providers": [{
+                "type": "tile", "name": "MVT-postgresql",
+                "data": {"host": info.get("host", "127.0.0.1"), "port": info.get("port", 5432),
+                         "dbname": info.get("dbname"), "user": info.get("user"),
+                         "password": info.get("password", ""),
+                         "search_path": ["public"]},
+                "id_field": "id", "table": layer, "geom_field": "geom",
+                # the statement timeout stops what the client gave up on (libpq options)
+                "options": {"zoom": {"min": 0, "max": 22},
+                            "options": f"-c statement_timeout={int(timeout_s * 1000)}"},
+                "format": {"name": "pbf", "mimetype": "application/vnd.mapbox-vector-tile"}}]}},
+    }
+    config_path = workdir / "stock-pygeoapi.yml"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    openapi_path = workdir / "stock-openapi.yml"
+    env = dict(os.environ, PYGEOAPI_CONFIG=str(config_path), PYGEOAPI_OPENAPI=str(openapi_path))
+    subprocess.run([str(Path(sys.executable).parent / "pygeoapi"), "openapi", "generate",
+                    str(config_path), "--output-file", str(openapi_path)], env=env, check=True,
+                   capture_output=True)
+    process = subprocess.Popen([sys.executable, "-m", "uvicorn", "pygeoapi.starlette_app:APP",
+                                "--host", "127.0.0.1", "--port", str(port), "--workers",
+                                str(workers), "--log-level", "warning"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    _wait(base + "/conformance?f=json", process, "stock pygeoapi")
+    return process, base
+
+
+def bench_raw(url: str, layer: str, tiles: list[TileAddress], concurrency: int) -> list[float]:
+    catalog_layer = get_layer(layer)
+    local = threading.local()
+    connections: list[psycopg.Connection] = []
+
+    def one(address: TileAddress) -> float:
+        conn = getattr(local, "conn", None)
+        if conn is None:
+            conn = local.conn = psycopg.connect(url, autocommit=True)
+            connections.append(conn)
+        start = time.perf_counter()
+        raw_tile(conn, catalog_layer, address)
+        return time.perf_counter() - start
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        latencies = list(pool.map(one, tiles))
+    for conn in connections:
+        conn.close()
+    return latencies
+
+
+async def _http_run(urls: list[str], concurrency: int, timeout: float) -> tuple[list[float],
+                                                                              int, int]:
+    """GET every URL once, `concurrency` at a time; (latencies, timeouts, errors)."""
+    queue: asyncio.Queue[str] = asyncio.Queue()
+    for item in urls:
+        queue.put_nowait(item)
+    latencies: list[float] = []
+    counts = {"timeouts": 0, "errors": 0}
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+
+    async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
+        async def worker() -> None:
+            while not queue.empty():
+                target = queue.get_nowait()
+                start = time.perf_counter()
+                try:
+                    response = await client.get(target)
+                    if response.status_code not in (200, 204):
+                        counts["errors"] += 1
+                    latencies.append(time.perf_counter() - start)
+                except httpx.TimeoutException:
+                    counts["timeouts"] += 1
+                    latencies.append(timeout)
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, counts["timeouts"], counts["errors"]
+
+
+async def _keepalive_run(host: str, port: int, paths: list[str], concurrency: int,
+                         total: int) -> tuple[list[float], float, int]:
+    """A lean HTTP/1.1 keep-alive client (the client must not be the bottleneck):
+    `concurrency` connections share `total` requests; (latencies, seconds, non-200s)."""
+    latencies: list[float] = []
+    state = {"next": 0, "bad": 0}
+
+    async def connection() -> None:
+        reader, writer = await asyncio.open_connection(host, port)
+        while state["next"] < total:
+            path = paths[state["next"] % len(paths)]
+            state["next"] += 1
+            start = time.perf_counter()
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head[9:12])
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            if length:
+                await reader.readexactly(length)
+            latencies.append(time.perf_counter() - start)
+            if status not in (200, 204):
+                state["bad"] += 1
+        writer.close()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(connection() for _ in range(concurrency)))
+    return latencies, time.perf_counter() - start, state["bad"]
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="twin bench tiles", description=__doc__)
+    parser.add_argument("--layer", default="plots")
+    parser.add_argument("--zooms", default="10-14", help="e.g. 10-14")
+    parser.add_argument("--tiles", type=int, default=12, help="tiles per zoom")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="uncached passes over the tiles (cache emptied before each)")
+    parser.add_argument("--concurrency", type=int, default=2,
+                        help="clients for the uncached comparison (all three systems)")
+    parser.add_argument("--cached-concurrency", type=int, default=16)
+    parser.add_argument("--cached-requests", type=int, default=6000)
+    parser.add_argument("--workers", type=int, default=2, help="server worker processes")
+    parser.add_argument("--stock-timeout", type=float, default=10.0)
+    parser.add_argument("--no-stock", action="store_true", help="skip stock pygeoapi")
+    args = parser.parse_args(argv)
+
+    url = database_url()
+    zooms = _zooms(args.zooms)
+    layer = get_layer(args.layer)
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
+            sql.Identifier(layer.table))).fetchone()[0]
+        tiles = {z: pick_tiles(conn, layer.table, z, args.tiles) for z in zooms}
+
+    workdir = Path(tempfile.mkdtemp(prefix="twin-bench-tiles-"))
+    layers_dir = workdir / "layers"
+    shutil.copytree(get_settings().layers_dir, layers_dir)
+    spec_path = layers_dir / f"{layer.name}.yml"
+    spec = yaml.safe_load(spec_path.read_text())
+    spec.setdefault("tiles", {})["minzoom"] = min(zooms)
+    spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    cache = workdir / "cache"
+
+    processes: list[subprocess.Popen] = []
+    result: dict[str, Any] = {"bench": "tiles", "layer": layer.name, "rows": rows,
+                              "zooms": zooms, "tiles_per_zoom": args.tiles,
+                              "rounds": args.rounds, "concurrency": args.concurrency,
+                              "workers": args.workers,
+                              "layer_minzoom_for_bench": min(zooms), "by_zoom": {}}
+    try:
+        ours, ours_url = start_ours(layers_dir, cache, args.workers)
+        processes.append(ours)
+        stock_url = None
+        if not args.no_stock:
+            stock, stock_url = start_stock(layer.table, url, workdir, args.workers,
+                                           args.stock_timeout)
+            processes.append(stock)
+        for z in zooms:
+            addresses = tiles[z]
+            paths = [f"/collections/{layer.name}/tiles/WebMercatorQuad/{a.z}/{a.y}/{a.x}"
+                     for a in addresses]
+            raw_latencies: list[float] = []
+            our_latencies: list[float] = []
+            for _ in range(args.rounds):
+                raw_latencies += bench_raw(url, layer.table, addresses, args.concurrency)
+                shutil.rmtree(cache, ignore_errors=True)
+                latencies, _, errors = asyncio.run(_http_run(
+                    [ours_url + p for p in paths], args.concurrency, 60))
+                if errors:
+                    raise SystemExit(f"our server answered {errors} tiles at z{z} with errors")
+                our_latencies += latencies
+            entry: dict[str, Any] = {"raw": _stats(raw_latencies),
+                                     "ours_uncached": _stats(our_latencies)}
+            entry["ratio_ours_to_raw"] = round(entry["ours_uncached"]["p50_ms"]
+                                               / entry["raw"]["p50_ms"], 3)
+            if stock_url:
+                latencies, timeouts, errors = asyncio.run(_http_run(
+                    [stock_url + p + "?f=mvt" for p in paths], args.concurrency,
+                    args.stock_timeout))
+                entry["stock_pygeoapi"] = {**_stats(latencies), "timeouts": timeouts,
+                                           "errors": errors}
+                entry["ratio_stock_to_ours"] = round(entry["stock_pygeoapi"]["p50_ms"]
+                                                     / entry["ours_uncached"]["p50_ms"], 2)
+            result["by_zoom"][str(z)] = entry
+
+        # cached: every tile once to warm, then the keep-alive client cycles through them
+        all_paths = [f"/collections/{layer.name}/tiles/WebMercatorQuad/{a.z}/{a.y}/{a.x}"
+                     for z in zooms for a in tiles[z]]
+        asyncio.run(_http_run([ours_url + p for p in all_paths], args.concurrency, 60))
+        host, port = ours_url.removeprefix("http://").split(":")
+        serial, _, _ = asyncio.run(_keepalive_run(host, int(port), all_paths, 1,
+                                                  min(1000, args.cached_requests)))
+        latencies, seconds, bad = asyncio.run(_keepalive_run(
+            host, int(port), all_paths, args.cached_concurrency, args.cached_requests))
+        result["cached"] = {"one_client": _stats(serial),
+                            f"clients_{args.cached_concurrency}": {
+                                **_stats(latencies),
+                                "tiles_per_s": round(len(latencies) / seconds),
+                                "non_200": bad}}
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    by_zoom = result["by_zoom"]
+    cached = result["cached"][f"clients_{args.cached_concurrency}"]
+    result["targets"] = {
+        "z14_within_1.1x_raw": by_zoom.get("14", {}).get("ratio_ours_to_raw", 99) <= 1.1,
+        "z10_z12_faster_than_raw": all(by_zoom[str(z)]["ratio_ours_to_raw"] < 1.0
+                                       for z in (10, 11, 12) if str(z) in by_zoom),
+        "p95_uncached_at_most_100ms": all(e["ours_uncached"]["p95_ms"] <= 100
+                                          for e in by_zoom.values()),
+        "cached_p50_at_most_3ms_one_client": result["cached"]["one_client"]["p50_ms"] <= 3,
+        "cached_p50_at_most_3ms_16_clients": cached["p50_ms"] <= 3,
+        "cached_at_least_1000_tiles_per_s": cached["tiles_per_s"] >= 1000,
+    }
+    print(json.dumps(result))
