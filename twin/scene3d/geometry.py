@@ -127,6 +127,9 @@ def _counter_clockwise(xy: np.ndarray, triangles: np.ndarray) -> np.ndarray:
 
 
 def _polygons(geometry: BaseGeometry) -> list[shapely.Polygon]:
+    """The polygons of a geometry, repaired if invalid, exteriors counter-clockwise."""
+    if not shapely.is_valid(geometry):
+        geometry = shapely.make_valid(geometry)
     geometry = shapely.orient_polygons(shapely.remove_repeated_points(geometry))
     if geometry.is_empty:
         return []

@@ -7,10 +7,12 @@ import os
 import threading
 from collections import defaultdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from twin.scene3d.scene import Part, Scene
+if TYPE_CHECKING:  # the CLI imports CAMERAS at start-up: keep pyvista and VTK out of it
+    from twin.scene3d.scene import Part, Scene
 
 # Camera presets: compass direction the camera looks FROM (azimuth, degrees clockwise from
 # north) and its elevation angle above the horizon. Oblique from the south-west is the
@@ -24,7 +26,7 @@ BACKGROUND = "#eef2f5"
 _render_lock = threading.Lock()  # VTK rendering is not thread-safe
 
 
-def _merged(parts: list[Part]):
+def _merged(parts: list["Part"]):
     """Parts of one look merged into one pyvista mesh (one actor instead of thousands)."""
     import pyvista as pv
 
@@ -37,7 +39,7 @@ def _merged(parts: list[Part]):
     return mesh
 
 
-def _camera(scene: Scene, preset: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def _camera(scene: "Scene", preset: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
     azimuth, elevation = CAMERAS[preset]
     points = np.vstack([p.vertices for p in scene.parts if p.group != "terrain"]
                        or [p.vertices for p in scene.parts])
@@ -53,7 +55,7 @@ def _camera(scene: Scene, preset: str) -> tuple[tuple[float, ...], tuple[float, 
     return position, (focus_xy[0], focus_xy[1], focus_z)
 
 
-def render_scene(scene: Scene, out: Path, *, width: int = 1600, height: int = 1000,
+def render_scene(scene: "Scene", out: Path, *, width: int = 1600, height: int = 1000,
                  camera: str = "south-west", title: bool = True) -> np.ndarray:
     """Write a PNG of the scene; return its pixels (rows, cols, 3)."""
     if camera not in CAMERAS:
@@ -63,7 +65,7 @@ def render_scene(scene: Scene, out: Path, *, width: int = 1600, height: int = 10
         os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
     import pyvista as pv
 
-    looks: dict[tuple, list[Part]] = defaultdict(list)
+    looks: dict[tuple, list["Part"]] = defaultdict(list)
     for part in scene.parts:
         looks[(part.group, part.colour, part.opacity, part.colours is not None)].append(part)
     underground = "utilities" in scene.include

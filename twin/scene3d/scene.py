@@ -161,25 +161,32 @@ def building_parts(rows: list[tuple], ground: Ground,
     return parts
 
 
+def _tube_part(group: str, name: str, wkb: bytes, ground: Ground,
+               origin: tuple[float, float, float], *, lift: float, step: float,
+               radius: float, sides: int, colour: str, extras: dict[str, Any]) -> Part | None:
+    """A (multi)line as one tube mesh following the ground `lift` metres above (or below) it."""
+    pieces = [tube(drape_points(line, ground, step, lift, origin), radius, sides)
+              for line in line_parts(shapely.from_wkb(bytes(wkb)))]
+    joined = _joined(pieces)
+    if joined is None:
+        return None
+    vertices, triangles = joined
+    return Part(group=group, name=name, vertices=vertices, triangles=triangles, colour=colour,
+                normals=vertex_normals(vertices, triangles), extras=extras)
+
+
 def _fault_parts(rows: list[tuple], ground: Ground,
                  origin: tuple[float, float, float]) -> list[Part]:
-    parts = []
     radius = max(2.0, ground.cell / 10)
-    for fid, name, active, setback, terrain, wkb in rows:
-        pieces = [tube(drape_points(line, ground, ground.cell / 2, FAULT_LIFT_M, origin),
-                       radius) for line in line_parts(shapely.from_wkb(bytes(wkb)))]
-        part = _joined(pieces)
-        if part is None:
-            continue
-        vertices, triangles = part
-        parts.append(Part(
-            group="faults", name=f"seismic_faults/{fid}", vertices=vertices,
-            triangles=triangles, colour=get_layer("seismic_faults").style.get("color",
-                                                                             "#d63031"),
-            normals=vertex_normals(vertices, triangles),
-            extras={"layer": "seismic_faults", "id": fid, "name": name, "active": active,
-                    "setback_m": setback, "terrain": terrain, "radius_m": radius}))
-    return parts
+    colour = get_layer("seismic_faults").style.get("color", "#d63031")
+    parts = [_tube_part("faults", f"seismic_faults/{fid}", wkb, ground, origin,
+                        lift=FAULT_LIFT_M, step=ground.cell / 2, radius=radius, sides=8,
+                        colour=colour,
+                        extras={"layer": "seismic_faults", "id": fid, "name": name,
+                                "active": active, "setback_m": setback, "terrain": terrain,
+                                "radius_m": radius})
+             for fid, name, active, setback, terrain, wkb in rows]
+    return [p for p in parts if p is not None]
 
 
 def _utility_parts(rows: list[tuple], ground: Ground,
@@ -190,21 +197,14 @@ def _utility_parts(rows: list[tuple], ground: Ground,
         assumed = not (math.isfinite(depth) and depth >= 0)
         depth = DEFAULT_DEPTH_M if assumed else depth
         radius = max(finite(diameter_mm, 200.0) / 2000.0, 0.1)
-        pieces = [tube(drape_points(line, ground, max(ground.cell / 2, 5.0), -depth, origin),
-                       radius, sides=6)
-                  for line in line_parts(shapely.from_wkb(bytes(wkb)))]
-        part = _joined(pieces)
-        if part is None:
-            continue
-        vertices, triangles = part
-        parts.append(Part(
-            group="utilities", name=f"utility_lines/{uid}", vertices=vertices,
-            triangles=triangles, colour=_palette("utility_lines", network),
-            normals=vertex_normals(vertices, triangles),
+        parts.append(_tube_part(
+            "utilities", f"utility_lines/{uid}", wkb, ground, origin, lift=-depth,
+            step=max(ground.cell / 2, 5.0), radius=radius, sides=6,
+            colour=_palette("utility_lines", network),
             extras={"layer": "utility_lines", "id": uid, "network": network,
                     "depth_m": depth, "depth_assumed": assumed, "diameter_mm": diameter_mm,
                     "radius_m": radius, "wear_pct": wear, "installed_year": installed}))
-    return parts
+    return [p for p in parts if p is not None]
 
 
 def _park_parts(rows: list[tuple], ground: Ground,
