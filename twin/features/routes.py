@@ -8,9 +8,10 @@ which costs more than the query. Every other format goes to pygeoapi, which call
 provider (twin.providers.features) with the same validators and statements.
 
 POST /collections/{id}/items with a CQL2 body is a search: Content-Type application/cql2+json
-(or application/query-cql-json) for CQL2 JSON, text/cql2 for CQL2 text. The body is the filter
-and the URL's query parameters (limit, bbox, crs, ...) still apply. Other POSTs to items
-(application/geo+json or application/json features) are creates, left to twin.editing.
+(or application/query-cql-json, or application/json as pygeoapi and OWSLib send it) for CQL2
+JSON, text/cql2 for CQL2 text. The body is the filter and the URL's query parameters (limit,
+bbox, crs, ...) still apply. Other POSTs to items (GeoJSON features, application/geo+json or
+application/json) are creates, passed on to twin.editing.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ BYPASS_HEADER = "x-twin-path"
 
 CQL2_JSON_TYPES = ("application/cql2+json", "application/query-cql-json")
 CQL2_TEXT_TYPES = ("text/cql2",)
+SHARED_TYPES = ("application/json",)
 
 # The conformance classes this part implements beyond pygeoapi's Features list.
 CONFORMANCE_ADDED = [
@@ -305,13 +307,70 @@ def _media_type(scope: Scope) -> str:
 
 
 class SearchRoute(Route):
-    """POST items only for CQL2 bodies, so feature creates fall through to twin.editing."""
+    """POST items only for CQL2 bodies, so feature creates fall through to twin.editing.
+
+    application/json is shared: pygeoapi and OWSLib POST a CQL2 JSON filter with it, editors
+    POST features with it. A body that is a CQL2 expression (an object with "op", or a bare
+    true/false) is a search; anything else is handed to the routes after this one.
+    """
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope.get("type") == "http" and scope.get("method") == "POST" \
-                and _media_type(scope) not in CQL2_JSON_TYPES + CQL2_TEXT_TYPES:
+                and _media_type(scope) not in CQL2_JSON_TYPES + CQL2_TEXT_TYPES + SHARED_TYPES:
             return Match.NONE, {}
         return super().matches(scope)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get("method") == "POST" and _media_type(scope) in SHARED_TYPES:
+            body = await _read_body(receive)
+            receive = _replay(body)
+            if not _is_cql2_json(body):
+                await self.pass_on(scope, receive, send)
+                return
+            scope = {**scope, "twin.cql2_json": True}
+        await super().handle(scope, receive, send)
+
+    async def pass_on(self, scope: Scope, receive: Receive, send: Send) -> None:
+        router = scope.get("router")
+        routes = list(getattr(router, "routes", []))
+        after = routes[routes.index(self) + 1:] if self in routes else []
+        for route in after:
+            match, child = route.matches(scope)
+            if match == Match.FULL:
+                await route.handle({**scope, **child}, receive, send)
+                return
+        await _pygeoapi().APP(scope, receive, send)
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes) -> Receive:
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
+
+
+def _is_cql2_json(body: bytes) -> bool:
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(document, bool) or (isinstance(document, dict) and "op" in document
+                                          and "type" not in document)
 
 
 def adjust_conformance() -> None:

@@ -1,0 +1,83 @@
+"""Real clients read the twin: GDAL's OAPIF driver (ogrinfo/ogr2ogr, as QGIS does) and OWSLib's
+Features, with what they get checked against PostGIS."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import psycopg
+import pytest
+from owslib.ogcapi.features import Features
+
+import features_city
+from twin.catalog import load_catalog
+
+
+@pytest.fixture(scope="module")
+def city(request: pytest.FixtureRequest, database_url: str) -> str:
+    return features_city.city(request, database_url)
+
+
+def sql_count(url: str, statement: str, params: list | None = None) -> int:
+    with psycopg.connect(url) as conn:
+        return conn.execute(statement, params or []).fetchone()[0]
+
+
+def gdal(*args: str) -> str:
+    result = subprocess.run(list(args), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def ogr2ogr_features(server, tmp_path, layer: str, *options: str) -> list[dict]:
+    target = tmp_path / f"{layer}.geojson"
+    gdal("ogr2ogr", "-f", "GeoJSON", str(target), f"OAPIF:{server.url}", layer, *options)
+    return json.loads(target.read_text())["features"]
+
+
+def test_ogrinfo_lists_and_counts_every_layer(city, server):
+    listing = gdal("ogrinfo", "-ro", "-q", f"OAPIF:{server.url}")
+    for name in load_catalog():
+        assert f": {name}" in listing, f"GDAL does not list {name}"
+    for name in ("plots", "amenities"):
+        summary = gdal("ogrinfo", "-ro", "-so", f"OAPIF:{server.url}", name)
+        assert f"Feature Count: {sql_count(city, f'SELECT count(*) FROM {name}')}" in summary
+
+
+def test_ogr2ogr_pages_through_every_plot(city, server, tmp_path):
+    features = ogr2ogr_features(server, tmp_path, "plots", "-oo", "PAGE_SIZE=700")
+    numbers = [f["properties"]["cadastral_number"] for f in features]
+    assert len(features) == sql_count(city, "SELECT count(*) FROM plots")
+    assert len(set(numbers)) == len(numbers)  # each plot once
+
+
+def test_ogr2ogr_with_bbox_and_where(city, server, tmp_path):
+    box = (76.87, 43.205, 76.91, 43.22)
+    features = ogr2ogr_features(server, tmp_path, "plots", "-oo", "PAGE_SIZE=1000",
+                                "-spat", *map(str, box),
+                                "-where", "land_use = 'residential' AND residents > 100")
+    expected = sql_count(city, "SELECT count(*) FROM plots WHERE ST_Intersects(geom, "
+                               "ST_MakeEnvelope(%s, %s, %s, %s, 4326)) AND land_use = "
+                               "'residential' AND residents > 100", list(box))
+    assert expected > 0 and len(features) == expected
+    assert all(f["properties"]["land_use"] == "residential" for f in features)
+
+
+def test_owslib_collections_queryables_and_cql2_items(city, server):
+    api = Features(server.url)
+    names = {c["id"] for c in api.collections()["collections"]}
+    assert set(load_catalog()) <= names
+    queryables = api.collection_queryables("amenities")["properties"]
+    assert {"category", "capacity", "geometry"} <= set(queryables)
+    expected = sql_count(city, "SELECT count(*) FROM amenities WHERE category = 'education' "
+                               "AND capacity > 150")
+    assert expected > 0
+    by_text = api.collection_items("amenities", filter="category = 'education' AND "
+                                                       "capacity > 150", limit=1000)
+    by_json = api.collection_items("amenities", limit=1000, cql={"op": "and", "args": [
+        {"op": "=", "args": [{"property": "category"}, "education"]},
+        {"op": ">", "args": [{"property": "capacity"}, 150]}]})
+    for page in (by_text, by_json):
+        assert page["numberMatched"] == page["numberReturned"] == expected
+    assert [f["id"] for f in by_text["features"]] == [f["id"] for f in by_json["features"]]
