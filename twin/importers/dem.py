@@ -9,7 +9,6 @@ GeoTIFF in the database in one transaction: a refused file leaves the old terrai
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from rasterio.warp import transform_bounds
 
 from twin.catalog import CITY_BBOX
 from twin.errors import ImportFailed
+from twin.importers import error_line, source_digest
 from twin.sqlfiles import query
 from twin.store import Provenance
 from twin.terrain import TERRAIN_CRS, store_terrain
@@ -29,18 +29,6 @@ from twin.terrain import TERRAIN_CRS, store_terrain
 MAX_CELLS = 64_000_000     # about 8,000 x 8,000: larger models are read averaged down
 ELEVATION_RANGE = (-450.0, 9_000.0)   # metres: the Dead Sea shore to above Everest
 UNKNOWN_LICENCE = "not stated (give --licence)"
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:300] or type(exc).__name__
-
-
-def _digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def read_elevation(path: Path, band: int = 1) -> tuple[np.ndarray, rasterio.Affine, str, dict]:
@@ -54,7 +42,7 @@ def read_elevation(path: Path, band: int = 1) -> tuple[np.ndarray, rasterio.Affi
         with rasterio.open(path) as dataset:
             return _read(dataset, path, band)
     except RasterioError as exc:
-        raise ImportFailed(f"cannot read {path.name} as a raster: {_one_line(exc)}") from None
+        raise ImportFailed(f"cannot read {path.name} as a raster: {error_line(exc)}") from None
     finally:
         gdal_log.setLevel(level)
 
@@ -87,7 +75,7 @@ def _read(dataset: rasterio.DatasetReader, path: Path,
         data = dataset.read(band, out_shape=shape, masked=True,
                             resampling=Resampling.average if scale > 1 else Resampling.nearest)
     except RasterioError as exc:
-        raise ImportFailed(f"cannot read {path.name}: {_one_line(exc)}") from None
+        raise ImportFailed(f"cannot read {path.name}: {error_line(exc)}") from None
     elevation = np.ma.filled(data.astype(np.float32), np.nan)
     elevation[~np.isfinite(elevation)] = np.nan
     finite = elevation[np.isfinite(elevation)]
@@ -114,7 +102,8 @@ def import_dem(conn: psycopg.Connection, path: Path | str, band: int = 1,
     elevation, transform, crs, facts = read_elevation(path, band)
     provenance = Provenance(source=source or f"elevation model {path.name}",
                             licence=licence or UNKNOWN_LICENCE, synthetic=False,
-                            details={"file": path.name, "sha256": _digest(path), **facts})
+                            details={"file": path.name, "sha256": source_digest(path),
+                                     **facts})
     store_terrain(conn, elevation, transform, crs, provenance)
     version, _, _ = conn.execute(query("terrain/current_version")).fetchone()
     model = conn.execute(query("importers/terrain_model")).fetchone()

@@ -8,7 +8,6 @@ leaves the layer exactly as it was.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import warnings
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from pyproj.exceptions import CRSError
 
 from twin.catalog import Layer, get_layer
 from twin.errors import ImportFailed
+from twin.importers import error_line, source_digest
 from twin.importers.conform import FAMILY, ImportReport, conform, measures
 from twin.importers.mapping import FieldMapping, apply_rule, load_mapping, resolve_rules
 from twin.progress import progress
@@ -46,11 +46,6 @@ class SourceFile:
     notes: list[str]
 
 
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text[:300] or type(exc).__name__
-
-
 def read_source(path: Path, source_layer: str | None = None,
                 crs: str | None = None) -> SourceFile:
     """The file's features as a GeoDataFrame with a CRS; ImportFailed when unreadable.
@@ -61,7 +56,7 @@ def read_source(path: Path, source_layer: str | None = None,
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         source = _read_source(path, source_layer, crs)
-    gdal_notes = dict.fromkeys(f"GDAL: {_one_line(w.message)}" for w in caught)
+    gdal_notes = dict.fromkeys(f"GDAL: {error_line(w.message)}" for w in caught)
     source.notes += list(gdal_notes)[:5]
     return source
 
@@ -71,7 +66,7 @@ def _read_source(path: Path, source_layer: str | None, crs: str | None) -> Sourc
     try:
         layers = [str(row[0]) for row in pyogrio.list_layers(path)]
     except Exception as exc:  # pyogrio raises DataSourceError and friends from GDAL
-        raise ImportFailed(f"cannot read {path.name}: {_one_line(exc)}") from None
+        raise ImportFailed(f"cannot read {path.name}: {error_line(exc)}") from None
     if not layers:
         raise ImportFailed(f"cannot read {path.name}: it holds no vector layer")
     if source_layer is None:
@@ -86,7 +81,7 @@ def _read_source(path: Path, source_layer: str | None, crs: str | None) -> Sourc
     try:
         frame = pyogrio.read_dataframe(path, layer=source_layer, **options)
     except Exception as exc:
-        raise ImportFailed(f"cannot read {path.name}: {_one_line(exc)}") from None
+        raise ImportFailed(f"cannot read {path.name}: {error_line(exc)}") from None
     if not isinstance(frame, gpd.GeoDataFrame) or "geometry" not in frame:
         hint = (": a CSV needs a WKT column (wkt, geometry, geom) or lon/lat columns"
                 if options else "")
@@ -123,14 +118,6 @@ def _check_geometry_family(source: SourceFile, layer: Layer) -> None:
         found = ", ".join(sorted(kinds.unique()))
         raise ImportFailed(f"wrong geometry type: {source.path.name} holds {found}; layer "
                            f"{layer.name} takes {layer.geometry}")
-
-
-def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def prepare(path: Path, layer: Layer, mapping: FieldMapping, report: ImportReport,
@@ -195,7 +182,7 @@ def write_report(conn: psycopg.Connection, layer: Layer, frame: gpd.GeoDataFrame
                                         progress=bar.update)
         except psycopg.Error as exc:
             message = exc.diag.message_primary if exc.diag and exc.diag.message_primary \
-                else _one_line(exc)
+                else error_line(exc)
             detail = f" ({exc.diag.message_detail})" if exc.diag and exc.diag.message_detail \
                 else ""
             raise ImportFailed(f"{layer.name}: the database refused the rows, nothing was "
@@ -237,7 +224,7 @@ def import_file(conn: psycopg.Connection, path: Path | str, layer_name: str | No
         raise ImportFailed(f"--strict: {report.rejected_total} feature(s) rejected ({reasons});"
                            f" the layer is unchanged")
     report.loaded = len(frame)  # what the transaction writes, or nothing at all
-    details = {"file": path.name, "sha256": _file_digest(path), "mapping": mapping.name,
+    details = {"file": path.name, "sha256": source_digest(path), "mapping": mapping.name,
                "source_layer": None}
     if len(pyogrio.list_layers(path)) > 1 or source_layer:
         details["source_layer"] = source_layer or mapping.source_layer

@@ -34,6 +34,7 @@ import shapely
 
 from twin.catalog import Layer
 from twin.errors import ImportFailed
+from twin.importers import error_line
 from twin.importers.conform import ImportReport, conform, measures
 from twin.importers.ogr import importable_layer, write_report
 from twin.progress import progress
@@ -199,7 +200,7 @@ class OsmExtract:
         try:
             self.osm = pyrosm.OSM(str(path), bounding_box=list(bbox) if bbox else None)
         except Exception as exc:  # pyrosm raises plain exceptions for unreadable input
-            raise ImportFailed(f"cannot read {path.name}: {_one_line(exc)}") from None
+            raise ImportFailed(f"cannot read {path.name}: {error_line(exc)}") from None
 
     def _call(self, what: str, function: Callable[[], Any]) -> Any:
         try:
@@ -210,7 +211,7 @@ class OsmExtract:
             raise
         except Exception as exc:
             raise ImportFailed(f"cannot read {what} from {self.path.name}: "
-                               f"{_one_line(exc)}") from None
+                               f"{error_line(exc)}") from None
 
     def streets(self, report: ImportReport) -> Extracted:
         edges = self._call("streets", lambda: self.osm.get_network(
@@ -325,10 +326,6 @@ class OsmExtract:
 
 def _empty() -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=4326), crs=4326)
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:300] or type(exc).__name__
 
 
 def _building_use(building: Any, shop: Any) -> str | None:
