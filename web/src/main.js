@@ -203,6 +203,8 @@ async function boot() {
     }
     if (tiles.ok) addCatalogLayers(map, tj);
     addSelectionLayers(map);
+    // Ready = the first idle map (style, terrain and visible tiles drawn) and the page wired up.
+    const idled = new Promise((resolve) => map.once('idle', () => { app.firstIdle = performance.now(); resolve(); }));
     for (const [name, value] of Object.entries(app.state.opacity)) setLayerOpacity(app, name, value);
     app.labels = await districtLabels();
     syncLabels();
@@ -213,7 +215,8 @@ async function boot() {
         .then((plot) => openCard(app, plot, app.entries.get('plots')))
         .catch((error) => notify(error.message, 'warn'));
     }
-    map.once('idle', () => { app.firstIdle = performance.now(); document.body.dataset.ready = '1'; });
+    await idled;
+    document.body.dataset.ready = '1';
   });
   map.on('moveend', () => app.saveView());
   map.on('click', (event) => {

@@ -1,6 +1,6 @@
 // Pick: a click on any feature opens a card with its attributes; a plot opens its full report.
 import { execute, item } from './api.js';
-import { t, layerTitle, formatNumber, localName } from './i18n.js';
+import { t, layerTitle, formatNumber, localName, category } from './i18n.js';
 import { esc } from './notice.js';
 
 const SELECTION = 'selection';
@@ -61,19 +61,64 @@ function featureId(feature) {
   return feature.properties?.id ?? feature.id;
 }
 
-/** A plot report (nested JSON from the plot-report process) as titled sections. */
+const SECTION_TITLES = {
+  plot: 'Plot', seismic: 'Seismic', utilities: 'Utilities (distance to the nearest line)',
+  fifteen_minute: '15-minute city', parks: 'Parks', walkability: 'Walkability',
+};
+
+function label(key) {
+  return key.replace(/_m$/, ' (m)').replace(/_/g, ' ');
+}
+
+function plain(value) {
+  if (value === null || value === undefined) return '—';
+  if (Array.isArray(value)) return value.length ? value.map(plain).join(', ') : '—';
+  if (typeof value === 'object') {
+    if (value.name || value.kind) return [value.name, value.kind && value.name !== value.kind ? `(${String(value.kind).replace(/_/g, ' ')})` : ''].filter(Boolean).join(' ');
+    return Object.entries(value).map(([k, v]) => `${label(k)}: ${plain(v)}`).join('; ');
+  }
+  if (typeof value === 'string') return value.replace(/_/g, ' ');
+  return formatNumber(value, 2);
+}
+
+function pillFor(key, value) {
+  if (typeof value !== 'boolean') return esc(plain(value));
+  const bad = /setback|needs/.test(key) ? value : !value;
+  return `<span class="pill ${bad ? 'bad' : 'good'}">${esc(plain(value))}</span>`;
+}
+
+/** Minutes and the nearest place per 15-minute category, as one table. */
+function accessTable(block) {
+  const rows = Object.entries(block.minutes ?? {}).map(([cat, minutes]) => {
+    const near = block.nearest?.[cat];
+    const ok = minutes != null && minutes <= 15;
+    return `<tr><th>${esc(category(cat))}</th><td><span class="pill ${ok ? 'good' : 'bad'}">${minutes == null ? '—' : `${esc(formatNumber(minutes, 1))} min`}</span> ${esc(near ? plain(near) : '')}</td></tr>`;
+  });
+  const summary = block.categories_15 != null ? `<p>${esc(t('fifteen.count'))}: <b>${block.categories_15} / 6</b>${block.missing?.length ? ` · missing: ${block.missing.map((c) => `<span class="pill bad">${esc(category(c))}</span>`).join(' ')}` : ''}</p>` : '';
+  return `${summary}<table class="attrs">${rows.join('')}</table>`;
+}
+
+function section(key, value) {
+  if (value === null || value === undefined) return '';
+  const title = SECTION_TITLES[key] ?? label(key);
+  if (value.minutes && typeof value.minutes === 'object') {
+    return `<h3>${esc(title)}</h3>${accessTable(value)}`;
+  }
+  const rows = Object.entries(value).filter(([k]) => !['id', 'mode'].includes(k))
+    .map(([k, v]) => `<tr><th>${esc(label(k))}</th><td>${pillFor(k, v)}</td></tr>`);
+  return `<h3>${esc(title)}</h3><table class="attrs">${rows.join('')}</table>`;
+}
+
+/** A process report (plot-report, fifteen-minute-report) as titled sections a planner reads. */
 export function reportHtml(report) {
-  const sections = [];
+  const body = report ?? {};
   const flat = [];
-  const body = report?.properties && !report.sections ? report.properties : report;
-  for (const [key, value] of Object.entries(body ?? {})) {
-    if (key === 'geometry' || key === 'type' || key === 'links') continue;
-    if (value && typeof value === 'object' && !Array.isArray(value)) {
-      const rows = Object.entries(value).map(([k, v]) => `<tr><th>${esc(k.replace(/_/g, ' '))}</th><td>${esc(Array.isArray(v) ? v.join(', ') || '—' : typeof v === 'object' && v !== null ? JSON.stringify(v) : formatNumber(v, 2))}</td></tr>`);
-      sections.push(`<h3>${esc(key.replace(/_/g, ' '))}</h3><table class="attrs">${rows.join('')}</table>`);
-    } else {
-      flat.push(`<tr><th>${esc(key.replace(/_/g, ' '))}</th><td>${esc(Array.isArray(value) ? value.join(', ') || '—' : formatNumber(value, 2))}</td></tr>`);
-    }
+  const sections = [];
+  if (body.minutes && typeof body.minutes === 'object') sections.push(section('fifteen_minute', body));
+  for (const [key, value] of Object.entries(body)) {
+    if (['geometry', 'type', 'links', 'minutes', 'nearest', 'within_15', 'missing', 'lon', 'lat', 'plot_id'].includes(key)) continue;
+    if (value && typeof value === 'object' && !Array.isArray(value)) sections.push(section(key, value));
+    else flat.push(`<tr><th>${esc(label(key))}</th><td>${pillFor(key, value)}</td></tr>`);
   }
   return `${flat.length ? `<table class="attrs">${flat.join('')}</table>` : ''}${sections.join('')}`;
 }
