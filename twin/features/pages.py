@@ -147,6 +147,12 @@ def count_matched(conn: psycopg.Connection, q: ItemsQuery, where: sql.Composable
 
 def fetch_page(conn: psycopg.Connection, q: ItemsQuery) -> Page:
     """The features of one page and numberMatched, in two or three short statements."""
+    with conn.pipeline(), conn.transaction():  # one round trip for BEGIN, SET and the page
+        conn.execute(query("features/serial_plan"))
+        return _fetch_page(conn, q)
+
+
+def _fetch_page(conn: psycopg.Connection, q: ItemsQuery) -> Page:
     params: dict[str, Any] = {"limit": q.limit, "offset": q.offset}
     where = where_clause(q, params)
     if q.hits_only:

@@ -1,0 +1,247 @@
+"""`twin bench features`: our items endpoints against raw SQL and stock pygeoapi, in one run.
+
+The same queries at the same concurrency:
+- items_1000: GET /collections/plots/items?limit=1000
+- bbox_filter: limit=1000 with a bbox around the layer's centre and land_use=residential
+- item: GET /collections/plots/items/{id} for random ids
+Systems:
+- raw: the single json_agg statement a hand-tuned client sends through psycopg (its own
+  connection per client thread, parallel workers off as the API runs them): the database's
+  own limit;
+- ours: `twin serve` (the SQL-built hot path);
+- ours_via_pygeoapi: the same server answering through pygeoapi and our provider
+  (X-Twin-Path: pygeoapi), to show what stepping in front of pygeoapi buys;
+- stock: pygeoapi's own PostgreSQL provider (SQLAlchemy) in its own server on the same
+  database, each request bounded by --stock-timeout (timeouts counted at the timeout).
+Prints ONE JSON line: p50/p95 per system and query, and the ratios against the targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import yaml
+from psycopg import sql
+
+from twin.catalog import Layer, get_layer
+from twin.db.cluster import database_url
+from twin.settings import get_settings
+from twin.sqlfiles import query
+
+TARGET_RATIO_TO_RAW = 1.5
+
+
+def _tiles_bench() -> Any:
+    """The shared harness of `twin bench tiles` (free port, wait, stats, HTTP runner)."""
+    spec = importlib.util.spec_from_file_location("bench_tiles", Path(__file__).parent /
+                                                  "tiles.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def raw_statement(layer: Layer, kind: str) -> sql.Composed:
+    properties = sql.SQL(", ").join(
+        sql.SQL("{}, t.{}").format(sql.Literal(name), sql.Identifier(name))
+        for name in layer.properties)
+    if kind == "item":
+        return query("features/raw_item", table=layer.table, properties=properties)
+    return query("features/raw_page", table=layer.table, properties=properties,
+                 where=sql.SQL("TRUE") if kind == "items_1000" else sql.SQL(
+                     "ST_Intersects(t.geom, ST_MakeEnvelope(%(minx)s, %(miny)s, %(maxx)s, "
+                     "%(maxy)s, 4326)) AND t.land_use = %(land_use)s"))
+
+
+def bench_raw(url: str, statement: sql.Composed, params: list[dict[str, Any]],
+              concurrency: int) -> list[float]:
+    local = threading.local()
+    connections: list[psycopg.Connection] = []
+
+    def one(bound: dict[str, Any]) -> float:
+        conn = getattr(local, "conn", None)
+        if conn is None:
+            conn = local.conn = psycopg.connect(
+                url, autocommit=True, options="-c max_parallel_workers_per_gather=0")
+            connections.append(conn)
+        start = time.perf_counter()
+        conn.execute(statement, bound).fetchone()
+        return time.perf_counter() - start
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        latencies = list(pool.map(one, params))
+    for conn in connections:
+        conn.close()
+    return latencies
+
+
+def start_stock(harness: Any, layer: Layer, url: str, workdir: Path,
+                workers: int) -> tuple[subprocess.Popen, str]:
+    """pygeoapi with its own PostgreSQL feature provider for the layer, same database."""
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    port = harness._free_port()
+    base = f"http://127.0.0.1:{port}"
+    config = {
+        "server": {"bind": {"host": "127.0.0.1", "port": port}, "url": base,
+                   "mimetype": "application/json; charset=UTF-8", "encoding": "utf-8",
+                   "languages": ["en-US"], "limits": {"default_items": 10, "max_items": 10000},
+                   "map": {"url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+                           "attribution": "OSM"}},
+        "logging": {"level": "ERROR"},
+        "metadata": yaml.safe_load((get_settings().config_path).read_text())["metadata"],
+        "resources": {layer.name: {
+            "type": "collection", "title": layer.title, "description": layer.description,
+            "keywords": list(layer.keywords) or [layer.name],
+            "extents": {"spatial": {"bbox": [-180, -90, 180, 90],
+                                    "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}},
+            "providers": [{
+                "type": "feature", "name": "PostgreSQL",
+                "data": {"host": info.get("host", "127.0.0.1"), "port": info.get("port", 5432),
+                         "dbname": info.get("dbname"), "user": info.get("user"),
+                         "password": info.get("password", ""), "search_path": ["public"]},
+                "id_field": "id", "table": layer.table, "geom_field": "geom"}]}},
+    }
+    config_path = workdir / "stock-pygeoapi.yml"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+    openapi_path = workdir / "stock-openapi.yml"
+    env = dict(os.environ, PYGEOAPI_CONFIG=str(config_path), PYGEOAPI_OPENAPI=str(openapi_path))
+    subprocess.run([str(Path(sys.executable).parent / "pygeoapi"), "openapi", "generate",
+                    str(config_path), "--output-file", str(openapi_path)], env=env, check=True,
+                   capture_output=True)
+    process = subprocess.Popen([sys.executable, "-m", "uvicorn", "pygeoapi.starlette_app:APP",
+                                "--host", "127.0.0.1", "--port", str(port), "--workers",
+                                str(workers), "--log-level", "warning"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    harness._wait(base + "/conformance?f=json", process, "stock pygeoapi")
+    return process, base
+
+
+async def _run_with_headers(urls: list[str], concurrency: int, timeout: float,
+                            headers: dict[str, str]) -> tuple[list[float], int, int]:
+    """Like the tiles harness' runner, with request headers (X-Twin-Path)."""
+    queue: asyncio.Queue[str] = asyncio.Queue()
+    for item in urls:
+        queue.put_nowait(item)
+    latencies: list[float] = []
+    counts = {"timeouts": 0, "errors": 0}
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(timeout=timeout, limits=limits, headers=headers) as client:
+        async def worker() -> None:
+            while not queue.empty():
+                target = queue.get_nowait()
+                start = time.perf_counter()
+                try:
+                    response = await client.get(target)
+                    await response.aread()
+                    if response.status_code != 200:
+                        counts["errors"] += 1
+                    latencies.append(time.perf_counter() - start)
+                except httpx.TimeoutException:
+                    counts["timeouts"] += 1
+                    latencies.append(timeout)
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, counts["timeouts"], counts["errors"]
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="twin bench features", description=__doc__)
+    parser.add_argument("--layer", default="plots")
+    parser.add_argument("--requests", type=int, default=40, help="requests per query and system")
+    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=1, help="server worker processes")
+    parser.add_argument("--stock-timeout", type=float, default=10.0)
+    parser.add_argument("--no-stock", action="store_true", help="skip stock pygeoapi")
+    args = parser.parse_args(argv)
+
+    harness = _tiles_bench()
+    url = database_url()
+    layer = get_layer(args.layer)
+    rng = random.Random(1)
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows, maxid, x0, y0, x1, y1 = conn.execute(query(
+            "features/layer_summary", table=layer.table)).fetchone() or (0, 0, 0, 0, 0, 0)
+    if not rows:
+        raise SystemExit(f"layer {layer.name} is empty: load the city demo first "
+                         "(twin load demo --scale city)")
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    box = (cx - 0.03, cy - 0.02, cx + 0.03, cy + 0.02)
+    bbox_text = ",".join(f"{v:.5f}" for v in box)
+    ids = [rng.randint(1, maxid) for _ in range(args.requests)]
+    queries: dict[str, tuple[list[str], list[dict[str, Any]]]] = {
+        "items_1000": ([f"/collections/{layer.name}/items?limit=1000"] * args.requests,
+                       [{"limit": 1000}] * args.requests),
+        "bbox_filter": ([f"/collections/{layer.name}/items?limit=1000&bbox={bbox_text}"
+                         "&land_use=residential"] * args.requests,
+                        [{"limit": 1000, "minx": box[0], "miny": box[1], "maxx": box[2],
+                          "maxy": box[3], "land_use": "residential"}] * args.requests),
+        "item": ([f"/collections/{layer.name}/items/{i}" for i in ids],
+                 [{"id": i} for i in ids]),
+    }
+
+    workdir = Path(tempfile.mkdtemp(prefix="twin-bench-features-"))
+    processes: list[subprocess.Popen] = []
+    result: dict[str, Any] = {"bench": "features", "layer": layer.name, "rows": rows,
+                              "requests": args.requests, "concurrency": args.concurrency,
+                              "workers": args.workers, "bbox": bbox_text, "queries": {}}
+    try:
+        ours, ours_url = harness.start_ours(get_settings().layers_dir, workdir / "cache",
+                                            args.workers)
+        processes.append(ours)
+        stock_url = None
+        if not args.no_stock:
+            stock, stock_url = start_stock(harness, layer, url, workdir, args.workers)
+            processes.append(stock)
+        for name, (paths, params) in queries.items():
+            # warm every system once, so no one pays for first-touch caches
+            bench_raw(url, raw_statement(layer, name), params[:1], 1)
+            asyncio.run(_run_with_headers([ours_url + paths[0]], 1, 60, {}))
+            entry: dict[str, Any] = {
+                "raw": harness._stats(bench_raw(url, raw_statement(layer, name), params,
+                                                args.concurrency))}
+            latencies, _, errors = asyncio.run(_run_with_headers(
+                [ours_url + p for p in paths], args.concurrency, 60, {}))
+            entry["ours"] = {**harness._stats(latencies), "errors": errors}
+            latencies, _, errors = asyncio.run(_run_with_headers(
+                [ours_url + p for p in paths], args.concurrency, 60,
+                {"X-Twin-Path": "pygeoapi"}))
+            entry["ours_via_pygeoapi"] = {**harness._stats(latencies), "errors": errors}
+            entry["ratio_ours_to_raw"] = round(entry["ours"]["p50_ms"]
+                                               / entry["raw"]["p50_ms"], 2)
+            entry["ratio_via_pygeoapi_to_ours"] = round(
+                entry["ours_via_pygeoapi"]["p50_ms"] / entry["ours"]["p50_ms"], 2)
+            if stock_url:
+                asyncio.run(_run_with_headers([stock_url + paths[0]], 1, args.stock_timeout,
+                                              {}))
+                latencies, timeouts, errors = asyncio.run(_run_with_headers(
+                    [stock_url + p for p in paths], args.concurrency, args.stock_timeout, {}))
+                entry["stock_pygeoapi"] = {**harness._stats(latencies), "timeouts": timeouts,
+                                           "errors": errors}
+                entry["ratio_stock_to_ours"] = round(entry["stock_pygeoapi"]["p50_ms"]
+                                                     / entry["ours"]["p50_ms"], 2)
+            if name != "item":
+                entry["target_ours_within_1_5x_raw"] = \
+                    entry["ratio_ours_to_raw"] <= TARGET_RATIO_TO_RAW
+            result["queries"][name] = entry
+    finally:
+        for process in processes:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    print(json.dumps(result))
