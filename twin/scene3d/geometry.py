@@ -184,34 +184,57 @@ def building_solid(footprint: BaseGeometry, base: float, top: float,
     return np.vstack(vertices), np.vstack(faces)
 
 
-def drape_points(line: np.ndarray, ground: Ground, step: float, lift: float,
-                 origin: tuple[float, float, float]) -> np.ndarray:
-    """Points of a UTM polyline every `step` metres at `lift` metres above the ground
-    (negative: below it), around `origin`."""
-    dense = shapely.get_coordinates(shapely.segmentize(shapely.LineString(line), step))
-    z = ground.height(dense[:, 0], dense[:, 1]) + lift
-    return np.column_stack([dense[:, 0] - origin[0], dense[:, 1] - origin[1], z - origin[2]])
+def draped_tubes(lines: list[tuple[int, BaseGeometry]], radius: np.ndarray, lift: np.ndarray,
+                 ground: Ground, step: float, origin: tuple[float, float, float],
+                 sides: int = 8) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Closed tubes along (multi)lines, following the ground `lift` metres above it (negative:
+    below), every `step` metres: {feature key: (vertices, triangles, normals)}.
 
-
-def tube(points: np.ndarray, radius: float, sides: int = 8) -> Mesh:
-    """A closed tube along a polyline (pyvista's tube filter, capped, triangulated)."""
-    if len(points) < 2:
-        return EMPTY
-    polyline = pv.PolyData(points, lines=np.concatenate([[len(points)],
-                                                         np.arange(len(points))]))
-    solid = polyline.tube(radius=radius, n_sides=sides, capping=True).triangulate().clean()
-    if solid.n_cells == 0:
-        return EMPTY
-    return np.asarray(solid.points, dtype=float), solid.regular_faces.astype(np.int64)
-
-
-def line_parts(geometry: BaseGeometry) -> list[np.ndarray]:
-    """The (k, 2) coordinate arrays of each line in a (multi)line geometry."""
-    if geometry is None or geometry.is_empty:
-        return []
-    lines = getattr(geometry, "geoms", [geometry])
-    return [np.asarray(line.coords)[:, :2] for line in lines
-            if isinstance(line, shapely.LineString) and len(line.coords) >= 2]
+    One pass of VTK's tube filter (through pyvista) for all lines together, with each line's
+    radius as a point scalar, then split by feature: a district's thousands of pipes cost one
+    filter run instead of thousands."""
+    keys, geometries = [], []
+    for index, (key, geometry) in enumerate(lines):
+        if geometry is None or geometry.is_empty:
+            continue
+        for line in getattr(geometry, "geoms", [geometry]):
+            if isinstance(line, shapely.LineString) and line.length > 0:
+                keys.append(index)
+                geometries.append(line)
+    if not geometries:
+        return {}
+    dense = shapely.segmentize(np.array(geometries, dtype=object), step)
+    xy, owner = shapely.get_coordinates(dense, return_index=True)
+    keep = np.ones(len(xy), dtype=bool)  # drop repeated points: the tube filter needs a step
+    keep[1:] = (owner[1:] != owner[:-1]) | np.any(xy[1:] != xy[:-1], axis=1)
+    xy, owner = xy[keep], owner[keep]
+    feature = np.asarray(keys)[owner]
+    z = ground.height(xy[:, 0], xy[:, 1]) + np.asarray(lift, dtype=float)[feature]
+    points = np.column_stack([xy[:, 0] - origin[0], xy[:, 1] - origin[1], z - origin[2]])
+    counts = np.bincount(owner, minlength=len(geometries))
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    usable = counts >= 2
+    cells = np.concatenate([np.concatenate([[c], np.arange(s, s + c)])
+                            for s, c in zip(starts[usable], counts[usable])])
+    polylines = pv.PolyData(points, lines=cells)
+    polylines.point_data["radius"] = np.asarray(radius, dtype=float)[feature]
+    polylines.cell_data["feature"] = np.asarray(keys)[usable]
+    solid = polylines.tube(scalars="radius", absolute=True, n_sides=sides,
+                           capping=True).triangulate().clean(tolerance=0.0)  # caps shut
+    faces = solid.regular_faces.astype(np.int64)
+    owners = np.asarray(solid.cell_data["feature"])
+    vertices = np.asarray(solid.points, dtype=float)
+    normals = np.asarray(solid.point_data["TubeNormals"], dtype=np.float32)
+    order = np.argsort(owners, kind="stable")
+    bounds = np.flatnonzero(np.diff(owners[order])) + 1
+    result = {}
+    for group in np.split(order, bounds):
+        if len(group) == 0:
+            continue
+        used, local = np.unique(faces[group], return_inverse=True)
+        result[lines[int(owners[group[0]])][0]] = (vertices[used], local.reshape(-1, 3),
+                                                   normals[used])
+    return result
 
 
 def draped_surface(area: BaseGeometry, ground: Ground, lift: float,
@@ -250,16 +273,6 @@ def vertex_normals(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
     mesh = mesh.compute_normals(point_normals=True, cell_normals=False, split_vertices=False,
                                 consistent_normals=False, auto_orient_normals=False)
     return np.asarray(mesh.point_data["Normals"], dtype=np.float32)
-
-
-def ring_heights(footprint: BaseGeometry, ground: Ground) -> tuple[float, float]:
-    """(lowest, mean) ground elevation under a footprint's outline: a building stands from
-    the lowest corner, and its height counts from the mean ground."""
-    xy = shapely.get_coordinates(footprint)
-    z = ground.height(xy[:, 0], xy[:, 1])
-    return float(z.min()), float(z.mean())
-
-
 
 
 def flat_shaded(vertices: np.ndarray, triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

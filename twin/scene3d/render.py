@@ -47,7 +47,7 @@ def _camera(scene: "Scene", preset: str) -> tuple[tuple[float, ...], tuple[float
     focus_xy = ((west + east) / 2 - scene.origin[0], (south + north) / 2 - scene.origin[1])
     focus_z = float(np.median(points[:, 2])) if len(points) else 0.0
     size = max(east - west, north - south, 200.0)
-    distance = size * 1.6
+    distance = size * 1.8
     a, e = math.radians(azimuth), math.radians(elevation)
     position = (focus_xy[0] + distance * math.cos(e) * math.sin(a),
                 focus_xy[1] + distance * math.cos(e) * math.cos(a),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,8 +19,8 @@ import shapely
 
 from twin.catalog import get_layer
 from twin.scene3d.area import SCENE_CRS, SceneArea, SceneRequestError, finite
-from twin.scene3d.geometry import (Ground, building_solid, drape_points, draped_surface,
-                                   line_parts, read_ground, ring_heights, tube, vertex_normals)
+from twin.scene3d.geometry import (Ground, building_solid, draped_surface, draped_tubes,
+                                   read_ground, vertex_normals)
 from twin.sqlfiles import query
 from twin.terrain import terrain_path
 
@@ -96,9 +97,12 @@ def parse_include(text: str | None) -> tuple[str, ...]:
     return tuple(n for n in INCLUDES if n in names)
 
 
-def _palette(layer: str, value: object) -> str:
+def _palette(layer: str) -> Callable[[object], str]:
+    """The layer's colour for a value of its `style.by` property (from layers/*.yml)."""
     style = get_layer(layer).style
-    return str((style.get("palette") or {}).get(value, style.get("color", "#888888")))
+    palette = style.get("palette") or {}
+    default = str(style.get("color", "#888888"))
+    return lambda value: str(palette.get(value, default))
 
 
 def building_height(height_m: object, levels: object) -> tuple[float, bool]:
@@ -141,74 +145,99 @@ def _rows(conn: psycopg.Connection, name: str, area: SceneArea) -> list[tuple]:
 
 def building_parts(rows: list[tuple], ground: Ground,
                    origin: tuple[float, float, float]) -> list[Part]:
-    """Closed solids, one per building, standing on the ground, coloured by seismic status."""
+    """Closed solids, one per building, standing on the ground, coloured by seismic status.
+
+    A building stands from the lowest ground under its outline (sunk 0.2 m so no gap shows
+    on a slope) and its height counts from the mean ground under it."""
+    if not rows:
+        return []
+    colour = _palette("buildings")
+    footprints = shapely.from_wkb([bytes(row[-1]) for row in rows])
+    xy, owner = shapely.get_coordinates(footprints, return_index=True)
+    ground_z = ground.height(xy[:, 0], xy[:, 1])
+    counts = np.bincount(owner, minlength=len(rows))
+    lowest = np.full(len(rows), np.nan)
+    np.fmin.at(lowest, owner, ground_z)
+    mean = np.bincount(owner, weights=ground_z, minlength=len(rows)) / np.maximum(counts, 1)
     parts = []
-    for bid, height_m, levels, use, status, year, district, wkb in rows:
-        footprint = shapely.from_wkb(bytes(wkb))
+    for (bid, height_m, levels, use, status, year, district, _), footprint, low, middle in zip(
+            rows, footprints, lowest, mean):
         height, assumed = building_height(height_m, levels)
-        lowest, mean = ring_heights(footprint, ground)
-        vertices, triangles = building_solid(footprint, lowest - 0.2, mean + height, origin)
+        try:
+            vertices, triangles = building_solid(footprint, low - 0.2, middle + height, origin)
+        except shapely.errors.GEOSException:
+            triangles = []
         if len(triangles) == 0:
             LOG.warning("building footprint could not be triangulated", extra={"id": bid})
             continue
         parts.append(Part(
             group="buildings", name=f"buildings/{bid}", vertices=vertices,
-            triangles=triangles, colour=_palette("buildings", status),
+            triangles=triangles, colour=colour(status),
             extras={"layer": "buildings", "id": bid, "height_m": round(height, 2),
                     "height_assumed": assumed, "levels": levels, "use": use,
                     "seismic_status": status, "year_built": year, "district": district,
-                    "ground_m": round(lowest, 2)}))
+                    "ground_m": round(float(low), 2)}))
     return parts
 
 
-def _tube_part(group: str, name: str, wkb: bytes, ground: Ground,
-               origin: tuple[float, float, float], *, lift: float, step: float,
-               radius: float, sides: int, colour: str, extras: dict[str, Any]) -> Part | None:
-    """A (multi)line as one tube mesh following the ground `lift` metres above (or below) it."""
-    pieces = [tube(drape_points(line, ground, step, lift, origin), radius, sides)
-              for line in line_parts(shapely.from_wkb(bytes(wkb)))]
-    joined = _joined(pieces)
-    if joined is None:
-        return None
-    vertices, triangles = joined
-    return Part(group=group, name=name, vertices=vertices, triangles=triangles, colour=colour,
-                normals=vertex_normals(vertices, triangles), extras=extras)
+def _tube_parts(group: str, layer: str, rows: list[tuple], ground: Ground,
+                origin: tuple[float, float, float], *, step: float, sides: int,
+                look: Any) -> list[Part]:
+    """Lines as tubes, one part per feature: `look(row)` gives (radius, lift, colour, extras)
+    and each row ends with the geometry's WKB."""
+    looks = {row[0]: look(row) for row in rows}
+    tubes = draped_tubes([(row[0], shapely.from_wkb(bytes(row[-1]))) for row in rows],
+                         radius=np.array([looks[row[0]][0] for row in rows]),
+                         lift=np.array([looks[row[0]][1] for row in rows]), ground=ground,
+                         step=step, origin=origin, sides=sides)
+    parts = []
+    for row in rows:
+        if row[0] not in tubes:
+            continue
+        vertices, triangles, normals = tubes[row[0]]
+        _, _, colour, extras = looks[row[0]]
+        parts.append(Part(group=group, name=f"{layer}/{row[0]}", vertices=vertices,
+                          triangles=triangles, colour=colour, normals=normals, extras=extras))
+    return parts
 
 
 def _fault_parts(rows: list[tuple], ground: Ground,
                  origin: tuple[float, float, float]) -> list[Part]:
     radius = max(2.0, ground.cell / 10)
     colour = get_layer("seismic_faults").style.get("color", "#d63031")
-    parts = [_tube_part("faults", f"seismic_faults/{fid}", wkb, ground, origin,
-                        lift=FAULT_LIFT_M, step=ground.cell / 2, radius=radius, sides=8,
-                        colour=colour,
-                        extras={"layer": "seismic_faults", "id": fid, "name": name,
-                                "active": active, "setback_m": setback, "terrain": terrain,
-                                "radius_m": radius})
-             for fid, name, active, setback, terrain, wkb in rows]
-    return [p for p in parts if p is not None]
+
+    def look(row: tuple) -> tuple[float, float, str, dict[str, Any]]:
+        fid, name, active, setback, terrain, _ = row
+        return radius, FAULT_LIFT_M, colour, {
+            "layer": "seismic_faults", "id": fid, "name": name, "active": active,
+            "setback_m": setback, "terrain": terrain, "radius_m": radius}
+
+    return _tube_parts("faults", "seismic_faults", rows, ground, origin, step=ground.cell / 2,
+                       sides=8, look=look)
 
 
 def _utility_parts(rows: list[tuple], ground: Ground,
                    origin: tuple[float, float, float]) -> list[Part]:
-    parts = []
-    for uid, network, depth_m, diameter_mm, wear, installed, wkb in rows:
+    palette = _palette("utility_lines")
+
+    def look(row: tuple) -> tuple[float, float, str, dict[str, Any]]:
+        uid, network, depth_m, diameter_mm, wear, installed, _ = row
         depth = finite(depth_m, math.nan)
         assumed = not (math.isfinite(depth) and depth >= 0)
         depth = DEFAULT_DEPTH_M if assumed else depth
         radius = max(finite(diameter_mm, 200.0) / 2000.0, 0.1)
-        parts.append(_tube_part(
-            "utilities", f"utility_lines/{uid}", wkb, ground, origin, lift=-depth,
-            step=max(ground.cell / 2, 5.0), radius=radius, sides=6,
-            colour=_palette("utility_lines", network),
-            extras={"layer": "utility_lines", "id": uid, "network": network,
-                    "depth_m": depth, "depth_assumed": assumed, "diameter_mm": diameter_mm,
-                    "radius_m": radius, "wear_pct": wear, "installed_year": installed}))
-    return [p for p in parts if p is not None]
+        return radius, -depth, palette(network), {
+            "layer": "utility_lines", "id": uid, "network": network, "depth_m": depth,
+            "depth_assumed": assumed, "diameter_mm": diameter_mm, "radius_m": radius,
+            "wear_pct": wear, "installed_year": installed}
+
+    return _tube_parts("utilities", "utility_lines", rows, ground, origin,
+                       step=max(ground.cell / 2, 5.0), sides=6, look=look)
 
 
 def _park_parts(rows: list[tuple], ground: Ground,
                 origin: tuple[float, float, float]) -> list[Part]:
+    colour = _palette("parks")
     parts = []
     for pid, name, kind, status, area_ha, wkb in rows:
         vertices, triangles = draped_surface(shapely.from_wkb(bytes(wkb)), ground,
@@ -217,20 +246,10 @@ def _park_parts(rows: list[tuple], ground: Ground,
             continue
         parts.append(Part(
             group="parks", name=f"parks/{pid}", vertices=vertices, triangles=triangles,
-            colour=_palette("parks", status), opacity=0.9,
+            colour=colour(status), opacity=0.9,
             extras={"layer": "parks", "id": pid, "name": name, "kind": kind,
                     "status": status, "area_ha": area_ha}))
     return parts
-
-
-def _joined(meshes: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray,
-                                                                 np.ndarray] | None:
-    meshes = [m for m in meshes if len(m[1])]
-    if not meshes:
-        return None
-    offsets = np.cumsum([0] + [len(v) for v, _ in meshes[:-1]])
-    return (np.vstack([v for v, _ in meshes]),
-            np.vstack([t + o for (_, t), o in zip(meshes, offsets)]))
 
 
 def build_scene(conn: psycopg.Connection, area: SceneArea, include: tuple[str, ...],

@@ -28,6 +28,7 @@ import threading
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +80,7 @@ class Building:
     volume: float
     properties: dict[str, Any]
 
-    @property
+    @cached_property
     def centre(self) -> tuple[float, float]:
         return float(self.lon.mean()), float(self.lat.mean())
 
@@ -238,24 +239,22 @@ def _property_table(writer: GlbWriter, buildings: list[Building]) -> dict[str, A
 
 def tile_glb(buildings: list[Building], frame: np.ndarray) -> bytes:
     """One tile's buildings as GLB in the east-north-up frame `frame`."""
-    inverse = np.linalg.inv(frame)
-    positions, normals, colours, feature = [], [], [], []
-    for index, building in enumerate(buildings):
-        x, y, z = TO_ECEF.transform(building.lon, building.lat, building.height)
-        ecef = np.column_stack([x, y, z, np.ones(len(building.lon))])
-        local = (ecef @ inverse.T)[:, :3]
-        corners, face_normals = flat_shaded(local, building.triangles)
-        positions.append(corners)
-        normals.append(face_normals)
-        colours.append(np.tile(_colour_rgba(building.colour), (len(corners), 1)))
-        feature.append(np.full(len(corners), index, dtype=np.float32))
+    sizes = np.array([len(b.lon) for b in buildings])
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    x, y, z = TO_ECEF.transform(np.concatenate([b.lon for b in buildings]),
+                                np.concatenate([b.lat for b in buildings]),
+                                np.concatenate([b.height for b in buildings]))
+    local = (np.column_stack([x, y, z, np.ones(len(x))]) @ np.linalg.inv(frame).T)[:, :3]
+    triangles = np.vstack([b.triangles + o for b, o in zip(buildings, offsets)])
+    owner = np.repeat(np.arange(len(buildings)), [len(b.triangles) for b in buildings])
+    vertices, normals = flat_shaded(local, triangles)
+    feature = np.repeat(owner, 3).astype(np.float32)
+    rgba = np.array([_colour_rgba(b.colour) for b in buildings], dtype=np.uint8)
     writer = GlbWriter()
     material = writer.material("#ffffff", vertex_colours=True)
-    feature_ids = writer.accessor(np.concatenate(feature), "SCALAR", FLOAT)
-    vertices = np.vstack(positions)
+    feature_ids = writer.accessor(feature, "SCALAR", FLOAT)
     primitive = writer.primitive(vertices, np.arange(len(vertices)).reshape(-1, 3), material,
-                                 normals_zup=np.vstack(normals),
-                                 colours=np.vstack(colours).astype(np.uint8),
+                                 normals_zup=normals, colours=rgba[feature.astype(np.int64)],
                                  attributes={"_FEATURE_ID_0": feature_ids})
     primitive["extensions"] = {"EXT_mesh_features": {"featureIds": [
         {"featureCount": len(buildings), "attribute": 0, "propertyTable": 0}]}}
