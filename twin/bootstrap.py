@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from twin.analysis.publish import refresh_analysis
 from twin.catalog import load_catalog
 from twin.sqlfiles import query
 
@@ -24,8 +25,10 @@ def load_if_empty(scale: str) -> None:
     if filled:
         click.echo(f"the twin has data in {len(filled)} layer(s) ({', '.join(filled[:4])}"
                    f"{', ...' if len(filled) > 4 else ''}): not loading the demo city")
+        click.echo(refresh_analysis())
         return
     from twin.demo.command import load_demo_city
 
     click.echo(f"the twin is empty: loading the {scale} demo city (synthetic Almaty, seed 1)...")
     click.echo(load_demo_city(scale, 1))
+    click.echo(refresh_analysis())

@@ -22,7 +22,7 @@ import shapely
 from twin.analysis.city import CATEGORIES, CityModel, cell_polygons, load_city
 from twin.analysis.fifteen import NodeAccess, node_access
 from twin.analysis.indicators import access_summaries, fifteen_tables
-from twin.analysis.network import to_utm as _utm
+from twin.analysis.network import data_versions, to_utm as _utm
 from twin.analysis.seismic import Hazards, building_exposure
 from twin.analysis.utilities import NETWORKS, WEAR_TARGET_2030, line_distances, wear
 from twin.progress import progress
@@ -219,7 +219,8 @@ def analyse(conn: psycopg.Connection, mode: str = "slope") -> dict[str, Any]:
         run._timed("indicators", started)
         bar.update(1)
         bar.set_postfix_str(steps[4])
-        computed = {"mode": mode if city.network.slope_aware or mode != "slope" else "flat",
+        computed = {"inputs": input_versions(conn),
+                    "mode": mode if city.network.slope_aware or mode != "slope" else "flat",
                     "slope_aware": bool(city.network.slope_aware and mode == "slope"),
                     "nodes": int(city.network.n), "plots": int(len(city.plots)),
                     "cells": int(len(city.cells)), "categories": list(CATEGORIES),
@@ -239,6 +240,43 @@ def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
             (int(v) if isinstance(v, (np.integer,)) else v) for k, v in row.items()}
 
 
+ANALYSED_LAYERS = ("streets", "terrain", "amenities", "transit_stops", "parks", "plots",
+                   "buildings", "districts", "polycentres", "seismic_faults", "seismic_zones",
+                   "utility_lines")
+
+
+def input_versions(conn: psycopg.Connection) -> dict[str, int]:
+    """Data versions of every layer the analysis reads (stored with the results)."""
+    return dict(zip(ANALYSED_LAYERS, data_versions(conn, ANALYSED_LAYERS)))
+
+
+def summary_line(result: dict[str, Any]) -> str:
+    city, computed = result["city"], result["computed"]
+    seconds = sum(result["timings"].values())
+    walking = "slope-aware" if computed["slope_aware"] else "flat 4.8 km/h"
+    share = city.get("share_all_six")
+    coverage = (f"{share * 100:.1f}% of residents have all six within 15 minutes, walkability "
+                f"{city.get('walkability')}" if share is not None else "no residents")
+    return (f"analysed {computed['plots']} plots, {computed['cells']} cells and "
+            f"{city.get('buildings', 0)} buildings on {computed['nodes']} nodes ({walking}) "
+            f"in {seconds:.1f} s: {coverage}")
+
+
+def refresh_analysis() -> str:
+    """Re-run the analysis when its inputs changed since the last run (`twin up`)."""
+    from twin.db.pool import connect
+
+    with connect() as conn:
+        conn.autocommit = True
+        stored = conn.execute(query("analysis/city_indicators")).fetchone()
+        computed = (stored[1] if stored else None) or {}
+        if computed.get("inputs") == input_versions(conn):
+            return "analysis layers are up to date"
+        if not conn.execute(query("analysis/has_streets")).fetchone()[0]:
+            return "no streets yet: skipping the walkability analysis"
+        return summary_line(analyse(conn))
+
+
 @click.command("analyse")
 @click.option("--mode", type=click.Choice(["slope", "flat"]), default="slope", show_default=True,
               help="Walking times: slope-aware (Tobler on the terrain) or flat 4.8 km/h.")
@@ -249,12 +287,4 @@ def analyse_command(mode: str) -> None:
     with connect() as conn:
         conn.autocommit = True
         result = analyse(conn, mode)
-    city, computed = result["city"], result["computed"]
-    seconds = sum(result["timings"].values())
-    walking = "slope-aware" if computed["slope_aware"] else "flat 4.8 km/h"
-    share = city.get("share_all_six")
-    coverage = (f"{share * 100:.1f}% of residents have all six within 15 minutes, walkability "
-                f"{city.get('walkability')}" if share is not None else "no residents")
-    click.echo(f"analysed {computed['plots']} plots, {computed['cells']} cells and "
-               f"{city.get('buildings', 0)} buildings on {computed['nodes']} nodes ({walking}) "
-               f"in {seconds:.1f} s: {coverage}")
+    click.echo(summary_line(result))
