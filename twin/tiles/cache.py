@@ -6,7 +6,8 @@ versions and of what else decides the bytes (the generalisation rules, the layer
 so a change moves the tileset to a new directory: nothing is ever invalidated by hand, and
 tiles of the old version are pruned when the new directory is first written.
 
-The versions are read with one query and kept for `VERSION_TTL_S` (1 s by default,
+Keys also name the database (its system identifier), so twins sharing a cache directory never
+serve each other's tiles. The versions are read with one query and kept for `VERSION_TTL_S` (1 s by default,
 TWIN_TILE_VERSION_TTL overrides it): a cache hit costs no database round trip, and an edit is
 visible in tiles at most that long after its commit. The key doubles as the ETag, so a
 revalidation (If-None-Match) is answered with 304 without touching the disk.
@@ -26,8 +27,11 @@ import threading
 import time
 from pathlib import Path
 
+import psycopg
+
 from twin.db.pool import connection
 from twin.settings import get_settings
+from twin.sqlfiles import query
 from twin.store import layer_versions
 from twin.tiles.matrix import TileAddress
 
@@ -48,6 +52,7 @@ class LayerVersions:
         self._versions: dict[str, int] = {}
         self._read_at = -1e18
         self._lock = threading.Lock()
+        self.database = ""
 
     def fresh(self) -> bool:
         return time.monotonic() - self._read_at < self.ttl
@@ -62,14 +67,21 @@ class LayerVersions:
         with self._lock:
             if not self.fresh():
                 with connection() as conn:
+                    if not self.database:
+                        self.database = database_identity(conn)
                     self._versions = layer_versions(conn)
                 self._read_at = time.monotonic()
         return self._versions
 
 
-def tileset_key(parts: list[tuple[str, str]], versions: dict[str, int]) -> str:
-    """Digest of (name, fingerprint, data version) of every source of a tileset."""
-    spec = [[name, fingerprint, versions.get(name, 0)] for name, fingerprint in parts]
+def database_identity(conn: psycopg.Connection) -> str:
+    return conn.execute(query("tiles/database_identity")).fetchone()[0]
+
+
+def tileset_key(database: str, parts: list[tuple[str, str]],
+                versions: dict[str, int]) -> str:
+    """Digest of the database and the (name, fingerprint, data version) of every source."""
+    spec = [database] + [[name, fingerprint, versions.get(name, 0)] for name, fingerprint in parts]
     return hashlib.sha256(json.dumps(spec).encode()).hexdigest()[:20]
 
 

@@ -53,7 +53,7 @@ def seed(layer_name: str, zoom_text: str, bbox: str) -> None:
     """Render every tile of LAYER at the zooms over the city into the cache (skips cached)."""
     from twin.db.pool import connect
     from twin.store import layer_versions
-    from twin.tiles.cache import TileCache, tileset_key
+    from twin.tiles.cache import TileCache, database_identity, tileset_key
     from twin.tiles.matrix import tile_ranges
     from twin.tiles.routes import TERRAIN
     from twin.tiles.terrain_tiles import (MAX_TERRAIN_ZOOM, TERRAIN_POLICY_VERSION,
@@ -81,15 +81,17 @@ def seed(layer_name: str, zoom_text: str, bbox: str) -> None:
     with connect() as conn:
         conn.autocommit = True
         versions = layer_versions(conn)
+        database = database_identity(conn)
         if tileset == TERRAIN:
             from twin.terrain import terrain_path
 
             if TERRAIN not in versions or (terrain := terrain_path(conn)) is None:
                 raise TwinError("no terrain model is loaded")
-            key = tileset_key([(TERRAIN, f"policy-{TERRAIN_POLICY_VERSION}")], versions)
-        else:
-            key = tileset_key([(layer.name, policy_fingerprint(layer)) for layer in layers],
+            key = tileset_key(database, [(TERRAIN, f"policy-{TERRAIN_POLICY_VERSION}")],
                               versions)
+        else:
+            key = tileset_key(database, [(layer.name, policy_fingerprint(layer))
+                                         for layer in layers], versions)
         extension = "png" if tileset == TERRAIN else "mvt"
         with progress(f"tiles {layer_name} z{low}-{high}", total=len(addresses),
                       unit="tile") as bar:

@@ -62,8 +62,19 @@ def tms() -> morecantile.TileMatrixSet:
 
 @lru_cache(maxsize=1)
 def tile_matrix_set_document() -> dict[str, Any]:
-    """The OGC Two Dimensional Tile Matrix Set 2.0 JSON of WebMercatorQuad."""
-    return tms().model_dump(exclude_none=True, mode="json")
+    """The OGC Two Dimensional Tile Matrix Set 2.0 JSON of WebMercatorQuad, with the 1.0 names
+    beside the 2.0 ones (identifier, supportedCRS, boundingBox, topLeftCorner): GDAL before 3.7
+    (and so QGIS built on it) reads only those."""
+    document = tms().model_dump(exclude_none=True, mode="json")
+    half = 20037508.3427892
+    document.update({"identifier": document["id"], "supportedCRS": document["crs"],
+                     "boundingBox": {"type": "BoundingBoxType", "crs": document["crs"],
+                                     "lowerCorner": [-half, -half],
+                                     "upperCorner": [half, half]}})
+    for matrix in document["tileMatrices"]:
+        matrix["identifier"] = matrix["id"]
+        matrix["topLeftCorner"] = matrix["pointOfOrigin"]
+    return document
 
 
 def check_matrix_set(name: str) -> str:

@@ -15,6 +15,7 @@ JSON = "application/json"
 TILEJSON_TYPE = "application/json"
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 REL_TILING_SCHEME = "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme"
+REL_TILESET = "http://www.opengis.net/def/rel/ogc/1.0/tileset"
 REL_TILESETS_VECTOR = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector"
 REL_TILESETS_MAP = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-map"
 REL_COVERAGE = "http://www.opengis.net/def/rel/ogc/1.0/coverage"
@@ -84,6 +85,8 @@ def tileset(layers: list[Layer], base: str, tiles_path: str, title: str,
     return {
         "title": title, "description": description, "dataType": "vector", "crs": CRS_3857,
         "tileMatrixSetURI": TMS_URI,
+        # the draft name GDAL's OGCAPI driver (3.2-3.6) looks for
+        "tileMatrixSetDefinition": f"{base}/tileMatrixSets/{WEB_MERCATOR_QUAD}",
         "tileMatrixSetLimits": matrix_limits(CITY_BBOX, minzoom, maxzoom),
         "boundingBox": {"lowerLeft": list(CITY_BBOX[:2]), "upperRight": list(CITY_BBOX[2:]),
                         "crs": CRS84},
@@ -108,8 +111,11 @@ def tileset_list(layers: list[Layer], base: str, tiles_root: str, title: str) ->
     tiles_path = f"{tiles_root}/{WEB_MERCATOR_QUAD}"
     entry = {"title": f"{title} on {WEB_MERCATOR_QUAD}", "dataType": "vector",
              "crs": CRS_3857, "tileMatrixSetURI": TMS_URI,
+             "tileMatrixSetDefinition": f"{base}/tileMatrixSets/{WEB_MERCATOR_QUAD}",
              "links": [
                  {"rel": "self", "type": JSON, "title": f"{title} tileset metadata",
+                  "href": f"{base}{tiles_path}"},
+                 {"rel": REL_TILESET, "type": JSON, "title": f"{title} tileset metadata",
                   "href": f"{base}{tiles_path}"},
                  {"rel": REL_TILING_SCHEME, "type": JSON, "title": "WebMercatorQuad definition",
                   "href": f"{base}/tileMatrixSets/{WEB_MERCATOR_QUAD}"},

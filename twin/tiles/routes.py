@@ -137,7 +137,7 @@ async def _vector_tile(request: Request, tileset: str, layers: list[Layer],
                        address: TileAddress) -> Response:
     svc = service()
     versions = await svc.current_versions()
-    key = tileset_key(svc.parts(tileset, layers), versions)
+    key = tileset_key(svc.versions.database, svc.parts(tileset, layers), versions)
     etag = f'"{key}"'
     if _not_modified(request, etag):
         return Response(status_code=304, headers=_headers(etag, "revalidated"))
@@ -302,7 +302,8 @@ async def terrain_tile(request: Request) -> Response:
     versions = await svc.current_versions()
     if TERRAIN not in versions:
         raise _no_terrain()
-    key = tileset_key([(TERRAIN, f"policy-{TERRAIN_POLICY_VERSION}")], versions)
+    key = tileset_key(svc.versions.database,
+                      [(TERRAIN, f"policy-{TERRAIN_POLICY_VERSION}")], versions)
     etag = f'"{key}"'
     if _not_modified(request, etag):
         return Response(status_code=304, headers=_headers(etag, "revalidated"))

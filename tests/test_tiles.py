@@ -1,0 +1,423 @@
+"""Vector and terrain tiles, as a map client, QGIS/GDAL and a planner editing data see them.
+
+A server with its own tile cache (a temporary directory) runs over the deterministic small demo
+city. Golden snapshots (tests/snapshots/tiles/*.json) hold a summary and the hash of fixed tiles
+so any change to tile bytes is seen; after an intended change, rewrite them with
+TWIN_UPDATE_SNAPSHOTS=1 and review the diff.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import mapbox_vector_tile
+import morecantile
+import numpy as np
+import psycopg
+import pytest
+import rasterio
+from psycopg import sql
+from PIL import Image
+
+from conftest import ROOT, Server, run_twin
+
+SNAPSHOTS = ROOT / "tests" / "snapshots" / "tiles"
+TMS = morecantile.tms.get("WebMercatorQuad")
+MVT = "application/vnd.mapbox-vector-tile"
+
+
+@pytest.fixture(scope="module")
+def tile_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("tile-cache")
+
+
+@pytest.fixture(scope="module")
+def tiles_server(demo_city: str, tile_cache: Path) -> Iterator[Server]:
+    """The twin's server with its own tile cache directory."""
+    srv = Server({"TWIN_TILE_CACHE": str(tile_cache)})
+    yield srv
+    srv.stop()
+
+
+def decode(data: bytes) -> dict:
+    return mapbox_vector_tile.decode(data) if data else {}
+
+
+def summary(data: bytes, skip: set[str] = frozenset()) -> dict:
+    """What a snapshot keeps of a tile: layers, counts, property keys, geometry types and a hash
+    of the decoded content (geometry, properties, order). Feature ids are replaced by their rank:
+    they are the tables' identity values, which every demo reload advances."""
+    layers = {}
+    content = []
+    for name, layer in sorted(decode(data).items()):
+        if name in skip:
+            continue
+        features = layer["features"]
+        layers[name] = {
+            "features": len(features),
+            "properties": sorted({key for f in features for key in f["properties"]}),
+            "geometry_types": sorted({f["geometry"]["type"] for f in features}),
+        }
+        content.append([name, layer["extent"], [[f["geometry"], sorted(f["properties"].items())]
+                                                for f in features]])
+    digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+    return {"sha256_content": digest, "layers": layers}
+
+
+def tile_over(db: psycopg.Connection, layer: str, zoom: int) -> morecantile.Tile:
+    """The tile over the first feature of a layer (deterministic for the seeded demo)."""
+    statement = sql.SQL("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p "
+                        "FROM {} ORDER BY id LIMIT 1) s").format(sql.Identifier(layer))
+    lon, lat = db.execute(statement).fetchone()
+    return TMS.tile(lon, lat, zoom)
+
+
+def url(layer: str | None, tile: morecantile.Tile) -> str:
+    prefix = f"/collections/{layer}/tiles" if layer else "/tiles"
+    return f"{prefix}/WebMercatorQuad/{tile.z}/{tile.y}/{tile.x}"
+
+
+def vertex_count(layer: dict) -> int:
+    def count(coords) -> int:
+        if coords and isinstance(coords[0], (int, float)):
+            return 1
+        return sum(count(c) for c in coords)
+
+    return sum(count(f["geometry"]["coordinates"]) for f in layer["features"])
+
+
+# --- what a map client gets -----------------------------------------------------------------
+
+def test_a_layer_tile_is_mvt_cached_on_disk_and_revalidated_with_304(
+        tiles_server: Server, db: psycopg.Connection, tile_cache: Path) -> None:
+    tile = tile_over(db, "plots", 15)
+    first = tiles_server.get(url("plots", tile))
+    assert first.status_code == 200, first.text
+    assert first.headers["content-type"] == MVT
+    assert first.headers["x-tile-cache"] == "miss"
+    assert "max-age" in first.headers["cache-control"]
+    plots = decode(first.content)["plots"]["features"]
+    assert plots, "the tile over a plot holds plots"
+    assert set(plots[0]["properties"]) >= {"land_use", "cadastral_number", "zoning"}
+
+    again = tiles_server.get(url("plots", tile))
+    assert again.headers["x-tile-cache"] == "hit"
+    assert again.content == first.content
+    assert again.headers["etag"] == first.headers["etag"]
+    assert list(tile_cache.rglob(f"{tile.y}.mvt")), "the tile is stored under the cache dir"
+
+    revalidated = tiles_server.get(url("plots", tile),
+                                   headers={"If-None-Match": first.headers["etag"]})
+    assert revalidated.status_code == 304
+    assert revalidated.content == b""
+    stale = tiles_server.get(url("plots", tile), headers={"If-None-Match": '"not-it"'})
+    assert stale.status_code == 200
+
+
+def test_the_all_layers_tile_has_one_source_layer_per_catalog_layer_in_zoom_range(
+        tiles_server: Server, db: psycopg.Connection) -> None:
+    tile = tile_over(db, "plots", 14)
+    response = tiles_server.get(url(None, tile) + ".pbf")
+    assert response.status_code == 200
+    layers = decode(response.content)
+    assert {"plots", "streets", "buildings", "districts"} <= set(layers)
+    low = tiles_server.get(url(None, TMS.tile(76.95, 43.25, 9)))
+    low_layers = set(decode(low.content))
+    assert "plots" not in low_layers and "buildings" not in low_layers, \
+        "plots and buildings start at zoom 12 and 13"
+    assert "districts" in low_layers
+
+
+@pytest.mark.parametrize("name, layer, zoom", [
+    ("all_layers_z14", None, 14), ("plots_z15", "plots", 15), ("streets_z12", "streets", 12),
+    ("districts_z10", "districts", 10)])
+def test_golden_tiles_match_their_snapshots(tiles_server: Server, db: psycopg.Connection,
+                                           name: str, layer: str | None, zoom: int) -> None:
+    from twin.catalog import load_catalog
+
+    # analysis layers hold data only after `twin analyse`, which other tests may or may not run
+    analysis = {item.name for item in load_catalog().values() if item.analysis}
+    tile = tile_over(db, "plots", zoom)
+    response = tiles_server.get(url(layer, tile))
+    assert response.status_code in (200, 204)
+    current = {"url": url(layer, tile), **summary(response.content, skip=analysis)}
+    path = SNAPSHOTS / f"{name}.json"
+    if os.environ.get("TWIN_UPDATE_SNAPSHOTS"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n")
+    assert path.exists(), f"no snapshot {path.name}: run with TWIN_UPDATE_SNAPSHOTS=1"
+    assert current == json.loads(path.read_text()), \
+        f"tile content changed for {name}; if intended, TWIN_UPDATE_SNAPSHOTS=1 and review"
+
+
+# --- generalisation -------------------------------------------------------------------------
+
+def test_low_zoom_tiles_carry_fewer_vertices_features_and_properties(
+        db: psycopg.Connection) -> None:
+    from twin.catalog import get_layer
+    from twin.tiles.matrix import TileAddress
+    from twin.tiles.vector import raw_tile, render_tile
+
+    streets = get_layer("streets")
+    tile = tile_over(db, "streets", 11)
+    address = TileAddress(tile.z, tile.x, tile.y)
+    ours = decode(render_tile(db, [streets], address))["streets"]
+    raw = decode(raw_tile(db, streets, address))["streets"]
+    kept = {f["id"] for f in ours["features"]}
+    everything = {f["id"] for f in raw["features"]}
+    dropped = everything - kept
+    assert kept < everything and dropped, "street stubs under a pixel are dropped"
+    lengths = dict(db.execute("SELECT id, ST_Length(geom::geography) FROM streets "
+                              "WHERE id = ANY(%s)", (list(everything),)).fetchall())
+    pixel_m = 40075016.7 / 2 ** 11 / 512 * np.cos(np.radians(43.25))
+    assert max(lengths[i] for i in dropped) < 2 * pixel_m
+    assert min(lengths[i] for i in kept) > 0.5 * pixel_m
+    same_raw = {"features": [f for f in raw["features"] if f["id"] in kept]}
+    assert vertex_count(ours) < vertex_count(same_raw), "lines are simplified below zoom 14"
+    assert {k for f in ours["features"] for k in f["properties"]} == {"highway"}, \
+        "below zoom 13 only the property the style reads"
+    assert len(raw["features"][0]["properties"]) > 1
+
+    tile14 = tile_over(db, "streets", 14)
+    high = decode(render_tile(db, [streets], TileAddress(14, tile14.x, tile14.y)))["streets"]
+    assert set(high["features"][0]["properties"]) == set(streets.properties)
+
+
+def test_the_feature_cap_keeps_the_biggest_features_every_time(
+        db: psycopg.Connection, monkeypatch: pytest.MonkeyPatch) -> None:
+    from twin.catalog import get_layer
+    from twin.tiles.matrix import TileAddress
+    from twin.tiles.vector import render_tile
+
+    plots = get_layer("plots")
+    tile = tile_over(db, "plots", 13)
+    address = TileAddress(tile.z, tile.x, tile.y)
+    uncapped = decode(render_tile(db, [plots], address))["plots"]["features"]
+    assert len(uncapped) > 25
+    monkeypatch.setenv("TWIN_TILE_FEATURE_CAP", "25")
+    capped_bytes = render_tile(db, [plots], address)
+    assert render_tile(db, [plots], address) == capped_bytes, "a capped tile is deterministic"
+    capped = decode(capped_bytes)["plots"]["features"]
+    assert len(capped) == 25
+    kept = [f["id"] for f in capped]
+    areas = dict(db.execute("SELECT id, ST_Area(geom::geography) FROM plots WHERE id = ANY(%s)",
+                            ([f["id"] for f in uncapped],)).fetchall())
+    dropped = set(areas) - set(kept)
+    assert min(areas[i] for i in kept) >= max(areas[i] for i in dropped) * 0.95, \
+        "the kept plots are the biggest of the tile"
+
+
+# --- invalidation ----------------------------------------------------------------------------
+
+def test_an_edit_to_a_layer_changes_its_tiles_and_no_other_layers(
+        tiles_server: Server, db: psycopg.Connection) -> None:
+    tile = tile_over(db, "plots", 15)
+    plots_before = tiles_server.get(url("plots", tile))
+    streets_before = tiles_server.get(url("streets", tile))
+    all_before = tiles_server.get(url(None, tile))
+    west, south, east, north = TMS.bounds(tile)
+    cx, cy = (west + east) / 2, (south + north) / 2
+    d = (east - west) / 20
+    row = db.execute(
+        "INSERT INTO plots (geom, cadastral_number, land_use) VALUES "
+        "(ST_Multi(ST_MakeEnvelope(%s, %s, %s, %s, 4326)), 'TEST-TILES-1', 'green') "
+        "RETURNING id", (cx - d, cy - d, cx + d, cy + d)).fetchone()
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            plots_after = tiles_server.get(url("plots", tile))
+            if plots_after.headers["etag"] != plots_before.headers["etag"]:
+                break
+            assert time.monotonic() < deadline, "the plots tile kept its ETag after an edit"
+            time.sleep(0.3)
+        assert plots_after.headers["x-tile-cache"] == "miss"
+        ids = [f["id"] for f in decode(plots_after.content)["plots"]["features"]]
+        assert row[0] in ids, "the new plot is in the new tile"
+        streets_after = tiles_server.get(url("streets", tile))
+        assert streets_after.headers["etag"] == streets_before.headers["etag"]
+        assert streets_after.headers["x-tile-cache"] == "hit"
+        all_after = tiles_server.get(url(None, tile))
+        assert all_after.headers["etag"] != all_before.headers["etag"]
+        old = tiles_server.get(url("plots", tile),
+                               headers={"If-None-Match": plots_before.headers["etag"]})
+        assert old.status_code == 200, "the old ETag no longer validates"
+    finally:
+        db.execute("DELETE FROM plots WHERE cadastral_number = 'TEST-TILES-1'")
+
+
+# --- real clients ----------------------------------------------------------------------------
+
+def test_gdal_mvt_driver_reads_a_downloaded_tile(tiles_server: Server, db: psycopg.Connection,
+                                                 tmp_path: Path) -> None:
+    tile = tile_over(db, "plots", 15)
+    data = tiles_server.get(url(None, tile)).content
+    path = tmp_path / "tile.mvt"
+    path.write_bytes(data)
+    result = subprocess.run(["ogrinfo", "-ro", "-so", "-al", "-oo", f"X={tile.x}",
+                             "-oo", f"Y={tile.y}", "-oo", f"Z={tile.z}", str(path)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    decoded = decode(data)
+    for name, layer in decoded.items():
+        assert f"Layer name: {name}" in result.stdout
+    counts = [int(line.split(":")[1]) for line in result.stdout.splitlines()
+              if line.startswith("Feature Count:")]
+    assert sum(counts) == sum(len(layer["features"]) for layer in decoded.values())
+    assert "land_use: String" in result.stdout
+    assert "Projected CRS" in result.stdout or "Pseudo-Mercator" in result.stdout
+
+
+def test_metadata_lets_maplibre_qgis_and_gdal_find_the_tiles(tiles_server: Server) -> None:
+    from twin.catalog import load_catalog
+
+    catalog = load_catalog()
+    tilejson = tiles_server.get("/tiles/WebMercatorQuad/tilejson.json").json()
+    assert tilejson["tilejson"] == "3.0.0"
+    assert {v["id"] for v in tilejson["vector_layers"]} == set(catalog)
+    assert tilejson["tiles"][0].endswith("/tiles/WebMercatorQuad/{z}/{y}/{x}")
+    one = tiles_server.get("/collections/plots/tiles/WebMercatorQuad/tilejson.json").json()
+    assert (one["minzoom"], one["maxzoom"]) == (catalog["plots"].minzoom,
+                                                catalog["plots"].maxzoom)
+    assert set(one["vector_layers"][0]["fields"]) == set(catalog["plots"].properties)
+
+    collection = tiles_server.get("/collections/plots?f=json").json()
+    tiles_link = next(link for link in collection["links"]
+                      if link["rel"].endswith("tilesets-vector") and "json" in link["type"])
+    tilesets = tiles_server.get(tiles_link["href"].split(tiles_server.url)[1]).json()
+    tileset_href = next(link["href"] for link in tilesets["tilesets"][0]["links"]
+                        if link["rel"] == "self")
+    tileset = tiles_server.get(tileset_href.split(tiles_server.url)[1]).json()
+    assert tileset["dataType"] == "vector"
+    assert tileset["tileMatrixSetURI"].endswith("/WebMercatorQuad")
+    assert tileset["layers"][0]["id"] == "plots"
+    template = next(link["href"] for link in tileset["links"] if link["rel"] == "item")
+    assert template.endswith("/collections/plots/tiles/WebMercatorQuad/"
+                             "{tileMatrix}/{tileRow}/{tileCol}")
+    limits = {limit["tileMatrix"] for limit in tileset["tileMatrixSetLimits"]}
+    assert limits == {str(z) for z in range(12, 17)}
+    scheme = next(link["href"] for link in tileset["links"] if link["rel"].endswith("scheme"))
+    definition = tiles_server.get(scheme.split(tiles_server.url)[1]).json()
+    assert definition["id"] == "WebMercatorQuad" and len(definition["tileMatrices"]) == 25
+
+    collections = tiles_server.get("/collections?f=json").json()["collections"]
+    terrain = next(c for c in collections if c["id"] == "terrain")
+    assert any("coverage" in link["rel"] for link in terrain["links"])
+    assert any(link["href"].endswith("/terrain/tilejson.json") for link in terrain["links"])
+
+
+# --- terrain ----------------------------------------------------------------------------------
+
+def test_terrain_tiles_decode_to_the_terrain_models_elevations(tiles_server: Server) -> None:
+    from twin.terrain import elevation_at
+    from twin.tiles.terrain_tiles import decode_terrarium
+
+    tilejson = tiles_server.get("/terrain/tilejson.json").json()
+    assert tilejson["encoding"] == "terrarium"
+    west, south, east, north = tilejson["bounds"]
+    tile = TMS.tile((west + east) / 2, (south + north) / 2, 12)
+    response = tiles_server.get(f"/terrain/tiles/WebMercatorQuad/{tile.z}/{tile.y}/{tile.x}.png")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/png"
+    rgb = np.asarray(Image.open(io.BytesIO(response.content)).convert("RGB"))
+    assert rgb.shape == (256, 256, 3)
+    elevation = decode_terrarium(rgb)
+    left, bottom, right, top = TMS.xy_bounds(tile)
+    rows, cols = np.mgrid[16:256:32, 16:256:32]
+    x = left + (cols + 0.5) * (right - left) / 256
+    y = top - (rows + 0.5) * (top - bottom) / 256
+    lon, lat = _lnglat(x, y)
+    expected = elevation_at(lon.ravel(), lat.ravel())
+    inside = np.isfinite(expected)
+    assert inside.sum() > 40
+    got = elevation[rows, cols].ravel()[inside]
+    assert np.abs(got - expected[inside]).max() < 5.0, "Terrarium PNG within 5 m of the model"
+    assert 400 < np.median(got) < 4000, "Almaty lies between 600 and 3,000 m or so"
+
+    cached = tiles_server.get(f"/terrain/tiles/WebMercatorQuad/{tile.z}/{tile.y}/{tile.x}.png")
+    assert cached.headers["x-tile-cache"] == "hit" and cached.content == response.content
+    far = TMS.tile(10.0, 50.0, 12)
+    outside = tiles_server.get(f"/terrain/tiles/WebMercatorQuad/12/{far.y}/{far.x}.png")
+    assert outside.status_code == 404 and "outside" in outside.json()["description"]
+
+
+def _lnglat(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    lon = np.degrees(x / 6378137.0)
+    lat = np.degrees(2 * np.arctan(np.exp(y / 6378137.0)) - np.pi / 2)
+    return lon, lat
+
+
+def test_the_terrain_model_is_an_ogc_coverage(tiles_server: Server, tmp_path: Path) -> None:
+    whole = tiles_server.get("/collections/terrain/coverage")
+    assert whole.status_code == 200
+    assert whole.headers["content-type"].startswith("image/tiff")
+    path = tmp_path / "terrain.tif"
+    path.write_bytes(whole.content)
+    with rasterio.open(path) as dataset:
+        assert dataset.crs.to_epsg() == 32643
+        full = dataset.width * dataset.height
+    part = tiles_server.get("/collections/terrain/coverage?bbox=76.90,43.20,76.95,43.25&f=GTiff")
+    assert part.status_code == 200
+    path.write_bytes(part.content)
+    with rasterio.open(path) as dataset:
+        assert 0 < dataset.width * dataset.height < full
+        values = dataset.read(1)
+        assert np.nanmin(values) > 300
+    description = tiles_server.get("/collections/terrain").json()
+    assert description["itemType"] == "coverage" and description["loaded"]
+    bad = tiles_server.get("/collections/terrain/coverage?bbox=77,43,76,44")
+    assert bad.status_code == 400 and "bbox" in bad.json()["description"]
+
+
+# --- bad input --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path, status, words", [
+    ("/collections/plots/tiles/WebMercatorQuad/25/0/0", 404, "tile matrix 25"),
+    ("/collections/plots/tiles/WebMercatorQuad/14/16384/0", 404, "outside tile matrix 14"),
+    ("/collections/plots/tiles/WebMercatorQuad/14/-1/0", 400, "tileRow"),
+    ("/collections/plots/tiles/WebMercatorQuad/14/1/abc", 400, "tileCol"),
+    ("/collections/plots/tiles/WebMercatorQuad/5/1/1", 404, "12-16"),
+    ("/collections/plots/tiles/WorldCRS84Quad/14/1/1", 404, "tile matrix set"),
+    ("/collections/plots/tiles/WorldCRS84Quad", 404, "tile matrix set"),
+    ("/collections/nowhere/tiles/WebMercatorQuad/14/1/1", 404, "unknown collection"),
+    ("/collections/nowhere/tiles", 404, "unknown collection"),
+    ("/collections/plots/tiles/WebMercatorQuad/14/6000/11690?f=png", 400, "f='png'"),
+    ("/collections/plots/tiles/WebMercatorQuad/14/6000/11690.png", 400, "tile format"),
+    ("/tiles/WebMercatorQuad/14/6000/11690?f=jpeg", 400, "f='jpeg'"),
+    ("/tiles/Nope/1/0/0", 404, "tile matrix set"),
+    ("/tileMatrixSets/Nope", 404, "tile matrix set"),
+    ("/terrain/tiles/WebMercatorQuad/20/0/0.png", 404, "overzoom"),
+    ("/terrain/tiles/WebMercatorQuad/12/1500/2923.jpg", 400, "tile format"),
+    ("/collections/terrain/coverage?f=netcdf", 400, "coverage format"),
+    ("/collections/terrain/coverage?bbox=a,b,c,d", 400, "bbox"),
+])
+def test_bad_tile_requests_get_a_4xx_naming_the_problem(tiles_server: Server, path: str,
+                                                        status: int, words: str) -> None:
+    response = tiles_server.get(path)
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert words in body["description"], body
+    assert body["code"]
+
+
+# --- seeding ----------------------------------------------------------------------------------
+
+def test_seeding_fills_the_cache_the_server_then_hits(tiles_server: Server, tile_cache: Path,
+                                                     db: psycopg.Connection) -> None:
+    result = run_twin("tiles", "seed", "--layer", "streets", "--zoom", "13-14",
+                      TWIN_TILE_CACHE=str(tile_cache))
+    assert "rendered" in result.stdout and "streets" in result.stdout
+    tile = tile_over(db, "streets", 14)
+    response = tiles_server.get(url("streets", tile))
+    assert response.headers["x-tile-cache"] == "hit", "seeded tiles are served from the cache"
+    again = run_twin("tiles", "seed", "--layer", "streets", "--zoom", "13-14",
+                     TWIN_TILE_CACHE=str(tile_cache))
+    assert " 0 rendered" in again.stdout
+    bad = run_twin("tiles", "seed", "--layer", "plots", "--zoom", "3-5", check=False)
+    assert bad.returncode == 1 and "no tiles at zoom 3-5" in bad.stderr
