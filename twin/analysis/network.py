@@ -108,7 +108,13 @@ class WalkingNetwork:
                                  shape=(self.n, self.n))
 
     def arc_costs(self, mode: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Directed arcs (both ways along every segment) and their costs in `mode`."""
+        """Directed arcs (both ways along every segment) and their costs in `mode` (cached)."""
+        key = ("arcs", mode)
+        if key not in self._graphs:
+            self._graphs[key] = self._arc_costs(mode)
+        return self._graphs[key]
+
+    def _arc_costs(self, mode: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         if mode not in MODES:
             raise TwinError(f"unknown walking mode {mode!r}; use one of {', '.join(MODES)}")
         u = np.concatenate([self.edge_u, self.edge_v])

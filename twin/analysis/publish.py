@@ -181,11 +181,13 @@ class Analysis:
         total = sum(len(f) for f in layers.values())
         with progress("writing analysis layers", total=total, unit="row") as bar:
             for name, frame in layers.items():
+                layer_started = time.perf_counter()
                 write_layer(self.conn, name, frame,
                             Provenance(source=SOURCE, licence="CC-BY-4.0", synthetic=synthetic,
                                        details=details if name == "district_indicators"
                                        else {"computed": details["computed"]}),
                             progress=bar.update)
+                self._timed(f"write_{name}", layer_started)
         self._timed("write", started)
 
 
@@ -252,7 +254,7 @@ def input_versions(conn: psycopg.Connection) -> dict[str, int]:
 
 def summary_line(result: dict[str, Any]) -> str:
     city, computed = result["city"], result["computed"]
-    seconds = sum(result["timings"].values())
+    seconds = sum(v for k, v in result["timings"].items() if not k.startswith("write_"))
     walking = "slope-aware" if computed["slope_aware"] else "flat 4.8 km/h"
     share = city.get("share_all_six")
     coverage = (f"{share * 100:.1f}% of residents have all six within 15 minutes, walkability "
@@ -280,10 +282,15 @@ def refresh_analysis() -> str:
 @click.command("analyse")
 @click.option("--mode", type=click.Choice(["slope", "flat"]), default="slope", show_default=True,
               help="Walking times: slope-aware (Tobler on the terrain) or flat 4.8 km/h.")
-def analyse_command(mode: str) -> None:
+@click.option("--if-stale", is_flag=True,
+              help="Only when an input layer changed since the last run (what `twin up` does).")
+def analyse_command(mode: str, if_stale: bool) -> None:
     """Compute the 15-minute city, walkability, parks, seismic and utility layers and publish them."""
     from twin.db.pool import connect
 
+    if if_stale:
+        click.echo(refresh_analysis())
+        return
     with connect() as conn:
         conn.autocommit = True
         result = analyse(conn, mode)

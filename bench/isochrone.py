@@ -1,0 +1,119 @@
+"""`twin bench isochrone`: walking isochrones over HTTP on the city network.
+
+Starts `twin serve --port 0` on the database (load the `city` demo first), warms the worker (the
+first request loads the walking network and the city into memory: reported as cold_s), then
+asks for 5/10/15-minute slope-aware isochrones from random plots, one after another, and
+reports p50/p95 over HTTP beside the same processor called in-process (the raw cost without
+HTTP and JSON). Prints ONE JSON line. Targets: p50 ≤ 30 ms, p95 ≤ 80 ms over HTTP.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from twin.db.pool import connect
+from twin.sqlfiles import query
+
+TWIN = str(Path(sys.executable).parent / "twin")
+TARGET_P50_MS, TARGET_P95_MS = 30.0, 80.0
+
+
+def stats(latencies_s: list[float]) -> dict[str, float]:
+    values = np.asarray(latencies_s) * 1000
+    return {"p50_ms": round(float(np.median(values)), 2),
+            "p95_ms": round(float(np.percentile(values, 95)), 2), "n": int(values.size)}
+
+
+def start_server() -> tuple[subprocess.Popen, str]:
+    env = dict(os.environ, TWIN_QUIET="1")
+    process = subprocess.Popen([TWIN, "serve", "--port", "0"], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    line = process.stdout.readline()
+    match = re.search(r"serving at (http://\S+?)/?\s", line)
+    if not match:
+        process.kill()
+        raise SystemExit(f"twin serve did not start: {line}{process.stderr.read()[-2000:]}")
+    url = match.group(1)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/healthz", timeout=5).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    process.kill()
+    raise SystemExit("twin serve did not answer /healthz")
+
+
+def random_points(count: int, seed: int = 7) -> list[tuple[float, float]]:
+    with connect() as conn:
+        rows = conn.execute(query("analysis/sample_plot_points"),
+                            {"seed": str(seed), "count": count}).fetchall()
+    if not rows:
+        raise SystemExit("no plots: load the city demo first (twin load demo --scale city)")
+    return [(float(x), float(y)) for _, x, y in rows]
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="twin bench isochrone")
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--minutes", default="5,10,15")
+    args = parser.parse_args(argv)
+    minutes = [int(m) for m in args.minutes.split(",")]
+    points = random_points(args.requests)
+    process, url = start_server()
+    try:
+        with httpx.Client(base_url=url, timeout=120) as client:
+            started = time.perf_counter()
+            first = client.post("/processes/isochrone/execution",
+                                json={"inputs": {"lon": points[0][0], "lat": points[0][1],
+                                                 "minutes": minutes}})
+            cold = time.perf_counter() - started
+            if first.status_code != 200:
+                raise SystemExit(f"isochrone failed: {first.status_code} {first.text[:500]}")
+            for lon, lat in points[:10]:  # warm caches (graphs per mode, code paths)
+                client.post("/processes/isochrone/execution",
+                            json={"inputs": {"lon": lon, "lat": lat, "minutes": minutes}})
+            latencies, areas, failures = [], [], 0
+            for lon, lat in points:
+                started = time.perf_counter()
+                response = client.post("/processes/isochrone/execution",
+                                       json={"inputs": {"lon": lon, "lat": lat,
+                                                        "minutes": minutes}})
+                latencies.append(time.perf_counter() - started)
+                if response.status_code == 200:
+                    areas.append(response.json()["features"][0]["properties"]["area_km2"])
+                else:
+                    failures += 1
+    finally:
+        process.terminate()
+        process.wait(10)
+    from twin.processes.isochrone import IsochroneProcessor  # noqa: PLC0415
+
+    processor = IsochroneProcessor({"name": "isochrone"})
+    processor.execute({"lon": points[0][0], "lat": points[0][1], "minutes": minutes})
+    in_process = []
+    for lon, lat in points:
+        started = time.perf_counter()
+        processor.execute({"lon": lon, "lat": lat, "minutes": minutes})
+        in_process.append(time.perf_counter() - started)
+    http = stats(latencies)
+    raw = stats(in_process)
+    print(json.dumps({"bench": "isochrone", "minutes": minutes, "mode": "slope",
+                      "cold_first_request_s": round(cold, 3), "http": http,
+                      "in_process": raw, "failures": failures,
+                      "http_to_in_process_p50": round(http["p50_ms"] / raw["p50_ms"], 3),
+                      "mean_area_15_km2": round(float(np.mean(areas)), 3) if areas else None,
+                      "target_p50_ms": TARGET_P50_MS, "target_p95_ms": TARGET_P95_MS,
+                      "meets_targets": http["p50_ms"] <= TARGET_P50_MS
+                      and http["p95_ms"] <= TARGET_P95_MS}))
