@@ -76,8 +76,9 @@ def db(database_url: str) -> Iterator[psycopg.Connection]:
 class Server:
     """A `twin serve --port 0` process; `.url` is where it listens."""
 
-    def __init__(self, extra_env: dict[str, str] | None = None) -> None:
-        self.process = subprocess.Popen([TWIN, "serve", "--port", "0"], cwd=ROOT,
+    def __init__(self, extra_env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+                 ) -> None:
+        self.process = subprocess.Popen([TWIN, "serve", "--port", "0", *args], cwd=ROOT,
                                         env=twin_env(**(extra_env or {})),
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.process.stdout.readline()

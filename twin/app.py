@@ -83,7 +83,8 @@ def create_app(server_url: str) -> Starlette:
     os.environ["TWIN_SERVER_URL"] = server_url.rstrip("/")
     os.environ["PYGEOAPI_CONFIG"] = str(settings.config_path)
     openapi_path = settings.run_dir / "openapi.yml"
-    _openapi_document(str(settings.config_path), str(openapi_path))
+    if os.environ.get("TWIN_OPENAPI_READY") != str(openapi_path):  # workers reuse the parent's
+        _openapi_document(str(settings.config_path), str(openapi_path))
     os.environ["PYGEOAPI_OPENAPI"] = str(openapi_path)
     from pygeoapi import starlette_app  # noqa: E402  (reads the environment at import)
 

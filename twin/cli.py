@@ -132,7 +132,15 @@ def run_server(host: str, port: int, workers: int = 1) -> None:
 
         from uvicorn.supervisors import Multiprocess
 
+        from twin.app import _openapi_document
+        from twin.settings import get_settings
+
         os.environ["TWIN_SERVER_URL"] = url
+        settings = get_settings()
+        settings.run_dir.mkdir(parents=True, exist_ok=True)
+        openapi = settings.run_dir / "openapi.yml"  # written once here, not once per worker
+        _openapi_document(str(settings.config_path), str(openapi))
+        os.environ["TWIN_OPENAPI_READY"] = str(openapi)
         sock.set_inheritable(True)
         config = uvicorn.Config("twin.app:app_from_environment", factory=True, workers=workers,
                                 log_level="warning", access_log=False)

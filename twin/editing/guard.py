@@ -5,9 +5,11 @@ the whole API:
 - a body larger than TWIN_MAX_BODY_BYTES (default 10 MiB) is refused with 413 before it is read;
 - more than TWIN_MAX_INFLIGHT requests (default 64) at once in one worker get 503 with
   Retry-After at once, instead of queueing until everything times out;
-- a server error while the database is unreachable becomes 503 with Retry-After (the pool
-  reconnects by itself when PostgreSQL is back), and an unexpected exception becomes a JSON
-  500 without a stack trace;
+- a server error while the database is unreachable becomes 503 with Retry-After, and the
+  guard then answers requests that need the database with 503 at once (a circuit breaker,
+  re-probing twice a second) instead of letting each wait for the pool's timeout; the pool
+  reconnects by itself when PostgreSQL is back, so no restart is needed. An unexpected
+  exception becomes a JSON 500 without a stack trace;
 - CORS: any origin may read and, with a key, write. Keys travel in headers a script sets
   explicitly, never in cookies, so a wildcard origin cannot lend a visitor's rights to another
   site; credentials mode is therefore off.
@@ -19,8 +21,10 @@ the whole API:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import time
 from typing import Any
 
 import anyio
@@ -66,15 +70,73 @@ def _json(status: int, code: str, description: str,
     return start, {"type": "http.response.body", "body": body}
 
 
+def _unavailable() -> tuple[Message, Message]:
+    return _json(503, "DatabaseUnavailable", "the database is unavailable; retry in a few "
+                 "seconds", [(b"retry-after", b"2")])
+
+
 def database_reachable() -> bool:
-    """A cheap probe used only after a server error: is PostgreSQL answering?"""
-    from twin.db.pool import connection
+    """A cheap probe used only after a server error: is PostgreSQL answering? A fresh
+    connection, not the pool's, so a refused connection is known at once."""
+    from twin.db.cluster import database_url
 
     try:
-        with connection(timeout=1) as conn:
+        with psycopg.connect(database_url(), connect_timeout=2) as conn:
             conn.execute("SELECT 1")
         return True
     except (DatabaseNotRunning, psycopg.Error):
+        return False
+
+
+# Paths answered without the database: served even while the breaker is open.
+NO_DATABASE = ("/healthz", "/viewer", "/static", "/openapi", "/conformance", "/favicon.ico")
+PROBE_INTERVAL = 0.5
+SLOW_REQUEST_S = 1.0
+
+
+def needs_database(path: str) -> bool:
+    return not (path in ("/", "/collections") or path.startswith(NO_DATABASE))
+
+
+class DatabaseBreaker:
+    """Open while PostgreSQL is known to be down; closed again by the first good probe."""
+
+    def __init__(self) -> None:
+        self.open = False
+        self.last_probe = 0.0
+        self.probing = False
+        self.task: asyncio.Task | None = None
+        self.opened = asyncio.Event()
+
+    def probe_soon(self) -> None:
+        """Start a probe in the background unless one ran just now."""
+        if not self.probing and time.monotonic() - self.last_probe >= PROBE_INTERVAL:
+            self.task = asyncio.get_running_loop().create_task(self.probe())
+
+    async def probe(self) -> bool:
+        """Probe now (one probe at a time); return whether the database answers."""
+        if self.probing:
+            return not self.open
+        self.probing = True
+        try:
+            up = await anyio.to_thread.run_sync(database_reachable)
+        finally:
+            self.probing = False
+            self.last_probe = time.monotonic()
+        if self.open != (not up):
+            LOG.warning("database %s", "back: breaker closed" if up else
+                        "unreachable: breaker open, answering 503 until it is back")
+        self.open = not up
+        if self.open:
+            self.opened.set()
+        elif self.opened.is_set():
+            self.opened = asyncio.Event()
+        return up
+
+    async def allows(self, path: str) -> bool:
+        if not self.open or not needs_database(path):
+            return True
+        self.probe_soon()  # answer now, learn later
         return False
 
 
@@ -84,6 +146,8 @@ class Guard:
         self.max_body = _setting("TWIN_MAX_BODY_BYTES", 10 * 1024 * 1024)
         self.max_inflight = _setting("TWIN_MAX_INFLIGHT", 64)
         self.inflight = 0
+        self.breaker = DatabaseBreaker()
+        self.abandoned: set[asyncio.Future] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -105,6 +169,9 @@ class Guard:
                                           "the server is at capacity; retry in a second",
                                           [(b"retry-after", b"1")]))
             return
+        if not await self.breaker.allows(scope["path"]):
+            await self._send(send, *_unavailable())
+            return
         self.inflight += 1
         try:
             await self._guarded(scope, receive, send)
@@ -114,6 +181,7 @@ class Guard:
     async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
         received = 0
         started = False
+        abandoned = False
         held: list[Message] = []
 
         async def counted_receive() -> Message:
@@ -127,9 +195,11 @@ class Guard:
 
         async def guarded_send(message: Message) -> None:
             nonlocal started
+            if abandoned:
+                return
             if message["type"] == "http.response.start":
                 started = True
-                if message["status"] >= 500 and message["status"] != 503:
+                if message["status"] >= 500:
                     held.append(message)
                     return
                 message = self._decorate(message)
@@ -140,25 +210,51 @@ class Guard:
                 return
             await send(message)
 
+        async def run_app() -> None:
+            try:
+                await self.app(scope, counted_receive, guarded_send)
+            except BodyTooLarge:
+                if not started:
+                    await self._send(send, *_json(413, "RequestTooLarge",
+                                                  f"the request body may be at most "
+                                                  f"{self.max_body} bytes"))
+            except Exception as exc:  # the last line of defence: never a stack trace
+                if abandoned:
+                    return
+                LOG.error("unhandled error", exc_info=exc,
+                          extra={"fields": {"path": scope.get("path")}})
+                if not started:
+                    await self._release_error(send, [])
+
+        if not needs_database(scope["path"]):
+            await run_app()
+            return
+        # A request still running after a second may be waiting on a database that went away:
+        # probe, and if it is down, answer 503 now rather than after the pool's timeout.
+        loop = asyncio.get_running_loop()
+        timer = loop.call_later(SLOW_REQUEST_S, self.breaker.probe_soon)
+        app_task = asyncio.ensure_future(run_app())
+        opened = asyncio.ensure_future(self.breaker.opened.wait())
         try:
-            await self.app(scope, counted_receive, guarded_send)
-        except BodyTooLarge:
-            if not started:
-                await self._send(send, *_json(413, "RequestTooLarge",
-                                              f"the request body may be at most "
-                                              f"{self.max_body} bytes"))
-        except Exception as exc:  # the last line of defence: never a stack trace to a client
-            LOG.error("unhandled error", exc_info=exc,
-                      extra={"fields": {"path": scope.get("path")}})
-            if not started:
-                await self._release_error(send, [])
+            await asyncio.wait({app_task, opened}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            timer.cancel()
+            opened.cancel()
+        if app_task.done():
+            app_task.result()
+            return
+        if started:  # already answering: let it finish
+            await app_task
+            return
+        abandoned = True  # the worker thread finishes on its own; its answer is dropped
+        self.abandoned.add(app_task)
+        app_task.add_done_callback(self.abandoned.discard)
+        await self._send(send, *_unavailable())
 
     async def _release_error(self, send: Send, held: list[Message]) -> None:
         """A server error: 503 + Retry-After when the database is down, else as it was."""
-        if not await anyio.to_thread.run_sync(database_reachable):
-            await self._send(send, *_json(
-                503, "DatabaseUnavailable", "the database is unavailable; retry in a few "
-                "seconds", [(b"retry-after", b"2")]))
+        if not await self.breaker.probe():
+            await self._send(send, *_unavailable())
             return
         if not held:
             await self._send(send, *_json(500, "ServerError",
@@ -186,6 +282,8 @@ class Guard:
         if b"access-control-allow-origin" not in present:
             extra.append((b"access-control-allow-origin", b"*"))
             extra.append((b"access-control-expose-headers", EXPOSE_HEADERS.encode()))
+        if start["status"] == 503 and b"retry-after" not in present:
+            extra.append((b"retry-after", b"2"))
         if b"content-security-policy" not in present:
             media = next((v for k, v in headers if k.lower() == b"content-type"), b"")
             extra.append((b"content-security-policy",
