@@ -5,16 +5,19 @@ elevation models are refused and the terrain stays as it was."""
 from __future__ import annotations
 
 import numpy as np
-import psycopg
 import pytest
 import rasterio
 from rasterio.transform import from_origin
 
-from conftest import run_twin
-from demo_guard import restore_demo_afterwards
+from import_target import own_database
 from twin.terrain import elevation_at, terrain_path
 
-demo_left_intact = pytest.fixture(scope="module", autouse=True)(restore_demo_afterwards)
+
+
+@pytest.fixture(scope="module")
+def target(database_url, tmp_path_factory):
+    """This module's own database: the demo city's terrain elsewhere in the session stays."""
+    yield from own_database(database_url, tmp_path_factory.mktemp("dem-home"))
 
 WEST, NORTH, STEP = 76.85, 43.30, 0.001          # a lon/lat grid over central Almaty
 
@@ -39,30 +42,32 @@ def write_dem(path, crs="EPSG:4326", nodata=-9999.0, **overrides) -> None:
             dst.write(elevation if data is None else data, band)
 
 
-def terrain_state(database_url: str) -> tuple:
-    with psycopg.connect(database_url) as db:
+def terrain_state(target) -> tuple:
+    with target.connect() as db:
         return db.execute("SELECT count(*), md5(string_agg(md5(cog), ',' ORDER BY id)), "
                           "(SELECT version FROM twin_layers WHERE name = 'terrain') "
                           "FROM terrain_models").fetchone()
 
 
 @pytest.fixture(scope="module")
-def good_dem(database_url, tmp_path_factory):
+def good_dem(target, tmp_path_factory):
     """A valid model, imported once, that the refused files must leave in place."""
     path = tmp_path_factory.mktemp("dem") / "good.tif"
     write_dem(path)
-    run_twin("import-dem", str(path))
+    target.twin("import-dem", str(path))
     return path
 
 
-def test_elevation_model_becomes_the_terrain(database_url, tmp_path):
+def test_elevation_model_becomes_the_terrain(target, tmp_path, monkeypatch):
     path = tmp_path / "almaty_dem.tif"
     write_dem(path)
-    result = run_twin("import-dem", str(path), "--source", "city survey 2024",
+    result = target.twin("import-dem", str(path), "--source", "city survey 2024",
                       "--licence", "CC-BY-4.0")
     assert "almaty_dem.tif (EPSG:4326, 200 x 150)" in result.stdout
     assert "Cloud-Optimized GeoTIFF in EPSG:32643" in result.stdout
 
+    for name, value in target.env.items():      # this process reads the terrain as the server
+        monkeypatch.setenv(name, value)         # would: from the module's database
     cog = terrain_path()
     with rasterio.open(cog) as dataset:
         assert dataset.crs.to_epsg() == 32643
@@ -75,7 +80,7 @@ def test_elevation_model_becomes_the_terrain(database_url, tmp_path):
     assert np.isnan(heights[3])                     # the no-data corner stays unknown
     assert np.isnan(elevation_at(np.array([76.5]), np.array([43.25])))[0]   # outside
 
-    with psycopg.connect(database_url) as db:
+    with target.connect() as db:
         source, licence, synthetic, details = db.execute(
             "SELECT source, licence, synthetic, details FROM twin_layers "
             "WHERE name = 'terrain'").fetchone()
@@ -83,14 +88,14 @@ def test_elevation_model_becomes_the_terrain(database_url, tmp_path):
     assert details["file"] == "almaty_dem.tif" and details["no_data_cells"] == 100
 
 
-def test_projected_model_is_stored_at_its_own_grid(tmp_path):
+def test_projected_model_is_stored_at_its_own_grid(target, tmp_path):
     path = tmp_path / "utm.tif"
     x0, y0 = 640_000.0, 4_795_000.0                 # UTM 43N, central Almaty
     rows, cols = np.mgrid[0:120, 0:100]
     data = (700.0 + rows * 5.0).astype("float32")   # 5 m per 30 m row, rising southwards
     write_dem(path, crs="EPSG:32643", width=100, height=120,
               transform=from_origin(x0, y0, 30.0, 30.0), data=data)
-    result = run_twin("import-dem", str(path))
+    result = target.twin("import-dem", str(path))
     assert "100 x 120 cells at 30.0 m, elevation 700-1295 m" in result.stdout
     assert "licence" not in result.stderr
 
@@ -104,10 +109,10 @@ def test_projected_model_is_stored_at_its_own_grid(tmp_path):
     ("undeclared_nodata", "not elevations in metres"),
     ("band", "no band 2"),
 ])
-def test_unusable_rasters_are_refused_and_terrain_kept(database_url, good_dem, tmp_path,
+def test_unusable_rasters_are_refused_and_terrain_kept(target, good_dem, tmp_path,
                                                        case, words):
     good = good_dem
-    before = terrain_state(database_url)
+    before = terrain_state(target)
     assert before[0] == 1                           # a terrain is there to be kept
     path = tmp_path / f"{case}.tif"
     args = []
@@ -128,8 +133,8 @@ def test_unusable_rasters_are_refused_and_terrain_kept(database_url, good_dem, t
     elif case == "band":
         write_dem(path)
         args = ["--band", "2"]
-    result = run_twin("import-dem", str(path), *args, check=False)
+    result = target.twin("import-dem", str(path), *args, check=False)
     assert result.returncode == 1, result.stdout
     assert result.stderr.strip().startswith("Error: ") and words in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
-    assert terrain_state(database_url) == before
+    assert terrain_state(target) == before

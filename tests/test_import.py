@@ -13,19 +13,41 @@ import pytest
 import shapely
 from shapely.geometry import MultiPolygon, Point, Polygon
 
-from conftest import run_twin, shared_data_or_skip
-from demo_guard import restore_demo_afterwards
+from conftest import shared_data_or_skip
+from import_target import own_database
 from twin.catalog import load_catalog
 from twin.importers.ogr import layer_checksum
 
 ENGLISH = {"Alatau", "Almaly", "Auezov", "Bostandyk", "Zhetysu", "Medeu", "Nauryzbay",
            "Turksib"}
 
-demo_left_intact = pytest.fixture(scope="module", autouse=True)(restore_demo_afterwards)
 
 
-def twin_import(*args: str, check: bool = True):
-    return run_twin("import", *args, check=check)
+@pytest.fixture(scope="module")
+def target(database_url, tmp_path_factory):
+    """This module's own database: the demo city elsewhere in the session is left alone."""
+    yield from own_database(database_url, tmp_path_factory.mktemp("import-home"))
+
+
+@pytest.fixture()
+def db(target):
+    with target.connect() as conn:
+        yield conn
+
+
+@pytest.fixture()
+def twin_import(target):
+    """`twin import …` as a user runs it, against this module's database."""
+    def run(*args: str, check: bool = True):
+        return target.twin("import", *args, check=check)
+    return run
+
+
+@pytest.fixture(scope="module")
+def server(target):
+    srv = target.server()
+    yield srv
+    srv.stop()
 
 
 def layer_state(db, layer: str) -> tuple:
@@ -50,7 +72,7 @@ def write_features(path, frame: gpd.GeoDataFrame, **kwargs) -> None:
 
 # --- the real Almaty files ------------------------------------------------------------------
 
-def test_real_districts_keep_both_scripts_and_add_english_names(db):
+def test_real_districts_keep_both_scripts_and_add_english_names(db, twin_import):
     data = shared_data_or_skip()
     result = twin_import(str(data / "districts.geojson"), "--layer", "districts",
                          "--mapping", "almaty_districts")
@@ -71,7 +93,7 @@ def test_real_districts_keep_both_scripts_and_add_english_names(db):
     assert dict((r[0], r[3]) for r in rows)["Bostandyk"] == 368_048
 
 
-def test_real_blocks_all_2531_with_english_district_names(db):
+def test_real_blocks_all_2531_with_english_district_names(db, twin_import):
     data = shared_data_or_skip()
     result = twin_import(str(data / "blocks.geojson"), "--mapping", "almaty_blocks")
     assert "blocks (replace): 2531 loaded, 0 repaired, 0 rejected" in result.stdout
@@ -87,7 +109,7 @@ def test_real_blocks_all_2531_with_english_district_names(db):
     assert name == first["name"] and area == pytest.approx(first["area_m2"])
 
 
-def test_real_hospitals_become_healthcare_amenities(db):
+def test_real_hospitals_become_healthcare_amenities(db, twin_import):
     data = shared_data_or_skip()
     result = twin_import(str(data / "hospitals.geojson"), "--mapping", "almaty_hospitals")
     assert "amenities (replace): 53 loaded" in result.stdout
@@ -101,7 +123,7 @@ def test_real_hospitals_become_healthcare_amenities(db):
     assert in_almaly == 12
 
 
-def test_real_park_projects_reject_point_only_projects_with_reasons(db):
+def test_real_park_projects_reject_point_only_projects_with_reasons(db, twin_import):
     data = shared_data_or_skip()
     result = twin_import(str(data / "park_projects.geojson"), "--mapping",
                          "almaty_park_projects")
@@ -124,7 +146,7 @@ def test_real_park_projects_reject_point_only_projects_with_reasons(db):
 
 # --- refusals leave the database as it was ---------------------------------------------------
 
-def test_corrupt_file_is_refused_and_changes_nothing(db, tmp_path):
+def test_corrupt_file_is_refused_and_changes_nothing(db, tmp_path, twin_import):
     data = shared_data_or_skip()
     twin_import(str(data / "blocks.geojson"), "--mapping", "almaty_blocks")
     before = layer_state(db, "blocks")
@@ -138,7 +160,7 @@ def test_corrupt_file_is_refused_and_changes_nothing(db, tmp_path):
     assert layer_state(db, "blocks") == before
 
 
-def test_wrong_mapping_is_refused_and_changes_nothing(db, tmp_path):
+def test_wrong_mapping_is_refused_and_changes_nothing(db, tmp_path, twin_import):
     data = shared_data_or_skip()
     twin_import(str(data / "districts.geojson"), "--mapping", "almaty_districts")
     before = layer_state(db, "districts")
@@ -167,7 +189,7 @@ def test_wrong_mapping_is_refused_and_changes_nothing(db, tmp_path):
     assert layer_state(db, "districts") == before
 
 
-def test_wrong_geometry_type_is_refused(db):
+def test_wrong_geometry_type_is_refused(db, twin_import):
     data = shared_data_or_skip()
     before = layer_state(db, "parks")
     result = twin_import(str(data / "hospitals.geojson"), "--layer", "parks", check=False)
@@ -175,7 +197,7 @@ def test_wrong_geometry_type_is_refused(db):
     assert layer_state(db, "parks") == before
 
 
-def test_missing_required_field_is_refused_naming_it(db, tmp_path):
+def test_missing_required_field_is_refused_naming_it(db, tmp_path, twin_import):
     frame = gpd.GeoDataFrame({"district": ["Almaly"], "name": ["Abay - Dostyk"]},
                              geometry=[Polygon([(76.94, 43.24), (76.95, 43.24), (76.95, 43.25),
                                                 (76.94, 43.24)])], crs=4326)
@@ -187,7 +209,7 @@ def test_missing_required_field_is_refused_naming_it(db, tmp_path):
     assert layer_state(db, "blocks") == before
 
 
-def test_unknown_and_computed_layers_are_refused(tmp_path):
+def test_unknown_and_computed_layers_are_refused(tmp_path, twin_import):
     frame = gpd.GeoDataFrame({"name": ["x"]}, geometry=[Point(76.9, 43.2)], crs=4326)
     path = tmp_path / "x.geojson"
     write_features(path, frame)
@@ -210,7 +232,7 @@ def amenity_frame() -> gpd.GeoDataFrame:
                   Point(76.9300, 43.2500)], crs=4326)
 
 
-def test_values_are_converted_and_bad_ones_rejected_with_reasons(db, tmp_path):
+def test_values_are_converted_and_bad_ones_rejected_with_reasons(db, tmp_path, twin_import):
     path = tmp_path / "amenities.geojson"
     write_features(path, amenity_frame())
     result = twin_import(str(path), "--layer", "amenities")
@@ -225,7 +247,7 @@ def test_values_are_converted_and_bad_ones_rejected_with_reasons(db, tmp_path):
     assert_refused(strict, "--strict", "spaceport")
 
 
-def test_invalid_polygons_are_repaired_or_rejected(db, tmp_path):
+def test_invalid_polygons_are_repaired_or_rejected(db, tmp_path, twin_import):
     bowtie = Polygon([(76.90, 43.20), (76.91, 43.21), (76.91, 43.20), (76.90, 43.21)])
     sliver = Polygon([(76.92, 43.20), (76.93, 43.20), (76.92, 43.20)])   # collapses to a line
     square = Polygon([(76.94, 43.20), (76.95, 43.20), (76.95, 43.21), (76.94, 43.21)])
@@ -243,7 +265,7 @@ def test_invalid_polygons_are_repaired_or_rejected(db, tmp_path):
     assert rows == [("B1", True, 2, "MULTIPOLYGON"), ("B3", True, 1, "MULTIPOLYGON")]
 
 
-def test_append_adds_and_replace_replaces_with_provenance(db, tmp_path):
+def test_append_adds_and_replace_replaces_with_provenance(db, tmp_path, twin_import):
     first = tmp_path / "first.geojson"
     write_features(first, amenity_frame().iloc[:2])
     twin_import(str(first), "--layer", "amenities", "--source", "school register",
@@ -263,7 +285,7 @@ def test_append_adds_and_replace_replaces_with_provenance(db, tmp_path):
     assert db.execute("SELECT count(*) FROM amenities").fetchone()[0] == 1
 
 
-def test_unique_conflict_on_append_is_refused_and_changes_nothing(db, tmp_path):
+def test_unique_conflict_on_append_is_refused_and_changes_nothing(db, tmp_path, twin_import):
     plot = MultiPolygon([Polygon([(76.94, 43.24), (76.941, 43.24), (76.941, 43.241),
                                   (76.94, 43.241)])])
     frame = gpd.GeoDataFrame({"cadastral_number": ["20-311-004-123"],
@@ -279,7 +301,7 @@ def test_unique_conflict_on_append_is_refused_and_changes_nothing(db, tmp_path):
 
 @pytest.mark.parametrize("suffix, options", [
     (".shp", {}), (".gpkg", {"layer": "amenities"}), (".fgb", {}), (".csv", {})])
-def test_round_trip_through_desktop_formats(db, tmp_path, suffix, options):
+def test_round_trip_through_desktop_formats(db, tmp_path, suffix, options, twin_import):
     frame = amenity_frame().iloc[:3]
     path = tmp_path / f"amenities{suffix}"
     if suffix == ".csv":    # CSV with a WKT column and no CRS: read as lon/lat
@@ -301,7 +323,7 @@ def test_round_trip_through_desktop_formats(db, tmp_path, suffix, options):
         assert shapely.Point(row[2], row[3]).distance(point) < 1e-7
 
 
-def test_multi_layer_geopackage_needs_a_source_layer(db, tmp_path):
+def test_multi_layer_geopackage_needs_a_source_layer(db, tmp_path, twin_import):
     path = tmp_path / "city.gpkg"
     write_features(path, amenity_frame().iloc[:2], layer="schools")
     write_features(path, amenity_frame().iloc[2:3], layer="pharmacies")
@@ -313,7 +335,7 @@ def test_multi_layer_geopackage_needs_a_source_layer(db, tmp_path):
 
 # --- provenance in the collection metadata ---------------------------------------------------
 
-def test_collection_metadata_shows_provenance(db, server):
+def test_collection_metadata_shows_provenance(db, server, twin_import):
     data = shared_data_or_skip()
     twin_import(str(data / "districts.geojson"), "--mapping", "almaty_districts")
     collection = server.get("/collections/districts", params={"f": "json"})

