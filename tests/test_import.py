@@ -323,6 +323,28 @@ def test_round_trip_through_desktop_formats(db, tmp_path, suffix, options, twin_
         assert shapely.Point(row[2], row[3]).distance(point) < 1e-7
 
 
+def test_dry_run_checks_without_writing(db, tmp_path, twin_import):
+    path = tmp_path / "amenities.geojson"
+    write_features(path, amenity_frame())
+    before = layer_state(db, "amenities")
+    result = twin_import(str(path), "--layer", "amenities", "--dry-run")
+    assert "amenities (replace): 3 would load, 0 repaired, 1 rejected" in result.stdout
+    assert layer_state(db, "amenities") == before
+
+
+def test_shapefile_without_codepage_needs_its_encoding(db, tmp_path, twin_import):
+    frame = amenity_frame().iloc[:1].assign(name=["Школа № 12 имени Абая"])
+    path = tmp_path / "schools.shp"
+    write_features(path, frame, encoding="cp1251")
+    path.with_suffix(".cpg").unlink(missing_ok=True)      # as many municipal files come
+    guessed = twin_import(str(path), "--layer", "amenities")
+    assert "give --encoding cp1251" in guessed.stdout
+    twin_import(str(path), "--layer", "amenities", "--encoding", "cp1251")
+    assert db.execute("SELECT name FROM amenities").fetchone()[0] == "Школа № 12 имени Абая"
+    assert_refused(twin_import(str(path), "--layer", "amenities", "--encoding", "klingon",
+                               check=False), "unknown text encoding")
+
+
 def test_multi_layer_geopackage_needs_a_source_layer(db, tmp_path, twin_import):
     path = tmp_path / "city.gpkg"
     write_features(path, amenity_frame().iloc[:2], layer="schools")

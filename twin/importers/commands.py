@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
-from twin.errors import TwinError
+from twin.errors import ImportFailed, TwinError
+from twin.importers import error_line
 
 MAPPINGS_DIR = Path(__file__).parent / "mappings"
+LOG = logging.getLogger("twin.importers")
+
+
+@contextmanager
+def unexpected_failures(path: Path) -> Iterator[None]:
+    """An error nobody foresaw still ends as one line (the import's transaction was rolled
+    back); the traceback goes to the debug log (`twin -vv import …`)."""
+    try:
+        yield
+    except (TwinError, click.ClickException, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        LOG.debug("import failed", exc_info=True)
+        raise ImportFailed(f"importing {path.name} failed, nothing was changed: "
+                           f"{type(exc).__name__}: {error_line(exc)}") from None
 
 
 def _mapping_path(value: str | None) -> Path | None:
@@ -37,21 +56,27 @@ def _mapping_path(value: str | None) -> Path | None:
 @click.option("--source-layer", help="Layer inside a multi-layer file (GeoPackage, ...).")
 @click.option("--source", help="Provenance: where the data comes from.")
 @click.option("--licence", help="Provenance: the data's licence.")
+@click.option("--encoding", help="Text encoding of a file that does not say it (e.g. cp1251 "
+              "for a Shapefile without .cpg).")
 @click.option("--strict", is_flag=True, help="Refuse the file when any feature is rejected.")
+@click.option("--dry-run", is_flag=True, help="Check and report, write nothing.")
 def import_file_command(path: Path, layer_name: str | None, mapping: str | None, mode: str,
                         crs: str | None, source_layer: str | None, source: str | None,
-                        licence: str | None, strict: bool) -> None:
+                        licence: str | None, encoding: str | None, strict: bool,
+                        dry_run: bool) -> None:
     """Import a vector file (GeoJSON, GeoPackage, Shapefile, FlatGeobuf, CSV with WKT) into a
     layer: reprojected, repaired or rejected, mapped, validated, loaded in one transaction."""
     from twin.db.pool import connect
     from twin.importers.ogr import import_file
 
-    with connect() as conn:
+    with connect() as conn, unexpected_failures(path):
         conn.autocommit = True
         report = import_file(conn, path, layer_name, _mapping_path(mapping), mode=mode,
                              crs=crs, source_layer=source_layer, source=source,
-                             licence=licence, strict=strict)
-    click.echo(f"imported {path.name} into " + "\n".join(report.lines()))
+                             licence=licence, strict=strict, encoding=encoding,
+                             dry_run=dry_run)
+    verb = "checked (dry run)" if dry_run else "imported"
+    click.echo(f"{verb} {path.name} into " + "\n".join(report.lines()))
 
 
 def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
@@ -82,7 +107,7 @@ def import_osm_command(path: Path, bbox: str | None, layers: str, mode: str) -> 
     from twin.importers.osm import import_osm
 
     wanted = [name.strip() for name in layers.split(",") if name.strip()]
-    with connect() as conn:
+    with connect() as conn, unexpected_failures(path):
         conn.autocommit = True
         reports = import_osm(conn, path, bbox=_bbox(bbox), layers=wanted, mode=mode)
     click.echo(f"imported {path.name}:")
@@ -101,7 +126,7 @@ def import_dem_command(path: Path, band: int, source: str | None, licence: str |
     from twin.db.pool import connect
     from twin.importers.dem import import_dem
 
-    with connect() as conn:
+    with connect() as conn, unexpected_failures(path):
         conn.autocommit = True
         summary = import_dem(conn, path, band=band, source=source, licence=licence)
     click.echo(summary)

@@ -41,6 +41,7 @@ class ImportReport:
     repaired: Counter = field(default_factory=Counter)
     rejected: Counter = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
+    written: bool = True
 
     def reject(self, reason: str, count: int = 1) -> None:
         self.rejected[reason] += count
@@ -54,7 +55,8 @@ class ImportReport:
         return sum(self.repaired.values())
 
     def headline(self) -> str:
-        return (f"{self.layer} ({self.mode}): {self.loaded} loaded, {self.repaired_total} "
+        loaded = "loaded" if self.written else "would load"
+        return (f"{self.layer} ({self.mode}): {self.loaded} {loaded}, {self.repaired_total} "
                 f"repaired, {self.rejected_total} rejected (of {self.read} read)")
 
     def lines(self) -> list[str]:

@@ -43,8 +43,8 @@ from twin.errors import ImportFailed
 UNSET = object()
 RULE_KEYS = {"field", "value", "values", "values_from", "default", "match", "template",
              "compute", "format", "when"}
-TOP_KEYS = {"layer", "source", "licence", "license", "source_layer", "crs", "match_by_name",
-            "properties", "description"}
+TOP_KEYS = {"layer", "source", "licence", "license", "source_layer", "crs", "encoding",
+            "match_by_name", "properties", "description"}
 COMPUTED = {"area_m2": 1.0, "area_ha": 1e-4, "area_km2": 1e-6, "length_m": 1.0,
             "length_km": 1e-3}
 # Other names a field often has in Almaty's and OpenStreetMap's data, by target property.
@@ -134,6 +134,7 @@ class FieldMapping:
     licence: str | None = None
     source_layer: str | None = None
     crs: str | None = None
+    encoding: str | None = None
     match_by_name: bool = True
     rules: dict[str, PropertyRule] = field(default_factory=dict)
 
@@ -243,6 +244,7 @@ def load_mapping(path: Path | str | None) -> FieldMapping:
     return FieldMapping(path=path, layer=doc.get("layer"), source=doc.get("source"),
                         licence=doc.get("licence", doc.get("license")),
                         source_layer=doc.get("source_layer"), crs=doc.get("crs"),
+                        encoding=doc.get("encoding"),
                         match_by_name=bool(doc.get("match_by_name", True)),
                         rules={str(t): _rule(str(t), spec, path) for t, spec in properties.items()})
 

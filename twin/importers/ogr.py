@@ -8,7 +8,9 @@ leaves the layer exactly as it was.
 
 from __future__ import annotations
 
+import codecs
 import logging
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +49,7 @@ class SourceFile:
 
 
 def read_source(path: Path, source_layer: str | None = None,
-                crs: str | None = None) -> SourceFile:
+                crs: str | None = None, encoding: str | None = None) -> SourceFile:
     """The file's features as a GeoDataFrame with a CRS; ImportFailed when unreadable.
 
     GDAL's warnings become notes of the import report instead of noise on stderr."""
@@ -55,13 +57,14 @@ def read_source(path: Path, source_layer: str | None = None,
         raise ImportFailed(f"{path}: no such file")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        source = _read_source(path, source_layer, crs)
+        source = _read_source(path, source_layer, crs, encoding)
     gdal_notes = dict.fromkeys(f"GDAL: {error_line(w.message)}" for w in caught)
     source.notes += list(gdal_notes)[:5]
     return source
 
 
-def _read_source(path: Path, source_layer: str | None, crs: str | None) -> SourceFile:
+def _read_source(path: Path, source_layer: str | None, crs: str | None,
+                 encoding: str | None) -> SourceFile:
     notes: list[str] = []
     try:
         layers = [str(row[0]) for row in pyogrio.list_layers(path)]
@@ -78,8 +81,14 @@ def _read_source(path: Path, source_layer: str | None, crs: str | None) -> Sourc
         raise ImportFailed(f"{path.name} has no layer {source_layer!r}; it holds "
                            f"{', '.join(layers)}")
     options = CSV_OPTIONS if path.suffix.lower() in {".csv", ".tsv"} else {}
+    if encoding:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise ImportFailed(f"unknown text encoding {encoding!r} (e.g. cp1251, utf-8)") \
+                from None
     try:
-        frame = pyogrio.read_dataframe(path, layer=source_layer, **options)
+        frame = pyogrio.read_dataframe(path, layer=source_layer, encoding=encoding, **options)
     except Exception as exc:
         raise ImportFailed(f"cannot read {path.name}: {error_line(exc)}") from None
     if not isinstance(frame, gpd.GeoDataFrame) or "geometry" not in frame:
@@ -88,6 +97,9 @@ def _read_source(path: Path, source_layer: str | None, crs: str | None) -> Sourc
         raise ImportFailed(f"{path.name} has no geometry{hint}")
     if len(frame) == 0:
         raise ImportFailed(f"nothing to import: {path.name} has no features")
+    if encoding is None and _looks_like_misread_cyrillic(frame):
+        notes.append("text looks like Cyrillic read as Latin-1 (a Shapefile without .cpg?): "
+                     "give --encoding cp1251")
     if crs:
         try:
             given = CRS.from_user_input(crs)
@@ -107,6 +119,19 @@ def _read_source(path: Path, source_layer: str | None, crs: str | None) -> Sourc
     return SourceFile(path=path, frame=frame, source_layer=source_layer, notes=notes)
 
 
+MISREAD_CYRILLIC = re.compile("[\u00c0-\u00ff]{3,}")
+CYRILLIC = re.compile("[\u0400-\u04ff]")
+
+
+def _looks_like_misread_cyrillic(frame: gpd.GeoDataFrame) -> bool:
+    """Cyrillic bytes (cp1251) decoded as Latin-1 come out as runs of À-ÿ letters."""
+    sample = frame.drop(columns=frame.geometry.name).head(200)
+    texts = [v for column in sample.columns if sample[column].dtype.kind in "OT"
+             for v in sample[column].tolist() if isinstance(v, str)]
+    return any(MISREAD_CYRILLIC.search(v) for v in texts) and \
+        not any(CYRILLIC.search(v) for v in texts)
+
+
 def _check_geometry_family(source: SourceFile, layer: Layer) -> None:
     """A file with none of the layer's geometry family is a wrong file, not rejected rows."""
     kinds = source.frame.geometry.geom_type.dropna()
@@ -121,9 +146,11 @@ def _check_geometry_family(source: SourceFile, layer: Layer) -> None:
 
 
 def prepare(path: Path, layer: Layer, mapping: FieldMapping, report: ImportReport,
-            crs: str | None = None, source_layer: str | None = None) -> gpd.GeoDataFrame:
+            crs: str | None = None, source_layer: str | None = None,
+            encoding: str | None = None) -> gpd.GeoDataFrame:
     """Read, map and validate a file for a layer: the rows to load (nothing is written)."""
-    source = read_source(path, source_layer or mapping.source_layer, crs or mapping.crs)
+    source = read_source(path, source_layer or mapping.source_layer, crs or mapping.crs,
+                         encoding or mapping.encoding)
     report.notes += source.notes
     _check_geometry_family(source, layer)
     frame = source.frame
@@ -202,7 +229,8 @@ def import_file(conn: psycopg.Connection, path: Path | str, layer_name: str | No
                 mapping_path: Path | str | None = None, mode: str = "replace",
                 crs: str | None = None, source_layer: str | None = None,
                 source: str | None = None, licence: str | None = None,
-                strict: bool = False) -> ImportReport:
+                strict: bool = False, encoding: str | None = None,
+                dry_run: bool = False) -> ImportReport:
     """Import one vector file into one layer; return what happened (raises ImportFailed)."""
     path = Path(path)
     mapping = load_mapping(mapping_path)
@@ -214,7 +242,8 @@ def import_file(conn: psycopg.Connection, path: Path | str, layer_name: str | No
         raise ImportFailed("which layer? give --layer NAME (or layer: in the mapping)")
     layer = importable_layer(layer_name)
     report = ImportReport(layer=layer.name, mode=mode)
-    frame = prepare(path, layer, mapping, report, crs=crs, source_layer=source_layer)
+    frame = prepare(path, layer, mapping, report, crs=crs, source_layer=source_layer,
+                    encoding=encoding)
     if frame.empty:
         reasons = "; ".join(f"{n} {r}" for r, n in report.rejected.most_common(3))
         raise ImportFailed(f"nothing to load into {layer.name}: all {report.read} feature(s) "
@@ -224,6 +253,10 @@ def import_file(conn: psycopg.Connection, path: Path | str, layer_name: str | No
         raise ImportFailed(f"--strict: {report.rejected_total} feature(s) rejected ({reasons});"
                            f" the layer is unchanged")
     report.loaded = len(frame)  # what the transaction writes, or nothing at all
+    if dry_run:
+        report.written = False
+        report.notes.append("dry run: checked only, nothing was written")
+        return report
     details = {"file": path.name, "sha256": source_digest(path), "mapping": mapping.name,
                "source_layer": None}
     if len(pyogrio.list_layers(path)) > 1 or source_layer:
