@@ -27,10 +27,17 @@ def sql_ids(url: str, where: str, params: list | None = None, table: str = "plot
 
 
 def api_ids(server, collection: str, cql: str, lang: str = "cql2-text") -> list[int]:
+    """Every id the filter selects, following the next links as a client does."""
     query = urllib.parse.urlencode({"filter": cql, "filter-lang": lang, "limit": 10000})
-    response = server.get(f"/collections/{collection}/items?{query}")
-    assert response.status_code == 200, response.text
-    return [f["id"] for f in response.json()["features"]]
+    path: str | None = f"/collections/{collection}/items?{query}"
+    ids: list[int] = []
+    while path:
+        response = server.get(path)
+        assert response.status_code == 200, response.text
+        ids += [f["id"] for f in response.json()["features"]]
+        path = next((link["href"].replace(server.url, "") for link in response.json()["links"]
+                     if link["rel"] == "next"), None)
+    return ids
 
 
 CASES = [

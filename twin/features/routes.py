@@ -258,6 +258,10 @@ class FeaturesEndpoint:
             return _error(400, "InvalidParameterValue",
                           f"the query could not be evaluated: {str(exc).splitlines()[0]}",
                           ctx.headers)
+        except psycopg.Error:
+            LOG.exception("items query failed for %s", collection)
+            return _error(500, "NoApplicableCode", "the database could not answer this "
+                          "query; the server log has the details", ctx.headers)
         ctx.finish(plain.get("crs"))
         document = items_document(ctx, q, page, params)
         return Response(document, headers=ctx.headers)
@@ -279,6 +283,10 @@ class FeaturesEndpoint:
             feature = None
         except DatabaseNotRunning as exc:
             return _error(503, "NoApplicableCode", str(exc), ctx.headers)
+        except psycopg.Error:
+            LOG.exception("item query failed for %s/%s", collection, fid)
+            return _error(500, "NoApplicableCode", "the database could not answer this "
+                          "query; the server log has the details", ctx.headers)
         if feature is None:
             return _error(404, "NotFound", not_found(fid, collection), ctx.headers)
         ctx.finish(request.query_params.get("crs"))
