@@ -79,22 +79,36 @@ def place_minutes(access: NodeAccess, places: Places, describe: bool = True) -> 
     return frame
 
 
-def coverage(frame: pd.DataFrame, residents: np.ndarray) -> dict[str, float | int | None]:
-    """Shares of residents covered: all six, each category, parks at 300/500 m."""
+def coverage(frame: pd.DataFrame, residents: np.ndarray, groups: np.ndarray,
+             count: int) -> list[dict[str, float | int | None]]:
+    """Per group (codes 0..count-1, -1 = none): residents, the shares of them with all six and
+    with each category within 15 minutes, with a park within 300/500 m, mean categories and
+    resident-weighted walkability. One bincount per figure, however many groups."""
     residents = np.asarray(residents, dtype=float)
-    total = residents.sum()
-    result: dict[str, float | int | None] = {"residents": int(total)}
+    inside = groups >= 0
+    g, r = groups[inside], residents[inside]
 
-    def share(mask: np.ndarray) -> float | None:
-        return round(float(residents[mask].sum() / total), 4) if total > 0 else None
+    def total(values: np.ndarray) -> np.ndarray:
+        return np.bincount(g, weights=r * np.asarray(values, float)[inside], minlength=count)
 
-    result["share_all_six"] = share(frame["all_six"].to_numpy())
+    people = np.bincount(g, weights=r, minlength=count)
+    figures = {"share_all_six": frame["all_six"].to_numpy()}
     for category in CATEGORIES:
-        result[f"share_{category}"] = share(frame[f"min_{category}"].to_numpy()
-                                            <= THRESHOLD_MINUTES)
-    result["share_park_300"] = share(frame["park_300"].to_numpy())
-    result["share_park_500"] = share(frame["park_500"].to_numpy())
-    result["mean_categories"] = round(float(np.average(frame["categories_15"],
-                                                       weights=residents)), 3) \
-        if total > 0 else None
+        figures[f"share_{category}"] = frame[f"min_{category}"].to_numpy() <= THRESHOLD_MINUTES
+    figures["share_park_300"] = frame["park_300"].to_numpy()
+    figures["share_park_500"] = frame["park_500"].to_numpy()
+    sums = {key: total(values) for key, values in figures.items()}
+    categories = total(frame["categories_15"].to_numpy())
+    walk = total(np.nan_to_num(frame["walkability"].to_numpy(float))) \
+        if "walkability" in frame else None
+    result = []
+    for k in range(count):
+        row: dict[str, float | int | None] = {"residents": int(round(people[k]))}
+        has = people[k] > 0
+        for key, values in sums.items():
+            row[key] = round(float(values[k] / people[k]), 4) if has else None
+        row["mean_categories"] = round(float(categories[k] / people[k]), 3) if has else None
+        if walk is not None:
+            row["walkability"] = round(float(walk[k] / people[k]), 2) if has else None
+        result.append(row)
     return result

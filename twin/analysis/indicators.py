@@ -44,23 +44,10 @@ def fifteen_tables(city: CityModel, access: NodeAccess,
     return tables[0], tables[1]
 
 
-def _weighted_mean(values: np.ndarray, weights: np.ndarray) -> float | None:
-    weights = np.asarray(weights, float)
-    if weights.sum() <= 0:
-        return None
-    return round(float(np.average(np.nan_to_num(values), weights=weights)), 2)
-
-
-def area_summary(plots: pd.DataFrame, mask: np.ndarray, residents: np.ndarray,
-                 cells: pd.DataFrame | None = None,
-                 cell_mask: np.ndarray | None = None) -> dict[str, Any]:
-    """15-minute, walkability and park access of the plots under `mask`."""
-    chosen = plots[mask]
-    result = coverage(chosen, residents[mask])
-    result["walkability"] = _weighted_mean(chosen["walkability"].to_numpy(), residents[mask])
-    if cells is not None and cell_mask is not None:
-        result["no_park_share"] = green.no_park_share(cells["park_walk_m"].to_numpy()[cell_mask])
-    return result
+def _codes(values: np.ndarray, names: list[str]) -> np.ndarray:
+    """Group code of each value: its position in `names`, -1 when not among them."""
+    lookup = {name: i for i, name in enumerate(names)}
+    return np.array([lookup.get(v, -1) for v in values], dtype=np.int64)
 
 
 def access_summaries(city: CityModel, plots: pd.DataFrame, cells: pd.DataFrame,
@@ -69,32 +56,51 @@ def access_summaries(city: CityModel, plots: pd.DataFrame, cells: pd.DataFrame,
     (`park_shapes` replaces the stored parks in a scenario)."""
     park_shapes = city.park_shapes if park_shapes is None else park_shapes
     residents = city.plots["residents"].to_numpy(float)
-    district_of_plot = city.plots["district"].to_numpy(object)
-    district_of_cell = city.cells["district"].to_numpy(object)
-    green_district = green.green_by_area(park_shapes, city.district_shapes)
-    green_polycentre = green.green_by_area(park_shapes, city.polycentre_shapes)
+    codes = city._cache.get("area_codes")
+    if codes is None:
+        districts = list(city.districts["name"])
+        codes = {"plot_district": _codes(city.plots["district"].to_numpy(object), districts),
+                 "cell_district": _codes(city.cells["district"].to_numpy(object), districts),
+                 "plot_polycentre": _codes(city.plots["polycentre"].to_numpy(object),
+                                           list(city.polycentres["name"]))}
+        city._cache["area_codes"] = codes
+    districts = coverage(plots, residents, codes["plot_district"], len(city.districts))
+    polycentres = coverage(plots, residents, codes["plot_polycentre"], len(city.polycentres))
+    everyone = coverage(plots, residents, np.zeros(len(plots), dtype=np.int64), 1)[0]
+    no_park = ~(cells["park_walk_m"].to_numpy(float) <= green.WALKING_DISTANCE_M)
+    cell_codes = codes["cell_district"]
+    counted = cell_codes >= 0
+    cell_count = np.bincount(cell_codes[counted], minlength=len(city.districts))
+    cell_no_park = np.bincount(cell_codes[counted], weights=no_park[counted],
+                               minlength=len(city.districts))
+    stored_parks = park_shapes is city.park_shapes
+    if stored_parks and "green" in city._cache:
+        green_district, green_polycentre = city._cache["green"]
+    else:
+        green_district = green.green_by_area(park_shapes, city.district_shapes)
+        green_polycentre = green.green_by_area(park_shapes, city.polycentre_shapes)
+        if stored_parks:
+            city._cache["green"] = (green_district, green_polycentre)
     result: dict[str, Any] = {"districts": {}, "polycentres": {}}
     for i, name in enumerate(city.districts["name"]):
-        summary = area_summary(plots, district_of_plot == name, residents, cells,
-                               district_of_cell == name)
+        summary = districts[i]
+        summary["no_park_share"] = round(float(cell_no_park[i] / cell_count[i]), 4) \
+            if cell_count[i] else None
         population = city.districts["population"].iloc[i]
         people = float(population) if population and population > 0 else summary["residents"]
         summary.update(green.green_summary(green_district[i], people))
         result["districts"][name] = summary
-    polycentre_of_plot = city.plots["polycentre"].to_numpy(object)
     for i, name in enumerate(city.polycentres["name"]):
-        summary = area_summary(plots, polycentre_of_plot == name, residents)
+        summary = polycentres[i]
         summary.update(green.green_summary(green_polycentre[i], summary["residents"]))
         result["polycentres"][name] = summary
-    everyone = np.ones(len(plots), dtype=bool)
-    city_summary = area_summary(plots, everyone, residents, cells,
-                                np.ones(len(cells), dtype=bool))
+    everyone["no_park_share"] = green.no_park_share(cells["park_walk_m"].to_numpy(float))
     total_population = city.districts["population"].fillna(0).sum() \
         if len(city.districts) else 0
-    people = float(total_population) if total_population > 0 else city_summary["residents"]
-    city_summary.update(green.green_summary(float(green_district.sum()) if len(green_district)
-                                            else float(shapely.area(park_shapes).sum()), people))
-    result["city"] = city_summary
+    people = float(total_population) if total_population > 0 else everyone["residents"]
+    everyone.update(green.green_summary(float(green_district.sum()) if len(green_district)
+                                        else float(shapely.area(park_shapes).sum()), people))
+    result["city"] = everyone
     return result
 
 

@@ -24,20 +24,43 @@ FRONTAGE_M = 40.0
 CELL_M = 20.0
 
 
-def reached_segments(city: CityModel, cost: np.ndarray, minutes: float, mode: str,
-                     lit_only: bool) -> np.ndarray:
-    """Pieces of street walked within `minutes` as an (k, 2, 2) array of UTM segments."""
-    network = city.network
-    u, v, arc_cost, lit = network.arc_costs(mode)
+def reached_arcs(city: CityModel, cost: np.ndarray, minutes: float, mode: str,
+                 lit_only: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The arcs whose start is reached within `minutes` (u, v, arc cost)."""
+    u, v, arc_cost, lit = city.network.arc_costs(mode)
     keep = cost[u] <= minutes
     if lit_only:
         keep &= lit
+    return u[keep], v[keep], arc_cost[keep]
+
+
+def reached_segments(city: CityModel, cost: np.ndarray, minutes: float,
+                     arcs: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+    """Pieces of street walked within `minutes` as an (k, 2, 2) array of UTM segments."""
+    network = city.network
+    u, v, arc_cost = arcs
+    keep = cost[u] <= minutes
     u, v, arc_cost = u[keep], v[keep], arc_cost[keep]
     fraction = np.clip((minutes - cost[u]) / np.maximum(arc_cost, 1e-9), 0.0, 1.0)
     x0, y0 = network.x[u], network.y[u]
     x1 = x0 + fraction * (network.x[v] - x0)
     y1 = y0 + fraction * (network.y[v] - y0)
     return np.stack([np.column_stack([x0, y0]), np.column_stack([x1, y1])], axis=1)
+
+
+def _amenity_arrays(city: CityModel) -> dict[str, Any]:
+    """The amenities as plain arrays, once per model (a request only indexes them)."""
+    if "amenity_arrays" not in city._cache:
+        a = city.amenities
+        names, codes = np.unique(a["category"].to_numpy(str), return_inverse=True) \
+            if len(a) else (np.array([]), np.zeros(0, dtype=np.int64))
+        city._cache["amenity_arrays"] = {
+            "node": a["node"].to_numpy(np.int64),
+            "walk_on": a["snap_m"].to_numpy(float) / FLAT_METRES_PER_MINUTE,
+            "code": codes, "categories": [str(n) for n in names],
+            "rows": list(zip(a["layer"], a["id"].astype(int), a["category"], a["kind"],
+                             a["name"], a["lon"].astype(float), a["lat"].astype(float)))}
+    return city._cache["amenity_arrays"]
 
 
 def _label(minutes: float) -> str:
@@ -75,7 +98,9 @@ def walked_area(pieces: np.ndarray, x: float, y: float) -> shapely.Geometry:
                                 [points[a:b] for a, b in zip(offset[1:-1], offset[2:])])
                 for points, offset in zip(outlines, offsets)]
     shape = polygons[0] if len(polygons) == 1 else shapely.MultiPolygon(polygons)
-    return shapely.simplify(shape, CELL_M / 2)
+    simple = shapely.simplify(shape, CELL_M / 2, preserve_topology=False)
+    return simple if shapely.is_valid(simple) and not simple.is_empty else \
+        shapely.simplify(shape, CELL_M / 2)
 
 
 def isochrone(city: CityModel, x: float, y: float, minutes: list[float], mode: str = "slope",
@@ -88,34 +113,34 @@ def isochrone(city: CityModel, x: float, y: float, minutes: list[float], mode: s
     cost = network.from_node(int(node[0]), mode=mode, limit=max(limit - start, 0.0),
                              lit_only=lit_only) + start
     features = []
+    arcs = reached_arcs(city, cost, limit, mode, lit_only)
     for threshold in sorted(minutes, reverse=True):
-        pieces = reached_segments(city, cost, threshold, mode, lit_only)
+        pieces = reached_segments(city, cost, threshold, arcs)
         area = walked_area(pieces, x, y)
         area_lonlat = shapely.transform(area, lambda xy: np.column_stack(
             to_lonlat(xy[:, 0], xy[:, 1])))
-        features.append({"type": "Feature", "geometry": orjson.loads(shapely.to_geojson(area_lonlat)),
+        features.append({"type": "Feature",
+                         "geometry": orjson.loads(shapely.to_geojson(area_lonlat)),
                          "properties": {"minutes": threshold, "mode": mode, "lit_only": lit_only,
                                         "area_km2": round(float(area.area) / 1e6, 3),
                                         "nodes_reached": int((cost <= threshold).sum())}})
-    amenities = city.amenities
-    reach = cost[amenities["node"].to_numpy()] + amenities["snap_m"].to_numpy() \
-        / FLAT_METRES_PER_MINUTE if len(amenities) else np.zeros(0)
+    amenities = _amenity_arrays(city)
+    reach = cost[amenities["node"]] + amenities["walk_on"]
     inside = np.flatnonzero(reach <= limit)
     inside = inside[np.argsort(reach[inside])]
     places = []
-    rows = amenities.iloc[inside][["layer", "id", "category", "kind", "name", "lon", "lat"]]
-    for (layer, fid, category, kind, name, lon, lat), i in zip(rows.itertuples(index=False),
-                                                               inside):
+    for i in inside:
+        layer, fid, category, kind, name, lon, lat = amenities["rows"][i]
         places.append({"type": "Feature",
-                       "geometry": {"type": "Point", "coordinates": [float(lon), float(lat)]},
-                       "properties": {"layer": layer, "id": int(fid), "category": category,
+                       "geometry": {"type": "Point", "coordinates": [lon, lat]},
+                       "properties": {"layer": layer, "id": fid, "category": category,
                                       "kind": kind, "name": name,
                                       "minutes": round(float(reach[i]), 2)}})
-    categories = amenities["category"].to_numpy(object)
     counts = {}
     for t in minutes:
-        names, number = np.unique(categories[reach <= t], return_counts=True)
-        counts[_label(t)] = {str(k): int(v) for k, v in zip(names, number)}
+        number = np.bincount(amenities["code"][reach <= t],
+                             minlength=len(amenities["categories"]))
+        counts[_label(t)] = {c: int(k) for c, k in zip(amenities["categories"], number) if k}
     return {"type": "FeatureCollection", "features": features,
             "amenities": {"type": "FeatureCollection", "features": places},
             "amenity_counts": counts,
