@@ -6,6 +6,7 @@ TileRequestError carrying the HTTP status and a message that names the problem.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -14,6 +15,7 @@ from typing import Any
 import morecantile
 
 from twin.errors import TwinError
+from twin.settings import get_settings
 
 WEB_MERCATOR_QUAD = "WebMercatorQuad"
 TILE_MATRIX_SETS = (WEB_MERCATOR_QUAD,)
@@ -62,19 +64,12 @@ def tms() -> morecantile.TileMatrixSet:
 
 @lru_cache(maxsize=1)
 def tile_matrix_set_document() -> dict[str, Any]:
-    """The OGC Two Dimensional Tile Matrix Set 2.0 JSON of WebMercatorQuad, with the 1.0 names
-    beside the 2.0 ones (identifier, supportedCRS, boundingBox, topLeftCorner): GDAL before 3.7
-    (and so QGIS built on it) reads only those."""
-    document = tms().model_dump(exclude_none=True, mode="json")
-    half = 20037508.3427892
-    document.update({"identifier": document["id"], "supportedCRS": document["crs"],
-                     "boundingBox": {"type": "BoundingBoxType", "crs": document["crs"],
-                                     "lowerCorner": [-half, -half],
-                                     "upperCorner": [half, half]}})
-    for matrix in document["tileMatrices"]:
-        matrix["identifier"] = matrix["id"]
-        matrix["topLeftCorner"] = matrix["pointOfOrigin"]
-    return document
+    """The WebMercatorQuad definition served to clients: tiles/tileMatrixSets/WebMercatorQuad.json,
+    OGC Two Dimensional Tile Matrix Set 2.0 JSON (morecantile's) with the 1.0 names beside the
+    2.0 ones (identifier, supportedCRS, boundingBox, topLeftCorner), which GDAL before 3.7 (and
+    the QGIS built on it) reads. tests/test_tiles.py checks it against morecantile's matrices."""
+    path = get_settings().tiles_dir / "tileMatrixSets" / f"{WEB_MERCATOR_QUAD}.json"
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def check_matrix_set(name: str) -> str:
