@@ -26,9 +26,16 @@ class NotFound(TwinError):
 
 
 def install_history(conn: psycopg.Connection, applied: dict[str, str]) -> list[str]:
-    """Create the history triggers on each versioned layer (a migration step per layer)."""
-    checksum = hashlib.sha256(text("editing/history_triggers").encode()).hexdigest()[:16]
+    """Create the history trigger functions and the triggers on each versioned layer; each is
+    a migration step re-applied when its SQL file changes."""
     done: list[str] = []
+    functions = hashlib.sha256(text("editing/history_functions").encode()).hexdigest()[:16]
+    if applied.get("history:functions") != functions:
+        conn.execute(query("editing/history_functions"))
+        conn.execute(query("db/record_migration"), {"id": "history:functions",
+                                                    "checksum": functions})
+        done.append("history:functions")
+    checksum = hashlib.sha256(text("editing/history_triggers").encode()).hexdigest()[:16]
     for name in VERSIONED_LAYERS:
         step = f"history:{name}"
         if applied.get(step) == checksum:

@@ -49,58 +49,8 @@ LANGUAGE sql STABLE AS $$
     SELECT coalesce(nullif(current_setting('twin.operation', true), ''), fallback)
 $$;
 
--- Statement-level triggers with transition tables: one INSERT .. SELECT per statement, so a
--- bulk load pays a set-based copy, not a PL/pgSQL call per row.
-CREATE OR REPLACE FUNCTION twin_record_history() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF current_setting('twin.history', true) = 'off' THEN
-        RETURN NULL;
-    END IF;
-    IF TG_OP = 'INSERT' THEN
-        INSERT INTO twin_history (layer, feature_id, version, operation, actor, previous, current)
-        SELECT TG_TABLE_NAME, n.id,
-               coalesce((SELECT max(h.version) FROM twin_history h
-                         WHERE h.layer = TG_TABLE_NAME AND h.feature_id = n.id), 0) + 1,
-               twin_history_operation('insert'), twin_history_actor(), NULL,
-               twin_row_image(to_jsonb(n), n.geom)
-        FROM new_rows n;
-    ELSIF TG_OP = 'UPDATE' THEN
-        INSERT INTO twin_history (layer, feature_id, version, operation, actor, previous, current)
-        SELECT TG_TABLE_NAME, n.id,
-               coalesce((SELECT max(h.version) FROM twin_history h
-                         WHERE h.layer = TG_TABLE_NAME AND h.feature_id = n.id), 0) + 1,
-               twin_history_operation('update'), twin_history_actor(),
-               twin_row_image(to_jsonb(o), o.geom), twin_row_image(to_jsonb(n), n.geom)
-        FROM new_rows n JOIN old_rows o ON o.id = n.id
-        WHERE to_jsonb(o) IS DISTINCT FROM to_jsonb(n);
-    ELSIF TG_OP = 'DELETE' THEN
-        INSERT INTO twin_history (layer, feature_id, version, operation, actor, previous, current)
-        SELECT TG_TABLE_NAME, o.id,
-               coalesce((SELECT max(h.version) FROM twin_history h
-                         WHERE h.layer = TG_TABLE_NAME AND h.feature_id = o.id), 0) + 1,
-               twin_history_operation('delete'), twin_history_actor(),
-               twin_row_image(to_jsonb(o), o.geom), NULL
-        FROM old_rows o;
-    END IF;
-    RETURN NULL;
-END $$;
-
--- TRUNCATE (a replacing import) has no transition table: keep every row before it goes.
-CREATE OR REPLACE FUNCTION twin_record_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF current_setting('twin.history', true) = 'off' THEN
-        RETURN NULL;
-    END IF;
-    EXECUTE format(
-        'INSERT INTO twin_history (layer, feature_id, version, operation, actor, previous, current)
-         SELECT %L, o.id,
-                coalesce((SELECT max(h.version) FROM twin_history h
-                          WHERE h.layer = %L AND h.feature_id = o.id), 0) + 1,
-                twin_history_operation(''truncate''), twin_history_actor(),
-                twin_row_image(to_jsonb(o), o.geom), NULL
-         FROM %I o', TG_TABLE_NAME, TG_TABLE_NAME, TG_TABLE_NAME);
-    RETURN NULL;
-END $$;
+-- The trigger functions themselves live in twin/sql/editing/history_functions.sql, applied by
+-- twin.editing.history.install_history whenever that file changes.
 
 -- A versioned layer as it was at an instant: for each feature the newest version written at or
 -- before the instant (none when it was deleted), plus features that have no history at all
