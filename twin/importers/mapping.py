@@ -322,6 +322,8 @@ def apply_rule(rule: PropertyRule, frame: pd.DataFrame, measures: dict[str, np.n
         values = [rule.template.format_map(
             {name: "" if _missing(columns[name][i]) else _plain(columns[name][i])
              for name in names}) for i in range(n)]
+    elif not (rule.format or rule.values is not None or rule.match) and rule.default is UNSET:
+        values = frame[rule.field].tolist()   # a plain field: conform_values does the rest
     else:
         raw = frame[rule.field].tolist()
         values = []
