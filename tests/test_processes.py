@@ -103,6 +103,8 @@ def test_a_school_scenario_improves_education_without_touching_stored_data(serve
     plot_id, lon, lat = db.execute(
         "SELECT m.plot_id, ST_X(ST_PointOnSurface(p.geom)), ST_Y(ST_PointOnSurface(p.geom)) "
         "FROM plot_metrics m JOIN plots p ON p.id = m.plot_id WHERE m.residents > 0 "
+        "AND EXISTS (SELECT 1 FROM streets s WHERE s.walkable AND ST_DWithin(s.geom, "
+        "ST_PointOnSurface(p.geom), 0.0007)) "
         "ORDER BY m.min_education DESC NULLS FIRST LIMIT 1").fetchone()
     versions = db.execute("SELECT name, version FROM twin_layers ORDER BY name").fetchall()
     school = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},

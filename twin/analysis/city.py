@@ -167,12 +167,11 @@ def load_city(conn: psycopg.Connection, network: WalkingNetwork | None = None) -
 
 def _cells(district_shapes: np.ndarray, districts: pd.DataFrame,
            plots: pd.DataFrame) -> pd.DataFrame:
-    """H3 res-9 cells over the city with their district, residents and plot count."""
-    ids = city_cells(district_shapes)
+    """H3 res-9 cells over the city (centre inside a district, or holding a plot, so every
+    resident is counted) with their district, residents and plot count."""
     plot_cells = [h3.latlng_to_cell(lat, lon, H3_RESOLUTION)
                   for lon, lat in zip(plots.lon.to_numpy(float), plots.lat.to_numpy(float))]
-    if not ids:  # no districts: the cells that hold plots
-        ids = sorted(set(plot_cells))
+    ids = sorted(set(city_cells(district_shapes)) | set(plot_cells))
     centres = np.array([h3.cell_to_latlng(c) for c in ids]).reshape(-1, 2)
     cells = pd.DataFrame({"h3": ids, "lon": centres[:, 1], "lat": centres[:, 0]})
     by_cell = pd.DataFrame({"h3": plot_cells, "residents": plots["residents"].to_numpy()})
@@ -187,6 +186,11 @@ def _cells(district_shapes: np.ndarray, districts: pd.DataFrame,
         which_cell, which_district = tree.query(points, predicate="within")
         names = districts["name"].to_numpy()
         cells.loc[which_cell, "district"] = names[which_district]
+    outside = cells["district"].isna().to_numpy()
+    if outside.any() and len(plots):  # centre beyond the districts: its (first) plot's district
+        by_plots = pd.DataFrame({"h3": plot_cells, "district": plots["district"].to_numpy()}) \
+            .dropna().drop_duplicates("h3").set_index("h3")["district"]
+        cells.loc[outside, "district"] = cells.loc[outside, "h3"].map(by_plots).to_numpy()
     return cells
 
 

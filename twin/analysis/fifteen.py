@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from twin.analysis.city import CATEGORIES, CityModel, Places
 from twin.analysis.network import WalkingNetwork
@@ -62,7 +63,8 @@ def place_minutes(access: NodeAccess, places: Places, describe: bool = True) -> 
     walk_on = places.snap_m / (4.8 * 1000 / 60)
     columns = {}
     for category in CATEGORIES:
-        value = access.minutes[category][places.node] + walk_on
+        # rounded as published, so counts agree with the minutes a user reads
+        value = np.round(access.minutes[category][places.node] + walk_on, 2)
         columns[f"min_{category}"] = np.where(value <= LIMIT_MINUTES, value, np.nan)
     park = access.park_m[places.node] + places.snap_m
     columns["park_walk_m"] = np.where(park <= PARK_LIMIT_M, park, np.nan)
@@ -79,36 +81,55 @@ def place_minutes(access: NodeAccess, places: Places, describe: bool = True) -> 
     return frame
 
 
-def coverage(frame: pd.DataFrame, residents: np.ndarray, groups: np.ndarray,
-             count: int) -> list[dict[str, float | int | None]]:
-    """Per group (codes 0..count-1, -1 = none): residents, the shares of them with all six and
-    with each category within 15 minutes, with a park within 300/500 m, mean categories and
-    resident-weighted walkability. One bincount per figure, however many groups."""
+_ONEHOT: dict[tuple[int, int, int], sparse.csr_matrix] = {}
+
+
+def _onehot(groups: np.ndarray, count: int) -> sparse.csr_matrix:
+    """Groups × places indicator matrix (places in no group go to a last, dropped row);
+    cached while the same group array is in use (the cached city keeps it alive)."""
+    key = (id(groups), len(groups), count)
+    if key not in _ONEHOT:
+        if len(_ONEHOT) > 16:
+            _ONEHOT.clear()
+        g = np.where(groups >= 0, groups, count)
+        _ONEHOT[key] = sparse.csr_matrix((np.ones(len(g)), (g, np.arange(len(g)))),
+                                         shape=(count + 1, len(g)))
+    return _ONEHOT[key]
+
+
+def coverage(frame: pd.DataFrame, residents: np.ndarray,
+             groupings: list[tuple[np.ndarray, int]]) -> list[list[dict[str, float | int | None]]]:
+    """For each grouping (codes 0..count-1 per place, -1 = none) and each of its groups:
+    residents, the shares of them with all six and with each category within 15 minutes, with
+    a park within 300/500 m, mean categories and resident-weighted walkability. The weighted
+    figures are built once; each grouping is one sparse product (groups × places)."""
     residents = np.asarray(residents, dtype=float)
-    inside = groups >= 0
-    g, r = groups[inside], residents[inside]
-
-    def total(values: np.ndarray) -> np.ndarray:
-        return np.bincount(g, weights=r * np.asarray(values, float)[inside], minlength=count)
-
-    people = np.bincount(g, weights=r, minlength=count)
-    figures = {"share_all_six": frame["all_six"].to_numpy()}
-    for category in CATEGORIES:
-        figures[f"share_{category}"] = frame[f"min_{category}"].to_numpy() <= THRESHOLD_MINUTES
-    figures["share_park_300"] = frame["park_300"].to_numpy()
-    figures["share_park_500"] = frame["park_500"].to_numpy()
-    sums = {key: total(values) for key, values in figures.items()}
-    categories = total(frame["categories_15"].to_numpy())
-    walk = total(np.nan_to_num(frame["walkability"].to_numpy(float))) \
-        if "walkability" in frame else None
-    result = []
-    for k in range(count):
-        row: dict[str, float | int | None] = {"residents": int(round(people[k]))}
-        has = people[k] > 0
-        for key, values in sums.items():
-            row[key] = round(float(values[k] / people[k]), 4) if has else None
-        row["mean_categories"] = round(float(categories[k] / people[k]), 3) if has else None
-        if walk is not None:
-            row["walkability"] = round(float(walk[k] / people[k]), 2) if has else None
-        result.append(row)
-    return result
+    keys = ["share_all_six"] + [f"share_{c}" for c in CATEGORIES] + \
+        ["share_park_300", "share_park_500"]
+    weighted = np.empty((len(frame), len(keys) + 3))
+    weighted[:, 0] = frame["all_six"].to_numpy()
+    for j, category in enumerate(CATEGORIES, start=1):
+        weighted[:, j] = frame[f"min_{category}"].to_numpy(float) <= THRESHOLD_MINUTES
+    weighted[:, 7] = frame["park_300"].to_numpy()
+    weighted[:, 8] = frame["park_500"].to_numpy()
+    weighted[:, 9] = frame["categories_15"].to_numpy()
+    has_walk = "walkability" in frame
+    weighted[:, 10] = np.nan_to_num(frame["walkability"].to_numpy(float)) if has_walk else 0.0
+    weighted[:, 11] = 1.0
+    weighted *= residents[:, None]
+    results = []
+    for groups, count in groupings:
+        sums = np.asarray(_onehot(groups, count) @ weighted)[:count]
+        rows = []
+        for k in range(count):
+            people = sums[k, 11]
+            row: dict[str, float | int | None] = {"residents": int(round(people))}
+            has = people > 0
+            for j, key in enumerate(keys):
+                row[key] = round(float(sums[k, j] / people), 4) if has else None
+            row["mean_categories"] = round(float(sums[k, 9] / people), 3) if has else None
+            if has_walk:
+                row["walkability"] = round(float(sums[k, 10] / people), 2) if has else None
+            rows.append(row)
+        results.append(rows)
+    return results

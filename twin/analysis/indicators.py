@@ -11,9 +11,11 @@ import shapely
 
 from twin.analysis import parks as green
 from twin.analysis.city import CATEGORIES, CityModel
-from twin.analysis.fifteen import NodeAccess, coverage, place_minutes
+from twin.analysis.fifteen import (LIMIT_MINUTES, PARK_LIMIT_M, THRESHOLD_MINUTES, NodeAccess,
+                                   coverage, place_minutes)
+from twin.analysis.network import FLAT_METRES_PER_MINUTE
 from twin.analysis.utilities import WEAR_BASELINE_2022, WEAR_TARGET_2030
-from twin.analysis.walkability import StreetFabric, walkability
+from twin.analysis.walkability import StreetFabric, credit_change, score, walk_parts
 
 CITY = "Almaty"
 
@@ -33,13 +35,43 @@ def fifteen_tables(city: CityModel, access: NodeAccess,
     for places in (city.plot_places, city.cell_places):
         frame = place_minutes(access, places, describe)
         density, block = street.at(places.x, places.y)
-        frame["walkability"] = walkability({c: frame[f"min_{c}"].to_numpy()
-                                            for c in CATEGORIES}, density, block)
+        raw, factor = walk_parts({c: frame[f"min_{c}"].to_numpy() for c in CATEGORIES},
+                                 density, block)
+        frame["walkability"] = score(raw, factor)
+        frame["walk_raw"], frame["walk_factor"] = raw, factor
         frame["intersection_density"] = np.round(density, 1)
         frame["mean_block_m"] = np.round(block, 1)
         for column in [f"min_{c}" for c in CATEGORIES]:
             frame[column] = frame[column].round(2)
         frame["park_walk_m"] = frame["park_walk_m"].round(1)
+        tables.append(frame)
+    return tables[0], tables[1]
+
+
+def refresh_tables(city: CityModel, base: tuple[pd.DataFrame, pd.DataFrame], access: NodeAccess,
+                   categories: tuple[str, ...]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The baseline tables with only `categories` (and what follows from them) recomputed."""
+    tables = []
+    for frame, places in zip(base, (city.plot_places, city.cell_places)):
+        frame = frame.copy()
+        walk_on = places.snap_m / FLAT_METRES_PER_MINUTE
+        raw = frame["walk_raw"].to_numpy(float).copy()
+        for category in categories:
+            value = np.round(access.minutes[category][places.node] + walk_on, 2)
+            value = np.where(value <= LIMIT_MINUTES, value, np.nan)
+            raw += credit_change(category, frame[f"min_{category}"].to_numpy(float), value)
+            frame[f"min_{category}"] = value
+        if "parks" in categories:
+            park = access.park_m[places.node] + places.snap_m
+            park = np.round(np.where(park <= PARK_LIMIT_M, park, np.nan), 1)
+            frame["park_walk_m"] = park
+            frame["park_300"], frame["park_500"] = park <= 300, park <= 500
+        within = np.column_stack([frame[f"min_{c}"].to_numpy(float) <= THRESHOLD_MINUTES
+                                  for c in CATEGORIES])
+        frame["categories_15"] = within.sum(axis=1)
+        frame["all_six"] = frame["categories_15"].to_numpy() == len(CATEGORIES)
+        frame["walk_raw"] = raw
+        frame["walkability"] = score(raw, frame["walk_factor"].to_numpy(float))
         tables.append(frame)
     return tables[0], tables[1]
 
@@ -64,9 +96,12 @@ def access_summaries(city: CityModel, plots: pd.DataFrame, cells: pd.DataFrame,
                  "plot_polycentre": _codes(city.plots["polycentre"].to_numpy(object),
                                            list(city.polycentres["name"]))}
         city._cache["area_codes"] = codes
-    districts = coverage(plots, residents, codes["plot_district"], len(city.districts))
-    polycentres = coverage(plots, residents, codes["plot_polycentre"], len(city.polycentres))
-    everyone = coverage(plots, residents, np.zeros(len(plots), dtype=np.int64), 1)[0]
+    if "plot_everyone" not in codes:
+        codes["plot_everyone"] = np.zeros(len(plots), dtype=np.int64)
+    districts, polycentres, (everyone,) = coverage(
+        plots, residents, [(codes["plot_district"], len(city.districts)),
+                           (codes["plot_polycentre"], len(city.polycentres)),
+                           (codes["plot_everyone"], 1)])
     no_park = ~(cells["park_walk_m"].to_numpy(float) <= green.WALKING_DISTANCE_M)
     cell_codes = codes["cell_district"]
     counted = cell_codes >= 0

@@ -17,7 +17,7 @@ from shapely.geometry import mapping, shape
 from twin.analysis import AnalysisInputError
 from twin.analysis.city import CATEGORIES, CityModel, cell_polygons, park_entrances
 from twin.analysis.fifteen import node_access
-from twin.analysis.indicators import access_summaries, fifteen_tables
+from twin.analysis.indicators import access_summaries, fifteen_tables, refresh_tables
 from twin.analysis.network import to_utm
 from twin.analysis.reports import baseline
 from twin.catalog import CITY_BBOX, get_layer
@@ -149,7 +149,8 @@ def run_scenario(city: CityModel, add: Any = None, remove_amenities: Any = None,
     plots_before, cells_before, before = _baseline_tables(city, mode)
     after_access = node_access(city, mode, categories_run, amenities=amenities,
                                entrances=entrances, base=baseline(city, mode))
-    plots_after, cells_after = fifteen_tables(city, after_access, describe=False)
+    plots_after, cells_after = refresh_tables(city, (plots_before, cells_before), after_access,
+                                              categories_run)
     after = access_summaries(city, plots_after, cells_after, park_shapes=park_shapes)
 
     compared = [f"min_{c}" for c in categories_run] + ["categories_15", "park_walk_m",

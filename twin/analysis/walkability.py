@@ -94,12 +94,30 @@ class StreetFabric:
         return density, mean_length
 
 
-def walkability(minutes: dict[str, np.ndarray], density: np.ndarray,
-                mean_block_m: np.ndarray) -> np.ndarray:
-    """The 0-100 score from minutes per category (NaN = beyond reach) and the street fabric."""
+def walk_parts(minutes: dict[str, np.ndarray], density: np.ndarray,
+               mean_block_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(raw 0-1 weighted decay, street-fabric factor); the score is 100 · raw · factor."""
     total = sum(WEIGHTS.values())
     raw = sum(WEIGHTS[c] * decay(np.asarray(m, float) * FLAT_METRES_PER_MINUTE)
               for c, m in minutes.items() if c in WEIGHTS) / total
     penalty_density = MAX_PENALTY * _ramp(density, DENSITY_GOOD, DENSITY_POOR)
     penalty_block = MAX_PENALTY * _ramp(mean_block_m, BLOCK_GOOD, BLOCK_POOR)
-    return np.round(100 * raw * (1 - penalty_density) * (1 - penalty_block), 1)
+    return np.asarray(raw, float), (1 - penalty_density) * (1 - penalty_block)
+
+
+def score(raw: np.ndarray, factor: np.ndarray) -> np.ndarray:
+    return np.round(100 * raw * factor, 1)
+
+
+def walkability(minutes: dict[str, np.ndarray], density: np.ndarray,
+                mean_block_m: np.ndarray) -> np.ndarray:
+    """The 0-100 score from minutes per category (NaN = beyond reach) and the street fabric."""
+    return score(*walk_parts(minutes, density, mean_block_m))
+
+
+def credit_change(category: str, before_minutes: np.ndarray,
+                  after_minutes: np.ndarray) -> np.ndarray:
+    """How much one category's new minutes move the raw score (a scenario's update)."""
+    weight = WEIGHTS[category] / sum(WEIGHTS.values())
+    return weight * (decay(np.asarray(after_minutes, float) * FLAT_METRES_PER_MINUTE)
+                     - decay(np.asarray(before_minutes, float) * FLAT_METRES_PER_MINUTE))
