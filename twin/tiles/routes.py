@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -43,6 +44,8 @@ VECTOR_F_VALUES = {"mvt", "pbf", MVT_TYPE}
 ALL_LAYERS = "_all"
 TERRAIN = "terrain"
 CORS = {"Access-Control-Allow-Origin": "*"}
+REQUEST_LIMITS = {"lock_ms": os.environ.get("TWIN_TILE_LOCK_TIMEOUT_MS", "3000"),
+                  "statement_ms": os.environ.get("TWIN_TILE_STATEMENT_TIMEOUT_MS", "30000")}
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -88,6 +91,8 @@ def answers_errors(handler: Handler) -> Handler:
         except TileRequestError as exc:
             response = error_response(exc.status, exc.code, str(exc))
             response.headers.update(CORS)
+            if exc.status == 503:
+                response.headers["Retry-After"] = "5"
             return response
 
     return wrapped
@@ -155,8 +160,13 @@ async def _vector_tile(request: Request, tileset: str, layers: list[Layer],
 def _render_and_store(svc: TileService, tileset: str, key: str, path, layers: list[Layer],
                       address: TileAddress) -> bytes:
     try:
-        with connection() as conn:
+        with connection() as conn, conn.transaction():
+            conn.execute(query("tiles/request_limits"), REQUEST_LIMITS)
             data = render_tile(conn, layers, address)
+    except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled):
+        raise TileRequestError("the layer is being rewritten (an import or a load is running) "
+                               "or the tile took too long; retry in a few seconds", status=503,
+                               code="ServiceUnavailable") from None
     except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn) as exc:
         raise TileRequestError("the database is behind the layer catalog "
                                f"({exc.diag.message_primary}): run `twin migrate`", status=503,
