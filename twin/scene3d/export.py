@@ -81,8 +81,10 @@ def write_scene(exported: ExportedScene, out: Path) -> None:
 
 
 def scene_etag(area: SceneArea, include: tuple[str, ...], versions: dict[str, int]) -> str:
-    """A validator that changes when the area, the parts or any of their data change."""
+    """A validator that changes when the area, the parts or any of their data change (the
+    terrain always counts: everything stands on it)."""
+    layers = {INCLUDES[g] for g in include} | {"terrain"}
     key = json.dumps({"area": area.label, "include": include,
-                      "versions": {INCLUDES[g]: versions.get(INCLUDES[g], 0) for g in include},
+                      "versions": {name: versions.get(name, 0) for name in sorted(layers)},
                       "format": 1}, sort_keys=True)
     return '"' + hashlib.sha256(key.encode()).hexdigest()[:32] + '"'

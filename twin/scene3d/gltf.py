@@ -117,9 +117,11 @@ class GlbWriter:
             attrs["COLOR_0"] = self.accessor(np.asarray(colours, dtype=np.uint8), "VEC4",
                                              UNSIGNED_BYTE, normalized=True)
         attrs.update(attributes or {})
-        indices = np.asarray(triangles, dtype=np.uint32).ravel()
+        small = len(vertices_zup) < 65535  # 16-bit indices halve most meshes' index bytes
+        indices = np.asarray(triangles, dtype=np.uint16 if small else np.uint32).ravel()
         return {"attributes": attrs, "material": material, "mode": TRIANGLES,
-                "indices": self.accessor(indices, "SCALAR", UNSIGNED_INT,
+                "indices": self.accessor(indices, "SCALAR",
+                                         UNSIGNED_SHORT if small else UNSIGNED_INT,
                                          target=ELEMENT_ARRAY_BUFFER)}
 
     def mesh(self, name: str, primitives: list[dict[str, Any]],
