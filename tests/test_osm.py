@@ -111,7 +111,8 @@ def test_helsinki_amenities_fall_into_the_fifteen_minute_categories(target):
                            "count(*) FILTER (WHERE kind = 'park') FROM parks").fetchone()
         still_test = db.execute("SELECT source FROM twin_layers WHERE name = 'streets'"
                                 ).fetchone()[0]
-    assert set(categories) == {"education", "healthcare", "commerce", "culture_sport"}
+    assert set(categories) == {"education", "healthcare", "commerce", "culture_sport", "parks"}
+    assert categories["parks"] == parks[0]                  # an entrance on every park
     assert categories["commerce"] > 500 and categories["culture_sport"] >= 30
     assert {"bus", "tram", "metro"} <= set(modes)
     assert parks[0] >= 30 and parks[1] > 0 and parks[2] and parks[3] >= 10

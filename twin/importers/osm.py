@@ -267,22 +267,37 @@ class OsmExtract:
     def amenities(self, report: ImportReport) -> Extracted:
         pois = self._call("amenities", lambda: self.osm.get_pois(custom_filter=AMENITY_FILTER))
         if pois is None or len(pois) == 0:
-            return _empty(), {}, None
-        pois = pois.reset_index(drop=True)
-        tags = {key: _tag(pois, key).tolist() for key in AMENITY_KEYS}
-        classes = [_amenity_class({k: tags[k][i] for k in AMENITY_KEYS})
-                   for i in range(len(pois))]
-        frame = gpd.GeoDataFrame(geometry=pois.geometry.values, crs=4326)
-        street = _tag(pois, "addr:street").tolist()
-        number = _tag(pois, "addr:housenumber").tolist()
-        reasons = [None if c else "no 15-minute category" for c in classes]
-        return frame, {
-            "name": _tag(pois, "name").tolist(),
-            "category": [c[0] if c else None for c in classes],
-            "kind": [c[1] if c else None for c in classes],
-            "address": [", ".join(str(p) for p in (s, n) if p) or None
-                        for s, n in zip(street, number)],
-        }, reasons
+            frame, values, reasons = _empty(), {"name": [], "category": [], "kind": [],
+                                                "address": []}, []
+        else:
+            pois = pois.reset_index(drop=True)
+            tags = {key: _tag(pois, key).tolist() for key in AMENITY_KEYS}
+            classes = [_amenity_class({k: tags[k][i] for k in AMENITY_KEYS})
+                       for i in range(len(pois))]
+            frame = gpd.GeoDataFrame(geometry=pois.geometry.values, crs=4326)
+            street = _tag(pois, "addr:street").tolist()
+            number = _tag(pois, "addr:housenumber").tolist()
+            reasons = [None if c else "no 15-minute category" for c in classes]
+            values = {
+                "name": _tag(pois, "name").tolist(),
+                "category": [c[0] if c else None for c in classes],
+                "kind": [c[1] if c else None for c in classes],
+                "address": [", ".join(str(p) for p in (s, n) if p) or None
+                            for s, n in zip(street, number)],
+            }
+        # the parks category: an entrance point on each park, as the demo city has them
+        parks, park_values, _ = self.parks(ImportReport(layer="parks"))
+        if len(parks):
+            frame = gpd.GeoDataFrame(geometry=np.concatenate(
+                [frame.geometry.values, parks.geometry.values]), crs=4326)
+            values["name"] += park_values["name"]
+            values["category"] += ["parks"] * len(parks)
+            values["kind"] += ["park_entrance"] * len(parks)
+            values["address"] += [None] * len(parks)
+            reasons += [None] * len(parks)
+            report.notes.append(f"{len(parks)} park entrances: a point on each park, "
+                                "category parks")
+        return frame, values, reasons
 
     def parks(self, report: ImportReport) -> Extracted:
         custom = {}
