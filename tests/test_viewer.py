@@ -58,8 +58,8 @@ def page(browser: HeadlessChromium, city_server: Server) -> Iterator[HeadlessChr
 
 def open_viewer(browser: HeadlessChromium, url: str, hash_: str = "") -> None:
     browser.call("goto", url=url + hash_)
-    browser.wait(READY, timeout=60)
-    browser.wait(IDLE, timeout=60)
+    browser.wait(READY, timeout=240)
+    browser.wait(IDLE, timeout=120)
 
 
 def rendered(browser: HeadlessChromium, layer: str) -> int:
@@ -71,7 +71,7 @@ def fly(browser: HeadlessChromium, lon: float, lat: float, zoom: float = 15.5,
         pitch: float = 0) -> None:
     browser.eval(f"return window.twin.map.jumpTo({{center: [{lon}, {lat}], zoom: {zoom}, "
                  f"pitch: {pitch}, bearing: 0}}), true")
-    browser.wait(IDLE, timeout=60)
+    browser.wait(IDLE, timeout=120)
 
 
 def screen_point(browser: HeadlessChromium, lon: float, lat: float) -> tuple[float, float]:
@@ -160,11 +160,11 @@ def test_toggling_a_layer_changes_what_is_rendered(page: HeadlessChromium) -> No
     before = rendered(page, "plots-fill")
     assert before > 0
     page.call("click", selector="input[data-layer-toggle='plots']")
-    page.wait(IDLE)
+    page.wait(IDLE, timeout=120)
     assert rendered(page, "plots-fill") == 0
     page.wait("!location.hash.includes('plots')", timeout=5)
     page.call("click", selector="input[data-layer-toggle='seismic_zones']")
-    page.wait(IDLE)
+    page.wait(IDLE, timeout=120)
     assert rendered(page, "seismic_zones-fill") > 0
     page.call("screenshot", path=str(ARTIFACTS / "layers-toggled.png"))
 
@@ -199,7 +199,7 @@ def test_an_isochrone_draws_with_the_amenities_inside(page: HeadlessChromium,
     page.wait("document.querySelector('#iso-amenities') || document.querySelector('[data-error=\"isochrone\"]')",
               timeout=60)
     assert not page.eval("return document.querySelector('[data-error=\"isochrone\"]')")
-    page.wait(IDLE)
+    page.wait(IDLE, timeout=120)
     assert rendered(page, "isochrone-fill") > 0
     minutes = page.eval("return window.twin.map.getSource('isochrone')._data.features"
                         ".map(f => f.properties.minutes)")
@@ -241,7 +241,7 @@ def test_a_scenario_school_changes_an_indicator(page: HeadlessChromium,
     assert changed.get(f"share_{category}", 0) > 0, deltas
     cells = int(page.eval("return document.querySelector('[data-cells]').dataset.cells"))
     assert cells > 0
-    page.wait(IDLE)
+    page.wait(IDLE, timeout=120)
     assert rendered(page, "scenario-cells-fill") > 0
     assert page.eval("return !document.getElementById('swipe').hidden")
     page.call("screenshot", path=str(ARTIFACTS / "scenario.png"))
@@ -272,7 +272,7 @@ def test_fifteen_minute_mode_colours_cells_by_category(page: HeadlessChromium) -
     page.wait("document.querySelector('[data-panel=\"fifteen\"]')")
     page.call("click", selector="#fifteen-cats button[data-cat='education']")
     page.eval("return window.twin.map.setPitch(0), window.twin.map.setZoom(13), true")
-    page.wait(IDLE)
+    page.wait(IDLE, timeout=120)
     assert rendered(page, "fifteen_cells-fill") > 0
     colour = page.eval("return JSON.stringify(window.twin.map.getPaintProperty('fifteen_cells-fill', 'fill-color'))")
     assert "min_education" in colour

@@ -3,7 +3,7 @@ import * as maplibregl from '../vendor/maplibre-gl/maplibre-gl.mjs';
 import { getJSON, items } from './api.js';
 import { setLang, t, lang, localName } from './i18n.js';
 import { notify, esc } from './notice.js';
-import { baseStyle, catalogStyleLayers, SOURCE, DEM } from './style.js';
+import { baseStyle, catalogStyleLayers, sourceFor, sourceId, DEM } from './style.js';
 import { renderPanel, setLayerVisible, setLayerOpacity } from './panel.js';
 import { addSelectionLayers, featureAt, openCard, highlight } from './pick.js';
 import { readView, writeView } from './viewstate.js';
@@ -13,7 +13,8 @@ import { scenarioMode } from './scenario.js';
 import { indicatorsMode } from './indicators.js';
 import { setupSearch } from './search.js';
 
-const DEFAULT_CAMERA = { zoom: 14.3, pitch: 60, bearing: -20 };
+// Looking south over the city towards the Trans-Ili Alatau: terrain, buildings and sky at once.
+const DEFAULT_CAMERA = { zoom: 14.2, pitch: 55, bearing: 160 };
 
 const exploreMode = {
   name: 'explore',
@@ -125,10 +126,11 @@ function syncLabels() {
 function addCatalogLayers(map, tilejson) {
   const entries = [...app.entries.values()];
   const available = new Set((tilejson?.vector_layers ?? []).map((l) => l.id));
-  // The TileJSON is already fetched: hand MapLibre its contents rather than the URL again.
-  map.addSource(SOURCE, { type: 'vector', tiles: tilejson.tiles, minzoom: tilejson.minzoom ?? 0, maxzoom: tilejson.maxzoom ?? 16, bounds: tilejson.bounds, attribution: tilejson.attribution });
-  const layers = catalogStyleLayers(entries.filter((e) => !available.size || available.has(e.name)));
-  for (const layer of layers) {
+  const shown = entries.filter((e) => !available.size || available.has(e.name));
+  for (const entry of shown) {
+    map.addSource(sourceId(entry.name), { ...sourceFor(entry, location.origin), bounds: tilejson.bounds, attribution: tilejson.attribution });
+  }
+  for (const layer of catalogStyleLayers(shown)) {
     layer.layout.visibility = app.state.visible.has(layer.metadata.twinLayer) ? 'visible' : 'none';
     map.addLayer(layer);
   }
@@ -172,6 +174,7 @@ async function boot() {
       pitch: camera.pitch,
       bearing: camera.bearing,
       maxPitch: 80,
+      fadeDuration: 0,
       hash: false,
       attributionControl: { compact: true, customAttribution: 'Almaty Twin' },
       canvasContextAttributes: { preserveDrawingBuffer: true },
@@ -198,7 +201,9 @@ async function boot() {
     if (terrain.ok) {
       const dem = terrain.json;
       map.addSource(DEM, { type: 'raster-dem', tiles: dem.tiles, minzoom: dem.minzoom ?? 0, maxzoom: dem.maxzoom ?? 14, bounds: dem.bounds, encoding: dem.encoding ?? 'terrarium', tileSize: dem.tileSize ?? dem.tile_size ?? 256, attribution: dem.attribution });
-      map.addLayer({ id: 'hillshade', type: 'hillshade', source: DEM, paint: { 'hillshade-exaggeration': 0.45, 'hillshade-shadow-color': '#5a6b5d', 'hillshade-highlight-color': '#ffffff', 'hillshade-accent-color': '#8a9a7b' } });
+      // Hillshade from its own source over the same tiles (MapLibre draws both better apart).
+      map.addSource(`${DEM}-shade`, { type: 'raster-dem', tiles: dem.tiles, minzoom: dem.minzoom ?? 0, maxzoom: dem.maxzoom ?? 14, bounds: dem.bounds, encoding: dem.encoding ?? 'terrarium', tileSize: dem.tileSize ?? dem.tile_size ?? 256 });
+      map.addLayer({ id: 'hillshade', type: 'hillshade', source: `${DEM}-shade`, paint: { 'hillshade-exaggeration': 0.45, 'hillshade-shadow-color': '#5a6b5d', 'hillshade-highlight-color': '#ffffff', 'hillshade-accent-color': '#8a9a7b' } });
       map.setTerrain({ source: DEM, exaggeration: 1.0 });
     }
     if (tiles.ok) addCatalogLayers(map, tj);

@@ -3,6 +3,21 @@
 export const SOURCE = 'twin';
 export const DEM = 'terrain-dem';
 
+/**
+ * One vector source per catalog layer (OGC API Tiles of that collection): MapLibre fetches
+ * tiles only for sources with a visible layer, so hidden layers cost nothing on the wire.
+ */
+export function sourceId(name) { return `${SOURCE}-${name}`; }
+
+export function sourceFor(entry, origin) {
+  return {
+    type: 'vector',
+    tiles: [`${origin}/collections/${encodeURIComponent(entry.name)}/tiles/WebMercatorQuad/{z}/{y}/{x}`],
+    minzoom: entry.minzoom ?? 0,
+    maxzoom: Math.min(entry.maxzoom ?? 16, 16),
+  };
+}
+
 // Draw order: areas under lines under 3D buildings under points; overlays on top.
 const ORDER = { fill: 0, line: 1, extrusion: 2, circle: 3 };
 
@@ -46,7 +61,7 @@ function lineWidth(entry) {
  */
 export function styleLayersFor(entry) {
   const colour = colourExpression(entry);
-  const base = { source: SOURCE, 'source-layer': entry.name, minzoom: entry.minzoom, metadata: { twinLayer: entry.name } };
+  const base = { source: sourceId(entry.name), 'source-layer': entry.name, minzoom: entry.minzoom, metadata: { twinLayer: entry.name } };
   const visibility = entry.visible ? 'visible' : 'none';
   const opacity = entry.style.opacity ?? null;
   switch (entry.kind) {
