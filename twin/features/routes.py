@@ -216,7 +216,8 @@ class FeaturesEndpoint:
             api_request = APIRequest(request, app.api_.locales)
             if api_request.format in JSON_FORMATS:
                 handler = self.one_item if self.item else self.items
-                response = await handler(request, app, collection, None)
+                response = await handler(request, app, collection, None,
+                                         api_request=api_request)
                 await response(scope, receive, send)
                 return
         if not self.item and "filter" in request.query_params:
@@ -232,10 +233,11 @@ class FeaturesEndpoint:
         return {**scope, "query_string": urllib.parse.urlencode(pairs).encode()}
 
     async def items(self, request: Request, app: Any, collection: str,
-                    body: bytes | None, body_lang: str = "cql2-json") -> Response:
+                    body: bytes | None, body_lang: str = "cql2-json",
+                    api_request: Any = None) -> Response:
         from pygeoapi.api import APIRequest
 
-        api_request = APIRequest(request, app.api_.locales)
+        api_request = api_request or APIRequest(request, app.api_.locales)
         ctx = _Context(app.api_, api_request, collection)
         params = request.query_params
         aliases = {FILTER_PARAM: "filter", FILTER_LANG_PARAM: "filter-lang",
@@ -267,10 +269,10 @@ class FeaturesEndpoint:
         return Response(document, headers=ctx.headers)
 
     async def one_item(self, request: Request, app: Any, collection: str,
-                       body: bytes | None) -> Response:
+                       body: bytes | None, api_request: Any = None) -> Response:
         from pygeoapi.api import APIRequest
 
-        api_request = APIRequest(request, app.api_.locales)
+        api_request = api_request or APIRequest(request, app.api_.locales)
         ctx = _Context(app.api_, api_request, collection)
         fid = request.path_params["item_id"]
         try:
