@@ -8,7 +8,8 @@ draws it 512 px wide, so one screen pixel is 8 units):
 - polygons under one square screen pixel and lines under one screen pixel are dropped;
 - below `ALL_PROPERTIES_ZOOM` a feature carries only its id and the properties that drive its
   style (style.by, style.label, style.height); from that zoom on, every property;
-- at most `feature_cap()` features per layer and tile, the biggest first (area for polygons,
+- at most `tile_cap(z)` features per layer and tile: 1,000 at z10, doubling with each zoom,
+  never under 500 nor over `feature_cap()` (20,000); the biggest first (area for polygons,
   length for lines), ties broken by id, so a capped tile is the same every time;
 - a layer is only in tiles from its catalog minzoom to maxzoom.
 The tile envelope is transformed to the storage SRID once, so the GiST index does the
@@ -38,13 +39,21 @@ ALL_PROPERTIES_ZOOM = 13     # from here on: every property
 MIN_POLYGON_AREA_PX = 1.0    # square screen pixels
 MIN_LINE_LENGTH_PX = 1.0     # screen pixels
 DEFAULT_FEATURE_CAP = 20_000
+CAP_AT_Z10 = 1_000
+MIN_CAP = 500
 # Bumped whenever the rules above change, so cached tiles made by the old rules are not served.
-POLICY_VERSION = 1
+POLICY_VERSION = 2
 
 
 def feature_cap() -> int:
-    """Features per layer and tile (TWIN_TILE_FEATURE_CAP overrides the default)."""
+    """The most features per layer and tile at any zoom (TWIN_TILE_FEATURE_CAP overrides)."""
     return int(os.environ.get("TWIN_TILE_FEATURE_CAP", DEFAULT_FEATURE_CAP))
+
+
+def tile_cap(zoom: int) -> int:
+    """Features per layer and tile at a zoom: a low-zoom tile covers 4x the ground of the next
+    zoom's, so its budget halves with each zoom out."""
+    return min(feature_cap(), max(MIN_CAP, int(CAP_AT_Z10 * 2.0 ** (zoom - 10))))
 
 
 def style_properties(layer: Layer) -> list[str]:
@@ -91,7 +100,7 @@ def layer_part(layer: Layer, address: TileAddress) -> tuple[sql.Composable, dict
     unit_x, unit_y = _unit_sizes(layer, address)
     kind = _geometry_kind(layer)
     values: dict[str, Any] = {prefix + "name": layer.name, prefix + "srid": layer.srid,
-                              prefix + "cap": feature_cap()}
+                              prefix + "cap": tile_cap(address.z)}
     if kind == "polygon":
         size = sql.SQL("ST_Area(t.geom) * {}").format(param("scale"))
         values[prefix + "scale"] = 1.0 / (unit_x * unit_y)
