@@ -12,6 +12,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
+from math import isfinite
 from typing import Any
 
 import geopandas as gpd
@@ -282,8 +283,15 @@ def conform_values(prop: Property, values: list[Any],
     """Values converted to the property's type; a reason set on rows that cannot be."""
     enum = _enum_lookup(prop)
     out: list[Any] = [None] * len(values)
+    # values already of the property's Python type (most of them) skip the general path
+    ready = {"string": str, "integer": int, "number": float, "boolean": bool}.get(prop.type)
     for i, value in enumerate(values):
         if reasons[i] is not None:
+            continue
+        if not enum and type(value) is ready and (ready is not float or isfinite(value)) and \
+                (ready is not str or (value and not value[0].isspace()
+                                      and not value[-1].isspace())):
+            out[i] = value
             continue
         if _is_missing(value):
             if prop.default is not None:
