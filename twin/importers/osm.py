@@ -36,9 +36,8 @@ from twin.catalog import Layer
 from twin.errors import ImportFailed
 from twin.importers import error_line
 from twin.importers.conform import ImportReport, conform, measures
-from twin.importers.ogr import importable_layer, write_report
+from twin.importers.ogr import importable_layer, provenance_for, write_report
 from twin.progress import progress
-from twin.store import Provenance
 
 OSM_LAYERS = ("streets", "buildings", "amenities", "parks", "transit_stops")
 OSM_SOURCE = "OpenStreetMap extract {name}"
@@ -471,7 +470,6 @@ def import_osm(conn: psycopg.Connection, path: Path | str,
             if not len(frame):
                 report.notes.append("nothing of this kind in the extract: layer left as it was")
                 continue
-            provenance = Provenance(source=source, licence=OSM_LICENCE, synthetic=False,
-                                    details={**details_base, **report.details()})
+            provenance = provenance_for(conn, layer, report, source, OSM_LICENCE, details_base)
             write_report(conn, layer, frame, report, provenance)
     return [report for _, _, report in prepared]
