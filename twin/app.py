@@ -34,6 +34,7 @@ ROUTE_FACTORIES: list[str] = [
     "twin.viewer:routes",
     "twin.tiles.routes:routes",
     "twin.analysis.routes:routes",
+    "twin.mobility.routes:routes",
 ]
 
 

@@ -34,25 +34,29 @@ class NodeAccess:
 
 
 def category_pass(network: WalkingNetwork, nodes: np.ndarray, snap_m: np.ndarray, mode: str,
-                  limit: float = LIMIT_MINUTES) -> tuple[np.ndarray, np.ndarray]:
-    """One multi-source pass: cost from every node to the nearest of the given sources."""
+                  limit: float = LIMIT_MINUTES,
+                  lit_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """One multi-source pass: cost from every node to the nearest of the given sources
+    (`lit_only`: the night-time variant, walking only along lit streets)."""
     return network.nearest(nodes, network.snap_cost(snap_m, mode), mode=mode, limit=limit,
-                           towards=True)
+                           towards=True, lit_only=lit_only)
 
 
 def node_access(city: CityModel, mode: str = "slope", categories: tuple[str, ...] = CATEGORIES,
                 amenities: pd.DataFrame | None = None, entrances: pd.DataFrame | None = None,
-                base: NodeAccess | None = None) -> NodeAccess:
+                base: NodeAccess | None = None, lit_only: bool = False) -> NodeAccess:
     """Node-level access; with `base`, only `categories` are recomputed (scenarios)."""
     minutes = dict(base.minutes) if base else {}
     origin = dict(base.origin) if base else {}
     for category in categories:
         nodes, snap = city.sources(category, amenities, entrances)
-        minutes[category], origin[category] = category_pass(city.network, nodes, snap, mode)
+        minutes[category], origin[category] = category_pass(city.network, nodes, snap, mode,
+                                                            lit_only=lit_only)
     if base is None or "parks" in categories:
         entrances = city.entrances if entrances is None else entrances
         park_m, _ = city.network.nearest(entrances.node.to_numpy(), entrances.snap_m.to_numpy(),
-                                         mode="length", limit=PARK_LIMIT_M, towards=True)
+                                         mode="length", limit=PARK_LIMIT_M, towards=True,
+                                         lit_only=lit_only)
     else:
         park_m = base.park_m
     return NodeAccess(minutes, origin, park_m, mode)

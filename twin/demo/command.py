@@ -41,6 +41,8 @@ def load_demo_city(scale: str, seed: int, base: Path | None = None) -> str:
     with connect() as conn:   # fail fast when the database is down, before generating
         city = generate(scale, seed, base)
         counts = load_city(conn, city)
+        from twin.mobility.demo import load_mobility
+        counts.update(load_mobility(conn, city))  # mobility and safety layers (twin/mobility)
         conn.commit()
     elapsed = time.perf_counter() - started
     parts = ", ".join(f"{name} {count:,}" for name, count in counts.items())

@@ -1,0 +1,1 @@
+"""Mobility and safety: micromobility, street lighting, cameras, police posts, early warning."""

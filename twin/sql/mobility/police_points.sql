@@ -1,0 +1,2 @@
+SELECT kind, ST_X(ST_Transform(geom, 32643)) AS x, ST_Y(ST_Transform(geom, 32643)) AS y
+FROM police_posts
