@@ -132,7 +132,7 @@ def unwatched(site_x: np.ndarray, site_y: np.ndarray, camera_x: np.ndarray,
     if len(camera_x) == 0:
         return np.ones(len(site_x), dtype=bool)
     distance, _ = cKDTree(np.column_stack([camera_x, camera_y])).query(
-        np.column_stack([site_x, site_y]), distance_upper_bound=radius_m)
+        np.column_stack([site_x, site_y]), distance_upper_bound=np.nextafter(radius_m, np.inf))
     return ~(distance <= radius_m)
 
 
@@ -151,9 +151,10 @@ def walk_minutes(network: WalkingNetwork, place_node: np.ndarray, place_snap_m: 
 
 def residents_beyond(minutes: np.ndarray, residents: np.ndarray, codes: np.ndarray,
                      count: int, limit_minutes: float) -> tuple[np.ndarray, np.ndarray]:
-    """Residents per district and those of them farther than `limit_minutes` away."""
+    """Residents per district and those of them farther than `limit_minutes` away (minutes
+    compared as published, to the hundredth)."""
     total = group_sum(residents, codes, count)
-    beyond = group_sum(np.where(minutes > limit_minutes, residents, 0), codes, count)
+    beyond = group_sum(np.where(np.round(minutes, 2) > limit_minutes, residents, 0), codes, count)
     return total, beyond
 
 

@@ -1,0 +1,184 @@
+"""Mobility and safety: each indicator on a small hand-built case whose answer is known, the
+demo city's calibrated totals as a planner reads them over HTTP, and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import shapely
+
+from twin.analysis.network import build_network, to_lonlat
+from twin.mobility.indicators import (cameras_by_district, district_codes, group_sum, line_length_by_district,
+                                      lit_share, points_in_districts, residents_beyond,
+                                      unlit_streets, unwatched, walk_minutes, within_distance)
+
+# Two square districts side by side in metres (UTM 43N near Almaty): West [0,1000]², East [1000,2000]×[0,1000]
+X0, Y0 = 630000.0, 4790000.0
+WEST = shapely.box(X0, Y0, X0 + 1000, Y0 + 1000)
+EAST = shapely.box(X0 + 1000, Y0, X0 + 2000, Y0 + 1000)
+SHAPES = np.array([WEST, EAST], dtype=object)
+
+
+def test_residents_within_300_m_of_a_lane_or_station():
+    lane = shapely.LineString([(X0, Y0 + 500), (X0 + 1000, Y0 + 500)])   # across West
+    station = shapely.Point(X0 + 1500, Y0 + 900)                          # in East
+    x = np.array([X0 + 100, X0 + 100, X0 + 1500, X0 + 1500])
+    y = np.array([Y0 + 750, Y0 + 900, Y0 + 650, Y0 + 100])   # 250 m, 400 m, 250 m, 800 m away
+    near = within_distance(x, y, np.array([lane, station], dtype=object), 300)
+    assert near.tolist() == [True, False, True, False]
+    residents = np.array([10, 20, 30, 40])
+    codes = district_codes(np.array(["West", "West", "East", "East"]), ["West", "East"])
+    assert group_sum(np.where(near, residents, 0), codes, 2).tolist() == [10, 30]
+
+
+def test_lane_km_per_district_splits_lines_at_the_boundary():
+    lanes = np.array([shapely.LineString([(X0 + 500, Y0 + 100), (X0 + 1800, Y0 + 100)]),
+                      shapely.LineString([(X0 + 100, Y0 + 200), (X0 + 100, Y0 + 500)])],
+                     dtype=object)
+    metres = line_length_by_district(lanes, SHAPES)
+    assert metres.sum(axis=0) == pytest.approx([800.0, 800.0])
+    assert metres[1].tolist() == pytest.approx([300.0, 0.0])
+
+
+def test_share_of_street_length_lit_and_the_unlit_streets_listed():
+    length = np.array([100.0, 300.0, 600.0, 50.0, 50.0])
+    lit = np.array([True, False, True, False, False])
+    codes = np.array([0, 0, 1, 1, 1])
+    total_km, lit_km, share = lit_share(length, lit, codes, 2)
+    assert total_km.tolist() == pytest.approx([0.4, 0.7])
+    assert share.tolist() == pytest.approx([0.25, 600 / 700])
+    listed = unlit_streets(np.array(["Abay", "Satpaev", "Abay", "Zhandosov", "Zhandosov"],
+                                    dtype=object), length, lit,
+                           np.array(["West", "West", "East", "East", "East"], dtype=object))
+    assert listed == [{"district": "West", "name": "Satpaev", "unlit_m": 300.0, "segments": 1},
+                      {"district": "East", "name": "Zhandosov", "unlit_m": 100.0, "segments": 2}]
+
+
+def test_camera_density_and_integration_share_per_district():
+    x = np.array([X0 + 10, X0 + 20, X0 + 30, X0 + 40, X0 + 1500])
+    y = np.full(5, Y0 + 10)
+    codes = points_in_districts(x, y, SHAPES)
+    assert codes.tolist() == [0, 0, 0, 0, 1]
+    total, linked, density, share = cameras_by_district(
+        codes, np.array([True, False, False, False, True]), np.array([1.0, 1.0]))
+    assert total.tolist() == [4, 1] and linked.tolist() == [1, 1]
+    assert density.tolist() == [4.0, 1.0]
+    assert share.tolist() == [0.25, 1.0]
+
+
+def test_schools_clinics_and_hubs_without_a_camera_within_50_m():
+    sites_x = np.array([X0, X0 + 500, X0 + 900])
+    sites_y = np.array([Y0, Y0, Y0])
+    cams_x = np.array([X0 + 30, X0 + 560])   # 50 m (exactly) from the first, 60 m from the second
+    cams_y = np.array([Y0 + 40, Y0])
+    assert unwatched(sites_x, sites_y, cams_x, cams_y, 50).tolist() == [False, True, True]
+    assert unwatched(sites_x, sites_y, np.array([]), np.array([]), 50).tolist() == [True] * 3
+
+
+def _line_network(lit: list[bool]):
+    """Nodes 0..4 along a street, 400 m apart (5 minutes each at 80 m/min, flat)."""
+    xs = X0 + 400.0 * np.arange(5)
+    lon, lat = to_lonlat(xs, np.full(5, Y0))
+    return build_network(np.arange(4), np.arange(1, 5), np.full(4, 400.0), lon[:-1], lat[:-1],
+                         lon[1:], lat[1:], np.array(lit)), xs
+
+
+def test_residents_farther_than_a_walk_from_a_post_by_day_and_by_night():
+    network, xs = _line_network([True, True, False, True])
+    nodes, snap = network.snap_xy(xs, np.full(5, Y0))
+    post_x, post_y = np.array([xs[0]]), np.array([Y0])
+    day = walk_minutes(network, nodes, snap, post_x, post_y, mode="flat", limit=60)
+    assert day == pytest.approx([0, 5, 10, 15, 20], abs=1e-6)
+    night = walk_minutes(network, nodes, snap, post_x, post_y, mode="flat", lit_only=True,
+                         limit=60)
+    assert night[:3] == pytest.approx([0, 5, 10], abs=1e-6) and np.isinf(night[3:]).all()
+    residents = np.array([100, 100, 100, 100, 100])
+    codes = np.array([0, 0, 0, 1, 1])
+    total, beyond = residents_beyond(day, residents, codes, 2, 10.0)
+    assert total.tolist() == [300, 200] and beyond.tolist() == [0, 200]
+    _, beyond_night = residents_beyond(night, residents, codes, 2, 15.0)
+    assert beyond_night.tolist() == [0, 200]
+    _, beyond_day_15 = residents_beyond(day, residents, codes, 2, 15.0)
+    assert beyond_day_15.tolist() == [0, 100]
+    # a place 80 m off the street walks one more minute to its node
+    node, snap_m = network.snap_xy(np.array([xs[1]]), np.array([Y0 + 80]))
+    assert walk_minutes(network, node, snap_m, post_x, post_y, mode="flat") == \
+        pytest.approx([6.0], abs=1e-6)
+    assert np.isinf(walk_minutes(network, nodes, snap, np.array([]), np.array([]))).all()
+
+
+# -- the demo city, as a planner reads it --------------------------------------------------
+
+def _matched(server, layer: str, **params) -> int:
+    response = server.get(f"/collections/{layer}/items",
+                          params={"f": "json", "limit": 1, **params})
+    assert response.status_code == 200, response.text
+    return response.json()["numberMatched"]
+
+
+def test_demo_layers_are_calibrated_to_the_programme(server, demo_city, db):
+    assert _matched(server, "bikeshare_stations") == 187
+    assert _matched(server, "police_posts", kind="service_centre") == 8
+    assert _matched(server, "police_posts", kind="post") == 30
+    assert _matched(server, "early_warning_stations", status="existing") == 9
+    assert _matched(server, "early_warning_stations", status="planned") == 19
+    assert _matched(server, "scooter_zones", kind="key_section") == 15
+    lengths = dict(db.execute("SELECT status, sum(ST_Length(geom::geography)) / 1000 "
+                              "FROM bike_lanes GROUP BY status").fetchall())
+    assert lengths["built"] == pytest.approx(79.2, rel=0.01)
+    assert lengths["planned_2025"] == pytest.approx(60.0, rel=0.01)
+    assert lengths["planned_2030"] == pytest.approx(125.0, rel=0.01)
+    share = db.execute("SELECT avg(integrated::int) FROM cameras").fetchone()[0]
+    assert float(share) == pytest.approx(0.239, abs=0.001)
+    # tiles serve the new layers like every other
+    tile = server.get("/collections/cameras/tiles/WebMercatorQuad/12/1500/2923")
+    assert tile.status_code in (200, 204), tile.text
+
+
+def test_mobility_safety_indicators_over_http(server, demo_city):
+    response = server.get("/indicators/mobility-safety")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    city = body["city"]
+    assert city["lane_km_built"] == pytest.approx(79.2, rel=0.01)
+    assert city["lane_km_2030"] == pytest.approx(79.2 + 60 + 125, rel=0.01)
+    assert city["bikeshare_stations"] == 187
+    assert (city["service_centres"], city["police_posts"], city["eew_stations"]) == (8, 30, 28)
+    assert city["camera_integrated_share"] == pytest.approx(0.239, abs=0.001)
+    assert city["camera_density_km2"] == pytest.approx(14.6, abs=0.1)
+    assert city["share_lit"] == pytest.approx(0.80, abs=0.03)   # ~20% unlit (S2 l.1281)
+    assert body["targets"]["camera_density_km2_2025"] == 50.0
+    assert body["targets"]["camera_density_km2_2030"] == 100.0
+    assert body["targets"]["lit_share_2025"] == 1.0
+    assert len(body["districts"]) == 8
+    assert sum(d["residents"] for d in body["districts"]) == city["residents"] > 0
+    assert sum(d["lane_km_built"] for d in body["districts"]) == pytest.approx(79.2, rel=0.01)
+    in_districts = sum(d["cameras"] for d in body["districts"])   # a few watch sites at the edge
+    assert city["cameras"] * 0.995 <= in_districts <= city["cameras"]
+    assert len(body["unlit_streets"]) == city["unlit_streets"] > 0
+    assert all(u["unlit_m"] > 0 for u in body["unlit_streets"])
+    assert len(body["sites_without_camera"]) == city["sites_without_camera"]
+    for d in body["districts"]:
+        # by night, walking only on lit streets never brings anything closer
+        assert d["residents_beyond_police_15_night"] >= d["residents_beyond_police_15"]
+        if d["share_all_six_day"] is not None:
+            assert d["share_all_six_night"] <= d["share_all_six_day"]
+    one = server.get("/indicators/mobility-safety", params={"district": "Medeu"}).json()
+    assert [d["district"] for d in one["districts"]] == ["Medeu"]
+    assert all(u["district"] == "Medeu" for u in one["unlit_streets"])
+
+
+@pytest.mark.parametrize("params, words", [
+    ({"district": "Atlantis"}, "unknown district"),
+    ({"colour": "red"}, "unknown query parameter"),
+    ({"f": "html"}, "only json"),
+])
+def test_bad_input_is_a_4xx_naming_the_problem(server, demo_city, params, words):
+    response = server.get("/indicators/mobility-safety", params=params)
+    assert response.status_code == 400, response.text
+    assert words in response.json()["description"]
+
+
+def test_bad_features_on_the_new_layers_are_refused(server, demo_city):
+    response = server.get("/collections/cameras/items", params={"bbox": "1,2,3"})
+    assert response.status_code == 400, response.text
