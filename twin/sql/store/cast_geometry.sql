@@ -1,3 +1,3 @@
 INSERT INTO {table} ({columns}{sep}geom)
-SELECT {columns}{sep}{multi}(ST_SetSRID(ST_GeomFromWKB(g), %(srid)s))
+SELECT {columns}{sep}{multi}(ST_SetSRID(g, %(srid)s))
 FROM {staging}

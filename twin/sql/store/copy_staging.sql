@@ -1,0 +1,1 @@
+COPY {staging} ({columns}{sep}g) FROM STDIN

@@ -1,0 +1,1 @@
+CREATE TEMP TABLE {staging} ({column_definitions}g geometry) ON COMMIT DROP
