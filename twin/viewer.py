@@ -25,7 +25,7 @@ from twin.settings import get_settings
 
 # The panel's groups, in the order a planner reads them.
 GROUPS: tuple[str, ...] = ("Land and buildings", "Utilities", "Hazards", "Green", "Mobility",
-                           "Analysis")
+                           "Mobility and Safety", "Analysis")
 # What the page may fetch from the pinned maplibre-gl package (dist/ only).
 MAPLIBRE_FILES: dict[str, str] = {
     "maplibre-gl.mjs": "text/javascript; charset=utf-8",

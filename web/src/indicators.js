@@ -4,6 +4,7 @@ import { t, formatNumber, category } from './i18n.js';
 import { esc } from './notice.js';
 import { hbars, shareColour } from './charts.js';
 import { CATEGORIES } from './fifteen.js';
+import { appendMobility } from './mobility.js';
 
 // The programme's figures (almaty-facts.md §4), used when the server does not send its own.
 export const PROGRAMME = {
@@ -130,6 +131,7 @@ export const indicatorsMode = {
         return;
       }
       body.innerHTML = dashboardHtml(data);
+      await appendMobility(app, body);
     } catch (error) {
       body.innerHTML = `<p class="error-text" data-error="indicators">${esc(t('ind.unavailable', { error: error.message }))}</p>`;
     }
