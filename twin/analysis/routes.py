@@ -84,10 +84,14 @@ def indicators_document() -> dict[str, Any]:
         polycentres = [r[0] for r in conn.execute(query("analysis/area_indicators",
                                                         table="polycentre_indicators",
                                                         key="polycentre")).fetchall()]
+        if row is not None and row[0] is not None:   # twin/mobility: its figures beside ours
+            from twin.mobility.indicators import mobility_safety_member
+            mobility_safety = mobility_safety_member(conn)
     if row is None or row[0] is None:
         raise TwinError("no indicators yet: run `twin analyse` (or `twin up`) first")
     city, computed, changed_at = row
     return {"city": with_targets(city), "districts": [with_targets(d) for d in districts],
+            "mobility_safety": mobility_safety,
             "polycentres": [with_targets(p) for p in polycentres],
             "computed": {**(computed or {}), "published_at": changed_at.isoformat()},
             "links": [{"rel": "related", "type": "application/geo+json",

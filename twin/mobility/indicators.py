@@ -333,3 +333,14 @@ def mobility_safety_document(conn: psycopg.Connection) -> dict[str, Any]:
         _cache.clear()
         _cache[version] = document
     return document
+
+
+def mobility_safety_member(conn: psycopg.Connection) -> dict[str, Any]:
+    """The city's mobility and safety figures for `GET /indicators` ("mobility_safety"), with
+    the link to the per-district document; a twin without these layers says why instead."""
+    try:
+        document = mobility_safety_document(conn)
+    except TwinError as exc:
+        return {"available": False, "reason": str(exc), "href": "indicators/mobility-safety"}
+    return {"available": True, "city": document["city"], "targets": document["targets"],
+            "href": "indicators/mobility-safety"}
