@@ -49,7 +49,7 @@ export function kpis(city) {
       target: `300 m: ${f0(pct(c.share_park_300))}% · territory without a park: ${f0(pct(c.no_park_share))}% (baseline ~${PROGRAMME.no_park_baseline}%)` },
     { id: 'plots_in_setback', label: 'Plots in fault setbacks', value: c.plots_in_setback, unit: '', target: `0: nothing built on active faults · buildings in setbacks: ${f0(c.buildings_in_setback)}` },
     { id: 'buildings_needing_strengthening', label: 'Buildings needing seismic strengthening', value: c.buildings_needing_strengthening, unit: '',
-      target: `of ${f0(c.buildings)} buildings; programme baseline ${PROGRAMME.strengthening_baseline}` },
+      target: `no % set by the programme; ${PROGRAMME.strengthening_baseline} strengthened so far · twin: of ${f0(c.buildings)} buildings` },
     { id: 'wear', label: 'Utility network wear vs 2030 targets', value: c.wear_water_pct, unit: '% water',
       target: `targets 2030: water ${wearTarget('water')}% · sewer ${wearTarget('sewer')}% · heating ${wearTarget('heating')}%`,
       chart: hbars(wearRows, { max: 100, unit: '%', width: 240, labelWidth: 60, format: f1 }) },

@@ -61,6 +61,8 @@ function asFunction(js) {
 async function handle(cmd) {
   switch (cmd.op) {
     case 'goto':
+      // Through a blank page: a URL differing only in its #hash must still load afresh.
+      await page.goto('about:blank');
       consoleMessages.length = 0;
       responses.length = 0;
       await page.goto(cmd.url, { waitUntil: 'load', timeout: cmd.timeout ?? 60000 });
@@ -73,7 +75,7 @@ async function handle(cmd) {
       return { waited_ms: Date.now() - started };
     }
     case 'click':
-      await page.click(cmd.selector, { timeout: cmd.timeout ?? 10000 });
+      await page.click(cmd.selector, { timeout: cmd.timeout ?? 60000, noWaitAfter: true });
       return {};
     case 'clickMap': {
       const box = await page.locator('#map canvas').boundingBox();
