@@ -6,12 +6,14 @@ own embedded cluster in a temporary TWIN_HOME, so parallel sessions never share 
 
 from __future__ import annotations
 
+import collections
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -87,6 +89,9 @@ class Server:
             self.process.kill()
             raise AssertionError(f"server did not start: {line}{self.process.stderr.read()}")
         self.url = match.group(1)
+        # drain the server's log: a full stderr pipe would block its event loop mid-request
+        self.log: collections.deque[str] = collections.deque(maxlen=2000)
+        threading.Thread(target=self.log.extend, args=(self.process.stderr,), daemon=True).start()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:

@@ -147,8 +147,12 @@ def test_wrong_media_type_bad_json_and_duplicates_are_client_errors(server, plot
                 b'{"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[NaN,43.2],'
                 b'[76.9,43.2],[76.9,43.3],[NaN,43.2]]]},"properties":{}}')
     assert nan.status_code == 400
+    utm = write(server, "POST", path, plot_editor, plot(),
+                {"Content-Crs": "<http://www.opengis.net/def/crs/EPSG/0/32643>"})
+    assert utm.status_code == 400 and "Content-Crs" in utm.json()["description"]
     feature = plot()
-    assert write(server, "POST", path, plot_editor, feature).status_code == 201
+    assert write(server, "POST", path, plot_editor, feature, {
+        "Content-Crs": "<http://www.opengis.net/def/crs/OGC/1.3/CRS84>"}).status_code == 201
     again = write(server, "POST", path, plot_editor, feature)
     assert again.status_code == 409 and "already has this value" in again.json()["description"]
 

@@ -36,10 +36,6 @@ class FaultTwin:
         self.key = run_twin("users", "add", "fault-admin", "--role", "admin",
                             **self.env).stdout.strip().splitlines()[-1]
         self.server = Server(self.env, args=("--workers", "2"))
-        # keep reading the server's log so a flood of warnings can never block it
-        self.log: list[str] = []
-        threading.Thread(target=lambda: self.log.extend(self.server.process.stderr),
-                         daemon=True).start()
 
     def db(self, command: str) -> None:
         run_twin("db", command, **self.env)

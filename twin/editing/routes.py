@@ -39,6 +39,7 @@ from twin.errors import DatabaseNotRunning, TwinError
 GEOJSON = "application/geo+json"
 REALM = 'Bearer realm="Almaty Twin"'
 MAX_LIMIT = 10_000
+STORAGE_CRS = ("http://www.opengis.net/def/crs/OGC/1.3/CRS84",)  # lon, lat: GeoJSON order
 
 
 class Unauthorized(TwinError):
@@ -121,6 +122,10 @@ async def _json_body(request: Request, patch: bool = False) -> Any:
     if media not in accepted:
         raise UnsupportedMediaType(f"send the feature as {' or '.join(sorted(accepted))}, "
                                    f"not {media or 'no Content-Type'}")
+    crs = request.headers.get("content-crs", "").strip().strip("<>")
+    if crs and crs not in STORAGE_CRS:
+        raise TwinError(f"Content-Crs {crs!r} is not supported for writes: send coordinates "
+                        f"in {STORAGE_CRS[0]} (lon, lat)")
     raw = await request.body()
     try:
         return orjson.loads(raw)
