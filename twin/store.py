@@ -44,7 +44,9 @@ def _copy_column(series: pd.Series, kind: str) -> pd.Series:
     has millions of values: per-value Python conversion was most of the load time)."""
     missing = series.isna().to_numpy()
     if kind == "string":
-        text = series.astype(str).map(lambda v: v.translate(_ESCAPES))
+        # pandas 3 keeps None/NaN as NaN through astype(str): blank them (NULL is set below)
+        text = series.astype(object).where(~missing, "").astype(str).map(
+            lambda v: v.translate(_ESCAPES))
     elif kind == "integer":
         text = pd.to_numeric(series).round().astype("Int64").astype(str)
     elif kind == "number":
