@@ -27,12 +27,13 @@ if [ ! -x .venv/bin/python ]; then
 fi
 if [ ! -f .venv/.installed ] || [ pyproject.toml -nt .venv/.installed ]; then
   echo "bootstrap: pip install -e '.[test,bench]'"
-  # pip's build-backend chatter and this machine's ignored local index warnings are noise here.
-  .venv/bin/pip install -q --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
-  .venv/bin/pip install -q -e '.[test,bench]' 2>&1 \
-    | grep -vE '^WARNING: Location|^ +|^$|BuildBackendWarning|!!' || true
-  .venv/bin/python -c 'import twin.cli, pygeoapi, psycopg' \
-    || { echo "bootstrap: the Python install failed" >&2; exit 1; }
+  # pip's chatter goes to a log, shown only when the install fails.
+  if ! { .venv/bin/pip install -q --upgrade pip && .venv/bin/pip install -q -e '.[test,bench]'; } \
+      > .venv/pip.log 2>&1; then
+    grep -v '^WARNING: Location' .venv/pip.log >&2
+    echo "bootstrap: pip install failed (log: .venv/pip.log)" >&2
+    exit 1
+  fi
   touch .venv/.installed
 fi
 
