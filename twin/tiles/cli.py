@@ -6,6 +6,7 @@ import re
 import shutil
 
 import click
+import psycopg
 
 from twin.catalog import CITY_BBOX, Layer, load_catalog
 from twin.errors import TwinError
@@ -103,7 +104,13 @@ def seed(layer_name: str, zoom_text: str, bbox: str) -> None:
                     if tileset == TERRAIN:
                         data = render_terrain_tile(str(terrain), address) or b""
                     else:
-                        data = render_tile(conn, layers, address)
+                        try:
+                            data = render_tile(conn, layers, address)
+                        except (psycopg.errors.UndefinedTable,
+                                psycopg.errors.UndefinedColumn) as exc:
+                            raise TwinError("the database is behind the layer catalog "
+                                            f"({exc.diag.message_primary}): run `twin migrate`"
+                                            ) from None
                     cache.write(tileset, key, path, data)
                     rendered += 1
                     empty += not data
