@@ -159,3 +159,19 @@ def test_a_failed_edit_leaves_no_history(server, editor, db):
     after = db.execute("SELECT count(*) FROM twin_history WHERE layer = 'plots' "
                        "AND feature_id = %s", (fid,)).fetchone()[0]
     assert after == before
+
+
+def test_a_bulk_loaded_feature_without_history_is_reported_unchanged(server, db):
+    with db.transaction():
+        db.execute("SELECT set_config('twin.history', 'off', true)")
+        fid = db.execute("INSERT INTO amenities (name, category, kind, geom) VALUES "
+                         "('Green Bazaar pharmacy', 'healthcare', 'pharmacy', "
+                         "ST_SetSRID(ST_MakePoint(76.9452, 43.2632), 4326)) RETURNING id"
+                         ).fetchone()[0]
+    listing = server.get(f"/collections/amenities/items/{fid}/history")
+    assert listing.status_code == 200
+    assert listing.json()["versions"] == [] and listing.json()["exists"] is True
+    db.execute("DELETE FROM amenities WHERE id = %s", (fid,))  # recorded: history is on again
+    after = server.get(f"/collections/amenities/items/{fid}/history").json()["versions"]
+    assert [v["operation"] for v in after] == ["delete"]
+    assert server.get("/collections/amenities/items/999999999/history").status_code == 404

@@ -143,7 +143,7 @@ def run_server(host: str, port: int, workers: int = 1) -> None:
         os.environ["TWIN_OPENAPI_READY"] = str(openapi)
         sock.set_inheritable(True)
         config = uvicorn.Config("twin.app:app_from_environment", factory=True, workers=workers,
-                                log_level="warning", access_log=False)
+                                log_level="warning", access_log=False, timeout_keep_alive=30)
         click.echo(f"Almaty Twin serving at {url}/  ({workers} workers; collections: "
                    f"{url}/collections, viewer: {url}/viewer/, health: {url}/healthz)")
         sys.stdout.flush()
@@ -153,7 +153,8 @@ def run_server(host: str, port: int, workers: int = 1) -> None:
     click.echo(f"Almaty Twin serving at {url}/  (collections: {url}/collections, "
                f"viewer: {url}/viewer/, health: {url}/healthz)")
     sys.stdout.flush()
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False,
+                                           timeout_keep_alive=30))  # fewer keep-alive races
     server.run(sockets=[sock])
 
 

@@ -35,6 +35,7 @@ from twin.db.pool import connection
 from twin.editing import VERSIONED_LAYERS, history, transactions
 from twin.editing.users import Editor, authenticate
 from twin.errors import DatabaseNotRunning, TwinError
+from twin.sqlfiles import query
 
 GEOJSON = "application/geo+json"
 REALM = 'Bearer realm="Almaty Twin"'
@@ -193,19 +194,24 @@ async def item_history(request: Request) -> Response:
     name = _collection(request.path_params["collection"], write=False)
     fid = _feature_id(request.path_params["fid"])
 
-    def work() -> list[dict[str, Any]]:
+    def work() -> tuple[list[dict[str, Any]], bool]:
         with connection(timeout=5) as conn:
-            return history.feature_versions(conn, name, fid)
+            versions = history.feature_versions(conn, name, fid)
+            exists = versions[-1]["exists"] if versions else conn.execute(
+                query("editing/feature_exists", table=name), {"id": fid}).fetchone()[0]
+            return versions, exists
 
-    versions = await run_in_threadpool(work)
-    if not versions:
-        raise history.NotFound(f"{name} feature {fid} has no history")
+    versions, exists = await run_in_threadpool(work)
+    if not versions and not exists:
+        raise history.NotFound(f"no feature {fid} in {name}, now or in its history")
     base = f"{_base_url(request)}/collections/{name}/items/{fid}"
     for entry in versions:
         entry["links"] = [{"rel": "version", "type": "application/json",
                            "href": f"{base}/history/{entry['version']}"}]
     return JSONResponse({
-        "collection": name, "id": fid, "exists": versions[-1]["exists"], "versions": versions,
+        "collection": name, "id": fid, "exists": exists, "versions": versions,
+        **({} if versions else {"note": "unchanged since it was loaded (bulk loads such as the "
+                                        "demo city are not recorded row by row)"}),
         "links": [{"rel": "self", "type": "application/json", "href": f"{base}/history"},
                   {"rel": "item", "type": GEOJSON, "href": base}]})
 
