@@ -3,6 +3,8 @@ demo city's calibrated totals as a planner reads them over HTTP, and bad input."
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import shapely
@@ -217,6 +219,10 @@ def test_the_viewer_shows_the_group_and_the_dashboard_section(server, demo_city)
         body = server.get("/indicators/mobility-safety").json()
         assert chromium.eval("return document.querySelectorAll('[data-chart=\"lit\"] svg rect')"
                              ".length") >= len(body["districts"])
+        chromium.eval("return document.getElementById('mobility-dashboard').scrollIntoView(), true")
+        artifacts = Path(__file__).resolve().parents[1] / "test-artifacts" / "viewer"
+        artifacts.mkdir(parents=True, exist_ok=True)
+        chromium.call("screenshot", path=str(artifacts / "mobility-safety.png"))
         # the night-time (lit streets only) isochrone toggle sits in the isochrone mode
         chromium.call("click", selector="button[data-mode='isochrone']")
         chromium.wait("document.querySelector('#iso-lit')", timeout=30)
