@@ -294,4 +294,7 @@ def analyse_command(mode: str, if_stale: bool) -> None:
     with connect() as conn:
         conn.autocommit = True
         result = analyse(conn, mode)
+        from twin.mobility.indicators import summary_line as mobility_line
+        mobility = mobility_line(conn)   # twin/mobility: computed live, shown here
     click.echo(summary_line(result))
+    click.echo(mobility)

@@ -344,3 +344,24 @@ def mobility_safety_member(conn: psycopg.Connection) -> dict[str, Any]:
         return {"available": False, "reason": str(exc), "href": "indicators/mobility-safety"}
     return {"available": True, "city": document["city"], "targets": document["targets"],
             "href": "indicators/mobility-safety"}
+
+
+def summary_line(conn: psycopg.Connection) -> str:
+    """One line of the city's mobility and safety figures for `twin analyse`."""
+    member = mobility_safety_member(conn)
+    if not member["available"]:
+        return f"mobility and safety: {member['reason']}"
+    c = member["city"]
+
+    def pct(value: float | None) -> str:
+        return "n/a" if value is None else f"{value * 100:.1f}%"
+
+    return (f"mobility and safety: {c['lane_km_built']} km of bike lanes built "
+            f"(+{c['lane_km_planned_2025']} km 2025, +{c['lane_km_planned_2030']} km 2030), "
+            f"{pct(c['share_lit'])} of street length lit (target 100%), "
+            f"{c['camera_density_km2']} cameras/km2 (targets 50, 100; "
+            f"{pct(c['camera_integrated_share'])} integrated), "
+            f"{pct(c['share_beyond_police_15'])} of residents >15 min from a police post "
+            f"({pct(c['share_beyond_police_15_night'])} at night), "
+            f"{pct(c['share_beyond_gathering_10'])} >10 min from a gathering point; "
+            f"GET /indicators/mobility-safety")
