@@ -39,8 +39,8 @@ def _to_utm(elevation: np.ndarray, transform: Affine,
             crs: CRS) -> tuple[np.ndarray, Affine]:
     """Reproject to UTM 43N at about the source's own resolution (bilinear, NaN outside)."""
     height, width = elevation.shape
-    left, top = transform * (0, 0)
-    right, bottom = transform * (width, height)
+    left, top = transform.c, transform.f
+    right, bottom = transform.c + transform.a * width, transform.f + transform.e * height
     dst_transform, dst_width, dst_height = calculate_default_transform(
         crs.to_wkt(), TERRAIN_CRS, width, height,
         left=min(left, right), bottom=min(top, bottom), right=max(left, right),
@@ -84,8 +84,8 @@ def store_terrain(conn: psycopg.Connection, elevation: np.ndarray, transform: Af
     if finite.size == 0:
         raise ImportFailed("terrain: the elevation grid holds no values")
     height, width = elevation.shape
-    minx, maxy = transform * (0, 0)
-    maxx, miny = transform * (width, height)
+    minx, maxy = transform.c, transform.f
+    maxx, miny = transform.c + transform.a * width, transform.f + transform.e * height
     cog = _cog_bytes(elevation, transform)
     params = {"crs": TERRAIN_CRS, "width": width, "height": height,
               "resolution_m": float(abs(transform.a)),
@@ -164,9 +164,11 @@ _to_terrain_crs = Transformer.from_crs("EPSG:4326", TERRAIN_CRS, always_xy=True)
 def sample(elevation: np.ndarray, transform: Affine, x: np.ndarray,
            y: np.ndarray) -> np.ndarray:
     """Bilinear elevation at projected points x, y of a raster (NaN outside)."""
-    col, row = ~transform * (np.asarray(x, dtype=float), np.asarray(y, dtype=float))
-    col = np.asarray(col) - 0.5
-    row = np.asarray(row) - 0.5
+    inverse = ~transform
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    col = inverse.a * x + inverse.b * y + inverse.c - 0.5
+    row = inverse.d * x + inverse.e * y + inverse.f - 0.5
     height, width = elevation.shape
     inside = (col >= -0.5) & (row >= -0.5) & (col <= width - 0.5) & (row <= height - 0.5)
     col = np.clip(col, 0, width - 1)

@@ -34,6 +34,7 @@ class Fabric:
     edges: pd.DataFrame           # street edges between junctions: x0 y0 x1 y1 length name highway
     streets: gpd.GeoDataFrame     # routable segments (pieces of edges) with node ids
     core_centre: tuple[float, float]
+    sides: pd.DataFrame | None = None   # base mode: block sides that utilities follow
 
 
 def _lines(centre: float, low: float, high: float, half_core: float, core: tuple,
@@ -85,7 +86,9 @@ def _line_classes(positions: np.ndarray, centre: float, named: dict[int, dict],
             classes.append("residential")
         base = pool[(index * 7 + offset) % len(pool)]
         round_ = (index * 7 + offset) // len(pool)
-        names.append(f"{base} {suffix}" + (f" {round_ + 1}" if round_ else ""))
+        ordinal = round_ + 1
+        tail = {1: "st", 2: "nd", 3: "rd"}.get(ordinal if ordinal < 20 else ordinal % 10, "th")
+        names.append(f"{ordinal}{tail} {base} {suffix}" if round_ else f"{base} {suffix}")
     return names, classes
 
 
@@ -130,8 +133,6 @@ def synthetic_fabric(scale: dict, outline: shapely.Polygon, districts: gpd.GeoDa
     ci, cj = np.nonzero(urban)
     cell_quads = quads[ci, cj]
 
-    blocks, block_quads = _blocks_in_districts(cell_quads, districts)
-
     # street edges: lattice edges next to an urban cell with both ends inside the city
     edge_frames = []
     names_x, classes_x = _line_classes(
@@ -142,6 +143,9 @@ def synthetic_fabric(scale: dict, outline: shapely.Polygon, districts: gpd.GeoDa
         ys, cy, _snap_names(ys, [(point_metric(76.95, a["lat"])[1], a)
                                  for a in spec["avenues"]["east_west"]]),
         spec["street_names"], 3, "St.")
+    cell_names = np.array([f"{names_y[j]} – {names_y[j + 1]}, {names_x[i]} – {names_x[i + 1]}"
+                           for i, j in zip(ci, cj)], dtype=object)
+    blocks, block_quads = _blocks_in_districts(cell_quads, districts, cell_names)
     pad = np.pad(urban, 1)                                  # cell (i, j) -> pad[i+1, j+1]
     # vertical edges along column i between rows j and j+1: cells (i-1, j) and (i, j)
     vi, vj = np.meshgrid(np.arange(nx), np.arange(ny - 1), indexing="ij")
@@ -190,8 +194,8 @@ def _pedestrian_sections(edges: pd.DataFrame, spec: dict) -> None:
             edges.loc[mask, "highway"] = "pedestrian"
 
 
-def _blocks_in_districts(cell_quads: np.ndarray,
-                         districts: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+def _blocks_in_districts(cell_quads: np.ndarray, districts: gpd.GeoDataFrame,
+                         cell_names: np.ndarray) -> tuple[gpd.GeoDataFrame, np.ndarray]:
     """One block per cell and district it falls in; cells crossed by a boundary are split."""
     polygons = shapely.polygons(cell_quads)
     invalid = ~shapely.is_valid(polygons)
@@ -216,7 +220,7 @@ def _blocks_in_districts(cell_quads: np.ndarray,
         "exact": within,
     }, geometry=pieces, crs=METRIC_CRS)
     blocks["block_code"] = _block_codes(blocks.district.values, districts)
-    blocks["name"] = None
+    blocks["name"] = cell_names[cell_idx]            # the streets around the block
     return blocks.reset_index(drop=True), cell_quads[cell_idx]
 
 
@@ -291,7 +295,9 @@ def base_fabric(directory: Path, districts: gpd.GeoDataFrame, scale: dict,
     code_of = dict(zip(districts.name_en, districts.cadastral))
     ids = real["block_id"].to_numpy() if "block_id" in real.columns else np.arange(len(real)) + 1
     codes = [f"20-{code_of[d]}-{int(i):03d}" for d, i in zip(district, ids)]
-    names = real["name"].to_numpy() if "name" in real.columns else None
+    names = (real["name"].fillna("").astype(object).to_numpy() if "name" in real.columns
+             else np.full(len(real), "", dtype=object))
+    names = np.where(names == "", np.asarray([f"Block {c}" for c in codes], dtype=object), names)
     blocks = gpd.GeoDataFrame({"district": district, "exact": False, "block_code": codes,
                                "name": names}, geometry=geoms, crs=METRIC_CRS)
     blocks = blocks.drop_duplicates("block_code").reset_index(drop=True)
@@ -300,7 +306,36 @@ def base_fabric(directory: Path, districts: gpd.GeoDataFrame, scale: dict,
     edges = _block_edge_network(blocks, rng)
     streets = _split_edges(edges, float(scale["max_segment_m"]), int(edges[["a", "b"]].max().max()) + 1)
     cx, cy = point_metric(*figures()["historic_centre"]["centre"])
-    return Fabric(blocks=blocks, quads=quads, edges=edges, streets=streets, core_centre=(cx, cy))
+    # utilities follow whole block sides (the real blocks' own vertices), not 80 m pieces
+    coords, ring = shapely.get_coordinates(shapely.get_exterior_ring(blocks.geometry.values),
+                                           return_index=True)
+    same = ring[1:] == ring[:-1]
+    sides = pd.DataFrame({"x0": coords[:-1, 0][same], "y0": coords[:-1, 1][same],
+                          "x1": coords[1:, 0][same], "y1": coords[1:, 1][same],
+                          "block": ring[:-1][same], "highway": "residential"})
+    return Fabric(blocks=blocks, quads=quads, edges=edges, streets=streets, core_centre=(cx, cy),
+                  sides=sides)
+
+
+def _street_class_by_width(blocks: gpd.GeoDataFrame, start: np.ndarray, end: np.ndarray,
+                           block: np.ndarray) -> np.ndarray:
+    """Class of the street a pavement runs along, from the gap to the block across it: the
+    wider the gap, the bigger the street (avenues are 50 m and more between blocks)."""
+    points, owner = shapely.get_coordinates(
+        shapely.get_exterior_ring(shapely.segmentize(blocks.geometry.values, 20)),
+        return_index=True)
+    tree = cKDTree(points)
+    middle = (start + end) / 2
+    distance, index = tree.query(middle, k=24, distance_upper_bound=150)
+    gap = np.full(len(middle), 150.0)
+    for column in range(index.shape[1]):
+        found = index[:, column] < len(points)
+        other = np.zeros(len(middle), dtype=bool)
+        other[found] = owner[index[found, column]] != block[found]
+        take = other & (gap == 150.0)
+        gap[take] = distance[take, column]
+    return np.select([gap > 55, gap > 38, gap > 26, gap > 16],
+                     ["arterial", "primary", "secondary", "tertiary"], "footway").astype(object)
 
 
 def _block_edge_network(blocks: gpd.GeoDataFrame, rng: np.random.Generator) -> pd.DataFrame:
@@ -316,32 +351,34 @@ def _block_edge_network(blocks: gpd.GeoDataFrame, rng: np.random.Generator) -> p
     block_of = ring_index[:-1][same_ring]
     frame = pd.DataFrame({"a": a, "b": b, "block": block_of})
     frame = frame[frame.a != frame.b]
-    names = blocks["name"].fillna("").astype(str).str.split(r"[-–,]").str[0].str.strip()
-    frame["name"] = names.to_numpy()[frame.block.to_numpy()]
-    frame["highway"] = "footway"
+    frame["block"] = frame["block"].astype(np.int64)
+    names = np.asarray([str(n).replace("–", "-").split("-")[0].split(",")[0].strip() or str(n)
+                        for n in blocks["name"]], dtype=object)
+    frame["name"] = names[frame.block.to_numpy()]
+    frame["highway"] = _street_class_by_width(blocks, keys[frame.a.to_numpy() - 1],
+                                              keys[frame.b.to_numpy() - 1],
+                                              frame.block.to_numpy())
     # crossings: each corner to the nearest corner of another block within 80 m
     corner_block = np.full(len(keys), -1)
     corner_block[node - 1] = ring_index
     kd = cKDTree(keys)
     dist, nearest = kd.query(keys, k=6, distance_upper_bound=80)
-    rows_a, rows_b = [], []
-    for column in range(1, 6):
+    partner = np.full(len(keys), -1)
+    for column in range(1, 6):   # the nearest corner that belongs to another block
         other = nearest[:, column]
-        ok = np.isfinite(dist[:, column]) & (other < len(keys))
+        ok = (partner < 0) & np.isfinite(dist[:, column]) & (other < len(keys))
         ok[ok] &= corner_block[other[ok]] != corner_block[np.nonzero(ok)[0]]
-        rows_a.append(np.nonzero(ok)[0] + 1)
-        rows_b.append(other[ok] + 1)
-        if column == 1:
-            continue
-    crossing = pd.DataFrame({"a": np.concatenate(rows_a), "b": np.concatenate(rows_b)})
+        partner[ok] = other[ok]
+    linked = np.nonzero(partner >= 0)[0]
+    crossing = pd.DataFrame({"a": linked + 1, "b": partner[linked] + 1})
     crossing = crossing[crossing.a != crossing.b]
     crossing[["a", "b"]] = np.sort(crossing[["a", "b"]].to_numpy(), axis=1)
     crossing = crossing.drop_duplicates()
-    crossing["name"] = None
+    crossing["name"] = "Crossing"
     crossing["highway"] = "residential"
     crossing["block"] = -1
     edges = pd.concat([frame, crossing], ignore_index=True)
     edges[["x0", "y0"]] = keys[edges.a.to_numpy() - 1]
     edges[["x1", "y1"]] = keys[edges.b.to_numpy() - 1]
     edges["axis"] = "any"
-    return edges.drop(columns="block").reset_index(drop=True)
+    return edges.reset_index(drop=True)

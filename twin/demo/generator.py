@@ -23,9 +23,11 @@ from twin.demo.land import block_kinds, buildings, plot_land_use, residents, sub
 from twin.demo.layout import base_districts, city_outline, polycentres, synthetic_districts
 from twin.demo.networks import facilities, street_sides, utility_lines
 from twin.demo.relief import Relief
-from twin.demo.services import amenities, claim_plots, transit_stops
+from twin.demo.services import addresses, amenities, claim_plots, transit_stops
+from twin.catalog import get_layer
 from twin.errors import TwinError
 from twin.progress import progress
+from twin.sqlfiles import query
 from twin.store import Provenance, write_layer
 from twin.terrain import store_terrain
 
@@ -72,6 +74,29 @@ def _lighting(edges: pd.DataFrame, kind_at: np.ndarray, district_at: np.ndarray,
     lit = np.ones(len(edges), dtype=bool)
     lit[unlit] = False
     return lit
+
+
+def _lighting_by_block(edges: pd.DataFrame, sides: pd.DataFrame, kind_at: np.ndarray,
+                       district_at: np.ndarray, core: tuple[float, float],
+                       rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Base mode: a block's pavements are lit or unlit together, and so is the lighting line
+    along its sides; ~20% of the walkway length unlit, crossings lit."""
+    share = figures()["utilities"]["unlit_street_share"]
+    annexed = list(figures()["amenities"]["annexed"])
+    length = np.hypot(edges.x1 - edges.x0, edges.y1 - edges.y0).to_numpy()
+    mx = ((edges.x0 + edges.x1) / 2).to_numpy()
+    my = ((edges.y0 + edges.y1) / 2).to_numpy()
+    block = edges["block"].to_numpy()
+    score = (np.hypot(mx - core[0], my - core[1]) / 10000 + 1.0 * (kind_at == "private_housing")
+             + 0.6 * np.isin(district_at, annexed))
+    ring = block >= 0
+    per_block = pd.DataFrame({"block": block[ring], "score": score[ring], "length": length[ring]}
+                             ).groupby("block").agg(score=("score", "mean"), length=("length", "sum"))
+    per_block["score"] += rng.normal(0, 0.5, len(per_block))
+    per_block = per_block.sort_values("score", ascending=False, kind="stable")
+    cumulative = per_block.length.cumsum().to_numpy()
+    unlit_blocks = per_block.index.to_numpy()[: int(np.searchsorted(cumulative, share * length.sum()))]
+    return ~np.isin(block, unlit_blocks), ~np.isin(sides["block"].to_numpy(), unlit_blocks)
 
 
 def generate(scale: str = "small", seed: int = 1, base: Path | None = None) -> DemoCity:
@@ -139,19 +164,31 @@ def generate(scale: str = "small", seed: int = 1, base: Path | None = None) -> D
     nearest_block = shapely.STRtree(blocks.geometry.values).nearest(mid)
     kind_at = blocks.kind.to_numpy()[nearest_block]
     district_at = districts.name_en.to_numpy()[shapely.STRtree(districts.geometry.values).nearest(mid)]
-    lit = _lighting(edges, kind_at, district_at, fab.core_centre, stream(seed, "lighting"))
+    if fab.sides is None:
+        lit = _lighting(edges, kind_at, district_at, fab.core_centre, stream(seed, "lighting"))
+        sides = street_sides(edges, kind_at, district_at, lit)
+    else:
+        lit, sides_lit = _lighting_by_block(edges, fab.sides, kind_at, district_at,
+                                            fab.core_centre, stream(seed, "lighting"))
+        side_block = fab.sides["block"].to_numpy()
+        sides = street_sides(fab.sides, blocks.kind.to_numpy()[side_block],
+                             blocks.district.to_numpy()[side_block], sides_lit)
     streets = fab.streets
     streets["lit"] = lit[streets.edge.to_numpy()]
     streets["walkable"] = ~streets.highway.isin(["motorway"]).to_numpy()
-    sides = street_sides(edges, kind_at, district_at, lit)
-    if base is None and scale != "city":
-        reference_km = _street_length_km("city", city_outline(), districts, relief, seed)
-        factor = float(sides.length.sum() / 1000 / reference_km)
-    else:
+    if scale == "city":
         factor = 1.0
+    else:   # the small grid's street length over the city grid's, in both modes
+        synthetic = synthetic_districts(city_outline())
+        factor = (_street_length_km("small", city_outline(), synthetic, relief, seed)
+                  / _street_length_km("city", city_outline(), synthetic, relief, seed))
     lines = utility_lines(sides, factor, stream(seed, "utility-lines"))
     plants = facilities(sides, stream(seed, "facilities"))
     stops = transit_stops(edges, streets, stream(seed, "transit"))
+    amenity_frame["address"] = addresses(amenity_frame, streets, stream(seed, "addresses"))
+    # facilities placed by name (CHP plants, the aeration station) get their district here
+    inside = shapely.STRtree(districts.geometry.values).nearest(plants.geometry.values)
+    plants["district"] = districts.name_en.to_numpy()[inside]
 
     blocks["area_m2"] = shapely.area(blocks.geometry.values)
     plots["area_m2"] = np.round(plots.area_m2, 1)
@@ -178,14 +215,48 @@ def provenance(city: DemoCity, layer: str) -> Provenance:
                       details=dict(city.details, layer=layer))
 
 
+def _valid(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Repair the rare polygon that reprojection leaves invalid (a sliver's ring touching
+    itself), keeping only its polygonal parts, so GIS clients never see an invalid geometry."""
+    geoms = np.asarray(frame.geometry.values, dtype=object)
+    bad = ~shapely.is_valid(geoms)
+    if not bad.any():
+        return frame
+    fixed = shapely.make_valid(geoms[bad])
+    polygonal = shapely.get_type_id(geoms[bad]) >= 3
+    for index, (geom, keep_polygons) in enumerate(zip(fixed, polygonal)):
+        if keep_polygons and geom.geom_type == "GeometryCollection":
+            fixed[index] = shapely.union_all([g for g in shapely.get_parts(geom)
+                                              if g.geom_type in ("Polygon", "MultiPolygon")])
+    frame = frame.copy()
+    geoms[bad] = fixed
+    frame.geometry = gpd.GeoSeries(geoms, crs=frame.crs, index=frame.index)
+    return frame
+
+
 def load(conn: psycopg.Connection, city: DemoCity) -> dict[str, int]:
-    """Write every layer and the terrain in one transaction: a failure leaves the twin as it was."""
+    """Write every layer and the terrain in one transaction: a failure leaves the twin as it was.
+
+    The synthetic rows are not written into the feature history (twin_history): the demo is
+    reproducible from its seed, and recording half a million generated rows would double the
+    load's time and the database's size. Rows it replaces are recorded when that layer has a
+    history (someone edited it), so as-of queries and restores of those edits stay right."""
     counts: dict[str, int] = {}
     with conn.transaction():
+        history = conn.execute(query("demo/history_table_exists")).fetchone()[0]
         for name in LAYER_ORDER:
-            frame = city.layers[name].to_crs(4326)
+            frame = _valid(city.layers[name].to_crs(4326))
+            keep_trail = history and conn.execute(query("demo/layer_has_history"),
+                                                  {"layer": name}).fetchone()[0]
+            if history:
+                conn.execute(query("demo/set_history"), {"value": "on" if keep_trail else "off"})
+            conn.execute(query("demo/empty_layer", table=get_layer(name).table))
+            if history:
+                conn.execute(query("demo/set_history"), {"value": "off"})
             with progress(f"demo {name}", total=len(frame), unit="rows") as bar:
                 counts[name] = write_layer(conn, name, frame, provenance(city, name),
-                                           progress=bar.update)
+                                           mode="append", progress=bar.update)
+        if history:
+            conn.execute(query("demo/set_history"), {"value": "on"})
         store_terrain(conn, city.elevation, city.transform, "EPSG:32643", provenance(city, "terrain"))
     return counts

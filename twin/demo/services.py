@@ -181,8 +181,16 @@ def amenities(plots: gpd.GeoDataFrame, claimed: pd.DataFrame, parks: gpd.GeoData
         geoms.append(shapely.point_on_surface(park.geometry))
     frame = gpd.GeoDataFrame(rows, geometry=geoms, crs=METRIC_CRS)
     frame["capacity"] = frame["capacity"].astype("Int64")
-    frame["address"] = None
     return frame
+
+
+def addresses(points: gpd.GeoDataFrame, streets: gpd.GeoDataFrame,
+              rng: np.random.Generator) -> np.ndarray:
+    """A synthetic street address: the nearest street's name and a house number."""
+    nearest = shapely.STRtree(streets.geometry.values).nearest(points.geometry.values)
+    names = streets.name.to_numpy()[nearest]
+    numbers = rng.integers(1, 260, len(points))
+    return np.asarray([f"{n}, {k}" for n, k in zip(names, numbers)], dtype=object)
 
 
 def transit_stops(edges: pd.DataFrame, streets: gpd.GeoDataFrame,
@@ -226,5 +234,14 @@ def transit_stops(edges: pd.DataFrame, streets: gpd.GeoDataFrame,
                 continue
             last = (x, y)
             rows.append({"name": f"{name} stop", "mode": mode, "routes": routes})
+            points.append((x, y))
+    if len(major) == 0:   # base mode: no named main streets, a stop every ~450 m of the network
+        ends = np.unique(np.concatenate([edges[["x0", "y0"]].to_numpy(),
+                                         edges[["x1", "y1"]].to_numpy()]), axis=0)
+        cell = np.floor(ends / spacing).astype(np.int64)
+        _, first = np.unique(cell, axis=0, return_index=True)
+        for k, (x, y) in enumerate(ends[np.sort(first)]):
+            rows.append({"name": f"Stop {k + 1}", "mode": "bus",
+                         "routes": ", ".join(str((k + j) % spec["bus_routes"] + 1) for j in range(2))})
             points.append((x, y))
     return gpd.GeoDataFrame(rows, geometry=shapely.points(np.asarray(points)), crs=METRIC_CRS)

@@ -1,0 +1,1 @@
+SELECT to_regclass('twin_history') IS NOT NULL

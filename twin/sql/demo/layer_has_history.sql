@@ -1,0 +1,1 @@
+SELECT EXISTS (SELECT 1 FROM twin_history WHERE layer = %(layer)s)

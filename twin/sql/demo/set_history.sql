@@ -1,0 +1,1 @@
+SELECT set_config('twin.history', %(value)s, true)
