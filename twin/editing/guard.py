@@ -199,7 +199,9 @@ class Guard:
                 return
             if message["type"] == "http.response.start":
                 started = True
-                if message["status"] >= 500:
+                if message["status"] == 503:  # the route's own answer; learn the database's state
+                    self.breaker.probe_soon()
+                elif message["status"] >= 500:
                     held.append(message)
                     return
                 message = self._decorate(message)
