@@ -105,6 +105,22 @@ def generate(scale: str = "small", seed: int = 1, base: Path | None = None) -> D
         raise TwinError(f"unknown scale {scale!r}: choose one of {', '.join(SCALES)}")
     params = figures()["scales"][scale]
     started = time.perf_counter()
+    with progress(f"demo city ({scale}, seed {seed})", total=len(STEPS), unit="step") as bar:
+        return _generate(scale, seed, base, params, started, bar)
+
+
+STEPS = ["layout", "streets and blocks", "hazards and parks", "plots", "buildings",
+         "amenities", "streets lighting", "utilities", "terrain"]
+
+
+def _step(bar, name: str) -> None:
+    bar.set_postfix_str(name)
+    bar.update(1)
+    log.info("demo city: %s done", name)
+
+
+def _generate(scale: str, seed: int, base: Path | None, params: dict, started: float,
+              bar) -> DemoCity:
     outline = city_outline()
     relief = Relief(stream(seed, "relief"))
     if base is not None:
@@ -117,16 +133,19 @@ def generate(scale: str = "small", seed: int = 1, base: Path | None = None) -> D
     else:
         districts = synthetic_districts(outline)
     centres = polycentres(outline, stream(seed, "polycentres"))
+    _step(bar, "layout")
     if base is not None:
         fab = fabric_module.base_fabric(base, districts, params, stream(seed, "fabric"))
     else:
         fab = fabric_module.synthetic_fabric(params, outline, districts, relief, stream(seed, "fabric"))
     blocks = fab.blocks
     blocks["kind"] = block_kinds(blocks, centres, stream(seed, "kinds"))
+    _step(bar, "streets and blocks")
     west = centres.geometry[centres.name == "West"].iloc[0]
     fault_frame, strip = faults(outline, relief, west, stream(seed, "faults"))
     zones = microzones(outline, relief, fault_frame, stream(seed, "zones"))
     park_frame = make_parks(blocks, fab.quads, districts, centres, strip, stream(seed, "parks"))
+    _step(bar, "hazards and parks")
 
     plots = subdivide(blocks, fab.quads, blocks.kind.to_numpy(), params, stream(seed, "plots"))
     plot_rng = stream(seed, "plot-use")
@@ -149,6 +168,7 @@ def generate(scale: str = "small", seed: int = 1, base: Path | None = None) -> D
     plots.loc[green | strip_hit | planned, "owner_type"] = "municipal"
     reserved = green | strip_hit | planned
     claimed = claim_plots(plots, stream(seed, "amenity-plots"), reserved)
+    _step(bar, "plots")
     houses = buildings(plots, stream(seed, "buildings"))
     # nothing is built in a park or on the fault strip
     hit, _ = shapely.STRtree(np.append(park_frame.geometry.values[park_frame.status == "existing"],
@@ -156,7 +176,9 @@ def generate(scale: str = "small", seed: int = 1, base: Path | None = None) -> D
     if hit.size:
         houses = houses.drop(index=np.unique(hit)).reset_index(drop=True)
     residents(plots, houses)
+    _step(bar, "buildings")
     amenity_frame = amenities(plots, claimed, park_frame, stream(seed, "amenities"))
+    _step(bar, "amenities")
 
     # streets: lighting, walkability; utilities along them
     edges = fab.edges
@@ -176,6 +198,7 @@ def generate(scale: str = "small", seed: int = 1, base: Path | None = None) -> D
     streets = fab.streets
     streets["lit"] = lit[streets.edge.to_numpy()]
     streets["walkable"] = ~streets.highway.isin(["motorway"]).to_numpy()
+    _step(bar, "streets lighting")
     if scale == "city":
         factor = 1.0
     else:   # the small grid's street length over the city grid's, in both modes
@@ -189,11 +212,13 @@ def generate(scale: str = "small", seed: int = 1, base: Path | None = None) -> D
     # facilities placed by name (CHP plants, the aeration station) get their district here
     inside = shapely.STRtree(districts.geometry.values).nearest(plants.geometry.values)
     plants["district"] = districts.name_en.to_numpy()[inside]
+    _step(bar, "utilities")
 
     blocks["area_m2"] = shapely.area(blocks.geometry.values)
     plots["area_m2"] = np.round(plots.area_m2, 1)
     resolution = float(figures()["terrain"]["resolution_m"][scale])
     elevation, transform = relief.raster(shapely.buffer(outline, 1500).bounds, resolution)
+    _step(bar, "terrain")
     layers = {
         "districts": districts, "polycentres": centres, "blocks": blocks, "plots": plots,
         "buildings": houses, "streets": streets, "transit_stops": stops,
