@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+import subprocess
+import sys
 
 import numpy as np
 import psycopg
@@ -12,7 +14,7 @@ import pytest
 import shapely
 from psycopg import sql
 
-from conftest import run_twin, shared_data_or_skip
+from conftest import ROOT, run_twin, shared_data_or_skip, twin_env
 
 SOURCE = "Almaty Twin demo generator (seed 1, scale small)"
 POPULATION = {"Alatau": 318000, "Almaly": 225298, "Auezov": 311817, "Bostandyk": 368048,
@@ -365,3 +367,30 @@ def test_a_missing_base_directory_is_a_clear_error(city, db):
     assert result.returncode != 0
     assert "not a directory" in result.stderr and "Traceback" not in result.stderr
     assert db.execute("SELECT version FROM twin_layers WHERE name = 'plots'").fetchone()[0] == before
+
+
+def test_twin_up_loads_the_demo_only_into_an_empty_twin(database_url, db):
+    """What `twin up` runs between migrating and serving, on a fresh database and again."""
+    name = "twin_demo_up"
+    db.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+    db.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = database_url.rsplit("/", 1)[0] + "/" + name
+    load_if_empty = [sys.executable, "-c", "from twin.bootstrap import load_if_empty; "
+                     "load_if_empty('small')"]
+    try:
+        run_twin("migrate", DATABASE_URL=url)
+        first = subprocess.run(load_if_empty, capture_output=True, text=True, cwd=ROOT,
+                               env=twin_env(DATABASE_URL=url), timeout=900)
+        assert first.returncode == 0, first.stderr
+        assert "the twin is empty: loading the small demo city" in first.stdout
+        with psycopg.connect(url, autocommit=True) as conn:
+            assert conn.execute("SELECT count(*) FROM plots").fetchone()[0] > 10000
+            version = conn.execute("SELECT version FROM twin_layers WHERE name = 'plots'").fetchone()[0]
+        second = subprocess.run(load_if_empty, capture_output=True, text=True, cwd=ROOT,
+                                env=twin_env(DATABASE_URL=url), timeout=900)
+        assert "not loading the demo city" in second.stdout
+        with psycopg.connect(url, autocommit=True) as conn:
+            assert conn.execute("SELECT version FROM twin_layers WHERE name = 'plots'"
+                                ).fetchone()[0] == version
+    finally:
+        db.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
