@@ -18,3 +18,11 @@ class DatabaseNotRunning(TwinError):
 
 class ImportFailed(TwinError):
     """An import was refused; the database was left as it was."""
+
+
+class DatabaseBusy(DatabaseNotRunning):
+    """Every pooled connection is in use: the database is up, the twin is saturated (503)."""
+
+    def __init__(self, detail: str = "") -> None:
+        TwinError.__init__(self, "the twin is busy: every database connection is in use; "
+                                 f"retry shortly{': ' + detail if detail else ''}")

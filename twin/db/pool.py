@@ -10,7 +10,7 @@ import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from twin.db.cluster import database_url
-from twin.errors import DatabaseNotRunning
+from twin.errors import DatabaseBusy, DatabaseNotRunning
 
 _pools: dict[str, ConnectionPool] = {}
 _lock = threading.Lock()
@@ -39,10 +39,16 @@ def close_pools() -> None:
 def connection(url: str | None = None,
                timeout: float | None = None) -> Iterator[psycopg.Connection]:
     """A pooled autocommit connection; a database that is down becomes DatabaseNotRunning."""
+    pool = get_pool(url)
     try:
-        with get_pool(url).connection(timeout=timeout) as conn:
+        with pool.connection(timeout=timeout) as conn:
             yield conn
-    except (PoolTimeout, psycopg.OperationalError) as exc:
+    except PoolTimeout as exc:
+        # No connection at all means PostgreSQL cannot be reached; otherwise all are in use.
+        if pool.get_stats().get("pool_size", 0) == 0:
+            raise DatabaseNotRunning("no connection could be opened") from exc
+        raise DatabaseBusy() from exc
+    except psycopg.OperationalError as exc:
         raise DatabaseNotRunning(str(exc).splitlines()[0] if str(exc) else "") from exc
 
 
