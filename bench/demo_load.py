@@ -52,7 +52,8 @@ def main(argv: list[str]) -> None:
 
     from twin.db.pool import connect
     from twin.demo.generator import generate, load
-    from twin.store import write_layer, Provenance
+    from twin.sqlfiles import query
+    from twin.store import Provenance, write_layer
 
     generate_s, load_s, raw_s, plots_s, rows = [], [], [], [], 0
     with connect() as conn:
@@ -67,9 +68,12 @@ def main(argv: list[str]) -> None:
             rows = sum(counts.values())
             plots = city.layers["plots"].to_crs(4326)
             started = time.perf_counter()
-            write_layer(conn, "plots", plots, Provenance(
-                source=f"Almaty Twin demo generator (seed {args.seed}, scale {args.scale})",
-                licence="CC0-1.0", synthetic=True, details=city.details))
+            with conn.transaction():   # as the demo load writes it: no feature history
+                if conn.execute(query("demo/history_table_exists")).fetchone()[0]:
+                    conn.execute(query("demo/set_history"), {"value": "off"})
+                write_layer(conn, "plots", plots, Provenance(
+                    source=f"Almaty Twin demo generator (seed {args.seed}, scale {args.scale})",
+                    licence="CC0-1.0", synthetic=True, details=city.details))
             conn.commit()
             plots_s.append(time.perf_counter() - started)
             raw_s.append(_raw_copy_seconds(conn, plots))
