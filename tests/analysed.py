@@ -7,8 +7,9 @@ import pytest
 from conftest import run_twin
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def analysed_city(demo_city: str) -> str:
-    """`twin analyse` over the small demo (skipped when nothing changed since the last run)."""
+    """`twin analyse` over the small demo, refreshed for each module: earlier modules edit
+    plots, buildings and amenities (a cheap no-op when nothing changed since the last run)."""
     run_twin("analyse", "--if-stale")
     return demo_city

@@ -65,7 +65,7 @@ def test_a_feature_inserted_with_sql_comes_back_through_the_api(server, db):
         "ST_SetSRID(ST_MakePoint(76.9286, 43.2389), 4326)) RETURNING id").fetchone()[0]
     try:
         page = server.get("/collections/amenities/items",
-                          params={"f": "json", "limit": 1000}).json()
+                          params={"f": "json", "name": "School No. 159"}).json()
         found = [f for f in page["features"] if f["id"] == fid]
         assert found and found[0]["properties"]["name"] == "School No. 159"
         item = server.get(f"/collections/amenities/items/{fid}", params={"f": "json"})

@@ -214,7 +214,7 @@ def test_unknown_and_computed_layers_are_refused(tmp_path, twin_import):
     path = tmp_path / "x.geojson"
     write_features(path, frame)
     assert_refused(twin_import(str(path), "--layer", "no_such_layer", check=False),
-                   "unknown layer 'no_such_layer'", "amenities, blocks")
+                   "unknown layer 'no_such_layer'", "known layers: amenities", "blocks")
     for layer in (layer for layer in load_catalog().values() if layer.analysis):
         assert_refused(twin_import(str(path), "--layer", layer.name, check=False),
                        "computed by the analysis engine")

@@ -286,8 +286,10 @@ class Guard:
             extra.append((b"access-control-expose-headers", EXPOSE_HEADERS.encode()))
         if start["status"] == 503 and b"retry-after" not in present:
             extra.append((b"retry-after", b"2"))
-        if b"content-security-policy" not in present:
-            media = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+        media = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+        # A 304 carries no body and no media type; browsers merge its headers into the cached
+        # response, so a policy on it would replace the page's own (and block the viewer).
+        if b"content-security-policy" not in present and start["status"] != 304 and media:
             extra.append((b"content-security-policy",
                           CSP_HTML if media.startswith(b"text/html") else CSP_API))
         return {**start, "headers": headers + extra}
