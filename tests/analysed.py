@@ -10,6 +10,6 @@ from conftest import run_twin
 @pytest.fixture(scope="module")
 def analysed_city(demo_city: str) -> str:
     """`twin analyse` over the small demo, refreshed for each module: earlier modules edit
-    plots, buildings and amenities (a cheap no-op when nothing changed since the last run)."""
-    run_twin("analyse", "--if-stale")
+    plots, buildings and amenities, so each module starts from results that match the data."""
+    run_twin("analyse")
     return demo_city

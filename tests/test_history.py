@@ -109,7 +109,8 @@ def test_the_layer_as_of_an_instant(server, editor, db):
     assert fid not in as_of("2000-01-01T00:00:00Z")
     # the same through the Python entry point and the SQL function
     from twin.editing.history import as_of_rows
-    rows, _ = as_of_rows(db, "plots", datetime.fromisoformat(as_vacant), limit=10000)
+    rows, _ = as_of_rows(db, "plots", datetime.fromisoformat(as_vacant),
+                         bbox=(76.929, 43.239, 76.932, 43.242), limit=10000)
     assert {r["id"]: r for r in rows}[fid]["properties"]["land_use"] == "vacant"
     sql_row = db.execute("SELECT properties ->> 'land_use' FROM twin_layer_as_of('plots', %s) "
                          "WHERE id = %s", (as_commercial, fid)).fetchone()
