@@ -22,10 +22,8 @@ import argparse
 import asyncio
 import importlib.util
 import json
-import os
 import random
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -115,19 +113,7 @@ def start_stock(harness: Any, layer: Layer, url: str, workdir: Path,
                          "password": info.get("password", ""), "search_path": ["public"]},
                 "id_field": "id", "table": layer.table, "geom_field": "geom"}]}},
     }
-    config_path = workdir / "stock-pygeoapi.yml"
-    config_path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
-    openapi_path = workdir / "stock-openapi.yml"
-    env = dict(os.environ, PYGEOAPI_CONFIG=str(config_path), PYGEOAPI_OPENAPI=str(openapi_path))
-    subprocess.run([str(Path(sys.executable).parent / "pygeoapi"), "openapi", "generate",
-                    str(config_path), "--output-file", str(openapi_path)], env=env, check=True,
-                   capture_output=True)
-    process = subprocess.Popen([sys.executable, "-m", "uvicorn", "pygeoapi.starlette_app:APP",
-                                "--host", "127.0.0.1", "--port", str(port), "--workers",
-                                str(workers), "--log-level", "warning"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    harness._wait(base + "/conformance?f=json", process, "stock pygeoapi")
-    return process, base
+    return harness.serve_stock_pygeoapi(config, workdir, port, workers), base
 
 
 async def _run_with_headers(urls: list[str], concurrency: int, timeout: float,

@@ -157,8 +157,15 @@ def start_stock(layer: str, url: str, workdir: Path, workers: int,
                             "options": f"-c statement_timeout={int(timeout_s * 1000)}"},
                 "format": {"name": "pbf", "mimetype": "application/vnd.mapbox-vector-tile"}}]}},
     }
+    return serve_stock_pygeoapi(config, workdir, port, workers), base
+
+
+def serve_stock_pygeoapi(config: dict[str, Any], workdir: Path, port: int,
+                         workers: int) -> subprocess.Popen:
+    """Stock pygeoapi (its own Starlette app under uvicorn) serving `config`, once it answers:
+    the comparison every benchmark runs beside ours."""
     config_path = workdir / "stock-pygeoapi.yml"
-    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
     openapi_path = workdir / "stock-openapi.yml"
     env = dict(os.environ, PYGEOAPI_CONFIG=str(config_path), PYGEOAPI_OPENAPI=str(openapi_path))
     subprocess.run([str(Path(sys.executable).parent / "pygeoapi"), "openapi", "generate",
@@ -168,8 +175,8 @@ def start_stock(layer: str, url: str, workdir: Path, workers: int,
                                 "--host", "127.0.0.1", "--port", str(port), "--workers",
                                 str(workers), "--log-level", "warning"], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    _wait(base + "/conformance?f=json", process, "stock pygeoapi")
-    return process, base
+    _wait(f"http://127.0.0.1:{port}/conformance?f=json", process, "stock pygeoapi")
+    return process
 
 
 def bench_raw(url: str, layer: str, tiles: list[TileAddress], concurrency: int) -> list[float]:
