@@ -24,6 +24,7 @@ from twin.demo.layout import base_districts, city_outline, polycentres, syntheti
 from twin.demo.networks import facilities, street_sides, utility_lines
 from twin.demo.relief import Relief
 from twin.demo.services import addresses, amenities, claim_plots, transit_stops
+from twin.mobility.lighting import street_lit
 from twin.catalog import get_layer
 from twin.errors import TwinError
 from twin.progress import progress
@@ -57,8 +58,9 @@ def _street_length_km(scale: str, outline: shapely.Polygon, districts: gpd.GeoDa
 
 def _lighting(edges: pd.DataFrame, kind_at: np.ndarray, district_at: np.ndarray,
               core: tuple[float, float], rng: np.random.Generator) -> np.ndarray:
-    """~20% of street length unlit (S2 l.1281): mostly private-house streets of the periphery,
-    never the main streets."""
+    """Where the lighting lines go: ~20% of street length without (S2 l.1281), mostly
+    private-house streets of the periphery, never the main streets (streets.lit is then derived
+    from the lines, twin/mobility/lighting.py)."""
     share = figures()["utilities"]["unlit_street_share"]
     annexed = set(figures()["amenities"]["annexed"])
     length = np.hypot(edges.x1 - edges.x0, edges.y1 - edges.y0).to_numpy()
@@ -206,6 +208,9 @@ def _generate(scale: str, seed: int, base: Path | None, params: dict, started: f
         factor = (_street_length_km("small", city_outline(), synthetic, relief, seed)
                   / _street_length_km("city", city_outline(), synthetic, relief, seed))
     lines = utility_lines(sides, factor, stream(seed, "utility-lines"))
+    # each segment lit or unlit from the lighting lines laid along the lit sides (twin/mobility)
+    streets["lit"] = street_lit(streets.geometry.values,
+                                lines.geometry.values[(lines.network == "lighting").to_numpy()])
     plants = facilities(sides, stream(seed, "facilities"))
     stops = transit_stops(edges, streets, stream(seed, "transit"))
     amenity_frame["address"] = addresses(amenity_frame, streets, stream(seed, "addresses"))

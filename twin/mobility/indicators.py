@@ -100,17 +100,31 @@ def lit_share(length_m: np.ndarray, lit: np.ndarray, codes: np.ndarray,
         return total, lit_km, np.where(total > 0, lit_km / total, np.nan)
 
 
-def unlit_streets(names: np.ndarray, length_m: np.ndarray, lit: np.ndarray,
-                  district: np.ndarray) -> list[dict[str, Any]]:
+def unlit_street_groups(names: np.ndarray, length_m: np.ndarray, lit: np.ndarray,
+                        district: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
     """The unlit streets: per district and street name, the unlit length and segment count,
-    longest first (unnamed segments are grouped as one "unnamed" street per district)."""
-    frame = pd.DataFrame({"district": district, "name": names, "length_m": length_m})[~lit]
+    longest first (unnamed segments are grouped as one "unnamed" street per district); with
+    the group of each segment (-1 when lit), so the layer can draw each street."""
+    frame = pd.DataFrame({"district": district, "name": names, "length_m": length_m})
     frame["name"] = frame["name"].fillna("unnamed")
     frame["district"] = frame["district"].fillna("outside the districts")
-    grouped = frame.groupby(["district", "name"]).agg(unlit_m=("length_m", "sum"),
+    unlit = frame[~np.asarray(lit, bool)]
+    grouped = unlit.groupby(["district", "name"]).agg(unlit_m=("length_m", "sum"),
                                                       segments=("length_m", "size")).reset_index()
-    grouped = grouped.sort_values(["unlit_m", "district", "name"], ascending=[False, True, True])
-    return [{"district": r.district, "name": r.name, "unlit_m": round(float(r.unlit_m), 1),
+    grouped = grouped.sort_values(["unlit_m", "district", "name"], ascending=[False, True, True],
+                                  kind="stable").reset_index(drop=True)
+    grouped["unlit_m"] = grouped["unlit_m"].astype(float).round(1)
+    position = {key: i for i, key in enumerate(zip(grouped["district"], grouped["name"]))}
+    group = np.full(len(frame), -1, dtype=np.int64)
+    group[~np.asarray(lit, bool)] = [position[k] for k in zip(unlit["district"], unlit["name"])]
+    return grouped, group
+
+
+def unlit_streets(names: np.ndarray, length_m: np.ndarray, lit: np.ndarray,
+                  district: np.ndarray) -> list[dict[str, Any]]:
+    """The unlit streets listed (see `unlit_street_groups`)."""
+    grouped, _ = unlit_street_groups(names, length_m, lit, district)
+    return [{"district": r.district, "name": r.name, "unlit_m": float(r.unlit_m),
              "segments": int(r.segments)} for r in grouped.itertuples()]
 
 
@@ -129,11 +143,17 @@ def cameras_by_district(codes: np.ndarray, integrated: np.ndarray, area_km2: np.
 def unwatched(site_x: np.ndarray, site_y: np.ndarray, camera_x: np.ndarray,
               camera_y: np.ndarray, radius_m: float = 50.0) -> np.ndarray:
     """Sites with no camera within `radius_m` metres."""
-    if len(camera_x) == 0:
-        return np.ones(len(site_x), dtype=bool)
+    return ~(nearest_camera_m(site_x, site_y, camera_x, camera_y) <= radius_m)
+
+
+def nearest_camera_m(site_x: np.ndarray, site_y: np.ndarray, camera_x: np.ndarray,
+                     camera_y: np.ndarray) -> np.ndarray:
+    """Straight-line metres from each site to its nearest camera (inf without cameras)."""
+    if len(camera_x) == 0 or len(site_x) == 0:
+        return np.full(len(site_x), np.inf)
     distance, _ = cKDTree(np.column_stack([camera_x, camera_y])).query(
-        np.column_stack([site_x, site_y]), distance_upper_bound=np.nextafter(radius_m, np.inf))
-    return ~(distance <= radius_m)
+        np.column_stack([site_x, site_y]))
+    return distance
 
 
 def walk_minutes(network: WalkingNetwork, place_node: np.ndarray, place_snap_m: np.ndarray,
@@ -172,8 +192,38 @@ def _rows(conn: psycopg.Connection, name: str, **identifiers: str) -> list[tuple
     return conn.execute(query(f"mobility/{name}", **identifiers)).fetchall()
 
 
+def _row_targets() -> dict[str, Any]:
+    """The programme's targets and baselines carried on each district's row (and feature), so
+    a planner reads every figure beside the number it is measured against."""
+    t = TARGETS
+    return {"bike_catchment_m": t["bike_catchment_m"],
+            "city_lane_km_built_2022": t["bike_lane_km_built_2022"],
+            "city_lane_km_added_2025_target": t["bike_lane_km_added_2025"],
+            "city_lane_km_added_2030_target": t["bike_lane_km_added_2030"],
+            "lit_share_target_2025": t["lit_share_2025"],
+            "unlit_share_baseline": t["unlit_share_baseline"],
+            "camera_density_baseline_km2": t["camera_density_km2_baseline"],
+            "camera_density_target_2025": t["camera_density_km2_2025"],
+            "camera_density_target_2030": t["camera_density_km2_2030"],
+            "camera_integrated_share_baseline": t["camera_integrated_share_baseline"],
+            "camera_watch_radius_m": t["camera_watch_radius_m"],
+            "service_centres_target_2024": 1,   # "in all districts" (S2 l.4861)
+            "city_police_posts_target_2026": t["police_posts_2026"],
+            "police_walk_minutes": t["police_walk_minutes"],
+            "gathering_walk_minutes": t["gathering_walk_minutes"],
+            "city_eew_stations_existing": t["eew_stations_existing"],
+            "city_eew_stations_target_2025": t["eew_stations_2025"]}
+
+
 def compute(conn: psycopg.Connection, city: CityModel, mode: str = "slope") -> dict[str, Any]:
     """Every mobility and safety indicator per district and for the city."""
+    return compute_with_features(conn, city, mode)[0]
+
+
+def compute_with_features(conn: psycopg.Connection, city: CityModel, mode: str = "slope"
+                          ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The indicators document and what the published layers draw from it: each street's
+    unlit-street group and the watched sites with their nearest camera."""
     district_rows = _rows(conn, "district_areas")
     if not district_rows:
         raise TwinError("no districts loaded: load the demo (`twin load demo`) or import districts")
@@ -199,11 +249,14 @@ def compute(conn: psycopg.Connection, city: CityModel, mode: str = "slope") -> d
     bike_features = np.concatenate([lane_geoms[lane_status == "built"],
                                     shapely.points(station_xy)])
     near_bike = within_distance(places.x, places.y, bike_features, TARGETS["bike_catchment_m"])
+    station_count = group_sum(np.ones(len(station_xy)),
+                              points_in_districts(station_xy[:, 0], station_xy[:, 1], shapes), n)
     near_total = group_sum(np.where(near_bike, residents, 0), codes, n)
     people = group_sum(residents, codes, n)
 
     # lighting
     streets = _rows(conn, "street_lighting")
+    s_id = np.array([r[0] for r in streets], dtype=np.int64)
     s_name = np.array([r[1] for r in streets], dtype=object)
     s_lit = np.array([r[3] for r in streets], dtype=bool)
     s_len = np.array([r[4] for r in streets], float)
@@ -211,7 +264,9 @@ def compute(conn: psycopg.Connection, city: CityModel, mode: str = "slope") -> d
                                   np.array([r[6] for r in streets], float), shapes)
     street_km, lit_km, lit_ratio = lit_share(s_len, s_lit, s_codes, n)
     s_district = np.where(s_codes >= 0, np.array(names + [None], dtype=object)[s_codes], None)
-    unlit = unlit_streets(s_name, s_len, s_lit, s_district)
+    unlit_groups, s_group = unlit_street_groups(s_name, s_len, s_lit, s_district)
+    unlit = [{"district": r.district, "name": r.name, "unlit_m": float(r.unlit_m),
+              "segments": int(r.segments)} for r in unlit_groups.itertuples()]
 
     # cameras
     cams = _rows(conn, "camera_points")
@@ -222,18 +277,21 @@ def compute(conn: psycopg.Connection, city: CityModel, mode: str = "slope") -> d
                                                                        area_km2)
     sites = _rows(conn, "watched_sites")
     site_xy = np.array([r[4:] for r in sites], float).reshape(-1, 2)
-    site_open = unwatched(site_xy[:, 0], site_xy[:, 1], cam_xy[:, 0], cam_xy[:, 1],
-                          TARGETS["camera_watch_radius_m"])
+    site_near = nearest_camera_m(site_xy[:, 0], site_xy[:, 1], cam_xy[:, 0], cam_xy[:, 1])
+    site_open = ~(site_near <= TARGETS["camera_watch_radius_m"])
     site_codes = points_in_districts(site_xy[:, 0], site_xy[:, 1], shapes)
     open_sites = [{"layer": r[0], "id": int(r[1]), "kind": r[2], "name": r[3],
-                   "district": names[c] if c >= 0 else None}
-                  for r, c, o in zip(sites, site_codes, site_open) if o]
+                   "district": names[c] if c >= 0 else None,
+                   "nearest_camera_m": _round(d, 1)}
+                  for r, c, o, d in zip(sites, site_codes, site_open, site_near) if o]
     open_count = group_sum(site_open.astype(float), site_codes, n)
     site_count = group_sum(np.ones(len(sites)), site_codes, n)
 
     # police posts (day and night) and gathering points
     posts = _rows(conn, "police_points")
     post_xy = np.array([r[1:] for r in posts], float).reshape(-1, 2)
+    post_codes = points_in_districts(post_xy[:, 0], post_xy[:, 1], shapes)
+    post_kind = np.array([r[0] for r in posts], dtype=object)
     police_limit = TARGETS["police_walk_minutes"]
     police_day = walk_minutes(network, places.node, places.snap_m, post_xy[:, 0], post_xy[:, 1],
                               mode=mode, limit=police_limit + 1)
@@ -243,6 +301,8 @@ def compute(conn: psycopg.Connection, city: CityModel, mode: str = "slope") -> d
     _, beyond_police_night = residents_beyond(police_night, residents, codes, n, police_limit)
     gathering = _rows(conn, "layer_points", table="gathering_points")
     gather_xy = np.array([r[1:] for r in gathering], float).reshape(-1, 2)
+    gather_count = group_sum(np.ones(len(gather_xy)),
+                             points_in_districts(gather_xy[:, 0], gather_xy[:, 1], shapes), n)
     gather_limit = TARGETS["gathering_walk_minutes"]
     gather_min = walk_minutes(network, places.node, places.snap_m, gather_xy[:, 0],
                               gather_xy[:, 1], mode=mode, limit=gather_limit + 1)
@@ -253,13 +313,22 @@ def compute(conn: psycopg.Connection, city: CityModel, mode: str = "slope") -> d
                            residents, [(codes, n), (np.zeros(len(codes), np.int64), 1)])
                   for lit in (False, True))
 
-    eew = _rows(conn, "layer_points", table="early_warning_stations")
+    eew = _rows(conn, "eew_points")
+    eew_xy = np.array([r[1:] for r in eew], float).reshape(-1, 2)
+    eew_codes = points_in_districts(eew_xy[:, 0], eew_xy[:, 1], shapes)
+    eew_existing = np.array([r[0] == "existing" for r in eew], dtype=bool)
+    eew_count = group_sum(np.ones(len(eew)), eew_codes, n)
+    eew_existing_count = group_sum(eew_existing.astype(float), eew_codes, n)
+    centre_count = group_sum((post_kind == "service_centre").astype(float), post_codes, n)
+    post_count = group_sum((post_kind == "post").astype(float), post_codes, n)
+    targets = _row_targets()
     rows = []
     for k, name in enumerate(names):
         rows.append({
             "district": name, "residents": int(people[k]), "area_km2": _round(area_km2[k], 2),
             "residents_near_bike": int(near_total[k]),
             "share_near_bike": _share(near_total[k], people[k]),
+            "bikeshare_stations": int(station_count[k]),
             "lane_km_built": _round(lane_km["built"][k]),
             "lane_km_planned_2025": _round(lane_km["planned_2025"][k]),
             "lane_km_planned_2030": _round(lane_km["planned_2030"][k]),
@@ -270,14 +339,18 @@ def compute(conn: psycopg.Connection, city: CityModel, mode: str = "slope") -> d
             "camera_density_km2": _round(density[k]),
             "camera_integrated_share": _round(linked_share[k], 4),
             "watched_sites": int(site_count[k]), "sites_without_camera": int(open_count[k]),
+            "service_centres": int(centre_count[k]), "police_posts": int(post_count[k]),
             "residents_beyond_police_15": int(beyond_police[k]),
             "share_beyond_police_15": _share(beyond_police[k], people[k]),
             "residents_beyond_police_15_night": int(beyond_police_night[k]),
             "share_beyond_police_15_night": _share(beyond_police_night[k], people[k]),
+            "gathering_points": int(gather_count[k]),
             "residents_beyond_gathering_10": int(beyond_gather[k]),
             "share_beyond_gathering_10": _share(beyond_gather[k], people[k]),
+            "eew_stations": int(eew_count[k]), "eew_stations_existing": int(eew_existing_count[k]),
             "share_all_six_day": day[0][k]["share_all_six"],
             "share_all_six_night": night[0][k]["share_all_six"],
+            **targets,
         })
     total_people = float(people.sum())
     total_area = float(area_km2.sum())
@@ -303,17 +376,24 @@ def compute(conn: psycopg.Connection, city: CityModel, mode: str = "slope") -> d
         "share_beyond_police_15": _share(beyond_police.sum(), total_people),
         "residents_beyond_police_15_night": int(beyond_police_night.sum()),
         "share_beyond_police_15_night": _share(beyond_police_night.sum(), total_people),
-        "eew_stations": len(eew), "gathering_points": len(gathering),
+        "eew_stations": len(eew), "eew_stations_existing": int(eew_existing.sum()),
+        "gathering_points": len(gathering),
         "residents_beyond_gathering_10": int(beyond_gather.sum()),
         "share_beyond_gathering_10": _share(beyond_gather.sum(), total_people),
         "share_all_six_day": day[1][0]["share_all_six"],
         "share_all_six_night": night[1][0]["share_all_six"],
     }
-    return {"city": city_row, "districts": rows, "targets": TARGETS,
-            "unlit_streets": unlit, "sites_without_camera": open_sites,
-            "computed": {"mode": mode if network.slope_aware else "flat",
-                         "slope_aware": bool(network.slope_aware and mode == "slope"),
-                         "residents_counted_at": "plots", "night": "lit streets only"}}
+    document = {"city": city_row, "districts": rows, "targets": TARGETS,
+                "unlit_streets": unlit, "sites_without_camera": open_sites,
+                "computed": {"mode": mode if network.slope_aware else "flat",
+                             "slope_aware": bool(network.slope_aware and mode == "slope"),
+                             "residents_counted_at": "plots", "night": "lit streets only",
+                             "lit": "derived from the lighting network (twin/mobility/lighting.py)"}}
+    features = {"street_id": s_id, "street_group": s_group, "unlit_groups": unlit_groups,
+                "sites": sites, "site_xy": site_xy, "site_near": site_near,
+                "site_open": site_open, "site_district": np.where(
+                    site_codes >= 0, np.array(names + [None], dtype=object)[site_codes], None)}
+    return document, features
 
 
 _cache: dict[tuple, dict[str, Any]] = {}
@@ -321,14 +401,19 @@ _lock = threading.Lock()
 
 
 def mobility_safety_document(conn: psycopg.Connection) -> dict[str, Any]:
-    """The indicators, recomputed only when a layer they read changed (cached per process)."""
+    """The indicators as `twin analyse` published them (twin/mobility/publish.py) while their
+    inputs are current; computed afresh (cached per process) when a layer changed since."""
+    from twin.mobility.publish import published_document
+
     version = data_versions(conn, LAYERS)
     with _lock:
         if version in _cache:
             return _cache[version]
-    city = current_city(conn)
-    document = compute(conn, city)
-    document["computed"]["inputs"] = dict(zip(LAYERS, version))
+    document = published_document(conn, version)
+    if document is None:
+        document = compute(conn, current_city(conn))
+        document["computed"]["inputs"] = dict(zip(LAYERS, version))
+        document["computed"]["published"] = False
     with _lock:
         _cache.clear()
         _cache[version] = document
