@@ -202,6 +202,9 @@ def _none(value: Any) -> Any:
 
 def analyse(conn: psycopg.Connection, mode: str = "slope") -> dict[str, Any]:
     """Run every analysis and publish the layers; return the city's figures and timings."""
+    from twin.mobility.lighting import derive_street_lighting
+    from twin.mobility.publish import publish_mobility
+    lighting = derive_street_lighting(conn)   # twin/mobility: streets.lit from the lighting lines
     run = Analysis(conn, mode)
     steps = ["walking network and places", "15-minute city and walkability",
              "seismic and utilities", "indicators", "publish"]
@@ -232,6 +235,9 @@ def analyse(conn: psycopg.Connection, mode: str = "slope") -> dict[str, Any]:
                                                  run.buildings["geometry"].to_numpy()),
                    "district_indicators": districts, "polycentre_indicators": polycentres},
                   {"city": _jsonable(city_row), "computed": computed})
+        started = time.perf_counter()
+        publish_mobility(conn, city, mode, lighting)   # twin/mobility: its layers, same city
+        run._timed("mobility", started)
         bar.update(1)
     LOG.info("analysis done", extra={"fields": {"timings": run.timings, **computed}})
     return {"city": city_row, "computed": computed, "timings": run.timings}
