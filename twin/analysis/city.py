@@ -123,21 +123,32 @@ def _plot_residents(conn: psycopg.Connection, plots: pd.DataFrame) -> pd.Series:
     return plots["id"].map(spread).fillna(0).astype(np.int64)
 
 
-def load_city(conn: psycopg.Connection, network: WalkingNetwork | None = None) -> CityModel:
-    """Read every input layer and snap its places to the walking network."""
-    network = network or load_network(conn)
-    version = data_versions(conn, INPUT_LAYERS)
+def amenity_places(conn: psycopg.Connection, network: WalkingNetwork) -> pd.DataFrame:
+    """Every amenity and transit stop snapped to the network (also re-read after an edit)."""
     amenities = _frame(conn.execute(query("analysis/amenity_points")).fetchall(),
                        ["layer", "id", "category", "kind", "name", "lon", "lat"])
     ax, ay = to_utm(amenities.lon.to_numpy(float), amenities.lat.to_numpy(float))
     amenities["node"], amenities["snap_m"] = network.snap_xy(ax, ay) if len(amenities) else (
         np.zeros(0, np.int64), np.zeros(0))
+    return amenities
 
+
+def park_places(conn: psycopg.Connection, network: WalkingNetwork,
+                ) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
+    """The parks, their UTM shapes and their entrances (also re-read after an edit)."""
     park_rows = conn.execute(query("analysis/park_shapes")).fetchall()
     parks = _frame([r[:5] for r in park_rows], ["id", "name", "kind", "status", "district"])
     park_shapes = shapely.from_wkb([r[5] for r in park_rows]) if park_rows else np.array([])
     parks["area_m2"] = shapely.area(park_shapes) if len(park_rows) else []
-    entrances = park_entrances(network, park_shapes, parks.id.to_numpy())
+    return parks, park_shapes, park_entrances(network, park_shapes, parks.id.to_numpy())
+
+
+def load_city(conn: psycopg.Connection, network: WalkingNetwork | None = None) -> CityModel:
+    """Read every input layer and snap its places to the walking network."""
+    network = network or load_network(conn)
+    version = data_versions(conn, INPUT_LAYERS)
+    amenities = amenity_places(conn, network)
+    parks, park_shapes, entrances = park_places(conn, network)
 
     plots = _frame(conn.execute(query("analysis/plot_points")).fetchall(),
                    ["id", "cadastral_number", "land_use", "zoning", "district", "residents",

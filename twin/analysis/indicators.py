@@ -10,7 +10,7 @@ import pandas as pd
 import shapely
 
 from twin.analysis import parks as green
-from twin.analysis.city import CATEGORIES, CityModel
+from twin.analysis.city import CATEGORIES, CityModel, Places
 from twin.analysis.fifteen import (LIMIT_MINUTES, PARK_LIMIT_M, THRESHOLD_MINUTES, NodeAccess,
                                    coverage, place_minutes)
 from twin.analysis.network import FLAT_METRES_PER_MINUTE
@@ -30,22 +30,25 @@ def fifteen_tables(city: CityModel, access: NodeAccess,
                    describe: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per plot and per cell: minutes per category, counts, walkability, park walk
     (`describe` adds the names of the missing categories, for publishing)."""
-    street = fabric(city)
-    tables = []
-    for places in (city.plot_places, city.cell_places):
-        frame = place_minutes(access, places, describe)
-        density, block = street.at(places.x, places.y)
-        raw, factor = walk_parts({c: frame[f"min_{c}"].to_numpy() for c in CATEGORIES},
-                                 density, block)
-        frame["walkability"] = score(raw, factor)
-        frame["walk_raw"], frame["walk_factor"] = raw, factor
-        frame["intersection_density"] = np.round(density, 1)
-        frame["mean_block_m"] = np.round(block, 1)
-        for column in [f"min_{c}" for c in CATEGORIES]:
-            frame[column] = frame[column].round(2)
-        frame["park_walk_m"] = frame["park_walk_m"].round(1)
-        tables.append(frame)
-    return tables[0], tables[1]
+    return (place_table(city, access, city.plot_places, describe),
+            place_table(city, access, city.cell_places, describe))
+
+
+def place_table(city: CityModel, access: NodeAccess, places: Places,
+                describe: bool = True) -> pd.DataFrame:
+    """One table of fifteen_tables for any places (all plots, or only those an edit reached)."""
+    frame = place_minutes(access, places, describe)
+    density, block = fabric(city).at(places.x, places.y)
+    raw, factor = walk_parts({c: frame[f"min_{c}"].to_numpy() for c in CATEGORIES},
+                             density, block)
+    frame["walkability"] = score(raw, factor)
+    frame["walk_raw"], frame["walk_factor"] = raw, factor
+    frame["intersection_density"] = np.round(density, 1)
+    frame["mean_block_m"] = np.round(block, 1)
+    for column in [f"min_{c}" for c in CATEGORIES]:
+        frame[column] = frame[column].round(2)
+    frame["park_walk_m"] = frame["park_walk_m"].round(1)
+    return frame
 
 
 def refresh_tables(city: CityModel, base: tuple[pd.DataFrame, pd.DataFrame], access: NodeAccess,

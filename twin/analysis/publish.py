@@ -30,6 +30,8 @@ from twin.sqlfiles import query
 from twin.store import Provenance, write_layer
 
 LOG = logging.getLogger("twin.analysis")
+ANALYSIS_LOCK_SPACE = 0x7477   # advisory locks of the analysis ("tw"): 1 refresher, 2 publish
+PUBLISH_LOCK = 2
 SOURCE = "twin analyse: computed from streets, terrain, amenities, transit_stops, parks, plots, " \
          "buildings, seismic_faults, seismic_zones, utility_lines, districts, polycentres"
 
@@ -208,6 +210,7 @@ def analyse(conn: psycopg.Connection, mode: str = "slope") -> dict[str, Any]:
     run = Analysis(conn, mode)
     steps = ["walking network and places", "15-minute city and walkability",
              "seismic and utilities", "indicators", "publish"]
+    inputs = input_versions(conn)   # before reading: an edit committed meanwhile stays due
     with progress("analysis", total=len(steps), unit="step") as bar:
         bar.set_postfix_str(steps[0])
         city = run.load()
@@ -224,17 +227,20 @@ def analyse(conn: psycopg.Connection, mode: str = "slope") -> dict[str, Any]:
         run._timed("indicators", started)
         bar.update(1)
         bar.set_postfix_str(steps[4])
-        computed = {"inputs": input_versions(conn),
+        computed = {"inputs": inputs,
                     "mode": mode if city.network.slope_aware or mode != "slope" else "flat",
                     "slope_aware": bool(city.network.slope_aware and mode == "slope"),
                     "nodes": int(city.network.n), "plots": int(len(city.plots)),
                     "cells": int(len(city.cells)), "categories": list(CATEGORIES),
                     "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        run.write({"plot_metrics": run.plot_metrics(), "fifteen_cells": run.fifteen_cells(),
-                   "building_metrics": _geoframe(run.buildings.drop(columns=["geometry"]),
-                                                 run.buildings["geometry"].to_numpy()),
-                   "district_indicators": districts, "polycentre_indicators": polycentres},
-                  {"city": _jsonable(city_row), "computed": computed})
+        with conn.transaction():   # one publish at a time (twin.analysis.refresh)
+            conn.execute(query("analysis/refresh_xact_lock"), {"space": ANALYSIS_LOCK_SPACE,
+                                                               "key": PUBLISH_LOCK})
+            run.write({"plot_metrics": run.plot_metrics(), "fifteen_cells": run.fifteen_cells(),
+                       "building_metrics": _geoframe(run.buildings.drop(columns=["geometry"]),
+                                                     run.buildings["geometry"].to_numpy()),
+                       "district_indicators": districts, "polycentre_indicators": polycentres},
+                      {"city": _jsonable(city_row), "computed": computed})
         started = time.perf_counter()
         publish_mobility(conn, city, mode, lighting)   # twin/mobility: its layers, same city
         run._timed("mobility", started)

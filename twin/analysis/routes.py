@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import re
 from typing import Any
 
@@ -24,6 +25,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from twin.analysis.indicators import with_targets
+from twin.analysis.refresh import freshness, start_refresher
 from twin.app import error_response
 from twin.db.pool import connection
 from twin.errors import TwinError
@@ -87,6 +89,7 @@ def indicators_document() -> dict[str, Any]:
         if row is not None and row[0] is not None:   # twin/mobility: its figures beside ours
             from twin.mobility.indicators import mobility_safety_member
             mobility_safety = mobility_safety_member(conn)
+            current = freshness(conn)
     if row is None or row[0] is None:
         raise TwinError("no indicators yet: run `twin analyse` (or `twin up`) first")
     city, computed, changed_at = row
@@ -94,6 +97,7 @@ def indicators_document() -> dict[str, Any]:
             "mobility_safety": mobility_safety,
             "polycentres": [with_targets(p) for p in polycentres],
             "computed": {**(computed or {}), "published_at": changed_at.isoformat()},
+            "freshness": current,
             "links": [{"rel": "related", "type": "application/geo+json",
                        "href": "collections/district_indicators/items"},
                       {"rel": "related", "type": "application/geo+json",
@@ -107,7 +111,9 @@ async def indicators(request: Request) -> Response:
         status = 404 if exc.status == 400 else exc.status
         return error_response(status, "NotFound" if status == 404 else type(exc).__name__,
                               str(exc))
-    return _json(document)
+    response = _json(document)
+    response.headers["X-Twin-Analysis"] = document["freshness"]["status"]
+    return response
 
 
 class TwinProcessId(Convertor):
@@ -126,5 +132,10 @@ register_url_convertor("twin_process", TwinProcessId())
 
 
 def routes() -> list[Route]:
+    """The route factory (twin.app.ROUTE_FACTORIES), called once in each server worker: it also
+    starts the worker's analysis refresher (TWIN_ANALYSIS_REFRESH=off leaves edits' analysis
+    to `twin analyse`)."""
+    if os.environ.get("TWIN_ANALYSIS_REFRESH", "on").lower() not in ("off", "0", "false"):
+        start_refresher()
     return [Route("/indicators", indicators, methods=["GET"]),
             Route("/processes/{process_id:twin_process}/execution", execute, methods=["POST"])]

@@ -137,7 +137,8 @@ async def _json_body(request: Request, patch: bool = False) -> Any:
 def _feature_response(text: str, version: int, status: int = 200,
                       headers: dict[str, str] | None = None) -> Response:
     return Response(text, status_code=status, media_type=GEOJSON,
-                    headers={"ETag": f'"v{version}"', **(headers or {})})
+                    headers={"ETag": f'"v{version}"', **transactions.ANALYSIS_HEADERS,
+                             **(headers or {})})
 
 
 def _handler(work: Callable[[Request], Any]) -> Callable[[Request], Any]:
@@ -185,7 +186,8 @@ async def change_item(request: Request) -> Response:
 
     result = await run_in_threadpool(work)
     if method == "DELETE":
-        return Response(status_code=204, headers={"ETag": f'"v{result}"'})
+        return Response(status_code=204, headers={"ETag": f'"v{result}"',
+                                                  **transactions.ANALYSIS_HEADERS})
     return _feature_response(*result)
 
 

@@ -3,8 +3,10 @@
 Every transaction first names the acting editor and the operation in transaction-local
 settings (twin.user, twin.operation); the history triggers read them, so the change record is
 written by the same transaction as the change, or not at all. Tiles refresh by themselves (the
-layer version trigger bumps twin_layers.version, which the tile cache keys on); analysis finds
-what changed since its last run with twin_changed_area(since).
+layer version trigger bumps twin_layers.version, which the tile cache keys on). Each write also
+announces itself on the channel the analysis refresher listens to (twin.analysis.refresh): the
+notification is delivered when the transaction commits, and the refresher then recomputes and
+publishes the analysis of the touched area within seconds, so the write itself stays fast.
 """
 
 from __future__ import annotations
@@ -16,12 +18,18 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql
 
+from twin.analysis.refresh import announce
 from twin.catalog import Layer, get_layer
 from twin.editing.history import NotFound, versioned_layer
 from twin.editing.users import Editor
 from twin.editing.validate import CheckedFeature, check_feature, check_properties
 from twin.errors import TwinError
 from twin.sqlfiles import query
+
+
+# Write responses carry this: the analysis of the touched area is being refreshed (GET
+# /indicators -> freshness.status says when it is current again).
+ANALYSIS_HEADERS = {"X-Twin-Analysis": "refreshing"}
 
 
 class Conflict(TwinError):
@@ -125,6 +133,7 @@ def create(conn: psycopg.Connection, name: str, editor: Editor, body: Any) -> tu
     with conn.transaction():
         _act_as(conn, editor, "create")
         fid = _insert(conn, layer, checked.properties, _geometry_sql(layer), checked.geometry_wkb)
+        announce(conn, layer.name)
         return fid, _feature_text(conn, layer, fid), current_version(conn, layer, fid)
 
 
@@ -140,6 +149,7 @@ def replace(conn: psycopg.Connection, name: str, editor: Editor, fid: int, body:
         assignments, params = _assignments(layer, checked, replace=True)
         _write(conn, query("editing/update_feature", table=layer.table,
                            assignments=assignments), params | {"id": fid})
+        announce(conn, layer.name)
         return _feature_text(conn, layer, fid), current_version(conn, layer, fid)
 
 
@@ -157,6 +167,7 @@ def update(conn: psycopg.Connection, name: str, editor: Editor, fid: int, body: 
         assignments, params = _assignments(layer, checked, replace=False)
         _write(conn, query("editing/update_feature", table=layer.table,
                            assignments=assignments), params | {"id": fid})
+        announce(conn, layer.name)
         return _feature_text(conn, layer, fid), current_version(conn, layer, fid)
 
 
@@ -168,6 +179,7 @@ def delete(conn: psycopg.Connection, name: str, editor: Editor, fid: int,
         _act_as(conn, editor, "delete")
         _lock(conn, layer, fid, if_match)
         _write(conn, query("editing/delete_feature", table=layer.table), {"id": fid})
+        announce(conn, layer.name)
         return current_version(conn, layer, fid)
 
 
@@ -199,6 +211,7 @@ def restore(conn: psycopg.Connection, name: str, editor: Editor, fid: int,
                    params | {"id": fid, "geometry": geometry, "srid": layer.srid})
         else:
             _insert(conn, layer, properties, _geometry_sql(layer, "geojson"), geometry, fid=fid)
+        announce(conn, layer.name)
         return _feature_text(conn, layer, fid), current_version(conn, layer, fid), not exists
 
 

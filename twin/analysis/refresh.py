@@ -1,0 +1,422 @@
+"""Keeping the published analysis current after edits, without a full re-analysis.
+
+An edit (OGC API Features Part 4 on amenities, parks, plots, buildings or utility lines)
+commits, notifies the channel `twin_analysis`, and answers at once. One refresher per server
+(the worker process holding an advisory "leader" lock; the others wait to take over) keeps the
+analysis of the published data versions in memory, and on the notification (or, every two
+seconds, on any change of an edited layer made with plain SQL) brings it up to date:
+
+- amenities, transit stops, parks: the categories whose sources moved are recomputed over the
+  network (one multi-source Dijkstra each, as the `scenario` process does, from the same
+  baseline), and only the plots and H3 cells whose nodes' minutes changed get new minutes,
+  counts, walkability and park access;
+- buildings, utility lines (and the seismic layers): seismic exposure, utility distances and
+  wear are recomputed over the in-memory city (no network work);
+- plots, districts, polycentres, streets or terrain (or no analysis in memory yet): the whole
+  analysis is computed in memory again (the network from its cache when streets did not move).
+
+District, polycentre and city indicators are then recomputed from the per-place tables, and only
+the rows that differ from what is published are written (UPDATE/INSERT/DELETE by key, all in one
+REPEATABLE READ transaction, under an advisory lock that `twin analyse` takes too), so the
+analysis layers' versions bump and their tiles and caches invalidate. The refresh reads every
+input from one snapshot and recomputes from data rather than applying deltas, so two edits in
+quick succession, or a refresh repeated, give exactly what `twin analyse` gives.
+
+`freshness()` says whether the published analysis matches the latest data versions.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import logging
+import threading
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import psycopg
+import shapely
+
+from twin.analysis import city as city_module
+from twin.analysis.city import CATEGORIES, INPUT_LAYERS, Places, amenity_places, load_city, \
+    park_places
+from twin.analysis.fifteen import node_access
+from twin.analysis.indicators import place_table
+from twin.analysis.network import data_versions
+from twin.analysis.publish import (ANALYSIS_LOCK_SPACE, PUBLISH_LOCK, SOURCE, Analysis,
+                                   _jsonable, input_versions)
+from twin.catalog import get_layer
+from twin.sqlfiles import query
+from twin.store import Provenance, _copy_column, record_provenance
+
+LOG = logging.getLogger("twin.analysis.refresh")
+
+LOCK_SPACE = ANALYSIS_LOCK_SPACE
+LEADER_LOCK = 1              # held for its lifetime by the one refresher that works
+APPLY_LOCK = PUBLISH_LOCK    # held while analysis layers are written (refresh, twin analyse)
+POLL_SECONDS = 2.0
+EDITED_LAYERS = ("amenities", "parks", "plots", "buildings", "utility_lines")
+ACCESS_LAYERS = {"amenities", "transit_stops", "parks"}
+EXPOSURE_LAYERS = {"buildings", "utility_lines", "seismic_faults", "seismic_zones"}
+KEYS = {"plot_metrics": "plot_id", "fifteen_cells": "h3", "building_metrics": "building_id",
+        "district_indicators": "district", "polycentre_indicators": "polycentre"}
+
+
+# -- what is published, and is it current ----------------------------------------------------
+
+def published_computed(conn: psycopg.Connection) -> dict[str, Any] | None:
+    row = conn.execute(query("analysis/city_indicators")).fetchone()
+    return row[1] if row is not None and row[1] else None
+
+
+def freshness(conn: psycopg.Connection) -> dict[str, Any]:
+    """Whether the published analysis was computed from the latest data versions.
+
+    `status`: current; refreshing (an edited layer moved on and a server's refresher is
+    running: it catches up within seconds); stale (no refresher, or a layer changed that only
+    `twin analyse` recomputes, e.g. after a bulk load); not_analysed.
+    """
+    computed = published_computed(conn)
+    data = input_versions(conn)
+    if computed is None:
+        return {"current": False, "status": "not_analysed", "data_versions": data}
+    analysed = computed.get("inputs") or {}
+    behind = sorted(name for name, version in data.items() if analysed.get(name) != version)
+    refresher = bool(conn.execute(query("analysis/refresh_lock_held"),
+                                  {"space": LOCK_SPACE, "key": LEADER_LOCK}).fetchone()[0])
+    status = "current" if not behind else "refreshing" if refresher else "stale"
+    return {"current": not behind, "status": status, "changed_layers": behind,
+            "data_versions": data, "analysed_versions": analysed,
+            "analysed_at": computed.get("at"), "refresh": computed.get("refresh", "full"),
+            "refresher_running": refresher}
+
+
+# -- publishing only the rows that changed ---------------------------------------------------
+
+def _column_differs(old: pd.Series, new: pd.Series) -> np.ndarray:
+    a, b = old.to_numpy(), new.to_numpy()
+    if a.dtype.kind in "fc" or b.dtype.kind in "fc":
+        a, b = a.astype(float), b.astype(float)
+        return ~((a == b) | (np.isnan(a) & np.isnan(b)))
+    return ~pd.Series(a).eq(pd.Series(b)).to_numpy() & ~(pd.isna(a) & pd.isna(b))
+
+
+def changed_rows(old: pd.DataFrame | None, new: pd.DataFrame, key: str,
+                 rows: np.ndarray | None = None) -> tuple[pd.DataFrame, list[Any]]:
+    """Rows of `new` that are new or differ from `old` (by key, every published column and the
+    geometry), and the keys of `old` that are gone. `rows` limits the comparison to positions
+    of `new` known to be the only candidates (same keys in the same order as `old`)."""
+    if old is None:
+        return new, []
+    if rows is not None:
+        old, new = old.iloc[rows], new.iloc[rows]
+    merged_old = old.set_index(key)
+    gone = [k for k in merged_old.index.difference(new[key]).tolist()]
+    fresh = ~new[key].isin(merged_old.index).to_numpy()
+    both = new[~fresh]
+    before = merged_old.loc[both[key].to_numpy()]
+    differs = np.zeros(len(both), dtype=bool)
+    for column in both.columns:
+        if column == key:
+            continue
+        if column == "geometry":
+            differs |= ~shapely.equals_exact(before[column].to_numpy(), both[column].to_numpy(),
+                                             tolerance=0.0)
+        elif column in before.columns:
+            differs |= _column_differs(before[column], both[column])
+    upsert = pd.concat([new[fresh], both[differs]])
+    return upsert, gone
+
+
+def write_changed(conn: psycopg.Connection, layer_name: str, frame: pd.DataFrame,
+                  gone: list[Any] | None = None, complete: bool = False) -> int:
+    """Write rows by key: UPDATE those whose values differ, INSERT new keys, DELETE `gone`
+    (with `complete`, every published key absent from `frame`). Returns rows written."""
+    layer = get_layer(layer_name)
+    key = KEYS[layer_name]
+    gone = list(gone or [])
+    if not len(frame) and not gone and not complete:
+        return 0
+    columns = [name for name in layer.properties if name in frame.columns]
+    staging = f"refresh_{layer_name}"
+    ident = {"table": layer.table, "staging": staging, "key": key,
+             "columns": psycopg.sql.SQL(", ").join(psycopg.sql.Identifier(c) for c in columns),
+             "staged": psycopg.sql.SQL(", ").join(psycopg.sql.Identifier("s", c)
+                                                  for c in columns),
+             "current": psycopg.sql.SQL(", ").join(psycopg.sql.Identifier("t", c)
+                                                   for c in columns),
+             "multi": psycopg.sql.SQL("ST_Multi" if layer.geometry.startswith("Multi") else "")}
+    written = 0
+    if len(frame) or complete:
+        frame = frame.reset_index(drop=True)
+        texts = [_copy_column(frame[c], layer.properties[c].type) for c in columns]
+        geometry = pd.Series(shapely.to_wkb(np.asarray(frame["geometry"].to_numpy(), object),
+                                            hex=True), dtype=object)
+        lines = texts[0].str.cat(texts[1:] + [geometry], sep="\t").tolist() if len(frame) \
+            else []
+        definitions = psycopg.sql.SQL("").join(
+            psycopg.sql.SQL("{} {}, ").format(psycopg.sql.Identifier(c),
+                                              psycopg.sql.SQL(layer.properties[c].sql_type))
+            for c in columns)
+        conn.execute(query("store/staging_table", staging=staging,
+                           column_definitions=definitions))
+        with conn.cursor().copy(query("store/copy_staging", staging=staging,
+                                      columns=ident["columns"], sep=psycopg.sql.SQL(", "))
+                                ) as copy_in:
+            for start in range(0, len(lines), 20_000):
+                copy_in.write("\n".join(lines[start:start + 20_000]) + "\n")
+        if len(frame):
+            written += conn.execute(query("analysis/refresh_update", **ident),
+                                    {"srid": layer.srid}).rowcount
+            if conn.execute(query("analysis/refresh_new_rows", **ident)).fetchone()[0]:
+                written += conn.execute(query("analysis/refresh_insert", **ident),
+                                        {"srid": layer.srid}).rowcount
+        if complete:
+            gone += [r[0] for r in conn.execute(query("analysis/refresh_missing_rows", **ident))]
+        conn.execute(psycopg.sql.SQL("DROP TABLE {}").format(psycopg.sql.Identifier(staging)))
+    if gone:
+        written += conn.execute(query("analysis/refresh_delete", table=layer.table, key=key),
+                                {"keys": gone}).rowcount
+    return written
+
+
+# -- the analysis in memory, brought up to date ------------------------------------------------
+
+@dataclasses.dataclass
+class Published:
+    """An in-memory analysis run and the input versions it was computed from."""
+
+    run: Analysis
+    inputs: dict[str, int]
+    layers: dict[str, pd.DataFrame]
+
+
+def _layers(run: Analysis) -> dict[str, pd.DataFrame]:
+    districts, polycentres, city_row = run.indicators()
+    run.city_row = city_row
+    buildings = run.buildings.drop(columns=["geometry"]).assign(
+        geometry=run.buildings["geometry"].to_numpy())
+    return {"plot_metrics": run.plot_metrics(), "fifteen_cells": run.fifteen_cells(),
+            "building_metrics": buildings, "district_indicators": districts,
+            "polycentre_indicators": polycentres}
+
+
+def compute(conn: psycopg.Connection, mode: str, previous: Published | None = None) -> Analysis:
+    """The whole analysis in memory (the walking network reused when it did not change)."""
+    run = Analysis(conn, mode)
+    network = None
+    if previous is not None and previous.run.city.network.version == \
+            data_versions(conn, ("streets", "terrain")):
+        network = previous.run.city.network
+    run.city = load_city(conn, network)
+    run.fifteen()
+    run.hazards_and_utilities()
+    return run
+
+
+def _sources_moved(old: pd.DataFrame, new: pd.DataFrame, category: str) -> bool:
+    columns = ["layer", "id", "node", "snap_m"]
+    a = old.loc[old.category == category, columns].sort_values(["layer", "id"])
+    b = new.loc[new.category == category, columns].sort_values(["layer", "id"])
+    return len(a) != len(b) or not np.array_equal(a.to_numpy(), b.to_numpy())
+
+
+def _refresh_access(run: Analysis, conn: psycopg.Connection,
+                    changed: set[str]) -> tuple[np.ndarray, np.ndarray]:
+    """New sources of the touched categories, one network pass each (the scenario engine's
+    node_access over the same baseline); only places whose node's figures moved are
+    recomputed. Returns the positions of the plots and cells that were."""
+    city = run.city
+    amenities, parks, park_shapes, entrances = (city.amenities, city.parks, city.park_shapes,
+                                                city.entrances)
+    categories: set[str] = set()
+    if changed & {"amenities", "transit_stops"}:
+        amenities = amenity_places(conn, city.network)
+        categories |= {c for c in CATEGORIES if _sources_moved(city.amenities, amenities, c)}
+    if "parks" in changed:
+        parks, park_shapes, entrances = park_places(conn, city.network)
+        categories.add("parks")
+    keep = ("fabric", "area_codes") + (() if "parks" in changed else ("green",))
+    new_city = dataclasses.replace(city, amenities=amenities, parks=parks,
+                                   park_shapes=park_shapes, entrances=entrances,
+                                   _cache={k: v for k, v in city._cache.items() if k in keep})
+    ordered = tuple(c for c in CATEGORIES if c in categories)
+    before = run.access
+    after = node_access(new_city, run.mode, ordered, base=before)
+    moved = np.zeros(city.network.n, dtype=bool)
+    for category in ordered:
+        moved |= before.minutes[category] != after.minutes[category]
+    moved |= before.park_m != after.park_m
+    new_city._cache[("access", run.mode)] = after
+    run.city, run.access = new_city, after
+    touched = []
+    for name, places in (("plot_access", city.plot_places), ("cell_access", city.cell_places)):
+        rows = np.flatnonzero(moved[places.node])
+        table = getattr(run, name).copy()
+        if len(rows):
+            subset = Places(places.x[rows], places.y[rows], places.node[rows],
+                            places.snap_m[rows])
+            fresh = place_table(new_city, after, subset)
+            for column in fresh.columns:
+                values = table[column].to_numpy().copy()
+                values[rows] = fresh[column].to_numpy()
+                table[column] = values
+        setattr(run, name, table)
+        touched.append(rows)
+    return touched[0], touched[1]
+
+
+class Refresher:
+    """The analysis in memory and the step that brings the published layers up to date."""
+
+    def __init__(self) -> None:
+        self.state: Published | None = None
+
+    def build(self, conn: psycopg.Connection, mode: str, inputs: dict[str, int]) -> None:
+        run = compute(conn, mode, self.state)
+        self.state = Published(run, inputs, _layers(run))
+        self._share(run, conn)
+
+    def _share(self, run: Analysis, conn: psycopg.Connection) -> None:
+        """Hand the refreshed city to this process's processes (isochrone, reports, scenario)."""
+        version = run.city.network.version + data_versions(conn, INPUT_LAYERS)
+        run.city.version = version
+        with city_module._lock:
+            city_module._current["city"] = run.city
+
+    def step(self, conn: psycopg.Connection, edited: bool = True) -> dict[str, Any] | None:
+        """One refresh, in one REPEATABLE READ snapshot under the apply lock. `edited`: an edit
+        was announced (otherwise only plain-SQL changes of edited layers are picked up).
+        Returns what was done, or None when there was nothing to do."""
+        conn.execute(query("analysis/refresh_lock"), {"space": LOCK_SPACE, "key": APPLY_LOCK})
+        try:
+            with conn.transaction():
+                return self._step(conn, edited)
+        except Exception:
+            self.state = None   # rebuilt from the published data next time
+            raise
+        finally:
+            conn.execute(query("analysis/refresh_unlock"),
+                         {"space": LOCK_SPACE, "key": APPLY_LOCK})
+
+    def _step(self, conn: psycopg.Connection, edited: bool) -> dict[str, Any] | None:
+        computed = published_computed(conn)
+        if computed is None or not computed.get("inputs"):
+            self.state = None
+            return None   # never analysed: `twin analyse` first
+        mode = computed.get("mode", "slope")
+        current = input_versions(conn)
+        analysed = computed["inputs"]
+        if analysed == current:
+            if self.state is None or self.state.inputs != current:
+                self.build(conn, mode, current)
+            return None
+        changed = {name for name, version in current.items() if analysed.get(name) != version}
+        if not edited and not changed <= set(EDITED_LAYERS):
+            return None   # a bulk load: `twin analyse` (twin up) refreshes it
+        started = time.perf_counter()
+        base = self.state if self.state is not None and self.state.inputs == analysed else None
+        rows: dict[str, np.ndarray | None] = {name: None for name in KEYS}
+        if base is None or changed - ACCESS_LAYERS - EXPOSURE_LAYERS:
+            run, how = compute(conn, mode, self.state), "full"
+        else:
+            run, how = copy.copy(base.run), "incremental"
+            run.city_row = None
+            plot_rows = cell_rows = np.zeros(0, dtype=np.int64)
+            if changed & ACCESS_LAYERS:
+                plot_rows, cell_rows = _refresh_access(run, conn, changed)
+            if changed & EXPOSURE_LAYERS:
+                run.hazards_and_utilities()
+            else:
+                rows["plot_metrics"], rows["fifteen_cells"] = plot_rows, cell_rows
+                rows["building_metrics"] = np.zeros(0, dtype=np.int64)
+        layers = _layers(run)
+        written = {}
+        for name, frame in layers.items():
+            upsert, gone = changed_rows(base.layers[name] if base else None, frame,
+                                        KEYS[name], rows[name])
+            written[name] = write_changed(conn, name, upsert, gone, complete=base is None)
+        details = dict(computed)
+        details.update({"inputs": current, "refresh": how,
+                        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                        "refreshed_layers": sorted(changed),
+                        "plots": int(len(run.city.plots)), "cells": int(len(run.city.cells))})
+        synthetic = bool(conn.execute(query("analysis/input_provenance"),
+                                      {"names": ["plots", "streets", "amenities"]}
+                                      ).fetchone()[0])
+        for name in layers:
+            record_provenance(conn, name, Provenance(
+                source=SOURCE, licence="CC-BY-4.0", synthetic=synthetic,
+                details={"city": _jsonable(run.city_row), "computed": details}
+                if name == "district_indicators" else {"computed": details}))
+        self.state = Published(run, current, layers)
+        self._share(run, conn)
+        result = {"refresh": how, "layers": sorted(changed), "rows_written": written,
+                  "seconds": round(time.perf_counter() - started, 3)}
+        LOG.info("analysis refreshed", extra={"fields": result})
+        return result
+
+
+# -- one refresher per server ----------------------------------------------------------------
+
+_started: dict[str, threading.Thread] = {}
+_start_lock = threading.Lock()
+
+
+def announce(conn: psycopg.Connection, layer: str) -> None:
+    """Tell the refresher an edit of `layer` is committing (delivered at commit, or never)."""
+    if layer in EDITED_LAYERS:
+        conn.execute(query("analysis/refresh_notify"), {"layer": layer})
+
+
+def _serve_forever(stop: threading.Event) -> None:
+    from twin.db.cluster import database_url
+
+    refresher = Refresher()
+    while not stop.is_set():
+        try:
+            with psycopg.connect(database_url(), autocommit=True,
+                                 application_name="twin analysis refresher") as conn:
+                conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+                while not conn.execute(query("analysis/refresh_try_lock"),
+                                       {"space": LOCK_SPACE, "key": LEADER_LOCK}).fetchone()[0]:
+                    if stop.wait(POLL_SECONDS):
+                        return
+                conn.execute(query("analysis/refresh_listen"))
+                edited = False  # until an edit is announced: plain-SQL edits only
+                while not stop.is_set():
+                    refresher.step(conn, edited)
+                    edited = any(True for _ in conn.notifies(timeout=POLL_SECONDS,
+                                                             stop_after=1))
+                    for _ in conn.notifies(timeout=0.05):   # coalesce a burst of edits
+                        pass
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            LOG.warning("analysis refresher lost the database; retrying",
+                        extra={"fields": {"error": str(exc).splitlines()[0] if str(exc) else
+                                          type(exc).__name__}})
+            refresher.state = None
+            stop.wait(POLL_SECONDS)
+        except Exception:
+            LOG.exception("analysis refresh failed; retrying")
+            refresher.state = None
+            stop.wait(5 * POLL_SECONDS)
+
+
+def start_refresher() -> threading.Thread:
+    """Start this process's refresher thread once (server workers; idle unless it leads)."""
+    with _start_lock:
+        thread = _started.get("thread")
+        if thread is None or not thread.is_alive():
+            stop = threading.Event()
+            thread = threading.Thread(target=_serve_forever, args=(stop,), daemon=True,
+                                      name="twin-analysis-refresher")
+            thread.stop = stop  # type: ignore[attr-defined]
+            thread.start()
+            _started["thread"] = thread
+        return thread
+
+
+__all__ = ["Refresher", "announce", "changed_rows", "freshness", "start_refresher",
+           "write_changed"]

@@ -1,0 +1,1 @@
+LISTEN twin_analysis
