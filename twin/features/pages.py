@@ -16,6 +16,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.adapt import Loader
 
 from twin.catalog import Layer
 from twin.features.crs import OutputCrs
@@ -28,11 +29,15 @@ from twin.sqlfiles import query
 EXACT_COUNT_MAX = int(os.environ.get("TWIN_EXACT_COUNT_MAX", "50000"))
 
 
+# The condition of a query with no selection (so the page needs no estimate first).
+ALL_ROWS = sql.SQL("TRUE")
+
+
 @dataclass
 class Page:
     """One page: the features as a JSON array body (no brackets) and the counts."""
 
-    features: str
+    features: bytes
     returned: int
     matched: int | None
     matched_kind: str  # "exact" | "estimated"
@@ -70,6 +75,27 @@ def feature_expression(layer: Layer, properties: list[str] | None, crs: OutputCr
     props = sql.SQL(" || ").join(parts) if parts else sql.SQL("''")
     return query("features/feature", geometry=geometry_expression(layer, crs, skip_geometry),
                  properties=props)
+
+
+def relation(q: ItemsQuery, params: dict[str, Any]) -> sql.Composable:
+    """What the query reads: the layer's table, or the layer as of `datetime` (history)."""
+    if q.as_of is None:
+        return sql.Identifier(q.layer.table)
+    params.update(asof_layer=q.layer.name, asof_start=q.as_of.start_text(),
+                  asof_end=q.as_of.end_text())
+    names = list(q.layer.properties)
+    columns = sql.SQL(", ").join([sql.SQL("c.id"), sql.SQL("c.geom"),
+                                  *(sql.SQL("c.{}").format(sql.Identifier(n)) for n in names)])
+    # cast to the column's own type, so the branches' types match and PostgreSQL flattens the
+    # UNION ALL (ordered, limited pages then merge index scans instead of sorting the layer)
+    geom = sql.SQL("ST_SetSRID(ST_GeomFromGeoJSON(f.image -> 'geom'), {})::geometry({}, {})"
+                   " AS geom").format(sql.Literal(q.layer.srid), sql.SQL(q.layer.geometry),
+                                      sql.Literal(q.layer.srid))
+    image_columns = sql.SQL(", ").join([sql.SQL("r.id"), geom,
+                                        *(sql.SQL("r.{}").format(sql.Identifier(n))
+                                          for n in names)])
+    return query("features/as_of", table=q.layer.table, columns=columns,
+                 image_columns=image_columns)
 
 
 def where_clause(q: ItemsQuery, params: dict[str, Any]) -> sql.Composable:
@@ -111,7 +137,7 @@ def where_clause(q: ItemsQuery, params: dict[str, Any]) -> sql.Composable:
         params.update(q.filter.params)
         conditions.append(q.filter.condition)
     if not conditions:
-        return sql.SQL("TRUE")
+        return ALL_ROWS
     return sql.SQL(" AND ").join(sql.SQL("({})").format(c) for c in conditions)
 
 
@@ -123,47 +149,76 @@ def order_clause(q: ItemsQuery) -> sql.Composable:
     return sql.SQL(", ").join(keys)
 
 
-def estimate(conn: psycopg.Connection, layer: Layer, where: sql.Composable,
-             params: dict[str, Any]) -> int:
-    plan = conn.execute(query("features/estimate", table=layer.table, where=where),
-                        params).fetchone()[0]
+def planned_rows(plan: Any) -> int:
     if isinstance(plan, str):
         plan = json.loads(plan)
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
-def count_matched(conn: psycopg.Connection, q: ItemsQuery, where: sql.Composable,
-                  params: dict[str, Any], returned: int) -> tuple[int, str]:
-    """numberMatched and whether it is exact or the planner's estimate."""
-    if (returned < q.limit and (returned > 0 or q.offset == 0)) and not q.hits_only:
-        return q.offset + returned, "exact"
-    guess = estimate(conn, q.layer, where, params)
-    if guess <= EXACT_COUNT_MAX:
-        exact = conn.execute(query("features/count", table=q.layer.table, where=where),
-                             params).fetchone()[0]
-        return int(exact), "exact"
-    return guess, "estimated"
+class _BytesLoader(Loader):
+    """Text as the bytes PostgreSQL sent: the page goes into the response body undecoded."""
+
+    def load(self, data: Any) -> bytes:
+        return bytes(data)
+
+
+def page_statement(q: ItemsQuery, source: sql.Composable, where: sql.Composable,
+                   params: dict[str, Any], count: bool) -> sql.Composed:
+    """The page statement, with the window count of all matches when `count`."""
+    feature = feature_expression(q.layer, q.properties, q.crs, q.skip_geometry, params)
+    matched = sql.SQL("count(*) OVER ()" if count else "NULL::bigint")
+    name = "features/page" if isinstance(source, sql.Identifier) else "features/page_direct"
+    return query(name, table=source, where=where, order=order_clause(q), feature=feature,
+                 matched=matched)
 
 
 def fetch_page(conn: psycopg.Connection, q: ItemsQuery) -> Page:
-    """The features of one page and numberMatched, in two or three short statements."""
-    with conn.pipeline(), conn.transaction():  # one round trip for BEGIN, SET and the page
-        conn.execute(query("features/serial_plan"))
-        return _fetch_page(conn, q)
+    """The features of one page and numberMatched in one or two round trips.
 
-
-def _fetch_page(conn: psycopg.Connection, q: ItemsQuery) -> Page:
+    Pipelined: BEGIN, SET LOCAL (serial plans), the planner's estimate of the matches and,
+    when the query has no condition, the page itself, then COMMIT. With conditions the
+    estimate comes back first and decides whether the page statement also counts its matches
+    (a window count on the scan that picks the page): exact up to EXACT_COUNT_MAX expected
+    matches, the planner's estimate beyond.
+    """
     params: dict[str, Any] = {"limit": q.limit, "offset": q.offset}
+    source = relation(q, params)
     where = where_clause(q, params)
-    if q.hits_only:
-        matched, kind = count_matched(conn, q, where, params, q.limit)
-        return Page("", 0, matched, kind)
-    feature = feature_expression(q.layer, q.properties, q.crs, q.skip_geometry, params)
-    text, returned = conn.execute(
-        query("features/page", table=q.layer.table, where=where, order=order_clause(q),
-              feature=feature), params).fetchone()
-    matched, kind = count_matched(conn, q, where, params, returned)
-    return Page(text, int(returned), matched, kind)
+    conditional = where is not ALL_ROWS
+    page_cur = conn.cursor()
+    page_cur.adapters.register_loader("text", _BytesLoader)
+    with conn.pipeline(), conn.transaction():
+        conn.execute(query("features/serial_plan"))
+        estimate_cur = conn.execute(query("features/estimate", table=source, where=where),
+                                    params)
+        guess = planned_rows(estimate_cur.fetchone()[0]) if conditional or q.hits_only \
+            else None
+        if q.hits_only:
+            if guess <= EXACT_COUNT_MAX:
+                return Page(b"", 0, _count(conn, source, where, params), "exact")
+            return Page(b"", 0, guess, "estimated")
+        # the window count only on a table: over the rebuilt past (as of) it can lead the
+        # planner to walk the id index through every row, where a plain count uses the GiST
+        count = guess is not None and guess <= EXACT_COUNT_MAX and q.as_of is None
+        page_cur.execute(page_statement(q, source, where, params, count), params)
+    text, returned, window = page_cur.fetchone()
+    returned = int(returned)
+    if returned < q.limit and (returned > 0 or q.offset == 0):
+        return Page(text, returned, q.offset + returned, "exact")
+    if window is not None:
+        return Page(text, returned, int(window), "exact")
+    if guess is None:
+        guess = planned_rows(estimate_cur.fetchone()[0])
+    if guess <= EXACT_COUNT_MAX:
+        # a table small enough to count, or a page past the end of the matches
+        return Page(text, returned, _count(conn, source, where, params), "exact")
+    return Page(text, returned, guess, "estimated")
+
+
+def _count(conn: psycopg.Connection, source: sql.Composable, where: sql.Composable,
+           params: dict[str, Any]) -> int:
+    return int(conn.execute(query("features/count", table=source, where=where),
+                            params).fetchone()[0])
 
 
 def fetch_item(conn: psycopg.Connection, layer: Layer, fid: int, crs: OutputCrs) -> str | None:

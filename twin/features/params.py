@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from twin.catalog import Layer
+from twin.editing import VERSIONED_LAYERS
 from twin.features.crs import OutputCrs, crs_by_uri
 from twin.features.errors import FeatureQueryError
 from twin.features.filters import CompiledFilter, compile_filter
@@ -32,6 +33,24 @@ class TimeWindow:
     end: dt.date | dt.datetime | None
 
 
+@dataclass(frozen=True)
+class AsOf:
+    """`datetime` on a versioned layer: the features as they were during [start, end].
+
+    An instant is start == end; a date is the whole UTC day; an open end is -infinity or
+    infinity. Rebuilt from the change history (twin_history) by twin.features.pages.relation.
+    """
+
+    start: dt.datetime | None
+    end: dt.datetime | None
+
+    def start_text(self) -> str:
+        return "-infinity" if self.start is None else self.start.isoformat()
+
+    def end_text(self) -> str:
+        return "infinity" if self.end is None else self.end.isoformat()
+
+
 @dataclass
 class ItemsQuery:
     """A validated items request for one layer."""
@@ -41,7 +60,8 @@ class ItemsQuery:
     offset: int = 0
     bbox: tuple[float, float, float, float] | None = None
     bbox_crs: OutputCrs = field(default_factory=lambda: crs_by_uri(None))
-    datetime: TimeWindow | None = None
+    datetime: TimeWindow | None = None  # on the layer's temporal property
+    as_of: AsOf | None = None  # datetime on a versioned layer
     equals: list[tuple[str, Any]] = field(default_factory=list)
     sortby: list[tuple[str, bool]] = field(default_factory=list)  # (property, descending)
     properties: list[str] | None = None  # None: all of them
@@ -129,8 +149,9 @@ def instant(text: str, what: str) -> dt.date | dt.datetime:
 
 
 def datetime_param(value: str | None, layer: Layer) -> TimeWindow | None:
-    """`datetime`: an instant or an interval with '..' (or empty) for an open end."""
-    if value is None:
+    """`datetime` on a layer without history: an instant or an interval with '..' (or empty)
+    for an open end, applied to the layer's temporal property."""
+    if value is None or layer.name in VERSIONED_LAYERS:
         return None
     if not layer.temporal:
         raise FeatureQueryError(f"collection {layer.name} has no temporal property, "
@@ -148,6 +169,41 @@ def datetime_param(value: str | None, layer: Layer) -> TimeWindow | None:
     if start is not None and end is not None and _as_datetime(start) > _as_datetime(end):
         raise FeatureQueryError(f"datetime interval starts after it ends: {value!r}")
     return TimeWindow(start, end)
+
+
+def as_of_param(value: str | None, layer: Layer) -> AsOf | None:
+    """`datetime` on a versioned layer answers "as of": an instant (the layer as it was then),
+    a date (as it was during that UTC day) or an interval (every feature that existed at any
+    time in it, each in its latest version within it); '..' or empty is an open end."""
+    if value is None or layer.name not in VERSIONED_LAYERS:
+        return None
+    if "/" not in value:
+        moment = instant(value, "datetime")
+        return AsOf(_day_start(moment), _day_end(moment))
+    if value.count("/") != 1:
+        raise FeatureQueryError(f"datetime interval must be start/end, got {value!r}")
+    start_text, end_text = value.split("/")
+    start = None if start_text in ("", "..") else instant(start_text, "datetime start")
+    end = None if end_text in ("", "..") else instant(end_text, "datetime end")
+    if start is None and end is None:
+        raise FeatureQueryError("datetime interval must have at least one closed end "
+                                f"(e.g. ../2024-05-01T00:00:00Z), got {value!r}")
+    window = AsOf(None if start is None else _day_start(start),
+                  None if end is None else _day_end(end))
+    if window.start is not None and window.end is not None and window.start > window.end:
+        raise FeatureQueryError(f"datetime interval starts after it ends: {value!r}")
+    return window
+
+
+def _day_start(value: dt.date | dt.datetime) -> dt.datetime:
+    return _as_datetime(value)
+
+
+def _day_end(value: dt.date | dt.datetime) -> dt.datetime:
+    """A date-time as it is; a date up to its last microsecond (UTC)."""
+    if isinstance(value, dt.datetime):
+        return value
+    return _as_datetime(value) + dt.timedelta(days=1, microseconds=-1)
 
 
 def _as_datetime(value: dt.date | dt.datetime) -> dt.datetime:
@@ -279,6 +335,7 @@ def items_query(layer: Layer, params: Mapping[str, str], body: bytes | None = No
         bbox=bbox,
         bbox_crs=bbox_crs_param(params.get("bbox-crs"), bbox),
         datetime=datetime_param(params.get("datetime"), layer),
+        as_of=as_of_param(params.get("datetime"), layer),
         equals=equality_params(params, layer),
         sortby=sortby_param(params.get("sortby"), layer),
         properties=properties_param(params.get("properties"), layer),

@@ -157,8 +157,8 @@ def items_document(ctx: _Context, q: p.ItemsQuery, page: Page, params: Any) -> b
                   "rel": "collection", "href": uri.rsplit("/", 1)[0]})
     tail = orjson.dumps({**members, "numberReturned": page.returned, "links": links,
                          "timeStamp": datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%S.%fZ")})
-    return b'{"type":"FeatureCollection","features":[' + page.features.encode() + b"]," + \
-        tail[1:]
+    return b"".join((b'{"type":"FeatureCollection","features":[', page.features, b"],",
+                     memoryview(tail)[1:]))
 
 
 def item_document(ctx: _Context, fid: str, feature: str) -> bytes:

@@ -19,6 +19,7 @@ from pygeoapi.provider.base import (BaseProvider, ProviderConnectionError,
 
 from twin.catalog import TYPES, get_layer
 from twin.db.pool import connection
+from twin.editing import VERSIONED_LAYERS
 from twin.errors import DatabaseNotRunning
 from twin.features import params as p
 from twin.features.crs import crs_by_uri
@@ -27,6 +28,7 @@ from twin.features.filters import compile_filter
 from twin.features.pages import fetch_item, fetch_page
 
 FILTER_PARAM = "x-twin-filter"
+AS_OF_TIME_FIELD = "x-twin-as-of"
 FILTER_LANG_PARAM = "x-twin-filter-lang"
 FILTER_CRS_PARAM = "x-twin-filter-crs"
 
@@ -42,7 +44,11 @@ class TwinFeatureProvider(BaseProvider):
         super().__init__(provider_def)
         self.layer = get_layer(self.data["table"])
         self.id_field = "id"
-        self.time_field = self.layer.temporal
+        # `datetime` on a versioned layer reads the change history ("as of"), not a property:
+        # the marker keeps datetime in the OpenAPI document without naming a property as
+        # the collection's primary instant in the queryables and schema
+        self.time_field = AS_OF_TIME_FIELD if self.layer.name in VERSIONED_LAYERS \
+            else self.layer.temporal
         # Our own x-twin-filter* parameters must reach query(); others are ignored there.
         self.include_extra_query_parameters = True
         self.get_fields()
@@ -55,6 +61,12 @@ class TwinFeatureProvider(BaseProvider):
                     field["format"] = TYPES[prop.type][2]
                 if prop.enum:
                     field["values"] = list(prop.enum)
+                if prop.name == self.layer.temporal and self.layer.name in VERSIONED_LAYERS:
+                    field["description"] = (
+                        f"{prop.title or prop.name}. The items datetime parameter of this "
+                        "collection answers 'as of' queries from the change history; select "
+                        f"on {prop.name} with a CQL2 filter, e.g. filter={prop.name} >= "
+                        "DATE('2020-01-01') or T_INTERSECTS(...)")
                 self._fields[prop.name] = field
         return self._fields
 
@@ -81,6 +93,7 @@ class TwinFeatureProvider(BaseProvider):
             layer=self.layer, limit=limit, offset=offset,
             bbox=p.bbox_param(",".join(map(str, bbox))) if bbox else None,
             datetime=p.datetime_param(datetime_, self.layer),
+            as_of=p.as_of_param(datetime_, self.layer),
             equals=equals, sortby=p.sortby_param(sort or None, self.layer),
             properties=p.properties_param(",".join(select_properties), self.layer)
             if select_properties else None,
@@ -106,7 +119,7 @@ class TwinFeatureProvider(BaseProvider):
             raise error from None
         except DatabaseNotRunning as exc:
             raise ProviderConnectionError(str(exc), user_msg=str(exc)) from exc
-        features = orjson.loads("[" + page.features + "]")
+        features = orjson.loads(b"[" + page.features + b"]")
         return {"type": "FeatureCollection", "features": features, **page.members(),
                 "numberReturned": page.returned}
 
