@@ -31,6 +31,10 @@ def twin_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(extra)
     env.setdefault("TWIN_QUIET", "1")
+    # servers leave edits' analysis to `twin analyse` (tests/analysed.py) unless a test turns
+    # the refresher on (tests/test_analysis_refresh.py): it would recompute in the background
+    # after every other module's edits and analyses, on the 2 shared cores
+    env.setdefault("TWIN_ANALYSIS_REFRESH", "off")
     return env
 
 
