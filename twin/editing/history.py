@@ -13,7 +13,6 @@ from typing import Any
 
 import orjson
 import psycopg
-from psycopg import sql
 
 from twin.catalog import get_layer
 from twin.editing import VERSIONED_LAYERS
@@ -98,25 +97,20 @@ def layer_changes(conn: psycopg.Connection, layer: str, start: datetime, end: da
             for change, fid, version, operation, actor, changed_at in rows]
 
 
-def _bbox_filter(bbox: tuple[float, float, float, float] | None
-                 ) -> tuple[sql.Composable, dict[str, Any]]:
-    if bbox is None:
-        return sql.SQL("true"), {}
-    clause = sql.SQL("ST_Intersects(ST_GeomFromGeoJSON(a.geometry), "
-                     "ST_MakeEnvelope(%(minx)s, %(miny)s, %(maxx)s, %(maxy)s, 4326))")
-    return clause, dict(zip(("minx", "miny", "maxx", "maxy"), bbox))
-
-
 def as_of_rows(conn: psycopg.Connection, layer: str, instant: datetime, *,
                bbox: tuple[float, float, float, float] | None = None, limit: int = 10,
                offset: int = 0) -> tuple[list[dict[str, Any]], int]:
     """The layer's features as they were at `instant` (GeoJSON dicts) and how many matched.
 
-    The SQL is the database function twin_layer_as_of(layer, instant), usable on its own.
+    The same read as GET /collections/{layer}/items?datetime=<instant> (twin.features.pages
+    rebuilds the layer from this history); the database function twin_layer_as_of(layer,
+    instant) answers the same for SQL clients.
     """
+    from twin.features.pages import fetch_page
+    from twin.features.params import AsOf, ItemsQuery
+
     versioned_layer(layer)
-    where, params = _bbox_filter(bbox)
-    params |= {"layer": layer, "instant": instant, "limit": limit, "offset": offset}
-    matched = conn.execute(query("editing/as_of_count", bbox_filter=where), params).fetchone()[0]
-    rows = conn.execute(query("editing/as_of", bbox_filter=where), params).fetchall()
-    return [orjson.loads(row[0]) for row in rows], matched
+    q = ItemsQuery(layer=get_layer(layer), limit=limit, offset=offset, bbox=bbox,
+                   as_of=AsOf(instant, instant))
+    page = fetch_page(conn, q)
+    return orjson.loads(b"[" + page.features + b"]"), int(page.matched or 0)

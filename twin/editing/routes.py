@@ -11,7 +11,7 @@ Mounted before pygeoapi (twin.app ROUTE_FACTORIES). Reads stay open; writes need
   GET    /collections/{id}/items/{fid}/history/{v}        one version, before and after
   POST   /collections/{id}/items/{fid}/history/{v}/restore   make it so again (undeletes)
   GET    /collections/{id}/changes?datetime=a/b           the layer's change feed
-  GET    /collections/{id}/asof?datetime=<instant>        the layer as it was at an instant
+  GET    /collections/{id}/asof?datetime=<instant>        alias of items?datetime= (as of)
 
 PUT, PATCH and DELETE honour `If-Match: "v<version>"` (the ETag of the last write), so two
 editors cannot silently overwrite each other.
@@ -22,7 +22,6 @@ from __future__ import annotations
 import os
 from datetime import datetime, timezone
 from typing import Any, Callable
-from urllib.parse import urlencode
 
 import orjson
 from starlette.concurrency import run_in_threadpool
@@ -294,21 +293,6 @@ def _limit(request: Request, default: int = 10) -> tuple[int, int]:
     return limit, offset
 
 
-def _bbox(raw: str | None) -> tuple[float, float, float, float] | None:
-    if not raw:
-        return None
-    try:
-        values = tuple(float(v) for v in raw.split(","))
-    except ValueError:
-        raise TwinError(f"`bbox` {raw!r} must be four numbers: minlon,minlat,maxlon,maxlat") \
-            from None
-    if len(values) != 4 or not all(abs(v) <= 180 for v in values) \
-            or values[0] > values[2] or values[1] > values[3]:
-        raise TwinError(f"`bbox` {raw!r} must be minlon,minlat,maxlon,maxlat in CRS84 with "
-                        "min <= max")
-    return values  # type: ignore[return-value]
-
-
 @_handler
 async def layer_changes(request: Request) -> Response:
     name = _collection(request.path_params["collection"], write=False)
@@ -324,28 +308,11 @@ async def layer_changes(request: Request) -> Response:
 
 @_handler
 async def layer_as_of(request: Request) -> Response:
+    """The old as-of route, now an alias of items?datetime= (twin.features answers both)."""
+    from twin.features.routes import as_of_items
+
     name = _collection(request.path_params["collection"], write=False)
-    instant = parse_instant(request.query_params.get("datetime"))
-    bbox = _bbox(request.query_params.get("bbox"))
-    limit, offset = _limit(request)
-
-    def work() -> tuple[list[dict[str, Any]], int]:
-        with connection(timeout=10) as conn:
-            return history.as_of_rows(conn, name, instant, bbox=bbox, limit=limit, offset=offset)
-
-    features, matched = await run_in_threadpool(work)
-    base = f"{_base_url(request)}/collections/{name}/asof"
-    params = dict(request.query_params)
-    links = [{"rel": "self", "type": GEOJSON, "href": str(request.url)}]
-    if offset + limit < matched:
-        params |= {"offset": str(offset + limit), "limit": str(limit)}
-        links.append({"rel": "next", "type": GEOJSON,
-                      "href": f"{base}?{urlencode(params)}"})
-    body = {"type": "FeatureCollection", "features": features, "numberMatched": matched,
-            "numberReturned": len(features), "asOf": instant.isoformat(),
-            "timeStamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "links": links}
-    return Response(orjson.dumps(body), media_type=GEOJSON)
+    return await as_of_items(request, name)
 
 
 def editing_routes() -> list[BaseRoute]:

@@ -295,6 +295,26 @@ class FeaturesEndpoint:
         return Response(item_document(ctx, fid, feature), headers=ctx.headers)
 
 
+async def as_of_items(request: Request, collection: str) -> Response:
+    """GET /collections/{id}/asof?datetime=..., kept as an alias of items?datetime=...: the
+    same validation, paging, filters and document as the items route of a versioned layer."""
+    if not request.query_params.get("datetime"):
+        return _error(400, "InvalidParameterValue", "datetime is required: an RFC 3339 "
+                      "instant (e.g. 2025-01-31T12:00:00Z), a date or an interval")
+    from pygeoapi.api import APIRequest
+
+    app = _pygeoapi()
+    api_request = APIRequest(request, app.api_.locales)
+    if api_request.format not in JSON_FORMATS:
+        return _error(400, "InvalidParameterValue", "the as-of alias answers GeoJSON only; "
+                      f"use /collections/{collection}/items?datetime=... for other formats")
+    response = await FeaturesEndpoint(item=False).items(request, app, collection, None,
+                                                        api_request=api_request)
+    if response.status_code == 200:  # as the route always answered
+        response.headers["content-type"] = "application/geo+json"
+    return response
+
+
 def layers_get(name: str) -> Any:
     return load_catalog()[name]
 
