@@ -10,6 +10,7 @@ counted where their plot meets the network (as in the 15-minute analysis).
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import numpy as np
@@ -224,6 +225,14 @@ def compute_with_features(conn: psycopg.Connection, city: CityModel, mode: str =
                           ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The indicators document and what the published layers draw from it: each street's
     unlit-street group and the watched sites with their nearest camera."""
+    clock = [time.perf_counter()]
+    timings: dict[str, float] = {}
+
+    def lap(name: str) -> None:   # seconds per section, for `twin bench mobility`
+        now = time.perf_counter()
+        timings[name] = round(now - clock[0], 4)
+        clock[0] = now
+
     district_rows = _rows(conn, "district_areas")
     if not district_rows:
         raise TwinError("no districts loaded: load the demo (`twin load demo`) or import districts")
@@ -254,6 +263,8 @@ def compute_with_features(conn: psycopg.Connection, city: CityModel, mode: str =
     near_total = group_sum(np.where(near_bike, residents, 0), codes, n)
     people = group_sum(residents, codes, n)
 
+    lap("micromobility")
+
     # lighting
     streets = _rows(conn, "street_lighting")
     s_id = np.array([r[0] for r in streets], dtype=np.int64)
@@ -267,6 +278,8 @@ def compute_with_features(conn: psycopg.Connection, city: CityModel, mode: str =
     unlit_groups, s_group = unlit_street_groups(s_name, s_len, s_lit, s_district)
     unlit = [{"district": r.district, "name": r.name, "unlit_m": float(r.unlit_m),
               "segments": int(r.segments)} for r in unlit_groups.itertuples()]
+
+    lap("lighting")
 
     # cameras
     cams = _rows(conn, "camera_points")
@@ -286,6 +299,8 @@ def compute_with_features(conn: psycopg.Connection, city: CityModel, mode: str =
                   for r, c, o, d in zip(sites, site_codes, site_open, site_near) if o]
     open_count = group_sum(site_open.astype(float), site_codes, n)
     site_count = group_sum(np.ones(len(sites)), site_codes, n)
+
+    lap("cameras")
 
     # police posts (day and night) and gathering points
     posts = _rows(conn, "police_points")
@@ -308,11 +323,14 @@ def compute_with_features(conn: psycopg.Connection, city: CityModel, mode: str =
                               gather_xy[:, 1], mode=mode, limit=gather_limit + 1)
     _, beyond_gather = residents_beyond(gather_min, residents, codes, n, gather_limit)
 
+    lap("walks")
+
     # the 15-minute city by day and by night (lit streets only)
     day, night = (coverage(place_minutes(node_access(city, mode, lit_only=lit), places, False),
                            residents, [(codes, n), (np.zeros(len(codes), np.int64), 1)])
                   for lit in (False, True))
 
+    lap("fifteen_day_night")
     eew = _rows(conn, "eew_points")
     eew_xy = np.array([r[1:] for r in eew], float).reshape(-1, 2)
     eew_codes = points_in_districts(eew_xy[:, 0], eew_xy[:, 1], shapes)
@@ -388,7 +406,8 @@ def compute_with_features(conn: psycopg.Connection, city: CityModel, mode: str =
                 "computed": {"mode": mode if network.slope_aware else "flat",
                              "slope_aware": bool(network.slope_aware and mode == "slope"),
                              "residents_counted_at": "plots", "night": "lit streets only",
-                             "lit": "derived from the lighting network (twin/mobility/lighting.py)"}}
+                             "lit": "derived from the lighting network (twin/mobility/lighting.py)",
+                             "section_s": timings}}
     features = {"street_id": s_id, "street_group": s_group, "unlit_groups": unlit_groups,
                 "sites": sites, "site_xy": site_xy, "site_near": site_near,
                 "site_open": site_open, "site_district": np.where(
@@ -405,10 +424,11 @@ def mobility_safety_document(conn: psycopg.Connection) -> dict[str, Any]:
     inputs are current; computed afresh (cached per process) when a layer changed since."""
     from twin.mobility.publish import published_document
 
-    version = data_versions(conn, LAYERS)
+    versions = data_versions(conn, LAYERS + ("district_mobility_safety",))
+    version = versions[:-1]
     with _lock:
-        if version in _cache:
-            return _cache[version]
+        if versions in _cache:     # a new publication is a new key too
+            return _cache[versions]
     document = published_document(conn, version)
     if document is None:
         document = compute(conn, current_city(conn))
@@ -416,7 +436,7 @@ def mobility_safety_document(conn: psycopg.Connection) -> dict[str, Any]:
         document["computed"]["published"] = False
     with _lock:
         _cache.clear()
-        _cache[version] = document
+        _cache[versions] = document
     return document
 
 
