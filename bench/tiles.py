@@ -3,12 +3,16 @@
 Same tiles (the N tiles with data nearest the layer's centre at each zoom), same concurrency:
 - raw: the single ST_AsMVT statement a hand-tuned client sends through psycopg (every row and
   property of the tile, index-filtered, no generalisation): the database's own limit;
-- ours uncached: GET /collections/{layer}/tiles/WebMercatorQuad/z/y/x on `twin serve` with an
-  empty tile cache (HTTP, generalisation, cache write included);
+- ours uncached: GET /collections/{layer}/tiles/WebMercatorQuad/z/y/x?f=mvt on `twin serve`
+  with an empty disk cache (HTTP, generalisation, cache write included; the query string
+  keeps the in-memory hot-tile path out, so a second round renders again);
 - stock: pygeoapi's MVT-postgresql provider in its own server on the same database, each
   request bounded by --stock-timeout (timeouts are counted, and their latency is the timeout);
-- ours cached: the same tiles again, from the disk cache, with --cached-concurrency clients on
-  keep-alive connections: p50, p95 and tiles per second.
+- ours cached: the same tiles again (hot: answered from the server's memory), with
+  --cached-concurrency clients on keep-alive connections of a lean asyncio client on uvloop:
+  p50, p95, tiles per second and the CPU the client itself used (it shares the machine).
+The layer's tile overview (low-zoom generalisation) is brought up to date before timing and
+the time that took is reported (it is rebuilt once per data version, not per request).
 The benchmark layer's catalog minzoom is lowered to the lowest zoom benchmarked (a copy of
 layers/ in TWIN_LAYERS_DIR) so every system serves the same tiles. Prints ONE JSON line.
 """
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import re
@@ -42,7 +47,7 @@ from twin.catalog import get_layer
 from twin.db.cluster import database_url
 from twin.settings import get_settings
 from twin.tiles.matrix import TileAddress
-from twin.tiles.vector import raw_tile
+from twin.tiles.vector import ensure_overviews, raw_tile
 
 TMS = morecantile.tms.get("WebMercatorQuad")
 TWIN = str(Path(sys.executable).parent / "twin")
@@ -244,10 +249,8 @@ async def _keepalive_run(host: str, port: int, paths: list[str], concurrency: in
             writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
             head = await reader.readuntil(b"\r\n\r\n")
             status = int(head[9:12])
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line[:15].lower() == b"content-length:":
-                    length = int(line[15:])
+            at = head.find(b"content-length:")
+            length = int(head[at + 15:head.index(b"\r\n", at)]) if at >= 0 else 0
             if length:
                 await reader.readexactly(length)
             latencies.append(time.perf_counter() - start)
@@ -258,6 +261,16 @@ async def _keepalive_run(host: str, port: int, paths: list[str], concurrency: in
     start = time.perf_counter()
     await asyncio.gather(*(connection() for _ in range(concurrency)))
     return latencies, time.perf_counter() - start, state["bad"]
+
+
+def keepalive_run(host: str, port: int, paths: list[str], concurrency: int,
+                  total: int) -> tuple[list[float], float, int, float]:
+    """`_keepalive_run` on uvloop; also the CPU seconds this client process spent in it."""
+    import uvloop
+
+    cpu = time.process_time()
+    latencies, seconds, bad = uvloop.run(_keepalive_run(host, port, paths, concurrency, total))
+    return latencies, seconds, bad, time.process_time() - cpu
 
 
 def main(argv: list[str]) -> None:
@@ -279,10 +292,16 @@ def main(argv: list[str]) -> None:
     url = database_url()
     zooms = _zooms(args.zooms)
     layer = get_layer(args.layer)
+    load_before = os.getloadavg()
     with psycopg.connect(url, autocommit=True) as conn:
         rows = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
             sql.Identifier(layer.table))).fetchone()[0]
         tiles = {z: pick_tiles(conn, layer.table, z, args.tiles) for z in zooms}
+        # the layer's tile overview is data preparation (rebuilt once per data version, like
+        # an index), not part of a tile request: bring it up to date before timing, say how long
+        started = time.perf_counter()
+        ensure_overviews(conn, [dataclasses.replace(layer, minzoom=min(zooms))], min(zooms))
+        overview_s = round(time.perf_counter() - started, 2)
 
     workdir = Path(tempfile.mkdtemp(prefix="twin-bench-tiles-"))
     layers_dir = workdir / "layers"
@@ -298,11 +317,15 @@ def main(argv: list[str]) -> None:
                               "zooms": zooms, "tiles_per_zoom": args.tiles,
                               "rounds": args.rounds, "concurrency": args.concurrency,
                               "workers": args.workers,
-                              "layer_minzoom_for_bench": min(zooms), "by_zoom": {}}
+                              "layer_minzoom_for_bench": min(zooms),
+                              "overview_update_s": overview_s,
+                              "load_average_before": [round(v, 2) for v in load_before],
+                              "by_zoom": {}}
     try:
         ours, ours_url = start_ours(layers_dir, cache, args.workers)
         processes.append(ours)
         stock_url = None
+        host, port = ours_url.removeprefix("http://").split(":")
         if not args.no_stock:
             stock, stock_url = start_stock(layer.table, url, workdir, args.workers,
                                            args.stock_timeout)
@@ -316,8 +339,9 @@ def main(argv: list[str]) -> None:
             for _ in range(args.rounds):
                 raw_latencies += bench_raw(url, layer.table, addresses, args.concurrency)
                 shutil.rmtree(cache, ignore_errors=True)
-                latencies, _, errors = asyncio.run(_http_run(
-                    [ours_url + p for p in paths], args.concurrency, 60))
+                latencies, _, errors, _ = keepalive_run(
+                    host, int(port), [p + "?f=mvt" for p in paths], args.concurrency,
+                    len(paths))
                 if errors:
                     raise SystemExit(f"our server answered {errors} tiles at z{z} with errors")
                 our_latencies += latencies
@@ -339,16 +363,21 @@ def main(argv: list[str]) -> None:
         all_paths = [f"/collections/{layer.name}/tiles/WebMercatorQuad/{a.z}/{a.y}/{a.x}"
                      for z in zooms for a in tiles[z]]
         asyncio.run(_http_run([ours_url + p for p in all_paths], args.concurrency, 60))
-        host, port = ours_url.removeprefix("http://").split(":")
-        serial, _, _ = asyncio.run(_keepalive_run(host, int(port), all_paths, 1,
-                                                  min(1000, args.cached_requests)))
-        latencies, seconds, bad = asyncio.run(_keepalive_run(
-            host, int(port), all_paths, args.cached_concurrency, args.cached_requests))
+        sizes = {p: len(httpx.get(ours_url + p).content) for p in all_paths}
+        serial, _, _, _ = keepalive_run(host, int(port), all_paths, 1,
+                                        min(1000, args.cached_requests))
+        latencies, seconds, bad, client_cpu = keepalive_run(
+            host, int(port), all_paths, args.cached_concurrency, args.cached_requests)
         result["cached"] = {"one_client": _stats(serial),
                             f"clients_{args.cached_concurrency}": {
                                 **_stats(latencies),
                                 "tiles_per_s": round(len(latencies) / seconds),
-                                "non_200": bad}}
+                                "non_200": bad,
+                                "mean_kb": round(sum(sizes[p] for p in all_paths)
+                                                 / len(all_paths) / 1024, 1),
+                                "client_cpu_s": round(client_cpu, 2),
+                                "client_cpu_share_of_2_cores": round(
+                                    client_cpu / (2 * seconds), 3)}}
     finally:
         for process in processes:
             process.terminate()
@@ -359,6 +388,7 @@ def main(argv: list[str]) -> None:
                 process.kill()
         shutil.rmtree(workdir, ignore_errors=True)
 
+    result["load_average_after"] = [round(v, 2) for v in os.getloadavg()]
     by_zoom = result["by_zoom"]
     cached = result["cached"][f"clients_{args.cached_concurrency}"]
     result["targets"] = {

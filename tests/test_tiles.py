@@ -14,9 +14,11 @@ import json
 import os
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import mapbox_vector_tile
 import morecantile
 import numpy as np
@@ -113,17 +115,32 @@ def test_a_layer_tile_is_mvt_cached_on_disk_and_revalidated_with_304(
     assert set(plots[0]["properties"]) >= {"land_use", "cadastral_number", "zoning"}
 
     again = tiles_server.get(url("plots", tile))
-    assert again.headers["x-tile-cache"] == "hit"
+    assert again.headers["x-tile-cache"] == "memory", "a hot tile is answered from memory"
     assert again.content == first.content
     assert again.headers["etag"] == first.headers["etag"]
-    assert list(tile_cache.rglob(f"{tile.y}.mvt")), "the tile is stored under the cache dir"
+    assert again.headers["content-type"] == MVT
+    for name in ("cache-control", "access-control-allow-origin", "x-content-type-options"):
+        assert again.headers[name] == first.headers[name], name
+    deadline = time.monotonic() + 10
+    while not list(tile_cache.rglob(f"{tile.y}.mvt")):
+        assert time.monotonic() < deadline, "the tile is stored under the cache dir"
+        time.sleep(0.1)
+    from_disk = tiles_server.get(url("plots", tile) + "?f=mvt")  # past the hot-tile memory
+    assert from_disk.headers["x-tile-cache"] == "hit"
+    assert from_disk.content == first.content
 
-    revalidated = tiles_server.get(url("plots", tile),
-                                   headers={"If-None-Match": first.headers["etag"]})
-    assert revalidated.status_code == 304
-    assert revalidated.content == b""
-    stale = tiles_server.get(url("plots", tile), headers={"If-None-Match": '"not-it"'})
-    assert stale.status_code == 200
+    for suffix in ("", "?f=mvt"):     # memory and full path alike
+        revalidated = tiles_server.get(url("plots", tile) + suffix,
+                                       headers={"If-None-Match": first.headers["etag"]})
+        assert revalidated.status_code == 304
+        assert revalidated.content == b""
+        assert revalidated.headers["etag"] == first.headers["etag"]
+        stale = tiles_server.get(url("plots", tile) + suffix,
+                                 headers={"If-None-Match": '"not-it"'})
+        assert stale.status_code == 200 and stale.content == first.content
+    head = httpx.head(tiles_server.url + url("plots", tile), timeout=30)
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-length"] == str(len(first.content))
 
 
 def test_the_all_layers_tile_has_one_source_layer_per_catalog_layer_in_zoom_range(
@@ -257,7 +274,7 @@ def test_an_edit_to_a_layer_changes_its_tiles_and_no_other_layers(
         assert row[0] in ids, "the new plot is in the new tile"
         streets_after = tiles_server.get(url("streets", tile))
         assert streets_after.headers["etag"] == streets_before.headers["etag"]
-        assert streets_after.headers["x-tile-cache"] == "hit"
+        assert streets_after.headers["x-tile-cache"] in ("memory", "hit")
         all_after = tiles_server.get(url(None, tile))
         assert all_after.headers["etag"] != all_before.headers["etag"]
         old = tiles_server.get(url("plots", tile),
@@ -265,6 +282,44 @@ def test_an_edit_to_a_layer_changes_its_tiles_and_no_other_layers(
         assert old.status_code == 200, "the old ETag no longer validates"
     finally:
         db.execute("DELETE FROM plots WHERE cadastral_number = 'TEST-TILES-1'")
+
+
+def test_an_edit_through_the_api_shows_in_hot_tiles_at_once(tiles_server: Server,
+                                                             db: psycopg.Connection) -> None:
+    """A plot drawn by an editor is in the next tile this server sends, at zoom 15 (layer
+    table) and zoom 13 (tile overview), though both tiles were hot in memory: the write
+    itself expires the server's data versions, no TTL to wait for."""
+    key = run_twin("users", "add", f"tiles-{uuid.uuid4().hex[:6]}", "--role", "editor",
+                   "--layers", "plots").stdout.strip().splitlines()[-1]
+    tile = tile_over(db, "plots", 15)
+    overview_tile = morecantile.Tile(x=tile.x // 4, y=tile.y // 4, z=13)  # holds `tile`
+    paths = [url("plots", tile), url("plots", overview_tile)]
+    before = {path: tiles_server.get(path) for path in paths}
+    for path in paths:
+        hot = tiles_server.get(path)
+        assert hot.headers["x-tile-cache"] == "memory" and hot.content == before[path].content
+    west, south, east, north = TMS.bounds(tile)
+    lon, lat, d = west + (east - west) * 0.3, south + (north - south) * 0.3, (east - west) / 8
+    feature = {"type": "Feature",
+               "geometry": {"type": "Polygon", "coordinates": [[
+                   [lon, lat], [lon + d, lat], [lon + d, lat + d], [lon, lat + d], [lon, lat]]]},
+               "properties": {"cadastral_number": "TEST-TILES-API", "land_use": "green"}}
+    created = httpx.post(tiles_server.url + "/collections/plots/items",
+                         content=json.dumps(feature), timeout=60,
+                         headers={"Content-Type": "application/geo+json", "X-API-Key": key})
+    assert created.status_code == 201, created.text
+    new_id = int(created.headers["Location"].rstrip("/").rsplit("/", 1)[1])
+    try:
+        for path in paths:
+            after = tiles_server.get(path)
+            assert after.headers["etag"] != before[path].headers["etag"], path
+            assert after.headers["x-tile-cache"] == "miss", path
+            ids = [f["id"] for f in decode(after.content)["plots"]["features"]]
+            assert new_id in ids, f"the new plot is in {path}"
+            again = tiles_server.get(path)
+            assert again.headers["x-tile-cache"] == "memory" and again.content == after.content
+    finally:
+        db.execute("DELETE FROM plots WHERE cadastral_number = 'TEST-TILES-API'")
 
 
 # --- real clients ----------------------------------------------------------------------------
@@ -287,6 +342,29 @@ def test_gdal_mvt_driver_reads_a_downloaded_tile(tiles_server: Server, db: psyco
     assert sum(counts) == sum(len(layer["features"]) for layer in decoded.values())
     assert "land_use: String" in result.stdout
     assert "Projected CRS" in result.stdout or "Pseudo-Mercator" in result.stdout
+
+
+@pytest.mark.parametrize("layer", ["plots", None])
+def test_gdal_reads_plots_and_the_multi_layer_tileset_over_http(
+        tiles_server: Server, db: psycopg.Connection, layer: str | None) -> None:
+    """GDAL fetches tiles from the server itself (its network layer, its MVT driver): the
+    layers and feature counts it reads are what the server sent."""
+    tile = tile_over(db, "plots", 14)
+    served = decode(tiles_server.get(url(layer, tile)).content)
+    result = subprocess.run(["ogrinfo", "-ro", "-so", "-al", "-oo", f"X={tile.x}",
+                             "-oo", f"Y={tile.y}", "-oo", f"Z={tile.z}",
+                             f"/vsicurl_streaming/{tiles_server.url}{url(layer, tile)}.pbf"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    names = [line.split(":", 1)[1].strip() for line in result.stdout.splitlines()
+             if line.startswith("Layer name:")]
+    counts = [int(line.split(":")[1]) for line in result.stdout.splitlines()
+              if line.startswith("Feature Count:")]
+    read = dict(zip(names, counts, strict=True))
+    assert read == {name: len(part["features"]) for name, part in served.items()}
+    assert read["plots"] > 0
+    if layer is None:
+        assert {"plots", "buildings", "streets", "districts"} <= set(read)
 
 
 def test_metadata_lets_maplibre_qgis_and_gdal_find_the_tiles(tiles_server: Server) -> None:

@@ -100,9 +100,11 @@ def create_app(server_url: str) -> Starlette:
 
     from twin.editing.guard import Guard  # size limits, back-pressure, CORS, security headers
     from twin.provenance import ProvenanceMiddleware  # provenance in collection metadata
+    from twin.tiles.fastpath import TileFastPath  # hot tiles from memory, before the guard
 
     return Starlette(routes=routes, exception_handlers={TwinError: twin_error},
-                     middleware=[Middleware(Guard), Middleware(ProvenanceMiddleware)])
+                     middleware=[Middleware(TileFastPath), Middleware(Guard),
+                                 Middleware(ProvenanceMiddleware)])
 
 
 def app_from_environment() -> Starlette:

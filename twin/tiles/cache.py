@@ -60,6 +60,10 @@ class LayerVersions:
     def cached(self) -> dict[str, int]:
         return self._versions
 
+    def expire(self) -> None:
+        """Re-read the versions on the next request (this process just took a write)."""
+        self._read_at = -1e18
+
     def get(self) -> dict[str, int]:
         """The versions, refreshed when older than the TTL (blocking: call off the event loop)."""
         if self.fresh():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 
@@ -118,6 +119,33 @@ def seed(layer_name: str, zoom_text: str, bbox: str) -> None:
     click.echo(f"{layer_name}: {len(addresses)} tiles at zoom {low}-{high} "
                f"({rendered} rendered, {empty} of them empty; {cached} already cached) "
                f"in {cache.directory / tileset / key}")
+
+
+@tiles.command("overview")
+@click.option("--layer", "layer_name", default=ALL, show_default=True,
+              help="A catalog layer, or `all`.")
+def overview(layer_name: str) -> None:
+    """Bring the low-zoom tile overviews up to the layers' data versions (tiles do this
+    themselves on first use; run it after a load so no user waits for it)."""
+    from twin.db.pool import connect
+    from twin.tiles.overview import stale_layers
+    from twin.tiles.vector import OVERVIEW_MAX_ZOOM, ensure_overviews, uses_overview
+
+    _, layers = _tileset(layer_name)
+    layers = [layer for layer in layers if uses_overview(layer, OVERVIEW_MAX_ZOOM)]
+    with connect() as conn:
+        conn.autocommit = True
+        try:
+            stale = set(stale_layers(conn, [layer.name for layer in layers]))
+        except psycopg.errors.UndefinedTable:
+            raise TwinError("the database has no tile overview table: run `twin migrate`"
+                            ) from None
+        with progress("tile overviews", total=len(layers), unit="layer") as bar:
+            for layer in layers:
+                ensure_overviews(conn, [dataclasses.replace(layer, minzoom=0)],
+                                 OVERVIEW_MAX_ZOOM)
+                bar.update(1)
+    click.echo(f"tile overviews: {len(stale)} rebuilt, {len(layers) - len(stale)} current")
 
 
 @tiles.command("clear")

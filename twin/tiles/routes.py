@@ -6,8 +6,10 @@ Terrain:     /terrain/tilejson.json, /terrain/tiles/WebMercatorQuad/{z}/{y}/{x}.
              /collections/terrain (coverage description), /collections/terrain/coverage
 Matrix sets: /tileMatrixSets, /tileMatrixSets/WebMercatorQuad
 
-A tile request: versions (cached ≤ TTL) -> key -> If-None-Match 304, or the file on disk, or one
-SQL statement (in a worker thread) whose bytes are stored under the key. Empty tiles are 204.
+A tile request: hot tiles are answered from memory before any middleware (twin/tiles/
+fastpath.py); otherwise versions (cached ≤ TTL) -> key -> If-None-Match 304, or the file on
+disk, or one SQL statement (in a worker thread) whose bytes are stored under the key after the
+answer is sent. Every tile served goes into the hot-tile memory. Empty tiles are 204.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import psycopg
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
@@ -30,12 +33,14 @@ from twin.db.pool import connection
 from twin.sqlfiles import query
 from twin.tiles import metadata
 from twin.tiles.cache import LayerVersions, TileCache, tileset_key
+from twin.tiles.fastpath import HotTiles
 from twin.tiles.matrix import (WEB_MERCATOR_QUAD, TileAddress, TileRequestError,
                                check_matrix_set, parse_address, split_extension,
                                tile_matrix_set_document)
 from twin.tiles.terrain_tiles import (MAX_TERRAIN_ZOOM, TERRAIN_POLICY_VERSION, native_zoom,
                                       render_terrain_tile, terrain_extent)
-from twin.tiles.vector import in_zoom_range, policy_fingerprint, render_tile
+from twin.tiles.vector import (ensure_overviews, in_zoom_range, policy_fingerprint,
+                               render_tile)
 
 CACHE_CONTROL = "public, max-age=30"
 MVT_TYPE = "application/vnd.mapbox-vector-tile"
@@ -56,7 +61,9 @@ class TileService:
     def __init__(self) -> None:
         self.versions = LayerVersions()
         self.cache = TileCache()
+        self.memory = HotTiles()
         self._parts: dict[str, list[tuple[str, str]]] = {}
+        self._keys: dict[str, tuple[dict[str, int], str]] = {}
 
     def parts(self, tileset: str, layers: list[Layer]) -> list[tuple[str, str]]:
         parts = self._parts.get(tileset)
@@ -64,6 +71,28 @@ class TileService:
             parts = [(layer.name, policy_fingerprint(layer)) for layer in layers]
             self._parts[tileset] = parts
         return parts
+
+    def key(self, tileset: str, layers: list[Layer], versions: dict[str, int]) -> str:
+        """The tileset's cache key (and ETag) for these versions, worked out once per read."""
+        known = self._keys.get(tileset)
+        if known is not None and known[0] is versions:
+            return known[1]
+        key = tileset_key(self.versions.database, self.parts(tileset, layers), versions)
+        self._keys[tileset] = (versions, key)
+        return key
+
+    def current_key(self, tileset: str) -> str | None:
+        """The key under the versions in hand, for the fast path (None: unknown tileset)."""
+        versions = self.versions.cached()
+        known = self._keys.get(tileset)
+        if known is not None and known[0] is versions:
+            return known[1]
+        layers = load_catalog()
+        if tileset == ALL_LAYERS:
+            return self.key(tileset, list(layers.values()), versions)
+        if tileset not in layers:
+            return None
+        return self.key(tileset, [layers[tileset]], versions)
 
     async def current_versions(self) -> dict[str, int]:
         if self.versions.fresh():
@@ -142,27 +171,33 @@ async def _vector_tile(request: Request, tileset: str, layers: list[Layer],
                        address: TileAddress) -> Response:
     svc = service()
     versions = await svc.current_versions()
-    key = tileset_key(svc.versions.database, svc.parts(tileset, layers), versions)
+    key = svc.key(tileset, layers, versions)
     etag = f'"{key}"'
     if _not_modified(request, etag):
         return Response(status_code=304, headers=_headers(etag, "revalidated"))
     path = svc.cache.path(tileset, key, address, "mvt")
     data = svc.cache.read(path)
     state = "hit"
+    store = None
     if data is None:
         state = "miss"
-        data = await run_in_threadpool(_render_and_store, svc, tileset, key, path, layers,
-                                       address)
+        data = await run_in_threadpool(_render, layers, address)
+        # stored on disk once the answer is out; memory serves it meanwhile
+        store = BackgroundTask(svc.cache.write, tileset, key, path, data)
+    svc.memory.put((tileset, key, address.z, address.x, address.y), etag, CACHE_CONTROL, data)
     return Response(data, status_code=200 if data else 204, media_type=MVT_TYPE,
-                    headers=_headers(etag, state))
+                    headers=_headers(etag, state), background=store)
 
 
-def _render_and_store(svc: TileService, tileset: str, key: str, path, layers: list[Layer],
-                      address: TileAddress) -> bytes:
+def _render(layers: list[Layer], address: TileAddress) -> bytes:
+    """One tile from the database: stale overviews first (rare), then one statement under the
+    request's lock and statement timeouts, sent in a pipeline (one round trip)."""
     try:
-        with connection() as conn, conn.transaction():
-            conn.execute(query("tiles/request_limits"), REQUEST_LIMITS)
-            data = render_tile(conn, layers, address)
+        with connection() as conn:
+            ensure_overviews(conn, layers, address.z)      # rare: after a data change
+            with conn.pipeline(), conn.transaction():
+                conn.execute(query("tiles/request_limits"), REQUEST_LIMITS)
+                return render_tile(conn, layers, address, ensure=False)
     except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled):
         raise TileRequestError("the layer is being rewritten (an import or a load is running) "
                                "or the tile took too long; retry in a few seconds", status=503,
@@ -171,8 +206,6 @@ def _render_and_store(svc: TileService, tileset: str, key: str, path, layers: li
         raise TileRequestError("the database is behind the layer catalog "
                                f"({exc.diag.message_primary}): run `twin migrate`", status=503,
                                code="ServiceUnavailable") from None
-    svc.cache.write(tileset, key, path, data)
-    return data
 
 
 @answers_errors

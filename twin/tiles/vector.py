@@ -2,18 +2,21 @@
 
 Generalisation, per layer and zoom (sizes in tile units: a tile is 4096 units wide and a map
 draws it 512 px wide, so one screen pixel is 8 units):
-- below `FULL_DETAIL_ZOOM` geometries are simplified with a tolerance of one screen pixel
-  (ST_Simplify in the storage SRID, before the transform, so fewer vertices are projected);
+- below `FULL_DETAIL_ZOOM` geometries are simplified with a tolerance of one screen pixel;
   ST_AsMVTGeom then snaps what is left to the tile grid;
 - polygons under one square screen pixel and lines under one screen pixel are dropped;
 - below `ALL_PROPERTIES_ZOOM` a feature carries only its id and the properties that drive its
   style (style.by, style.label, style.height); from that zoom on, every property;
 - at most `tile_cap(z)` features per layer and tile: 1,000 at z10, doubling with each zoom,
   never under 500 nor over `feature_cap()` (20,000); the biggest first (area for polygons,
-  length for lines), ties broken by id, so a capped tile is the same every time;
+  length for lines, in Web Mercator units), ties broken by id, so a capped tile is the same
+  every time;
 - a layer is only in tiles from its catalog minzoom to maxzoom.
-The tile envelope is transformed to the storage SRID once, so the GiST index does the
-filtering; only the rows kept are transformed to Web Mercator.
+Polygon and line tiles up to `OVERVIEW_MAX_ZOOM` read the layer's tile overview (twin/tiles/
+overview.py: sizes measured, geometries in Web Mercator and simplified for zoom 13, once per
+data version), so a zoom-10 tile no longer measures 100,000 plots to keep 1,000. Deeper tiles
+and point layers read the layer table: the tile envelope is transformed to the storage SRID
+once, so the GiST index does the filtering; only the rows kept are transformed.
 """
 
 from __future__ import annotations
@@ -29,20 +32,22 @@ import psycopg
 from psycopg import sql
 
 from twin.catalog import Layer
-from twin.tiles.matrix import EARTH_CIRCUMFERENCE_M, TileAddress
 from twin.sqlfiles import query, text
+from twin.tiles.matrix import EARTH_CIRCUMFERENCE_M, TileAddress
+from twin.tiles.overview import ensure_overview, stale_layers
 
 EXTENT = 4096
 UNITS_PER_PIXEL = 8          # 4096-unit tiles drawn at 512 px
 FULL_DETAIL_ZOOM = 14        # from here on: no simplification
-ALL_PROPERTIES_ZOOM = 13     # from here on: every property
+ALL_PROPERTIES_ZOOM = 14     # from here on: every property
+OVERVIEW_MAX_ZOOM = 13       # polygon and line tiles up to here read the tile overview
 MIN_POLYGON_AREA_PX = 1.0    # square screen pixels
 MIN_LINE_LENGTH_PX = 1.0     # screen pixels
 DEFAULT_FEATURE_CAP = 20_000
 CAP_AT_Z10 = 1_000
 MIN_CAP = 500
 # Bumped whenever the rules above change, so cached tiles made by the old rules are not served.
-POLICY_VERSION = 2
+POLICY_VERSION = 3
 
 
 def feature_cap() -> int:
@@ -90,6 +95,46 @@ def _geometry_kind(layer: Layer) -> str:
             else "line" if "LineString" in layer.geometry else "point")
 
 
+def mercator_unit(zoom: int) -> float:
+    """One tile unit in Web Mercator metres at a zoom."""
+    return EARTH_CIRCUMFERENCE_M / 2 ** zoom / EXTENT
+
+
+def uses_overview(layer: Layer, zoom: int) -> bool:
+    return _geometry_kind(layer) != "point" and zoom <= OVERVIEW_MAX_ZOOM
+
+
+def overview_min_size(layer: Layer, zoom: int) -> float:
+    """The smallest feature drawn at a zoom, in Web Mercator m² (polygons) or m (lines)."""
+    unit = mercator_unit(zoom)
+    if _geometry_kind(layer) == "polygon":
+        return MIN_POLYGON_AREA_PX * UNITS_PER_PIXEL ** 2 * unit ** 2
+    return MIN_LINE_LENGTH_PX * UNITS_PER_PIXEL * unit
+
+
+def ensure_overviews(conn: psycopg.Connection, layers: Iterable[Layer], zoom: int) -> None:
+    """Bring the tile overviews a tile at `zoom` reads up to the layers' data versions."""
+    wanted = {layer.name: layer for layer in layers
+              if in_zoom_range(layer, zoom) and uses_overview(layer, zoom)}
+    if not wanted:
+        return
+    for name in stale_layers(conn, list(wanted)):
+        layer = wanted[name]
+        ensure_overview(conn, layer, polygon=_geometry_kind(layer) == "polygon",
+                        tolerance=UNITS_PER_PIXEL * mercator_unit(OVERVIEW_MAX_ZOOM),
+                        min_size=overview_min_size(layer, OVERVIEW_MAX_ZOOM))
+
+
+def _attributes(layer: Layer, zoom: int) -> sql.Composable:
+    attributes = [sql.SQL("t.id")]
+    for name in tile_properties(layer, zoom):
+        column = sql.SQL("t.{}").format(sql.Identifier(name))
+        if layer.properties[name].type in {"date", "datetime"}:
+            column = sql.SQL("{}::text").format(column)      # MVT has no date type
+        attributes.append(sql.SQL("{} AS {}").format(column, sql.Identifier(name)))
+    return sql.SQL(", ").join(attributes)
+
+
 def layer_part(layer: Layer, address: TileAddress) -> tuple[sql.Composable, dict[str, Any]]:
     """The SQL expression (bytea) of one layer's MVT for a tile, and its bound values."""
     prefix = f"{layer.name}__"
@@ -97,10 +142,22 @@ def layer_part(layer: Layer, address: TileAddress) -> tuple[sql.Composable, dict
     def param(name: str) -> sql.Placeholder:
         return sql.Placeholder(prefix + name)
 
-    unit_x, unit_y = _unit_sizes(layer, address)
     kind = _geometry_kind(layer)
-    values: dict[str, Any] = {prefix + "name": layer.name, prefix + "srid": layer.srid,
-                              prefix + "cap": tile_cap(address.z)}
+    values: dict[str, Any] = {prefix + "name": layer.name, prefix + "cap": tile_cap(address.z)}
+    if uses_overview(layer, address.z):
+        values[prefix + "min"] = overview_min_size(layer, address.z)
+        if address.z < OVERVIEW_MAX_ZOOM:
+            generalised = sql.SQL("ST_Simplify(o.geom, {}, true)").format(param("tolerance"))
+            values[prefix + "tolerance"] = UNITS_PER_PIXEL * mercator_unit(address.z)
+        else:
+            generalised = sql.SQL("o.geom")     # the overview is simplified for this zoom
+        part = query("tiles/overview_mvt", table=layer.table, layer_name=param("name"),
+                     attributes=_attributes(layer, address.z), generalised=generalised,
+                     min_size=param("min"), cap=param("cap"))
+        return part, values
+
+    unit_x, unit_y = _unit_sizes(layer, address)
+    values[prefix + "srid"] = layer.srid
     if kind == "polygon":
         size = sql.SQL("ST_Area(t.geom) * {}").format(param("scale"))
         values[prefix + "scale"] = 1.0 / (unit_x * unit_y)
@@ -117,14 +174,8 @@ def layer_part(layer: Layer, address: TileAddress) -> tuple[sql.Composable, dict
         values[prefix + "tolerance"] = min(unit_x, unit_y) * UNITS_PER_PIXEL
     else:
         generalised = sql.SQL("t.geom")
-    attributes = [sql.SQL("t.id")]
-    for name in tile_properties(layer, address.z):
-        column = sql.SQL("t.{}").format(sql.Identifier(name))
-        if layer.properties[name].type in {"date", "datetime"}:
-            column = sql.SQL("{}::text").format(column)      # MVT has no date type
-        attributes.append(sql.SQL("{} AS {}").format(column, sql.Identifier(name)))
     part = query("tiles/layer_mvt", table=layer.table, layer_name=param("name"),
-                 attributes=sql.SQL(", ").join(attributes), generalised=generalised,
+                 attributes=_attributes(layer, address.z), generalised=generalised,
                  size=size, srid=param("srid"), min_size=param("min"), cap=param("cap"))
     return part, values
 
@@ -145,9 +196,13 @@ def tile_statement(layers: Iterable[Layer],
     return query("tiles/tile", layers=sql.SQL(" || ").join(parts)), values
 
 
-def render_tile(conn: psycopg.Connection, layers: Iterable[Layer],
-                address: TileAddress) -> bytes:
-    """The MVT bytes of a tile (b'' when empty)."""
+def render_tile(conn: psycopg.Connection, layers: Iterable[Layer], address: TileAddress,
+                ensure: bool = True) -> bytes:
+    """The MVT bytes of a tile (b'' when empty); rebuilds stale tile overviews first (unless
+    the caller just did: `ensure=False`)."""
+    layers = list(layers)
+    if ensure:
+        ensure_overviews(conn, layers, address.z)
     statement = tile_statement(layers, address)
     if statement is None:
         return b""
@@ -172,7 +227,9 @@ def raw_tile(conn: psycopg.Connection, layer: Layer, address: TileAddress) -> by
 
 def policy_fingerprint(layer: Layer) -> str:
     """What, beside the data, decides a layer's tile bytes: the rules and the layer definition."""
-    spec = {"policy": POLICY_VERSION, "cap": feature_cap(), "sql": text("tiles/layer_mvt"),
+    spec = {"policy": POLICY_VERSION, "cap": feature_cap(),
+            "sql": [text("tiles/layer_mvt"), text("tiles/overview_mvt"),
+                    text("tiles/overview_build")],
             "geometry": layer.geometry, "srid": layer.srid,
             "zoom": [layer.minzoom, layer.maxzoom], "style": style_properties(layer),
             "properties": {p.name: p.type for p in layer.properties.values()}}

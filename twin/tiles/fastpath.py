@@ -1,0 +1,154 @@
+"""The cached-tile fast path: hot vector tiles answered from memory before any middleware.
+
+A map pans over the same few hundred tiles again and again. Once a tile has been served, its
+bytes sit in a per-process LRU (`HotTiles`, TWIN_TILE_MEMORY_MB, 128 MB by default) keyed by
+tileset, cache key and address; the cache key is a digest of the data versions of the
+tileset's layers (twin/tiles/cache.py), so an entry of an older version is never looked up
+again (it just ages out). `TileFastPath` is the outermost ASGI middleware: a GET or HEAD of a
+tile URL without a query string whose entry is in memory under the current versions (read at
+most once per TTL) is answered right there, with the same headers the full path sends (ETag,
+Cache-Control, CORS and the guard's security headers), or with 304 on a matching
+If-None-Match. Anything else goes on to the guard, the routes and, for tiles, the disk cache
+and the database (twin/tiles/routes.py), which fill the LRU.
+
+Writes: every request that may write (POST, PUT, PATCH, DELETE) expires the version TTL of
+this process when it completes, so the next tile request re-reads the versions and a feature
+edited through the API shows in its tiles at once, in the process that took the edit. Other
+processes (workers, `twin load`, psql) are seen within the TTL (1 s).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import OrderedDict
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+DEFAULT_MEMORY_MB = 128
+TILE_PATH = re.compile(r"^/(?:collections/(?P<layer>[^/]+)/)?tiles/WebMercatorQuad/"
+                       r"(?P<z>\d{1,2})/(?P<y>\d{1,8})/(?P<x>\d{1,8})(?:\.(?:mvt|pbf))?$")
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+MVT_TYPE = b"application/vnd.mapbox-vector-tile"
+
+
+def memory_budget() -> int:
+    return int(float(os.environ.get("TWIN_TILE_MEMORY_MB", DEFAULT_MEMORY_MB)) * 1024 * 1024)
+
+
+def _security_headers() -> list[tuple[bytes, bytes]]:
+    """What the guard adds to every API answer, so a fast answer looks like a slow one."""
+    from twin.editing.guard import COMMON_HEADERS, CSP_API
+
+    return [*COMMON_HEADERS, (b"content-security-policy", CSP_API)]
+
+
+class HotTiles:
+    """An LRU of served tiles with a byte budget: (tileset, key, z, x, y) -> prepared answer.
+    Used from the event loop only (no lock needed)."""
+
+    def __init__(self, budget: int | None = None) -> None:
+        self.budget = memory_budget() if budget is None else budget
+        self.used = 0
+        self._entries: OrderedDict[tuple, tuple[int, list[tuple[bytes, bytes]], bytes,
+                                                bytes]] = OrderedDict()
+        self._common = _security_headers()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, address: tuple) -> tuple[int, list[tuple[bytes, bytes]], bytes, bytes] | None:
+        entry = self._entries.get(address)
+        if entry is not None:
+            self._entries.move_to_end(address)
+        return entry
+
+    def put(self, address: tuple, etag: str, cache_control: str, data: bytes) -> None:
+        if len(data) > self.budget // 8 or address in self._entries:
+            return
+        status = 200 if data else 204
+        headers = [(b"etag", etag.encode()), (b"cache-control", cache_control.encode()),
+                   (b"x-tile-cache", b"memory"), (b"access-control-allow-origin", b"*")]
+        if data:
+            headers = [(b"content-type", MVT_TYPE),
+                       (b"content-length", str(len(data)).encode()), *headers,
+                       *self._common]
+        else:
+            headers += [(k, v) for k, v in self._common if k != b"content-security-policy"]
+        self._entries[address] = (status, headers, etag.encode(), data)
+        self.used += len(data) + 512
+        while self.used > self.budget and self._entries:
+            _, (_, _, _, old) = self._entries.popitem(last=False)
+            self.used -= len(old) + 512
+
+
+def _if_none_match(scope: Scope) -> bytes | None:
+    for name, value in scope["headers"]:
+        if name == b"if-none-match":
+            return value
+    return None
+
+
+def _matches(header: bytes, etag: bytes) -> bool:
+    tags = {tag.strip().removeprefix(b"W/") for tag in header.split(b",")}
+    return etag in tags or b"*" in tags
+
+
+class TileFastPath:
+    """Outermost middleware (twin/app.py): hot tiles from memory; writes expire the versions."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        method = scope["method"]
+        if method in WRITE_METHODS:
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                from twin.tiles.routes import service
+
+                service().versions.expire()
+            return
+        if (method == "GET" or method == "HEAD") and not scope.get("query_string"):
+            match = TILE_PATH.match(scope["path"])
+            if match is not None and await self._answer(match, scope, send, method):
+                return
+        await self.app(scope, receive, send)
+
+    async def _answer(self, match: re.Match[str], scope: Scope, send: Send,
+                      method: str) -> bool:
+        from twin.tiles.routes import ALL_LAYERS, service
+
+        svc = service()
+        if not svc.versions.fresh():
+            if not svc.memory:
+                return False
+            try:                                   # once per TTL: one query in a thread
+                await svc.current_versions()
+            except Exception:                      # the full path answers (503 and all)
+                return False
+        tileset = match.group("layer") or ALL_LAYERS
+        key = svc.current_key(tileset)
+        if key is None:
+            return False
+        entry = svc.memory.get((tileset, key, int(match.group("z")), int(match.group("x")),
+                                int(match.group("y"))))
+        if entry is None:
+            return False
+        status, headers, etag, data = entry
+        condition = _if_none_match(scope)
+        if condition is not None and _matches(condition, etag):
+            await send({"type": "http.response.start", "status": 304,
+                        "headers": [(k, b"revalidated" if k == b"x-tile-cache" else v)
+                                    for k, v in headers if k not in
+                                    (b"content-type", b"content-length",
+                                     b"content-security-policy")]})
+            await send({"type": "http.response.body", "body": b""})
+            return True
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": data if method == "GET" else b""})
+        return True
+

@@ -1,0 +1,61 @@
+"""The low-zoom generalisation of polygon and line layers, kept in the database.
+
+A tile at zoom 10-13 covers thousands to hundreds of thousands of a layer's features and shows
+only the biggest few thousand. Measuring, transforming and simplifying every one of them on each
+request is what made those tiles slow, so each polygon or line layer has a tile overview
+(migration 0004_tile_overview.sql): every feature that can be seen at zoom 13, with its size in
+Web Mercator units and its geometry in Web Mercator, simplified to one screen pixel at zoom 13.
+A low-zoom tile reads the biggest features of its envelope from there (twin/sql/tiles/
+overview_mvt.sql) and joins the layer only for the properties it keeps.
+
+The overview records the layer's data version it was built from and is rebuilt, whole, by the
+first tile render that finds the layer's version moved (imports, loads, analysis runs and edits
+all move it), under a per-layer advisory lock so workers never build it twice. `twin tiles
+overview` builds them ahead of users.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import psycopg
+from psycopg import sql
+
+from twin.catalog import Layer
+from twin.sqlfiles import query
+
+LOG = logging.getLogger("twin.tiles.overview")
+
+
+def _size_expression(polygon: bool) -> sql.Composable:
+    return sql.SQL("ST_Area(m.geom)" if polygon else "ST_Length(m.geom)")
+
+
+def stale_layers(conn: psycopg.Connection, names: list[str]) -> list[str]:
+    """The layers among `names` whose overview is missing or older than their data."""
+    rows = conn.execute(query("tiles/overview_state"), {"names": names}).fetchall()
+    return [name for name, version, built_from in rows if built_from != version]
+
+
+def is_fresh(conn: psycopg.Connection, layer: Layer) -> bool:
+    return not stale_layers(conn, [layer.name])
+
+
+def ensure_overview(conn: psycopg.Connection, layer: Layer, polygon: bool, tolerance: float,
+                    min_size: float) -> bool:
+    """Rebuild the layer's overview if its data moved since it was built; True if rebuilt.
+    `tolerance` (m) simplifies, features under `min_size` (m² or m) are left out. Works on an
+    autocommit connection or inside a transaction (then as a savepoint)."""
+    with conn.transaction():
+        conn.execute(query("tiles/overview_lock"), {"name": layer.name})
+        if is_fresh(conn, layer):          # another worker built it while we waited
+            return False
+        started = time.perf_counter()
+        conn.execute(query("tiles/overview_clear"), {"name": layer.name})
+        conn.execute(query("tiles/overview_build", table=layer.table,
+                           size=_size_expression(polygon)),
+                     {"name": layer.name, "tolerance": tolerance, "min_size": min_size})
+        conn.execute(query("tiles/overview_analyse"))   # the planner picks index by zoom
+    LOG.info("tile overview rebuilt", extra={"layer": layer.name,
+                                             "seconds": round(time.perf_counter() - started, 3)})
+    return True
