@@ -91,17 +91,23 @@ class Analysis:
                                 city.plots["lat"].to_numpy(float))
         self.plot_hazards = hazards.exposure(footprints)
         self.plot_hazards["seismic_intensity"] = hazards.intensity(points)
-        self.buildings = building_exposure(self.conn, hazards)
-        missing = self.buildings["district"].isna().to_numpy()
-        if missing.any():
-            self.buildings.loc[missing, "district"] = _districts_of(
-                shapely.point_on_surface(self.buildings.loc[missing, "geometry"].to_numpy()),
-                city)
+        self.footprints = footprints   # UTM, kept for the refresh of utility distances
+        self.building_exposure(hazards)
         self._timed("seismic", started)
         started = time.perf_counter()
         self.plot_utilities = line_distances(self.conn, footprints)
         self.wear = wear(self.conn)
         self._timed("utilities", started)
+
+    def building_exposure(self, hazards: Hazards) -> None:
+        """Every building's seismic exposure; one outside every district counts where it
+        stands."""
+        self.buildings = building_exposure(self.conn, hazards)
+        missing = self.buildings["district"].isna().to_numpy()
+        if missing.any():
+            self.buildings.loc[missing, "district"] = _districts_of(
+                shapely.point_on_surface(self.buildings.loc[missing, "geometry"].to_numpy()),
+                self.city)
 
     def plot_metrics(self) -> gpd.GeoDataFrame:
         city = self.city

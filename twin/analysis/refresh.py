@@ -32,6 +32,7 @@ import dataclasses
 import logging
 import threading
 import time
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,8 @@ from twin.analysis.city import CATEGORIES, INPUT_LAYERS, Places, amenity_places,
 from twin.analysis.fifteen import node_access
 from twin.analysis.indicators import place_table
 from twin.analysis.network import data_versions
+from twin.analysis.seismic import Hazards, utm_shapes
+from twin.analysis.utilities import SEARCH_M, line_distances, wear
 from twin.analysis.publish import (ANALYSIS_LOCK_SPACE, PUBLISH_LOCK, SOURCE, Analysis,
                                    _jsonable, input_versions)
 from twin.catalog import get_layer
@@ -191,6 +194,39 @@ class Published:
     run: Analysis
     inputs: dict[str, int]
     layers: dict[str, pd.DataFrame]
+    lines: Counter   # (network, WKB) of every utility line, to see which ones an edit moved
+
+
+def _line_set(conn: psycopg.Connection) -> Counter:
+    return Counter((r[0], bytes(r[1])) for r in
+                   conn.execute(query("analysis/utility_line_shapes")).fetchall())
+
+
+def _refresh_utilities(run: Analysis, conn: psycopg.Connection, before: Counter,
+                       after: Counter) -> np.ndarray:
+    """Utility distances of the plots a removed line may have been nearest to, or an added
+    line may be nearer to than their current nearest; returns their positions."""
+    table = run.plot_utilities.copy()
+    footprints = run.footprints
+    touched = np.zeros(len(footprints), dtype=bool)
+    for removed, lines in ((True, before - after), (False, after - before)):
+        for network, wkb in lines:
+            if f"{network}_m" not in table:
+                continue
+            current = table[f"{network}_m"].to_numpy(float)
+            gap = shapely.distance(footprints, utm_shapes([wkb])[0])
+            with np.errstate(invalid="ignore"):
+                touched |= (gap <= current + 0.1) if removed else \
+                    (gap <= SEARCH_M) & ~(gap >= current)
+    rows = np.flatnonzero(touched)
+    if len(rows):
+        fresh = line_distances(conn, footprints[rows])
+        for column in fresh.columns:
+            values = table[column].to_numpy().copy()
+            values[rows] = fresh[column].to_numpy()
+            table[column] = values
+    run.plot_utilities = table
+    return rows
 
 
 def _layers(run: Analysis) -> dict[str, pd.DataFrame]:
@@ -276,7 +312,7 @@ class Refresher:
 
     def build(self, conn: psycopg.Connection, mode: str, inputs: dict[str, int]) -> None:
         run = compute(conn, mode, self.state)
-        self.state = Published(run, inputs, _layers(run))
+        self.state = Published(run, inputs, _layers(run), _line_set(conn))
         self._share(run, conn)
 
     def _share(self, run: Analysis, conn: psycopg.Connection) -> None:
@@ -320,18 +356,28 @@ class Refresher:
         base = self.state if self.state is not None and self.state.inputs == analysed else None
         rows: dict[str, np.ndarray | None] = {name: None for name in KEYS}
         if base is None or changed - ACCESS_LAYERS - EXPOSURE_LAYERS:
-            run, how = compute(conn, mode, self.state), "full"
+            run, how, lines = compute(conn, mode, self.state), "full", _line_set(conn)
         else:
-            run, how = copy.copy(base.run), "incremental"
-            run.city_row = None
-            plot_rows = cell_rows = np.zeros(0, dtype=np.int64)
+            run, how, lines = copy.copy(base.run), "incremental", base.lines
+            none = np.zeros(0, dtype=np.int64)
+            plot_rows: np.ndarray | None = none
+            cell_rows, building_rows = none, none
             if changed & ACCESS_LAYERS:
                 plot_rows, cell_rows = _refresh_access(run, conn, changed)
-            if changed & EXPOSURE_LAYERS:
+            if changed & {"seismic_faults", "seismic_zones"}:
                 run.hazards_and_utilities()
+                lines, plot_rows, building_rows = _line_set(conn), None, None
             else:
-                rows["plot_metrics"], rows["fifteen_cells"] = plot_rows, cell_rows
-                rows["building_metrics"] = np.zeros(0, dtype=np.int64)
+                if "buildings" in changed:
+                    run.building_exposure(Hazards.load(conn))
+                    building_rows = None
+                if "utility_lines" in changed:
+                    lines = _line_set(conn)
+                    plot_rows = np.union1d(plot_rows, _refresh_utilities(run, conn, base.lines,
+                                                                         lines))
+                    run.wear = wear(conn)
+            rows.update({"plot_metrics": plot_rows, "fifteen_cells": cell_rows,
+                         "building_metrics": building_rows})
         layers = _layers(run)
         written = {}
         for name, frame in layers.items():
@@ -351,7 +397,7 @@ class Refresher:
                 source=SOURCE, licence="CC-BY-4.0", synthetic=synthetic,
                 details={"city": _jsonable(run.city_row), "computed": details}
                 if name == "district_indicators" else {"computed": details}))
-        self.state = Published(run, current, layers)
+        self.state = Published(run, current, layers, lines)
         self._share(run, conn)
         result = {"refresh": how, "layers": sorted(changed), "rows_written": written,
                   "seconds": round(time.perf_counter() - started, 3)}
