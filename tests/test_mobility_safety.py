@@ -3,16 +3,22 @@ demo city's calibrated totals as a planner reads them over HTTP, and bad input."
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import shapely
 
+import httpx
+
+from conftest import run_twin
 from twin.analysis.network import build_network, to_lonlat
 from twin.mobility.indicators import (cameras_by_district, district_codes, group_sum, line_length_by_district,
-                                      lit_share, points_in_districts, residents_beyond,
-                                      unlit_streets, unwatched, walk_minutes, within_distance)
+                                      lit_share, nearest_camera_m, points_in_districts,
+                                      residents_beyond, unlit_streets, unwatched, walk_minutes,
+                                      within_distance)
+from twin.mobility.lighting import LIT_MIN_SHARE, LIT_REACH_M, lit_length, street_lit
 
 # Two square districts side by side in metres (UTM 43N near Almaty): West [0,1000]², East [1000,2000]×[0,1000]
 X0, Y0 = 630000.0, 4790000.0
@@ -56,6 +62,31 @@ def test_share_of_street_length_lit_and_the_unlit_streets_listed():
                       {"district": "East", "name": "Zhandosov", "unlit_m": 100.0, "segments": 2}]
 
 
+def test_a_street_is_lit_from_the_lighting_lines_along_it():
+    assert (LIT_REACH_M, LIT_MIN_SHARE) == (15.0, 0.75)
+    street = shapely.LineString([(X0, Y0), (X0 + 100, Y0)])
+    half = shapely.MultiLineString([[(X0, Y0 + 5), (X0 + 50, Y0 + 5)]])      # first half, 5 m off
+    most = shapely.MultiLineString([[(X0, Y0 - 6), (X0 + 80, Y0 - 6)]])      # 80 m, 6 m off
+    across = shapely.MultiLineString([[(X0 + 6, Y0 - 200), (X0 + 6, Y0 + 200)]])  # cross street
+    far = shapely.MultiLineString([[(X0, Y0 + 20), (X0 + 100, Y0 + 20)]])    # 20 m away
+    streets = np.array([street], dtype=object)
+    # the line's reach ends where the 15 m circle round its end meets the street: 50 + √(15²-5²)
+    assert lit_length(streets, np.array([half], dtype=object)) == pytest.approx(
+        [50 + np.sqrt(15 ** 2 - 5 ** 2)], abs=0.3)
+    assert lit_length(streets, np.array([most], dtype=object)) == pytest.approx(
+        [80 + np.sqrt(15 ** 2 - 6 ** 2)], abs=0.3)
+    assert lit_length(streets, np.array([across], dtype=object)) == pytest.approx([21.0], abs=0.3)
+    assert lit_length(streets, np.array([far], dtype=object)) == pytest.approx([0.0])
+    # two lines overlapping along the street count once: 0-64 and 0-94 m -> 94 m
+    assert lit_length(streets, np.array([half, most], dtype=object)) == pytest.approx(
+        [80 + np.sqrt(15 ** 2 - 6 ** 2)], abs=0.3)
+    # 64% is not lit, 94% is; a cross street's lamps light the first 21 m only
+    verdict = [street_lit(streets, np.array([line], dtype=object))[0]
+               for line in (half, most, across, far)]
+    assert verdict == [False, True, False, False]
+    assert street_lit(streets, np.array([], dtype=object)).tolist() == [False]
+
+
 def test_camera_density_and_integration_share_per_district():
     x = np.array([X0 + 10, X0 + 20, X0 + 30, X0 + 40, X0 + 1500])
     y = np.full(5, Y0 + 10)
@@ -75,6 +106,11 @@ def test_schools_clinics_and_hubs_without_a_camera_within_50_m():
     cams_y = np.array([Y0 + 40, Y0])
     assert unwatched(sites_x, sites_y, cams_x, cams_y, 50).tolist() == [False, True, True]
     assert unwatched(sites_x, sites_y, np.array([]), np.array([]), 50).tolist() == [True] * 3
+    # a school 40 m from a camera is watched, one 60 m away is not
+    school_x, school_y = np.array([X0, X0 + 1000]), np.array([Y0, Y0])
+    camera_x, camera_y = np.array([X0 + 40, X0 + 1060]), np.array([Y0, Y0])
+    assert nearest_camera_m(school_x, school_y, camera_x, camera_y) == pytest.approx([40, 60])
+    assert unwatched(school_x, school_y, camera_x, camera_y, 50).tolist() == [False, True]
 
 
 def _line_network(lit: list[bool]):
@@ -168,6 +204,155 @@ def test_mobility_safety_indicators_over_http(server, demo_city):
     one = server.get("/indicators/mobility-safety", params={"district": "Medeu"}).json()
     assert [d["district"] for d in one["districts"]] == ["Medeu"]
     assert all(u["district"] == "Medeu" for u in one["unlit_streets"])
+
+
+def _lit_share_by_rule(db) -> float:
+    """The lighting rule as a GIS analyst writes it in PostGIS: the share of street length
+    whose segments have >= 75% of their length within 15 m of a lighting line."""
+    return float(db.execute("""
+        WITH light AS (SELECT ST_Union(ST_Buffer(ST_Transform(geom, 32643), 15)) AS zone
+                       FROM utility_lines WHERE network = 'lighting'),
+             s AS (SELECT length_m, ST_Transform(geom, 32643) AS g FROM streets)
+        SELECT sum(length_m) FILTER (WHERE ST_Length(ST_Intersection(s.g, light.zone))
+                                           >= 0.75 * ST_Length(s.g)) / sum(length_m)
+        FROM s, light""").fetchone()[0])
+
+
+def test_street_lighting_comes_from_the_lighting_network(demo_city, db):
+    lit = db.execute("SELECT sum(length_m) FILTER (WHERE lit) / sum(length_m) FROM streets"
+                     ).fetchone()[0]
+    assert float(lit) == pytest.approx(0.80, abs=0.003)          # ~20% unlit (S2 l.1281)
+    assert _lit_share_by_rule(db) == pytest.approx(float(lit), abs=0.002)
+    # every lit segment has a lighting line along it, no unlit one does
+    near = db.execute("""
+        SELECT s.lit, count(*) FROM streets s
+        WHERE EXISTS (SELECT 1 FROM utility_lines u WHERE u.network = 'lighting'
+                      AND ST_DWithin(u.geom::geography, ST_LineInterpolatePoint(s.geom, 0.5)
+                                     ::geography, 15))
+        GROUP BY 1""").fetchall()
+    counts = dict(near)
+    total = dict(db.execute("SELECT lit, count(*) FROM streets GROUP BY 1").fetchall())
+    assert counts.get(True) == total[True]
+    assert counts.get(False, 0) < 0.02 * total[False]
+
+
+def test_adding_a_lighting_line_and_re_analysing_lights_the_street(server, demo_city, db):
+    run_twin("analyse")
+    before = server.get("/indicators/mobility-safety").json()
+    assert before["computed"]["published"] is True
+    street_id, name, length = db.execute(
+        "SELECT id, name, length_m FROM streets WHERE NOT lit AND length_m > 200 "
+        "ORDER BY id LIMIT 1").fetchone()
+    line = db.execute("SELECT ST_AsGeoJSON(ST_Multi(ST_Transform(ST_OffsetCurve("
+                      "ST_Transform(geom, 32643), 5), 4326))) FROM streets WHERE id = %s",
+                      (street_id,)).fetchone()[0]
+    key = run_twin("users", "add", f"lighting-{street_id}", "--role", "editor", "--layers",
+                   "utility_lines").stdout.strip().splitlines()[-1]
+    headers = {"Content-Type": "application/geo+json", "X-API-Key": key}
+    feature = {"type": "Feature", "geometry": json.loads(line),
+               "properties": {"network": "lighting", "installed_year": 2025,
+                              "length_m": length}}
+    created = httpx.post(f"{server.url}/collections/utility_lines/items", headers=headers,
+                         content=json.dumps(feature), timeout=60)
+    assert created.status_code == 201, created.text
+    try:
+        assert db.execute("SELECT lit FROM streets WHERE id = %s", (street_id,)).fetchone()[0] \
+            is False                                   # derived by the analysis, not at once
+        out = run_twin("analyse").stdout
+        assert db.execute("SELECT lit FROM streets WHERE id = %s", (street_id,)).fetchone()[0] \
+            is True
+        after = server.get("/indicators/mobility-safety").json()
+        assert after["computed"]["lighting"]["changed"] == 1, out
+        assert after["city"]["lit_km"] == pytest.approx(before["city"]["lit_km"] + length / 1000,
+                                                        abs=0.011)
+        # the night-time network follows: the street is walkable at night now
+        unlit_before = {(u["district"], u["name"]): u for u in before["unlit_streets"]}
+        unlit_after = {(u["district"], u["name"]): u for u in after["unlit_streets"]}
+        changed = [k for k in unlit_before if unlit_before[k] != unlit_after.get(k)]
+        assert len(changed) == 1 and changed[0][1] == (name or "unnamed")
+        matched = server.get("/collections/streets/items",
+                             params={"lit": "false", "limit": 1}).json()["numberMatched"]
+        assert matched == sum(u["segments"] for u in after["unlit_streets"])
+    finally:
+        deleted = httpx.delete(created.headers["Location"], headers=headers, timeout=60)
+        assert deleted.status_code in (200, 204), deleted.text
+        run_twin("analyse")
+    assert db.execute("SELECT lit FROM streets WHERE id = %s", (street_id,)).fetchone()[0] is False
+
+
+def test_indicators_are_published_as_collections(server, demo_city, db):
+    run_twin("analyse")
+    document = server.get("/indicators/mobility-safety").json()
+    assert document["computed"]["published"] is True
+    items = server.get("/collections/district_mobility_safety/items",
+                       params={"f": "json", "limit": 50}).json()
+    assert items["numberMatched"] == 8
+    by_name = {f["properties"]["district"]: f["properties"] for f in items["features"]}
+    for row in document["districts"]:
+        published = by_name[row["district"]]
+        for key, value in row.items():
+            assert published[key] == (pytest.approx(value) if isinstance(value, float)
+                                      else value), key
+        assert published["lit_share_target_2025"] == 1.0
+        assert published["camera_density_target_2025"] == 50.0
+        assert published["camera_density_target_2030"] == 100.0
+        assert published["camera_integrated_share_baseline"] == 0.239
+        assert published["city_eew_stations_target_2025"] == 28
+    assert all(f["geometry"]["type"] == "MultiPolygon" for f in items["features"])
+    # the published figures are what a fresh computation gives
+    from twin.analysis.city import load_city
+    from twin.mobility.indicators import compute
+    fresh = compute(db, load_city(db))
+    assert fresh["city"] == document["city"]
+    assert fresh["unlit_streets"] == document["unlit_streets"]
+    assert fresh["sites_without_camera"] == document["sites_without_camera"]
+    # camera gaps: one feature per listed site, each farther than 50 m from any camera
+    gaps = server.get("/collections/camera_gaps/items", params={"limit": 1000}).json()
+    assert gaps["numberMatched"] == document["city"]["sites_without_camera"] > 0
+    assert {(f["properties"]["site_layer"], f["properties"]["site_id"])
+            for f in gaps["features"]} == {(s["layer"], s["id"])
+                                           for s in document["sites_without_camera"]}
+    assert all(f["properties"]["nearest_camera_m"] > 50 for f in gaps["features"])
+    school = next(f for f in gaps["features"] if f["properties"]["kind"] == "school")
+    lon, lat = school["geometry"]["coordinates"]
+    nearest = db.execute("SELECT min(ST_Distance(geom::geography, ST_Point(%s, %s, 4326)"
+                         "::geography)) FROM cameras", (lon, lat)).fetchone()[0]
+    assert nearest == pytest.approx(school["properties"]["nearest_camera_m"], abs=0.5)
+    schools = server.get("/collections/camera_gaps/items",
+                         params={"filter": "kind = 'school' AND nearest_camera_m > 50",
+                                 "limit": 1}).json()["numberMatched"]
+    assert schools == sum(1 for s in document["sites_without_camera"] if s["kind"] == "school")
+    # unlit streets: one feature per street and district, and the segments by filter
+    unlit = server.get("/collections/unlit_streets/items", params={"limit": 1}).json()
+    assert unlit["numberMatched"] == len(document["unlit_streets"]) == \
+        document["city"]["unlit_streets"]
+    longest = unlit["features"][0]["properties"]
+    assert longest == document["unlit_streets"][0]
+    segments = server.get("/collections/streets/items",
+                          params={"filter": "lit = false", "limit": 1}).json()["numberMatched"]
+    assert segments == sum(u["segments"] for u in document["unlit_streets"])
+    # tiles and the catalog
+    for layer in ("district_mobility_safety", "unlit_streets", "camera_gaps"):
+        tile = server.get(f"/collections/{layer}/tiles/WebMercatorQuad/10/375/730")
+        assert tile.status_code == 200 and len(tile.content) > 100, (layer, tile.status_code)
+        meta = server.get(f"/collections/{layer}", params={"f": "json"})
+        assert meta.status_code == 200, meta.text
+
+
+@pytest.mark.parametrize("layer, params, status", [
+    ("district_mobility_safety", {"bbox": "1,2,3"}, 400),
+    ("district_mobility_safety", {"filter": "share_lit >="}, 400),
+    ("district_mobility_safety", {"filter": "no_such_property = 1"}, 400),
+    ("camera_gaps", {"bbox": "a,b,c,d"}, 400),
+    ("camera_gaps", {"limit": "-5"}, 400),
+    ("unlit_streets", {"filter": "unlit_m > 'x' AND"}, 400),
+    ("unlit_streets", {"bbox-crs": "EPSG:99999", "bbox": "0,0,1,1"}, 400),
+    ("camera_gaps", {"crs": "http://www.opengis.net/def/crs/EPSG/0/99999"}, 400),
+])
+def test_bad_input_to_the_new_collections_is_a_4xx(server, demo_city, layer, params, status):
+    response = server.get(f"/collections/{layer}/items", params=params)
+    assert 400 <= response.status_code < 500, (response.status_code, response.text)
+    assert response.json()["description"]
 
 
 @pytest.mark.parametrize("params, words", [

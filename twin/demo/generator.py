@@ -80,10 +80,11 @@ def _lighting(edges: pd.DataFrame, kind_at: np.ndarray, district_at: np.ndarray,
 
 def _lighting_by_block(edges: pd.DataFrame, sides: pd.DataFrame, kind_at: np.ndarray,
                        district_at: np.ndarray, core: tuple[float, float],
-                       rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+                       rng: np.random.Generator, share: float | None = None
+                       ) -> tuple[np.ndarray, np.ndarray]:
     """Base mode: a block's pavements are lit or unlit together, and so is the lighting line
-    along its sides; ~20% of the walkway length unlit, crossings lit."""
-    share = figures()["utilities"]["unlit_street_share"]
+    along its sides; ~20% of the walkway length unlit (`share` of it left without lines)."""
+    share = figures()["utilities"]["unlit_street_share"] if share is None else share
     annexed = list(figures()["amenities"]["annexed"])
     length = np.hypot(edges.x1 - edges.x0, edges.y1 - edges.y0).to_numpy()
     mx = ((edges.x0 + edges.x1) / 2).to_numpy()
@@ -211,6 +212,23 @@ def _generate(scale: str, seed: int, base: Path | None, params: dict, started: f
     # each segment lit or unlit from the lighting lines laid along the lit sides (twin/mobility)
     streets["lit"] = street_lit(streets.geometry.values,
                                 lines.geometry.values[(lines.network == "lighting").to_numpy()])
+    target = figures()["utilities"]["unlit_street_share"]
+    leave_dark = target
+    for _ in range(3 if fab.sides is not None else 0):
+        # base mode: the lamps of a lit block also light pavements across a narrow street, so
+        # more blocks are left without lines until ~20% of the walkway length is unlit
+        length = streets.length_m.to_numpy(float)
+        unlit = float(length[~streets.lit.to_numpy(bool)].sum() / length.sum())
+        if abs(unlit - target) <= 0.005:
+            break
+        leave_dark = min(max(leave_dark + (target - unlit), 0.0), 0.6)
+        _, sides_lit = _lighting_by_block(edges, fab.sides, kind_at, district_at,
+                                          fab.core_centre, stream(seed, "lighting"), leave_dark)
+        sides = street_sides(fab.sides, blocks.kind.to_numpy()[side_block],
+                             blocks.district.to_numpy()[side_block], sides_lit)
+        lines = utility_lines(sides, factor, stream(seed, "utility-lines"))
+        streets["lit"] = street_lit(streets.geometry.values,
+                                    lines.geometry.values[(lines.network == "lighting").to_numpy()])
     plants = facilities(sides, stream(seed, "facilities"))
     stops = transit_stops(edges, streets, stream(seed, "transit"))
     amenity_frame["address"] = addresses(amenity_frame, streets, stream(seed, "addresses"))
