@@ -12,6 +12,7 @@ import pytest
 from owslib.ogcapi.features import Features
 
 import features_city
+from analysed import analysed_city  # noqa: F401  (module fixture: analysis layers published)
 from twin.catalog import load_catalog
 
 
@@ -84,3 +85,39 @@ def test_owslib_collections_queryables_and_cql2_items(city, server):
     for page in (by_text, by_json):
         assert page["numberMatched"] == page["numberReturned"] == expected
     assert [f["id"] for f in by_text["features"]] == [f["id"] for f in by_json["features"]]
+
+
+def layer_counts(url: str) -> dict[str, int]:
+    with psycopg.connect(url) as conn:
+        return {name: conn.execute(psycopg.sql.SQL("SELECT count(*) FROM {}").format(
+            psycopg.sql.Identifier(layer.table))).fetchone()[0]
+            for name, layer in load_catalog().items()}
+
+
+def test_gdal_and_owslib_read_every_layer_with_its_count(analysed_city, server):  # noqa: F811
+    """Every published collection (data and analysis layers) opens in GDAL's OAPIF driver and
+    in OWSLib, with the feature count PostGIS has."""
+    expected = layer_counts(analysed_city)
+    assert sum(1 for rows in expected.values() if rows) >= len(expected) - 3, expected
+    # one ogrinfo for all of them, named (GDAL 3.6 would also open the terrain coverage)
+    result = subprocess.run(["ogrinfo", "-ro", "-so", f"OAPIF:{server.url}", *expected],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and "ERROR" not in result.stderr, result.stderr
+    gdal_counts: dict[str, int] = {}
+    layer = None
+    for line in result.stdout.splitlines():
+        if line.startswith("Layer name: "):
+            layer = line.removeprefix("Layer name: ").strip()
+        elif line.startswith("Feature Count: ") and layer:
+            gdal_counts[layer] = int(line.removeprefix("Feature Count: "))
+    assert {name: gdal_counts.get(name) for name in expected} == expected
+
+    api = Features(server.url)
+    owslib_counts = {}
+    for name, rows in expected.items():
+        assert api.collection(name)["id"] == name
+        page = api.collection_items(name, limit=2)
+        assert page["numberReturned"] == min(rows, 2)
+        assert len(page["features"]) == min(rows, 2)
+        owslib_counts[name] = page["numberMatched"]
+    assert owslib_counts == expected
