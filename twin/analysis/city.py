@@ -133,6 +133,16 @@ def amenity_places(conn: psycopg.Connection, network: WalkingNetwork) -> pd.Data
     return amenities
 
 
+PLOT_COLUMNS = ["id", "cadastral_number", "land_use", "zoning", "district", "residents",
+                "area_m2", "lon", "lat", "polycentre"]
+
+
+def plot_rows(conn: psycopg.Connection, ids: list[int] | None = None) -> pd.DataFrame:
+    """Plots as the analysis reads them (all, or those `ids` an edit changed), by id."""
+    return _frame(conn.execute(query("analysis/plot_points"), {"ids": ids}).fetchall(),
+                  PLOT_COLUMNS)
+
+
 def park_places(conn: psycopg.Connection, network: WalkingNetwork,
                 ) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
     """The parks, their UTM shapes and their entrances (also re-read after an edit)."""
@@ -150,9 +160,7 @@ def load_city(conn: psycopg.Connection, network: WalkingNetwork | None = None) -
     amenities = amenity_places(conn, network)
     parks, park_shapes, entrances = park_places(conn, network)
 
-    plots = _frame(conn.execute(query("analysis/plot_points")).fetchall(),
-                   ["id", "cadastral_number", "land_use", "zoning", "district", "residents",
-                    "area_m2", "lon", "lat", "polycentre"])
+    plots = plot_rows(conn)
     plots["residents"] = _plot_residents(conn, plots) if len(plots) else []
     px, py = to_utm(plots.lon.to_numpy(float), plots.lat.to_numpy(float))
     plot_places = Places.snapped(network, px, py)

@@ -41,7 +41,7 @@ def _geoframe(frame: pd.DataFrame, geometry: np.ndarray) -> gpd.GeoDataFrame:
 
 
 def _plot_shapes(conn: psycopg.Connection, ids: np.ndarray) -> np.ndarray:
-    rows = conn.execute(query("analysis/plot_shapes")).fetchall()
+    rows = conn.execute(query("analysis/plot_shapes"), {"ids": None}).fetchall()
     by_id = dict(zip((r[0] for r in rows), shapely.from_wkb([r[1] for r in rows])))
     return np.array([by_id[i] for i in ids], dtype=object)
 

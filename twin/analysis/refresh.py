@@ -10,8 +10,11 @@ seconds, on any change of an edited layer made with plain SQL) brings it up to d
   network (one multi-source Dijkstra each, as the `scenario` process does, from the same
   baseline), and only the plots and H3 cells whose nodes' minutes changed get new minutes,
   counts, walkability and park access;
-- buildings, utility lines (and the seismic layers): seismic exposure, utility distances and
-  wear are recomputed over the in-memory city (no network work);
+- buildings: their seismic exposure (districts' building and strengthening counts follow);
+- utility lines: the lines that were removed or added are found by comparing the network's
+  lines with those in memory, and only the plots such a line may have been, or may now be,
+  nearest to get new utility distances; wear per network and district is recomputed;
+- seismic faults or zones: exposure and utility distances of every plot and building;
 - plots, districts, polycentres, streets or terrain (or no analysis in memory yet): the whole
   analysis is computed in memory again (the network from its cache when streets did not move).
 
@@ -41,11 +44,11 @@ import psycopg
 import shapely
 
 from twin.analysis import city as city_module
-from twin.analysis.city import CATEGORIES, INPUT_LAYERS, Places, amenity_places, load_city, \
-    park_places
+from twin.analysis.city import (CATEGORIES, INPUT_LAYERS, Places, _cells, amenity_places,
+                                load_city, park_places, plot_rows)
 from twin.analysis.fifteen import node_access
 from twin.analysis.indicators import place_table
-from twin.analysis.network import data_versions
+from twin.analysis.network import data_versions, to_utm
 from twin.analysis.seismic import Hazards, utm_shapes
 from twin.analysis.utilities import SEARCH_M, line_distances, wear
 from twin.analysis.publish import (ANALYSIS_LOCK_SPACE, PUBLISH_LOCK, SOURCE, Analysis,
@@ -195,6 +198,7 @@ class Published:
     inputs: dict[str, int]
     layers: dict[str, pd.DataFrame]
     lines: Counter   # (network, WKB) of every utility line, to see which ones an edit moved
+    plots: dict[int, str]   # a digest per plot, to see which ones an edit changed
 
 
 def _line_set(conn: psycopg.Connection) -> Counter:
@@ -304,6 +308,69 @@ def _refresh_access(run: Analysis, conn: psycopg.Connection,
     return touched[0], touched[1]
 
 
+def _plot_prints(conn: psycopg.Connection) -> dict[int, str]:
+    return dict(conn.execute(query("analysis/plot_fingerprints")).fetchall())
+
+
+def _refresh_plots(run: Analysis, conn: psycopg.Connection, before: dict[int, str],
+                   after: dict[int, str]) -> np.ndarray | None:
+    """Plots created, redrawn, re-zoned or deleted: only those plots are read, snapped and
+    analysed (minutes from the node access in memory, walkability, seismic exposure, utility
+    distances); the H3 cells' residents follow. Returns the positions of the cells whose
+    residents or plot counts moved, or None when a full recompute is needed (a plot without
+    residents when the district populations are spread, or a plot in a cell new to the city)."""
+    city = run.city
+    edited = sorted(k for k, v in after.items() if before.get(k) != v)
+    gone = [k for k in before if k not in after]
+    fresh = plot_rows(conn, edited)
+    if pd.to_numeric(fresh["residents"], errors="coerce").isna().any():
+        return None
+    fresh["residents"] = pd.to_numeric(fresh["residents"]).astype(np.int64)
+    keep = ~city.plots["id"].isin(edited + gone).to_numpy()
+    ids = np.concatenate([city.plots["id"].to_numpy(np.int64)[keep],
+                          fresh["id"].to_numpy(np.int64)])
+    order = np.argsort(ids, kind="stable")
+
+    def merged(old: Any, new: Any) -> Any:
+        if isinstance(old, pd.DataFrame):
+            return pd.concat([old[keep], new], ignore_index=True).iloc[order] \
+                .reset_index(drop=True)
+        return np.concatenate([np.asarray(old)[keep], np.asarray(new)])[order]
+
+    x, y = to_utm(fresh["lon"].to_numpy(float), fresh["lat"].to_numpy(float))
+    places = Places.snapped(city.network, x, y)
+    shapes = shapely.from_wkb([r[1] for r in conn.execute(query("analysis/plot_shapes"),
+                                                          {"ids": edited}).fetchall()])
+    footprints = shapely.transform(shapes, lambda xy: np.column_stack(to_utm(xy[:, 0],
+                                                                             xy[:, 1])))
+    hazards = Hazards.load(conn)
+    exposure = hazards.exposure(footprints)
+    exposure["seismic_intensity"] = hazards.intensity(
+        shapely.points(fresh["lon"].to_numpy(float), fresh["lat"].to_numpy(float)))
+    plots = merged(city.plots, fresh.astype(city.plots.dtypes.to_dict(), errors="ignore"))
+    cells = _cells(city.district_shapes, city.districts, plots)
+    if cells["h3"].tolist() != city.cells["h3"].tolist():
+        return None
+    moved = np.flatnonzero((cells[["residents", "plots"]].to_numpy()
+                            != city.cells[["residents", "plots"]].to_numpy()).any(axis=1)
+                           | (cells["district"].to_numpy(object)
+                              != city.cells["district"].to_numpy(object)))
+    plot_places = Places(merged(city.plot_places.x, places.x), merged(city.plot_places.y, places.y),
+                         merged(city.plot_places.node, places.node),
+                         merged(city.plot_places.snap_m, places.snap_m))
+    keep_cache = ("fabric", "green", ("access", run.mode))
+    new_city = dataclasses.replace(city, plots=plots, plot_places=plot_places, cells=cells,
+                                   _cache={k: v for k, v in city._cache.items()
+                                           if k in keep_cache})
+    run.plot_access = merged(run.plot_access, place_table(new_city, run.access, places))
+    run.plot_hazards = merged(run.plot_hazards, exposure)
+    run.plot_utilities = merged(run.plot_utilities, line_distances(conn, footprints))
+    run.plot_shapes = merged(run.plot_shapes, shapes)
+    run.footprints = merged(run.footprints, footprints)
+    run.city = new_city
+    return moved
+
+
 class Refresher:
     """The analysis in memory and the step that brings the published layers up to date."""
 
@@ -312,7 +379,7 @@ class Refresher:
 
     def build(self, conn: psycopg.Connection, mode: str, inputs: dict[str, int]) -> None:
         run = compute(conn, mode, self.state)
-        self.state = Published(run, inputs, _layers(run), _line_set(conn))
+        self.state = Published(run, inputs, _layers(run), _line_set(conn), _plot_prints(conn))
         self._share(run, conn)
 
     def _share(self, run: Analysis, conn: psycopg.Connection) -> None:
@@ -355,29 +422,41 @@ class Refresher:
         started = time.perf_counter()
         base = self.state if self.state is not None and self.state.inputs == analysed else None
         rows: dict[str, np.ndarray | None] = {name: None for name in KEYS}
-        if base is None or changed - ACCESS_LAYERS - EXPOSURE_LAYERS:
-            run, how, lines = compute(conn, mode, self.state), "full", _line_set(conn)
-        else:
-            run, how, lines = copy.copy(base.run), "incremental", base.lines
+        run, how = None, "full"
+        if base is not None and not changed - ACCESS_LAYERS - EXPOSURE_LAYERS - {"plots"}:
+            run, how, lines, prints = copy.copy(base.run), "incremental", base.lines, base.plots
             none = np.zeros(0, dtype=np.int64)
-            plot_rows: np.ndarray | None = none
-            cell_rows, building_rows = none, none
+            plot_pos: np.ndarray | None = none
+            cell_pos: np.ndarray | None = none
+            building_pos: np.ndarray | None = none
+            if "plots" in changed:
+                prints = _plot_prints(conn)
+                cell_pos = _refresh_plots(run, conn, base.plots, prints)
+                if cell_pos is None:
+                    run, how = None, "full"
+        if run is None:
+            run, lines, prints = compute(conn, mode, self.state), _line_set(conn), \
+                _plot_prints(conn)
+        elif how == "incremental":
             if changed & ACCESS_LAYERS:
-                plot_rows, cell_rows = _refresh_access(run, conn, changed)
+                plot_pos, access_cells = _refresh_access(run, conn, changed)
+                cell_pos = np.union1d(cell_pos, access_cells)
             if changed & {"seismic_faults", "seismic_zones"}:
                 run.hazards_and_utilities()
-                lines, plot_rows, building_rows = _line_set(conn), None, None
+                lines, plot_pos, building_pos = _line_set(conn), None, None
             else:
                 if "buildings" in changed:
                     run.building_exposure(Hazards.load(conn))
-                    building_rows = None
+                    building_pos = None
                 if "utility_lines" in changed:
                     lines = _line_set(conn)
-                    plot_rows = np.union1d(plot_rows, _refresh_utilities(run, conn, base.lines,
+                    plot_pos = np.union1d(plot_pos, _refresh_utilities(run, conn, base.lines,
                                                                          lines))
                     run.wear = wear(conn)
-            rows.update({"plot_metrics": plot_rows, "fifteen_cells": cell_rows,
-                         "building_metrics": building_rows})
+            if "plots" in changed:
+                plot_pos = None   # ids moved: compare every plot by id
+            rows.update({"plot_metrics": plot_pos, "fifteen_cells": cell_pos,
+                         "building_metrics": building_pos})
         layers = _layers(run)
         written = {}
         for name, frame in layers.items():
@@ -397,7 +476,7 @@ class Refresher:
                 source=SOURCE, licence="CC-BY-4.0", synthetic=synthetic,
                 details={"city": _jsonable(run.city_row), "computed": details}
                 if name == "district_indicators" else {"computed": details}))
-        self.state = Published(run, current, layers, lines)
+        self.state = Published(run, current, layers, lines, prints)
         self._share(run, conn)
         result = {"refresh": how, "layers": sorted(changed), "rows_written": written,
                   "seconds": round(time.perf_counter() - started, 3)}

@@ -1,1 +1,3 @@
-SELECT id, ST_AsBinary(geom) AS wkb FROM plots ORDER BY id
+SELECT id, ST_AsBinary(geom) AS wkb FROM plots
+WHERE %(ids)s::bigint[] IS NULL OR id = ANY(%(ids)s)
+ORDER BY id
