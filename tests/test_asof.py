@@ -145,6 +145,9 @@ def test_a_bulk_loaded_plot_edited_later_shows_its_loaded_version_before_the_edi
     assert by_id(items(server, datetime="2001-01-01T00:00:00Z", bbox=box))[fid] \
         ["properties"]["land_use"] == "industrial"
     assert by_id(items(server, bbox=box))[fid]["properties"]["land_use"] == "green"
+    # SQL clients get the same answer from the database function
+    assert db.execute("SELECT properties ->> 'land_use' FROM twin_layer_as_of('plots', %s) "
+                      "WHERE id = %s", (loaded, fid)).fetchone() == ("industrial",)
 
 
 @pytest.mark.parametrize("value, names", [
