@@ -155,7 +155,8 @@ def discover(url: str) -> tuple[list[tuple[str, float, list[tuple[str, str, dict
         mix.append(("tiles_all_layers", 30, [
             ("GET", f"/tiles/WebMercatorQuad/{z}/{y}/{x}", {}) for z, x, y in tiles]))
     else:
-        skipped.append(f"tiles (/tiles/WebMercatorQuad answered {probe.status_code})")
+        skipped.append(f"tiles (/tiles/WebMercatorQuad answered {probe.status_code}: "
+                       f"{probe.text[:200]})")
     probe = _probe(client, f"/collections/plots/tiles/WebMercatorQuad/14/{tiles[0][2]}/"
                            f"{tiles[0][1]}")
     if probe.status_code in (200, 204):
@@ -163,7 +164,7 @@ def discover(url: str) -> tuple[list[tuple[str, float, list[tuple[str, str, dict
             ("GET", f"/collections/{layer}/tiles/WebMercatorQuad/{z}/{y}/{x}", {})
             for layer in ("plots", "buildings") for z, x, y in tiles if z >= 14]))
     else:
-        skipped.append(f"collection tiles (answered {probe.status_code})")
+        skipped.append(f"collection tiles (answered {probe.status_code}: {probe.text[:200]})")
     processes = client.get("/processes", params={"f": "json"})
     known = {p["id"] for p in processes.json().get("processes", [])} if processes.is_success else set()
     if "isochrone" in known:
@@ -202,8 +203,9 @@ class KeepAliveConnection:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
-    async def request(self, call: Call) -> tuple[int, float | None, int]:
-        """(status, Retry-After seconds or None, body bytes)."""
+    async def request(self, call: Call) -> tuple[int, float | None, bytes]:
+        """(status, Retry-After seconds or None, the body of an error; other bodies are read
+        and dropped)."""
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         reader, writer = self.reader, self.writer
@@ -229,26 +231,27 @@ class KeepAliveConnection:
                 close = b"close" in value.lower()
             elif name == b"retry-after":
                 retry_after = float(value)
-        size = 0
+        body = b""
         try:
             if chunked:
                 while True:
                     chunk = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
-                    await reader.readexactly(chunk + 2)
-                    size += chunk
+                    data = await reader.readexactly(chunk + 2)
+                    if status >= 400:
+                        body += data[:-2]
                     if chunk == 0:
                         break
             elif length >= 0:
-                size = len(await reader.readexactly(length)) if length else 0
+                body = await reader.readexactly(length) if length else b""
             else:
-                size = len(await reader.read())
+                body = await reader.read()
                 close = True
         except asyncio.IncompleteReadError as exc:
             self.close()
             raise ConnectionLost("connection closed mid-body") from exc
         if close:
             self.close()
-        return status, retry_after, size
+        return status, retry_after, body if status >= 400 else b""
 
     def close(self) -> None:
         if self.writer is not None:
@@ -318,6 +321,14 @@ class CpuMeter:
                 "machine_busy": round(used["machine"] / (wall * cores), 3) if wall else None}
 
 
+def _error_code(body: bytes) -> str:
+    """The `code` of the twin's JSON error body (ServerBusy, DatabaseUnavailable, ...)."""
+    try:
+        return str(json.loads(body).get("code", "?"))
+    except (ValueError, AttributeError):
+        return "?"
+
+
 def _percentile(values: list[float] | np.ndarray, q: float) -> float:
     return round(float(np.percentile(values, q)), 1) if len(values) else 0.0
 
@@ -355,7 +366,7 @@ async def run_load(url: str, mix: list[tuple[str, float, list[tuple[str, str, di
                 started = time.perf_counter()
                 try:
                     async with asyncio.timeout(REQUEST_TIMEOUT_S):
-                        status, retry, _ = await connection.request(call)
+                        status, retry, body = await connection.request(call)
                 except (OSError, ConnectionLost, TimeoutError, ValueError) as exc:
                     connection.close()
                     errors[f"{kind}:{type(exc).__name__}"] += 1
@@ -364,14 +375,14 @@ async def run_load(url: str, mix: list[tuple[str, float, list[tuple[str, str, di
                 statuses[status] += 1
                 if status in (429, 503) and retry is not None:
                     # back-pressure: refused at once with a time to come back, as designed
-                    rejected[kind] += 1
+                    rejected[f"{kind}:{status}:{_error_code(body)}"] += 1
                     rejected_ms.append(elapsed_ms)
                     retry_after.append(retry)
                     await asyncio.sleep(retry)
                     continue
                 latencies[kind].append(elapsed_ms)
                 if status >= 400:
-                    errors[f"{kind}:{status}"] += 1
+                    errors[f"{kind}:{status}:{_error_code(body)}"] += 1
                 if think_ms:
                     await asyncio.sleep(local.expovariate(1000 / think_ms))
         finally:
@@ -390,12 +401,12 @@ async def run_load(url: str, mix: list[tuple[str, float, list[tuple[str, str, di
     return {
         "clients": clients, "think_time_ms": think_ms, "elapsed_s": round(elapsed, 1),
         "requests": answered + refused + sum(
-            n for key, n in errors.items() if not key.rsplit(":", 1)[1].isdigit()),
+            n for key, n in errors.items() if not key.split(":")[1].isdigit()),
         "answered": answered, "throughput_rps": round(answered / elapsed, 1),
         "p50_ms": _percentile(every, 50), "p95_ms": _percentile(every, 95),
         "p99_ms": _percentile(every, 99),
         "errors": sum(errors.values()), "error_kinds": dict(errors),
-        "rejected_with_retry_after": refused,
+        "rejected_with_retry_after": refused, "rejected_kinds": dict(rejected),
         "rejected_p95_ms": _percentile(rejected_ms, 95),
         "retry_after_s": sorted(set(retry_after)),
         "status": {str(k): v for k, v in sorted(statuses.items())},
@@ -443,6 +454,8 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--cost-seconds", type=float, default=4.0,
                         help="seconds per kind in the cost run")
     parser.add_argument("--url", help="drive a running server instead of starting one")
+    parser.add_argument("--server-pid", type=int,
+                        help="with --url: the server's pid, to count its CPU seconds")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
     runs = [r.strip() for r in args.runs.split(",") if r.strip()]
@@ -455,7 +468,7 @@ def main(argv: list[str]) -> None:
         process, url = start_server(args.workers)
     if not url.startswith(("http://127.0.0.1", "http://localhost")):
         raise SystemExit("twin bench load drives loopback servers only (127.0.0.1)")
-    meter = CpuMeter(process.pid if process else None)
+    meter = CpuMeter(process.pid if process else args.server_pid)
     results: dict[str, Any] = {}
     try:
         mix, skipped = discover(url)
