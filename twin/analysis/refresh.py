@@ -33,6 +33,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import logging
+import os
 import threading
 import time
 from collections import Counter
@@ -490,6 +491,11 @@ _started: dict[str, threading.Thread] = {}
 _start_lock = threading.Lock()
 
 
+def refresher_enabled() -> bool:
+    """Servers refresh the analysis after edits unless TWIN_ANALYSIS_REFRESH=off."""
+    return os.environ.get("TWIN_ANALYSIS_REFRESH", "on").lower() not in ("off", "0", "false")
+
+
 def announce(conn: psycopg.Connection, layer: str) -> None:
     """Tell the refresher an edit of `layer` is committing (delivered at commit, or never)."""
     if layer in EDITED_LAYERS:
@@ -543,5 +549,5 @@ def start_refresher() -> threading.Thread:
         return thread
 
 
-__all__ = ["Refresher", "announce", "changed_rows", "freshness", "start_refresher",
+__all__ = ["Refresher", "announce", "refresher_enabled", "changed_rows", "freshness", "start_refresher",
            "write_changed"]

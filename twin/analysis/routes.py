@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
 import re
 from typing import Any
 
@@ -25,7 +24,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from twin.analysis.indicators import with_targets
-from twin.analysis.refresh import freshness, start_refresher
+from twin.analysis.refresh import freshness, refresher_enabled, start_refresher
 from twin.app import error_response
 from twin.db.pool import connection
 from twin.errors import TwinError
@@ -135,7 +134,7 @@ def routes() -> list[Route]:
     """The route factory (twin.app.ROUTE_FACTORIES), called once in each server worker: it also
     starts the worker's analysis refresher (TWIN_ANALYSIS_REFRESH=off leaves edits' analysis
     to `twin analyse`)."""
-    if os.environ.get("TWIN_ANALYSIS_REFRESH", "on").lower() not in ("off", "0", "false"):
+    if refresher_enabled():
         start_refresher()
     return [Route("/indicators", indicators, methods=["GET"]),
             Route("/processes/{process_id:twin_process}/execution", execute, methods=["POST"])]

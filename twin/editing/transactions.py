@@ -18,7 +18,7 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql
 
-from twin.analysis.refresh import announce
+from twin.analysis.refresh import announce, refresher_enabled
 from twin.catalog import Layer, get_layer
 from twin.editing.history import NotFound, versioned_layer
 from twin.editing.users import Editor
@@ -28,8 +28,9 @@ from twin.sqlfiles import query
 
 
 # Write responses carry this: the analysis of the touched area is being refreshed (GET
-# /indicators -> freshness.status says when it is current again).
-ANALYSIS_HEADERS = {"X-Twin-Analysis": "refreshing"}
+# /indicators -> freshness.status says when it is current again), or, with the refresher
+# turned off, stale until `twin analyse`.
+ANALYSIS_HEADERS = {"X-Twin-Analysis": "refreshing" if refresher_enabled() else "stale"}
 
 
 class Conflict(TwinError):
