@@ -41,6 +41,7 @@ UNITS_PER_PIXEL = 8          # 4096-unit tiles drawn at 512 px
 FULL_DETAIL_ZOOM = 14        # from here on: no simplification
 ALL_PROPERTIES_ZOOM = 14     # from here on: every property
 OVERVIEW_MAX_ZOOM = 13       # polygon and line tiles up to here read the tile overview
+assert OVERVIEW_MAX_ZOOM < ALL_PROPERTIES_ZOOM, "the overview holds the style properties only"
 MIN_POLYGON_AREA_PX = 1.0    # square screen pixels
 MIN_LINE_LENGTH_PX = 1.0     # screen pixels
 DEFAULT_FEATURE_CAP = 20_000
@@ -122,7 +123,19 @@ def ensure_overviews(conn: psycopg.Connection, layers: Iterable[Layer], zoom: in
         layer = wanted[name]
         ensure_overview(conn, layer, polygon=_geometry_kind(layer) == "polygon",
                         tolerance=UNITS_PER_PIXEL * mercator_unit(OVERVIEW_MAX_ZOOM),
-                        min_size=overview_min_size(layer, OVERVIEW_MAX_ZOOM))
+                        min_size=overview_min_size(layer, OVERVIEW_MAX_ZOOM),
+                        properties=_overview_properties(layer))
+
+
+def _overview_properties(layer: Layer) -> sql.Composable:
+    """jsonb of what a tile carries below ALL_PROPERTIES_ZOOM (nulls are left out by ST_AsMVT)."""
+    pairs: list[sql.Composable] = []
+    for name in tile_properties(layer, OVERVIEW_MAX_ZOOM):
+        column = sql.SQL("t.{}").format(sql.Identifier(name))
+        if layer.properties[name].type in {"date", "datetime"}:
+            column = sql.SQL("{}::text").format(column)
+        pairs += [sql.Literal(name), column]
+    return sql.SQL("jsonb_build_object({})").format(sql.SQL(", ").join(pairs))
 
 
 def _attributes(layer: Layer, zoom: int) -> sql.Composable:
@@ -151,8 +164,7 @@ def layer_part(layer: Layer, address: TileAddress) -> tuple[sql.Composable, dict
             values[prefix + "tolerance"] = UNITS_PER_PIXEL * mercator_unit(address.z)
         else:
             generalised = sql.SQL("o.geom")     # the overview is simplified for this zoom
-        part = query("tiles/overview_mvt", table=layer.table, layer_name=param("name"),
-                     attributes=_attributes(layer, address.z), generalised=generalised,
+        part = query("tiles/overview_mvt", layer_name=param("name"), generalised=generalised,
                      min_size=param("min"), cap=param("cap"))
         return part, values
 
