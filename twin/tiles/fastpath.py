@@ -13,17 +13,21 @@ and the database (twin/tiles/routes.py), which fill the LRU.
 
 Writes: every request that may write (POST, PUT, PATCH, DELETE) expires the version TTL of
 this process when it completes, so the next tile request re-reads the versions and a feature
-edited through the API shows in its tiles at once, in the process that took the edit. Other
-processes (workers, `twin load`, psql) are seen within the TTL (1 s).
+edited through the API shows in its tiles at once, in the process that took the edit, and
+starts a refresh of stale tile overviews in a thread so low-zoom tiles need not wait for it.
+Other processes (workers, `twin load`, psql) are seen within the TTL (1 s).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import re
 from collections import OrderedDict
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+LOG = logging.getLogger("twin.tiles.fastpath")
 DEFAULT_MEMORY_MB = 128
 TILE_PATH = re.compile(r"^/(?:collections/(?P<layer>[^/]+)/)?tiles/WebMercatorQuad/"
                        r"(?P<z>\d{1,2})/(?P<y>\d{1,8})/(?P<x>\d{1,8})(?:\.(?:mvt|pbf))?$")
@@ -98,6 +102,7 @@ class TileFastPath:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self.refreshing = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -111,12 +116,35 @@ class TileFastPath:
                 from twin.tiles.routes import service
 
                 service().versions.expire()
+                self._refresh_overviews_soon()
             return
         if (method == "GET" or method == "HEAD") and not scope.get("query_string"):
             match = TILE_PATH.match(scope["path"])
             if match is not None and await self._answer(match, scope, send, method):
                 return
         await self.app(scope, receive, send)
+
+    def _refresh_overviews_soon(self) -> None:
+        """After a write, refresh stale tile overviews in a thread (one at a time), so the
+        next low-zoom tile need not wait for it."""
+        if self.refreshing:
+            return
+        self.refreshing = True
+        asyncio.get_running_loop().run_in_executor(None, self._refresh_overviews)
+
+    def _refresh_overviews(self) -> None:
+        from twin.catalog import load_catalog
+        from twin.db.pool import connection
+        from twin.tiles.vector import refresh_overviews
+
+        try:
+            with connection() as conn:
+                refresh_overviews(conn, load_catalog().values())
+        except Exception as exc:  # the next low-zoom tile refreshes (and reports) it instead
+            LOG.warning("tile overview refresh after a write failed",
+                        extra={"fields": {"error": str(exc)}})
+        finally:
+            self.refreshing = False
 
     async def _answer(self, match: re.Match[str], scope: Scope, send: Send,
                       method: str) -> bool:

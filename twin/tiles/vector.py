@@ -127,6 +127,14 @@ def ensure_overviews(conn: psycopg.Connection, layers: Iterable[Layer], zoom: in
                         properties=_overview_properties(layer))
 
 
+def refresh_overviews(conn: psycopg.Connection, layers: Iterable[Layer]) -> None:
+    """Bring every tile overview of these layers (those drawn at some zoom up to
+    OVERVIEW_MAX_ZOOM) up to their data versions."""
+    for layer in layers:
+        if layer.minzoom <= OVERVIEW_MAX_ZOOM:
+            ensure_overviews(conn, [layer], max(layer.minzoom, 0))
+
+
 def _overview_properties(layer: Layer) -> sql.Composable:
     """jsonb of what a tile carries below ALL_PROPERTIES_ZOOM (nulls are left out by ST_AsMVT)."""
     pairs: list[sql.Composable] = []
