@@ -29,6 +29,10 @@ from twin.sqlfiles import query
 EXACT_COUNT_MAX = int(os.environ.get("TWIN_EXACT_COUNT_MAX", "50000"))
 
 
+# A selection is first read unordered up to this many matches, to count them and take the
+# page in one statement; larger ones are paged in order with the planner's estimate.
+BOUNDED_COUNT = int(os.environ.get("TWIN_BOUNDED_COUNT", "10001"))
+
 # The condition of a query with no selection (so the page needs no estimate first).
 ALL_ROWS = sql.SQL("TRUE")
 
@@ -173,13 +177,15 @@ def page_statement(q: ItemsQuery, source: sql.Composable, where: sql.Composable,
 
 
 def fetch_page(conn: psycopg.Connection, q: ItemsQuery) -> Page:
-    """The features of one page and numberMatched in one or two round trips.
+    """The features of one page and numberMatched, in one round trip when it can be.
 
-    Pipelined: BEGIN, SET LOCAL (serial plans), the planner's estimate of the matches and,
-    when the query has no condition, the page itself, then COMMIT. With conditions the
-    estimate comes back first and decides whether the page statement also counts its matches
-    (a window count on the scan that picks the page): exact up to EXACT_COUNT_MAX expected
-    matches, the planner's estimate beyond.
+    Pipelined in one implicit transaction (statements up to the pipeline's Sync; SET LOCAL
+    holds within it): SET LOCAL (serial plans), then
+    - a query with no condition: the planner's estimate (the table's size) and the page;
+    - a query with conditions on a table: the page with the exact count of its matches, read
+      once and at most BOUNDED_COUNT of them; a larger selection takes a second round trip,
+      where the planner's estimate decides whether the ordered page counts its matches too
+      (up to EXACT_COUNT_MAX expected) or the estimate is the answer.
     """
     params: dict[str, Any] = {"limit": q.limit, "offset": q.offset}
     source = relation(q, params)
@@ -187,32 +193,59 @@ def fetch_page(conn: psycopg.Connection, q: ItemsQuery) -> Page:
     conditional = where is not ALL_ROWS
     page_cur = conn.cursor()
     page_cur.adapters.register_loader("text", _BytesLoader)
-    with conn.pipeline(), conn.transaction():
+    estimate = query("features/estimate", table=source, where=where)
+    if conditional and q.as_of is None and not q.hits_only:
+        with conn.pipeline():  # one implicit transaction, fetched after its Sync
+            conn.execute(query("features/serial_plan"))
+            page_cur.execute(bounded_page_statement(q, source, where, params), params)
+        text, returned, window = page_cur.fetchone()
+        # usable when the window saw every match; an empty page past the bound says nothing
+        if (window is not None and window < BOUNDED_COUNT) or (window is None and not q.offset):
+            return _page(q, text, int(returned), window, conn, source, where, params)
+    with conn.pipeline():
         conn.execute(query("features/serial_plan"))
-        estimate_cur = conn.execute(query("features/estimate", table=source, where=where),
-                                    params)
-        guess = planned_rows(estimate_cur.fetchone()[0]) if conditional or q.hits_only \
-            else None
         if q.hits_only:
+            guess = planned_rows(conn.execute(estimate, params).fetchone()[0])
             if guess <= EXACT_COUNT_MAX:
                 return Page(b"", 0, _count(conn, source, where, params), "exact")
             return Page(b"", 0, guess, "estimated")
+        estimate_cur = conn.execute(estimate, params)
+        guess = None
+        if conditional:
+            guess = planned_rows(estimate_cur.fetchone()[0])  # a Sync: a new transaction
+            conn.execute(query("features/serial_plan"))
         # the window count only on a table: over the rebuilt past (as of) it can lead the
         # planner to walk the id index through every row, where a plain count uses the GiST
         count = guess is not None and guess <= EXACT_COUNT_MAX and q.as_of is None
         page_cur.execute(page_statement(q, source, where, params, count), params)
     text, returned, window = page_cur.fetchone()
-    returned = int(returned)
+    if guess is None:
+        guess = planned_rows(estimate_cur.fetchone()[0])
+    return _page(q, text, int(returned), window, conn, source, where, params, guess)
+
+
+def _page(q: ItemsQuery, text: bytes, returned: int, window: int | None,
+          conn: psycopg.Connection, source: sql.Composable, where: sql.Composable,
+          params: dict[str, Any], guess: int | None = None) -> Page:
+    """The page with numberMatched: shown by a short page, counted by the window, counted
+    now when the planner expects few matches (a page past the end of them), or estimated."""
     if returned < q.limit and (returned > 0 or q.offset == 0):
         return Page(text, returned, q.offset + returned, "exact")
     if window is not None:
         return Page(text, returned, int(window), "exact")
-    if guess is None:
-        guess = planned_rows(estimate_cur.fetchone()[0])
-    if guess <= EXACT_COUNT_MAX:
-        # a table small enough to count, or a page past the end of the matches
+    if guess is None or guess <= EXACT_COUNT_MAX:
         return Page(text, returned, _count(conn, source, where, params), "exact")
     return Page(text, returned, guess, "estimated")
+
+
+def bounded_page_statement(q: ItemsQuery, source: sql.Composable, where: sql.Composable,
+                           params: dict[str, Any]) -> sql.Composed:
+    feature = feature_expression(q.layer, q.properties, q.crs, q.skip_geometry, params)
+    params["bound"] = BOUNDED_COUNT
+    names = ["id", *(name for name, _ in q.sortby if name != "id")]
+    columns = sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(n)) for n in names)
+    return query("features/page_bounded", table=source, where=where, order=order_clause(q),
+                 feature=feature, columns=columns)
 
 
 def _count(conn: psycopg.Connection, source: sql.Composable, where: sql.Composable,
