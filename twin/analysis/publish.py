@@ -109,28 +109,33 @@ class Analysis:
                 shapely.point_on_surface(self.buildings.loc[missing, "geometry"].to_numpy()),
                 self.city)
 
-    def plot_metrics(self) -> gpd.GeoDataFrame:
+    def plot_metrics(self, rows: np.ndarray | None = None) -> gpd.GeoDataFrame:
+        """The published rows (`rows`: only those positions, for a refresh after an edit)."""
         city = self.city
+        pick = slice(None) if rows is None else rows
+        plots = city.plots.iloc[pick]
         frame = pd.DataFrame({
-            "plot_id": city.plots["id"].to_numpy(np.int64),
-            "cadastral_number": city.plots["cadastral_number"].to_numpy(object),
-            "district": city.plots["district"].to_numpy(object),
-            "polycentre": city.plots["polycentre"].to_numpy(object),
-            "land_use": city.plots["land_use"].to_numpy(object),
-            "residents": city.plots["residents"].to_numpy(np.int64)})
-        frame = pd.concat([frame, self.plot_access.reset_index(drop=True),
-                           self.plot_hazards.reset_index(drop=True),
-                           self.plot_utilities.reset_index(drop=True)], axis=1)
-        return _geoframe(frame, self.plot_shapes)
+            "plot_id": plots["id"].to_numpy(np.int64),
+            "cadastral_number": plots["cadastral_number"].to_numpy(object),
+            "district": plots["district"].to_numpy(object),
+            "polycentre": plots["polycentre"].to_numpy(object),
+            "land_use": plots["land_use"].to_numpy(object),
+            "residents": plots["residents"].to_numpy(np.int64)})
+        frame = pd.concat([frame, self.plot_access.iloc[pick].reset_index(drop=True),
+                           self.plot_hazards.iloc[pick].reset_index(drop=True),
+                           self.plot_utilities.iloc[pick].reset_index(drop=True)], axis=1)
+        return _geoframe(frame, np.asarray(self.plot_shapes)[pick])
 
-    def fifteen_cells(self) -> gpd.GeoDataFrame:
+    def fifteen_cells(self, rows: np.ndarray | None = None) -> gpd.GeoDataFrame:
         city = self.city
-        frame = pd.concat([city.cells[["h3", "district", "residents", "plots"]]
+        pick = slice(None) if rows is None else rows
+        cells = city.cells.iloc[pick]
+        frame = pd.concat([cells[["h3", "district", "residents", "plots"]]
                            .reset_index(drop=True),
-                           self.cell_access.drop(columns=["park_300", "park_500",
-                                                          "intersection_density",
-                                                          "mean_block_m"])], axis=1)
-        return _geoframe(frame, cell_polygons(city.cells["h3"].tolist()))
+                           self.cell_access.iloc[pick].drop(
+                               columns=["park_300", "park_500", "intersection_density",
+                                        "mean_block_m"]).reset_index(drop=True)], axis=1)
+        return _geoframe(frame, cell_polygons(cells["h3"].tolist()))
 
     def indicators(self) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, dict[str, Any]]:
         city = self.city

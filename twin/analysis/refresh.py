@@ -110,15 +110,12 @@ def _column_differs(old: pd.Series, new: pd.Series) -> np.ndarray:
     return ~pd.Series(a).eq(pd.Series(b)).to_numpy() & ~(pd.isna(a) & pd.isna(b))
 
 
-def changed_rows(old: pd.DataFrame | None, new: pd.DataFrame, key: str,
-                 rows: np.ndarray | None = None) -> tuple[pd.DataFrame, list[Any]]:
+def changed_rows(old: pd.DataFrame | None, new: pd.DataFrame,
+                 key: str) -> tuple[pd.DataFrame, list[Any]]:
     """Rows of `new` that are new or differ from `old` (by key, every published column and the
-    geometry), and the keys of `old` that are gone. `rows` limits the comparison to positions
-    of `new` known to be the only candidates (same keys in the same order as `old`)."""
+    geometry), and the keys of `old` that are gone."""
     if old is None:
         return new, []
-    if rows is not None:
-        old, new = old.iloc[rows], new.iloc[rows]
     merged_old = old.set_index(key)
     gone = [k for k in merged_old.index.difference(new[key]).tolist()]
     fresh = ~new[key].isin(merged_old.index).to_numpy()
@@ -234,14 +231,52 @@ def _refresh_utilities(run: Analysis, conn: psycopg.Connection, before: Counter,
     return rows
 
 
+def _buildings(run: Analysis, rows: np.ndarray | None = None) -> pd.DataFrame:
+    frame = run.buildings if rows is None else run.buildings.iloc[rows]
+    return frame.drop(columns=["geometry"]).assign(geometry=frame["geometry"].to_numpy())
+
+
 def _layers(run: Analysis) -> dict[str, pd.DataFrame]:
     districts, polycentres, city_row = run.indicators()
     run.city_row = city_row
-    buildings = run.buildings.drop(columns=["geometry"]).assign(
-        geometry=run.buildings["geometry"].to_numpy())
     return {"plot_metrics": run.plot_metrics(), "fifteen_cells": run.fifteen_cells(),
-            "building_metrics": buildings, "district_indicators": districts,
+            "building_metrics": _buildings(run), "district_indicators": districts,
             "polycentre_indicators": polycentres}
+
+
+def _changes(run: Analysis, base: Published | None, rows: dict[str, np.ndarray | None],
+             ) -> tuple[dict[str, pd.DataFrame], dict[str, tuple[pd.DataFrame, list[Any]]]]:
+    """The new published frames and, per layer, the rows to upsert and the keys gone. Where
+    `rows` names the only positions that can have changed (same rows in the same order as
+    before), only those are built and compared, and patched into the previous frame."""
+    districts, polycentres, city_row = run.indicators()
+    run.city_row = city_row
+    builders = {"plot_metrics": run.plot_metrics, "fifteen_cells": run.fifteen_cells,
+                "building_metrics": lambda r=None: _buildings(run, r)}
+    layers: dict[str, pd.DataFrame] = {"district_indicators": districts,
+                                       "polycentre_indicators": polycentres}
+    changes = {}
+    for name, build in builders.items():
+        hint = rows.get(name)
+        if base is None or hint is None:
+            layers[name] = build()
+            continue
+        frame = base.layers[name]
+        if len(hint):
+            subset = build(hint)
+            changes[name] = changed_rows(frame.iloc[hint], subset, KEYS[name])
+            frame = frame.copy()
+            for column in subset.columns:
+                values = frame[column].to_numpy().copy()
+                values[hint] = subset[column].to_numpy()
+                frame[column] = values
+        else:
+            changes[name] = (frame.iloc[:0], [])
+        layers[name] = frame
+    for name, frame in layers.items():
+        if name not in changes:
+            changes[name] = changed_rows(base.layers[name] if base else None, frame, KEYS[name])
+    return layers, changes
 
 
 def compute(conn: psycopg.Connection, mode: str, previous: Published | None = None) -> Analysis:
@@ -458,12 +493,9 @@ class Refresher:
                 plot_pos = None   # ids moved: compare every plot by id
             rows.update({"plot_metrics": plot_pos, "fifteen_cells": cell_pos,
                          "building_metrics": building_pos})
-        layers = _layers(run)
-        written = {}
-        for name, frame in layers.items():
-            upsert, gone = changed_rows(base.layers[name] if base else None, frame,
-                                        KEYS[name], rows[name])
-            written[name] = write_changed(conn, name, upsert, gone, complete=base is None)
+        layers, changes = _changes(run, base, rows)
+        written = {name: write_changed(conn, name, upsert, gone, complete=base is None)
+                   for name, (upsert, gone) in changes.items()}
         details = dict(computed)
         details.update({"inputs": current, "refresh": how,
                         "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
