@@ -104,12 +104,14 @@ def config(check: bool) -> None:
     click.echo(f"wrote {path}")
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def _bind(host: str, port: int, reuse_port: bool = False) -> socket.socket:
     # proto IPPROTO_TCP: asyncio then sets TCP_NODELAY on accepted connections; with proto 0
     # it does not, and keep-alive responses wait ~40 ms on Nagle and the client's delayed ACK
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM,
                          socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))
@@ -119,18 +121,69 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _worker_sockets(host: str, port: int, workers: int) -> list[socket.socket]:
+    """One listening socket per worker on the same port (SO_REUSEPORT, Linux): the kernel
+    spreads new connections evenly over them. With one shared socket, whichever worker is
+    awake accepts a whole burst of keep-alive connections (43 of 50 on one worker of two,
+    measured with `twin bench load`), and that worker's one core becomes the limit."""
+    if not hasattr(socket, "SO_REUSEPORT"):
+        return [_bind(host, port)]
+    # A plain bind first: the port must be free (another twin with SO_REUSEPORT on it would
+    # otherwise silently share its connections with us); port 0 picks the free port here.
+    probe = _bind(host, port)
+    port = probe.getsockname()[1]
+    probe.close()
+    return [_bind(host, port, reuse_port=True) for _ in range(workers)]
+
+
+def _supervisor(config: "uvicorn.Config", sockets: list[socket.socket]) -> "Multiprocess":
+    """uvicorn's supervisor (restarts a dead worker), giving worker i only sockets[i] when
+    there is one socket per worker; a worker it starts otherwise (SIGHUP, SIGTTIN) listens
+    on all of them, which still serves, only less evenly."""
+    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.supervisors import Multiprocess
+    from uvicorn.supervisors.multiprocess import Process
+
+    class BalancedWorkers(Multiprocess):
+        def init_processes(self) -> None:
+            if len(sockets) != self.processes_num:
+                return super().init_processes()
+            for own in sockets:
+                process = Process(self.config, [own])
+                process.start()
+                self.processes.append(process)
+
+        def keep_subprocess_alive(self) -> None:
+            if len(sockets) != len(self.processes):
+                return super().keep_subprocess_alive()
+            for index, process in enumerate(self.processes):
+                if self.should_exit.is_set():
+                    return
+                if process.is_alive(timeout=self.config.timeout_worker_healthcheck):
+                    continue
+                process.kill()
+                process.join()
+                if process.exitcode == STARTUP_FAILURE:  # broken app: would fail every time
+                    self.should_exit.set()
+                    return
+                replacement = Process(self.config, [sockets[index]])
+                replacement.start()
+                self.processes[index] = replacement
+
+    return BalancedWorkers(config, sockets=sockets)
+
+
 def run_server(host: str, port: int, workers: int = 1) -> None:
     import uvicorn
 
     from twin.app import create_app
 
-    sock = _bind(host, port)
+    sockets = _worker_sockets(host, port, workers) if workers > 1 else [_bind(host, port)]
+    sock = sockets[0]
     bound = sock.getsockname()[1]
     url = f"http://{host}:{bound}"
-    if workers > 1:  # one listening socket shared by worker processes the supervisor restarts
+    if workers > 1:  # a listening socket per worker; the supervisor restarts dead workers
         import os
-
-        from uvicorn.supervisors import Multiprocess
 
         from twin.app import _openapi_document
         from twin.settings import get_settings
@@ -141,13 +194,14 @@ def run_server(host: str, port: int, workers: int = 1) -> None:
         openapi = settings.run_dir / "openapi.yml"  # written once here, not once per worker
         _openapi_document(str(settings.config_path), str(openapi))
         os.environ["TWIN_OPENAPI_READY"] = str(openapi)
-        sock.set_inheritable(True)
+        for each in sockets:
+            each.set_inheritable(True)
         config = uvicorn.Config("twin.app:app_from_environment", factory=True, workers=workers,
                                 log_level="warning", access_log=False, timeout_keep_alive=30)
         click.echo(f"Almaty Twin serving at {url}/  ({workers} workers; collections: "
                    f"{url}/collections, viewer: {url}/viewer/, health: {url}/healthz)")
         sys.stdout.flush()
-        Multiprocess(config, sockets=[sock]).run()
+        _supervisor(config, sockets).run()
         return
     app = create_app(url)
     click.echo(f"Almaty Twin serving at {url}/  (collections: {url}/collections, "
