@@ -13,26 +13,32 @@ Systems:
   (X-Twin-Path: pygeoapi), to show what stepping in front of pygeoapi buys;
 - stock: pygeoapi's own PostgreSQL provider (SQLAlchemy) in its own server on the same
   database, each request bounded by --stock-timeout (timeouts counted at the timeout).
+Clients: every system is driven the same way, one client thread per concurrent client with
+its own keep-alive connection (psycopg for raw, http.client for the servers), each response
+read whole as bytes; `bytes` in the output shows raw and ours fetch documents of the same size.
 Prints ONE JSON line: p50/p95 per system and query, and the ratios against the targets.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import http.client
 import importlib.util
 import json
+import os
 import random
 import subprocess
 import tempfile
 import threading
 import time
+import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
+import psycopg.adapt
 import yaml
 from psycopg import sql
 
@@ -65,8 +71,17 @@ def raw_statement(layer: Layer, kind: str) -> sql.Composed:
                      "%(maxy)s, 4326)) AND t.land_use = %(land_use)s"))
 
 
+class _BytesLoader(psycopg.adapt.Loader):
+    """The statement's text as the bytes PostgreSQL sent, as an HTTP client receives them."""
+
+    def load(self, data: Any) -> bytes:
+        return bytes(data)
+
+
 def bench_raw(url: str, statement: sql.Composed, params: list[dict[str, Any]],
               concurrency: int) -> list[float]:
+    """One connection per client thread, the document fetched as bytes (no decoding, as
+    the HTTP clients below receive theirs)."""
     local = threading.local()
     connections: list[psycopg.Connection] = []
 
@@ -75,6 +90,7 @@ def bench_raw(url: str, statement: sql.Composed, params: list[dict[str, Any]],
         if conn is None:
             conn = local.conn = psycopg.connect(
                 url, autocommit=True, options="-c max_parallel_workers_per_gather=0")
+            conn.adapters.register_loader("text", _BytesLoader)
             connections.append(conn)
         start = time.perf_counter()
         conn.execute(statement, bound).fetchone()
@@ -85,6 +101,52 @@ def bench_raw(url: str, statement: sql.Composed, params: list[dict[str, Any]],
     for conn in connections:
         conn.close()
     return latencies
+
+
+def bench_http(urls: list[str], concurrency: int, timeout: float,
+               headers: dict[str, str] | None = None) -> tuple[list[float], int, int]:
+    """The HTTP side with the raw side's client model: one keep-alive connection per client
+    thread, the whole body read as bytes. Timeouts count at the timeout."""
+    local = threading.local()
+    counts = {"timeouts": 0, "errors": 0}
+    lock = threading.Lock()
+
+    def one(target: str) -> float:
+        parts = urllib.parse.urlsplit(target)
+        conn = getattr(local, "conn", None)
+        if conn is None:
+            conn = local.conn = http.client.HTTPConnection(parts.hostname, parts.port,
+                                                           timeout=timeout)
+        start = time.perf_counter()
+        try:
+            conn.request("GET", parts.path + ("?" + parts.query if parts.query else ""),
+                         headers=headers or {})
+            response = conn.getresponse()
+            response.read()
+            if response.status != 200:
+                with lock:
+                    counts["errors"] += 1
+            return time.perf_counter() - start
+        except (TimeoutError, OSError, http.client.HTTPException):
+            conn.close()
+            local.conn = None
+            with lock:
+                counts["timeouts"] += 1
+            return timeout
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        latencies = list(pool.map(one, urls))
+    return latencies, counts["timeouts"], counts["errors"]
+
+
+def document_sizes(url: str, statement: sql.Composed, params: dict[str, Any],
+                   target: str) -> dict[str, int]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.adapters.register_loader("text", _BytesLoader)
+        raw = conn.execute(statement, params).fetchone()[0]
+    with httpx.Client(timeout=60) as client:
+        ours = client.get(target).content
+    return {"raw": len(raw), "ours": len(ours)}
 
 
 def start_stock(harness: Any, layer: Layer, url: str, workdir: Path,
@@ -116,38 +178,12 @@ def start_stock(harness: Any, layer: Layer, url: str, workdir: Path,
     return harness.serve_stock_pygeoapi(config, workdir, port, workers), base
 
 
-async def _run_with_headers(urls: list[str], concurrency: int, timeout: float,
-                            headers: dict[str, str]) -> tuple[list[float], int, int]:
-    """Like the tiles harness' runner, with request headers (X-Twin-Path)."""
-    queue: asyncio.Queue[str] = asyncio.Queue()
-    for item in urls:
-        queue.put_nowait(item)
-    latencies: list[float] = []
-    counts = {"timeouts": 0, "errors": 0}
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(timeout=timeout, limits=limits, headers=headers) as client:
-        async def worker() -> None:
-            while not queue.empty():
-                target = queue.get_nowait()
-                start = time.perf_counter()
-                try:
-                    response = await client.get(target)
-                    await response.aread()
-                    if response.status_code != 200:
-                        counts["errors"] += 1
-                    latencies.append(time.perf_counter() - start)
-                except httpx.TimeoutException:
-                    counts["timeouts"] += 1
-                    latencies.append(timeout)
-
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return latencies, counts["timeouts"], counts["errors"]
-
-
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="twin bench features", description=__doc__)
     parser.add_argument("--layer", default="plots")
-    parser.add_argument("--requests", type=int, default=40, help="requests per query and system")
+    parser.add_argument("--requests", type=int, default=60, help="requests per query and system")
+    parser.add_argument("--rounds", type=int, default=6,
+                        help="raw, ours and via-pygeoapi alternate in this many rounds")
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--workers", type=int, default=1, help="server worker processes")
     parser.add_argument("--warmup", type=int, default=10,
@@ -200,27 +236,41 @@ def main(argv: list[str]) -> None:
             warm = slice(0, args.warmup)
             bench_raw(url, raw_statement(layer, name), params[warm], args.concurrency)
             for headers in ({}, {"X-Twin-Path": "pygeoapi"}):
-                asyncio.run(_run_with_headers([ours_url + p for p in paths[warm]],
-                                              args.concurrency, 60, headers))
-            entry: dict[str, Any] = {
-                "raw": harness._stats(bench_raw(url, raw_statement(layer, name), params,
-                                                args.concurrency))}
-            latencies, _, errors = asyncio.run(_run_with_headers(
-                [ours_url + p for p in paths], args.concurrency, 60, {}))
-            entry["ours"] = {**harness._stats(latencies), "errors": errors}
-            latencies, _, errors = asyncio.run(_run_with_headers(
-                [ours_url + p for p in paths], args.concurrency, 60,
-                {"X-Twin-Path": "pygeoapi"}))
-            entry["ours_via_pygeoapi"] = {**harness._stats(latencies), "errors": errors}
+                bench_http([ours_url + p for p in paths[warm]], args.concurrency, 60, headers)
+            # raw, ours and ours-through-pygeoapi take turns in rounds, so a change in the
+            # machine's load falls on all three alike
+            raw_times: list[float] = []
+            ours_times: list[float] = []
+            via_times: list[float] = []
+            errors = {"ours": 0, "via": 0}
+            for part in range(args.rounds):
+                chunk = slice(part * len(paths) // args.rounds,
+                              (part + 1) * len(paths) // args.rounds)
+                raw_times += bench_raw(url, raw_statement(layer, name), params[chunk],
+                                       args.concurrency)
+                latencies, _, failed = bench_http([ours_url + p for p in paths[chunk]],
+                                                  args.concurrency, 60)
+                ours_times += latencies
+                errors["ours"] += failed
+                latencies, _, failed = bench_http([ours_url + p for p in paths[chunk]],
+                                                  args.concurrency, 60,
+                                                  {"X-Twin-Path": "pygeoapi"})
+                via_times += latencies
+                errors["via"] += failed
+            entry: dict[str, Any] = {"raw": harness._stats(raw_times)}
+            entry["bytes"] = document_sizes(url, raw_statement(layer, name), params[0],
+                                            ours_url + paths[0])
+            entry["ours"] = {**harness._stats(ours_times), "errors": errors["ours"]}
+            entry["ours_via_pygeoapi"] = {**harness._stats(via_times), "errors": errors["via"]}
             entry["ratio_ours_to_raw"] = round(entry["ours"]["p50_ms"]
                                                / entry["raw"]["p50_ms"], 2)
             entry["ratio_via_pygeoapi_to_ours"] = round(
                 entry["ours_via_pygeoapi"]["p50_ms"] / entry["ours"]["p50_ms"], 2)
             if stock_url:
-                asyncio.run(_run_with_headers([stock_url + p for p in paths[warm]],
-                                              args.concurrency, args.stock_timeout, {}))
-                latencies, timeouts, errors = asyncio.run(_run_with_headers(
-                    [stock_url + p for p in paths], args.concurrency, args.stock_timeout, {}))
+                bench_http([stock_url + p for p in paths[warm]], args.concurrency,
+                           args.stock_timeout)
+                latencies, timeouts, errors = bench_http([stock_url + p for p in paths],
+                                                         args.concurrency, args.stock_timeout)
                 entry["stock_pygeoapi"] = {**harness._stats(latencies), "timeouts": timeouts,
                                            "errors": errors}
                 entry["ratio_stock_to_ours"] = round(entry["stock_pygeoapi"]["p50_ms"]
@@ -236,4 +286,5 @@ def main(argv: list[str]) -> None:
                 process.wait(10)
             except subprocess.TimeoutExpired:
                 process.kill()
+    result["load_average"] = [round(v, 2) for v in os.getloadavg()]
     print(json.dumps(result))
