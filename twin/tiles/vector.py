@@ -41,6 +41,7 @@ UNITS_PER_PIXEL = 8          # 4096-unit tiles drawn at 512 px
 FULL_DETAIL_ZOOM = 14        # from here on: no simplification
 ALL_PROPERTIES_ZOOM = 14     # from here on: every property
 OVERVIEW_MAX_ZOOM = 13       # polygon and line tiles up to here read the tile overview
+OVERVIEW_DEEP_ZOOM = 12      # from here on a tile holds a small part of a layer: GiST first
 assert OVERVIEW_MAX_ZOOM < ALL_PROPERTIES_ZOOM, "the overview holds the style properties only"
 MIN_POLYGON_AREA_PX = 1.0    # square screen pixels
 MIN_LINE_LENGTH_PX = 1.0     # screen pixels
@@ -172,8 +173,9 @@ def layer_part(layer: Layer, address: TileAddress) -> tuple[sql.Composable, dict
             values[prefix + "tolerance"] = UNITS_PER_PIXEL * mercator_unit(address.z)
         else:
             generalised = sql.SQL("o.geom")     # the overview is simplified for this zoom
+        fence = sql.SQL("OFFSET 0" if address.z >= OVERVIEW_DEEP_ZOOM else "")
         part = query("tiles/overview_mvt", layer_name=param("name"), generalised=generalised,
-                     min_size=param("min"), cap=param("cap"))
+                     min_size=param("min"), cap=param("cap"), fence=fence)
         return part, values
 
     unit_x, unit_y = _unit_sizes(layer, address)
