@@ -12,6 +12,7 @@ current and computes afresh when a layer changed since.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -24,8 +25,11 @@ import shapely
 from twin.analysis.city import CityModel
 from twin.analysis.network import data_versions, to_lonlat
 from twin.mobility.indicators import LAYERS, TARGETS, compute_with_features
+from twin.errors import TwinError
 from twin.sqlfiles import query
 from twin.store import Provenance, write_layer
+
+LOG = logging.getLogger("twin.mobility.publish")
 
 PUBLISHED = ("district_mobility_safety", "unlit_streets", "camera_gaps")
 SOURCE = ("twin analyse (twin/mobility): computed from bike_lanes, bikeshare_stations, streets "
@@ -76,7 +80,11 @@ def publish_mobility(conn: psycopg.Connection, city: CityModel, mode: str = "slo
     the document (as `GET /indicators/mobility-safety` serves it) with the timings."""
     started = time.perf_counter()
     version = data_versions(conn, LAYERS)
-    document, features = compute_with_features(conn, city, mode)
+    try:
+        document, features = compute_with_features(conn, city, mode)
+    except TwinError as exc:   # e.g. no districts: the rest of the analysis still publishes
+        LOG.warning("mobility and safety layers not published: %s", exc)
+        return {"available": False, "reason": str(exc)}
     document["computed"]["inputs"] = dict(zip(LAYERS, version))
     if lighting is not None:
         document["computed"]["lighting"] = lighting
