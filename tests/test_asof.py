@@ -166,6 +166,9 @@ def test_a_bad_datetime_is_a_400_naming_the_problem(server, value, names):
 
 
 def test_datetime_is_as_of_in_the_schema_and_openapi(server):
+    for name in ("plots", "buildings", "parks", "amenities", "utility_lines"):
+        assert "'as of'" in server.get(f"/collections/{name}?f=json").json()["description"]
+    assert "as of" not in server.get("/collections/streets?f=json").json()["description"]
     schema = server.get("/collections/plots/schema?f=json").json()
     assert "as of" in schema["properties"]["registered_on"]["description"]
     queryables = server.get("/collections/plots/queryables?f=json").json()
