@@ -7,6 +7,7 @@ import click
 from twin.analysis.publish import refresh_analysis
 from twin.catalog import load_catalog
 from twin.sqlfiles import query
+from twin.tiles.cli import refresh_overviews
 
 
 def layers_with_data() -> list[str]:
@@ -26,9 +27,11 @@ def load_if_empty(scale: str) -> None:
         click.echo(f"the twin has data in {len(filled)} layer(s) ({', '.join(filled[:4])}"
                    f"{', ...' if len(filled) > 4 else ''}): not loading the demo city")
         click.echo(refresh_analysis())
+        click.echo(refresh_overviews())
         return
     from twin.demo.command import load_demo_city
 
     click.echo(f"the twin is empty: loading the {scale} demo city (synthetic Almaty, seed 1)...")
     click.echo(load_demo_city(scale, 1))
     click.echo(refresh_analysis())
+    click.echo(refresh_overviews())

@@ -127,6 +127,12 @@ def seed(layer_name: str, zoom_text: str, bbox: str) -> None:
 def overview(layer_name: str) -> None:
     """Bring the low-zoom tile overviews up to the layers' data versions (tiles do this
     themselves on first use; run it after a load so no user waits for it)."""
+    click.echo(refresh_overviews(layer_name))
+
+
+def refresh_overviews(layer_name: str = ALL) -> str:
+    """Rebuild the stale low-zoom overviews now (`twin up` calls it after loading and
+    analysing), so the first low-zoom tile a user asks for does not wait for the build."""
     from twin.db.pool import connect
     from twin.tiles.overview import stale_layers
     from twin.tiles.vector import OVERVIEW_MAX_ZOOM, ensure_overviews, uses_overview
@@ -145,7 +151,7 @@ def overview(layer_name: str) -> None:
                 ensure_overviews(conn, [dataclasses.replace(layer, minzoom=0)],
                                  OVERVIEW_MAX_ZOOM)
                 bar.update(1)
-    click.echo(f"tile overviews: {len(stale)} rebuilt, {len(layers) - len(stale)} current")
+    return f"tile overviews: {len(stale)} rebuilt, {len(layers) - len(stale)} current"
 
 
 @tiles.command("clear")
