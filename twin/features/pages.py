@@ -182,7 +182,7 @@ def fetch_page(conn: psycopg.Connection, q: ItemsQuery) -> Page:
     Pipelined in one implicit transaction (statements up to the pipeline's Sync; SET LOCAL
     holds within it): SET LOCAL (serial plans), then
     - a query with no condition: the planner's estimate (the table's size) and the page;
-    - a query with conditions on a table: the page with the exact count of its matches, read
+    - a query with conditions: the page with the exact count of its matches, read
       once and at most BOUNDED_COUNT of them; a larger selection takes a second round trip,
       where the planner's estimate decides whether the ordered page counts its matches too
       (up to EXACT_COUNT_MAX expected) or the estimate is the answer.
@@ -194,7 +194,7 @@ def fetch_page(conn: psycopg.Connection, q: ItemsQuery) -> Page:
     page_cur = conn.cursor()
     page_cur.adapters.register_loader("text", _BytesLoader)
     estimate = query("features/estimate", table=source, where=where)
-    if conditional and q.as_of is None and not q.hits_only:
+    if conditional and not q.hits_only:
         with conn.pipeline():  # one implicit transaction, fetched after its Sync
             conn.execute(query("features/serial_plan"))
             page_cur.execute(bounded_page_statement(q, source, where, params), params)
@@ -244,6 +244,9 @@ def bounded_page_statement(q: ItemsQuery, source: sql.Composable, where: sql.Com
     params["bound"] = BOUNDED_COUNT
     names = ["id", *(name for name, _ in q.sortby if name != "id")]
     columns = sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(n)) for n in names)
+    if not isinstance(source, sql.Identifier):
+        return query("features/page_bounded_direct", table=source, where=where,
+                     order=order_clause(q), feature=feature)
     return query("features/page_bounded", table=source, where=where, order=order_clause(q),
                  feature=feature, columns=columns)
 
