@@ -38,12 +38,12 @@ from typing import Any
 
 import httpx
 import psycopg
-import psycopg.adapt
 import yaml
 from psycopg import sql
 
 from twin.catalog import Layer, get_layer
 from twin.db.cluster import database_url
+from twin.features.pages import BytesLoader
 from twin.settings import get_settings
 from twin.sqlfiles import query
 
@@ -71,13 +71,6 @@ def raw_statement(layer: Layer, kind: str) -> sql.Composed:
                      "%(maxy)s, 4326)) AND t.land_use = %(land_use)s"))
 
 
-class _BytesLoader(psycopg.adapt.Loader):
-    """The statement's text as the bytes PostgreSQL sent, as an HTTP client receives them."""
-
-    def load(self, data: Any) -> bytes:
-        return bytes(data)
-
-
 def bench_raw(url: str, statement: sql.Composed, params: list[dict[str, Any]],
               concurrency: int) -> list[float]:
     """One connection per client thread, the document fetched as bytes (no decoding, as
@@ -90,7 +83,7 @@ def bench_raw(url: str, statement: sql.Composed, params: list[dict[str, Any]],
         if conn is None:
             conn = local.conn = psycopg.connect(
                 url, autocommit=True, options="-c max_parallel_workers_per_gather=0")
-            conn.adapters.register_loader("text", _BytesLoader)
+            conn.adapters.register_loader("text", BytesLoader)
             connections.append(conn)
         start = time.perf_counter()
         conn.execute(statement, bound).fetchone()
@@ -142,7 +135,7 @@ def bench_http(urls: list[str], concurrency: int, timeout: float,
 def document_sizes(url: str, statement: sql.Composed, params: dict[str, Any],
                    target: str) -> dict[str, int]:
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.adapters.register_loader("text", _BytesLoader)
+        conn.adapters.register_loader("text", BytesLoader)
         raw = conn.execute(statement, params).fetchone()[0]
     with httpx.Client(timeout=60) as client:
         ours = client.get(target).content

@@ -159,7 +159,7 @@ def planned_rows(plan: Any) -> int:
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
-class _BytesLoader(Loader):
+class BytesLoader(Loader):
     """Text as the bytes PostgreSQL sent: the page goes into the response body undecoded."""
 
     def load(self, data: Any) -> bytes:
@@ -192,7 +192,7 @@ def fetch_page(conn: psycopg.Connection, q: ItemsQuery) -> Page:
     where = where_clause(q, params)
     conditional = where is not ALL_ROWS
     page_cur = conn.cursor()
-    page_cur.adapters.register_loader("text", _BytesLoader)
+    page_cur.adapters.register_loader("text", BytesLoader)
     estimate = query("features/estimate", table=source, where=where)
     if conditional and not q.hits_only:
         with conn.pipeline():  # one implicit transaction, fetched after its Sync
