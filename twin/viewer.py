@@ -10,10 +10,16 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import psycopg
+from rasterio.errors import RasterioError
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -100,6 +106,21 @@ def layer_entry(layer: Layer) -> dict[str, Any]:
     }
 
 
+def center_elevation(lon: float, lat: float) -> float | None:
+    """The terrain's height at the first view's centre, so the camera starts on the ground.
+
+    Without it MapLibre puts the centre at sea level until the terrain tiles arrive, then lifts
+    the camera ~800 m and asks for a second set of tiles for the new view.
+    """
+    from twin.terrain import elevation_at
+
+    try:
+        value = float(elevation_at(np.array([lon]), np.array([lat]))[0])
+    except (TwinError, psycopg.Error, OSError, RasterioError):
+        return None  # no terrain or no database: the viewer starts at sea level, as before
+    return None if math.isnan(value) else round(value, 1)
+
+
 def viewer_catalog() -> dict[str, Any]:
     """The catalog as the viewer's layer panel: grouped, legends and style hints included."""
     grouped: dict[str, list[dict[str, Any]]] = {group: [] for group in GROUPS}
@@ -107,10 +128,12 @@ def viewer_catalog() -> dict[str, Any]:
         group = "Analysis" if layer.analysis else layer.group
         grouped.setdefault(group, []).append(layer_entry(layer))
     minx, miny, maxx, maxy = CITY_BBOX
+    center = [round((minx + maxx) / 2, 5), round((miny + maxy) / 2, 5)]
     return {
         "title": "Almaty Twin",
         "bbox": list(CITY_BBOX),
-        "center": [round((minx + maxx) / 2, 5), round((miny + maxy) / 2, 5)],
+        "center": center,
+        "center_elevation": center_elevation(*center),
         "groups": [{"name": name, "layers": layers} for name, layers in grouped.items()],
         "endpoints": {
             "tiles": "/tiles/WebMercatorQuad/tilejson.json",
@@ -122,8 +145,9 @@ def viewer_catalog() -> dict[str, Any]:
     }
 
 
-async def layers_json(request: Request) -> JSONResponse:
-    return JSONResponse(viewer_catalog(), headers={"Cache-Control": "no-cache"})
+async def layers_json(request: Request) -> Response:
+    body = JSONResponse(await run_in_threadpool(viewer_catalog)).body
+    return _compressible(request, body, "application/json", {"Cache-Control": "no-cache"})
 
 
 @dataclass(frozen=True)
@@ -150,6 +174,53 @@ def _asset(path: Path) -> _Asset:
     return _ASSETS[key]
 
 
+def _compressible(request: Request, body: bytes, media_type: str, headers: dict[str, str],
+                  gzipped: bytes | None = None) -> Response:
+    """`body`, gzip-compressed when the client accepts it (text compresses 3-5x)."""
+    headers = {**headers, "Vary": "Accept-Encoding"}
+    if "gzip" in request.headers.get("accept-encoding", "") and len(body) > 512:
+        headers["Content-Encoding"] = "gzip"
+        return Response(gzipped if gzipped is not None else gzip.compress(body, 6),
+                        media_type=media_type, headers=headers)
+    return Response(body, media_type=media_type, headers=headers)
+
+
+def _send_asset(request: Request, path: Path, media_type: str,
+                headers: dict[str, str]) -> Response:
+    asset = _asset(path)
+    headers = {"ETag": asset.etag, **headers}
+    if asset.etag in [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]:
+        return Response(status_code=304, headers={**headers, "Vary": "Accept-Encoding"})
+    return _compressible(request, asset.body, media_type, headers, asset.gzipped)
+
+
+# The viewer's own files (the page, its stylesheet and modules); revalidated on every visit
+# (no-cache: a changed file shows at once, an unchanged one costs a 304).
+VIEWER_FILES: dict[str, str] = {
+    "index.html": "text/html; charset=utf-8",
+    "viewer.css": "text/css; charset=utf-8",
+}
+MODULE_NAME = re.compile(r"^[a-z][a-z0-9_-]*\.js$")
+
+
+async def viewer_file(request: Request) -> Response:
+    name = request.path_params.get("name", "index.html")
+    if name not in VIEWER_FILES:
+        return error_response(404, "NotFound", f"no viewer file {name!r}; the viewer is "
+                              "/viewer/ (index.html), viewer.css, src/*.js and layers.json")
+    return _send_asset(request, get_settings().web_dir / name, VIEWER_FILES[name],
+                       {"Cache-Control": "no-cache"})
+
+
+async def viewer_module(request: Request) -> Response:
+    name = request.path_params["name"]
+    path = get_settings().web_dir / "src" / name
+    if not MODULE_NAME.match(name) or not path.is_file():
+        return error_response(404, "NotFound", f"no viewer module {name!r}")
+    return _send_asset(request, path, "text/javascript; charset=utf-8",
+                       {"Cache-Control": "no-cache"})
+
+
 async def maplibre_file(request: Request) -> Response:
     name = request.path_params["name"]
     if name not in MAPLIBRE_FILES:
@@ -160,21 +231,18 @@ async def maplibre_file(request: Request) -> Response:
         return error_response(503, "ViewerNotInstalled",
                               f"{path} is missing: run `npm ci` in web/ (scripts/bootstrap.sh "
                               "does it) to install the pinned MapLibre GL JS")
-    asset = _asset(path)
-    headers = {"ETag": asset.etag, "Cache-Control": "public, max-age=86400",
-               "Vary": "Accept-Encoding", "Content-Security-Policy": WORKER_CSP}
-    if request.headers.get("if-none-match") == asset.etag:
-        return Response(status_code=304, headers=headers)
-    if "gzip" in request.headers.get("accept-encoding", ""):
-        headers["Content-Encoding"] = "gzip"
-        return Response(asset.gzipped, media_type=MAPLIBRE_FILES[name], headers=headers)
-    return Response(asset.body, media_type=MAPLIBRE_FILES[name], headers=headers)
+    return _send_asset(request, path, MAPLIBRE_FILES[name],
+                       {"Cache-Control": "public, max-age=86400",
+                        "Content-Security-Policy": WORKER_CSP})
 
 
 def routes() -> list[BaseRoute]:
     """Mounted ahead of the /viewer static files (twin/app.py ROUTE_FACTORIES)."""
     return [
+        Route("/viewer/", viewer_file),
         Route("/viewer/layers.json", layers_json),
+        Route("/viewer/{name:str}", viewer_file),
+        Route("/viewer/src/{name}", viewer_module),
         Route("/viewer/vendor/maplibre-gl/{name}", maplibre_file),
     ]
 

@@ -21,10 +21,17 @@ async function readError(response) {
   return new ApiError(t('err.server', { status: response.status, description }), response.status, body);
 }
 
+/** A request index.html started before the modules loaded, taken once. */
+function prefetched(url) {
+  const pending = window.twinPrefetch?.[url];
+  if (pending) delete window.twinPrefetch[url];
+  return pending;
+}
+
 async function request(url, options = {}) {
   let response;
   try {
-    response = await fetch(url, options);
+    response = await ((!options.method && prefetched(url)) || fetch(url, options));
   } catch (error) {
     throw new ApiError(t('err.network', { error: error.message }));
   }

@@ -53,6 +53,12 @@ const STRINGS = {
     'err.webgl': 'This browser cannot draw the 3D map (WebGL is unavailable): {error}',
     'cat.education': 'education', 'cat.healthcare': 'healthcare', 'cat.commerce': 'commerce',
     'cat.culture_sport': 'culture and sport', 'cat.parks': 'parks', 'cat.transit': 'transit',
+    'scene.download': '3D scene', 'scene.tooltip': 'Download the buildings and terrain of this view as glTF (GLB) for Blender, QGIS 3D or Cesium',
+    'scene.building': 'Building the 3D scene of this view…',
+    'scene.empty': 'No buildings in this view: move the map over the city to download a 3D scene.',
+    'scene.refused': 'The 3D scene was refused ({status}): {description}',
+    'scene.done': 'Downloaded {name} ({mb} MB).',
+    'scene.done.clamped': 'Downloaded {name} ({mb} MB): the view was cut to {km} km around its centre ({w} km wide).',
     'yes': 'yes', 'no': 'no',
   },
   ru: {
@@ -109,6 +115,12 @@ const STRINGS = {
     'cat.education': 'образование', 'cat.healthcare': 'здравоохранение', 'cat.commerce': 'торговля',
     'cat.culture_sport': 'культура и спорт', 'cat.parks': 'парки', 'cat.transit': 'транспорт',
     'yes': 'да', 'no': 'нет',
+    'scene.download': '3D-сцена', 'scene.tooltip': 'Скачать здания и рельеф этого вида в glTF (GLB) для Blender, QGIS 3D или Cesium',
+    'scene.building': 'Собираем 3D-сцену этого вида…',
+    'scene.empty': 'В этом виде нет зданий: переместите карту на город, чтобы скачать 3D-сцену.',
+    'scene.refused': 'Сервер отказал в 3D-сцене ({status}): {description}',
+    'scene.done': 'Скачано: {name} ({mb} МБ).',
+    'scene.done.clamped': 'Скачано: {name} ({mb} МБ); вид обрезан до {km} км вокруг центра (ширина {w} км).',
   },
   kk: {
     'app.title': 'Алматының цифрлық егізі',
@@ -131,6 +143,9 @@ const STRINGS = {
     'cat.education': 'білім', 'cat.healthcare': 'денсаулық', 'cat.commerce': 'сауда',
     'cat.culture_sport': 'мәдениет және спорт', 'cat.parks': 'саябақтар', 'cat.transit': 'көлік',
     'yes': 'иә', 'no': 'жоқ',
+    'scene.download': '3D көрініс', 'scene.tooltip': 'Осы көріністің ғимараттары мен жер бедерін glTF (GLB) ретінде жүктеу',
+    'scene.building': 'Осы көріністің 3D сахнасы құрастырылуда…',
+    'scene.empty': 'Бұл көріністе ғимарат жоқ: 3D сахнаны жүктеу үшін картаны қалаға жылжытыңыз.',
   },
 };
 
@@ -163,6 +178,7 @@ export function setLang(lang) {
   for (const el of document.querySelectorAll('[data-i18n-placeholder]')) {
     el.placeholder = t(el.dataset.i18nPlaceholder);
   }
+  for (const el of document.querySelectorAll('[data-i18n-title]')) el.title = t(el.dataset.i18nTitle);
   for (const el of document.querySelectorAll('#lang button')) {
     el.classList.toggle('active', el.dataset.lang === current);
   }

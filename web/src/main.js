@@ -3,15 +3,19 @@ import * as maplibregl from '../vendor/maplibre-gl/maplibre-gl.mjs';
 import { getJSON, items } from './api.js';
 import { setLang, t, lang, localName } from './i18n.js';
 import { notify, esc } from './notice.js';
-import { baseStyle, catalogStyleLayers, sourceFor, sourceId, DEM } from './style.js';
+import { baseStyle, catalogStyleLayers, sourceFor, sourceId, demSource, hillshadeLayer, DEM } from './style.js';
 import { renderPanel, setLayerVisible, setLayerOpacity } from './panel.js';
 import { addSelectionLayers, featureAt, openCard, highlight } from './pick.js';
 import { readView, writeView } from './viewstate.js';
-import { fifteenMode } from './fifteen.js';
-import { isochroneMode } from './isochrone.js';
-import { scenarioMode } from './scenario.js';
-import { indicatorsMode } from './indicators.js';
 import { setupSearch } from './search.js';
+
+// The tile workers compile MapLibre's worker script while the catalog is fetched, not after.
+maplibregl.prewarm();
+
+// Where the first view's data comes from (the shared contract of the tiles and the viewer).
+const CATALOG = '/viewer/layers.json';
+const TILEJSON = '/tiles/WebMercatorQuad/tilejson.json';
+const TERRAIN_JSON = '/terrain/tilejson.json';
 
 // Looking south over the city towards the Trans-Ili Alatau: terrain, buildings and sky at once.
 const DEFAULT_CAMERA = { zoom: 14.2, pitch: 55, bearing: 160 };
@@ -35,7 +39,20 @@ const exploreMode = {
   },
 };
 
-const MODES = { explore: exploreMode, fifteen: fifteenMode, isochrone: isochroneMode, scenario: scenarioMode, indicators: indicatorsMode };
+// The other modes (and their charts) load on first use, or in the background once the map is
+// idle, so the first view parses only what it draws.
+const MODE_LOADERS = {
+  fifteen: () => import('./fifteen.js').then((m) => m.fifteenMode),
+  isochrone: () => import('./isochrone.js').then((m) => m.isochroneMode),
+  scenario: () => import('./scenario.js').then((m) => m.scenarioMode),
+  indicators: () => import('./indicators.js').then((m) => m.indicatorsMode),
+};
+const MODES = { explore: exploreMode };
+
+async function loadMode(name) {
+  if (!MODES[name]) MODES[name] = await MODE_LOADERS[name]();
+  return MODES[name];
+}
 
 const app = {
   map: null,
@@ -44,6 +61,8 @@ const app = {
   modes: MODES,
   state: { mode: 'explore', visible: new Set(), opacity: {}, cat: null, plot: null },
   status: { tiles: null, terrain: null, errors: [] },
+  // Milliseconds from navigation start to each step of the first view (read by `twin bench viewer`).
+  timings: {},
   side() { return document.getElementById('side-body'); },
   hint(text) {
     const el = document.getElementById('mode-hint');
@@ -62,7 +81,13 @@ const app = {
     });
   },
   async setMode(name) {
-    const next = MODES[name] ? name : 'explore';
+    let next = name === 'explore' || MODE_LOADERS[name] ? name : 'explore';
+    try {
+      await loadMode(next);
+    } catch (error) {
+      notify(t('err.network', { error: error.message }), 'error', { key: 'mode' });
+      next = 'explore';
+    }
     const previous = MODES[app.state.mode];
     if (previous && previous.name !== next) previous.leave?.(app);
     app.state.mode = next;
@@ -79,6 +104,31 @@ const app = {
 };
 window.twin = app;
 
+function mark(step) {
+  if (!(step in app.timings)) app.timings[step] = Math.round(performance.now());
+}
+
+/** Timestamps of the first view: style, first vector tile, first terrain tile, first frame, idle. */
+function watchFirstView(map) {
+  map.once('style.load', () => mark('style'));
+  map.once('load', () => mark('loaded'));
+  let frames = 0;
+  const onTile = (event) => {
+    if (!event.tile) return;
+    mark(event.sourceId?.startsWith(DEM) ? 'first_terrain_tile' : 'first_vector_tile');
+    app.timings.last_tile = Math.round(performance.now());
+  };
+  const onRender = () => { frames += 1; mark('first_frame'); };
+  map.on('sourcedata', onTile);
+  map.on('render', onRender);
+  map.once('idle', () => {
+    mark('idle');
+    app.timings.frames = frames;
+    map.off('sourcedata', onTile);
+    map.off('render', onRender);
+  });
+}
+
 function showFatal(message) {
   document.getElementById('map').innerHTML = `<div class="card" style="margin:40px auto;max-width:520px"><h2>${esc(t('app.title'))}</h2><p>${esc(message)}</p></div>`;
   notify(message, 'error');
@@ -92,27 +142,31 @@ async function probe(url) {
   }
 }
 
-async function districtLabels() {
-  const markers = [];
-  try {
-    const page = await items('districts', { limit: 100 });
-    const polys = await items('polycentres', { limit: 100 }).catch(() => ({ features: [] }));
-    const place = (feature, className, text) => {
-      const bounds = new maplibregl.LngLatBounds();
-      const walk = (c) => (typeof c[0] === 'number' ? bounds.extend(c) : c.forEach(walk));
-      if (!feature.geometry) return;
-      walk(feature.geometry.coordinates);
-      const el = document.createElement('div');
-      el.className = className;
-      el.textContent = text;
-      markers.push({ marker: new maplibregl.Marker({ element: el }).setLngLat(bounds.getCenter()), feature, el });
-    };
-    for (const f of page.features ?? []) place(f, 'district-label', localName(f.properties));
-    for (const f of polys.features ?? []) place(f, 'district-label polycentre-label', lang() === 'en' ? f.properties.name : (f.properties.name_ru ?? f.properties.name));
-  } catch (error) {
-    notify(error.message, 'warn', { key: 'labels' });
-  }
-  return markers;
+/** District and polycentre names as markers; both pages are fetched at once, off the map's path. */
+function districtLabels() {
+  const districts = items('districts', { limit: 100 });
+  const polycentres = items('polycentres', { limit: 100 }).catch(() => ({ features: [] }));
+  return async () => {
+    const markers = [];
+    try {
+      const [page, polys] = await Promise.all([districts, polycentres]);
+      const place = (feature, className, text) => {
+        const bounds = new maplibregl.LngLatBounds();
+        const walk = (c) => (typeof c[0] === 'number' ? bounds.extend(c) : c.forEach(walk));
+        if (!feature.geometry) return;
+        walk(feature.geometry.coordinates);
+        const el = document.createElement('div');
+        el.className = className;
+        el.textContent = text;
+        markers.push({ marker: new maplibregl.Marker({ element: el }).setLngLat(bounds.getCenter()), feature, el });
+      };
+      for (const f of page.features ?? []) place(f, 'district-label', localName(f.properties));
+      for (const f of polys.features ?? []) place(f, 'district-label polycentre-label', lang() === 'en' ? f.properties.name : (f.properties.name_ru ?? f.properties.name));
+    } catch (error) {
+      notify(error.message, 'warn', { key: 'labels' });
+    }
+    return markers;
+  };
 }
 
 function syncLabels() {
@@ -123,58 +177,76 @@ function syncLabels() {
   }
 }
 
-function addCatalogLayers(map, tilejson) {
-  const entries = [...app.entries.values()];
-  const available = new Set((tilejson?.vector_layers ?? []).map((l) => l.id));
-  const shown = entries.filter((e) => !available.size || available.has(e.name));
-  for (const entry of shown) {
-    map.addSource(sourceId(entry.name), { ...sourceFor(entry, location.origin), bounds: tilejson.bounds, attribution: tilejson.attribution });
+/**
+ * The whole first view as one style: terrain (one raster-dem source drives both the 3D surface
+ * and the hillshade), every catalog layer (hidden ones cost nothing: MapLibre requests tiles
+ * only for sources with a visible layer) and the sky. One style, parsed once, lets the tiles
+ * start loading with the map instead of after its `load` event.
+ */
+function firstViewStyle(tilejson, dem) {
+  const style = baseStyle();
+  if (dem) {
+    style.sources[DEM] = demSource(dem);
+    style.layers.push(hillshadeLayer());
+    style.terrain = { source: DEM, exaggeration: 1.0 };
   }
-  for (const layer of catalogStyleLayers(shown)) {
-    layer.layout.visibility = app.state.visible.has(layer.metadata.twinLayer) ? 'visible' : 'none';
-    map.addLayer(layer);
+  if (tilejson) {
+    const available = new Set((tilejson.vector_layers ?? []).map((l) => l.id));
+    const shown = [...app.entries.values()].filter((e) => !available.size || available.has(e.name));
+    for (const entry of shown) {
+      style.sources[sourceId(entry.name)] = { ...sourceFor(entry, location.origin), bounds: tilejson.bounds, attribution: tilejson.attribution };
+    }
+    for (const layer of catalogStyleLayers(shown)) {
+      layer.layout.visibility = app.state.visible.has(layer.metadata.twinLayer) ? 'visible' : 'none';
+      style.layers.push(layer);
+    }
   }
+  return style;
 }
 
 async function boot() {
+  mark('modules');
   const view = readView();
   setLang(view.lang ?? (navigator.language?.startsWith('ru') ? 'ru' : 'en'));
-  let catalog;
-  try {
-    catalog = await getJSON('/viewer/layers.json');
-  } catch (error) {
-    showFatal(t('err.catalog', { error: error.message }));
+  // Catalog, vector tileset and terrain at once (index.html started these requests already);
+  // labels come later, off the map's path.
+  const labels = districtLabels();
+  const [catalogProbe, tiles, terrain] = await Promise.all([probe(CATALOG), probe(TILEJSON), probe(TERRAIN_JSON)]);
+  if (!catalogProbe.ok) {
+    showFatal(t('err.catalog', { error: catalogProbe.error }));
     return;
   }
+  const catalog = catalogProbe.json;
   app.catalog = catalog;
+  mark('catalog');
   for (const group of catalog.groups) for (const entry of group.layers) app.entries.set(entry.name, entry);
   app.state.visible = new Set(view.layers ?? [...app.entries.values()].filter((e) => e.visible).map((e) => e.name));
   app.state.cat = view.cat ?? null;
   renderPanel(app);
 
-  const [tiles, terrain] = await Promise.all([probe(catalog.endpoints.tiles), probe(catalog.endpoints.terrain)]);
   app.status.tiles = tiles;
   app.status.terrain = terrain;
   if (!tiles.ok) notify(t('err.tiles', { error: tiles.error }), 'error', { key: 'tiles' });
   if (!terrain.ok) notify(t('err.terrain', { error: terrain.error }), 'warn', { key: 'terrain' });
 
-  const tj = tiles.ok ? tiles.json : null;
-  let camera = view.camera;
-  if (!camera) {
-    const c = tj?.center ?? catalog.center;
-    camera = { center: [c[0], c[1]], ...DEFAULT_CAMERA };
-  }
+  const camera = view.camera ?? { center: catalog.center, ...DEFAULT_CAMERA };
   let map;
   try {
     map = new maplibregl.Map({
       container: 'map',
-      style: baseStyle(),
+      style: firstViewStyle(tiles.ok ? tiles.json : null, terrain.ok ? terrain.json : null),
       center: camera.center,
       zoom: camera.zoom,
       pitch: camera.pitch,
       bearing: camera.bearing,
+      // The ground's height under the centre, known before the terrain tiles arrive: the camera
+      // does not jump (and ask for a second set of tiles) when they do.
+      elevation: terrain.ok ? (catalog.center_elevation ?? 0) : 0,
       maxPitch: 80,
       fadeDuration: 0,
+      // Tiles carry `max-age=30`; MapLibre would re-request every visible tile each 30 s (and a
+      // slow machine would never see an idle map). The data changes only by edits: a reload shows them.
+      refreshExpiredTiles: false,
       hash: false,
       attributionControl: { compact: true, customAttribution: 'Almaty Twin' },
       canvasContextAttributes: { preserveDrawingBuffer: true },
@@ -184,6 +256,8 @@ async function boot() {
     return;
   }
   app.map = map;
+  mark('map_created');
+  watchFirstView(map);
   map.addControl(new maplibregl.NavigationControl({ visualizePitch: true }), 'top-right');
   map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-right');
 
@@ -197,21 +271,13 @@ async function boot() {
     notify(`${source}: ${message}`, 'warn', { key: `map-${source}` });
   });
 
-  map.on('load', async () => {
-    if (terrain.ok) {
-      const dem = terrain.json;
-      map.addSource(DEM, { type: 'raster-dem', tiles: dem.tiles, minzoom: dem.minzoom ?? 0, maxzoom: dem.maxzoom ?? 14, bounds: dem.bounds, encoding: dem.encoding ?? 'terrarium', tileSize: dem.tileSize ?? dem.tile_size ?? 256, attribution: dem.attribution });
-      // Hillshade from its own source over the same tiles (MapLibre draws both better apart).
-      map.addSource(`${DEM}-shade`, { type: 'raster-dem', tiles: dem.tiles, minzoom: dem.minzoom ?? 0, maxzoom: dem.maxzoom ?? 14, bounds: dem.bounds, encoding: dem.encoding ?? 'terrarium', tileSize: dem.tileSize ?? dem.tile_size ?? 256 });
-      map.addLayer({ id: 'hillshade', type: 'hillshade', source: `${DEM}-shade`, paint: { 'hillshade-exaggeration': 0.45, 'hillshade-shadow-color': '#5a6b5d', 'hillshade-highlight-color': '#ffffff', 'hillshade-accent-color': '#8a9a7b' } });
-      map.setTerrain({ source: DEM, exaggeration: 1.0 });
-    }
-    if (tiles.ok) addCatalogLayers(map, tj);
+  // Ready = the first idle map (style, terrain and visible tiles drawn) and the page wired up.
+  const idled = new Promise((resolve) => map.once('idle', () => { app.firstIdle = performance.now(); resolve(); }));
+  // Wired up as soon as the style is parsed (MapLibre's `load` waits for every tile).
+  map.once('style.load', async () => {
     addSelectionLayers(map);
-    // Ready = the first idle map (style, terrain and visible tiles drawn) and the page wired up.
-    const idled = new Promise((resolve) => map.once('idle', () => { app.firstIdle = performance.now(); resolve(); }));
     for (const [name, value] of Object.entries(app.state.opacity)) setLayerOpacity(app, name, value);
-    app.labels = await districtLabels();
+    app.labels = await labels();
     syncLabels();
     app.onLayersChanged = () => { syncLabels(); MODES[app.state.mode].onLayersChanged?.(app); };
     await app.setMode(view.mode ?? 'explore');
@@ -222,6 +288,8 @@ async function boot() {
     }
     await idled;
     document.body.dataset.ready = '1';
+    // The other modes load now, in the background, so the first click on one is instant.
+    for (const name of Object.keys(MODE_LOADERS)) loadMode(name).catch(() => {});
   });
   map.on('moveend', () => app.saveView());
   map.on('click', (event) => {
@@ -245,6 +313,10 @@ async function boot() {
   document.body.addEventListener('click', (event) => {
     if (event.target.dataset.close === 'dashboard') app.setMode('explore');
   });
+  const sceneButton = document.getElementById('download-scene');
+  sceneButton.onclick = () => import('./scene.js')
+    .then(({ downloadScene }) => downloadScene(app, sceneButton))
+    .catch((error) => notify(t('err.network', { error: error.message }), 'error', { key: 'scene' }));
   setupSearch(app);
 }
 

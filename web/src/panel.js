@@ -53,7 +53,7 @@ function legendHtml(entry) {
 
 function defaultOpacity(entry) {
   if (entry.style.opacity != null) return entry.style.opacity;
-  return { extrusion: 0.92, line: 0.9, circle: 0.95 }[entry.kind] ?? 0.6;
+  return { extrusion: 1, line: 0.9, circle: 0.95 }[entry.kind] ?? 0.6;
 }
 
 export function renderPanel(app) {

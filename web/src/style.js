@@ -73,7 +73,8 @@ export function styleLayersFor(entry) {
           'fill-extrusion-color': colour,
           'fill-extrusion-height': ['coalesce', ['get', height], ['*', ['coalesce', ['get', 'levels'], 2], 3.2]],
           'fill-extrusion-base': 0,
-          'fill-extrusion-opacity': opacity ?? 0.92,
+          // Opaque by default: MapLibre draws opaque extrusions in one pass, translucent ones in two.
+          'fill-extrusion-opacity': opacity ?? 1,
           'fill-extrusion-vertical-gradient': true,
         },
       }];
@@ -118,6 +119,26 @@ export function styleLayersFor(entry) {
 export function catalogStyleLayers(entries) {
   const sorted = [...entries].sort((a, b) => (ORDER[a.kind] ?? 0) - (ORDER[b.kind] ?? 0));
   return sorted.flatMap(styleLayersFor);
+}
+
+/** The terrain's raster-dem source from its TileJSON (Terrarium-encoded PNG tiles). */
+export function demSource(dem) {
+  return {
+    type: 'raster-dem', tiles: dem.tiles, minzoom: dem.minzoom ?? 0, maxzoom: dem.maxzoom ?? 14,
+    bounds: dem.bounds, encoding: dem.encoding ?? 'terrarium', tileSize: dem.tileSize ?? dem.tile_size ?? 256,
+    attribution: dem.attribution,
+  };
+}
+
+/**
+ * Hillshade from the same source as the 3D surface: one download and one decode of each
+ * terrain tile (a second source over the same tiles doubled both on the first view).
+ */
+export function hillshadeLayer() {
+  return {
+    id: 'hillshade', type: 'hillshade', source: DEM,
+    paint: { 'hillshade-exaggeration': 0.45, 'hillshade-shadow-color': '#5a6b5d', 'hillshade-highlight-color': '#ffffff', 'hillshade-accent-color': '#8a9a7b' },
+  };
 }
 
 export function baseStyle() {

@@ -6,7 +6,8 @@
 // Commands: {"op": "goto", "url"} | {"op": "eval", "js"} (an expression or async function
 // body: `return ...`) | {"op": "wait", "js", "timeout"} | {"op": "click", "selector"} |
 // {"op": "clickMap", "x", "y"} | {"op": "type", "selector", "text"} |
-// {"op": "screenshot", "path"} | {"op": "console"} | {"op": "network"} | {"op": "close"}
+// {"op": "screenshot", "path"} | {"op": "download", "selector", "path"} | {"op": "console"} |
+// {"op": "network"} | {"op": "close"}
 import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
 
@@ -28,7 +29,7 @@ let page;
 // A fresh context is a cold browser cache: what a first-time visitor downloads.
 async function openPage() {
   if (context) await context.close();
-  context = await browser.newContext({ viewport: { width: 1400, height: 860 }, deviceScaleFactor: 1 });
+  context = await browser.newContext({ viewport: { width: 1400, height: 860 }, deviceScaleFactor: 1, acceptDownloads: true });
   page = await context.newPage();
   watch(page);
 }
@@ -67,6 +68,20 @@ async function handle(cmd) {
       responses.length = 0;
       await page.goto(cmd.url, { waitUntil: 'load', timeout: cmd.timeout ?? 60000 });
       return { url: page.url() };
+    case 'page': {
+      // Open `html` as if the server had answered it at `url` (a same-origin page for a
+      // benchmark's comparison, e.g. MapLibre on a blank style), without touching the server.
+      await page.goto('about:blank');
+      consoleMessages.length = 0;
+      responses.length = 0;
+      await page.route(cmd.url, (route) => route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: cmd.html }));
+      try {
+        await page.goto(cmd.url, { waitUntil: 'load', timeout: cmd.timeout ?? 60000 });
+      } finally {
+        await page.unroute(cmd.url);
+      }
+      return { url: page.url() };
+    }
     case 'eval':
       return { value: await page.evaluate(asFunction(cmd.js)) };
     case 'wait': {
@@ -89,6 +104,27 @@ async function handle(cmd) {
     case 'press':
       await page.press(cmd.selector, cmd.key);
       return {};
+    case 'drag': {
+      // Drag an element (the swipe handle) to a fraction `to` of the map's width.
+      const handle = await page.locator(cmd.selector).boundingBox();
+      const map = await page.locator('#map').boundingBox();
+      await page.mouse.move(handle.x + handle.width / 2, handle.y + handle.height / 2);
+      await page.mouse.down();
+      await page.mouse.move(map.x + map.width * cmd.to, handle.y + handle.height / 2, { steps: 8 });
+      await page.mouse.up();
+      return {};
+    }
+    case 'download': {
+      // Click, wait for the browser's download and keep it: size and first bytes for the caller.
+      const [download] = await Promise.all([
+        page.waitForEvent('download', { timeout: cmd.timeout ?? 180000 }),
+        page.click(cmd.selector, { noWaitAfter: true }),
+      ]);
+      await download.saveAs(cmd.path);
+      const { readFileSync } = await import('node:fs');
+      const bytes = readFileSync(cmd.path);
+      return { path: cmd.path, filename: download.suggestedFilename(), size: bytes.length, magic: bytes.subarray(0, 4).toString('latin1') };
+    }
     case 'screenshot':
       await page.screenshot({ path: cmd.path, fullPage: false });
       return { path: cmd.path };

@@ -1,0 +1,88 @@
+// "Download 3D scene": the buildings and terrain of the current view as binary glTF (GLB) from
+// GET /collections/buildings/scene.glb?bbox=W,S,E,N, for Blender, QGIS 3D or a Cesium twin.
+import { items } from './api.js';
+import { t, formatNumber } from './i18n.js';
+import { notify, dismiss } from './notice.js';
+
+// The box asked for: the view, cut to at most this many metres a side around the centre (a
+// pitched view reaches the horizon; a scene that large takes minutes and is not what was meant).
+export const MAX_SIDE_M = 3000;
+
+/** The current view as W,S,E,N, clamped to MAX_SIDE_M around the map's centre. */
+export function sceneBox(map) {
+  const bounds = map.getBounds();
+  const { lng, lat } = map.getCenter();
+  const halfLat = MAX_SIDE_M / 2 / 111320;
+  const halfLon = MAX_SIDE_M / 2 / (111320 * Math.cos((lat * Math.PI) / 180));
+  const box = [
+    Math.max(bounds.getWest(), lng - halfLon), Math.max(bounds.getSouth(), lat - halfLat),
+    Math.min(bounds.getEast(), lng + halfLon), Math.min(bounds.getNorth(), lat + halfLat),
+  ].map((v) => Number(v.toFixed(5)));
+  const clamped = bounds.getWest() < lng - halfLon || bounds.getEast() > lng + halfLon
+    || bounds.getSouth() < lat - halfLat || bounds.getNorth() > lat + halfLat;
+  return { box, clamped };
+}
+
+async function readRefusal(response) {
+  try {
+    const body = await response.json();
+    return body.description ?? body.detail ?? JSON.stringify(body);
+  } catch {
+    return response.statusText || String(response.status);
+  }
+}
+
+function save(blob, filename) {
+  const url = URL.createObjectURL(blob);
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = filename;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+}
+
+/** Build the scene of the current view on the server and hand it to the browser as a download. */
+export async function downloadScene(app, button) {
+  const { box, clamped } = sceneBox(app.map);
+  const bbox = box.join(',');
+  button.disabled = true;
+  button.dataset.state = 'building';
+  notify(t('scene.building'), 'info', { key: 'scene', timeout: 0 });
+  try {
+    const inside = await items('buildings', { bbox, limit: 1 });
+    if (!inside.features?.length) {
+      dismiss('scene');
+      notify(t('scene.empty'), 'warn', { key: 'scene' });
+      button.dataset.state = 'empty';
+      return;
+    }
+    let response;
+    try {
+      response = await fetch(`/collections/buildings/scene.glb?bbox=${bbox}`, { headers: { Accept: 'model/gltf-binary' } });
+    } catch (error) {
+      throw new Error(t('err.network', { error: error.message }));
+    }
+    if (!response.ok) {
+      const description = await readRefusal(response);
+      button.dataset.state = response.status === 400 ? 'refused' : 'failed';
+      dismiss('scene');
+      notify(t('scene.refused', { status: response.status, description }), 'error', { key: 'scene' });
+      return;
+    }
+    const blob = await response.blob();
+    const name = /filename="([^"]+)"/.exec(response.headers.get('content-disposition') ?? '')?.[1] ?? 'almaty-scene.glb';
+    save(blob, name);
+    button.dataset.state = 'done';
+    dismiss('scene');
+    const side = (box[2] - box[0]) * 111320 * Math.cos((((box[1] + box[3]) / 2) * Math.PI) / 180);
+    notify(t(clamped ? 'scene.done.clamped' : 'scene.done', { name, mb: formatNumber(blob.size / 1e6, 1), km: formatNumber(MAX_SIDE_M / 1000, 1), w: formatNumber(side / 1000, 1) }), 'info', { key: 'scene', timeout: 8000 });
+  } catch (error) {
+    button.dataset.state = 'failed';
+    dismiss('scene');
+    notify(error.message, 'error', { key: 'scene' });
+  } finally {
+    button.disabled = false;
+  }
+}
