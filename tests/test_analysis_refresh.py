@@ -253,3 +253,42 @@ def test_a_park_closed_for_reconstruction_changes_park_access(refreshing_server,
     wait_until_current(server)
     assert plot_rows(db, near) == before
     assert district_row(server, district)["public_green_m2"] == green
+
+
+def test_a_lighting_line_lights_its_street_and_the_mobility_layers_follow(refreshing_server, db):
+    """No `twin analyse`: the refresher derives the street's lit flag from the new lighting
+    line, walks the night-time network again and republishes the mobility and safety layers."""
+    server = refreshing_server
+    key = run_twin("users", "add", f"lighting-{uuid.uuid4().hex[:6]}", "--role", "editor",
+                   "--layers", "utility_lines").stdout.strip().splitlines()[-1]
+    street_id, length = db.execute("SELECT id, length_m FROM streets WHERE NOT lit AND "
+                                   "length_m > 200 ORDER BY id LIMIT 1").fetchone()
+    line = db.execute("SELECT ST_AsGeoJSON(ST_Multi(ST_Transform(ST_OffsetCurve("
+                      "ST_Transform(geom, 32643), 5), 4326))) FROM streets WHERE id = %s",
+                      (street_id,)).fetchone()[0]
+
+    def lit_km() -> float:
+        document = server.get("/indicators/mobility-safety").json()
+        assert document["computed"]["published"] is True   # published for the current data
+        lit = [f["properties"]["lit_km"] for f in server.get(
+            "/collections/district_mobility_safety/items", params={"f": "json"}).json()["features"]]
+        assert sum(lit) == pytest.approx(document["city"]["lit_km"], abs=0.05)
+        return document["city"]["lit_km"]
+
+    before = lit_km()
+    created = write(server, "POST", "/collections/utility_lines/items", key,
+                    {"type": "Feature", "geometry": json.loads(line),
+                     "properties": {"network": "lighting", "installed_year": 2026,
+                                    "length_m": length}})
+    assert created.status_code == 201, created.text
+    try:
+        wait_until_current(server)
+        assert db.execute("SELECT lit FROM streets WHERE id = %s", (street_id,)).fetchone()[0]
+        assert lit_km() == pytest.approx(before + length / 1000, abs=0.011)
+    finally:
+        gone = write(server, "DELETE", created.headers["Location"].split(server.url)[-1], key)
+        assert gone.status_code == 204, gone.text
+    wait_until_current(server)
+    assert db.execute("SELECT lit FROM streets WHERE id = %s", (street_id,)).fetchone()[0] \
+        is False
+    assert lit_km() == pytest.approx(before, abs=0.011)

@@ -295,7 +295,8 @@ def refresh_analysis() -> str:
         conn.autocommit = True
         stored = conn.execute(query("analysis/city_indicators")).fetchone()
         computed = (stored[1] if stored else None) or {}
-        if computed.get("inputs") == input_versions(conn):
+        from twin.mobility.publish import mobility_current
+        if computed.get("inputs") == input_versions(conn) and mobility_current(conn):
             return "analysis layers are up to date"
         if not conn.execute(query("analysis/has_streets")).fetchone()[0]:
             return "no streets yet: skipping the walkability analysis"

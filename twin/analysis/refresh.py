@@ -15,6 +15,9 @@ seconds, on any change of an edited layer made with plain SQL) brings it up to d
   lines with those in memory, and only the plots such a line may have been, or may now be,
   nearest to get new utility distances; wear per network and district is recomputed;
 - seismic faults or zones: exposure and utility distances of every plot and building;
+- lighting lines (utility lines of the 'lighting' network): streets' lit flags are derived
+  again (twin/mobility/lighting.py), and a street that changes makes a second, full step so the
+  night-time network follows;
 - plots, districts, polycentres, streets or terrain (or no analysis in memory yet): the whole
   analysis is computed in memory again (the network from its cache when streets did not move).
 
@@ -24,6 +27,9 @@ REPEATABLE READ transaction, under an advisory lock that `twin analyse` takes to
 analysis layers' versions bump and their tiles and caches invalidate. The refresh reads every
 input from one snapshot and recomputes from data rather than applying deltas, so two edits in
 quick succession, or a refresh repeated, give exactly what `twin analyse` gives.
+
+The mobility and safety layers (district_mobility_safety, unlit_streets, camera_gaps) are
+published again from the refreshed city whenever their inputs moved.
 
 `freshness()` says whether the published analysis matches the latest data versions.
 """
@@ -55,6 +61,8 @@ from twin.analysis.utilities import SEARCH_M, line_distances, wear
 from twin.analysis.publish import (ANALYSIS_LOCK_SPACE, PUBLISH_LOCK, SOURCE, Analysis,
                                    _jsonable, input_versions)
 from twin.catalog import get_layer
+from twin.mobility.lighting import derive_street_lighting
+from twin.mobility.publish import mobility_current, publish_mobility
 from twin.sqlfiles import query
 from twin.store import Provenance, _copy_column, record_provenance
 
@@ -202,6 +210,21 @@ class Published:
 def _line_set(conn: psycopg.Connection) -> Counter:
     return Counter((r[0], bytes(r[1])) for r in
                    conn.execute(query("analysis/utility_line_shapes")).fetchall())
+
+
+def _lighting(conn: psycopg.Connection, before: Counter | None,
+              after: Counter) -> dict[str, Any] | None:
+    """Streets' lit flags follow the lighting network: derive them again when a lighting line
+    was added, moved or removed (a street that changes makes the next step a full refresh,
+    so the night-time walks follow too)."""
+    if before is not None and _network_lines(before, "lighting") == \
+            _network_lines(after, "lighting"):
+        return None
+    return derive_street_lighting(conn)
+
+
+def _network_lines(lines: Counter, network: str) -> Counter:
+    return Counter({key: n for key, n in lines.items() if key[0] == network})
 
 
 def _refresh_utilities(run: Analysis, conn: psycopg.Connection, before: Counter,
@@ -509,9 +532,17 @@ class Refresher:
                 source=SOURCE, licence="CC-BY-4.0", synthetic=synthetic,
                 details={"city": _jsonable(run.city_row), "computed": details}
                 if name == "district_indicators" else {"computed": details}))
+        lighting = _lighting(conn, base.lines if base is not None else None, lines) \
+            if "utility_lines" in changed else None
         self.state = Published(run, current, layers, lines, prints)
         self._share(run, conn)
+        mobility = None
+        if not (lighting or {}).get("changed") and not mobility_current(conn):
+            # the mobility and safety layers read the same city (after a lighting change, the
+            # next step's city, whose night-time network has the new lit flags)
+            mobility = publish_mobility(conn, run.city, mode, lighting).get("available", True)
         result = {"refresh": how, "layers": sorted(changed), "rows_written": written,
+                  "lighting": lighting, "mobility_published": mobility,
                   "seconds": round(time.perf_counter() - started, 3)}
         LOG.info("analysis refreshed", extra={"fields": result})
         return result
@@ -550,7 +581,10 @@ def _serve_forever(stop: threading.Event) -> None:
                 conn.execute(query("analysis/refresh_listen"))
                 edited = False  # until an edit is announced: plain-SQL edits only
                 while not stop.is_set():
-                    refresher.step(conn, edited)
+                    done = refresher.step(conn, edited)
+                    if done and (done.get("lighting") or {}).get("changed"):
+                        edited = True   # streets' lit flags moved: the night network follows
+                        continue
                     edited = any(True for _ in conn.notifies(timeout=POLL_SECONDS,
                                                              stop_after=1))
                     for _ in conn.notifies(timeout=0.05):   # coalesce a burst of edits

@@ -107,6 +107,16 @@ def publish_mobility(conn: psycopg.Connection, city: CityModel, mode: str = "slo
     return document
 
 
+def mobility_current(conn: psycopg.Connection) -> bool:
+    """Whether the published mobility layers were computed from the current data (a twin
+    without districts has nothing to publish, so it counts as current)."""
+    if not conn.execute(query("analysis/district_shapes")).fetchone():
+        return True
+    row = conn.execute(query("mobility/published_summary")).fetchone()
+    inputs = ((row[0] or {}).get("computed") or {}).get("inputs") if row else None
+    return inputs == dict(zip(LAYERS, data_versions(conn, LAYERS)))
+
+
 def published_document(conn: psycopg.Connection,
                        version: tuple[int, ...]) -> dict[str, Any] | None:
     """The document as `twin analyse` published it, when its inputs are still the current
