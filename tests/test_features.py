@@ -217,3 +217,18 @@ def test_conformance_lists_filter_and_cql2(server):
                  "cql2/1.0/conf/cql2-json", "cql2/1.0/conf/basic-spatial-functions",
                  "cql2/1.0/conf/temporal-functions", "ogcapi-features-2/1.0/conf/crs"):
         assert f"http://www.opengis.net/spec/{name}" in classes
+
+
+def test_a_layer_the_database_lacks_is_a_503_that_says_migrate(city, server, db):
+    """A database older than the catalog (a new layer since the last `twin migrate`): the
+    collection answers 503 naming the fix, never a 500."""
+    db.execute("ALTER TABLE camera_gaps RENAME TO camera_gaps_elsewhere")
+    try:
+        for path in ("/collections/camera_gaps/items?limit=1",
+                     "/collections/camera_gaps/items/1"):
+            response = server.get(path)
+            assert response.status_code == 503, (path, response.text)
+            assert "twin migrate" in response.json()["description"]
+    finally:
+        db.execute("ALTER TABLE camera_gaps_elsewhere RENAME TO camera_gaps")
+    assert server.get("/collections/camera_gaps/items?limit=1").status_code == 200

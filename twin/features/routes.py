@@ -74,6 +74,13 @@ def _pygeoapi() -> Any:
     return starlette_app
 
 
+def not_migrated(collection: str, exc: psycopg.Error) -> str:
+    """A catalog layer whose table or column the database lacks: the database is older than
+    the catalog (a new layer or property), which `twin migrate` fixes."""
+    return (f"collection {collection!r} is not in the database yet "
+            f"({exc.diag.message_primary}): run `twin migrate`")
+
+
 def _error(status: int, code: str, description: str, headers: dict[str, str] | None = None
            ) -> Response:
     """pygeoapi's exception document: {"code", "type", "description"}."""
@@ -260,6 +267,8 @@ class FeaturesEndpoint:
             return _error(400, "InvalidParameterValue",
                           f"the query could not be evaluated: {str(exc).splitlines()[0]}",
                           ctx.headers)
+        except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn) as exc:
+            return _error(503, "NoApplicableCode", not_migrated(collection, exc), ctx.headers)
         except psycopg.Error:
             LOG.exception("items query failed for %s", collection)
             return _error(500, "NoApplicableCode", "the database could not answer this "
@@ -285,6 +294,8 @@ class FeaturesEndpoint:
             feature = None
         except DatabaseNotRunning as exc:
             return _error(503, "NoApplicableCode", str(exc), ctx.headers)
+        except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn) as exc:
+            return _error(503, "NoApplicableCode", not_migrated(collection, exc), ctx.headers)
         except psycopg.Error:
             LOG.exception("item query failed for %s/%s", collection, fid)
             return _error(500, "NoApplicableCode", "the database could not answer this "
