@@ -5,7 +5,12 @@ the running database (the `small` demo: `twin load demo --scale small`), N times
 cache (a fresh browser context each run: a first-time visitor) and N times warm (the same
 context: a returning planner). "Idle" is MapLibre's first `idle` event after the style, the
 terrain and every visible tile are loaded and drawn, read from performance.now() so it counts
-from navigation start. Bytes are what the browser received: JavaScript decoded and on the wire
+from navigation start. The breakdown (window.twin.timings, medians of the cold visits) says
+where the time goes: modules parsed, catalog, map created, style parsed, first frame, first
+vector tile, first terrain tile, last tile, idle, and how many frames were drawn before idle
+(under SwiftShader each frame of the 3D map costs ~0.3-1.5 s of CPU, so frames x frame cost
+is most of the wait). A blank style (background and sky, no data, no terrain) measured in the
+same run is the floor set by the browser and software WebGL alone. Bytes are what the browser received: JavaScript decoded and on the wire
 (MapLibre is served gzip-compressed), and everything else. The comparison is the issue's
 targets, side by side: idle within 3 s on localhost, under 2 MB of JavaScript.
 Prints ONE JSON line.
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -56,16 +62,40 @@ def _stats(values: list[float]) -> dict[str, float]:
             "p95": round(float(np.percentile(values, 95)), 1), "n": len(values)}
 
 
+STEPS = ("modules", "catalog", "map_created", "style", "first_frame", "first_vector_tile",
+         "first_terrain_tile", "last_tile", "idle", "frames")
+# A page with MapLibre alone on a blank style: the cost of the browser and software WebGL.
+BLANK = """<!doctype html><html><head><meta charset="utf-8">
+<link rel="stylesheet" href="vendor/maplibre-gl/maplibre-gl.css"></head>
+<body style="margin:0"><div id="map" style="position:absolute;left:260px;top:48px;width:800px;
+height:812px"></div><script type="module">
+import * as maplibregl from './vendor/maplibre-gl/maplibre-gl.mjs';
+const map = new maplibregl.Map({container: 'map', center: [76.955, 43.215], zoom: 14.2,
+  pitch: 55, bearing: 160, fadeDuration: 0, style: {version: 8, sources: {}, layers: [
+  {id: 'background', type: 'background', paint: {'background-color': '#eef0e6'}}],
+  sky: {'sky-color': '#8fc4ea'}}});
+map.once('idle', () => { window.blankIdle = performance.now(); });
+</script></body></html>"""
+
+
+def _blank_visit(browser: HeadlessChromium, viewer: str) -> float:
+    browser.call("page", url=f"{viewer}blank-style.html", html=BLANK)
+    browser.wait("window.blankIdle !== undefined", timeout=120)
+    return browser.eval("return window.blankIdle")
+
+
 def _visit(browser: HeadlessChromium, url: str) -> dict[str, Any]:
     browser.call("goto", url=url)
-    browser.wait(READY, timeout=120)
+    browser.wait(READY, timeout=240)
     idle_ms = browser.eval("return window.twin.firstIdle")
+    timings = browser.eval("return window.twin.timings")
     features = browser.eval("return window.twin.map.queryRenderedFeatures().length")
     responses = browser.call("network")["responses"]
     scripts = [r for r in responses if r["type"] == "script" or r["url"].split("?")[0].endswith(
         (".js", ".mjs"))]
     return {
         "idle_ms": idle_ms,
+        "timings": timings,
         "rendered_features": features,
         "js_bytes": sum(r["bytes"] for r in scripts),
         "js_transfer_bytes": sum(r["encoded"] for r in scripts),
@@ -79,6 +109,10 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="twin bench viewer", description=__doc__)
     parser.add_argument("--runs", type=int, default=5, help="cold and warm visits each")
     parser.add_argument("--url", help="a running twin (default: start `twin serve` here)")
+    parser.add_argument("--baseline", metavar="URL",
+                        help="another running twin serving an older viewer (e.g. a checkout of "
+                             "an earlier commit with TWIN_PROJECT_ROOT), visited in turn with "
+                             "this one in each run: before/after under the same load")
     args = parser.parse_args(argv)
 
     server = None
@@ -94,11 +128,17 @@ def main(argv: list[str]) -> None:
                              "(twin load demo --scale small)")
         browser = HeadlessChromium()
         viewer = f"{url.rstrip('/')}/viewer/"
-        cold, warm = [], []
+        cold, warm, blank, base_cold, base_warm = [], [], [], [], []
         for _ in range(args.runs):
+            if args.baseline:
+                browser.call("reset")
+                base_cold.append(_visit(browser, f"{args.baseline.rstrip('/')}/viewer/"))
+                base_warm.append(_visit(browser, f"{args.baseline.rstrip('/')}/viewer/"))
             browser.call("reset")
             cold.append(_visit(browser, viewer))
             warm.append(_visit(browser, viewer))
+            blank.append(_blank_visit(browser, viewer))
+        load_average = [round(v, 2) for v in os.getloadavg()]
     finally:
         if browser is not None:
             browser.close()
@@ -114,8 +154,24 @@ def main(argv: list[str]) -> None:
         "benchmark": "viewer",
         "browser": f"chromium {browser.version} headless, SwiftShader WebGL",
         "runs": args.runs,
+        "load_average": load_average,
         "cold_idle_ms": _stats(cold_idle),
         "warm_idle_ms": _stats(warm_idle),
+        "blank_style_idle_ms": _stats(blank),
+        "cold_breakdown_ms": {step: round(float(np.median(
+            [r["timings"].get(step, float("nan")) for r in cold])), 1) for step in STEPS},
+        "warm_breakdown_ms": {step: round(float(np.median(
+            [r["timings"].get(step, float("nan")) for r in warm])), 1) for step in STEPS},
+        **({"baseline": {
+            "url": args.baseline,
+            "cold_idle_ms": _stats([r["idle_ms"] for r in base_cold]),
+            "warm_idle_ms": _stats([r["idle_ms"] for r in base_warm]),
+            "requests": int(statistics.median(r["requests"] for r in base_cold)),
+            "cold_breakdown_ms": {step: round(float(np.median(
+                [r["timings"].get(step, float("nan")) for r in base_cold])), 1) for step in STEPS},
+            "ratio_cold_idle": round(float(np.median(cold_idle))
+                                     / float(np.median([r["idle_ms"] for r in base_cold])), 3),
+        }} if args.baseline else {}),
         "js_bytes": int(js),
         "js_transfer_bytes": int(js_wire),
         "page_bytes": int(statistics.median(r["all_bytes"] for r in cold)),

@@ -247,6 +247,91 @@ def test_a_scenario_school_changes_an_indicator(page: HeadlessChromium,
     assert page.eval("return !document.getElementById('swipe').hidden")
     page.call("screenshot", path=str(ARTIFACTS / "scenario.png"))
 
+    # The swipe compares over the analysis and mobility layers too: with the 15-minute cells and
+    # the bike lanes on, the changed cells stay on top, and dragging the handle moves the line
+    # between current (left) and scenario (right).
+    for layer in ("fifteen_cells", "bike_lanes"):   # what the panel's toggles call
+        page.eval(f"return window.twin.setLayerVisible('{layer}', true), true")
+    page.wait(IDLE, timeout=120)
+    order = page.eval("return window.twin.map.getStyle().layers.map(l => l.id)")
+    assert order.index("scenario-cells-fill") > order.index("fifteen_cells-fill")
+    assert order.index("scenario-cells-fill") > order.index("bike_lanes-line")
+    assert rendered(page, "fifteen_cells-fill") > 0 and rendered(page, "scenario-cells-fill") > 0
+    # Per changed cell on screen: does it show the current state (left of the line)?
+    sides = """
+        const map = window.twin.map;
+        const data = await map.getSource('scenario-cells').getData();
+        const width = map.getContainer().clientWidth;
+        return data.features.map((c) => {
+          const ring = c.geometry.type === 'Polygon' ? c.geometry.coordinates[0] : c.geometry.coordinates[0][0];
+          const x = map.project([ring.reduce((a, p) => a + p[0], 0) / ring.length,
+                                 ring.reduce((a, p) => a + p[1], 0) / ring.length]).x;
+          return {x, width, left: !!map.getFeatureState({source: 'scenario-cells', id: c.properties.cell_key}).left};
+        }).filter((c) => c.x >= 0 && c.x <= c.width);"""
+    page.call("drag", selector="#swipe .handle", to=0.98)
+    page.wait("Math.abs(parseFloat(document.getElementById('swipe').style.left) / "
+              "document.getElementById('map').clientWidth - 0.98) < 0.02", timeout=10)
+    on_screen = page.eval(sides)
+    assert on_screen, "the changed cells are in view"
+    assert all(c["left"] for c in on_screen if c["x"] < 0.97 * c["width"]), on_screen
+    page.call("drag", selector="#swipe .handle", to=0.02)
+    page.wait("parseFloat(document.getElementById('swipe').style.left) < "
+              "document.getElementById('map').clientWidth * 0.04", timeout=10)
+    assert not any(c["left"] for c in page.eval(sides) if c["x"] > 0.03 * c["width"])
+    page.call("screenshot", path=str(ARTIFACTS / "scenario-swipe-layers.png"))
+
+
+def glb_header(path: Path) -> tuple[bytes, int, int]:
+    data = path.read_bytes()
+    return data[:4], int.from_bytes(data[4:8], "little"), int.from_bytes(data[8:12], "little")
+
+
+def test_download_3d_scene_of_the_view(page: HeadlessChromium, city_server: Server) -> None:
+    open_viewer(page, page.page_url)
+    building = first_feature(city_server, "buildings")
+    fly(page, *centroid(building["geometry"]), zoom=16.5, pitch=0)
+    target = ARTIFACTS / "view-scene.glb"
+    target.unlink(missing_ok=True)
+    got = page.call("download", selector="#download-scene", path=str(target))
+    assert got["filename"].endswith(".glb") and got["size"] > 0 and got["magic"] == "glTF", got
+    magic, version, length = glb_header(target)
+    assert magic == b"glTF" and version == 2 and length == target.stat().st_size
+    # The box asked for is the view (small here, so not clamped) and holds the building.
+    box = page.eval("return window.twin.map.getBounds().toArray().flat()")
+    lon, lat = centroid(building["geometry"])
+    assert box[0] < lon < box[2] and box[1] < lat < box[3]
+    page.wait("document.getElementById('download-scene').dataset.state === 'done'", timeout=10)
+    assert ".glb" in page.eval("return document.getElementById('notices').innerText")
+
+    # A view with no buildings (the mountains south of the city) says so instead of downloading.
+    south = city_server.get("/collections/buildings/items", params={
+        "f": "json", "limit": "1", "bbox": "76.90,43.04,76.94,43.07"}).json()
+    assert not south["features"], "the demo has buildings in the mountains"
+    fly(page, 76.92, 43.055, zoom=15.5)
+    page.call("click", selector="#download-scene")
+    page.wait("document.getElementById('download-scene').dataset.state === 'empty'", timeout=60)
+    assert "No buildings in this view" in page.eval(
+        "return document.getElementById('notices').innerText")
+
+
+def test_download_3d_scene_too_large_says_why(browser: HeadlessChromium,
+                                              demo_city: str) -> None:
+    # A twin that builds scenes of at most 5 buildings: any city view is refused with the reason.
+    small = Server({"TWIN_SCENE_MAX_BUILDINGS": "5"})
+    try:
+        open_viewer(browser, f"{small.url}/viewer/", "#map=15.00/43.24000/76.91000/0/0")
+        browser.call("click", selector="#download-scene")
+        browser.wait("document.getElementById('download-scene').dataset.state === 'refused'",
+                     timeout=120)
+        text = browser.eval("return document.getElementById('notices').innerText")
+        assert "400" in text and "over the limit of 5" in text, text
+        errors = [m for m in console_errors(browser) if "scene.glb" not in m.get("location", "")
+                  and "status of 400" not in m["text"]]
+        assert not errors, errors
+        browser.call("goto", url="about:blank")
+    finally:
+        small.stop()
+
 
 def test_the_indicators_dashboard_sets_targets_beside_the_figures(page: HeadlessChromium,
                                                                    city_server: Server) -> None:
