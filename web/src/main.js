@@ -3,7 +3,7 @@ import * as maplibregl from '../vendor/maplibre-gl/maplibre-gl.mjs';
 import { getJSON, items } from './api.js';
 import { setLang, t, lang, localName } from './i18n.js';
 import { notify, esc } from './notice.js';
-import { baseStyle, catalogStyleLayers, sourceFor, sourceId, demSource, hillshadeLayer, DEM } from './style.js';
+import { baseStyle, catalogStyleLayers, sourceFor, sourceId, demSource, hillshadeLayer, DEM, SHADE } from './style.js';
 import { renderPanel, setLayerVisible, setLayerOpacity } from './panel.js';
 import { addSelectionLayers, featureAt, openCard, highlight } from './pick.js';
 import { readView, writeView } from './viewstate.js';
@@ -187,6 +187,7 @@ function firstViewStyle(tilejson, dem) {
   const style = baseStyle();
   if (dem) {
     style.sources[DEM] = demSource(dem);
+    style.sources[SHADE] = demSource(dem);
     style.layers.push(hillshadeLayer());
     style.terrain = { source: DEM, exaggeration: 1.0 };
   }
