@@ -159,16 +159,24 @@ def datetime_param(value: str | None, layer: Layer) -> TimeWindow | None:
     if "/" not in value:
         moment = instant(value, "datetime")
         return TimeWindow(moment, moment)
+    start, end = _interval_ends(value)
+    if start is not None and end is not None and _as_datetime(start) > _as_datetime(end):
+        raise FeatureQueryError(f"datetime interval starts after it ends: {value!r}")
+    return TimeWindow(start, end)
+
+
+def _interval_ends(value: str) -> tuple[dt.date | dt.datetime | None,
+                                        dt.date | dt.datetime | None]:
+    """The two ends of a `start/end` datetime interval; '..' or empty is an open end."""
     if value.count("/") != 1:
         raise FeatureQueryError(f"datetime interval must be start/end, got {value!r}")
     start_text, end_text = value.split("/")
     start = None if start_text in ("", "..") else instant(start_text, "datetime start")
     end = None if end_text in ("", "..") else instant(end_text, "datetime end")
     if start is None and end is None:
-        raise FeatureQueryError("datetime interval must have at least one closed end")
-    if start is not None and end is not None and _as_datetime(start) > _as_datetime(end):
-        raise FeatureQueryError(f"datetime interval starts after it ends: {value!r}")
-    return TimeWindow(start, end)
+        raise FeatureQueryError("datetime interval must have at least one closed end "
+                                f"(e.g. ../2024-05-01T00:00:00Z), got {value!r}")
+    return start, end
 
 
 def as_of_param(value: str | None, layer: Layer) -> AsOf | None:
@@ -180,14 +188,7 @@ def as_of_param(value: str | None, layer: Layer) -> AsOf | None:
     if "/" not in value:
         moment = instant(value, "datetime")
         return AsOf(_day_start(moment), _day_end(moment))
-    if value.count("/") != 1:
-        raise FeatureQueryError(f"datetime interval must be start/end, got {value!r}")
-    start_text, end_text = value.split("/")
-    start = None if start_text in ("", "..") else instant(start_text, "datetime start")
-    end = None if end_text in ("", "..") else instant(end_text, "datetime end")
-    if start is None and end is None:
-        raise FeatureQueryError("datetime interval must have at least one closed end "
-                                f"(e.g. ../2024-05-01T00:00:00Z), got {value!r}")
+    start, end = _interval_ends(value)
     window = AsOf(None if start is None else _day_start(start),
                   None if end is None else _day_end(end))
     if window.start is not None and window.end is not None and window.start > window.end:
