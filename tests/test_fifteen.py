@@ -230,10 +230,12 @@ def test_a_new_school_shows_up_after_twin_analyse(analysed_city, db):
     plot_id, before, lon, lat = db.execute(
         "SELECT m.plot_id, m.min_education, ST_X(ST_PointOnSurface(p.geom)), "
         "ST_Y(ST_PointOnSurface(p.geom)) FROM plot_metrics m JOIN plots p ON p.id = m.plot_id "
-        "WHERE m.residents > 0 AND EXISTS (SELECT 1 FROM streets s WHERE s.walkable AND "
-        "ST_DWithin(s.geom, ST_PointOnSurface(p.geom), 0.0007)) "
-        "ORDER BY m.min_education DESC NULLS FIRST LIMIT 1").fetchone()
-    assert before is None or before > 5
+        "WHERE m.residents > 0 AND m.min_education IS NOT NULL AND EXISTS (SELECT 1 FROM "
+        "streets s WHERE s.walkable AND ST_DWithin(s.geom, ST_PointOnSurface(p.geom), 0.0007)) "
+        "ORDER BY m.min_education DESC LIMIT 1").fetchone()
+    # the farthest plot from a school that the network reaches at all (plots other stories
+    # add at the city's edge may lie off the terrain or the network, where no walk is timed)
+    assert before > 5
     school = db.execute("INSERT INTO amenities (name, category, kind, geom) VALUES "
                         "('School No. 300', 'education', 'school', "
                         "ST_SetSRID(ST_MakePoint(%s, %s), 4326)) RETURNING id",
@@ -243,7 +245,7 @@ def test_a_new_school_shows_up_after_twin_analyse(analysed_city, db):
         assert "analysed" in out and "slope-aware" in out
         after, categories = db.execute("SELECT min_education, categories_15 FROM plot_metrics "
                                        "WHERE plot_id = %s", (plot_id,)).fetchone()
-        assert after is not None and (before is None or after < before - 2)
+        assert after is not None and after < before - 2
         missing = db.execute("SELECT missing FROM plot_metrics WHERE plot_id = %s",
                              (plot_id,)).fetchone()[0]
         assert ("education" in missing) == (after > 15)
