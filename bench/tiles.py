@@ -13,7 +13,8 @@ Same tiles (the N tiles with data nearest the layer's centre at each zoom), same
   p50, p95, tiles per second and the CPU the client itself used (it shares the machine).
 The layer's tile overview (low-zoom generalisation) is brought up to date before timing and
 the time that took is reported (it is refreshed once per data version, not per request); the
-server is warmed on 16 tiles of the zoom after the last one measured (not timed).
+server is warmed (not timed) on 16 tiles of the zoom after the last one measured and on up to
+two unmeasured tiles of each measured zoom (a zoom with few tiles has none to spare).
 The benchmark layer's catalog minzoom is lowered to the lowest zoom benchmarked (a copy of
 layers/ in TWIN_LAYERS_DIR) so every system serves the same tiles. Prints ONE JSON line.
 """
@@ -298,7 +299,11 @@ def main(argv: list[str]) -> None:
         rows = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
             sql.Identifier(layer.table))).fetchone()[0]
         tiles = {z: pick_tiles(conn, layer.table, z, args.tiles) for z in zooms}
+        # warm-up tiles: 16 of the zoom after the last one measured, and at each measured zoom
+        # the next tiles beyond those measured (the same statements, other tiles)
         warmup_tiles = pick_tiles(conn, layer.table, max(zooms) + 1, 16)
+        for z in zooms:
+            warmup_tiles += pick_tiles(conn, layer.table, z, args.tiles + 2)[len(tiles[z]):]
         # the layer's tile overview is data preparation (rebuilt once per data version, like
         # an index), not part of a tile request: bring it up to date before timing, say how long
         started = time.perf_counter()
@@ -332,8 +337,8 @@ def main(argv: list[str]) -> None:
             stock, stock_url = start_stock(layer.table, url, workdir, args.workers,
                                            args.stock_timeout)
             processes.append(stock)
-        # warm the server (imports, pooled connections, catalog caches) on tiles of a zoom
-        # not measured, so the first measured zoom does not pay the server's start-up
+        # warm the server (imports, pooled connections, catalog caches) on tiles not measured,
+        # so the first measured zoom does not pay the server's start-up
         warmup = [f"/collections/{layer.name}/tiles/WebMercatorQuad/{a.z}/{a.y}/{a.x}?f=mvt"
                   for a in warmup_tiles]
         keepalive_run(host, int(port), warmup, args.concurrency, 2 * len(warmup))

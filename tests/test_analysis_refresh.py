@@ -8,14 +8,18 @@ a full `twin analyse` of the same data does, and undoing the edit brings the fig
 from __future__ import annotations
 
 import json
+import os
+import signal
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
 
 from analysed import analysed_city  # noqa: F401  (module fixture: a fresh analysis)
+from twin.analysis.refresh import REFRESHER_NICENESS
 from conftest import Server, run_twin
 
 GEOJSON = {"Content-Type": "application/geo+json"}
@@ -292,3 +296,56 @@ def test_a_lighting_line_lights_its_street_and_the_mobility_layers_follow(refres
     assert db.execute("SELECT lit FROM streets WHERE id = %s", (street_id,)).fetchone()[0] \
         is False
     assert lit_km() == pytest.approx(before, abs=0.011)
+
+
+def _children(parent: int) -> dict[int, tuple[str, int]]:
+    """Live worker processes started by `parent` (not multiprocessing's resource tracker):
+    pid -> (state, nice), from /proc."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == parent and fields[0] != "Z" and b"resource_tracker" not in command:
+            found[int(stat.parent.name)] = (fields[0], int(fields[16]))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_the_refresher_works_beside_the_workers_and_leaves_with_a_killed_server():
+    """The analysis is recomputed in a process of its own at a lower CPU priority, so no
+    serving worker waits behind it; killing the server leaves no refresher behind."""
+    srv = Server({"TWIN_ANALYSIS_REFRESH": "on"}, args=("--workers", "2"))
+    children: dict[int, tuple[str, int]] = {}
+    refresher = None
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            children = _children(srv.process.pid)
+            if len(children) == 3:
+                break
+            time.sleep(0.2)
+        niceness = sorted(nice for _, nice in children.values())
+        assert niceness == [0, 0, REFRESHER_NICENESS], children
+        assert srv.get("/collections").status_code == 200
+        refresher = next(pid for pid, (_, nice) in children.items() if nice)
+        srv.process.kill()
+        srv.process.wait()
+        deadline = time.monotonic() + 15
+        while _alive(refresher) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _alive(refresher), "the refresher outlived its server"
+    finally:
+        srv.process.kill()
+        srv.process.wait()
+        for pid in children:   # uvicorn's workers: a killed supervisor cannot stop them
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)

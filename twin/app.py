@@ -7,6 +7,7 @@ before importing it. One app per process.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import os
@@ -102,9 +103,15 @@ def create_app(server_url: str) -> Starlette:
     from twin.provenance import ProvenanceMiddleware  # provenance in collection metadata
     from twin.tiles.fastpath import TileFastPath  # hot tiles from memory, before the guard
 
-    return Starlette(routes=routes, exception_handlers={TwinError: twin_error},
-                     middleware=[Middleware(TileFastPath), Middleware(Guard),
-                                 Middleware(ProvenanceMiddleware)])
+    app = Starlette(routes=routes, exception_handlers={TwinError: twin_error},
+                    middleware=[Middleware(TileFastPath), Middleware(Guard),
+                                Middleware(ProvenanceMiddleware)])
+    # The ~200,000 objects of pygeoapi, its OpenAPI document and our modules live as long as
+    # the server: kept out of the collector, a full collection no longer stalls every request
+    # in flight for ~100 ms now and then.
+    gc.collect()
+    gc.freeze()
+    return app
 
 
 def app_from_environment() -> Starlette:

@@ -178,7 +178,11 @@ def run_server(host: str, port: int, workers: int = 1) -> None:
 
     from twin.app import create_app
 
+    from twin.analysis.refresh import refresher_enabled, start_refresher_process
+
     sockets = _worker_sockets(host, port, workers) if workers > 1 else [_bind(host, port)]
+    if refresher_enabled():   # TWIN_ANALYSIS_REFRESH=off leaves edits to `twin analyse`
+        start_refresher_process()
     sock = sockets[0]
     bound = sock.getsockname()[1]
     url = f"http://{host}:{bound}"

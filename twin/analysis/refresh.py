@@ -1,10 +1,12 @@
 """Keeping the published analysis current after edits, without a full re-analysis.
 
 An edit (OGC API Features Part 4 on amenities, parks, plots, buildings or utility lines)
-commits, notifies the channel `twin_analysis`, and answers at once. One refresher per server
-(the worker process holding an advisory "leader" lock; the others wait to take over) keeps the
-analysis of the published data versions in memory, and on the notification (or, every two
-seconds, on any change of an edited layer made with plain SQL) brings it up to date:
+commits, notifies the channel `twin_analysis`, and answers at once. One refresher per database
+(a process of its own beside each server's workers, at a lower CPU priority, so its numpy work
+never holds a serving worker's GIL; the one holding an advisory "leader" lock works, the
+others wait to take over) keeps the analysis of the published data versions in memory, and on
+the notification (or, every two seconds, on any change of an edited layer made with plain SQL)
+brings it up to date:
 
 - amenities, transit stops, parks: the categories whose sources moved are recomputed over the
   network (one multi-source Dijkstra each, as the `scenario` process does, from the same
@@ -550,10 +552,6 @@ class Refresher:
 
 # -- one refresher per server ----------------------------------------------------------------
 
-_started: dict[str, threading.Thread] = {}
-_start_lock = threading.Lock()
-
-
 def refresher_enabled() -> bool:
     """Servers refresh the analysis after edits unless TWIN_ANALYSIS_REFRESH=off."""
     return os.environ.get("TWIN_ANALYSIS_REFRESH", "on").lower() not in ("off", "0", "false")
@@ -601,19 +599,41 @@ def _serve_forever(stop: threading.Event) -> None:
             stop.wait(5 * POLL_SECONDS)
 
 
-def start_refresher() -> threading.Thread:
-    """Start this process's refresher thread once (server workers; idle unless it leads)."""
-    with _start_lock:
-        thread = _started.get("thread")
-        if thread is None or not thread.is_alive():
-            stop = threading.Event()
-            thread = threading.Thread(target=_serve_forever, args=(stop,), daemon=True,
-                                      name="twin-analysis-refresher")
-            thread.stop = stop  # type: ignore[attr-defined]
-            thread.start()
-            _started["thread"] = thread
-        return thread
+REFRESHER_NICENESS = 15      # serving comes first: the refresher takes the CPU left over
 
 
-__all__ = ["Refresher", "announce", "refresher_enabled", "changed_rows", "freshness", "start_refresher",
-           "write_changed"]
+def _refresher_main(parent: int, log_level: int) -> None:
+    """The refresher process: lower priority, gone when the server that started it is."""
+    from twin import logs
+
+    logs.setup()
+    logging.getLogger().setLevel(log_level)
+    try:
+        os.nice(REFRESHER_NICENESS)
+    except OSError:
+        pass
+    stop = threading.Event()
+
+    def orphaned() -> None:   # a killed server leaves no refresher behind
+        while not stop.wait(1.0):
+            if os.getppid() != parent:
+                os._exit(0)
+
+    threading.Thread(target=orphaned, daemon=True, name="twin-refresher-parent").start()
+    _serve_forever(stop)
+
+
+def start_refresher_process() -> "multiprocessing.process.BaseProcess":
+    """Start the server's refresher process (`twin serve`, `twin up`); it ends with the
+    server (daemon) or, if the server is killed, within a second of it."""
+    import multiprocessing
+
+    process = multiprocessing.get_context("spawn").Process(
+        target=_refresher_main, args=(os.getpid(), logging.getLogger().level), daemon=True,
+        name="twin-analysis-refresher")
+    process.start()
+    return process
+
+
+__all__ = ["Refresher", "announce", "refresher_enabled", "changed_rows", "freshness",
+           "start_refresher_process", "write_changed"]

@@ -24,7 +24,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from twin.analysis.indicators import with_targets
-from twin.analysis.refresh import freshness, refresher_enabled, start_refresher
+from twin.analysis.refresh import freshness
 from twin.app import error_response
 from twin.db.pool import connection
 from twin.errors import TwinError
@@ -131,10 +131,6 @@ register_url_convertor("twin_process", TwinProcessId())
 
 
 def routes() -> list[Route]:
-    """The route factory (twin.app.ROUTE_FACTORIES), called once in each server worker: it also
-    starts the worker's analysis refresher (TWIN_ANALYSIS_REFRESH=off leaves edits' analysis
-    to `twin analyse`)."""
-    if refresher_enabled():
-        start_refresher()
+    """The route factory (twin.app.ROUTE_FACTORIES), called once in each server worker."""
     return [Route("/indicators", indicators, methods=["GET"]),
             Route("/processes/{process_id:twin_process}/execution", execute, methods=["POST"])]
