@@ -412,6 +412,55 @@ def gdal_version() -> tuple[int, ...]:
     return tuple(int(part) for part in out.split()[1].rstrip(",").split(".")[:3])
 
 
+def test_a_current_gdal_reads_layers_through_ogc_api_tiles(tiles_server: Server,
+                                                          db: psycopg.Connection) -> None:
+    """A QGIS 3.40 user (GDAL 3.10+) opens a collection's vector tiles with GDAL's OGCAPI driver.
+    Here that is GDAL 3.12, the one pyogrio bundles: `OGCAPI:…/collections/districts` with
+    API=TILES has one "Zoom level N" layer per zoom of the tileset, and reading one gives the
+    features the tiles hold. GDAL's vector-tile branch takes the collection's CRS84 bbox as if it
+    were in the tile matrix set's CRS (its raster branch reprojects it), so the area is given in
+    EPSG:3857 with MINX/MINY/MAXX/MAXY, as the README says."""
+    import pyogrio
+    from pyproj import Transformer
+
+    assert tuple(int(v) for v in pyogrio.__gdal_version_string__.split(".")[:2]) >= (3, 7)
+    base = tiles_server.url
+    to_3857 = Transformer.from_crs("OGC:CRS84", "EPSG:3857", always_xy=True)
+
+    def area(layer: str) -> dict[str, str]:
+        bbox = httpx.get(f"{base}/collections/{layer}", params={"f": "json"},
+                         timeout=60).json()["extent"]["spatial"]["bbox"][0]
+        minx, miny, maxx, maxy = to_3857.transform_bounds(*bbox)
+        return {"API": "TILES", "MINX": str(minx), "MINY": str(miny), "MAXX": str(maxx),
+                "MAXY": str(maxy)}
+
+    districts = f"OGCAPI:{base}/collections/districts"
+    info = pyogrio.read_info(districts, layer="Zoom level 12", **area("districts"))
+    assert info["crs"] == "EPSG:3857"
+    frame = pyogrio.read_dataframe(districts, layer="Zoom level 12", **area("districts"))
+    names = {row[0] for row in db.execute("SELECT name_en FROM districts")}
+    assert set(frame["name_en"]) == names          # every district, cut at tile edges
+    assert frame.geometry.notna().all()
+
+    # plots at zoom 14 over a small window: each plot whose centre lies inside is there, with
+    # its id, and nothing that is not a plot
+    lon, lat = db.execute("SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_Centroid(ST_Collect(geom)) "
+                          "c FROM plots) s").fetchone()
+    x, y = to_3857.transform(lon, lat)
+    window = (x - 150, y - 150, x + 150, y + 150)
+    plots = pyogrio.read_dataframe(f"OGCAPI:{base}/collections/plots", layer="Zoom level 14",
+                                   bbox=window, **area("plots"))
+    inside = {row[0] for row in db.execute(
+        "SELECT id FROM plots WHERE ST_Intersects(ST_PointOnSurface(geom), ST_Transform("
+        "ST_MakeEnvelope(%s, %s, %s, %s, 3857), 4326))", window)}
+    read = set(plots["mvt_id"].astype(int))
+    assert inside and inside <= read
+    known = {row[0] for row in db.execute("SELECT id FROM plots WHERE id = ANY(%s)",
+                                          (sorted(read),))}
+    assert known == read
+    assert {"cadastral_number", "land_use"} <= set(plots.columns)
+
+
 def test_gdal_ogcapi_driver_follows_the_tile_links_and_the_tile_they_name_holds_the_districts(
         tiles_server: Server, db: psycopg.Connection, tmp_path: Path) -> None:
     """A QGIS/GDAL user points `ogrinfo OGCAPI:…/collections/districts -oo API=TILES` at the
