@@ -152,6 +152,15 @@ def test_the_page_renders_terrain_and_buildings_in_3d(page: HeadlessChromium) ->
         assert url is None or url.startswith(page.page_url.split("/viewer/")[0]), url
     assert rendered(page, "buildings-extrusion") > 0
     assert rendered(page, "plots-fill") > 0
+    # the first view is painted once, when its data are in, not once per arriving tile, and
+    # the "loading the city" notice is gone by then
+    first = page.eval("return {...window.twin.timings, loading: "
+                      "document.getElementById('map-loading').hidden}")
+    assert first["loading"] is True
+    assert first["first_paint_on"] == "loaded" and first["frames"] <= 5, first
+    assert first["painted"] > first["idle"], first
+    # the terrain mesh has a vertex per terrain-model pixel where the view looks, not 4
+    assert page.eval("return window.twin.map.terrain.meshSize") == 64
     page.call("screenshot", path=str(ARTIFACTS / "city-3d.png"))
     assert (ARTIFACTS / "city-3d.png").stat().st_size > 20_000
 
@@ -175,9 +184,15 @@ def test_clicking_a_plot_opens_its_card_and_full_report(page: HeadlessChromium,
     open_viewer(page, page.page_url, "#layers=plots,districts")
     plot = first_feature(city_server, "plots", land_use="residential")
     fly(page, *centroid(plot["geometry"]), zoom=17)
+    # nothing picked: the highlight layers are off (a draped layer over the buildings would
+    # make every terrain tile carry a second texture)
+    assert page.eval("return window.twin.map.getLayoutProperty('selection-fill', "
+                     "'visibility')") == "none"
     x, y = screen_point(page, *centroid(plot["geometry"]))
     page.call("clickMap", x=x, y=y)
     page.wait("document.querySelector('[data-card=\"plots\"]')")
+    page.wait("window.twin.map.getLayoutProperty('selection-fill', 'visibility') === 'visible'",
+              timeout=10)
     page.wait("!document.querySelector('[data-report=\"plot\"] .report').classList.contains('muted')"
               " || document.querySelector('[data-report=\"plot\"] .error-text')", timeout=60)
     card = page.eval("return document.querySelector('#side-body').innerText")

@@ -20,6 +20,15 @@ const TERRAIN_JSON = '/terrain/tilejson.json';
 // Looking south over the city towards the Trans-Ili Alatau: terrain, buildings and sky at once.
 const DEFAULT_CAMERA = { zoom: 14.2, pitch: 55, bearing: 160 };
 
+// The first view is painted once its data are in; a slow network shows what it has by then.
+const FIRST_PAINT_WAIT_MS = 8000;
+// Vertices per side of a terrain tile's mesh (MapLibre: 128). The terrain model's tiles stop at
+// zoom 11, so where the first view looks (terrain tiles of zoom 13) 64 is already one vertex per
+// model pixel: the finer mesh only costs vertices.
+const TERRAIN_MESH = 64;
+// WebGL drawn by the CPU (no GPU: a VM, a remote desktop, CI), where every pixel counts.
+const SOFTWARE_WEBGL = /swiftshader|llvmpipe|softpipe|software/i;
+
 const exploreMode = {
   name: 'explore',
   enter(app) {
@@ -61,6 +70,8 @@ const app = {
   modes: MODES,
   state: { mode: 'explore', visible: new Set(), opacity: {}, cat: null, plot: null },
   status: { tiles: null, terrain: null, errors: [] },
+  // The WebGL renderer, whether it is software, and whether the first paint is still held back.
+  render: { name: '', software: false, waiting: false },
   // Milliseconds from navigation start to each step of the first view (read by `twin bench viewer`).
   timings: {},
   side() { return document.getElementById('side-body'); },
@@ -118,7 +129,11 @@ function watchFirstView(map) {
     mark(event.sourceId?.startsWith(DEM) ? 'first_terrain_tile' : 'first_vector_tile');
     app.timings.last_tile = Math.round(performance.now());
   };
-  const onRender = () => { frames += 1; mark('first_frame'); };
+  const onRender = () => {
+    if (app.render.waiting) return;   // nothing was drawn (see paintOnceLoaded)
+    frames += 1;
+    mark('first_frame');
+  };
   map.on('sourcedata', onTile);
   map.on('render', onRender);
   map.once('idle', () => {
@@ -126,10 +141,63 @@ function watchFirstView(map) {
     app.timings.frames = frames;
     map.off('sourcedata', onTile);
     map.off('render', onRender);
+    // `idle` fires once the last frame's commands are issued; the browser has drawn them when
+    // the animation frame after the next one begins.
+    requestAnimationFrame(() => requestAnimationFrame(() => mark('painted')));
   });
 }
 
+/**
+ * What the browser draws with: software WebGL draws each pixel on the CPU, so there the layers
+ * draped over the terrain are drawn at 1x (512 px per terrain tile) instead of MapLibre's 2x.
+ */
+function renderer(map) {
+  const gl = map.painter.context.gl;
+  const info = gl.getExtension('WEBGL_debug_renderer_info');
+  const name = String(gl.getParameter(info ? info.UNMASKED_RENDERER_WEBGL : gl.RENDERER) ?? '');
+  return { name, software: SOFTWARE_WEBGL.test(name) };
+}
+
+/** The terrain's cost: a mesh no finer than the terrain model, drapes at 1x on software WebGL. */
+function tuneTerrain(map) {
+  const terrain = map.terrain;
+  const drape = map.painter.renderToTexture;
+  if (!terrain || !drape) return;
+  terrain.meshSize = TERRAIN_MESH;
+  if (app.render.software) drape.rttSize = terrain.tileManager.tileSize;
+}
+
+/**
+ * Paint the first view once, when the style, the terrain and every visible tile are in, rather
+ * than once per arriving tile: on terrain each partial frame costs about as much as the whole
+ * view (0.3-2 s each in software WebGL, where 8-12 of them came before the map was complete),
+ * and the planner sees the whole city at once. Later frames (panning, toggling a layer) paint as
+ * their tiles arrive. After FIRST_PAINT_WAIT_MS it paints whatever has arrived.
+ */
+function paintOnceLoaded(map) {
+  const painter = map.painter;
+  const paint = painter.render.bind(painter);
+  const loading = document.getElementById('map-loading');
+  const release = (why) => {
+    if (!app.render.waiting) return;
+    app.render.waiting = false;
+    app.timings.first_paint_on = why;
+    painter.render = paint;
+    if (loading) loading.hidden = true;
+    mark('first_paint');
+    if (why === 'timeout') map.triggerRepaint();   // otherwise this very frame paints
+  };
+  app.render.waiting = true;
+  painter.render = (...args) => {
+    if (app.render.waiting && !map.loaded()) return;
+    release('loaded');
+    paint(...args);
+  };
+  setTimeout(() => release('timeout'), FIRST_PAINT_WAIT_MS);
+}
+
 function showFatal(message) {
+  document.getElementById('map-loading').hidden = true;
   document.getElementById('map').innerHTML = `<div class="card" style="margin:40px auto;max-width:520px"><h2>${esc(t('app.title'))}</h2><p>${esc(message)}</p></div>`;
   notify(message, 'error');
 }
@@ -258,6 +326,10 @@ async function boot() {
   }
   app.map = map;
   mark('map_created');
+  app.render = { ...renderer(map), waiting: false };
+  paintOnceLoaded(map);
+  tuneTerrain(map);
+  map.on('terrain', () => tuneTerrain(map));
   watchFirstView(map);
   map.addControl(new maplibregl.NavigationControl({ visualizePitch: true }), 'top-right');
   map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-right');

@@ -5,15 +5,24 @@ import { esc } from './notice.js';
 
 const SELECTION = 'selection';
 
+const SELECTION_LAYERS = ['selection-fill', 'selection-line', 'selection-point'];
+
+/**
+ * The highlight of the picked feature, drawn over everything. Hidden while nothing is picked: a
+ * visible draped layer above the 3D buildings makes MapLibre drape a second texture per terrain
+ * tile and draw the terrain twice each frame.
+ */
 export function addSelectionLayers(map) {
   map.addSource(SELECTION, { type: 'geojson', data: { type: 'FeatureCollection', features: [] } });
-  map.addLayer({ id: 'selection-fill', type: 'fill', source: SELECTION, filter: ['==', ['geometry-type'], 'Polygon'], paint: { 'fill-color': '#00e5ff', 'fill-opacity': 0.25 } });
-  map.addLayer({ id: 'selection-line', type: 'line', source: SELECTION, paint: { 'line-color': '#00a8c6', 'line-width': 3 } });
-  map.addLayer({ id: 'selection-point', type: 'circle', source: SELECTION, filter: ['==', ['geometry-type'], 'Point'], paint: { 'circle-radius': 9, 'circle-color': 'rgba(0,0,0,0)', 'circle-stroke-color': '#00a8c6', 'circle-stroke-width': 3 } });
+  map.addLayer({ id: 'selection-fill', type: 'fill', source: SELECTION, layout: { visibility: 'none' }, filter: ['==', ['geometry-type'], 'Polygon'], paint: { 'fill-color': '#00e5ff', 'fill-opacity': 0.25 } });
+  map.addLayer({ id: 'selection-line', type: 'line', source: SELECTION, layout: { visibility: 'none' }, paint: { 'line-color': '#00a8c6', 'line-width': 3 } });
+  map.addLayer({ id: 'selection-point', type: 'circle', source: SELECTION, layout: { visibility: 'none' }, filter: ['==', ['geometry-type'], 'Point'], paint: { 'circle-radius': 9, 'circle-color': 'rgba(0,0,0,0)', 'circle-stroke-color': '#00a8c6', 'circle-stroke-width': 3 } });
 }
 
 export function highlight(map, geojson) {
   map.getSource(SELECTION)?.setData(geojson ?? { type: 'FeatureCollection', features: [] });
+  const shown = geojson ? 'visible' : 'none';
+  for (const id of SELECTION_LAYERS) if (map.getLayer(id)) map.setLayoutProperty(id, 'visibility', shown);
 }
 
 /** The topmost twin feature under a point, with the catalog entry it belongs to. */
