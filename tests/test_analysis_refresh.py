@@ -38,6 +38,13 @@ def refreshing_server(analysed_city):
     srv = Server({"TWIN_ANALYSIS_REFRESH": "on"})
     try:
         wait_until_current(srv)
+        # the refresher says when its start-up analysis is built (the first edit is then
+        # incremental)
+        deadline = time.monotonic() + REFRESH_WAIT_S
+        while (state := freshness(srv)["refresher_state"]) != "ready":
+            assert state == "building", state
+            assert time.monotonic() < deadline, "the refresher never finished its start-up"
+            time.sleep(0.3)
         yield srv
     finally:
         srv.stop()

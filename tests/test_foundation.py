@@ -32,6 +32,22 @@ def test_migrate_twice_changes_nothing(database_url):
     assert before == after and before[0] >= 1 + len(LAYERS)
 
 
+def test_migrate_names_a_numbered_migration_edited_after_it_was_applied(db):
+    """A developer edits 0001_core.sql after this database applied it: `twin migrate` does not
+    apply it again and says so, naming the file (numbered migrations are history)."""
+    recorded = db.execute("SELECT checksum FROM twin_migrations WHERE id = '0001_core'"
+                          ).fetchone()[0]
+    db.execute("UPDATE twin_migrations SET checksum = 'edited' WHERE id = '0001_core'")
+    try:
+        result = run_twin("migrate")
+        assert "up to date" in result.stdout
+        assert "0001_core.sql was edited after this database applied it" in result.stderr
+    finally:
+        db.execute("UPDATE twin_migrations SET checksum = %s WHERE id = '0001_core'",
+                    (recorded,))
+    assert "edited" not in run_twin("migrate").stderr
+
+
 def test_schema_enforces_the_catalog(db):
     geometry = db.execute("SELECT type, srid FROM geometry_columns WHERE f_table_name = 'plots'"
                           ).fetchone()

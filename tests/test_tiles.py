@@ -157,6 +157,30 @@ def test_the_all_layers_tile_has_one_source_layer_per_catalog_layer_in_zoom_rang
     assert "districts" in low_layers
 
 
+def test_a_map_asks_for_a_few_collections_in_one_tile(tiles_server: Server,
+                                                     db: psycopg.Connection) -> None:
+    """The viewer opens with plots, buildings and streets: `/tiles/…?collections=` gives one
+    tile per address holding only those layers, each exactly as in its own tileset, with one
+    ETag whatever the order of the names, served from memory the second time."""
+    tile = tile_over(db, "plots", 14)
+    selected = tiles_server.get(url(None, tile), params={"collections": "plots,buildings,streets"})
+    assert selected.status_code == 200 and selected.headers["content-type"] == MVT
+    layers = decode(selected.content)
+    assert set(layers) == {"plots", "buildings", "streets"}
+    for name in layers:
+        own = decode(tiles_server.get(url(name, tile)).content)[name]
+        assert layers[name]["features"] == own["features"], name
+    reordered = tiles_server.get(url(None, tile), params={"collections": "streets, buildings,plots"})
+    assert reordered.headers["etag"] == selected.headers["etag"]
+    assert reordered.headers["x-tile-cache"] == "memory"
+    everything = tiles_server.get(url(None, tile))
+    assert everything.headers["etag"] != selected.headers["etag"]
+    assert len(selected.content) < len(everything.content)
+    conformance = tiles_server.get("/conformance", params={"f": "json"}).json()["conformsTo"]
+    assert ("http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/collections-selection"
+            in conformance)
+
+
 @pytest.mark.parametrize("name, layer, zoom", [
     ("all_layers_z14", None, 14), ("plots_z15", "plots", 15), ("streets_z12", "streets", 12),
     ("districts_z10", "districts", 10)])
@@ -624,6 +648,9 @@ def test_the_terrain_model_is_an_ogc_coverage(tiles_server: Server, tmp_path: Pa
     ("/collections/plots/tiles/WebMercatorQuad/14/6000/11690.png", 400, "tile format"),
     ("/tiles/WebMercatorQuad/14/6000/11690?f=jpeg", 400, "f='jpeg'"),
     ("/tiles/Nope/1/0/0", 404, "tile matrix set"),
+    ("/tiles/WebMercatorQuad/14/6000/11690?collections=plots,casinos", 400, "'casinos'"),
+    ("/tiles/WebMercatorQuad/14/6000/11690?collections=,", 400, "collections="),
+    ("/tiles/WebMercatorQuad/5/10/10?collections=plots", 404, "tile matrix 5"),
     ("/tileMatrixSets/Nope", 404, "tile matrix set"),
     ("/terrain/tiles/WebMercatorQuad/20/0/0.png", 404, "overzoom"),
     ("/terrain/tiles/WebMercatorQuad/12/1500/2923.jpg", 400, "tile format"),

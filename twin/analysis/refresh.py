@@ -107,7 +107,21 @@ def freshness(conn: psycopg.Connection) -> dict[str, Any]:
     return {"current": not behind, "status": status, "changed_layers": behind,
             "data_versions": data, "analysed_versions": analysed,
             "analysed_at": computed.get("at"), "refresh": computed.get("refresh", "full"),
-            "refresher_running": refresher}
+            "refresher_running": refresher, "refresher_state": refresher_state(conn)}
+
+
+REFRESHER_NAME = "twin analysis refresher"
+
+
+def refresher_state(conn: psycopg.Connection) -> str:
+    """What the leading refresher is doing: `building` its start-up analysis in memory (the
+    first edit after it is incremental), `ready`, `waiting` (a follower) or `none`."""
+    names = [row[0] for row in conn.execute(query("analysis/refresher_states"),
+                                            {"prefix": REFRESHER_NAME + "%"})]
+    for state in ("building", "ready"):
+        if f"{REFRESHER_NAME}: {state}" in names:
+            return state
+    return "waiting" if names else "none"
 
 
 # -- publishing only the rows that changed ---------------------------------------------------
@@ -570,16 +584,23 @@ def _serve_forever(stop: threading.Event) -> None:
     while not stop.is_set():
         try:
             with psycopg.connect(database_url(), autocommit=True,
-                                 application_name="twin analysis refresher") as conn:
+                                 application_name=REFRESHER_NAME) as conn:
                 conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
                 while not conn.execute(query("analysis/refresh_try_lock"),
                                        {"space": LOCK_SPACE, "key": LEADER_LOCK}).fetchone()[0]:
                     if stop.wait(POLL_SECONDS):
                         return
+                conn.execute(query("analysis/refresher_state"),
+                             {"name": f"{REFRESHER_NAME}: building"})
                 conn.execute(query("analysis/refresh_listen"))
                 edited = False  # until an edit is announced: plain-SQL edits only
+                ready = False
                 while not stop.is_set():
                     done = refresher.step(conn, edited)
+                    if not ready:
+                        conn.execute(query("analysis/refresher_state"),
+                                     {"name": f"{REFRESHER_NAME}: ready"})
+                        ready = True
                     if done and (done.get("lighting") or {}).get("changed"):
                         edited = True   # streets' lit flags moved: the night network follows
                         continue
@@ -636,4 +657,4 @@ def start_refresher_process() -> "multiprocessing.process.BaseProcess":
 
 
 __all__ = ["Refresher", "announce", "refresher_enabled", "changed_rows", "freshness",
-           "start_refresher_process", "write_changed"]
+           "refresher_state", "start_refresher_process", "write_changed"]

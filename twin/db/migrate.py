@@ -1,13 +1,16 @@
 """Versioned migrations: numbered SQL files, then one table per catalog layer.
 
 Each applied step is recorded in `twin_migrations` with a checksum, so running `twin migrate`
-twice changes nothing, and a layer file that gains a property gets the new column.
+twice changes nothing, and a layer file that gains a property gets the new column. Numbered
+files are history: one edited after this database applied it is not applied again, and
+`twin migrate` warns, naming it, so the change goes into a new numbered file instead.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from pathlib import Path
 
 import psycopg
@@ -16,6 +19,7 @@ from psycopg import sql
 from twin.catalog import Layer, load_catalog
 from twin.sqlfiles import query
 
+LOG = logging.getLogger("twin.db.migrate")
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
@@ -72,6 +76,10 @@ def migrate(conn: psycopg.Connection) -> list[str]:
         for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
             text = path.read_text(encoding="utf-8")
             if path.stem in applied:
+                if applied[path.stem] != _checksum(text):
+                    LOG.warning(f"migration {path.name} was edited after this database applied "
+                                "it; the edit is not applied: put the change in a new numbered "
+                                "migration", extra={"fields": {"migration": path.stem}})
                 continue
             conn.execute(text)
             conn.execute(query("db/record_migration"), {"id": path.stem, "checksum": _checksum(text)})

@@ -2,11 +2,12 @@
 
 A map pans over the same few hundred tiles again and again. Once a tile has been served, its
 bytes sit in a per-process LRU (`HotTiles`, TWIN_TILE_MEMORY_MB, 128 MB by default) keyed by
-tileset, cache key and address; the cache key is a digest of the data versions of the
-tileset's layers (twin/tiles/cache.py), so an entry of an older version is never looked up
-again (it just ages out). `TileFastPath` is the outermost ASGI middleware: a GET or HEAD of a
-tile URL without a query string whose entry is in memory under the current versions (read at
-most once per TTL) is answered right there, with the same headers the full path sends (ETag,
+tileset (a layer, every layer, or a `collections=` selection), cache key and address; the
+cache key is a digest of the data versions of the tileset's layers (twin/tiles/cache.py), so
+an entry of an older version is never looked up again (it just ages out). `TileFastPath` is
+the outermost ASGI middleware: a GET or HEAD of a tile URL without a query string (or with
+`collections=` alone on the dataset's tiles) whose entry is in memory under the current
+versions (read at most once per TTL) is answered right there, with the same headers the full path sends (ETag,
 Cache-Control, CORS and the guard's security headers), or with 304 on a matching
 If-None-Match. Anything else goes on to the guard, the routes and, for tiles, the disk cache
 and the database (twin/tiles/routes.py), which fill the LRU.
@@ -25,6 +26,7 @@ import logging
 import os
 import re
 from collections import OrderedDict
+from urllib.parse import parse_qs
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 LOG = logging.getLogger("twin.tiles.fastpath")
@@ -85,6 +87,21 @@ class HotTiles:
             self.used -= len(old) + 512
 
 
+def _tileset(match: re.Match[str], query_string: bytes | None) -> str | None:
+    """The tileset a tile URL asks for, when the fast path may answer it: a layer's or the
+    dataset's tile without a query string, or the dataset's with `collections=` alone."""
+    from twin.tiles.routes import ALL_LAYERS, selection_id
+
+    if not query_string:
+        return match.group("layer") or ALL_LAYERS
+    if match.group("layer"):
+        return None
+    query = parse_qs(query_string.decode("latin-1"), keep_blank_values=True)
+    if set(query) != {"collections"} or len(query["collections"]) != 1:
+        return None
+    return selection_id(query["collections"][0])
+
+
 def _if_none_match(scope: Scope) -> bytes | None:
     for name, value in scope["headers"]:
         if name == b"if-none-match":
@@ -118,10 +135,13 @@ class TileFastPath:
                 service().versions.expire()
                 self._refresh_overviews_soon()
             return
-        if (method == "GET" or method == "HEAD") and not scope.get("query_string"):
+        if method == "GET" or method == "HEAD":
             match = TILE_PATH.match(scope["path"])
-            if match is not None and await self._answer(match, scope, send, method):
-                return
+            if match is not None:
+                tileset = _tileset(match, scope.get("query_string"))
+                if tileset is not None and await self._answer(match, tileset, scope, send,
+                                                              method):
+                    return
         await self.app(scope, receive, send)
 
     def _refresh_overviews_soon(self) -> None:
@@ -146,9 +166,9 @@ class TileFastPath:
         finally:
             self.refreshing = False
 
-    async def _answer(self, match: re.Match[str], scope: Scope, send: Send,
+    async def _answer(self, match: re.Match[str], tileset: str, scope: Scope, send: Send,
                       method: str) -> bool:
-        from twin.tiles.routes import ALL_LAYERS, service
+        from twin.tiles.routes import service
 
         svc = service()
         if not svc.versions.fresh():
@@ -158,7 +178,6 @@ class TileFastPath:
                 await svc.current_versions()
             except Exception:                      # the full path answers (503 and all)
                 return False
-        tileset = match.group("layer") or ALL_LAYERS
         key = svc.current_key(tileset)
         if key is None:
             return False

@@ -1,7 +1,10 @@
 """HTTP routes of the tiles (mounted before pygeoapi by twin/app.py ROUTE_FACTORIES).
 
 Per layer:   /collections/{layer}/tiles[/WebMercatorQuad[/tilejson.json|/{z}/{y}/{x}]]
-All layers:  /tiles[/WebMercatorQuad[/tilejson.json|/{z}/{y}/{x}]]  (source-layer = layer name)
+All layers:  /tiles[/WebMercatorQuad[/tilejson.json|/{z}/{y}/{x}]]  (source-layer = layer name);
+             a tile takes ?collections=a,b (OGC API Tiles "collections selection"): only those
+             layers, so a map that shows a few layers fetches one tile per address, not one per
+             layer
 Terrain:     /terrain/tilejson.json, /terrain/tiles/WebMercatorQuad/{z}/{y}/{x}.png,
              /collections/terrain (coverage description), /collections/terrain/coverage
 Matrix sets: /tileMatrixSets, /tileMatrixSets/WebMercatorQuad
@@ -15,6 +18,7 @@ answer is sent. Every tile served goes into the hot-tile memory. Empty tiles are
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 import os
 from collections.abc import Awaitable, Callable
@@ -47,6 +51,7 @@ MVT_TYPE = "application/vnd.mapbox-vector-tile"
 VECTOR_FORMATS = ("mvt", "pbf")
 VECTOR_F_VALUES = {"mvt", "pbf", MVT_TYPE}
 ALL_LAYERS = "_all"
+SELECTION_PREFIX = "_sel-"   # tileset id of a `collections=` selection: prefix + digest
 TERRAIN = "terrain"
 CORS = {"Access-Control-Allow-Origin": "*"}
 REQUEST_LIMITS = {"lock_ms": os.environ.get("TWIN_TILE_LOCK_TIMEOUT_MS", "3000"),
@@ -64,6 +69,7 @@ class TileService:
         self.memory = HotTiles()
         self._parts: dict[str, list[tuple[str, str]]] = {}
         self._keys: dict[str, tuple[dict[str, int], str]] = {}
+        self.selections: dict[str, list[str]] = {}   # selection tileset id -> layer names
 
     def parts(self, tileset: str, layers: list[Layer]) -> list[tuple[str, str]]:
         parts = self._parts.get(tileset)
@@ -90,6 +96,9 @@ class TileService:
         layers = load_catalog()
         if tileset == ALL_LAYERS:
             return self.key(tileset, list(layers.values()), versions)
+        if tileset in self.selections:
+            return self.key(tileset, [layers[name] for name in self.selections[tileset]],
+                            versions)
         if tileset not in layers:
             return None
         return self.key(tileset, [layers[tileset]], versions)
@@ -222,6 +231,38 @@ async def layer_tile(request: Request) -> Response:
     return await _vector_tile(request, layer.name, [layer], address)
 
 
+def _selected_names(value: str) -> set[str]:
+    return {name.strip() for name in value.split(",") if name.strip()}
+
+
+def selection_id(value: str) -> str:
+    """The tileset id of a `collections` query value: the same for the same names in any
+    order (the fast path looks hot tiles up under it)."""
+    return SELECTION_PREFIX + hashlib.sha256(
+        ",".join(sorted(_selected_names(value))).encode()).hexdigest()[:12]
+
+
+def selection_tileset(value: str | None) -> tuple[str, list[Layer]]:
+    """The tileset id and layers of a `collections` query value (None: every layer)."""
+    catalog = load_catalog()
+    if value is None:
+        return ALL_LAYERS, list(catalog.values())
+    names = _selected_names(value)
+    if not names:
+        raise TileRequestError("collections= names no collection: give a comma-separated list "
+                               "such as collections=plots,buildings", status=400,
+                               code="InvalidParameterValue")
+    unknown = sorted(names - set(catalog))
+    if unknown:
+        raise TileRequestError(f"unknown collection(s) {', '.join(map(repr, unknown))} in "
+                               f"collections=; the tiles hold {', '.join(catalog)}",
+                               status=400, code="InvalidParameterValue")
+    layers = [layer for name, layer in catalog.items() if name in names]   # catalog order
+    tileset = selection_id(value)
+    service().selections.setdefault(tileset, [layer.name for layer in layers])
+    return tileset, layers
+
+
 @answers_errors
 async def dataset_tile(request: Request) -> Response:
     params = request.path_params
@@ -229,10 +270,10 @@ async def dataset_tile(request: Request) -> Response:
     col, extension = split_extension(params["x"], VECTOR_FORMATS)
     _check_vector_format(request, extension)
     address = parse_address(params["z"], params["y"], col)
-    layers = _layers()
+    tileset, layers = selection_tileset(request.query_params.get("collections"))
     if not any(in_zoom_range(layer, address.z) for layer in layers):
-        raise TileRequestError(f"no layer has tiles at tile matrix {address.z}")
-    return await _vector_tile(request, ALL_LAYERS, layers, address)
+        raise TileRequestError(f"no selected layer has tiles at tile matrix {address.z}")
+    return await _vector_tile(request, tileset, layers, address)
 
 
 @answers_errors
@@ -465,8 +506,20 @@ async def terrain_coverage(request: Request) -> Response:
                              **CORS})
 
 
+# Beyond pygeoapi's own Tiles classes: /tiles (every layer) and its collections= selection.
+CONFORMANCE_ADDED = [
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/dataset-tilesets",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/collections-selection",
+]
+
+
 def routes() -> list[BaseRoute]:
-    """The tiles' routes, for twin/app.py ROUTE_FACTORIES."""
+    """The tiles' routes, for twin/app.py ROUTE_FACTORIES; adds our Tiles conformance classes
+    to pygeoapi's list (no fork)."""
+    from pygeoapi.api import tiles as pygeoapi_tiles
+
+    classes = pygeoapi_tiles.CONFORMANCE_CLASSES
+    classes.extend(uri for uri in CONFORMANCE_ADDED if uri not in classes)
     return [
         Route("/tileMatrixSets", tile_matrix_sets),
         Route("/tileMatrixSets/{tms}", tile_matrix_set),
