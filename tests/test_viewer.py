@@ -159,6 +159,13 @@ def test_the_page_renders_terrain_and_buildings_in_3d(page: HeadlessChromium) ->
     assert first["loading"] is True
     assert first["first_paint_on"] == "loaded" and first["frames"] <= 5, first
     assert first["painted"] > first["idle"], first
+    # the layers shown at opening come in one tile per address (collections selection)
+    opening = page.eval("const s = window.twin.map.getStyle(); return {source: s.layers.find("
+                        "l => l.id === 'plots-fill').source, url: s.sources['twin-opening'].tiles[0]}")
+    assert opening["source"] == "twin-opening", opening
+    assert "/tiles/WebMercatorQuad/" in opening["url"] and "collections=" in opening["url"]
+    assert {"plots", "buildings", "streets"} <= set(opening["url"].split("collections=")[1]
+                                                    .split(","))
     # the terrain mesh has a vertex per terrain-model pixel where the view looks, not 4
     assert page.eval("return window.twin.map.terrain.meshSize") == 64
     page.call("screenshot", path=str(ARTIFACTS / "city-3d.png"))

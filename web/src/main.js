@@ -3,7 +3,7 @@ import * as maplibregl from '../vendor/maplibre-gl/maplibre-gl.mjs';
 import { getJSON, items } from './api.js';
 import { setLang, t, lang, localName } from './i18n.js';
 import { notify, esc } from './notice.js';
-import { baseStyle, catalogStyleLayers, sourceFor, sourceId, demSource, hillshadeLayer, DEM, SHADE } from './style.js';
+import { baseStyle, catalogStyleLayers, sourceFor, sourceId, openingSource, OPENING, demSource, hillshadeLayer, DEM, SHADE } from './style.js';
 import { renderPanel, setLayerVisible, setLayerOpacity } from './panel.js';
 import { addSelectionLayers, featureAt, openCard, highlight } from './pick.js';
 import { readView, writeView } from './viewstate.js';
@@ -262,11 +262,16 @@ function firstViewStyle(tilejson, dem) {
   if (tilejson) {
     const available = new Set((tilejson.vector_layers ?? []).map((l) => l.id));
     const shown = [...app.entries.values()].filter((e) => !available.size || available.has(e.name));
+    const common = { bounds: tilejson.bounds, attribution: tilejson.attribution };
     for (const entry of shown) {
-      style.sources[sourceId(entry.name)] = { ...sourceFor(entry, location.origin), bounds: tilejson.bounds, attribution: tilejson.attribution };
+      style.sources[sourceId(entry.name)] = { ...sourceFor(entry, location.origin), ...common };
     }
+    const opening = shown.filter((e) => app.state.visible.has(e.name));
+    if (opening.length) style.sources[OPENING] = { ...openingSource(opening, location.origin), ...common };
     for (const layer of catalogStyleLayers(shown)) {
-      layer.layout.visibility = app.state.visible.has(layer.metadata.twinLayer) ? 'visible' : 'none';
+      const name = layer.metadata.twinLayer;
+      layer.layout.visibility = app.state.visible.has(name) ? 'visible' : 'none';
+      if (app.state.visible.has(name)) layer.source = OPENING;
       style.layers.push(layer);
     }
   }

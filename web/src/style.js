@@ -115,6 +115,23 @@ export function styleLayersFor(entry) {
   }
 }
 
+/**
+ * One source for the layers shown when the page opens: the dataset's tiles with only those
+ * collections (OGC API Tiles collections selection), so each address is one request and one
+ * tile to decode instead of one per layer. The other layers keep their own sources.
+ */
+export const OPENING = `${SOURCE}-opening`;
+
+export function openingSource(entries, origin) {
+  const names = entries.map((e) => e.name).sort();
+  return {
+    type: 'vector',
+    tiles: [`${origin}/tiles/WebMercatorQuad/{z}/{y}/{x}?collections=${names.map(encodeURIComponent).join(',')}`],
+    minzoom: Math.min(...entries.map((e) => e.minzoom ?? 0)),
+    maxzoom: Math.min(Math.max(...entries.map((e) => e.maxzoom ?? 16)), 16),
+  };
+}
+
 /** Every catalog layer's style layers, in draw order. */
 export function catalogStyleLayers(entries) {
   const sorted = [...entries].sort((a, b) => (ORDER[a.kind] ?? 0) - (ORDER[b.kind] ?? 0));
