@@ -171,9 +171,13 @@ def page_statement(q: ItemsQuery, source: sql.Composable, where: sql.Composable,
     """The page statement, with the window count of all matches when `count`."""
     feature = feature_expression(q.layer, q.properties, q.crs, q.skip_geometry, params)
     matched = sql.SQL("count(*) OVER ()" if count else "NULL::bigint")
-    name = "features/page" if isinstance(source, sql.Identifier) else "features/page_direct"
-    return query(name, table=source, where=where, order=order_clause(q), feature=feature,
+    if not isinstance(source, sql.Identifier):
+        return query("features/page_direct", table=source, where=where, order=order_clause(q),
+                     feature=feature, matched=matched)
+    pick = query("features/page_ids", table=source, where=where, order=order_clause(q),
                  matched=matched)
+    return query("features/page", pick=pick, table=source, order=order_clause(q),
+                 feature=feature)
 
 
 def fetch_page(conn: psycopg.Connection, q: ItemsQuery) -> Page:
@@ -247,8 +251,10 @@ def bounded_page_statement(q: ItemsQuery, source: sql.Composable, where: sql.Com
     if not isinstance(source, sql.Identifier):
         return query("features/page_bounded_direct", table=source, where=where,
                      order=order_clause(q), feature=feature)
-    return query("features/page_bounded", table=source, where=where, order=order_clause(q),
-                 feature=feature, columns=columns)
+    pick = query("features/page_ids_bounded", table=source, where=where,
+                 order=order_clause(q), columns=columns)
+    return query("features/page", pick=pick, table=source, order=order_clause(q),
+                 feature=feature)
 
 
 def _count(conn: psycopg.Connection, source: sql.Composable, where: sql.Composable,

@@ -1,4 +1,4 @@
--- page_bounded.sql for a derived relation (a layer as of a past instant, with no id index to
+-- page_ids_bounded.sql with page.sql, for a derived relation (a layer as of a past instant, with no id index to
 -- join back to): the bounded, counted matches carry their columns through the page's sort,
 -- and only the page's rows become GeoJSON.
 WITH page AS (
