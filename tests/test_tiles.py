@@ -181,6 +181,29 @@ def test_a_map_asks_for_a_few_collections_in_one_tile(tiles_server: Server,
             in conformance)
 
 
+def test_many_different_selections_do_not_pile_up_in_the_server(tiles_server: Server,
+                                                               db: psycopg.Connection) -> None:
+    """Any set of names is a selection: the server keeps the 64 most recently used in memory
+    and still answers the others (from its disk cache or the database)."""
+    import itertools
+
+    from twin.tiles.routes import MAX_SELECTIONS
+
+    tile = tile_over(db, "plots", 14)
+    first = {"collections": "plots,districts"}
+    tiles_server.get(url(None, tile), params=first)
+    assert tiles_server.get(url(None, tile), params=first).headers["x-tile-cache"] == "memory"
+    names = sorted(httpx.get(f"{tiles_server.url}/collections", params={"f": "json"},
+                             timeout=60).json()["collections"], key=lambda c: c["id"])
+    others = [c["id"] for c in names if c["id"] not in ("plots", "districts", "terrain")]
+    for pair in itertools.islice(itertools.combinations(others, 2), MAX_SELECTIONS):
+        answer = tiles_server.get(url(None, tile), params={"collections": ",".join(
+            ("plots", *pair))})
+        assert answer.status_code == 200, answer.text
+    again = tiles_server.get(url(None, tile), params=first)
+    assert again.status_code == 200 and again.headers["x-tile-cache"] == "hit"
+
+
 @pytest.mark.parametrize("name, layer, zoom", [
     ("all_layers_z14", None, 14), ("plots_z15", "plots", 15), ("streets_z12", "streets", 12),
     ("districts_z10", "districts", 10)])

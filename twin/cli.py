@@ -176,9 +176,8 @@ def _supervisor(config: "uvicorn.Config", sockets: list[socket.socket]) -> "Mult
 def run_server(host: str, port: int, workers: int = 1) -> None:
     import uvicorn
 
-    from twin.app import create_app
-
     from twin.analysis.refresh import refresher_enabled, start_refresher_process
+    from twin.app import create_app
 
     sockets = _worker_sockets(host, port, workers) if workers > 1 else [_bind(host, port)]
     if refresher_enabled():   # TWIN_ANALYSIS_REFRESH=off leaves edits to `twin analyse`

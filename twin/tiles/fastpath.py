@@ -7,9 +7,9 @@ cache key is a digest of the data versions of the tileset's layers (twin/tiles/c
 an entry of an older version is never looked up again (it just ages out). `TileFastPath` is
 the outermost ASGI middleware: a GET or HEAD of a tile URL without a query string (or with
 `collections=` alone on the dataset's tiles) whose entry is in memory under the current
-versions (read at most once per TTL) is answered right there, with the same headers the full path sends (ETag,
-Cache-Control, CORS and the guard's security headers), or with 304 on a matching
-If-None-Match. Anything else goes on to the guard, the routes and, for tiles, the disk cache
+versions (read at most once per TTL) is answered right there, with the same headers the full
+path sends (ETag, Cache-Control, CORS and the guard's security headers), or with 304 on a
+matching If-None-Match. Anything else goes on to the guard, the routes and, for tiles, the disk cache
 and the database (twin/tiles/routes.py), which fill the LRU.
 
 Writes: every request that may write (POST, PUT, PATCH, DELETE) expires the version TTL of

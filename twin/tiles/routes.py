@@ -21,6 +21,7 @@ import functools
 import hashlib
 import math
 import os
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -52,6 +53,7 @@ VECTOR_FORMATS = ("mvt", "pbf")
 VECTOR_F_VALUES = {"mvt", "pbf", MVT_TYPE}
 ALL_LAYERS = "_all"
 SELECTION_PREFIX = "_sel-"   # tileset id of a `collections=` selection: prefix + digest
+MAX_SELECTIONS = 64
 TERRAIN = "terrain"
 CORS = {"Access-Control-Allow-Origin": "*"}
 REQUEST_LIMITS = {"lock_ms": os.environ.get("TWIN_TILE_LOCK_TIMEOUT_MS", "3000"),
@@ -69,7 +71,19 @@ class TileService:
         self.memory = HotTiles()
         self._parts: dict[str, list[tuple[str, str]]] = {}
         self._keys: dict[str, tuple[dict[str, int], str]] = {}
-        self.selections: dict[str, list[str]] = {}   # selection tileset id -> layer names
+        # selection tileset id -> layer names, the most recently used MAX_SELECTIONS only: any
+        # set of names is a selection, and each one known costs a little memory
+        self.selections: OrderedDict[str, list[str]] = OrderedDict()
+
+    def remember_selection(self, tileset: str, names: list[str]) -> None:
+        """Know a `collections=` selection (for the fast path), forgetting the least recently
+        used one, with its cached keys, beyond MAX_SELECTIONS."""
+        self.selections[tileset] = names
+        self.selections.move_to_end(tileset)
+        while len(self.selections) > MAX_SELECTIONS:
+            old, _ = self.selections.popitem(last=False)
+            self._parts.pop(old, None)
+            self._keys.pop(old, None)
 
     def parts(self, tileset: str, layers: list[Layer]) -> list[tuple[str, str]]:
         parts = self._parts.get(tileset)
@@ -259,7 +273,7 @@ def selection_tileset(value: str | None) -> tuple[str, list[Layer]]:
                                status=400, code="InvalidParameterValue")
     layers = [layer for name, layer in catalog.items() if name in names]   # catalog order
     tileset = selection_id(value)
-    service().selections.setdefault(tileset, [layer.name for layer in layers])
+    service().remember_selection(tileset, [layer.name for layer in layers])
     return tileset, layers
 
 
