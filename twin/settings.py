@@ -65,9 +65,9 @@ class Limits:
 def get_limits() -> Limits:
     """Read the input bounds from the environment each call (tests set them per server)."""
     return Limits(
-        cql2_max_length=_int_env("TWIN_CQL2_MAX_LENGTH", 8192),
-        cql2_max_depth=_int_env("TWIN_CQL2_MAX_DEPTH", 20),
-        cql2_max_nodes=_int_env("TWIN_CQL2_MAX_NODES", 512),
+        cql2_max_length=_int_env("TWIN_CQL2_MAX_LENGTH", 16384),
+        cql2_max_depth=_int_env("TWIN_CQL2_MAX_DEPTH", 32),
+        cql2_max_nodes=_int_env("TWIN_CQL2_MAX_NODES", 1024),
         header_timeout_s=_int_env("TWIN_HEADER_TIMEOUT_S", 10),
         max_header_bytes=_int_env("TWIN_MAX_HEADER_BYTES", 16384),
         require_if_match=os.environ.get("TWIN_REQUIRE_IF_MATCH", "").lower() in

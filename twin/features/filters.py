@@ -1,8 +1,11 @@
 """CQL2 (text and JSON) to a PostgreSQL condition, with every value a bound parameter.
 
-The `cql2` package parses and validates; its JSON AST is translated here by hand so that each
-property is checked against the layer's queryables (identifiers come from the catalog, never
-from the request) and each literal is converted to the property's type in Python and bound.
+A filter is first bounded by a linear scan of its raw text (length, nesting depth, node
+count: check_cql2_bounds, limits in twin.settings.get_limits), then parsed by the `cql2`
+package; its JSON AST is translated here by hand so that each property is checked against the
+layer's queryables (identifiers come from the catalog, never from the request) and each literal
+is converted to the property's type in Python and bound. The translator is the validator: what
+it does not know is a 400 naming it.
 
 Supported: comparisons (=, <>, <, <=, >, >=, property-property), LIKE, IN, BETWEEN, IS NULL,
 AND/OR/NOT, CASEI, + - * /, the spatial functions S_INTERSECTS, S_EQUALS, S_DISJOINT,
@@ -14,12 +17,15 @@ properties. Anything else is a 400 that names it.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 import math
+import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 import cql2
 import orjson
 import shapely
@@ -27,8 +33,9 @@ from psycopg import sql
 from shapely.geometry import shape
 
 from twin.catalog import Layer
-from twin.features.crs import OutputCrs
+from twin.features.crs import OutputCrs, check_in_domain
 from twin.features.errors import FeatureQueryError
+from twin.settings import get_limits
 
 GEOMETRY_NAMES = ("geometry", "geom")
 COMPARISONS = {"=": "=", "<>": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
@@ -144,6 +151,9 @@ class _Translator:
         except (ValueError, TypeError, KeyError, AttributeError, shapely.errors.ShapelyError) as exc:
             raise FeatureQueryError(f"filter: invalid geometry literal "
                                     f"{json.dumps(value)[:120]} ({exc})") from None
+        if self.crs.srid != self.layer.srid:  # PostGIS fails the transform beyond the CRS
+            check_in_domain(self.crs, geom.bounds, f"filter {geom.geom_type} with bounds",
+                            "filter-crs")
         if self.crs.lat_lon:
             geom = shapely.ops.transform(lambda x, y, *z: (y, x), geom)
         expression = sql.SQL("ST_GeomFromWKB({}, {})").format(
@@ -399,35 +409,263 @@ def _convert(value: Any, kind: str, what: str, name: str) -> Any:
                             f"{value!r}, which is not a {kind}")
 
 
+# Bounds before the parser ------------------------------------------------------------------
+# cql2's parser recurses once per nesting level on the thread's stack (a filter of 2,000
+# brackets or a chain of 20,000 ANDs ends the process with a segfault), and everything after it
+# (the AST's conversion, orjson, the translator) recurses too. So each filter is measured by a
+# linear scan of its raw text first, and one that is too long, too deep or too large is a 400
+# naming the limit before cql2 sees it (docs/limits-cql2.md has the measurements).
+
+_TEXT_TOKENS = re.compile(r"""
+    (?P<string>'(?:[^']|'')*'?)                       # 'a string', '' inside doubled
+  | (?P<quoted>"(?:[^"]|"")*"?)                       # "a quoted identifier"
+  | (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
+  | (?P<word>[^\W\d]\w*(?:[:.]\w+)*)                 # identifiers, keywords, function names
+  | (?P<operator><>|<=|>=|!=|[=<>+\-*/%^])
+  | (?P<open>[(\[{])
+  | (?P<close>[)\]}])
+  | (?P<comma>,)
+  | (?P<other>\S)
+""", re.VERBOSE)
+_JSON_TOKENS = re.compile(r"""
+    (?P<string>"(?:[^"\\]|\\.)*"?)(?P<key>\s*:)?      # a string; a key when a colon follows
+  | (?P<open>[\[{])
+  | (?P<close>[\]}])
+  | (?P<separator>[,:])
+  | (?P<scalar>[^\s\[\]{},:"]+)                      # numbers, true, false, null (or junk)
+""", re.VERBOSE)
+# Words that end the scope of NOT, of a unary minus and of an arithmetic chain (AND and OR
+# bind loosest); the comma ends an argument.
+_SEPARATORS = {"and", "or"}
+_OPERATOR_WORDS = {"not", "like", "in", "between", "is", "div"}
+
+
+@dataclass(frozen=True)
+class FilterSize:
+    """What the bounds look at: characters, nesting depth and nodes (tokens) of a filter."""
+
+    length: int
+    depth: int
+    nodes: int
+
+
+def measure_cql2_text(text: str, stop_depth: int = 1 << 30, stop_nodes: int = 1 << 30
+                      ) -> FilterSize:
+    """Depth and nodes of CQL2 text in one pass, without recursion, stopping early past
+    `stop_depth` or `stop_nodes`.
+
+    Depth counts what makes cql2's tree deeper: each open bracket (group, function call,
+    list), each prefix operator (NOT, unary minus, possibly chained without brackets: `NOT NOT
+    x`, `- - 1`) and each binary operator of a chain (`1 + 1 + 1` is a tree as deep as it is
+    long). A prefix or chain ends at AND (not BETWEEN's), OR, a comma or the closing bracket.
+    Nodes are all tokens but closing brackets: names, literals, operators, commas, opening
+    brackets.
+    """
+    chains = [0]  # per open bracket: prefixes and binary operators still open at that level
+    between = [False]  # per open bracket: a BETWEEN waits for its AND
+    depth = deepest = nodes = 0
+    for match in _TEXT_TOKENS.finditer(text):
+        kind = match.lastgroup
+        if kind == "close":
+            if len(chains) > 1:
+                depth -= 1 + chains.pop()
+                between.pop()
+            continue
+        nodes += 1
+        if nodes > stop_nodes:
+            break
+        if kind == "word":
+            word = match.group().lower()
+            if word == "and" and between[-1]:  # x BETWEEN a AND b: one operation
+                between[-1] = False
+                kind = "operand"
+            else:
+                between[-1] = between[-1] or word == "between"
+                kind = "comma" if word in _SEPARATORS else \
+                    "operator" if word in _OPERATOR_WORDS else "operand"
+        if kind == "open":
+            chains.append(0)
+            between.append(False)
+            depth += 1
+        elif kind == "comma":  # AND, OR and commas end the prefixes and chains before them
+            depth -= chains[-1]
+            chains[-1] = 0
+        elif kind == "operator":  # unary or binary, each is a level
+            chains[-1] += 1
+            depth += 1
+        if depth > deepest:
+            deepest = depth
+            if deepest > stop_depth:
+                break
+    return FilterSize(len(text), deepest, nodes)
+
+
+def measure_cql2_json(text: str, stop_depth: int = 1 << 30, stop_nodes: int = 1 << 30
+                      ) -> FilterSize:
+    """Depth and nodes of CQL2 JSON on the same scale as CQL2 text, by a scan of its brackets
+    outside strings before any JSON parser recurses into it.
+
+    An operation is two brackets deep ({"op": ..., "args": [...]}), so the depth is half the
+    bracket depth, rounded up; nodes are the values but objects (strings but keys, numbers,
+    literals, arrays), as `a = 1` is three nodes in both encodings."""
+    brackets = deepest = nodes = 0
+    for match in _JSON_TOKENS.finditer(text):
+        kind = match.lastgroup
+        if kind == "close":
+            brackets = max(0, brackets - 1)
+            continue
+        if kind == "separator" or match.group("key"):
+            continue
+        if kind == "open":
+            brackets += 1
+            if brackets > deepest:
+                deepest = brackets
+                if (deepest + 1) // 2 > stop_depth:
+                    break
+            if match.group() == "{":
+                continue
+        nodes += 1
+        if nodes > stop_nodes:
+            break
+    return FilterSize(len(text), (deepest + 1) // 2, nodes)
+
+
+def check_cql2_bounds(text: str, lang: str) -> FilterSize:
+    """The filter's size, or a 400 naming the first bound it exceeds (twin.settings.Limits:
+    TWIN_CQL2_MAX_LENGTH, _DEPTH, _NODES)."""
+    limits = get_limits()
+    if len(text) > limits.cql2_max_length:
+        raise FeatureQueryError(
+            f"filter is too long: {len(text)} characters; the limit is "
+            f"{limits.cql2_max_length} (TWIN_CQL2_MAX_LENGTH)")
+    measure = measure_cql2_json if lang == "cql2-json" else measure_cql2_text
+    size = measure(text, limits.cql2_max_depth, limits.cql2_max_nodes)
+    if size.depth > limits.cql2_max_depth:
+        raise FeatureQueryError(
+            f"filter is nested too deeply: more than {limits.cql2_max_depth} levels of "
+            "brackets, NOT, signs and operators; the limit is "
+            f"{limits.cql2_max_depth} (TWIN_CQL2_MAX_DEPTH)")
+    if size.nodes > limits.cql2_max_nodes:
+        raise FeatureQueryError(
+            f"filter is too large: more than {limits.cql2_max_nodes} terms (names, values, "
+            f"operators); the limit is {limits.cql2_max_nodes} (TWIN_CQL2_MAX_NODES)")
+    return size
+
+
+# Parsed filters ----------------------------------------------------------------------------
+class _ParsedFilters:
+    """The parse outcome of recent filters, least recently used dropped first, bounded in
+    entries and in characters held (a flood of distinct long filters cannot grow memory)."""
+
+    def __init__(self, entries: int = 4096, chars: int = 4_000_000) -> None:
+        self.entries = entries
+        self.chars = chars
+        self._held = 0
+        self._items: OrderedDict[tuple[str, str], tuple[str, str, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _size(key: tuple[str, str], value: tuple[str, str, str]) -> int:
+        return len(key[0]) + len(value[1]) + len(value[2]) + 64
+
+    def get(self, key: tuple[str, str]) -> tuple[str, str, str] | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: tuple[str, str], value: tuple[str, str, str]) -> None:
+        size = self._size(key, value)
+        if size > self.chars:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._held -= self._size(key, old)
+            self._items[key] = value
+            self._held += size
+            while len(self._items) > self.entries or self._held > self.chars:
+                dropped, dropped_value = self._items.popitem(last=False)
+                self._held -= self._size(dropped, dropped_value)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._held = 0
+
+
+PARSED = _ParsedFilters()
+# At most this many filters not seen before are parsed at once (in worker threads, off the
+# event loop), so a burst of distinct filters queues here instead of taking every thread.
+PARSE_THREADS = 2
+_parse_limiter: anyio.CapacityLimiter | None = None
+
+
+def is_parsed(text: str, lang: str) -> bool:
+    """True when the filter's parse outcome is cached (parsing it costs nothing). A text over
+    the length bound is never cached, so it is not even hashed here."""
+    if len(text) > get_limits().cql2_max_length:
+        return False
+    return PARSED.get((text, lang)) is not None
+
+
+def parse_limiter() -> anyio.CapacityLimiter:
+    """The threads that parse new filters (created in the running event loop)."""
+    global _parse_limiter
+    if _parse_limiter is None:
+        _parse_limiter = anyio.CapacityLimiter(PARSE_THREADS)
+    return _parse_limiter
+
+
 def parse_cql2(text: str, lang: str) -> dict[str, Any] | bool:
-    """The filter's CQL2 JSON AST; a syntax error says where it is."""
+    """The filter's CQL2 JSON AST; a syntax error says where it is, a filter beyond the bounds
+    names the bound."""
     outcome, value, _ = _parsed_cql2(text, lang)
     if outcome == "error":
         raise FeatureQueryError(value)
-    return orjson.loads(value)   # a fresh AST: the translator may hold on to its parts
+    try:
+        return orjson.loads(value)  # a fresh AST: the translator may hold on to its parts
+    except orjson.JSONDecodeError:  # nested beyond orjson's limit: the bounds make it moot
+        raise FeatureQueryError("filter is nested too deeply to be read") from None
 
 
-@functools.lru_cache(maxsize=4096)
 def _parsed_cql2(text: str, lang: str) -> tuple[str, str, str]:
-    """Parse, validate and print a filter once per text: cql2's schema validation costs ~35 ms
-    of CPU a call, and clients (the viewer, QGIS paging, dashboards) send the same filters
-    again and again. Returns ("ok", AST as JSON, CQL2 text) or ("error", message, "")."""
+    """Parse and print a filter once per text (clients such as the viewer, QGIS paging and
+    dashboards send the same filters again and again). Returns ("ok", AST as JSON, CQL2 text)
+    or ("error", message, "").
+
+    The text is bounded first (check_cql2_bounds). cql2's own schema validation is not used:
+    it costs ~20 ms of CPU per filter holding the GIL, and ~9 MB more per nested NOT
+    (measured: 100 levels, 613 characters, 1.7 GB); the translator below is the validator,
+    naming each operator, argument count and type it does not accept."""
+    key = (text, lang)
+    cached = PARSED.get(key)
+    if cached is not None:
+        return cached
+    check_cql2_bounds(text, lang)  # raises; refusals are not cached (long texts would crowd it)
+    outcome = _parse(text, lang)
+    PARSED.put(key, outcome)
+    return outcome
+
+
+def _parse(text: str, lang: str) -> tuple[str, str, str]:
     try:
         expression = cql2.parse_text(text) if lang == "cql2-text" else cql2.parse_json(text)
-        expression.validate()
         ast = expression.to_json()
+        ast_json = orjson.dumps(ast).decode()
     except cql2.ParseError as exc:
         position = str(exc).strip()
         return "error", f"filter is not valid {lang}: {position}", ""
-    except cql2.ValidationError as exc:
-        return "error", f"filter is not valid CQL2: {str(exc)[:400]}", ""
+    except (orjson.JSONEncodeError, RecursionError):
+        return "error", "filter is nested too deeply to be read", ""
     except (ValueError, TypeError) as exc:
         return "error", f"filter is not valid {lang}: {exc}", ""
     try:
-        as_text = cql2.parse_json(json.dumps(ast)).to_text()
-    except (cql2.ParseError, ValueError):
+        as_text = cql2.parse_json(ast_json).to_text()
+    except (cql2.ParseError, ValueError, TypeError, RecursionError):
         as_text = text
-    return "ok", orjson.dumps(ast).decode(), as_text
+    return "ok", ast_json, as_text
 
 
 def compile_filter(layer: Layer, text: str, lang: str, filter_crs: OutputCrs) -> CompiledFilter:
@@ -436,5 +674,8 @@ def compile_filter(layer: Layer, text: str, lang: str, filter_crs: OutputCrs) ->
         raise FeatureQueryError("filter is empty")
     ast = parse_cql2(text, lang)
     translator = _Translator(layer, filter_crs)
-    condition = translator.predicate(ast)
+    try:
+        condition = translator.predicate(ast)
+    except RecursionError:  # the bounds keep real and hostile filters far from it
+        raise FeatureQueryError("filter is nested too deeply to be translated") from None
     return CompiledFilter(condition, translator.params, _parsed_cql2(text, lang)[2] or text)

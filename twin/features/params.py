@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from twin.catalog import Layer
 from twin.editing import VERSIONED_LAYERS
-from twin.features.crs import OutputCrs, crs_by_uri
+from twin.features.crs import OutputCrs, check_in_domain, clamp_to_world, crs_by_uri
 from twin.features.errors import FeatureQueryError
 from twin.features.filters import CompiledFilter, compile_filter
+from twin.features.ids import ID_FORM, INTEGER_FORM, canonical_integer
 
 DEFAULT_LIMIT = 10
+BIGINT = 2**63  # integers the database holds lie in -BIGINT..BIGINT-1
 MAX_LIMIT = 10000
 # Parameters of the items request itself; any other name is a property filter or ignored.
 RESERVED = {"bbox", "bbox-crs", "crs", "f", "lang", "limit", "offset", "resulttype", "datetime",
@@ -71,15 +74,25 @@ class ItemsQuery:
     hits_only: bool = False
 
 
+def integer_param(value: str, name: str, signed: bool = False) -> int:
+    """A query parameter's integer in its one canonical form (twin.features.ids: ASCII digits,
+    no '+', spaces, underscores or leading zeros; a minus only when `signed`), or a 400
+    naming the parameter: int() alone would also read '1_0', ' 1 ' and '١٢'."""
+    number = canonical_integer(value, signed)
+    if number is None:
+        shown = value if len(value) <= 40 else value[:40] + "…"
+        lowest = -BIGINT if signed else 0
+        raise FeatureQueryError(f"{name} must be an integer from {lowest} to {BIGINT - 1}, "
+                                f"got {shown!r}: {INTEGER_FORM if signed else ID_FORM}")
+    return number
+
+
 def limit_param(value: str | None, maximum: int = MAX_LIMIT,
                 default: int = DEFAULT_LIMIT) -> int:
     """`limit`: a positive integer, at most the server's max_items (more is an error)."""
     if value is None:
         return default
-    try:
-        limit = int(value)
-    except ValueError:
-        raise FeatureQueryError(f"limit must be an integer, got {value!r}") from None
+    limit = integer_param(value, "limit", signed=True)
     if limit <= 0:
         raise FeatureQueryError(f"limit must be at least 1, got {limit}")
     if limit > maximum:
@@ -91,13 +104,17 @@ def limit_param(value: str | None, maximum: int = MAX_LIMIT,
 def offset_param(value: str | None) -> int:
     if value is None:
         return 0
-    try:
-        offset = int(value)
-    except ValueError:
-        raise FeatureQueryError(f"offset must be an integer, got {value!r}") from None
+    offset = integer_param(value, "offset", signed=True)
     if offset < 0:
         raise FeatureQueryError(f"offset must be zero or more, got {offset}")
+    if offset >= BIGINT:
+        raise FeatureQueryError(f"offset must be less than {BIGINT}, got {offset}")
     return offset
+
+
+# A bbox number as the OGC spec and JSON write it, ASCII only: Python's float() would also take
+# '1_0', Unicode digits and 'infinity', which no client means.
+BBOX_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 def bbox_param(value: str | None) -> tuple[float, float, float, float] | None:
@@ -107,13 +124,16 @@ def bbox_param(value: str | None) -> tuple[float, float, float, float] | None:
     parts = value.split(",")
     if len(parts) not in (4, 6):
         raise FeatureQueryError(f"bbox must be 4 numbers (minx,miny,maxx,maxy) or 6 with "
-                                f"heights, got {len(parts)} value(s): {value!r}")
-    try:
-        numbers = [float(part) for part in parts]
-    except ValueError:
-        raise FeatureQueryError(f"bbox values must be numbers, got {value!r}") from None
-    if not all(math.isfinite(n) for n in numbers):
-        raise FeatureQueryError(f"bbox values must be finite numbers, got {value!r}")
+                                f"heights, got {len(parts)} value(s): {value[:200]!r}")
+    numbers = []
+    for part in parts:
+        if not BBOX_NUMBER.fullmatch(part.strip(" ")):
+            raise FeatureQueryError(f"bbox values must be decimal numbers (e.g. 76.9 or "
+                                    f"-1.5e3), got {part[:40]!r} in {value[:200]!r}")
+        number = float(part) + 0.0  # -0 is 0
+        if not math.isfinite(number):
+            raise FeatureQueryError(f"bbox values must be finite numbers, got {part[:40]!r}")
+        numbers.append(number)
     if len(numbers) == 6:
         numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
     minx, miny, maxx, maxy = numbers
@@ -129,6 +149,18 @@ def bbox_crs_param(value: str | None, bbox: object) -> OutputCrs:
     if value is not None and bbox is None:
         raise FeatureQueryError("bbox-crs was given without a bbox")
     return crs_by_uri(value, "bbox-crs")
+
+
+def bbox_in_crs(bbox: tuple[float, float, float, float] | None, crs: OutputCrs
+                ) -> tuple[float, float, float, float] | None:
+    """The bbox within the area its CRS is defined for: a longitude/latitude box is cut to
+    the world; a projected one beyond the CRS's area of use is a 400 naming its bounds."""
+    if bbox is None:
+        return None
+    if crs.geographic:
+        return clamp_to_world(crs, bbox)
+    check_in_domain(crs, bbox, "bbox", "bbox-crs")
+    return bbox
 
 
 def crs_param(value: str | None) -> OutputCrs:
@@ -265,10 +297,17 @@ def typed_value(layer: Layer, name: str, value: Any, what: str) -> Any:
     kind = "integer" if name == "id" else layer.properties[name].type
     try:
         if kind == "integer":
-            number = float(value) if not isinstance(value, bool) else math.nan
-            if not number.is_integer():
+            if isinstance(value, bool):
                 raise ValueError
-            return int(number)
+            if isinstance(value, int):
+                whole = value
+            elif isinstance(value, str):  # one spelling per number; ids are never negative
+                return integer_param(value, f"{what} {name}", signed=name != "id")
+            else:
+                raise ValueError
+            if not -BIGINT <= whole < BIGINT:  # the database's bigint; beyond it no row
+                raise ValueError
+            return whole
         if kind == "number":
             if isinstance(value, bool):
                 raise ValueError
@@ -321,11 +360,25 @@ def filter_param(text: str | None, lang: str | None, crs: str | None, layer: Lay
     return compile_filter(layer, text, lang or "cql2-text", filter_crs)
 
 
+def filter_source(params: Mapping[str, str], body: bytes | None = None,
+                  body_lang: str = "cql2-json") -> tuple[str, str] | None:
+    """The filter text and language a request carries, read without parsing, so the caller
+    can decide where the parsing runs (off the event loop); None without a filter."""
+    if body:
+        return body.decode("utf-8", "replace"), body_lang
+    text = params.get("filter")
+    if text is None:
+        return None
+    return text, params.get("filter-lang") or "cql2-text"
+
+
 def items_query(layer: Layer, params: Mapping[str, str], body: bytes | None = None,
                 max_items: int = MAX_LIMIT, default_items: int = DEFAULT_LIMIT,
                 body_lang: str = "cql2-json") -> ItemsQuery:
     """Every parameter of an items request validated, or the first problem as a 400."""
     bbox = bbox_param(params.get("bbox"))
+    bbox_crs = bbox_crs_param(params.get("bbox-crs"), bbox)
+    bbox = bbox_in_crs(bbox, bbox_crs)
     resulttype = params.get("resulttype", "results")
     if resulttype not in ("results", "hits"):
         raise FeatureQueryError(f"resulttype must be results or hits, got {resulttype!r}")
@@ -334,7 +387,7 @@ def items_query(layer: Layer, params: Mapping[str, str], body: bytes | None = No
         limit=limit_param(params.get("limit"), max_items, default_items),
         offset=offset_param(params.get("offset")),
         bbox=bbox,
-        bbox_crs=bbox_crs_param(params.get("bbox-crs"), bbox),
+        bbox_crs=bbox_crs,
         datetime=datetime_param(params.get("datetime"), layer),
         as_of=as_of_param(params.get("datetime"), layer),
         equals=equality_params(params, layer),
