@@ -182,6 +182,75 @@ def test_bad_input_is_a_400_naming_the_problem(server, analysed_city, process, i
     assert body["code"] == "InvalidParameterValue" and says in body["description"]
 
 
+# Ids a planner might paste: only canonical ASCII digits within PostgreSQL's bigint are ids.
+# "²" and "١" are digits to str.isdigit (the first made int() fail, a 500; the second read as
+# plot 1), and int() of 5,000 digits raises: each is a 400 naming plot_id.
+@pytest.mark.parametrize("process, inputs, says", [
+    ("plot-report", {"plot_id": "²"}, "input 'plot_id' must be an integer id"),
+    ("plot-report", {"plot_id": "١"}, "input 'plot_id' must be an integer id"),
+    ("plot-report", {"plot_id": "9" * 5000}, "input 'plot_id' must be an integer id"),
+    ("plot-report", {"plot_id": "007"}, "input 'plot_id' must be an integer id"),
+    ("plot-report", {"plot_id": " 7"}, "input 'plot_id' must be an integer id"),
+    ("plot-report", {"plot_id": "-1"}, "input 'plot_id' must be an integer id"),
+    ("plot-report", {"plot_id": 2**63}, "input 'plot_id' = 9223372036854775808 is not an id"),
+    ("plot-report", {"plot_id": -5}, "input 'plot_id' = -5 is not an id"),
+    ("plot-report", {"plot_id": 1.0}, "input 'plot_id' must be an integer id"),
+    ("plot-report", {"plot_id": True}, "input 'plot_id' must be an integer id"),
+    ("plot-report", {"plot_id": None}, "missing input 'plot_id'"),
+    ("fifteen-minute-report", {"plot_id": "²"}, "input 'plot_id' must be an integer id"),
+    ("fifteen-minute-report", {"plot_id": "9" * 5000}, "input 'plot_id' must be an integer id"),
+    ("fifteen-minute-report", {"plot_id": 2**63}, "is not an id"),
+    ("scenario", {"remove_amenities": ["²"]}, "input 'remove_amenities[0]' must be an integer"),
+    ("scenario", {"remove_amenities": [1, 2**63]}, "input 'remove_amenities[1]' = 92233720"),
+    ("scenario", {"remove_parks": [1.5]}, "input 'remove_parks[0]' must be an integer id"),
+    ("scenario", {"add": {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [76.94, 43.24]},
+         "properties": "school"}]}}, "add.features[0].properties must be an object"),
+    ("scenario", {"add": {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [76.94, 43.24]},
+         "properties": {"category": "education", "kind": {"a": 1}}}]}},
+     "add.features[0].properties.kind must be text"),
+    ("scenario", {"add": {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[
+            [76.94, 43.24], [76.95, 43.24], [76.95, 43.25], [76.94, 43.24]]]},
+         "properties": {"kind": ["park"]}}]}}, "add.features[0].properties.kind must be text"),
+    ("scenario", {"add": {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": None, "properties": None}]}},
+     "add.features[0].geometry must be a GeoJSON geometry object"),
+    ("isochrone", {"lon": 76.94, "lat": 43.24, "mode": ["slope"]}, "input 'mode' must be one"),
+])
+def test_ids_and_values_that_only_look_right_are_a_400(server, analysed_city, process, inputs,
+                                                         says):
+    response = execute(server, process, inputs)
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert body["code"] == "InvalidParameterValue" and says in body["description"], body
+    assert len(body["description"]) < 400  # a 5,000-digit id is not quoted back whole
+
+
+def test_an_id_in_canonical_digits_is_still_read(server, central_plot):
+    plot_id, _, _ = central_plot
+    response = execute(server, "plot-report", {"plot_id": str(plot_id)})
+    assert response.status_code == 200 and response.json()["plot_id"] == plot_id
+
+
+# JavaScript's and Python's encoders write NaN and Infinity; 1e309 is infinity as a double.
+@pytest.mark.parametrize("process, body, says", [
+    ("isochrone", b'{"inputs": {"lon": 1e309, "lat": 43.24}}', "input 'lon' must be a finite"),
+    ("isochrone", b'{"inputs": {"lon": NaN, "lat": 43.24}}', "input 'lon' must be a finite"),
+    ("isochrone", b'{"inputs": {"lon": 76.94, "lat": -Infinity}}', "input 'lat' must be a fin"),
+    ("isochrone", b'{"inputs": {"lon": 76.94, "lat": 43.24, "minutes": [5, Infinity]}}',
+     "input 'minutes' = inf is out of range"),
+    ("fifteen-minute-report", b'{"inputs": {"lon": NaN, "lat": 43.24}}', "input 'lon'"),
+    ("plot-report", b'{"inputs": {"plot_id": 1e309}}', "input 'plot_id' must be an integer"),
+])
+def test_numbers_json_cannot_hold_are_named(server, analysed_city, process, body, says):
+    response = server.post(f"/processes/{process}/execution", content=body,
+                           headers={"Content-Type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert says in response.json()["description"]
+
+
 def test_a_body_that_is_not_json_is_a_400(server, analysed_city):
     response = server.post("/processes/isochrone/execution", content=b"{lon: 76",
                            headers={"Content-Type": "application/json"})

@@ -11,20 +11,22 @@ import gc
 import importlib
 import logging
 import os
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route
-from starlette.staticfiles import StaticFiles
 
 from twin.db.pool import connection
+from twin.editing.guard import MARKER_ENV, new_marker
 from twin.errors import TwinError
 from twin.settings import get_settings
 from twin.sqlfiles import query
 
 LOG = logging.getLogger("twin.app")
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
 # Route factories of the parts of the twin that serve hot paths ahead of pygeoapi:
 # "module:function" returning a list of Starlette routes. Order matters: first match wins.
@@ -41,15 +43,18 @@ ROUTE_FACTORIES: list[str] = [
 
 def error_response(status: int, code: str, description: str, **extra: Any) -> JSONResponse:
     """The one JSON error shape of the twin, the same as pygeoapi's exceptions."""
-    return JSONResponse({"code": code, "description": description, **extra}, status_code=status)
+    return JSONResponse({"code": code, "type": code, "description": description, **extra},
+                        status_code=status)
 
 
 async def healthz(request: Request) -> JSONResponse:
     try:
         with connection(timeout=2) as conn:
             layers = conn.execute(query("app/health")).fetchone()[0]
-    except TwinError as exc:
-        return JSONResponse({"status": "unavailable", "database": "down", "detail": str(exc)},
+    except TwinError as exc:  # the connection error (host, port, user) goes to the log only
+        LOG.warning("healthz: database unavailable: %s", exc)
+        return JSONResponse({"status": "unavailable", "database": "down",
+                             "detail": "the database does not answer; retry in a few seconds"},
                             status_code=503, headers={"Retry-After": "5"})
     return JSONResponse({"status": "ok", "database": "up", "layers": layers})
 
@@ -84,17 +89,19 @@ def create_app(server_url: str) -> Starlette:
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     os.environ["TWIN_SERVER_URL"] = server_url.rstrip("/")
     os.environ["PYGEOAPI_CONFIG"] = str(settings.config_path)
+    # our copies of pygeoapi's templates with scripts, and this process's marker of their
+    # script nonces (twin.editing.guard replaces it with a fresh nonce in each page)
+    os.environ["TWIN_TEMPLATES"] = str(TEMPLATES_DIR)
+    os.environ[MARKER_ENV] = new_marker()
     openapi_path = settings.run_dir / "openapi.yml"
     if os.environ.get("TWIN_OPENAPI_READY") != str(openapi_path):  # workers reuse the parent's
         _openapi_document(str(settings.config_path), str(openapi_path))
     os.environ["PYGEOAPI_OPENAPI"] = str(openapi_path)
     from pygeoapi import starlette_app  # noqa: E402  (reads the environment at import)
 
-    settings.web_dir.mkdir(exist_ok=True)
     routes: list[BaseRoute] = [
         Route("/healthz", healthz),
         *_extra_routes(),
-        Mount("/viewer", app=StaticFiles(directory=settings.web_dir, html=True), name="viewer"),
         Mount("/", app=starlette_app.APP),
     ]
     from starlette.middleware import Middleware

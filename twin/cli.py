@@ -173,6 +173,11 @@ def _supervisor(config: "uvicorn.Config", sockets: list[socket.socket]) -> "Mult
     return BalancedWorkers(config, sockets=sockets)
 
 
+# httptools with a header timeout and a header size limit (twin/http_protocol.py); named by
+# its import path so the workers of `--workers N` load it themselves
+HTTP_PROTOCOL = "twin.http_protocol:TwinHttpProtocol"
+
+
 def run_server(host: str, port: int, workers: int = 1) -> None:
     import uvicorn
 
@@ -200,7 +205,8 @@ def run_server(host: str, port: int, workers: int = 1) -> None:
         for each in sockets:
             each.set_inheritable(True)
         config = uvicorn.Config("twin.app:app_from_environment", factory=True, workers=workers,
-                                log_level="warning", access_log=False, timeout_keep_alive=30)
+                                log_level="warning", access_log=False, timeout_keep_alive=30,
+                                http=HTTP_PROTOCOL)
         click.echo(f"Almaty Twin serving at {url}/  ({workers} workers; collections: "
                    f"{url}/collections, viewer: {url}/viewer/, health: {url}/healthz)")
         sys.stdout.flush()
@@ -211,7 +217,8 @@ def run_server(host: str, port: int, workers: int = 1) -> None:
                f"viewer: {url}/viewer/, health: {url}/healthz)")
     sys.stdout.flush()
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False,
-                                           timeout_keep_alive=30))  # fewer keep-alive races
+                                           timeout_keep_alive=30,  # fewer keep-alive races
+                                           http=HTTP_PROTOCOL))
     server.run(sockets=[sock])
 
 

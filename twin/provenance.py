@@ -105,7 +105,7 @@ def add_to_html(body: bytes, collection: str | None,
         facts.append(f"<li>file: {html.escape(str(details['file']))}"
                      f"{' (mapping ' + html.escape(str(details['mapping'])) + ')' if details.get('mapping') else ''}</li>")
     if "loaded" in details:
-        facts.append(f"<li>{details.get('loaded')} features loaded, "
+        facts.append(f"<li>{html.escape(str(details.get('loaded')))} features loaded, "
                      f"{sum((details.get('repaired') or {}).values())} repaired, "
                      f"{sum((details.get('rejected') or {}).values())} rejected</li>")
     for reason, count in (details.get("rejected") or {}).items():

@@ -76,6 +76,11 @@ def render() -> dict[str, Any]:
             "limits": {"default_items": 10, "max_items": 10000, "on_exceed": "error"},
             "map": {"url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
                     "attribution": "© OpenStreetMap contributors"},
+            # our copies of pygeoapi's templates with scripts (twin/templates/README.md), and
+            # the per-process marker of their script nonces (twin.editing.guard); both are set
+            # by twin.app.create_app before pygeoapi reads this file
+            "templates": {"path": "${TWIN_TEMPLATES:-twin/templates}",
+                          "nonce": "${TWIN_CSP_MARKER:-}"},
         },
         "logging": {"level": "ERROR"},
         "metadata": {

@@ -1,9 +1,11 @@
 """The viewer's server side: the layer panel built from the catalog, and MapLibre served locally.
 
-The viewer itself is plain ES modules in web/ (mounted at /viewer by twin/app.py). Two things
-need the server: the layer panel must come from layers/*.yml (one source of truth, so a new
-layer file shows up in the panel with its legend), and MapLibre GL JS must come from the pinned
-npm package in web/node_modules, never from a CDN, so the viewer works offline.
+The viewer itself is plain ES modules in web/, served at /viewer by the routes below from an
+allow-list (index.html, viewer.css, src/*.js, layers.json, MapLibre's dist files); nothing
+else in web/ (node_modules, tests, package files, dotfiles) is reachable. Two things need the
+server: the layer panel must come from layers/*.yml (one source of truth, so a new layer file
+shows up in the panel with its legend), and MapLibre GL JS must come from the pinned npm
+package in web/node_modules, never from a CDN, so the viewer works offline.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import psycopg
 from rasterio.errors import RasterioError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from twin.app import error_response
@@ -200,6 +202,7 @@ VIEWER_FILES: dict[str, str] = {
     "index.html": "text/html; charset=utf-8",
     "viewer.css": "text/css; charset=utf-8",
 }
+VIEWER_PAGE_CSP = "object-src 'none'; base-uri 'self'; frame-ancestors 'self'"
 MODULE_NAME = re.compile(r"^[a-z][a-z0-9_-]*\.js$")
 
 
@@ -208,8 +211,12 @@ async def viewer_file(request: Request) -> Response:
     if name not in VIEWER_FILES:
         return error_response(404, "NotFound", f"no viewer file {name!r}; the viewer is "
                               "/viewer/ (index.html), viewer.css, src/*.js and layers.json")
-    return _send_asset(request, get_settings().web_dir / name, VIEWER_FILES[name],
-                       {"Cache-Control": "no-cache"})
+    headers = {"Cache-Control": "no-cache"}
+    if name == "index.html":
+        # The page is a static file (no server-rendered data): plugins, base and framing are
+        # restricted; its scripts are not (the browser tests evaluate strings in the page).
+        headers["Content-Security-Policy"] = VIEWER_PAGE_CSP
+    return _send_asset(request, get_settings().web_dir / name, VIEWER_FILES[name], headers)
 
 
 async def viewer_module(request: Request) -> Response:
@@ -236,14 +243,30 @@ async def maplibre_file(request: Request) -> Response:
                         "Content-Security-Policy": WORKER_CSP})
 
 
+async def viewer_home(request: Request) -> Response:
+    """/viewer without its slash: the page's relative links need the slash."""
+    return RedirectResponse("/viewer/", status_code=308)
+
+
+async def not_served(request: Request) -> Response:
+    """Anything else under /viewer/: the viewer serves an allow-list, never web/ itself (its
+    node_modules, tests, package files and dotfiles stay on the server)."""
+    return error_response(404, "NotFound", "not part of the viewer; it serves /viewer/ "
+                          "(index.html), viewer.css, src/*.js, layers.json and "
+                          "vendor/maplibre-gl/*")
+
+
 def routes() -> list[BaseRoute]:
-    """Mounted ahead of the /viewer static files (twin/app.py ROUTE_FACTORIES)."""
+    """Everything /viewer serves (twin/app.py ROUTE_FACTORIES): an allow-list by name."""
     return [
+        Route("/viewer", viewer_home),
         Route("/viewer/", viewer_file),
         Route("/viewer/layers.json", layers_json),
         Route("/viewer/{name:str}", viewer_file),
         Route("/viewer/src/{name}", viewer_module),
         Route("/viewer/vendor/maplibre-gl/{name}", maplibre_file),
+        Route("/viewer/{rest:path}", not_served, methods=["GET", "HEAD", "POST", "PUT",
+                                                           "PATCH", "DELETE"]),
     ]
 
 

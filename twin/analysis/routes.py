@@ -11,6 +11,7 @@ stay pygeoapi's.
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import re
 from typing import Any
@@ -48,6 +49,16 @@ def _json(body: Any, status: int = 200) -> Response:
                     status_code=status, media_type="application/json")
 
 
+def lenient_json(raw: bytes) -> Any:
+    """A body orjson refused, read again allowing NaN, Infinity and 1e309 (what JavaScript's
+    and Python's encoders write for them), so the input's own check names the bad number; None
+    if it is not JSON even so."""
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+
+
 async def execute(request: Request) -> Response:
     process_id = request.path_params["process_id"]
     raw = await request.body()
@@ -57,7 +68,9 @@ async def execute(request: Request) -> Response:
     try:
         document = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        return error_response(400, "InvalidParameterValue", f"request body is not JSON: {exc}")
+        document = lenient_json(raw)
+        if document is None:
+            return error_response(400, "InvalidParameterValue", f"request body is not JSON: {exc}")
     if not isinstance(document, dict) or not isinstance(document.get("inputs", {}), dict):
         return error_response(400, "InvalidParameterValue",
                               'request body must be {"inputs": {...}} with inputs an object')

@@ -14,9 +14,12 @@ the whole API:
   explicitly, never in cookies, so a wildcard origin cannot lend a visitor's rights to another
   site; credentials mode is therefore off.
 - security headers: nosniff, same-origin framing, a referrer policy, cross-origin resource
-  policy (tiles and features are meant for maps on other sites), and a content security policy
-  (none for API payloads; framing and plugins restricted for HTML pages, whose scripts come from
-  CDNs). No HSTS: TLS ends at the load balancer, which sets it (docs/scaling.md).
+  policy (tiles and features are meant for maps on other sites), and a content security policy:
+  nothing at all for API payloads; for pygeoapi's HTML pages `script-src 'nonce-…'` with a
+  fresh nonce per response, which replaces the per-process marker our templates put on each
+  of their script tags (twin/templates/README.md), so a script that did not come from the
+  templates never runs (no 'unsafe-inline'). No HSTS: TLS ends at the load balancer, which
+  sets it (docs/scaling.md).
 """
 
 from __future__ import annotations
@@ -24,12 +27,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import secrets
 import time
 from typing import Any
 
 import anyio
 import orjson
 import psycopg
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from twin.errors import DatabaseNotRunning
@@ -47,7 +52,20 @@ COMMON_HEADERS = [
     (b"cross-origin-resource-policy", b"cross-origin"),
 ]
 CSP_API = b"default-src 'none'; frame-ancestors 'none'"
-CSP_HTML = b"frame-ancestors 'self'; object-src 'none'; base-uri 'self'"
+CSP_HTML = "script-src 'nonce-{nonce}'; object-src 'none'; base-uri 'self'; frame-ancestors 'self'"
+# The environment variable holding this process's template marker (twin.app.create_app).
+MARKER_ENV = "TWIN_CSP_MARKER"
+
+
+def new_marker() -> str:
+    """A per-process secret for the templates' script tags: a letter then 32 hex digits (the
+    letter keeps pygeoapi's config loader from reading it as a number)."""
+    return "t" + secrets.token_hex(16)
+
+
+def _nonce(marker: bytes) -> bytes:
+    """A fresh nonce as long as the marker, so replacing it keeps Content-Length right."""
+    return (b"n" + secrets.token_hex(max(16, len(marker))).encode())[:max(len(marker), 17)]
 
 
 class BodyTooLarge(Exception):
@@ -63,7 +81,7 @@ def _setting(name: str, default: int) -> int:
 
 def _json(status: int, code: str, description: str,
           headers: list[tuple[bytes, bytes]] | None = None) -> tuple[Message, Message]:
-    body = orjson.dumps({"code": code, "description": description})
+    body = orjson.dumps({"code": code, "type": code, "description": description})
     start = {"type": "http.response.start", "status": status,
              "headers": [(b"content-type", b"application/json"),
                          (b"content-length", str(len(body)).encode()), *(headers or [])]}
@@ -73,6 +91,14 @@ def _json(status: int, code: str, description: str,
 def _unavailable() -> tuple[Message, Message]:
     return _json(503, "DatabaseUnavailable", "the database is unavailable; retry in a few "
                  "seconds", [(b"retry-after", b"2")])
+
+
+def _media(start: Message) -> bytes:
+    return next((v for k, v in start.get("headers", []) if k.lower() == b"content-type"), b"")
+
+
+# Codes of the plain-text client errors Starlette answers itself (unknown path, method).
+PLAIN_CODES = {404: "NotFound", 405: "MethodNotAllowed", 400: "BadRequest"}
 
 
 def database_reachable() -> bool:
@@ -148,6 +174,7 @@ class Guard:
         self.inflight = 0
         self.breaker = DatabaseBreaker()
         self.abandoned: set[asyncio.Future] = set()
+        self.marker = os.environ.get(MARKER_ENV, "").encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -183,6 +210,7 @@ class Guard:
         started = False
         abandoned = False
         held: list[Message] = []
+        page: list[Message] = []  # an HTML page whose script nonces are still to be set
 
         async def counted_receive() -> Message:
             nonlocal received
@@ -204,17 +232,30 @@ class Guard:
                 elif message["status"] >= 500:
                     held.append(message)
                     return
+                if self._needs_nonce(message):
+                    page.append(message)
+                    return
+                if message["status"] >= 400 and _media(message).startswith(b"text/plain"):
+                    page.append(message)  # Starlette's plain "Not Found": answered as JSON
+                    return
                 message = self._decorate(message)
             elif held:
                 held.append(message)
                 if not message.get("more_body", False):
                     await self._release_error(send, held)
                 return
+            elif page:
+                page.append(message)
+                if not message.get("more_body", False):
+                    await self._release_page(send, page, scope.get("path", ""))
+                return
             await send(message)
 
         async def run_app() -> None:
             try:
                 await self.app(scope, counted_receive, guarded_send)
+            except ClientDisconnect:  # the client went away (or stalled and was cut off)
+                return
             except BodyTooLarge:
                 if not started:
                     await self._send(send, *_json(413, "RequestTooLarge",
@@ -262,9 +303,51 @@ class Guard:
             await self._send(send, *_json(500, "ServerError",
                                           "the server failed to answer; this is a bug"))
             return
+        media = next((v for k, v in held[0].get("headers", []) if k.lower() == b"content-type"),
+                     b"")
+        if not media.split(b";")[0].strip().endswith((b"/json", b"+json")):
+            # pygeoapi's own error answer (Starlette's text/plain page, or an HTML exception
+            # page): the twin answers in one shape, so the client gets JSON and the log the text
+            body = b"".join(m.get("body", b"") for m in held[1:])
+            LOG.error("server error answered as %s", media.decode("latin-1") or "no media type",
+                      extra={"fields": {"status": held[0]["status"],
+                                        "body": body[:500].decode("utf-8", "replace")}})
+            await self._send(send, *_json(500, "ServerError",
+                                          "the server failed to answer; this is a bug"))
+            return
         await send(self._decorate(held[0]))
         for message in held[1:]:
             await send(message)
+
+    def _needs_nonce(self, start: Message) -> bool:
+        """An HTML page without its own policy: its script tags carry our marker (or none)."""
+        headers = start.get("headers", [])
+        return (_media(start).startswith(b"text/html") and start["status"] != 304
+                and not any(k.lower() in (b"content-security-policy", b"content-encoding")
+                            for k, _ in headers))
+
+    async def _release_page(self, send: Send, page: list[Message], path: str = "") -> None:
+        """The page with a fresh nonce in place of the marker, and a policy naming it (or a
+        plain-text client error in the twin's JSON shape)."""
+        start = page[0]
+        path = path[:200]
+        if start["status"] >= 400 and _media(start).startswith(b"text/plain"):
+            text = b"".join(m.get("body", b"") for m in page[1:]).decode("utf-8", "replace")
+            kept = [(k, v) for k, v in start.get("headers", []) if k.lower() not in
+                    (b"content-type", b"content-length")]
+            code = PLAIN_CODES.get(start["status"], "BadRequest")
+            description = (f"nothing is served at {path}" if start["status"] == 404 else
+                           f"{text.strip()[:200]}: {path}")
+            await self._send(send, *_json(start["status"], code, description, kept))
+            return
+        nonce = _nonce(self.marker) if self.marker else b"n" + secrets.token_hex(16).encode()
+        body = b"".join(m.get("body", b"") for m in page[1:])
+        if self.marker:
+            body = body.replace(self.marker, nonce)
+        policy = CSP_HTML.format(nonce=nonce.decode()).encode()
+        await send(self._decorate({**start, "headers": [*start.get("headers", []),
+                                                        (b"content-security-policy", policy)]}))
+        await send({"type": "http.response.body", "body": body, "more_body": False})
 
     async def _preflight(self, send: Send) -> None:
         await self._send(send, {"type": "http.response.start", "status": 204, "headers": [
@@ -290,8 +373,10 @@ class Guard:
         # A 304 carries no body and no media type; browsers merge its headers into the cached
         # response, so a policy on it would replace the page's own (and block the viewer).
         if b"content-security-policy" not in present and start["status"] != 304 and media:
-            extra.append((b"content-security-policy",
-                          CSP_HTML if media.startswith(b"text/html") else CSP_API))
+            # an HTML page gets its policy from _release_page; one that could not be given a
+            # nonce (compressed) gets one no script tag carries: its scripts do not run
+            extra.append((b"content-security-policy", CSP_API if not media.startswith(
+                b"text/html") else CSP_HTML.format(nonce=_nonce(b"")[:17].decode()).encode()))
         return {**start, "headers": headers + extra}
 
 

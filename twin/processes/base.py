@@ -3,6 +3,8 @@ the in-memory city of this worker (reloaded when the data versions move on)."""
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Any
 
 from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
@@ -10,6 +12,11 @@ from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
 from twin.analysis import AnalysisInputError
 
 MODES = ("slope", "flat")
+# An id as text: ASCII digits, no sign, no leading zeros, at most 18 digits, so it always fits
+# PostgreSQL's bigint ("²" and "١" are digits to str.isdigit, and int() of 5,000 digits fails).
+ID_TEXT = re.compile(r"0|[1-9][0-9]{0,17}")
+MAX_ID = 2**63 - 1  # bigint
+SHOWN = 40  # characters of a bad value quoted back in a message
 
 
 class ProcessInputError(ProcessorExecuteError):
@@ -22,41 +29,78 @@ class ProcessInputError(ProcessorExecuteError):
         super().__init__(message, user_msg=message)
 
 
+def shown(value: Any) -> str:
+    """A bad value as quoted back to the user: its repr, cut short (an id may be 5,000 digits)."""
+    text = repr(value)
+    return text if len(text) <= SHOWN else text[:SHOWN] + f"... ({len(text)} characters)"
+
+
 def number(inputs: dict[str, Any], name: str, low: float, high: float,
            required: bool = True) -> float | None:
+    """A finite JSON number within low..high (NaN, Infinity and booleans are refused)."""
     value = inputs.get(name)
     if value is None:
         if required:
             raise ProcessInputError(f"missing input {name!r}")
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ProcessInputError(f"input {name!r} must be a number, got {value!r}")
-    if not low <= float(value) <= high:
+        raise ProcessInputError(f"input {name!r} must be a number, got {shown(value)}")
+    try:
+        as_float = float(value)
+    except OverflowError:
+        as_float = math.inf
+    if not math.isfinite(as_float):
+        raise ProcessInputError(f"input {name!r} must be a finite number, got {shown(value)}")
+    if not low <= as_float <= high:
         raise ProcessInputError(f"input {name!r} = {value} is out of range {low}..{high}")
-    return float(value)
+    return as_float
+
+
+def feature_id(value: Any, name: str) -> int:
+    """A feature id: a JSON integer or its canonical ASCII text, 0..2^63-1 (bigint)."""
+    if isinstance(value, str):
+        if not ID_TEXT.fullmatch(value):
+            raise ProcessInputError(f"input {name!r} must be an integer id (ASCII digits "
+                                    f"without sign or leading zeros), got {shown(value)}")
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ProcessInputError(f"input {name!r} must be an integer id, got {shown(value)}")
+    if not 0 <= value <= MAX_ID:
+        raise ProcessInputError(f"input {name!r} = {shown(value)} is not an id: ids are "
+                                f"0..{MAX_ID}")
+    return value
 
 
 def integer(inputs: dict[str, Any], name: str) -> int:
+    """The id input `name` (see feature_id); missing is an error naming it."""
+    if inputs.get(name) is None:
+        raise ProcessInputError(f"missing input {name!r}")
+    return feature_id(inputs[name], name)
+
+
+def id_list(inputs: dict[str, Any], name: str) -> list[int] | None:
+    """A list of ids (e.g. remove_amenities), each checked as feature_id; absent is None."""
     value = inputs.get(name)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ProcessInputError(f"input {name!r} must be an integer id, got {value!r}")
-    return value
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise ProcessInputError(f"input {name!r} must be a list of integer ids, "
+                                f"got {shown(value)}")
+    return [feature_id(each, f"{name}[{i}]") for i, each in enumerate(value)]
 
 
 def choice(inputs: dict[str, Any], name: str, options: tuple[str, ...], default: str) -> str:
     value = inputs.get(name, default)
-    if value not in options:
+    if not isinstance(value, str) or value not in options:
         raise ProcessInputError(f"input {name!r} must be one of {', '.join(options)}, "
-                                f"got {value!r}")
+                                f"got {shown(value)}")
     return value
 
 
 def flag(inputs: dict[str, Any], name: str) -> bool:
     value = inputs.get(name, False)
     if not isinstance(value, bool):
-        raise ProcessInputError(f"input {name!r} must be true or false, got {value!r}")
+        raise ProcessInputError(f"input {name!r} must be true or false, got {shown(value)}")
     return value
 
 
@@ -77,7 +121,8 @@ class TwinProcessor(BaseProcessor):
             raise ProcessInputError("inputs must be a JSON object")
         unknown = sorted(set(data) - set(self.known_inputs))
         if unknown:
-            raise ProcessInputError(f"unknown input(s) {', '.join(unknown)}; this process "
+            raise ProcessInputError(f"unknown input(s) {', '.join(map(shown, unknown[:5]))}; "
+                                    f"this process "
                                     f"takes {', '.join(self.known_inputs)}")
         try:
             return "application/json", self.run(data)

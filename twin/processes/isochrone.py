@@ -10,7 +10,7 @@ from twin.analysis.network import to_utm
 from twin.analysis.reports import MAX_SNAP_M, check_point
 from twin.db.pool import connection
 from twin.processes.base import (LAT, LON, MODE, MODES, ProcessInputError, TwinProcessor, choice,
-                                 flag, literal, metadata, number)
+                                 flag, literal, metadata, number, shown)
 
 MAX_MINUTES = 60
 
@@ -36,8 +36,10 @@ def minutes_input(value: Any) -> list[float]:
     if not values or len(values) > 6:
         raise ProcessInputError("input 'minutes' must be a number or a list of 1 to 6 numbers")
     for v in values:
+        # NaN fails both comparisons and infinity the second: no separate check needed
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not 1 <= v <= MAX_MINUTES:
-            raise ProcessInputError(f"input 'minutes' = {v!r} is out of range 1..{MAX_MINUTES}")
+            raise ProcessInputError(f"input 'minutes' = {shown(v)} is out of range "
+                                    f"1..{MAX_MINUTES}")
     return sorted({float(v) for v in values})
 
 

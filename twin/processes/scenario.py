@@ -7,7 +7,8 @@ from typing import Any
 from twin.analysis.city import current_city
 from twin.analysis.scenario import run_scenario
 from twin.db.pool import connection
-from twin.processes.base import MODE, MODES, TwinProcessor, choice, literal, metadata
+from twin.processes.base import (MODE, MODES, ProcessInputError, TwinProcessor, choice, id_list,
+                                 literal, metadata, shown)
 
 PROCESS_METADATA = metadata(
     "scenario", "What-if scenario",
@@ -35,7 +36,38 @@ class ScenarioProcessor(TwinProcessor):
 
     def run(self, inputs: dict[str, Any]) -> dict[str, Any]:
         mode = choice(inputs, "mode", MODES, "slope")
+        remove_amenities = id_list(inputs, "remove_amenities")
+        remove_parks = id_list(inputs, "remove_parks")
+        check_added_features(inputs.get("add"))
         with connection() as conn:
             city = current_city(conn)
-        return run_scenario(city, inputs.get("add"), inputs.get("remove_amenities"),
-                            inputs.get("remove_parks"), mode)
+        return run_scenario(city, inputs.get("add"), remove_amenities, remove_parks, mode)
+
+
+# The properties of an added feature the scenario reads; each is text when given.
+ADDED_TEXT_PROPERTIES = ("category", "kind", "name")
+
+
+def check_added_features(add: Any) -> None:
+    """Each added feature: a geometry object, and properties an object (or null) whose category,
+    kind and name are text; the scenario's own parser checks the rest (the geometry itself,
+    known categories and kinds)."""
+    if not isinstance(add, dict) or not isinstance(add.get("features"), list):
+        return  # the scenario names a malformed collection itself
+    for i, feature in enumerate(add["features"]):
+        if not isinstance(feature, dict):
+            continue
+        if not isinstance(feature.get("geometry"), dict):
+            raise ProcessInputError(f"add.features[{i}].geometry must be a GeoJSON geometry "
+                                    f"object, got {shown(feature.get('geometry'))}")
+        properties = feature.get("properties")
+        if properties is None:
+            continue
+        if not isinstance(properties, dict):
+            raise ProcessInputError(f"add.features[{i}].properties must be an object, "
+                                    f"got {shown(properties)}")
+        for name in ADDED_TEXT_PROPERTIES:
+            value = properties.get(name)
+            if value is not None and not isinstance(value, str):
+                raise ProcessInputError(f"add.features[{i}].properties.{name} must be text, "
+                                        f"got {shown(value)}")

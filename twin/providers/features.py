@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 import orjson
+import psycopg
 from pygeoapi.provider.base import (BaseProvider, ProviderConnectionError,
                                     ProviderInvalidQueryError, ProviderItemNotFoundError,
                                     ProviderQueryError)
@@ -23,8 +24,9 @@ from twin.editing import VERSIONED_LAYERS
 from twin.errors import DatabaseNotRunning
 from twin.features import params as p
 from twin.features.crs import crs_by_uri
-from twin.features.errors import FeatureQueryError
+from twin.features.errors import FeatureQueryError, database_refusal
 from twin.features.filters import compile_filter
+from twin.features.ids import canonical_id, not_canonical
 from twin.features.pages import fetch_item, fetch_page
 
 FILTER_PARAM = "x-twin-filter"
@@ -119,17 +121,19 @@ class TwinFeatureProvider(BaseProvider):
             raise error from None
         except DatabaseNotRunning as exc:
             raise ProviderConnectionError(str(exc), user_msg=str(exc)) from exc
+        except psycopg.errors.DataError as exc:  # a value the database refused: a 400, as JSON
+            message = database_refusal(exc)
+            raise ProviderInvalidQueryError(message, user_msg=message) from None
         features = orjson.loads(b"[" + page.features + b"]")
         return {"type": "FeatureCollection", "features": features, **page.members(),
                 "numberReturned": page.returned}
 
     def get(self, identifier: str, crs_transform_spec: Any = None,
             **kwargs: Any) -> dict[str, Any]:
-        try:
-            fid = int(identifier)
-        except ValueError:
-            raise ProviderItemNotFoundError(user_msg=not_found(identifier,
-                                                               self.layer.name)) from None
+        fid = canonical_id(str(identifier))  # '١٢', '1_0', ' 1 ' are no aliases of an id
+        if fid is None:
+            raise ProviderItemNotFoundError(user_msg=not_canonical(str(identifier),
+                                                                   self.layer.name))
         try:
             crs = crs_by_uri(getattr(crs_transform_spec, "target_crs_uri", None))
             with connection() as conn:

@@ -7,7 +7,8 @@
 // body: `return ...`) | {"op": "wait", "js", "timeout"} | {"op": "click", "selector"} |
 // {"op": "clickMap", "x", "y"} | {"op": "type", "selector", "text"} |
 // {"op": "screenshot", "path"} | {"op": "download", "selector", "path"} | {"op": "console"} |
-// {"op": "network"} | {"op": "close"}
+// {"op": "network"} | {"op": "fulfil", "url", "body", "contentType"} | {"op": "reset"} |
+// {"op": "close"}
 import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
 
@@ -37,6 +38,8 @@ async function openPage() {
 function watch(page) {
 page.on('console', (msg) => consoleMessages.push({ type: msg.type(), text: msg.text(), location: msg.location()?.url ?? '' }));
 page.on('pageerror', (error) => consoleMessages.push({ type: 'error', text: `pageerror: ${error.message}` }));
+// an alert/confirm/prompt is recorded (a script the page should not run, e.g. injected), then dismissed
+page.on('dialog', (dialog) => { consoleMessages.push({ type: 'dialog', text: `dialog: ${dialog.type()} ${dialog.message()}` }); dialog.dismiss().catch(() => {}); });
 page.on('requestfailed', (request) => consoleMessages.push({ type: 'requestfailed', text: `${request.url()} ${request.failure()?.errorText ?? ''}` }));
 page.on('response', async (response) => {
   const request = response.request();
@@ -134,6 +137,11 @@ async function handle(cmd) {
       return { responses };
     case 'reset':
       await openPage();
+      return {};
+    case 'fulfil':
+      // Answer every request matching `url` (a glob) with `body` until the next reset: a CDN
+      // script the offline test machine cannot reach (e.g. Leaflet on pygeoapi's HTML pages).
+      await page.route(cmd.url, (route) => route.fulfill({ status: 200, contentType: cmd.contentType ?? 'text/javascript', body: cmd.body }));
       return {};
     case 'close':
       await browser.close();
