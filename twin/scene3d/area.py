@@ -73,6 +73,8 @@ def _project(transformer: Transformer, xy):
 
 
 def _named(conn: psycopg.Connection, kind: str, name: str) -> SceneArea:
+    if not name.isprintable():   # NUL cannot even be sent to PostgreSQL; no name has controls
+        raise SceneRequestError(f"{kind} {name!r} is not a name: it holds control characters")
     row = conn.execute(query(f"scene3d/{kind}"), {"name": name.strip()}).fetchone()
     if row is None:
         known = [r[0] for r in conn.execute(query(f"scene3d/{kind}_names")).fetchall()]

@@ -92,8 +92,12 @@ async def tileset_json(request: Request) -> Response:
 
 async def tile_content(request: Request) -> Response:
     directory = tileset_dir().resolve()
-    path = (directory / request.path_params["path"]).resolve()
-    if directory not in path.parents or not path.is_file():
+    try:   # a name too long for the file system, or with a NUL, names no content either
+        path = (directory / request.path_params["path"]).resolve()
+        found = directory in path.parents and path.is_file()
+    except (OSError, ValueError):
+        found = False
+    if not found:
         return _twin_error(SceneRequestError(
             f"no 3D Tiles content {request.path_params['path']!r}; start from "
             "/3dtiles/buildings/tileset.json", code="NotFound", status=404))

@@ -31,8 +31,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 LOG = logging.getLogger("twin.tiles.fastpath")
 DEFAULT_MEMORY_MB = 128
+# Canonical addresses only, in ASCII digits (`\d` would take "014" and "١٤" too): any other
+# spelling goes on to the routes, which refuse it.
 TILE_PATH = re.compile(r"^/(?:collections/(?P<layer>[^/]+)/)?tiles/WebMercatorQuad/"
-                       r"(?P<z>\d{1,2})/(?P<y>\d{1,8})/(?P<x>\d{1,8})(?:\.(?:mvt|pbf))?$")
+                       r"(?P<z>0|[1-9][0-9]?)/(?P<y>0|[1-9][0-9]{0,7})/(?P<x>0|[1-9][0-9]{0,7})"
+                       r"(?:\.(?:mvt|pbf))?$")
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 MVT_TYPE = b"application/vnd.mapbox-vector-tile"
 

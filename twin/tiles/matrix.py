@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -79,16 +80,18 @@ def check_matrix_set(name: str) -> str:
     return name
 
 
+# A tile address in its one spelling: ASCII digits, no sign, spaces, underscores or leading
+# zeros (int() would also take " 14", "+14", "0014", "1_4" and "١٤", each a second URL of the
+# same tile: a second cache entry, an ETag mismatch, a way around the fast path's regex).
+CANONICAL_INTEGER = re.compile(r"0|[1-9][0-9]*")
+
+
 def _integer(value: str, what: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise TileRequestError(f"{what} must be a non-negative integer, got {value!r}",
-                               status=400, code="InvalidParameterValue") from None
-    if number < 0:
-        raise TileRequestError(f"{what} must be a non-negative integer, got {value!r}",
-                               status=400, code="InvalidParameterValue")
-    return number
+    if not CANONICAL_INTEGER.fullmatch(value):
+        raise TileRequestError(f"{what} must be a non-negative integer written in plain "
+                               f"digits, got {value!r}", status=400,
+                               code="InvalidParameterValue")
+    return int(value)
 
 
 def parse_address(z: str, y: str, x: str) -> TileAddress:

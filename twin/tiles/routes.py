@@ -186,6 +186,19 @@ def _check_vector_format(request: Request, extension: str | None) -> None:
                                status=400, code="InvalidParameterValue")
 
 
+# f= values a metadata document (tileset list, tileset, TileJSON, matrix set, terrain) answers:
+# all with its JSON, html too (pygeoapi's HTML pages link here with f=html).
+DOCUMENT_F_VALUES = {"json", "application/json", "html", "text/html", "jsonld",
+                     "application/ld+json"}
+
+
+def _check_document_format(request: Request) -> None:
+    requested = request.query_params.get("f")
+    if requested is not None and requested.lower() not in DOCUMENT_F_VALUES:
+        raise TileRequestError(f"unknown format f={requested!r}: this document is JSON "
+                               "(f=json)", status=400, code="InvalidParameterValue")
+
+
 def _headers(etag: str, state: str) -> dict[str, str]:
     return {"ETag": etag, "Cache-Control": CACHE_CONTROL, "X-Tile-Cache": state, **CORS}
 
@@ -292,6 +305,7 @@ async def dataset_tile(request: Request) -> Response:
 
 @answers_errors
 async def layer_tilesets(request: Request) -> Response:
+    _check_document_format(request)
     name = request.path_params["layer"]
     if name == TERRAIN:
         return _json(_terrain_tilesets(_base(request)))
@@ -302,6 +316,7 @@ async def layer_tilesets(request: Request) -> Response:
 
 @answers_errors
 async def layer_tileset(request: Request) -> Response:
+    _check_document_format(request)
     layer = _layer(request.path_params["layer"])
     check_matrix_set(request.path_params["tms"])
     path = f"/collections/{layer.name}/tiles/{WEB_MERCATOR_QUAD}"
@@ -311,6 +326,7 @@ async def layer_tileset(request: Request) -> Response:
 
 @answers_errors
 async def layer_tilejson(request: Request) -> Response:
+    _check_document_format(request)
     layer = _layer(request.path_params["layer"])
     check_matrix_set(request.path_params["tms"])
     path = f"/collections/{layer.name}/tiles/{WEB_MERCATOR_QUAD}"
@@ -324,11 +340,13 @@ DATASET_DESCRIPTION = "Every layer of the twin in one vector tileset (source-lay
 
 @answers_errors
 async def dataset_tilesets(request: Request) -> Response:
+    _check_document_format(request)
     return _json(metadata.tileset_list(_layers(), _base(request), "/tiles", DATASET_TITLE))
 
 
 @answers_errors
 async def dataset_tileset(request: Request) -> Response:
+    _check_document_format(request)
     check_matrix_set(request.path_params["tms"])
     return _json(metadata.tileset(_layers(), _base(request), f"/tiles/{WEB_MERCATOR_QUAD}",
                                   DATASET_TITLE, DATASET_DESCRIPTION))
@@ -336,6 +354,7 @@ async def dataset_tileset(request: Request) -> Response:
 
 @answers_errors
 async def dataset_tilejson(request: Request) -> Response:
+    _check_document_format(request)
     check_matrix_set(request.path_params["tms"])
     return _json(metadata.tilejson(_layers(), _base(request), f"/tiles/{WEB_MERCATOR_QUAD}",
                                    "almaty-twin", DATASET_DESCRIPTION))
@@ -343,11 +362,13 @@ async def dataset_tilejson(request: Request) -> Response:
 
 @answers_errors
 async def tile_matrix_sets(request: Request) -> Response:
+    _check_document_format(request)
     return _json(metadata.tile_matrix_set_list(_base(request)))
 
 
 @answers_errors
 async def tile_matrix_set(request: Request) -> Response:
+    _check_document_format(request)
     check_matrix_set(request.path_params["tms"])
     return _json(tile_matrix_set_document())
 
@@ -435,6 +456,7 @@ def _terrain_summary() -> tuple[str | None, tuple[float, float, float, float] | 
 
 @answers_errors
 async def terrain_tilejson(request: Request) -> Response:
+    _check_document_format(request)
     terrain, bounds, resolution = await run_in_threadpool(_terrain_summary)
     if terrain is None:
         raise _no_terrain()
@@ -450,6 +472,7 @@ def _terrain_details() -> dict[str, Any]:
 
 @answers_errors
 async def terrain_collection(request: Request) -> Response:
+    _check_document_format(request)
     _, bounds, _ = await run_in_threadpool(_terrain_summary)
     details = await run_in_threadpool(_terrain_details) if bounds else {}
     return _json(metadata.terrain_collection(_base(request), bounds, details))
@@ -464,8 +487,14 @@ MAX_COVJSON_CELLS = 1_000_000
 def _bbox(value: str | None) -> list[float]:
     if value is None:
         return []
+    # the numbers of a features bbox: decimal ASCII, not '1_0', '١' or 'inf'
+    from twin.features.params import BBOX_NUMBER
+
     try:
-        numbers = [float(v) for v in value.split(",")]
+        parts = value.split(",")
+        if not all(BBOX_NUMBER.fullmatch(part.strip(" ")) for part in parts):
+            raise ValueError
+        numbers = [float(part) for part in parts]
     except ValueError:
         raise TileRequestError(f"bbox {value!r} must be four numbers: minlon,minlat,maxlon,"
                                "maxlat", status=400, code="InvalidParameterValue") from None
@@ -476,6 +505,17 @@ def _bbox(value: str | None) -> list[float]:
         raise TileRequestError(f"bbox {value!r} must be minlon,minlat,maxlon,maxlat in CRS84 "
                                "with min < max", status=400, code="InvalidParameterValue")
     return numbers
+
+
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+
+
+def _check_bbox_crs(value: str | None) -> None:
+    """The coverage's bbox is in CRS84 (lon, lat); another bbox-crs is refused, not ignored."""
+    if value is not None and value.strip().strip("[]<>") not in (CRS84, "OGC:CRS84"):
+        raise TileRequestError(f"bbox-crs {value!r} is not supported: give the bbox in "
+                               f"{CRS84} (longitude, latitude)", status=400,
+                               code="InvalidParameterValue")
 
 
 def _coverage(terrain: str, bbox: list[float], format_: str) -> tuple[Any, str]:
@@ -506,6 +546,7 @@ async def terrain_coverage(request: Request) -> Response:
                                "(GeoTIFF) or f=json (CoverageJSON)", status=400,
                                code="InvalidParameterValue")
     bbox = _bbox(request.query_params.get("bbox"))
+    _check_bbox_crs(request.query_params.get("bbox-crs"))
     terrain = await run_in_threadpool(_terrain_file)
     if terrain is None:
         raise _no_terrain()
