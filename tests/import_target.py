@@ -14,10 +14,9 @@ from pathlib import Path
 from subprocess import CompletedProcess
 
 import psycopg
+from conftest import Server, run_twin
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
-from conftest import Server, run_twin
 
 _numbers = itertools.count(1)
 

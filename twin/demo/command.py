@@ -26,8 +26,9 @@ def load() -> None:
                                  "(layout of ../shared/data/almaty/) and build plots and "
                                  "buildings inside the real blocks.")
 def load_demo(scale: str, seed: int, base: Path | None) -> None:
-    """A synthetic Almaty calibrated to the city's development programme; every layer is
-    marked synthetic. Replaces the data of every layer."""
+    """A synthetic Almaty calibrated to the city's development programme; every generated
+    layer is marked synthetic (with --base, the real districts and blocks are marked with their
+    source and licence, ODbL). Replaces the data of every layer."""
     summary = load_demo_city(scale, seed, base)
     click.echo(summary)
 
@@ -35,7 +36,9 @@ def load_demo(scale: str, seed: int, base: Path | None) -> None:
 def load_demo_city(scale: str, seed: int, base: Path | None = None) -> str:
     """Generate and load the demo; return a one-paragraph summary for the user."""
     from twin.db.pool import connect
-    from twin.demo.generator import generate, load as load_city
+    from twin.demo.generator import generate
+    from twin.demo.generator import load as load_city
+    from twin.importers.batches import supersede
 
     started = time.perf_counter()
     with connect() as conn:   # fail fast when the database is down, before generating
@@ -43,11 +46,15 @@ def load_demo_city(scale: str, seed: int, base: Path | None = None) -> str:
         counts = load_city(conn, city)
         from twin.mobility.demo import load_mobility
         counts.update(load_mobility(conn, city))  # mobility and safety layers (twin/mobility)
+        supersede(conn, list(counts))   # earlier imports into these layers: nothing to undo
         conn.commit()
     elapsed = time.perf_counter() - started
     parts = ", ".join(f"{name} {count:,}" for name, count in counts.items())
     nodes = len(set(city.layers["streets"].source_node) | set(city.layers["streets"].target_node))
     where = f" on real blocks from {base}" if base else ""
+    licences = ("Districts and blocks are real (ODbL 1.0, © OpenStreetMap contributors); the "
+                "other layers are synthetic (CC0-1.0)." if base else
+                "All layers are synthetic (CC0-1.0).")
     return (f"loaded the demo city (scale {scale}, seed {seed}{where}) in {elapsed:.1f} s: {parts}; "
             f"{nodes:,} street nodes; terrain {city.elevation.shape[1]}x{city.elevation.shape[0]} "
-            f"cells at {abs(city.transform.a):.0f} m. All layers are synthetic (CC0-1.0).")
+            f"cells at {abs(city.transform.a):.0f} m. {licences}")

@@ -256,6 +256,11 @@ def _generate(scale: str, seed: int, base: Path | None, params: dict, started: f
 
 
 def provenance(city: DemoCity, layer: str) -> Provenance:
+    if city.details.get("base"):  # districts and blocks are the real data from --base DIR
+        from twin.importers.real_base import base_provenance
+        real = base_provenance(city.details["base"], layer, city.details)
+        if real is not None:
+            return real
     source = f"Almaty Twin demo generator (seed {city.seed}, scale {city.scale})"
     if city.details.get("base"):
         source += f" on real districts and blocks from {city.details['base']}"

@@ -31,6 +31,16 @@ FALSE_WORDS = {"false", "f", "no", "n", "0", "нет", "ложь", "жоқ", "of
 _VALIDITY_WHERE = re.compile(r"\[[^\]]*\]$")
 
 
+DEMO_WORDS = "synthetic demo rows (twin load demo)"
+
+
+def _removal(own: int, demo: int) -> str:
+    """Rows removed, the demo's named: "3", "53 synthetic demo rows (twin load demo)"."""
+    if not demo:
+        return str(own)
+    return f"{own} and {demo:,} {DEMO_WORDS}" if own else f"{demo:,} {DEMO_WORDS}"
+
+
 @dataclass
 class ImportReport:
     """What happened to the features of one layer: a planner reads it, provenance keeps it."""
@@ -43,6 +53,16 @@ class ImportReport:
     rejected: Counter = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
     written: bool = True
+    # what the write did to the layer (see twin.importers.batches)
+    removed: int = 0
+    removed_demo: int = 0     # of `removed`: the demo's synthetic rows the import superseded
+    skipped: int = 0
+    scope: str = ""
+    changes: dict[str, int] | None = None     # dry run: add/change/remove/unchanged
+    rejected_file: str | None = None
+    # the rejected features (row in `source_frame`, reason), for the rejected-features file
+    rejected_rows: list[tuple[int, str]] = field(default_factory=list, repr=False)
+    source_frame: Any = field(default=None, repr=False)
 
     def reject(self, reason: str, count: int = 1) -> None:
         self.rejected[reason] += count
@@ -60,15 +80,40 @@ class ImportReport:
         return (f"{self.layer} ({self.mode}): {self.loaded} {loaded}, {self.repaired_total} "
                 f"repaired, {self.rejected_total} rejected (of {self.read} read)")
 
+    def effect(self) -> str | None:
+        """What the import does to the layer's rows, in a planner's words."""
+        if self.changes is not None:
+            c = self.changes
+            return (f"would add {c['add']}, change {c['change']}, "
+                    f"remove {_removal(c['remove'], c.get('remove_demo', 0))}, "
+                    f"leave {c['unchanged']} unchanged, reject {self.rejected_total}"
+                    + (f"; skip {self.skipped} already in the layer" if self.skipped else "")
+                    + (f" ({self.scope})" if self.scope else ""))
+        if not self.written:
+            return None
+        own = self.removed - self.removed_demo
+        parts = [f"added {self.loaded}", f"removed {_removal(own, self.removed_demo)}"]
+        if self.skipped:
+            parts.append(f"skipped {self.skipped} already in the layer")
+        return ", ".join(parts) + (f" ({self.scope})" if self.scope else "")
+
     def lines(self) -> list[str]:
         lines = [self.headline()]
+        effect = self.effect()
+        if effect:
+            lines.append(f"  {effect}")
         lines += [f"  repaired {n}: {reason}" for reason, n in self.repaired.most_common()]
         lines += [f"  rejected {n}: {reason}" for reason, n in self.rejected.most_common()]
+        if self.rejected_file:
+            lines.append(f"  rejected features written to {self.rejected_file} "
+                         "(GeoJSON, a reason on each)")
         lines += [f"  note: {note}" for note in self.notes]
         return lines
 
     def details(self) -> dict[str, Any]:
         return {"mode": self.mode, "read": self.read, "loaded": self.loaded,
+                "removed": self.removed, "removed_demo": self.removed_demo,
+                "skipped": self.skipped,
                 "repaired": dict(self.repaired), "rejected": dict(self.rejected),
                 "notes": list(self.notes)}
 
@@ -347,9 +392,10 @@ def conform(layer: Layer, frame: gpd.GeoDataFrame, values: dict[str, list[Any]],
                         reasons[i] = f"{name}: duplicate value {_short(value)}"
                     seen.add(value)
     keep = np.array([r is None for r in reasons], dtype=bool)
-    for reason in reasons:
+    for i, reason in enumerate(reasons):
         if reason is not None:
             report.reject(reason)
+            report.rejected_rows.append((i, reason))
     data = {name: pd.Series([v for v, k in zip(col, keep) if k], dtype=object)
             for name, col in columns.items()}
     result = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geometries[keep], crs=frame.crs),

@@ -24,12 +24,13 @@ from pyproj.exceptions import CRSError
 
 from twin.catalog import Layer, get_layer
 from twin.errors import ImportFailed
-from twin.importers import error_line, source_digest
+from twin.importers import batches, error_line, source_digest
+from twin.importers.batches import combined_provenance
 from twin.importers.conform import FAMILY, ImportReport, conform, measures
 from twin.importers.mapping import FieldMapping, apply_rule, load_mapping, resolve_rules
-from twin.progress import progress
+from twin.importers.safety import check_extent, rejected_path, write_rejected
 from twin.sqlfiles import query
-from twin.store import Provenance, write_layer
+from twin.store import Provenance
 
 LOG = logging.getLogger("twin.importers.ogr")
 # GDAL's CSV driver finds the geometry in these columns (WKT first, then lon/lat pairs).
@@ -69,7 +70,7 @@ def _read_source(path: Path, source_layer: str | None, crs: str | None,
     try:
         layers = [str(row[0]) for row in pyogrio.list_layers(path)]
     except Exception as exc:  # pyogrio raises DataSourceError and friends from GDAL
-        raise ImportFailed(f"cannot read {path.name}: {error_line(exc)}") from None
+        raise ImportFailed(f"cannot read {path.name}: {gdal_advice(path, exc)}") from None
     if not layers:
         raise ImportFailed(f"cannot read {path.name}: it holds no vector layer")
     if source_layer is None:
@@ -90,7 +91,10 @@ def _read_source(path: Path, source_layer: str | None, crs: str | None,
     try:
         frame = pyogrio.read_dataframe(path, layer=source_layer, encoding=encoding, **options)
     except Exception as exc:
-        raise ImportFailed(f"cannot read {path.name}: {error_line(exc)}") from None
+        raise ImportFailed(f"cannot read {path.name}: {gdal_advice(path, exc)}") from None
+    if path.suffix.lower() == ".shp" and not _sibling(path, ".dbf"):
+        notes.append(f"no {path.stem}.dbf beside {path.name}: the features have no attributes "
+                     "(a Shapefile is several files: copy the .dbf, .prj and .cpg with it)")
     if not isinstance(frame, gpd.GeoDataFrame) or "geometry" not in frame:
         hint = (": a CSV needs a WKT column (wkt, geometry, geom) or lon/lat columns"
                 if options else "")
@@ -117,6 +121,35 @@ def _read_source(path: Path, source_layer: str | None, crs: str | None,
         frame = frame.set_crs(4326)
         notes.append("the file does not say its CRS: read as WGS 84 longitude/latitude")
     return SourceFile(path=path, frame=frame, source_layer=source_layer, notes=notes)
+
+
+def _sibling(path: Path, suffix: str) -> Path | None:
+    for candidate in (path.with_suffix(suffix), path.with_suffix(suffix.upper())):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+# GDAL's advice names configuration options the twin does not pass: say what the user can do.
+GDAL_ADVICE: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"Unable to open (?P<file>\S+)\.shx or \S+\. Set SHAPE_RESTORE_SHX",
+                re.IGNORECASE),
+     ("its index file {stem}.shx is missing: a Shapefile is several files (.shp, .shx, .dbf, "
+      ".prj, .cpg) - copy {stem}.shx beside {name}, or open the .shp in QGIS and save it as "
+      "GeoPackage, then import that")),
+    (re.compile(r"SHAPE_ENCODING|OGR_[A-Z_]+|GDAL_[A-Z_]+ config", re.IGNORECASE),
+     ("{message} (the twin does not pass GDAL configuration options: convert the file with "
+      "QGIS or ogr2ogr to GeoPackage, or give --encoding for text)")),
+]
+
+
+def gdal_advice(path: Path, exc: BaseException) -> str:
+    """GDAL's error as one line, translated when it names an option the user cannot pass."""
+    message = error_line(exc)
+    for pattern, advice in GDAL_ADVICE:
+        if pattern.search(message):
+            return advice.format(stem=path.stem, name=path.name, message=message)
+    return message
 
 
 MISREAD_CYRILLIC = re.compile("[\u00c0-\u00ff]{3,}")
@@ -147,8 +180,11 @@ def _check_geometry_family(source: SourceFile, layer: Layer) -> None:
 
 def prepare(path: Path, layer: Layer, mapping: FieldMapping, report: ImportReport,
             crs: str | None = None, source_layer: str | None = None,
-            encoding: str | None = None) -> gpd.GeoDataFrame:
-    """Read, map and validate a file for a layer: the rows to load (nothing is written)."""
+            encoding: str | None = None, force: bool = False) -> gpd.GeoDataFrame:
+    """Read, map and validate a file for a layer: the rows to load (nothing is written).
+
+    A file whose features mostly lie outside the city is refused here (see
+    `twin.importers.safety.check_extent`) unless `force`."""
     source = read_source(path, source_layer or mapping.source_layer, crs or mapping.crs,
                          encoding or mapping.encoding)
     report.notes += source.notes
@@ -157,8 +193,16 @@ def prepare(path: Path, layer: Layer, mapping: FieldMapping, report: ImportRepor
     report.read = len(frame)
     fields = [c for c in frame.columns if c != frame.geometry.name]
     rules = resolve_rules(mapping, layer, fields)
+    labelled = frame.geometry
     if frame.crs.to_epsg() != layer.srid:
-        frame = frame.to_crs(layer.srid)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # coordinates that do not transform become inf
+            frame = frame.to_crs(layer.srid)
+    lonlat = frame.geometry if layer.srid == 4326 else frame.geometry.to_crs(4326)
+    check_extent(lonlat.values, labelled, path.name,
+                 "pass --crs EPSG:NNNN to override the file's CRS label, or --force to import "
+                 "anyway", force, report.notes)
+    report.source_frame = frame
     metric = measures(frame) if any(r.compute for r in rules.values()) else {}
     values: dict[str, list[Any]] = {}
     reasons: list[str | None] = [None] * len(frame)
@@ -175,47 +219,6 @@ def prepare(path: Path, layer: Layer, mapping: FieldMapping, report: ImportRepor
     return conform(layer, frame, values, report, reasons)
 
 
-def _previous_provenance(conn: psycopg.Connection, layer: Layer) -> tuple[int, dict | None]:
-    rows = conn.execute(query("importers/layer_row_count", table=layer.table)).fetchone()[0]
-    row = conn.execute(query("importers/layer_provenance"), {"name": layer.name}).fetchone()
-    if row is None:
-        return rows, None
-    return rows, {"source": row[0], "licence": row[1], "synthetic": row[2]}
-
-
-def provenance_for(conn: psycopg.Connection, layer: Layer, report: ImportReport,
-                   source: str, licence: str, details: dict[str, Any]) -> Provenance:
-    """The layer's provenance after this import; an append keeps what was there before."""
-    details = {**details, **report.details()}
-    synthetic = False
-    if report.mode == "append":
-        rows, previous = _previous_provenance(conn, layer)
-        if rows and previous and previous["source"]:
-            if previous["source"] != source:
-                source = f"{previous['source']} + {source}"
-            if previous["licence"] and previous["licence"] != licence:
-                licence = f"{previous['licence']} + {licence}"
-            synthetic = bool(previous["synthetic"])
-            details["appended_to"] = {"rows": rows, **previous}
-    return Provenance(source=source, licence=licence, synthetic=synthetic, details=details)
-
-
-def write_report(conn: psycopg.Connection, layer: Layer, frame: gpd.GeoDataFrame,
-                 report: ImportReport, provenance: Provenance) -> None:
-    """Write the conformed rows in one transaction; a refusal by the database changes nothing."""
-    with progress(f"import {layer.name}", total=len(frame), unit="features") as bar:
-        try:
-            report.loaded = write_layer(conn, layer, frame, provenance, mode=report.mode,
-                                        progress=bar.update)
-        except psycopg.Error as exc:
-            message = exc.diag.message_primary if exc.diag and exc.diag.message_primary \
-                else error_line(exc)
-            detail = f" ({exc.diag.message_detail})" if exc.diag and exc.diag.message_detail \
-                else ""
-            raise ImportFailed(f"{layer.name}: the database refused the rows, nothing was "
-                               f"changed: {message}{detail}") from None
-
-
 def importable_layer(name: str) -> Layer:
     """A catalog layer that holds source data (analysis layers are computed, not imported)."""
     layer = get_layer(name)
@@ -230,9 +233,16 @@ def import_file(conn: psycopg.Connection, path: Path | str, layer_name: str | No
                 crs: str | None = None, source_layer: str | None = None,
                 source: str | None = None, licence: str | None = None,
                 strict: bool = False, encoding: str | None = None,
-                dry_run: bool = False) -> ImportReport:
-    """Import one vector file into one layer; return what happened (raises ImportFailed)."""
+                dry_run: bool = False, force: bool = False,
+                rejected_file: Path | str | None = None,
+                keep_demo: bool = False) -> ImportReport:
+    """Import one vector file into one layer; return what happened (raises ImportFailed).
+
+    mode: replace (the rows the same source brought before; for amenities in the same
+    categories, and the demo's synthetic rows of what the file brings unless `keep_demo`),
+    replace-layer (every row), append (skipping rows already in the layer)."""
     path = Path(path)
+    batches.check_mode(mode, keep_demo)
     mapping = load_mapping(mapping_path)
     if layer_name and mapping.layer and mapping.layer != layer_name:
         raise ImportFailed(f"mapping {mapping.name} is for layer {mapping.layer}, "
@@ -243,17 +253,25 @@ def import_file(conn: psycopg.Connection, path: Path | str, layer_name: str | No
     layer = importable_layer(layer_name)
     report = ImportReport(layer=layer.name, mode=mode)
     frame = prepare(path, layer, mapping, report, crs=crs, source_layer=source_layer,
-                    encoding=encoding)
+                    encoding=encoding, force=force)
+    rejected = write_rejected(report, report.source_frame, Path(rejected_file) if rejected_file
+                              else rejected_path(path, layer.name))
+    where = f"; the rejected features are in {rejected}" if rejected else ""
     if frame.empty:
         reasons = "; ".join(f"{n} {r}" for r, n in report.rejected.most_common(3))
         raise ImportFailed(f"nothing to load into {layer.name}: all {report.read} feature(s) "
-                           f"were rejected ({reasons}); the layer is unchanged")
+                           f"were rejected ({reasons}); the layer is unchanged{where}")
     if strict and report.rejected:
         reasons = "; ".join(f"{n} {r}" for r, n in report.rejected.most_common(3))
         raise ImportFailed(f"--strict: {report.rejected_total} feature(s) rejected ({reasons});"
-                           f" the layer is unchanged")
+                           f" the layer is unchanged{where}")
+    source = source or mapping.source or f"file {path.name}"
+    licence = licence or mapping.licence or UNKNOWN_LICENCE
     report.loaded = len(frame)  # what the transaction writes, or nothing at all
     if dry_run:
+        batches.plan(conn, layer, frame, report, source, keep_demo)
+        report.loaded = report.changes["add"] + report.changes["change"] + \
+            report.changes["unchanged"]
         report.written = False
         report.notes.append("dry run: checked only, nothing was written")
         return report
@@ -261,13 +279,28 @@ def import_file(conn: psycopg.Connection, path: Path | str, layer_name: str | No
                "source_layer": None}
     if len(pyogrio.list_layers(path)) > 1 or source_layer:
         details["source_layer"] = source_layer or mapping.source_layer
-    provenance = provenance_for(conn, layer, report,
-                                source or mapping.source or f"file {path.name}",
-                                licence or mapping.licence or UNKNOWN_LICENCE, details)
-    write_report(conn, layer, frame, report, provenance)
+    previous = _previous_provenance(conn, layer)
+
+    def provenance(kept: int, demo_left: int) -> Provenance:
+        return combined_provenance(previous, source, licence, {**details, **report.details()},
+                                   kept, "appended_to" if mode == "append" else "kept_rows",
+                                   demo_left)
+
+    with conn.transaction():
+        batch = batches.begin(conn, "import", path.name, source)
+        batches.write(conn, batch, layer, frame, report, provenance, keep_demo)
+        report.notes.append(f"import {batch.id}: `twin import undo` brings {layer.name} back "
+                            "as it was")
     LOG.info("imported", extra={"fields": {"layer": layer.name, "loaded": report.loaded,
                                            "rejected": report.rejected_total}})
     return report
+
+
+def _previous_provenance(conn: psycopg.Connection, layer: Layer) -> dict | None:
+    row = conn.execute(query("importers/layer_provenance"), {"name": layer.name}).fetchone()
+    if row is None:
+        return None
+    return {"source": row[0], "licence": row[1], "synthetic": row[2]}
 
 
 def layer_checksum(conn: psycopg.Connection, layer: Layer | str) -> tuple[int, str]:

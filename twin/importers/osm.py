@@ -34,13 +34,18 @@ import shapely
 
 from twin.catalog import Layer
 from twin.errors import ImportFailed
-from twin.importers import error_line
+from twin.importers import batches, error_line
+from twin.importers.batches import combined_provenance
 from twin.importers.conform import ImportReport, conform, measures
-from twin.importers.ogr import importable_layer, provenance_for, write_report
+from twin.importers.ogr import _previous_provenance, importable_layer
+from twin.importers.safety import check_extent, rejected_path, write_rejected
 from twin.progress import progress
+from twin.store import Provenance
 
 OSM_LAYERS = ("streets", "buildings", "amenities", "parks", "transit_stops")
 OSM_SOURCE = "OpenStreetMap extract {name}"
+# what a replacing OSM import replaces: rows any earlier OpenStreetMap import brought
+OSM_SCOPE = "OpenStreetMap"
 OSM_LICENCE = "ODbL 1.0, © OpenStreetMap contributors"
 METRES_PER_LEVEL = 3.0
 
@@ -437,23 +442,33 @@ def merge_segments(edges: pd.DataFrame) -> dict[str, Any]:
 def import_osm(conn: psycopg.Connection, path: Path | str,
                bbox: tuple[float, float, float, float] | None = None,
                layers: list[str] | tuple[str, ...] = OSM_LAYERS,
-               mode: str = "replace") -> list[ImportReport]:
-    """Import an OSM extract into the chosen layers in one transaction; a report per layer."""
+               mode: str = "replace", force: bool = False,
+               dry_run: bool = False, keep_demo: bool = False) -> list[ImportReport]:
+    """Import an OSM extract into the chosen layers in one transaction; a report per layer.
+
+    An extract mostly outside the city is refused (unless `force`); a layer it has nothing for
+    is left as it was; a replace replaces the rows earlier OpenStreetMap imports brought, and
+    the demo's synthetic rows of what the extract brings unless `keep_demo`."""
     path = Path(path)
     unknown = [name for name in layers if name not in OSM_LAYERS]
     if unknown or not layers:
         raise ImportFailed(f"import-osm fills {', '.join(OSM_LAYERS)}; not "
                            f"{', '.join(unknown) or 'nothing'}")
+    batches.check_mode(mode, keep_demo)
     if not path.exists():
         raise ImportFailed(f"{path}: no such file")
     extract = OsmExtract(path, bbox)
     prepared: list[tuple[Layer, gpd.GeoDataFrame, ImportReport]] = []
+    raw: list[np.ndarray] = []
     with progress("read OSM layers", total=len(layers), unit="layers") as bar:
         for name in layers:
             layer = importable_layer(name)
             report = ImportReport(layer=name, mode=mode)
             frame, values, reasons = getattr(extract, name)(report)
             report.read = len(frame)
+            raw.append(np.asarray(frame.geometry.values, dtype=object))
+            if len(frame):
+                report.source_frame = _with_values(frame, values)
             conformed = conform(layer, frame, values, report, reasons,
                                 points_from_areas=True) if len(frame) else frame
             report.loaded = len(conformed)
@@ -462,14 +477,51 @@ def import_osm(conn: psycopg.Connection, path: Path | str,
     if not any(len(frame) for _, frame, _ in prepared):
         raise ImportFailed(f"nothing to import: {path.name} has none of "
                            f"{', '.join(layers)}{' inside the bbox' if bbox else ''}")
+    notes: list[str] = []
+    check_extent(np.concatenate(raw), None, f"the extract {path.name}",
+                 "cut the extract to the city with --bbox W,S,E,N, or pass --force to import "
+                 "anyway", force, notes)
+    for _, _, report in prepared:
+        report.notes += notes
+        if report.rejected_rows and report.source_frame is not None:
+            write_rejected(report, report.source_frame, rejected_path(path, report.layer))
     details_base = {"file": path.name, "bbox": list(bbox) if bbox else None,
                     "pyrosm_network": "all (walkable per the walking filter)"}
     source = OSM_SOURCE.format(name=path.name)
-    with conn.transaction():
+    if dry_run:
         for layer, frame, report in prepared:
+            report.written = False
             if not len(frame):
                 report.notes.append("nothing of this kind in the extract: layer left as it was")
                 continue
-            provenance = provenance_for(conn, layer, report, source, OSM_LICENCE, details_base)
-            write_report(conn, layer, frame, report, provenance)
+            batches.plan(conn, layer, frame, report, OSM_SCOPE, keep_demo)
+            report.loaded = len(frame) - report.skipped
+            report.notes.append("dry run: checked only, nothing was written")
+        return [report for _, _, report in prepared]
+    with conn.transaction():
+        batch = batches.begin(conn, "import-osm", path.name, OSM_SCOPE)
+        for layer, frame, report in prepared:
+            if not len(frame):
+                report.written = False
+                report.notes.append("nothing of this kind in the extract: layer left as it was")
+                continue
+            previous = _previous_provenance(conn, layer)
+
+            def provenance(kept: int, demo_left: int, previous: dict | None = previous,
+                           report: ImportReport = report) -> Provenance:
+                return combined_provenance(previous, source, OSM_LICENCE,
+                                           {**details_base, **report.details()}, kept,
+                                           "appended_to" if mode == "append" else "kept_rows",
+                                           demo_left)
+
+            batches.write(conn, batch, layer, frame, report, provenance, keep_demo)
+        written = [report.layer for _, _, report in prepared if report.written]
+        prepared[-1][2].notes.append(f"import {batch.id}: `twin import undo` brings "
+                                     f"{', '.join(written)} back as they were")
     return [report for _, _, report in prepared]
+
+
+def _with_values(frame: gpd.GeoDataFrame, values: dict[str, list]) -> gpd.GeoDataFrame:
+    """The extracted features with their raw values: what a rejected feature is shown with."""
+    columns = {name: column for name, column in values.items() if len(column) == len(frame)}
+    return gpd.GeoDataFrame(columns, geometry=frame.geometry.values, crs=frame.crs)

@@ -1,0 +1,1 @@
+COPY twin_import_keys (i, name, g) FROM STDIN

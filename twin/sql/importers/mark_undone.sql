@@ -1,0 +1,1 @@
+UPDATE twin_import_batches SET undone_at = now() WHERE id = %(batch)s
