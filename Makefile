@@ -1,5 +1,5 @@
 # Two commands do all set-up on a fresh Debian machine: `make demo` and `make test`.
-.PHONY: demo test bootstrap config bench clean
+.PHONY: demo test docs bootstrap config bench clean
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -9,6 +9,9 @@ demo: bootstrap
 
 test: bootstrap
 	.venv/bin/python -m pytest -q $(PYTEST_ARGS)
+
+docs: bootstrap
+	.venv/bin/mkdocs build --strict
 
 config: bootstrap
 	.venv/bin/twin config

@@ -466,7 +466,7 @@ def test_a_current_gdal_reads_layers_through_ogc_api_tiles(tiles_server: Server,
     API=TILES has one "Zoom level N" layer per zoom of the tileset, and reading one gives the
     features the tiles hold. GDAL's vector-tile branch takes the collection's CRS84 bbox as if it
     were in the tile matrix set's CRS (its raster branch reprojects it), so the area is given in
-    EPSG:3857 with MINX/MINY/MAXX/MAXY, as the README says."""
+    EPSG:3857 with MINX/MINY/MAXX/MAXY, as docs/tiles.md says."""
     import pyogrio
     from pyproj import Transformer
 

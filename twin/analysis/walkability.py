@@ -1,4 +1,4 @@
-"""Walkability 0-100, Walk Score-like (the formula is documented in the README).
+"""Walkability 0-100, Walk Score-like (the formula is documented in docs/walkability.md).
 
     distance_c = walking minutes to the nearest category-c amenity × 80 m/min
                  (slope-aware minutes turned back into level-ground metres)

@@ -5,7 +5,7 @@ along streets, cameras watch schools and stops, and posts sit where people live.
 documents give is exact (79.2 km of built lanes, +60 km and +125 km planned, 187 bike-share
 stations, 15 key scooter sections, 8 service centres and 30 posts, 9 + 19 early-warning
 stations, 23.9% of cameras integrated); what they do not give is a documented choice (see
-MOBILITY_FIGURES and the README section "Mobility and safety").
+MOBILITY_FIGURES and docs/mobility-safety.md).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ MOBILITY_FIGURES: dict[str, Any] = {
     "planned_duty_zones": 10,           # our choice: S1 says "more duty zones planned"
     # S2 l.4690: 14.6 cameras/km2 today; Annex 8: 23.9% of cameras integrated. The 128.2 k
     # total (188/km2 over 682 km2) contradicts the 14.6/km2 density; the demo maps the
-    # density figure (public-space cameras) and the integration share, see README.
+    # density figure (public-space cameras) and the integration share, see docs/mobility-safety.md.
     "camera_density_km2": 14.6,
     "camera_integrated_share": 0.239,
     "service_centres": 8,               # S2 l.4861 (by 2024)

@@ -86,7 +86,7 @@ def tileset(layers: list[Layer], base: str, tiles_path: str, title: str,
         "title": title, "description": description, "dataType": "vector", "crs": CRS_3857,
         "tileMatrixSetURI": TMS_URI,
         # the draft name older GDAL OGCAPI drivers look for; 3.6.2 follows the tiling-scheme
-        # link instead (and has no vector-tile code: see README, tests/test_tiles.py)
+        # link instead (and has no vector-tile code: see docs/tiles.md, tests/test_tiles.py)
         "tileMatrixSetDefinition": f"{base}/tileMatrixSets/{WEB_MERCATOR_QUAD}",
         "tileMatrixSetLimits": matrix_limits(CITY_BBOX, minzoom, maxzoom),
         "boundingBox": {"lowerLeft": list(CITY_BBOX[:2]), "upperRight": list(CITY_BBOX[2:]),
