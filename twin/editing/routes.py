@@ -13,15 +13,20 @@ Mounted before pygeoapi (twin.app ROUTE_FACTORIES). Reads stay open; writes need
   GET    /collections/{id}/changes?datetime=a/b           the layer's change feed
   GET    /collections/{id}/asof?datetime=<instant>        alias of items?datetime= (as of)
 
-PUT, PATCH and DELETE honour `If-Match: "v<version>"` (the ETag of the last write), so two
-editors cannot silently overwrite each other.
+Every read and write of a feature carries its version as the ETag `"v<version>"`. PUT, PATCH,
+DELETE and restore honour `If-Match` with it (checked under the row's lock, in the write's own
+transaction): a stale tag is 412 and changes nothing, so two editors cannot silently
+overwrite each other. With TWIN_REQUIRE_IF_MATCH=1 (twin.settings.Limits.require_if_match) a
+write without If-Match is 428. Feature ids are canonical (twin.features.ids): `/items/١٢` or
+`/items/012` is no alias of `/items/12` but a 404, on every route here.
 """
 
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 from starlette.concurrency import run_in_threadpool
@@ -34,6 +39,14 @@ from twin.db.pool import connection
 from twin.editing import VERSIONED_LAYERS, history, transactions
 from twin.editing.users import Editor, authenticate
 from twin.errors import DatabaseNotRunning, TwinError
+from twin.features.ids import (
+    ID_FORM,
+    INTEGER_FORM,
+    canonical_id,
+    canonical_integer,
+    version_etag,
+)
+from twin.settings import get_limits
 from twin.sqlfiles import query
 
 GEOJSON = "application/geo+json"
@@ -54,6 +67,10 @@ class UnsupportedMediaType(TwinError):
     status = 415
 
 
+class PreconditionRequired(TwinError):
+    status = 428
+
+
 def _error(exc: TwinError) -> JSONResponse:
     status = getattr(exc, "status", 400)
     headers: dict[str, str] = {}
@@ -64,6 +81,8 @@ def _error(exc: TwinError) -> JSONResponse:
         headers["Allow"] = "GET, HEAD, OPTIONS"
     if status == 503:
         headers["Retry-After"] = "2"
+    if getattr(exc, "etag", None):  # a 412 says which version the feature is at now
+        headers["ETag"] = exc.etag
     return JSONResponse({"code": type(exc).__name__, "description": str(exc)},
                         status_code=status, headers=headers)
 
@@ -73,12 +92,11 @@ def _base_url(request: Request) -> str:
 
 
 def _feature_id(raw: str) -> int:
-    try:
-        fid = int(raw)
-    except ValueError:
-        raise history.NotFound(f"no feature {raw!r}: feature ids are integers") from None
-    if not 0 < fid < 2**63:
-        raise history.NotFound(f"no feature {raw!r}")
+    """The id in the URL, in canonical form only (twin.features.ids): anything else is 404."""
+    fid = canonical_id(raw)
+    if fid is None:
+        shown = raw if len(raw) <= 40 else raw[:40] + "…"
+        raise history.NotFound(f"no feature {shown!r}: {ID_FORM}")
     return fid
 
 
@@ -136,8 +154,20 @@ async def _json_body(request: Request, patch: bool = False) -> Any:
 def _feature_response(text: str, version: int, status: int = 200,
                       headers: dict[str, str] | None = None) -> Response:
     return Response(text, status_code=status, media_type=GEOJSON,
-                    headers={"ETag": f'"v{version}"', **transactions.ANALYSIS_HEADERS,
+                    headers={"ETag": version_etag(version), **transactions.ANALYSIS_HEADERS,
                              **(headers or {})})
+
+
+def _require_if_match(if_match: str | None, what: str, name: str, fid: int) -> None:
+    """428 for a blind write when the server requires If-Match (after the key is checked, so
+    an anonymous caller learns nothing about the feature)."""
+    if if_match is None and get_limits().require_if_match:
+        raise PreconditionRequired(
+            f"{what} needs an If-Match header on this server (TWIN_REQUIRE_IF_MATCH): "
+            f"send If-Match with the ETag of the feature as you read it (GET "
+            f"/collections/{name}/items/{fid} answers ETag: \"v<version>\"; for a deleted "
+            "feature, the ETag its DELETE answered or its last version in /history), or "
+            "If-Match: * to overwrite whatever version it is at")
 
 
 def _handler(work: Callable[[Request], Any]) -> Callable[[Request], Any]:
@@ -176,6 +206,7 @@ async def change_item(request: Request) -> Response:
 
     def work() -> Any:
         editor = _editor(key)
+        _require_if_match(if_match, method, name, fid)
         with connection(timeout=5) as conn:
             if method == "PUT":
                 return transactions.replace(conn, name, editor, fid, body, if_match)
@@ -185,7 +216,7 @@ async def change_item(request: Request) -> Response:
 
     result = await run_in_threadpool(work)
     if method == "DELETE":
-        return Response(status_code=204, headers={"ETag": f'"v{result}"',
+        return Response(status_code=204, headers={"ETag": version_etag(result),
                                                   **transactions.ANALYSIS_HEADERS})
     return _feature_response(*result)
 
@@ -237,11 +268,13 @@ async def restore_item(request: Request) -> Response:
     fid = _feature_id(request.path_params["fid"])
     version = _version(request.path_params["version"])
     key = _api_key(request)
+    if_match = request.headers.get("if-match")
 
     def work() -> tuple[str, int, bool]:
         editor = _editor(key)
+        _require_if_match(if_match, "restore", name, fid)
         with connection(timeout=5) as conn:
-            return transactions.restore(conn, name, editor, fid, version)
+            return transactions.restore(conn, name, editor, fid, version, if_match)
 
     text, new_version, recreated = await run_in_threadpool(work)
     location = f"{_base_url(request)}/collections/{name}/items/{fid}"
@@ -250,10 +283,12 @@ async def restore_item(request: Request) -> Response:
 
 
 def _version(raw: str) -> int:
-    try:
-        return int(raw)
-    except ValueError:
-        raise history.NotFound(f"no version {raw!r}: versions are integers") from None
+    """A version number in the URL, canonical as feature ids are."""
+    version = canonical_id(raw)
+    if version is None or version > 2**31 - 1:
+        shown = raw if len(raw) <= 40 else raw[:40] + "…"
+        raise history.NotFound(f"no version {shown!r}: versions are plain decimal integers")
+    return version
 
 
 def parse_instant(raw: str | None, parameter: str = "datetime") -> datetime:
@@ -266,12 +301,12 @@ def parse_instant(raw: str | None, parameter: str = "datetime") -> datetime:
     except ValueError:
         raise TwinError(f"`{parameter}` {raw!r} is not an RFC 3339 instant such as "
                         "2025-01-31T12:00:00Z") from None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _interval(raw: str | None) -> tuple[datetime, datetime]:
-    lowest = datetime(1, 1, 2, tzinfo=timezone.utc)
-    highest = datetime(9999, 12, 30, tzinfo=timezone.utc)
+    lowest = datetime(1, 1, 2, tzinfo=UTC)
+    highest = datetime(9999, 12, 30, tzinfo=UTC)
     if not raw:
         return lowest, highest
     if "/" not in raw:
@@ -282,15 +317,22 @@ def _interval(raw: str | None) -> tuple[datetime, datetime]:
             highest if end in ("", "..") else parse_instant(end))
 
 
+def _count_param(request: Request, name: str, default: int, lowest: int, highest: int) -> int:
+    """A whole-number query parameter in canonical form (twin.features.ids) within bounds."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    value = canonical_integer(raw)
+    if value is None or not lowest <= value <= highest:
+        shown = raw if len(raw) <= 40 else raw[:40] + "…"
+        raise TwinError(f"`{name}` must be an integer from {lowest} to {highest}, got "
+                        f"{shown!r}: {INTEGER_FORM}")
+    return value
+
+
 def _limit(request: Request, default: int = 10) -> tuple[int, int]:
-    try:
-        limit = int(request.query_params.get("limit", default))
-        offset = int(request.query_params.get("offset", 0))
-    except ValueError:
-        raise TwinError("`limit` and `offset` must be integers") from None
-    if not 1 <= limit <= MAX_LIMIT or not 0 <= offset < 2**62:
-        raise TwinError(f"`limit` must be 1..{MAX_LIMIT} and `offset` at least 0")
-    return limit, offset
+    return (_count_param(request, "limit", default, 1, MAX_LIMIT),
+            _count_param(request, "offset", 0, 0, 2**62 - 1))
 
 
 @_handler
@@ -331,4 +373,4 @@ def editing_routes() -> list[BaseRoute]:
     ]
 
 
-__all__ = ["editing_routes", "parse_instant", "DatabaseNotRunning"]
+__all__ = ["DatabaseNotRunning", "editing_routes", "parse_instant"]

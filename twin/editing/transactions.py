@@ -11,6 +11,8 @@ publishes the analysis of the touched area within seconds, so the write itself s
 
 from __future__ import annotations
 
+import logging
+import re
 from typing import Any
 
 import orjson
@@ -24,8 +26,8 @@ from twin.editing.history import NotFound, versioned_layer
 from twin.editing.users import Editor
 from twin.editing.validate import CheckedFeature, check_feature, check_properties
 from twin.errors import TwinError
+from twin.features.ids import matches, version_etag
 from twin.sqlfiles import query
-
 
 # Write responses carry this: the analysis of the touched area is being refreshed (GET
 # /indicators -> freshness.status says when it is current again), or, with the refresher
@@ -38,7 +40,13 @@ class Conflict(TwinError):
 
 
 class PreconditionFailed(TwinError):
+    """If-Match names another version than the feature's: someone changed it since."""
+
     status = 412
+
+    def __init__(self, description: str, version: int) -> None:
+        super().__init__(description)
+        self.etag = version_etag(version)
 
 
 class Forbidden(TwinError):
@@ -82,23 +90,51 @@ def _write(conn: psycopg.Connection, statement: sql.Composable, params: dict[str
         with conn.transaction(savepoint_name="twin_write"):
             return conn.execute(statement, params).fetchone()
     except pg_errors.UniqueViolation as exc:
-        detail = exc.diag.message_detail or str(exc)
-        raise Conflict(f"another feature already has this value: {detail}") from None
+        # "Key (name)=(value) already exists.": the property names, not the database's text
+        keys = re.match(r"Key \((.+?)\)=", exc.diag.message_detail or "")
+        logging.getLogger("twin.editing").info("write refused: %s", exc.diag.message_primary)
+        raise Conflict("another feature already has this value" +
+                       (f" of {keys.group(1)}" if keys else "")) from None
     except (pg_errors.CheckViolation, pg_errors.NotNullViolation,
             pg_errors.InvalidParameterValue, pg_errors.DataException) as exc:
-        raise TwinError(f"the database refused the feature: {exc.diag.message_primary}") from None
+        # the database's text names tables and constraints: logged; the editor gets the property
+        logging.getLogger("twin.editing").info("write refused: %s", exc.diag.message_primary)
+        column = exc.diag.column_name
+        raise TwinError("the database refused the feature: " +
+                        (f"property {column!r} has a value it cannot hold" if column else
+                         "a property has a value it cannot hold (check numbers, dates and "
+                         "lengths against the layer's schema)")) from None
 
 
-def _lock(conn: psycopg.Connection, layer: Layer, fid: int, if_match: str | None) -> None:
-    if conn.execute(query("editing/lock_feature", table=layer.table), {"id": fid}).fetchone() is None:
+def _lock(conn: psycopg.Connection, layer: Layer, fid: int, if_match: str | None,
+          deleted_too: bool = False) -> bool:
+    """Lock the feature's row for this transaction, then compare If-Match with its version;
+    return whether the feature exists now.
+
+    The lock makes the check atomic with the write: a second editor with the same If-Match
+    waits here until the first commits, then reads the version the first one wrote (a new
+    statement sees it under READ COMMITTED) and gets 412, so one of them wins, never both.
+    A deleted feature (`deleted_too`: restore) has no row to lock; its last history row is
+    locked instead, and the row looked for again once that lock is held, so of two restores
+    of it the second sees what the first made.
+    """
+    lock = query("editing/lock_feature", table=layer.table)
+    exists = conn.execute(lock, {"id": fid}).fetchone() is not None
+    if not exists and deleted_too:
+        conn.execute(query("editing/lock_last_version"), {"layer": layer.name, "id": fid})
+        exists = conn.execute(lock, {"id": fid}).fetchone() is not None
+    elif not exists:
         raise NotFound(f"no feature {fid} in {layer.name}")
     if if_match is not None:
         version = current_version(conn, layer, fid)
-        wanted = {tag.strip().strip('"').removeprefix("W/").strip('"')
-                  for tag in if_match.split(",")}
-        if "*" not in wanted and f"v{version}" not in wanted:
-            raise PreconditionFailed(f"{layer.name} feature {fid} is at version {version}, not "
-                                     f"{if_match}: someone changed it; fetch it again")
+        if not matches(if_match, version):
+            shown = if_match if len(if_match) <= 80 else if_match[:80] + "…"
+            raise PreconditionFailed(
+                f"{layer.name} feature {fid} is at version {version} (ETag "
+                f"{version_etag(version)}), not {shown}: someone changed it since you read "
+                "it; read it again, apply your change to that, and send its ETag as If-Match",
+                version)
+    return exists
 
 
 def _assignments(layer: Layer, checked: CheckedFeature, replace: bool,
@@ -185,10 +221,11 @@ def delete(conn: psycopg.Connection, name: str, editor: Editor, fid: int,
 
 
 def restore(conn: psycopg.Connection, name: str, editor: Editor, fid: int,
-            version: int) -> tuple[str, int, bool]:
+            version: int, if_match: str | None = None) -> tuple[str, int, bool]:
     """Make a feature what it was at `version` (after that change; for a deletion, what was
-    deleted). Works whether the feature exists now or was deleted. Return the feature, the new
-    version, and whether it had to be re-created."""
+    deleted). Works whether the feature exists now or was deleted; `if_match` is compared with
+    its current version (for a deleted feature, the deletion's) as for an update. Return the
+    feature, the new version, and whether it had to be re-created."""
     layer = editable_layer(name, editor)
     row = conn.execute(query("editing/version"),
                        {"layer": name, "id": fid, "version": version}).fetchone()
@@ -200,8 +237,7 @@ def restore(conn: psycopg.Connection, name: str, editor: Editor, fid: int,
     geometry = orjson.dumps(image["geom"]).decode()
     with conn.transaction():
         _act_as(conn, editor, "restore")
-        exists = conn.execute(query("editing/lock_feature", table=layer.table),
-                              {"id": fid}).fetchone() is not None
+        exists = _lock(conn, layer, fid, if_match, deleted_too=True)
         if exists:
             checked = CheckedFeature(properties, None)
             assignments, params = _assignments(layer, checked, replace=True)

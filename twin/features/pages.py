@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,8 +21,11 @@ from psycopg import sql
 from psycopg.adapt import Loader
 
 from twin.catalog import Layer
+from twin.editing import VERSIONED_LAYERS
 from twin.features.crs import OutputCrs
+from twin.features.errors import FeatureQueryError
 from twin.features.filters import CASTS
+from twin.features.ids import layer_etag, version_etag
 from twin.features.params import ItemsQuery
 from twin.sqlfiles import query
 
@@ -180,7 +185,36 @@ def page_statement(q: ItemsQuery, source: sql.Composable, where: sql.Composable,
                  feature=feature)
 
 
+def is_transform_failure(exc: psycopg.Error) -> bool:
+    """PostGIS could not carry a coordinate between CRSs ("transform: Point outside of
+    projection domain", "latitude or longitude exceeded limits", ...)."""
+    message = (getattr(exc.diag, "message_primary", None) or str(exc)).lower()
+    return message.startswith("transform:") or "projection domain" in message
+
+
+@contextmanager
+def transform_failures(what: str) -> Iterator[None]:
+    """A statement PostGIS cannot transform becomes a 400 naming the CRS parameters, not a
+    500 with the database's text; the bounds checks (twin.features.crs) catch the usual cases
+    before the SQL, this catches whatever slips past them."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        if not is_transform_failure(exc):
+            raise
+        raise FeatureQueryError(
+            f"{what} could not be transformed between coordinate reference systems: a "
+            "coordinate lies outside the area its CRS is defined for") from None
+
+
 def fetch_page(conn: psycopg.Connection, q: ItemsQuery) -> Page:
+    """One page of features with numberMatched; a coordinate no CRS transform can carry is a
+    400 (FeatureQueryError)."""
+    with transform_failures("the bbox, filter geometry or crs of this query"):
+        return _fetch_page(conn, q)
+
+
+def _fetch_page(conn: psycopg.Connection, q: ItemsQuery) -> Page:
     """The features of one page and numberMatched, in one round trip when it can be.
 
     Pipelined in one implicit transaction (statements up to the pipeline's Sync; SET LOCAL
@@ -267,6 +301,37 @@ def fetch_item(conn: psycopg.Connection, layer: Layer, fid: int, crs: OutputCrs)
     """One feature's GeoJSON text, or None when there is no such id."""
     params: dict[str, Any] = {"id": fid}
     feature = feature_expression(layer, None, crs, False, params)
-    row = conn.execute(query("features/item", table=layer.table, feature=feature),
-                       params).fetchone()
+    with transform_failures(f"feature {fid} in crs {crs.uri}"):
+        row = conn.execute(query("features/item", table=layer.table, feature=feature),
+                           params).fetchone()
     return None if row is None else row[0]
+
+
+def fetch_tagged_item(conn: psycopg.Connection, layer: Layer, fid: int, crs: OutputCrs
+                      ) -> tuple[str, str] | None:
+    """One feature with its ETag, read in one statement so the tag names exactly the feature
+    sent: "v<version>" on a versioned layer (its last change in twin_history, 0 when it never
+    changed since a bulk load), "L<version>" on a read-only one (the layer's data version in
+    twin_layers). None when there is no such id."""
+    versioned = layer.name in VERSIONED_LAYERS
+    params: dict[str, Any] = {"id": fid, "layer": layer.name if versioned else layer.table}
+    feature = feature_expression(layer, None, crs, False, params)
+    statement = "features/versioned_item" if versioned else "features/layer_item"
+    with transform_failures(f"feature {fid} in crs {crs.uri}"):
+        row = conn.execute(query(statement, table=layer.table, feature=feature),
+                           params).fetchone()
+    if row is None:
+        return None
+    return row[0], (version_etag if versioned else layer_etag)(int(row[1]))
+
+
+def item_etag(conn: psycopg.Connection, layer: Layer, fid: int) -> str | None:
+    """The ETag fetch_tagged_item would send with the feature, or None when there is none."""
+    versioned = layer.name in VERSIONED_LAYERS
+    statement = "features/item_version" if versioned else "features/layer_item_version"
+    row = conn.execute(query(statement, table=layer.table),
+                       {"id": fid, "layer": layer.name if versioned else layer.table}
+                       ).fetchone()
+    if row is None:
+        return None
+    return (version_etag if versioned else layer_etag)(int(row[0]))

@@ -16,12 +16,15 @@ application/json) are creates, passed on to twin.editing.
 
 from __future__ import annotations
 
+import functools
 import logging
 import urllib.parse
 from collections import ChainMap
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
+import anyio
 import orjson
 import psycopg
 from starlette.concurrency import run_in_threadpool
@@ -33,10 +36,12 @@ from starlette.types import Receive, Scope, Send
 from twin.catalog import load_catalog
 from twin.db.pool import connection
 from twin.errors import DatabaseNotRunning
+from twin.features import filters, ids
 from twin.features import params as p
 from twin.features.crs import crs_by_uri
-from twin.features.errors import FeatureQueryError
-from twin.features.pages import Page, fetch_item, fetch_page
+from twin.features.errors import FeatureQueryError, database_refusal
+from twin.features.ids import canonical_id, not_canonical
+from twin.features.pages import Page, fetch_page, fetch_tagged_item, item_etag
 from twin.providers.features import (FILTER_CRS_PARAM, FILTER_LANG_PARAM, FILTER_PARAM,
                                      not_found)
 
@@ -227,6 +232,22 @@ class FeaturesEndpoint:
                                          api_request=api_request)
                 await response(scope, receive, send)
                 return
+        if self.item:  # one item in another format: the same id rule and ETag as in JSON
+            refusal, etag = await self.item_gate(request, collection)
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
+            send = _with_etag(send, etag)
+        from twin.features import pygeoapi_gate as gate  # other formats: checked as JSON is
+
+        refusal = gate.check_item(request) if self.item else await filtered_off_loop(
+            functools.partial(gate.check_items, request, layers[collection], app.api_.config),
+            p.filter_source(request.query_params))
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        scope = gate.without_empty_sortby(scope, request)
+        request = Request(scope, receive)
         if not self.item and "filter" in request.query_params:
             scope = self.hand_filter_to_provider(scope, request)
         await app.APP(scope, receive, send)
@@ -256,17 +277,16 @@ class FeaturesEndpoint:
                           "use f=json", ctx.headers)
         try:
             max_items, default_items = ctx.limits()
-            q = p.items_query(layers_get(collection), plain, body or None, max_items,
-                              default_items, body_lang)
+            q = await filtered_off_loop(functools.partial(
+                p.items_query, layers_get(collection), plain, body or None, max_items,
+                default_items, body_lang), p.filter_source(plain, body or None, body_lang))
             page = await run_in_threadpool(_page, q)
         except FeatureQueryError as exc:
             return _error(exc.status, exc.code, str(exc), ctx.headers)
         except DatabaseNotRunning as exc:
             return _error(503, "NoApplicableCode", str(exc), ctx.headers)
-        except psycopg.errors.DataError as exc:
-            return _error(400, "InvalidParameterValue",
-                          f"the query could not be evaluated: {str(exc).splitlines()[0]}",
-                          ctx.headers)
+        except psycopg.errors.DataError as exc:  # the database's text goes to the log only
+            return _error(400, "InvalidParameterValue", database_refusal(exc), ctx.headers)
         except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn) as exc:
             return _error(503, "NoApplicableCode", not_migrated(collection, exc), ctx.headers)
         except psycopg.Error:
@@ -279,19 +299,22 @@ class FeaturesEndpoint:
 
     async def one_item(self, request: Request, app: Any, collection: str,
                        body: bytes | None, api_request: Any = None) -> Response:
+        """One feature with its ETag (304 when the client's If-None-Match already names it):
+        "v<version>" on a versioned layer, which an editor sends back as If-Match, and the
+        layer's data version "L<version>" on a read-only one."""
         from pygeoapi.api import APIRequest
 
         api_request = api_request or APIRequest(request, app.api_.locales)
         ctx = _Context(app.api_, api_request, collection)
         fid = request.path_params["item_id"]
+        number = canonical_id(fid)
+        if number is None:
+            return _error(404, "NotFound", not_canonical(fid, collection), ctx.headers)
         try:
             crs = p.crs_param(request.query_params.get("crs"))
-            number = int(fid)
-            feature = await run_in_threadpool(_item, collection, number, crs)
+            found = await run_in_threadpool(_item, collection, number, crs)
         except FeatureQueryError as exc:
             return _error(exc.status, exc.code, str(exc), ctx.headers)
-        except ValueError:
-            feature = None
         except DatabaseNotRunning as exc:
             return _error(503, "NoApplicableCode", str(exc), ctx.headers)
         except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn) as exc:
@@ -300,10 +323,35 @@ class FeaturesEndpoint:
             LOG.exception("item query failed for %s/%s", collection, fid)
             return _error(500, "NoApplicableCode", "the database could not answer this "
                           "query; the server log has the details", ctx.headers)
-        if feature is None:
+        if found is None:
             return _error(404, "NotFound", not_found(fid, collection), ctx.headers)
+        feature, etag = found
+        ctx.headers["ETag"] = etag
+        if ids.names(request.headers.get("if-none-match"), etag):
+            return Response(status_code=304, headers={"ETag": etag})
         ctx.finish(request.query_params.get("crs"))
-        return Response(item_document(ctx, fid, feature), headers=ctx.headers)
+        return Response(item_document(ctx, str(number), feature), headers=ctx.headers)
+
+    async def item_gate(self, request: Request, collection: str
+                        ) -> tuple[Response | None, str | None]:
+        """For one item in a format pygeoapi renders (HTML, JSON-LD): a 404 for an id not in
+        canonical form, a 304 when If-None-Match names the current ETag, and the ETag to
+        add. The tag is read before pygeoapi reads the feature, so a write in between can
+        only make the tag older than the page: an If-Match with it then fails (412) rather
+        than overwrite that write, and an If-None-Match with it gets the page again."""
+        fid = request.path_params["item_id"]
+        number = canonical_id(fid)
+        if number is None:
+            return _error(404, "NotFound", not_canonical(fid, collection)), None
+        try:
+            etag = await run_in_threadpool(_etag, collection, number)
+        except (DatabaseNotRunning, psycopg.Error):
+            return None, None  # pygeoapi answers (and reports the database) on its own
+        if etag is None:
+            return None, None
+        if ids.names(request.headers.get("if-none-match"), etag):
+            return Response(status_code=304, headers={"ETag": etag}), None
+        return None, etag
 
 
 async def as_of_items(request: Request, collection: str) -> Response:
@@ -326,6 +374,23 @@ async def as_of_items(request: Request, collection: str) -> Response:
     return response
 
 
+Checked = TypeVar("Checked")
+
+
+async def filtered_off_loop(validate: Callable[[], Checked], source: tuple[str, str] | None
+                            ) -> Checked:
+    """Run the items validators: on the event loop when the request has no filter (they are
+    cheap), in a worker thread when it has one (the CQL2 parse and translation take CPU in
+    proportion to the filter, which twin.features.filters bounds). A filter not parsed before
+    waits for one of filters.PARSE_THREADS threads, so a burst of new filters cannot take
+    every thread of the server."""
+    if source is None:
+        return validate()
+    if filters.is_parsed(*source):
+        return await run_in_threadpool(validate)
+    return await anyio.to_thread.run_sync(validate, limiter=filters.parse_limiter())
+
+
 def layers_get(name: str) -> Any:
     return load_catalog()[name]
 
@@ -335,9 +400,30 @@ def _page(q: p.ItemsQuery) -> Page:
         return fetch_page(conn, q)
 
 
-def _item(collection: str, fid: int, crs: Any) -> str | None:
+def _item(collection: str, fid: int, crs: Any) -> tuple[str, str] | None:
+    """The feature's GeoJSON text and its ETag."""
     with connection() as conn:
-        return fetch_item(conn, layers_get(collection), fid, crs)
+        return fetch_tagged_item(conn, layers_get(collection), fid, crs)
+
+
+def _etag(collection: str, fid: int) -> str | None:
+    """The feature's ETag, or None when there is no such feature now."""
+    with connection() as conn:
+        return item_etag(conn, layers_get(collection), fid)
+
+
+def _with_etag(send: Send, etag: str | None) -> Send:
+    """`send` adding the item's ETag to a 200 response (pygeoapi sets none)."""
+    if etag is None:
+        return send
+
+    async def sending(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start" and message.get("status") == 200:
+            headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"etag"]
+            message = {**message, "headers": [*headers, (b"etag", etag.encode())]}
+        await send(message)
+
+    return sending
 
 
 def _media_type(scope: Scope) -> str:
