@@ -252,6 +252,32 @@ def test_the_item_page_runs_its_own_scripts_and_not_the_name(scripted_amenity):
     assert SCRIPT_END in shown
 
 
+WRITES_NOBODY_SERVES = [
+    ("PUT", "/collections/utility_lines/items/..%2F..%2Fpyproject.toml"),
+    ("DELETE", "/collections/plots/items/a%2Fb"),
+    ("PUT", "/collections/plots/items/12/history"),
+    ("DELETE", "/collections/plots/items/12/history/1"),
+    ("POST", "/collections/..%2F..%2Fpyproject.toml/items"),
+    ("PATCH", "/collections"),
+    ("DELETE", "/conformance"),
+]
+
+
+@pytest.mark.parametrize("method, path", WRITES_NOBODY_SERVES)
+def test_a_write_to_an_address_that_takes_none_is_a_json_405(demo_city, server, db, method,
+                                                              path):
+    """pygeoapi gets reads and its own process and job writes only; before the gate these
+    reached its item manager and answered 500 (NotImplementedError, a None endpoint)."""
+    before = db.execute("SELECT version FROM twin_layers WHERE name = 'plots'").fetchone()
+    response = httpx.request(method, httpx.URL(f"{server.url}{path}"), content=b"{}",
+                             headers={"Content-Type": ""}, timeout=30)
+    assert response.status_code == 405, (method, path, response.status_code, response.text)
+    assert response.headers["allow"] == "GET, HEAD, OPTIONS"
+    assert "featureId is a plain decimal integer" in response.json()["description"]
+    assert db.execute("SELECT version FROM twin_layers WHERE name = 'plots'").fetchone() == before
+
+
+
 # --- Defect 10: what /viewer/ serves ----------------------------------------------------------
 
 @pytest.mark.parametrize("path", [

@@ -11,6 +11,7 @@ import gc
 import importlib
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from twin.db.pool import connection
 from twin.editing.guard import MARKER_ENV, new_marker
@@ -41,10 +43,11 @@ ROUTE_FACTORIES: list[str] = [
 ]
 
 
-def error_response(status: int, code: str, description: str, **extra: Any) -> JSONResponse:
+def error_response(status: int, code: str, description: str,
+                   headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
     """The one JSON error shape of the twin, the same as pygeoapi's exceptions."""
     return JSONResponse({"code": code, "type": code, "description": description, **extra},
-                        status_code=status)
+                        status_code=status, headers=headers)
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -84,6 +87,37 @@ def _extra_routes() -> list[BaseRoute]:
     return routes
 
 
+# What pygeoapi is asked to change: its own processes' execution and job deletion. Every other
+# write is the twin's (twin.editing); one that reached pygeoapi would end in its
+# NotImplementedError (a 500), e.g. PUT on an item id with an encoded slash or on a history.
+PYGEOAPI_WRITES = {"POST": re.compile(r"/processes/[^/]+/execution"),
+                   "DELETE": re.compile(r"/jobs/[^/]+")}
+READ_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def pygeoapi_reads(app: ASGIApp) -> ASGIApp:
+    """pygeoapi behind a method gate: reads, and the few writes it owns; others are a JSON 405."""
+
+    async def gate(scope: Scope, receive: Receive, send: Send) -> None:
+        method = scope.get("method", "GET")
+        if scope["type"] != "http" or method in READ_METHODS:
+            await app(scope, receive, send)
+            return
+        writes = PYGEOAPI_WRITES.get(method)
+        if writes is not None and writes.fullmatch(scope.get("path", "")):
+            await app(scope, receive, send)
+            return
+        response = error_response(
+            405, "MethodNotAllowed",
+            f"{method} is not allowed at this address. Features are created with POST "
+            "/collections/{collectionId}/items and changed with PUT, PATCH or DELETE "
+            "/collections/{collectionId}/items/{featureId}, where featureId is a plain "
+            "decimal integer", headers={"Allow": ", ".join(READ_METHODS)})
+        await response(scope, receive, send)
+
+    return gate
+
+
 def create_app(server_url: str) -> Starlette:
     settings = get_settings()
     settings.run_dir.mkdir(parents=True, exist_ok=True)
@@ -102,7 +136,7 @@ def create_app(server_url: str) -> Starlette:
     routes: list[BaseRoute] = [
         Route("/healthz", healthz),
         *_extra_routes(),
-        Mount("/", app=starlette_app.APP),
+        Mount("/", app=pygeoapi_reads(starlette_app.APP)),
     ]
     from starlette.middleware import Middleware
 
