@@ -70,3 +70,13 @@ def test_analysis_layers_are_collections_with_features_and_tiles(server, db, ana
     tile = morecantile.tms.get("WebMercatorQuad").tile(lon, lat, 14)
     response = server.get(f"/collections/plot_metrics/tiles/WebMercatorQuad/14/{tile.y}/{tile.x}")
     assert response.status_code == 200 and len(response.content) > 100
+
+
+def test_a_format_or_parameter_the_dashboard_does_not_offer_is_a_400(server):
+    """It answered its JSON to any f= and any parameter, so a typo looked like success."""
+    for params, words in [({"f": "' OR '1'='1"}, "only json"), ({"f": "html"}, "only json"),
+                          ({"district": "Medeu"}, "unknown query parameter 'district'")]:
+        response = server.get("/indicators", params=params)
+        assert response.status_code == 400, (params, response.text[:200])
+        assert words in response.json()["description"]
+    assert server.get("/indicators", params={"f": "json"}).status_code in (200, 404)

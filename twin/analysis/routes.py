@@ -117,6 +117,13 @@ def indicators_document() -> dict[str, Any]:
 
 
 async def indicators(request: Request) -> Response:
+    unknown = sorted(set(request.query_params) - {"f"})
+    if unknown:
+        return error_response(400, "InvalidParameterValue",
+                              f"unknown query parameter {unknown[0][:64]!r}: /indicators takes f")
+    if request.query_params.get("f", "json") != "json":
+        return error_response(400, "InvalidParameterValue",
+                              f"f={request.query_params['f'][:64]!r}: only json is offered")
     try:
         document = await run_in_threadpool(indicators_document)
     except TwinError as exc:
