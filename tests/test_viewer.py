@@ -10,11 +10,10 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-
 from conftest import ROOT, Server, run_twin
+
 from twin.catalog import load_catalog
 from twin.viewer import GROUPS, HeadlessChromium
 
@@ -44,10 +43,12 @@ def browser() -> Iterator[HeadlessChromium]:
 
 
 def console_errors(browser: HeadlessChromium) -> list[dict]:
-    # Tiles MapLibre no longer needs after the camera moved are aborted on purpose.
+    """Errors, refusals by the page's Content-Security-Policy and dialogs the page opened.
+
+    Tiles MapLibre no longer needs after the camera moved are aborted on purpose."""
     return [m for m in browser.call("console")["messages"]
-            if m["type"] == "error" or (m["type"] == "requestfailed"
-                                        and "ERR_ABORTED" not in m["text"])]
+            if m["type"] in ("error", "csp", "dialog") or (m["type"] == "requestfailed"
+                                                          and "ERR_ABORTED" not in m["text"])]
 
 
 @pytest.fixture()
@@ -205,7 +206,7 @@ def test_clicking_a_plot_opens_its_card_and_full_report(page: HeadlessChromium,
     card = page.eval("return document.querySelector('#side-body').innerText")
     assert plot["properties"]["cadastral_number"] in card
     assert not page.eval("return document.querySelector('[data-report=\"plot\"] .error-text')"), card
-    assert re.search(r"walkability", card, re.I), card
+    assert re.search(r"walkability", card, re.IGNORECASE), card
     page.wait("location.hash.includes('plot=')", timeout=5)
     page.call("screenshot", path=str(ARTIFACTS / "plot-card.png"))
 

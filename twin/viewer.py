@@ -202,7 +202,15 @@ VIEWER_FILES: dict[str, str] = {
     "index.html": "text/html; charset=utf-8",
     "viewer.css": "text/css; charset=utf-8",
 }
-VIEWER_PAGE_CSP = "object-src 'none'; base-uri 'self'; frame-ancestors 'self'"
+# The page shows what editors and imports wrote (names, addresses, reports) to every visitor:
+# only the viewer's own files may run as script (no inline script, no eval, no other host), so a
+# name that slipped past the escaping into the DOM still cannot run. Styles may be inline (the
+# charts and legends colour by style attributes); MapLibre starts its tile workers from its own
+# file (blob: as its fallback) and decodes images into blob: URLs.
+VIEWER_PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                   "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; "
+                   "worker-src 'self' blob:; child-src 'self' blob:; object-src 'none'; "
+                   "base-uri 'self'; form-action 'self'; frame-ancestors 'self'")
 MODULE_NAME = re.compile(r"^[a-z][a-z0-9_-]*\.js$")
 
 
@@ -213,8 +221,7 @@ async def viewer_file(request: Request) -> Response:
                               "/viewer/ (index.html), viewer.css, src/*.js and layers.json")
     headers = {"Cache-Control": "no-cache"}
     if name == "index.html":
-        # The page is a static file (no server-rendered data): plugins, base and framing are
-        # restricted; its scripts are not (the browser tests evaluate strings in the page).
+        # Set here, not by the guard: the page is static, so it needs no nonce, only its files.
         headers["Content-Security-Policy"] = VIEWER_PAGE_CSP
     return _send_asset(request, get_settings().web_dir / name, VIEWER_FILES[name], headers)
 

@@ -2,7 +2,7 @@
 // six categories are within 15 minutes; district and polycentre summaries beside them.
 import { execute, getJSON } from './api.js';
 import { t, category, formatNumber } from './i18n.js';
-import { esc, notify } from './notice.js';
+import { esc, notify, cssColour } from './notice.js';
 import { hbars, shareColour, MINUTE_STOPS, gradientLegend } from './charts.js';
 import { attributesTable, highlight, reportHtml } from './pick.js';
 import { colourExpression } from './style.js';
@@ -33,7 +33,7 @@ function legend(app) {
   const cat = app.state.cat;
   if (cat) return gradientLegend(MINUTE_STOPS, ' min');
   const entry = app.entries.get(CELLS);
-  return `<div class="legend">${entry.legend.map((i) => `<span class="swatch" style="background:${esc(i.color)}"></span><span>${esc(i.label)}</span>`).join('')}</div>`;
+  return `<div class="legend">${entry.legend.map((i) => `<span class="swatch" style="background:${esc(cssColour(i.color))}"></span><span>${esc(i.label)}</span>`).join('')}</div>`;
 }
 
 function summaryHtml(list, nameKey) {

@@ -2,7 +2,7 @@
 import * as maplibregl from '../vendor/maplibre-gl/maplibre-gl.mjs';
 import { execute } from './api.js';
 import { t, category, formatNumber } from './i18n.js';
-import { esc } from './notice.js';
+import { esc, own } from './notice.js';
 
 const SOURCE = 'isochrone';
 const AMENITIES = 'isochrone-amenities';
@@ -60,7 +60,7 @@ function controls() {
 function resultHtml(result) {
   const areas = areasOf(result);
   if (!areas.length) return `<p class="error-text" data-empty="isochrone">${esc(t('iso.empty'))}</p>`;
-  const legend = areas.slice().reverse().map((f) => `<span class="pill" style="background:${COLOURS[f.properties.minutes] ?? '#74b9ff'}">${esc(t('iso.minutes', { m: f.properties.minutes }))}${f.properties.area_km2 != null ? ` · ${esc(formatNumber(f.properties.area_km2, 2))} km²` : ''}</span>`).join(' ');
+  const legend = areas.slice().reverse().map((f) => `<span class="pill" style="background:${own(COLOURS, f.properties.minutes, '#74b9ff')}">${esc(t('iso.minutes', { m: f.properties.minutes }))}${f.properties.area_km2 != null ? ` · ${esc(formatNumber(f.properties.area_km2, 2))} km²` : ''}</span>`).join(' ');
   const amenities = amenityList(result);
   let list;
   if (!amenities.length) {
@@ -73,7 +73,7 @@ function resultHtml(result) {
       byCat.get(key).push(a);
     }
     list = [...byCat.entries()].map(([cat, rows]) => `
-      <h3><span class="swatch" style="display:inline-block;width:10px;height:10px;border-radius:50%;background:${CATEGORY_COLOURS[cat] ?? '#636e72'}"></span> ${esc(category(cat))} (${rows.length})</h3>
+      <h3><span class="swatch" style="display:inline-block;width:10px;height:10px;border-radius:50%;background:${own(CATEGORY_COLOURS, cat, '#636e72')}"></span> ${esc(category(cat))} (${rows.length})</h3>
       <table class="attrs">${rows.sort((a, b) => (a.minutes ?? 99) - (b.minutes ?? 99)).slice(0, 30).map((a) => `<tr><th>${esc(a.name || a.kind || '')}</th><td>${a.minutes != null ? esc(t('iso.minutes', { m: formatNumber(a.minutes, 1) })) : ''}</td></tr>`).join('')}</table>`).join('');
   }
   return `<div class="row">${legend}</div><h3>${esc(t('iso.amenities'))} (${amenities.length})</h3><div id="iso-amenities" data-count="${amenities.length}">${list}</div>`;

@@ -28,7 +28,25 @@ export function dismiss(key) {
   shown.delete(key);
 }
 
-/** Escape text for HTML built with template strings. */
+/**
+ * Escape text for HTML built with template strings: every value from the server (names,
+ * addresses, report fields, error descriptions, even numbers, which may arrive as strings) goes
+ * through this, in element text and in quoted attributes alike.
+ */
 export function esc(value) {
   return String(value ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
+}
+
+const COLOUR = /^(#[0-9a-f]{3,8}|[a-z]{3,20}|(rgb|hsl)a?\([0-9.,%\s]+\))$/i;
+
+/** A colour for a `style` attribute, or `fallback`: a value is a colour, never more CSS. */
+export function cssColour(value, fallback = '#888888') {
+  const text = String(value ?? '').trim();
+  return COLOUR.test(text) ? text : fallback;
+}
+
+/** `table[key]` only if the table itself has it: a value from the server such as
+ * `constructor` or `__proto__` must not pick up what every object inherits. */
+export function own(table, key, fallback) {
+  return Object.hasOwn(table, String(key)) ? table[key] : fallback;
 }

@@ -1,6 +1,6 @@
 // The layer panel: groups from the catalog, each layer with a toggle, opacity and its legend.
 import { t, layerTitle } from './i18n.js';
-import { esc } from './notice.js';
+import { esc, cssColour } from './notice.js';
 
 const OPACITY_PROPERTY = {
   fill: 'fill-opacity', line: 'line-opacity', circle: 'circle-opacity',
@@ -16,7 +16,7 @@ export function setLayerVisible(app, name, visible) {
     app.map.setLayoutProperty(id, 'visibility', visible ? 'visible' : 'none');
   }
   if (visible) app.state.visible.add(name); else app.state.visible.delete(name);
-  const box = document.querySelector(`input[data-layer-toggle="${name}"]`);
+  const box = document.querySelector(`input[data-layer-toggle="${CSS.escape(name)}"]`);
   if (box) {
     box.checked = visible;
     const more = box.closest('.layer')?.querySelector('.more');
@@ -47,7 +47,7 @@ function swatchClass(entry) {
 
 function legendHtml(entry) {
   if (entry.legend.length <= 1) return '';
-  const rows = entry.legend.map((item) => `<span class="${swatchClass(entry)}" style="background:${esc(item.color)}"></span><span>${esc(item.label)}</span>`);
+  const rows = entry.legend.map((item) => `<span class="${swatchClass(entry)}" style="background:${esc(cssColour(item.color))}"></span><span>${esc(item.label)}</span>`);
   return `<div class="legend" data-legend="${esc(entry.name)}">${rows.join('')}</div>`;
 }
 
@@ -74,13 +74,13 @@ export function renderPanel(app) {
       div.innerHTML = `
         <label class="toggle" title="${esc(entry.description)}">
           <input type="checkbox" data-layer-toggle="${esc(entry.name)}" ${app.state.visible.has(entry.name) ? 'checked' : ''}>
-          <span class="${swatchClass(entry)}" style="background:${esc(colour)}"></span>
+          <span class="${swatchClass(entry)}" style="background:${esc(cssColour(colour))}"></span>
           <span>${esc(layerTitle(entry))}</span>
         </label>
         <div class="more" ${app.state.visible.has(entry.name) ? '' : 'hidden'}>
         <div class="controls">
           <span class="muted">${esc(t('panel.opacity'))}</span>
-          <input type="range" min="0" max="1" step="0.05" value="${opacity}" data-layer-opacity="${esc(entry.name)}" aria-label="${esc(t('panel.opacity'))}">
+          <input type="range" min="0" max="1" step="0.05" value="${esc(Number(opacity))}" data-layer-opacity="${esc(entry.name)}" aria-label="${esc(t('panel.opacity'))}">
         </div>
         ${entry.minzoom > 10 ? `<div class="zoomhint">${esc(t('panel.zoomin', { z: entry.minzoom }))}</div>` : ''}
         ${legendHtml(entry)}

@@ -103,7 +103,7 @@ function accessTable(block) {
     const ok = minutes != null && minutes <= 15;
     return `<tr><th>${esc(category(cat))}</th><td><span class="pill ${ok ? 'good' : 'bad'}">${minutes == null ? '—' : `${esc(formatNumber(minutes, 1))} min`}</span> ${esc(near ? plain(near) : '')}</td></tr>`;
   });
-  const summary = block.categories_15 != null ? `<p>${esc(t('fifteen.count'))}: <b>${block.categories_15} / 6</b>${block.missing?.length ? ` · missing: ${block.missing.map((c) => `<span class="pill bad">${esc(category(c))}</span>`).join(' ')}` : ''}</p>` : '';
+  const summary = block.categories_15 != null ? `<p>${esc(t('fifteen.count'))}: <b>${esc(formatNumber(block.categories_15, 0))} / 6</b>${block.missing?.length ? ` · missing: ${block.missing.map((c) => `<span class="pill bad">${esc(category(c))}</span>`).join(' ')}` : ''}</p>` : '';
   return `${summary}<table class="attrs">${rows.join('')}</table>`;
 }
 
@@ -147,7 +147,7 @@ export async function openCard(app, feature, entry) {
   if (id == null) return;
   const tasks = [];
   tasks.push(item(entry.name, id).then((full) => {
-    if (!side.querySelector(`[data-card="${entry.name}"]`)) return;
+    if (!side.querySelector(`[data-card="${CSS.escape(entry.name)}"]`)) return;
     side.querySelector('.attributes').innerHTML = attributesTable(entry, full.properties ?? {});
     if (full.geometry) highlight(app.map, full);
   }).catch((error) => {

@@ -183,7 +183,7 @@ function districtChart(districts) {
 
 function resultHtml(result) {
   const norm = normaliseResult(result);
-  const n = norm.cells.features?.length ?? 0;
+  const n = Number(norm.cells.features?.length) || 0;
   const anyChange = norm.city && Object.values(norm.city.delta).some((v) => typeof v === 'number' && Math.abs(v) > 1e-12);
   return `
     <h3>${esc(t('ind.city'))}</h3>

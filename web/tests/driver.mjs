@@ -9,6 +9,10 @@
 // {"op": "screenshot", "path"} | {"op": "download", "selector", "path"} | {"op": "console"} |
 // {"op": "network"} | {"op": "fulfil", "url", "body", "contentType"} | {"op": "reset"} |
 // {"op": "close"}
+//
+// The page runs under its own Content-Security-Policy (no bypassCSP): every violation it reports
+// is recorded as a `csp` message, and an alert/confirm/prompt as a `dialog` message, so a test
+// sees a script the page should not have run, or one the policy stopped.
 import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
 
@@ -31,12 +35,58 @@ let page;
 async function openPage() {
   if (context) await context.close();
   context = await browser.newContext({ viewport: { width: 1400, height: 860 }, deviceScaleFactor: 1, acceptDownloads: true });
+  // The page's `securitypolicyviolation` events, handed to us as they happen (the binding and
+  // the listener are installed by the DevTools protocol, outside the page's policy).
+  await context.exposeBinding('twinReportViolation', (source, violation) => {
+    consoleMessages.push({ type: 'csp', text: `csp: ${violation.directive} blocked ${violation.blocked} (${violation.source}:${violation.line})`, location: source.page?.url() ?? '', violation });
+  });
+  await context.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (event) => {
+      window.twinReportViolation?.({ directive: event.effectiveDirective || event.violatedDirective, blocked: event.blockedURI, source: event.sourceFile, line: event.lineNumber, sample: event.sample });
+    });
+  });
   page = await context.newPage();
   watch(page);
 }
 
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// Poll `js` (an expression, or a function body with `return`) in the page until it is truthy.
+// Not page.waitForFunction: Playwright compiles its predicate with eval inside the page, which
+// a policy without 'unsafe-eval' (the viewer's) refuses. The expression handed to page.evaluate
+// is compiled through the DevTools protocol, outside the page's policy, and the loop runs in
+// the page with the predicate already compiled; a navigation in between starts a new loop.
+async function waitFor(js, timeout) {
+  const deadline = Date.now() + timeout;
+  const body = js.includes('return') ? js : `return (${js});`;
+  for (;;) {
+    const left = Math.max(0, deadline - Date.now());
+    try {
+      const done = await page.evaluate(`(async () => {
+        const until = Date.now() + ${left};
+        const check = async () => { ${body}
+        };
+        for (;;) {
+          if (await check()) return true;
+          if (Date.now() >= until) return false;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      })()`);
+      if (done) return;
+    } catch (error) {
+      if (!/context was destroyed|navigat/i.test(String(error?.message ?? error))) throw error;
+    }
+    if (Date.now() >= deadline) throw new Error(`Timeout ${timeout}ms exceeded waiting for ${js.slice(0, 300)}`);
+    await sleep(100);
+  }
+}
+
 function watch(page) {
-page.on('console', (msg) => consoleMessages.push({ type: msg.type(), text: msg.text(), location: msg.location()?.url ?? '' }));
+page.on('console', (msg) => {
+  consoleMessages.push({ type: msg.type(), text: msg.text(), location: msg.location()?.url ?? '' });
+  // a refusal the page's policy logs without an event (e.g. in a worker) still counts
+  if (msg.text().includes('Content Security Policy')) consoleMessages.push({ type: 'csp', text: `csp: ${msg.text()}`, location: msg.location()?.url ?? '' });
+});
 page.on('pageerror', (error) => consoleMessages.push({ type: 'error', text: `pageerror: ${error.message}` }));
 // an alert/confirm/prompt is recorded (a script the page should not run, e.g. injected), then dismissed
 page.on('dialog', (dialog) => { consoleMessages.push({ type: 'dialog', text: `dialog: ${dialog.type()} ${dialog.message()}` }); dialog.dismiss().catch(() => {}); });
@@ -89,7 +139,7 @@ async function handle(cmd) {
       return { value: await page.evaluate(asFunction(cmd.js)) };
     case 'wait': {
       const started = Date.now();
-      await page.waitForFunction(asFunction(cmd.js), null, { timeout: cmd.timeout ?? 30000, polling: 100 });
+      await waitFor(cmd.js, cmd.timeout ?? 30000);
       return { waited_ms: Date.now() - started };
     }
     case 'click':
