@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_editing import add_user, write
 
 from twin.catalog import load_catalog
@@ -247,3 +249,33 @@ def test_a_multipolygon_with_a_hole_is_taken(server, editor, layer):
     assert created.status_code == 201, created.text
     polygons = created.json()["geometry"]["coordinates"]
     assert [len(rings) for rings in polygons] == [2, 1]   # the hole is kept
+
+
+# Any JSON a client can send as a geometry: the checker's answer is a stored geometry or a
+# refusal it names (TwinError: a 4xx), never another exception (a 500) and never slow.
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**20, 10**20),
+                     st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=8),
+                     st.sampled_from([LON, LAT, 76.95, 43.26, 76.93 + 1e-9]))
+_coordinates = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=6), max_leaves=60)
+_geometries = st.one_of(
+    st.fixed_dictionaries({"type": st.sampled_from(
+        ["Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon",
+         "GeometryCollection", "Circle", ""]), "coordinates": _coordinates}),
+    st.fixed_dictionaries({"type": _coordinates, "coordinates": _coordinates}),
+    st.dictionaries(st.text(max_size=12), _coordinates, max_size=3),
+    _coordinates)
+
+
+@settings(max_examples=400, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(layer=st.sampled_from(EDITABLE), geometry=_geometries)
+def test_any_json_as_a_geometry_is_taken_or_refused_by_name(layer, geometry):
+    from twin.editing.validate import check_geometry
+    from twin.errors import TwinError
+
+    try:
+        stored = check_geometry(load_catalog()[layer], geometry)
+    except TwinError as exc:
+        assert 400 <= exc.status < 500 and str(exc)
+    else:
+        assert isinstance(stored, bytes) and stored
