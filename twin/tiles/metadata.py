@@ -20,7 +20,7 @@ REL_TILESETS_VECTOR = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector"
 REL_TILESETS_MAP = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-map"
 REL_COVERAGE = "http://www.opengis.net/def/rel/ogc/1.0/coverage"
 TEMPLATE = "{tileMatrix}/{tileRow}/{tileCol}"
-ATTRIBUTION = "Almaty Twin (CC-BY 4.0 synthetic demo data; imported data keeps its own licence)"
+ATTRIBUTION = "Almaty Twin (synthetic demo data CC0-1.0; real and imported data keep their own licence: see each collection)"
 TILEJSON_FIELD = {"string": "String", "integer": "Number", "number": "Number",
                   "boolean": "Boolean", "date": "String", "datetime": "String"}
 
