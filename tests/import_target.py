@@ -14,6 +14,7 @@ from pathlib import Path
 from subprocess import CompletedProcess
 
 import psycopg
+import pytest
 from conftest import Server, run_twin
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -57,3 +58,17 @@ def own_database(database_url: str, home: Path) -> Iterator[ImportTarget]:
         with psycopg.connect(database_url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
                 sql.Identifier(name)))
+
+
+@pytest.fixture(scope="module")
+def target(database_url: str, tmp_path_factory, request) -> Iterator[ImportTarget]:
+    """The importing module's own database: the demo city elsewhere in the session is left
+    alone (a module uses it by importing `target` and `db` from here)."""
+    home = tmp_path_factory.mktemp(f"{request.module.__name__.removeprefix('test_')}-home")
+    yield from own_database(database_url, home)
+
+
+@pytest.fixture()
+def db(target: ImportTarget) -> Iterator[psycopg.Connection]:
+    with target.connect() as conn:
+        yield conn

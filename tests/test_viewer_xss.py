@@ -20,12 +20,12 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from conftest import ROOT, Server
+from conftest import Server
 from test_editing import add_user
+from test_viewer import ARTIFACTS, browser  # noqa: F401  (fixture: one Chromium a module)
 
 from twin.viewer import HeadlessChromium
 
-ARTIFACTS = ROOT / "test-artifacts" / "viewer"
 PAYLOAD = "</script><script>alert(1)</script><img src=x onerror=alert(2)>"
 READY = "document.body.dataset.ready === '1'"
 IDLE = "window.twin.map.loaded() && !window.twin.map.isMoving() && window.twin.map.areTilesLoaded()"
@@ -77,14 +77,6 @@ def scripted_places(demo_city: str) -> Iterator[dict]:
                                 headers={"X-API-Key": key}, timeout=60)
             assert gone.status_code in (200, 204), gone.text
         srv.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[HeadlessChromium]:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    chromium = HeadlessChromium()
-    yield chromium
-    chromium.close()
 
 
 def messages(browser: HeadlessChromium, *types: str) -> list[dict]:

@@ -50,6 +50,20 @@ def error_response(status: int, code: str, description: str,
                         status_code=status, headers=headers)
 
 
+def unoffered_query(request: Request, known: set[str]) -> JSONResponse | None:
+    """The 400 for a JSON-only document asked for a parameter or format it does not offer
+    (a typo would otherwise look like success), or None when the query is fine."""
+    unknown = sorted(set(request.query_params) - known - {"f"})
+    if unknown:
+        offered = ", ".join(sorted(known | {"f"}))
+        return error_response(400, "InvalidParameterValue",
+                              f"unknown query parameter {unknown[0][:64]!r}: use {offered}")
+    if request.query_params.get("f", "json") != "json":
+        return error_response(400, "InvalidParameterValue",
+                              f"f={request.query_params['f'][:64]!r}: only json is offered")
+    return None
+
+
 async def healthz(request: Request) -> JSONResponse:
     try:
         with connection(timeout=2) as conn:

@@ -26,7 +26,7 @@ from starlette.routing import Route
 
 from twin.analysis.indicators import with_targets
 from twin.analysis.refresh import freshness
-from twin.app import error_response
+from twin.app import error_response, unoffered_query
 from twin.db.pool import connection
 from twin.errors import TwinError
 from twin.processes import PROCESSES
@@ -117,13 +117,9 @@ def indicators_document() -> dict[str, Any]:
 
 
 async def indicators(request: Request) -> Response:
-    unknown = sorted(set(request.query_params) - {"f"})
-    if unknown:
-        return error_response(400, "InvalidParameterValue",
-                              f"unknown query parameter {unknown[0][:64]!r}: /indicators takes f")
-    if request.query_params.get("f", "json") != "json":
-        return error_response(400, "InvalidParameterValue",
-                              f"f={request.query_params['f'][:64]!r}: only json is offered")
+    refused = unoffered_query(request, set())
+    if refused is not None:
+        return refused
     try:
         document = await run_in_threadpool(indicators_document)
     except TwinError as exc:

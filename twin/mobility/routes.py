@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from twin.app import error_response
+from twin.app import error_response, unoffered_query
 from twin.db.pool import connection
 from twin.errors import TwinError
 from twin.mobility.indicators import mobility_safety_document
@@ -25,13 +25,9 @@ def _document() -> dict[str, Any]:
 
 
 async def mobility_safety(request: Request) -> Response:
-    unknown = sorted(set(request.query_params) - KNOWN_PARAMETERS)
-    if unknown:
-        return error_response(400, "InvalidParameterValue",
-                              f"unknown query parameter {unknown[0]!r}: use district or f")
-    if request.query_params.get("f", "json") != "json":
-        return error_response(400, "InvalidParameterValue",
-                              f"f={request.query_params['f']!r}: only json is offered")
+    refused = unoffered_query(request, KNOWN_PARAMETERS)
+    if refused is not None:
+        return refused
     try:
         document = await run_in_threadpool(_document)
     except TwinError as exc:
