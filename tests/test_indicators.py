@@ -5,8 +5,6 @@ from __future__ import annotations
 import morecantile
 import pytest
 
-from analysed import analysed_city  # noqa: F401  (fixture)
-
 ANALYSIS_LAYERS = ("plot_metrics", "fifteen_cells", "district_indicators",
                    "polycentre_indicators", "building_metrics")
 

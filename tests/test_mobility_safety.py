@@ -52,7 +52,7 @@ def test_share_of_street_length_lit_and_the_unlit_streets_listed():
     length = np.array([100.0, 300.0, 600.0, 50.0, 50.0])
     lit = np.array([True, False, True, False, False])
     codes = np.array([0, 0, 1, 1, 1])
-    total_km, lit_km, share = lit_share(length, lit, codes, 2)
+    total_km, _lit_km, share = lit_share(length, lit, codes, 2)
     assert total_km.tolist() == pytest.approx([0.4, 0.7])
     assert share.tolist() == pytest.approx([0.25, 600 / 700])
     listed = unlit_streets(np.array(["Abay", "Satpaev", "Abay", "Zhandosov", "Zhandosov"],

@@ -16,6 +16,7 @@ import pandas as pd
 import psycopg
 import shapely
 
+from twin.catalog import analysis_inputs
 from twin.analysis.network import (WalkingNetwork, data_versions, load_network, to_lonlat,
                                    to_utm)
 from twin.sqlfiles import query
@@ -26,8 +27,9 @@ CATEGORIES = ("education", "healthcare", "commerce", "culture_sport", "parks", "
 H3_RESOLUTION = 9
 PARK_ENTRANCE_SPACING_M = 50.0   # candidate entrances every 50 m along a park's edge
 PARK_ENTRANCE_REACH_M = 60.0     # an edge point farther than this from any street is no gate
-INPUT_LAYERS = ("streets", "terrain", "amenities", "transit_stops", "parks", "plots",
-                "districts", "polycentres", "buildings")
+# What the model reads (layers/_catalog.yml, `feeds:` of each layer): the city and the places
+# residents walk to.
+INPUT_LAYERS = analysis_inputs("city", "fifteen")
 
 
 @dataclass

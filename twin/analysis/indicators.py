@@ -11,11 +11,17 @@ import shapely
 
 from twin.analysis import parks as green
 from twin.analysis.city import CATEGORIES, CityModel, Places
-from twin.analysis.fifteen import (LIMIT_MINUTES, PARK_LIMIT_M, THRESHOLD_MINUTES, NodeAccess,
-                                   coverage, place_minutes)
+from twin.analysis.fifteen import (
+    LIMIT_MINUTES,
+    PARK_LIMIT_M,
+    THRESHOLD_MINUTES,
+    NodeAccess,
+    coverage,
+    place_minutes,
+)
 from twin.analysis.network import FLAT_METRES_PER_MINUTE
-from twin.analysis.utilities import WEAR_BASELINE_2022, WEAR_TARGET_2030
 from twin.analysis.walkability import StreetFabric, credit_change, score, walk_parts
+from twin.catalog import programme
 
 CITY = "Almaty"
 
@@ -144,31 +150,16 @@ def access_summaries(city: CityModel, plots: pd.DataFrame, cells: pd.DataFrame,
 
 # -- targets beside the twin's figures (GET /indicators) -----------------------------------
 
-TARGETS: dict[str, dict[str, Any]] = {
-    "share_all_six": {"target": 1.0, "year": 2030, "source": "S2 l.834: all daily needs within "
-                      "15 minutes on foot or by public transport"},
-    "green_m2_per_resident": {"norm": green.GREEN_NORM_M2, "target_2025": green.GREEN_TARGET_2025_M2,
-                              "target_2030": green.GREEN_TARGET_2030_M2,
-                              "source": "СН РК 3.01-01-2013; S2 l.4507-4515"},
-    "no_park_share": {"baseline_2022": green.NO_PARK_BASELINE_SHARE,
-                      "source": "S2 l.676-683 (fig. 8): ~70% of the territory not covered"},
-    "buildings_needing_strengthening": {"baseline": 7000, "share_baseline": 0.70,
-                                        "source": "S2 l.5071: 70% of Soviet-era objects"},
-    "plots_in_setback": {"target": 0, "source": "S2 l.758: no building on fault strips"},
-}
-for _network, _target in WEAR_TARGET_2030.items():
-    TARGETS[f"wear_{_network}_pct"] = {"target_2030": _target,
-                                       "baseline_2022": WEAR_BASELINE_2022[_network],
-                                       "source": "S2 l.1424-1428"}
-for _network in ("gas", "power"):
-    TARGETS[f"wear_{_network}_pct"] = {"baseline_2022": WEAR_BASELINE_2022[_network],
-                                       "source": "S2 §1.3"}
-
-
 def with_targets(row: dict[str, Any]) -> dict[str, Any]:
-    """{"name": ..., "indicator": value, ..., "targets": {indicator: {...}}} for one area."""
-    targets = {key: spec for key, spec in TARGETS.items() if key in row}
-    if "density_pph" in row and row.get("target_density_pph") is not None:
-        targets["density_pph"] = {"target": row["target_density_pph"],
-                                  "source": "S2 §1.1: polycentre density target"}
+    """{"name": ..., "indicator": value, ..., "targets": {indicator: {...}}} for one area: the
+    programme's figures (layers/_targets.yml) of each indicator the row has; a figure that is
+    each area's own (a polycentre's density target) only where the area has it."""
+    targets = {}
+    for name, indicator in programme().indicators.items():
+        if name not in row:
+            continue
+        areal = [f.per_area for f in indicator.figures.values() if f.per_area]
+        if any(row.get(key) is None for key in areal):
+            continue
+        targets[name] = indicator.served(row)
     return {**row, "targets": targets}

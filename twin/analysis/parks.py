@@ -8,11 +8,13 @@ import numpy as np
 import shapely
 
 from twin.analysis.network import to_utm
+from twin.catalog import figure
 
-GREEN_NORM_M2 = 10.0          # СН РК 3.01-01-2013, public-use green per person
-GREEN_TARGET_2025_M2 = 11.2   # low-provision districts, S2 l.4507
-GREEN_TARGET_2030_M2 = 13.4
-NO_PARK_BASELINE_SHARE = 0.70  # S2 l.676-683, fig. 8
+# The norm and the programme's targets and baseline (layers/_targets.yml, with their sources)
+GREEN_NORM_M2 = figure("green_m2_per_resident", "norm")
+GREEN_TARGET_2025_M2 = figure("green_m2_per_resident", "target_2025")
+GREEN_TARGET_2030_M2 = figure("green_m2_per_resident", "target_2030")
+NO_PARK_BASELINE_SHARE = figure("no_park_share", "baseline_2022")
 WALKING_DISTANCE_M = 500.0     # "within walking distance" of a park
 
 

@@ -25,6 +25,7 @@ from twin.analysis.indicators import access_summaries, fifteen_tables
 from twin.analysis.network import data_versions, to_utm as _utm
 from twin.analysis.seismic import Hazards, building_exposure
 from twin.analysis.utilities import NETWORKS, WEAR_TARGET_2030, line_distances, wear
+from twin.catalog import analysis_inputs
 from twin.progress import progress
 from twin.sqlfiles import query
 from twin.store import Provenance, write_layer
@@ -265,9 +266,8 @@ def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
             (int(v) if isinstance(v, (np.integer,)) else v) for k, v in row.items()}
 
 
-ANALYSED_LAYERS = ("streets", "terrain", "amenities", "transit_stops", "parks", "plots",
-                   "buildings", "districts", "polycentres", "seismic_faults", "seismic_zones",
-                   "utility_lines")
+# Every layer `twin analyse` reads (layers/*.yml `feeds`); the mobility layers keep their own.
+ANALYSED_LAYERS = analysis_inputs("city", "fifteen", "seismic", "utilities")
 
 
 def input_versions(conn: psycopg.Connection) -> dict[str, int]:
@@ -318,7 +318,7 @@ def analyse_command(mode: str, if_stale: bool) -> None:
     with connect() as conn:
         conn.autocommit = True
         result = analyse(conn, mode)
-        from twin.mobility.indicators import summary_line as mobility_line
+        from twin.mobility.document import summary_line as mobility_line
         mobility = mobility_line(conn)   # twin/mobility: computed live, shown here
     click.echo(summary_line(result))
     click.echo(mobility)

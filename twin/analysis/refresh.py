@@ -62,9 +62,10 @@ from twin.analysis.seismic import Hazards, utm_shapes
 from twin.analysis.utilities import SEARCH_M, line_distances, wear
 from twin.analysis.publish import (ANALYSIS_LOCK_SPACE, PUBLISH_LOCK, SOURCE, Analysis,
                                    _jsonable, input_versions)
-from twin.catalog import get_layer
+from twin.catalog import analysis_inputs, editable_layers, get_layer
 from twin.mobility.lighting import derive_street_lighting
 from twin.mobility.publish import mobility_current, publish_mobility
+from twin.settings import get_settings
 from twin.sqlfiles import query
 from twin.store import Provenance, _copy_column, record_provenance
 
@@ -74,9 +75,12 @@ LOCK_SPACE = ANALYSIS_LOCK_SPACE
 LEADER_LOCK = 1              # held for its lifetime by the one refresher that works
 APPLY_LOCK = PUBLISH_LOCK    # held while analysis layers are written (refresh, twin analyse)
 POLL_SECONDS = 2.0
-EDITED_LAYERS = ("amenities", "parks", "plots", "buildings", "utility_lines")
-ACCESS_LAYERS = {"amenities", "transit_stops", "parks"}
-EXPOSURE_LAYERS = {"buildings", "utility_lines", "seismic_faults", "seismic_zones"}
+# From the catalog (layers/*.yml `editable`, `feeds`): the layers editors change, those whose
+# change moves only the walking minutes of their categories, and those whose change moves only
+# the plots' and buildings' exposure and utility distances.
+EDITED_LAYERS = editable_layers()
+ACCESS_LAYERS = set(analysis_inputs("fifteen"))
+EXPOSURE_LAYERS = set(analysis_inputs("seismic", "utilities"))
 KEYS = {"plot_metrics": "plot_id", "fifteen_cells": "h3", "building_metrics": "building_id",
         "district_indicators": "district", "polycentre_indicators": "polycentre"}
 
@@ -568,7 +572,7 @@ class Refresher:
 
 def refresher_enabled() -> bool:
     """Servers refresh the analysis after edits unless TWIN_ANALYSIS_REFRESH=off."""
-    return os.environ.get("TWIN_ANALYSIS_REFRESH", "on").lower() not in ("off", "0", "false")
+    return get_settings().analysis.refresh
 
 
 def announce(conn: psycopg.Connection, layer: str) -> None:

@@ -9,12 +9,13 @@ import psycopg
 import shapely
 
 from twin.analysis.seismic import utm_shapes
+from twin.catalog import figures_by
 from twin.sqlfiles import query
 
 NETWORKS = ("water", "sewer", "heating", "gas", "power", "lighting")
-# S2 §1.3 (l.1424-1428): length-weighted wear by 2030; baseline 55.8 / 57.5 / 60 %
-WEAR_TARGET_2030 = {"water": 39.6, "sewer": 39.5, "heating": 44.0}
-WEAR_BASELINE_2022 = {"water": 55.8, "sewer": 57.5, "heating": 60.0, "gas": 36.0, "power": 65.0}
+# S2 §1.3: length-weighted wear by 2030 and in 2022, per network (layers/_targets.yml)
+WEAR_TARGET_2030 = figures_by("wear_{}_pct", "target_2030", NETWORKS)
+WEAR_BASELINE_2022 = figures_by("wear_{}_pct", "baseline_2022", NETWORKS)
 SEARCH_M = 5000.0  # farther than 5 km counts as "no line" (null)
 
 

@@ -9,8 +9,8 @@ counted where their plot meets the network (as in the 15-minute analysis).
 
 from __future__ import annotations
 
-import threading
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -19,31 +19,18 @@ import psycopg
 import shapely
 from scipy.spatial import cKDTree
 
-from twin.analysis.city import CityModel, current_city
+from twin.analysis.city import CityModel
 from twin.analysis.fifteen import coverage, node_access, place_minutes
-from twin.analysis.network import WalkingNetwork, data_versions
-from twin.errors import TwinError
+from twin.analysis.network import WalkingNetwork
+from twin.catalog import analysis_inputs, mobility_figure, programme
+from twin.errors import InvalidParameter, TwinError
 from twin.sqlfiles import query
 
-TARGETS: dict[str, Any] = {
-    "bike_catchment_m": 300,
-    "bike_lane_km_built_2022": 79.2, "bike_lane_km_added_2025": 60.0,
-    "bike_lane_km_added_2030": 125.0,
-    "lit_share_2025": 1.0, "unlit_share_baseline": 0.20,
-    "camera_density_km2_baseline": 14.6, "camera_density_km2_2025": 50.0,
-    "camera_density_km2_2030": 100.0, "camera_integrated_share_baseline": 0.239,
-    "camera_watch_radius_m": 50,
-    "service_centres_2024": 8, "police_posts_2026": 30, "police_walk_minutes": 15,
-    "eew_stations_existing": 9, "eew_stations_2025": 28, "gathering_walk_minutes": 10,
-}
-LAYERS = ("bike_lanes", "bikeshare_stations", "scooter_parking", "scooter_zones", "cameras",
-          "police_posts", "early_warning_stations", "gathering_points", "streets", "terrain",
-          "districts", "plots", "amenities", "transit_stops", "parks", "buildings")
 LANE_STATUSES = ("built", "planned_2025", "planned_2030")
 
 
-class MobilityInputError(TwinError):
-    status = 400
+class MobilityInputError(InvalidParameter):
+    """A mobility question asked in a way the twin cannot answer (400)."""
 
 
 # -- pure functions (arrays in metres), each checked on hand-built cases -------------------
@@ -193,27 +180,262 @@ def _rows(conn: psycopg.Connection, name: str, **identifiers: str) -> list[tuple
     return conn.execute(query(f"mobility/{name}", **identifiers)).fetchall()
 
 
-def _row_targets() -> dict[str, Any]:
-    """The programme's targets and baselines carried on each district's row (and feature), so
-    a planner reads every figure beside the number it is measured against."""
-    t = TARGETS
-    return {"bike_catchment_m": t["bike_catchment_m"],
-            "city_lane_km_built_2022": t["bike_lane_km_built_2022"],
-            "city_lane_km_added_2025_target": t["bike_lane_km_added_2025"],
-            "city_lane_km_added_2030_target": t["bike_lane_km_added_2030"],
-            "lit_share_target_2025": t["lit_share_2025"],
-            "unlit_share_baseline": t["unlit_share_baseline"],
-            "camera_density_baseline_km2": t["camera_density_km2_baseline"],
-            "camera_density_target_2025": t["camera_density_km2_2025"],
-            "camera_density_target_2030": t["camera_density_km2_2030"],
-            "camera_integrated_share_baseline": t["camera_integrated_share_baseline"],
-            "camera_watch_radius_m": t["camera_watch_radius_m"],
-            "service_centres_target_2024": 1,   # "in all districts" (S2 l.4861)
-            "city_police_posts_target_2026": t["police_posts_2026"],
-            "police_walk_minutes": t["police_walk_minutes"],
-            "gathering_walk_minutes": t["gathering_walk_minutes"],
-            "city_eew_stations_existing": t["eew_stations_existing"],
-            "city_eew_stations_target_2025": t["eew_stations_2025"]}
+def _points(rows: list[tuple], first: int = 1) -> np.ndarray:
+    """(n, 2) UTM coordinates from the columns of rows starting at `first`."""
+    return np.array([r[first:first + 2] for r in rows], float).reshape(-1, 2)
+
+
+# -- the programme's figures (layers/_targets.yml) -------------------------------------------
+
+def input_layers() -> tuple[str, ...]:
+    """Every layer (and the terrain) the indicators read: `feeds: [mobility]` in the catalog."""
+    return analysis_inputs("mobility")
+
+
+def targets() -> dict[str, Any]:
+    """The programme's figures as the document's `targets`: {figure: value}."""
+    return {name: f.value for name, f in programme().mobility.items() if f.served}
+
+
+def row_targets() -> dict[str, Any]:
+    """The figures each district's row (and feature) carries, so a planner reads every figure
+    beside the number it is measured against."""
+    return {f.row: f.value for f in programme().mobility.values() if f.row}
+
+
+# -- the computation, in steps: each reads its layers and gives per-district columns and
+#    the city's members ------------------------------------------------------------------------
+
+@dataclass
+class Districts:
+    """The districts and the residents counted in them (where their plot meets the network)."""
+
+    names: list[str]
+    shapes: np.ndarray
+    area_km2: np.ndarray
+    residents: np.ndarray        # per plot
+    codes: np.ndarray            # district of each plot (-1: none)
+    people: np.ndarray           # residents per district
+
+    @property
+    def count(self) -> int:
+        return len(self.names)
+
+    def name_of(self, codes: np.ndarray) -> np.ndarray:
+        """District name of each code (None for -1)."""
+        return np.where(codes >= 0, np.array(self.names + [None], dtype=object)[codes], None)
+
+
+@dataclass
+class Section:
+    """One step's result: columns per district (in row order), the city's members, and what
+    the published layers draw."""
+
+    rows: dict[str, list[Any]]
+    city: dict[str, Any]
+    features: dict[str, Any] = field(default_factory=dict)
+    lists: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+def districts_of(conn: psycopg.Connection, city: CityModel) -> Districts:
+    rows = _rows(conn, "district_areas")
+    if not rows:
+        raise TwinError("no districts loaded: load the demo (`twin load demo`) or import districts")
+    names = [r[0] for r in rows]
+    shapes = shapely.from_wkb([r[2] for r in rows])
+    residents = city.plots["residents"].to_numpy(float)
+    codes = district_codes(city.plots["district"].to_numpy(), names)
+    return Districts(names=names, shapes=shapes, area_km2=shapely.area(shapes) / 1e6,
+                     residents=residents, codes=codes,
+                     people=group_sum(residents, codes, len(names)))
+
+
+def base_section(d: Districts) -> Section:
+    return Section(rows={"residents": [int(v) for v in d.people],
+                         "area_km2": [_round(v, 2) for v in d.area_km2]},
+                   city={"residents": int(d.people.sum()),
+                         "area_km2": _round(float(d.area_km2.sum()))})
+
+
+def micromobility(conn: psycopg.Connection, city: CityModel, d: Districts) -> Section:
+    """Residents within the bike catchment of a built lane or a bike-share station; lane km
+    built and planned per district (split at district boundaries) and for the city."""
+    n, places = d.count, city.plot_places
+    lanes = _rows(conn, "lane_lines")
+    status = np.array([r[0] for r in lanes], dtype=object)
+    geoms = shapely.from_wkb([r[1] for r in lanes]) if lanes else np.array([], dtype=object)
+    per_district = line_length_by_district(geoms, d.shapes)
+    lane_km = {s: per_district[status == s].sum(axis=0) / 1000 for s in LANE_STATUSES}
+    total = {s: float(shapely.length(geoms[status == s]).sum() / 1000) for s in LANE_STATUSES}
+    stations = _rows(conn, "layer_points", table="bikeshare_stations")
+    station_xy = _points(stations)
+    near = within_distance(places.x, places.y,
+                           np.concatenate([geoms[status == "built"], shapely.points(station_xy)]),
+                           mobility_figure("bike_catchment_m"))
+    station_count = group_sum(np.ones(len(station_xy)),
+                              points_in_districts(station_xy[:, 0], station_xy[:, 1], d.shapes), n)
+    near_total = group_sum(np.where(near, d.residents, 0), d.codes, n)
+    people = float(d.people.sum())
+    return Section(
+        rows={"residents_near_bike": [int(v) for v in near_total],
+              "share_near_bike": [_share(near_total[k], d.people[k]) for k in range(n)],
+              "bikeshare_stations": [int(v) for v in station_count],
+              **{f"lane_km_{s}": [_round(v) for v in lane_km[s]] for s in LANE_STATUSES}},
+        city={"residents_near_bike": int(near_total.sum()),
+              "share_near_bike": _share(near_total.sum(), people),
+              **{f"lane_km_{s}": _round(total[s]) for s in LANE_STATUSES},
+              "lane_km_2025": _round(total["built"] + total["planned_2025"]),
+              "lane_km_2030": _round(sum(total.values())),
+              "bikeshare_stations": len(stations)})
+
+
+def lighting(conn: psycopg.Connection, d: Districts) -> Section:
+    """Street km, lit km and the lit share per district, and the unlit streets (each street
+    name and district with its unlit metres, longest first)."""
+    streets = _rows(conn, "street_lighting")
+    ids = np.array([r[0] for r in streets], dtype=np.int64)
+    names = np.array([r[1] for r in streets], dtype=object)
+    lit = np.array([r[3] for r in streets], dtype=bool)
+    length = np.array([r[4] for r in streets], float)
+    codes = points_in_districts(np.array([r[5] for r in streets], float),
+                                np.array([r[6] for r in streets], float), d.shapes)
+    street_km, lit_km, ratio = lit_share(length, lit, codes, d.count)
+    groups, group = unlit_street_groups(names, length, lit, d.name_of(codes))
+    unlit = [{"district": r.district, "name": r.name, "unlit_m": float(r.unlit_m),
+              "segments": int(r.segments)} for r in groups.itertuples()]
+    return Section(
+        rows={"street_km": [_round(v) for v in street_km], "lit_km": [_round(v) for v in lit_km],
+              "share_lit": [_round(v, 4) for v in ratio],
+              "unlit_streets": [sum(1 for u in unlit if u["district"] == name)
+                                for name in d.names]},
+        city={"street_km": _round(street_km.sum()), "lit_km": _round(lit_km.sum()),
+              "share_lit": _share(lit_km.sum(), street_km.sum()), "unlit_streets": len(unlit)},
+        features={"street_id": ids, "street_group": group, "unlit_groups": groups},
+        lists={"unlit_streets": unlit})
+
+
+def cameras(conn: psycopg.Connection, d: Districts) -> Section:
+    """Cameras, their density and integrated share per district, and the watched sites
+    (schools, clinics, metro/BRT stations) without a camera within the watch radius."""
+    n = d.count
+    cams = _rows(conn, "camera_points")
+    integrated = np.array([r[0] for r in cams], dtype=bool)
+    cam_xy = _points(cams)
+    total, linked, density, share = cameras_by_district(
+        points_in_districts(cam_xy[:, 0], cam_xy[:, 1], d.shapes), integrated, d.area_km2)
+    sites = _rows(conn, "watched_sites")
+    site_xy = _points(sites, 4)
+    near = nearest_camera_m(site_xy[:, 0], site_xy[:, 1], cam_xy[:, 0], cam_xy[:, 1])
+    unwatched_ = ~(near <= mobility_figure("camera_watch_radius_m"))
+    codes = points_in_districts(site_xy[:, 0], site_xy[:, 1], d.shapes)
+    open_sites = [{"layer": r[0], "id": int(r[1]), "kind": r[2], "name": r[3],
+                   "district": d.names[c] if c >= 0 else None, "nearest_camera_m": _round(m, 1)}
+                  for r, c, o, m in zip(sites, codes, unwatched_, near) if o]
+    open_count = group_sum(unwatched_.astype(float), codes, n)
+    site_count = group_sum(np.ones(len(sites)), codes, n)
+    area = float(d.area_km2.sum())
+    return Section(
+        rows={"cameras": [int(v) for v in total], "cameras_integrated": [int(v) for v in linked],
+              "camera_density_km2": [_round(v) for v in density],
+              "camera_integrated_share": [_round(v, 4) for v in share],
+              "watched_sites": [int(v) for v in site_count],
+              "sites_without_camera": [int(v) for v in open_count]},
+        city={"cameras": int(len(cams)), "cameras_integrated": int(integrated.sum()),
+              "camera_density_km2": _round(len(cams) / area) if area else None,
+              "camera_integrated_share": _share(integrated.sum(), len(cams)),
+              "watched_sites": len(sites), "sites_without_camera": len(open_sites)},
+        features={"sites": sites, "site_xy": site_xy, "site_near": near,
+                  "site_open": unwatched_, "site_district": d.name_of(codes)},
+        lists={"sites_without_camera": open_sites})
+
+
+def _beyond(minutes: np.ndarray, d: Districts, limit: float) -> np.ndarray:
+    _, beyond = residents_beyond(minutes, d.residents, d.codes, d.count, limit)
+    return beyond
+
+
+def police(conn: psycopg.Connection, city: CityModel, d: Districts, mode: str) -> Section:
+    """Service centres and posts per district, and the residents farther than the police walk
+    from any of them, by day and at night (lit streets only)."""
+    n, places, network = d.count, city.plot_places, city.network
+    posts = _rows(conn, "police_points")
+    xy = _points(posts)
+    codes = points_in_districts(xy[:, 0], xy[:, 1], d.shapes)
+    kind = np.array([r[0] for r in posts], dtype=object)
+    limit = mobility_figure("police_walk_minutes")
+    day, night = (_beyond(walk_minutes(network, places.node, places.snap_m, xy[:, 0], xy[:, 1],
+                                       mode=mode, lit_only=lit, limit=limit + 1), d, limit)
+                  for lit in (False, True))
+    people = float(d.people.sum())
+    return Section(
+        rows={"service_centres": [int(v) for v in group_sum(
+                  (kind == "service_centre").astype(float), codes, n)],
+              "police_posts": [int(v) for v in group_sum((kind == "post").astype(float),
+                                                         codes, n)],
+              "residents_beyond_police_15": [int(v) for v in day],
+              "share_beyond_police_15": [_share(day[k], d.people[k]) for k in range(n)],
+              "residents_beyond_police_15_night": [int(v) for v in night],
+              "share_beyond_police_15_night": [_share(night[k], d.people[k]) for k in range(n)]},
+        city={"service_centres": sum(1 for r in posts if r[0] == "service_centre"),
+              "police_posts": sum(1 for r in posts if r[0] == "post"),
+              "residents_beyond_police_15": int(day.sum()),
+              "share_beyond_police_15": _share(day.sum(), people),
+              "residents_beyond_police_15_night": int(night.sum()),
+              "share_beyond_police_15_night": _share(night.sum(), people)})
+
+
+def gathering(conn: psycopg.Connection, city: CityModel, d: Districts, mode: str) -> Section:
+    """Safe gathering points per district and the residents farther than the gathering walk."""
+    n, places = d.count, city.plot_places
+    points = _rows(conn, "layer_points", table="gathering_points")
+    xy = _points(points)
+    limit = mobility_figure("gathering_walk_minutes")
+    beyond = _beyond(walk_minutes(city.network, places.node, places.snap_m, xy[:, 0], xy[:, 1],
+                                  mode=mode, limit=limit + 1), d, limit)
+    return Section(
+        rows={"gathering_points": [int(v) for v in group_sum(
+                  np.ones(len(xy)), points_in_districts(xy[:, 0], xy[:, 1], d.shapes), n)],
+              "residents_beyond_gathering_10": [int(v) for v in beyond],
+              "share_beyond_gathering_10": [_share(beyond[k], d.people[k]) for k in range(n)]},
+        city={"gathering_points": len(points),
+              "residents_beyond_gathering_10": int(beyond.sum()),
+              "share_beyond_gathering_10": _share(beyond.sum(), float(d.people.sum()))})
+
+
+def early_warning(conn: psycopg.Connection, d: Districts) -> Section:
+    """Early-warning stations per district, and those of them existing (the rest planned)."""
+    stations = _rows(conn, "eew_points")
+    xy = _points(stations)
+    codes = points_in_districts(xy[:, 0], xy[:, 1], d.shapes)
+    existing = np.array([r[0] == "existing" for r in stations], dtype=bool)
+    return Section(
+        rows={"eew_stations": [int(v) for v in group_sum(np.ones(len(stations)), codes, d.count)],
+              "eew_stations_existing": [int(v) for v in group_sum(existing.astype(float), codes,
+                                                                   d.count)]},
+        city={"eew_stations": len(stations), "eew_stations_existing": int(existing.sum())})
+
+
+def fifteen_day_night(city: CityModel, d: Districts, mode: str) -> Section:
+    """The share of residents with all six 15-minute categories by day and at night (walking
+    lit streets only), per district and for the city."""
+    everyone = (np.zeros(len(d.codes), np.int64), 1)
+    day, night = (coverage(place_minutes(node_access(city, mode, lit_only=lit),
+                                         city.plot_places, False),
+                           d.residents, [(d.codes, d.count), everyone])
+                  for lit in (False, True))
+    return Section(rows={"share_all_six_day": [day[0][k]["share_all_six"]
+                                               for k in range(d.count)],
+                         "share_all_six_night": [night[0][k]["share_all_six"]
+                                                 for k in range(d.count)]},
+                   city={"share_all_six_day": day[1][0]["share_all_six"],
+                         "share_all_six_night": night[1][0]["share_all_six"]})
+
+
+# The order of the members on each district's row and on the city's row.
+ROW_ORDER = ("base", "micromobility", "lighting", "cameras", "police", "gathering",
+             "early_warning", "fifteen")
+CITY_ORDER = ("base", "micromobility", "lighting", "cameras", "police", "early_warning",
+              "gathering", "fifteen")
 
 
 def compute(conn: psycopg.Connection, city: CityModel, mode: str = "slope") -> dict[str, Any]:
@@ -224,249 +446,50 @@ def compute(conn: psycopg.Connection, city: CityModel, mode: str = "slope") -> d
 def compute_with_features(conn: psycopg.Connection, city: CityModel, mode: str = "slope"
                           ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The indicators document and what the published layers draw from it: each street's
-    unlit-street group and the watched sites with their nearest camera."""
-    clock = [time.perf_counter()]
+    unlit-street group and the watched sites with their nearest camera. Each step is timed
+    (`computed.section_s`, for `twin bench mobility`)."""
     timings: dict[str, float] = {}
+    clock = time.perf_counter()
 
-    def lap(name: str) -> None:   # seconds per section, for `twin bench mobility`
+    def lap(name: str) -> None:
+        nonlocal clock
         now = time.perf_counter()
-        timings[name] = round(now - clock[0], 4)
-        clock[0] = now
+        timings[name] = round(now - clock, 4)
+        clock = now
 
-    district_rows = _rows(conn, "district_areas")
-    if not district_rows:
-        raise TwinError("no districts loaded: load the demo (`twin load demo`) or import districts")
-    names = [r[0] for r in district_rows]
-    shapes = shapely.from_wkb([r[2] for r in district_rows])
-    area_km2 = shapely.area(shapes) / 1e6
-    n = len(names)
-    network = city.network
-    residents = city.plots["residents"].to_numpy(float)
-    places = city.plot_places
-    codes = district_codes(city.plots["district"].to_numpy(), names)
-
-    # micromobility
-    lanes = _rows(conn, "lane_lines")
-    lane_status = np.array([r[0] for r in lanes], dtype=object)
-    lane_geoms = shapely.from_wkb([r[1] for r in lanes]) if lanes else np.array([], dtype=object)
-    per_district = line_length_by_district(lane_geoms, shapes)
-    lane_km = {s: per_district[lane_status == s].sum(axis=0) / 1000 for s in LANE_STATUSES}
-    lane_total = {s: float(shapely.length(lane_geoms[lane_status == s]).sum() / 1000)
-                  for s in LANE_STATUSES}
-    stations = _rows(conn, "layer_points", table="bikeshare_stations")
-    station_xy = np.array([r[1:] for r in stations], float).reshape(-1, 2)
-    bike_features = np.concatenate([lane_geoms[lane_status == "built"],
-                                    shapely.points(station_xy)])
-    near_bike = within_distance(places.x, places.y, bike_features, TARGETS["bike_catchment_m"])
-    station_count = group_sum(np.ones(len(station_xy)),
-                              points_in_districts(station_xy[:, 0], station_xy[:, 1], shapes), n)
-    near_total = group_sum(np.where(near_bike, residents, 0), codes, n)
-    people = group_sum(residents, codes, n)
-
+    d = districts_of(conn, city)
+    sections = {"base": base_section(d), "micromobility": micromobility(conn, city, d)}
     lap("micromobility")
-
-    # lighting
-    streets = _rows(conn, "street_lighting")
-    s_id = np.array([r[0] for r in streets], dtype=np.int64)
-    s_name = np.array([r[1] for r in streets], dtype=object)
-    s_lit = np.array([r[3] for r in streets], dtype=bool)
-    s_len = np.array([r[4] for r in streets], float)
-    s_codes = points_in_districts(np.array([r[5] for r in streets], float),
-                                  np.array([r[6] for r in streets], float), shapes)
-    street_km, lit_km, lit_ratio = lit_share(s_len, s_lit, s_codes, n)
-    s_district = np.where(s_codes >= 0, np.array(names + [None], dtype=object)[s_codes], None)
-    unlit_groups, s_group = unlit_street_groups(s_name, s_len, s_lit, s_district)
-    unlit = [{"district": r.district, "name": r.name, "unlit_m": float(r.unlit_m),
-              "segments": int(r.segments)} for r in unlit_groups.itertuples()]
-
+    sections["lighting"] = lighting(conn, d)
     lap("lighting")
-
-    # cameras
-    cams = _rows(conn, "camera_points")
-    cam_integrated = np.array([r[0] for r in cams], dtype=bool)
-    cam_xy = np.array([r[1:] for r in cams], float).reshape(-1, 2)
-    cam_codes = points_in_districts(cam_xy[:, 0], cam_xy[:, 1], shapes)
-    cam_total, cam_linked, density, linked_share = cameras_by_district(cam_codes, cam_integrated,
-                                                                       area_km2)
-    sites = _rows(conn, "watched_sites")
-    site_xy = np.array([r[4:] for r in sites], float).reshape(-1, 2)
-    site_near = nearest_camera_m(site_xy[:, 0], site_xy[:, 1], cam_xy[:, 0], cam_xy[:, 1])
-    site_open = ~(site_near <= TARGETS["camera_watch_radius_m"])
-    site_codes = points_in_districts(site_xy[:, 0], site_xy[:, 1], shapes)
-    open_sites = [{"layer": r[0], "id": int(r[1]), "kind": r[2], "name": r[3],
-                   "district": names[c] if c >= 0 else None,
-                   "nearest_camera_m": _round(d, 1)}
-                  for r, c, o, d in zip(sites, site_codes, site_open, site_near) if o]
-    open_count = group_sum(site_open.astype(float), site_codes, n)
-    site_count = group_sum(np.ones(len(sites)), site_codes, n)
-
+    sections["cameras"] = cameras(conn, d)
     lap("cameras")
-
-    # police posts (day and night) and gathering points
-    posts = _rows(conn, "police_points")
-    post_xy = np.array([r[1:] for r in posts], float).reshape(-1, 2)
-    post_codes = points_in_districts(post_xy[:, 0], post_xy[:, 1], shapes)
-    post_kind = np.array([r[0] for r in posts], dtype=object)
-    police_limit = TARGETS["police_walk_minutes"]
-    police_day = walk_minutes(network, places.node, places.snap_m, post_xy[:, 0], post_xy[:, 1],
-                              mode=mode, limit=police_limit + 1)
-    police_night = walk_minutes(network, places.node, places.snap_m, post_xy[:, 0],
-                                post_xy[:, 1], mode=mode, lit_only=True, limit=police_limit + 1)
-    _, beyond_police = residents_beyond(police_day, residents, codes, n, police_limit)
-    _, beyond_police_night = residents_beyond(police_night, residents, codes, n, police_limit)
-    gathering = _rows(conn, "layer_points", table="gathering_points")
-    gather_xy = np.array([r[1:] for r in gathering], float).reshape(-1, 2)
-    gather_count = group_sum(np.ones(len(gather_xy)),
-                             points_in_districts(gather_xy[:, 0], gather_xy[:, 1], shapes), n)
-    gather_limit = TARGETS["gathering_walk_minutes"]
-    gather_min = walk_minutes(network, places.node, places.snap_m, gather_xy[:, 0],
-                              gather_xy[:, 1], mode=mode, limit=gather_limit + 1)
-    _, beyond_gather = residents_beyond(gather_min, residents, codes, n, gather_limit)
-
+    sections["police"] = police(conn, city, d, mode)
+    sections["gathering"] = gathering(conn, city, d, mode)
     lap("walks")
-
-    # the 15-minute city by day and by night (lit streets only)
-    day, night = (coverage(place_minutes(node_access(city, mode, lit_only=lit), places, False),
-                           residents, [(codes, n), (np.zeros(len(codes), np.int64), 1)])
-                  for lit in (False, True))
-
+    sections["fifteen"] = fifteen_day_night(city, d, mode)
     lap("fifteen_day_night")
-    eew = _rows(conn, "eew_points")
-    eew_xy = np.array([r[1:] for r in eew], float).reshape(-1, 2)
-    eew_codes = points_in_districts(eew_xy[:, 0], eew_xy[:, 1], shapes)
-    eew_existing = np.array([r[0] == "existing" for r in eew], dtype=bool)
-    eew_count = group_sum(np.ones(len(eew)), eew_codes, n)
-    eew_existing_count = group_sum(eew_existing.astype(float), eew_codes, n)
-    centre_count = group_sum((post_kind == "service_centre").astype(float), post_codes, n)
-    post_count = group_sum((post_kind == "post").astype(float), post_codes, n)
-    targets = _row_targets()
-    rows = []
-    for k, name in enumerate(names):
-        rows.append({
-            "district": name, "residents": int(people[k]), "area_km2": _round(area_km2[k], 2),
-            "residents_near_bike": int(near_total[k]),
-            "share_near_bike": _share(near_total[k], people[k]),
-            "bikeshare_stations": int(station_count[k]),
-            "lane_km_built": _round(lane_km["built"][k]),
-            "lane_km_planned_2025": _round(lane_km["planned_2025"][k]),
-            "lane_km_planned_2030": _round(lane_km["planned_2030"][k]),
-            "street_km": _round(street_km[k]), "lit_km": _round(lit_km[k]),
-            "share_lit": _round(lit_ratio[k], 4),
-            "unlit_streets": sum(1 for u in unlit if u["district"] == name),
-            "cameras": int(cam_total[k]), "cameras_integrated": int(cam_linked[k]),
-            "camera_density_km2": _round(density[k]),
-            "camera_integrated_share": _round(linked_share[k], 4),
-            "watched_sites": int(site_count[k]), "sites_without_camera": int(open_count[k]),
-            "service_centres": int(centre_count[k]), "police_posts": int(post_count[k]),
-            "residents_beyond_police_15": int(beyond_police[k]),
-            "share_beyond_police_15": _share(beyond_police[k], people[k]),
-            "residents_beyond_police_15_night": int(beyond_police_night[k]),
-            "share_beyond_police_15_night": _share(beyond_police_night[k], people[k]),
-            "gathering_points": int(gather_count[k]),
-            "residents_beyond_gathering_10": int(beyond_gather[k]),
-            "share_beyond_gathering_10": _share(beyond_gather[k], people[k]),
-            "eew_stations": int(eew_count[k]), "eew_stations_existing": int(eew_existing_count[k]),
-            "share_all_six_day": day[0][k]["share_all_six"],
-            "share_all_six_night": night[0][k]["share_all_six"],
-            **targets,
-        })
-    total_people = float(people.sum())
-    total_area = float(area_km2.sum())
-    city_row = {
-        "residents": int(total_people), "area_km2": _round(total_area),
-        "residents_near_bike": int(near_total.sum()),
-        "share_near_bike": _share(near_total.sum(), total_people),
-        "lane_km_built": _round(lane_total["built"]),
-        "lane_km_planned_2025": _round(lane_total["planned_2025"]),
-        "lane_km_planned_2030": _round(lane_total["planned_2030"]),
-        "lane_km_2025": _round(lane_total["built"] + lane_total["planned_2025"]),
-        "lane_km_2030": _round(sum(lane_total.values())),
-        "bikeshare_stations": len(stations),
-        "street_km": _round(street_km.sum()), "lit_km": _round(lit_km.sum()),
-        "share_lit": _share(lit_km.sum(), street_km.sum()), "unlit_streets": len(unlit),
-        "cameras": int(len(cams)), "cameras_integrated": int(cam_integrated.sum()),
-        "camera_density_km2": _round(len(cams) / total_area) if total_area else None,
-        "camera_integrated_share": _share(cam_integrated.sum(), len(cams)),
-        "watched_sites": len(sites), "sites_without_camera": len(open_sites),
-        "service_centres": sum(1 for r in posts if r[0] == "service_centre"),
-        "police_posts": sum(1 for r in posts if r[0] == "post"),
-        "residents_beyond_police_15": int(beyond_police.sum()),
-        "share_beyond_police_15": _share(beyond_police.sum(), total_people),
-        "residents_beyond_police_15_night": int(beyond_police_night.sum()),
-        "share_beyond_police_15_night": _share(beyond_police_night.sum(), total_people),
-        "eew_stations": len(eew), "eew_stations_existing": int(eew_existing.sum()),
-        "gathering_points": len(gathering),
-        "residents_beyond_gathering_10": int(beyond_gather.sum()),
-        "share_beyond_gathering_10": _share(beyond_gather.sum(), total_people),
-        "share_all_six_day": day[1][0]["share_all_six"],
-        "share_all_six_night": night[1][0]["share_all_six"],
-    }
-    document = {"city": city_row, "districts": rows, "targets": TARGETS,
-                "unlit_streets": unlit, "sites_without_camera": open_sites,
-                "computed": {"mode": mode if network.slope_aware else "flat",
-                             "slope_aware": bool(network.slope_aware and mode == "slope"),
-                             "residents_counted_at": "plots", "night": "lit streets only",
-                             "lit": "derived from the lighting network (twin/mobility/lighting.py)",
-                             "section_s": timings}}
-    features = {"street_id": s_id, "street_group": s_group, "unlit_groups": unlit_groups,
-                "sites": sites, "site_xy": site_xy, "site_near": site_near,
-                "site_open": site_open, "site_district": np.where(
-                    site_codes >= 0, np.array(names + [None], dtype=object)[site_codes], None)}
-    return document, features
+    sections["early_warning"] = early_warning(conn, d)
+    return _document(d, sections, mode, city, timings)
 
 
-_cache: dict[tuple, dict[str, Any]] = {}
-_lock = threading.Lock()
-
-
-def mobility_safety_document(conn: psycopg.Connection) -> dict[str, Any]:
-    """The indicators as `twin analyse` published them (twin/mobility/publish.py) while their
-    inputs are current; computed afresh (cached per process) when a layer changed since."""
-    from twin.mobility.publish import published_document
-
-    versions = data_versions(conn, LAYERS + ("district_mobility_safety",))
-    version = versions[:-1]
-    with _lock:
-        if versions in _cache:     # a new publication is a new key too
-            return _cache[versions]
-    document = published_document(conn, version)
-    if document is None:
-        document = compute(conn, current_city(conn))
-        document["computed"]["inputs"] = dict(zip(LAYERS, version))
-        document["computed"]["published"] = False
-    with _lock:
-        _cache.clear()
-        _cache[versions] = document
-    return document
-
-
-def mobility_safety_member(conn: psycopg.Connection) -> dict[str, Any]:
-    """The city's mobility and safety figures for `GET /indicators` ("mobility_safety"), with
-    the link to the per-district document; a twin without these layers says why instead."""
-    try:
-        document = mobility_safety_document(conn)
-    except TwinError as exc:
-        return {"available": False, "reason": str(exc), "href": "indicators/mobility-safety"}
-    return {"available": True, "city": document["city"], "targets": document["targets"],
-            "href": "indicators/mobility-safety"}
-
-
-def summary_line(conn: psycopg.Connection) -> str:
-    """One line of the city's mobility and safety figures for `twin analyse`."""
-    member = mobility_safety_member(conn)
-    if not member["available"]:
-        return f"mobility and safety: {member['reason']}"
-    c = member["city"]
-
-    def pct(value: float | None) -> str:
-        return "n/a" if value is None else f"{value * 100:.1f}%"
-
-    return (f"mobility and safety: {c['lane_km_built']} km of bike lanes built "
-            f"(+{c['lane_km_planned_2025']} km 2025, +{c['lane_km_planned_2030']} km 2030), "
-            f"{pct(c['share_lit'])} of street length lit (target 100%), "
-            f"{c['camera_density_km2']} cameras/km2 (targets 50, 100; "
-            f"{pct(c['camera_integrated_share'])} integrated), "
-            f"{pct(c['share_beyond_police_15'])} of residents >15 min from a police post "
-            f"({pct(c['share_beyond_police_15_night'])} at night), "
-            f"{pct(c['share_beyond_gathering_10'])} >10 min from a gathering point; "
-            f"GET /indicators/mobility-safety")
+def _document(d: Districts, sections: dict[str, Section], mode: str, city: CityModel,
+              timings: dict[str, float]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The steps' results as the document (rows per district with their targets, the city's
+    row, the lists) and the features the published layers draw."""
+    figures = row_targets()
+    rows = [{"district": name, **{key: values[k] for part in ROW_ORDER
+                                  for key, values in sections[part].rows.items()}, **figures}
+            for k, name in enumerate(d.names)]
+    network = city.network
+    document = {
+        "city": {key: value for part in CITY_ORDER for key, value in sections[part].city.items()},
+        "districts": rows, "targets": targets(),
+        "unlit_streets": sections["lighting"].lists["unlit_streets"],
+        "sites_without_camera": sections["cameras"].lists["sites_without_camera"],
+        "computed": {"mode": mode if network.slope_aware else "flat",
+                     "slope_aware": bool(network.slope_aware and mode == "slope"),
+                     "residents_counted_at": "plots", "night": "lit streets only",
+                     "lit": "derived from the lighting network (twin/mobility/lighting.py)",
+                     "section_s": timings}}
+    return document, {**sections["lighting"].features, **sections["cameras"].features}

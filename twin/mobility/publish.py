@@ -6,8 +6,8 @@ and three analysis layers, so a GIS client and the dashboard read the same figur
 - unlit_streets: one feature per street name and district with its unlit segments;
 - camera_gaps: the schools, clinics and metro/BRT stations without a camera within 50 m.
 The city's row, the targets and the input versions are kept in the provenance of
-district_mobility_safety; the route serves the published document while those inputs are
-current and computes afresh when a layer changed since.
+district_mobility_safety; twin/mobility/document.py serves the published document while those
+inputs are current and computes afresh when a layer changed since.
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ import shapely
 
 from twin.analysis.city import CityModel
 from twin.analysis.network import data_versions, to_lonlat
-from twin.mobility.indicators import LAYERS, TARGETS, compute_with_features
+from twin.catalog import mobility_figure
 from twin.errors import TwinError
+from twin.mobility.indicators import compute_with_features, input_layers, targets
 from twin.sqlfiles import query
 from twin.store import Provenance, write_layer
 
@@ -70,7 +71,7 @@ def camera_gap_layer(features: dict[str, Any]) -> gpd.GeoDataFrame:
         "kind": [r[2] for r in sites], "name": [r[3] for r in sites],
         "district": features["site_district"][open_],
         "nearest_camera_m": np.where(np.isfinite(near), np.round(near, 1), np.nan),
-        "watch_radius_m": float(TARGETS["camera_watch_radius_m"])})
+        "watch_radius_m": float(mobility_figure("camera_watch_radius_m"))})
     return gpd.GeoDataFrame(frame, geometry=shapely.points(lon, lat), crs=4326)
 
 
@@ -79,13 +80,14 @@ def publish_mobility(conn: psycopg.Connection, city: CityModel, mode: str = "slo
     """Compute the indicators on the analysis' city model and write the three layers; return
     the document (as `GET /indicators/mobility-safety` serves it) with the timings."""
     started = time.perf_counter()
-    version = data_versions(conn, LAYERS)
+    layers = input_layers()
+    version = data_versions(conn, layers)
     try:
         document, features = compute_with_features(conn, city, mode)
     except TwinError as exc:   # e.g. no districts: the rest of the analysis still publishes
         LOG.warning("mobility and safety layers not published: %s", exc)
         return {"available": False, "reason": str(exc)}
-    document["computed"]["inputs"] = dict(zip(LAYERS, version))
+    document["computed"]["inputs"] = dict(zip(layers, version))
     if lighting is not None:
         document["computed"]["lighting"] = lighting
     computed_s = time.perf_counter() - started
@@ -94,7 +96,7 @@ def publish_mobility(conn: psycopg.Connection, city: CityModel, mode: str = "slo
     layers = {"district_mobility_safety": district_layer(conn, document),
               "unlit_streets": unlit_street_layer(conn, features),
               "camera_gaps": camera_gap_layer(features)}
-    summary = {"city": document["city"], "targets": TARGETS, "computed": document["computed"]}
+    summary = {"city": document["city"], "targets": targets(), "computed": document["computed"]}
     with conn.transaction():
         for name, frame in layers.items():
             write_layer(conn, name, frame, Provenance(
@@ -114,7 +116,8 @@ def mobility_current(conn: psycopg.Connection) -> bool:
         return True
     row = conn.execute(query("mobility/published_summary")).fetchone()
     inputs = ((row[0] or {}).get("computed") or {}).get("inputs") if row else None
-    return inputs == dict(zip(LAYERS, data_versions(conn, LAYERS)))
+    layers = input_layers()
+    return inputs == dict(zip(layers, data_versions(conn, layers)))
 
 
 def published_document(conn: psycopg.Connection,
@@ -125,7 +128,7 @@ def published_document(conn: psycopg.Connection,
     if row is None or row[0] is None:
         return None
     summary = row[0]
-    if (summary.get("computed") or {}).get("inputs") != dict(zip(LAYERS, version)):
+    if (summary.get("computed") or {}).get("inputs") != dict(zip(input_layers(), version)):
         return None
     districts = [r[0] for r in conn.execute(query("mobility/published_districts")).fetchall()]
     unlit = [{"district": d, "name": n, "unlit_m": float(m), "segments": int(s)}

@@ -9,12 +9,12 @@ import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
-from twin.app import error_response, unoffered_query
 from twin.db.pool import connection
-from twin.errors import TwinError
-from twin.mobility.indicators import mobility_safety_document
+from twin.errors import InvalidParameter, NotFound, TwinError
+from twin.http.errors import render
+from twin.http.query import unoffered_query
+from twin.mobility.document import mobility_safety_document
 
 KNOWN_PARAMETERS = {"district", "f"}
 
@@ -30,17 +30,17 @@ async def mobility_safety(request: Request) -> Response:
         return refused
     try:
         document = await run_in_threadpool(_document)
-    except TwinError as exc:
-        status = 404 if exc.status == 400 else exc.status
-        return error_response(status, "NotFound" if status == 404 else type(exc).__name__,
-                              f"no mobility and safety indicators: {exc}")
+    except TwinError as exc:  # nothing computed yet (no districts, no analysis run): 404
+        if exc.status != 400:
+            return render(exc)
+        return render(NotFound(f"no mobility and safety indicators: {exc}"))
     district = request.query_params.get("district")
     if district is not None:
         rows = [d for d in document["districts"] if d["district"] == district]
         if not rows:
             known = ", ".join(d["district"] for d in document["districts"])
-            return error_response(400, "InvalidParameterValue",
-                                  f"unknown district {district!r}: use one of {known}")
+            return render(InvalidParameter(f"unknown district {district!r}: use one of "
+                                           f"{known}"))
         document = dict(document, districts=rows,
                         unlit_streets=[u for u in document["unlit_streets"]
                                        if u["district"] == district],
@@ -48,7 +48,3 @@ async def mobility_safety(request: Request) -> Response:
                                               if s["district"] == district])
     return Response(orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY),
                     media_type="application/json")
-
-
-def routes() -> list[Route]:
-    return [Route("/indicators/mobility-safety", mobility_safety, methods=["GET"])]

@@ -37,7 +37,8 @@ import psycopg
 import shapely
 from pyproj import Transformer
 
-from twin.errors import TwinError
+from twin.catalog import analysis_inputs
+from twin.errors import NotFound
 from twin.progress import progress
 from twin.scene3d.area import TO_LONLAT, SceneArea
 from twin.scene3d.geometry import flat_shaded
@@ -53,12 +54,11 @@ GROUND_CELLS = 4000  # terrain detail for the whole city (the terrain's own reso
 PAD_RADIANS = 2e-7  # ~1 m: float32 positions and chords never poke out of a region
 PAD_METRES = 1.0
 TO_ECEF = Transformer.from_crs("EPSG:4979", "EPSG:4978", always_xy=True)
-VERSIONED_LAYERS = ("buildings", "terrain")
 _build_lock = threading.Lock()
 
 
-class TilesetUnavailable(TwinError):
-    status = 404
+class TilesetUnavailable(NotFound):
+    """No buildings to make 3D Tiles of (404)."""
 
 
 def tileset_dir() -> Path:
@@ -295,8 +295,9 @@ def _tile_json(tile: Tile, parent_frame: np.ndarray, directory: Path, bar: Any,
 
 
 def _current_versions(conn: psycopg.Connection) -> dict[str, int]:
+    """Data versions of what the tiles are built from (`feeds: [scene3d]` in the catalog)."""
     versions = layer_versions(conn)
-    return {name: int(versions.get(name, 0)) for name in VERSIONED_LAYERS}
+    return {name: int(versions.get(name, 0)) for name in analysis_inputs("scene3d")}
 
 
 def build_tileset(conn: psycopg.Connection, out: Path,

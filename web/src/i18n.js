@@ -1,4 +1,6 @@
-// Labels in English, Russian and Kazakh. Keys missing in a language fall back to English.
+// The viewer's own labels in English, Russian and Kazakh; keys missing in a language fall back to
+// English. Layer and group titles and the programme's figures come from the catalog
+// (/viewer/layers.json), never from here.
 const STRINGS = {
   en: {
     'app.title': 'Almaty Twin',
@@ -11,9 +13,6 @@ const STRINGS = {
     'mode.scenario': 'Scenario', 'mode.indicators': 'Indicators',
     'panel.layers': 'Layers', 'panel.loading': 'Loading the catalog…', 'map.loading': 'Loading the city…',
     'panel.opacity': 'Opacity', 'panel.zoomin': 'Visible from zoom {z}',
-    'group.Land and buildings': 'Land and buildings', 'group.Utilities': 'Utilities',
-    'group.Hazards': 'Hazards', 'group.Green': 'Green', 'group.Mobility': 'Mobility', 'group.Mobility and Safety': 'Mobility and Safety',
-    'group.Analysis': 'Analysis',
     'explore.hint': 'Click any feature to see its attributes; a plot opens its full report.',
     'explore.title': 'Almaty in 3D',
     'explore.body': 'Terrain, buildings by height and every layer of the twin. Drag with the right mouse button (or Ctrl + drag) to tilt and rotate.',
@@ -72,9 +71,6 @@ const STRINGS = {
     'mode.scenario': 'Сценарий', 'mode.indicators': 'Показатели',
     'panel.layers': 'Слои', 'panel.loading': 'Загрузка каталога…', 'map.loading': 'Загрузка города…',
     'panel.opacity': 'Прозрачность', 'panel.zoomin': 'Виден с масштаба {z}',
-    'group.Land and buildings': 'Земля и здания', 'group.Utilities': 'Инженерные сети',
-    'group.Hazards': 'Опасности', 'group.Green': 'Озеленение', 'group.Mobility': 'Транспорт', 'group.Mobility and Safety': 'Мобильность и безопасность',
-    'group.Analysis': 'Аналитика',
     'explore.hint': 'Щёлкните по объекту, чтобы увидеть его атрибуты; для участка — полный отчёт.',
     'explore.title': 'Алматы в 3D',
     'explore.body': 'Рельеф, здания по высоте и все слои двойника. Правая кнопка мыши (или Ctrl + перетаскивание) — наклон и поворот.',
@@ -130,9 +126,9 @@ const STRINGS = {
     'mode.explore': 'Шолу', 'mode.fifteen': '15 минуттық қала', 'mode.isochrone': 'Изохрона',
     'mode.scenario': 'Сценарий', 'mode.indicators': 'Көрсеткіштер',
     'panel.layers': 'Қабаттар', 'panel.opacity': 'Мөлдірлік', 'map.loading': 'Қала жүктелуде…',
-    'group.Land and buildings': 'Жер және ғимараттар', 'group.Utilities': 'Инженерлік желілер',
-    'group.Hazards': 'Қауіптер', 'group.Green': 'Көгалдандыру', 'group.Mobility': 'Көлік', 'group.Mobility and Safety': 'Мобильділік және қауіпсіздік',
-    'group.Analysis': 'Талдау',
+    'panel.loading': 'Каталог жүктелуде…', 'panel.zoomin': '{z} масштабынан бастап көрінеді',
+    'explore.hint': 'Атрибуттарын көру үшін кез келген нысанды басыңыз; учаске толық есебін ашады.',
+    'explore.body': 'Жер бедері, биіктігі бойынша ғимараттар және егіздің барлық қабаттары. Еңкейту мен бұру үшін тінтуірдің оң жақ батырмасымен (немесе Ctrl + сүйреу) сүйреңіз.',
     'explore.title': 'Алматы 3D форматында',
     'card.report': 'Учаске есебі', 'card.attributes': 'Атрибуттар',
     'fifteen.title': '15 минуттық қала', 'fifteen.districts': 'Аудандар',
@@ -146,26 +142,6 @@ const STRINGS = {
     'scene.download': '3D көрініс', 'scene.tooltip': 'Осы көріністің ғимараттары мен жер бедерін glTF (GLB) ретінде жүктеу',
     'scene.building': 'Осы көріністің 3D сахнасы құрастырылуда…',
     'scene.empty': 'Бұл көріністе ғимарат жоқ: 3D сахнаны жүктеу үшін картаны қалаға жылжытыңыз.',
-  },
-};
-
-// Layer titles in Russian and Kazakh (English comes from the catalog).
-const LAYER_TITLES = {
-  ru: {
-    districts: 'Районы', polycentres: 'Полицентры', blocks: 'Кварталы', plots: 'Земельные участки',
-    buildings: 'Здания', amenities: 'Объекты обслуживания', utility_lines: 'Инженерные сети',
-    utility_facilities: 'Инженерные сооружения', seismic_faults: 'Тектонические разломы',
-    seismic_zones: 'Сейсмомикрозонирование', parks: 'Парки и скверы', streets: 'Улицы',
-    transit_stops: 'Остановки транспорта', plot_metrics: 'Показатели участков',
-    fifteen_cells: 'Ячейки «15 минут»', district_indicators: 'Показатели районов',
-    polycentre_indicators: 'Показатели полицентров',
-  },
-  kk: {
-    districts: 'Аудандар', polycentres: 'Полицентрлер', blocks: 'Кварталдар', plots: 'Жер учаскелері',
-    buildings: 'Ғимараттар', amenities: 'Қызмет көрсету нысандары', utility_lines: 'Инженерлік желілер',
-    utility_facilities: 'Инженерлік құрылыстар', seismic_faults: 'Тектоникалық жарылымдар',
-    seismic_zones: 'Сейсмикалық микроаудандар', parks: 'Саябақтар мен скверлер', streets: 'Көшелер',
-    transit_stops: 'Аялдамалар', fifteen_cells: '«15 минут» ұяшықтары',
   },
 };
 
@@ -192,9 +168,13 @@ export function t(key, vars = {}) {
   return text.replace(/\{(\w+)\}/g, (_, name) => (name in vars ? String(vars[name]) : `{${name}}`));
 }
 
-export function layerTitle(layer) {
-  return LAYER_TITLES[current]?.[layer.name] ?? layer.title;
+/** A layer's or a panel group's title in the current language (from /viewer/layers.json:
+ * the catalog, layers/*.yml, holds every title in en, ru and kk). */
+export function layerTitle(entry) {
+  return entry.titles?.[current] || entry.title || entry.name;
 }
+
+export const groupTitle = layerTitle;
 
 export function category(cat) { return t(`cat.${cat}`); }
 

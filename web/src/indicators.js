@@ -6,52 +6,81 @@ import { hbars, shareColour } from './charts.js';
 import { CATEGORIES } from './fifteen.js';
 import { appendMobility } from './mobility.js';
 
-// The programme's figures (almaty-facts.md §4), used when the server does not send its own.
-export const PROGRAMME = {
-  all_six: 100,
-  green_norm: 10, green_2025: 11.2, green_2030: 13.4,
-  no_park_baseline: 70,
-  wear: { water: 39.6, sewer: 39.5, heating: 44 },
-  wear_baseline: { water: 55.8, sewer: 57.5, heating: 60 },
-  strengthening_baseline: '239 of ~7,000 (2%)',
-};
-
 const pct = (share) => (share == null || !Number.isFinite(share) ? null : share * 100);
 const f0 = (v) => formatNumber(v, 0);
 const f1 = (v) => formatNumber(v, 1);
+/** A programme figure as the programme writes it (11.2, 23.9), in every language. */
+export function raw(v) {
+  return v == null || !Number.isFinite(Number(v)) ? '—' : String(Number(Number(v).toPrecision(10)));
+}
+
+/** The programme's figure `name` of `indicator`: {kind, value, year, source} from the catalog
+ * (layers/_targets.yml via /viewer/layers.json `targets`); the viewer writes no figure itself. */
+export function programmeFigure(programme, indicator, name) {
+  return programme?.indicators?.[indicator]?.figures?.[name] ?? { value: null, year: null };
+}
+
+/** The networks with a 2030 wear target, in the catalog's order. */
+function wearNetworks(programme) {
+  return Object.entries(programme?.indicators ?? {})
+    .filter(([key, ind]) => /^wear_\w+_pct$/.test(key) && ind.figures?.target_2030)
+    .map(([key]) => key.slice(5, -4));
+}
 
 function name(row) {
   return row.district ?? row.polycentre ?? row.name ?? '?';
 }
 
+/** The green norm and targets as chart ticks and as a sentence. */
+function greenFigures(programme) {
+  const fig = (n) => programmeFigure(programme, 'green_m2_per_resident', n);
+  const norm = fig('norm');
+  const dated = [fig('target_2025'), fig('target_2030')];
+  const last = (i) => (i === dated.length - 1 ? '#0a7f8c' : undefined);
+  return {
+    norm,
+    ticks: [{ value: norm.value, label: 'norm' },
+      ...dated.map((f, i) => ({ value: f.value, label: String(f.year), colour: last(i) }))],
+    chartTicks: [{ value: norm.value, label: `norm ${raw(norm.value)}` },
+      ...dated.map((f, i) => ({ value: f.value, label: `${f.year}: ${raw(f.value)}`, colour: last(i) }))],
+    text: [`norm ${raw(norm.value)}`, ...dated.map((f) => `${f.year} ${raw(f.value)}`)].join(', '),
+    target: [`${raw(norm.value)} norm`, ...dated.map((f) => `${raw(f.value)} (${f.year})`)].join(' · '),
+  };
+}
+
 /** The headline KPIs: [{id, label, value, unit, target, note, chart}]. */
-export function kpis(city) {
+export function kpis(city, programme) {
   const c = city ?? {};
-  const tg = c.targets ?? {};
-  const wearTarget = (net) => tg[`wear_${net}_pct`]?.target_2030 ?? c[`wear_${net}_target_2030`] ?? PROGRAMME.wear[net];
-  const greenT = tg.green_m2_per_resident ?? {};
-  const wearRows = ['water', 'sewer', 'heating'].map((net) => ({
+  const fig = (indicator, n) => programmeFigure(programme, indicator, n);
+  const allSix = fig('share_all_six', 'target');
+  const wear = (net) => fig(`wear_${net}_pct`, 'target_2030');
+  const green = greenFigures(programme);
+  const wearRows = wearNetworks(programme).map((net) => ({
     label: net, value: c[`wear_${net}_pct`] ?? null,
-    colour: (c[`wear_${net}_pct`] ?? 0) > wearTarget(net) ? '#e17055' : '#00b894',
-    targets: [{ value: wearTarget(net), label: '2030' }],
+    colour: (c[`wear_${net}_pct`] ?? 0) > wear(net).value ? '#e17055' : '#00b894',
+    targets: [{ value: wear(net).value, label: String(wear(net).year) }],
   }));
-  const green = c.green_m2_per_resident;
+  const greenValue = c.green_m2_per_resident;
+  const setback = fig('plots_in_setback', 'target');
+  const strengthened = fig('buildings_needing_strengthening', 'strengthened_2022');
+  const needing = fig('buildings_needing_strengthening', 'baseline');
+  const wearYear = wear(wearNetworks(programme)[0]).year;
   return [
-    { id: 'share_all_six', label: t('fifteen.allsix'), value: pct(c.share_all_six), unit: '%', target: `100% (2030)`,
-      chart: hbars([{ label: 'all six', value: pct(c.share_all_six), colour: shareColour(c.share_all_six), targets: [{ value: 100, label: '2030' }] },
+    { id: 'share_all_six', label: t('fifteen.allsix'), value: pct(c.share_all_six), unit: '%', target: `${raw(pct(allSix.value))}% (${allSix.year})`,
+      chart: hbars([{ label: 'all six', value: pct(c.share_all_six), colour: shareColour(c.share_all_six), targets: [{ value: pct(allSix.value), label: String(allSix.year) }] },
         ...CATEGORIES.map((cat) => ({ label: category(cat), value: pct(c[`share_${cat}`]), colour: shareColour(c[`share_${cat}`]) }))], { max: 100, unit: '%', width: 240, labelWidth: 90, format: f0 }) },
-    { id: 'green_m2_per_resident', label: 'Public green per resident', value: green, unit: ' m²',
-      target: `${PROGRAMME.green_norm} norm · ${greenT.target_2025 ?? c.green_target_2025_m2 ?? PROGRAMME.green_2025} (2025) · ${greenT.target_2030 ?? c.green_target_2030_m2 ?? PROGRAMME.green_2030} (2030)`,
-      chart: hbars([{ label: 'twin', value: green, colour: green >= PROGRAMME.green_norm ? '#00b894' : '#e17055',
-        targets: [{ value: greenT.norm ?? c.green_norm_m2 ?? PROGRAMME.green_norm, label: 'norm' }, { value: greenT.target_2025 ?? c.green_target_2025_m2 ?? PROGRAMME.green_2025, label: '2025' }, { value: greenT.target_2030 ?? c.green_target_2030_m2 ?? PROGRAMME.green_2030, label: '2030', colour: '#0a7f8c' }] }],
-      { max: Math.max(16, (green ?? 0) * 1.1), unit: ' m²', width: 240, labelWidth: 40, format: f1 }) },
+    { id: 'green_m2_per_resident', label: 'Public green per resident', value: greenValue, unit: ' m²',
+      target: green.target,
+      chart: hbars([{ label: 'twin', value: greenValue, colour: greenValue >= green.norm.value ? '#00b894' : '#e17055',
+        targets: green.ticks }],
+      { max: Math.max(16, (greenValue ?? 0) * 1.1), unit: ' m²', width: 240, labelWidth: 40, format: f1 }) },
     { id: 'share_park_500', label: 'Residents within a 500 m walk of a park', value: pct(c.share_park_500), unit: '%',
-      target: `300 m: ${f0(pct(c.share_park_300))}% · territory without a park: ${f0(pct(c.no_park_share))}% (baseline ~${PROGRAMME.no_park_baseline}%)` },
-    { id: 'plots_in_setback', label: 'Plots in fault setbacks', value: c.plots_in_setback, unit: '', target: `0: nothing built on active faults · buildings in setbacks: ${f0(c.buildings_in_setback)}` },
+      target: `300 m: ${f0(pct(c.share_park_300))}% · territory without a park: ${f0(pct(c.no_park_share))}% (baseline ~${raw(pct(fig('no_park_share', 'baseline_2022').value))}%)` },
+    { id: 'plots_in_setback', label: 'Plots in fault setbacks', value: c.plots_in_setback, unit: '', target: `${raw(setback.value)}: nothing built on active faults · buildings in setbacks: ${f0(c.buildings_in_setback)}` },
     { id: 'buildings_needing_strengthening', label: 'Buildings needing seismic strengthening', value: c.buildings_needing_strengthening, unit: '',
-      target: `no % set by the programme; ${PROGRAMME.strengthening_baseline} strengthened so far · twin: of ${f0(c.buildings)} buildings` },
-    { id: 'wear', label: 'Utility network wear vs 2030 targets', value: c.wear_water_pct, unit: '% water',
-      target: `targets 2030: water ${wearTarget('water')}% · sewer ${wearTarget('sewer')}% · heating ${wearTarget('heating')}%`,
+      target: `no % set by the programme; ${f0(strengthened.value)} of ~${f0(needing.value)} strengthened by ${strengthened.year} · twin: of ${f0(c.buildings)} buildings` },
+    { id: 'wear', label: `Utility network wear vs ${wearYear} targets`, value: c.wear_water_pct, unit: '% water',
+      target: `targets ${wearYear}: ${wearNetworks(programme).map((net) => `${net} ${raw(wear(net).value)}%`).join(' · ')}`,
       chart: hbars(wearRows, { max: 100, unit: '%', width: 240, labelWidth: 60, format: f1 }) },
   ];
 }
@@ -84,8 +113,8 @@ export function table(rows, columns, firstTitle) {
   return `<table class="grid"><thead>${head}</thead><tbody>${body}</tbody></table>`;
 }
 
-export function kpiCards(city) {
-  return kpis(city).map((k) => `
+export function kpiCards(city, programme) {
+  return kpis(city, programme).map((k) => `
     <div class="kpi" data-kpi="${esc(k.id)}">
       <div class="label">${esc(k.label)}</div>
       <div class="value">${k.value == null ? '—' : esc(formatNumber(k.value, 1))}<small>${esc(k.unit)}</small></div>
@@ -94,19 +123,21 @@ export function kpiCards(city) {
     </div>`).join('');
 }
 
-export function dashboardHtml(data) {
+export function dashboardHtml(data, programme) {
   const districts = data.districts ?? [];
+  const green = greenFigures(programme);
+  const allSix = programmeFigure(programme, 'share_all_six', 'target');
   const greenChart = hbars(districts.map((d) => ({
-    label: name(d), value: d.green_m2_per_resident, colour: (d.green_m2_per_resident ?? 0) >= PROGRAMME.green_norm ? '#00b894' : '#e17055',
-    targets: [{ value: PROGRAMME.green_norm, label: 'norm 10' }, { value: PROGRAMME.green_2025, label: '2025: 11.2' }, { value: PROGRAMME.green_2030, label: '2030: 13.4', colour: '#0a7f8c' }],
+    label: name(d), value: d.green_m2_per_resident, colour: (d.green_m2_per_resident ?? 0) >= green.norm.value ? '#00b894' : '#e17055',
+    targets: green.chartTicks,
   })), { max: Math.max(16, ...districts.map((d) => (d.green_m2_per_resident ?? 0) * 1.05)), unit: ' m²', width: 500, labelWidth: 130, format: f1 });
-  const sixChart = hbars(districts.map((d) => ({ label: name(d), value: pct(d.share_all_six), colour: shareColour(d.share_all_six), targets: [{ value: 100, label: '2030' }] })),
+  const sixChart = hbars(districts.map((d) => ({ label: name(d), value: pct(d.share_all_six), colour: shareColour(d.share_all_six), targets: [{ value: pct(allSix.value), label: String(allSix.year) }] })),
     { max: 100, unit: '%', width: 500, labelWidth: 130, format: f0 });
   return `
     <h2>${esc(t('ind.title'))}</h2>
     <h3>${esc(t('ind.city'))}</h3>
-    <div class="kpis" id="city-kpis">${kpiCards(data.city)}</div>
-    <div class="chart-title">Public green per resident by district (ticks: norm 10, 2025 11.2, 2030 13.4 m²)</div>
+    <div class="kpis" id="city-kpis">${kpiCards(data.city, programme)}</div>
+    <div class="chart-title">Public green per resident by district (ticks: ${esc(green.text)} m²)</div>
     <div data-chart="green">${greenChart}</div>
     <div class="chart-title">Residents with all six categories within 15 minutes, by district</div>
     <div data-chart="allsix">${sixChart}</div>
@@ -130,7 +161,7 @@ export const indicatorsMode = {
         body.innerHTML = `<p class="error-text" data-empty="indicators">${esc(t('ind.unavailable', { error: 'no figures yet — run `twin analyse`' }))}</p>`;
         return;
       }
-      body.innerHTML = dashboardHtml(data);
+      body.innerHTML = dashboardHtml(data, app.catalog.targets);
       await appendMobility(app, body);
     } catch (error) {
       body.innerHTML = `<p class="error-text" data-error="indicators">${esc(t('ind.unavailable', { error: error.message }))}</p>`;

@@ -1,5 +1,6 @@
-// The layer panel: groups from the catalog, each layer with a toggle, opacity and its legend.
-import { t, layerTitle } from './i18n.js';
+// The layer panel: groups from the catalog (their order, titles and whether they start closed),
+// each layer with its title in the current language, a toggle, opacity and its legend.
+import { t, layerTitle, groupTitle } from './i18n.js';
 import { esc, cssColour } from './notice.js';
 
 const OPACITY_PROPERTY = {
@@ -63,8 +64,9 @@ export function renderPanel(app) {
     if (!group.layers.length) continue;
     const details = document.createElement('details');
     details.className = 'group';
-    details.open = group.name !== 'Analysis' || group.layers.some((l) => app.state.visible.has(l.name));
-    details.innerHTML = `<summary>${esc(t(`group.${group.name}`))}</summary>`;
+    details.open = !group.collapsed || group.layers.some((l) => app.state.visible.has(l.name));
+    details.dataset.group = group.name;
+    details.innerHTML = `<summary>${esc(groupTitle(group))}</summary>`;
     for (const entry of group.layers) {
       const div = document.createElement('div');
       div.className = 'layer';
