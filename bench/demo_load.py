@@ -77,15 +77,17 @@ def main(argv: list[str]) -> None:
             conn.commit()
             plots_s.append(time.perf_counter() - started)
             raw_s.append(_raw_copy_seconds(conn, plots))
-    total = [g + l for g, l in zip(generate_s, load_s)]
+    total = [generating + loading for generating, loading in zip(generate_s, load_s)]
     print(json.dumps({
         "bench": "demo_load", "scale": args.scale, "seed": args.seed, "repeat": args.repeat,
         "rows": rows,
-        "generate_s": {"p50": round(statistics.median(generate_s), 2), "p95": round(_p95(generate_s), 2)},
+        "generate_s": {"p50": round(statistics.median(generate_s), 2),
+                       "p95": round(_p95(generate_s), 2)},
         "load_s": {"p50": round(statistics.median(load_s), 2), "p95": round(_p95(load_s), 2)},
         "total_s": {"p50": round(statistics.median(total), 2), "p95": round(_p95(total), 2)},
         "rows_per_s": round(rows / statistics.median(load_s)),
         "plots_write_layer_s": round(statistics.median(plots_s), 2),
         "plots_raw_copy_s": round(statistics.median(raw_s), 2),
-        "ratio_write_layer_to_raw_copy": round(statistics.median(plots_s) / statistics.median(raw_s), 2),
+        "ratio_write_layer_to_raw_copy": round(statistics.median(plots_s)
+                                               / statistics.median(raw_s), 2),
     }))

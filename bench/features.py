@@ -27,7 +27,6 @@ import importlib.util
 import json
 import os
 import random
-import subprocess
 import tempfile
 import threading
 import time
@@ -44,6 +43,7 @@ from psycopg import sql
 from twin.catalog import Layer, get_layer
 from twin.db.cluster import database_url
 from twin.features.pages import BytesLoader
+from twin.server_process import ServerProcess, free_port, stop_all
 from twin.settings import get_settings
 from twin.sqlfiles import query
 
@@ -51,7 +51,7 @@ TARGET_RATIO_TO_RAW = 1.5
 
 
 def _tiles_bench() -> Any:
-    """The shared harness of `twin bench tiles` (free port, wait, stats, HTTP runner)."""
+    """The shared harness of `twin bench tiles` (our server, stock pygeoapi, stats)."""
     spec = importlib.util.spec_from_file_location("bench_tiles", Path(__file__).parent /
                                                   "tiles.py")
     module = importlib.util.module_from_spec(spec)
@@ -143,10 +143,10 @@ def document_sizes(url: str, statement: sql.Composed, params: dict[str, Any],
 
 
 def start_stock(harness: Any, layer: Layer, url: str, workdir: Path,
-                workers: int) -> tuple[subprocess.Popen, str]:
+                workers: int) -> ServerProcess:
     """pygeoapi with its own PostgreSQL feature provider for the layer, same database."""
     info = psycopg.conninfo.conninfo_to_dict(url)
-    port = harness._free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     config = {
         "server": {"bind": {"host": "127.0.0.1", "port": port}, "url": base,
@@ -168,7 +168,7 @@ def start_stock(harness: Any, layer: Layer, url: str, workdir: Path,
                          "password": info.get("password", ""), "search_path": ["public"]},
                 "id_field": "id", "table": layer.table, "geom_field": "geom"}]}},
     }
-    return harness.serve_stock_pygeoapi(config, workdir, port, workers), base
+    return harness.serve_stock_pygeoapi(config, workdir, port, workers)
 
 
 def main(argv: list[str]) -> None:
@@ -211,18 +211,19 @@ def main(argv: list[str]) -> None:
     }
 
     workdir = Path(tempfile.mkdtemp(prefix="twin-bench-features-"))
-    processes: list[subprocess.Popen] = []
+    servers: list[ServerProcess] = []
     result: dict[str, Any] = {"bench": "features", "layer": layer.name, "rows": rows,
                               "requests": args.requests, "concurrency": args.concurrency,
                               "workers": args.workers, "bbox": bbox_text, "queries": {}}
     try:
-        ours, ours_url = harness.start_ours(get_settings().layers_dir, workdir / "cache",
-                                            args.workers)
-        processes.append(ours)
+        ours = harness.start_ours(get_settings().layers_dir, workdir / "cache", args.workers)
+        servers.append(ours)
+        ours_url = ours.url
         stock_url = None
         if not args.no_stock:
-            stock, stock_url = start_stock(harness, layer, url, workdir, args.workers)
-            processes.append(stock)
+            stock = start_stock(harness, layer, url, workdir, args.workers)
+            servers.append(stock)
+            stock_url = stock.url
         for name, (paths, params) in queries.items():
             # warm every system at the measured concurrency (new backends load PostGIS and
             # its statistics on first use), so each is measured in its steady state
@@ -273,11 +274,6 @@ def main(argv: list[str]) -> None:
                     entry["ratio_ours_to_raw"] <= TARGET_RATIO_TO_RAW
             result["queries"][name] = entry
     finally:
-        for process in processes:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_all(servers)
     result["load_average"] = [round(v, 2) for v in os.getloadavg()]
     print(json.dumps(result))

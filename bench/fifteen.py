@@ -51,8 +51,8 @@ def ours_metres(city, radius: float) -> tuple[float, dict[str, np.ndarray]]:
 
 
 def pandana_run(city, radius: float) -> tuple[dict[str, float], dict[str, np.ndarray]]:
-    import pandana  # noqa: PLC0415  (optional, test extra)
-    import pandas as pd  # noqa: PLC0415
+    import pandana  # optional: the test extra
+    import pandas as pd
 
     network = city.network
     timings: dict[str, float] = {}

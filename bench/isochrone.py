@@ -11,20 +11,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import httpx
 import numpy as np
 
 from twin.db.pool import connect
+from twin.server_process import ServerProcess
 from twin.sqlfiles import query
 
-TWIN = str(Path(sys.executable).parent / "twin")
 TARGET_P50_MS, TARGET_P95_MS = 30.0, 80.0
 
 
@@ -32,27 +27,6 @@ def stats(latencies_s: list[float]) -> dict[str, float]:
     values = np.asarray(latencies_s) * 1000
     return {"p50_ms": round(float(np.median(values)), 2),
             "p95_ms": round(float(np.percentile(values, 95)), 2), "n": int(values.size)}
-
-
-def start_server() -> tuple[subprocess.Popen, str]:
-    env = dict(os.environ, TWIN_QUIET="1")
-    process = subprocess.Popen([TWIN, "serve", "--port", "0"], env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    line = process.stdout.readline()
-    match = re.search(r"serving at (http://\S+?)/?\s", line)
-    if not match:
-        process.kill()
-        raise SystemExit(f"twin serve did not start: {line}{process.stderr.read()[-2000:]}")
-    url = match.group(1)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/healthz", timeout=5).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    process.kill()
-    raise SystemExit("twin serve did not answer /healthz")
 
 
 def random_points(count: int, seed: int = 7) -> list[tuple[float, float]]:
@@ -71,34 +45,30 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     minutes = [int(m) for m in args.minutes.split(",")]
     points = random_points(args.requests)
-    process, url = start_server()
-    try:
-        with httpx.Client(base_url=url, timeout=120) as client:
+    with (ServerProcess.twin(env={"TWIN_QUIET": "1"}) as server,
+          httpx.Client(base_url=server.url, timeout=120) as client):
+        started = time.perf_counter()
+        first = client.post("/processes/isochrone/execution",
+                            json={"inputs": {"lon": points[0][0], "lat": points[0][1],
+                                             "minutes": minutes}})
+        cold = time.perf_counter() - started
+        if first.status_code != 200:
+            raise SystemExit(f"isochrone failed: {first.status_code} {first.text[:500]}")
+        for lon, lat in points[:10]:  # warm caches (graphs per mode, code paths)
+            client.post("/processes/isochrone/execution",
+                        json={"inputs": {"lon": lon, "lat": lat, "minutes": minutes}})
+        latencies, areas, failures = [], [], 0
+        for lon, lat in points:
             started = time.perf_counter()
-            first = client.post("/processes/isochrone/execution",
-                                json={"inputs": {"lon": points[0][0], "lat": points[0][1],
-                                                 "minutes": minutes}})
-            cold = time.perf_counter() - started
-            if first.status_code != 200:
-                raise SystemExit(f"isochrone failed: {first.status_code} {first.text[:500]}")
-            for lon, lat in points[:10]:  # warm caches (graphs per mode, code paths)
-                client.post("/processes/isochrone/execution",
-                            json={"inputs": {"lon": lon, "lat": lat, "minutes": minutes}})
-            latencies, areas, failures = [], [], 0
-            for lon, lat in points:
-                started = time.perf_counter()
-                response = client.post("/processes/isochrone/execution",
-                                       json={"inputs": {"lon": lon, "lat": lat,
-                                                        "minutes": minutes}})
-                latencies.append(time.perf_counter() - started)
-                if response.status_code == 200:
-                    areas.append(response.json()["features"][0]["properties"]["area_km2"])
-                else:
-                    failures += 1
-    finally:
-        process.terminate()
-        process.wait(10)
-    from twin.processes.isochrone import IsochroneProcessor  # noqa: PLC0415
+            response = client.post("/processes/isochrone/execution",
+                                   json={"inputs": {"lon": lon, "lat": lat,
+                                                    "minutes": minutes}})
+            latencies.append(time.perf_counter() - started)
+            if response.status_code == 200:
+                areas.append(response.json()["features"][0]["properties"]["area_km2"])
+            else:
+                failures += 1
+    from twin.processes.isochrone import IsochroneProcessor
 
     processor = IsochroneProcessor({"name": "isochrone"})
     processor.execute({"lon": points[0][0], "lat": points[0][1], "minutes": minutes})

@@ -28,9 +28,7 @@ import json
 import math
 import os
 import random
-import re
 import resource
-import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
@@ -40,6 +38,8 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx
 import numpy as np
+
+from twin.server_process import ServerProcess
 
 CITY_CENTRE = (76.93, 43.25)
 TARGET_P95_MS = 500.0
@@ -52,29 +52,6 @@ def tile_of(lon: float, lat: float, zoom: int) -> tuple[int, int]:
     x = int((lon + 180.0) / 360.0 * n)
     y = int((1.0 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2.0 * n)
     return x, y
-
-
-def start_server(workers: int) -> tuple[subprocess.Popen, str]:
-    twin = str(Path(sys.executable).parent / "twin")
-    process = subprocess.Popen([twin, "serve", "--host", "127.0.0.1", "--port", "0",
-                                "--workers", str(workers)], stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, text=True)
-    line = process.stdout.readline()
-    match = re.search(r"serving at (http://\S+?)/?\s", line)
-    if not match:
-        process.kill()
-        raise SystemExit(f"the server did not start: {line}")
-    url = match.group(1)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=5).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    process.kill()
-    raise SystemExit("the server did not become healthy within 120 s")
 
 
 class Call(NamedTuple):
@@ -166,7 +143,8 @@ def discover(url: str) -> tuple[list[tuple[str, float, list[tuple[str, str, dict
     else:
         skipped.append(f"collection tiles (answered {probe.status_code}: {probe.text[:200]})")
     processes = client.get("/processes", params={"f": "json"})
-    known = {p["id"] for p in processes.json().get("processes", [])} if processes.is_success else set()
+    known = ({p["id"] for p in processes.json().get("processes", [])} if processes.is_success
+             else set())
     if "isochrone" in known:
         mix.append(("process_isochrone", 2, [
             ("POST", "/processes/isochrone/execution", {"inputs": {
@@ -462,13 +440,14 @@ def main(argv: list[str]) -> None:
     unknown = set(runs) - {"cost", "saturation", "users", "overload"}
     if unknown:
         raise SystemExit(f"unknown run(s): {', '.join(sorted(unknown))}")
-    process = None
+    server = None
     url = args.url
     if not url:
-        process, url = start_server(args.workers)
+        server = ServerProcess.twin("--host", "127.0.0.1", "--workers", str(args.workers))
+        url = server.url
     if not url.startswith(("http://127.0.0.1", "http://localhost")):
         raise SystemExit("twin bench load drives loopback servers only (127.0.0.1)")
-    meter = CpuMeter(process.pid if process else args.server_pid)
+    meter = CpuMeter(server.process.pid if server else args.server_pid)
     results: dict[str, Any] = {}
     try:
         mix, skipped = discover(url)
@@ -487,12 +466,8 @@ def main(argv: list[str]) -> None:
             results[name] = asyncio.run(run_load(url, mix, clients, duration, args.seed,
                                                  think, meter))
     finally:
-        if process is not None:
-            process.terminate()
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        if server is not None:
+            server.stop(20)
     target = {"p95_ms": TARGET_P95_MS, "errors": 0, "clients": args.clients,
               "duration_s": args.duration}
     for name in ("saturation", "users"):

@@ -24,6 +24,7 @@ from twin.analysis.fifteen import node_access
 from twin.analysis.indicators import fifteen_tables
 from twin.analysis.scenario import run_scenario
 from twin.db.pool import connection
+from twin.server_process import ServerProcess
 
 TARGET_S = 0.5
 
@@ -72,25 +73,21 @@ def main(argv: list[str]) -> None:
         started = time.perf_counter()
         fifteen_tables(city, node_access(city, "slope"), describe=False)
         full.append(time.perf_counter() - started)
-    process, url = helpers.start_server()
-    try:
-        with httpx.Client(base_url=url, timeout=300) as client:
-            body = {"inputs": {"add": one_school(*points[0])}}
+    with (ServerProcess.twin(env={"TWIN_QUIET": "1"}) as server,
+          httpx.Client(base_url=server.url, timeout=300) as client):
+        body = {"inputs": {"add": one_school(*points[0])}}
+        started = time.perf_counter()
+        first = client.post("/processes/scenario/execution", json=body)
+        cold_s = time.perf_counter() - started
+        if first.status_code != 200:
+            raise SystemExit(f"scenario failed: {first.status_code} {first.text[:500]}")
+        http = []
+        for lon, lat in points[1:args.runs + 1]:
             started = time.perf_counter()
-            first = client.post("/processes/scenario/execution", json=body)
-            cold_s = time.perf_counter() - started
-            if first.status_code != 200:
-                raise SystemExit(f"scenario failed: {first.status_code} {first.text[:500]}")
-            http = []
-            for lon, lat in points[1:args.runs + 1]:
-                started = time.perf_counter()
-                response = client.post("/processes/scenario/execution",
-                                       json={"inputs": {"add": one_school(lon, lat)}})
-                http.append(time.perf_counter() - started)
-                response.raise_for_status()
-    finally:
-        process.terminate()
-        process.wait(10)
+            response = client.post("/processes/scenario/execution",
+                                   json={"inputs": {"add": one_school(lon, lat)}})
+            http.append(time.perf_counter() - started)
+            response.raise_for_status()
     ours = _summary(in_process)
     over_http = _summary(http)
     full_s = float(np.median(full))

@@ -29,9 +29,7 @@ import asyncio
 import dataclasses
 import json
 import os
-import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -50,6 +48,7 @@ from psycopg import sql
 
 from twin.catalog import get_layer
 from twin.db.cluster import database_url
+from twin.server_process import ServerProcess, free_port, stop_all
 from twin.settings import get_settings
 from twin.tiles.matrix import TileAddress
 from twin.tiles.vector import ensure_overviews, raw_tile
@@ -95,45 +94,18 @@ def pick_tiles(conn: psycopg.Connection, layer: str, zoom: int, count: int) -> l
     return chosen
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait(url: str, process: subprocess.Popen, what: str) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{what} exited: {process.stderr.read()[-2000:]}")
-        try:
-            if httpx.get(url, timeout=5).status_code < 500:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    raise SystemExit(f"{what} did not answer {url}")
-
-
-def start_ours(layers_dir: Path, cache: Path, workers: int) -> tuple[subprocess.Popen, str]:
-    env = dict(os.environ, TWIN_LAYERS_DIR=str(layers_dir), TWIN_TILE_CACHE=str(cache),
-               TWIN_QUIET="1")
-    process = subprocess.Popen([TWIN, "serve", "--port", "0", "--workers", str(workers)],
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
-    line = process.stdout.readline()
-    match = re.search(r"serving at (http://\S+?)/?\s", line)
-    if not match:
-        process.kill()
-        raise SystemExit(f"twin serve did not start: {line}{process.stderr.read()[-2000:]}")
-    _wait(match.group(1) + "/healthz", process, "twin serve")
-    return process, match.group(1)
+def start_ours(layers_dir: Path, cache: Path, workers: int) -> ServerProcess:
+    """`twin serve` over the benchmark's copy of layers/ and an empty tile cache."""
+    return ServerProcess.twin("--workers", str(workers), timeout_s=90,
+                              env={"TWIN_LAYERS_DIR": str(layers_dir),
+                                   "TWIN_TILE_CACHE": str(cache), "TWIN_QUIET": "1"})
 
 
 def start_stock(layer: str, url: str, workdir: Path, workers: int,
-                timeout_s: float) -> tuple[subprocess.Popen, str]:
+                timeout_s: float) -> ServerProcess:
     """pygeoapi with its own MVT-postgresql provider for the layer, on the same database."""
     info = psycopg.conninfo.conninfo_to_dict(url)
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     config = {
         "server": {"bind": {"host": "127.0.0.1", "port": port}, "url": base,
@@ -167,26 +139,25 @@ def start_stock(layer: str, url: str, workdir: Path, workers: int,
                             "options": f"-c statement_timeout={int(timeout_s * 1000)}"},
                 "format": {"name": "pbf", "mimetype": "application/vnd.mapbox-vector-tile"}}]}},
     }
-    return serve_stock_pygeoapi(config, workdir, port, workers), base
+    return serve_stock_pygeoapi(config, workdir, port, workers)
 
 
 def serve_stock_pygeoapi(config: dict[str, Any], workdir: Path, port: int,
-                         workers: int) -> subprocess.Popen:
+                         workers: int) -> ServerProcess:
     """Stock pygeoapi (its own Starlette app under uvicorn) serving `config`, once it answers:
     the comparison every benchmark runs beside ours."""
     config_path = workdir / "stock-pygeoapi.yml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
     openapi_path = workdir / "stock-openapi.yml"
-    env = dict(os.environ, PYGEOAPI_CONFIG=str(config_path), PYGEOAPI_OPENAPI=str(openapi_path))
+    env = {"PYGEOAPI_CONFIG": str(config_path), "PYGEOAPI_OPENAPI": str(openapi_path)}
     subprocess.run([str(Path(sys.executable).parent / "pygeoapi"), "openapi", "generate",
-                    str(config_path), "--output-file", str(openapi_path)], env=env, check=True,
-                   capture_output=True)
-    process = subprocess.Popen([sys.executable, "-m", "uvicorn", "pygeoapi.starlette_app:APP",
-                                "--host", "127.0.0.1", "--port", str(port), "--workers",
-                                str(workers), "--log-level", "warning"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    _wait(f"http://127.0.0.1:{port}/conformance?f=json", process, "stock pygeoapi")
-    return process
+                    str(config_path), "--output-file", str(openapi_path)],
+                   env={**os.environ, **env}, check=True, capture_output=True)
+    return ServerProcess([sys.executable, "-m", "uvicorn", "pygeoapi.starlette_app:APP",
+                          "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+                          "--log-level", "warning"], url=f"http://127.0.0.1:{port}",
+                         ready="/conformance?f=json", env=env, timeout_s=90,
+                         name="stock pygeoapi")
 
 
 def wait_for_refresher(url: str, timeout_s: float = 900) -> float:
@@ -339,7 +310,7 @@ def main(argv: list[str]) -> None:
     spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
     cache = workdir / "cache"
 
-    processes: list[subprocess.Popen] = []
+    servers: list[ServerProcess] = []
     result: dict[str, Any] = {"bench": "tiles", "layer": layer.name, "rows": rows,
                               "zooms": zooms, "tiles_per_zoom": args.tiles,
                               "rounds": args.rounds, "concurrency": args.concurrency,
@@ -349,15 +320,16 @@ def main(argv: list[str]) -> None:
                               "load_average_before": [round(v, 2) for v in load_before],
                               "by_zoom": {}}
     try:
-        ours, ours_url = start_ours(layers_dir, cache, args.workers)
-        processes.append(ours)
+        ours = start_ours(layers_dir, cache, args.workers)
+        servers.append(ours)
+        ours_url = ours.url
         result["refresher_startup_s"] = wait_for_refresher(url)
         stock_url = None
         host, port = ours_url.removeprefix("http://").split(":")
         if not args.no_stock:
-            stock, stock_url = start_stock(layer.table, url, workdir, args.workers,
-                                           args.stock_timeout)
-            processes.append(stock)
+            stock = start_stock(layer.table, url, workdir, args.workers, args.stock_timeout)
+            servers.append(stock)
+            stock_url = stock.url
         # warm the server (imports, pooled connections, catalog caches) on tiles not measured,
         # so the first measured zoom does not pay the server's start-up
         warmup = [f"/collections/{layer.name}/tiles/WebMercatorQuad/{a.z}/{a.y}/{a.x}?f=mvt"
@@ -412,13 +384,7 @@ def main(argv: list[str]) -> None:
                                 "client_cpu_share_of_2_cores": round(
                                     client_cpu / (2 * seconds), 3)}}
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_all(servers)
         shutil.rmtree(workdir, ignore_errors=True)
 
     result["load_average_after"] = [round(v, 2) for v in os.getloadavg()]

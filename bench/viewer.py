@@ -13,7 +13,8 @@ style parsed, first vector tile, first terrain tile, last tile, first paint (the
 the first view once its data are in), first frame, the `idle` event, painted, and how many
 frames were drawn before idle (under SwiftShader each frame of the 3D map costs ~0.3-1.5 s of
 CPU, so frames x frame cost was most of the wait). A blank style (background and sky, no data,
-no terrain) measured in the same run is the floor set by the browser and software WebGL alone. Bytes are what the browser received: JavaScript decoded and on the wire
+no terrain) measured in the same run is the floor set by the browser and software WebGL alone.
+Bytes are what the browser received: JavaScript decoded and on the wire
 (MapLibre is served gzip-compressed), and everything else. The comparison is the issue's
 targets, side by side: idle within 3 s on localhost, under 2 MB of JavaScript.
 Prints ONE JSON line.
@@ -25,39 +26,17 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
-import sys
-import time
-from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
 
+from twin.server_process import ServerProcess
 from twin.viewer import HeadlessChromium
 
-TWIN = str(Path(sys.executable).parent / "twin")
 IDLE_TARGET_MS = 3000
 JS_TARGET_BYTES = 2 * 1024 * 1024
 READY = "document.body.dataset.ready === '1' && window.twin.timings.painted !== undefined"
-
-
-def _serve() -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen([TWIN, "serve", "--port", "0"], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    line = process.stdout.readline()
-    if "serving at" not in line:
-        process.kill()
-        raise SystemExit(f"twin serve did not start: {line}{process.stderr.read()[-2000:]}")
-    url = line.split("serving at", 1)[1].split()[0].rstrip("/")
-    for _ in range(300):
-        try:
-            if httpx.get(f"{url}/healthz", timeout=5).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    return process, url
 
 
 def _stats(values: list[float]) -> dict[str, float]:
@@ -124,7 +103,8 @@ def main(argv: list[str]) -> None:
     server = None
     url = args.url
     if not url:
-        server, url = _serve()
+        server = ServerProcess.twin()
+        url = server.url
     browser = None
     try:
         probe = httpx.get(f"{url}/collections/buildings/items", params={"f": "json", "limit": 1},
@@ -149,8 +129,7 @@ def main(argv: list[str]) -> None:
         if browser is not None:
             browser.close()
         if server is not None:
-            server.terminate()
-            server.wait(10)
+            server.stop()
 
     cold_idle = [r["idle_ms"] for r in cold]
     warm_idle = [r["idle_ms"] for r in warm]

@@ -2,29 +2,36 @@
 
 With DATABASE_URL set, the tests use that server; otherwise each test session initialises its
 own embedded cluster in a temporary TWIN_HOME, so parallel sessions never share state.
+
+Fixtures a few modules share live in their own modules, registered here as plugins so a test
+module asks for them by name like any other fixture (never by importing them):
+analysed.py (`analysed_city`), import_target.py (`target`: an importer module's own database)
+and chromium.py (`browser`: one headless Chromium per module).
 """
 
 from __future__ import annotations
 
-import collections
 import os
-import re
 import shutil
 import subprocess
-import sys
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import psycopg
 import pytest
 
+from twin.server_process import ServerProcess, twin_command
+
+pytest_plugins = ["analysed", "import_target", "chromium"]
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data" / "almaty"
-TWIN = str(Path(sys.executable).parent / "twin")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "own_database: the module works in a database of its own "
+                            "(import_target.py): `db` connects to it, not to the session's")
 
 
 def twin_env(**extra: str) -> dict[str, str]:
@@ -41,7 +48,7 @@ def twin_env(**extra: str) -> dict[str, str]:
 def run_twin(*args: str, check: bool = True, timeout: float = 900,
              **env: str) -> subprocess.CompletedProcess:
     """Run the `twin` CLI as a user would, in the test session's environment."""
-    result = subprocess.run([TWIN, *args], capture_output=True, text=True, timeout=timeout,
+    result = subprocess.run(twin_command(*args), capture_output=True, text=True, timeout=timeout,
                             env=twin_env(**env), cwd=ROOT)
     if check and result.returncode != 0:
         raise AssertionError(f"twin {' '.join(args)} failed ({result.returncode}):\n"
@@ -74,49 +81,25 @@ def database_url() -> Iterator[str]:
 
 
 @pytest.fixture()
-def db(database_url: str) -> Iterator[psycopg.Connection]:
-    with psycopg.connect(database_url, autocommit=True) as conn:
+def db(database_url: str, request: pytest.FixtureRequest) -> Iterator[psycopg.Connection]:
+    """A connection to the session's database, or to the module's own one when the module is
+    marked `own_database` (the importer modules: they never disturb the demo city)."""
+    url = database_url
+    if request.node.get_closest_marker("own_database"):
+        url = request.getfixturevalue("target").url
+    with psycopg.connect(url, autocommit=True) as conn:
         yield conn
 
 
-class Server:
-    """A `twin serve --port 0` process; `.url` is where it listens."""
+class Server(ServerProcess):
+    """`twin serve --port 0` in the test session's environment, ready once /healthz answers
+    (503 included: some stories start a server over a stopped database)."""
 
     def __init__(self, extra_env: dict[str, str] | None = None, args: tuple[str, ...] = ()
                  ) -> None:
-        self.process = subprocess.Popen([TWIN, "serve", "--port", "0", *args], cwd=ROOT,
-                                        env=twin_env(**(extra_env or {})),
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = self.process.stdout.readline()
-        match = re.search(r"serving at (http://\S+?)/?\s", line)
-        if not match:
-            self.process.kill()
-            raise AssertionError(f"server did not start: {line}{self.process.stderr.read()}")
-        self.url = match.group(1)
-        # drain the server's log: a full stderr pipe would block its event loop mid-request
-        self.log: collections.deque[str] = collections.deque(maxlen=2000)
-        threading.Thread(target=self.log.extend, args=(self.process.stderr,), daemon=True).start()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=10).status_code in (200, 503):
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        raise AssertionError("server did not answer /healthz within 60 s")
-
-    def get(self, path: str, **kwargs) -> httpx.Response:
-        return httpx.get(f"{self.url}{path}", timeout=60, **kwargs)
-
-    def post(self, path: str, **kwargs) -> httpx.Response:
-        return httpx.post(f"{self.url}{path}", timeout=60, **kwargs)
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        super().__init__(twin_command("serve", "--port", "0", *args), cwd=ROOT,
+                         env=twin_env(**(extra_env or {})), ready_statuses=(200, 503),
+                         timeout_s=60, name="twin serve")
 
 
 @pytest.fixture(scope="session")

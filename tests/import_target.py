@@ -15,9 +15,10 @@ from subprocess import CompletedProcess
 
 import psycopg
 import pytest
-from conftest import Server, run_twin
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from conftest import Server, run_twin
 
 _numbers = itertools.count(1)
 
@@ -61,14 +62,10 @@ def own_database(database_url: str, home: Path) -> Iterator[ImportTarget]:
 
 
 @pytest.fixture(scope="module")
-def target(database_url: str, tmp_path_factory, request) -> Iterator[ImportTarget]:
+def target(database_url: str, tmp_path_factory: pytest.TempPathFactory,
+           request: pytest.FixtureRequest) -> Iterator[ImportTarget]:
     """The importing module's own database: the demo city elsewhere in the session is left
-    alone (a module uses it by importing `target` and `db` from here)."""
+    alone. A module marked `pytestmark = pytest.mark.own_database` gets it as `target`, and
+    `db` (tests/conftest.py) connects there."""
     home = tmp_path_factory.mktemp(f"{request.module.__name__.removeprefix('test_')}-home")
     yield from own_database(database_url, home)
-
-
-@pytest.fixture()
-def db(target: ImportTarget) -> Iterator[psycopg.Connection]:
-    with target.connect() as conn:
-        yield conn

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import socket
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from twin import logs
 from twin.errors import TwinError
+
+if TYPE_CHECKING:  # uvicorn loads only when a server starts, not for every command
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
 
 class TwinGroup(click.Group):
@@ -117,7 +122,8 @@ def _bind(host: str, port: int, reuse_port: bool = False) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         raise TwinError(f"port {port} on {host} is taken ({exc.strerror}): stop what uses it, "
-                        "choose another with --port, or let the twin pick one with --port 0")
+                        "choose another with --port, or let the twin pick one with --port 0"
+                        ) from None
     return sock
 
 
@@ -136,7 +142,7 @@ def _worker_sockets(host: str, port: int, workers: int) -> list[socket.socket]:
     return [_bind(host, port, reuse_port=True) for _ in range(workers)]
 
 
-def _supervisor(config: "uvicorn.Config", sockets: list[socket.socket]) -> "Multiprocess":
+def _supervisor(config: uvicorn.Config, sockets: list[socket.socket]) -> Multiprocess:
     """uvicorn's supervisor (restarts a dead worker), giving worker i only sockets[i] when
     there is one socket per worker; a worker it starts otherwise (SIGHUP, SIGTTIN) listens
     on all of them, which still serves, only less evenly."""
@@ -173,16 +179,16 @@ def _supervisor(config: "uvicorn.Config", sockets: list[socket.socket]) -> "Mult
     return BalancedWorkers(config, sockets=sockets)
 
 
-# httptools with a header timeout and a header size limit (twin/http_protocol.py); named by
+# httptools with a header timeout and a header size limit (twin/http/protocol.py); named by
 # its import path so the workers of `--workers N` load it themselves
-HTTP_PROTOCOL = "twin.http_protocol:TwinHttpProtocol"
+HTTP_PROTOCOL = "twin.http.protocol:TwinHttpProtocol"
 
 
 def run_server(host: str, port: int, workers: int = 1) -> None:
     import uvicorn
 
     from twin.analysis.refresh import refresher_enabled, start_refresher_process
-    from twin.app import create_app
+    from twin.http.app import create_app, write_openapi
 
     sockets = _worker_sockets(host, port, workers) if workers > 1 else [_bind(host, port)]
     if refresher_enabled():   # TWIN_ANALYSIS_REFRESH=off leaves edits to `twin analyse`
@@ -191,20 +197,11 @@ def run_server(host: str, port: int, workers: int = 1) -> None:
     bound = sock.getsockname()[1]
     url = f"http://{host}:{bound}"
     if workers > 1:  # a listening socket per worker; the supervisor restarts dead workers
-        import os
-
-        from twin.app import _openapi_document
-        from twin.settings import get_settings
-
-        os.environ["TWIN_SERVER_URL"] = url
-        settings = get_settings()
-        settings.run_dir.mkdir(parents=True, exist_ok=True)
-        openapi = settings.run_dir / "openapi.yml"  # written once here, not once per worker
-        _openapi_document(str(settings.config_path), str(openapi))
-        os.environ["TWIN_OPENAPI_READY"] = str(openapi)
+        write_openapi(url)  # written once here, not once per worker
         for each in sockets:
             each.set_inheritable(True)
-        config = uvicorn.Config("twin.app:app_from_environment", factory=True, workers=workers,
+        config = uvicorn.Config("twin.http.app:app_from_environment", factory=True,
+                                workers=workers,
                                 log_level="warning", access_log=False, timeout_keep_alive=30,
                                 http=HTTP_PROTOCOL)
         click.echo(f"Almaty Twin serving at {url}/  ({workers} workers; collections: "

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
-from twin.cli import TwinGroup
 
-
-@click.group(cls=TwinGroup)
+# a plain group: `twin` (twin.cli.TwinGroup) turns a TwinError raised below it into a one-line
+# message, so this module needs nothing from the command line that registers it
+@click.group()
 def load() -> None:
     """Load a ready-made dataset into the twin."""
 
@@ -55,6 +55,7 @@ def load_demo_city(scale: str, seed: int, base: Path | None = None) -> str:
     licences = ("Districts and blocks are real (ODbL 1.0, © OpenStreetMap contributors); the "
                 "other layers are synthetic (CC0-1.0)." if base else
                 "All layers are synthetic (CC0-1.0).")
-    return (f"loaded the demo city (scale {scale}, seed {seed}{where}) in {elapsed:.1f} s: {parts}; "
-            f"{nodes:,} street nodes; terrain {city.elevation.shape[1]}x{city.elevation.shape[0]} "
-            f"cells at {abs(city.transform.a):.0f} m. {licences}")
+    rows, columns = city.elevation.shape
+    return (f"loaded the demo city (scale {scale}, seed {seed}{where}) in {elapsed:.1f} s: "
+            f"{parts}; {nodes:,} street nodes; terrain {columns}x{rows} cells at "
+            f"{abs(city.transform.a):.0f} m. {licences}")
