@@ -18,9 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from analysed import analysed_city  # noqa: F401  (module fixture: a fresh analysis)
-from twin.analysis.refresh import REFRESHER_NICENESS
 from conftest import Server, run_twin
+from twin.analysis.refresh import REFRESHER_NICENESS
 
 GEOJSON = {"Content-Type": "application/geo+json"}
 REFRESH_WAIT_S = 120   # a bound, not a timing assertion: the machine is shared

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime
 from urllib.parse import urlencode
-from datetime import datetime, timezone
 
 import pytest
 
@@ -100,7 +100,7 @@ def test_a_deleted_plot_is_still_there_in_the_past(server, editor):
     assert fid in by_id(items(server, datetime=f"{standing}/..", bbox=box))
     assert fid not in by_id(items(server, datetime=f"../{'2001-01-01T00:00:00Z'}", bbox=box))
     # a date is that whole UTC day
-    today = datetime.now(timezone.utc).date().isoformat()
+    today = datetime.now(UTC).date().isoformat()
     assert fid in by_id(items(server, datetime=today, bbox=box))
     # the item itself is gone now, and the old /asof route answers like items?datetime=
     assert server.get(f"{path}?f=json").status_code == 404

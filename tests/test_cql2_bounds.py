@@ -3,7 +3,7 @@
 A filter too long, too deeply nested or too large is a 400 naming the limit and its value
 before any parser sees it; the server process stays up, keeps answering /healthz and keeps its
 memory; the filters real clients send (GDAL/QGIS, OWSLib, the viewer's search) still answer.
-The bounds are twin.settings.get_limits(): TWIN_CQL2_MAX_LENGTH, _DEPTH and _NODES.
+The bounds are twin.settings.get_settings().cql2: TWIN_CQL2_MAX_LENGTH, _DEPTH and _NODES.
 """
 
 from __future__ import annotations

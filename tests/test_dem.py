@@ -13,7 +13,6 @@ from import_target import own_database
 from twin.terrain import elevation_at, terrain_path
 
 
-
 @pytest.fixture(scope="module")
 def target(database_url, tmp_path_factory):
     """This module's own database: the demo city's terrain elsewhere in the session stays."""
@@ -91,7 +90,7 @@ def test_elevation_model_becomes_the_terrain(target, tmp_path, monkeypatch):
 def test_projected_model_is_stored_at_its_own_grid(target, tmp_path):
     path = tmp_path / "utm.tif"
     x0, y0 = 640_000.0, 4_795_000.0                 # UTM 43N, central Almaty
-    rows, cols = np.mgrid[0:120, 0:100]
+    rows, _ = np.mgrid[0:120, 0:100]
     data = (700.0 + rows * 5.0).astype("float32")   # 5 m per 30 m row, rising southwards
     write_dem(path, crs="EPSG:32643", width=100, height=120,
               transform=from_origin(x0, y0, 30.0, 30.0), data=data)

@@ -9,6 +9,7 @@ refuses is a 400 that does not quote the database.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import re
@@ -129,8 +130,10 @@ def table_moved_away(demo_city, db) -> Iterator[str]:
 
 
 def test_a_pygeoapi_server_error_is_answered_as_json_and_logged(server, table_moved_away):
-    for fmt in ("html", "jsonld", "csv"):
-        response = server.get(f"/collections/{table_moved_away}/items?f={fmt}")
+    # one feature's HTML and JSON-LD pages are pygeoapi's (the items, in every format, are the
+    # twin's: a 503 that says `twin migrate`, tests/test_features.py)
+    for fmt in ("html", "jsonld"):
+        response = server.get(f"/collections/{table_moved_away}/items/1?f={fmt}")
         assert response.status_code >= 500
         body = assert_json_error(response)
         assert "Internal Server Error" not in response.text and "<html" not in response.text
@@ -368,11 +371,10 @@ def test_an_8_mib_header_is_refused_and_a_cookie_sized_one_is_not(impatient_serv
     sock = socket.create_connection((host, port))
     sock.settimeout(10)
     answer = b""
-    try:
+    # the server may close the connection while we are still sending
+    with contextlib.suppress(OSError):
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: twin\r\nX-Big: " + b"a" * (8 << 20) +
                      b"\r\n\r\n")
-    except OSError:
-        pass  # the server closed the connection while we were still sending
     try:
         answer = sock.recv(65536)
     except OSError:

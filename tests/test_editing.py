@@ -216,7 +216,10 @@ def test_openapi_and_conformance_advertise_transactions(server):
     items = document["paths"]["/collections/plots/items"]
     assert "post" in items
     assert {"put", "delete"} <= set(document["paths"]["/collections/plots/items/{featureId}"])
-    assert "post" not in document["paths"]["/collections/streets/items"]
+    # POST to a read-only layer's items is a CQL2 search, never a create
+    search = document["paths"]["/collections/streets/items"].get("post", {})
+    assert "application/geo+json" not in search.get("requestBody", {}).get("content", {})
+    assert "text/cql2" in search["requestBody"]["content"] and "security" not in search
     conformance = server.get("/conformance", params={"f": "json"}).json()["conformsTo"]
     assert any("ogcapi-features-4" in c for c in conformance)
 

@@ -15,7 +15,6 @@ import pytest
 from psycopg import sql
 from pyproj import Transformer
 
-from analysed import analysed_city  # noqa: F401  (fixture)
 from conftest import run_twin
 from twin.analysis.walkability import decay, walkability
 
@@ -54,7 +53,8 @@ def _walking_graph(db):
     for s, t, _, x0, y0, x1, y1 in rows:
         where[s], where[t] = (x0, y0), (x1, y1)
     ids = list(where)
-    lon = np.array([where[i][0] for i in ids]); lat = np.array([where[i][1] for i in ids])
+    lon = np.array([where[i][0] for i in ids])
+    lat = np.array([where[i][1] for i in ids])
     z = elevation_at(lon, lat)
     assert np.isfinite(z).all(), "the demo has a terrain under every street"
     height = dict(zip(ids, z))
@@ -164,7 +164,8 @@ def test_green_per_resident_and_park_access(analysed_city, db):
         "d.green_target_2030_m2, d.share_park_300, d.share_park_500, d.no_park_share, "
         "(SELECT coalesce(sum(ST_Area(ST_Intersection(ST_Transform(p.geom, 32643), "
         "ST_Transform(x.geom, 32643)))), 0) FROM parks p, districts x "
-        "WHERE x.name_en = d.district AND p.status = 'existing' AND ST_Intersects(p.geom, x.geom)), "
+        "WHERE x.name_en = d.district AND p.status = 'existing' "
+        "AND ST_Intersects(p.geom, x.geom)), "
         "(SELECT population FROM districts x WHERE x.name_en = d.district) "
         "FROM district_indicators d").fetchall()
     for name, green, per_resident, norm, target, p300, p500, no_park, area, population in rows:
@@ -243,7 +244,7 @@ def test_a_new_school_shows_up_after_twin_analyse(analysed_city, db):
     try:
         out = run_twin("analyse").stdout
         assert "analysed" in out and "slope-aware" in out
-        after, categories = db.execute("SELECT min_education, categories_15 FROM plot_metrics "
+        after, _categories = db.execute("SELECT min_education, categories_15 FROM plot_metrics "
                                        "WHERE plot_id = %s", (plot_id,)).fetchone()
         assert after is not None and after < before - 2
         missing = db.execute("SELECT missing FROM plot_metrics WHERE plot_id = %s",

@@ -12,7 +12,6 @@ import pytest
 from owslib.ogcapi.features import Features
 
 import features_city
-from analysed import analysed_city  # noqa: F401  (module fixture: analysis layers published)
 from twin.catalog import load_catalog
 
 
@@ -94,7 +93,7 @@ def layer_counts(url: str) -> dict[str, int]:
             for name, layer in load_catalog().items()}
 
 
-def test_gdal_and_owslib_read_every_layer_with_its_count(analysed_city, server):  # noqa: F811
+def test_gdal_and_owslib_read_every_layer_with_its_count(analysed_city, server):
     """Every published collection (data and analysis layers) opens in GDAL's OAPIF driver and
     in OWSLib, with the feature count PostGIS has."""
     expected = layer_counts(analysed_city)

@@ -15,8 +15,8 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_editing import add_user, write
 
+from test_editing import add_user, write
 from twin.catalog import load_catalog
 
 LON, LAT = 76.93, 43.24          # a place in the demo city (lon, lat, CRS84)

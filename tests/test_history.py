@@ -4,7 +4,7 @@ any instant, whichever way the change was made."""
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -27,13 +27,13 @@ def create_plot(server, key: str, **properties) -> tuple[str, int]:
 
 def instant() -> str:
     time.sleep(0.05)
-    moment = datetime.now(timezone.utc).isoformat()
+    moment = datetime.now(UTC).isoformat()
     time.sleep(0.05)
     return moment
 
 
 def test_an_edited_plot_keeps_its_old_version_with_who_and_when(server, editor):
-    path, fid = create_plot(server, editor, zoning="R1", residents=40)
+    path, _ = create_plot(server, editor, zoning="R1", residents=40)
     user = run_twin("users", "list").stdout
     owner = next(line.split("\t")[0] for line in user.splitlines()
                  if f"twin_{editor.split('_')[1]}_" in line)
@@ -105,7 +105,7 @@ def test_the_layer_as_of_an_instant(server, editor, db):
 
     assert as_of(as_vacant)[fid]["properties"]["land_use"] == "vacant"
     assert as_of(as_commercial)[fid]["properties"]["land_use"] == "commercial"
-    assert fid not in as_of(datetime.now(timezone.utc).isoformat())
+    assert fid not in as_of(datetime.now(UTC).isoformat())
     assert fid not in as_of("2000-01-01T00:00:00Z")
     # the same through the Python entry point and the SQL function
     from twin.editing.history import as_of_rows

@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+
 from conftest import ROOT, Server
 from test_editing import add_user
 from test_fuzz import _local
@@ -166,7 +167,7 @@ class RouteShape:
         return re.findall(r"{(\w+)}", self.path)
 
 
-# The twin's own routes (twin/**/routes.py, twin/viewer.py, twin/app.py) beside pygeoapi's:
+# The twin's own routes (the twin rows of twin/http/routes.py) beside pygeoapi's:
 # path with OpenAPI parameter names -> query parameters (all strings unless strict).
 OWN_ROUTES: list[tuple[str, str, list[str]]] = [
     ("GET", "/healthz", []),
@@ -224,10 +225,13 @@ def canonical(path: str) -> str:
 
 
 def routes_in_code() -> set[str]:
-    """Every `Route("...")`/`Mount("...")` path in twin/, canonical."""
-    found = set()
+    """Every twin row of the route table (twin/http/routes.py), canonical, and any
+    `Route("...")`/`Mount("...")` path still written in twin/ outside it."""
+    from twin.http.routes import twin_rows
+
+    found = {canonical(row.path) for row in twin_rows()}
     for source in (ROOT / "twin").rglob("*.py"):
-        for match in re.finditer(r"\b(?:Search)?(?:Route|Mount)\(\s*\"([^\"]+)\"",
+        for match in re.finditer(r"\b(?:Route|Mount)\(\s*\"([^\"]+)\"",
                                  source.read_text(encoding="utf-8")):
             found.add(canonical(match.group(1)))
     return found

@@ -14,9 +14,12 @@ import shapely
 from shapely.geometry import MultiPolygon, Point, Polygon
 
 from conftest import shared_data_or_skip
-from import_target import db, target  # noqa: F401  (fixtures: this module's own database)
 from twin.catalog import load_catalog
 from twin.importers.ogr import layer_checksum
+
+# `target` and `db`: this module's own database (tests/import_target.py), so the demo city
+# the rest of the session relies on is never disturbed
+pytestmark = pytest.mark.own_database
 
 ENGLISH = {"Alatau", "Almaly", "Auezov", "Bostandyk", "Zhetysu", "Medeu", "Nauryzbay",
            "Turksib"}

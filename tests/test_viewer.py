@@ -12,12 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from chromium import ARTIFACTS  # `browser`, the fixture, is tests/chromium.py's too
 from conftest import ROOT, Server, run_twin
+from twin.catalog import groups, load_catalog
+from twin.viewer import HeadlessChromium
 
-from twin.catalog import load_catalog
-from twin.viewer import GROUPS, HeadlessChromium
-
-ARTIFACTS = ROOT / "test-artifacts" / "viewer"
 READY = "document.body.dataset.ready === '1'"
 IDLE = "window.twin.map.loaded() && !window.twin.map.isMoving() && window.twin.map.areTilesLoaded()"
 
@@ -32,14 +32,6 @@ def city_server(demo_city: str) -> Iterator[Server]:
         yield srv
     finally:
         srv.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[HeadlessChromium]:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    chromium = HeadlessChromium()
-    yield chromium
-    chromium.close()
 
 
 def console_errors(browser: HeadlessChromium) -> list[dict]:
@@ -122,9 +114,16 @@ def test_the_viewer_and_maplibre_are_served_by_the_twin(city_server: Server) -> 
 
 def test_the_layer_panel_comes_from_the_catalog(city_server: Server) -> None:
     panel = city_server.get("/viewer/layers.json").json()
-    assert [g["name"] for g in panel["groups"]][:len(GROUPS)] == list(GROUPS)
+    assert [g["name"] for g in panel["groups"]] == [g.name for g in groups()]
     listed = {layer["name"]: layer for g in panel["groups"] for layer in g["layers"]}
     assert set(listed) == set(load_catalog())
+    assert listed["plots"]["titles"] == {"en": "Land plots", "ru": "Земельные участки",
+                                         "kk": "Жер учаскелері"}
+    land = panel["groups"][0]
+    assert land["titles"]["kk"] == "Жер және ғимараттар" and not land["collapsed"]
+    assert panel["targets"]["indicators"]["green_m2_per_resident"]["figures"]["target_2030"] \
+        == {"kind": "target", "value": 13.4, "year": 2030,
+            "source": "S2 l.4507-4515: low-provision districts by 2030"}
     analysis = next(g for g in panel["groups"] if g["name"] == "Analysis")
     assert "fifteen_cells" in {layer["name"] for layer in analysis["layers"]}
     buildings = listed["buildings"]
@@ -237,7 +236,8 @@ def test_a_scenario_school_changes_an_indicator(page: HeadlessChromium,
     open_viewer(page, page.page_url)
     # A lived-in cell beyond a 15-minute walk to any school (or clinic, or shop): a new one
     # placed there must bring those residents within reach.
-    for category, tool in (("education", "school"), ("healthcare", "clinic"),
+    # (the loop stops at the first category with such a cell; its tool places the new one)
+    for category, tool in (("education", "school"), ("healthcare", "clinic"),  # noqa: B007
                            ("commerce", "shop")):
         found = city_server.get("/collections/fifteen_cells/items", params={
             "f": "json", "limit": "1", "sortby": "-residents",

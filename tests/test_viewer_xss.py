@@ -20,10 +20,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+
+from chromium import ARTIFACTS
 from conftest import Server
 from test_editing import add_user
-from test_viewer import ARTIFACTS, browser  # noqa: F401  (fixture: one Chromium a module)
-
 from twin.viewer import HeadlessChromium
 
 PAYLOAD = "</script><script>alert(1)</script><img src=x onerror=alert(2)>"
@@ -120,7 +120,8 @@ def test_a_script_in_a_name_stays_text_in_search_card_and_report(browser: Headle
     # Search for the whole name: the plot is found, its number and district are text.
     browser.call("type", selector="#search-input", text=PAYLOAD)
     browser.wait("document.querySelector('#search-results .hit[data-kind=\"plot\"]')", timeout=60)
-    hit = browser.eval("const h = document.querySelector('#search-results .hit[data-kind=\"plot\"]');"
+    hit = browser.eval("const h = document.querySelector("
+                       "'#search-results .hit[data-kind=\"plot\"]');"
                        "return {text: h.textContent, tags: h.querySelectorAll('*').length}")
     assert scripted_places["cadastral"] in hit["text"] and PAYLOAD in hit["text"], hit
     assert hit["tags"] == 1, "only the viewer's own <small>, nothing from the name"
@@ -171,7 +172,8 @@ def test_a_script_in_a_name_stays_text_in_search_card_and_report(browser: Headle
 
     # Nothing ran, nothing was refused, nothing the name asked for was fetched or built.
     dom = browser.eval("return {scripts: [...document.scripts].map(s => s.getAttribute('src')),"
-                       " images: [...document.querySelectorAll('img')].map(i => i.getAttribute('src'))}")
+                       " images: [...document.querySelectorAll('img')]"
+                       ".map(i => i.getAttribute('src'))}")
     assert dom["scripts"] == ["src/start.js", "src/main.js"], dom
     assert "x" not in dom["images"], dom
     fetched = [r["url"] for r in browser.call("network")["responses"]
@@ -193,11 +195,14 @@ def test_the_policy_stops_markup_that_slips_into_the_page(browser: HeadlessChrom
         const script = document.createElement('script');
         script.textContent = 'window.slipped = 2';
         document.body.append(script);
-        setTimeout(() => { try { eval('window.slipped = 3'); } catch (e) { window.refused = e.name; } }, 0);
+        setTimeout(() => {
+          try { eval('window.slipped = 3'); } catch (e) { window.refused = e.name; }
+        }, 0);
         return true""")
     browser.wait("window.refused", timeout=10)
     browser.wait("document.getElementById('probe').complete", timeout=10)
-    state = browser.eval("return {slipped: window.slipped ?? null, refused: window.refused ?? null}")
+    state = browser.eval("return {slipped: window.slipped ?? null, "
+                         "refused: window.refused ?? null}")
     assert state == {"slipped": None, "refused": "EvalError"}, state
     refused = {m["violation"]["directive"] for m in messages(browser, "csp") if "violation" in m}
     assert {"script-src-attr", "script-src-elem", "script-src"} <= refused, refused

@@ -3,17 +3,18 @@ a line every few seconds otherwise (CI logs), nothing when TWIN_QUIET is set."""
 
 from __future__ import annotations
 
-import os
 import sys
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 from tqdm import tqdm
+
+from twin.settings import get_settings
 
 
 @contextmanager
 def progress(description: str, total: int | None = None, unit: str = "it") -> Iterator[tqdm]:
-    disable = bool(os.environ.get("TWIN_QUIET"))
+    disable = get_settings().logging.quiet
     bar = tqdm(total=total, desc=description, unit=unit, disable=disable, file=sys.stderr,
                mininterval=0.5 if sys.stderr.isatty() else 5.0, dynamic_ncols=True,
                unit_scale=True)

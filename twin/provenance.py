@@ -2,10 +2,13 @@
 licence, when it was loaded and whether it is synthetic (the demo city) or real.
 
 `twin.store.write_layer` (and `store_terrain`) record it in `twin_layers`; this ASGI middleware
-adds it to what pygeoapi (or any hot-path route) answers for `/collections` and
+adds it to what pygeoapi (or any twin route) answers for `/collections` and
 `/collections/{id}`: a "provenance" member in JSON, and a short "Provenance" section in HTML,
 so a planner in a browser and a GIS client reading the metadata both see it. pygeoapi itself
-is not changed.
+is not changed, and its markup is not searched: the twin's copies of its two collection
+templates (twin/templates/collections/) carry a marker where provenance goes,
+`<!-- twin:provenance -->` on a collection's page and `<!-- twin:provenance ID -->` in each
+row of the list, which the middleware replaces.
 """
 
 from __future__ import annotations
@@ -26,10 +29,8 @@ from twin.sqlfiles import query
 
 LOG = logging.getLogger("twin.provenance")
 COLLECTION_PATH = re.compile(r"^/collections(?:/(?P<id>[A-Za-z0-9_\-]+))?/?$")
-# A row of pygeoapi's collections table: the link to the collection, then its description.
-HTML_ROW = re.compile(r'(href="[^"]*/collections/(?P<id>[A-Za-z0-9_\-]+)"(?:(?!</tr>).)*?'
-                      r'<td data-label="description">(?:(?!</tr>).)*?)(</td>)', re.S)
-HTML_ANCHORS = ("<h3>Browse</h3>", "</section>")
+# The markers of the twin's templates: where provenance goes (with a collection id in a row).
+MARKER = re.compile(r"<!-- twin:provenance(?: (?P<id>[A-Za-z0-9_\-]+))? -->")
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -63,14 +64,29 @@ def _compact(record: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in record.items() if key != "details"}
 
 
+def coverage_ids() -> set[str]:
+    """Collections served as coverages only (terrain): no feature provider."""
+    from twin.http.bridge import resources
+
+    return {name for name, resource in resources().items()
+            if isinstance(resource, dict) and resource.get("type") == "collection"
+            and not any(p.get("type") == "feature" for p in resource.get("providers", []))
+            and any(p.get("type") == "coverage" for p in resource.get("providers", []))}
+
+
 def add_to_json(body: bytes, collection: str | None,
                 records: dict[str, dict[str, Any]]) -> bytes:
-    """The collection (or collections) document with a "provenance" member added."""
+    """The collection (or collections) document with a "provenance" member added, and a
+    coverage marked as one in the list (itemType, and GDAL's layerDataType: without it GDAL
+    lists terrain as a vector layer and asks it for items)."""
     doc = orjson.loads(body)
     if collection is None and isinstance(doc.get("collections"), list):
+        coverages = coverage_ids()
         for item in doc["collections"]:
             if isinstance(item, dict) and "id" in item:
                 item["provenance"] = _compact(records.get(item["id"], _unloaded()))
+                if item["id"] in coverages:
+                    item.update(itemType="coverage", layerDataType="Coverage")
     elif collection is not None and doc.get("id") == collection:
         doc["provenance"] = records.get(collection, _unloaded())
     else:
@@ -88,34 +104,37 @@ def _summary_html(record: dict[str, Any]) -> str:
             f"loaded {html.escape(loaded)} UTC &middot; data version {record['data_version']}")
 
 
-def add_to_html(body: bytes, collection: str | None,
-                records: dict[str, dict[str, Any]]) -> bytes:
-    """The HTML page with provenance: a section on a collection, a line per row in the list."""
-    page = body.decode("utf-8")
-    if collection is None:
-        def row(match: re.Match[str]) -> str:
-            record = records.get(match.group("id"), _unloaded())
-            return (f'{match.group(1)}<br/><small class="text-muted twin-provenance">'
-                    f"Provenance: {_summary_html(record)}</small>{match.group(3)}")
-        return HTML_ROW.sub(row, page).encode("utf-8")
-    record = records.get(collection, _unloaded())
+def _section(record: dict[str, Any]) -> str:
     details = record.get("details") or {}
     facts = [f"<li>{_summary_html(record)}</li>"]
     if details.get("file"):
-        facts.append(f"<li>file: {html.escape(str(details['file']))}"
-                     f"{' (mapping ' + html.escape(str(details['mapping'])) + ')' if details.get('mapping') else ''}</li>")
+        mapping = (f" (mapping {html.escape(str(details['mapping']))})"
+                   if details.get("mapping") else "")
+        facts.append(f"<li>file: {html.escape(str(details['file']))}{mapping}</li>")
     if "loaded" in details:
         facts.append(f"<li>{html.escape(str(details.get('loaded')))} features loaded, "
                      f"{sum((details.get('repaired') or {}).values())} repaired, "
                      f"{sum((details.get('rejected') or {}).values())} rejected</li>")
     for reason, count in (details.get("rejected") or {}).items():
         facts.append(f"<li>rejected {count}: {html.escape(str(reason))}</li>")
-    section = (f'<h3>Provenance</h3>\n<ul class="twin-provenance">\n' + "\n".join(facts) +
-               "\n</ul>\n")
-    for anchor in HTML_ANCHORS:
-        if anchor in page:
-            return page.replace(anchor, section + anchor, 1).encode("utf-8")
-    return body
+    return ('<h3>Provenance</h3>\n<ul class="twin-provenance">\n' + "\n".join(facts) +
+            "\n</ul>\n")
+
+
+def add_to_html(body: bytes, collection: str | None,
+                records: dict[str, dict[str, Any]]) -> bytes:
+    """The HTML page with provenance where the templates' markers are: a section on a
+    collection's page, a line in each row of the list."""
+    def provenance(match: re.Match[str]) -> str:
+        if match.group("id") is not None:
+            record = records.get(match.group("id"), _unloaded())
+            return ('<br/><small class="text-muted twin-provenance">'
+                    f"Provenance: {_summary_html(record)}</small>")
+        if collection is None:
+            return ""
+        return _section(records.get(collection, _unloaded()))
+
+    return MARKER.sub(provenance, body.decode("utf-8")).encode("utf-8")
 
 
 class ProvenanceMiddleware:

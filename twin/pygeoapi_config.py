@@ -11,7 +11,6 @@ from typing import Any
 import yaml
 
 from twin.catalog import CITY_BBOX, Layer, load_catalog
-from twin.editing import VERSIONED_LAYERS
 from twin.processes import PROCESSES
 from twin.tiles.config import terrain_resource, tile_provider
 
@@ -41,15 +40,15 @@ def collection(layer: Layer) -> dict[str, Any]:
     }
     if layer.temporal:
         provider["time_field"] = layer.temporal
-    if layer.name in VERSIONED_LAYERS:
-        # advertises Features Part 4 in OpenAPI and conformance; the writes themselves are
-        # answered by twin.editing.routes, mounted before pygeoapi, never by this provider
+    if layer.editable:
+        # only where the twin takes writes (`editable: true` in the layer's catalog file): it
+        # makes pygeoapi's OpenAPI list the writes; they are answered by the twin's items
+        # routes (twin.http.routes: owner twin), never by this provider or pygeoapi
         provider["editable"] = True
     return {
         "type": "collection",
         "title": layer.title,
-        "description": layer.description + (AS_OF_NOTE if layer.name in VERSIONED_LAYERS
-                                             else ""),
+        "description": layer.description + (AS_OF_NOTE if layer.editable else ""),
         "keywords": list(layer.keywords),
         "links": [],
         "extents": {"spatial": {"bbox": list(CITY_BBOX), "crs": CRS84}},
@@ -78,7 +77,7 @@ def render() -> dict[str, Any]:
                     "attribution": "© OpenStreetMap contributors"},
             # our copies of pygeoapi's templates with scripts (twin/templates/README.md), and
             # the per-process marker of their script nonces (twin.editing.guard); both are set
-            # by twin.app.create_app before pygeoapi reads this file
+            # by twin.http.app.create_app before pygeoapi reads this file
             "templates": {"path": "${TWIN_TEMPLATES:-twin/templates}",
                           "nonce": "${TWIN_CSP_MARKER:-}"},
         },

@@ -1,8 +1,9 @@
 """The viewer's server side: the layer panel built from the catalog, and MapLibre served locally.
 
-The viewer itself is plain ES modules in web/, served at /viewer by the routes below from an
-allow-list (index.html, viewer.css, src/*.js, layers.json, MapLibre's dist files); nothing
-else in web/ (node_modules, tests, package files, dotfiles) is reachable. Two things need the
+The viewer itself is plain ES modules in web/, served at /viewer by the handlers below (their
+rows in the route table, twin/http/routes.py) from an allow-list (index.html, viewer.css,
+src/*.js, layers.json, MapLibre's dist files); nothing else in web/ (node_modules, tests,
+package files, dotfiles) is reachable. Two things need the
 server: the layer panel must come from layers/*.yml (one source of truth, so a new layer file
 shows up in the panel with its legend), and MapLibre GL JS must come from the pinned npm
 package in web/node_modules, never from a CDN, so the viewer works offline.
@@ -24,16 +25,13 @@ from rasterio.errors import RasterioError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import BaseRoute, Route
 
-from twin.app import error_response
-from twin.catalog import CITY_BBOX, Layer, load_catalog
-from twin.errors import TwinError
+from twin.catalog import CITY_BBOX, LANGUAGES, Layer, groups, load_catalog, programme
+from twin.errors import NotFound, ServiceUnavailable, TwinError
+from twin.http.conditional import etag_matches
+from twin.http.errors import render
 from twin.settings import get_settings
 
-# The panel's groups, in the order a planner reads them.
-GROUPS: tuple[str, ...] = ("Land and buildings", "Utilities", "Hazards", "Green", "Mobility",
-                           "Mobility and Safety", "Analysis")
 # What the page may fetch from the pinned maplibre-gl package (dist/ only).
 MAPLIBRE_FILES: dict[str, str] = {
     "maplibre-gl.mjs": "text/javascript; charset=utf-8",
@@ -43,9 +41,6 @@ MAPLIBRE_FILES: dict[str, str] = {
     "maplibre-gl.mjs.map": "application/json",
     "maplibre-gl-worker.mjs.map": "application/json",
 }
-# Layers shown when the page opens without a view in its URL.
-VISIBLE_BY_DEFAULT: frozenset[str] = frozenset(
-    {"districts", "polycentres", "plots", "buildings", "parks", "streets", "amenities"})
 DEFAULT_COLOUR = "#888888"
 # A worker's content security policy is the one its script arrives with: MapLibre's tile
 # worker must fetch tiles and terrain from this server and decode them into blobs.
@@ -89,6 +84,7 @@ def layer_entry(layer: Layer) -> dict[str, Any]:
     return {
         "name": layer.name,
         "title": layer.title,
+        "titles": {lang: layer.title_in(lang) for lang in LANGUAGES},
         "description": layer.description,
         "geometry": layer.geometry,
         "kind": _kind(layer),
@@ -98,7 +94,9 @@ def layer_entry(layer: Layer) -> dict[str, Any]:
         "by_type": by_type,
         "legend": _legend(layer),
         "analysis": layer.analysis,
-        "visible": layer.name in VISIBLE_BY_DEFAULT,
+        "editable": layer.editable,
+        "feeds": list(layer.feeds),
+        "visible": layer.visible,
         "items": f"/collections/{layer.name}/items",
         "properties": [
             {"name": p.name, "title": p.title or p.name, "type": p.type, "unit": p.unit,
@@ -124,11 +122,13 @@ def center_elevation(lon: float, lat: float) -> float | None:
 
 
 def viewer_catalog() -> dict[str, Any]:
-    """The catalog as the viewer's layer panel: grouped, legends and style hints included."""
-    grouped: dict[str, list[dict[str, Any]]] = {group: [] for group in GROUPS}
+    """The catalog as the viewer's layer panel: grouped in the catalog's order, titles in
+    every language, legends and style hints, and the programme's figures (layers/_targets.yml)
+    the dashboard draws beside the twin's, so the viewer names no layer and no target itself."""
+    panel = groups()   # every layer's group is one of them (twin.catalog checks)
+    grouped: dict[str, list[dict[str, Any]]] = {group.name: [] for group in panel}
     for layer in load_catalog().values():
-        group = "Analysis" if layer.analysis else layer.group
-        grouped.setdefault(group, []).append(layer_entry(layer))
+        grouped[layer.group].append(layer_entry(layer))
     minx, miny, maxx, maxy = CITY_BBOX
     center = [round((minx + maxx) / 2, 5), round((miny + maxy) / 2, 5)]
     return {
@@ -136,7 +136,13 @@ def viewer_catalog() -> dict[str, Any]:
         "bbox": list(CITY_BBOX),
         "center": center,
         "center_elevation": center_elevation(*center),
-        "groups": [{"name": name, "layers": layers} for name, layers in grouped.items()],
+        "languages": list(LANGUAGES),
+        "groups": [{"name": group.name, "title": group.titles["en"],
+                    "titles": {lang: group.titles.get(lang, group.titles["en"])
+                               for lang in LANGUAGES},
+                    "collapsed": group.collapsed, "layers": grouped[group.name]}
+                   for group in panel],
+        "targets": programme().document(),
         "endpoints": {
             "tiles": "/tiles/WebMercatorQuad/tilejson.json",
             "terrain": "/terrain/tilejson.json",
@@ -191,7 +197,7 @@ def _send_asset(request: Request, path: Path, media_type: str,
                 headers: dict[str, str]) -> Response:
     asset = _asset(path)
     headers = {"ETag": asset.etag, **headers}
-    if asset.etag in [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]:
+    if etag_matches(request.headers.get("if-none-match"), asset.etag):
         return Response(status_code=304, headers={**headers, "Vary": "Accept-Encoding"})
     return _compressible(request, asset.body, media_type, headers, asset.gzipped)
 
@@ -214,11 +220,15 @@ VIEWER_PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'uns
 MODULE_NAME = re.compile(r"^[a-z][a-z0-9_-]*\.js$")
 
 
+class ViewerNotInstalled(ServiceUnavailable):
+    """MapLibre's files are missing on the server (`npm ci` in web/ was not run)."""
+
+
 async def viewer_file(request: Request) -> Response:
     name = request.path_params.get("name", "index.html")
     if name not in VIEWER_FILES:
-        return error_response(404, "NotFound", f"no viewer file {name!r}; the viewer is "
-                              "/viewer/ (index.html), viewer.css, src/*.js and layers.json")
+        return render(NotFound(f"no viewer file {name!r}; the viewer is /viewer/ "
+                               "(index.html), viewer.css, src/*.js and layers.json"))
     headers = {"Cache-Control": "no-cache"}
     if name == "index.html":
         # Set here, not by the guard: the page is static, so it needs no nonce, only its files.
@@ -230,7 +240,7 @@ async def viewer_module(request: Request) -> Response:
     name = request.path_params["name"]
     path = get_settings().web_dir / "src" / name
     if not MODULE_NAME.match(name) or not path.is_file():
-        return error_response(404, "NotFound", f"no viewer module {name!r}")
+        return render(NotFound(f"no viewer module {name!r}"))
     return _send_asset(request, path, "text/javascript; charset=utf-8",
                        {"Cache-Control": "no-cache"})
 
@@ -238,13 +248,13 @@ async def viewer_module(request: Request) -> Response:
 async def maplibre_file(request: Request) -> Response:
     name = request.path_params["name"]
     if name not in MAPLIBRE_FILES:
-        return error_response(404, "NotFound", f"no MapLibre file {name!r}; served: "
-                              f"{', '.join(sorted(MAPLIBRE_FILES))}")
+        return render(NotFound(f"no MapLibre file {name!r}; served: "
+                               f"{', '.join(sorted(MAPLIBRE_FILES))}"))
     path = maplibre_dir() / name
     if not path.is_file():
-        return error_response(503, "ViewerNotInstalled",
-                              f"{path} is missing: run `npm ci` in web/ (scripts/bootstrap.sh "
-                              "does it) to install the pinned MapLibre GL JS")
+        return render(ViewerNotInstalled(
+            f"{path} is missing: run `npm ci` in web/ (scripts/bootstrap.sh does it) to "
+            "install the pinned MapLibre GL JS"))
     return _send_asset(request, path, MAPLIBRE_FILES[name],
                        {"Cache-Control": "public, max-age=86400",
                         "Content-Security-Policy": WORKER_CSP})
@@ -258,23 +268,8 @@ async def viewer_home(request: Request) -> Response:
 async def not_served(request: Request) -> Response:
     """Anything else under /viewer/: the viewer serves an allow-list, never web/ itself (its
     node_modules, tests, package files and dotfiles stay on the server)."""
-    return error_response(404, "NotFound", "not part of the viewer; it serves /viewer/ "
-                          "(index.html), viewer.css, src/*.js, layers.json and "
-                          "vendor/maplibre-gl/*")
-
-
-def routes() -> list[BaseRoute]:
-    """Everything /viewer serves (twin/app.py ROUTE_FACTORIES): an allow-list by name."""
-    return [
-        Route("/viewer", viewer_home),
-        Route("/viewer/", viewer_file),
-        Route("/viewer/layers.json", layers_json),
-        Route("/viewer/{name:str}", viewer_file),
-        Route("/viewer/src/{name}", viewer_module),
-        Route("/viewer/vendor/maplibre-gl/{name}", maplibre_file),
-        Route("/viewer/{rest:path}", not_served, methods=["GET", "HEAD", "POST", "PUT",
-                                                           "PATCH", "DELETE"]),
-    ]
+    return render(NotFound("not part of the viewer; it serves /viewer/ (index.html), "
+                           "viewer.css, src/*.js, layers.json and vendor/maplibre-gl/*"))
 
 
 class HeadlessChromium:

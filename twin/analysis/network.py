@@ -24,7 +24,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
-from twin.errors import TwinError
+from twin.errors import ServiceUnavailable, TwinError
 from twin.settings import get_settings
 from twin.sqlfiles import query
 
@@ -39,8 +39,8 @@ _to_lonlat = Transformer.from_crs(UTM, "EPSG:4326", always_xy=True)
 MIN_COST = 1e-9  # csgraph drops zero-weight edges; keep them as edges
 
 
-class NetworkUnavailable(TwinError):
-    status = 503
+class NetworkUnavailable(ServiceUnavailable):
+    """The walking network is not built yet (503 with Retry-After)."""
 
 
 def to_utm(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

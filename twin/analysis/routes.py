@@ -1,4 +1,5 @@
-"""HTTP routes of the analysis: `GET /indicators`, and process execution in front of pygeoapi.
+"""HTTP handlers of the analysis: `GET /indicators`, and process execution in front of
+pygeoapi (their rows in the route table: twin/http/routes.py).
 
 pygeoapi's process manager turns every exception into a failed job, so a bad input and a bug
 look alike, and each execution pays for pygeoapi's request plumbing. For the twin's own
@@ -17,18 +18,17 @@ import re
 from typing import Any
 
 import orjson
-from pygeoapi.process.base import ProcessorExecuteError
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from twin.analysis.indicators import with_targets
 from twin.analysis.refresh import freshness
-from twin.app import error_response, unoffered_query
 from twin.db.pool import connection
-from twin.errors import TwinError
+from twin.errors import InvalidParameter, MissingParameter, NotFound, TwinError
+from twin.http.errors import render
+from twin.http.query import unoffered_query
 from twin.processes import PROCESSES
 from twin.sqlfiles import query
 
@@ -63,26 +63,21 @@ async def execute(request: Request) -> Response:
     process_id = request.path_params["process_id"]
     raw = await request.body()
     if not raw:
-        return error_response(400, "MissingParameterValue",
-                              'missing request body: send {"inputs": {...}}')
+        return render(MissingParameter('missing request body: send {"inputs": {...}}'))
     try:
         document = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         document = lenient_json(raw)
         if document is None:
-            return error_response(400, "InvalidParameterValue", f"request body is not JSON: {exc}")
+            return render(InvalidParameter(f"request body is not JSON: {exc}"))
     if not isinstance(document, dict) or not isinstance(document.get("inputs", {}), dict):
-        return error_response(400, "InvalidParameterValue",
-                              'request body must be {"inputs": {...}} with inputs an object')
+        return render(InvalidParameter('request body must be {"inputs": {...}} with inputs an '
+                                       "object"))
     processor = _processor(process_id)
     try:
         _, result = await run_in_threadpool(processor.execute, document.get("inputs", {}))
-    except ProcessorExecuteError as exc:  # our ProcessInputError: 400 naming the problem
-        status = int(exc.http_status_code)
-        return error_response(status if 400 <= status < 500 else 500, exc.ogc_exception_code,
-                              exc.message)
-    except TwinError as exc:
-        return error_response(exc.status, type(exc).__name__, str(exc))
+    except TwinError as exc:  # ProcessInputError (bad input) is one: 400 naming the problem
+        return render(exc)
     if document.get("response") == "document":
         result = {"outputs": [result]}
     return _json(result)
@@ -99,11 +94,11 @@ def indicators_document() -> dict[str, Any]:
                                                         table="polycentre_indicators",
                                                         key="polycentre")).fetchall()]
         if row is not None and row[0] is not None:   # twin/mobility: its figures beside ours
-            from twin.mobility.indicators import mobility_safety_member
+            from twin.mobility.document import mobility_safety_member
             mobility_safety = mobility_safety_member(conn)
             current = freshness(conn)
     if row is None or row[0] is None:
-        raise TwinError("no indicators yet: run `twin analyse` (or `twin up`) first")
+        raise NotFound("no indicators yet: run `twin analyse` (or `twin up`) first")
     city, computed, changed_at = row
     return {"city": with_targets(city), "districts": [with_targets(d) for d in districts],
             "mobility_safety": mobility_safety,
@@ -122,10 +117,8 @@ async def indicators(request: Request) -> Response:
         return refused
     try:
         document = await run_in_threadpool(indicators_document)
-    except TwinError as exc:
-        status = 404 if exc.status == 400 else exc.status
-        return error_response(status, "NotFound" if status == 404 else type(exc).__name__,
-                              str(exc))
+    except TwinError as exc:  # nothing computed yet (no districts, no analysis run): 404
+        return render(NotFound(str(exc)) if exc.status == 400 else exc)
     response = _json(document)
     response.headers["X-Twin-Analysis"] = document["freshness"]["status"]
     return response
@@ -144,9 +137,3 @@ class TwinProcessId(Convertor):
 
 
 register_url_convertor("twin_process", TwinProcessId())
-
-
-def routes() -> list[Route]:
-    """The route factory (twin.app.ROUTE_FACTORIES), called once in each server worker."""
-    return [Route("/indicators", indicators, methods=["GET"]),
-            Route("/processes/{process_id:twin_process}/execution", execute, methods=["POST"])]

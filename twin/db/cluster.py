@@ -141,7 +141,7 @@ class EmbeddedCluster:
                 "-c max_connections=200", "-c synchronous_commit=off",
                 "-c jit=off",
                 *(["-c fsync=off", "-c full_page_writes=off"]
-                  if os.environ.get("TWIN_DB_FAST") else []),
+                  if get_settings().database.fast else []),
             ])
             result = self._run(bindir / "pg_ctl", "-D", self.data_dir, "-l", self.log_file,
                                "-o", options, "-w", "-t", "60", "start", check=False)

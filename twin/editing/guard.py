@@ -10,6 +10,9 @@ the whole API:
   re-probing twice a second) instead of letting each wait for the pool's timeout; the pool
   reconnects by itself when PostgreSQL is back, so no restart is needed. An unexpected
   exception becomes a JSON 500 without a stack trace;
+- one error body: the guard's own refusals, pygeoapi's text/plain 500s and Starlette's plain
+  404/405 are all the twin's {"code", "type", "description"} (twin.http.errors), every 503
+  with the one Retry-After (twin.errors.RETRY_AFTER_S);
 - CORS: any origin may read and, with a key, write. Keys travel in headers a script sets
   explicitly, never in cookies, so a wildcard origin cannot lend a visitor's rights to another
   site; credentials mode is therefore off.
@@ -26,18 +29,30 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import secrets
 import time
 from typing import Any
 
 import anyio
-import orjson
 import psycopg
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from twin.errors import DatabaseNotRunning
+from twin.errors import (
+    RETRY_AFTER_S,
+    DatabaseNotRunning,
+    InvalidParameter,
+    MethodNotAllowed,
+    NotAcceptable,
+    NotFound,
+    PayloadTooLarge,
+    ServerError,
+    ServiceUnavailable,
+    TwinError,
+    UnsupportedMediaType,
+)
+from twin.http.errors import asgi_messages
+from twin.settings import get_settings
 
 LOG = logging.getLogger("twin.guard")
 
@@ -53,7 +68,7 @@ COMMON_HEADERS = [
 ]
 CSP_API = b"default-src 'none'; frame-ancestors 'none'"
 CSP_HTML = "script-src 'nonce-{nonce}'; object-src 'none'; base-uri 'self'; frame-ancestors 'self'"
-# The environment variable holding this process's template marker (twin.app.create_app).
+# The environment variable holding this process's template marker (twin.http.app.create_app).
 MARKER_ENV = "TWIN_CSP_MARKER"
 
 
@@ -72,33 +87,65 @@ class BodyTooLarge(Exception):
     pass
 
 
-def _setting(name: str, default: int) -> int:
-    try:
-        return int(os.environ.get(name, default))
-    except ValueError:
-        return default
+class AtCapacity(ServiceUnavailable):
+    """More requests at once than TWIN_MAX_INFLIGHT in this worker."""
+
+    code = "ServerBusy"
 
 
-def _json(status: int, code: str, description: str,
-          headers: list[tuple[bytes, bytes]] | None = None) -> tuple[Message, Message]:
-    body = orjson.dumps({"code": code, "type": code, "description": description})
-    start = {"type": "http.response.start", "status": status,
-             "headers": [(b"content-type", b"application/json"),
-                         (b"content-length", str(len(body)).encode()), *(headers or [])]}
-    return start, {"type": "http.response.body", "body": body}
+class DatabaseUnreachable(DatabaseNotRunning):
+    """The database stopped answering while the server runs (the breaker is open)."""
+
+    def __init__(self) -> None:
+        TwinError.__init__(self, "the database is unavailable; retry in a few seconds")
+
+
+class ClientError(TwinError):
+    """A client error of another status that Starlette or pygeoapi answered as plain text."""
+
+    def __init__(self, status: int, description: str) -> None:
+        super().__init__(description)
+        self.status = status
+
+
+def _error(exc: TwinError) -> tuple[Message, Message]:
+    """The one error answer (twin.http.errors) as the two messages the guard sends."""
+    return asgi_messages(exc)
 
 
 def _unavailable() -> tuple[Message, Message]:
-    return _json(503, "DatabaseUnavailable", "the database is unavailable; retry in a few "
-                 "seconds", [(b"retry-after", b"2")])
+    return _error(DatabaseUnreachable())
+
+
+def _server_error() -> tuple[Message, Message]:
+    return _error(ServerError("the server failed to answer; this is a bug"))
+
+
+def _plain_error(start: Message, text: str, path: str) -> TwinError:
+    """The error class of a plain-text client error (Starlette's "Not Found", "Method Not
+    Allowed"), with the address in its description."""
+    status = start["status"]
+    if status == 404:
+        return NotFound(f"nothing is served at {path}")
+    description = f"{text.strip()[:200]}: {path}"
+    if status == 405:
+        allow = next((v.decode("latin-1") for k, v in start.get("headers", [])
+                      if k.lower() == b"allow"), "GET, HEAD, OPTIONS")
+        return MethodNotAllowed(description, allow=allow)
+    if status in PLAIN_ERRORS:
+        return PLAIN_ERRORS[status](description)
+    return ClientError(status, description)
 
 
 def _media(start: Message) -> bytes:
     return next((v for k, v in start.get("headers", []) if k.lower() == b"content-type"), b"")
 
 
-# Codes of the plain-text client errors Starlette answers itself (unknown path, method).
-PLAIN_CODES = {404: "NotFound", 405: "MethodNotAllowed", 400: "BadRequest"}
+# The error classes of the plain-text client errors Starlette answers itself (unknown path,
+# method) and pygeoapi's few plain ones.
+PLAIN_ERRORS: dict[int, type[TwinError]] = {
+    400: InvalidParameter, 404: NotFound, 406: NotAcceptable, 413: PayloadTooLarge,
+    415: UnsupportedMediaType}
 
 
 def database_reachable() -> bool:
@@ -169,12 +216,13 @@ class DatabaseBreaker:
 class Guard:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.max_body = _setting("TWIN_MAX_BODY_BYTES", 10 * 1024 * 1024)
-        self.max_inflight = _setting("TWIN_MAX_INFLIGHT", 64)
+        settings = get_settings()
+        self.max_body = settings.http.max_body_bytes
+        self.max_inflight = settings.http.max_inflight
         self.inflight = 0
         self.breaker = DatabaseBreaker()
         self.abandoned: set[asyncio.Future] = set()
-        self.marker = os.environ.get(MARKER_ENV, "").encode()
+        self.marker = (settings.internal.csp_marker or "").encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -186,15 +234,13 @@ class Guard:
             return
         length = headers.get(b"content-length", b"0")
         if not length.isdigit() or int(length) > self.max_body:
-            await self._send(send, *_json(
-                413 if length.isdigit() else 400, "RequestTooLarge" if length.isdigit()
-                else "BadRequest", f"the request body may be at most {self.max_body} bytes"
-                if length.isdigit() else "Content-Length must be a number"))
+            await self._send(send, *_error(
+                PayloadTooLarge(f"the request body may be at most {self.max_body} bytes")
+                if length.isdigit() else InvalidParameter("Content-Length must be a number")))
             return
         if self.inflight >= self.max_inflight and scope["path"] != "/healthz":
-            await self._send(send, *_json(503, "ServerBusy",
-                                          "the server is at capacity; retry in a second",
-                                          [(b"retry-after", b"1")]))
+            await self._send(send, *_error(AtCapacity(
+                "the server is at capacity; retry in a few seconds")))
             return
         if not await self.breaker.allows(scope["path"]):
             await self._send(send, *_unavailable())
@@ -258,9 +304,8 @@ class Guard:
                 return
             except BodyTooLarge:
                 if not started:
-                    await self._send(send, *_json(413, "RequestTooLarge",
-                                                  f"the request body may be at most "
-                                                  f"{self.max_body} bytes"))
+                    await self._send(send, *_error(PayloadTooLarge(
+                        f"the request body may be at most {self.max_body} bytes")))
             except Exception as exc:  # the last line of defence: never a stack trace
                 if abandoned:
                     return
@@ -300,8 +345,7 @@ class Guard:
             await self._send(send, *_unavailable())
             return
         if not held:
-            await self._send(send, *_json(500, "ServerError",
-                                          "the server failed to answer; this is a bug"))
+            await self._send(send, *_server_error())
             return
         media = next((v for k, v in held[0].get("headers", []) if k.lower() == b"content-type"),
                      b"")
@@ -312,8 +356,7 @@ class Guard:
             LOG.error("server error answered as %s", media.decode("latin-1") or "no media type",
                       extra={"fields": {"status": held[0]["status"],
                                         "body": body[:500].decode("utf-8", "replace")}})
-            await self._send(send, *_json(500, "ServerError",
-                                          "the server failed to answer; this is a bug"))
+            await self._send(send, *_server_error())
             return
         await send(self._decorate(held[0]))
         for message in held[1:]:
@@ -335,10 +378,7 @@ class Guard:
             text = b"".join(m.get("body", b"") for m in page[1:]).decode("utf-8", "replace")
             kept = [(k, v) for k, v in start.get("headers", []) if k.lower() not in
                     (b"content-type", b"content-length")]
-            code = PLAIN_CODES.get(start["status"], "BadRequest")
-            description = (f"nothing is served at {path}" if start["status"] == 404 else
-                           f"{text.strip()[:200]}: {path}")
-            await self._send(send, *_json(start["status"], code, description, kept))
+            await self._send(send, *asgi_messages(_plain_error(start, text, path), kept))
             return
         nonce = _nonce(self.marker) if self.marker else b"n" + secrets.token_hex(16).encode()
         body = b"".join(m.get("body", b"") for m in page[1:])
@@ -368,7 +408,7 @@ class Guard:
             extra.append((b"access-control-allow-origin", b"*"))
             extra.append((b"access-control-expose-headers", EXPOSE_HEADERS.encode()))
         if start["status"] == 503 and b"retry-after" not in present:
-            extra.append((b"retry-after", b"2"))
+            extra.append((b"retry-after", str(RETRY_AFTER_S).encode()))
         media = next((v for k, v in headers if k.lower() == b"content-type"), b"")
         # A 304 carries no body and no media type; browsers merge its headers into the cached
         # response, so a policy on it would replace the page's own (and block the viewer).

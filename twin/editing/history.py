@@ -14,14 +14,14 @@ from typing import Any
 import orjson
 import psycopg
 
+from twin import errors
 from twin.catalog import get_layer
 from twin.editing import VERSIONED_LAYERS
-from twin.errors import TwinError
 from twin.sqlfiles import query, text
 
 
-class NotFound(TwinError):
-    status = 404
+class NotFound(errors.NotFound):
+    """No such collection history, feature or version (404)."""
 
 
 def install_history(conn: psycopg.Connection, applied: dict[str, str]) -> list[str]:

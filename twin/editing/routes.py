@@ -1,7 +1,9 @@
-"""HTTP for editing: OGC API Features Part 4 writes, feature history, restore and "as of".
+"""HTTP for editing: OGC API Features Part 4 writes, feature history and restore.
 
-Mounted before pygeoapi (twin.app ROUTE_FACTORIES). Reads stay open; writes need an API key
-(`X-API-Key: <key>` or `Authorization: Bearer <key>`). Routes:
+Reads stay open; writes need an API key (`X-API-Key: <key>` or `Authorization: Bearer
+<key>`). The items addresses belong to twin.features.routes, which calls the writes here as
+functions (`create`, `change`); the history addresses are this module's handlers (the route
+table, twin.http.routes, names each):
 
   POST   /collections/{id}/items                          create -> 201 + Location
   PUT    /collections/{id}/items/{fid}                    replace -> 200 + the feature
@@ -11,34 +13,39 @@ Mounted before pygeoapi (twin.app ROUTE_FACTORIES). Reads stay open; writes need
   GET    /collections/{id}/items/{fid}/history/{v}        one version, before and after
   POST   /collections/{id}/items/{fid}/history/{v}/restore   make it so again (undeletes)
   GET    /collections/{id}/changes?datetime=a/b           the layer's change feed
-  GET    /collections/{id}/asof?datetime=<instant>        alias of items?datetime= (as of)
 
 Every read and write of a feature carries its version as the ETag `"v<version>"`. PUT, PATCH,
 DELETE and restore honour `If-Match` with it (checked under the row's lock, in the write's own
 transaction): a stale tag is 412 and changes nothing, so two editors cannot silently
-overwrite each other. With TWIN_REQUIRE_IF_MATCH=1 (twin.settings.Limits.require_if_match) a
+overwrite each other. With TWIN_REQUIRE_IF_MATCH=1 (twin.settings: http.require_if_match) a
 write without If-Match is 428. Feature ids are canonical (twin.features.ids): `/items/١٢` or
 `/items/012` is no alias of `/items/12` but a 404, on every route here.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
+import functools
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
 
 from twin.catalog import load_catalog
 from twin.db.pool import connection
 from twin.editing import VERSIONED_LAYERS, history, transactions
 from twin.editing.users import Editor, authenticate
-from twin.errors import DatabaseNotRunning, TwinError
+from twin.errors import (
+    InvalidParameter,
+    MethodNotAllowed,
+    PreconditionRequired,
+    TwinError,
+    Unauthorized,
+    UnsupportedMediaType,
+)
 from twin.features.ids import (
     ID_FORM,
     INTEGER_FORM,
@@ -46,49 +53,21 @@ from twin.features.ids import (
     canonical_integer,
     version_etag,
 )
-from twin.settings import get_limits
+from twin.http.errors import render
+from twin.settings import get_settings
 from twin.sqlfiles import query
 
 GEOJSON = "application/geo+json"
-REALM = 'Bearer realm="Almaty Twin"'
 MAX_LIMIT = 10_000
 STORAGE_CRS = ("http://www.opengis.net/def/crs/OGC/1.3/CRS84",)  # lon, lat: GeoJSON order
 
 
-class Unauthorized(TwinError):
-    status = 401
-
-
-class ReadOnly(TwinError):
-    status = 405
-
-
-class UnsupportedMediaType(TwinError):
-    status = 415
-
-
-class PreconditionRequired(TwinError):
-    status = 428
-
-
-def _error(exc: TwinError) -> JSONResponse:
-    status = getattr(exc, "status", 400)
-    headers: dict[str, str] = {}
-    if status == 401:
-        headers["WWW-Authenticate"] = REALM + (', error="invalid_token"'
-                                               if "not valid" in str(exc) else "")
-    if status == 405:
-        headers["Allow"] = "GET, HEAD, OPTIONS"
-    if status == 503:
-        headers["Retry-After"] = "2"
-    if getattr(exc, "etag", None):  # a 412 says which version the feature is at now
-        headers["ETag"] = exc.etag
-    return JSONResponse({"code": type(exc).__name__, "description": str(exc)},
-                        status_code=status, headers=headers)
+class ReadOnly(MethodNotAllowed):
+    """A write to a layer that takes none (reference and derived layers): 405."""
 
 
 def _base_url(request: Request) -> str:
-    return os.environ.get("TWIN_SERVER_URL") or str(request.base_url).rstrip("/")
+    return get_settings().internal.server_url or str(request.base_url).rstrip("/")
 
 
 def _feature_id(raw: str) -> int:
@@ -134,21 +113,22 @@ def _editor(key: str | None) -> Editor:
     return editor
 
 
-async def _json_body(request: Request, patch: bool = False) -> Any:
+async def _json_body(request: Request, patch: bool = False, hint: str = "") -> Any:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    accepted = {GEOJSON, "application/json"} | ({"application/merge-patch+json"} if patch else set())
+    accepted = {GEOJSON, "application/json"} | ({"application/merge-patch+json"} if patch
+                                                else set())
     if media not in accepted:
         raise UnsupportedMediaType(f"send the feature as {' or '.join(sorted(accepted))}, "
-                                   f"not {media or 'no Content-Type'}")
+                                   f"not {media or 'no Content-Type'}{hint}")
     crs = request.headers.get("content-crs", "").strip().strip("<>")
     if crs and crs not in STORAGE_CRS:
-        raise TwinError(f"Content-Crs {crs!r} is not supported for writes: send coordinates "
-                        f"in {STORAGE_CRS[0]} (lon, lat)")
+        raise InvalidParameter(f"Content-Crs {crs!r} is not supported for writes: send "
+                               f"coordinates in {STORAGE_CRS[0]} (lon, lat)")
     raw = await request.body()
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise TwinError(f"the body is not valid JSON (UTF-8): {exc}") from None
+        raise InvalidParameter(f"the body is not valid JSON (UTF-8): {exc}") from None
 
 
 def _feature_response(text: str, version: int, status: int = 200,
@@ -161,7 +141,7 @@ def _feature_response(text: str, version: int, status: int = 200,
 def _require_if_match(if_match: str | None, what: str, name: str, fid: int) -> None:
     """428 for a blind write when the server requires If-Match (after the key is checked, so
     an anonymous caller learns nothing about the feature)."""
-    if if_match is None and get_limits().require_if_match:
+    if if_match is None and get_settings().http.require_if_match:
         raise PreconditionRequired(
             f"{what} needs an If-Match header on this server (TWIN_REQUIRE_IF_MATCH): "
             f"send If-Match with the ETag of the feature as you read it (GET "
@@ -170,20 +150,30 @@ def _require_if_match(if_match: str | None, what: str, name: str, fid: int) -> N
             "If-Match: * to overwrite whatever version it is at")
 
 
-def _handler(work: Callable[[Request], Any]) -> Callable[[Request], Any]:
-    async def endpoint(request: Request) -> Response:
+Work = TypeVar("Work", bound=Callable[..., Awaitable[Response]])
+
+
+def _handler(work: Work) -> Work:
+    """`work` answering every TwinError it raises through the one renderer."""
+
+    @functools.wraps(work)
+    async def endpoint(*args: Any) -> Response:
         try:
-            return await work(request)
+            return await work(*args)
         except TwinError as exc:
-            return _error(exc)
-    return endpoint
+            return render(exc)
+
+    return cast(Work, endpoint)
 
 
 @_handler
-async def create_item(request: Request) -> Response:
-    name = _collection(request.path_params["collection"], write=True)
+async def create(request: Request, collection: str) -> Response:
+    """Create a feature from a GeoJSON body (POST /collections/{id}/items, dispatched by
+    twin.features.routes.items): 201 with its Location and ETag."""
+    name = _collection(collection, write=True)
     key = _api_key(request)
-    body = await _json_body(request)
+    body = await _json_body(request, hint="; to search, POST a CQL2 filter as text/cql2 or "
+                                          "application/cql2+json")
 
     def work() -> tuple[int, str, int]:
         editor = _editor(key)
@@ -196,9 +186,11 @@ async def create_item(request: Request) -> Response:
 
 
 @_handler
-async def change_item(request: Request) -> Response:
-    name = _collection(request.path_params["collection"], write=True)
-    fid = _feature_id(request.path_params["fid"])
+async def change(request: Request, collection: str, raw_fid: str) -> Response:
+    """PUT, PATCH or DELETE /collections/{id}/items/{fid} (dispatched by
+    twin.features.routes.item): replace, merge-patch or delete one feature."""
+    name = _collection(collection, write=True)
+    fid = _feature_id(raw_fid)
     key = _api_key(request)
     method = request.method
     if_match = request.headers.get("if-match")
@@ -294,12 +286,12 @@ def _version(raw: str) -> int:
 def parse_instant(raw: str | None, parameter: str = "datetime") -> datetime:
     """An RFC 3339 date-time (or a date, meaning its start in UTC) as an aware datetime."""
     if not raw:
-        raise TwinError(f"`{parameter}` is required: an RFC 3339 instant such as "
+        raise InvalidParameter(f"`{parameter}` is required: an RFC 3339 instant such as "
                         "2025-01-31T12:00:00Z")
     try:
         value = datetime.fromisoformat(raw.strip())
     except ValueError:
-        raise TwinError(f"`{parameter}` {raw!r} is not an RFC 3339 instant such as "
+        raise InvalidParameter(f"`{parameter}` {raw!r} is not an RFC 3339 instant such as "
                         "2025-01-31T12:00:00Z") from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
@@ -325,7 +317,7 @@ def _count_param(request: Request, name: str, default: int, lowest: int, highest
     value = canonical_integer(raw)
     if value is None or not lowest <= value <= highest:
         shown = raw if len(raw) <= 40 else raw[:40] + "…"
-        raise TwinError(f"`{name}` must be an integer from {lowest} to {highest}, got "
+        raise InvalidParameter(f"`{name}` must be an integer from {lowest} to {highest}, got "
                         f"{shown!r}: {INTEGER_FORM}")
     return value
 
@@ -346,31 +338,3 @@ async def layer_changes(request: Request) -> Response:
             return history.layer_changes(conn, name, start, end, limit)
 
     return JSONResponse({"collection": name, "changes": await run_in_threadpool(work)})
-
-
-@_handler
-async def layer_as_of(request: Request) -> Response:
-    """The old as-of route, now an alias of items?datetime= (twin.features answers both)."""
-    from twin.features.routes import as_of_items
-
-    name = _collection(request.path_params["collection"], write=False)
-    return await as_of_items(request, name)
-
-
-def editing_routes() -> list[BaseRoute]:
-    """The route factory named in twin.app.ROUTE_FACTORIES."""
-    return [
-        Route("/collections/{collection}/items", create_item, methods=["POST"]),
-        Route("/collections/{collection}/items/{fid}", change_item,
-              methods=["PUT", "PATCH", "DELETE"]),
-        Route("/collections/{collection}/items/{fid}/history", item_history, methods=["GET"]),
-        Route("/collections/{collection}/items/{fid}/history/{version}", item_version,
-              methods=["GET"]),
-        Route("/collections/{collection}/items/{fid}/history/{version}/restore", restore_item,
-              methods=["POST"]),
-        Route("/collections/{collection}/changes", layer_changes, methods=["GET"]),
-        Route("/collections/{collection}/asof", layer_as_of, methods=["GET"]),
-    ]
-
-
-__all__ = ["DatabaseNotRunning", "editing_routes", "parse_instant"]

@@ -20,12 +20,13 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql
 
+from twin import errors
 from twin.analysis.refresh import announce, refresher_enabled
 from twin.catalog import Layer, get_layer
 from twin.editing.history import NotFound, versioned_layer
 from twin.editing.users import Editor
 from twin.editing.validate import CheckedFeature, check_feature, check_properties
-from twin.errors import TwinError
+from twin.errors import InvalidParameter
 from twin.features.ids import matches, version_etag
 from twin.sqlfiles import query
 
@@ -35,22 +36,20 @@ from twin.sqlfiles import query
 ANALYSIS_HEADERS = {"X-Twin-Analysis": "refreshing" if refresher_enabled() else "stale"}
 
 
-class Conflict(TwinError):
-    status = 409
+class Conflict(errors.Conflict):
+    """A value another feature already has where the layer allows one (409)."""
 
 
-class PreconditionFailed(TwinError):
-    """If-Match names another version than the feature's: someone changed it since."""
-
-    status = 412
+class PreconditionFailed(errors.PreconditionFailed):
+    """If-Match names another version than the feature's: someone changed it since (412 with
+    the feature's current ETag)."""
 
     def __init__(self, description: str, version: int) -> None:
-        super().__init__(description)
-        self.etag = version_etag(version)
+        super().__init__(description, etag=version_etag(version))
 
 
-class Forbidden(TwinError):
-    status = 403
+class Forbidden(errors.Forbidden):
+    """An editor writing a layer their key is not for (403)."""
 
 
 def editable_layer(name: str, editor: Editor) -> Layer:
@@ -100,7 +99,7 @@ def _write(conn: psycopg.Connection, statement: sql.Composable, params: dict[str
         # the database's text names tables and constraints: logged; the editor gets the property
         logging.getLogger("twin.editing").info("write refused: %s", exc.diag.message_primary)
         column = exc.diag.column_name
-        raise TwinError("the database refused the feature: " +
+        raise InvalidParameter("the database refused the feature: " +
                         (f"property {column!r} has a value it cannot hold" if column else
                          "a property has a value it cannot hold (check numbers, dates and "
                          "lengths against the layer's schema)")) from None
@@ -197,7 +196,7 @@ def update(conn: psycopg.Connection, name: str, editor: Editor, fid: int, body: 
     checked = check_feature(layer, body, partial=True)
     _same_id(body, fid)
     if not checked.properties and checked.geometry_wkb is None:
-        raise TwinError("the patch changes nothing: give `properties` and/or `geometry`")
+        raise InvalidParameter("the patch changes nothing: give `properties` and/or `geometry`")
     with conn.transaction():
         _act_as(conn, editor, "update")
         _lock(conn, layer, fid, if_match)
@@ -254,4 +253,5 @@ def restore(conn: psycopg.Connection, name: str, editor: Editor, fid: int,
 
 def _same_id(body: Any, fid: int) -> None:
     if isinstance(body, dict) and body.get("id") is not None and str(body["id"]) != str(fid):
-        raise TwinError(f"the Feature's id {body['id']!r} differs from the id in the URL ({fid})")
+        raise InvalidParameter(f"the Feature's id {body['id']!r} differs from the id in the URL "
+                               f"({fid})")

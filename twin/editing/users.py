@@ -16,11 +16,12 @@ from dataclasses import dataclass
 import click
 import psycopg
 
+from twin.catalog import EDIT_ROLES, may_edit
 from twin.editing import VERSIONED_LAYERS
-from twin.errors import TwinError
+from twin.errors import Conflict, InvalidParameter, NotFound
 from twin.sqlfiles import query
 
-ROLES = ("editor", "admin")
+ROLES = EDIT_ROLES   # the catalog's roles: layers/*.yml `edit_role`
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,8 @@ class Editor:
     layers: tuple[str, ...]
 
     def may_edit(self, layer: str) -> bool:
-        return self.role == "admin" or layer in self.layers
+        """An admin edits every layer, an editor its granted layers (catalog `edit_role`)."""
+        return may_edit(self.role, self.layers, layer)
 
 
 def _digest(salt: bytes, secret: str) -> bytes:
@@ -40,27 +42,27 @@ def _digest(salt: bytes, secret: str) -> bytes:
 def add_user(conn: psycopg.Connection, name: str, role: str, layers: list[str]) -> str:
     """Create (or re-issue after revocation) a user; return the key, which is shown only once."""
     if role not in ROLES:
-        raise TwinError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+        raise InvalidParameter(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     unknown = [layer for layer in layers if layer not in VERSIONED_LAYERS]
     if unknown:
-        raise TwinError(f"not editable: {', '.join(unknown)}; editable layers: "
+        raise InvalidParameter(f"not editable: {', '.join(unknown)}; editable layers: "
                         f"{', '.join(VERSIONED_LAYERS)}")
     if role == "editor" and not layers:
-        raise TwinError("an editor needs --layers (e.g. --layers plots,buildings)")
+        raise InvalidParameter("an editor needs --layers (e.g. --layers plots,buildings)")
     if not name or len(name) > 100 or not name.isprintable():
-        raise TwinError("a user name is 1-100 printable characters")
+        raise InvalidParameter("a user name is 1-100 printable characters")
     key_id, secret, salt = secrets.token_hex(6), secrets.token_urlsafe(32), secrets.token_bytes(16)
     row = conn.execute(query("editing/add_user"), {
         "name": name, "role": role, "layers": layers if role == "editor" else [],
         "key_id": key_id, "salt": salt, "hash": _digest(salt, secret)}).fetchone()
     if row is None:
-        raise TwinError(f"user {name!r} already has an active key: revoke it first")
+        raise Conflict(f"user {name!r} already has an active key: revoke it first")
     return f"twin_{key_id}_{secret}"
 
 
 def revoke_user(conn: psycopg.Connection, name: str) -> None:
     if conn.execute(query("editing/revoke_user"), {"name": name}).fetchone() is None:
-        raise TwinError(f"no active user {name!r}")
+        raise NotFound(f"no active user {name!r}")
 
 
 def authenticate(conn: psycopg.Connection, key: str) -> Editor | None:

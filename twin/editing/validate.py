@@ -16,7 +16,7 @@ import shapely
 from shapely.geometry import shape
 
 from twin.catalog import CITY_BBOX, Layer
-from twin.errors import TwinError
+from twin.errors import InvalidParameter, PayloadTooLarge
 
 MAX_VERTICES = 100_000  # a plot or a utility line has hundreds; more is a mistake or an attack
 MAX_STRING = 10_000
@@ -28,12 +28,12 @@ ACCEPTED_GEOMETRY = {
 }
 
 
-class InvalidFeature(TwinError):
-    status = 400
+class InvalidFeature(InvalidParameter):
+    """A feature body that is not a valid feature of its layer; the message says where (400)."""
 
 
-class GeometryTooLarge(TwinError):
-    status = 413
+class GeometryTooLarge(PayloadTooLarge):
+    """A geometry over the vertex limit (413)."""
 
 
 @dataclass(frozen=True)

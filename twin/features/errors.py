@@ -1,4 +1,6 @@
-"""The error every bad feature query becomes: a 400 with the OGC exception shape."""
+"""The errors of a feature query, in the twin's one error model (twin.errors): a bad
+parameter or filter (400), a layer the database lacks (503) and a query the database failed
+(500). twin.http.errors renders each of them."""
 
 from __future__ import annotations
 
@@ -6,21 +8,37 @@ import logging
 
 import psycopg
 
-from twin.errors import TwinError
+from twin.errors import InvalidParameter, ServerError, ServiceUnavailable
 
 LOG = logging.getLogger("twin.features")
 
 
-class FeatureQueryError(TwinError):
-    """A query parameter, filter or CRS the user got wrong; the message names it."""
-
-    status = 400
+class FeatureQueryError(InvalidParameter):
+    """A query parameter, filter or CRS the user got wrong; the message names it. A few
+    carry another status and code (e.g. a filter over the server's bounds)."""
 
     def __init__(self, description: str, code: str = "InvalidParameterValue",
                  status: int = 400) -> None:
         super().__init__(description)
         self.code = code
         self.status = status
+
+
+class NotMigrated(ServiceUnavailable):
+    """A catalog layer whose table or column the database lacks: the database is older than
+    the catalog (a new layer or property), which `twin migrate` fixes."""
+
+    def __init__(self, collection: str, exc: psycopg.Error) -> None:
+        super().__init__(f"collection {collection!r} is not in the database yet "
+                         f"({exc.diag.message_primary}): run `twin migrate`")
+
+
+class QueryFailed(ServerError):
+    """The database failed a query for a reason of its own; the log has its text."""
+
+    def __init__(self) -> None:
+        super().__init__("the database could not answer this query; the server log has the "
+                         "details")
 
 
 # What a database refusal of a value means to the user, by SQLSTATE; the database's own text

@@ -1,7 +1,7 @@
 """CQL2 (text and JSON) to a PostgreSQL condition, with every value a bound parameter.
 
 A filter is first bounded by a linear scan of its raw text (length, nesting depth, node
-count: check_cql2_bounds, limits in twin.settings.get_limits), then parsed by the `cql2`
+count: check_cql2_bounds, limits in twin.settings, group cql2), then parsed by the `cql2`
 package; its JSON AST is translated here by hand so that each property is checked against the
 layer's queryables (identifiers come from the catalog, never from the request) and each literal
 is converted to the property's type in Python and bound. The translator is the validator: what
@@ -35,7 +35,8 @@ from shapely.geometry import shape
 from twin.catalog import Layer
 from twin.features.crs import OutputCrs, check_in_domain
 from twin.features.errors import FeatureQueryError
-from twin.settings import get_limits
+from twin.features.times import instant
+from twin.settings import get_settings
 
 GEOMETRY_NAMES = ("geometry", "geom")
 COMPARISONS = {"=": "=", "<>": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
@@ -148,7 +149,8 @@ class _Translator:
                 geom = shape(value)
             if geom.is_empty or not shapely.is_valid_input(geom):
                 raise ValueError("empty geometry")
-        except (ValueError, TypeError, KeyError, AttributeError, shapely.errors.ShapelyError) as exc:
+        except (ValueError, TypeError, KeyError, AttributeError,
+                shapely.errors.ShapelyError) as exc:
             raise FeatureQueryError(f"filter: invalid geometry literal "
                                     f"{json.dumps(value)[:120]} ({exc})") from None
         if self.crs.srid != self.layer.srid:  # PostGIS fails the transform beyond the CRS
@@ -373,8 +375,6 @@ def _comparable(a: str, b: str) -> bool:
 
 
 def _instant(text: Any) -> dt.date | dt.datetime:
-    from twin.features.params import instant
-
     if not isinstance(text, str):
         raise FeatureQueryError(f"filter: {text!r} is not a date or date-time")
     return instant(text, "filter")
@@ -531,24 +531,24 @@ def measure_cql2_json(text: str, stop_depth: int = 1 << 30, stop_nodes: int = 1 
 
 
 def check_cql2_bounds(text: str, lang: str) -> FilterSize:
-    """The filter's size, or a 400 naming the first bound it exceeds (twin.settings.Limits:
-    TWIN_CQL2_MAX_LENGTH, _DEPTH, _NODES)."""
-    limits = get_limits()
-    if len(text) > limits.cql2_max_length:
+    """The filter's size, or a 400 naming the first bound it exceeds (twin.settings: cql2
+    group, TWIN_CQL2_MAX_LENGTH, _DEPTH, _NODES)."""
+    limits = get_settings().cql2
+    if len(text) > limits.max_length:
         raise FeatureQueryError(
             f"filter is too long: {len(text)} characters; the limit is "
-            f"{limits.cql2_max_length} (TWIN_CQL2_MAX_LENGTH)")
+            f"{limits.max_length} (TWIN_CQL2_MAX_LENGTH)")
     measure = measure_cql2_json if lang == "cql2-json" else measure_cql2_text
-    size = measure(text, limits.cql2_max_depth, limits.cql2_max_nodes)
-    if size.depth > limits.cql2_max_depth:
+    size = measure(text, limits.max_depth, limits.max_nodes)
+    if size.depth > limits.max_depth:
         raise FeatureQueryError(
-            f"filter is nested too deeply: more than {limits.cql2_max_depth} levels of "
+            f"filter is nested too deeply: more than {limits.max_depth} levels of "
             "brackets, NOT, signs and operators; the limit is "
-            f"{limits.cql2_max_depth} (TWIN_CQL2_MAX_DEPTH)")
-    if size.nodes > limits.cql2_max_nodes:
+            f"{limits.max_depth} (TWIN_CQL2_MAX_DEPTH)")
+    if size.nodes > limits.max_nodes:
         raise FeatureQueryError(
-            f"filter is too large: more than {limits.cql2_max_nodes} terms (names, values, "
-            f"operators); the limit is {limits.cql2_max_nodes} (TWIN_CQL2_MAX_NODES)")
+            f"filter is too large: more than {limits.max_nodes} terms (names, values, "
+            f"operators); the limit is {limits.max_nodes} (TWIN_CQL2_MAX_NODES)")
     return size
 
 
@@ -605,7 +605,7 @@ _parse_limiter: anyio.CapacityLimiter | None = None
 def is_parsed(text: str, lang: str) -> bool:
     """True when the filter's parse outcome is cached (parsing it costs nothing). A text over
     the length bound is never cached, so it is not even hashed here."""
-    if len(text) > get_limits().cql2_max_length:
+    if len(text) > get_settings().cql2.max_length:
         return False
     return PARSED.get((text, lang)) is not None
 

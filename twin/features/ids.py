@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import re
 
+from twin.http.conditional import etag_matches
+
 CANONICAL_ID = re.compile(r"0|[1-9][0-9]{0,18}")
 CANONICAL_SIGNED = re.compile(r"0|-?[1-9][0-9]{0,18}")
 BIGINT_MAX = 2**63 - 1
@@ -59,21 +61,11 @@ def layer_etag(version: int) -> str:
     return f'"L{version}"'
 
 
-def etag_tags(header: str) -> set[str]:
-    """The entity tags of an If-Match / If-None-Match header, without quotes or W/ ("*" as
-    itself): versions are exact, so a weakened tag (a proxy may add W/) still names one."""
-    tags = set()
-    for tag in header.split(","):
-        tags.add(tag.strip().removeprefix("W/").strip('"'))
-    return tags
-
-
 def names(header: str | None, etag: str) -> bool:
-    """Whether an If-Match / If-None-Match header names this ETag (or is "*")."""
-    if header is None:
-        return False
-    tags = etag_tags(header)
-    return "*" in tags or etag.strip('"') in tags
+    """Whether an If-Match / If-None-Match header names this ETag (or is "*"), by the twin's
+    one matcher (twin.http.conditional): versions are exact, so a weakened tag (a proxy may
+    add W/) still names one."""
+    return etag_matches(header, etag)
 
 
 def matches(header: str | None, version: int) -> bool:

@@ -10,7 +10,6 @@ an index-sized job. Otherwise it is the planner's estimate, and the response say
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,16 +26,17 @@ from twin.features.errors import FeatureQueryError
 from twin.features.filters import CASTS
 from twin.features.ids import layer_etag, version_etag
 from twin.features.params import ItemsQuery
+from twin.settings import get_settings
 from twin.sqlfiles import query
 
 # Up to this many expected matches, numberMatched is counted exactly
 # (TWIN_EXACT_COUNT_MAX overrides it, e.g. 0 to always estimate beyond the page).
-EXACT_COUNT_MAX = int(os.environ.get("TWIN_EXACT_COUNT_MAX", "50000"))
+EXACT_COUNT_MAX = get_settings().features.exact_count_max
 
 
 # A selection is first read unordered up to this many matches, to count them and take the
 # page in one statement; larger ones are paged in order with the planner's estimate.
-BOUNDED_COUNT = int(os.environ.get("TWIN_BOUNDED_COUNT", "10001"))
+BOUNDED_COUNT = get_settings().features.bounded_count
 
 # The condition of a query with no selection (so the page needs no estimate first).
 ALL_ROWS = sql.SQL("TRUE")

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from twin.bbox import BboxError, parse_bbox
 from twin.catalog import Layer
 from twin.editing import VERSIONED_LAYERS
 from twin.features.crs import OutputCrs, check_in_domain, clamp_to_world, crs_by_uri
 from twin.features.errors import FeatureQueryError
 from twin.features.filters import CompiledFilter, compile_filter
 from twin.features.ids import ID_FORM, INTEGER_FORM, canonical_integer
+from twin.features.times import instant
 
 DEFAULT_LIMIT = 10
 BIGINT = 2**63  # integers the database holds lie in -BIGINT..BIGINT-1
@@ -112,37 +113,15 @@ def offset_param(value: str | None) -> int:
     return offset
 
 
-# A bbox number as the OGC spec and JSON write it, ASCII only: Python's float() would also take
-# '1_0', Unicode digits and 'infinity', which no client means.
-BBOX_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-
-
 def bbox_param(value: str | None) -> tuple[float, float, float, float] | None:
-    """`bbox`: minx,miny,maxx,maxy (or 6 numbers with heights, which are ignored)."""
+    """`bbox`: minx,miny,maxx,maxy (or 6 numbers with heights, which are ignored); the rules
+    are twin.bbox's, the one reader of a bbox for the whole twin."""
     if value is None:
         return None
-    parts = value.split(",")
-    if len(parts) not in (4, 6):
-        raise FeatureQueryError(f"bbox must be 4 numbers (minx,miny,maxx,maxy) or 6 with "
-                                f"heights, got {len(parts)} value(s): {value[:200]!r}")
-    numbers = []
-    for part in parts:
-        if not BBOX_NUMBER.fullmatch(part.strip(" ")):
-            raise FeatureQueryError(f"bbox values must be decimal numbers (e.g. 76.9 or "
-                                    f"-1.5e3), got {part[:40]!r} in {value[:200]!r}")
-        number = float(part) + 0.0  # -0 is 0
-        if not math.isfinite(number):
-            raise FeatureQueryError(f"bbox values must be finite numbers, got {part[:40]!r}")
-        numbers.append(number)
-    if len(numbers) == 6:
-        numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
-    minx, miny, maxx, maxy = numbers
-    if miny > maxy:
-        raise FeatureQueryError(f"bbox miny ({miny}) is greater than maxy ({maxy})")
-    if minx > maxx:
-        raise FeatureQueryError(f"bbox minx ({minx}) is greater than maxx ({maxx}); "
-                                "bboxes across the antimeridian are not supported")
-    return minx, miny, maxx, maxy
+    try:
+        return parse_bbox(value)
+    except BboxError as exc:
+        raise FeatureQueryError(str(exc)) from None
 
 
 def bbox_crs_param(value: str | None, bbox: object) -> OutputCrs:
@@ -165,19 +144,6 @@ def bbox_in_crs(bbox: tuple[float, float, float, float] | None, crs: OutputCrs
 
 def crs_param(value: str | None) -> OutputCrs:
     return crs_by_uri(value, "crs")
-
-
-def instant(text: str, what: str) -> dt.date | dt.datetime:
-    """An RFC 3339 date or date-time; naive date-times are UTC."""
-    text = text.strip()
-    try:
-        if len(text) == 10:
-            return dt.date.fromisoformat(text)
-        moment = dt.datetime.fromisoformat(text.replace("z", "Z"))
-    except ValueError:
-        raise FeatureQueryError(f"{what} {text!r} is not an RFC 3339 date or date-time "
-                                "(e.g. 2021-05-01 or 2021-05-01T10:00:00Z)") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
 
 
 def datetime_param(value: str | None, layer: Layer) -> TimeWindow | None:
@@ -242,7 +208,7 @@ def _day_end(value: dt.date | dt.datetime) -> dt.datetime:
 def _as_datetime(value: dt.date | dt.datetime) -> dt.datetime:
     if isinstance(value, dt.datetime):
         return value
-    return dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc)
+    return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
 
 
 def sortable(layer: Layer) -> list[str]:
@@ -344,6 +310,9 @@ def filter_param(text: str | None, lang: str | None, crs: str | None, layer: Lay
                  body: bytes | None = None, body_lang: str = "cql2-json"
                  ) -> CompiledFilter | None:
     """`filter` (cql2-text by default, or cql2-json) or a CQL2 JSON request body."""
+    # cql-text: cql2-text's pre-standard name, the one GDAL's OAPIF driver sends (its -where
+    # is pushed down when /openapi lists it for filter-lang: twin.http.openapi)
+    lang = "cql2-text" if lang == "cql-text" else lang
     if lang is not None and lang not in ("cql2-text", "cql2-json"):
         raise FeatureQueryError(f"filter-lang {lang!r} is not supported; use cql2-text "
                                 "or cql2-json")

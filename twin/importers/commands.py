@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from twin.bbox import BboxError, parse_bbox
 from twin.errors import ImportFailed, TwinError
 from twin.importers import error_line
 
@@ -158,13 +159,10 @@ def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
     if value is None:
         return None
     try:
-        west, south, east, north = (float(v) for v in value.split(","))
-    except ValueError:
-        raise TwinError(f"bad --bbox {value!r}: expected W,S,E,N in degrees, "
+        return parse_bbox(value, name="--bbox", heights=False, degrees=True, area=True)
+    except BboxError as exc:
+        raise TwinError(f"bad --bbox {value!r}: {exc.problem}; expected W,S,E,N in degrees, "
                         "e.g. 76.90,43.22,76.96,43.27") from None
-    if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
-        raise TwinError(f"bad --bbox {value!r}: expected W<E and S<N within lon/lat bounds")
-    return west, south, east, north
 
 
 @click.command("import-osm")

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
 
 from twin.analysis import AnalysisInputError
+from twin.errors import InvalidParameter
 
 MODES = ("slope", "flat")
 # An id as text: ASCII digits, no sign, no leading zeros, at most 18 digits, so it always fits
@@ -19,8 +20,10 @@ MAX_ID = 2**63 - 1  # bigint
 SHOWN = 40  # characters of a bad value quoted back in a message
 
 
-class ProcessInputError(ProcessorExecuteError):
-    """Bad input: pygeoapi and our execution route both answer 400 with this message."""
+class ProcessInputError(ProcessorExecuteError, InvalidParameter):
+    """Bad input: pygeoapi (a ProcessorExecuteError to it) and the twin's execution route (a
+    twin.errors.InvalidParameter, rendered by twin.http.errors) both answer 400 with this
+    message."""
 
     http_status_code = 400
     ogc_exception_code = "InvalidParameterValue"
@@ -107,8 +110,8 @@ def flag(inputs: dict[str, Any], name: str) -> bool:
 class TwinProcessor(BaseProcessor):
     """A synchronous JSON-in, JSON-out process over the in-memory city."""
 
-    metadata_source: dict[str, Any] = {}
-    known_inputs: tuple[str, ...] = ()
+    metadata_source: ClassVar[dict[str, Any]] = {}
+    known_inputs: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, processor_def: dict[str, Any]) -> None:
         super().__init__(processor_def, self.metadata_source)

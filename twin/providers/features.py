@@ -1,22 +1,27 @@
 """pygeoapi feature provider on PostGIS through psycopg 3: GeoJSON is built by SQL.
 
-pygeoapi calls it for the formats our hot path leaves to it (HTML, JSON-LD, CSV); it shares
-the validators, the CQL2 translator and the statements with twin.features.routes, so both
-answer the same. The hot path hands a CQL2 filter over as the `x-twin-filter` and
-`x-twin-filter-lang` query parameters, because pygeoapi itself would parse `filter` as ECQL;
-a pygeofilter AST that reaches us anyway is turned back into CQL2 JSON.
+The twin answers every items request itself (twin.features.routes). pygeoapi still calls this
+provider for what it serves of a feature collection: one feature's HTML and JSON-LD pages
+(`get`), the queryables and the schema (`get_fields`), and, under the `X-Twin-Path: pygeoapi`
+header that tests and bench/features.py use to compare, the items (`query`). It shares the
+validators, the CQL2 translator and the statements with twin.features.routes, so both answer
+the same; pygeoapi parses `filter` as ECQL, and the AST it passes is turned back into CQL2
+JSON for our translator.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import orjson
 import psycopg
-from pygeoapi.provider.base import (BaseProvider, ProviderConnectionError,
-                                    ProviderInvalidQueryError, ProviderItemNotFoundError,
-                                    ProviderQueryError)
+from pygeoapi.provider.base import (
+    BaseProvider,
+    ProviderConnectionError,
+    ProviderInvalidQueryError,
+    ProviderItemNotFoundError,
+    ProviderQueryError,
+)
 
 from twin.catalog import TYPES, get_layer
 from twin.db.pool import connection
@@ -29,10 +34,8 @@ from twin.features.filters import compile_filter
 from twin.features.ids import canonical_id, not_canonical
 from twin.features.pages import fetch_item, fetch_page
 
-FILTER_PARAM = "x-twin-filter"
+# The time field of a versioned layer: `datetime` there reads the change history ("as of")
 AS_OF_TIME_FIELD = "x-twin-as-of"
-FILTER_LANG_PARAM = "x-twin-filter-lang"
-FILTER_CRS_PARAM = "x-twin-filter-crs"
 
 
 def not_found(identifier: str, layer: str) -> str:
@@ -51,8 +54,6 @@ class TwinFeatureProvider(BaseProvider):
         # the collection's primary instant in the queryables and schema
         self.time_field = AS_OF_TIME_FIELD if self.layer.name in VERSIONED_LAYERS \
             else self.layer.temporal
-        # Our own x-twin-filter* parameters must reach query(); others are ignored there.
-        self.include_extra_query_parameters = True
         self.get_fields()
 
     def get_fields(self) -> dict[str, dict[str, Any]]:
@@ -83,13 +84,10 @@ class TwinFeatureProvider(BaseProvider):
                         for s in sortby)
         target = getattr(crs_transform_spec, "target_crs_uri", None)
         compiled = None
-        if FILTER_PARAM in extra:
-            compiled = p.filter_param(extra[FILTER_PARAM], extra.get(FILTER_LANG_PARAM),
-                                      extra.get(FILTER_CRS_PARAM), self.layer)
-        elif filterq is not None:
+        if filterq is not None:
             from pygeofilter.backends.cql2_json import to_cql2
 
-            compiled = compile_filter(self.layer, json.dumps(to_cql2(filterq)), "cql2-json",
+            compiled = compile_filter(self.layer, to_cql2(filterq), "cql2-json",  # JSON text
                                       crs_by_uri(None))
         return p.ItemsQuery(
             layer=self.layer, limit=limit, offset=offset,
@@ -148,4 +146,4 @@ class TwinFeatureProvider(BaseProvider):
         return f"<TwinFeatureProvider {self.layer.name}>"
 
 
-__all__ = ["TwinFeatureProvider", "ProviderQueryError"]
+__all__ = ["ProviderQueryError", "TwinFeatureProvider"]

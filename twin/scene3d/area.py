@@ -7,7 +7,6 @@ that is not found, or a box that is not a box, is the same clear error in both.
 from __future__ import annotations
 
 import math
-import os
 import re
 from dataclasses import dataclass
 
@@ -16,8 +15,9 @@ import shapely
 from pyproj import Transformer
 from shapely.geometry.base import BaseGeometry
 
-from twin.errors import TwinError
-from twin.features.params import bbox_param
+from twin.bbox import BboxError, parse_bbox
+from twin.errors import InvalidParameter
+from twin.settings import get_settings
 from twin.sqlfiles import query
 
 SCENE_CRS = "EPSG:32643"  # UTM 43N: metres, the terrain model's CRS
@@ -25,17 +25,19 @@ TO_UTM = Transformer.from_crs("EPSG:4326", SCENE_CRS, always_xy=True)
 TO_LONLAT = Transformer.from_crs(SCENE_CRS, "EPSG:4326", always_xy=True)
 
 
-class SceneRequestError(TwinError):
-    """A scene asked for in a way the twin cannot serve; the message says how to fix it."""
-
-    status = 400
+class SceneRequestError(InvalidParameter):
+    """A scene asked for in a way the twin cannot serve; the message says how to fix it.
+    `details` (e.g. the limit and the count) are members of the error body."""
 
     def __init__(self, description: str, code: str = "InvalidParameterValue",
                  status: int = 400, **details: object) -> None:
         super().__init__(description)
         self.code = code
         self.status = status
-        self.details = details
+        self.extra = details
+
+    def details(self) -> dict[str, object]:
+        return dict(self.extra)
 
 
 @dataclass(frozen=True)
@@ -86,16 +88,9 @@ def _named(conn: psycopg.Connection, kind: str, name: str) -> SceneArea:
 
 def _box(text: str) -> SceneArea:
     try:
-        bounds = bbox_param(text)
-    except TwinError as exc:
+        west, south, east, north = parse_bbox(text, degrees=True, area=True)
+    except BboxError as exc:
         raise SceneRequestError(str(exc)) from None
-    west, south, east, north = bounds  # type: ignore[misc]
-    if not (-180 <= west <= 180 and -180 <= east <= 180 and -90 <= south <= 90
-            and -90 <= north <= 90):
-        raise SceneRequestError(f"bbox {text!r} is not in longitude/latitude degrees "
-                                "(W,S,E,N, e.g. 76.90,43.22,76.96,43.26)")
-    if west == east or south == north:
-        raise SceneRequestError(f"bbox {text!r} has no area")
     name = ",".join(f"{v:g}" for v in (west, south, east, north))
     return SceneArea(kind="bbox", name=name, geometry=shapely.box(west, south, east, north))
 
@@ -125,8 +120,8 @@ class SceneLimits:
 
     @classmethod
     def from_environment(cls) -> "SceneLimits":
-        return cls(max_buildings=int(os.environ.get("TWIN_SCENE_MAX_BUILDINGS", "20000")),
-                   max_area_km2=float(os.environ.get("TWIN_SCENE_MAX_AREA_KM2", "400")))
+        scenes = get_settings().scenes
+        return cls(max_buildings=scenes.max_buildings, max_area_km2=scenes.max_area_km2)
 
     def check(self, area: SceneArea, buildings: int) -> None:
         km2 = area.area_km2()

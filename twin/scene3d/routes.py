@@ -3,7 +3,8 @@
 Scenes are built on request (in a worker thread, one at a time: meshing is CPU work on a
 shared machine) within SceneLimits; a bad or too large request is a 4xx JSON naming the
 problem. Responses carry an ETag made from the area and the data versions, so a viewer that
-asks again for an unchanged scene gets a 304.
+asks again for an unchanged scene gets a 304. The addresses are rows of the route table
+(twin/http/routes.py).
 """
 
 from __future__ import annotations
@@ -14,29 +15,27 @@ from pathlib import Path
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
-from starlette.routing import BaseRoute, Route
 
-from twin.app import error_response
 from twin.db.pool import connection
-from twin.errors import TwinError
-from twin.scene3d.area import SceneLimits, SceneRequestError, count_buildings, resolve_area
+from twin.errors import NotFound, TwinError
+from twin.http.conditional import etag_matches
+from twin.http.errors import render
+from twin.http.query import unoffered
+from twin.scene3d.area import SceneLimits, count_buildings, resolve_area
 from twin.scene3d.export import export_scene, scene_etag
 from twin.scene3d.scene import parse_include
 from twin.scene3d.tiles3d import ensure_tileset, tileset_dir
 from twin.store import layer_versions
 
 GLB = "model/gltf-binary"
-SCENE_PARAMETERS = {"district", "polycentre", "bbox", "include", "f"}
+SCENE_PARAMETERS = {"district", "polycentre", "bbox", "include"}
 CORS = {"Access-Control-Allow-Origin": "*"}
 _export_lock = threading.Lock()
 
 
 def _twin_error(exc: TwinError) -> Response:
-    code = getattr(exc, "code", type(exc).__name__)
-    response = error_response(getattr(exc, "status", 400), code, str(exc),
-                              **getattr(exc, "details", {}))
-    response.headers.update(CORS)
-    return response
+    """The one error answer, readable from a viewer on another site (CORS)."""
+    return render(exc, CORS)
 
 
 def _scene(params: dict[str, str], if_none_match: str | None) -> Response:
@@ -47,7 +46,7 @@ def _scene(params: dict[str, str], if_none_match: str | None) -> Response:
         SceneLimits.from_environment().check(area, count_buildings(conn, area))
         etag = scene_etag(area, include, layer_versions(conn))
         headers = {"ETag": etag, "Cache-Control": "no-cache", **CORS}
-        if if_none_match and etag in [t.strip() for t in if_none_match.split(",")]:
+        if etag_matches(if_none_match, etag):
             return Response(status_code=304, headers=headers)
         with _export_lock:
             exported = export_scene(conn, area, include)
@@ -63,13 +62,9 @@ async def scene_glb(request: Request) -> Response:
     """An area of the city as GLB: ?district=NAME | polycentre=NAME | bbox=W,S,E,N
     [&include=terrain,buildings,faults,utilities,parks]."""
     params = dict(request.query_params)
-    unknown = sorted(set(params) - SCENE_PARAMETERS)
-    if unknown:
-        return _twin_error(SceneRequestError(
-            f"unknown parameter(s) {', '.join(unknown)}; this endpoint takes district, "
-            "polycentre or bbox (one of them) and include"))
-    if params.get("f", "glb") != "glb":
-        return _twin_error(SceneRequestError(f"f={params['f']}: scenes come only as glb"))
+    refused = unoffered(request, SCENE_PARAMETERS, formats=("glb",))
+    if refused is not None:
+        return _twin_error(refused)
     try:
         return await run_in_threadpool(_scene, params, request.headers.get("if-none-match"))
     except TwinError as exc:
@@ -98,14 +93,7 @@ async def tile_content(request: Request) -> Response:
     except (OSError, ValueError):
         found = False
     if not found:
-        return _twin_error(SceneRequestError(
-            f"no 3D Tiles content {request.path_params['path']!r}; start from "
-            "/3dtiles/buildings/tileset.json", code="NotFound", status=404))
+        return _twin_error(NotFound(f"no 3D Tiles content {request.path_params['path']!r}; "
+                                    "start from /3dtiles/buildings/tileset.json"))
     media = GLB if path.suffix == ".glb" else "application/json"
     return FileResponse(path, media_type=media, headers={"Cache-Control": "no-cache", **CORS})
-
-
-def routes() -> list[BaseRoute]:
-    return [Route("/collections/buildings/scene.glb", scene_glb, methods=["GET"]),
-            Route("/3dtiles/buildings/tileset.json", tileset_json, methods=["GET"]),
-            Route("/3dtiles/buildings/{path:path}", tile_content, methods=["GET"])]

@@ -35,20 +35,17 @@ from twin.sqlfiles import query
 from twin.store import layer_versions
 from twin.tiles.matrix import TileAddress
 
-DEFAULT_VERSION_TTL_S = 1.0
-
 
 def cache_dir() -> Path:
-    configured = os.environ.get("TWIN_TILE_CACHE")
-    return Path(configured) if configured else get_settings().tiles_dir / "cache"
+    settings = get_settings()
+    return settings.tiles.cache or settings.tiles_dir / "cache"
 
 
 class LayerVersions:
     """The data version of every layer, re-read from twin_layers at most once per TTL."""
 
     def __init__(self, ttl: float | None = None) -> None:
-        self.ttl = ttl if ttl is not None else float(
-            os.environ.get("TWIN_TILE_VERSION_TTL", DEFAULT_VERSION_TTL_S))
+        self.ttl = ttl if ttl is not None else get_settings().tiles.version_ttl_s
         self._versions: dict[str, int] = {}
         self._read_at = -1e18
         self._lock = threading.Lock()

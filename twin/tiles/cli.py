@@ -9,6 +9,7 @@ import shutil
 import click
 import psycopg
 
+from twin.bbox import parse_bbox
 from twin.catalog import CITY_BBOX, Layer, load_catalog
 from twin.errors import TwinError
 from twin.progress import progress
@@ -63,12 +64,7 @@ def seed(layer_name: str, zoom_text: str, bbox: str) -> None:
     from twin.tiles.vector import in_zoom_range, policy_fingerprint, render_tile
 
     low, high = _zoom_range(zoom_text)
-    try:
-        extent = tuple(float(v) for v in bbox.split(","))
-    except ValueError:
-        extent = ()
-    if len(extent) != 4 or extent[0] >= extent[2] or extent[1] >= extent[3]:
-        raise TwinError(f"--bbox {bbox!r}: give minlon,minlat,maxlon,maxlat with min < max")
+    extent = parse_bbox(bbox, name="--bbox", heights=False, degrees=True, area=True)
     tileset, layers = _tileset(layer_name)
     if tileset == TERRAIN:
         zooms = [z for z in range(low, high + 1) if z <= MAX_TERRAIN_ZOOM]

@@ -15,7 +15,7 @@ from typing import Any
 
 import morecantile
 
-from twin.errors import TwinError
+from twin.errors import NotFound
 from twin.settings import get_settings
 
 WEB_MERCATOR_QUAD = "WebMercatorQuad"
@@ -25,8 +25,9 @@ CRS_3857 = "http://www.opengis.net/def/crs/EPSG/0/3857"
 EARTH_CIRCUMFERENCE_M = 2 * math.pi * 6378137.0
 
 
-class TileRequestError(TwinError):
-    """A tile address or format the twin cannot answer: 400 (malformed) or 404 (not there)."""
+class TileRequestError(NotFound):
+    """A tile address or format the twin cannot answer: 404 NotFound (not there), or 400
+    InvalidParameterValue (malformed) when the raiser says so."""
 
     def __init__(self, message: str, status: int = 404, code: str = "NotFound") -> None:
         super().__init__(message)

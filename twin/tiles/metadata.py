@@ -3,10 +3,10 @@ metadata (QGIS, GDAL's OGCAPI driver), TileJSON 3.0 (MapLibre), all drawn from t
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from twin.catalog import CITY_BBOX, Layer
+from twin.settings import get_settings
 from twin.tiles.matrix import CRS_3857, TMS_URI, WEB_MERCATOR_QUAD, matrix_limits
 from twin.tiles.vector import ALL_PROPERTIES_ZOOM, style_properties
 
@@ -20,14 +20,15 @@ REL_TILESETS_VECTOR = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector"
 REL_TILESETS_MAP = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-map"
 REL_COVERAGE = "http://www.opengis.net/def/rel/ogc/1.0/coverage"
 TEMPLATE = "{tileMatrix}/{tileRow}/{tileCol}"
-ATTRIBUTION = "Almaty Twin (synthetic demo data CC0-1.0; real and imported data keep their own licence: see each collection)"
+ATTRIBUTION = ("Almaty Twin (synthetic demo data CC0-1.0; real and imported data keep their "
+               "own licence: see each collection)")
 TILEJSON_FIELD = {"string": "String", "integer": "Number", "number": "Number",
                   "boolean": "Boolean", "date": "String", "datetime": "String"}
 
 
 def server_url(fallback: str) -> str:
     """The public base URL, the same pygeoapi writes into its links."""
-    return (os.environ.get("TWIN_SERVER_URL") or fallback).rstrip("/")
+    return (get_settings().internal.server_url or fallback).rstrip("/")
 
 
 def _centre(zoom: int) -> list[float]:

@@ -1,4 +1,4 @@
-"""HTTP routes of the tiles (mounted before pygeoapi by twin/app.py ROUTE_FACTORIES).
+"""HTTP handlers of the tiles (their rows in the route table: twin/http/routes.py).
 
 Per layer:   /collections/{layer}/tiles[/WebMercatorQuad[/tilejson.json|/{z}/{y}/{x}]]
 All layers:  /tiles[/WebMercatorQuad[/tilejson.json|/{z}/{y}/{x}]]  (source-layer = layer name);
@@ -18,134 +18,73 @@ answer is sent. Every tile served goes into the hot-tile memory. Empty tiles are
 from __future__ import annotations
 
 import functools
-import hashlib
-import math
-import os
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import psycopg
+import rasterio
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import BaseRoute, Route
 
-from twin.app import error_response
+from twin.bbox import BboxError, parse_bbox
 from twin.catalog import Layer, load_catalog
 from twin.db.pool import connection
+from twin.errors import InvalidParameter, ServiceUnavailable, TwinError
+from twin.http import bridge
+from twin.http.conditional import etag_matches
+from twin.http.errors import render
+from twin.settings import get_settings
 from twin.sqlfiles import query
 from twin.tiles import metadata
-from twin.tiles.cache import LayerVersions, TileCache, tileset_key
-from twin.tiles.fastpath import HotTiles
-from twin.tiles.matrix import (WEB_MERCATOR_QUAD, TileAddress, TileRequestError,
-                               check_matrix_set, parse_address, split_extension,
-                               tile_matrix_set_document)
-from twin.tiles.terrain_tiles import (MAX_TERRAIN_ZOOM, TERRAIN_POLICY_VERSION, native_zoom,
-                                      render_terrain_tile, terrain_extent)
-from twin.tiles.vector import (ensure_overviews, in_zoom_range, policy_fingerprint,
-                               render_tile)
+from twin.tiles.cache import tileset_key
+from twin.tiles.matrix import (
+    WEB_MERCATOR_QUAD,
+    TileAddress,
+    TileRequestError,
+    check_matrix_set,
+    parse_address,
+    split_extension,
+    tile_matrix_set_document,
+)
+from twin.tiles.service import ALL_LAYERS, TileService, selected_names, selection_id, service
+from twin.tiles.terrain_tiles import (
+    MAX_TERRAIN_ZOOM,
+    TERRAIN_POLICY_VERSION,
+    native_zoom,
+    render_terrain_tile,
+    terrain_extent,
+)
+from twin.tiles.vector import ensure_overviews, in_zoom_range, render_tile
 
 CACHE_CONTROL = "public, max-age=30"
 MVT_TYPE = "application/vnd.mapbox-vector-tile"
 VECTOR_FORMATS = ("mvt", "pbf")
 VECTOR_F_VALUES = {"mvt", "pbf", MVT_TYPE}
-ALL_LAYERS = "_all"
-SELECTION_PREFIX = "_sel-"   # tileset id of a `collections=` selection: prefix + digest
-MAX_SELECTIONS = 64
 TERRAIN = "terrain"
 CORS = {"Access-Control-Allow-Origin": "*"}
-REQUEST_LIMITS = {"lock_ms": os.environ.get("TWIN_TILE_LOCK_TIMEOUT_MS", "3000"),
-                  "statement_ms": os.environ.get("TWIN_TILE_STATEMENT_TIMEOUT_MS", "30000")}
+REQUEST_LIMITS = {"lock_ms": str(get_settings().tiles.lock_timeout_ms),
+                  "statement_ms": str(get_settings().tiles.statement_timeout_ms)}
 
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-class TileService:
-    """State shared by the routes of one server process: versions, cache, fingerprints."""
-
-    def __init__(self) -> None:
-        self.versions = LayerVersions()
-        self.cache = TileCache()
-        self.memory = HotTiles()
-        self._parts: dict[str, list[tuple[str, str]]] = {}
-        self._keys: dict[str, tuple[dict[str, int], str]] = {}
-        # selection tileset id -> layer names, the most recently used MAX_SELECTIONS only: any
-        # set of names is a selection, and each one known costs a little memory
-        self.selections: OrderedDict[str, list[str]] = OrderedDict()
-
-    def remember_selection(self, tileset: str, names: list[str]) -> None:
-        """Know a `collections=` selection (for the fast path), forgetting the least recently
-        used one, with its cached keys, beyond MAX_SELECTIONS."""
-        self.selections[tileset] = names
-        self.selections.move_to_end(tileset)
-        while len(self.selections) > MAX_SELECTIONS:
-            old, _ = self.selections.popitem(last=False)
-            self._parts.pop(old, None)
-            self._keys.pop(old, None)
-
-    def parts(self, tileset: str, layers: list[Layer]) -> list[tuple[str, str]]:
-        parts = self._parts.get(tileset)
-        if parts is None:
-            parts = [(layer.name, policy_fingerprint(layer)) for layer in layers]
-            self._parts[tileset] = parts
-        return parts
-
-    def key(self, tileset: str, layers: list[Layer], versions: dict[str, int]) -> str:
-        """The tileset's cache key (and ETag) for these versions, worked out once per read."""
-        known = self._keys.get(tileset)
-        if known is not None and known[0] is versions:
-            return known[1]
-        key = tileset_key(self.versions.database, self.parts(tileset, layers), versions)
-        self._keys[tileset] = (versions, key)
-        return key
-
-    def current_key(self, tileset: str) -> str | None:
-        """The key under the versions in hand, for the fast path (None: unknown tileset)."""
-        versions = self.versions.cached()
-        known = self._keys.get(tileset)
-        if known is not None and known[0] is versions:
-            return known[1]
-        layers = load_catalog()
-        if tileset == ALL_LAYERS:
-            return self.key(tileset, list(layers.values()), versions)
-        if tileset in self.selections:
-            return self.key(tileset, [layers[name] for name in self.selections[tileset]],
-                            versions)
-        if tileset not in layers:
-            return None
-        return self.key(tileset, [layers[tileset]], versions)
-
-    async def current_versions(self) -> dict[str, int]:
-        if self.versions.fresh():
-            return self.versions.cached()
-        return await run_in_threadpool(self.versions.get)
-
-
-SERVICE: TileService | None = None
-
-
-def service() -> TileService:
-    global SERVICE
-    if SERVICE is None:
-        SERVICE = TileService()
-    return SERVICE
+class LayerBusy(ServiceUnavailable):
+    """A tile that cannot be made now (its layer is being rewritten, or the database is behind
+    the catalog): come back later."""
 
 
 def answers_errors(handler: Handler) -> Handler:
-    """A TileRequestError becomes its 4xx JSON (OGC exception codes), never a 500."""
+    """A TileRequestError (or any TwinError) becomes the one error answer, with CORS, never
+    a 500."""
 
     @functools.wraps(handler)
     async def wrapped(request: Request) -> Response:
         try:
             return await handler(request)
-        except TileRequestError as exc:
-            response = error_response(exc.status, exc.code, str(exc))
-            response.headers.update(CORS)
-            if exc.status == 503:
-                response.headers["Retry-After"] = "5"
-            return response
+        except TwinError as exc:
+            return render(exc, CORS)
 
     return wrapped
 
@@ -171,11 +110,7 @@ def _layer(name: str) -> Layer:
 
 
 def _not_modified(request: Request, etag: str) -> bool:
-    header = request.headers.get("if-none-match")
-    if not header:
-        return False
-    tags = {tag.strip().removeprefix("W/") for tag in header.split(",")}
-    return etag in tags or "*" in tags
+    return etag_matches(request.headers.get("if-none-match"), etag)
 
 
 def _check_vector_format(request: Request, extension: str | None) -> None:
@@ -235,13 +170,11 @@ def _render(layers: list[Layer], address: TileAddress) -> bytes:
                 conn.execute(query("tiles/request_limits"), REQUEST_LIMITS)
                 return render_tile(conn, layers, address, ensure=False)
     except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled):
-        raise TileRequestError("the layer is being rewritten (an import or a load is running) "
-                               "or the tile took too long; retry in a few seconds", status=503,
-                               code="ServiceUnavailable") from None
+        raise LayerBusy("the layer is being rewritten (an import or a load is running) "
+                        "or the tile took too long; retry in a few seconds") from None
     except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn) as exc:
-        raise TileRequestError("the database is behind the layer catalog "
-                               f"({exc.diag.message_primary}): run `twin migrate`", status=503,
-                               code="ServiceUnavailable") from None
+        raise LayerBusy("the database is behind the layer catalog "
+                        f"({exc.diag.message_primary}): run `twin migrate`") from None
 
 
 @answers_errors
@@ -258,23 +191,12 @@ async def layer_tile(request: Request) -> Response:
     return await _vector_tile(request, layer.name, [layer], address)
 
 
-def _selected_names(value: str) -> set[str]:
-    return {name.strip() for name in value.split(",") if name.strip()}
-
-
-def selection_id(value: str) -> str:
-    """The tileset id of a `collections` query value: the same for the same names in any
-    order (the fast path looks hot tiles up under it)."""
-    return SELECTION_PREFIX + hashlib.sha256(
-        ",".join(sorted(_selected_names(value))).encode()).hexdigest()[:12]
-
-
 def selection_tileset(value: str | None) -> tuple[str, list[Layer]]:
     """The tileset id and layers of a `collections` query value (None: every layer)."""
     catalog = load_catalog()
     if value is None:
         return ALL_LAYERS, list(catalog.values())
-    names = _selected_names(value)
+    names = selected_names(value)
     if not names:
         raise TileRequestError("collections= names no collection: give a comma-separated list "
                                "such as collections=plots,buildings", status=400,
@@ -407,7 +329,7 @@ def _terrain_tilesets(base: str) -> dict[str, Any]:
 async def terrain_tile(request: Request) -> Response:
     params = request.path_params
     check_matrix_set(params["tms"])
-    col, extension = split_extension(params["x"], ("png",))
+    col, _ = split_extension(params["x"], ("png",))
     requested = request.query_params.get("f")
     if requested is not None and requested.lower() not in {"png", "image/png"}:
         raise TileRequestError(f"unknown tile format f={requested!r} for terrain tiles; "
@@ -487,24 +409,10 @@ MAX_COVJSON_CELLS = 1_000_000
 def _bbox(value: str | None) -> list[float]:
     if value is None:
         return []
-    # the numbers of a features bbox: decimal ASCII, not '1_0', '١' or 'inf'
-    from twin.features.params import BBOX_NUMBER
-
-    try:
-        parts = value.split(",")
-        if not all(BBOX_NUMBER.fullmatch(part.strip(" ")) for part in parts):
-            raise ValueError
-        numbers = [float(part) for part in parts]
-    except ValueError:
-        raise TileRequestError(f"bbox {value!r} must be four numbers: minlon,minlat,maxlon,"
-                               "maxlat", status=400, code="InvalidParameterValue") from None
-    if (len(numbers) != 4 or not all(math.isfinite(v) for v in numbers)
-            or numbers[0] >= numbers[2] or numbers[1] >= numbers[3]
-            or not (-180 <= numbers[0] <= 180 and -180 <= numbers[2] <= 180)
-            or not (-90 <= numbers[1] <= 90 and -90 <= numbers[3] <= 90)):
-        raise TileRequestError(f"bbox {value!r} must be minlon,minlat,maxlon,maxlat in CRS84 "
-                               "with min < max", status=400, code="InvalidParameterValue")
-    return numbers
+    try:   # in CRS84 degrees, with an area, no heights
+        return list(parse_bbox(value, heights=False, degrees=True, area=True))
+    except BboxError as exc:
+        raise TileRequestError(str(exc), status=400, code="InvalidParameterValue") from None
 
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -518,23 +426,17 @@ def _check_bbox_crs(value: str | None) -> None:
                                code="InvalidParameterValue")
 
 
-def _coverage(terrain: str, bbox: list[float], format_: str) -> tuple[Any, str]:
-    from pygeoapi.provider.base import ProviderGenericError
-    from pygeoapi.provider.rasterio_ import RasterioProvider
-
-    provider = RasterioProvider({"name": "rasterio", "type": "coverage", "data": terrain,
-                                 "format": {"name": "GTiff", "mimetype": "image/tiff"}})
-    props = provider._coverage_properties
-    if format_ == "json" and not bbox and props["width"] * props["height"] > MAX_COVJSON_CELLS:
-        raise TileRequestError(
-            f"the whole terrain model is {props['width']}x{props['height']} cells, too many "
-            "for CoverageJSON: ask for a bbox, or use f=GTiff", status=400,
-            code="InvalidParameterValue")
-    try:
-        return provider.query(bbox=bbox, format_=format_), format_
-    except ProviderGenericError as exc:
-        raise TileRequestError(f"terrain coverage: {exc.message}", status=400,
-                               code="InvalidParameterValue") from None
+def _coverage(terrain: str, bbox: list[float], format_: str) -> Any:
+    """A part of the terrain model (or all of it) in `format_`, cut by pygeoapi's rasterio
+    provider (reached through the bridge)."""
+    if format_ == "json" and not bbox:
+        with rasterio.open(terrain) as dataset:
+            width, height = dataset.width, dataset.height
+        if width * height > MAX_COVJSON_CELLS:
+            raise InvalidParameter(
+                f"the whole terrain model is {width}x{height} cells, too many for "
+                "CoverageJSON: ask for a bbox, or use f=GTiff")
+    return bridge.coverage_query(terrain, bbox, format_, what="terrain coverage")
 
 
 @answers_errors
@@ -553,7 +455,7 @@ async def terrain_coverage(request: Request) -> Response:
     if format_ == "GTiff" and not bbox:
         return FileResponse(terrain, media_type="image/tiff; application=geotiff",
                             filename="terrain.tif", headers=CORS)
-    result, _ = await run_in_threadpool(_coverage, terrain, bbox, format_)
+    result = await run_in_threadpool(_coverage, terrain, bbox, format_)
     if format_ == "json":
         return JSONResponse(result, media_type="application/prs.coverage+json", headers=CORS)
     return Response(result, media_type="image/tiff; application=geotiff",
@@ -561,34 +463,9 @@ async def terrain_coverage(request: Request) -> Response:
                              **CORS})
 
 
-# Beyond pygeoapi's own Tiles classes: /tiles (every layer) and its collections= selection.
+# Beyond pygeoapi's own Tiles classes: /tiles (every layer) and its collections= selection;
+# declared to pygeoapi's /conformance by twin.http.app through the bridge.
 CONFORMANCE_ADDED = [
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/dataset-tilesets",
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/collections-selection",
 ]
-
-
-def routes() -> list[BaseRoute]:
-    """The tiles' routes, for twin/app.py ROUTE_FACTORIES; adds our Tiles conformance classes
-    to pygeoapi's list (no fork)."""
-    from pygeoapi.api import tiles as pygeoapi_tiles
-
-    classes = pygeoapi_tiles.CONFORMANCE_CLASSES
-    classes.extend(uri for uri in CONFORMANCE_ADDED if uri not in classes)
-    return [
-        Route("/tileMatrixSets", tile_matrix_sets),
-        Route("/tileMatrixSets/{tms}", tile_matrix_set),
-        Route("/tiles", dataset_tilesets),
-        Route("/tiles/{tms}", dataset_tileset),
-        Route("/tiles/{tms}/tilejson.json", dataset_tilejson),
-        Route("/tiles/{tms}/{z}/{y}/{x}", dataset_tile),
-        Route("/terrain/tilejson.json", terrain_tilejson),
-        Route("/terrain/tiles/{tms}/{z}/{y}/{x}", terrain_tile),
-        Route("/collections/terrain", terrain_collection),
-        Route("/collections/terrain/coverage", terrain_coverage),
-        Route("/collections/{layer}/tiles", layer_tilesets),
-        Route("/collections/{layer}/tiles/{tms}", layer_tileset),
-        Route("/collections/{layer}/tiles/{tms}/metadata", layer_tileset),
-        Route("/collections/{layer}/tiles/{tms}/tilejson.json", layer_tilejson),
-        Route("/collections/{layer}/tiles/{tms}/{z}/{y}/{x}", layer_tile),
-    ]

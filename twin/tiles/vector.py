@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 from collections.abc import Iterable
 from typing import Any
 
@@ -32,6 +31,7 @@ import psycopg
 from psycopg import sql
 
 from twin.catalog import Layer
+from twin.settings import get_settings
 from twin.sqlfiles import query, text
 from twin.tiles.matrix import EARTH_CIRCUMFERENCE_M, TileAddress
 from twin.tiles.overview import ensure_overview, stale_layers
@@ -45,7 +45,6 @@ OVERVIEW_DEEP_ZOOM = 12      # from here on a tile holds a small part of a layer
 assert OVERVIEW_MAX_ZOOM < ALL_PROPERTIES_ZOOM, "the overview holds the style properties only"
 MIN_POLYGON_AREA_PX = 1.0    # square screen pixels
 MIN_LINE_LENGTH_PX = 1.0     # screen pixels
-DEFAULT_FEATURE_CAP = 20_000
 CAP_AT_Z10 = 1_000
 MIN_CAP = 500
 # Bumped whenever the rules above change, so cached tiles made by the old rules are not served.
@@ -54,7 +53,7 @@ POLICY_VERSION = 3
 
 def feature_cap() -> int:
     """The most features per layer and tile at any zoom (TWIN_TILE_FEATURE_CAP overrides)."""
-    return int(os.environ.get("TWIN_TILE_FEATURE_CAP", DEFAULT_FEATURE_CAP))
+    return get_settings().tiles.feature_cap
 
 
 def tile_cap(zoom: int) -> int:

@@ -4,7 +4,7 @@ header size.
 Without them a client that opens connections and sends half a request line, or a few bytes of
 headers now and then, holds each connection open for ever, and one that sends an 8 MiB header
 has it buffered whole (httptools accumulates a header value before its callback). Each limit
-is a setting (twin.settings.Limits, docs/limits-http.md):
+is a setting (twin.settings.HttpSettings, docs/settings.md):
 
 - TWIN_HEADER_TIMEOUT_S: the request line and headers must arrive within this many seconds of
   the connection opening (or, on a kept-alive connection, of the request's first byte); else
@@ -15,7 +15,8 @@ is a setting (twin.settings.Limits, docs/limits-http.md):
   connection is closed, counted as bytes arrive (an 8 MiB header is refused after its first
   few kilobytes, not buffered).
 
-Both answers and uvicorn's own 400 for a malformed request are the twin's JSON error shape.
+Both answers and uvicorn's own 400 for a malformed request are the twin's one error answer
+(twin.http.errors.error_parts of twin.errors classes).
 One timer per connection (it looks again every timeout while the connection lives), a deadline
 per request and an addition per header: nothing measurable on the hot paths.
 """
@@ -26,19 +27,20 @@ import asyncio
 from typing import Any
 
 import httptools
-import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from twin.settings import Limits, get_limits
+from twin.errors import HeadersTooLarge, InvalidParameter, RequestTimeout, TwinError
+from twin.http.errors import error_parts
+from twin.settings import HttpSettings, get_settings
 
-_limits: Limits | None = None
+_limits: HttpSettings | None = None
 
 
-def limits() -> Limits:
+def limits() -> HttpSettings:
     """The settings, read once per process (each connection would otherwise read them)."""
     global _limits
     if _limits is None:
-        _limits = get_limits()
+        _limits = get_settings().http
     return _limits
 
 
@@ -47,6 +49,12 @@ class _TooLarge(Exception):
 
 
 REASONS = {400: b"Bad Request", 408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
+
+
+class MalformedRequest(InvalidParameter):
+    """A request line or header httptools cannot parse (400)."""
+
+    code = "BadRequest"
 
 
 class TwinHttpProtocol(HttpToolsProtocol):
@@ -82,8 +90,8 @@ class TwinHttpProtocol(HttpToolsProtocol):
             self.parser.feed_data(data)
         except httptools.HttpParserError:
             if self.too_large:
-                self._refuse(431, "RequestHeaderFieldsTooLarge", "the request line and headers "
-                             f"may be at most {self.max_header_bytes} bytes")
+                self._refuse(HeadersTooLarge("the request line and headers may be at "
+                                             f"most {self.max_header_bytes} bytes"))
                 return
             self.logger.debug("invalid HTTP request received")
             self.send_400_response("Invalid HTTP request received.")
@@ -98,8 +106,8 @@ class TwinHttpProtocol(HttpToolsProtocol):
             self.raw_header_bytes += len(data)
             if self.raw_header_bytes > self.max_header_bytes:
                 self.too_large = True
-                self._refuse(431, "RequestHeaderFieldsTooLarge", "the request line and headers "
-                             f"may be at most {self.max_header_bytes} bytes")
+                self._refuse(HeadersTooLarge("the request line and headers may be at "
+                                             f"most {self.max_header_bytes} bytes"))
 
     # Parser callbacks (the hot path: no timers created or cancelled here, only a deadline)
     def on_message_begin(self) -> None:
@@ -141,7 +149,7 @@ class TwinHttpProtocol(HttpToolsProtocol):
 
     # Refusals
     def send_400_response(self, msg: str) -> None:
-        self._refuse(400, "BadRequest", msg[:200])
+        self._refuse(MalformedRequest(msg[:200]))
 
     def _check(self) -> None:
         """The connection's one timer: refuse a request overdue, else look again later."""
@@ -161,19 +169,22 @@ class TwinHttpProtocol(HttpToolsProtocol):
     def _timed_out(self) -> None:
         """The client stopped sending its request: 408 if nothing was answered yet, close."""
         if self.reading_headers and (self.cycle is None or self.cycle.response_complete):
-            self._refuse(408, "RequestTimeout", f"the request was not received within "
-                         f"{self.header_timeout:g} seconds")
+            self._refuse(RequestTimeout(f"the request was not received within "
+                                        f"{self.header_timeout:g} seconds"))
             return
         self.transport.close()  # mid-body: the route sees a disconnect
 
-    def _refuse(self, status: int, code: str, description: str) -> None:
+    def _refuse(self, exc: TwinError) -> None:
+        """Answer `exc` (the one error body) and close the connection."""
         if self.transport.is_closing():
             return
-        body = orjson.dumps({"code": code, "type": code, "description": description})
+        status, headers, body = error_parts(exc)
         head = [b"HTTP/1.1 %d %s\r\n" % (status, REASONS[status])]
         for name, value in self.server_state.default_headers:
             head.append(name + b": " + value + b"\r\n")
-        head.append(b"content-type: application/json\r\ncontent-length: %d\r\n"
-                    b"connection: close\r\n\r\n" % len(body))
+        for name, value in headers.items():
+            head.append(name.lower().encode("latin-1") + b": " + value.encode("latin-1") +
+                        b"\r\n")
+        head.append(b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body))
         self.transport.write(b"".join(head) + body)
         self.transport.close()
