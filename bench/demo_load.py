@@ -30,12 +30,22 @@ def _raw_copy_seconds(conn, frame) -> float:
     from psycopg import sql
 
     wkb = shapely.to_wkb(frame.geometry.values, hex=False)
-    rows = list(zip(frame.cadastral_number.tolist(), frame.land_use.tolist(),
-                    frame.area_m2.astype(float).tolist(), wkb))
+    rows = list(
+        zip(
+            frame.cadastral_number.tolist(),
+            frame.land_use.tolist(),
+            frame.area_m2.astype(float).tolist(),
+            wkb,
+        )
+    )
     started = time.perf_counter()
     with conn.transaction():
-        conn.execute(sql.SQL("CREATE TEMP TABLE bench_plots (cadastral_number text, land_use text, "
-                             "area_m2 double precision, g bytea) ON COMMIT DROP"))
+        conn.execute(
+            sql.SQL(
+                "CREATE TEMP TABLE bench_plots (cadastral_number text, land_use text, "
+                "area_m2 double precision, g bytea) ON COMMIT DROP"
+            )
+        )
         with conn.cursor().copy(sql.SQL("COPY bench_plots FROM STDIN")) as copy:
             for row in rows:
                 copy.write_row(row)
@@ -68,26 +78,50 @@ def main(argv: list[str]) -> None:
             rows = sum(counts.values())
             plots = city.layers["plots"].to_crs(4326)
             started = time.perf_counter()
-            with conn.transaction():   # as the demo load writes it: no feature history
+            with conn.transaction():  # as the demo load writes it: no feature history
                 if conn.execute(query("demo/history_table_exists")).fetchone()[0]:
                     conn.execute(query("demo/set_history"), {"value": "off"})
-                write_layer(conn, "plots", plots, Provenance(
-                    source=f"Almaty Twin demo generator (seed {args.seed}, scale {args.scale})",
-                    licence="CC0-1.0", synthetic=True, details=city.details))
+                write_layer(
+                    conn,
+                    "plots",
+                    plots,
+                    Provenance(
+                        source=f"Almaty Twin demo generator (seed {args.seed}, scale {args.scale})",
+                        licence="CC0-1.0",
+                        synthetic=True,
+                        details=city.details,
+                    ),
+                )
             conn.commit()
             plots_s.append(time.perf_counter() - started)
             raw_s.append(_raw_copy_seconds(conn, plots))
     total = [generating + loading for generating, loading in zip(generate_s, load_s)]
-    print(json.dumps({
-        "bench": "demo_load", "scale": args.scale, "seed": args.seed, "repeat": args.repeat,
-        "rows": rows,
-        "generate_s": {"p50": round(statistics.median(generate_s), 2),
-                       "p95": round(_p95(generate_s), 2)},
-        "load_s": {"p50": round(statistics.median(load_s), 2), "p95": round(_p95(load_s), 2)},
-        "total_s": {"p50": round(statistics.median(total), 2), "p95": round(_p95(total), 2)},
-        "rows_per_s": round(rows / statistics.median(load_s)),
-        "plots_write_layer_s": round(statistics.median(plots_s), 2),
-        "plots_raw_copy_s": round(statistics.median(raw_s), 2),
-        "ratio_write_layer_to_raw_copy": round(statistics.median(plots_s)
-                                               / statistics.median(raw_s), 2),
-    }))
+    print(
+        json.dumps(
+            {
+                "bench": "demo_load",
+                "scale": args.scale,
+                "seed": args.seed,
+                "repeat": args.repeat,
+                "rows": rows,
+                "generate_s": {
+                    "p50": round(statistics.median(generate_s), 2),
+                    "p95": round(_p95(generate_s), 2),
+                },
+                "load_s": {
+                    "p50": round(statistics.median(load_s), 2),
+                    "p95": round(_p95(load_s), 2),
+                },
+                "total_s": {
+                    "p50": round(statistics.median(total), 2),
+                    "p95": round(_p95(total), 2),
+                },
+                "rows_per_s": round(rows / statistics.median(load_s)),
+                "plots_write_layer_s": round(statistics.median(plots_s), 2),
+                "plots_raw_copy_s": round(statistics.median(raw_s), 2),
+                "ratio_write_layer_to_raw_copy": round(
+                    statistics.median(plots_s) / statistics.median(raw_s), 2
+                ),
+            }
+        )
+    )

@@ -42,8 +42,9 @@ def ours_metres(city, radius: float) -> tuple[float, dict[str, np.ndarray]]:
     for category in CATEGORIES:
         nodes, _ = city.sources(category)
         nodes = np.unique(nodes)
-        result[category], _ = city.network.nearest(nodes, np.zeros(len(nodes)), mode="length",
-                                                   limit=radius)
+        result[category], _ = city.network.nearest(
+            nodes, np.zeros(len(nodes)), mode="length", limit=radius
+        )
         # the per-place look-up, as in the real run
         _ = result[category][city.plot_places.node] + city.plot_places.snap_m
         _ = result[category][city.cell_places.node] + city.cell_places.snap_m
@@ -58,10 +59,12 @@ def pandana_run(city, radius: float) -> tuple[dict[str, float], dict[str, np.nda
     timings: dict[str, float] = {}
     started = time.perf_counter()
     nodes = pd.DataFrame({"x": network.x, "y": network.y})
-    edges = pd.DataFrame({"from": network.edge_u, "to": network.edge_v,
-                          "length": network.edge_length})
-    net = pandana.Network(nodes.x, nodes.y, edges["from"], edges["to"], edges[["length"]],
-                          twoway=True)
+    edges = pd.DataFrame(
+        {"from": network.edge_u, "to": network.edge_v, "length": network.edge_length}
+    )
+    net = pandana.Network(
+        nodes.x, nodes.y, edges["from"], edges["to"], edges[["length"]], twoway=True
+    )
     timings["contraction_s"] = time.perf_counter() - started
     started = time.perf_counter()
     net.precompute(radius)
@@ -79,8 +82,12 @@ def pandana_run(city, radius: float) -> tuple[dict[str, float], dict[str, np.nda
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="twin bench fifteen")
-    parser.add_argument("--radius", type=float, default=2400.0,
-                        help="metres (30 minutes at 4.8 km/h, the analysis' limit)")
+    parser.add_argument(
+        "--radius",
+        type=float,
+        default=2400.0,
+        help="metres (30 minutes at 4.8 km/h, the analysis' limit)",
+    )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-pandana", action="store_true")
     args = parser.parse_args(argv)
@@ -99,13 +106,18 @@ def main(argv: list[str]) -> None:
             started = time.perf_counter()
             fifteen_tables(city, node_access(city, "slope"))
             slope_runs.append(time.perf_counter() - started)
-        figures: dict = {"bench": "fifteen", "nodes": int(city.network.n),
-                         "segments": int(len(city.network.edge_u)),
-                         "plots": int(len(city.plots)), "cells": int(len(city.cells)),
-                         "categories": len(CATEGORIES), "radius_m": args.radius,
-                         "load_city_s": round(load_s, 3),
-                         "ours_metres_s": _median(ours_runs),
-                         "ours_slope_aware_full_s": _median(slope_runs)}
+        figures: dict = {
+            "bench": "fifteen",
+            "nodes": int(city.network.n),
+            "segments": int(len(city.network.edge_u)),
+            "plots": int(len(city.plots)),
+            "cells": int(len(city.cells)),
+            "categories": len(CATEGORIES),
+            "radius_m": args.radius,
+            "load_city_s": round(load_s, 3),
+            "ours_metres_s": _median(ours_runs),
+            "ours_slope_aware_full_s": _median(slope_runs),
+        }
         if not args.skip_pandana:
             timings, theirs = pandana_run(city, args.radius)
             total = sum(timings.values())
@@ -114,21 +126,37 @@ def main(argv: list[str]) -> None:
                 a, b = ours[category], theirs[category]
                 both = np.isfinite(a) & (b < args.radius)
                 differences.append(float(np.abs(a[both] - b[both]).max()) if both.any() else 0.0)
-            figures.update({"pandana_s": round(total, 3),
-                            **{f"pandana_{k}": round(v, 3) for k, v in timings.items()},
-                            "ratio_ours_to_pandana": round(_median(ours_runs) / total, 5),
-                            "target_ratio": TARGET_RATIO,
-                            "max_difference_m": round(max(differences), 4)})
+            figures.update(
+                {
+                    "pandana_s": round(total, 3),
+                    **{f"pandana_{k}": round(v, 3) for k, v in timings.items()},
+                    "ratio_ours_to_pandana": round(_median(ours_runs) / total, 5),
+                    "target_ratio": TARGET_RATIO,
+                    "max_difference_m": round(max(differences), 4),
+                }
+            )
         result = analyse(conn)
         t = result["timings"]
-        step = t["load"] + t["fifteen"] + t.get("write_plot_metrics", 0) + \
-            t.get("write_fifteen_cells", 0)
-        figures.update({"step_with_writing_s": round(step, 3), "target_step_s": TARGET_STEP_S,
-                        "step_parts_s": {k: t[k] for k in ("load", "fifteen",
-                                                           "write_plot_metrics",
-                                                           "write_fifteen_cells") if k in t},
-                        "whole_analysis_s": round(sum(v for k, v in t.items()
-                                                      if not k.startswith("write_")), 3),
-                        "slope_aware": result["computed"]["slope_aware"],
-                        "share_all_six": result["city"]["share_all_six"]})
+        step = (
+            t["load"]
+            + t["fifteen"]
+            + t.get("write_plot_metrics", 0)
+            + t.get("write_fifteen_cells", 0)
+        )
+        figures.update(
+            {
+                "step_with_writing_s": round(step, 3),
+                "target_step_s": TARGET_STEP_S,
+                "step_parts_s": {
+                    k: t[k]
+                    for k in ("load", "fifteen", "write_plot_metrics", "write_fifteen_cells")
+                    if k in t
+                },
+                "whole_analysis_s": round(
+                    sum(v for k, v in t.items() if not k.startswith("write_")), 3
+                ),
+                "slope_aware": result["computed"]["slope_aware"],
+                "share_all_six": result["city"]["share_all_six"],
+            }
+        )
     print(json.dumps(figures))

@@ -44,9 +44,11 @@ def _timed(command: list[str], env: dict[str, str]) -> float:
 
 
 def _figures(samples: list[float], features: int) -> dict[str, float]:
-    return {"median_s": round(statistics.median(samples), 3),
-            "p95_s": round(float(np.percentile(samples, 95)), 3),
-            "features_per_s": round(features / statistics.median(samples))}
+    return {
+        "median_s": round(statistics.median(samples), 3),
+        "p95_s": round(float(np.percentile(samples, 95)), 3),
+        "features_per_s": round(features / statistics.median(samples)),
+    }
 
 
 def main(argv: list[str]) -> None:
@@ -71,51 +73,85 @@ def main(argv: list[str]) -> None:
     params["dbname"] = name
     url = make_conninfo(**params)
     work = Path(tempfile.mkdtemp(prefix="twin-bench-imports-"))
-    env = {**os.environ, "DATABASE_URL": url, "TWIN_HOME": str(work / "home"),
-           "TWIN_QUIET": "1"}
+    env = {**os.environ, "DATABASE_URL": url, "TWIN_HOME": str(work / "home"), "TWIN_QUIET": "1"}
     try:
         subprocess.run([TWIN, "migrate"], check=True, capture_output=True, env=env)
         blocks = gpd.read_file(BLOCKS)
-        copies = [blocks.assign(block_id=blocks["block_id"] + i * 1_000_000)
-                  for i in range(args.copies)]
+        copies = [
+            blocks.assign(block_id=blocks["block_id"] + i * 1_000_000) for i in range(args.copies)
+        ]
         frame = gpd.GeoDataFrame(pd.concat(copies, ignore_index=True), crs=blocks.crs)
         source = work / "blocks.gpkg"
         frame.to_file(source, layer="blocks", driver="GPKG")
         features = len(frame)
         pg = "PG:" + " ".join(f"{k}={v}" for k, v in params.items() if v)
-        ogr = ["ogr2ogr", "-f", "PostgreSQL", pg, str(source), "-nln", "bench_blocks_ogr",
-               "-overwrite", "-lco", "GEOMETRY_NAME=geom", "-nlt", "MULTIPOLYGON",
-               "-t_srs", "EPSG:4326", "--config", "PG_USE_COPY", "YES"]
+        ogr = [
+            "ogr2ogr",
+            "-f",
+            "PostgreSQL",
+            pg,
+            str(source),
+            "-nln",
+            "bench_blocks_ogr",
+            "-overwrite",
+            "-lco",
+            "GEOMETRY_NAME=geom",
+            "-nlt",
+            "MULTIPOLYGON",
+            "-t_srs",
+            "EPSG:4326",
+            "--config",
+            "PG_USE_COPY",
+            "YES",
+        ]
         ours = [TWIN, "import", str(source), "--mapping", "almaty_blocks"]
-        samples: dict[str, list[float]] = {"ogr2ogr": [], "twin_import_cli": [],
-                                          "twin_import_inprocess": []}
-        os.environ.update({"DATABASE_URL": url, "TWIN_HOME": env["TWIN_HOME"],
-                           "TWIN_QUIET": "1"})
+        samples: dict[str, list[float]] = {
+            "ogr2ogr": [],
+            "twin_import_cli": [],
+            "twin_import_inprocess": [],
+        }
+        os.environ.update({"DATABASE_URL": url, "TWIN_HOME": env["TWIN_HOME"], "TWIN_QUIET": "1"})
         for _ in range(args.runs):
             samples["ogr2ogr"].append(_timed(ogr, env))
             samples["twin_import_cli"].append(_timed(ours, env))
             with connect(url) as conn:
                 conn.autocommit = True
                 start = time.perf_counter()
-                report = import_file(conn, source, mapping_path=ROOT / "twin" / "importers" /
-                                     "mappings" / "almaty_blocks.yml")
+                report = import_file(
+                    conn,
+                    source,
+                    mapping_path=ROOT / "twin" / "importers" / "mappings" / "almaty_blocks.yml",
+                )
                 samples["twin_import_inprocess"].append(time.perf_counter() - start)
             assert report.loaded == features, report.lines()
         figures = {key: _figures(values, features) for key, values in samples.items()}
-        print(json.dumps({
-            "benchmark": "imports", "features": features, "runs": args.runs,
-            "source": f"Almaty blocks x{args.copies} (GeoPackage)", **figures,
-            "ratio_cli_vs_ogr2ogr": round(figures["twin_import_cli"]["median_s"] /
-                                          figures["ogr2ogr"]["median_s"], 2),
-            "ratio_inprocess_vs_ogr2ogr": round(figures["twin_import_inprocess"]["median_s"] /
-                                                figures["ogr2ogr"]["median_s"], 2),
-            "note": "ogr2ogr copies only; twin import also maps, converts, validates, "
-                    "repairs and records provenance, in one transaction"}))
+        print(
+            json.dumps(
+                {
+                    "benchmark": "imports",
+                    "features": features,
+                    "runs": args.runs,
+                    "source": f"Almaty blocks x{args.copies} (GeoPackage)",
+                    **figures,
+                    "ratio_cli_vs_ogr2ogr": round(
+                        figures["twin_import_cli"]["median_s"] / figures["ogr2ogr"]["median_s"], 2
+                    ),
+                    "ratio_inprocess_vs_ogr2ogr": round(
+                        figures["twin_import_inprocess"]["median_s"]
+                        / figures["ogr2ogr"]["median_s"],
+                        2,
+                    ),
+                    "note": "ogr2ogr copies only; twin import also maps, converts, validates, "
+                    "repairs and records provenance, in one transaction",
+                }
+            )
+        )
     finally:
         from twin.db.pool import close_pools
 
         close_pools()
         with psycopg.connect(base_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(name)))
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
         shutil.rmtree(work, ignore_errors=True)

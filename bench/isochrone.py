@@ -25,14 +25,18 @@ TARGET_P50_MS, TARGET_P95_MS = 30.0, 80.0
 
 def stats(latencies_s: list[float]) -> dict[str, float]:
     values = np.asarray(latencies_s) * 1000
-    return {"p50_ms": round(float(np.median(values)), 2),
-            "p95_ms": round(float(np.percentile(values, 95)), 2), "n": int(values.size)}
+    return {
+        "p50_ms": round(float(np.median(values)), 2),
+        "p95_ms": round(float(np.percentile(values, 95)), 2),
+        "n": int(values.size),
+    }
 
 
 def random_points(count: int, seed: int = 7) -> list[tuple[float, float]]:
     with connect() as conn:
-        rows = conn.execute(query("analysis/sample_plot_points"),
-                            {"seed": str(seed), "count": count}).fetchall()
+        rows = conn.execute(
+            query("analysis/sample_plot_points"), {"seed": str(seed), "count": count}
+        ).fetchall()
     if not rows:
         raise SystemExit("no plots: load the city demo first (twin load demo --scale city)")
     return [(float(x), float(y)) for _, x, y in rows]
@@ -45,24 +49,30 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     minutes = [int(m) for m in args.minutes.split(",")]
     points = random_points(args.requests)
-    with (ServerProcess.twin(env={"TWIN_QUIET": "1"}) as server,
-          httpx.Client(base_url=server.url, timeout=120) as client):
+    with (
+        ServerProcess.twin(env={"TWIN_QUIET": "1"}) as server,
+        httpx.Client(base_url=server.url, timeout=120) as client,
+    ):
         started = time.perf_counter()
-        first = client.post("/processes/isochrone/execution",
-                            json={"inputs": {"lon": points[0][0], "lat": points[0][1],
-                                             "minutes": minutes}})
+        first = client.post(
+            "/processes/isochrone/execution",
+            json={"inputs": {"lon": points[0][0], "lat": points[0][1], "minutes": minutes}},
+        )
         cold = time.perf_counter() - started
         if first.status_code != 200:
             raise SystemExit(f"isochrone failed: {first.status_code} {first.text[:500]}")
         for lon, lat in points[:10]:  # warm caches (graphs per mode, code paths)
-            client.post("/processes/isochrone/execution",
-                        json={"inputs": {"lon": lon, "lat": lat, "minutes": minutes}})
+            client.post(
+                "/processes/isochrone/execution",
+                json={"inputs": {"lon": lon, "lat": lat, "minutes": minutes}},
+            )
         latencies, areas, failures = [], [], 0
         for lon, lat in points:
             started = time.perf_counter()
-            response = client.post("/processes/isochrone/execution",
-                                   json={"inputs": {"lon": lon, "lat": lat,
-                                                    "minutes": minutes}})
+            response = client.post(
+                "/processes/isochrone/execution",
+                json={"inputs": {"lon": lon, "lat": lat, "minutes": minutes}},
+            )
             latencies.append(time.perf_counter() - started)
             if response.status_code == 200:
                 areas.append(response.json()["features"][0]["properties"]["area_km2"])
@@ -79,11 +89,22 @@ def main(argv: list[str]) -> None:
         in_process.append(time.perf_counter() - started)
     http = stats(latencies)
     raw = stats(in_process)
-    print(json.dumps({"bench": "isochrone", "minutes": minutes, "mode": "slope",
-                      "cold_first_request_s": round(cold, 3), "http": http,
-                      "in_process": raw, "failures": failures,
-                      "http_to_in_process_p50": round(http["p50_ms"] / raw["p50_ms"], 3),
-                      "mean_area_15_km2": round(float(np.mean(areas)), 3) if areas else None,
-                      "target_p50_ms": TARGET_P50_MS, "target_p95_ms": TARGET_P95_MS,
-                      "meets_targets": http["p50_ms"] <= TARGET_P50_MS
-                      and http["p95_ms"] <= TARGET_P95_MS}))
+    print(
+        json.dumps(
+            {
+                "bench": "isochrone",
+                "minutes": minutes,
+                "mode": "slope",
+                "cold_first_request_s": round(cold, 3),
+                "http": http,
+                "in_process": raw,
+                "failures": failures,
+                "http_to_in_process_p50": round(http["p50_ms"] / raw["p50_ms"], 3),
+                "mean_area_15_km2": round(float(np.mean(areas)), 3) if areas else None,
+                "target_p50_ms": TARGET_P50_MS,
+                "target_p95_ms": TARGET_P95_MS,
+                "meets_targets": http["p50_ms"] <= TARGET_P50_MS
+                and http["p95_ms"] <= TARGET_P95_MS,
+            }
+        )
+    )

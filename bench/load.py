@@ -48,7 +48,7 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def tile_of(lon: float, lat: float, zoom: int) -> tuple[int, int]:
-    n = 2 ** zoom
+    n = 2**zoom
     x = int((lon + 180.0) / 360.0 * n)
     y = int((1.0 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2.0 * n)
     return x, y
@@ -56,6 +56,7 @@ def tile_of(lon: float, lat: float, zoom: int) -> tuple[int, int]:
 
 class Call(NamedTuple):
     """One prepared request: the bytes are built once, before the clock starts."""
+
     kind: str
     head: bytes  # request line and headers, up to the blank line
     body: bytes
@@ -64,8 +65,10 @@ class Call(NamedTuple):
 def prepare(kind: str, method: str, path: str, params: dict[str, Any] | None, host: str) -> Call:
     if method == "POST":
         body = json.dumps(params or {}).encode()
-        head = (f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {len(body)}\r\n\r\n").encode()
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
         return Call(kind, head, body)
     target = f"{path}?{urlencode(params)}" if params else path
     return Call(kind, f"GET {target} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode(), b"")
@@ -88,8 +91,10 @@ def discover(url: str) -> tuple[list[tuple[str, float, list[tuple[str, str, dict
     client = httpx.Client(base_url=url, timeout=60)
     mix: list[tuple[str, float, list[tuple[str, str, dict]]]] = []
     skipped: list[str] = []
-    collections = {c["id"] for c in client.get("/collections", params={"f": "json"})
-                   .json().get("collections", [])}
+    collections = {
+        c["id"]
+        for c in client.get("/collections", params={"f": "json"}).json().get("collections", [])
+    }
     ids: dict[str, list[int]] = {}
     for layer in ("plots", "buildings", "amenities", "parks"):
         if layer not in collections:
@@ -100,68 +105,164 @@ def discover(url: str) -> tuple[list[tuple[str, float, list[tuple[str, str, dict
         if not ids[layer]:
             skipped.append(f"items:{layer} (empty)")
     lon, lat = CITY_CENTRE
-    boxes = [f"{lon + dx:.4f},{lat + dy:.4f},{lon + dx + 0.01:.4f},{lat + dy + 0.01:.4f}"
-             for dx in (-0.04, -0.02, 0.0, 0.02) for dy in (-0.03, -0.01, 0.01)]
+    boxes = [
+        f"{lon + dx:.4f},{lat + dy:.4f},{lon + dx + 0.01:.4f},{lat + dy + 0.01:.4f}"
+        for dx in (-0.04, -0.02, 0.0, 0.02)
+        for dy in (-0.03, -0.01, 0.01)
+    ]
     if ids.get("plots"):
-        mix.append(("items_bbox_filter", 15, [
-            ("GET", "/collections/plots/items",
-             {"f": "json", "bbox": box, "land_use": use, "limit": 100})
-            for box in boxes for use in ("residential", "mixed", "commercial")]))
-        mix.append(("items_page", 5, [
-            ("GET", "/collections/plots/items", {"f": "json", "limit": 500, "offset": 0})]))
+        mix.append(
+            (
+                "items_bbox_filter",
+                15,
+                [
+                    (
+                        "GET",
+                        "/collections/plots/items",
+                        {"f": "json", "bbox": box, "land_use": use, "limit": 100},
+                    )
+                    for box in boxes
+                    for use in ("residential", "mixed", "commercial")
+                ],
+            )
+        )
+        mix.append(
+            (
+                "items_page",
+                5,
+                [("GET", "/collections/plots/items", {"f": "json", "limit": 500, "offset": 0})],
+            )
+        )
     if ids.get("amenities"):
-        mix.append(("items_cql2", 5, [
-            ("GET", "/collections/amenities/items", {"f": "json", "filter-lang": "cql2-text",
-                                                     "filter": f"category = '{c}'", "bbox": box})
-            for c in ("education", "healthcare", "commerce") for box in boxes]))
-    item_paths = [("GET", f"/collections/{layer}/items/{fid}", {"f": "json"})
-                  for layer, found in ids.items() for fid in found[:50]]
+        mix.append(
+            (
+                "items_cql2",
+                5,
+                [
+                    (
+                        "GET",
+                        "/collections/amenities/items",
+                        {
+                            "f": "json",
+                            "filter-lang": "cql2-text",
+                            "filter": f"category = '{c}'",
+                            "bbox": box,
+                        },
+                    )
+                    for c in ("education", "healthcare", "commerce")
+                    for box in boxes
+                ],
+            )
+        )
+    item_paths = [
+        ("GET", f"/collections/{layer}/items/{fid}", {"f": "json"})
+        for layer, found in ids.items()
+        for fid in found[:50]
+    ]
     if item_paths:
         mix.append(("item", 15, item_paths))
-        mix.append(("history", 3, [
-            ("GET", f"{path}/history", {}) for _, path, _ in item_paths[:40]
-            if path.startswith("/collections/plots")] or item_paths[:1]))
+        mix.append(
+            (
+                "history",
+                3,
+                [
+                    ("GET", f"{path}/history", {})
+                    for _, path, _ in item_paths[:40]
+                    if path.startswith("/collections/plots")
+                ]
+                or item_paths[:1],
+            )
+        )
     tiles = []
     for zoom in (13, 14, 15):
         cx, cy = tile_of(lon, lat, zoom)
         spread = 2 ** (zoom - 12)
-        tiles += [(zoom, cx + dx, cy + dy) for dx in range(-spread, spread + 1)
-                  for dy in range(-spread, spread + 1)]
+        tiles += [
+            (zoom, cx + dx, cy + dy)
+            for dx in range(-spread, spread + 1)
+            for dy in range(-spread, spread + 1)
+        ]
     probe = _probe(client, f"/tiles/WebMercatorQuad/{tiles[0][0]}/{tiles[0][2]}/{tiles[0][1]}")
     if probe.status_code in (200, 204):
-        mix.append(("tiles_all_layers", 30, [
-            ("GET", f"/tiles/WebMercatorQuad/{z}/{y}/{x}", {}) for z, x, y in tiles]))
+        mix.append(
+            (
+                "tiles_all_layers",
+                30,
+                [("GET", f"/tiles/WebMercatorQuad/{z}/{y}/{x}", {}) for z, x, y in tiles],
+            )
+        )
     else:
-        skipped.append(f"tiles (/tiles/WebMercatorQuad answered {probe.status_code}: "
-                       f"{probe.text[:200]})")
-    probe = _probe(client, f"/collections/plots/tiles/WebMercatorQuad/14/{tiles[0][2]}/"
-                           f"{tiles[0][1]}")
+        skipped.append(
+            f"tiles (/tiles/WebMercatorQuad answered {probe.status_code}: {probe.text[:200]})"
+        )
+    probe = _probe(
+        client, f"/collections/plots/tiles/WebMercatorQuad/14/{tiles[0][2]}/{tiles[0][1]}"
+    )
     if probe.status_code in (200, 204):
-        mix.append(("tiles_layer", 10, [
-            ("GET", f"/collections/{layer}/tiles/WebMercatorQuad/{z}/{y}/{x}", {})
-            for layer in ("plots", "buildings") for z, x, y in tiles if z >= 14]))
+        mix.append(
+            (
+                "tiles_layer",
+                10,
+                [
+                    ("GET", f"/collections/{layer}/tiles/WebMercatorQuad/{z}/{y}/{x}", {})
+                    for layer in ("plots", "buildings")
+                    for z, x, y in tiles
+                    if z >= 14
+                ],
+            )
+        )
     else:
         skipped.append(f"collection tiles (answered {probe.status_code}: {probe.text[:200]})")
     processes = client.get("/processes", params={"f": "json"})
-    known = ({p["id"] for p in processes.json().get("processes", [])} if processes.is_success
-             else set())
+    known = (
+        {p["id"] for p in processes.json().get("processes", [])} if processes.is_success else set()
+    )
     if "isochrone" in known:
-        mix.append(("process_isochrone", 2, [
-            ("POST", "/processes/isochrone/execution", {"inputs": {
-                "lon": lon + dx, "lat": lat + dy, "minutes": [5, 10, 15]}})
-            for dx in (-0.02, 0.0, 0.02) for dy in (-0.01, 0.01)]))
+        mix.append(
+            (
+                "process_isochrone",
+                2,
+                [
+                    (
+                        "POST",
+                        "/processes/isochrone/execution",
+                        {"inputs": {"lon": lon + dx, "lat": lat + dy, "minutes": [5, 10, 15]}},
+                    )
+                    for dx in (-0.02, 0.0, 0.02)
+                    for dy in (-0.01, 0.01)
+                ],
+            )
+        )
     else:
         skipped.append("process isochrone (not offered)")
     if "fifteen-minute-report" in known:
-        mix.append(("process_fifteen", 2, [
-            ("POST", "/processes/fifteen-minute-report/execution",
-             {"inputs": {"lon": lon + d, "lat": lat}}) for d in (-0.02, 0.0, 0.02)]))
+        mix.append(
+            (
+                "process_fifteen",
+                2,
+                [
+                    (
+                        "POST",
+                        "/processes/fifteen-minute-report/execution",
+                        {"inputs": {"lon": lon + d, "lat": lat}},
+                    )
+                    for d in (-0.02, 0.0, 0.02)
+                ],
+            )
+        )
     else:
         skipped.append("process fifteen-minute-report (not offered)")
-    mix.append(("metadata", 3, [
-        ("GET", "/collections", {"f": "json"}), ("GET", "/collections/plots/queryables",
-                                                 {"f": "json"}),
-        ("GET", "/conformance", {"f": "json"})]))
+    mix.append(
+        (
+            "metadata",
+            3,
+            [
+                ("GET", "/collections", {"f": "json"}),
+                ("GET", "/collections/plots/queryables", {"f": "json"}),
+                ("GET", "/conformance", {"f": "json"}),
+            ],
+        )
+    )
     client.close()
     return mix, skipped
 
@@ -281,22 +382,32 @@ class CpuMeter:
 
     def sample(self) -> dict[str, float | None]:
         own = resource.getrusage(resource.RUSAGE_SELF)
-        return {"client": own.ru_utime + own.ru_stime,
-                "server": _process_tree_cpu(self.server_pid) if self.server_pid else None,
-                "database": _process_tree_cpu(self.database_pid) if self.database_pid else None,
-                "machine": _machine_busy_s(), "wall": time.monotonic()}
+        return {
+            "client": own.ru_utime + own.ru_stime,
+            "server": _process_tree_cpu(self.server_pid) if self.server_pid else None,
+            "database": _process_tree_cpu(self.database_pid) if self.database_pid else None,
+            "machine": _machine_busy_s(),
+            "wall": time.monotonic(),
+        }
 
     @staticmethod
     def report(before: dict[str, float | None], after: dict[str, float | None]) -> dict[str, Any]:
         wall = after["wall"] - before["wall"]
-        used = {key: None if before[key] is None or after[key] is None
-                else round(after[key] - before[key], 1)
-                for key in ("client", "server", "database", "machine")}
+        used = {
+            key: None
+            if before[key] is None or after[key] is None
+            else round(after[key] - before[key], 1)
+            for key in ("client", "server", "database", "machine")
+        }
         cores = os.cpu_count() or 1
-        return {"cpu_s": used, "cores": cores,
-                "client_cpu_share": round(used["client"] / used["machine"], 3)
-                if used["machine"] else None,
-                "machine_busy": round(used["machine"] / (wall * cores), 3) if wall else None}
+        return {
+            "cpu_s": used,
+            "cores": cores,
+            "client_cpu_share": round(used["client"] / used["machine"], 3)
+            if used["machine"]
+            else None,
+            "machine_busy": round(used["machine"] / (wall * cores), 3) if wall else None,
+        }
 
 
 def _error_code(body: bytes) -> str:
@@ -311,9 +422,15 @@ def _percentile(values: list[float] | np.ndarray, q: float) -> float:
     return round(float(np.percentile(values, q)), 1) if len(values) else 0.0
 
 
-async def run_load(url: str, mix: list[tuple[str, float, list[tuple[str, str, dict]]]],
-                   clients: int, duration: float, seed: int, think_ms: float = 0.0,
-                   meter: CpuMeter | None = None) -> dict[str, Any]:
+async def run_load(
+    url: str,
+    mix: list[tuple[str, float, list[tuple[str, str, dict]]]],
+    clients: int,
+    duration: float,
+    seed: int,
+    think_ms: float = 0.0,
+    meter: CpuMeter | None = None,
+) -> dict[str, Any]:
     """`clients` closed-loop clients for `duration` seconds; think time exponential with mean
     `think_ms` (0: none). A 503/429 with Retry-After is counted and honoured."""
     split = urlsplit(url)
@@ -322,8 +439,10 @@ async def run_load(url: str, mix: list[tuple[str, float, list[tuple[str, str, di
     rng = random.Random(seed)
     kinds = [kind for kind, _, _ in mix]
     cumulative = list(np.cumsum([weight for _, weight, _ in mix]))
-    calls = {kind: [prepare(kind, method, path, params, hostport)
-                    for method, path, params in requests] for kind, _, requests in mix}
+    calls = {
+        kind: [prepare(kind, method, path, params, hostport) for method, path, params in requests]
+        for kind, _, requests in mix
+    }
     latencies: dict[str, list[float]] = defaultdict(list)
     statuses: Counter = Counter()
     errors: Counter = Counter()
@@ -377,28 +496,48 @@ async def run_load(url: str, mix: list[tuple[str, float, list[tuple[str, str, di
     answered = len(every)
     refused = sum(rejected.values())
     return {
-        "clients": clients, "think_time_ms": think_ms, "elapsed_s": round(elapsed, 1),
-        "requests": answered + refused + sum(
-            n for key, n in errors.items() if not key.split(":")[1].isdigit()),
-        "answered": answered, "throughput_rps": round(answered / elapsed, 1),
-        "p50_ms": _percentile(every, 50), "p95_ms": _percentile(every, 95),
+        "clients": clients,
+        "think_time_ms": think_ms,
+        "elapsed_s": round(elapsed, 1),
+        "requests": answered
+        + refused
+        + sum(n for key, n in errors.items() if not key.split(":")[1].isdigit()),
+        "answered": answered,
+        "throughput_rps": round(answered / elapsed, 1),
+        "p50_ms": _percentile(every, 50),
+        "p95_ms": _percentile(every, 95),
         "p99_ms": _percentile(every, 99),
-        "errors": sum(errors.values()), "error_kinds": dict(errors),
-        "rejected_with_retry_after": refused, "rejected_kinds": dict(rejected),
+        "errors": sum(errors.values()),
+        "error_kinds": dict(errors),
+        "rejected_with_retry_after": refused,
+        "rejected_kinds": dict(rejected),
         "rejected_p95_ms": _percentile(rejected_ms, 95),
         "retry_after_s": sorted(set(retry_after)),
         "status": {str(k): v for k, v in sorted(statuses.items())},
-        "load_average": {"start": [round(v, 2) for v in load_before],
-                         "end": [round(v, 2) for v in load_after]},
+        "load_average": {
+            "start": [round(v, 2) for v in load_before],
+            "end": [round(v, 2) for v in load_after],
+        },
         **cpu,
-        "by_kind": {kind: {"n": len(values), "p50_ms": _percentile(values, 50),
-                           "p95_ms": _percentile(values, 95)}
-                    for kind, values in sorted(latencies.items()) if values},
+        "by_kind": {
+            kind: {
+                "n": len(values),
+                "p50_ms": _percentile(values, 50),
+                "p95_ms": _percentile(values, 95),
+            }
+            for kind, values in sorted(latencies.items())
+            if values
+        },
     }
 
 
-async def cost_per_kind(url: str, mix: list[tuple[str, float, list[tuple[str, str, dict]]]],
-                        meter: CpuMeter, seconds: float, seed: int) -> dict[str, Any]:
+async def cost_per_kind(
+    url: str,
+    mix: list[tuple[str, float, list[tuple[str, str, dict]]]],
+    meter: CpuMeter,
+    seconds: float,
+    seed: int,
+) -> dict[str, Any]:
     """Where the CPU goes: each kind alone from one client, with the server's and the
     database's CPU per answered request (needs a server this bench started)."""
     costs: dict[str, Any] = {}
@@ -406,34 +545,55 @@ async def cost_per_kind(url: str, mix: list[tuple[str, float, list[tuple[str, st
         run = await run_load(url, [(kind, weight, requests)], 1, seconds, seed, 0.0, meter)
         n = max(run["answered"], 1)
         used = run["cpu_s"]
-        costs[kind] = {"n": run["answered"], "p50_ms": run["p50_ms"],
-                       "server_cpu_ms": round(1000 * used["server"] / n, 2)
-                       if used["server"] is not None else None,
-                       "database_cpu_ms": round(1000 * used["database"] / n, 2)
-                       if used["database"] is not None else None,
-                       "client_cpu_ms": round(1000 * used["client"] / n, 2)}
+        costs[kind] = {
+            "n": run["answered"],
+            "p50_ms": run["p50_ms"],
+            "server_cpu_ms": round(1000 * used["server"] / n, 2)
+            if used["server"] is not None
+            else None,
+            "database_cpu_ms": round(1000 * used["database"] / n, 2)
+            if used["database"] is not None
+            else None,
+            "client_cpu_ms": round(1000 * used["client"] / n, 2),
+        }
     return costs
 
 
 def main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(prog="twin bench load", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="twin bench load",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--duration", type=float, default=60.0, help="seconds per run")
-    parser.add_argument("--workers", type=int, default=max(2, os.cpu_count() or 2),
-                        help="server workers (default: one per core, at least 2)")
-    parser.add_argument("--think-ms", type=float, default=1000.0,
-                        help="mean think time of a map user in the `users` run")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=max(2, os.cpu_count() or 2),
+        help="server workers (default: one per core, at least 2)",
+    )
+    parser.add_argument(
+        "--think-ms",
+        type=float,
+        default=1000.0,
+        help="mean think time of a map user in the `users` run",
+    )
     parser.add_argument("--overload-clients", type=int, default=200)
     parser.add_argument("--overload-duration", type=float, default=30.0)
-    parser.add_argument("--runs", default="cost,saturation,users,overload",
-                        help="which runs, comma-separated: cost (CPU per request of each "
-                             "kind, one client), saturation, users, overload")
-    parser.add_argument("--cost-seconds", type=float, default=4.0,
-                        help="seconds per kind in the cost run")
+    parser.add_argument(
+        "--runs",
+        default="cost,saturation,users,overload",
+        help="which runs, comma-separated: cost (CPU per request of each "
+        "kind, one client), saturation, users, overload",
+    )
+    parser.add_argument(
+        "--cost-seconds", type=float, default=4.0, help="seconds per kind in the cost run"
+    )
     parser.add_argument("--url", help="drive a running server instead of starting one")
-    parser.add_argument("--server-pid", type=int,
-                        help="with --url: the server's pid, to count its CPU seconds")
+    parser.add_argument(
+        "--server-pid", type=int, help="with --url: the server's pid, to count its CPU seconds"
+    )
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
     runs = [r.strip() for r in args.runs.split(",") if r.strip()]
@@ -452,37 +612,58 @@ def main(argv: list[str]) -> None:
     try:
         mix, skipped = discover(url)
         # warm every worker's caches (walking graph, tile cache) before measuring
-        asyncio.run(run_load(url, mix, min(args.clients, 8), min(5.0, args.duration / 4),
-                             args.seed + 1))
-        plan = {"saturation": (args.clients, args.duration, 0.0),
-                "users": (args.clients, args.duration, args.think_ms),
-                "overload": (args.overload_clients, args.overload_duration, 0.0)}
+        asyncio.run(
+            run_load(url, mix, min(args.clients, 8), min(5.0, args.duration / 4), args.seed + 1)
+        )
+        plan = {
+            "saturation": (args.clients, args.duration, 0.0),
+            "users": (args.clients, args.duration, args.think_ms),
+            "overload": (args.overload_clients, args.overload_duration, 0.0),
+        }
         for name in runs:
             if name == "cost":
-                results["cost_per_kind"] = asyncio.run(cost_per_kind(
-                    url, mix, meter, args.cost_seconds, args.seed))
+                results["cost_per_kind"] = asyncio.run(
+                    cost_per_kind(url, mix, meter, args.cost_seconds, args.seed)
+                )
                 continue
             clients, duration, think = plan[name]
-            results[name] = asyncio.run(run_load(url, mix, clients, duration, args.seed,
-                                                 think, meter))
+            results[name] = asyncio.run(
+                run_load(url, mix, clients, duration, args.seed, think, meter)
+            )
     finally:
         if server is not None:
             server.stop(20)
-    target = {"p95_ms": TARGET_P95_MS, "errors": 0, "clients": args.clients,
-              "duration_s": args.duration}
+    target = {
+        "p95_ms": TARGET_P95_MS,
+        "errors": 0,
+        "clients": args.clients,
+        "duration_s": args.duration,
+    }
     for name in ("saturation", "users"):
         if name in results:
             run = results[name]
-            target[f"met_{name}"] = run["errors"] == 0 and \
-                run["rejected_with_retry_after"] == 0 and run["p95_ms"] < TARGET_P95_MS
+            target[f"met_{name}"] = (
+                run["errors"] == 0
+                and run["rejected_with_retry_after"] == 0
+                and run["p95_ms"] < TARGET_P95_MS
+            )
     if "overload" in results:
         run = results["overload"]
         # back-pressure holds when nothing times out, resets or fails: only answers and 503s
         target["overload_clean"] = run["errors"] == 0
-    print(json.dumps({"bench": "load", "workers": None if args.url else args.workers,
-                      "duration_s": args.duration, **results,
-                      "mix": {kind: weight for kind, weight, _ in mix}, "skipped": skipped,
-                      "target": target}))
+    print(
+        json.dumps(
+            {
+                "bench": "load",
+                "workers": None if args.url else args.workers,
+                "duration_s": args.duration,
+                **results,
+                "mix": {kind: weight for kind, weight, _ in mix},
+                "skipped": skipped,
+                "target": target,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -30,8 +30,10 @@ def main(argv: list[str]) -> None:
     os.environ.setdefault("TWIN_QUIET", "1")
     url = database_url()
     refresher = Refresher()
-    with psycopg.connect(url, autocommit=True) as leader, \
-            psycopg.connect(url, autocommit=True) as editor:
+    with (
+        psycopg.connect(url, autocommit=True) as leader,
+        psycopg.connect(url, autocommit=True) as editor,
+    ):
         leader.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         started = time.perf_counter()
         refresher.step(leader)
@@ -41,7 +43,8 @@ def main(argv: list[str]) -> None:
         places = editor.execute(
             "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) AS p FROM plot_metrics "
             "WHERE residents > 0 ORDER BY md5(plot_id::text) LIMIT %(n)s) s",
-            {"n": args.runs}).fetchall()
+            {"n": args.runs},
+        ).fetchall()
         timings, written = [], []
         for lon, lat in places:
             for change in ("add", "remove"):
@@ -50,7 +53,8 @@ def main(argv: list[str]) -> None:
                         "INSERT INTO amenities (geom, kind, name, category) VALUES "
                         "(ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326), 'school', "
                         "'Bench school', 'education') RETURNING id",
-                        {"lon": lon, "lat": lat}).fetchone()[0]
+                        {"lon": lon, "lat": lat},
+                    ).fetchone()[0]
                 else:
                     editor.execute("DELETE FROM amenities WHERE id = %(id)s", {"id": school})
                 committed = time.perf_counter()
@@ -61,10 +65,18 @@ def main(argv: list[str]) -> None:
         analyse(editor)
         full_s = time.perf_counter() - started
     median = float(np.median(timings))
-    print(json.dumps({
-        "bench": "refresh", "edits": len(timings),
-        "refresh_median_s": round(median, 3),
-        "refresh_p95_s": round(float(np.percentile(timings, 95)), 3),
-        "rows_written_median": int(np.median(written)),
-        "full_analyse_s": round(full_s, 2), "ratio_to_full": round(median / full_s, 4),
-        "refresher_build_s": round(build_s, 2), "load_average": round(os.getloadavg()[0], 2)}))
+    print(
+        json.dumps(
+            {
+                "bench": "refresh",
+                "edits": len(timings),
+                "refresh_median_s": round(median, 3),
+                "refresh_p95_s": round(float(np.percentile(timings, 95)), 3),
+                "rows_written_median": int(np.median(written)),
+                "full_analyse_s": round(full_s, 2),
+                "ratio_to_full": round(median / full_s, 4),
+                "refresher_build_s": round(build_s, 2),
+                "load_average": round(os.getloadavg()[0], 2),
+            }
+        )
+    )

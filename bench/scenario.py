@@ -30,22 +30,33 @@ TARGET_S = 0.5
 
 
 def _isochrone_bench():
-    spec = importlib.util.spec_from_file_location("bench_isochrone",
-                                                  Path(__file__).parent / "isochrone.py")
+    spec = importlib.util.spec_from_file_location(
+        "bench_isochrone", Path(__file__).parent / "isochrone.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
 def one_school(lon: float, lat: float) -> dict:
-    return {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
-         "properties": {"category": "education", "kind": "school", "name": "New school"}}]}
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [lon, lat]},
+                "properties": {"category": "education", "kind": "school", "name": "New school"},
+            }
+        ],
+    }
 
 
 def _summary(values: list[float]) -> dict[str, float]:
-    return {"median_s": round(float(np.median(values)), 4),
-            "p95_s": round(float(np.percentile(values, 95)), 4), "n": len(values)}
+    return {
+        "median_s": round(float(np.median(values)), 4),
+        "p95_s": round(float(np.percentile(values, 95)), 4),
+        "n": len(values),
+    }
 
 
 def main(argv: list[str]) -> None:
@@ -63,7 +74,7 @@ def main(argv: list[str]) -> None:
     run_scenario(city, one_school(*points[0]))  # builds the cached baseline
     baseline_s = time.perf_counter() - started
     in_process, gains = [], []
-    for lon, lat in points[1:args.runs + 1]:
+    for lon, lat in points[1 : args.runs + 1]:
         started = time.perf_counter()
         result = run_scenario(city, one_school(lon, lat))
         in_process.append(time.perf_counter() - started)
@@ -73,8 +84,10 @@ def main(argv: list[str]) -> None:
         started = time.perf_counter()
         fifteen_tables(city, node_access(city, "slope"), describe=False)
         full.append(time.perf_counter() - started)
-    with (ServerProcess.twin(env={"TWIN_QUIET": "1"}) as server,
-          httpx.Client(base_url=server.url, timeout=300) as client):
+    with (
+        ServerProcess.twin(env={"TWIN_QUIET": "1"}) as server,
+        httpx.Client(base_url=server.url, timeout=300) as client,
+    ):
         body = {"inputs": {"add": one_school(*points[0])}}
         started = time.perf_counter()
         first = client.post("/processes/scenario/execution", json=body)
@@ -82,21 +95,33 @@ def main(argv: list[str]) -> None:
         if first.status_code != 200:
             raise SystemExit(f"scenario failed: {first.status_code} {first.text[:500]}")
         http = []
-        for lon, lat in points[1:args.runs + 1]:
+        for lon, lat in points[1 : args.runs + 1]:
             started = time.perf_counter()
-            response = client.post("/processes/scenario/execution",
-                                   json={"inputs": {"add": one_school(lon, lat)}})
+            response = client.post(
+                "/processes/scenario/execution", json={"inputs": {"add": one_school(lon, lat)}}
+            )
             http.append(time.perf_counter() - started)
             response.raise_for_status()
     ours = _summary(in_process)
     over_http = _summary(http)
     full_s = float(np.median(full))
-    print(json.dumps({"bench": "scenario", "plots": int(len(city.plots)),
-                      "cells": int(len(city.cells)), "nodes": int(city.network.n),
-                      "load_city_s": round(load_s, 3), "first_scenario_s": round(baseline_s, 3),
-                      "in_process": ours, "http": over_http, "http_cold_s": round(cold_s, 3),
-                      "full_recompute_s": round(full_s, 4),
-                      "ratio_to_full_recompute": round(ours["median_s"] / full_s, 4),
-                      "mean_city_gain_share_education": round(float(np.mean(gains)), 6),
-                      "target_s": TARGET_S,
-                      "meets_target": over_http["median_s"] <= TARGET_S}))
+    print(
+        json.dumps(
+            {
+                "bench": "scenario",
+                "plots": int(len(city.plots)),
+                "cells": int(len(city.cells)),
+                "nodes": int(city.network.n),
+                "load_city_s": round(load_s, 3),
+                "first_scenario_s": round(baseline_s, 3),
+                "in_process": ours,
+                "http": over_http,
+                "http_cold_s": round(cold_s, 3),
+                "full_recompute_s": round(full_s, 4),
+                "ratio_to_full_recompute": round(ours["median_s"] / full_s, 4),
+                "mean_city_gain_share_education": round(float(np.mean(gains)), 6),
+                "target_s": TARGET_S,
+                "meets_target": over_http["median_s"] <= TARGET_S,
+            }
+        )
+    )

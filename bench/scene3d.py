@@ -34,8 +34,11 @@ from twin.sqlfiles import query
 
 def _stats(seconds: list[float]) -> dict[str, float]:
     ms = np.asarray(seconds) * 1000
-    return {"median_ms": round(float(np.median(ms)), 1),
-            "p95_ms": round(float(np.percentile(ms, 95)), 1), "runs": len(ms)}
+    return {
+        "median_ms": round(float(np.median(ms)), 1),
+        "p95_ms": round(float(np.percentile(ms, 95)), 1),
+        "runs": len(ms),
+    }
 
 
 def _timed(runs: int, work) -> tuple[list[float], Any]:
@@ -77,8 +80,7 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="twin bench scene3d")
     parser.add_argument("--district", help="default: the district with the most buildings")
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--stock-runs", type=int, default=3,
-                        help="runs of the slow stock exporter")
+    parser.add_argument("--stock-runs", type=int, default=3, help="runs of the slow stock exporter")
     args = parser.parse_args(argv)
     with connect() as conn:
         name = args.district or _busiest_district(conn)
@@ -89,14 +91,22 @@ def main(argv: list[str]) -> None:
         stock_s, stock = _timed(args.stock_runs, lambda: pyvista_glb(scene, Path(tmp)))
         render_s, _ = _timed(args.runs, lambda: render_scene(scene, Path(tmp) / "view.png"))
     result = {
-        "benchmark": "scene3d", "district": name,
-        "buildings": scene.count("buildings"), "parts": len(scene.parts),
-        "scene": _stats(scene_s), "ours_glb": _stats(ours_s), "stock_glb": _stats(stock_s),
+        "benchmark": "scene3d",
+        "district": name,
+        "buildings": scene.count("buildings"),
+        "parts": len(scene.parts),
+        "scene": _stats(scene_s),
+        "ours_glb": _stats(ours_s),
+        "stock_glb": _stats(stock_s),
         "render": _stats(render_s),
-        "ours_bytes": len(ours), "stock_bytes": len(stock),
+        "ours_bytes": len(ours),
+        "stock_bytes": len(stock),
         "ratio_stock_over_ours": round(float(np.median(stock_s) / np.median(ours_s)), 1),
-        "ratio_export_stock_over_ours": round(float(
-            (np.median(scene_s) + np.median(stock_s)) / (np.median(scene_s)
-                                                        + np.median(ours_s))), 2),
+        "ratio_export_stock_over_ours": round(
+            float(
+                (np.median(scene_s) + np.median(stock_s)) / (np.median(scene_s) + np.median(ours_s))
+            ),
+            2,
+        ),
     }
     print(json.dumps(result))

@@ -40,12 +40,27 @@ READY = "document.body.dataset.ready === '1' && window.twin.timings.painted !== 
 
 
 def _stats(values: list[float]) -> dict[str, float]:
-    return {"p50": round(float(np.median(values)), 1),
-            "p95": round(float(np.percentile(values, 95)), 1), "n": len(values)}
+    return {
+        "p50": round(float(np.median(values)), 1),
+        "p95": round(float(np.percentile(values, 95)), 1),
+        "n": len(values),
+    }
 
 
-STEPS = ("modules", "catalog", "map_created", "style", "first_vector_tile", "first_terrain_tile",
-         "last_tile", "first_paint", "first_frame", "idle", "painted", "frames")
+STEPS = (
+    "modules",
+    "catalog",
+    "map_created",
+    "style",
+    "first_vector_tile",
+    "first_terrain_tile",
+    "last_tile",
+    "first_paint",
+    "first_frame",
+    "idle",
+    "painted",
+    "frames",
+)
 # A page with MapLibre alone on a blank style: the cost of the browser and software WebGL.
 BLANK = """<!doctype html><html><head><meta charset="utf-8">
 <link rel="stylesheet" href="vendor/maplibre-gl/maplibre-gl.css"></head>
@@ -74,8 +89,11 @@ def _visit(browser: HeadlessChromium, url: str) -> dict[str, Any]:
     idle_ms = timings["painted"]
     features = browser.eval("return window.twin.map.queryRenderedFeatures().length")
     responses = browser.call("network")["responses"]
-    scripts = [r for r in responses if r["type"] == "script" or r["url"].split("?")[0].endswith(
-        (".js", ".mjs"))]
+    scripts = [
+        r
+        for r in responses
+        if r["type"] == "script" or r["url"].split("?")[0].endswith((".js", ".mjs"))
+    ]
     return {
         "idle_ms": idle_ms,
         "renderer": browser.eval("return window.twin.render.name"),
@@ -94,10 +112,13 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="twin bench viewer", description=__doc__)
     parser.add_argument("--runs", type=int, default=5, help="cold and warm visits each")
     parser.add_argument("--url", help="a running twin (default: start `twin serve` here)")
-    parser.add_argument("--baseline", metavar="URL",
-                        help="another running twin serving an older viewer (e.g. a checkout of "
-                             "an earlier commit with TWIN_PROJECT_ROOT), visited in turn with "
-                             "this one in each run: before/after under the same load")
+    parser.add_argument(
+        "--baseline",
+        metavar="URL",
+        help="another running twin serving an older viewer (e.g. a checkout of "
+        "an earlier commit with TWIN_PROJECT_ROOT), visited in turn with "
+        "this one in each run: before/after under the same load",
+    )
     args = parser.parse_args(argv)
 
     server = None
@@ -107,11 +128,14 @@ def main(argv: list[str]) -> None:
         url = server.url
     browser = None
     try:
-        probe = httpx.get(f"{url}/collections/buildings/items", params={"f": "json", "limit": 1},
-                          timeout=30)
+        probe = httpx.get(
+            f"{url}/collections/buildings/items", params={"f": "json", "limit": 1}, timeout=30
+        )
         if probe.status_code != 200 or not probe.json().get("features"):
-            raise SystemExit("no buildings in the database: load the small demo first "
-                             "(twin load demo --scale small)")
+            raise SystemExit(
+                "no buildings in the database: load the small demo first "
+                "(twin load demo --scale small)"
+            )
         browser = HeadlessChromium()
         viewer = f"{url.rstrip('/')}/viewer/"
         cold, warm, blank, base_cold, base_warm = [], [], [], [], []
@@ -145,20 +169,40 @@ def main(argv: list[str]) -> None:
         "cold_idle_ms": _stats(cold_idle),
         "warm_idle_ms": _stats(warm_idle),
         "blank_style_idle_ms": _stats(blank),
-        "cold_breakdown_ms": {step: round(float(np.median(
-            [r["timings"].get(step, float("nan")) for r in cold])), 1) for step in STEPS},
-        "warm_breakdown_ms": {step: round(float(np.median(
-            [r["timings"].get(step, float("nan")) for r in warm])), 1) for step in STEPS},
-        **({"baseline": {
-            "url": args.baseline,
-            "cold_idle_ms": _stats([r["idle_ms"] for r in base_cold]),
-            "warm_idle_ms": _stats([r["idle_ms"] for r in base_warm]),
-            "requests": int(statistics.median(r["requests"] for r in base_cold)),
-            "cold_breakdown_ms": {step: round(float(np.median(
-                [r["timings"].get(step, float("nan")) for r in base_cold])), 1) for step in STEPS},
-            "ratio_cold_idle": round(float(np.median(cold_idle))
-                                     / float(np.median([r["idle_ms"] for r in base_cold])), 3),
-        }} if args.baseline else {}),
+        "cold_breakdown_ms": {
+            step: round(float(np.median([r["timings"].get(step, float("nan")) for r in cold])), 1)
+            for step in STEPS
+        },
+        "warm_breakdown_ms": {
+            step: round(float(np.median([r["timings"].get(step, float("nan")) for r in warm])), 1)
+            for step in STEPS
+        },
+        **(
+            {
+                "baseline": {
+                    "url": args.baseline,
+                    "cold_idle_ms": _stats([r["idle_ms"] for r in base_cold]),
+                    "warm_idle_ms": _stats([r["idle_ms"] for r in base_warm]),
+                    "requests": int(statistics.median(r["requests"] for r in base_cold)),
+                    "cold_breakdown_ms": {
+                        step: round(
+                            float(
+                                np.median([r["timings"].get(step, float("nan")) for r in base_cold])
+                            ),
+                            1,
+                        )
+                        for step in STEPS
+                    },
+                    "ratio_cold_idle": round(
+                        float(np.median(cold_idle))
+                        / float(np.median([r["idle_ms"] for r in base_cold])),
+                        3,
+                    ),
+                }
+            }
+            if args.baseline
+            else {}
+        ),
         "js_bytes": int(js),
         "js_transfer_bytes": int(js_wire),
         "page_bytes": int(statistics.median(r["all_bytes"] for r in cold)),

@@ -30,8 +30,11 @@ SHARED_DATA = ROOT.parent / "shared" / "data" / "almaty"
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "own_database: the module works in a database of its own "
-                            "(import_target.py): `db` connects to it, not to the session's")
+    config.addinivalue_line(
+        "markers",
+        "own_database: the module works in a database of its own "
+        "(import_target.py): `db` connects to it, not to the session's",
+    )
 
 
 def twin_env(**extra: str) -> dict[str, str]:
@@ -45,14 +48,22 @@ def twin_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_twin(*args: str, check: bool = True, timeout: float = 900,
-             **env: str) -> subprocess.CompletedProcess:
+def run_twin(
+    *args: str, check: bool = True, timeout: float = 900, **env: str
+) -> subprocess.CompletedProcess:
     """Run the `twin` CLI as a user would, in the test session's environment."""
-    result = subprocess.run(twin_command(*args), capture_output=True, text=True, timeout=timeout,
-                            env=twin_env(**env), cwd=ROOT)
+    result = subprocess.run(
+        twin_command(*args),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=twin_env(**env),
+        cwd=ROOT,
+    )
     if check and result.returncode != 0:
-        raise AssertionError(f"twin {' '.join(args)} failed ({result.returncode}):\n"
-                             f"{result.stdout}\n{result.stderr}")
+        raise AssertionError(
+            f"twin {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
     return result
 
 
@@ -95,11 +106,15 @@ class Server(ServerProcess):
     """`twin serve --port 0` in the test session's environment, ready once /healthz answers
     (503 included: some stories start a server over a stopped database)."""
 
-    def __init__(self, extra_env: dict[str, str] | None = None, args: tuple[str, ...] = ()
-                 ) -> None:
-        super().__init__(twin_command("serve", "--port", "0", *args), cwd=ROOT,
-                         env=twin_env(**(extra_env or {})), ready_statuses=(200, 503),
-                         timeout_s=60, name="twin serve")
+    def __init__(self, extra_env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> None:
+        super().__init__(
+            twin_command("serve", "--port", "0", *args),
+            cwd=ROOT,
+            env=twin_env(**(extra_env or {})),
+            ready_statuses=(200, 503),
+            timeout_s=60,
+            name="twin serve",
+        )
 
 
 @pytest.fixture(scope="session")

@@ -57,13 +57,15 @@ def own_database(database_url: str, home: Path) -> Iterator[ImportTarget]:
         yield target
     finally:
         with psycopg.connect(database_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(name)))
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
 
 
 @pytest.fixture(scope="module")
-def target(database_url: str, tmp_path_factory: pytest.TempPathFactory,
-           request: pytest.FixtureRequest) -> Iterator[ImportTarget]:
+def target(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[ImportTarget]:
     """The importing module's own database: the demo city elsewhere in the session is left
     alone. A module marked `pytestmark = pytest.mark.own_database` gets it as `target`, and
     `db` (tests/conftest.py) connects there."""

@@ -22,12 +22,14 @@ from conftest import Server, run_twin
 from twin.analysis.refresh import REFRESHER_NICENESS
 
 GEOJSON = {"Content-Type": "application/geo+json"}
-REFRESH_WAIT_S = 120   # a bound, not a timing assertion: the machine is shared
-PLOT_COLUMNS = ("plot_id, min_education, min_healthcare, min_commerce, min_culture_sport, "
-                "min_parks, min_transit, categories_15, all_six, missing, walkability, "
-                "park_walk_m, park_300, park_500, seismic_intensity, nearest_fault, "
-                "fault_distance_m, in_fault_setback, water_m, sewer_m, heating_m, gas_m, "
-                "power_m, lighting_m, district, residents")
+REFRESH_WAIT_S = 120  # a bound, not a timing assertion: the machine is shared
+PLOT_COLUMNS = (
+    "plot_id, min_education, min_healthcare, min_commerce, min_culture_sport, "
+    "min_parks, min_transit, categories_15, all_six, missing, walkability, "
+    "park_walk_m, park_300, park_500, seismic_intensity, nearest_fault, "
+    "fault_distance_m, in_fault_setback, water_m, sewer_m, heating_m, gas_m, "
+    "power_m, lighting_m, district, residents"
+)
 
 
 @pytest.fixture(scope="module")
@@ -50,19 +52,23 @@ def refreshing_server(analysed_city):
         run_twin("analyse")
 
 
-
-
 @pytest.fixture(scope="module")
 def editor(refreshing_server) -> str:
     name = f"planner-{uuid.uuid4().hex[:6]}"
-    out = run_twin("users", "add", name, "--role", "editor", "--layers",
-                   "amenities,plots,parks").stdout
+    out = run_twin(
+        "users", "add", name, "--role", "editor", "--layers", "amenities,plots,parks"
+    ).stdout
     return out.strip().splitlines()[-1]
 
 
 def write(server: Server, method: str, path: str, key: str, body=None) -> httpx.Response:
-    return httpx.request(method, f"{server.url}{path}", headers=GEOJSON | {"X-API-Key": key},
-                         content=None if body is None else json.dumps(body), timeout=60)
+    return httpx.request(
+        method,
+        f"{server.url}{path}",
+        headers=GEOJSON | {"X-API-Key": key},
+        content=None if body is None else json.dumps(body),
+        timeout=60,
+    )
 
 
 def freshness(server: Server) -> dict:
@@ -84,30 +90,39 @@ def wait_until_current(server: Server) -> dict:
 
 
 def plot_rows(db, ids) -> dict[int, tuple]:
-    rows = db.execute("SELECT " + PLOT_COLUMNS + " FROM plot_metrics WHERE plot_id = ANY(%s)",
-                      (list(ids),)).fetchall()
+    rows = db.execute(
+        "SELECT " + PLOT_COLUMNS + " FROM plot_metrics WHERE plot_id = ANY(%s)", (list(ids),)
+    ).fetchall()
     return {r[0]: r for r in rows}
 
 
 def published(db, sample: list[int]) -> dict:
     """What a user reads: a sample of plots, every cell of the touched area, every district's
     and polycentre's row, and the city figures."""
-    return {"plots": plot_rows(db, sample),
-            "cells": db.execute("SELECT h3, min_education, min_parks, categories_15, "
-                                "walkability, park_walk_m, missing FROM fifteen_cells "
-                                "ORDER BY h3").fetchall(),
-            "districts": db.execute("SELECT * FROM district_indicators ORDER BY district"
-                                    ).fetchall(),
-            "polycentres": db.execute("SELECT * FROM polycentre_indicators ORDER BY polycentre"
-                                      ).fetchall(),
-            "city": db.execute("SELECT details -> 'city' FROM twin_layers "
-                               "WHERE name = 'district_indicators'").fetchone()[0]}
+    return {
+        "plots": plot_rows(db, sample),
+        "cells": db.execute(
+            "SELECT h3, min_education, min_parks, categories_15, "
+            "walkability, park_walk_m, missing FROM fifteen_cells "
+            "ORDER BY h3"
+        ).fetchall(),
+        "districts": db.execute("SELECT * FROM district_indicators ORDER BY district").fetchall(),
+        "polycentres": db.execute(
+            "SELECT * FROM polycentre_indicators ORDER BY polycentre"
+        ).fetchall(),
+        "city": db.execute(
+            "SELECT details -> 'city' FROM twin_layers WHERE name = 'district_indicators'"
+        ).fetchone()[0],
+    }
 
 
 def strip_ids(state: dict) -> dict:
     """Row ids of the indicator tables are serial: compare everything else."""
-    return {**state, "districts": [r[1:] for r in state["districts"]],
-            "polycentres": [r[1:] for r in state["polycentres"]]}
+    return {
+        **state,
+        "districts": [r[1:] for r in state["districts"]],
+        "polycentres": [r[1:] for r in state["polycentres"]],
+    }
 
 
 def assert_matches_full_analysis(db, sample: list[int]) -> None:
@@ -117,8 +132,7 @@ def assert_matches_full_analysis(db, sample: list[int]) -> None:
 
 
 def district_row(server: Server, name: str) -> dict:
-    return next(d for d in server.get("/indicators").json()["districts"]
-                if d["district"] == name)
+    return next(d for d in server.get("/indicators").json()["districts"] if d["district"] == name)
 
 
 def underserved_plots(db) -> tuple[list[int], float, float, str]:
@@ -128,29 +142,42 @@ def underserved_plots(db) -> tuple[list[int], float, float, str]:
         "SELECT m.district, ST_X(ST_PointOnSurface(m.geom)), ST_Y(ST_PointOnSurface(m.geom)) "
         "FROM plot_metrics m WHERE (m.min_education > 20 OR m.min_education IS NULL) "
         "AND m.residents > 0 AND m.district IS NOT NULL ORDER BY m.residents DESC, m.plot_id "
-        "LIMIT 1").fetchone()
+        "LIMIT 1"
+    ).fetchone()
     district, lon, lat = row
-    ids = [r[0] for r in db.execute(
-        "SELECT plot_id FROM plot_metrics WHERE (min_education > 20 OR min_education IS NULL) "
-        "AND ST_DWithin(geom::geography, ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography, "
-        "600) ORDER BY plot_id", (lon, lat)).fetchall()]
+    ids = [
+        r[0]
+        for r in db.execute(
+            "SELECT plot_id FROM plot_metrics WHERE (min_education > 20 OR min_education IS NULL) "
+            "AND ST_DWithin(geom::geography, ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography, "
+            "600) ORDER BY plot_id",
+            (lon, lat),
+        ).fetchall()
+    ]
     return ids, lon, lat, district
 
 
 def school(lon: float, lat: float) -> dict:
-    return {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
-            "properties": {"name": "School No. 217 (new)", "kind": "school",
-                           "category": "education"}}
+    return {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [lon, lat]},
+        "properties": {"name": "School No. 217 (new)", "kind": "school", "category": "education"},
+    }
 
 
 def sample_of(db, near: list[int]) -> list[int]:
-    others = [r[0] for r in db.execute("SELECT plot_id FROM plot_metrics ORDER BY plot_id "
-                                       "LIMIT 200").fetchall()]
+    others = [
+        r[0]
+        for r in db.execute(
+            "SELECT plot_id FROM plot_metrics ORDER BY plot_id LIMIT 200"
+        ).fetchall()
+    ]
     return sorted(set(near) | set(others))
 
 
 def test_a_new_school_reaches_the_plots_that_lacked_one_and_its_removal_undoes_it(
-        refreshing_server, editor, db):
+    refreshing_server, editor, db
+):
     server = refreshing_server
     ids, lon, lat, district = underserved_plots(db)
     assert ids, "the demo should have plots far from any school"
@@ -165,13 +192,14 @@ def test_a_new_school_reaches_the_plots_that_lacked_one_and_its_removal_undoes_i
     assert state["refresh"] == "incremental" and "amenities" in state["analysed_versions"]
 
     after = plot_rows(db, ids)
-    for plot_id in ids:   # every one of them is nearer a school now, some within 15 minutes
+    for plot_id in ids:  # every one of them is nearer a school now, some within 15 minutes
         old, new = before[plot_id][1], after[plot_id][1]
         assert new is not None and (old is None or new < old), (plot_id, old, new)
     assert any(after[i][1] <= 15 and after[i][7] > before[i][7] for i in ids)
     assert district_row(server, district)["share_education"] > share_before
-    via_api = server.get("/collections/plot_metrics/items",
-                         params={"plot_id": ids[0], "f": "json"}).json()["features"]
+    via_api = server.get(
+        "/collections/plot_metrics/items", params={"plot_id": ids[0], "f": "json"}
+    ).json()["features"]
     assert via_api[0]["properties"]["min_education"] == after[ids[0]][1]
 
     assert_matches_full_analysis(db, sample_of(db, ids))
@@ -184,14 +212,20 @@ def test_a_new_school_reaches_the_plots_that_lacked_one_and_its_removal_undoes_i
 
 
 def test_two_editors_at_once_leave_the_analysis_a_full_run_would_publish(
-        refreshing_server, editor, db):
+    refreshing_server, editor, db
+):
     server = refreshing_server
     ids, lon, lat, _ = underserved_plots(db)
     points = [(lon, lat), (lon + 0.004, lat - 0.003)]
     made: list[httpx.Response] = []
-    threads = [threading.Thread(target=lambda p=p: made.append(
-        write(server, "POST", "/collections/amenities/items", editor, school(*p))))
-        for p in points]
+    threads = [
+        threading.Thread(
+            target=lambda p=p: made.append(
+                write(server, "POST", "/collections/amenities/items", editor, school(*p))
+            )
+        )
+        for p in points
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -200,8 +234,12 @@ def test_two_editors_at_once_leave_the_analysis_a_full_run_would_publish(
     wait_until_current(server)
     assert_matches_full_analysis(db, sample_of(db, ids))
     for response in made:
-        assert write(server, "DELETE", f"/collections/amenities/items/{response.json()['id']}",
-                     editor).status_code == 204
+        assert (
+            write(
+                server, "DELETE", f"/collections/amenities/items/{response.json()['id']}", editor
+            ).status_code
+            == 204
+        )
     wait_until_current(server)
 
 
@@ -209,27 +247,53 @@ def test_a_plot_redrawn_onto_a_fault_is_flagged_in_its_setback(refreshing_server
     server = refreshing_server
     plot_id, district = db.execute(
         "SELECT plot_id, district FROM plot_metrics WHERE NOT in_fault_setback "
-        "AND district IS NOT NULL ORDER BY plot_id LIMIT 1").fetchone()
-    lon, lat = db.execute("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_LineInterpolatePoint("
-                          "ST_GeometryN(geom, 1), 0.5) AS p FROM seismic_faults "
-                          "ORDER BY id LIMIT 1) f").fetchone()
+        "AND district IS NOT NULL ORDER BY plot_id LIMIT 1"
+    ).fetchone()
+    lon, lat = db.execute(
+        "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_LineInterpolatePoint("
+        "ST_GeometryN(geom, 1), 0.5) AS p FROM seismic_faults "
+        "ORDER BY id LIMIT 1) f"
+    ).fetchone()
     original = server.get(f"/collections/plots/items/{plot_id}", params={"f": "json"}).json()
     in_setback = district_row(server, district)["plots_in_setback"]
     d = 0.0003
-    on_fault = {"type": "MultiPolygon", "coordinates": [[[[lon - d, lat - d], [lon + d, lat - d],
-                                                          [lon + d, lat + d], [lon - d, lat + d],
-                                                          [lon - d, lat - d]]]]}
-    moved = write(server, "PATCH", f"/collections/plots/items/{plot_id}", editor,
-                  {"type": "Feature", "geometry": on_fault, "properties": {}})
+    on_fault = {
+        "type": "MultiPolygon",
+        "coordinates": [
+            [
+                [
+                    [lon - d, lat - d],
+                    [lon + d, lat - d],
+                    [lon + d, lat + d],
+                    [lon - d, lat + d],
+                    [lon - d, lat - d],
+                ]
+            ]
+        ],
+    }
+    moved = write(
+        server,
+        "PATCH",
+        f"/collections/plots/items/{plot_id}",
+        editor,
+        {"type": "Feature", "geometry": on_fault, "properties": {}},
+    )
     assert moved.status_code == 200, moved.text
     wait_until_current(server)
     row = plot_rows(db, [plot_id])[plot_id]
-    assert row[17] is True and row[16] == 0.0          # in_fault_setback, fault_distance_m
-    assert district_row(server, district)["plots_in_setback"] == in_setback + 1 \
+    assert row[17] is True and row[16] == 0.0  # in_fault_setback, fault_distance_m
+    assert (
+        district_row(server, district)["plots_in_setback"] == in_setback + 1
         or plot_rows(db, [plot_id])[plot_id][-2] != district
+    )
 
-    back = write(server, "PATCH", f"/collections/plots/items/{plot_id}", editor,
-                 {"type": "Feature", "geometry": original["geometry"], "properties": {}})
+    back = write(
+        server,
+        "PATCH",
+        f"/collections/plots/items/{plot_id}",
+        editor,
+        {"type": "Feature", "geometry": original["geometry"], "properties": {}},
+    )
     assert back.status_code == 200, back.text
     wait_until_current(server)
     assert plot_rows(db, [plot_id])[plot_id][17] is False
@@ -240,25 +304,40 @@ def test_a_park_closed_for_reconstruction_changes_park_access(refreshing_server,
     server = refreshing_server
     park_id, district = db.execute(
         "SELECT id, district FROM parks WHERE status = 'existing' AND district IS NOT NULL "
-        "ORDER BY ST_Area(geom) DESC LIMIT 1").fetchone()
-    near = [r[0] for r in db.execute(
-        "SELECT m.plot_id FROM plot_metrics m, parks p WHERE p.id = %s AND m.park_walk_m < 300 "
-        "AND ST_DWithin(m.geom, p.geom, 0.002) ORDER BY m.plot_id LIMIT 50",
-        (park_id,)).fetchall()]
+        "ORDER BY ST_Area(geom) DESC LIMIT 1"
+    ).fetchone()
+    near = [
+        r[0]
+        for r in db.execute(
+            "SELECT m.plot_id FROM plot_metrics m, parks p WHERE p.id = %s AND m.park_walk_m < 300 "
+            "AND ST_DWithin(m.geom, p.geom, 0.002) ORDER BY m.plot_id LIMIT 50",
+            (park_id,),
+        ).fetchall()
+    ]
     assert near
     before = plot_rows(db, near)
     green = district_row(server, district)["public_green_m2"]
 
-    closed = write(server, "PATCH", f"/collections/parks/items/{park_id}", editor,
-                   {"type": "Feature", "properties": {"status": "under_construction"}})
+    closed = write(
+        server,
+        "PATCH",
+        f"/collections/parks/items/{park_id}",
+        editor,
+        {"type": "Feature", "properties": {"status": "under_construction"}},
+    )
     assert closed.status_code == 200, closed.text
     wait_until_current(server)
     after = plot_rows(db, near)
     assert any(after[i][11] is None or after[i][11] > before[i][11] for i in near)
     assert district_row(server, district)["public_green_m2"] < green
 
-    reopened = write(server, "PATCH", f"/collections/parks/items/{park_id}", editor,
-                     {"type": "Feature", "properties": {"status": "existing"}})
+    reopened = write(
+        server,
+        "PATCH",
+        f"/collections/parks/items/{park_id}",
+        editor,
+        {"type": "Feature", "properties": {"status": "existing"}},
+    )
     assert reopened.status_code == 200, reopened.text
     wait_until_current(server)
     assert plot_rows(db, near) == before
@@ -269,27 +348,52 @@ def test_a_lighting_line_lights_its_street_and_the_mobility_layers_follow(refres
     """No `twin analyse`: the refresher derives the street's lit flag from the new lighting
     line, walks the night-time network again and republishes the mobility and safety layers."""
     server = refreshing_server
-    key = run_twin("users", "add", f"lighting-{uuid.uuid4().hex[:6]}", "--role", "editor",
-                   "--layers", "utility_lines").stdout.strip().splitlines()[-1]
-    street_id, length = db.execute("SELECT id, length_m FROM streets WHERE NOT lit AND "
-                                   "length_m > 200 ORDER BY id LIMIT 1").fetchone()
-    line = db.execute("SELECT ST_AsGeoJSON(ST_Multi(ST_Transform(ST_OffsetCurve("
-                      "ST_Transform(geom, 32643), 5), 4326))) FROM streets WHERE id = %s",
-                      (street_id,)).fetchone()[0]
+    key = (
+        run_twin(
+            "users",
+            "add",
+            f"lighting-{uuid.uuid4().hex[:6]}",
+            "--role",
+            "editor",
+            "--layers",
+            "utility_lines",
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    street_id, length = db.execute(
+        "SELECT id, length_m FROM streets WHERE NOT lit AND length_m > 200 ORDER BY id LIMIT 1"
+    ).fetchone()
+    line = db.execute(
+        "SELECT ST_AsGeoJSON(ST_Multi(ST_Transform(ST_OffsetCurve("
+        "ST_Transform(geom, 32643), 5), 4326))) FROM streets WHERE id = %s",
+        (street_id,),
+    ).fetchone()[0]
 
     def lit_km() -> float:
         document = server.get("/indicators/mobility-safety").json()
-        assert document["computed"]["published"] is True   # published for the current data
-        lit = [f["properties"]["lit_km"] for f in server.get(
-            "/collections/district_mobility_safety/items", params={"f": "json"}).json()["features"]]
+        assert document["computed"]["published"] is True  # published for the current data
+        lit = [
+            f["properties"]["lit_km"]
+            for f in server.get(
+                "/collections/district_mobility_safety/items", params={"f": "json"}
+            ).json()["features"]
+        ]
         assert sum(lit) == pytest.approx(document["city"]["lit_km"], abs=0.05)
         return document["city"]["lit_km"]
 
     before = lit_km()
-    created = write(server, "POST", "/collections/utility_lines/items", key,
-                    {"type": "Feature", "geometry": json.loads(line),
-                     "properties": {"network": "lighting", "installed_year": 2026,
-                                    "length_m": length}})
+    created = write(
+        server,
+        "POST",
+        "/collections/utility_lines/items",
+        key,
+        {
+            "type": "Feature",
+            "geometry": json.loads(line),
+            "properties": {"network": "lighting", "installed_year": 2026, "length_m": length},
+        },
+    )
     assert created.status_code == 201, created.text
     try:
         wait_until_current(server)
@@ -299,8 +403,7 @@ def test_a_lighting_line_lights_its_street_and_the_mobility_layers_follow(refres
         gone = write(server, "DELETE", created.headers["Location"].split(server.url)[-1], key)
         assert gone.status_code == 204, gone.text
     wait_until_current(server)
-    assert db.execute("SELECT lit FROM streets WHERE id = %s", (street_id,)).fetchone()[0] \
-        is False
+    assert db.execute("SELECT lit FROM streets WHERE id = %s", (street_id,)).fetchone()[0] is False
     assert lit_km() == pytest.approx(before, abs=0.011)
 
 
@@ -352,6 +455,6 @@ def test_the_refresher_works_beside_the_workers_and_leaves_with_a_killed_server(
     finally:
         srv.process.kill()
         srv.process.wait()
-        for pid in children:   # uvicorn's workers: a killed supervisor cannot stop them
+        for pid in children:  # uvicorn's workers: a killed supervisor cannot stop them
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)

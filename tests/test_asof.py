@@ -33,9 +33,15 @@ def editor(database_url) -> str:
 
 
 def new_plot(server, key: str, lon: float, lat: float, **properties) -> tuple[str, int]:
-    feature = {"type": "Feature", "geometry": square(lon, lat),
-               "properties": {"cadastral_number": f"ASOF-{uuid.uuid4().hex[:10]}",
-                              "land_use": "residential", **properties}}
+    feature = {
+        "type": "Feature",
+        "geometry": square(lon, lat),
+        "properties": {
+            "cadastral_number": f"ASOF-{uuid.uuid4().hex[:10]}",
+            "land_use": "residential",
+            **properties,
+        },
+    }
     response = write(server, "POST", "/collections/plots/items", key, feature)
     assert response.status_code == 201, response.text
     path = response.headers["Location"].removeprefix(server.url)
@@ -55,8 +61,11 @@ def by_id(page: dict) -> dict[int, dict]:
 def test_items_as_of_a_date_show_the_plot_before_and_after_an_edit(server, editor):
     path, fid = new_plot(server, editor, 76.9401, 43.2301, land_use="vacant", residents=0)
     before = instant()
-    moved = {"type": "Feature", "geometry": square(76.9421, 43.2321),
-             "properties": {"land_use": "commercial", "residents": 12}}
+    moved = {
+        "type": "Feature",
+        "geometry": square(76.9421, 43.2321),
+        "properties": {"land_use": "commercial", "residents": 12},
+    }
     assert write(server, "PATCH", path, editor, moved).status_code == 200
     after = instant()
     box = "76.939,43.229,76.944,43.234"
@@ -72,13 +81,18 @@ def test_items_as_of_a_date_show_the_plot_before_and_after_an_edit(server, edito
     assert fid in by_id(items(server, datetime=before, bbox=old_box))
     assert fid not in by_id(items(server, datetime=after, bbox=old_box))
     # properties, output CRS and a CQL2 filter apply to the past as they do today
-    past = items(server, datetime=before, bbox=box, properties="land_use",
-                 crs=f"{EPSG}4326", filter="land_use = 'vacant'")
+    past = items(
+        server,
+        datetime=before,
+        bbox=box,
+        properties="land_use",
+        crs=f"{EPSG}4326",
+        filter="land_use = 'vacant'",
+    )
     assert fid in by_id(past)
     assert by_id(past)[fid]["properties"] == {"land_use": "vacant"}
     assert by_id(past)[fid]["geometry"]["coordinates"][0][0][0] == [43.2301, 76.9401]
-    assert fid not in by_id(items(server, datetime=after, bbox=box,
-                                  filter="land_use = 'vacant'"))
+    assert fid not in by_id(items(server, datetime=after, bbox=box, filter="land_use = 'vacant'"))
     # a future instant is the twin as it is now; before the plot was created it did not exist
     future = by_id(items(server, datetime="2999-01-01T00:00:00Z", bbox=box))[fid]
     assert future["properties"]["land_use"] == "commercial"
@@ -91,8 +105,9 @@ def test_a_deleted_plot_is_still_there_in_the_past(server, editor):
     assert write(server, "DELETE", path, editor).status_code == 204
     gone = instant()
     box = "76.943,43.233,76.946,43.236"
-    assert by_id(items(server, datetime=standing, bbox=box))[fid]["properties"]["land_use"] \
-        == "mixed"
+    assert (
+        by_id(items(server, datetime=standing, bbox=box))[fid]["properties"]["land_use"] == "mixed"
+    )
     assert fid not in by_id(items(server, datetime=gone, bbox=box))
     assert fid not in by_id(items(server, bbox=box))
     # an interval holds every plot that existed at any time in it, in its latest version
@@ -104,8 +119,9 @@ def test_a_deleted_plot_is_still_there_in_the_past(server, editor):
     assert fid in by_id(items(server, datetime=today, bbox=box))
     # the item itself is gone now, and the old /asof route answers like items?datetime=
     assert server.get(f"{path}?f=json").status_code == 404
-    alias = server.get("/collections/plots/asof", params={"datetime": standing,
-                                                          "bbox": box, "limit": 1000})
+    alias = server.get(
+        "/collections/plots/asof", params={"datetime": standing, "bbox": box, "limit": 1000}
+    )
     assert alias.status_code == 200
     assert alias.headers["content-type"].startswith("application/geo+json")
     assert by_id(alias.json())[fid]["properties"]["land_use"] == "mixed"
@@ -115,15 +131,17 @@ def test_paging_through_the_past_keeps_the_date(server, editor):
     tag = f"ASOF-PAGE-{uuid.uuid4().hex[:6]}"
     made = []
     for k in range(5):
-        path, fid = new_plot(server, editor, 76.9461 + k * 0.0012, 43.2361,
-                             cadastral_number=f"{tag}-{k}")
+        path, fid = new_plot(
+            server, editor, 76.9461 + k * 0.0012, 43.2361, cadastral_number=f"{tag}-{k}"
+        )
         made.append((path, fid))
     then = instant()
     for path, _ in made:
         assert write(server, "DELETE", path, editor).status_code == 204
     seen: list[int] = []
     url: str | None = "/collections/plots/items?" + urlencode(
-        {"limit": 2, "datetime": then, "filter": f"cadastral_number LIKE '{tag}%'"})
+        {"limit": 2, "datetime": then, "filter": f"cadastral_number LIKE '{tag}%'"}
+    )
     pages = 0
     while url:
         response = server.get(url.replace(server.url, ""))
@@ -146,28 +164,39 @@ def test_a_bulk_loaded_plot_edited_later_shows_its_loaded_version_before_the_edi
         fid = db.execute(
             "INSERT INTO plots (cadastral_number, land_use, geom) VALUES (%s, 'industrial', "
             "ST_Multi(ST_GeomFromGeoJSON(%s))) RETURNING id",
-            (f"ASOF-{uuid.uuid4().hex[:10]}", json.dumps(square(76.9481, 43.2381)))
+            (f"ASOF-{uuid.uuid4().hex[:10]}", json.dumps(square(76.9481, 43.2381))),
         ).fetchone()[0]
     loaded = instant()
     db.execute("UPDATE plots SET land_use = 'green' WHERE id = %s", (fid,))
     box = "76.947,43.237,76.950,43.240"
-    assert by_id(items(server, datetime=loaded, bbox=box))[fid]["properties"]["land_use"] \
+    assert (
+        by_id(items(server, datetime=loaded, bbox=box))[fid]["properties"]["land_use"]
         == "industrial"
-    assert by_id(items(server, datetime="2001-01-01T00:00:00Z", bbox=box))[fid] \
-        ["properties"]["land_use"] == "industrial"
+    )
+    assert (
+        by_id(items(server, datetime="2001-01-01T00:00:00Z", bbox=box))[fid]["properties"][
+            "land_use"
+        ]
+        == "industrial"
+    )
     assert by_id(items(server, bbox=box))[fid]["properties"]["land_use"] == "green"
     # SQL clients get the same answer from the database function
-    assert db.execute("SELECT properties ->> 'land_use' FROM twin_layer_as_of('plots', %s) "
-                      "WHERE id = %s", (loaded, fid)).fetchone() == ("industrial",)
+    assert db.execute(
+        "SELECT properties ->> 'land_use' FROM twin_layer_as_of('plots', %s) WHERE id = %s",
+        (loaded, fid),
+    ).fetchone() == ("industrial",)
 
 
-@pytest.mark.parametrize("value, names", [
-    ("yesterday", "RFC 3339"),
-    ("2024-13-45", "RFC 3339"),
-    ("2025-01-01T00:00:00Z/2024-01-01T00:00:00Z", "starts after it ends"),
-    ("../..", "at least one closed end"),
-    ("2024-01-01/2024-02-01/2024-03-01", "start/end"),
-])
+@pytest.mark.parametrize(
+    "value, names",
+    [
+        ("yesterday", "RFC 3339"),
+        ("2024-13-45", "RFC 3339"),
+        ("2025-01-01T00:00:00Z/2024-01-01T00:00:00Z", "starts after it ends"),
+        ("../..", "at least one closed end"),
+        ("2024-01-01/2024-02-01/2024-03-01", "start/end"),
+    ],
+)
 def test_a_bad_datetime_is_a_400_naming_the_problem(server, value, names):
     for route in ("items", "asof"):
         response = server.get(f"/collections/plots/{route}", params={"datetime": value})

@@ -36,11 +36,14 @@ CYRILLIC = re.compile(r"[А-Яа-яЁёӘәҒғҚқҢңӨөҰұҮүҺһІі]")
 def viewer_code() -> dict[str, str]:
     """The viewer's modules without their comments (a comment may quote a figure)."""
     strip = re.compile(r"/\*.*?\*/|(?<![:'\"`\w])//[^\n]*", re.S)
-    return {path.name: strip.sub("", path.read_text(encoding="utf-8"))
-            for path in sorted(WEB_SRC.glob("*.js"))}
+    return {
+        path.name: strip.sub("", path.read_text(encoding="utf-8"))
+        for path in sorted(WEB_SRC.glob("*.js"))
+    }
 
 
 # -- titles ---------------------------------------------------------------------------------
+
 
 def test_every_layer_has_its_title_in_english_russian_and_kazakh() -> None:
     for layer in load_catalog().values():
@@ -51,8 +54,9 @@ def test_every_layer_has_its_title_in_english_russian_and_kazakh() -> None:
         for lang in ("ru", "kk"):
             assert titles[lang] != titles["en"], f"{layer.name}: the {lang} title is English"
             assert CYRILLIC.search(titles[lang]), f"{layer.name}: {lang} title not in Cyrillic"
-            assert not re.search(r"[A-Za-z]{2,}", titles[lang].replace("H3", "")), \
+            assert not re.search(r"[A-Za-z]{2,}", titles[lang].replace("H3", "")), (
                 f"{layer.name}: a Latin word in the {lang} title {titles[lang]!r}"
+            )
         assert titles["kk"] != titles["ru"], f"{layer.name}: the Kazakh title is the Russian one"
     # Kazakh is written with its own letters: most titles have one (Ғимараттар, Көшелер ...)
     kazakh = [layer.titles["kk"] for layer in load_catalog().values()]
@@ -72,11 +76,13 @@ def test_the_panel_groups_and_their_titles_come_from_the_catalog() -> None:
     assert {layer.group for layer in load_catalog().values()} <= set(names)
     analysis = next(group for group in panel if group.name == "Analysis")
     assert analysis.collapsed
-    assert {layer.name for layer in load_catalog().values() if layer.analysis} == \
-        {layer.name for layer in load_catalog().values() if layer.group == "Analysis"}
+    assert {layer.name for layer in load_catalog().values() if layer.analysis} == {
+        layer.name for layer in load_catalog().values() if layer.group == "Analysis"
+    }
 
 
 # -- analysis inputs ------------------------------------------------------------------------
+
 
 def test_each_analysis_reads_the_layers_that_say_they_feed_it() -> None:
     info = catalog_info()
@@ -93,6 +99,7 @@ def test_each_analysis_reads_the_layers_that_say_they_feed_it() -> None:
 
 
 # -- editing --------------------------------------------------------------------------------
+
 
 def add_user(role: str, *layers: str, check: bool = True) -> str:
     """`twin users add` as an admin runs it: the key it prints, or what it says on refusal."""
@@ -111,9 +118,12 @@ def test_the_editable_layers_are_exactly_those_the_editing_api_accepts(server) -
     for name in load_catalog():
         # an empty feature: an editable layer reads it and names what is missing (400); any
         # other layer refuses to be written at all (405, read-only)
-        answer = httpx.post(f"{server.url}/collections/{name}/items", headers=headers,
-                            content=json.dumps({"type": "Feature", "properties": {}}),
-                            timeout=60)
+        answer = httpx.post(
+            f"{server.url}/collections/{name}/items",
+            headers=headers,
+            content=json.dumps({"type": "Feature", "properties": {}}),
+            timeout=60,
+        )
         assert answer.status_code in (400, 405), (name, answer.status_code, answer.text)
         if answer.status_code == 400:
             accepted.add(name)
@@ -127,6 +137,7 @@ def test_the_editable_layers_are_exactly_those_the_editing_api_accepts(server) -
 
 # -- the programme's figures ----------------------------------------------------------------
 
+
 def test_every_target_has_a_value_a_year_and_a_source() -> None:
     figures = [f for ind in programme().indicators.values() for f in ind.figures.values()]
     figures += list(programme().mobility.values())
@@ -139,8 +150,11 @@ def test_every_target_has_a_value_a_year_and_a_source() -> None:
         if figure.kind == "parameter":
             assert figure.year is None and figure.source.startswith("Our"), figure
     served = programme().indicators["share_all_six"].served()
-    assert served == {"target": 1.0, "year": 2030, "source": "S2 l.834: all daily needs "
-                      "within 15 minutes on foot or by public transport"}
+    assert served == {
+        "target": 1.0,
+        "year": 2030,
+        "source": "S2 l.834: all daily needs within 15 minutes on foot or by public transport",
+    }
 
 
 def test_a_catalog_file_with_a_mistake_is_refused_naming_it(tmp_path: Path) -> None:
@@ -148,12 +162,16 @@ def test_a_catalog_file_with_a_mistake_is_refused_naming_it(tmp_path: Path) -> N
     shutil.copytree(ROOT / "layers", layers)
     path = layers / "plots.yml"
     original = path.read_text(encoding="utf-8")
-    for change, words in [("group: Land and buildings", "group 'Land and biuldings' is none"),
-                          ("feeds: [city, mobility]", "feeds unknown analyses citty"),
-                          ("editable: true", "editable must be true or false")]:
-        broken = {"group: Land and buildings": "group: Land and biuldings",
-                  "feeds: [city, mobility]": "feeds: [citty, mobility]",
-                  "editable: true": "editable: maybe"}[change]
+    for change, words in [
+        ("group: Land and buildings", "group 'Land and biuldings' is none"),
+        ("feeds: [city, mobility]", "feeds unknown analyses citty"),
+        ("editable: true", "editable must be true or false"),
+    ]:
+        broken = {
+            "group: Land and buildings": "group: Land and biuldings",
+            "feeds: [city, mobility]": "feeds: [citty, mobility]",
+            "editable: true": "editable: maybe",
+        }[change]
         path.write_text(original.replace(change, broken, 1), encoding="utf-8")
         with pytest.raises(CatalogError, match=re.escape(words)):
             load_catalog(layers)
@@ -173,13 +191,16 @@ def test_a_new_layer_is_one_file(tmp_path: Path) -> None:
         "name: benches\n"
         "title: {en: Benches, ru: Скамейки, kk: Орындықтар}\n"
         "group: Green\ngeometry: Point\nfeeds: [fifteen]\n"
-        "properties:\n  material: {type: string, title: Material}\n", encoding="utf-8")
+        "properties:\n  material: {type: string, title: Material}\n",
+        encoding="utf-8",
+    )
     bench = load_catalog(layers)["benches"]
     assert bench.titles["kk"] == "Орындықтар" and bench.feeds == ("fifteen",)
     assert not bench.editable and "Green" in [g.name for g in groups(layers)]
 
 
 # -- the viewer -----------------------------------------------------------------------------
+
 
 def test_the_viewer_gets_titles_groups_and_targets_from_layers_json(server) -> None:
     panel = server.get("/viewer/layers.json").json()
@@ -215,7 +236,7 @@ def test_the_viewer_code_names_no_layer_title_and_no_target() -> None:
     for figure in figures:
         values = [figure.value] if figure.value is not None else []
         if isinstance(figure.value, float) and figure.value < 1:
-            values = [round(figure.value * 100, 6)]   # a share is shown as a percentage
+            values = [round(figure.value * 100, 6)]  # a share is shown as a percentage
         for value in values:
             text = f"{value:g}"
             if "." in text or (float(value).is_integer() and value >= 100 and value % 50):

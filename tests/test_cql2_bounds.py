@@ -72,24 +72,28 @@ def still_serving(server: Server) -> None:
     assert server.get("/healthz").status_code == 200
 
 
-def get_items(server: Server, cql: str, lang: str = "cql2-text", collection: str = "plots",
-              **extra: str) -> httpx.Response:
+def get_items(
+    server: Server, cql: str, lang: str = "cql2-text", collection: str = "plots", **extra: str
+) -> httpx.Response:
     query = urllib.parse.urlencode({"filter": cql, "filter-lang": lang, "limit": 1, **extra})
     return server.get(f"/collections/{collection}/items?{query}")
 
 
-def search(server: Server, body: str, content_type: str, collection: str = "plots"
-           ) -> httpx.Response:
-    return server.post(f"/collections/{collection}/items?limit=1", content=body.encode(),
-                       headers={"Content-Type": content_type})
+def search(
+    server: Server, body: str, content_type: str, collection: str = "plots"
+) -> httpx.Response:
+    return server.post(
+        f"/collections/{collection}/items?limit=1",
+        content=body.encode(),
+        headers={"Content-Type": content_type},
+    )
 
 
 def raw_get_status(server: Server, target: str) -> int:
     """The status of a GET whatever the length of its request line, over a plain socket."""
     host, port = urllib.parse.urlsplit(server.url).netloc.split(":")
     with socket.create_connection((host, int(port)), timeout=60) as conn:
-        conn.sendall(f"GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-                     .encode())
+        conn.sendall(f"GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
         head = b""
         while b"\r\n" not in head:
             chunk = conn.recv(4096)
@@ -111,37 +115,43 @@ def assert_refused(response: httpx.Response, setting: str, value: int) -> None:
 def test_two_thousand_brackets_are_refused_without_a_crash(guarded):
     """Defect 1: 4 KB of brackets overflowed cql2's stack and killed the process."""
     assert_refused(get_items(guarded, PARENS_2000), "TWIN_CQL2_MAX_DEPTH", DEFAULT_DEPTH)
-    assert_refused(search(guarded, PARENS_2000, "text/cql2"), "TWIN_CQL2_MAX_DEPTH",
-                   DEFAULT_DEPTH)
+    assert_refused(search(guarded, PARENS_2000, "text/cql2"), "TWIN_CQL2_MAX_DEPTH", DEFAULT_DEPTH)
     # the same through pygeoapi's formats: checked before pygeoapi or its provider parse it
-    assert_refused(get_items(guarded, PARENS_2000, f="html"), "TWIN_CQL2_MAX_DEPTH",
-                   DEFAULT_DEPTH)
-    assert_refused(get_items(guarded, PARENS_2000, f="jsonld"), "TWIN_CQL2_MAX_DEPTH",
-                   DEFAULT_DEPTH)
-    deep_arrays = '{"op": "in", "args": [{"property": "residents"}, ' + "[" * 2000 + "1" + \
-        "]" * 2000 + "]}"
-    assert_refused(search(guarded, deep_arrays, "application/cql2+json"),
-                   "TWIN_CQL2_MAX_DEPTH", DEFAULT_DEPTH)
+    assert_refused(get_items(guarded, PARENS_2000, f="html"), "TWIN_CQL2_MAX_DEPTH", DEFAULT_DEPTH)
+    assert_refused(
+        get_items(guarded, PARENS_2000, f="jsonld"), "TWIN_CQL2_MAX_DEPTH", DEFAULT_DEPTH
+    )
+    deep_arrays = (
+        '{"op": "in", "args": [{"property": "residents"}, ' + "[" * 2000 + "1" + "]" * 2000 + "]}"
+    )
+    assert_refused(
+        search(guarded, deep_arrays, "application/cql2+json"), "TWIN_CQL2_MAX_DEPTH", DEFAULT_DEPTH
+    )
     # application/json is also how features are created: a body deeper than a JSON reader
     # goes (orjson stops at 1,024 levels) is no search but a body that is not JSON, a 400
     not_json = search(guarded, deep_arrays, "application/json")
     assert not_json.status_code == 400 and "not valid JSON" in not_json.json()["description"]
-    assert_refused(search(guarded, nested_not_json(500), "application/json"),
-                   "TWIN_CQL2_MAX_DEPTH", DEFAULT_DEPTH)
-    assert_refused(get_items(guarded, deep_arrays, "cql2-json"), "TWIN_CQL2_MAX_DEPTH",
-                   DEFAULT_DEPTH)
+    assert_refused(
+        search(guarded, nested_not_json(500), "application/json"),
+        "TWIN_CQL2_MAX_DEPTH",
+        DEFAULT_DEPTH,
+    )
+    assert_refused(
+        get_items(guarded, deep_arrays, "cql2-json"), "TWIN_CQL2_MAX_DEPTH", DEFAULT_DEPTH
+    )
     still_serving(guarded)
     assert rss_mb(guarded) < guarded.baseline_mb + RSS_CEILING_MB
 
 
 def test_a_chain_of_twenty_thousand_ands_is_refused_without_a_crash(guarded):
     """Defect 1: a flat AND chain crashed cql2 as surely as brackets did."""
-    assert_refused(search(guarded, AND_20000, "text/cql2"), "TWIN_CQL2_MAX_LENGTH",
-                   DEFAULT_LENGTH)
-    chain_json = json.dumps({"op": "and", "args": [
-        {"op": "=", "args": [{"property": "residents"}, 1]}] * 20000})
-    assert_refused(search(guarded, chain_json, "application/cql2+json"),
-                   "TWIN_CQL2_MAX_LENGTH", DEFAULT_LENGTH)
+    assert_refused(search(guarded, AND_20000, "text/cql2"), "TWIN_CQL2_MAX_LENGTH", DEFAULT_LENGTH)
+    chain_json = json.dumps(
+        {"op": "and", "args": [{"op": "=", "args": [{"property": "residents"}, 1]}] * 20000}
+    )
+    assert_refused(
+        search(guarded, chain_json, "application/cql2+json"), "TWIN_CQL2_MAX_LENGTH", DEFAULT_LENGTH
+    )
     # as long as a URL may be: refused for its size in nodes, before cql2 counts them
     url_sized = " AND ".join(["x=1"] * 1200)
     assert_refused(get_items(guarded, url_sized), "TWIN_CQL2_MAX_NODES", DEFAULT_NODES)
@@ -154,14 +164,19 @@ def test_a_chain_of_twenty_thousand_ands_is_refused_without_a_crash(guarded):
 def test_nested_nots_are_refused_before_they_cost_memory(guarded):
     """Defect 2: 100 nested NOTs (613 bytes) made cql2 allocate 1.8 GB; 1,000 about 22 GB."""
     for levels in (100, 1000):
-        assert_refused(get_items(guarded, nested_not(levels)), "TWIN_CQL2_MAX_DEPTH",
-                       DEFAULT_DEPTH)
-        assert_refused(search(guarded, nested_not(levels), "text/cql2"),
-                       "TWIN_CQL2_MAX_DEPTH", DEFAULT_DEPTH)
+        assert_refused(get_items(guarded, nested_not(levels)), "TWIN_CQL2_MAX_DEPTH", DEFAULT_DEPTH)
+        assert_refused(
+            search(guarded, nested_not(levels), "text/cql2"), "TWIN_CQL2_MAX_DEPTH", DEFAULT_DEPTH
+        )
         as_json = nested_not_json(levels)  # 1,000 levels are 25 kB: too long already
-        assert_refused(search(guarded, as_json, "application/cql2+json"),
-                       *(("TWIN_CQL2_MAX_DEPTH", DEFAULT_DEPTH) if len(as_json) < DEFAULT_LENGTH
-                         else ("TWIN_CQL2_MAX_LENGTH", DEFAULT_LENGTH)))
+        assert_refused(
+            search(guarded, as_json, "application/cql2+json"),
+            *(
+                ("TWIN_CQL2_MAX_DEPTH", DEFAULT_DEPTH)
+                if len(as_json) < DEFAULT_LENGTH
+                else ("TWIN_CQL2_MAX_LENGTH", DEFAULT_LENGTH)
+            ),
+        )
         bare = "NOT " * levels + LEAF  # nesting without a single bracket
         assert_refused(get_items(guarded, bare), "TWIN_CQL2_MAX_DEPTH", DEFAULT_DEPTH)
     still_serving(guarded)
@@ -209,20 +224,44 @@ REAL_FILTERS = [
     ("plots", gdal_where(24), "cql2-text"),  # 24 conditions from QGIS, nested by GDAL
     ("plots", "cadastral_number LIKE '%12%'", "cql2-text"),  # the viewer's search
     ("streets", "name LIKE '%Абая%'", "cql2-text"),
-    ("amenities", json.dumps({"op": "and", "args": [  # OWSLib's CQL2 JSON
-        {"op": "=", "args": [{"property": "category"}, "education"]},
-        {"op": ">", "args": [{"property": "capacity"}, 150]}]}), "cql2-json"),
+    (
+        "amenities",
+        json.dumps(
+            {
+                "op": "and",
+                "args": [  # OWSLib's CQL2 JSON
+                    {"op": "=", "args": [{"property": "category"}, "education"]},
+                    {"op": ">", "args": [{"property": "capacity"}, 150]},
+                ],
+            }
+        ),
+        "cql2-json",
+    ),
     ("plots", "residents IN (" + ", ".join(str(i) for i in range(300)) + ")", "cql2-text"),
-    ("plots", "S_INTERSECTS(geometry, POLYGON((" + ", ".join(  # a 200-vertex drawn area
-        f"{76.88 + 0.03 * (i % 100) / 100:.5f} {43.2 + 0.02 * (i // 100):.5f}"
-        for i in [*range(100), *range(199, 99, -1)]) + ", 76.88 43.2)))", "cql2-text"),
-    ("plots", ("NOT (district IN ('Медеуский', 'Ауэзовский')) AND NOT (owner_type = 'state' "
-               "OR zoning IS NULL) AND area_m2 / 2 >= residents + 400"), "cql2-text"),
+    (
+        "plots",
+        "S_INTERSECTS(geometry, POLYGON(("
+        + ", ".join(  # a 200-vertex drawn area
+            f"{76.88 + 0.03 * (i % 100) / 100:.5f} {43.2 + 0.02 * (i // 100):.5f}"
+            for i in [*range(100), *range(199, 99, -1)]
+        )
+        + ", 76.88 43.2)))",
+        "cql2-text",
+    ),
+    (
+        "plots",
+        (
+            "NOT (district IN ('Медеуский', 'Ауэзовский')) AND NOT (owner_type = 'state' "
+            "OR zoning IS NULL) AND area_m2 / 2 >= residents + 400"
+        ),
+        "cql2-text",
+    ),
 ]
 
 
-@pytest.mark.parametrize("collection, cql, lang", REAL_FILTERS,
-                         ids=[f"{c}:{q[:30]}" for c, q, _ in REAL_FILTERS])
+@pytest.mark.parametrize(
+    "collection, cql, lang", REAL_FILTERS, ids=[f"{c}:{q[:30]}" for c, q, _ in REAL_FILTERS]
+)
 def test_filters_real_clients_send_still_answer(guarded, collection, cql, lang):
     response = get_items(guarded, cql, lang, collection)
     assert response.status_code == 200, response.text[:300]
@@ -234,16 +273,28 @@ def test_filters_real_clients_send_still_answer(guarded, collection, cql, lang):
 
 def test_the_limits_are_settings():
     """Each bound is read from its environment variable; its name and value are in the 400."""
-    server = Server(extra_env={"TWIN_CQL2_MAX_LENGTH": "80", "TWIN_CQL2_MAX_DEPTH": "3",
-                               "TWIN_CQL2_MAX_NODES": "12"})
+    server = Server(
+        extra_env={
+            "TWIN_CQL2_MAX_LENGTH": "80",
+            "TWIN_CQL2_MAX_DEPTH": "3",
+            "TWIN_CQL2_MAX_NODES": "12",
+        }
+    )
     try:
         assert get_items(server, "(residents = 1) AND (area_m2 > 5)").status_code == 200
-        assert_refused(get_items(server, "(((residents = 1))) AND (area_m2 > 5)"),
-                       "TWIN_CQL2_MAX_DEPTH", 3)
-        assert_refused(get_items(server, "residents = 1 AND area_m2 > 5 AND residents < 9 "
-                                         "AND area_m2 < 9000"), "TWIN_CQL2_MAX_NODES", 12)
-        assert_refused(get_items(server, "cadastral_number LIKE '" + "1" * 80 + "'"),
-                       "TWIN_CQL2_MAX_LENGTH", 80)
+        assert_refused(
+            get_items(server, "(((residents = 1))) AND (area_m2 > 5)"), "TWIN_CQL2_MAX_DEPTH", 3
+        )
+        assert_refused(
+            get_items(server, "residents = 1 AND area_m2 > 5 AND residents < 9 AND area_m2 < 9000"),
+            "TWIN_CQL2_MAX_NODES",
+            12,
+        )
+        assert_refused(
+            get_items(server, "cadastral_number LIKE '" + "1" * 80 + "'"),
+            "TWIN_CQL2_MAX_LENGTH",
+            80,
+        )
         still_serving(server)
     finally:
         server.stop()
@@ -262,8 +313,11 @@ def test_new_heavy_filters_do_not_hold_up_other_requests(guarded):
             while not stop.is_set() and sent < 400:
                 sent += 1
                 cql = "NOT " * 30 + f"residents <> {number * 100000 + sent}"
-                statuses.append(http.get("/collections/plots/items",
-                                         params={"filter": cql, "limit": 1}).status_code)
+                statuses.append(
+                    http.get(
+                        "/collections/plots/items", params={"filter": cql, "limit": 1}
+                    ).status_code
+                )
 
     clients = [threading.Thread(target=client, args=(n,)) for n in range(4)]
     for each in clients:
@@ -282,17 +336,22 @@ def test_new_heavy_filters_do_not_hold_up_other_requests(guarded):
             each.join(60)
     assert len(statuses) > 20 and set(statuses) == {200}, statuses[:20]
     waits.sort()  # on 2 busy cores: median 0.1 s, longest 0.25 s (before: 1.1 s and 3.1 s)
-    assert waits[len(waits) // 2] < 0.4 and waits[-1] < 1.5, \
+    assert waits[len(waits) // 2] < 0.4 and waits[-1] < 1.5, (
         f"/healthz waited {waits[len(waits) // 2]:.2f} s (median), {waits[-1]:.2f} s (longest)"
+    )
 
 
 # Property: any filter, nested and sized up to the bounds and just beyond, is a 200 or a 400
 # in JSON, and the server stays up and small. -----------------------------------------------
 
+
 def _leaf(draw: st.DrawFn) -> tuple[str, object]:
     """A condition of one of the shapes real filters have, sized up to past the bounds."""
-    kind = draw(st.sampled_from(["compare", "arithmetic", "minus", "casei", "in", "polygon",
-                                 "like", "chain"]))
+    kind = draw(
+        st.sampled_from(
+            ["compare", "arithmetic", "minus", "casei", "in", "polygon", "like", "chain"]
+        )
+    )
     if kind == "compare":
         value = draw(st.integers(-5, 400))
         return f"residents >= {value}", {"op": ">=", "args": [{"property": "residents"}, value]}
@@ -304,43 +363,61 @@ def _leaf(draw: st.DrawFn) -> tuple[str, object]:
         return f"residents = {text}", {"op": "=", "args": [{"property": "residents"}, node]}
     if kind == "minus":
         signs = draw(st.integers(1, 40))
-        return f"residents = {'- ' * signs}1", {"op": "=", "args": [
-            {"property": "residents"}, -1 if signs % 2 else 1]}
+        return f"residents = {'- ' * signs}1", {
+            "op": "=",
+            "args": [{"property": "residents"}, -1 if signs % 2 else 1],
+        }
     if kind == "casei":
         levels = draw(st.integers(1, 40))
         node: object = {"property": "land_use"}
         for _ in range(levels):
             node = {"op": "casei", "args": [node]}
-        return ("CASEI(" * levels + "land_use" + ")" * levels + " = 'mixed'",
-                {"op": "=", "args": [node, "mixed"]})
+        return (
+            "CASEI(" * levels + "land_use" + ")" * levels + " = 'mixed'",
+            {"op": "=", "args": [node, "mixed"]},
+        )
     if kind == "in":
         count = draw(st.integers(1, 700))
         values = list(range(count))
-        return (f"residents IN ({', '.join(map(str, values))})",
-                {"op": "in", "args": [{"property": "residents"}, values]})
+        return (
+            f"residents IN ({', '.join(map(str, values))})",
+            {"op": "in", "args": [{"property": "residents"}, values]},
+        )
     if kind == "polygon":
         vertices = draw(st.integers(3, 400))
-        ring = [[76.88 + 0.03 * i / vertices, 43.2 + 0.02 * ((i * 7) % vertices) / vertices]
-                for i in range(vertices)] + [[76.88, 43.2]]
+        ring = [
+            [76.88 + 0.03 * i / vertices, 43.2 + 0.02 * ((i * 7) % vertices) / vertices]
+            for i in range(vertices)
+        ] + [[76.88, 43.2]]
         wkt = ", ".join(f"{x:.6f} {y:.6f}" for x, y in ring)
-        return (f"S_INTERSECTS(geometry, POLYGON(({wkt})))", {"op": "s_intersects", "args": [
-            {"property": "geometry"}, {"type": "Polygon", "coordinates": [ring]}]})
+        return (
+            f"S_INTERSECTS(geometry, POLYGON(({wkt})))",
+            {
+                "op": "s_intersects",
+                "args": [{"property": "geometry"}, {"type": "Polygon", "coordinates": [ring]}],
+            },
+        )
     if kind == "like":
-        return "cadastral_number LIKE '%1%'", {"op": "like", "args": [
-            {"property": "cadastral_number"}, "%1%"]}
+        return "cadastral_number LIKE '%1%'", {
+            "op": "like",
+            "args": [{"property": "cadastral_number"}, "%1%"],
+        }
     terms = draw(st.integers(2, 300))
     op = draw(st.sampled_from(["AND", "OR"]))
     parts = [f"residents <> {i}" for i in range(terms)]
-    return f" {op} ".join(parts), {"op": op.lower(), "args": [
-        {"op": "<>", "args": [{"property": "residents"}, i]} for i in range(terms)]}
+    return f" {op} ".join(parts), {
+        "op": op.lower(),
+        "args": [{"op": "<>", "args": [{"property": "residents"}, i]} for i in range(terms)],
+    }
 
 
 @st.composite
 def nested_filters(draw: st.DrawFn) -> tuple[str, str]:
     """(filter, language): a leaf wrapped in up to 40 layers of NOT, brackets, AND and OR."""
     text, node = _leaf(draw)
-    for wrapper in draw(st.lists(st.sampled_from(["not", "bare_not", "brackets", "and", "or"]),
-                                 max_size=40)):
+    for wrapper in draw(
+        st.lists(st.sampled_from(["not", "bare_not", "brackets", "and", "or"]), max_size=40)
+    ):
         if wrapper in ("not", "bare_not"):
             text = f"NOT ({text})" if wrapper == "not" else f"NOT {text}"
             node = {"op": "not", "args": [node]}
@@ -348,17 +425,27 @@ def nested_filters(draw: st.DrawFn) -> tuple[str, str]:
             text = f"({text})"
         else:
             text = f"({text}) {wrapper.upper()} residents < 250"
-            node = {"op": wrapper, "args": [node, {"op": "<", "args": [
-                {"property": "residents"}, 250]}]}
+            node = {
+                "op": wrapper,
+                "args": [node, {"op": "<", "args": [{"property": "residents"}, 250]}],
+            }
     if draw(st.booleans()):
         return text, "cql2-text"
     return json.dumps(node), "cql2-json"
 
 
-@settings(max_examples=int(os.environ.get("TWIN_CQL2_EXAMPLES", "120")), deadline=None,
-          derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                 HealthCheck.data_too_large, HealthCheck.large_base_example])
+@settings(
+    max_examples=int(os.environ.get("TWIN_CQL2_EXAMPLES", "120")),
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.large_base_example,
+    ],
+)
 @given(case=nested_filters(), by_post=st.booleans())
 def test_any_filter_up_to_the_bounds_is_a_200_or_a_400(guarded, case, by_post):
     from twin.features.filters import measure_cql2_json, measure_cql2_text
@@ -366,8 +453,7 @@ def test_any_filter_up_to_the_bounds_is_a_200_or_a_400(guarded, case, by_post):
     cql, lang = case
     measure = measure_cql2_json if lang == "cql2-json" else measure_cql2_text
     size = measure(cql)
-    beyond = len(cql) > DEFAULT_LENGTH or size.depth > DEFAULT_DEPTH \
-        or size.nodes > DEFAULT_NODES
+    beyond = len(cql) > DEFAULT_LENGTH or size.depth > DEFAULT_DEPTH or size.nodes > DEFAULT_NODES
     if by_post or len(cql) > 4000:  # URLs stay well inside the request-line limit
         content_type = "text/cql2" if lang == "cql2-text" else "application/cql2+json"
         response = search(guarded, cql, content_type)
@@ -390,4 +476,3 @@ def test_the_server_is_whole_after_the_hostile_filters(guarded):
     still_serving(guarded)
     assert rss_mb(guarded) < guarded.baseline_mb + RSS_CEILING_MB
     assert get_items(guarded, "residents >= 0").status_code == 200
-

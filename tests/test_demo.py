@@ -17,21 +17,62 @@ from psycopg import sql
 from conftest import ROOT, run_twin, shared_data_or_skip, twin_env
 
 SOURCE = "Almaty Twin demo generator (seed 1, scale small)"
-POPULATION = {"Alatau": 318000, "Almaly": 225298, "Auezov": 311817, "Bostandyk": 368048,
-              "Zhetysu": 174582, "Medeu": 226948, "Nauryzbay": 171249, "Turksib": 247000}
-PARKS_2022 = {"Alatau": 29.57, "Almaly": 91.68, "Auezov": 59.38, "Bostandyk": 200.5,
-              "Zhetysu": 56.75, "Nauryzbay": 8.46, "Medeu": 97.43, "Turksib": 87.6}
-NETWORK_KM = {"water": 3600, "sewer": 1800, "heating": 1400, "gas": 5900, "power": 8500,
-              "lighting": 4800}
-NETWORK_WEAR = {"water": 55.8, "sewer": 57.5, "heating": 60.0, "gas": 36.0, "power": 65.0,
-                "lighting": 32.0}
+POPULATION = {
+    "Alatau": 318000,
+    "Almaly": 225298,
+    "Auezov": 311817,
+    "Bostandyk": 368048,
+    "Zhetysu": 174582,
+    "Medeu": 226948,
+    "Nauryzbay": 171249,
+    "Turksib": 247000,
+}
+PARKS_2022 = {
+    "Alatau": 29.57,
+    "Almaly": 91.68,
+    "Auezov": 59.38,
+    "Bostandyk": 200.5,
+    "Zhetysu": 56.75,
+    "Nauryzbay": 8.46,
+    "Medeu": 97.43,
+    "Turksib": 87.6,
+}
+NETWORK_KM = {
+    "water": 3600,
+    "sewer": 1800,
+    "heating": 1400,
+    "gas": 5900,
+    "power": 8500,
+    "lighting": 4800,
+}
+NETWORK_WEAR = {
+    "water": 55.8,
+    "sewer": 57.5,
+    "heating": 60.0,
+    "gas": 36.0,
+    "power": 65.0,
+    "lighting": 32.0,
+}
 COUNT = sql.SQL("SELECT count(*) FROM {}")
-INSIDE_ALMATY = sql.SQL("SELECT bool_and(ST_Within(geom, ST_MakeEnvelope(76.72, 43.02, 77.19, "
-                        "43.42, 4326))) FROM {}")
+INSIDE_ALMATY = sql.SQL(
+    "SELECT bool_and(ST_Within(geom, ST_MakeEnvelope(76.72, 43.02, 77.19, 43.42, 4326))) FROM {}"
+)
 INVALID = sql.SQL("SELECT count(*) FROM {} WHERE NOT ST_IsValid(geom) OR ST_IsEmpty(geom)")
-DEMO_LAYERS = ["districts", "polycentres", "blocks", "plots", "buildings", "streets",
-               "transit_stops", "amenities", "parks", "utility_lines", "utility_facilities",
-               "seismic_faults", "seismic_zones"]
+DEMO_LAYERS = [
+    "districts",
+    "polycentres",
+    "blocks",
+    "plots",
+    "buildings",
+    "streets",
+    "transit_stops",
+    "amenities",
+    "parks",
+    "utility_lines",
+    "utility_facilities",
+    "seismic_faults",
+    "seismic_zones",
+]
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +93,11 @@ def test_every_layer_has_features_and_says_it_is_synthetic(city, db):
     for layer in DEMO_LAYERS:
         count = db.execute(COUNT.format(sql.Identifier(layer))).fetchone()[0]
         assert count > 0, f"{layer} is empty"
-    rows = db.execute("SELECT name, source, licence, synthetic, loaded_at, details "
-                      "FROM twin_layers WHERE name = ANY(%s)", (DEMO_LAYERS + ["terrain"],)).fetchall()
+    rows = db.execute(
+        "SELECT name, source, licence, synthetic, loaded_at, details "
+        "FROM twin_layers WHERE name = ANY(%s)",
+        (DEMO_LAYERS + ["terrain"],),
+    ).fetchall()
     assert len(rows) == 14
     for name, source, licence, synthetic, loaded_at, details in rows:
         assert synthetic is True, name
@@ -68,8 +112,10 @@ def test_every_geometry_is_valid(city, db):
 
 
 def test_the_city_lies_where_almaty_is(city, db):
-    extent = db.execute("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
-                        "(SELECT ST_Extent(geom) e FROM districts) s").fetchone()
+    extent = db.execute(
+        "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+        "(SELECT ST_Extent(geom) e FROM districts) s"
+    ).fetchone()
     assert 76.73 <= extent[0] < 76.80 and 77.10 < extent[2] <= 77.18
     assert 43.02 <= extent[1] < 43.08 and 43.35 < extent[3] <= 43.41
     for layer in DEMO_LAYERS:
@@ -78,17 +124,21 @@ def test_the_city_lies_where_almaty_is(city, db):
 
 
 def test_eight_districts_in_three_languages_with_their_people(city, db):
-    rows = db.execute("SELECT name_en, name_kk, name_ru, population, area_km2, "
-                      "ST_X(ST_Centroid(geom)), ST_Y(ST_Centroid(geom)) FROM districts").fetchall()
+    rows = db.execute(
+        "SELECT name_en, name_kk, name_ru, population, area_km2, "
+        "ST_X(ST_Centroid(geom)), ST_Y(ST_Centroid(geom)) FROM districts"
+    ).fetchall()
     districts = {r[0]: r for r in rows}
     assert {name: r[3] for name, r in districts.items()} == POPULATION
-    assert districts["Auezov"][1] == "Әуезов ауданы" and districts["Turksib"][2] == "Турксибский район"
-    assert 650 < sum(r[4] for r in rows) < 760          # the city is 683-701 km2 (S2 l.212, l.4383)
+    assert (
+        districts["Auezov"][1] == "Әуезов ауданы" and districts["Turksib"][2] == "Турксибский район"
+    )
+    assert 650 < sum(r[4] for r in rows) < 760  # the city is 683-701 km2 (S2 l.212, l.4383)
     lon = {name: r[5] for name, r in districts.items()}
     lat = {name: r[6] for name, r in districts.items()}
-    assert lat["Zhetysu"] > lat["Almaly"] and lat["Turksib"] > lat["Almaly"]       # north
-    assert lon["Alatau"] < lon["Almaly"] and lon["Nauryzbay"] < lon["Almaly"]      # west
-    assert lon["Medeu"] > lon["Almaly"] and lat["Medeu"] < lat["Almaly"]          # south-east
+    assert lat["Zhetysu"] > lat["Almaly"] and lat["Turksib"] > lat["Almaly"]  # north
+    assert lon["Alatau"] < lon["Almaly"] and lon["Nauryzbay"] < lon["Almaly"]  # west
+    assert lon["Medeu"] > lon["Almaly"] and lat["Medeu"] < lat["Almaly"]  # south-east
     assert lat["Bostandyk"] < lat["Almaly"] and lon["Auezov"] < lon["Almaly"]
     residents = dict(db.execute("SELECT district, sum(residents) FROM plots GROUP BY 1").fetchall())
     assert residents == POPULATION
@@ -101,23 +151,31 @@ def test_terrain_rises_from_the_lower_city_into_the_mountains(city, db):
     assert path is not None and path.name.startswith("terrain-")
     lat = np.array([43.39, 43.30, 43.25, 43.20, 43.15, 43.06])
     heights = elevation_at(np.full(lat.size, 76.95), lat)
-    assert 590 < heights[0] < 720                      # the northern edge
-    assert np.all(np.diff(heights) > 0)                # rising to the south
-    assert heights[-1] > 2000                          # the Trans-Ili Alatau
+    assert 590 < heights[0] < 720  # the northern edge
+    assert np.all(np.diff(heights) > 0)  # rising to the south
+    assert heights[-1] > 2000  # the Trans-Ili Alatau
     assert np.isnan(elevation_at(np.array([10.0]), np.array([10.0])))[0]
-    medeu, zhetysu = (db.execute("SELECT ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom)) "
-                                 "FROM districts WHERE name_en = %s", (n,)).fetchone()
-                      for n in ("Medeu", "Zhetysu"))
-    assert elevation_at(np.array([medeu[0]]), np.array([medeu[1]]))[0] > \
-        elevation_at(np.array([zhetysu[0]]), np.array([zhetysu[1]]))[0] + 300
+    medeu, zhetysu = (
+        db.execute(
+            "SELECT ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom)) "
+            "FROM districts WHERE name_en = %s",
+            (n,),
+        ).fetchone()
+        for n in ("Medeu", "Zhetysu")
+    )
+    assert (
+        elevation_at(np.array([medeu[0]]), np.array([medeu[1]]))[0]
+        > elevation_at(np.array([zhetysu[0]]), np.array([zhetysu[1]]))[0] + 300
+    )
 
 
 def test_polycentres_carry_the_programme_targets(city, db):
-    rows = db.execute("SELECT name, functions, target_density_pph, max_block_ha, area_ha "
-                      "FROM polycentres").fetchall()
+    rows = db.execute(
+        "SELECT name, functions, target_density_pph, max_block_ha, area_ha FROM polycentres"
+    ).fetchall()
     assert {r[0] for r in rows} == {"North", "West", "South-West", "East Gate", "Historic Centre"}
     assert all(r[2] == 120 and r[3] == 5 and r[1] for r in rows)
-    assert close(sum(r[4] for r in rows), 9000)        # ~9,000 ha changed (S2 l.838)
+    assert close(sum(r[4] for r in rows), 9000)  # ~9,000 ha changed (S2 l.838)
 
 
 def nodes_with_two_places(conn) -> int:
@@ -131,15 +189,19 @@ def nodes_with_two_places(conn) -> int:
 
 def test_streets_are_a_routable_network(city, db):
     assert nodes_with_two_places(db) == 0
-    worst = db.execute("SELECT max(abs(length_m - ST_Length(geom::geography)) / length_m) "
-                       "FROM streets").fetchone()[0]
+    worst = db.execute(
+        "SELECT max(abs(length_m - ST_Length(geom::geography)) / length_m) FROM streets"
+    ).fetchone()[0]
     assert worst < 0.01
-    unlit = db.execute("SELECT sum(length_m) FILTER (WHERE NOT lit) / sum(length_m) FROM streets"
-                       ).fetchone()[0]
-    assert close(unlit, 0.20)                          # ~20% unlit (S2 l.1281)
+    unlit = db.execute(
+        "SELECT sum(length_m) FILTER (WHERE NOT lit) / sum(length_m) FROM streets"
+    ).fetchone()[0]
+    assert close(unlit, 0.20)  # ~20% unlit (S2 l.1281)
     highways = {r[0] for r in db.execute("SELECT DISTINCT highway FROM streets")}
     assert {"arterial", "residential", "pedestrian"} <= highways
-    names = {r[0] for r in db.execute("SELECT DISTINCT name FROM streets WHERE highway = 'arterial'")}
+    names = {
+        r[0] for r in db.execute("SELECT DISTINCT name FROM streets WHERE highway = 'arterial'")
+    }
     assert {"Abai Ave.", "Al-Farabi Ave.", "Raiymbek Ave.", "Dostyk Ave."} <= names
     # one network: from the largest component nearly every node is reachable
     from scipy.sparse import coo_matrix
@@ -148,58 +210,86 @@ def test_streets_are_a_routable_network(city, db):
     pairs = np.array(db.execute("SELECT source_node, target_node FROM streets").fetchall())
     ids, inverse = np.unique(pairs, return_inverse=True)
     inverse = inverse.reshape(pairs.shape)
-    graph = coo_matrix((np.ones(len(pairs)), (inverse[:, 0], inverse[:, 1])),
-                       shape=(ids.size, ids.size))
+    graph = coo_matrix(
+        (np.ones(len(pairs)), (inverse[:, 0], inverse[:, 1])), shape=(ids.size, ids.size)
+    )
     _, labels = connected_components(graph, directed=False)
     assert np.bincount(labels).max() > 0.95 * ids.size
 
 
 def test_the_historic_core_keeps_its_140_to_250_m_grid(city, db):
     # blocks whose centre is near Panfilov St. / Tole bi St. (S2 l.601)
-    sides = [r[0] for r in db.execute(
-        "SELECT sqrt(area_m2) FROM blocks WHERE ST_DWithin(ST_Centroid(geom)::geography, "
-        "ST_SetSRID(ST_MakePoint(76.945, 43.255), 4326)::geography, 1200)")]
+    sides = [
+        r[0]
+        for r in db.execute(
+            "SELECT sqrt(area_m2) FROM blocks WHERE ST_DWithin(ST_Centroid(geom)::geography, "
+            "ST_SetSRID(ST_MakePoint(76.945, 43.255), 4326)::geography, 1200)"
+        )
+    ]
     assert len(sides) > 40
     assert 140 <= np.median(sides) <= 250
-    periphery = db.execute("SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY area_m2) FROM blocks "
-                           "WHERE district IN ('Alatau', 'Nauryzbay')").fetchone()[0]
-    assert periphery > 2 * np.median(sides) ** 2       # coarser at the edges
+    periphery = db.execute(
+        "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY area_m2) FROM blocks "
+        "WHERE district IN ('Alatau', 'Nauryzbay')"
+    ).fetchone()[0]
+    assert periphery > 2 * np.median(sides) ** 2  # coarser at the edges
 
 
 def test_plots_subdivide_blocks_with_cadastral_numbers(city, db):
-    rows = db.execute("SELECT cadastral_number, block_code, land_use, zoning, max_height_m, "
-                      "owner_type, registered_on, area_m2 FROM plots LIMIT 5000").fetchall()
+    rows = db.execute(
+        "SELECT cadastral_number, block_code, land_use, zoning, max_height_m, "
+        "owner_type, registered_on, area_m2 FROM plots LIMIT 5000"
+    ).fetchall()
     pattern = re.compile(r"^20-3\d\d-\d{3,}-\d{3}$")
     assert all(pattern.match(r[0]) and r[0].startswith(r[1] + "-") for r in rows)
     assert all(r[3] and r[4] and r[5] and r[6] and r[7] > 0 for r in rows)
-    outside = db.execute("SELECT count(*) FROM plots p JOIN blocks b USING (block_code) "
-                         "WHERE NOT ST_CoveredBy(p.geom, ST_Buffer(b.geom, 0.00002))").fetchone()[0]
+    outside = db.execute(
+        "SELECT count(*) FROM plots p JOIN blocks b USING (block_code) "
+        "WHERE NOT ST_CoveredBy(p.geom, ST_Buffer(b.geom, 0.00002))"
+    ).fetchone()[0]
     assert outside == 0
     uses = {r[0] for r in db.execute("SELECT DISTINCT land_use FROM plots")}
     assert {"residential", "mixed", "commercial", "industrial", "public", "green", "vacant"} <= uses
 
 
 def test_buildings_stand_on_plots_and_most_old_ones_need_strengthening(city, db):
-    orphans = db.execute("SELECT count(*) FROM buildings b LEFT JOIN plots p "
-                         "ON p.cadastral_number = b.plot_cadastral_number "
-                         "WHERE p.id IS NULL OR NOT ST_Within(b.geom, p.geom)").fetchone()[0]
+    orphans = db.execute(
+        "SELECT count(*) FROM buildings b LEFT JOIN plots p "
+        "ON p.cadastral_number = b.plot_cadastral_number "
+        "WHERE p.id IS NULL OR NOT ST_Within(b.geom, p.geom)"
+    ).fetchone()[0]
     assert orphans == 0
-    shares = dict(db.execute("SELECT seismic_status, count(*)::float / sum(count(*)) OVER () "
-                             "FROM buildings WHERE year_built < 2001 GROUP BY 1").fetchall())
+    shares = dict(
+        db.execute(
+            "SELECT seismic_status, count(*)::float / sum(count(*)) OVER () "
+            "FROM buildings WHERE year_built < 2001 GROUP BY 1"
+        ).fetchall()
+    )
     assert close(shares["needs_strengthening"], 0.70)  # S2 l.5071
-    assert db.execute("SELECT count(*) FROM buildings WHERE year_built >= 2001 "
-                      "AND seismic_status <> 'compliant'").fetchone()[0] == 0
-    sane = db.execute("SELECT bool_and(levels >= 1 AND height_m > 2 AND floor_area_m2 > 0 "
-                      "AND year_built BETWEEN 1900 AND 2025) FROM buildings").fetchone()[0]
+    assert (
+        db.execute(
+            "SELECT count(*) FROM buildings WHERE year_built >= 2001 "
+            "AND seismic_status <> 'compliant'"
+        ).fetchone()[0]
+        == 0
+    )
+    sane = db.execute(
+        "SELECT bool_and(levels >= 1 AND height_m > 2 AND floor_area_m2 > 0 "
+        "AND year_built BETWEEN 1900 AND 2025) FROM buildings"
+    ).fetchone()[0]
     assert sane
 
 
 def test_utility_networks_match_the_programme(city, db):
-    rows = db.execute("SELECT network, sum(length_m), sum(wear_pct * length_m) / sum(length_m), "
-                      "sum(ST_Length(geom::geography)) FROM utility_lines GROUP BY 1").fetchall()
+    rows = db.execute(
+        "SELECT network, sum(length_m), sum(wear_pct * length_m) / sum(length_m), "
+        "sum(ST_Length(geom::geography)) FROM utility_lines GROUP BY 1"
+    ).fetchall()
     length = {r[0]: r[1] for r in rows}
-    factor = db.execute("SELECT (details->>'utility_length_factor')::float FROM twin_layers "
-                        "WHERE name = 'utility_lines'").fetchone()[0]
+    factor = db.execute(
+        "SELECT (details->>'utility_length_factor')::float FROM twin_layers "
+        "WHERE name = 'utility_lines'"
+    ).fetchone()[0]
     assert 0 < factor <= 1
     for network, km in NETWORK_KM.items():
         assert close(length[network], km * 1000 * factor), network
@@ -214,7 +304,7 @@ def test_utility_networks_match_the_programme(city, db):
 def test_thirty_faults_most_in_the_mountains_and_the_west_strip(city, db):
     terrain = dict(db.execute("SELECT terrain, count(*) FROM seismic_faults GROUP BY 1").fetchall())
     assert sum(terrain.values()) == 30
-    assert terrain["mountain"] / 30 > 0.60             # S2 l.5065
+    assert terrain["mountain"] / 30 > 0.60  # S2 l.5065
     strip = db.execute("""
         SELECT p.area_ha, ST_Area(p.geom::geography) / 1e4, p.kind, p.status, p.planned_year
         FROM parks p, seismic_faults f, polycentres c
@@ -223,9 +313,11 @@ def test_thirty_faults_most_in_the_mountains_and_the_west_strip(city, db):
           AND p.name LIKE 'West polycentre%'""").fetchone()
     assert strip is not None
     assert close(strip[0], 90) and close(strip[1], 90) and strip[2] == "green_zone"
-    built = db.execute("SELECT count(*) FROM buildings b, parks p WHERE p.name LIKE 'West polycentre%' "
-                       "AND ST_Intersects(b.geom, p.geom)").fetchone()[0]
-    assert built == 0                                  # no building on the fault strip
+    built = db.execute(
+        "SELECT count(*) FROM buildings b, parks p WHERE p.name LIKE 'West polycentre%' "
+        "AND ST_Intersects(b.geom, p.geom)"
+    ).fetchone()[0]
+    assert built == 0  # no building on the fault strip
 
 
 def test_microzones_of_intensity_9_and_10_cover_the_city(city, db):
@@ -242,8 +334,12 @@ def test_microzones_of_intensity_9_and_10_cover_the_city(city, db):
 
 
 def test_parks_match_the_2022_inventory_and_the_plans(city, db):
-    existing = dict(db.execute("SELECT district, sum(ST_Area(geom::geography)) / 1e4 FROM parks "
-                               "WHERE status = 'existing' GROUP BY 1").fetchall())
+    existing = dict(
+        db.execute(
+            "SELECT district, sum(ST_Area(geom::geography)) / 1e4 FROM parks "
+            "WHERE status = 'existing' GROUP BY 1"
+        ).fetchall()
+    )
     for district, hectares in PARKS_2022.items():
         assert close(existing[district], hectares), district
     assert close(sum(existing.values()), 631.2)
@@ -251,36 +347,57 @@ def test_parks_match_the_2022_inventory_and_the_plans(city, db):
     assert kinds == {"park", "square", "boulevard", "embankment", "green_zone", "pedestrian_zone"}
     by_2025, by_2030 = db.execute(
         "SELECT sum(area_ha) FILTER (WHERE status = 'existing' OR planned_year <= 2025), "
-        "sum(area_ha) FILTER (WHERE status = 'existing' OR planned_year <= 2030) FROM parks").fetchone()
-    assert close(by_2025, 894.97) and close(by_2030, 1284.97)     # S2 l.4501
-    assert db.execute("SELECT count(*) FROM parks WHERE status = 'planned' AND planned_year IS NULL"
-                      ).fetchone()[0] == 0
+        "sum(area_ha) FILTER (WHERE status = 'existing' OR planned_year <= 2030) FROM parks"
+    ).fetchone()
+    assert close(by_2025, 894.97) and close(by_2030, 1284.97)  # S2 l.4501
+    assert (
+        db.execute(
+            "SELECT count(*) FROM parks WHERE status = 'planned' AND planned_year IS NULL"
+        ).fetchone()[0]
+        == 0
+    )
 
 
 def test_amenities_for_the_fifteen_minute_city(city, db):
     kinds = dict(db.execute("SELECT kind, count(*) FROM amenities GROUP BY 1").fetchall())
-    assert kinds["school"] == 301                      # S2 l.2791
-    assert sum(kinds[k] for k in ("theatre", "museum", "library", "cinema")) == 160   # S2 l.3803
-    for kind in ("kindergarten", "clinic", "hospital", "shop", "supermarket", "market", "sport",
-                 "pharmacy", "park_entrance"):
+    assert kinds["school"] == 301  # S2 l.2791
+    assert sum(kinds[k] for k in ("theatre", "museum", "library", "cinema")) == 160  # S2 l.3803
+    for kind in (
+        "kindergarten",
+        "clinic",
+        "hospital",
+        "shop",
+        "supermarket",
+        "market",
+        "sport",
+        "pharmacy",
+        "park_entrance",
+    ):
         assert kinds.get(kind, 0) > 0, kind
-    central = db.execute("SELECT count(*) FROM amenities WHERE category = 'culture_sport' "
-                         "AND kind <> 'sport' AND district IN ('Almaly', 'Medeu')").fetchone()[0]
+    central = db.execute(
+        "SELECT count(*) FROM amenities WHERE category = 'culture_sport' "
+        "AND kind <> 'sport' AND district IN ('Almaly', 'Medeu')"
+    ).fetchone()[0]
     assert central == 98
-    no_hospital = db.execute("SELECT count(*) FROM amenities WHERE kind = 'hospital' "
-                             "AND district IN ('Alatau', 'Zhetysu')").fetchone()[0]
-    assert no_hospital == 0                            # S2 l.3356
+    no_hospital = db.execute(
+        "SELECT count(*) FROM amenities WHERE kind = 'hospital' "
+        "AND district IN ('Alatau', 'Zhetysu')"
+    ).fetchone()[0]
+    assert no_hospital == 0  # S2 l.3356
     categories = {r[0] for r in db.execute("SELECT DISTINCT category FROM amenities")}
     assert {"education", "healthcare", "commerce", "culture_sport", "parks"} <= categories
 
 
 def test_eleven_metro_stations_on_a_13_km_line(city, db):
-    stations = db.execute("SELECT ST_X(geom), ST_Y(geom) FROM transit_stops WHERE mode = 'metro' "
-                          "ORDER BY id").fetchall()
+    stations = db.execute(
+        "SELECT ST_X(geom), ST_Y(geom) FROM transit_stops WHERE mode = 'metro' ORDER BY id"
+    ).fetchall()
     assert len(stations) == 11
-    line = db.execute("SELECT ST_Length(ST_MakeLine(geom ORDER BY id)::geography) FROM transit_stops "
-                      "WHERE mode = 'metro'").fetchone()[0]
-    assert 12000 < line < 14000                        # S2 l.915
+    line = db.execute(
+        "SELECT ST_Length(ST_MakeLine(geom ORDER BY id)::geography) FROM transit_stops "
+        "WHERE mode = 'metro'"
+    ).fetchone()[0]
+    assert 12000 < line < 14000  # S2 l.915
     modes = {r[0] for r in db.execute("SELECT DISTINCT mode FROM transit_stops")}
     assert {"bus", "trolleybus", "brt", "metro"} <= modes
 
@@ -306,23 +423,39 @@ def test_same_seed_same_city(city, db):
 
     again = generate("small", 1)
     plots = again.layers["plots"].to_crs(4326)
-    loaded = db.execute("SELECT cadastral_number, residents, land_use, round(ST_X(ST_Centroid(geom))::numeric, 7), "
-                        "round(ST_Y(ST_Centroid(geom))::numeric, 7) FROM plots ORDER BY id").fetchall()
-    centroids = shapely.centroid(plots.geometry.values)   # planar, as ST_Centroid on lon/lat
-    regenerated = list(zip(plots.cadastral_number, plots.residents, plots.land_use,
-                           np.round(shapely.get_x(centroids), 7), np.round(shapely.get_y(centroids), 7)))
-    assert [(a, b, c, float(d), float(e)) for a, b, c, d, e in loaded] == \
-        [(a, int(b), c, float(d), float(e)) for a, b, c, d, e in regenerated]
-    counts = {name: db.execute(COUNT.format(sql.Identifier(name))).fetchone()[0]
-              for name in DEMO_LAYERS}
+    loaded = db.execute(
+        "SELECT cadastral_number, residents, land_use, round(ST_X(ST_Centroid(geom))::numeric, 7), "
+        "round(ST_Y(ST_Centroid(geom))::numeric, 7) FROM plots ORDER BY id"
+    ).fetchall()
+    centroids = shapely.centroid(plots.geometry.values)  # planar, as ST_Centroid on lon/lat
+    regenerated = list(
+        zip(
+            plots.cadastral_number,
+            plots.residents,
+            plots.land_use,
+            np.round(shapely.get_x(centroids), 7),
+            np.round(shapely.get_y(centroids), 7),
+        )
+    )
+    assert [(a, b, c, float(d), float(e)) for a, b, c, d, e in loaded] == [
+        (a, int(b), c, float(d), float(e)) for a, b, c, d, e in regenerated
+    ]
+    counts = {
+        name: db.execute(COUNT.format(sql.Identifier(name))).fetchone()[0] for name in DEMO_LAYERS
+    }
     assert counts == {name: len(frame) for name, frame in again.layers.items()}
     outline = city_outline()
     districts = synthetic_districts(outline)
     scale = figures()["scales"]["small"]
-    one = synthetic_fabric(scale, outline, districts, Relief(stream(1, "relief")), stream(1, "fabric"))
-    two = synthetic_fabric(scale, outline, districts, Relief(stream(2, "relief")), stream(2, "fabric"))
-    assert _fingerprint(one.streets) == _fingerprint(again.layers["streets"].drop(
-        columns=["lit", "walkable"]))
+    one = synthetic_fabric(
+        scale, outline, districts, Relief(stream(1, "relief")), stream(1, "fabric")
+    )
+    two = synthetic_fabric(
+        scale, outline, districts, Relief(stream(2, "relief")), stream(2, "fabric")
+    )
+    assert _fingerprint(one.streets) == _fingerprint(
+        again.layers["streets"].drop(columns=["lit", "walkable"])
+    )
     assert _fingerprint(one.streets) != _fingerprint(two.streets)
 
 
@@ -334,26 +467,40 @@ def test_base_mode_builds_plots_inside_the_real_blocks(database_url, db):
     url = database_url.rsplit("/", 1)[0] + "/" + name
     try:
         run_twin("migrate", DATABASE_URL=url)
-        out = run_twin("load", "demo", "--scale", "small", "--seed", "3", "--base", str(shared),
-                       DATABASE_URL=url).stdout
+        out = run_twin(
+            "load",
+            "demo",
+            "--scale",
+            "small",
+            "--seed",
+            "3",
+            "--base",
+            str(shared),
+            DATABASE_URL=url,
+        ).stdout
         assert "on real blocks" in out
         with psycopg.connect(url, autocommit=True) as conn:
-            blocks = conn.execute("SELECT count(*), count(DISTINCT district) FROM blocks").fetchone()
-            assert blocks[0] > 2400 and blocks[1] == 8          # 2,531 real blocks
+            blocks = conn.execute(
+                "SELECT count(*), count(DISTINCT district) FROM blocks"
+            ).fetchone()
+            assert blocks[0] > 2400 and blocks[1] == 8  # 2,531 real blocks
             area = conn.execute("SELECT sum(area_km2) FROM districts").fetchone()[0]
-            assert 690 < area < 720                             # the real 704 km2
+            assert 690 < area < 720  # the real 704 km2
             names = {r[0] for r in conn.execute("SELECT name_ru FROM districts")}
             assert "Медеуский район" in names
             outside = conn.execute(
                 "SELECT count(*) FROM plots p JOIN blocks b USING (block_code) "
-                "WHERE NOT ST_CoveredBy(p.geom, ST_Buffer(b.geom, 0.00002))").fetchone()[0]
+                "WHERE NOT ST_CoveredBy(p.geom, ST_Buffer(b.geom, 0.00002))"
+            ).fetchone()[0]
             assert outside == 0
-            residents = dict(conn.execute("SELECT district, sum(residents) FROM plots GROUP BY 1"
-                                          ).fetchall())
+            residents = dict(
+                conn.execute("SELECT district, sum(residents) FROM plots GROUP BY 1").fetchall()
+            )
             assert residents == POPULATION
             assert conn.execute("SELECT count(*) FROM buildings").fetchone()[0] > 2400
-            source = conn.execute("SELECT source, synthetic FROM twin_layers WHERE name = 'plots'"
-                                  ).fetchone()
+            source = conn.execute(
+                "SELECT source, synthetic FROM twin_layers WHERE name = 'plots'"
+            ).fetchone()
             assert "real districts and blocks" in source[0] and source[1] is True
             assert nodes_with_two_places(conn) == 0
     finally:
@@ -365,7 +512,9 @@ def test_a_missing_base_directory_is_a_clear_error(city, db):
     result = run_twin("load", "demo", "--base", "/nonexistent/almaty", check=False)
     assert result.returncode != 0
     assert "not a directory" in result.stderr and "Traceback" not in result.stderr
-    assert db.execute("SELECT version FROM twin_layers WHERE name = 'plots'").fetchone()[0] == before
+    assert (
+        db.execute("SELECT version FROM twin_layers WHERE name = 'plots'").fetchone()[0] == before
+    )
 
 
 def test_twin_up_loads_the_demo_only_into_an_empty_twin(database_url, db):
@@ -374,22 +523,41 @@ def test_twin_up_loads_the_demo_only_into_an_empty_twin(database_url, db):
     db.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
     db.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = database_url.rsplit("/", 1)[0] + "/" + name
-    load_if_empty = [sys.executable, "-c", "from twin.bootstrap import load_if_empty; "
-                     "load_if_empty('small')"]
+    load_if_empty = [
+        sys.executable,
+        "-c",
+        "from twin.bootstrap import load_if_empty; load_if_empty('small')",
+    ]
     try:
         run_twin("migrate", DATABASE_URL=url)
-        first = subprocess.run(load_if_empty, capture_output=True, text=True, cwd=ROOT,
-                               env=twin_env(DATABASE_URL=url), timeout=900)
+        first = subprocess.run(
+            load_if_empty,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=twin_env(DATABASE_URL=url),
+            timeout=900,
+        )
         assert first.returncode == 0, first.stderr
         assert "the twin is empty: loading the small demo city" in first.stdout
         with psycopg.connect(url, autocommit=True) as conn:
             assert conn.execute("SELECT count(*) FROM plots").fetchone()[0] > 10000
-            version = conn.execute("SELECT version FROM twin_layers WHERE name = 'plots'").fetchone()[0]
-        second = subprocess.run(load_if_empty, capture_output=True, text=True, cwd=ROOT,
-                                env=twin_env(DATABASE_URL=url), timeout=900)
+            version = conn.execute(
+                "SELECT version FROM twin_layers WHERE name = 'plots'"
+            ).fetchone()[0]
+        second = subprocess.run(
+            load_if_empty,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=twin_env(DATABASE_URL=url),
+            timeout=900,
+        )
         assert "not loading the demo city" in second.stdout
         with psycopg.connect(url, autocommit=True) as conn:
-            assert conn.execute("SELECT version FROM twin_layers WHERE name = 'plots'"
-                                ).fetchone()[0] == version
+            assert (
+                conn.execute("SELECT version FROM twin_layers WHERE name = 'plots'").fetchone()[0]
+                == version
+            )
     finally:
         db.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

@@ -22,9 +22,19 @@ def test_the_readme_is_short_and_every_page_it_names_exists():
 
 
 def test_the_docs_site_builds_offline_with_no_broken_link(tmp_path):
-    result = subprocess.run([str(Path(sys.executable).parent / "mkdocs"), "build", "--strict",
-                             "--site-dir", str(tmp_path / "site")],
-                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "mkdocs"),
+            "build",
+            "--strict",
+            "--site-dir",
+            str(tmp_path / "site"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "site" / "limits" / "index.html").exists()
 
@@ -35,8 +45,10 @@ def test_every_input_bound_of_the_server_is_documented():
     docs/settings.md for every other variable (tests/test_settings.py checks that page)."""
     from twin.settings import variables
 
-    bounds = {group: {v.name for g, _, _, v in variables() if g == group}
-              for group in ("http", "cql2", "scenes")}
+    bounds = {
+        group: {v.name for g, _, _, v in variables() if g == group}
+        for group in ("http", "cql2", "scenes")
+    }
     assert len(bounds["http"] | bounds["cql2"]) >= 8 and len(bounds["scenes"]) >= 2
     limits = (ROOT / "docs" / "limits.md").read_text(encoding="utf-8")
     readme = (ROOT / "README.md").read_text(encoding="utf-8")

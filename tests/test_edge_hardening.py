@@ -29,8 +29,11 @@ NAME = SCRIPT_END + "\u2028 school"  # U+2028 ends a line in old JavaScript pars
 
 def assert_json_error(response: httpx.Response, status: int | None = None) -> dict:
     """The twin's one error shape, as JSON, whatever format was asked for."""
-    assert response.headers["content-type"].startswith("application/json"), \
-        (response.status_code, response.headers["content-type"], response.text[:300])
+    assert response.headers["content-type"].startswith("application/json"), (
+        response.status_code,
+        response.headers["content-type"],
+        response.text[:300],
+    )
     body = response.json()
     assert {"code", "type", "description"} <= set(body), body
     if status is not None:
@@ -68,16 +71,25 @@ BAD_FOR_PYGEOAPI = [
 
 @pytest.mark.parametrize("fmt", ["html", "jsonld", "csv"])
 @pytest.mark.parametrize("query, names", BAD_FOR_PYGEOAPI)
-def test_bad_items_parameters_are_a_json_400_in_every_format(demo_city, server, fmt, query,
-                                                              names):
+def test_bad_items_parameters_are_a_json_400_in_every_format(demo_city, server, fmt, query, names):
     response = server.get(f"/collections/plots/items?f={fmt}&{query}")
     body = assert_json_error(response, 400)
     assert names in body["description"], body
 
 
 @pytest.mark.parametrize("fmt", ["html", "jsonld", "csv"])
-@pytest.mark.parametrize("query", ["sortby=", "sortby=%20", "sortby=-residents", "lang=xx",
-                                   "skipGeometry=false", "limit=3&offset=5", "properties=district"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "sortby=",
+        "sortby=%20",
+        "sortby=-residents",
+        "lang=xx",
+        "skipGeometry=false",
+        "limit=3&offset=5",
+        "properties=district",
+    ],
+)
 def test_harmless_items_parameters_still_answer_in_that_format(demo_city, server, fmt, query):
     response = server.get(f"/collections/plots/items?f={fmt}&{query}")
     assert response.status_code == 200, response.text[:300]
@@ -86,14 +98,17 @@ def test_harmless_items_parameters_still_answer_in_that_format(demo_city, server
 
 def test_csv_without_geometry_is_a_json_400(demo_city, server):
     """pygeoapi's CSV writer reads the first feature's geometry (a 500 without one)."""
-    body = assert_json_error(server.get("/collections/amenities/items?f=csv&skipGeometry=true"),
-                             400)
+    body = assert_json_error(
+        server.get("/collections/amenities/items?f=csv&skipGeometry=true"), 400
+    )
     assert "skipGeometry" in body["description"]
     assert server.get("/collections/plots/items?f=html&skipGeometry=true").status_code == 200
 
 
-@pytest.mark.parametrize("path", ["/collections/plots/items/1?f=html&crs=foo",
-                                  "/collections/plots/items/1?f=jsonld&crs=foo"])
+@pytest.mark.parametrize(
+    "path",
+    ["/collections/plots/items/1?f=html&crs=foo", "/collections/plots/items/1?f=jsonld&crs=foo"],
+)
 def test_bad_crs_on_an_item_page_is_a_json_400(demo_city, server, path):
     body = assert_json_error(server.get(path), 400)
     assert "crs" in body["description"]
@@ -101,13 +116,37 @@ def test_bad_crs_on_an_item_page_is_a_json_400(demo_city, server, path):
 
 def test_no_html_or_jsonld_page_answers_5xx_to_odd_parameters(demo_city, server):
     """A sweep of pygeoapi's pages (HTML and JSON-LD) with the odd values a crawler sends."""
-    paths = ["/", "/conformance", "/collections", "/collections/plots",
-             "/collections/plots/queryables", "/collections/plots/schema",
-             "/collections/plots/items", "/collections/plots/items/1",
-             "/collections/plots/items/x", "/collections/plots/tiles", "/processes",
-             "/processes/plot-report", "/jobs", "/TileMatrixSets"]
-    extras = ["", "limit=abc", "offset=-1", "lang=%FF", "bbox=x", "datetime=x", "sortby=",
-              "sortby=,", "properties=", "crs=x", "bbox-crs=x", "skipGeometry=x", "q="]
+    paths = [
+        "/",
+        "/conformance",
+        "/collections",
+        "/collections/plots",
+        "/collections/plots/queryables",
+        "/collections/plots/schema",
+        "/collections/plots/items",
+        "/collections/plots/items/1",
+        "/collections/plots/items/x",
+        "/collections/plots/tiles",
+        "/processes",
+        "/processes/plot-report",
+        "/jobs",
+        "/TileMatrixSets",
+    ]
+    extras = [
+        "",
+        "limit=abc",
+        "offset=-1",
+        "lang=%FF",
+        "bbox=x",
+        "datetime=x",
+        "sortby=",
+        "sortby=,",
+        "properties=",
+        "crs=x",
+        "bbox-crs=x",
+        "skipGeometry=x",
+        "q=",
+    ]
     failures = []
     for path in paths:
         for fmt in ("html", "jsonld", "csv"):
@@ -139,25 +178,30 @@ def test_a_pygeoapi_server_error_is_answered_as_json_and_logged(server, table_mo
         assert "Internal Server Error" not in response.text and "<html" not in response.text
         assert "police_posts" not in body["description"]
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and not any("server error answered as" in line
-                                                  for line in server.log):
+    while time.monotonic() < deadline and not any(
+        "server error answered as" in line for line in server.log
+    ):
         time.sleep(0.1)
     assert any("server error answered as" in line for line in server.log)
 
 
 # --- Defect 10: database text is not echoed ---------------------------------------------------
 
-SQL_MARKERS = re.compile(r"LINE \d|ERROR:|psycopg|bigint|integer out of range|SELECT |relation ",
-                         re.IGNORECASE)
+SQL_MARKERS = re.compile(
+    r"LINE \d|ERROR:|psycopg|bigint|integer out of range|SELECT |relation ", re.IGNORECASE
+)
 
 
-@pytest.mark.parametrize("path", [
-    "/collections/plots/items?filter=id%3D99999999999999999999",
-    "/collections/plots/items?f=jsonld&filter=id%3D99999999999999999999",
-    "/collections/plots/items?filter=residents%3E99999999999999999999",
-    "/collections/plots/items?offset=99999999999999999999",
-    "/collections/plots/items?id=99999999999999999999",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/collections/plots/items?filter=id%3D99999999999999999999",
+        "/collections/plots/items?f=jsonld&filter=id%3D99999999999999999999",
+        "/collections/plots/items?filter=residents%3E99999999999999999999",
+        "/collections/plots/items?offset=99999999999999999999",
+        "/collections/plots/items?id=99999999999999999999",
+    ],
+)
 def test_a_value_the_database_refuses_is_a_400_without_its_text(demo_city, server, path):
     response = server.get(path)
     assert response.status_code == 400, response.text
@@ -167,41 +211,55 @@ def test_a_value_the_database_refuses_is_a_400_without_its_text(demo_city, serve
 
 # --- Defect 7: a feature named like the end of a script ---------------------------------------
 
+
 @pytest.fixture(scope="module")
 def scripted_amenity(demo_city) -> Iterator[str]:
     """An amenity an editor named `</script><script>alert(1)</script>` (and a U+2028)."""
     key = add_user("editor", "amenities")
     srv = Server()
     try:
-        created = srv.post("/collections/amenities/items", headers={"X-API-Key": key},
-                           json={"type": "Feature", "geometry": {"type": "Point",
-                                                                 "coordinates": [76.9455, 43.2389]},
-                                 "properties": {"name": NAME, "category": "education",
-                                                "kind": "school"}})
+        created = srv.post(
+            "/collections/amenities/items",
+            headers={"X-API-Key": key},
+            json={
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [76.9455, 43.2389]},
+                "properties": {"name": NAME, "category": "education", "kind": "school"},
+            },
+        )
         assert created.status_code == 201, created.text
         fid = created.headers["location"].rsplit("/", 1)[1]
         yield f"{srv.url}/collections/amenities/items/{fid}"
         # other modules count the demo's schools: the story leaves none of its own behind
-        assert httpx.delete(f"{srv.url}/collections/amenities/items/{fid}", timeout=60,
-                            headers={"X-API-Key": key}).status_code == 204
+        assert (
+            httpx.delete(
+                f"{srv.url}/collections/amenities/items/{fid}",
+                timeout=60,
+                headers={"X-API-Key": key},
+            ).status_code
+            == 204
+        )
     finally:
         srv.stop()
 
 
 def csp_script_src(response: httpx.Response) -> str:
     policy = response.headers.get("content-security-policy", "")
-    directives = dict(part.strip().split(" ", 1) for part in policy.split(";") if " " in
-                      part.strip())
+    directives = dict(
+        part.strip().split(" ", 1) for part in policy.split(";") if " " in part.strip()
+    )
     return directives.get("script-src", "")
 
 
 @pytest.mark.parametrize("page", ["item", "items"])
 def test_a_script_end_in_a_name_stays_text_on_pygeoapi_pages(scripted_amenity, page):
-    url, params = ((scripted_amenity, {"f": "html"}) if page == "item" else
-                   (scripted_amenity.rsplit("/", 1)[0], {"f": "html", "name": NAME}))
+    url, params = (
+        (scripted_amenity, {"f": "html"})
+        if page == "item"
+        else (scripted_amenity.rsplit("/", 1)[0], {"f": "html", "name": NAME})
+    )
     response = httpx.get(url, params=params, timeout=60)
-    assert response.status_code == 200 and response.headers["content-type"].startswith(
-        "text/html")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
     html = response.text
     assert SCRIPT_END not in html  # neither in a script nor in the table
     assert "\\u003c/script\\u003e\\u003cscript\\u003ealert(1)" in html  # the JSON, escaped
@@ -237,17 +295,22 @@ def test_the_item_page_runs_its_own_scripts_and_not_the_name(scripted_amenity):
 
     browser = HeadlessChromium()  # make test installs Chromium and playwright-core: no skip
     try:
-        browser.call("fulfil", url="https://unpkg.com/leaflet@1.3.1/dist/leaflet.js",
-                     body=FAKE_LEAFLET)
+        browser.call(
+            "fulfil", url="https://unpkg.com/leaflet@1.3.1/dist/leaflet.js", body=FAKE_LEAFLET
+        )
         browser.call("goto", url=f"{scripted_amenity}?f=html")
         data = browser.eval("return window.twinMapData || null")
         shown = browser.eval("return document.querySelector('table').innerText")
         artifacts = ROOT / "test-artifacts" / "edge"
         artifacts.mkdir(parents=True, exist_ok=True)
         browser.call("screenshot", path=str(artifacts / "item-page.png"))
-        messages = [m for m in browser.call("console")["messages"]
-                    if m["type"] in ("error", "dialog") and "ERR_NAME_NOT_RESOLVED" not in
-                    m["text"] and "Failed to load resource" not in m["text"]]
+        messages = [
+            m
+            for m in browser.call("console")["messages"]
+            if m["type"] in ("error", "dialog")
+            and "ERR_NAME_NOT_RESOLVED" not in m["text"]
+            and "Failed to load resource" not in m["text"]
+        ]
     finally:
         browser.close()
     assert not messages, json.dumps(messages, indent=1)
@@ -267,31 +330,46 @@ WRITES_NOBODY_SERVES = [
 
 
 @pytest.mark.parametrize("method, path", WRITES_NOBODY_SERVES)
-def test_a_write_to_an_address_that_takes_none_is_a_json_405(demo_city, server, db, method,
-                                                              path):
+def test_a_write_to_an_address_that_takes_none_is_a_json_405(demo_city, server, db, method, path):
     """pygeoapi gets reads and its own process and job writes only; before the gate these
     reached its item manager and answered 500 (NotImplementedError, a None endpoint)."""
     before = db.execute("SELECT version FROM twin_layers WHERE name = 'plots'").fetchone()
-    response = httpx.request(method, httpx.URL(f"{server.url}{path}"), content=b"{}",
-                             headers={"Content-Type": ""}, timeout=30)
+    response = httpx.request(
+        method,
+        httpx.URL(f"{server.url}{path}"),
+        content=b"{}",
+        headers={"Content-Type": ""},
+        timeout=30,
+    )
     assert response.status_code == 405, (method, path, response.status_code, response.text)
     assert response.headers["allow"] == "GET, HEAD, OPTIONS"
     assert "featureId is a plain decimal integer" in response.json()["description"]
     assert db.execute("SELECT version FROM twin_layers WHERE name = 'plots'").fetchone() == before
 
 
-
 # --- Defect 10: what /viewer/ serves ----------------------------------------------------------
 
-@pytest.mark.parametrize("path", [
-    "/viewer/package.json", "/viewer/package-lock.json", "/viewer/tests/driver.mjs",
-    "/viewer/node_modules/playwright-core/package.json",
-    "/viewer/node_modules/maplibre-gl/dist/maplibre-gl.mjs", "/viewer/.gitignore",
-    "/viewer/src/", "/viewer/src/.eslintrc.js", "/viewer/../pyproject.toml",
-    "/viewer/%2e%2e/pyproject.toml", "/viewer/src/..%2f..%2fpyproject.toml",
-    "/viewer/src/../package.json", "/viewer/vendor/maplibre-gl/../../package.json",
-    "/viewer/vendor/maplibre-gl/..%2f..%2fpackage.json", "/viewer/src/main.js/",
-])
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/viewer/package.json",
+        "/viewer/package-lock.json",
+        "/viewer/tests/driver.mjs",
+        "/viewer/node_modules/playwright-core/package.json",
+        "/viewer/node_modules/maplibre-gl/dist/maplibre-gl.mjs",
+        "/viewer/.gitignore",
+        "/viewer/src/",
+        "/viewer/src/.eslintrc.js",
+        "/viewer/../pyproject.toml",
+        "/viewer/%2e%2e/pyproject.toml",
+        "/viewer/src/..%2f..%2fpyproject.toml",
+        "/viewer/src/../package.json",
+        "/viewer/vendor/maplibre-gl/../../package.json",
+        "/viewer/vendor/maplibre-gl/..%2f..%2fpackage.json",
+        "/viewer/src/main.js/",
+    ],
+)
 def test_the_viewer_serves_nothing_else_of_web(server, path):
     # http.client sends the path as written (httpx would tidy the dots away first)
     url = httpx.URL(server.url)
@@ -312,18 +390,24 @@ def test_an_unknown_path_is_a_json_404(server, path):
     assert path in body["description"]
 
 
-@pytest.mark.parametrize("path, media", [
-    ("/viewer/", "text/html"), ("/viewer/index.html", "text/html"),
-    ("/viewer/viewer.css", "text/css"), ("/viewer/src/main.js", "text/javascript"),
-    ("/viewer/layers.json", "application/json"),
-    ("/viewer/vendor/maplibre-gl/maplibre-gl.mjs", "text/javascript"),
-])
+@pytest.mark.parametrize(
+    "path, media",
+    [
+        ("/viewer/", "text/html"),
+        ("/viewer/index.html", "text/html"),
+        ("/viewer/viewer.css", "text/css"),
+        ("/viewer/src/main.js", "text/javascript"),
+        ("/viewer/layers.json", "application/json"),
+        ("/viewer/vendor/maplibre-gl/maplibre-gl.mjs", "text/javascript"),
+    ],
+)
 def test_the_viewer_still_serves_what_it_needs(demo_city, server, path, media):
     response = server.get(path)
     assert response.status_code == 200 and response.headers["content-type"].startswith(media)
 
 
 # --- Defect 8: half-sent requests and huge headers --------------------------------------------
+
 
 @pytest.fixture(scope="module", params=[(), ("--workers", "2")], ids=["1-worker", "2-workers"])
 def impatient_server(request, database_url) -> Iterator[Server]:
@@ -373,8 +457,9 @@ def test_an_8_mib_header_is_refused_and_a_cookie_sized_one_is_not(impatient_serv
     answer = b""
     # the server may close the connection while we are still sending
     with contextlib.suppress(OSError):
-        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: twin\r\nX-Big: " + b"a" * (8 << 20) +
-                     b"\r\n\r\n")
+        sock.sendall(
+            b"GET /healthz HTTP/1.1\r\nHost: twin\r\nX-Big: " + b"a" * (8 << 20) + b"\r\n\r\n"
+        )
     try:
         answer = sock.recv(65536)
     except OSError:
@@ -395,8 +480,10 @@ def test_a_body_that_stalls_is_cut_off(impatient_server):
     sock = socket.create_connection((host, port))
     sock.settimeout(10)
     started = time.monotonic()
-    sock.sendall(b"POST /processes/plot-report/execution HTTP/1.1\r\nHost: twin\r\n"
-                 b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"inp")
+    sock.sendall(
+        b"POST /processes/plot-report/execution HTTP/1.1\r\nHost: twin\r\n"
+        b'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"inp'
+    )
     try:
         answer = sock.recv(65536)
     finally:
@@ -412,4 +499,3 @@ def test_a_malformed_request_line_is_a_json_400(impatient_server):
         sock.sendall(b"GET /\x00 HTTP/1.1\r\n\r\n")
         answer = sock.recv(65536)
     assert answer.startswith(b"HTTP/1.1 400") and b"application/json" in answer, answer[:300]
-

@@ -14,15 +14,24 @@ GEOJSON = {"Content-Type": "application/geo+json"}
 
 
 def square(lon: float, lat: float, size: float = 0.001) -> dict:
-    return {"type": "Polygon", "coordinates": [[[lon, lat], [lon + size, lat],
-                                                [lon + size, lat + size], [lon, lat + size],
-                                                [lon, lat]]]}
+    return {
+        "type": "Polygon",
+        "coordinates": [
+            [[lon, lat], [lon + size, lat], [lon + size, lat + size], [lon, lat + size], [lon, lat]]
+        ],
+    }
 
 
 def plot(number: str | None = None, land_use: str = "residential", **properties) -> dict:
-    return {"type": "Feature", "geometry": square(76.93, 43.24),
-            "properties": {"cadastral_number": number or f"20-{uuid.uuid4().hex[:10]}",
-                           "land_use": land_use, **properties}}
+    return {
+        "type": "Feature",
+        "geometry": square(76.93, 43.24),
+        "properties": {
+            "cadastral_number": number or f"20-{uuid.uuid4().hex[:10]}",
+            "land_use": land_use,
+            **properties,
+        },
+    }
 
 
 def add_user(role: str, layers: str = "") -> str:
@@ -42,8 +51,9 @@ def admin(database_url) -> str:
     return add_user("admin")
 
 
-def write(server, method: str, path: str, key: str | None = None, body=None,
-          headers: dict | None = None) -> httpx.Response:
+def write(
+    server, method: str, path: str, key: str | None = None, body=None, headers: dict | None = None
+) -> httpx.Response:
     sent = dict(GEOJSON) | ({"X-API-Key": key} if key else {}) | (headers or {})
     content = body if isinstance(body, (bytes, str)) or body is None else json.dumps(body)
     return httpx.request(method, f"{server.url}{path}", content=content, headers=sent, timeout=60)
@@ -59,8 +69,9 @@ def test_a_reader_without_a_key_can_read_but_not_write(server, db):
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
     assert "API key" in response.json()["description"]
-    wrong = write(server, "POST", "/collections/plots/items", key="twin_000000000000_guess",
-                  body=plot())
+    wrong = write(
+        server, "POST", "/collections/plots/items", key="twin_000000000000_guess", body=plot()
+    )
     assert wrong.status_code == 401 and 'error="invalid_token"' in wrong.headers["WWW-Authenticate"]
     assert write(server, "DELETE", "/collections/plots/items/1").status_code == 401
     assert server.get("/collections/plots/items", params={"f": "json"}).status_code == 200
@@ -83,18 +94,36 @@ def test_an_editor_creates_a_plot_and_reads_it_back(server, plot_editor):
 
 
 def test_bearer_tokens_work_like_api_keys(server, plot_editor):
-    response = write(server, "POST", "/collections/parks/items", body={
-        "type": "Feature", "geometry": square(76.95, 43.25),
-        "properties": {"name": "Bauyrzhan Momyshuly boulevard", "kind": "boulevard",
-                       "status": "planned", "planned_year": 2027}},
-        headers={"Authorization": f"Bearer {plot_editor}"})
+    response = write(
+        server,
+        "POST",
+        "/collections/parks/items",
+        body={
+            "type": "Feature",
+            "geometry": square(76.95, 43.25),
+            "properties": {
+                "name": "Bauyrzhan Momyshuly boulevard",
+                "kind": "boulevard",
+                "status": "planned",
+                "planned_year": 2027,
+            },
+        },
+        headers={"Authorization": f"Bearer {plot_editor}"},
+    )
     assert response.status_code == 201, response.text
 
 
 def test_an_editor_of_plots_may_not_touch_buildings_but_an_admin_may(server, plot_editor, admin):
-    building = {"type": "Feature", "geometry": square(76.94, 43.25, 0.0002),
-                "properties": {"use": "residential", "levels": 9, "height_m": 28.0,
-                               "seismic_status": "needs_strengthening"}}
+    building = {
+        "type": "Feature",
+        "geometry": square(76.94, 43.25, 0.0002),
+        "properties": {
+            "use": "residential",
+            "levels": 9,
+            "height_m": 28.0,
+            "seismic_status": "needs_strengthening",
+        },
+    }
     denied = write(server, "POST", "/collections/buildings/items", plot_editor, building)
     assert denied.status_code == 403
     assert "may not edit buildings" in denied.json()["description"]
@@ -103,31 +132,61 @@ def test_an_editor_of_plots_may_not_touch_buildings_but_an_admin_may(server, plo
 
 
 def test_reference_layers_are_read_only(server, admin):
-    response = write(server, "POST", "/collections/streets/items", admin, {
-        "type": "Feature", "geometry": {"type": "LineString",
-                                        "coordinates": [[76.9, 43.2], [76.91, 43.21]]},
-        "properties": {}})
+    response = write(
+        server,
+        "POST",
+        "/collections/streets/items",
+        admin,
+        {
+            "type": "Feature",
+            "geometry": {"type": "LineString", "coordinates": [[76.9, 43.2], [76.91, 43.21]]},
+            "properties": {},
+        },
+    )
     assert response.status_code == 405 and "read-only" in response.json()["description"]
-    assert write(server, "POST", "/collections/no_such_layer/items", admin,
-                 plot()).status_code == 404
+    assert (
+        write(server, "POST", "/collections/no_such_layer/items", admin, plot()).status_code == 404
+    )
 
 
-@pytest.mark.parametrize("change, status, words", [
-    (lambda f: f["properties"].update(casino=True), 400, "unknown property 'casino'"),
-    (lambda f: f["properties"].update(land_use="casino"), 400, "must be one of"),
-    (lambda f: f["properties"].update(residents="many"), 400, "must be an integer"),
-    (lambda f: f["properties"].update(registered_on="yesterday"), 400, "must be a date"),
-    (lambda f: f["properties"].pop("land_use"), 400, "'land_use' is required"),
-    (lambda f: f.update(geometry={"type": "Point", "coordinates": [76.93, 43.24]}), 400,
-     "takes MultiPolygon or Polygon"),
-    (lambda f: f.update(geometry={"type": "Polygon", "coordinates": [[
-        [76.93, 43.24], [76.94, 43.25], [76.94, 43.24], [76.93, 43.25], [76.93, 43.24]]]}), 400,
-     "Self-intersection"),
-    (lambda f: f.update(geometry=square(2.35, 48.85)), 400, "outside the city"),
-    (lambda f: f.update(geometry=None), 400, "`geometry` is required"),
-])
-def test_a_bad_feature_is_refused_with_the_reason_and_changes_nothing(server, db, plot_editor,
-                                                                       change, status, words):
+@pytest.mark.parametrize(
+    "change, status, words",
+    [
+        (lambda f: f["properties"].update(casino=True), 400, "unknown property 'casino'"),
+        (lambda f: f["properties"].update(land_use="casino"), 400, "must be one of"),
+        (lambda f: f["properties"].update(residents="many"), 400, "must be an integer"),
+        (lambda f: f["properties"].update(registered_on="yesterday"), 400, "must be a date"),
+        (lambda f: f["properties"].pop("land_use"), 400, "'land_use' is required"),
+        (
+            lambda f: f.update(geometry={"type": "Point", "coordinates": [76.93, 43.24]}),
+            400,
+            "takes MultiPolygon or Polygon",
+        ),
+        (
+            lambda f: f.update(
+                geometry={
+                    "type": "Polygon",
+                    "coordinates": [
+                        [
+                            [76.93, 43.24],
+                            [76.94, 43.25],
+                            [76.94, 43.24],
+                            [76.93, 43.25],
+                            [76.93, 43.24],
+                        ]
+                    ],
+                }
+            ),
+            400,
+            "Self-intersection",
+        ),
+        (lambda f: f.update(geometry=square(2.35, 48.85)), 400, "outside the city"),
+        (lambda f: f.update(geometry=None), 400, "`geometry` is required"),
+    ],
+)
+def test_a_bad_feature_is_refused_with_the_reason_and_changes_nothing(
+    server, db, plot_editor, change, status, words
+):
     feature = plot()
     change(feature)
     before = plot_count(db)
@@ -143,27 +202,53 @@ def test_wrong_media_type_bad_json_and_duplicates_are_client_errors(server, plot
     assert as_text.status_code == 415
     broken = write(server, "POST", path, plot_editor, b'{"type": "Feature", ')
     assert broken.status_code == 400 and "not valid JSON" in broken.json()["description"]
-    nan = write(server, "POST", path, plot_editor,
-                b'{"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[NaN,43.2],'
-                b'[76.9,43.2],[76.9,43.3],[NaN,43.2]]]},"properties":{}}')
+    nan = write(
+        server,
+        "POST",
+        path,
+        plot_editor,
+        b'{"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[NaN,43.2],'
+        b'[76.9,43.2],[76.9,43.3],[NaN,43.2]]]},"properties":{}}',
+    )
     assert nan.status_code == 400
-    utm = write(server, "POST", path, plot_editor, plot(),
-                {"Content-Crs": "<http://www.opengis.net/def/crs/EPSG/0/32643>"})
+    utm = write(
+        server,
+        "POST",
+        path,
+        plot_editor,
+        plot(),
+        {"Content-Crs": "<http://www.opengis.net/def/crs/EPSG/0/32643>"},
+    )
     assert utm.status_code == 400 and "Content-Crs" in utm.json()["description"]
     feature = plot()
-    assert write(server, "POST", path, plot_editor, feature, {
-        "Content-Crs": "<http://www.opengis.net/def/crs/OGC/1.3/CRS84>"}).status_code == 201
+    assert (
+        write(
+            server,
+            "POST",
+            path,
+            plot_editor,
+            feature,
+            {"Content-Crs": "<http://www.opengis.net/def/crs/OGC/1.3/CRS84>"},
+        ).status_code
+        == 201
+    )
     again = write(server, "POST", path, plot_editor, feature)
     assert again.status_code == 409 and "already has this value" in again.json()["description"]
 
 
 def test_replace_update_and_delete_follow_part_4(server, plot_editor):
-    created = write(server, "POST", "/collections/plots/items", plot_editor,
-                    plot(zoning="R2", residents=120))
+    created = write(
+        server, "POST", "/collections/plots/items", plot_editor, plot(zoning="R2", residents=120)
+    )
     item = created.headers["Location"].removeprefix(server.url)
-    patched = write(server, "PATCH", item, plot_editor,
-                    {"properties": {"residents": 150}},
-                    {"Content-Type": "application/merge-patch+json"})
+    patched = write(
+        server,
+        "PATCH",
+        item,
+        plot_editor,
+        {"properties": {"residents": 150}},
+        {"Content-Type": "application/merge-patch+json"},
+    )
     assert patched.status_code == 200, patched.text
     assert {"residents": 150, "zoning": "R2"}.items() <= patched.json()["properties"].items()
     assert patched.headers["ETag"] == '"v2"'
@@ -178,15 +263,20 @@ def test_replace_update_and_delete_follow_part_4(server, plot_editor):
     assert deleted.status_code == 204
     assert httpx.get(f"{server.url}{item}", params={"f": "json"}, timeout=30).status_code == 404
     assert write(server, "DELETE", item, plot_editor).status_code == 404
-    assert write(server, "PATCH", "/collections/plots/items/abc", plot_editor,
-                 {"properties": {}}).status_code == 404
+    assert (
+        write(
+            server, "PATCH", "/collections/plots/items/abc", plot_editor, {"properties": {}}
+        ).status_code
+        == 404
+    )
 
 
 def test_a_revoked_key_stops_working_at_once(server, database_url):
     key = add_user("editor", "plots")
     name = run_twin("users", "list").stdout
-    user = next(line.split("\t")[0] for line in name.splitlines()
-                if f"twin_{key.split('_')[1]}_" in line)
+    user = next(
+        line.split("\t")[0] for line in name.splitlines() if f"twin_{key.split('_')[1]}_" in line
+    )
     assert write(server, "POST", "/collections/plots/items", key, plot()).status_code == 201
     run_twin("users", "revoke", user)
     assert write(server, "POST", "/collections/plots/items", key, plot()).status_code == 401
@@ -197,16 +287,16 @@ def test_a_revoked_key_stops_working_at_once(server, database_url):
 
 def test_keys_are_stored_hashed(db, database_url):
     key = add_user("editor", "amenities")
-    stored = db.execute("SELECT key_id, key_hash, key_salt FROM twin_users "
-                        "WHERE key_id = %s", (key.split("_")[1],)).fetchone()
+    stored = db.execute(
+        "SELECT key_id, key_hash, key_salt FROM twin_users WHERE key_id = %s", (key.split("_")[1],)
+    ).fetchone()
     assert stored is not None
     assert key.split("_", 2)[2].encode() not in bytes(stored[1]) + bytes(stored[2])
 
 
 def test_an_edit_bumps_the_layer_version_that_tiles_key_on(server, db, plot_editor):
     before = db.execute("SELECT version FROM twin_layers WHERE name = 'plots'").fetchone()[0]
-    assert write(server, "POST", "/collections/plots/items", plot_editor,
-                 plot()).status_code == 201
+    assert write(server, "POST", "/collections/plots/items", plot_editor, plot()).status_code == 201
     after = db.execute("SELECT version FROM twin_layers WHERE name = 'plots'").fetchone()[0]
     assert after > before
 
@@ -225,14 +315,21 @@ def test_openapi_and_conformance_advertise_transactions(server):
 
 
 def test_browsers_may_call_the_api_from_other_sites_with_safe_headers(server):
-    preflight = httpx.options(f"{server.url}/collections/plots/items", timeout=30, headers={
-        "Origin": "https://planner.almaty.kz", "Access-Control-Request-Method": "PATCH",
-        "Access-Control-Request-Headers": "x-api-key, content-type"})
+    preflight = httpx.options(
+        f"{server.url}/collections/plots/items",
+        timeout=30,
+        headers={
+            "Origin": "https://planner.almaty.kz",
+            "Access-Control-Request-Method": "PATCH",
+            "Access-Control-Request-Headers": "x-api-key, content-type",
+        },
+    )
     assert preflight.status_code == 204
     assert "PATCH" in preflight.headers["Access-Control-Allow-Methods"]
     assert "X-API-Key" in preflight.headers["Access-Control-Allow-Headers"]
-    page = server.get("/collections", params={"f": "json"},
-                      headers={"Origin": "https://planner.almaty.kz"})
+    page = server.get(
+        "/collections", params={"f": "json"}, headers={"Origin": "https://planner.almaty.kz"}
+    )
     assert page.headers["Access-Control-Allow-Origin"] == "*"
     assert "Access-Control-Allow-Credentials" not in page.headers
     assert page.headers["X-Content-Type-Options"] == "nosniff"

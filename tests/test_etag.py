@@ -29,12 +29,19 @@ def create_plot(server, key: str, **properties) -> str:
     return created.headers["Location"].removeprefix(server.url)
 
 
-def patch(server, path: str, key: str, properties: dict, if_match: str | None = None,
-          client: httpx.Client | None = None) -> httpx.Response:
+def patch(
+    server,
+    path: str,
+    key: str,
+    properties: dict,
+    if_match: str | None = None,
+    client: httpx.Client | None = None,
+) -> httpx.Response:
     headers = {"X-API-Key": key, **MERGE_PATCH} | ({"If-Match": if_match} if if_match else {})
     send = client or httpx
-    return send.request("PATCH", f"{server.url}{path}", json={"properties": properties},
-                        headers=headers, timeout=60)
+    return send.request(
+        "PATCH", f"{server.url}{path}", json={"properties": properties}, headers=headers, timeout=60
+    )
 
 
 def test_every_read_of_a_plot_carries_its_version(server, editor):
@@ -66,10 +73,19 @@ def test_an_edit_from_a_stale_read_is_refused_and_changes_nothing(server, editor
     path = create_plot(server, editor, residents=20)
     stale = server.get(path).headers["ETag"]
     assert patch(server, path, editor, {"residents": 21}, if_match=stale).status_code == 200
-    for method, body in (("PATCH", {"properties": {"residents": 99}}),
-                         ("PUT", plot(residents=99)), ("DELETE", None)):
-        refused = write(server, method, path, editor, body,
-                        {"If-Match": stale, **(MERGE_PATCH if method == "PATCH" else {})})
+    for method, body in (
+        ("PATCH", {"properties": {"residents": 99}}),
+        ("PUT", plot(residents=99)),
+        ("DELETE", None),
+    ):
+        refused = write(
+            server,
+            method,
+            path,
+            editor,
+            body,
+            {"If-Match": stale, **(MERGE_PATCH if method == "PATCH" else {})},
+        )
         assert refused.status_code == 412, (method, refused.text)
         problem = refused.json()
         assert problem["code"] == "PreconditionFailed"
@@ -96,16 +112,27 @@ def test_two_editors_racing_on_one_version_never_lose_an_update(server, editor):
             barrier = threading.Barrier(2)
             answers: dict[int, httpx.Response] = {}
 
-            def edit(number: int, client: httpx.Client, round_: int = round_,
-                     tag: str = tag, barrier: threading.Barrier = barrier,
-                     answers: dict[int, httpx.Response] = answers) -> None:
+            def edit(
+                number: int,
+                client: httpx.Client,
+                round_: int = round_,
+                tag: str = tag,
+                barrier: threading.Barrier = barrier,
+                answers: dict[int, httpx.Response] = answers,
+            ) -> None:
                 barrier.wait()
-                answers[number] = patch(server, path, editor,
-                                        {"residents": 1000 * (round_ + 1) + number},
-                                        if_match=tag, client=client)
+                answers[number] = patch(
+                    server,
+                    path,
+                    editor,
+                    {"residents": 1000 * (round_ + 1) + number},
+                    if_match=tag,
+                    client=client,
+                )
 
-            threads = [threading.Thread(target=edit, args=(n, c))
-                       for n, c in ((1, first), (2, second))]
+            threads = [
+                threading.Thread(target=edit, args=(n, c)) for n, c in ((1, first), (2, second))
+            ]
             for thread in threads:
                 thread.start()
             for thread in threads:
@@ -133,11 +160,18 @@ def test_a_reader_with_the_current_version_is_told_nothing_changed(server, edito
     assert changed.status_code == 200 and changed.headers["ETag"] == '"v2"'
 
 
-def restore(server, path: str, version: int, key: str, if_match: str | None = None,
-            client: httpx.Client | None = None) -> httpx.Response:
+def restore(
+    server,
+    path: str,
+    version: int,
+    key: str,
+    if_match: str | None = None,
+    client: httpx.Client | None = None,
+) -> httpx.Response:
     headers = {"X-API-Key": key} | ({"If-Match": if_match} if if_match else {})
-    return (client or httpx).request("POST", f"{server.url}{path}/history/{version}/restore",
-                                     headers=headers, timeout=60)
+    return (client or httpx).request(
+        "POST", f"{server.url}{path}/history/{version}/restore", headers=headers, timeout=60
+    )
 
 
 def test_bringing_back_an_old_version_is_an_edit_made_from_a_read(server, editor):
@@ -194,15 +228,19 @@ def test_two_editors_restoring_from_one_version_at_once(server, editor, deleted)
             barrier = threading.Barrier(2)
             answers: dict[int, httpx.Response] = {}
 
-            def send(number: int, client: httpx.Client, tag: str = tag,
-                     barrier: threading.Barrier = barrier,
-                     answers: dict[int, httpx.Response] = answers) -> None:
+            def send(
+                number: int,
+                client: httpx.Client,
+                tag: str = tag,
+                barrier: threading.Barrier = barrier,
+                answers: dict[int, httpx.Response] = answers,
+            ) -> None:
                 barrier.wait()
-                answers[number] = restore(server, path, number, editor, if_match=tag,
-                                          client=client)
+                answers[number] = restore(server, path, number, editor, if_match=tag, client=client)
 
-            threads = [threading.Thread(target=send, args=(n, c))
-                       for n, c in ((1, first), (2, second))]
+            threads = [
+                threading.Thread(target=send, args=(n, c)) for n, c in ((1, first), (2, second))
+            ]
             for thread in threads:
                 thread.start()
             for thread in threads:
@@ -249,8 +287,9 @@ def test_a_server_can_require_if_match_on_every_edit(database_url, editor):
         strict.stop()
 
 
-def test_a_district_read_says_which_data_it_is_and_moves_when_the_layer_changes(demo_city,
-                                                                              server, db):
+def test_a_district_read_says_which_data_it_is_and_moves_when_the_layer_changes(
+    demo_city, server, db
+):
     """Districts are read-only (no history per feature): their tag is the layer's data version,
     so a cached district is revalidated cheaply and never kept after the layer changed."""
     path = "/collections/districts/items/1"
@@ -292,6 +331,7 @@ def test_analysis_results_and_reference_layers_carry_the_layer_s_tag_too(demo_ci
         path = f"/collections/{name}/items/{page['features'][0]['id']}"
         read = server.get(path)
         assert read.status_code == 200 and read.headers["ETag"].startswith('"L'), name
-        assert server.get(path, headers={"If-None-Match": read.headers["ETag"]}
-                          ).status_code == 304, name
+        assert (
+            server.get(path, headers={"If-None-Match": read.headers["ETag"]}).status_code == 304
+        ), name
     assert len(checked) >= 2, checked

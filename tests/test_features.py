@@ -40,8 +40,14 @@ def test_items_page_has_links_counts_and_crs_header(city, server):
     feature = page["features"][0]
     assert set(feature) == {"type", "id", "geometry", "properties"}
     assert feature["geometry"]["type"] == "Point"
-    assert set(feature["properties"]) == {"name", "category", "kind", "capacity", "district",
-                                          "address"}
+    assert set(feature["properties"]) == {
+        "name",
+        "category",
+        "kind",
+        "capacity",
+        "district",
+        "address",
+    }
 
 
 def test_next_links_walk_every_amenity_once(city, server):
@@ -56,15 +62,20 @@ def test_next_links_walk_every_amenity_once(city, server):
 
 def test_bbox_equality_temporal_filter_sortby_and_properties_match_sql(city, server):
     bbox = (76.87, 43.205, 76.90, 43.215)
-    query = (f"/collections/plots/items?limit=10000&bbox={','.join(map(str, bbox))}"
-             "&land_use=residential&filter=registered_on >= DATE('2000-01-01')"
-             "&sortby=-area_m2,id"
-             "&properties=area_m2,district&skipGeometry=true")
+    query = (
+        f"/collections/plots/items?limit=10000&bbox={','.join(map(str, bbox))}"
+        "&land_use=residential&filter=registered_on >= DATE('2000-01-01')"
+        "&sortby=-area_m2,id"
+        "&properties=area_m2,district&skipGeometry=true"
+    )
     page = server.get(query).json()
-    expected = sql_ids(city, "SELECT id FROM plots WHERE ST_Intersects(geom, "
-                             "ST_MakeEnvelope(%s, %s, %s, %s, 4326)) AND land_use = 'residential'"
-                             " AND registered_on >= '2000-01-01' ORDER BY area_m2 DESC, id",
-                       list(bbox))
+    expected = sql_ids(
+        city,
+        "SELECT id FROM plots WHERE ST_Intersects(geom, "
+        "ST_MakeEnvelope(%s, %s, %s, %s, 4326)) AND land_use = 'residential'"
+        " AND registered_on >= '2000-01-01' ORDER BY area_m2 DESC, id",
+        list(bbox),
+    )
     assert expected, "the query should select some plots"
     assert [f["id"] for f in page["features"]] == expected
     assert page["numberMatched"] == len(expected)
@@ -76,8 +87,9 @@ def test_plots_temporal_property_is_filtered_with_cql2(city, server):
     # datetime on plots answers "as of" from the history (tests/test_asof.py); the plot's own
     # registration date is a queryable like any other
     day = sql_ids(city, "SELECT registered_on::text FROM plots ORDER BY id LIMIT 1")[0]
-    page = server.get(f"/collections/plots/items?filter=registered_on = DATE('{day}')"
-                      "&limit=1000").json()
+    page = server.get(
+        f"/collections/plots/items?filter=registered_on = DATE('{day}')&limit=1000"
+    ).json()
     expected = sql_ids(city, "SELECT id FROM plots WHERE registered_on = %s ORDER BY id", [day])
     assert [f["id"] for f in page["features"]] == expected
     assert all(f["properties"]["registered_on"] == day for f in page["features"])
@@ -100,10 +112,13 @@ def test_output_crs_and_bbox_crs(city, server):
     to3857 = Transformer.from_crs(4326, 3857, always_xy=True)
     (x0, x1), (y0, y1) = to3857.transform([box84[0], box84[2]], [box84[1], box84[3]])
     a = server.get(f"/collections/plots/items?limit=5000&bbox={','.join(map(str, box84))}")
-    b = server.get(f"/collections/plots/items?limit=5000&bbox={x0},{y0},{x1},{y1}"
-                   f"&bbox-crs={EPSG}3857")
-    c = server.get(f"/collections/plots/items?limit=5000&bbox={box84[1]},{box84[0]},"
-                   f"{box84[3]},{box84[2]}&bbox-crs={EPSG}4326")
+    b = server.get(
+        f"/collections/plots/items?limit=5000&bbox={x0},{y0},{x1},{y1}&bbox-crs={EPSG}3857"
+    )
+    c = server.get(
+        f"/collections/plots/items?limit=5000&bbox={box84[1]},{box84[0]},"
+        f"{box84[3]},{box84[2]}&bbox-crs={EPSG}4326"
+    )
     ids = [[f["id"] for f in r.json()["features"]] for r in (a, b, c)]
     assert ids[0] and ids[0] == ids[1] == ids[2]
 
@@ -122,24 +137,27 @@ def test_item_by_id_and_missing_items(city, server):
         assert str(missing) in response.json()["description"]
 
 
-@pytest.mark.parametrize("query, names", [
-    ("limit=10001", "maximum of 10000"),
-    ("limit=0", "limit"),
-    ("offset=-3", "offset"),
-    ("bbox=76.9,43.2,77", "bbox"),
-    ("bbox=76.9,43.3,77,43.2", "miny"),
-    ("bbox=a,b,c,d", "bbox"),
-    ("crs=EPSG:4326", "crs 'EPSG:4326'"),
-    (f"bbox=1,2,3,4&bbox-crs={EPSG}2154", "bbox-crs"),
-    ("sortby=height", "'height'"),
-    ("sortby=id;DROP TABLE plots", "sortby"),
-    ("properties=area_m2,owner", "'owner'"),
-    ("datetime=2021-13-45", "datetime"),
-    ("datetime=2022-01-01/2021-01-01", "starts after it ends"),
-    ("residents=many", "residents"),
-    ("skipGeometry=perhaps", "skipGeometry"),
-    ("filter-lang=ecql&filter=id=1", "filter-lang"),
-])
+@pytest.mark.parametrize(
+    "query, names",
+    [
+        ("limit=10001", "maximum of 10000"),
+        ("limit=0", "limit"),
+        ("offset=-3", "offset"),
+        ("bbox=76.9,43.2,77", "bbox"),
+        ("bbox=76.9,43.3,77,43.2", "miny"),
+        ("bbox=a,b,c,d", "bbox"),
+        ("crs=EPSG:4326", "crs 'EPSG:4326'"),
+        (f"bbox=1,2,3,4&bbox-crs={EPSG}2154", "bbox-crs"),
+        ("sortby=height", "'height'"),
+        ("sortby=id;DROP TABLE plots", "sortby"),
+        ("properties=area_m2,owner", "'owner'"),
+        ("datetime=2021-13-45", "datetime"),
+        ("datetime=2022-01-01/2021-01-01", "starts after it ends"),
+        ("residents=many", "residents"),
+        ("skipGeometry=perhaps", "skipGeometry"),
+        ("filter-lang=ecql&filter=id=1", "filter-lang"),
+    ],
+)
 def test_bad_input_is_a_400_naming_the_problem(city, server, query, names):
     response = server.get(f"/collections/plots/items?{query}")
     assert response.status_code == 400, response.text
@@ -226,9 +244,14 @@ def test_estimated_counts_are_said_to_be_estimates(city):
 
 def test_conformance_lists_filter_and_cql2(server):
     classes = server.get("/conformance?f=json").json()["conformsTo"]
-    for name in ("ogcapi-features-3/1.0/conf/filter", "cql2/1.0/conf/cql2-text",
-                 "cql2/1.0/conf/cql2-json", "cql2/1.0/conf/basic-spatial-functions",
-                 "cql2/1.0/conf/temporal-functions", "ogcapi-features-2/1.0/conf/crs"):
+    for name in (
+        "ogcapi-features-3/1.0/conf/filter",
+        "cql2/1.0/conf/cql2-text",
+        "cql2/1.0/conf/cql2-json",
+        "cql2/1.0/conf/basic-spatial-functions",
+        "cql2/1.0/conf/temporal-functions",
+        "ogcapi-features-2/1.0/conf/crs",
+    ):
         assert f"http://www.opengis.net/spec/{name}" in classes
 
 
@@ -237,10 +260,12 @@ def test_a_layer_the_database_lacks_is_a_503_that_says_migrate(city, server, db)
     collection answers 503 naming the fix, never a 500."""
     db.execute("ALTER TABLE camera_gaps RENAME TO camera_gaps_elsewhere")
     try:
-        for path in ("/collections/camera_gaps/items?limit=1",
-                     "/collections/camera_gaps/items?limit=1&f=html",
-                     "/collections/camera_gaps/items?limit=1&f=csv",
-                     "/collections/camera_gaps/items/1"):
+        for path in (
+            "/collections/camera_gaps/items?limit=1",
+            "/collections/camera_gaps/items?limit=1&f=html",
+            "/collections/camera_gaps/items?limit=1&f=csv",
+            "/collections/camera_gaps/items/1",
+        ):
             response = server.get(path)
             assert response.status_code == 503, (path, response.text)
             assert "twin migrate" in response.json()["description"]

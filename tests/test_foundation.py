@@ -9,9 +9,21 @@ import pytest
 
 from conftest import Server, run_twin
 
-LAYERS = {"districts", "polycentres", "blocks", "plots", "buildings", "utility_lines",
-          "utility_facilities", "seismic_faults", "seismic_zones", "parks", "amenities",
-          "streets", "transit_stops"}
+LAYERS = {
+    "districts",
+    "polycentres",
+    "blocks",
+    "plots",
+    "buildings",
+    "utility_lines",
+    "utility_facilities",
+    "seismic_faults",
+    "seismic_zones",
+    "parks",
+    "amenities",
+    "streets",
+    "transit_stops",
+}
 
 
 def test_committed_pygeoapi_config_is_in_sync_with_layers():
@@ -33,34 +45,46 @@ def test_migrate_twice_changes_nothing(database_url):
 def test_migrate_names_a_numbered_migration_edited_after_it_was_applied(db):
     """A developer edits 0001_core.sql after this database applied it: `twin migrate` does not
     apply it again and says so, naming the file (numbered migrations are history)."""
-    recorded = db.execute("SELECT checksum FROM twin_migrations WHERE id = '0001_core'"
-                          ).fetchone()[0]
+    recorded = db.execute("SELECT checksum FROM twin_migrations WHERE id = '0001_core'").fetchone()[
+        0
+    ]
     db.execute("UPDATE twin_migrations SET checksum = 'edited' WHERE id = '0001_core'")
     try:
         result = run_twin("migrate")
         assert "up to date" in result.stdout
         assert "0001_core.sql was edited after this database applied it" in result.stderr
     finally:
-        db.execute("UPDATE twin_migrations SET checksum = %s WHERE id = '0001_core'",
-                    (recorded,))
+        db.execute("UPDATE twin_migrations SET checksum = %s WHERE id = '0001_core'", (recorded,))
     assert "edited" not in run_twin("migrate").stderr
 
 
 def test_schema_enforces_the_catalog(db):
-    geometry = db.execute("SELECT type, srid FROM geometry_columns WHERE f_table_name = 'plots'"
-                          ).fetchone()
+    geometry = db.execute(
+        "SELECT type, srid FROM geometry_columns WHERE f_table_name = 'plots'"
+    ).fetchone()
     assert geometry == ("MULTIPOLYGON", 4326)
-    assert db.execute("SELECT count(*) FROM pg_indexes WHERE tablename = 'plots' "
-                      "AND indexdef ILIKE '%USING gist (geom)%'").fetchone()[0] == 1
+    assert (
+        db.execute(
+            "SELECT count(*) FROM pg_indexes WHERE tablename = 'plots' "
+            "AND indexdef ILIKE '%USING gist (geom)%'"
+        ).fetchone()[0]
+        == 1
+    )
     with pytest.raises(psycopg.errors.NotNullViolation):
-        db.execute("INSERT INTO plots (land_use, geom) VALUES ('residential', "
-                   "ST_Multi(ST_MakeEnvelope(76.9, 43.2, 76.901, 43.201, 4326)))")
+        db.execute(
+            "INSERT INTO plots (land_use, geom) VALUES ('residential', "
+            "ST_Multi(ST_MakeEnvelope(76.9, 43.2, 76.901, 43.201, 4326)))"
+        )
     with pytest.raises(psycopg.errors.CheckViolation):
-        db.execute("INSERT INTO plots (cadastral_number, land_use, geom) VALUES ('X', 'casino', "
-                   "ST_Multi(ST_MakeEnvelope(76.9, 43.2, 76.901, 43.201, 4326)))")
+        db.execute(
+            "INSERT INTO plots (cadastral_number, land_use, geom) VALUES ('X', 'casino', "
+            "ST_Multi(ST_MakeEnvelope(76.9, 43.2, 76.901, 43.201, 4326)))"
+        )
     with pytest.raises(psycopg.errors.InvalidParameterValue):  # wrong geometry type
-        db.execute("INSERT INTO plots (cadastral_number, land_use, geom) VALUES ('X', "
-                   "'residential', ST_SetSRID(ST_MakePoint(76.9, 43.2), 4326))")
+        db.execute(
+            "INSERT INTO plots (cadastral_number, land_use, geom) VALUES ('X', "
+            "'residential', ST_SetSRID(ST_MakePoint(76.9, 43.2), 4326))"
+        )
 
 
 def test_every_layer_is_a_collection_with_queryables(server):
@@ -76,10 +100,12 @@ def test_a_feature_inserted_with_sql_comes_back_through_the_api(server, db):
     fid = db.execute(
         "INSERT INTO amenities (name, category, kind, district, geom) VALUES "
         "('School No. 159', 'education', 'school', 'Bostandyk', "
-        "ST_SetSRID(ST_MakePoint(76.9286, 43.2389), 4326)) RETURNING id").fetchone()[0]
+        "ST_SetSRID(ST_MakePoint(76.9286, 43.2389), 4326)) RETURNING id"
+    ).fetchone()[0]
     try:
-        page = server.get("/collections/amenities/items",
-                          params={"f": "json", "name": "School No. 159"}).json()
+        page = server.get(
+            "/collections/amenities/items", params={"f": "json", "name": "School No. 159"}
+        ).json()
         found = [f for f in page["features"] if f["id"] == fid]
         assert found and found[0]["properties"]["name"] == "School No. 159"
         item = server.get(f"/collections/amenities/items/{fid}", params={"f": "json"})

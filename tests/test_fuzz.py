@@ -29,8 +29,11 @@ def fuzzed_paths(document: dict[str, Any]) -> dict[str, Any]:
     """The document with only the representative collections' paths; it must be offline
     (every $ref local), as the twin publishes it."""
     assert '"$ref": "http' not in json.dumps(document), "an external $ref in /openapi"
-    paths = {path: item for path, item in document["paths"].items()
-             if (m := COLLECTION_PATH.match(path)) is None or m.group(1) in FUZZED_COLLECTIONS}
+    paths = {
+        path: item
+        for path, item in document["paths"].items()
+        if (m := COLLECTION_PATH.match(path)) is None or m.group(1) in FUZZED_COLLECTIONS
+    }
     return {**document, "paths": paths}
 
 
@@ -52,20 +55,47 @@ def test_schemathesis_finds_no_server_error(demo_city, server, tmp_path):
     schemathesis = str(Path(sys.executable).parent / "schemathesis")
     report = tmp_path / "report.json"
     result = subprocess.run(
-        [schemathesis, "run", str(path), "--url", server.url, "--checks", "not_a_server_error",
-         "--max-examples", str(FUZZ_EXAMPLES), "--phases", "examples,coverage,fuzzing",
-         "--seed", str(FUZZ_SEED), "--no-shrink", "--generation-database", "none",
-         "--workers", "1", "--request-timeout", "30", "--no-color", "--report", "json",
-         "--report-json-path", str(report)],
-        capture_output=True, text=True, timeout=600, check=False)
+        [
+            schemathesis,
+            "run",
+            str(path),
+            "--url",
+            server.url,
+            "--checks",
+            "not_a_server_error",
+            "--max-examples",
+            str(FUZZ_EXAMPLES),
+            "--phases",
+            "examples,coverage,fuzzing",
+            "--seed",
+            str(FUZZ_SEED),
+            "--no-shrink",
+            "--generation-database",
+            "none",
+            "--workers",
+            "1",
+            "--request-timeout",
+            "30",
+            "--no-color",
+            "--report",
+            "json",
+            "--report-json-path",
+            str(report),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     summary = result.stdout[-6000:]
     assert result.returncode == 0, summary
     assert "Schema Error" not in result.stdout, summary
     run = json.loads(report.read_text())
     assert not run["errors"] and not run["failures"], summary
     assert run["operations"]["tested"] == run["operations"]["total"], run["operations"]
-    assert all(run["phases"][phase]["status"] == "success"
-               for phase in ("examples", "coverage", "fuzzing")), run["phases"]
+    assert all(
+        run["phases"][phase]["status"] == "success" for phase in ("examples", "coverage", "fuzzing")
+    ), run["phases"]
     assert run["test_cases"]["generated"] > 10 * run["operations"]["total"], run["test_cases"]
 
 
@@ -122,9 +152,14 @@ HOSTILE_GETS = [
 @pytest.mark.parametrize("path, params", HOSTILE_GETS, ids=[p for p, _ in HOSTILE_GETS])
 def test_hostile_reads_get_client_errors_not_server_errors(server, path, params):
     url = f"{server.url}{path}"
-    response = httpx.get(url, params=params, timeout=60) if params is not None \
+    response = (
+        httpx.get(url, params=params, timeout=60)
+        if params is not None
         else httpx.get(httpx.URL(url), timeout=60)
-    assert response.status_code < 500, f"{path} {params}: {response.status_code} {response.text[:300]}"
+    )
+    assert response.status_code < 500, (
+        f"{path} {params}: {response.status_code} {response.text[:300]}"
+    )
     if response.status_code >= 400 and "json" in response.headers.get("content-type", ""):
         assert "Traceback" not in response.text
         assert response.json().get("description") or response.json().get("detail")
@@ -133,57 +168,110 @@ def test_hostile_reads_get_client_errors_not_server_errors(server, path, params)
 def test_sql_in_a_filter_is_just_a_bad_filter_and_the_table_survives(server, db):
     before = db.execute("SELECT count(*) FROM plots").fetchone()[0]
     for text in ["land_use = 'x'; DROP TABLE plots; --", "land_use = '' OR 1=1 --"]:
-        httpx.get(f"{server.url}/collections/plots/items", timeout=60,
-                  params={"filter": text, "filter-lang": "cql2-text"})
+        httpx.get(
+            f"{server.url}/collections/plots/items",
+            timeout=60,
+            params={"filter": text, "filter-lang": "cql2-text"},
+        )
     assert db.execute("SELECT count(*) FROM plots").fetchone()[0] == before
 
 
 def hostile_bodies() -> list[tuple[str, bytes, str]]:
     feature = plot()
     nan = json.dumps(feature).replace('"coordinates": [[[76.93', '"coordinates": [[[NaN')
-    bowtie = dict(feature, geometry={"type": "Polygon", "coordinates": [[
-        [76.93, 43.24], [76.94, 43.25], [76.94, 43.24], [76.93, 43.25], [76.93, 43.24]]]})
+    bowtie = dict(
+        feature,
+        geometry={
+            "type": "Polygon",
+            "coordinates": [
+                [[76.93, 43.24], [76.94, 43.25], [76.94, 43.24], [76.93, 43.25], [76.93, 43.24]]
+            ],
+        },
+    )
     deep = '{"type":"Feature","geometry":' + "[" * 100_000 + "]" * 100_000 + "}"
     return [
-        ("invalid UTF-8", b'{"type":"Feature","properties":{"district":"\xff\xfe"}}',
-         "application/geo+json"),
-        ("NUL in a string", json.dumps(dict(feature, properties={
-            **feature["properties"], "district": "Medeu\u0000"})).encode(), "application/geo+json"),
+        (
+            "invalid UTF-8",
+            b'{"type":"Feature","properties":{"district":"\xff\xfe"}}',
+            "application/geo+json",
+        ),
+        (
+            "NUL in a string",
+            json.dumps(
+                dict(feature, properties={**feature["properties"], "district": "Medeu\u0000"})
+            ).encode(),
+            "application/geo+json",
+        ),
         ("NaN coordinates", nan.encode(), "application/geo+json"),
         ("self-intersecting polygon", json.dumps(bowtie).encode(), "application/geo+json"),
         ("wrong content type", json.dumps(feature).encode(), "text/csv"),
-        ("form encoded", b"type=Feature&geometry=POINT(1 2)",
-         "application/x-www-form-urlencoded"),
+        ("form encoded", b"type=Feature&geometry=POINT(1 2)", "application/x-www-form-urlencoded"),
         ("XML", b"<Feature><geometry/></Feature>", "application/xml"),
         ("empty body", b"", "application/geo+json"),
         ("a JSON array", b"[1, 2, 3]", "application/geo+json"),
-        ("a FeatureCollection", json.dumps({"type": "FeatureCollection",
-                                            "features": [feature]}).encode(), "application/json"),
+        (
+            "a FeatureCollection",
+            json.dumps({"type": "FeatureCollection", "features": [feature]}).encode(),
+            "application/json",
+        ),
         ("deeply nested arrays", deep.encode(), "application/geo+json"),
-        ("huge number", json.dumps(dict(feature, properties={
-            **feature["properties"], "residents": 10**40})).encode(), "application/geo+json"),
-        ("geometry with strings", json.dumps(dict(feature, geometry={
-            "type": "Polygon", "coordinates": [[["a", "b"], ["c", "d"]]]})).encode(),
-         "application/geo+json"),
-        ("unknown geometry type", json.dumps(dict(feature, geometry={
-            "type": "Circle", "coordinates": [76.9, 43.2], "radius": 5})).encode(),
-         "application/geo+json"),
-        ("SQL in a property", json.dumps(dict(feature, properties={
-            **feature["properties"], "cadastral_number": "x'); DROP TABLE plots; --"}
-                                          )).encode(), "application/geo+json"),
+        (
+            "huge number",
+            json.dumps(
+                dict(feature, properties={**feature["properties"], "residents": 10**40})
+            ).encode(),
+            "application/geo+json",
+        ),
+        (
+            "geometry with strings",
+            json.dumps(
+                dict(
+                    feature, geometry={"type": "Polygon", "coordinates": [[["a", "b"], ["c", "d"]]]}
+                )
+            ).encode(),
+            "application/geo+json",
+        ),
+        (
+            "unknown geometry type",
+            json.dumps(
+                dict(feature, geometry={"type": "Circle", "coordinates": [76.9, 43.2], "radius": 5})
+            ).encode(),
+            "application/geo+json",
+        ),
+        (
+            "SQL in a property",
+            json.dumps(
+                dict(
+                    feature,
+                    properties={
+                        **feature["properties"],
+                        "cadastral_number": "x'); DROP TABLE plots; --",
+                    },
+                )
+            ).encode(),
+            "application/geo+json",
+        ),
     ]
 
 
-@pytest.mark.parametrize("case", range(len(hostile_bodies())),
-                         ids=[name for name, _, _ in hostile_bodies()])
+@pytest.mark.parametrize(
+    "case", range(len(hostile_bodies())), ids=[name for name, _, _ in hostile_bodies()]
+)
 def test_hostile_writes_get_client_errors_not_server_errors(server, db, editor, case):
     name, body, media = hostile_bodies()[case]
     before = db.execute("SELECT count(*) FROM plots").fetchone()[0]
-    for method, path in [("POST", "/collections/plots/items"),
-                         ("PUT", "/collections/plots/items/999999999999"),
-                         ("PATCH", "/collections/plots/items/999999999999")]:
-        response = httpx.request(method, f"{server.url}{path}", content=body, timeout=60,
-                                 headers={"Content-Type": media, "X-API-Key": editor})
+    for method, path in [
+        ("POST", "/collections/plots/items"),
+        ("PUT", "/collections/plots/items/999999999999"),
+        ("PATCH", "/collections/plots/items/999999999999"),
+    ]:
+        response = httpx.request(
+            method,
+            f"{server.url}{path}",
+            content=body,
+            timeout=60,
+            headers={"Content-Type": media, "X-API-Key": editor},
+        )
         if name == "SQL in a property" and method == "POST":
             assert response.status_code == 201  # just an odd cadastral number, stored as text
             continue
@@ -195,26 +283,43 @@ def test_hostile_writes_get_client_errors_not_server_errors(server, db, editor, 
 
 def test_hostile_headers_and_methods(server, editor):
     url = f"{server.url}/collections/plots/items"
-    for raw in [(b"POST /collections/plots/items HTTP/1.1\r\nHost: x\r\n"
-                 b"Content-Type: application/json\r\nContent-Length: abc\r\n\r\n{}"),
-                b"GET /collections/plots/items?land_use=\xff\xfe HTTP/1.1\r\nHost: x\r\n\r\n",
-                b"GET /collections/\xc3\x28/items HTTP/1.1\r\nHost: x\r\n\r\n"]:
+    for raw in [
+        (
+            b"POST /collections/plots/items HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/json\r\nContent-Length: abc\r\n\r\n{}"
+        ),
+        b"GET /collections/plots/items?land_use=\xff\xfe HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /collections/\xc3\x28/items HTTP/1.1\r\nHost: x\r\n\r\n",
+    ]:
         status = raw_status(server.url, raw)
         assert status is None or 400 <= status < 500, (raw, status)
     checks = [
         httpx.request("TRACE", url, timeout=30),
         httpx.request("PATCH", url, timeout=30, headers={"X-API-Key": editor}),
-        httpx.post(url, content=b"{}", timeout=30, headers={
-            "Authorization": "Bearer " + "A" * 5000, "Content-Type": "application/json"}),
-        httpx.post(url, content=b"{}", timeout=30, headers={
-            "X-API-Key": "twin_" + uuid.uuid4().hex[:12] + "_' OR 1=1 --",
-            "Content-Type": "application/json"}),
+        httpx.post(
+            url,
+            content=b"{}",
+            timeout=30,
+            headers={"Authorization": "Bearer " + "A" * 5000, "Content-Type": "application/json"},
+        ),
+        httpx.post(
+            url,
+            content=b"{}",
+            timeout=30,
+            headers={
+                "X-API-Key": "twin_" + uuid.uuid4().hex[:12] + "_' OR 1=1 --",
+                "Content-Type": "application/json",
+            },
+        ),
         httpx.get(url, timeout=30, headers={"Accept": "application/x-nonsense"}),
         httpx.get(url, timeout=30, headers={"Accept-Language": b"\xff" * 300}),
     ]
     for response in checks:
-        assert response.status_code < 500, (response.request.method, response.status_code,
-                                             response.text[:200])
+        assert response.status_code < 500, (
+            response.request.method,
+            response.status_code,
+            response.text[:200],
+        )
 
 
 def raw_status(base: str, request: bytes) -> int | None:

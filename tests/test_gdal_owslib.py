@@ -43,8 +43,9 @@ def test_ogrinfo_lists_and_counts_every_layer(city, server):
         assert f": {name}" in listing, f"GDAL does not list {name}"
     for name in ("plots", "amenities"):
         summary = gdal("ogrinfo", "-ro", "-so", f"OAPIF:{server.url}", name)
-        rows = sql_count(city, psycopg.sql.SQL("SELECT count(*) FROM {}").format(
-            psycopg.sql.Identifier(name)))
+        rows = sql_count(
+            city, psycopg.sql.SQL("SELECT count(*) FROM {}").format(psycopg.sql.Identifier(name))
+        )
         assert f"Feature Count: {rows}" in summary
 
 
@@ -57,12 +58,24 @@ def test_ogr2ogr_pages_through_every_plot(city, server, tmp_path):
 
 def test_ogr2ogr_with_bbox_and_where(city, server, tmp_path):
     box = (76.87, 43.205, 76.91, 43.22)
-    features = ogr2ogr_features(server, tmp_path, "plots", "-oo", "PAGE_SIZE=1000",
-                                "-spat", *map(str, box),
-                                "-where", "land_use = 'residential' AND residents > 100")
-    expected = sql_count(city, "SELECT count(*) FROM plots WHERE ST_Intersects(geom, "
-                               "ST_MakeEnvelope(%s, %s, %s, %s, 4326)) AND land_use = "
-                               "'residential' AND residents > 100", list(box))
+    features = ogr2ogr_features(
+        server,
+        tmp_path,
+        "plots",
+        "-oo",
+        "PAGE_SIZE=1000",
+        "-spat",
+        *map(str, box),
+        "-where",
+        "land_use = 'residential' AND residents > 100",
+    )
+    expected = sql_count(
+        city,
+        "SELECT count(*) FROM plots WHERE ST_Intersects(geom, "
+        "ST_MakeEnvelope(%s, %s, %s, %s, 4326)) AND land_use = "
+        "'residential' AND residents > 100",
+        list(box),
+    )
     assert expected > 0 and len(features) == expected
     assert all(f["properties"]["land_use"] == "residential" for f in features)
 
@@ -73,14 +86,24 @@ def test_owslib_collections_queryables_and_cql2_items(city, server):
     assert set(load_catalog()) <= names
     queryables = api.collection_queryables("amenities")["properties"]
     assert {"category", "capacity", "geometry"} <= set(queryables)
-    expected = sql_count(city, "SELECT count(*) FROM amenities WHERE category = 'education' "
-                               "AND capacity > 150")
+    expected = sql_count(
+        city, "SELECT count(*) FROM amenities WHERE category = 'education' AND capacity > 150"
+    )
     assert expected > 0
-    by_text = api.collection_items("amenities", filter="category = 'education' AND "
-                                                       "capacity > 150", limit=1000)
-    by_json = api.collection_items("amenities", limit=1000, cql={"op": "and", "args": [
-        {"op": "=", "args": [{"property": "category"}, "education"]},
-        {"op": ">", "args": [{"property": "capacity"}, 150]}]})
+    by_text = api.collection_items(
+        "amenities", filter="category = 'education' AND capacity > 150", limit=1000
+    )
+    by_json = api.collection_items(
+        "amenities",
+        limit=1000,
+        cql={
+            "op": "and",
+            "args": [
+                {"op": "=", "args": [{"property": "category"}, "education"]},
+                {"op": ">", "args": [{"property": "capacity"}, 150]},
+            ],
+        },
+    )
     for page in (by_text, by_json):
         assert page["numberMatched"] == page["numberReturned"] == expected
     assert [f["id"] for f in by_text["features"]] == [f["id"] for f in by_json["features"]]
@@ -88,9 +111,14 @@ def test_owslib_collections_queryables_and_cql2_items(city, server):
 
 def layer_counts(url: str) -> dict[str, int]:
     with psycopg.connect(url) as conn:
-        return {name: conn.execute(psycopg.sql.SQL("SELECT count(*) FROM {}").format(
-            psycopg.sql.Identifier(layer.table))).fetchone()[0]
-            for name, layer in load_catalog().items()}
+        return {
+            name: conn.execute(
+                psycopg.sql.SQL("SELECT count(*) FROM {}").format(
+                    psycopg.sql.Identifier(layer.table)
+                )
+            ).fetchone()[0]
+            for name, layer in load_catalog().items()
+        }
 
 
 def test_gdal_and_owslib_read_every_layer_with_its_count(analysed_city, server):
@@ -99,8 +127,12 @@ def test_gdal_and_owslib_read_every_layer_with_its_count(analysed_city, server):
     expected = layer_counts(analysed_city)
     assert sum(1 for rows in expected.values() if rows) >= len(expected) - 3, expected
     # one ogrinfo for all of them, named (GDAL 3.6 would also open the terrain coverage)
-    result = subprocess.run(["ogrinfo", "-ro", "-so", f"OAPIF:{server.url}", *expected],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        ["ogrinfo", "-ro", "-so", f"OAPIF:{server.url}", *expected],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0 and "ERROR" not in result.stderr, result.stderr
     gdal_counts: dict[str, int] = {}
     layer = None

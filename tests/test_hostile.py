@@ -35,11 +35,11 @@ from test_editing import add_user
 from test_fuzz import _local
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
-MAX_BODY = 10 * 1024 * 1024   # TWIN_MAX_BODY_BYTES default (twin/editing/guard.py)
-SLOW_S = 15.0                 # an answer slower than this is a failure (a hang in disguise)
-SLEEP_S = 9                   # the pg_sleep in the SQL values: an answer this slow = injected
-CENTRE = (76.93, 43.24)       # lon, lat in the demo city
-PYPROJECT_MARKER = "[build-system]"   # pyproject.toml's content: must never be served
+MAX_BODY = 10 * 1024 * 1024  # TWIN_MAX_BODY_BYTES default (twin/editing/guard.py)
+SLOW_S = 15.0  # an answer slower than this is a failure (a hang in disguise)
+SLEEP_S = 9  # the pg_sleep in the SQL values: an answer this slow = injected
+CENTRE = (76.93, 43.24)  # lon, lat in the demo city
+PYPROJECT_MARKER = "[build-system]"  # pyproject.toml's content: must never be served
 MARKUP = '"><script>alert(1)</script>'  # must never come back unescaped in an HTML page
 
 # --- hostile values ------------------------------------------------------------------------
@@ -115,39 +115,95 @@ def lookalikes(number: str) -> list[Hostile]:
     """Spellings of a real number that are not its canonical form: an id or a tile address has
     one URL, so these are refused (built from the real value, so that a server which takes them
     anyway acts on our own feature, not on the city's)."""
-    arabic = number.translate(str.maketrans("0123456789", "\u0660\u0661\u0662\u0663\u0664"
-                                            "\u0665\u0666\u0667\u0668\u0669"))
-    return [Hostile("lookalike", "arabic-digits", arabic),
-            Hostile("lookalike", "underscore", f"{number[0]}_{number[1:]}" if len(number) > 1
-                    else f"0_{number}"),
-            Hostile("lookalike", "spaces", f" {number} "),
-            Hostile("lookalike", "plus", f"+{number}"),
-            Hostile("lookalike", "leading-zero", f"0{number}")]
+    arabic = number.translate(
+        str.maketrans("0123456789", "\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669")
+    )
+    return [
+        Hostile("lookalike", "arabic-digits", arabic),
+        Hostile(
+            "lookalike",
+            "underscore",
+            f"{number[0]}_{number[1:]}" if len(number) > 1 else f"0_{number}",
+        ),
+        Hostile("lookalike", "spaces", f" {number} "),
+        Hostile("lookalike", "plus", f"+{number}"),
+        Hostile("lookalike", "leading-zero", f"0{number}"),
+    ]
 
 
 CLASSES = {"sql": SQL, "traversal": TRAVERSAL, "number": NUMBERS, "text": TEXT}
 EVERY_VALUE = [v for values in CLASSES.values() for v in values]
 
 # Text in a response body that betrays the server's insides (unless the client sent it).
-LEAKS = ["Traceback (most recent", 'File "/', "site-packages", "psycopg", "PostgreSQL",
-         "SQLSTATE", "syntax error at or near", "out of range for type", "bigint out of range",
-         "invalid input syntax", "LINE 1:", "pg_catalog", "twin/sql/", str(ROOT)]
+LEAKS = [
+    "Traceback (most recent",
+    'File "/',
+    "site-packages",
+    "psycopg",
+    "PostgreSQL",
+    "SQLSTATE",
+    "syntax error at or near",
+    "out of range for type",
+    "bigint out of range",
+    "invalid input syntax",
+    "LINE 1:",
+    "pg_catalog",
+    "twin/sql/",
+    str(ROOT),
+]
 FOREIGN_FILES = [PYPROJECT_MARKER, "root:x:0:0"]
 
 # --- routes --------------------------------------------------------------------------------
 
 # Path parameter names of twin/ routes -> the OpenAPI document's names.
-ALIASES = {"collection": "collectionId", "collection_id": "collectionId", "layer": "collectionId",
-           "fid": "featureId", "item_id": "featureId", "tms": "tileMatrixSetId",
-           "z": "tileMatrix", "y": "tileRow", "x": "tileCol", "process_id": "processId"}
+ALIASES = {
+    "collection": "collectionId",
+    "collection_id": "collectionId",
+    "layer": "collectionId",
+    "fid": "featureId",
+    "item_id": "featureId",
+    "tms": "tileMatrixSetId",
+    "z": "tileMatrix",
+    "y": "tileRow",
+    "x": "tileCol",
+    "process_id": "processId",
+}
 # Query parameters whose value is a number, a name from a list or a structured value: garbage
 # in them is a 4xx. Free-text parameters (a district name in a property filter) may match
 # nothing and answer 200.
-STRICT_QUERY = {"f", "bbox", "bbox-crs", "crs", "limit", "offset", "datetime", "sortby",
-                "properties", "skipGeometry", "filter", "filter-lang", "filter-crs",
-                "collections", "include"}
-FEATURE_QUERY = ["f", "lang", "bbox", "bbox-crs", "crs", "limit", "offset", "datetime",
-                 "sortby", "properties", "skipGeometry", "filter", "filter-lang", "filter-crs"]
+STRICT_QUERY = {
+    "f",
+    "bbox",
+    "bbox-crs",
+    "crs",
+    "limit",
+    "offset",
+    "datetime",
+    "sortby",
+    "properties",
+    "skipGeometry",
+    "filter",
+    "filter-lang",
+    "filter-crs",
+    "collections",
+    "include",
+}
+FEATURE_QUERY = [
+    "f",
+    "lang",
+    "bbox",
+    "bbox-crs",
+    "crs",
+    "limit",
+    "offset",
+    "datetime",
+    "sortby",
+    "properties",
+    "skipGeometry",
+    "filter",
+    "filter-lang",
+    "filter-crs",
+]
 
 
 @dataclass
@@ -160,7 +216,7 @@ class RouteShape:
     query: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> schema
     instances: list[str] = field(default_factory=lambda: [""])
     per_instance: dict[str, set[str]] = field(default_factory=dict)  # query name -> instances
-    html: bool = False   # pygeoapi renders it as HTML with f=html
+    html: bool = False  # pygeoapi renders it as HTML with f=html
 
     @property
     def path_params(self) -> list[str]:
@@ -185,16 +241,21 @@ OWN_ROUTES: list[tuple[str, str, list[str]]] = [
     ("GET", "/collections/{collectionId}/tiles/{tileMatrixSetId}", ["f"]),
     ("GET", "/collections/{collectionId}/tiles/{tileMatrixSetId}/metadata", ["f"]),
     ("GET", "/collections/{collectionId}/tiles/{tileMatrixSetId}/tilejson.json", ["f"]),
-    ("GET", ("/collections/{collectionId}/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/"
-             "{tileCol}"), ["f"]),
-    ("GET", "/collections/buildings/scene.glb",
-     ["district", "polycentre", "bbox", "include", "f"]),
+    (
+        "GET",
+        ("/collections/{collectionId}/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}"),
+        ["f"],
+    ),
+    ("GET", "/collections/buildings/scene.glb", ["district", "polycentre", "bbox", "include", "f"]),
     ("GET", "/3dtiles/buildings/tileset.json", []),
     ("GET", "/3dtiles/buildings/{path}", []),
     ("GET", "/indicators", ["f"]),
     ("GET", "/indicators/mobility-safety", ["district", "f"]),
-    ("GET", "/collections/{collectionId}/asof", ["datetime", "bbox", "limit", "offset",
-                                                 "properties", "sortby", "f", "crs"]),
+    (
+        "GET",
+        "/collections/{collectionId}/asof",
+        ["datetime", "bbox", "limit", "offset", "properties", "sortby", "f", "crs"],
+    ),
     ("GET", "/collections/{collectionId}/changes", ["datetime", "limit", "offset"]),
     ("GET", "/collections/{collectionId}/items", FEATURE_QUERY),
     ("GET", "/collections/{collectionId}/items/{featureId}", ["f", "crs", "lang"]),
@@ -218,9 +279,11 @@ VERSIONED = ("plots", "buildings", "parks", "amenities", "utility_lines")
 
 def canonical(path: str) -> str:
     """A route path with `{name:convertor}` and the twin's parameter names made canonical."""
+
     def name(match: re.Match) -> str:
         raw = match.group(1).split(":")[0]
         return "{" + ALIASES.get(raw, raw) + "}"
+
     return re.sub(r"{([^}]+)}", name, path)
 
 
@@ -231,8 +294,9 @@ def routes_in_code() -> set[str]:
 
     found = {canonical(row.path) for row in twin_rows()}
     for source in (ROOT / "twin").rglob("*.py"):
-        for match in re.finditer(r"\b(?:Route|Mount)\(\s*\"([^\"]+)\"",
-                                 source.read_text(encoding="utf-8")):
+        for match in re.finditer(
+            r"\b(?:Route|Mount)\(\s*\"([^\"]+)\"", source.read_text(encoding="utf-8")
+        ):
             found.add(canonical(match.group(1)))
     return found
 
@@ -246,8 +310,9 @@ def _parameter(document: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]
     return _local(ref)
 
 
-def openapi_shapes(document: dict[str, Any], collections: list[str],
-                   processes: list[str]) -> dict[tuple[str, str], RouteShape]:
+def openapi_shapes(
+    document: dict[str, Any], collections: list[str], processes: list[str]
+) -> dict[tuple[str, str], RouteShape]:
     """The document's operations with concrete collection and process ids made parameters."""
     shapes: dict[tuple[str, str], RouteShape] = {}
     for path, operations in document["paths"].items():
@@ -278,8 +343,9 @@ def openapi_shapes(document: dict[str, Any], collections: list[str],
     return shapes
 
 
-def all_shapes(document: dict[str, Any], collections: list[str],
-               processes: list[str]) -> list[RouteShape]:
+def all_shapes(
+    document: dict[str, Any], collections: list[str], processes: list[str]
+) -> list[RouteShape]:
     shapes = openapi_shapes(document, collections, processes)
     for method, path, query in OWN_ROUTES:
         shape = shapes.get((method, path))
@@ -288,8 +354,11 @@ def all_shapes(document: dict[str, Any], collections: list[str],
         for name in query:
             shape.query.setdefault(name, {"type": "string"})
         if "{collectionId}" in path and not shape.instances:
-            shape.instances = list(VERSIONED) if method != "GET" or "history" in path \
-                or "changes" in path or "asof" in path else list(collections)
+            shape.instances = (
+                list(VERSIONED)
+                if method != "GET" or "history" in path or "changes" in path or "asof" in path
+                else list(collections)
+            )
         elif "{processId}" in path:
             shape.instances = list(processes)
         shape.instances = shape.instances or [""]
@@ -305,14 +374,14 @@ class Case:
 
     label: str
     method: str
-    target: str                      # path and query, already encoded
-    sent: str = ""                   # what the server may echo back (hostile text)
-    must_refuse: bool = False        # a 4xx is required
+    target: str  # path and query, already encoded
+    sent: str = ""  # what the server may echo back (hostile text)
+    must_refuse: bool = False  # a 4xx is required
     headers: dict[str, str] = field(default_factory=dict)
     content: bytes | Iterable[bytes] | None = None
-    allowed: tuple[int, ...] = ()    # exact statuses required instead (e.g. 413)
-    route: str = ""                  # the route and parameter, to group alike failures
-    group: str = ""                  # instead of method and route, to group alike failures
+    allowed: tuple[int, ...] = ()  # exact statuses required instead (e.g. 413)
+    route: str = ""  # the route and parameter, to group alike failures
+    group: str = ""  # instead of method and route, to group alike failures
 
 
 class Attacker:
@@ -321,7 +390,7 @@ class Attacker:
     def __init__(self, server: Server) -> None:
         self.server = server
         self.client = httpx.Client(base_url=server.url, timeout=60)
-        self.failures: list[tuple[str, str]] = []   # (kind of failure, the case)
+        self.failures: list[tuple[str, str]] = []  # (kind of failure, the case)
         self.sent = 0
         self.server_errors = 0
 
@@ -333,8 +402,12 @@ class Attacker:
         started = time.perf_counter()
         try:
             response = self.client.request(
-                case.method, self.server.url + "/", headers=case.headers, content=case.content,
-                extensions={"target": case.target.encode("ascii")})
+                case.method,
+                self.server.url + "/",
+                headers=case.headers,
+                content=case.content,
+                extensions={"target": case.target.encode("ascii")},
+            )
         except httpx.HTTPError as exc:
             self.fail(case, f"no answer: {type(exc).__name__} {exc}", "no answer")
             return None
@@ -367,8 +440,11 @@ class Attacker:
             self.fail(case, f"{status} {excerpt}", str(status))
             return
         if case.allowed and status not in case.allowed:
-            self.fail(case, f"{status}, expected {case.allowed}: {excerpt}",
-                      f"{status} instead of {case.allowed}")
+            self.fail(
+                case,
+                f"{status}, expected {case.allowed}: {excerpt}",
+                f"{status} instead of {case.allowed}",
+            )
         elif case.must_refuse and not 400 <= status < 500:
             self.fail(case, f"{status}, expected a 4xx: {excerpt}", f"{status} instead of 4xx")
         html = media.startswith("text/html")
@@ -380,17 +456,22 @@ class Attacker:
             except (ValueError, AttributeError):
                 description = None
             if not isinstance(description, str) or not description:
-                self.fail(case, f"{status} {media or 'no content type'} without a JSON "
-                                f"description: {excerpt}",
-                          f"{status} {media.split(';')[0] or 'untyped'} {excerpt[:40]!r}")
+                self.fail(
+                    case,
+                    f"{status} {media or 'no content type'} without a JSON description: {excerpt}",
+                    f"{status} {media.split(';')[0] or 'untyped'} {excerpt[:40]!r}",
+                )
         for leak in LEAKS:
             if leak in text and leak not in case.sent:
                 self.fail(case, f"{status} leaks {leak!r}: {excerpt}", f"leaks {leak!r}")
                 break
         for marker in FOREIGN_FILES:
             if marker in text:
-                self.fail(case, f"{status} serves a file outside the twin's: {excerpt}",
-                          "serves a foreign file")
+                self.fail(
+                    case,
+                    f"{status} serves a file outside the twin's: {excerpt}",
+                    "serves a foreign file",
+                )
         if html and MARKUP in text and MARKUP in case.sent:
             self.fail(case, f"{status} echoes markup unescaped into HTML", "unescaped markup")
 
@@ -402,16 +483,22 @@ class Attacker:
         groups: dict[str, list[str]] = {}
         for kind, line in self.failures:
             groups.setdefault(kind, []).append(line)
-        shown = "\n".join(f"[{len(lines)}x] {kind}\n    e.g. {lines[0]}"
-                           for kind, lines in sorted(groups.items()))
+        shown = "\n".join(
+            f"[{len(lines)}x] {kind}\n    e.g. {lines[0]}" for kind, lines in sorted(groups.items())
+        )
         log = ""
         if self.server_errors:
             time.sleep(0.3)  # the log thread may lag the answer
-            lines = [line.rstrip()[:3000] for line in list(self.server.log)
-                     if '"level": "error"' in line and "Traceback" in line][-5:]
+            lines = [
+                line.rstrip()[:3000]
+                for line in list(self.server.log)
+                if '"level": "error"' in line and "Traceback" in line
+            ][-5:]
             log = "\n--- server log (last tracebacks) ---\n" + "\n".join(lines)
-        raise AssertionError(f"{len(self.failures)} of {self.sent} {what} failed, in "
-                             f"{len(groups)} groups:\n{shown}{log}")
+        raise AssertionError(
+            f"{len(self.failures)} of {self.sent} {what} failed, in "
+            f"{len(groups)} groups:\n{shown}{log}"
+        )
 
 
 def _textual(media: str) -> bool:
@@ -422,7 +509,7 @@ def _textual(media: str) -> bool:
 
 
 def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
-    n = 2 ** z
+    n = 2**z
     x = int((lon + 180) / 360 * n)
     y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
     return x, y
@@ -436,22 +523,30 @@ class City:
     editor: str
     shapes: list[RouteShape]
     collections: list[str]
-    processes: dict[str, dict[str, Any]]        # id -> inputs (schema, minOccurs)
-    feature_ids: dict[str, str]                 # collection -> a real feature id
-    scratch: dict[str, list[int]]               # versioned layer -> our own feature ids
-    tile_content: str                           # a real 3D Tiles content path
+    processes: dict[str, dict[str, Any]]  # id -> inputs (schema, minOccurs)
+    feature_ids: dict[str, str]  # collection -> a real feature id
+    scratch: dict[str, list[int]]  # versioned layer -> our own feature ids
+    tile_content: str  # a real 3D Tiles content path
     catalog: dict[str, Any]
-    before: dict[str, str] = field(default_factory=dict)   # checksums before the attack
+    before: dict[str, str] = field(default_factory=dict)  # checksums before the attack
 
     def path_defaults(self, instance: str) -> dict[str, str]:
         x, y = tile_of(*CENTRE, 14)
         scratch = self.scratch.get(instance)
-        return {"collectionId": instance, "processId": instance,
-                "featureId": str(scratch[0]) if scratch else self.feature_ids.get(instance, "1"),
-                "tileMatrixSetId": "WebMercatorQuad", "tileMatrix": "14", "tileRow": str(y),
-                "tileCol": str(x), "jobId": str(uuid.UUID(int=7)), "version": "1",
-                "path": self.tile_content, "name": "index.html",
-                "rest": "src/main.js"}
+        return {
+            "collectionId": instance,
+            "processId": instance,
+            "featureId": str(scratch[0]) if scratch else self.feature_ids.get(instance, "1"),
+            "tileMatrixSetId": "WebMercatorQuad",
+            "tileMatrix": "14",
+            "tileRow": str(y),
+            "tileCol": str(x),
+            "jobId": str(uuid.UUID(int=7)),
+            "version": "1",
+            "path": self.tile_content,
+            "name": "index.html",
+            "rest": "src/main.js",
+        }
 
     def fill(self, shape: RouteShape, instance: str, hostile: dict[str, str]) -> str:
         values = self.path_defaults(instance)
@@ -483,17 +578,26 @@ def valid_feature(layer: Any) -> dict[str, Any]:
         else:
             properties[prop.name] = f"hostile-{uuid.uuid4().hex[:10]}"
     lon, lat = CENTRE
-    ring = [[lon, lat], [lon + 0.001, lat], [lon + 0.001, lat + 0.001], [lon, lat + 0.001],
-            [lon, lat]]
-    geometry = {"Point": {"type": "Point", "coordinates": [lon, lat]},
-                "MultiLineString": {"type": "MultiLineString",
-                                    "coordinates": [[[lon, lat], [lon + 0.001, lat + 0.001]]]},
-                }.get(layer.geometry, {"type": "MultiPolygon", "coordinates": [[ring]]})
+    ring = [
+        [lon, lat],
+        [lon + 0.001, lat],
+        [lon + 0.001, lat + 0.001],
+        [lon, lat + 0.001],
+        [lon, lat],
+    ]
+    geometry = {
+        "Point": {"type": "Point", "coordinates": [lon, lat]},
+        "MultiLineString": {
+            "type": "MultiLineString",
+            "coordinates": [[[lon, lat], [lon + 0.001, lat + 0.001]]],
+        },
+    }.get(layer.geometry, {"type": "MultiPolygon", "coordinates": [[ring]]})
     return {"type": "Feature", "geometry": geometry, "properties": properties}
 
 
-def checksums(database_url: str, scratch: dict[str, list[int]],
-              catalog: dict[str, Any]) -> dict[str, str]:
+def checksums(
+    database_url: str, scratch: dict[str, list[int]], catalog: dict[str, Any]
+) -> dict[str, str]:
     """A digest of every layer table (our own scratch features aside), of the terrain models
     and of the history of every feature that is not ours."""
     sums = {}
@@ -503,15 +607,20 @@ def checksums(database_url: str, scratch: dict[str, list[int]],
                 f"SELECT count(*) || ':' || md5(coalesce(string_agg(md5(t::text), '' "
                 f"ORDER BY t.{layer.id_field}), '')) FROM {layer.table} t "
                 f"WHERE NOT t.{layer.id_field} = ANY(%s::bigint[])",
-                (scratch.get(name, []),)).fetchone()[0]
+                (scratch.get(name, []),),
+            ).fetchone()[0]
         sums["terrain_models"] = conn.execute(
             "SELECT count(*) || ':' || md5(coalesce(string_agg(id || ':' || md5(cog), ',' "
-            "ORDER BY id), '')) FROM terrain_models").fetchone()[0]
+            "ORDER BY id), '')) FROM terrain_models"
+        ).fetchone()[0]
         ours = [(layer, fid) for layer, ids in scratch.items() for fid in ids]
-        sums["twin_history"] = str(conn.execute(
-            "SELECT count(*) FROM twin_history h WHERE NOT (h.layer, h.feature_id) = ANY("
-            "SELECT * FROM unnest(%s::text[], %s::bigint[]))",
-            ([a for a, _ in ours], [b for _, b in ours])).fetchone()[0])
+        sums["twin_history"] = str(
+            conn.execute(
+                "SELECT count(*) FROM twin_history h WHERE NOT (h.layer, h.feature_id) = ANY("
+                "SELECT * FROM unnest(%s::text[], %s::bigint[]))",
+                ([a for a, _ in ours], [b for _, b in ours]),
+            ).fetchone()[0]
+        )
     return sums
 
 
@@ -523,8 +632,9 @@ def city(demo_city, server, database_url) -> Iterator[City]:
     editor = add_user("editor", ",".join(VERSIONED))
     with httpx.Client(base_url=server.url, timeout=120) as client:
         document = client.get("/openapi", params={"f": "json"}).json()
-        collections = [c["id"] for c in client.get("/collections",
-                                                   params={"f": "json"}).json()["collections"]]
+        collections = [
+            c["id"] for c in client.get("/collections", params={"f": "json"}).json()["collections"]
+        ]
         processes = {}
         for process in client.get("/processes", params={"f": "json"}).json()["processes"]:
             description = client.get(f"/processes/{process['id']}", params={"f": "json"}).json()
@@ -537,20 +647,30 @@ def city(demo_city, server, database_url) -> Iterator[City]:
                 feature_ids[name] = str(features[0]["id"])
         scratch: dict[str, list[int]] = {}
         for name in VERSIONED:
-            created = client.post(f"/collections/{name}/items",
-                                  json=valid_feature(catalog[name]),
-                                  headers={"X-API-Key": editor,
-                                           "Content-Type": "application/geo+json"})
+            created = client.post(
+                f"/collections/{name}/items",
+                json=valid_feature(catalog[name]),
+                headers={"X-API-Key": editor, "Content-Type": "application/geo+json"},
+            )
             assert created.status_code == 201, created.text
             scratch[name] = [int(created.headers["Location"].rsplit("/", 1)[-1])]
         tileset = client.get("/3dtiles/buildings/tileset.json").json()
     node, content = tileset["root"], None
-    for _ in range(32):   # down the first branch to a tile with content
+    for _ in range(32):  # down the first branch to a tile with content
         content = content or (node.get("content") or {}).get("uri")
         node = (node.get("children") or [{}])[0]
     shapes = all_shapes(document, collections, list(processes))
-    found = City(server, editor, shapes, collections, processes, feature_ids, scratch,
-                 content or "tileset.json", catalog)
+    found = City(
+        server,
+        editor,
+        shapes,
+        collections,
+        processes,
+        feature_ids,
+        scratch,
+        content or "tileset.json",
+        catalog,
+    )
     found.before = checksums(database_url, scratch, catalog)
     yield found
     with httpx.Client(base_url=server.url, timeout=60) as client:
@@ -572,8 +692,9 @@ def attacker(server) -> Iterator[Attacker]:
 def _numeric(schema: dict[str, Any]) -> bool:
     kind = schema.get("type")
     items = schema.get("items") or {}
-    return kind in ("integer", "number") or (kind == "array" and
-                                             items.get("type") in ("integer", "number"))
+    return kind in ("integer", "number") or (
+        kind == "array" and items.get("type") in ("integer", "number")
+    )
 
 
 def _property_type(city: City, instance: str, name: str) -> str | None:
@@ -586,9 +707,11 @@ def strict_query(city: City, shape: RouteShape, name: str, instance: str) -> boo
     """Must garbage in this query parameter be refused?"""
     if name in STRICT_QUERY or _numeric(shape.query.get(name, {})):
         return True
-    if shape.path.endswith(("/scene.glb", "/mobility-safety")) and name in ("district",
-                                                                           "polycentre"):
-        return True   # an area or district by name: one that is not there is an error
+    if shape.path.endswith(("/scene.glb", "/mobility-safety")) and name in (
+        "district",
+        "polycentre",
+    ):
+        return True  # an area or district by name: one that is not there is an error
     kind = _property_type(city, instance, name)
     return kind in ("integer", "number", "date", "boolean")
 
@@ -608,12 +731,19 @@ def query_cases(city: City, shape: RouteShape, html: bool) -> Iterator[Case]:
     for name in shape.query:
         if html and name == "f":
             continue
-        instances = [i for i in shape.instances
-                     if i in shape.per_instance.get(name, {i})] or shape.instances
-        feature_property = name not in FEATURE_QUERY and name not in _own_query(shape) \
+        instances = [
+            i for i in shape.instances if i in shape.per_instance.get(name, {i})
+        ] or shape.instances
+        feature_property = (
+            name not in FEATURE_QUERY
+            and name not in _own_query(shape)
             and _property_type(city, instances[0], name) is not None
-        values = [group[counter % len(group)] for group in CLASSES.values()] \
-            if feature_property else EVERY_VALUE
+        )
+        values = (
+            [group[counter % len(group)] for group in CLASSES.values()]
+            if feature_property
+            else EVERY_VALUE
+        )
         for value in values:
             counter += 1
             instance = rotate(instances, counter)
@@ -622,33 +752,43 @@ def query_cases(city: City, shape: RouteShape, html: bool) -> Iterator[Case]:
             if html:
                 query = "f=html&" + query
             strict = strict_query(city, shape, name, instance)
-            yield Case(f"query {name}={value.kind}/{value.label}" + (" (html)" if html else ""),
-                       "GET", f"{path}?{query}", sent=value.text(),
-                       must_refuse=strict and value.garbage, route=f"{shape.path}?{name}")
-        if not html:   # the same parameter given twice, and a thousand times
+            yield Case(
+                f"query {name}={value.kind}/{value.label}" + (" (html)" if html else ""),
+                "GET",
+                f"{path}?{query}",
+                sent=value.text(),
+                must_refuse=strict and value.garbage,
+                route=f"{shape.path}?{name}",
+            )
+        if not html:  # the same parameter given twice, and a thousand times
             instance = rotate(instances, counter)
             path = city.fill(shape, instance, {})
             twice = f"{name}={SQL[0].encoded()}&{name}={SQL[1].encoded()}"
-            yield Case(f"query {name} repeated", "GET", f"{path}?{twice}",
-                       sent=SQL[0].value + SQL[1].value, route=f"{shape.path}?{name}",
-                       must_refuse=strict_query(city, shape, name, instance))
+            yield Case(
+                f"query {name} repeated",
+                "GET",
+                f"{path}?{twice}",
+                sent=SQL[0].value + SQL[1].value,
+                route=f"{shape.path}?{name}",
+                must_refuse=strict_query(city, shape, name, instance),
+            )
             many = "&".join([f"{urllib.parse.quote(name)}=1"] * 1000)
-            yield Case(f"query {name} x1000", "GET", f"{path}?{many}",
-                       route=f"{shape.path}?{name}")
+            yield Case(f"query {name} x1000", "GET", f"{path}?{many}", route=f"{shape.path}?{name}")
 
 
 NUMERIC_SEGMENTS = ("featureId", "version", "tileMatrix", "tileRow", "tileCol")
 
 
-def path_cases(city: City, shape: RouteShape, headers: dict[str, str] | None = None
-               ) -> Iterator[Case]:
+def path_cases(
+    city: City, shape: RouteShape, headers: dict[str, str] | None = None
+) -> Iterator[Case]:
     """Each hostile value in each path parameter of a route. With an editor's key, only values
     that can never be a real id are sent (an editor may delete feature 99)."""
     counter = 0
     keyed = bool(headers)
     for name in shape.path_params:
         counter += 1
-        home = rotate(shape.instances, counter)   # lookalikes spell this instance's real value
+        home = rotate(shape.instances, counter)  # lookalikes spell this instance's real value
         real = city.path_defaults(home)[name]
         values = EVERY_VALUE + (lookalikes(real) if name in NUMERIC_SEGMENTS else [])
         for value in values:
@@ -657,11 +797,16 @@ def path_cases(city: City, shape: RouteShape, headers: dict[str, str] | None = N
             counter += 1
             instance = home if value.kind == "lookalike" else rotate(shape.instances, counter)
             target = city.fill(shape, instance, {name: value.encoded()})
-            yield Case(f"path {{{name}}}={value.kind}/{value.label}", shape.method, target,
-                       sent=value.text(), headers=headers or {},
-                       must_refuse=value.garbage or name not in NUMERIC_SEGMENTS,
-                       route=f"{shape.path} {{{name}}}",
-                       content=b"{}" if shape.method in ("POST", "PUT", "PATCH") else None)
+            yield Case(
+                f"path {{{name}}}={value.kind}/{value.label}",
+                shape.method,
+                target,
+                sent=value.text(),
+                headers=headers or {},
+                must_refuse=value.garbage or name not in NUMERIC_SEGMENTS,
+                route=f"{shape.path} {{{name}}}",
+                content=b"{}" if shape.method in ("POST", "PUT", "PATCH") else None,
+            )
 
 
 def test_every_route_in_the_code_is_attacked(city):
@@ -687,10 +832,17 @@ def test_hostile_query_parameters_in_html_pages(city, attacker):
     """pygeoapi's HTML rendering has its own code path: the API's own parameters again."""
     for shape in city.shapes:
         if shape.method == "GET" and shape.html:
-            trimmed = RouteShape(shape.method, shape.path, instances=shape.instances,
-                                 per_instance=shape.per_instance,
-                                 query={k: v for k, v in shape.query.items()
-                                        if k in FEATURE_QUERY or k in ("profile", "ui")})
+            trimmed = RouteShape(
+                shape.method,
+                shape.path,
+                instances=shape.instances,
+                per_instance=shape.per_instance,
+                query={
+                    k: v
+                    for k, v in shape.query.items()
+                    if k in FEATURE_QUERY or k in ("profile", "ui")
+                },
+            )
             attacker.run(query_cases(city, trimmed, html=True))
     attacker.verdict("hostile query parameters with f=html")
 
@@ -705,8 +857,11 @@ def test_traversal_out_of_range_and_garbage_in_every_path_segment(city, attacker
             attacker.run(path_cases(city, shape))
         else:  # writes: once as a stranger, once as the editor (the ids are never valid)
             attacker.run(path_cases(city, shape))
-            attacker.run(path_cases(city, shape, {**city.key_headers(),
-                                                  "Content-Type": "application/geo+json"}))
+            attacker.run(
+                path_cases(
+                    city, shape, {**city.key_headers(), "Content-Type": "application/geo+json"}
+                )
+            )
     attacker.verdict("hostile path segments")
 
 
@@ -714,23 +869,50 @@ def test_out_of_range_tiles_are_not_found(city, attacker):
     """Tile addresses beyond the matrix, in every tile route: 4xx, never a render."""
     tile_shapes = [s for s in city.shapes if s.path.endswith("{tileRow}/{tileCol}")]
     cases = []
-    for z, y, x in [(99, 0, 0), (-1, 0, 0), (25, 0, 0), (2**63, 0, 0), (10**30, 0, 0),
-                    (0, 1, 0), (0, 0, 1), (3, 8, 0), (3, 0, 8), (14, 2**14, 0), (14, 0, 2**14),
-                    (14, -1, 0), (14, 0, -1), (1, 2**64, 2**64)]:
+    for z, y, x in [
+        (99, 0, 0),
+        (-1, 0, 0),
+        (25, 0, 0),
+        (2**63, 0, 0),
+        (10**30, 0, 0),
+        (0, 1, 0),
+        (0, 0, 1),
+        (3, 8, 0),
+        (3, 0, 8),
+        (14, 2**14, 0),
+        (14, 0, 2**14),
+        (14, -1, 0),
+        (14, 0, -1),
+        (1, 2**64, 2**64),
+    ]:
         for shape in tile_shapes:
             for instance in shape.instances[:3]:
-                target = city.fill(shape, instance, {"tileMatrix": str(z), "tileRow": str(y),
-                                                     "tileCol": str(x)})
-                cases.append(Case(f"tile {z}/{y}/{x}", "GET", target, must_refuse=True,
-                                  route=shape.path))
+                target = city.fill(
+                    shape, instance, {"tileMatrix": str(z), "tileRow": str(y), "tileCol": str(x)}
+                )
+                cases.append(
+                    Case(f"tile {z}/{y}/{x}", "GET", target, must_refuse=True, route=shape.path)
+                )
     attacker.run(cases)
     attacker.verdict("out-of-range tiles")
 
 
 # --- methods -------------------------------------------------------------------------------
 
-METHODS = ["HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE", "TRACE", "CONNECT", "PROPFIND",
-           "MKCOL", "LOCK", "SEARCH"]
+METHODS = [
+    "HEAD",
+    "OPTIONS",
+    "POST",
+    "PUT",
+    "PATCH",
+    "DELETE",
+    "TRACE",
+    "CONNECT",
+    "PROPFIND",
+    "MKCOL",
+    "LOCK",
+    "SEARCH",
+]
 
 
 def test_every_method_on_every_route_without_a_key(city, attacker):
@@ -741,17 +923,33 @@ def test_every_method_on_every_route_without_a_key(city, attacker):
         target = city.fill(shape, instance, {})
         for method in METHODS:
             writes = method in ("POST", "PUT", "PATCH", "DELETE")
-            cases.append(Case(f"method {method}", method, target, route=shape.path,
-                              group="any method on any route",
-                              content=b"{}" if writes else None,
-                              headers={"Content-Type": "application/geo+json"} if writes else {},
-                              must_refuse=method not in ("HEAD", "OPTIONS", "GET")
-                              and method != shape.method))
-        cases.append(Case("override to DELETE", "POST", target, content=b"{}", route=shape.path,
-                          group="POST with X-HTTP-Method-Override on any route",
-                          headers={"X-HTTP-Method-Override": "DELETE",
-                                   "X-HTTP-Method": "DELETE",
-                                   "Content-Type": "application/json"}))
+            cases.append(
+                Case(
+                    f"method {method}",
+                    method,
+                    target,
+                    route=shape.path,
+                    group="any method on any route",
+                    content=b"{}" if writes else None,
+                    headers={"Content-Type": "application/geo+json"} if writes else {},
+                    must_refuse=method not in ("HEAD", "OPTIONS", "GET") and method != shape.method,
+                )
+            )
+        cases.append(
+            Case(
+                "override to DELETE",
+                "POST",
+                target,
+                content=b"{}",
+                route=shape.path,
+                group="POST with X-HTTP-Method-Override on any route",
+                headers={
+                    "X-HTTP-Method-Override": "DELETE",
+                    "X-HTTP-Method": "DELETE",
+                    "Content-Type": "application/json",
+                },
+            )
+        )
     attacker.run(cases)
     attacker.verdict("method confusion cases")
 
@@ -761,15 +959,25 @@ def test_a_method_override_header_never_deletes(city, attacker):
     for name, ids in city.scratch.items():
         target = f"/collections/{name}/items/{ids[0]}"
         for method in ("GET", "POST", "PATCH"):
-            attacker.send(Case(f"override {method}->DELETE", method, target,
-                               headers={**city.key_headers(), "X-HTTP-Method-Override": "DELETE",
-                                        "X-HTTP-Method": "DELETE",
-                                        "Content-Type": "application/merge-patch+json"},
-                               content=b"{}" if method != "GET" else None))
+            attacker.send(
+                Case(
+                    f"override {method}->DELETE",
+                    method,
+                    target,
+                    headers={
+                        **city.key_headers(),
+                        "X-HTTP-Method-Override": "DELETE",
+                        "X-HTTP-Method": "DELETE",
+                        "Content-Type": "application/merge-patch+json",
+                    },
+                    content=b"{}" if method != "GET" else None,
+                )
+            )
         still = attacker.client.get(f"{target}?f=json")
         if still.status_code != 200:
-            attacker.failures.append(f"{target} is gone after override headers: "
-                                     f"{still.status_code}")
+            attacker.failures.append(
+                f"{target} is gone after override headers: {still.status_code}"
+            )
     attacker.verdict("method override cases")
 
 
@@ -789,12 +997,20 @@ def test_malformed_request_lines_are_refused(city, server):
     connection, never a 5xx."""
     failures = []
     target = f"/collections/plots/items/{city.scratch['plots'][0]}"
-    for line in [b"get " + target.encode(), b"G" * 10_000 + b" /healthz",
-                 b"GET\x00 /healthz", b"DELETE " + target.encode() + b"?X-HTTP-Method=GET",
-                 b"GET /collections/plots/items?land_use=\xff\xfe",
-                 b"GET /collections/\xc3\x28/items", b"GET /../../pyproject.toml",
-                 b"GET /viewer/../../pyproject.toml", b"GET /viewer/..%2f..%2fpyproject.toml",
-                 b"GET http://evil.example/healthz", b"GET *", b"GET /healthz HTTP/9.9"]:
+    for line in [
+        b"get " + target.encode(),
+        b"G" * 10_000 + b" /healthz",
+        b"GET\x00 /healthz",
+        b"DELETE " + target.encode() + b"?X-HTTP-Method=GET",
+        b"GET /collections/plots/items?land_use=\xff\xfe",
+        b"GET /collections/\xc3\x28/items",
+        b"GET /../../pyproject.toml",
+        b"GET /viewer/../../pyproject.toml",
+        b"GET /viewer/..%2f..%2fpyproject.toml",
+        b"GET http://evil.example/healthz",
+        b"GET *",
+        b"GET /healthz HTTP/9.9",
+    ]:
         version = b"" if line.endswith(b"HTTP/9.9") else b" HTTP/1.1"
         answer = raw_exchange(server, line + version + b"\r\nHost: x\r\n\r\n")
         match = re.match(rb"HTTP/1\.[01] (\d{3})", answer)
@@ -819,79 +1035,166 @@ def hostile_bodies(base: dict[str, Any]) -> list[tuple[str, bytes, str, str]]:
     text = json.dumps(base)
     bare = json.dumps({k: v for k, v in base.items() if k != "geometry"})[:-1]  # no "}"
     geo = "application/geo+json"
-    nested = ('{"type": "GeometryCollection", "geometries": [' * 2000
-              + json.dumps({"type": "Point", "coordinates": [lon, lat]}) + "]}" * 2000)
+    nested = (
+        '{"type": "GeometryCollection", "geometries": [' * 2000
+        + json.dumps({"type": "Point", "coordinates": [lon, lat]})
+        + "]}" * 2000
+    )
     million = "[" + ",".join(["[76,43]", "[77,44]"] * 500_000) + "]"
-    circle = [[round(lon + 0.002 * math.cos(2 * math.pi * i / 99_999), 7),
-               round(lat + 0.002 * math.sin(2 * math.pi * i / 99_999), 7)]
-              for i in range(99_999)]   # closed: 100,000 vertices, the most a feature may have
+    circle = [
+        [
+            round(lon + 0.002 * math.cos(2 * math.pi * i / 99_999), 7),
+            round(lat + 0.002 * math.sin(2 * math.pi * i / 99_999), 7),
+        ]
+        for i in range(99_999)
+    ]  # closed: 100,000 vertices, the most a feature may have
     circle.append(circle[0])
     properties = dict(base["properties"])
     first_string = next((k for k, v in properties.items() if isinstance(v, str)), "name")
-    own = base["geometry"]["type"]   # the layer's own type, degenerate and mistyped
-    one_position = {"Point": [lon], "MultiLineString": [[[lon, lat]]],
-                    "MultiPolygon": [[[[lon, lat], [lon, lat], [lon, lat], [lon, lat]]]]}[own]
-    text_positions = json.loads(json.dumps(base["geometry"]["coordinates"]),
-                                parse_float=str)
+    own = base["geometry"]["type"]  # the layer's own type, degenerate and mistyped
+    one_position = {
+        "Point": [lon],
+        "MultiLineString": [[[lon, lat]]],
+        "MultiPolygon": [[[[lon, lat], [lon, lat], [lon, lat], [lon, lat]]]],
+    }[own]
+    text_positions = json.loads(json.dumps(base["geometry"]["coordinates"]), parse_float=str)
     return [
         (f"degenerate {own}", _polygon_feature(base, one_position, own), geo, "4xx"),
-        (f"{own} positions as strings", _polygon_feature(base, text_positions, own), geo,
-         "4xx"),
-        ("deep JSON arrays", ('{"type":"Feature","geometry":' + "[" * 100_000 + "]" * 100_000
-                              + "}").encode(), geo, "4xx"),
-        ("deep JSON objects", ('{"type":"Feature","properties":' + '{"a":' * 100_000 + "1"
-                               + "}" * 100_000 + "}").encode(), geo, "4xx"),
+        (f"{own} positions as strings", _polygon_feature(base, text_positions, own), geo, "4xx"),
+        (
+            "deep JSON arrays",
+            ('{"type":"Feature","geometry":' + "[" * 100_000 + "]" * 100_000 + "}").encode(),
+            geo,
+            "4xx",
+        ),
+        (
+            "deep JSON objects",
+            (
+                '{"type":"Feature","properties":' + '{"a":' * 100_000 + "1" + "}" * 100_000 + "}"
+            ).encode(),
+            geo,
+            "4xx",
+        ),
         ("over the body limit", b" " * (MAX_BODY + 1), geo, "413"),
         ("unclosed ring", _polygon_feature(base, [ring[:-1]]), geo, "4xx"),
         ("one-point polygon", _polygon_feature(base, [[[lon, lat]]]), geo, "4xx"),
         ("empty polygon", _polygon_feature(base, []), geo, "4xx"),
-        ("million-vertex polygon", (bare + ', "geometry": {"type": "Polygon", '
-                                    '"coordinates": [' + million + "]}}").encode(), geo, "4xx"),
+        (
+            "million-vertex polygon",
+            (
+                bare + ', "geometry": {"type": "Polygon", "coordinates": [' + million + "]}}"
+            ).encode(),
+            geo,
+            "4xx",
+        ),
         ("100k-vertex circle", _polygon_feature(base, [circle]), geo, "any"),
-        ("coordinates as strings", _polygon_feature(base, [[[str(a), str(b)] for a, b in ring]
-                                                           + [[str(lon), str(lat)]]]), geo,
-         "4xx"),
-        ("3D coordinates", _polygon_feature(base, [[[a, b, 800.0] for a, b in ring]
-                                                   + [[lon, lat, 800.0]]]), geo, "any"),
-        ("4D coordinates", _polygon_feature(base, [[[a, b, 800.0, 1.0] for a, b in ring]
-                                                   + [[lon, lat, 800.0, 1.0]]]), geo, "any"),
+        (
+            "coordinates as strings",
+            _polygon_feature(base, [[[str(a), str(b)] for a, b in ring] + [[str(lon), str(lat)]]]),
+            geo,
+            "4xx",
+        ),
+        (
+            "3D coordinates",
+            _polygon_feature(base, [[[a, b, 800.0] for a, b in ring] + [[lon, lat, 800.0]]]),
+            geo,
+            "any",
+        ),
+        (
+            "4D coordinates",
+            _polygon_feature(
+                base, [[[a, b, 800.0, 1.0] for a, b in ring] + [[lon, lat, 800.0, 1.0]]]
+            ),
+            geo,
+            "any",
+        ),
         ("NaN coordinates", text.replace(str(lon), "NaN", 1).encode(), geo, "4xx"),
         ("1e309 coordinates", text.replace(str(lon), "1e309", 1).encode(), geo, "4xx"),
-        ("coordinates off the globe", _polygon_feature(base, [[[500, 500], [501, 500],
-                                                               [501, 501], [500, 500]]]), geo,
-         "4xx"),
-        ("nested geometry collections", (bare + ', "geometry": ' + nested + "}").encode(),
-         geo, "4xx"),
-        ("unknown geometry type", json.dumps({**base, "geometry": {
-            "type": "Circle", "coordinates": [lon, lat], "radius": 5}}).encode(), geo, "4xx"),
+        (
+            "coordinates off the globe",
+            _polygon_feature(base, [[[500, 500], [501, 500], [501, 501], [500, 500]]]),
+            geo,
+            "4xx",
+        ),
+        (
+            "nested geometry collections",
+            (bare + ', "geometry": ' + nested + "}").encode(),
+            geo,
+            "4xx",
+        ),
+        (
+            "unknown geometry type",
+            json.dumps(
+                {**base, "geometry": {"type": "Circle", "coordinates": [lon, lat], "radius": 5}}
+            ).encode(),
+            geo,
+            "4xx",
+        ),
         ("null geometry", json.dumps({**base, "geometry": None}).encode(), geo, "4xx"),
-        ("not a feature", json.dumps({**base, "type": "FeatureCollection"}).encode(), geo,
-         "4xx"),
+        ("not a feature", json.dumps({**base, "type": "FeatureCollection"}).encode(), geo, "4xx"),
         ("a JSON array", b"[1, 2, 3]", geo, "4xx"),
         ("a JSON string", b'"Feature"', geo, "4xx"),
         ("empty body", b"", geo, "4xx"),
-        ("invalid UTF-8", text.replace("Feature", "Feat\udcffure").encode("utf-8",
-                                                                          "surrogateescape"),
-         geo, "4xx"),
+        (
+            "invalid UTF-8",
+            text.replace("Feature", "Feat\udcffure").encode("utf-8", "surrogateescape"),
+            geo,
+            "4xx",
+        ),
         ("UTF-16", text.encode("utf-16"), geo, "4xx"),
-        ("NUL in a string", json.dumps({**base, "properties": {
-            **properties, first_string: "a\u0000b"}}).encode(), geo, "any"),
-        ("RTL override in a string", json.dumps({**base, "properties": {
-            **properties, first_string: "\u202eevil"}}).encode(), geo, "any"),
-        ("SQL in a string", json.dumps({**base, "properties": {
-            **properties, first_string: "x'); DROP TABLE plots; --"}}).encode(), geo, "any"),
-        ("100 KB string", json.dumps({**base, "properties": {
-            **properties, first_string: "A" * 100_000}}).encode(), geo, "any"),
-        ("SQL as a property name", json.dumps({**base, "properties": {
-            **properties, "id; DROP TABLE plots; --": 1}}).encode(), geo, "4xx"),
-        ("huge number", json.dumps({**base, "properties": {
-            **properties, "residents": 10**40}}).encode(), geo, "4xx"),
+        (
+            "NUL in a string",
+            json.dumps({**base, "properties": {**properties, first_string: "a\u0000b"}}).encode(),
+            geo,
+            "any",
+        ),
+        (
+            "RTL override in a string",
+            json.dumps({**base, "properties": {**properties, first_string: "\u202eevil"}}).encode(),
+            geo,
+            "any",
+        ),
+        (
+            "SQL in a string",
+            json.dumps(
+                {**base, "properties": {**properties, first_string: "x'); DROP TABLE plots; --"}}
+            ).encode(),
+            geo,
+            "any",
+        ),
+        (
+            "100 KB string",
+            json.dumps(
+                {**base, "properties": {**properties, first_string: "A" * 100_000}}
+            ).encode(),
+            geo,
+            "any",
+        ),
+        (
+            "SQL as a property name",
+            json.dumps(
+                {**base, "properties": {**properties, "id; DROP TABLE plots; --": 1}}
+            ).encode(),
+            geo,
+            "4xx",
+        ),
+        (
+            "huge number",
+            json.dumps({**base, "properties": {**properties, "residents": 10**40}}).encode(),
+            geo,
+            "4xx",
+        ),
         ("text/csv", text.encode(), "text/csv", "4xx"),
         ("XML", b"<Feature><geometry/></Feature>", "application/xml", "4xx"),
-        ("form", b"type=Feature&geometry=POINT(1 2)", "application/x-www-form-urlencoded",
-         "4xx"),
-        ("multipart", b"--b\r\nContent-Disposition: form-data; name=f\r\n\r\n" + text.encode()
-         + b"\r\n--b--\r\n", "multipart/form-data; boundary=b", "4xx"),
+        ("form", b"type=Feature&geometry=POINT(1 2)", "application/x-www-form-urlencoded", "4xx"),
+        (
+            "multipart",
+            b"--b\r\nContent-Disposition: form-data; name=f\r\n\r\n"
+            + text.encode()
+            + b"\r\n--b--\r\n",
+            "multipart/form-data; boundary=b",
+            "4xx",
+        ),
         ("no content type", text.encode(), "", "4xx"),
     ]
 
@@ -902,47 +1205,77 @@ def test_hostile_bodies_to_every_write(city, attacker):
     for name in VERSIONED:
         base = valid_feature(city.catalog[name])
         scratch = city.scratch[name][0]
-        unique = [str(v).encode() for v in base["properties"].values()
-                  if str(v).startswith("hostile-")]
+        unique = [
+            str(v).encode() for v in base["properties"].values() if str(v).startswith("hostile-")
+        ]
         for label, shared_body, media, expect in hostile_bodies(base):
             headers = {**city.key_headers(), **({"Content-Type": media} if media else {})}
-            for method, target in [("POST", f"/collections/{name}/items"),
-                                   ("PUT", f"/collections/{name}/items/{scratch}"),
-                                   ("PATCH", f"/collections/{name}/items/{scratch}")]:
+            for method, target in [
+                ("POST", f"/collections/{name}/items"),
+                ("PUT", f"/collections/{name}/items/{scratch}"),
+                ("PATCH", f"/collections/{name}/items/{scratch}"),
+            ]:
                 body = shared_body
-                for value in unique:   # each request its own unique values: no conflict hides
+                for value in unique:  # each request its own unique values: no conflict hides
                     body = body.replace(value, f"hostile-{uuid.uuid4().hex[:10]}".encode())
                 sent_headers = dict(headers)
                 if method == "PATCH" and media == "application/geo+json":
                     sent_headers["Content-Type"] = "application/merge-patch+json"
-                case = Case(f"{name} body {label}", method, target, headers=sent_headers,
-                            route="/collections/{collectionId}/items"
-                                  + ("" if method == "POST" else "/{featureId}") + f" body {label}",
-                            content=body, must_refuse=expect == "4xx",
-                            allowed=(413,) if expect == "413" else ())
+                case = Case(
+                    f"{name} body {label}",
+                    method,
+                    target,
+                    headers=sent_headers,
+                    route="/collections/{collectionId}/items"
+                    + ("" if method == "POST" else "/{featureId}")
+                    + f" body {label}",
+                    content=body,
+                    must_refuse=expect == "4xx",
+                    allowed=(413,) if expect == "413" else (),
+                )
                 response = attacker.send(case)
                 if response is not None and response.status_code == 201:
-                    city.scratch[name].append(
-                        int(response.headers["Location"].rsplit("/", 1)[-1]))
-        chunked = Case(f"{name} body chunked over the limit", "POST",
-                       f"/collections/{name}/items",
-                       headers={**city.key_headers(), "Content-Type": "application/geo+json"},
-                       content=(b" " * 1024 * 1024 for _ in range(11)), allowed=(413,))
+                    city.scratch[name].append(int(response.headers["Location"].rsplit("/", 1)[-1]))
+        chunked = Case(
+            f"{name} body chunked over the limit",
+            "POST",
+            f"/collections/{name}/items",
+            headers={**city.key_headers(), "Content-Type": "application/geo+json"},
+            content=(b" " * 1024 * 1024 for _ in range(11)),
+            allowed=(413,),
+        )
         attacker.send(chunked)
-        lying = raw_exchange(city.server, (
-            f"POST /collections/{name}/items HTTP/1.1\r\nHost: x\r\nX-API-Key: "
-            f"{city.editor}\r\nContent-Type: application/geo+json\r\nContent-Length: "
-            f"{MAX_BODY * 100}\r\n\r\n{{}}").encode())
+        lying = raw_exchange(
+            city.server,
+            (
+                f"POST /collections/{name}/items HTTP/1.1\r\nHost: x\r\nX-API-Key: "
+                f"{city.editor}\r\nContent-Type: application/geo+json\r\nContent-Length: "
+                f"{MAX_BODY * 100}\r\n\r\n{{}}"
+            ).encode(),
+        )
         if not lying.startswith(b"HTTP/1.1 413"):
             kind = f"POST /collections/{name}/items: Content-Length over the limit"
             attacker.failures.append((kind, f"answered {lying[:60]!r}"))
-        for crs in ["' OR 1=1 --", "../../pyproject.toml", "A" * 5000,
-                    "http://www.opengis.net/def/crs/EPSG/0/32643"]:
-            attacker.send(Case(f"{name} Content-Crs {crs[:20]!r}", "POST",
-                               f"/collections/{name}/items", must_refuse=True,
-                               headers={**city.key_headers(), "Content-Crs": crs,
-                                        "Content-Type": "application/geo+json"},
-                               content=json.dumps(base).encode()))
+        for crs in [
+            "' OR 1=1 --",
+            "../../pyproject.toml",
+            "A" * 5000,
+            "http://www.opengis.net/def/crs/EPSG/0/32643",
+        ]:
+            attacker.send(
+                Case(
+                    f"{name} Content-Crs {crs[:20]!r}",
+                    "POST",
+                    f"/collections/{name}/items",
+                    must_refuse=True,
+                    headers={
+                        **city.key_headers(),
+                        "Content-Crs": crs,
+                        "Content-Type": "application/geo+json",
+                    },
+                    content=json.dumps(base).encode(),
+                )
+            )
     attacker.verdict("hostile write bodies")
 
 
@@ -950,27 +1283,53 @@ def search_bodies() -> list[tuple[str, bytes, str, str]]:
     deep = '{"op":"not","args":[' * 10_000 + "true" + "]}" * 10_000
     return [
         ("deep CQL2 JSON", deep.encode(), "application/query-cql-json", "4xx"),
-        ("SQL as a property", b'{"op":"=","args":[{"property":"id; DROP TABLE plots"},1]}',
-         "application/query-cql-json", "4xx"),
-        ("SQL in a value", b'{"op":"=","args":[{"property":"id"},"1 OR 1=1"]}',
-         "application/query-cql-json", "any"),
-        ("unknown operator", b'{"op":"pg_sleep","args":[9]}', "application/query-cql-json",
-         "4xx"),
-        ("NaN", b'{"op":"=","args":[{"property":"id"},NaN]}', "application/query-cql-json",
-         "4xx"),
-        ("1e309", b'{"op":"<","args":[{"property":"id"},1e309]}', "application/query-cql-json",
-         "4xx"),
-        ("malformed geometry", (b'{"op":"s_intersects","args":[{"property":"geometry"},'
-                                b'{"type":"Polygon","coordinates":[[[1,2]]]}]}'),
-         "application/query-cql-json", "4xx"),
-        ("huge envelope", (b'{"op":"s_intersects","args":[{"property":"geometry"},{"bbox":'
-                           b'[-1e308,-1e308,1e308,1e308]}]}'), "application/query-cql-json",
-         "any"),
+        (
+            "SQL as a property",
+            b'{"op":"=","args":[{"property":"id; DROP TABLE plots"},1]}',
+            "application/query-cql-json",
+            "4xx",
+        ),
+        (
+            "SQL in a value",
+            b'{"op":"=","args":[{"property":"id"},"1 OR 1=1"]}',
+            "application/query-cql-json",
+            "any",
+        ),
+        ("unknown operator", b'{"op":"pg_sleep","args":[9]}', "application/query-cql-json", "4xx"),
+        ("NaN", b'{"op":"=","args":[{"property":"id"},NaN]}', "application/query-cql-json", "4xx"),
+        (
+            "1e309",
+            b'{"op":"<","args":[{"property":"id"},1e309]}',
+            "application/query-cql-json",
+            "4xx",
+        ),
+        (
+            "malformed geometry",
+            (
+                b'{"op":"s_intersects","args":[{"property":"geometry"},'
+                b'{"type":"Polygon","coordinates":[[[1,2]]]}]}'
+            ),
+            "application/query-cql-json",
+            "4xx",
+        ),
+        (
+            "huge envelope",
+            (
+                b'{"op":"s_intersects","args":[{"property":"geometry"},{"bbox":'
+                b"[-1e308,-1e308,1e308,1e308]}]}"
+            ),
+            "application/query-cql-json",
+            "any",
+        ),
         ("CQL2 text with SQL", b"id = 1; DROP TABLE plots", "text/cql2", "4xx"),
         ("long CQL2 text", ("id = 1 OR " * 20_000 + "id = 2").encode(), "text/cql2", "4xx"),
         ("over the body limit", b" " * (MAX_BODY + 1), "application/query-cql-json", "413"),
-        ("bare JSON search", b'{"op":"=","args":[{"property":"id"},"\\u0000"]}',
-         "application/json", "any"),
+        (
+            "bare JSON search",
+            b'{"op":"=","args":[{"property":"id"},"\\u0000"]}',
+            "application/json",
+            "any",
+        ),
     ]
 
 
@@ -978,12 +1337,19 @@ def test_hostile_searches(city, attacker):
     """CQL2 searches POSTed to items of every collection: bounded, refused when bad."""
     cases = []
     for index, (label, body, media, expect) in enumerate(search_bodies()):
-        for name in city.collections[index % 3::3]:
-            cases.append(Case(f"search {label}", "POST", f"/collections/{name}/items",
-                              route=f"/collections/{{collectionId}}/items search {label}",
-                              headers={"Content-Type": media}, content=body,
-                              must_refuse=expect == "4xx",
-                              allowed=(413,) if expect == "413" else ()))
+        for name in city.collections[index % 3 :: 3]:
+            cases.append(
+                Case(
+                    f"search {label}",
+                    "POST",
+                    f"/collections/{name}/items",
+                    route=f"/collections/{{collectionId}}/items search {label}",
+                    headers={"Content-Type": media},
+                    content=body,
+                    must_refuse=expect == "4xx",
+                    allowed=(413,) if expect == "413" else (),
+                )
+            )
     attacker.run(cases)
     attacker.verdict("hostile searches")
 
@@ -991,20 +1357,32 @@ def test_hostile_searches(city, attacker):
 JSON_VALUES = [  # (label, JSON text, garbage for a number, garbage for anything)
     ("sql", json.dumps(SQL[1].value), True, False),
     ("traversal", json.dumps(TRAVERSAL[0].value), True, False),
-    ("NaN", "NaN", True, True), ("Infinity", "Infinity", True, True),
-    ("-Infinity", "-Infinity", True, True), ("1e309", "1e309", True, True),
-    ("-0", "-0", False, False), ("1e-400", "1e-400", False, False),
-    ("10^20", str(10**20), False, False), ("2^64", str(2**64), False, False),
-    ("-1", "-1", False, False), ("null", "null", False, False), ("true", "true", True, False),
-    ("empty list", "[]", True, False), ("object", '{"a": 1}', True, False),
-    ("number as text", '"1"', False, False), ("NUL", '"a\\u0000b"', True, False),
-    ("RTL", '"\\u202eevil"', True, False), ("100KB", json.dumps("A" * 100_000), True, False),
+    ("NaN", "NaN", True, True),
+    ("Infinity", "Infinity", True, True),
+    ("-Infinity", "-Infinity", True, True),
+    ("1e309", "1e309", True, True),
+    ("-0", "-0", False, False),
+    ("1e-400", "1e-400", False, False),
+    ("10^20", str(10**20), False, False),
+    ("2^64", str(2**64), False, False),
+    ("-1", "-1", False, False),
+    ("null", "null", False, False),
+    ("true", "true", True, False),
+    ("empty list", "[]", True, False),
+    ("object", '{"a": 1}', True, False),
+    ("number as text", '"1"', False, False),
+    ("NUL", '"a\\u0000b"', True, False),
+    ("RTL", '"\\u202eevil"', True, False),
+    ("100KB", json.dumps("A" * 100_000), True, False),
     ("deep list", "[" * 100_000 + "]" * 100_000, True, True),
     ("long list", json.dumps(list(range(100_000))), True, False),
 ]
-VALID_INPUTS = {"isochrone": {"lon": CENTRE[0], "lat": CENTRE[1], "minutes": 10},
-                "fifteen-minute-report": {"lon": CENTRE[0], "lat": CENTRE[1]},
-                "plot-report": {"plot_id": 1}, "scenario": {}}
+VALID_INPUTS = {
+    "isochrone": {"lon": CENTRE[0], "lat": CENTRE[1], "minutes": 10},
+    "fifteen-minute-report": {"lon": CENTRE[0], "lat": CENTRE[1]},
+    "plot-report": {"plot_id": 1},
+    "scenario": {},
+}
 
 
 def test_hostile_process_inputs(city, attacker):
@@ -1018,28 +1396,40 @@ def test_hostile_process_inputs(city, attacker):
             numeric = schema.get("type") in ("number", "integer")
             for label, value, bad_number, bad_anything in JSON_VALUES:
                 others = json.dumps({k: v for k, v in valid.items() if k != name})[1:-1]
-                inputs_text = "{" + (others + ", " if others else "") + \
-                    f'"{name}": {value}' + "}"
-                cases.append(Case(f"process {process} input {name}={label}", "POST", target,
-                                  route=f"{target} {name}",
-                                  headers={"Content-Type": "application/json"},
-                                  content=('{"inputs": ' + inputs_text + "}").encode(),
-                                  must_refuse=bad_anything or (numeric and bad_number)))
+                inputs_text = "{" + (others + ", " if others else "") + f'"{name}": {value}' + "}"
+                cases.append(
+                    Case(
+                        f"process {process} input {name}={label}",
+                        "POST",
+                        target,
+                        route=f"{target} {name}",
+                        headers={"Content-Type": "application/json"},
+                        content=('{"inputs": ' + inputs_text + "}").encode(),
+                        must_refuse=bad_anything or (numeric and bad_number),
+                    )
+                )
         for label, body, media, expect in [
-                ("deep body", ("[" * 100_000 + "]" * 100_000).encode(), "application/json",
-                 "4xx"),
-                ("inputs a list", b'{"inputs": [1, 2]}', "application/json", "4xx"),
-                ("not JSON", b"inputs=1", "application/json", "4xx"),
-                ("XML", b"<Execute/>", "application/xml", "any"),
-                ("over the body limit", b" " * (MAX_BODY + 1), "application/json", "413"),
-                ("Prefer header", json.dumps({"inputs": valid}).encode(), "application/json",
-                 "any")]:
+            ("deep body", ("[" * 100_000 + "]" * 100_000).encode(), "application/json", "4xx"),
+            ("inputs a list", b'{"inputs": [1, 2]}', "application/json", "4xx"),
+            ("not JSON", b"inputs=1", "application/json", "4xx"),
+            ("XML", b"<Execute/>", "application/xml", "any"),
+            ("over the body limit", b" " * (MAX_BODY + 1), "application/json", "413"),
+            ("Prefer header", json.dumps({"inputs": valid}).encode(), "application/json", "any"),
+        ]:
             headers = {"Content-Type": media}
             if label == "Prefer header":
                 headers["Prefer"] = "respond-async; wait=1e309, return=' OR 1=1"
-            cases.append(Case(f"process {process} {label}", "POST", target, headers=headers,
-                              content=body, must_refuse=expect == "4xx",
-                              allowed=(413,) if expect == "413" else ()))
+            cases.append(
+                Case(
+                    f"process {process} {label}",
+                    "POST",
+                    target,
+                    headers=headers,
+                    content=body,
+                    must_refuse=expect == "4xx",
+                    allowed=(413,) if expect == "413" else (),
+                )
+            )
     attacker.run(cases)
     attacker.verdict("hostile process executions")
 
@@ -1049,17 +1439,22 @@ def test_hostile_process_inputs(city, attacker):
 
 def test_a_huge_header_and_half_sent_requests_do_not_stop_the_server(city, server):
     """An 8 MiB header, then 20 requests that never finish: /healthz still answers."""
-    raw_exchange(server, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"A" * (8 << 20)
-                 + b"\r\n\r\n", timeout=30)
+    raw_exchange(
+        server,
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"A" * (8 << 20) + b"\r\n\r\n",
+        timeout=30,
+    )
     host, port = server.url.removeprefix("http://").split(":")
     hanging = []
     try:
         for index in range(20):
             sock = socket.create_connection((host, int(port)), timeout=10)
-            partial = (b"GET /collections/plots/items HTTP/1.1\r\nHost: x\r\nX-Slow: "
-                       if index % 2 else
-                       b"POST /collections/plots/items HTTP/1.1\r\nHost: x\r\n"
-                       b"Content-Type: application/geo+json\r\nContent-Length: 1000\r\n\r\n{")
+            partial = (
+                b"GET /collections/plots/items HTTP/1.1\r\nHost: x\r\nX-Slow: "
+                if index % 2
+                else b"POST /collections/plots/items HTTP/1.1\r\nHost: x\r\n"
+                b"Content-Type: application/geo+json\r\nContent-Length: 1000\r\n\r\n{"
+            )
             sock.sendall(partial)
             hanging.append(sock)
         started = time.perf_counter()
@@ -1075,13 +1470,15 @@ def test_a_huge_header_and_half_sent_requests_do_not_stop_the_server(city, serve
 # --- the end of the story ------------------------------------------------------------------
 
 
-def test_after_the_attack_the_city_is_unchanged_and_the_server_alive(city, server,
-                                                                     database_url):
+def test_after_the_attack_the_city_is_unchanged_and_the_server_alive(city, server, database_url):
     assert server.process.poll() is None, "the server process died"
     assert httpx.get(f"{server.url}/healthz", timeout=10).status_code == 200
     after = checksums(database_url, city.scratch, city.catalog)
-    changed = {name: (city.before[name], after[name]) for name in city.before
-               if city.before[name] != after[name]}
+    changed = {
+        name: (city.before[name], after[name])
+        for name in city.before
+        if city.before[name] != after[name]
+    }
     assert not changed, f"data changed under attack: {changed}"
 
 
@@ -1091,43 +1488,62 @@ def test_after_the_attack_the_city_is_unchanged_and_the_server_alive(city, serve
 def test_a_scene_named_with_control_characters_is_refused(city, attacker):
     """NUL in ?district= reached PostgreSQL and came back as a 500 (twin/scene3d/area.py)."""
     for query in ["district=a%00b", "polycentre=a%00b", "district=%E2%80%AEMedeu"]:
-        attacker.send(Case("scene name", "GET", f"/collections/buildings/scene.glb?{query}",
-                           must_refuse=True, allowed=(400,)))
+        attacker.send(
+            Case(
+                "scene name",
+                "GET",
+                f"/collections/buildings/scene.glb?{query}",
+                must_refuse=True,
+                allowed=(400,),
+            )
+        )
     attacker.verdict("scene names with control characters")
 
 
 def test_3d_tiles_content_with_an_impossible_name_is_not_found(city, attacker):
     """A name too long for the file system was an OSError and a 500 (twin/scene3d/routes.py)."""
     for name in ["9" * 400, "a%00b", "x/" * 300 + "y"]:
-        attacker.send(Case("3D Tiles content", "GET", f"/3dtiles/buildings/{name}",
-                           allowed=(404,)))
-    attacker.send(Case("3D Tiles content", "GET", f"/3dtiles/buildings/{city.tile_content}",
-                       allowed=(200,)))
+        attacker.send(Case("3D Tiles content", "GET", f"/3dtiles/buildings/{name}", allowed=(404,)))
+    attacker.send(
+        Case("3D Tiles content", "GET", f"/3dtiles/buildings/{city.tile_content}", allowed=(200,))
+    )
     attacker.verdict("3D Tiles content names")
 
 
 def test_a_tile_address_has_one_spelling(city, attacker):
-    """" 14", "014", "+14", "1_4" and Arabic-Indic digits were read as 14 by int() (and the
+    """ " 14", "014", "+14", "1_4" and Arabic-Indic digits were read as 14 by int() (and the
     fast path's `\\d` matched them), so each tile had many URLs: now only the plain one."""
     x, y = tile_of(*CENTRE, 14)
     for base in ["/collections/plots/tiles/WebMercatorQuad", "/tiles/WebMercatorQuad"]:
         attacker.send(Case("canonical tile", "GET", f"{base}/14/{y}/{x}", allowed=(200, 204)))
-        for z in [value.encoded() for value in lookalikes("14")]:   # hot in memory now
+        for z in [value.encoded() for value in lookalikes("14")]:  # hot in memory now
             attacker.send(Case(f"tile z={z}", "GET", f"{base}/{z}/{y}/{x}", allowed=(400,)))
-    attacker.send(Case("terrain tile", "GET",
-                       f"/terrain/tiles/WebMercatorQuad/10/{y >> 4}/0{x >> 4}.png",
-                       allowed=(400,)))
+    attacker.send(
+        Case(
+            "terrain tile",
+            "GET",
+            f"/terrain/tiles/WebMercatorQuad/10/{y >> 4}/0{x >> 4}.png",
+            allowed=(400,),
+        )
+    )
     attacker.verdict("tile address spellings")
 
 
 def test_tile_and_terrain_documents_refuse_an_unknown_format(city, attacker):
     """The tile and terrain metadata documents ignored ?f=; an unknown one is now a 400 and
     json (or html, which pygeoapi's pages link to) still answers."""
-    for path in ["/tileMatrixSets", "/tileMatrixSets/WebMercatorQuad", "/tiles",
-                 "/tiles/WebMercatorQuad", "/tiles/WebMercatorQuad/tilejson.json",
-                 "/collections/plots/tiles", "/collections/plots/tiles/WebMercatorQuad",
-                 "/collections/plots/tiles/WebMercatorQuad/tilejson.json",
-                 "/terrain/tilejson.json", "/collections/terrain"]:
+    for path in [
+        "/tileMatrixSets",
+        "/tileMatrixSets/WebMercatorQuad",
+        "/tiles",
+        "/tiles/WebMercatorQuad",
+        "/tiles/WebMercatorQuad/tilejson.json",
+        "/collections/plots/tiles",
+        "/collections/plots/tiles/WebMercatorQuad",
+        "/collections/plots/tiles/WebMercatorQuad/tilejson.json",
+        "/terrain/tilejson.json",
+        "/collections/terrain",
+    ]:
         attacker.send(Case("unknown f", "GET", f"{path}?f=xml", allowed=(400,)))
         for fine in ("json", "html"):
             attacker.send(Case(f"f={fine}", "GET", f"{path}?f={fine}", allowed=(200,)))
@@ -1137,9 +1553,18 @@ def test_tile_and_terrain_documents_refuse_an_unknown_format(city, attacker):
 def test_the_terrain_coverage_refuses_a_bbox_in_another_crs(city, attacker):
     """bbox-crs was ignored, so a bbox in UTM metres was read as degrees."""
     bbox = "bbox=76.9,43.2,76.91,43.21&f=json"
-    for crs, status in [("http://www.opengis.net/def/crs/EPSG/0/32643", 400),
-                        ("EPSG:4326", 400), ("' OR 1=1 --", 400), (CRS84, 200)]:
-        attacker.send(Case(f"bbox-crs {crs}", "GET", "/collections/terrain/coverage?"
-                           f"{bbox}&bbox-crs={urllib.parse.quote(crs, safe='')}",
-                           allowed=(status,)))
+    for crs, status in [
+        ("http://www.opengis.net/def/crs/EPSG/0/32643", 400),
+        ("EPSG:4326", 400),
+        ("' OR 1=1 --", 400),
+        (CRS84, 200),
+    ]:
+        attacker.send(
+            Case(
+                f"bbox-crs {crs}",
+                "GET",
+                f"/collections/terrain/coverage?{bbox}&bbox-crs={urllib.parse.quote(crs, safe='')}",
+                allowed=(status,),
+            )
+        )
     attacker.verdict("coverage bbox-crs")

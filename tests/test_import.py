@@ -21,17 +21,16 @@ from twin.importers.ogr import layer_checksum
 # the rest of the session relies on is never disturbed
 pytestmark = pytest.mark.own_database
 
-ENGLISH = {"Alatau", "Almaly", "Auezov", "Bostandyk", "Zhetysu", "Medeu", "Nauryzbay",
-           "Turksib"}
-
-
+ENGLISH = {"Alatau", "Almaly", "Auezov", "Bostandyk", "Zhetysu", "Medeu", "Nauryzbay", "Turksib"}
 
 
 @pytest.fixture()
 def twin_import(target):
     """`twin import …` as a user runs it, against this module's database."""
+
     def run(*args: str, check: bool = True):
         return target.twin("import", *args, check=check)
+
     return run
 
 
@@ -44,8 +43,9 @@ def server(target):
 
 def layer_state(db, layer: str) -> tuple:
     """Everything a failed import must not change: rows, their digest, version, provenance."""
-    meta = db.execute("SELECT version, source, loaded_at FROM twin_layers WHERE name = %s",
-                      (layer,)).fetchone()
+    meta = db.execute(
+        "SELECT version, source, loaded_at FROM twin_layers WHERE name = %s", (layer,)
+    ).fetchone()
     return layer_checksum(db, layer), meta
 
 
@@ -64,24 +64,29 @@ def write_features(path, frame: gpd.GeoDataFrame, **kwargs) -> None:
 
 # --- the real Almaty files ------------------------------------------------------------------
 
+
 def test_real_districts_keep_both_scripts_and_add_english_names(db, twin_import):
     data = shared_data_or_skip()
-    result = twin_import(str(data / "districts.geojson"), "--layer", "districts",
-                         "--mapping", "almaty_districts")
+    result = twin_import(
+        str(data / "districts.geojson"), "--layer", "districts", "--mapping", "almaty_districts"
+    )
     assert "districts (replace): 8 loaded, 0 repaired, 0 rejected (of 8 read)" in result.stdout
 
     source = json.loads((data / "districts.geojson").read_text(encoding="utf-8"))
-    expected = {(f["properties"]["name_kz"], f["properties"]["name_ru"])
-                for f in source["features"]}
-    rows = db.execute("SELECT name_en, name_kk, name_ru, population, area_km2, "
-                      "ST_Area(ST_Transform(geom, 32643)) / 1e6 FROM districts").fetchall()
-    assert {(r[1], r[2]) for r in rows} == expected          # byte for byte, both scripts
+    expected = {
+        (f["properties"]["name_kz"], f["properties"]["name_ru"]) for f in source["features"]
+    }
+    rows = db.execute(
+        "SELECT name_en, name_kk, name_ru, population, area_km2, "
+        "ST_Area(ST_Transform(geom, 32643)) / 1e6 FROM districts"
+    ).fetchall()
+    assert {(r[1], r[2]) for r in rows} == expected  # byte for byte, both scripts
     assert {r[0] for r in rows} == ENGLISH
     auezov = next(r for r in rows if r[0] == "Auezov")
-    assert auezov[1].startswith("\u018f")                    # the source's Latin schwa, kept
+    assert auezov[1].startswith("\u018f")  # the source's Latin schwa, kept
     assert sum(r[5] for r in rows) == pytest.approx(704, rel=0.01)
     assert sum(r[4] for r in rows) == pytest.approx(sum(r[5] for r in rows), rel=1e-6)
-    assert sum(r[3] for r in rows) == 2_042_942               # the programme's district figures
+    assert sum(r[3] for r in rows) == 2_042_942  # the programme's district figures
     assert dict((r[0], r[3]) for r in rows)["Bostandyk"] == 368_048
 
 
@@ -91,13 +96,15 @@ def test_real_blocks_all_2531_with_english_district_names(db, twin_import):
     assert "blocks (replace): 2531 loaded, 0 repaired, 0 rejected" in result.stdout
     count, districts, codes, valid = db.execute(
         "SELECT count(*), array_agg(DISTINCT district), count(DISTINCT block_code), "
-        "bool_and(ST_IsValid(geom)) FROM blocks").fetchone()
+        "bool_and(ST_IsValid(geom)) FROM blocks"
+    ).fetchone()
     assert count == 2531 and codes == 2531 and valid
     assert set(districts) == ENGLISH
     source = gpd.read_file(data / "blocks.geojson")
     first = source.iloc[0]
-    name, area = db.execute("SELECT name, area_m2 FROM blocks WHERE block_code = %s",
-                            (str(first["block_id"]),)).fetchone()
+    name, area = db.execute(
+        "SELECT name, area_m2 FROM blocks WHERE block_code = %s", (str(first["block_id"]),)
+    ).fetchone()
     assert name == first["name"] and area == pytest.approx(first["area_m2"])
 
 
@@ -105,9 +112,11 @@ def test_real_hospitals_become_healthcare_amenities(db, twin_import):
     data = shared_data_or_skip()
     result = twin_import(str(data / "hospitals.geojson"), "--mapping", "almaty_hospitals")
     assert "amenities (replace): 53 loaded" in result.stdout
-    rows = db.execute("SELECT category, kind, count(*), count(address), "
-                      "count(*) FILTER (WHERE district = 'Almaly') FROM amenities "
-                      "GROUP BY 1, 2").fetchall()
+    rows = db.execute(
+        "SELECT category, kind, count(*), count(address), "
+        "count(*) FILTER (WHERE district = 'Almaly') FROM amenities "
+        "GROUP BY 1, 2"
+    ).fetchall()
     source = gpd.read_file(data / "hospitals.geojson")
     with_address = int(source["address"].notna().sum())
     in_almaly = int((source["district"] == "Алмалинский район").sum())
@@ -117,8 +126,7 @@ def test_real_hospitals_become_healthcare_amenities(db, twin_import):
 
 def test_real_park_projects_reject_point_only_projects_with_reasons(db, twin_import):
     data = shared_data_or_skip()
-    result = twin_import(str(data / "park_projects.geojson"), "--mapping",
-                         "almaty_park_projects")
+    result = twin_import(str(data / "park_projects.geojson"), "--mapping", "almaty_park_projects")
     out = result.stdout
     assert "parks (replace): 53 loaded, 2 repaired, 16 rejected (of 69 read)" in out
     assert "rejected 3: point-only: no area" in out
@@ -127,16 +135,22 @@ def test_real_park_projects_reject_point_only_projects_with_reasons(db, twin_imp
     assert "repaired 1: Self-intersection" in out
     count, valid, statuses, smallest = db.execute(
         "SELECT count(*), bool_and(ST_IsValid(geom)), array_agg(DISTINCT status), "
-        "min(area_ha) FROM parks").fetchone()
+        "min(area_ha) FROM parks"
+    ).fetchone()
     assert count == 53 and valid and smallest > 0
     assert set(statuses) == {"existing", "planned", "under_construction"}
-    assert db.execute("SELECT count(*) FROM parks WHERE status = 'existing' "
-                      "AND opened_on IS NULL").fetchone()[0] == 0
+    assert (
+        db.execute(
+            "SELECT count(*) FROM parks WHERE status = 'existing' AND opened_on IS NULL"
+        ).fetchone()[0]
+        == 0
+    )
     details = db.execute("SELECT details FROM twin_layers WHERE name = 'parks'").fetchone()[0]
     assert details["rejected"]["point-only: no area"] == 3 and details["loaded"] == 53
 
 
 # --- refusals leave the database as it was ---------------------------------------------------
+
 
 def test_corrupt_file_is_refused_and_changes_nothing(db, tmp_path, twin_import):
     data = shared_data_or_skip()
@@ -144,8 +158,10 @@ def test_corrupt_file_is_refused_and_changes_nothing(db, tmp_path, twin_import):
     before = layer_state(db, "blocks")
     corrupt = tmp_path / "blocks.geojson"
     corrupt.write_bytes((data / "blocks.geojson").read_bytes()[:40_000])  # cut mid-feature
-    assert_refused(twin_import(str(corrupt), "--mapping", "almaty_blocks", check=False),
-                   "cannot read blocks.geojson")
+    assert_refused(
+        twin_import(str(corrupt), "--mapping", "almaty_blocks", check=False),
+        "cannot read blocks.geojson",
+    )
     garbage = tmp_path / "blocks.gpkg"
     garbage.write_bytes(b"SQLite format 3\x00" + b"\x13" * 4000)
     assert_refused(twin_import(str(garbage), "--layer", "blocks", check=False), "cannot read")
@@ -158,26 +174,43 @@ def test_wrong_mapping_is_refused_and_changes_nothing(db, tmp_path, twin_import)
     before = layer_state(db, "districts")
     districts = str(data / "districts.geojson")
     absent_field = tmp_path / "absent_field.yml"
-    absent_field.write_text("layer: districts\nproperties:\n  name_en: name_english\n"
-                            "  name_kk: name_kz\n", encoding="utf-8")
-    assert_refused(twin_import(districts, "--mapping", str(absent_field), check=False),
-                   "name_english", "name_kz")             # names the field and lists the real ones
+    absent_field.write_text(
+        "layer: districts\nproperties:\n  name_en: name_english\n  name_kk: name_kz\n",
+        encoding="utf-8",
+    )
+    assert_refused(
+        twin_import(districts, "--mapping", str(absent_field), check=False),
+        "name_english",
+        "name_kz",
+    )  # names the field and lists the real ones
     unknown_target = tmp_path / "unknown_target.yml"
     unknown_target.write_text("properties:\n  mayor: akim_id\n", encoding="utf-8")
-    assert_refused(twin_import(districts, "--layer", "districts", "--mapping",
-                               str(unknown_target), check=False), "mayor")
+    assert_refused(
+        twin_import(
+            districts, "--layer", "districts", "--mapping", str(unknown_target), check=False
+        ),
+        "mayor",
+    )
     broken_yaml = tmp_path / "broken.yml"
     broken_yaml.write_text("properties: {name_en: [\n", encoding="utf-8")
-    assert_refused(twin_import(districts, "--layer", "districts", "--mapping",
-                               str(broken_yaml), check=False), "not valid YAML")
-    other_layer = twin_import(districts, "--layer", "districts", "--mapping",
-                              "almaty_blocks", check=False)
+    assert_refused(
+        twin_import(districts, "--layer", "districts", "--mapping", str(broken_yaml), check=False),
+        "not valid YAML",
+    )
+    other_layer = twin_import(
+        districts, "--layer", "districts", "--mapping", "almaty_blocks", check=False
+    )
     assert_refused(other_layer, "is for layer blocks")
     every_row_bad = tmp_path / "every_row_bad.yml"
-    every_row_bad.write_text("layer: districts\nproperties:\n  name_en: {value: ''}\n"
-                             "  name_kk: name_kz\n", encoding="utf-8")
-    assert_refused(twin_import(districts, "--mapping", str(every_row_bad), check=False),
-                   "all 8 feature(s) were rejected", "name_en: required value missing")
+    every_row_bad.write_text(
+        "layer: districts\nproperties:\n  name_en: {value: ''}\n  name_kk: name_kz\n",
+        encoding="utf-8",
+    )
+    assert_refused(
+        twin_import(districts, "--mapping", str(every_row_bad), check=False),
+        "all 8 feature(s) were rejected",
+        "name_en: required value missing",
+    )
     assert layer_state(db, "districts") == before
 
 
@@ -190,9 +223,11 @@ def test_wrong_geometry_type_is_refused(db, twin_import):
 
 
 def test_missing_required_field_is_refused_naming_it(db, tmp_path, twin_import):
-    frame = gpd.GeoDataFrame({"district": ["Almaly"], "name": ["Abay - Dostyk"]},
-                             geometry=[Polygon([(76.94, 43.24), (76.95, 43.24), (76.95, 43.25),
-                                                (76.94, 43.24)])], crs=4326)
+    frame = gpd.GeoDataFrame(
+        {"district": ["Almaly"], "name": ["Abay - Dostyk"]},
+        geometry=[Polygon([(76.94, 43.24), (76.95, 43.24), (76.95, 43.25), (76.94, 43.24)])],
+        crs=4326,
+    )
     path = tmp_path / "blocks_without_codes.geojson"
     write_features(path, frame)
     before = layer_state(db, "blocks")
@@ -205,23 +240,38 @@ def test_unknown_and_computed_layers_are_refused(tmp_path, twin_import):
     frame = gpd.GeoDataFrame({"name": ["x"]}, geometry=[Point(76.9, 43.2)], crs=4326)
     path = tmp_path / "x.geojson"
     write_features(path, frame)
-    assert_refused(twin_import(str(path), "--layer", "no_such_layer", check=False),
-                   "unknown layer 'no_such_layer'", "known layers: amenities", "blocks")
+    assert_refused(
+        twin_import(str(path), "--layer", "no_such_layer", check=False),
+        "unknown layer 'no_such_layer'",
+        "known layers: amenities",
+        "blocks",
+    )
     for layer in (layer for layer in load_catalog().values() if layer.analysis):
-        assert_refused(twin_import(str(path), "--layer", layer.name, check=False),
-                       "computed by the analysis engine")
+        assert_refused(
+            twin_import(str(path), "--layer", layer.name, check=False),
+            "computed by the analysis engine",
+        )
 
 
 # --- repair, conversion, append / replace, formats -------------------------------------------
 
+
 def amenity_frame() -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(
-        {"name": ["School No. 12", "Green Bazaar", "Pharmacy", "Mystery"],
-         "category": ["education", "commerce", "Healthcare", "education"],
-         "kind": ["School", "market", "pharmacy", "spaceport"],
-         "capacity": ["1 200", "", "12.0", "7"]},
-        geometry=[Point(76.9458, 43.2567), Point(76.9479, 43.2651), Point(76.9200, 43.2400),
-                  Point(76.9300, 43.2500)], crs=4326)
+        {
+            "name": ["School No. 12", "Green Bazaar", "Pharmacy", "Mystery"],
+            "category": ["education", "commerce", "Healthcare", "education"],
+            "kind": ["School", "market", "pharmacy", "spaceport"],
+            "capacity": ["1 200", "", "12.0", "7"],
+        },
+        geometry=[
+            Point(76.9458, 43.2567),
+            Point(76.9479, 43.2651),
+            Point(76.9200, 43.2400),
+            Point(76.9300, 43.2500),
+        ],
+        crs=4326,
+    )
 
 
 def test_values_are_converted_and_bad_ones_rejected_with_reasons(db, tmp_path, twin_import):
@@ -230,9 +280,11 @@ def test_values_are_converted_and_bad_ones_rejected_with_reasons(db, tmp_path, t
     result = twin_import(str(path), "--layer", "amenities")
     assert "3 loaded, 0 repaired, 1 rejected" in result.stdout
     assert "kind: 'spaceport' is not one of" in result.stdout
-    rows = dict((r[0], r[1:]) for r in db.execute(
-        "SELECT name, category, kind, capacity FROM amenities").fetchall())
-    assert rows["School No. 12"] == ("education", "school", 1200)   # case and spaces fixed
+    rows = dict(
+        (r[0], r[1:])
+        for r in db.execute("SELECT name, category, kind, capacity FROM amenities").fetchall()
+    )
+    assert rows["School No. 12"] == ("education", "school", 1200)  # case and spaces fixed
     assert rows["Pharmacy"] == ("healthcare", "pharmacy", 12)
     assert rows["Green Bazaar"][2] is None
     strict = twin_import(str(path), "--layer", "amenities", "--strict", check=False)
@@ -241,10 +293,13 @@ def test_values_are_converted_and_bad_ones_rejected_with_reasons(db, tmp_path, t
 
 def test_invalid_polygons_are_repaired_or_rejected(db, tmp_path, twin_import):
     bowtie = Polygon([(76.90, 43.20), (76.91, 43.21), (76.91, 43.20), (76.90, 43.21)])
-    sliver = Polygon([(76.92, 43.20), (76.93, 43.20), (76.92, 43.20)])   # collapses to a line
+    sliver = Polygon([(76.92, 43.20), (76.93, 43.20), (76.92, 43.20)])  # collapses to a line
     square = Polygon([(76.94, 43.20), (76.95, 43.20), (76.95, 43.21), (76.94, 43.21)])
-    frame = gpd.GeoDataFrame({"block_code": ["B1", "B2", "B3", "B4"]},
-                             geometry=[bowtie, sliver, square, Point(76.96, 43.2)], crs=4326)
+    frame = gpd.GeoDataFrame(
+        {"block_code": ["B1", "B2", "B3", "B4"]},
+        geometry=[bowtie, sliver, square, Point(76.96, 43.2)],
+        crs=4326,
+    )
     path = tmp_path / "blocks.gpkg"
     write_features(path, frame)
     result = twin_import(str(path), "--layer", "blocks")
@@ -252,26 +307,44 @@ def test_invalid_polygons_are_repaired_or_rejected(db, tmp_path, twin_import):
     assert "repaired 1: Self-intersection" in result.stdout
     assert "point-only: no area" in result.stdout
     assert "nothing left after repair" in result.stdout
-    rows = db.execute("SELECT block_code, ST_IsValid(geom), ST_NumGeometries(geom), "
-                      "GeometryType(geom) FROM blocks WHERE block_code LIKE 'B_' "
-                      "ORDER BY block_code").fetchall()
+    rows = db.execute(
+        "SELECT block_code, ST_IsValid(geom), ST_NumGeometries(geom), "
+        "GeometryType(geom) FROM blocks WHERE block_code LIKE 'B_' "
+        "ORDER BY block_code"
+    ).fetchall()
     assert rows == [("B1", True, 2, "MULTIPOLYGON"), ("B3", True, 1, "MULTIPOLYGON")]
 
 
 def test_append_adds_and_replace_replaces_with_provenance(db, tmp_path, twin_import):
     first = tmp_path / "first.geojson"
     write_features(first, amenity_frame().iloc[:2])
-    twin_import(str(first), "--layer", "amenities", "--source", "school register",
-                "--licence", "CC-BY-4.0", "--replace-layer")
+    twin_import(
+        str(first),
+        "--layer",
+        "amenities",
+        "--source",
+        "school register",
+        "--licence",
+        "CC-BY-4.0",
+        "--replace-layer",
+    )
     second = tmp_path / "second.geojson"
     write_features(second, amenity_frame().iloc[2:3])
-    result = twin_import(str(second), "--layer", "amenities", "--append", "--source",
-                         "pharmacy list", "--licence", "CC0-1.0")
+    result = twin_import(
+        str(second),
+        "--layer",
+        "amenities",
+        "--append",
+        "--source",
+        "pharmacy list",
+        "--licence",
+        "CC0-1.0",
+    )
     assert "amenities (append): 1 loaded" in result.stdout
     assert db.execute("SELECT count(*) FROM amenities").fetchone()[0] == 3
     source, licence, synthetic, details = db.execute(
-        "SELECT source, licence, synthetic, details FROM twin_layers "
-        "WHERE name = 'amenities'").fetchone()
+        "SELECT source, licence, synthetic, details FROM twin_layers WHERE name = 'amenities'"
+    ).fetchone()
     assert source == "school register + pharmacy list" and licence == "CC-BY-4.0 + CC0-1.0"
     assert synthetic is False and details["appended_to"]["rows"] == 2
     # a replace replaces what the same source brought before; --replace-layer, every row
@@ -282,10 +355,14 @@ def test_append_adds_and_replace_replaces_with_provenance(db, tmp_path, twin_imp
 
 
 def test_unique_conflict_on_append_is_refused_and_changes_nothing(db, tmp_path, twin_import):
-    plot = MultiPolygon([Polygon([(76.94, 43.24), (76.941, 43.24), (76.941, 43.241),
-                                  (76.94, 43.241)])])
-    frame = gpd.GeoDataFrame({"cadastral_number": ["20-311-004-123"],
-                              "land_use": ["residential"]}, geometry=[plot], crs=4326)
+    plot = MultiPolygon(
+        [Polygon([(76.94, 43.24), (76.941, 43.24), (76.941, 43.241), (76.94, 43.241)])]
+    )
+    frame = gpd.GeoDataFrame(
+        {"cadastral_number": ["20-311-004-123"], "land_use": ["residential"]},
+        geometry=[plot],
+        crs=4326,
+    )
     path = tmp_path / "plot.geojson"
     write_features(path, frame)
     twin_import(str(path), "--layer", "plots")
@@ -298,12 +375,13 @@ def test_unique_conflict_on_append_is_refused_and_changes_nothing(db, tmp_path, 
     assert layer_state(db, "plots") == before
 
 
-@pytest.mark.parametrize("suffix, options", [
-    (".shp", {}), (".gpkg", {"layer": "amenities"}), (".fgb", {}), (".csv", {})])
+@pytest.mark.parametrize(
+    "suffix, options", [(".shp", {}), (".gpkg", {"layer": "amenities"}), (".fgb", {}), (".csv", {})]
+)
 def test_round_trip_through_desktop_formats(db, tmp_path, suffix, options, twin_import):
     frame = amenity_frame().iloc[:3]
     path = tmp_path / f"amenities{suffix}"
-    if suffix == ".csv":    # CSV with a WKT column and no CRS: read as lon/lat
+    if suffix == ".csv":  # CSV with a WKT column and no CRS: read as lon/lat
         table = frame.drop(columns="geometry").assign(wkt=frame.geometry.to_wkt())
         table.to_csv(path, index=False)
     elif suffix == ".gpkg":  # stored in UTM 43N: the importer reprojects to the layer's CRS
@@ -314,8 +392,9 @@ def test_round_trip_through_desktop_formats(db, tmp_path, suffix, options, twin_
     assert "amenities (replace-layer): 3 loaded, 0 repaired, 0 rejected" in result.stdout
     if suffix == ".csv":
         assert "read as WGS 84 longitude/latitude" in result.stdout
-    rows = db.execute("SELECT name, kind, ST_X(geom), ST_Y(geom) FROM amenities "
-                      "ORDER BY name").fetchall()
+    rows = db.execute(
+        "SELECT name, kind, ST_X(geom), ST_Y(geom) FROM amenities ORDER BY name"
+    ).fetchall()
     expected = frame.sort_values("name")
     assert [r[0] for r in rows] == list(expected["name"])
     for row, point in zip(rows, expected.geometry):
@@ -335,28 +414,32 @@ def test_shapefile_without_codepage_needs_its_encoding(db, tmp_path, twin_import
     frame = amenity_frame().iloc[:1].assign(name=["Школа № 12 имени Абая"])
     path = tmp_path / "schools.shp"
     write_features(path, frame, encoding="cp1251")
-    path.with_suffix(".cpg").unlink(missing_ok=True)      # as many municipal files come
+    path.with_suffix(".cpg").unlink(missing_ok=True)  # as many municipal files come
     guessed = twin_import(str(path), "--layer", "amenities")
     assert "give --encoding cp1251" in guessed.stdout
     twin_import(str(path), "--layer", "amenities", "--encoding", "cp1251")
     names = {r[0] for r in db.execute("SELECT name FROM amenities WHERE kind = 'school'")}
-    assert "Школа № 12 имени Абая" in names            # and the misread one was replaced:
+    assert "Школа № 12 имени Абая" in names  # and the misread one was replaced:
     assert not any("Ø" in name or "Ê" in name for name in names if name)
-    assert_refused(twin_import(str(path), "--layer", "amenities", "--encoding", "klingon",
-                               check=False), "unknown text encoding")
+    assert_refused(
+        twin_import(str(path), "--layer", "amenities", "--encoding", "klingon", check=False),
+        "unknown text encoding",
+    )
 
 
 def test_multi_layer_geopackage_needs_a_source_layer(db, tmp_path, twin_import):
     path = tmp_path / "city.gpkg"
     write_features(path, amenity_frame().iloc[:2], layer="schools")
     write_features(path, amenity_frame().iloc[2:3], layer="pharmacies")
-    assert_refused(twin_import(str(path), "--layer", "amenities", check=False),
-                   "2 layers", "--source-layer")
+    assert_refused(
+        twin_import(str(path), "--layer", "amenities", check=False), "2 layers", "--source-layer"
+    )
     result = twin_import(str(path), "--layer", "amenities", "--source-layer", "pharmacies")
     assert "1 loaded" in result.stdout
 
 
 # --- provenance in the collection metadata ---------------------------------------------------
+
 
 def test_collection_metadata_shows_provenance(db, server, twin_import):
     data = shared_data_or_skip()
@@ -376,10 +459,12 @@ def test_collection_metadata_shows_provenance(db, server, twin_import):
     by_id = {c["id"]: c for c in listing}
     assert by_id["districts"]["provenance"]["source"] == provenance["source"]
     assert all("provenance" in c for c in listing)
-    assert "details" not in by_id["districts"]["provenance"]          # the list stays compact
+    assert "details" not in by_id["districts"]["provenance"]  # the list stays compact
 
     page = server.get("/collections/districts", params={"f": "html"}).text
     assert "<h3>Provenance</h3>" in page and "Almaty district boundaries" in page
     assert "real data" in page
-    assert "Provenance: Almaty district boundaries" in server.get(
-        "/collections", params={"f": "html"}).text
+    assert (
+        "Provenance: Almaty district boundaries"
+        in server.get("/collections", params={"f": "html"}).text
+    )

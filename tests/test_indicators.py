@@ -5,8 +5,13 @@ from __future__ import annotations
 import morecantile
 import pytest
 
-ANALYSIS_LAYERS = ("plot_metrics", "fifteen_cells", "district_indicators",
-                   "polycentre_indicators", "building_metrics")
+ANALYSIS_LAYERS = (
+    "plot_metrics",
+    "fifteen_cells",
+    "district_indicators",
+    "polycentre_indicators",
+    "building_metrics",
+)
 
 
 def test_indicators_put_the_twins_figures_beside_the_targets(server, analysed_city):
@@ -20,9 +25,9 @@ def test_indicators_put_the_twins_figures_beside_the_targets(server, analysed_ci
     assert city["targets"]["green_m2_per_resident"]["target_2025"] == 11.2
     assert city["targets"]["green_m2_per_resident"]["target_2030"] == 13.4
     assert city["targets"]["no_park_share"]["baseline_2022"] == 0.70
-    assert {n: city["targets"][f"wear_{n}_pct"]["target_2030"]
-            for n in ("water", "sewer", "heating")} == {"water": 39.6, "sewer": 39.5,
-                                                        "heating": 44.0}
+    assert {
+        n: city["targets"][f"wear_{n}_pct"]["target_2030"] for n in ("water", "sewer", "heating")
+    } == {"water": 39.6, "sewer": 39.5, "heating": 44.0}
     assert city["residents"] > 0 and city["buildings_needing_strengthening"] > 0
     assert len(body["districts"]) == 8 and len(body["polycentres"]) == 5
     assert all("targets" in d and d["district"] for d in body["districts"])
@@ -31,38 +36,55 @@ def test_indicators_put_the_twins_figures_beside_the_targets(server, analysed_ci
 
 def test_indicators_agree_with_the_collections(server, analysed_city):
     body = server.get("/indicators").json()
-    items = server.get("/collections/district_indicators/items",
-                       params={"f": "json", "limit": 100}).json()["features"]
+    items = server.get(
+        "/collections/district_indicators/items", params={"f": "json", "limit": 100}
+    ).json()["features"]
     by_name = {f["properties"]["district"]: f["properties"] for f in items}
     assert set(by_name) == {d["district"] for d in body["districts"]}
     for district in body["districts"]:
         published = by_name[district["district"]]
-        for key in ("share_all_six", "share_transit", "green_m2_per_resident",
-                    "plots_in_setback", "wear_water_pct"):
+        for key in (
+            "share_all_six",
+            "share_transit",
+            "green_m2_per_resident",
+            "plots_in_setback",
+            "wear_water_pct",
+        ):
             assert published[key] == pytest.approx(district[key]), key
     residents = sum(d["residents"] for d in body["districts"])
     assert body["city"]["residents"] == pytest.approx(residents, rel=0.01)
-    polycentres = server.get("/collections/polycentre_indicators/items",
-                             params={"f": "json"}).json()["features"]
-    assert {f["properties"]["polycentre"] for f in polycentres} == \
-        {"North", "West", "South-West", "East Gate", "Historic Centre"}
+    polycentres = server.get(
+        "/collections/polycentre_indicators/items", params={"f": "json"}
+    ).json()["features"]
+    assert {f["properties"]["polycentre"] for f in polycentres} == {
+        "North",
+        "West",
+        "South-West",
+        "East Gate",
+        "Historic Centre",
+    }
     assert all(f["properties"]["target_density_pph"] for f in polycentres)
 
 
 def test_analysis_layers_are_collections_with_features_and_tiles(server, db, analysed_city):
-    listed = {c["id"] for c in server.get("/collections", params={"f": "json"}).json()
-              ["collections"]}
+    listed = {
+        c["id"] for c in server.get("/collections", params={"f": "json"}).json()["collections"]
+    }
     assert set(ANALYSIS_LAYERS) <= listed
-    lon, lat = db.execute("SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_PointOnSurface(geom) c "
-                          "FROM plot_metrics ORDER BY plot_id LIMIT 1) t").fetchone()
+    lon, lat = db.execute(
+        "SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_PointOnSurface(geom) c "
+        "FROM plot_metrics ORDER BY plot_id LIMIT 1) t"
+    ).fetchone()
     d = 0.01
-    page = server.get("/collections/plot_metrics/items",
-                      params={"f": "json", "bbox": f"{lon - d},{lat - d},{lon + d},{lat + d}",
-                              "limit": 50}).json()
+    page = server.get(
+        "/collections/plot_metrics/items",
+        params={"f": "json", "bbox": f"{lon - d},{lat - d},{lon + d},{lat + d}", "limit": 50},
+    ).json()
     assert page["features"]
     properties = page["features"][0]["properties"]
-    assert {"min_education", "categories_15", "walkability", "in_fault_setback",
-            "water_m"} <= set(properties)
+    assert {"min_education", "categories_15", "walkability", "in_fault_setback", "water_m"} <= set(
+        properties
+    )
     queryables = server.get("/collections/fifteen_cells/queryables", params={"f": "json"})
     assert "categories_15" in queryables.json()["properties"]
     tile = morecantile.tms.get("WebMercatorQuad").tile(lon, lat, 14)
@@ -72,8 +94,11 @@ def test_analysis_layers_are_collections_with_features_and_tiles(server, db, ana
 
 def test_a_format_or_parameter_the_dashboard_does_not_offer_is_a_400(server):
     """It answered its JSON to any f= and any parameter, so a typo looked like success."""
-    for params, words in [({"f": "' OR '1'='1"}, "only json"), ({"f": "html"}, "only json"),
-                          ({"district": "Medeu"}, "unknown query parameter 'district'")]:
+    for params, words in [
+        ({"f": "' OR '1'='1"}, "only json"),
+        ({"f": "html"}, "only json"),
+        ({"district": "Medeu"}, "unknown query parameter 'district'"),
+    ]:
         response = server.get("/indicators", params=params)
         assert response.status_code == 400, (params, response.text[:200])
         assert words in response.json()["description"]

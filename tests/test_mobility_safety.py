@@ -6,21 +6,31 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 import shapely
 
-import httpx
-
 from conftest import run_twin
 from twin.analysis.network import build_network, to_lonlat
-from twin.mobility.indicators import (cameras_by_district, district_codes, group_sum, line_length_by_district,
-                                      lit_share, nearest_camera_m, points_in_districts,
-                                      residents_beyond, unlit_streets, unwatched, walk_minutes,
-                                      within_distance)
+from twin.mobility.indicators import (
+    cameras_by_district,
+    district_codes,
+    group_sum,
+    line_length_by_district,
+    lit_share,
+    nearest_camera_m,
+    points_in_districts,
+    residents_beyond,
+    unlit_streets,
+    unwatched,
+    walk_minutes,
+    within_distance,
+)
 from twin.mobility.lighting import LIT_MIN_SHARE, LIT_REACH_M, lit_length, street_lit
 
-# Two square districts side by side in metres (UTM 43N near Almaty): West [0,1000]², East [1000,2000]×[0,1000]
+# Two square districts side by side in metres (UTM 43N near Almaty):
+# West [0,1000]², East [1000,2000]×[0,1000]
 X0, Y0 = 630000.0, 4790000.0
 WEST = shapely.box(X0, Y0, X0 + 1000, Y0 + 1000)
 EAST = shapely.box(X0 + 1000, Y0, X0 + 2000, Y0 + 1000)
@@ -28,10 +38,10 @@ SHAPES = np.array([WEST, EAST], dtype=object)
 
 
 def test_residents_within_300_m_of_a_lane_or_station():
-    lane = shapely.LineString([(X0, Y0 + 500), (X0 + 1000, Y0 + 500)])   # across West
-    station = shapely.Point(X0 + 1500, Y0 + 900)                          # in East
+    lane = shapely.LineString([(X0, Y0 + 500), (X0 + 1000, Y0 + 500)])  # across West
+    station = shapely.Point(X0 + 1500, Y0 + 900)  # in East
     x = np.array([X0 + 100, X0 + 100, X0 + 1500, X0 + 1500])
-    y = np.array([Y0 + 750, Y0 + 900, Y0 + 650, Y0 + 100])   # 250 m, 400 m, 250 m, 800 m away
+    y = np.array([Y0 + 750, Y0 + 900, Y0 + 650, Y0 + 100])  # 250 m, 400 m, 250 m, 800 m away
     near = within_distance(x, y, np.array([lane, station], dtype=object), 300)
     assert near.tolist() == [True, False, True, False]
     residents = np.array([10, 20, 30, 40])
@@ -40,9 +50,13 @@ def test_residents_within_300_m_of_a_lane_or_station():
 
 
 def test_lane_km_per_district_splits_lines_at_the_boundary():
-    lanes = np.array([shapely.LineString([(X0 + 500, Y0 + 100), (X0 + 1800, Y0 + 100)]),
-                      shapely.LineString([(X0 + 100, Y0 + 200), (X0 + 100, Y0 + 500)])],
-                     dtype=object)
+    lanes = np.array(
+        [
+            shapely.LineString([(X0 + 500, Y0 + 100), (X0 + 1800, Y0 + 100)]),
+            shapely.LineString([(X0 + 100, Y0 + 200), (X0 + 100, Y0 + 500)]),
+        ],
+        dtype=object,
+    )
     metres = line_length_by_district(lanes, SHAPES)
     assert metres.sum(axis=0) == pytest.approx([800.0, 800.0])
     assert metres[1].tolist() == pytest.approx([300.0, 0.0])
@@ -55,34 +69,43 @@ def test_share_of_street_length_lit_and_the_unlit_streets_listed():
     total_km, _lit_km, share = lit_share(length, lit, codes, 2)
     assert total_km.tolist() == pytest.approx([0.4, 0.7])
     assert share.tolist() == pytest.approx([0.25, 600 / 700])
-    listed = unlit_streets(np.array(["Abay", "Satpaev", "Abay", "Zhandosov", "Zhandosov"],
-                                    dtype=object), length, lit,
-                           np.array(["West", "West", "East", "East", "East"], dtype=object))
-    assert listed == [{"district": "West", "name": "Satpaev", "unlit_m": 300.0, "segments": 1},
-                      {"district": "East", "name": "Zhandosov", "unlit_m": 100.0, "segments": 2}]
+    listed = unlit_streets(
+        np.array(["Abay", "Satpaev", "Abay", "Zhandosov", "Zhandosov"], dtype=object),
+        length,
+        lit,
+        np.array(["West", "West", "East", "East", "East"], dtype=object),
+    )
+    assert listed == [
+        {"district": "West", "name": "Satpaev", "unlit_m": 300.0, "segments": 1},
+        {"district": "East", "name": "Zhandosov", "unlit_m": 100.0, "segments": 2},
+    ]
 
 
 def test_a_street_is_lit_from_the_lighting_lines_along_it():
     assert (LIT_REACH_M, LIT_MIN_SHARE) == (15.0, 0.75)
     street = shapely.LineString([(X0, Y0), (X0 + 100, Y0)])
-    half = shapely.MultiLineString([[(X0, Y0 + 5), (X0 + 50, Y0 + 5)]])      # first half, 5 m off
-    most = shapely.MultiLineString([[(X0, Y0 - 6), (X0 + 80, Y0 - 6)]])      # 80 m, 6 m off
+    half = shapely.MultiLineString([[(X0, Y0 + 5), (X0 + 50, Y0 + 5)]])  # first half, 5 m off
+    most = shapely.MultiLineString([[(X0, Y0 - 6), (X0 + 80, Y0 - 6)]])  # 80 m, 6 m off
     across = shapely.MultiLineString([[(X0 + 6, Y0 - 200), (X0 + 6, Y0 + 200)]])  # cross street
-    far = shapely.MultiLineString([[(X0, Y0 + 20), (X0 + 100, Y0 + 20)]])    # 20 m away
+    far = shapely.MultiLineString([[(X0, Y0 + 20), (X0 + 100, Y0 + 20)]])  # 20 m away
     streets = np.array([street], dtype=object)
     # the line's reach ends where the 15 m circle round its end meets the street: 50 + √(15²-5²)
     assert lit_length(streets, np.array([half], dtype=object)) == pytest.approx(
-        [50 + np.sqrt(15 ** 2 - 5 ** 2)], abs=0.3)
+        [50 + np.sqrt(15**2 - 5**2)], abs=0.3
+    )
     assert lit_length(streets, np.array([most], dtype=object)) == pytest.approx(
-        [80 + np.sqrt(15 ** 2 - 6 ** 2)], abs=0.3)
+        [80 + np.sqrt(15**2 - 6**2)], abs=0.3
+    )
     assert lit_length(streets, np.array([across], dtype=object)) == pytest.approx([21.0], abs=0.3)
     assert lit_length(streets, np.array([far], dtype=object)) == pytest.approx([0.0])
     # two lines overlapping along the street count once: 0-64 and 0-94 m -> 94 m
     assert lit_length(streets, np.array([half, most], dtype=object)) == pytest.approx(
-        [80 + np.sqrt(15 ** 2 - 6 ** 2)], abs=0.3)
+        [80 + np.sqrt(15**2 - 6**2)], abs=0.3
+    )
     # 64% is not lit, 94% is; a cross street's lamps light the first 21 m only
-    verdict = [street_lit(streets, np.array([line], dtype=object))[0]
-               for line in (half, most, across, far)]
+    verdict = [
+        street_lit(streets, np.array([line], dtype=object))[0] for line in (half, most, across, far)
+    ]
     assert verdict == [False, True, False, False]
     assert street_lit(streets, np.array([], dtype=object)).tolist() == [False]
 
@@ -93,7 +116,8 @@ def test_camera_density_and_integration_share_per_district():
     codes = points_in_districts(x, y, SHAPES)
     assert codes.tolist() == [0, 0, 0, 0, 1]
     total, linked, density, share = cameras_by_district(
-        codes, np.array([True, False, False, False, True]), np.array([1.0, 1.0]))
+        codes, np.array([True, False, False, False, True]), np.array([1.0, 1.0])
+    )
     assert total.tolist() == [4, 1] and linked.tolist() == [1, 1]
     assert density.tolist() == [4.0, 1.0]
     assert share.tolist() == [0.25, 1.0]
@@ -102,7 +126,7 @@ def test_camera_density_and_integration_share_per_district():
 def test_schools_clinics_and_hubs_without_a_camera_within_50_m():
     sites_x = np.array([X0, X0 + 500, X0 + 900])
     sites_y = np.array([Y0, Y0, Y0])
-    cams_x = np.array([X0 + 30, X0 + 560])   # 50 m (exactly) from the first, 60 m from the second
+    cams_x = np.array([X0 + 30, X0 + 560])  # 50 m (exactly) from the first, 60 m from the second
     cams_y = np.array([Y0 + 40, Y0])
     assert unwatched(sites_x, sites_y, cams_x, cams_y, 50).tolist() == [False, True, True]
     assert unwatched(sites_x, sites_y, np.array([]), np.array([]), 50).tolist() == [True] * 3
@@ -117,8 +141,16 @@ def _line_network(lit: list[bool]):
     """Nodes 0..4 along a street, 400 m apart (5 minutes each at 80 m/min, flat)."""
     xs = X0 + 400.0 * np.arange(5)
     lon, lat = to_lonlat(xs, np.full(5, Y0))
-    return build_network(np.arange(4), np.arange(1, 5), np.full(4, 400.0), lon[:-1], lat[:-1],
-                         lon[1:], lat[1:], np.array(lit)), xs
+    return build_network(
+        np.arange(4),
+        np.arange(1, 5),
+        np.full(4, 400.0),
+        lon[:-1],
+        lat[:-1],
+        lon[1:],
+        lat[1:],
+        np.array(lit),
+    ), xs
 
 
 def test_residents_farther_than_a_walk_from_a_post_by_day_and_by_night():
@@ -127,8 +159,7 @@ def test_residents_farther_than_a_walk_from_a_post_by_day_and_by_night():
     post_x, post_y = np.array([xs[0]]), np.array([Y0])
     day = walk_minutes(network, nodes, snap, post_x, post_y, mode="flat", limit=60)
     assert day == pytest.approx([0, 5, 10, 15, 20], abs=1e-6)
-    night = walk_minutes(network, nodes, snap, post_x, post_y, mode="flat", lit_only=True,
-                         limit=60)
+    night = walk_minutes(network, nodes, snap, post_x, post_y, mode="flat", lit_only=True, limit=60)
     assert night[:3] == pytest.approx([0, 5, 10], abs=1e-6) and np.isinf(night[3:]).all()
     residents = np.array([100, 100, 100, 100, 100])
     codes = np.array([0, 0, 0, 1, 1])
@@ -140,16 +171,17 @@ def test_residents_farther_than_a_walk_from_a_post_by_day_and_by_night():
     assert beyond_day_15.tolist() == [0, 100]
     # a place 80 m off the street walks one more minute to its node
     node, snap_m = network.snap_xy(np.array([xs[1]]), np.array([Y0 + 80]))
-    assert walk_minutes(network, node, snap_m, post_x, post_y, mode="flat") == \
-        pytest.approx([6.0], abs=1e-6)
+    assert walk_minutes(network, node, snap_m, post_x, post_y, mode="flat") == pytest.approx(
+        [6.0], abs=1e-6
+    )
     assert np.isinf(walk_minutes(network, nodes, snap, np.array([]), np.array([]))).all()
 
 
 # -- the demo city, as a planner reads it --------------------------------------------------
 
+
 def _matched(server, layer: str, **params) -> int:
-    response = server.get(f"/collections/{layer}/items",
-                          params={"f": "json", "limit": 1, **params})
+    response = server.get(f"/collections/{layer}/items", params={"f": "json", "limit": 1, **params})
     assert response.status_code == 200, response.text
     return response.json()["numberMatched"]
 
@@ -161,8 +193,11 @@ def test_demo_layers_are_calibrated_to_the_programme(server, demo_city, db):
     assert _matched(server, "early_warning_stations", status="existing") == 9
     assert _matched(server, "early_warning_stations", status="planned") == 19
     assert _matched(server, "scooter_zones", kind="key_section") == 15
-    lengths = dict(db.execute("SELECT status, sum(ST_Length(geom::geography)) / 1000 "
-                              "FROM bike_lanes GROUP BY status").fetchall())
+    lengths = dict(
+        db.execute(
+            "SELECT status, sum(ST_Length(geom::geography)) / 1000 FROM bike_lanes GROUP BY status"
+        ).fetchall()
+    )
     assert lengths["built"] == pytest.approx(79.2, rel=0.01)
     assert lengths["planned_2025"] == pytest.approx(60.0, rel=0.01)
     assert lengths["planned_2030"] == pytest.approx(125.0, rel=0.01)
@@ -170,7 +205,7 @@ def test_demo_layers_are_calibrated_to_the_programme(server, demo_city, db):
     assert float(share) == pytest.approx(0.239, abs=0.001)
     # tiles serve the new layers like every other
     tile = server.get("/collections/cameras/tiles/WebMercatorQuad/12/1500/2923")
-    assert tile.status_code == 200 and len(tile.content) > 1000, tile.text   # the city centre
+    assert tile.status_code == 200 and len(tile.content) > 1000, tile.text  # the city centre
 
 
 def test_mobility_safety_indicators_over_http(server, demo_city):
@@ -184,14 +219,14 @@ def test_mobility_safety_indicators_over_http(server, demo_city):
     assert (city["service_centres"], city["police_posts"], city["eew_stations"]) == (8, 30, 28)
     assert city["camera_integrated_share"] == pytest.approx(0.239, abs=0.001)
     assert city["camera_density_km2"] == pytest.approx(14.6, abs=0.1)
-    assert city["share_lit"] == pytest.approx(0.80, abs=0.03)   # ~20% unlit (S2 l.1281)
+    assert city["share_lit"] == pytest.approx(0.80, abs=0.03)  # ~20% unlit (S2 l.1281)
     assert body["targets"]["camera_density_km2_2025"] == 50.0
     assert body["targets"]["camera_density_km2_2030"] == 100.0
     assert body["targets"]["lit_share_2025"] == 1.0
     assert len(body["districts"]) == 8
     assert sum(d["residents"] for d in body["districts"]) == city["residents"] > 0
     assert sum(d["lane_km_built"] for d in body["districts"]) == pytest.approx(79.2, rel=0.01)
-    in_districts = sum(d["cameras"] for d in body["districts"])   # a few watch sites at the edge
+    in_districts = sum(d["cameras"] for d in body["districts"])  # a few watch sites at the edge
     assert city["cameras"] * 0.995 <= in_districts <= city["cameras"]
     assert len(body["unlit_streets"]) == city["unlit_streets"] > 0
     assert all(u["unlit_m"] > 0 for u in body["unlit_streets"])
@@ -209,19 +244,22 @@ def test_mobility_safety_indicators_over_http(server, demo_city):
 def _lit_share_by_rule(db) -> float:
     """The lighting rule as a GIS analyst writes it in PostGIS: the share of street length
     whose segments have >= 75% of their length within 15 m of a lighting line."""
-    return float(db.execute("""
+    return float(
+        db.execute("""
         WITH light AS (SELECT ST_Union(ST_Buffer(ST_Transform(geom, 32643), 15)) AS zone
                        FROM utility_lines WHERE network = 'lighting'),
              s AS (SELECT length_m, ST_Transform(geom, 32643) AS g FROM streets)
         SELECT sum(length_m) FILTER (WHERE ST_Length(ST_Intersection(s.g, light.zone))
                                            >= 0.75 * ST_Length(s.g)) / sum(length_m)
-        FROM s, light""").fetchone()[0])
+        FROM s, light""").fetchone()[0]
+    )
 
 
 def test_street_lighting_comes_from_the_lighting_network(demo_city, db):
-    lit = db.execute("SELECT sum(length_m) FILTER (WHERE lit) / sum(length_m) FROM streets"
-                     ).fetchone()[0]
-    assert float(lit) == pytest.approx(0.80, abs=0.003)          # ~20% unlit (S2 l.1281)
+    lit = db.execute(
+        "SELECT sum(length_m) FILTER (WHERE lit) / sum(length_m) FROM streets"
+    ).fetchone()[0]
+    assert float(lit) == pytest.approx(0.80, abs=0.003)  # ~20% unlit (S2 l.1281)
     assert _lit_share_by_rule(db) == pytest.approx(float(lit), abs=0.002)
     # every lit segment has a lighting line along it, no unlit one does
     near = db.execute("""
@@ -242,36 +280,54 @@ def test_adding_a_lighting_line_and_re_analysing_lights_the_street(server, demo_
     assert before["computed"]["published"] is True
     street_id, name, length = db.execute(
         "SELECT id, name, length_m FROM streets WHERE NOT lit AND length_m > 200 "
-        "ORDER BY id LIMIT 1").fetchone()
-    line = db.execute("SELECT ST_AsGeoJSON(ST_Multi(ST_Transform(ST_OffsetCurve("
-                      "ST_Transform(geom, 32643), 5), 4326))) FROM streets WHERE id = %s",
-                      (street_id,)).fetchone()[0]
-    key = run_twin("users", "add", f"lighting-{street_id}", "--role", "editor", "--layers",
-                   "utility_lines").stdout.strip().splitlines()[-1]
+        "ORDER BY id LIMIT 1"
+    ).fetchone()
+    line = db.execute(
+        "SELECT ST_AsGeoJSON(ST_Multi(ST_Transform(ST_OffsetCurve("
+        "ST_Transform(geom, 32643), 5), 4326))) FROM streets WHERE id = %s",
+        (street_id,),
+    ).fetchone()[0]
+    key = (
+        run_twin(
+            "users", "add", f"lighting-{street_id}", "--role", "editor", "--layers", "utility_lines"
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     headers = {"Content-Type": "application/geo+json", "X-API-Key": key}
-    feature = {"type": "Feature", "geometry": json.loads(line),
-               "properties": {"network": "lighting", "installed_year": 2025,
-                              "length_m": length}}
-    created = httpx.post(f"{server.url}/collections/utility_lines/items", headers=headers,
-                         content=json.dumps(feature), timeout=60)
+    feature = {
+        "type": "Feature",
+        "geometry": json.loads(line),
+        "properties": {"network": "lighting", "installed_year": 2025, "length_m": length},
+    }
+    created = httpx.post(
+        f"{server.url}/collections/utility_lines/items",
+        headers=headers,
+        content=json.dumps(feature),
+        timeout=60,
+    )
     assert created.status_code == 201, created.text
     try:
-        assert db.execute("SELECT lit FROM streets WHERE id = %s", (street_id,)).fetchone()[0] \
-            is False                                   # derived by the analysis, not at once
+        assert (
+            db.execute("SELECT lit FROM streets WHERE id = %s", (street_id,)).fetchone()[0] is False
+        )  # derived by the analysis, not at once
         out = run_twin("analyse").stdout
-        assert db.execute("SELECT lit FROM streets WHERE id = %s", (street_id,)).fetchone()[0] \
-            is True
+        assert (
+            db.execute("SELECT lit FROM streets WHERE id = %s", (street_id,)).fetchone()[0] is True
+        )
         after = server.get("/indicators/mobility-safety").json()
         assert after["computed"]["lighting"]["changed"] == 1, out
-        assert after["city"]["lit_km"] == pytest.approx(before["city"]["lit_km"] + length / 1000,
-                                                        abs=0.011)
+        assert after["city"]["lit_km"] == pytest.approx(
+            before["city"]["lit_km"] + length / 1000, abs=0.011
+        )
         # the night-time network follows: the street is walkable at night now
         unlit_before = {(u["district"], u["name"]): u for u in before["unlit_streets"]}
         unlit_after = {(u["district"], u["name"]): u for u in after["unlit_streets"]}
         changed = [k for k in unlit_before if unlit_before[k] != unlit_after.get(k)]
         assert len(changed) == 1 and changed[0][1] == (name or "unnamed")
-        matched = server.get("/collections/streets/items",
-                             params={"lit": "false", "limit": 1}).json()["numberMatched"]
+        matched = server.get(
+            "/collections/streets/items", params={"lit": "false", "limit": 1}
+        ).json()["numberMatched"]
         assert matched == sum(u["segments"] for u in after["unlit_streets"])
     finally:
         deleted = httpx.delete(created.headers["Location"], headers=headers, timeout=60)
@@ -284,15 +340,17 @@ def test_indicators_are_published_as_collections(server, demo_city, db):
     run_twin("analyse")
     document = server.get("/indicators/mobility-safety").json()
     assert document["computed"]["published"] is True
-    items = server.get("/collections/district_mobility_safety/items",
-                       params={"f": "json", "limit": 50}).json()
+    items = server.get(
+        "/collections/district_mobility_safety/items", params={"f": "json", "limit": 50}
+    ).json()
     assert items["numberMatched"] == 8
     by_name = {f["properties"]["district"]: f["properties"] for f in items["features"]}
     for row in document["districts"]:
         published = by_name[row["district"]]
         for key, value in row.items():
-            assert published[key] == (pytest.approx(value) if isinstance(value, float)
-                                      else value), key
+            assert published[key] == (
+                pytest.approx(value) if isinstance(value, float) else value
+            ), key
         assert published["lit_share_target_2025"] == 1.0
         assert published["camera_density_target_2025"] == 50.0
         assert published["camera_density_target_2030"] == 100.0
@@ -302,6 +360,7 @@ def test_indicators_are_published_as_collections(server, demo_city, db):
     # the published figures are what a fresh computation gives
     from twin.analysis.city import load_city
     from twin.mobility.indicators import compute
+
     fresh = compute(db, load_city(db))
     assert fresh["city"] == document["city"]
     assert fresh["unlit_streets"] == document["unlit_streets"]
@@ -309,27 +368,34 @@ def test_indicators_are_published_as_collections(server, demo_city, db):
     # camera gaps: one feature per listed site, each farther than 50 m from any camera
     gaps = server.get("/collections/camera_gaps/items", params={"limit": 1000}).json()
     assert gaps["numberMatched"] == document["city"]["sites_without_camera"] > 0
-    assert {(f["properties"]["site_layer"], f["properties"]["site_id"])
-            for f in gaps["features"]} == {(s["layer"], s["id"])
-                                           for s in document["sites_without_camera"]}
+    assert {
+        (f["properties"]["site_layer"], f["properties"]["site_id"]) for f in gaps["features"]
+    } == {(s["layer"], s["id"]) for s in document["sites_without_camera"]}
     assert all(f["properties"]["nearest_camera_m"] > 50 for f in gaps["features"])
     school = next(f for f in gaps["features"] if f["properties"]["kind"] == "school")
     lon, lat = school["geometry"]["coordinates"]
-    nearest = db.execute("SELECT min(ST_Distance(geom::geography, ST_Point(%s, %s, 4326)"
-                         "::geography)) FROM cameras", (lon, lat)).fetchone()[0]
+    nearest = db.execute(
+        "SELECT min(ST_Distance(geom::geography, ST_Point(%s, %s, 4326)::geography)) FROM cameras",
+        (lon, lat),
+    ).fetchone()[0]
     assert nearest == pytest.approx(school["properties"]["nearest_camera_m"], abs=0.5)
-    schools = server.get("/collections/camera_gaps/items",
-                         params={"filter": "kind = 'school' AND nearest_camera_m > 50",
-                                 "limit": 1}).json()["numberMatched"]
+    schools = server.get(
+        "/collections/camera_gaps/items",
+        params={"filter": "kind = 'school' AND nearest_camera_m > 50", "limit": 1},
+    ).json()["numberMatched"]
     assert schools == sum(1 for s in document["sites_without_camera"] if s["kind"] == "school")
     # unlit streets: one feature per street and district, and the segments by filter
     unlit = server.get("/collections/unlit_streets/items", params={"limit": 1}).json()
-    assert unlit["numberMatched"] == len(document["unlit_streets"]) == \
-        document["city"]["unlit_streets"]
+    assert (
+        unlit["numberMatched"]
+        == len(document["unlit_streets"])
+        == document["city"]["unlit_streets"]
+    )
     longest = unlit["features"][0]["properties"]
     assert longest == document["unlit_streets"][0]
-    segments = server.get("/collections/streets/items",
-                          params={"filter": "lit = false", "limit": 1}).json()["numberMatched"]
+    segments = server.get(
+        "/collections/streets/items", params={"filter": "lit = false", "limit": 1}
+    ).json()["numberMatched"]
     assert segments == sum(u["segments"] for u in document["unlit_streets"])
     # tiles and the catalog
     for layer in ("district_mobility_safety", "unlit_streets", "camera_gaps"):
@@ -339,27 +405,33 @@ def test_indicators_are_published_as_collections(server, demo_city, db):
         assert meta.status_code == 200, meta.text
 
 
-@pytest.mark.parametrize("layer, params, status", [
-    ("district_mobility_safety", {"bbox": "1,2,3"}, 400),
-    ("district_mobility_safety", {"filter": "share_lit >="}, 400),
-    ("district_mobility_safety", {"filter": "no_such_property = 1"}, 400),
-    ("camera_gaps", {"bbox": "a,b,c,d"}, 400),
-    ("camera_gaps", {"limit": "-5"}, 400),
-    ("unlit_streets", {"filter": "unlit_m > 'x' AND"}, 400),
-    ("unlit_streets", {"bbox-crs": "EPSG:99999", "bbox": "0,0,1,1"}, 400),
-    ("camera_gaps", {"crs": "http://www.opengis.net/def/crs/EPSG/0/99999"}, 400),
-])
+@pytest.mark.parametrize(
+    "layer, params, status",
+    [
+        ("district_mobility_safety", {"bbox": "1,2,3"}, 400),
+        ("district_mobility_safety", {"filter": "share_lit >="}, 400),
+        ("district_mobility_safety", {"filter": "no_such_property = 1"}, 400),
+        ("camera_gaps", {"bbox": "a,b,c,d"}, 400),
+        ("camera_gaps", {"limit": "-5"}, 400),
+        ("unlit_streets", {"filter": "unlit_m > 'x' AND"}, 400),
+        ("unlit_streets", {"bbox-crs": "EPSG:99999", "bbox": "0,0,1,1"}, 400),
+        ("camera_gaps", {"crs": "http://www.opengis.net/def/crs/EPSG/0/99999"}, 400),
+    ],
+)
 def test_bad_input_to_the_new_collections_is_a_4xx(server, demo_city, layer, params, status):
     response = server.get(f"/collections/{layer}/items", params=params)
     assert 400 <= response.status_code < 500, (response.status_code, response.text)
     assert response.json()["description"]
 
 
-@pytest.mark.parametrize("params, words", [
-    ({"district": "Atlantis"}, "unknown district"),
-    ({"colour": "red"}, "unknown query parameter"),
-    ({"f": "html"}, "only json"),
-])
+@pytest.mark.parametrize(
+    "params, words",
+    [
+        ({"district": "Atlantis"}, "unknown district"),
+        ({"colour": "red"}, "unknown query parameter"),
+        ({"f": "html"}, "only json"),
+    ],
+)
 def test_bad_input_is_a_4xx_naming_the_problem(server, demo_city, params, words):
     response = server.get("/indicators/mobility-safety", params=params)
     assert response.status_code == 400, response.text
@@ -373,6 +445,7 @@ def test_bad_features_on_the_new_layers_are_refused(server, demo_city):
 
 # -- the viewer ----------------------------------------------------------------------------
 
+
 def test_the_viewer_shows_the_group_and_the_dashboard_section(server, demo_city):
     from conftest import run_twin
     from twin.viewer import HeadlessChromium
@@ -381,9 +454,16 @@ def test_the_viewer_shows_the_group_and_the_dashboard_section(server, demo_city)
     assert layers.status_code == 200, layers.text
     groups = {g["name"]: [layer["name"] for layer in g["layers"]] for g in layers.json()["groups"]}
     assert set(groups["Mobility and Safety"]) == {
-        "bike_lanes", "bikeshare_stations", "scooter_parking", "scooter_zones", "cameras",
-        "police_posts", "early_warning_stations", "gathering_points"}
-    analysed = run_twin("analyse").stdout   # the analysis, and our line after its summary
+        "bike_lanes",
+        "bikeshare_stations",
+        "scooter_parking",
+        "scooter_zones",
+        "cameras",
+        "police_posts",
+        "early_warning_stations",
+        "gathering_points",
+    }
+    analysed = run_twin("analyse").stdout  # the analysis, and our line after its summary
     assert "mobility and safety: 79.2 km of bike lanes built" in analysed, analysed
     assert "23.9% integrated" in analysed
     member = server.get("/indicators").json()["mobility_safety"]
@@ -397,14 +477,18 @@ def test_the_viewer_shows_the_group_and_the_dashboard_section(server, demo_city)
         summary = chromium.eval("return document.getElementById('layer-groups').innerText")
         assert "Mobility and Safety" in summary and "CCTV cameras" in summary
         chromium.call("click", selector="button[data-mode='indicators']")
-        chromium.wait("document.querySelector('#mobility-kpis') || "
-                      "document.querySelector('#dashboard-body .error-text')", timeout=60)
+        chromium.wait(
+            "document.querySelector('#mobility-kpis') || "
+            "document.querySelector('#dashboard-body .error-text')",
+            timeout=60,
+        )
         text = chromium.eval("return document.getElementById('dashboard-body').innerText")
         assert "Mobility and safety" in text, text[-2000:]
         assert "50 (2025)" in text and "23.9%" in text and "target 100% by 2025" in text
         body = server.get("/indicators/mobility-safety").json()
-        assert chromium.eval("return document.querySelectorAll('[data-chart=\"lit\"] svg rect')"
-                             ".length") >= len(body["districts"])
+        assert chromium.eval(
+            "return document.querySelectorAll('[data-chart=\"lit\"] svg rect').length"
+        ) >= len(body["districts"])
         chromium.eval("return document.getElementById('mobility-dashboard').scrollIntoView(), true")
         artifacts = Path(__file__).resolve().parents[1] / "test-artifacts" / "viewer"
         artifacts.mkdir(parents=True, exist_ok=True)

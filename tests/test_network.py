@@ -23,9 +23,14 @@ def grid_city(rows: int = 6, cols: int = 7, seed: int = 3, hill: float = 0.0):
     rising `hill` metres per metre northwards. Returns the network and the raw segments."""
     rng = np.random.default_rng(seed)
     ids = np.arange(rows * cols).reshape(rows, cols) * 10 + 1000
-    xy = {int(ids[r, c]): (ORIGIN_X + 150 * c + rng.uniform(-20, 20),
-                           ORIGIN_Y + 120 * r + rng.uniform(-20, 20))
-          for r in range(rows) for c in range(cols)}
+    xy = {
+        int(ids[r, c]): (
+            ORIGIN_X + 150 * c + rng.uniform(-20, 20),
+            ORIGIN_Y + 120 * r + rng.uniform(-20, 20),
+        )
+        for r in range(rows)
+        for c in range(cols)
+    }
     segments = []
     for r in range(rows):
         for c in range(cols):
@@ -44,12 +49,21 @@ def grid_city(rows: int = 6, cols: int = 7, seed: int = 3, hill: float = 0.0):
 
     def elevation(lon, lat):
         from twin.analysis.network import to_utm
+
         _, y = to_utm(lon, lat)
         return 700 + hill * (y - ORIGIN_Y)
 
-    network = build_network(frame.u, frame.v, frame.length, lon0, lat0, lon1, lat1,
-                            lit=np.arange(len(frame)) % 3 != 0,
-                            elevation=elevation if hill else None)
+    network = build_network(
+        frame.u,
+        frame.v,
+        frame.length,
+        lon0,
+        lat0,
+        lon1,
+        lat1,
+        lit=np.arange(len(frame)) % 3 != 0,
+        elevation=elevation if hill else None,
+    )
     heights = {u: 700 + hill * (xy[u][1] - ORIGIN_Y) for u in xy}
     return network, frame, heights
 
@@ -95,9 +109,12 @@ def test_nearest_amenity_with_snap_walks_equals_networkx_multi_source():
     for node, snap in schools:
         graph.add_edge(("school", node), node, weight=snap / FLAT_METRES_PER_MINUTE)
     theirs = nx.multi_source_dijkstra_path_length(graph, {("school", n) for n, _ in schools})
-    ours, origin = network.nearest(np.array([index[n] for n, _ in schools]),
-                                   np.array([s for _, s in schools]) / FLAT_METRES_PER_MINUTE,
-                                   mode="slope", towards=True)
+    ours, origin = network.nearest(
+        np.array([index[n] for n, _ in schools]),
+        np.array([s for _, s in schools]) / FLAT_METRES_PER_MINUTE,
+        mode="slope",
+        towards=True,
+    )
     for node, k in index.items():
         if node in theirs:
             assert ours[k] == pytest.approx(theirs[node], rel=1e-9, abs=1e-9)
@@ -148,9 +165,15 @@ def test_nearest_distances_agree_with_pandana_on_pyrosms_osm_extract():
     nodes, edges = osm.get_network(network_type="walking", nodes=True)
     nodes = nodes.drop_duplicates("id").set_index("id")
     edges = edges[edges.u.isin(nodes.index) & edges.v.isin(nodes.index) & (edges.u != edges.v)]
-    network = build_network(edges.u, edges.v, edges["length"],
-                            nodes.loc[edges.u, "lon"], nodes.loc[edges.u, "lat"],
-                            nodes.loc[edges.v, "lon"], nodes.loc[edges.v, "lat"])
+    network = build_network(
+        edges.u,
+        edges.v,
+        edges["length"],
+        nodes.loc[edges.u, "lon"],
+        nodes.loc[edges.u, "lat"],
+        nodes.loc[edges.v, "lon"],
+        nodes.loc[edges.v, "lat"],
+    )
     used = nodes.loc[network.node_ids]
     net = pandana.Network(used.lon, used.lat, edges.u, edges.v, edges[["length"]], twoway=True)
     rng = np.random.default_rng(7)

@@ -29,12 +29,19 @@ class FaultTwin:
     def __init__(self) -> None:
         self.home = Path(tempfile.mkdtemp(prefix="twin-faults-"))
         os.chmod(self.home, 0o755)
-        self.env = {"TWIN_HOME": str(self.home), "TWIN_DB_FAST": "1", "DATABASE_URL": "",
-                    "TWIN_MAX_INFLIGHT": "4"}
+        self.env = {
+            "TWIN_HOME": str(self.home),
+            "TWIN_DB_FAST": "1",
+            "DATABASE_URL": "",
+            "TWIN_MAX_INFLIGHT": "4",
+        }
         run_twin("db", "start", **self.env)
         run_twin("migrate", **self.env)
-        self.key = run_twin("users", "add", "fault-admin", "--role", "admin",
-                            **self.env).stdout.strip().splitlines()[-1]
+        self.key = (
+            run_twin("users", "add", "fault-admin", "--role", "admin", **self.env)
+            .stdout.strip()
+            .splitlines()[-1]
+        )
         self.server = Server(self.env, args=("--workers", "2"))
 
     def db(self, command: str) -> None:
@@ -58,15 +65,22 @@ def fault_twin() -> Iterator[FaultTwin]:
 
 def workers(pid: int) -> list[int]:
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return [int(c) for c in children
-            if "spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes().decode(errors="replace")]
+    return [
+        int(c)
+        for c in children
+        if "spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes().decode(errors="replace")
+    ]
 
 
 def test_a_huge_body_is_refused_before_it_is_read(server):
     huge = b"{" + b" " * (11 * 1024 * 1024) + b"}"
     for path in ["/collections/plots/items", "/processes/isochrone/execution"]:
-        response = httpx.post(f"{server.url}{path}", content=huge, timeout=60,
-                              headers={"Content-Type": "application/json"})
+        response = httpx.post(
+            f"{server.url}{path}",
+            content=huge,
+            timeout=60,
+            headers={"Content-Type": "application/json"},
+        )
         assert response.status_code == 413, path
         assert "at most" in response.json()["description"]
 
@@ -74,22 +88,30 @@ def test_a_huge_body_is_refused_before_it_is_read(server):
         for _ in range(12):
             yield b" " * (1024 * 1024)
 
-    streamed = httpx.post(f"{server.url}/collections/plots/items", content=chunks(),
-                          timeout=60, headers={"Content-Type": "application/json",
-                                               "X-API-Key": "twin_000000000000_x"})
+    streamed = httpx.post(
+        f"{server.url}/collections/plots/items",
+        content=chunks(),
+        timeout=60,
+        headers={"Content-Type": "application/json", "X-API-Key": "twin_000000000000_x"},
+    )
     assert streamed.status_code == 413
 
 
 def test_a_huge_geometry_is_refused_by_its_vertex_limit(server, database_url):
     key = add_user("editor", "plots")
     n = 120_000
-    ring = [[76.93 + 0.01 * math.cos(2 * math.pi * i / n), 43.24 + 0.01 * math.sin(2 * math.pi * i / n)]
-            for i in range(n)]
+    ring = [
+        [76.93 + 0.01 * math.cos(2 * math.pi * i / n), 43.24 + 0.01 * math.sin(2 * math.pi * i / n)]
+        for i in range(n)
+    ]
     feature = plot()
     feature["geometry"] = {"type": "Polygon", "coordinates": [ring + [ring[0]]]}
-    response = httpx.post(f"{server.url}/collections/plots/items", content=json.dumps(feature),
-                          headers={"Content-Type": "application/geo+json", "X-API-Key": key},
-                          timeout=60)
+    response = httpx.post(
+        f"{server.url}/collections/plots/items",
+        content=json.dumps(feature),
+        headers={"Content-Type": "application/geo+json", "X-API-Key": key},
+        timeout=60,
+    )
     assert response.status_code == 413, response.text
     assert "vertices" in response.json()["description"]
 
@@ -99,8 +121,9 @@ def test_a_killed_worker_is_replaced_and_the_others_keep_serving(fault_twin):
     before = workers(server.process.pid)
     assert len(before) == 2
     os.kill(before[0], signal.SIGKILL)
-    statuses = Counter(server.get("/collections/plots/items", params={"f": "json"}).status_code
-                       for _ in range(20))
+    statuses = Counter(
+        server.get("/collections/plots/items", params={"f": "json"}).status_code for _ in range(20)
+    )
     assert statuses == {200: 20}
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -116,9 +139,11 @@ def test_a_killed_worker_is_replaced_and_the_others_keep_serving(fault_twin):
 def test_too_many_requests_at_once_get_503_with_retry_after(fault_twin):
     server = fault_twin.server
     with httpx.Client(timeout=60) as client:
-        fid = client.post(f"{server.url}/collections/plots/items", content=json.dumps(plot()),
-                          headers={"Content-Type": "application/geo+json",
-                                   "X-API-Key": fault_twin.key}).headers["Location"]
+        fid = client.post(
+            f"{server.url}/collections/plots/items",
+            content=json.dumps(plot()),
+            headers={"Content-Type": "application/geo+json", "X-API-Key": fault_twin.key},
+        ).headers["Location"]
     results: list[httpx.Response] = []
 
     def reader() -> None:
@@ -142,11 +167,17 @@ def test_too_many_requests_at_once_get_503_with_retry_after(fault_twin):
 def test_postgresql_restarting_under_load_gives_clean_503s_and_heals(fault_twin):
     server = fault_twin.server
     with httpx.Client(timeout=60) as client:
-        item = client.post(f"{server.url}/collections/plots/items", content=json.dumps(plot()),
-                           headers={"Content-Type": "application/geo+json",
-                                    "X-API-Key": fault_twin.key}).headers["Location"]
-    paths = [item, f"{item}/history", f"{server.url}/collections/plots/items?f=json&limit=5",
-             f"{server.url}/collections/plots/items?f=json&bbox=76.9,43.2,77.0,43.3"]
+        item = client.post(
+            f"{server.url}/collections/plots/items",
+            content=json.dumps(plot()),
+            headers={"Content-Type": "application/geo+json", "X-API-Key": fault_twin.key},
+        ).headers["Location"]
+    paths = [
+        item,
+        f"{item}/history",
+        f"{server.url}/collections/plots/items?f=json&limit=5",
+        f"{server.url}/collections/plots/items?f=json&bbox=76.9,43.2,77.0,43.3",
+    ]
     log: list[tuple[float, float, str, int | str, str | None]] = []  # start, seconds, ...
     stop = threading.Event()
 
@@ -158,8 +189,15 @@ def test_postgresql_restarting_under_load_gives_clean_503s_and_heals(fault_twin)
                 began = time.monotonic()
                 try:
                     response = client.get(path)
-                    log.append((began, time.monotonic() - began, path, response.status_code,
-                                response.headers.get("Retry-After")))
+                    log.append(
+                        (
+                            began,
+                            time.monotonic() - began,
+                            path,
+                            response.status_code,
+                            response.headers.get("Retry-After"),
+                        )
+                    )
                 except httpx.HTTPError as exc:
                     log.append((began, time.monotonic() - began, path, type(exc).__name__, None))
                 i += 1
@@ -192,8 +230,9 @@ def test_postgresql_restarting_under_load_gives_clean_503s_and_heals(fault_twin)
     statuses = Counter(entry[3] for entry in log)
     assert set(statuses) <= {200, 503}, statuses  # never a 500, never a dropped connection
     assert all(retry for *_, status, retry in log if status == 503)
-    outage = [entry for entry in log if down_at + 0.2 < entry[0] and
-              entry[0] + entry[1] < restart_at]
+    outage = [
+        entry for entry in log if down_at + 0.2 < entry[0] and entry[0] + entry[1] < restart_at
+    ]
     assert len(outage) >= 8 and {entry[3] for entry in outage} == {503}, outage
     # the breaker answers at once, not after the pool's connection timeout
     assert sorted(entry[1] for entry in outage)[len(outage) // 2] < 0.5, outage

@@ -23,10 +23,22 @@ from twin.http.app import resolve, twin_routes
 from twin.http.table import RouteSpec
 
 # A value for each path parameter, to make a concrete URL of a row.
-SAMPLES = {"collection_id": "plots", "collection": "plots", "layer": "plots", "item_id": "1",
-           "fid": "1", "version": "1", "tms": "WebMercatorQuad", "z": "14", "y": "6000",
-           "x": "11690", "path": "content/a.glb", "name": "a.js", "rest": "x/y",
-           "process_id": "isochrone"}
+SAMPLES = {
+    "collection_id": "plots",
+    "collection": "plots",
+    "layer": "plots",
+    "item_id": "1",
+    "fid": "1",
+    "version": "1",
+    "tms": "WebMercatorQuad",
+    "z": "14",
+    "y": "6000",
+    "x": "11690",
+    "path": "content/a.glb",
+    "name": "a.js",
+    "rest": "x/y",
+    "process_id": "isochrone",
+}
 
 
 def concrete(path: str) -> str:
@@ -39,12 +51,13 @@ def scope(path: str, method: str) -> dict:
 
 def compiled_rows() -> list[tuple[RouteSpec, Route]]:
     """Each twin row as its own Starlette route, in the table's order."""
-    return [(row, Route(row.path, resolve(row.handler), methods=list(row.methods)))
-            for row in table.twin_rows()]
+    return [
+        (row, Route(row.path, resolve(row.handler), methods=list(row.methods)))
+        for row in table.twin_rows()
+    ]
 
 
-def twin_owner(rows: list[tuple[RouteSpec, Route]], path: str, method: str
-               ) -> RouteSpec | None:
+def twin_owner(rows: list[tuple[RouteSpec, Route]], path: str, method: str) -> RouteSpec | None:
     """The twin row that answers `method path`, as the app's router picks it (first full
     match; a row of the right path but another method leaves it to pygeoapi's mount)."""
     for row, route in rows:
@@ -55,11 +68,17 @@ def twin_owner(rows: list[tuple[RouteSpec, Route]], path: str, method: str
 
 
 def pygeoapi_owners(path: str, method: str) -> list[RouteSpec]:
-    return [row for row in table.ROUTES if row.owner == "pygeoapi" and method in row.methods
-            and table.path_pattern(row.path).match(path)]
+    return [
+        row
+        for row in table.ROUTES
+        if row.owner == "pygeoapi"
+        and method in row.methods
+        and table.path_pattern(row.path).match(path)
+    ]
 
 
 # --- the table itself (no server) -------------------------------------------------------------
+
 
 def test_every_twin_row_names_a_callable_handler():
     for row in table.twin_rows():
@@ -91,8 +110,9 @@ def test_every_row_is_reachable():
 
 def test_the_route_page_is_current():
     page = ROOT / "docs" / "routes.md"
-    assert page.read_text(encoding="utf-8") == table.routes_page(), \
+    assert page.read_text(encoding="utf-8") == table.routes_page(), (
         "docs/routes.md is stale: run `python -m twin.http.routes --write`"
+    )
     assert "routes.md" in (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
     assert "docs/routes.md" in (ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -101,30 +121,42 @@ def test_the_fast_path_answers_exactly_the_canonical_tile_urls():
     from twin.tiles.fastpath import match_tile
 
     fast_rows = [row for row in table.ROUTES if row.fast_path]
-    assert {row.path for row in fast_rows} == {"/tiles/{tms}/{z}/{y}/{x}",
-                                               "/collections/{layer}/tiles/{tms}/{z}/{y}/{x}"}
+    assert {row.path for row in fast_rows} == {
+        "/tiles/{tms}/{z}/{y}/{x}",
+        "/collections/{layer}/tiles/{tms}/{z}/{y}/{x}",
+    }
     rows = compiled_rows()
-    for url in ("/tiles/WebMercatorQuad/14/6000/11690", "/tiles/WebMercatorQuad/0/0/0",
-                "/collections/plots/tiles/WebMercatorQuad/14/6000/11690.mvt",
-                "/collections/streets/tiles/WebMercatorQuad/13/2999/5845.pbf"):
+    for url in (
+        "/tiles/WebMercatorQuad/14/6000/11690",
+        "/tiles/WebMercatorQuad/0/0/0",
+        "/collections/plots/tiles/WebMercatorQuad/14/6000/11690.mvt",
+        "/collections/streets/tiles/WebMercatorQuad/13/2999/5845.pbf",
+    ):
         match = match_tile(url)
         assert match is not None, url
         row = twin_owner(rows, url, "GET")
-        assert row is not None and row.fast_path, url   # the same row the routes would use
-        assert match.groupdict().get("layer") == (url.split("/")[2] if "/collections/" in url
-                                                  else None)
-    for url in ("/tiles/WebMercatorQuad/014/6000/11690", "/tiles/WebMercatorQuad/١٤/1/1",
-                "/tiles/WorldCRS84Quad/1/0/0", "/tiles/WebMercatorQuad/14/6000/11690.png",
-                "/collections/plots/tiles/WebMercatorQuad/14/6000",
-                "/collections/plots/tiles/WebMercatorQuad/tilejson.json",
-                "/collections/plots/items/1"):
+        assert row is not None and row.fast_path, url  # the same row the routes would use
+        assert match.groupdict().get("layer") == (
+            url.split("/")[2] if "/collections/" in url else None
+        )
+    for url in (
+        "/tiles/WebMercatorQuad/014/6000/11690",
+        "/tiles/WebMercatorQuad/١٤/1/1",
+        "/tiles/WorldCRS84Quad/1/0/0",
+        "/tiles/WebMercatorQuad/14/6000/11690.png",
+        "/collections/plots/tiles/WebMercatorQuad/14/6000",
+        "/collections/plots/tiles/WebMercatorQuad/tilejson.json",
+        "/collections/plots/items/1",
+    ):
         assert match_tile(url) is None, url
 
 
 def test_the_openapi_paths_of_the_twin_rows():
     paths = table.openapi_paths()
-    assert "/collections/{collectionId}/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/" \
-           "{tileCol}" in paths
+    assert (
+        "/collections/{collectionId}/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/"
+        "{tileCol}" in paths
+    )
     assert not any(path.startswith("/viewer") for path in paths)
     for path, operations in paths.items():
         declared = set(re.findall(r"{([^}]+)}", path))
@@ -146,6 +178,7 @@ def test_the_openapi_paths_of_the_twin_rows():
 
 
 # --- the served API ---------------------------------------------------------------------------
+
 
 def test_every_path_of_the_openapi_document_has_exactly_one_owner(server):
     document = server.get("/openapi", params={"f": "json"}).json()
@@ -186,9 +219,16 @@ def configured_resources() -> dict[str, str]:
     return {name: resource["type"] for name, resource in config["resources"].items()}
 
 
-PYGEOAPI_SAMPLES = {"item_id": "1", "tileMatrixSetId": "WebMercatorQuad", "tile_matrix": "14",
-                    "tileRow": "6000", "tileCol": "11690", "style_id": "default",
-                    "instance_id": "i", "location_id": "l"}
+PYGEOAPI_SAMPLES = {
+    "item_id": "1",
+    "tileMatrixSetId": "WebMercatorQuad",
+    "tile_matrix": "14",
+    "tileRow": "6000",
+    "tileCol": "11690",
+    "style_id": "default",
+    "instance_id": "i",
+    "location_id": "l",
+}
 
 
 def test_no_configured_pygeoapi_resource_is_shadowed_by_accident(pygeoapi_paths):
@@ -200,16 +240,20 @@ def test_no_configured_pygeoapi_resource_is_shadowed_by_accident(pygeoapi_paths)
     rows = compiled_rows()
     shadowed, taken = [], set()
     for template, methods in pygeoapi_paths:
-        kind = ("collection" if "{collection_id" in template else
-                "process" if "{process_id}" in template else None)
+        kind = (
+            "collection"
+            if "{collection_id" in template
+            else "process"
+            if "{process_id}" in template
+            else None
+        )
         if kind is None:
             continue
         for name, resource_type in resources.items():
             if resource_type != kind:
                 continue
             samples = {**PYGEOAPI_SAMPLES, "collection_id": name, "process_id": name}
-            path = re.sub(r"{([A-Za-z_]+)(?::path)?}", lambda m, s=samples: s[m.group(1)],
-                          template)
+            path = re.sub(r"{([A-Za-z_]+)(?::path)?}", lambda m, s=samples: s[m.group(1)], template)
             for method in methods - {"HEAD", "OPTIONS"}:
                 row = twin_owner(rows, path, method)
                 if row is None:
@@ -217,7 +261,6 @@ def test_no_configured_pygeoapi_resource_is_shadowed_by_accident(pygeoapi_paths)
                 taken.add(row.path)
                 if not row.replaces:
                     shadowed.append(f"{method} {path} -> {row.handler}")
-    assert not shadowed, f"pygeoapi resources answered by twin routes without a reason: " \
-                         f"{shadowed}"
+    assert not shadowed, f"pygeoapi resources answered by twin routes without a reason: {shadowed}"
     # the one terrain description is the twin's (pygeoapi's is not reachable, on purpose)
     assert "/collections/terrain" in taken

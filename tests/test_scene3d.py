@@ -32,12 +32,17 @@ def district(demo_city, db_module) -> dict:
     row = db_module.execute(
         "SELECT d.name_en, count(b.id) AS n, ST_AsBinary(d.geom) "
         "FROM districts d JOIN buildings b ON ST_Intersects(d.geom, ST_PointOnSurface(b.geom)) "
-        "GROUP BY d.id HAVING count(b.id) >= 10 ORDER BY n, d.name_en LIMIT 1").fetchone()
+        "GROUP BY d.id HAVING count(b.id) >= 10 ORDER BY n, d.name_en LIMIT 1"
+    ).fetchone()
     assert row, "the demo city has no district with buildings"
-    ids = {r[0] for r in db_module.execute(
-        "SELECT b.id FROM buildings b JOIN districts d "
-        "ON ST_Intersects(d.geom, ST_PointOnSurface(b.geom)) WHERE d.name_en = %s",
-        (row[0],)).fetchall()}
+    ids = {
+        r[0]
+        for r in db_module.execute(
+            "SELECT b.id FROM buildings b JOIN districts d "
+            "ON ST_Intersects(d.geom, ST_PointOnSurface(b.geom)) WHERE d.name_en = %s",
+            (row[0],),
+        ).fetchall()
+    }
     return {"name": row[0], "ids": ids, "polygon": shapely.from_wkb(bytes(row[2]))}
 
 
@@ -65,7 +70,7 @@ def glb_document(glb: Path | bytes) -> dict:
     assert (magic, version, total) == (0x46546C67, 2, len(data))
     length, kind = struct.unpack_from("<II", data, 12)
     assert kind == 0x4E4F534A
-    return json.loads(data[20:20 + length])
+    return json.loads(data[20 : 20 + length])
 
 
 def placement(gltf: GLTF2 | dict) -> dict:
@@ -74,8 +79,7 @@ def placement(gltf: GLTF2 | dict) -> dict:
     return gltf.scenes[gltf.scene].extras["almaty_twin"]
 
 
-def to_lonlat(points_yup: np.ndarray, origin: dict) -> tuple[np.ndarray, np.ndarray,
-                                                              np.ndarray]:
+def to_lonlat(points_yup: np.ndarray, origin: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """glTF Y-up metres around the recorded origin -> lon, lat, elevation."""
     easting = origin["easting"] + points_yup[:, 0]
     northing = origin["northing"] - points_yup[:, 2]
@@ -84,11 +88,15 @@ def to_lonlat(points_yup: np.ndarray, origin: dict) -> tuple[np.ndarray, np.ndar
 
 
 def test_district_glb_has_one_closed_solid_per_building_inside_the_district(
-        district, district_glb, db_module):
+    district, district_glb, db_module
+):
     document = glb_document(district_glb)
     where = placement(document)
-    assert where["crs"] == "EPSG:32643" and set(where["origin"]) == {"easting", "northing",
-                                                                     "elevation"}
+    assert where["crs"] == "EPSG:32643" and set(where["origin"]) == {
+        "easting",
+        "northing",
+        "elevation",
+    }
     assert document["asset"]["extras"]["almaty_twin"]["origin"] == where["origin"]
     names = [node["name"] for node in document["nodes"]]
     building_nodes = [n for n in names if n.startswith("buildings/")]
@@ -97,12 +105,19 @@ def test_district_glb_has_one_closed_solid_per_building_inside_the_district(
     assert "terrain" in names
 
     scene = trimesh.load(str(district_glb), force="scene")
-    heights = dict(db_module.execute(
-        "SELECT id, coalesce(height_m, levels * 3.0, 9.0) FROM buildings WHERE id = ANY(%s)",
-        (list(district["ids"]),)).fetchall())
-    footprints = {bid: shapely.from_wkb(bytes(wkb)) for bid, wkb in db_module.execute(
-        "SELECT id, ST_AsBinary(geom) FROM buildings WHERE id = ANY(%s)",
-        (list(district["ids"]),)).fetchall()}
+    heights = dict(
+        db_module.execute(
+            "SELECT id, coalesce(height_m, levels * 3.0, 9.0) FROM buildings WHERE id = ANY(%s)",
+            (list(district["ids"]),),
+        ).fetchall()
+    )
+    footprints = {
+        bid: shapely.from_wkb(bytes(wkb))
+        for bid, wkb in db_module.execute(
+            "SELECT id, ST_AsBinary(geom) FROM buildings WHERE id = ANY(%s)",
+            (list(district["ids"]),),
+        ).fetchall()
+    }
     outline = district["polygon"].buffer(0.002)  # the walls may lean out of it a little
     shapely.prepare(outline)
     for name in building_nodes:
@@ -153,16 +168,24 @@ def test_faults_lie_on_the_ground_and_pipes_run_beneath_it(db_module, demo_city,
     pipe = db_module.execute(
         "SELECT id, depth_m, ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom) "
         "FROM utility_lines WHERE depth_m > 0.5 AND ST_Length(geom::geography) > 100 "
-        "ORDER BY id LIMIT 1").fetchone()
+        "ORDER BY id LIMIT 1"
+    ).fetchone()
     fault = db_module.execute(
         "SELECT id, ST_X(p), ST_Y(p) FROM (SELECT id, ST_LineInterpolatePoint("
         "ST_GeometryN(geom, 1), 0.5) AS p FROM seismic_faults ORDER BY id LIMIT 1) f"
-        ).fetchone()
+    ).fetchone()
     assert pipe and fault, "the demo city has utility lines with depths and faults"
     pid, depth, west, south, east, north = pipe
     out = tmp_path / "pipe.glb"
-    run_twin("export3d", "--bbox", f"{west - 0.002},{south - 0.002},{east + 0.002},"
-             f"{north + 0.002}", "--include", "terrain,utilities", "--out", str(out))
+    run_twin(
+        "export3d",
+        "--bbox",
+        f"{west - 0.002},{south - 0.002},{east + 0.002},{north + 0.002}",
+        "--include",
+        "terrain,utilities",
+        "--out",
+        str(out),
+    )
     gltf = GLTF2().load(str(out))
     scene = trimesh.load(str(out), force="scene")
     mesh = scene.geometry[f"utility_lines/{pid}"]
@@ -173,8 +196,15 @@ def test_faults_lie_on_the_ground_and_pipes_run_beneath_it(db_module, demo_city,
 
     fid, lon0, lat0 = fault
     out = tmp_path / "fault.glb"
-    run_twin("export3d", "--bbox", f"{lon0 - 0.01},{lat0 - 0.01},{lon0 + 0.01},{lat0 + 0.01}",
-             "--include", "terrain,faults", "--out", str(out))
+    run_twin(
+        "export3d",
+        "--bbox",
+        f"{lon0 - 0.01},{lat0 - 0.01},{lon0 + 0.01},{lat0 + 0.01}",
+        "--include",
+        "terrain,faults",
+        "--out",
+        str(out),
+    )
     gltf = GLTF2().load(str(out))
     scene = trimesh.load(str(out), force="scene")
     mesh = scene.geometry[f"seismic_faults/{fid}"]
@@ -185,19 +215,40 @@ def test_faults_lie_on_the_ground_and_pipes_run_beneath_it(db_module, demo_city,
 
 def test_render_writes_a_picture_of_the_district(district, tmp_path):
     out = tmp_path / "view.png"
-    result = run_twin("render", "--district", district["name"], "--out", str(out),
-                      "--width", "640", "--height", "400")
+    result = run_twin(
+        "render",
+        "--district",
+        district["name"],
+        "--out",
+        str(out),
+        "--width",
+        "640",
+        "--height",
+        "400",
+    )
     assert "south-west" in result.stdout
     image = np.asarray(Image.open(out).convert("RGB"), dtype=float)
     assert image.shape == (400, 640, 3)
     assert image.std() > 15, "the picture is blank"
-    background = np.array([0xee, 0xf2, 0xf5], float)
+    background = np.array([0xEE, 0xF2, 0xF5], float)
     drawn = np.abs(image - background).sum(axis=2) > 30
     assert drawn.mean() > 0.2, "the scene fills too little of the picture"
 
     top = tmp_path / "top.png"
-    run_twin("render", "--district", district["name"], "--out", str(top), "--camera", "top",
-             "--width", "320", "--height", "200", "--no-title")
+    run_twin(
+        "render",
+        "--district",
+        district["name"],
+        "--out",
+        str(top),
+        "--camera",
+        "top",
+        "--width",
+        "320",
+        "--height",
+        "200",
+        "--no-title",
+    )
     top_image = np.asarray(Image.open(top).convert("RGB"), dtype=float)
     assert top_image.shape == (200, 320, 3) and top_image.std() > 15
 
@@ -207,15 +258,22 @@ def test_export_refuses_an_unknown_area_or_part(district, tmp_path):
     result = run_twin("export3d", "--district", "Atlantis", "--out", str(out), check=False)
     assert result.returncode == 1 and "no district named 'Atlantis'" in result.stderr
     assert district["name"] in result.stderr  # it lists the names it knows
-    result = run_twin("export3d", "--district", district["name"], "--include", "roads",
-                      "--out", str(out), check=False)
+    result = run_twin(
+        "export3d",
+        "--district",
+        district["name"],
+        "--include",
+        "roads",
+        "--out",
+        str(out),
+        check=False,
+    )
     assert result.returncode == 1 and "roads" in result.stderr
     assert not out.exists()
 
 
 def _walk(tile: dict, parent_world: np.ndarray, depth: int = 0):
-    world = parent_world @ np.array(tile.get("transform", np.eye(4).ravel()),
-                                    float).reshape(4, 4).T
+    world = parent_world @ np.array(tile.get("transform", np.eye(4).ravel()), float).reshape(4, 4).T
     yield tile, world, depth
     for child in tile.get("children", []):
         yield from _walk(child, world, depth + 1)
@@ -224,8 +282,9 @@ def _walk(tile: dict, parent_world: np.ndarray, depth: int = 0):
 def _feature_ids(gltf: GLTF2, blob: bytes) -> list[int]:
     table = gltf.extensions["EXT_structural_metadata"]["propertyTables"][0]
     view = gltf.bufferViews[table["properties"]["id"]["values"]]
-    return np.frombuffer(blob, dtype="<i8", count=table["count"],
-                         offset=view.byteOffset or 0).tolist()
+    return np.frombuffer(
+        blob, dtype="<i8", count=table["count"], offset=view.byteOffset or 0
+    ).tolist()
 
 
 def test_tileset_is_valid_and_bounds_its_content(demo_city, db_module):
@@ -265,13 +324,19 @@ def test_tileset_is_valid_and_bounds_its_content(demo_city, db_module):
         assert features["featureCount"] == len(_feature_ids(gltf, blob))
         accessor = gltf.accessors[primitive.attributes.POSITION]
         view = gltf.bufferViews[accessor.bufferView]
-        points = np.frombuffer(blob, dtype="<f4", count=accessor.count * 3,
-                               offset=(view.byteOffset or 0) + (accessor.byteOffset or 0)
-                               ).reshape(-1, 3)
-        ecef = (np.column_stack([points, np.ones(len(points))]) @ (world @ Y_UP_TO_Z_UP).T)
+        points = np.frombuffer(
+            blob,
+            dtype="<f4",
+            count=accessor.count * 3,
+            offset=(view.byteOffset or 0) + (accessor.byteOffset or 0),
+        ).reshape(-1, 3)
+        ecef = np.column_stack([points, np.ones(len(points))]) @ (world @ Y_UP_TO_Z_UP).T
         lon, lat, height = ECEF_TO_LLH.transform(ecef[:, 0], ecef[:, 1], ecef[:, 2])
         lon, lat = np.radians(lon), np.radians(lat)
-        for region in (tile["boundingVolume"]["region"], tile["content"]["boundingVolume"]["region"]):
+        for region in (
+            tile["boundingVolume"]["region"],
+            tile["content"]["boundingVolume"]["region"],
+        ):
             west, south, east, north, low, high = region
             assert west <= lon.min() and lon.max() <= east, path.name
             assert south <= lat.min() and lat.max() <= north, path.name
@@ -283,42 +348,57 @@ def test_tileset_is_valid_and_bounds_its_content(demo_city, db_module):
 
 
 def test_server_exports_the_district_as_glb(district, district_glb, server):
-    response = server.get("/collections/buildings/scene.glb",
-                          params={"district": district["name"]})
+    response = server.get("/collections/buildings/scene.glb", params={"district": district["name"]})
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "model/gltf-binary"
     assert response.headers["content-disposition"].endswith('.glb"')
     scene = trimesh.load(io.BytesIO(response.content), file_type="glb", force="scene")
     served = {name for name in scene.geometry if name.startswith("buildings/")}
     assert {int(n.split("/")[1]) for n in served} == district["ids"]
-    again = server.get("/collections/buildings/scene.glb", params={"district": district["name"]},
-                       headers={"If-None-Match": response.headers["etag"]})
+    again = server.get(
+        "/collections/buildings/scene.glb",
+        params={"district": district["name"]},
+        headers={"If-None-Match": response.headers["etag"]},
+    )
     assert again.status_code == 304
 
     west, south, east, north = district["polygon"].bounds
-    box = server.get("/collections/buildings/scene.glb",
-                     params={"bbox": f"{west},{south},{east},{north}",
-                             "include": "buildings"})
+    box = server.get(
+        "/collections/buildings/scene.glb",
+        params={"bbox": f"{west},{south},{east},{north}", "include": "buildings"},
+    )
     assert box.status_code == 200
     names = [node["name"] for node in glb_document(box.content)["nodes"]]
     assert [n for n in names if n.startswith("terrain")] == []
     assert len([n for n in names if n.startswith("buildings/")]) >= len(district["ids"])
 
 
-@pytest.mark.parametrize("params, status, code, words", [
-    ({"bbox": "76.70,43.00,77.20,43.40"}, 400, "AreaTooLarge", "km2"),
-    ({"district": "Atlantis"}, 404, "NotFound", "Atlantis"),
-    ({"bbox": "76.9,43.2,76.95"}, 400, "InvalidParameterValue", "bbox"),
-    ({"bbox": "200,43.2,201,43.3"}, 400, "InvalidParameterValue", "degrees"),
-    ({"district": "Medeu", "bbox": "76.9,43.2,76.95,43.25"}, 400, "InvalidParameterValue",
-     "exactly one"),
-    ({}, 400, "InvalidParameterValue", "exactly one"),
-    ({"distrct": "Medeu"}, 400, "InvalidParameterValue", "distrct"),
-    ({"bbox": "76.9,43.2,76.95,43.25", "include": "roads"}, 400, "InvalidParameterValue",
-     "roads"),
-])
-def test_server_refuses_bad_scene_requests_with_json(server, demo_city, params, status, code,
-                                                     words):
+@pytest.mark.parametrize(
+    "params, status, code, words",
+    [
+        ({"bbox": "76.70,43.00,77.20,43.40"}, 400, "AreaTooLarge", "km2"),
+        ({"district": "Atlantis"}, 404, "NotFound", "Atlantis"),
+        ({"bbox": "76.9,43.2,76.95"}, 400, "InvalidParameterValue", "bbox"),
+        ({"bbox": "200,43.2,201,43.3"}, 400, "InvalidParameterValue", "degrees"),
+        (
+            {"district": "Medeu", "bbox": "76.9,43.2,76.95,43.25"},
+            400,
+            "InvalidParameterValue",
+            "exactly one",
+        ),
+        ({}, 400, "InvalidParameterValue", "exactly one"),
+        ({"distrct": "Medeu"}, 400, "InvalidParameterValue", "distrct"),
+        (
+            {"bbox": "76.9,43.2,76.95,43.25", "include": "roads"},
+            400,
+            "InvalidParameterValue",
+            "roads",
+        ),
+    ],
+)
+def test_server_refuses_bad_scene_requests_with_json(
+    server, demo_city, params, status, code, words
+):
     response = server.get("/collections/buildings/scene.glb", params=params)
     assert response.status_code == status, response.text
     body = response.json()
@@ -328,8 +408,9 @@ def test_server_refuses_bad_scene_requests_with_json(server, demo_city, params, 
 def test_server_refuses_a_scene_with_too_many_buildings(district, demo_city):
     small = Server({"TWIN_SCENE_MAX_BUILDINGS": "3"})
     try:
-        response = small.get("/collections/buildings/scene.glb",
-                             params={"district": district["name"]})
+        response = small.get(
+            "/collections/buildings/scene.glb", params={"district": district["name"]}
+        )
     finally:
         small.stop()
     assert response.status_code == 400
@@ -338,14 +419,18 @@ def test_server_refuses_a_scene_with_too_many_buildings(district, demo_city):
     assert body["limit_buildings"] == 3
 
 
-def test_server_streams_3d_tiles_and_rebuilds_them_when_buildings_change(server, db_module,
-                                                                        demo_city):
+def test_server_streams_3d_tiles_and_rebuilds_them_when_buildings_change(
+    server, db_module, demo_city
+):
     response = server.get("/3dtiles/buildings/tileset.json")
     assert response.status_code == 200, response.text
     tileset = response.json()
     root = tileset["root"]
-    first = root if "content" in root else next(t for t, _, _ in _walk(root, np.eye(4))
-                                                if "content" in t)
+    first = (
+        root
+        if "content" in root
+        else next(t for t, _, _ in _walk(root, np.eye(4)) if "content" in t)
+    )
     content = server.get(f"/3dtiles/buildings/{first['content']['uri']}")
     assert content.status_code == 200
     assert content.headers["content-type"] == "model/gltf-binary"
@@ -353,7 +438,8 @@ def test_server_streams_3d_tiles_and_rebuilds_them_when_buildings_change(server,
     assert server.get("/3dtiles/buildings/content/nothing.glb").status_code == 404
 
     before = tileset["asset"]["extras"]["almaty_twin"]["versions"]["buildings"]
-    db_module.execute("UPDATE buildings SET height_m = height_m "
-                      "WHERE id = (SELECT min(id) FROM buildings)")
+    db_module.execute(
+        "UPDATE buildings SET height_m = height_m WHERE id = (SELECT min(id) FROM buildings)"
+    )
     rebuilt = server.get("/3dtiles/buildings/tileset.json").json()
     assert rebuilt["asset"]["extras"]["almaty_twin"]["versions"]["buildings"] > before

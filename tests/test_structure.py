@@ -41,7 +41,8 @@ def twin_modules() -> dict[str, Path]:
 
 def _is_type_checking(test: ast.expr) -> bool:
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _statements(node: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
@@ -172,8 +173,9 @@ def shortest_cycle(graph: dict[str, dict[str, Import]], members: list[str]) -> l
 def describe(cycle: list[Import], members: list[str]) -> str:
     names = " -> ".join([cycle[0].source, *(edge.target for edge in cycle)])
     lines = "\n".join(f"    {edge.source}:{edge.line}: {edge.text}" for edge in cycle)
-    tangle = f"\n    (one loop of a tangle of {', '.join(members)})" if len(members) > len(
-        cycle) else ""
+    tangle = (
+        f"\n    (one loop of a tangle of {', '.join(members)})" if len(members) > len(cycle) else ""
+    )
     return f"  {names}\n{lines}{tangle}"
 
 
@@ -184,15 +186,13 @@ def test_the_walk_sees_lazy_imports_and_skips_type_checking_blocks(tmp_path: Pat
     (package / "a.py").write_text(
         "from typing import TYPE_CHECKING\n"
         "if TYPE_CHECKING:\n    from twin.c import C\n"
-        "def f():\n    from twin import b\n    return b\n")
+        "def f():\n    from twin import b\n    return b\n"
+    )
     (package / "b.py").write_text("from .a import f\n")
     (package / "c.py").write_text("import twin.a\n")
-    modules = {"twin.a": package / "a.py", "twin.b": package / "b.py",
-               "twin.c": package / "c.py"}
-    assert {each.target for each in imports_of("twin.a", modules["twin.a"], modules)} == {
-        "twin.b"}
-    assert {each.target for each in imports_of("twin.b", modules["twin.b"], modules)} == {
-        "twin.a"}
+    modules = {"twin.a": package / "a.py", "twin.b": package / "b.py", "twin.c": package / "c.py"}
+    assert {each.target for each in imports_of("twin.a", modules["twin.a"], modules)} == {"twin.b"}
+    assert {each.target for each in imports_of("twin.b", modules["twin.b"], modules)} == {"twin.a"}
 
 
 def test_no_import_cycle_among_twin_modules() -> None:
@@ -201,7 +201,8 @@ def test_no_import_cycle_among_twin_modules() -> None:
     graph = import_graph()
     assert len(graph) > 50, "the walk found too few modules to be walking the twin"
     tangles = strongly_connected(graph)
-    assert not tangles, (f"{len(tangles)} import cycle(s) among twin modules (each shown by its "
-                         "shortest loop and the lines that make it):\n" + "\n".join(
-                             describe(shortest_cycle(graph, members), members)
-                             for members in tangles))
+    assert not tangles, (
+        f"{len(tangles)} import cycle(s) among twin modules (each shown by its "
+        "shortest loop and the lines that make it):\n"
+        + "\n".join(describe(shortest_cycle(graph, members), members) for members in tangles)
+    )

@@ -38,9 +38,12 @@ def console_errors(browser: HeadlessChromium) -> list[dict]:
     """Errors, refusals by the page's Content-Security-Policy and dialogs the page opened.
 
     Tiles MapLibre no longer needs after the camera moved are aborted on purpose."""
-    return [m for m in browser.call("console")["messages"]
-            if m["type"] in ("error", "csp", "dialog") or (m["type"] == "requestfailed"
-                                                          and "ERR_ABORTED" not in m["text"])]
+    return [
+        m
+        for m in browser.call("console")["messages"]
+        if m["type"] in ("error", "csp", "dialog")
+        or (m["type"] == "requestfailed" and "ERR_ABORTED" not in m["text"])
+    ]
 
 
 @pytest.fixture()
@@ -59,14 +62,19 @@ def open_viewer(browser: HeadlessChromium, url: str, hash_: str = "") -> None:
 
 
 def rendered(browser: HeadlessChromium, layer: str) -> int:
-    return browser.eval(f"return window.twin.map.getLayer('{layer}') ? "
-                        f"window.twin.map.queryRenderedFeatures({{layers: ['{layer}']}}).length : -1")
+    return browser.eval(
+        f"return window.twin.map.getLayer('{layer}') ? "
+        f"window.twin.map.queryRenderedFeatures({{layers: ['{layer}']}}).length : -1"
+    )
 
 
-def fly(browser: HeadlessChromium, lon: float, lat: float, zoom: float = 15.5,
-        pitch: float = 0) -> None:
-    browser.eval(f"return window.twin.map.jumpTo({{center: [{lon}, {lat}], zoom: {zoom}, "
-                 f"pitch: {pitch}, bearing: 0}}), true")
+def fly(
+    browser: HeadlessChromium, lon: float, lat: float, zoom: float = 15.5, pitch: float = 0
+) -> None:
+    browser.eval(
+        f"return window.twin.map.jumpTo({{center: [{lon}, {lat}], zoom: {zoom}, "
+        f"pitch: {pitch}, bearing: 0}}), true"
+    )
     browser.wait(IDLE, timeout=120)
 
 
@@ -76,8 +84,9 @@ def screen_point(browser: HeadlessChromium, lon: float, lat: float) -> tuple[flo
 
 
 def first_feature(server: Server, collection: str, **params: str) -> dict:
-    response = server.get(f"/collections/{collection}/items", params={"f": "json", "limit": "1",
-                                                                     **params})
+    response = server.get(
+        f"/collections/{collection}/items", params={"f": "json", "limit": "1", **params}
+    )
     assert response.status_code == 200, response.text
     features = response.json()["features"]
     assert features, f"the demo city has no {collection}"
@@ -93,11 +102,13 @@ def centroid(geometry: dict) -> tuple[float, float]:
 
 # -- served by the twin itself, nothing from a CDN ---------------------------------------------
 
+
 def test_the_viewer_and_maplibre_are_served_by_the_twin(city_server: Server) -> None:
     page = city_server.get("/viewer/")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
-    maplibre = city_server.get("/viewer/vendor/maplibre-gl/maplibre-gl.mjs",
-                               headers={"Accept-Encoding": "gzip"})
+    maplibre = city_server.get(
+        "/viewer/vendor/maplibre-gl/maplibre-gl.mjs", headers={"Accept-Encoding": "gzip"}
+    )
     assert maplibre.status_code == 200
     assert maplibre.headers["content-type"].startswith("text/javascript")
     assert maplibre.headers["content-encoding"] == "gzip"
@@ -117,23 +128,33 @@ def test_the_layer_panel_comes_from_the_catalog(city_server: Server) -> None:
     assert [g["name"] for g in panel["groups"]] == [g.name for g in groups()]
     listed = {layer["name"]: layer for g in panel["groups"] for layer in g["layers"]}
     assert set(listed) == set(load_catalog())
-    assert listed["plots"]["titles"] == {"en": "Land plots", "ru": "Земельные участки",
-                                         "kk": "Жер учаскелері"}
+    assert listed["plots"]["titles"] == {
+        "en": "Land plots",
+        "ru": "Земельные участки",
+        "kk": "Жер учаскелері",
+    }
     land = panel["groups"][0]
     assert land["titles"]["kk"] == "Жер және ғимараттар" and not land["collapsed"]
-    assert panel["targets"]["indicators"]["green_m2_per_resident"]["figures"]["target_2030"] \
-        == {"kind": "target", "value": 13.4, "year": 2030,
-            "source": "S2 l.4507-4515: low-provision districts by 2030"}
+    assert panel["targets"]["indicators"]["green_m2_per_resident"]["figures"]["target_2030"] == {
+        "kind": "target",
+        "value": 13.4,
+        "year": 2030,
+        "source": "S2 l.4507-4515: low-provision districts by 2030",
+    }
     analysis = next(g for g in panel["groups"] if g["name"] == "Analysis")
     assert "fifteen_cells" in {layer["name"] for layer in analysis["layers"]}
     buildings = listed["buildings"]
     assert buildings["kind"] == "extrusion"
-    assert {e["value"] for e in buildings["legend"]} == {"compliant", "needs_strengthening",
-                                                         "strengthened"}
+    assert {e["value"] for e in buildings["legend"]} == {
+        "compliant",
+        "needs_strengthening",
+        "strengthened",
+    }
     assert listed["seismic_faults"]["legend"][0]["color"] == "#d63031"
 
 
 # -- the map in 3D ------------------------------------------------------------------------------
+
 
 def test_the_page_renders_terrain_and_buildings_in_3d(page: HeadlessChromium) -> None:
     open_viewer(page, page.page_url)
@@ -146,26 +167,31 @@ def test_the_page_renders_terrain_and_buildings_in_3d(page: HeadlessChromium) ->
                 sources: Object.values(map.getStyle().sources).map(s => (s.tiles || [s.url])[0])}""")
     assert state["terrain"] and state["terrain"]["source"] == "terrain-dem"
     assert state["hillshade"] and state["sky"] and state["pitch"] >= 45
-    assert state["elevation"] is not None and state["elevation"] > 300, \
+    assert state["elevation"] is not None and state["elevation"] > 300, (
         "Almaty lies 600-1,000 m above sea level: the terrain must lift the map"
+    )
     for url in state["sources"]:
         assert url is None or url.startswith(page.page_url.split("/viewer/")[0]), url
     assert rendered(page, "buildings-extrusion") > 0
     assert rendered(page, "plots-fill") > 0
     # the first view is painted once, when its data are in, not once per arriving tile, and
     # the "loading the city" notice is gone by then
-    first = page.eval("return {...window.twin.timings, loading: "
-                      "document.getElementById('map-loading').hidden}")
+    first = page.eval(
+        "return {...window.twin.timings, loading: document.getElementById('map-loading').hidden}"
+    )
     assert first["loading"] is True
     assert first["first_paint_on"] == "loaded" and first["frames"] <= 5, first
     assert first["painted"] > first["idle"], first
     # the layers shown at opening come in one tile per address (collections selection)
-    opening = page.eval("const s = window.twin.map.getStyle(); return {source: s.layers.find("
-                        "l => l.id === 'plots-fill').source, url: s.sources['twin-opening'].tiles[0]}")
+    opening = page.eval(
+        "const s = window.twin.map.getStyle(); return {source: s.layers.find("
+        "l => l.id === 'plots-fill').source, url: s.sources['twin-opening'].tiles[0]}"
+    )
     assert opening["source"] == "twin-opening", opening
     assert "/tiles/WebMercatorQuad/" in opening["url"] and "collections=" in opening["url"]
-    assert {"plots", "buildings", "streets"} <= set(opening["url"].split("collections=")[1]
-                                                    .split(","))
+    assert {"plots", "buildings", "streets"} <= set(
+        opening["url"].split("collections=")[1].split(",")
+    )
     # the terrain mesh has a vertex per terrain-model pixel where the view looks, not 4
     assert page.eval("return window.twin.map.terrain.meshSize") == 64
     page.call("screenshot", path=str(ARTIFACTS / "city-3d.png"))
@@ -186,32 +212,43 @@ def test_toggling_a_layer_changes_what_is_rendered(page: HeadlessChromium) -> No
     page.call("screenshot", path=str(ARTIFACTS / "layers-toggled.png"))
 
 
-def test_clicking_a_plot_opens_its_card_and_full_report(page: HeadlessChromium,
-                                                        city_server: Server) -> None:
+def test_clicking_a_plot_opens_its_card_and_full_report(
+    page: HeadlessChromium, city_server: Server
+) -> None:
     open_viewer(page, page.page_url, "#layers=plots,districts")
     plot = first_feature(city_server, "plots", land_use="residential")
     fly(page, *centroid(plot["geometry"]), zoom=17)
     # nothing picked: the highlight layers are off (a draped layer over the buildings would
     # make every terrain tile carry a second texture)
-    assert page.eval("return window.twin.map.getLayoutProperty('selection-fill', "
-                     "'visibility')") == "none"
+    assert (
+        page.eval("return window.twin.map.getLayoutProperty('selection-fill', 'visibility')")
+        == "none"
+    )
     x, y = screen_point(page, *centroid(plot["geometry"]))
     page.call("clickMap", x=x, y=y)
     page.wait("document.querySelector('[data-card=\"plots\"]')")
-    page.wait("window.twin.map.getLayoutProperty('selection-fill', 'visibility') === 'visible'",
-              timeout=10)
-    page.wait("!document.querySelector('[data-report=\"plot\"] .report').classList.contains('muted')"
-              " || document.querySelector('[data-report=\"plot\"] .error-text')", timeout=60)
+    page.wait(
+        "window.twin.map.getLayoutProperty('selection-fill', 'visibility') === 'visible'",
+        timeout=10,
+    )
+    page.wait(
+        "!document.querySelector('[data-report=\"plot\"] .report').classList.contains('muted')"
+        " || document.querySelector('[data-report=\"plot\"] .error-text')",
+        timeout=60,
+    )
     card = page.eval("return document.querySelector('#side-body').innerText")
     assert plot["properties"]["cadastral_number"] in card
-    assert not page.eval("return document.querySelector('[data-report=\"plot\"] .error-text')"), card
+    assert not page.eval("return document.querySelector('[data-report=\"plot\"] .error-text')"), (
+        card
+    )
     assert re.search(r"walkability", card, re.IGNORECASE), card
     page.wait("location.hash.includes('plot=')", timeout=5)
     page.call("screenshot", path=str(ARTIFACTS / "plot-card.png"))
 
 
-def test_an_isochrone_draws_with_the_amenities_inside(page: HeadlessChromium,
-                                                      city_server: Server) -> None:
+def test_an_isochrone_draws_with_the_amenities_inside(
+    page: HeadlessChromium, city_server: Server
+) -> None:
     open_viewer(page, page.page_url)
     school = first_feature(city_server, "amenities", category="education")
     lon, lat = school["geometry"]["coordinates"]
@@ -219,35 +256,51 @@ def test_an_isochrone_draws_with_the_amenities_inside(page: HeadlessChromium,
     page.call("click", selector="button[data-mode='isochrone']")
     x, y = screen_point(page, lon, lat)
     page.call("clickMap", x=x, y=y)
-    page.wait("document.querySelector('#iso-amenities') || document.querySelector('[data-error=\"isochrone\"]')",
-              timeout=60)
+    page.wait(
+        "document.querySelector('#iso-amenities') || document.querySelector('[data-error=\"isochrone\"]')",
+        timeout=60,
+    )
     assert not page.eval("return document.querySelector('[data-error=\"isochrone\"]')")
     page.wait(IDLE, timeout=120)
     assert rendered(page, "isochrone-fill") > 0
-    minutes = page.eval("return window.twin.map.queryRenderedFeatures({layers: ['isochrone-fill']})"
-                        ".map(f => f.properties.minutes)")
+    minutes = page.eval(
+        "return window.twin.map.queryRenderedFeatures({layers: ['isochrone-fill']})"
+        ".map(f => f.properties.minutes)"
+    )
     assert sorted({int(m) for m in minutes}) == [5, 10, 15]
     assert int(page.eval("return document.querySelector('#iso-amenities').dataset.count")) >= 1
     page.call("screenshot", path=str(ARTIFACTS / "isochrone.png"))
 
 
-def test_a_scenario_school_changes_an_indicator(page: HeadlessChromium,
-                                                city_server: Server) -> None:
+def test_a_scenario_school_changes_an_indicator(
+    page: HeadlessChromium, city_server: Server
+) -> None:
     open_viewer(page, page.page_url)
     # A lived-in cell beyond a 15-minute walk to any school (or clinic, or shop): a new one
     # placed there must bring those residents within reach.
     # (the loop stops at the first category with such a cell; its tool places the new one)
-    for category, tool in (("education", "school"), ("healthcare", "clinic"),  # noqa: B007
-                           ("commerce", "shop")):
-        found = city_server.get("/collections/fifteen_cells/items", params={
-            "f": "json", "limit": "1", "sortby": "-residents",
-            "filter": f"min_{category} > 15 AND residents > 0"}).json()["features"]
+    for category, tool in (  # noqa: B007 (tool is used after the loop)
+        ("education", "school"),
+        ("healthcare", "clinic"),
+        ("commerce", "shop"),
+    ):
+        found = city_server.get(
+            "/collections/fifteen_cells/items",
+            params={
+                "f": "json",
+                "limit": "1",
+                "sortby": "-residents",
+                "filter": f"min_{category} > 15 AND residents > 0",
+            },
+        ).json()["features"]
         if found:
             cell = found[0]
             break
     else:
-        pytest.fail("every resident of the demo city has a school, clinic and shop within 15 "
-                    "minutes: the demo is not the city the programme describes")
+        pytest.fail(
+            "every resident of the demo city has a school, clinic and shop within 15 "
+            "minutes: the demo is not the city the programme describes"
+        )
     lon, lat = centroid(cell["geometry"])
     fly(page, lon, lat, zoom=14)
     page.call("click", selector="button[data-mode='scenario']")
@@ -256,11 +309,16 @@ def test_a_scenario_school_changes_an_indicator(page: HeadlessChromium,
     page.call("clickMap", x=x, y=y)
     page.wait("document.querySelector('[data-placed]')")
     page.call("click", selector="#scn-run")
-    page.wait("document.querySelector('[data-compare=\"city\"]') || "
-              "document.querySelector('[data-error=\"scenario\"]')", timeout=60)
+    page.wait(
+        "document.querySelector('[data-compare=\"city\"]') || "
+        "document.querySelector('[data-error=\"scenario\"]')",
+        timeout=60,
+    )
     assert not page.eval("return document.querySelector('[data-error=\"scenario\"]')")
-    deltas = page.eval("return [...document.querySelectorAll('[data-compare=\"city\"] tr[data-metric]')]"
-                       ".map(r => [r.dataset.metric, Number(r.dataset.delta)])")
+    deltas = page.eval(
+        "return [...document.querySelectorAll('[data-compare=\"city\"] tr[data-metric]')]"
+        ".map(r => [r.dataset.metric, Number(r.dataset.delta)])"
+    )
     changed = {metric: delta for metric, delta in deltas if delta}
     assert changed.get(f"share_{category}", 0) > 0, deltas
     cells = int(page.eval("return document.querySelector('[data-cells]').dataset.cells"))
@@ -273,7 +331,7 @@ def test_a_scenario_school_changes_an_indicator(page: HeadlessChromium,
     # The swipe compares over the analysis and mobility layers too: with the 15-minute cells and
     # the bike lanes on, the changed cells stay on top, and dragging the handle moves the line
     # between current (left) and scenario (right).
-    for layer in ("fifteen_cells", "bike_lanes"):   # what the panel's toggles call
+    for layer in ("fifteen_cells", "bike_lanes"):  # what the panel's toggles call
         page.eval(f"return window.twin.setLayerVisible('{layer}', true), true")
     page.wait(IDLE, timeout=120)
     order = page.eval("return window.twin.map.getStyle().layers.map(l => l.id)")
@@ -292,14 +350,20 @@ def test_a_scenario_school_changes_an_indicator(page: HeadlessChromium,
           return {x, width, left: !!map.getFeatureState({source: 'scenario-cells', id: c.properties.cell_key}).left};
         }).filter((c) => c.x >= 0 && c.x <= c.width);"""
     page.call("drag", selector="#swipe .handle", to=0.98)
-    page.wait("Math.abs(parseFloat(document.getElementById('swipe').style.left) / "
-              "document.getElementById('map').clientWidth - 0.98) < 0.02", timeout=10)
+    page.wait(
+        "Math.abs(parseFloat(document.getElementById('swipe').style.left) / "
+        "document.getElementById('map').clientWidth - 0.98) < 0.02",
+        timeout=10,
+    )
     on_screen = page.eval(sides)
     assert on_screen, "the changed cells are in view"
     assert all(c["left"] for c in on_screen if c["x"] < 0.97 * c["width"]), on_screen
     page.call("drag", selector="#swipe .handle", to=0.02)
-    page.wait("parseFloat(document.getElementById('swipe').style.left) < "
-              "document.getElementById('map').clientWidth * 0.04", timeout=10)
+    page.wait(
+        "parseFloat(document.getElementById('swipe').style.left) < "
+        "document.getElementById('map').clientWidth * 0.04",
+        timeout=10,
+    )
     assert not any(c["left"] for c in page.eval(sides) if c["x"] > 0.03 * c["width"])
     page.call("screenshot", path=str(ARTIFACTS / "scenario-swipe-layers.png"))
 
@@ -327,49 +391,61 @@ def test_download_3d_scene_of_the_view(page: HeadlessChromium, city_server: Serv
     assert ".glb" in page.eval("return document.getElementById('notices').innerText")
 
     # A view with no buildings (the mountains south of the city) says so instead of downloading.
-    south = city_server.get("/collections/buildings/items", params={
-        "f": "json", "limit": "1", "bbox": "76.90,43.04,76.94,43.07"}).json()
+    south = city_server.get(
+        "/collections/buildings/items",
+        params={"f": "json", "limit": "1", "bbox": "76.90,43.04,76.94,43.07"},
+    ).json()
     assert not south["features"], "the demo has buildings in the mountains"
     fly(page, 76.92, 43.055, zoom=15.5)
     page.call("click", selector="#download-scene")
     page.wait("document.getElementById('download-scene').dataset.state === 'empty'", timeout=60)
     assert "No buildings in this view" in page.eval(
-        "return document.getElementById('notices').innerText")
+        "return document.getElementById('notices').innerText"
+    )
 
 
-def test_download_3d_scene_too_large_says_why(browser: HeadlessChromium,
-                                              demo_city: str) -> None:
+def test_download_3d_scene_too_large_says_why(browser: HeadlessChromium, demo_city: str) -> None:
     # A twin that builds scenes of at most 5 buildings: any city view is refused with the reason.
     small = Server({"TWIN_SCENE_MAX_BUILDINGS": "5"})
     try:
         open_viewer(browser, f"{small.url}/viewer/", "#map=15.00/43.24000/76.91000/0/0")
         browser.call("click", selector="#download-scene")
-        browser.wait("document.getElementById('download-scene').dataset.state === 'refused'",
-                     timeout=120)
+        browser.wait(
+            "document.getElementById('download-scene').dataset.state === 'refused'", timeout=120
+        )
         text = browser.eval("return document.getElementById('notices').innerText")
         assert "400" in text and "over the limit of 5" in text, text
-        errors = [m for m in console_errors(browser) if "scene.glb" not in m.get("location", "")
-                  and "status of 400" not in m["text"]]
+        errors = [
+            m
+            for m in console_errors(browser)
+            if "scene.glb" not in m.get("location", "") and "status of 400" not in m["text"]
+        ]
         assert not errors, errors
         browser.call("goto", url="about:blank")
     finally:
         small.stop()
 
 
-def test_the_indicators_dashboard_sets_targets_beside_the_figures(page: HeadlessChromium,
-                                                                   city_server: Server) -> None:
+def test_the_indicators_dashboard_sets_targets_beside_the_figures(
+    page: HeadlessChromium, city_server: Server
+) -> None:
     open_viewer(page, page.page_url)
     page.call("click", selector="button[data-mode='indicators']")
-    page.wait("document.querySelector('#city-kpis') || document.querySelector('#dashboard-body .error-text')",
-              timeout=30)
+    page.wait(
+        "document.querySelector('#city-kpis') || document.querySelector('#dashboard-body .error-text')",
+        timeout=30,
+    )
     text = page.eval("return document.getElementById('dashboard-body').innerText")
     city = city_server.get("/indicators").json()["city"]
     assert "13.4" in text and "11.2" in text and "39.6" in text
-    green = page.eval("return document.querySelector('[data-kpi=\"green_m2_per_resident\"] .value').innerText")
+    green = page.eval(
+        "return document.querySelector('[data-kpi=\"green_m2_per_resident\"] .value').innerText"
+    )
     assert green.startswith(f"{city['green_m2_per_resident']:.1f}".rstrip("0").rstrip(".")[:3])
     districts = city_server.get("/indicators").json()["districts"]
-    assert page.eval("return document.querySelectorAll('[data-chart=\"green\"] svg rect').length") >= \
-        len(districts)
+    assert page.eval(
+        "return document.querySelectorAll('[data-chart=\"green\"] svg rect').length"
+    ) >= len(districts)
     page.call("screenshot", path=str(ARTIFACTS / "indicators.png"))
     page.call("click", selector="#dashboard .close")
     assert page.eval("return document.getElementById('dashboard').hidden")
@@ -383,17 +459,22 @@ def test_fifteen_minute_mode_colours_cells_by_category(page: HeadlessChromium) -
     page.eval("return window.twin.map.setPitch(0), window.twin.map.setZoom(13), true")
     page.wait(IDLE, timeout=120)
     assert rendered(page, "fifteen_cells-fill") > 0
-    colour = page.eval("return JSON.stringify(window.twin.map.getPaintProperty('fifteen_cells-fill', 'fill-color'))")
+    colour = page.eval(
+        "return JSON.stringify(window.twin.map.getPaintProperty('fifteen_cells-fill', 'fill-color'))"
+    )
     assert "min_education" in colour
-    page.wait("location.hash.includes('cat=education') && location.hash.includes('mode=fifteen')",
-              timeout=5)
+    page.wait(
+        "location.hash.includes('cat=education') && location.hash.includes('mode=fifteen')",
+        timeout=5,
+    )
     text = page.eval("return document.getElementById('side-body').innerText")
     assert "Districts" in text and "%" in text
     page.call("screenshot", path=str(ARTIFACTS / "fifteen.png"))
 
 
-def test_search_finds_a_plot_by_cadastral_number(page: HeadlessChromium,
-                                                 city_server: Server) -> None:
+def test_search_finds_a_plot_by_cadastral_number(
+    page: HeadlessChromium, city_server: Server
+) -> None:
     open_viewer(page, page.page_url)
     plot = first_feature(city_server, "plots")
     number = plot["properties"]["cadastral_number"]
@@ -404,17 +485,21 @@ def test_search_finds_a_plot_by_cadastral_number(page: HeadlessChromium,
     assert number in page.eval("return document.getElementById('side-body').innerText")
 
 
-def test_search_by_district_in_russian_and_nothing_found(page: HeadlessChromium,
-                                                          city_server: Server) -> None:
+def test_search_by_district_in_russian_and_nothing_found(
+    page: HeadlessChromium, city_server: Server
+) -> None:
     open_viewer(page, page.page_url, "#lang=ru")
     district = first_feature(city_server, "districts")
     page.call("type", selector="#search-input", text=district["properties"]["name_ru"][:5])
     page.wait("document.querySelector('#search-results .hit[data-kind=\"district\"]')", timeout=20)
     assert district["properties"]["name_ru"] in page.eval(
-        "return document.getElementById('search-results').innerText")
+        "return document.getElementById('search-results').innerText"
+    )
     page.call("type", selector="#search-input", text="Nowhere street 999")
     page.wait("document.querySelector('#search-results [data-empty=\"search\"]')", timeout=20)
-    assert "ничего не найдено" in page.eval("return document.getElementById('search-results').innerText")
+    assert "ничего не найдено" in page.eval(
+        "return document.getElementById('search-results').innerText"
+    )
 
 
 def test_the_view_lives_in_the_url_and_labels_switch_language(page: HeadlessChromium) -> None:
@@ -444,13 +529,18 @@ def test_bad_input_shows_a_readable_message(page: HeadlessChromium) -> None:
     assert page.eval("return window.twin.state.mode") == "explore"
     # An isochrone from a point far outside the city is refused with a sentence.
     page.call("click", selector="button[data-mode='isochrone']")
-    page.eval("return window.twin.modes.isochrone.click(window.twin, "
-              "{lngLat: {lng: 70.0, lat: 40.0}}), true")
+    page.eval(
+        "return window.twin.modes.isochrone.click(window.twin, "
+        "{lngLat: {lng: 70.0, lat: 40.0}}), true"
+    )
     page.wait("document.querySelector('[data-error=\"isochrone\"]')", timeout=30)
     message = page.eval("return document.querySelector('[data-error=\"isochrone\"]').innerText")
     assert re.search(r"4\d\d", message) and len(message) > 30, message
     # The refusal answered 4xx; the browser logs that as a failed resource, which is expected.
-    errors = [m for m in console_errors(page) if "/processes/isochrone" not in m.get("location", "")
-              and "status of 4" not in m["text"]]
+    errors = [
+        m
+        for m in console_errors(page)
+        if "/processes/isochrone" not in m.get("location", "") and "status of 4" not in m["text"]
+    ]
     assert not errors, errors
     page.call("goto", url="about:blank")

@@ -55,26 +55,58 @@ def scripted_places(demo_city: str) -> Iterator[dict]:
         lon, lat = PLOT_AT
         size = 0.0004
         cadastral = f"XSS-{uuid.uuid4().hex[:6]} {PAYLOAD}"
-        plot = srv.post("/collections/plots/items", headers=headers, json={
-            "type": "Feature",
-            "geometry": {"type": "Polygon", "coordinates": [[
-                [lon, lat], [lon + size, lat], [lon + size, lat + size], [lon, lat + size],
-                [lon, lat]]]},
-            "properties": {"cadastral_number": cadastral, "land_use": "residential",
-                           "district": PAYLOAD, "block_code": PAYLOAD}})
+        plot = srv.post(
+            "/collections/plots/items",
+            headers=headers,
+            json={
+                "type": "Feature",
+                "geometry": {
+                    "type": "Polygon",
+                    "coordinates": [
+                        [
+                            [lon, lat],
+                            [lon + size, lat],
+                            [lon + size, lat + size],
+                            [lon, lat + size],
+                            [lon, lat],
+                        ]
+                    ],
+                },
+                "properties": {
+                    "cadastral_number": cadastral,
+                    "land_use": "residential",
+                    "district": PAYLOAD,
+                    "block_code": PAYLOAD,
+                },
+            },
+        )
         assert plot.status_code == 201, plot.text
         created.append(("plots", plot.headers["location"].rsplit("/", 1)[1]))
-        school = srv.post("/collections/amenities/items", headers=headers, json={
-            "type": "Feature", "geometry": {"type": "Point", "coordinates": list(SCHOOL_AT)},
-            "properties": {"name": PAYLOAD, "category": "education", "kind": "school",
-                           "address": PAYLOAD, "district": PAYLOAD}})
+        school = srv.post(
+            "/collections/amenities/items",
+            headers=headers,
+            json={
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": list(SCHOOL_AT)},
+                "properties": {
+                    "name": PAYLOAD,
+                    "category": "education",
+                    "kind": "school",
+                    "address": PAYLOAD,
+                    "district": PAYLOAD,
+                },
+            },
+        )
         assert school.status_code == 201, school.text
         created.append(("amenities", school.headers["location"].rsplit("/", 1)[1]))
         yield {"server": srv, "cadastral": cadastral}
     finally:
         for collection, fid in created:
-            gone = httpx.delete(f"{srv.url}/collections/{collection}/items/{fid}",
-                                headers={"X-API-Key": key}, timeout=60)
+            gone = httpx.delete(
+                f"{srv.url}/collections/{collection}/items/{fid}",
+                headers={"X-API-Key": key},
+                timeout=60,
+            )
             assert gone.status_code in (200, 204), gone.text
         srv.stop()
 
@@ -110,19 +142,25 @@ def test_the_viewer_page_allows_only_its_own_scripts(scripted_places: dict) -> N
     assert directives(again.headers["content-security-policy"])["script-src"] == ["'self'"]
 
 
-def test_a_script_in_a_name_stays_text_in_search_card_and_report(browser: HeadlessChromium,
-                                                                  scripted_places: dict) -> None:
+def test_a_script_in_a_name_stays_text_in_search_card_and_report(
+    browser: HeadlessChromium, scripted_places: dict
+) -> None:
     srv = scripted_places["server"]
     lon, lat = PLOT_AT
-    open_viewer(browser, f"{srv.url}/viewer/#map=17.00/{lat + 0.0002:.5f}/{lon + 0.0008:.5f}/0/0"
-                         "&layers=plots,amenities")
+    open_viewer(
+        browser,
+        f"{srv.url}/viewer/#map=17.00/{lat + 0.0002:.5f}/{lon + 0.0008:.5f}/0/0"
+        "&layers=plots,amenities",
+    )
 
     # Search for the whole name: the plot is found, its number and district are text.
     browser.call("type", selector="#search-input", text=PAYLOAD)
     browser.wait("document.querySelector('#search-results .hit[data-kind=\"plot\"]')", timeout=60)
-    hit = browser.eval("const h = document.querySelector("
-                       "'#search-results .hit[data-kind=\"plot\"]');"
-                       "return {text: h.textContent, tags: h.querySelectorAll('*').length}")
+    hit = browser.eval(
+        "const h = document.querySelector("
+        "'#search-results .hit[data-kind=\"plot\"]');"
+        "return {text: h.textContent, tags: h.querySelectorAll('*').length}"
+    )
     assert scripted_places["cadastral"] in hit["text"] and PAYLOAD in hit["text"], hit
     assert hit["tags"] == 1, "only the viewer's own <small>, nothing from the name"
     browser.call("screenshot", path=str(ARTIFACTS / "xss-search.png"))
@@ -130,32 +168,44 @@ def test_a_script_in_a_name_stays_text_in_search_card_and_report(browser: Headle
     # Open it: the card and the full plot report show the name as text.
     browser.call("click", selector="#search-results .hit[data-kind='plot']")
     browser.wait("document.querySelector('[data-card=\"plots\"]')")
-    browser.wait("!document.querySelector('[data-report=\"plot\"] .report').classList.contains("
-                 "'muted') || document.querySelector('[data-report=\"plot\"] .error-text')",
-                 timeout=90)
-    card = browser.eval("const c = document.querySelector('[data-card=\"plots\"]');"
-                        "return {title: c.querySelector('h2 span').textContent,"
-                        " text: document.getElementById('side-body').textContent}")
+    browser.wait(
+        "!document.querySelector('[data-report=\"plot\"] .report').classList.contains("
+        "'muted') || document.querySelector('[data-report=\"plot\"] .error-text')",
+        timeout=90,
+    )
+    card = browser.eval(
+        "const c = document.querySelector('[data-card=\"plots\"]');"
+        "return {title: c.querySelector('h2 span').textContent,"
+        " text: document.getElementById('side-body').textContent}"
+    )
     assert card["title"] == scripted_places["cadastral"], card
     assert not browser.eval("return document.querySelector('[data-report=\"plot\"] .error-text')")
-    report = browser.eval("return document.querySelector('[data-report=\"plot\"] .report')"
-                          ".textContent")
+    report = browser.eval(
+        "return document.querySelector('[data-report=\"plot\"] .report').textContent"
+    )
     assert report.count(PAYLOAD) >= 2, report  # the district and the block code
     browser.call("screenshot", path=str(ARTIFACTS / "xss-plot-card.png"))
 
     # Pick the school on the map: its card names it, its address and district are text.
     lon, lat = SCHOOL_AT
-    browser.eval(f"return window.twin.map.jumpTo({{center: [{lon}, {lat}], zoom: 17.5, pitch: 0, "
-                 "bearing: 0}), true")
+    browser.eval(
+        f"return window.twin.map.jumpTo({{center: [{lon}, {lat}], zoom: 17.5, pitch: 0, "
+        "bearing: 0}), true"
+    )
     browser.wait(IDLE, timeout=120)
     point = browser.eval(f"return window.twin.map.project([{lon}, {lat}])")
     browser.call("clickMap", x=point["x"], y=point["y"])
     browser.wait("document.querySelector('[data-card=\"amenities\"]')", timeout=30)
-    browser.wait("document.querySelector('[data-card=\"amenities\"] .attributes').textContent"
-                 ".includes('Address')", timeout=30)
-    school = browser.eval("const c = document.querySelector('[data-card=\"amenities\"]');"
-                          "return {title: c.querySelector('h2 span').textContent,"
-                          " text: c.querySelector('.attributes').textContent}")
+    browser.wait(
+        "document.querySelector('[data-card=\"amenities\"] .attributes').textContent"
+        ".includes('Address')",
+        timeout=30,
+    )
+    school = browser.eval(
+        "const c = document.querySelector('[data-card=\"amenities\"]');"
+        "return {title: c.querySelector('h2 span').textContent,"
+        " text: c.querySelector('.attributes').textContent}"
+    )
     assert school["title"] == PAYLOAD, school
     assert school["text"].count(PAYLOAD) >= 2, school  # address and district
     browser.call("screenshot", path=str(ARTIFACTS / "xss-school-card.png"))
@@ -163,28 +213,38 @@ def test_a_script_in_a_name_stays_text_in_search_card_and_report(browser: Headle
     # An isochrone from the school lists it by name, as text.
     browser.call("click", selector="button[data-mode='isochrone']")
     browser.call("clickMap", x=point["x"], y=point["y"])
-    browser.wait("document.querySelector('#iso-amenities') || "
-                 "document.querySelector('[data-error=\"isochrone\"]')", timeout=120)
-    listed = browser.eval("return [...document.querySelectorAll('#iso-amenities th')]"
-                          ".map(th => th.textContent)")
+    browser.wait(
+        "document.querySelector('#iso-amenities') || "
+        "document.querySelector('[data-error=\"isochrone\"]')",
+        timeout=120,
+    )
+    listed = browser.eval(
+        "return [...document.querySelectorAll('#iso-amenities th')].map(th => th.textContent)"
+    )
     assert PAYLOAD in listed, listed
     browser.call("screenshot", path=str(ARTIFACTS / "xss-isochrone.png"))
 
     # Nothing ran, nothing was refused, nothing the name asked for was fetched or built.
-    dom = browser.eval("return {scripts: [...document.scripts].map(s => s.getAttribute('src')),"
-                       " images: [...document.querySelectorAll('img')]"
-                       ".map(i => i.getAttribute('src'))}")
+    dom = browser.eval(
+        "return {scripts: [...document.scripts].map(s => s.getAttribute('src')),"
+        " images: [...document.querySelectorAll('img')]"
+        ".map(i => i.getAttribute('src'))}"
+    )
     assert dom["scripts"] == ["src/start.js", "src/main.js"], dom
     assert "x" not in dom["images"], dom
-    fetched = [r["url"] for r in browser.call("network")["responses"]
-               if r["url"].rstrip("/").endswith("/x")]
+    fetched = [
+        r["url"]
+        for r in browser.call("network")["responses"]
+        if r["url"].rstrip("/").endswith("/x")
+    ]
     assert not fetched, fetched
     trouble = messages(browser, "dialog", "csp", "error")
     assert not trouble, json.dumps(trouble, indent=1)[:3000]
 
 
-def test_the_policy_stops_markup_that_slips_into_the_page(browser: HeadlessChromium,
-                                                          scripted_places: dict) -> None:
+def test_the_policy_stops_markup_that_slips_into_the_page(
+    browser: HeadlessChromium, scripted_places: dict
+) -> None:
     """Were a sink ever to miss `esc`, the browser itself refuses: an inline handler, an
     inline script and eval do not run, and each refusal is reported to the test."""
     srv = scripted_places["server"]
@@ -201,8 +261,9 @@ def test_the_policy_stops_markup_that_slips_into_the_page(browser: HeadlessChrom
         return true""")
     browser.wait("window.refused", timeout=10)
     browser.wait("document.getElementById('probe').complete", timeout=10)
-    state = browser.eval("return {slipped: window.slipped ?? null, "
-                         "refused: window.refused ?? null}")
+    state = browser.eval(
+        "return {slipped: window.slipped ?? null, refused: window.refused ?? null}"
+    )
     assert state == {"slipped": None, "refused": "EvalError"}, state
     refused = {m["violation"]["directive"] for m in messages(browser, "csp") if "violation" in m}
     assert {"script-src-attr", "script-src-elem", "script-src"} <= refused, refused

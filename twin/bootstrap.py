@@ -15,8 +15,12 @@ def layers_with_data() -> list[str]:
     from twin.db.pool import connect
 
     with connect() as conn:
-        return [layer.name for layer in load_catalog().values() if not layer.analysis
-                and conn.execute(query("demo/layer_has_rows", table=layer.table)).fetchone()[0]]
+        return [
+            layer.name
+            for layer in load_catalog().values()
+            if not layer.analysis
+            and conn.execute(query("demo/layer_has_rows", table=layer.table)).fetchone()[0]
+        ]
 
 
 def load_if_empty(scale: str) -> None:
@@ -24,8 +28,10 @@ def load_if_empty(scale: str) -> None:
     a twin with any data of its own is left alone."""
     filled = layers_with_data()
     if filled:
-        click.echo(f"the twin has data in {len(filled)} layer(s) ({', '.join(filled[:4])}"
-                   f"{', ...' if len(filled) > 4 else ''}): not loading the demo city")
+        click.echo(
+            f"the twin has data in {len(filled)} layer(s) ({', '.join(filled[:4])}"
+            f"{', ...' if len(filled) > 4 else ''}): not loading the demo city"
+        )
         click.echo(refresh_analysis())
         click.echo(refresh_overviews())
         return

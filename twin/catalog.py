@@ -92,7 +92,7 @@ class Property:
 @dataclass(frozen=True)
 class Layer:
     name: str
-    title: str                     # English: what pygeoapi, the CLI and the logs show
+    title: str  # English: what pygeoapi, the CLI and the logs show
     description: str
     group: str
     geometry: str
@@ -104,11 +104,11 @@ class Layer:
     maxzoom: int = 16
     style: dict[str, Any] = field(default_factory=dict)
     id_field: str = "id"
-    analysis: bool = False         # an analysis result, written by `twin analyse`
-    titles: dict[str, str] = field(default_factory=dict)   # language -> title (en, ru, kk)
-    edit_role: str | None = None   # None: not editable; else the least role that may edit
-    feeds: tuple[str, ...] = ()    # the analyses that read it (_catalog.yml `analyses`)
-    visible: bool = False          # shown when the viewer opens without a view in its URL
+    analysis: bool = False  # an analysis result, written by `twin analyse`
+    titles: dict[str, str] = field(default_factory=dict)  # language -> title (en, ru, kk)
+    edit_role: str | None = None  # None: not editable; else the least role that may edit
+    feeds: tuple[str, ...] = ()  # the analyses that read it (_catalog.yml `analyses`)
+    visible: bool = False  # shown when the viewer opens without a view in its URL
 
     @property
     def table(self) -> str:
@@ -134,7 +134,7 @@ class Group:
 
     name: str
     titles: dict[str, str]
-    collapsed: bool = False        # closed until one of its layers is shown
+    collapsed: bool = False  # closed until one of its layers is shown
 
 
 @dataclass(frozen=True)
@@ -151,7 +151,7 @@ class CatalogInfo:
     """What layers/_catalog.yml declares for the whole catalog."""
 
     groups: tuple[Group, ...]
-    analyses: dict[str, str]       # name -> what it computes
+    analyses: dict[str, str]  # name -> what it computes
     coverages: dict[str, Coverage]
 
 
@@ -164,13 +164,17 @@ class Figure:
     value: float | int | None
     year: int | None
     source: str
-    row: str | None = None         # its name on each district's row (mobility), if any
-    per_area: str | None = None    # the value is each area's own property of this name
-    served: bool = True            # in the answer's `targets` (False: on district rows only)
+    row: str | None = None  # its name on each district's row (mobility), if any
+    per_area: str | None = None  # the value is each area's own property of this name
+    served: bool = True  # in the answer's `targets` (False: on district rows only)
 
     def document(self) -> dict[str, Any]:
-        doc: dict[str, Any] = {"kind": self.kind, "value": self.value, "year": self.year,
-                               "source": self.source}
+        doc: dict[str, Any] = {
+            "kind": self.kind,
+            "value": self.value,
+            "year": self.year,
+            "source": self.source,
+        }
         if self.per_area:
             doc["per_area"] = self.per_area
         return doc
@@ -188,8 +192,9 @@ class Indicator:
         """As `GET /indicators` serves it: each figure's value by name and the source (a lone
         `target` keeps its year beside it); a per-area figure takes the row's value."""
         figures = list(self.figures.values())
-        doc: dict[str, Any] = {f.name: (row or {}).get(f.per_area) if f.per_area else f.value
-                               for f in figures}
+        doc: dict[str, Any] = {
+            f.name: (row or {}).get(f.per_area) if f.per_area else f.value for f in figures
+        }
         if len(figures) == 1 and figures[0].name == "target" and figures[0].year is not None:
             doc["year"] = figures[0].year
         doc["source"] = self.source
@@ -205,15 +210,23 @@ class Programme:
 
     def document(self) -> dict[str, Any]:
         """Every figure with its kind, value, year and source (the viewer's `targets`)."""
-        return {"indicators": {name: {"source": ind.source,
-                                      "figures": {f.name: f.document()
-                                                  for f in ind.figures.values()}}
-                               for name, ind in self.indicators.items()},
-                "mobility": {name: {**f.document(), "row": f.row, "served": f.served}
-                             for name, f in self.mobility.items()}}
+        return {
+            "indicators": {
+                name: {
+                    "source": ind.source,
+                    "figures": {f.name: f.document() for f in ind.figures.values()},
+                }
+                for name, ind in self.indicators.items()
+            },
+            "mobility": {
+                name: {**f.document(), "row": f.row, "served": f.served}
+                for name, f in self.mobility.items()
+            },
+        }
 
 
 # -- reading -----------------------------------------------------------------------------------
+
 
 def _titles(value: Any, fallback: str, where: str) -> dict[str, str]:
     """`title: Land plots` (English only) or `title: {en: ..., ru: ..., kk: ...}`."""
@@ -225,8 +238,10 @@ def _titles(value: Any, fallback: str, where: str) -> dict[str, str]:
         raise CatalogError(f"{where}: title must be a string or a mapping with en, ru and kk")
     unknown = sorted(set(value) - set(LANGUAGES))
     if unknown:
-        raise CatalogError(f"{where}: title languages are {', '.join(LANGUAGES)}, not "
-                           f"{', '.join(map(str, unknown))}")
+        raise CatalogError(
+            f"{where}: title languages are {', '.join(LANGUAGES)}, not "
+            f"{', '.join(map(str, unknown))}"
+        )
     return {lang: str(value[lang]) for lang in LANGUAGES if value.get(lang)}
 
 
@@ -237,11 +252,17 @@ def _property(name: str, spec: dict[str, Any], layer: str) -> Property:
     if kind not in TYPES:
         raise CatalogError(f"layer {layer}: property {name} has unknown type {kind!r}")
     enum = spec.get("enum")
-    return Property(name=name, type=kind, title=spec.get("title", ""),
-                    description=spec.get("description", ""),
-                    required=bool(spec.get("required", False)),
-                    unique=bool(spec.get("unique", False)), unit=spec.get("unit"),
-                    enum=tuple(enum) if enum else None, default=spec.get("default"))
+    return Property(
+        name=name,
+        type=kind,
+        title=spec.get("title", ""),
+        description=spec.get("description", ""),
+        required=bool(spec.get("required", False)),
+        unique=bool(spec.get("unique", False)),
+        unit=spec.get("unit"),
+        enum=tuple(enum) if enum else None,
+        default=spec.get("default"),
+    )
 
 
 def _edit_role(doc: dict[str, Any], source: str) -> str | None:
@@ -255,8 +276,9 @@ def _edit_role(doc: dict[str, Any], source: str) -> str | None:
             raise CatalogError(f"{source}: edit_role without editable: true")
         return None
     if doc.get("analysis"):
-        raise CatalogError(f"{source}: an analysis result is rebuilt by `twin analyse`, "
-                           "never editable")
+        raise CatalogError(
+            f"{source}: an analysis result is rebuilt by `twin analyse`, never editable"
+        )
     role = role or "editor"
     if role not in EDIT_ROLES:
         raise CatalogError(f"{source}: edit_role must be one of {', '.join(EDIT_ROLES)}")
@@ -269,8 +291,9 @@ def parse_layer(doc: dict[str, Any], source: str = "<memory>") -> Layer:
         raise CatalogError(f"{source}: layer name {name!r} must be lower_snake_case")
     if doc.get("geometry") not in GEOMETRY_TYPES:
         raise CatalogError(f"{source}: geometry must be one of {sorted(GEOMETRY_TYPES)}")
-    props = {key: _property(key, spec or {}, name)
-             for key, spec in (doc.get("properties") or {}).items()}
+    props = {
+        key: _property(key, spec or {}, name) for key, spec in (doc.get("properties") or {}).items()
+    }
     temporal = doc.get("temporal")
     if temporal and (temporal not in props or props[temporal].type not in {"date", "datetime"}):
         raise CatalogError(f"{source}: temporal property {temporal!r} must be a date or datetime")
@@ -279,15 +302,25 @@ def parse_layer(doc: dict[str, Any], source: str = "<memory>") -> Layer:
     feeds = doc.get("feeds") or []
     if not isinstance(feeds, list) or not all(isinstance(f, str) for f in feeds):
         raise CatalogError(f"{source}: feeds must be a list of analysis names")
-    return Layer(name=name, title=titles["en"], titles=titles,
-                 description=doc.get("description", ""),
-                 group=doc.get("group", "Other"), geometry=doc["geometry"],
-                 srid=int(doc.get("srid", 4326)), properties=props,
-                 keywords=tuple(doc.get("keywords") or ()), temporal=temporal,
-                 minzoom=int(tiles.get("minzoom", 0)), maxzoom=int(tiles.get("maxzoom", 16)),
-                 style=dict(doc.get("style") or {}), analysis=bool(doc.get("analysis", False)),
-                 edit_role=_edit_role(doc, source), feeds=tuple(feeds),
-                 visible=bool(doc.get("visible", False)))
+    return Layer(
+        name=name,
+        title=titles["en"],
+        titles=titles,
+        description=doc.get("description", ""),
+        group=doc.get("group", "Other"),
+        geometry=doc["geometry"],
+        srid=int(doc.get("srid", 4326)),
+        properties=props,
+        keywords=tuple(doc.get("keywords") or ()),
+        temporal=temporal,
+        minzoom=int(tiles.get("minzoom", 0)),
+        maxzoom=int(tiles.get("maxzoom", 16)),
+        style=dict(doc.get("style") or {}),
+        analysis=bool(doc.get("analysis", False)),
+        edit_role=_edit_role(doc, source),
+        feeds=tuple(feeds),
+        visible=bool(doc.get("visible", False)),
+    )
 
 
 def _read(path: Path) -> Any:
@@ -301,15 +334,23 @@ def _read(path: Path) -> Any:
 def _info(directory: str) -> CatalogInfo:
     path = Path(directory) / CATALOG_FILE
     doc = (_read(path) if path.is_file() else None) or {}
-    groups = tuple(Group(name=str(g["name"]), titles=_titles(g.get("title"), str(g["name"]),
-                                                             f"{path} group {g['name']}"),
-                         collapsed=bool(g.get("collapsed", False)))
-                   for g in doc.get("groups") or [])
+    groups = tuple(
+        Group(
+            name=str(g["name"]),
+            titles=_titles(g.get("title"), str(g["name"]), f"{path} group {g['name']}"),
+            collapsed=bool(g.get("collapsed", False)),
+        )
+        for g in doc.get("groups") or []
+    )
     analyses = {str(k): str(v) for k, v in (doc.get("analyses") or {}).items()}
-    coverages = {str(k): Coverage(name=str(k), titles=_titles((v or {}).get("title"), str(k),
-                                                              f"{path} coverage {k}"),
-                                  feeds=tuple((v or {}).get("feeds") or ()))
-                 for k, v in (doc.get("coverages") or {}).items()}
+    coverages = {
+        str(k): Coverage(
+            name=str(k),
+            titles=_titles((v or {}).get("title"), str(k), f"{path} coverage {k}"),
+            feeds=tuple((v or {}).get("feeds") or ()),
+        )
+        for k, v in (doc.get("coverages") or {}).items()
+    }
     for coverage in coverages.values():
         _check_feeds(coverage.feeds, analyses, f"{path}: coverage {coverage.name}")
     return CatalogInfo(groups=groups, analyses=analyses, coverages=coverages)
@@ -318,8 +359,10 @@ def _info(directory: str) -> CatalogInfo:
 def _check_feeds(feeds: Iterable[str], analyses: dict[str, str], where: str) -> None:
     unknown = [name for name in feeds if name not in analyses]
     if analyses and unknown:
-        raise CatalogError(f"{where}: feeds unknown analyses {', '.join(unknown)}; "
-                           f"the analyses are {', '.join(analyses)} ({CATALOG_FILE})")
+        raise CatalogError(
+            f"{where}: feeds unknown analyses {', '.join(unknown)}; "
+            f"the analyses are {', '.join(analyses)} ({CATALOG_FILE})"
+        )
 
 
 @lru_cache(maxsize=8)
@@ -329,13 +372,15 @@ def _load(directory: str) -> dict[str, Layer]:
     layers: dict[str, Layer] = {}
     for path in sorted(Path(directory).glob("*.yml")):
         if path.name.startswith("_"):
-            continue   # the catalog-wide files, not layers
+            continue  # the catalog-wide files, not layers
         layer = parse_layer(_read(path) or {}, str(path))
         if layer.name != path.stem:
             raise CatalogError(f"{path}: file name must be the layer name ({layer.name}.yml)")
         if groups and layer.group not in groups:
-            raise CatalogError(f"{path}: group {layer.group!r} is none of the panel's groups "
-                               f"({', '.join(sorted(groups))}; {CATALOG_FILE})")
+            raise CatalogError(
+                f"{path}: group {layer.group!r} is none of the panel's groups "
+                f"({', '.join(sorted(groups))}; {CATALOG_FILE})"
+            )
         _check_feeds(layer.feeds, info.analyses, str(path))
         layers[layer.name] = layer
     return layers
@@ -390,37 +435,56 @@ def analysis_inputs(*analyses: str) -> tuple[str, ...]:
     info = catalog_info()
     unknown = [name for name in analyses if name not in info.analyses]
     if unknown:
-        raise CatalogError(f"unknown analyses {', '.join(unknown)}; the catalog's analyses "
-                           f"are {', '.join(info.analyses)}")
+        raise CatalogError(
+            f"unknown analyses {', '.join(unknown)}; the catalog's analyses "
+            f"are {', '.join(info.analyses)}"
+        )
     wanted = set(analyses)
-    return tuple([name for name, layer in load_catalog().items() if wanted & set(layer.feeds)]
-                 + [name for name, cov in info.coverages.items() if wanted & set(cov.feeds)])
+    return tuple(
+        [name for name, layer in load_catalog().items() if wanted & set(layer.feeds)]
+        + [name for name, cov in info.coverages.items() if wanted & set(cov.feeds)]
+    )
 
 
 # -- the programme's figures (layers/_targets.yml) -----------------------------------------------
 
+
 def _figure(name: str, spec: Any, where: str, source: str | None = None) -> Figure:
     if not isinstance(spec, dict):
-        raise CatalogError(f"{where}: figure {name} must be a mapping with kind, value, year "
-                           "and source")
+        raise CatalogError(
+            f"{where}: figure {name} must be a mapping with kind, value, year and source"
+        )
     kind = spec.get("kind")
     if kind not in FIGURE_KINDS:
-        raise CatalogError(f"{where}: figure {name} has kind {kind!r}; kinds are "
-                           f"{', '.join(FIGURE_KINDS)}")
+        raise CatalogError(
+            f"{where}: figure {name} has kind {kind!r}; kinds are {', '.join(FIGURE_KINDS)}"
+        )
     value, per_area = spec.get("value"), spec.get("per_area")
-    if (value is None) == (per_area is None) or isinstance(value, bool) or \
-            (value is not None and not isinstance(value, (int, float))):
-        raise CatalogError(f"{where}: figure {name} needs a number `value` (or `per_area`, "
-                           "the area property that holds it)")
+    if (
+        (value is None) == (per_area is None)
+        or isinstance(value, bool)
+        or (value is not None and not isinstance(value, (int, float)))
+    ):
+        raise CatalogError(
+            f"{where}: figure {name} needs a number `value` (or `per_area`, "
+            "the area property that holds it)"
+        )
     year = spec.get("year")
     if kind in DATED_KINDS and not isinstance(year, int):
         raise CatalogError(f"{where}: figure {name} is a {kind}: it needs its year")
     text = spec.get("source", source)
     if not text:
         raise CatalogError(f"{where}: figure {name} needs its source")
-    return Figure(name=name, kind=kind, value=value, year=year, source=str(text),
-                  row=spec.get("row"), per_area=per_area,
-                  served=bool(spec.get("served", True)))
+    return Figure(
+        name=name,
+        kind=kind,
+        value=value,
+        year=year,
+        source=str(text),
+        row=spec.get("row"),
+        per_area=per_area,
+        served=bool(spec.get("served", True)),
+    )
 
 
 @lru_cache(maxsize=8)
@@ -432,11 +496,18 @@ def _programme(directory: str) -> Programme:
         where = f"{path}: indicator {name}"
         if not isinstance(spec, dict) or not spec.get("source"):
             raise CatalogError(f"{where} needs its source")
-        indicators[name] = Indicator(name=name, source=str(spec["source"]), figures={
-            key: _figure(key, figure, where, spec["source"])
-            for key, figure in (spec.get("figures") or {}).items()})
-    mobility = {name: _figure(name, spec, f"{path}: mobility")
-                for name, spec in (doc.get("mobility") or {}).items()}
+        indicators[name] = Indicator(
+            name=name,
+            source=str(spec["source"]),
+            figures={
+                key: _figure(key, figure, where, spec["source"])
+                for key, figure in (spec.get("figures") or {}).items()
+            },
+        )
+    mobility = {
+        name: _figure(name, spec, f"{path}: mobility")
+        for name, spec in (doc.get("mobility") or {}).items()
+    }
     return Programme(indicators=indicators, mobility=mobility)
 
 
@@ -450,8 +521,9 @@ def figure(indicator: str, name: str) -> float | int:
     try:
         value = programme().indicators[indicator].figures[name].value
     except KeyError:
-        raise CatalogError(f"no figure {name!r} of indicator {indicator!r} in "
-                           f"{TARGETS_FILE}") from None
+        raise CatalogError(
+            f"no figure {name!r} of indicator {indicator!r} in {TARGETS_FILE}"
+        ) from None
     if value is None:
         raise CatalogError(f"figure {name!r} of {indicator!r} is each area's own value")
     return value
@@ -475,5 +547,5 @@ def mobility_figure(name: str) -> float | int:
         value = programme().mobility[name].value
     except KeyError:
         raise CatalogError(f"no mobility figure {name!r} in {TARGETS_FILE}") from None
-    assert value is not None   # mobility figures are city-wide numbers
+    assert value is not None  # mobility figures are city-wide numbers
     return value

@@ -87,8 +87,10 @@ def migrate() -> None:
 
     with connect() as conn:
         applied = run_migrations(conn)
-    click.echo(f"applied {len(applied)} step(s)" + (f": {', '.join(applied)}" if applied else
-                                                    " (up to date)"))
+    click.echo(
+        f"applied {len(applied)} step(s)"
+        + (f": {', '.join(applied)}" if applied else " (up to date)")
+    )
 
 
 @cli.command()
@@ -112,8 +114,9 @@ def config(check: bool) -> None:
 def _bind(host: str, port: int, reuse_port: bool = False) -> socket.socket:
     # proto IPPROTO_TCP: asyncio then sets TCP_NODELAY on accepted connections; with proto 0
     # it does not, and keep-alive responses wait ~40 ms on Nagle and the client's delayed ACK
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM,
-                         socket.IPPROTO_TCP)
+    sock = socket.socket(
+        socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP
+    )
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     if reuse_port:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
@@ -121,9 +124,10 @@ def _bind(host: str, port: int, reuse_port: bool = False) -> socket.socket:
     try:
         sock.bind((host, port))
     except OSError as exc:
-        raise TwinError(f"port {port} on {host} is taken ({exc.strerror}): stop what uses it, "
-                        "choose another with --port, or let the twin pick one with --port 0"
-                        ) from None
+        raise TwinError(
+            f"port {port} on {host} is taken ({exc.strerror}): stop what uses it, "
+            "choose another with --port, or let the twin pick one with --port 0"
+        ) from None
     return sock
 
 
@@ -191,7 +195,7 @@ def run_server(host: str, port: int, workers: int = 1) -> None:
     from twin.http.app import create_app, write_openapi
 
     sockets = _worker_sockets(host, port, workers) if workers > 1 else [_bind(host, port)]
-    if refresher_enabled():   # TWIN_ANALYSIS_REFRESH=off leaves edits to `twin analyse`
+    if refresher_enabled():  # TWIN_ANALYSIS_REFRESH=off leaves edits to `twin analyse`
         start_refresher_process()
     sock = sockets[0]
     bound = sock.getsockname()[1]
@@ -200,31 +204,50 @@ def run_server(host: str, port: int, workers: int = 1) -> None:
         write_openapi(url)  # written once here, not once per worker
         for each in sockets:
             each.set_inheritable(True)
-        config = uvicorn.Config("twin.http.app:app_from_environment", factory=True,
-                                workers=workers,
-                                log_level="warning", access_log=False, timeout_keep_alive=30,
-                                http=HTTP_PROTOCOL)
-        click.echo(f"Almaty Twin serving at {url}/  ({workers} workers; collections: "
-                   f"{url}/collections, viewer: {url}/viewer/, health: {url}/healthz)")
+        config = uvicorn.Config(
+            "twin.http.app:app_from_environment",
+            factory=True,
+            workers=workers,
+            log_level="warning",
+            access_log=False,
+            timeout_keep_alive=30,
+            http=HTTP_PROTOCOL,
+        )
+        click.echo(
+            f"Almaty Twin serving at {url}/  ({workers} workers; collections: "
+            f"{url}/collections, viewer: {url}/viewer/, health: {url}/healthz)"
+        )
         sys.stdout.flush()
         _supervisor(config, sockets).run()
         return
     app = create_app(url)
-    click.echo(f"Almaty Twin serving at {url}/  (collections: {url}/collections, "
-               f"viewer: {url}/viewer/, health: {url}/healthz)")
+    click.echo(
+        f"Almaty Twin serving at {url}/  (collections: {url}/collections, "
+        f"viewer: {url}/viewer/, health: {url}/healthz)"
+    )
     sys.stdout.flush()
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False,
-                                           timeout_keep_alive=30,  # fewer keep-alive races
-                                           http=HTTP_PROTOCOL))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,
+            timeout_keep_alive=30,  # fewer keep-alive races
+            http=HTTP_PROTOCOL,
+        )
+    )
     server.run(sockets=[sock])
 
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int,
-              help="0 picks a free port.")
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Worker processes sharing the port (a dead one is replaced).")
+@click.option("--port", default=5000, show_default=True, type=int, help="0 picks a free port.")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes sharing the port (a dead one is replaced).",
+)
 def serve(host: str, port: int, workers: int) -> None:
     """Serve the OGC API, the viewer and /healthz on one port."""
     from twin.db.cluster import database_url
@@ -236,8 +259,13 @@ def serve(host: str, port: int, workers: int) -> None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--scale", default="small", show_default=True,
-              type=click.Choice(["small", "city"]), help="Demo city to load when empty.")
+@click.option(
+    "--scale",
+    default="small",
+    show_default=True,
+    type=click.Choice(["small", "city"]),
+    help="Demo city to load when empty.",
+)
 @click.pass_context
 def up(ctx: click.Context, host: str, port: int, scale: str) -> None:
     """Start the database, migrate, load the demo city if empty, and serve."""

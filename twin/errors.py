@@ -143,8 +143,10 @@ class DatabaseNotRunning(ServiceUnavailable):
     code = "DatabaseUnavailable"
 
     def __init__(self, detail: str = "") -> None:
-        hint = ("the twin's database is not running: start it with `twin db start` "
-                "(or `twin up`), or set DATABASE_URL to an existing PostGIS")
+        hint = (
+            "the twin's database is not running: start it with `twin db start` "
+            "(or `twin up`), or set DATABASE_URL to an existing PostGIS"
+        )
         super().__init__(f"{hint}{': ' + detail if detail else ''}")
 
 
@@ -154,8 +156,11 @@ class DatabaseBusy(DatabaseNotRunning):
     code = "ServerBusy"
 
     def __init__(self, detail: str = "") -> None:
-        TwinError.__init__(self, "the twin is busy: every database connection is in use; "
-                                 f"retry shortly{': ' + detail if detail else ''}")
+        TwinError.__init__(
+            self,
+            "the twin is busy: every database connection is in use; "
+            f"retry shortly{': ' + detail if detail else ''}",
+        )
 
 
 class ImportFailed(TwinError):

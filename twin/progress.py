@@ -15,9 +15,16 @@ from twin.settings import get_settings
 @contextmanager
 def progress(description: str, total: int | None = None, unit: str = "it") -> Iterator[tqdm]:
     disable = get_settings().logging.quiet
-    bar = tqdm(total=total, desc=description, unit=unit, disable=disable, file=sys.stderr,
-               mininterval=0.5 if sys.stderr.isatty() else 5.0, dynamic_ncols=True,
-               unit_scale=True)
+    bar = tqdm(
+        total=total,
+        desc=description,
+        unit=unit,
+        disable=disable,
+        file=sys.stderr,
+        mininterval=0.5 if sys.stderr.isatty() else 5.0,
+        dynamic_ncols=True,
+        unit_scale=True,
+    )
     try:
         yield bar
     finally:

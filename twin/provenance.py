@@ -40,11 +40,18 @@ def _iso(value: datetime | None) -> str | None:
 def layer_provenance(conn: psycopg.Connection) -> dict[str, dict[str, Any]]:
     """Provenance of every layer the twin knows, keyed by layer name."""
     records: dict[str, dict[str, Any]] = {}
-    for name, version, changed_at, source, licence, loaded_at, synthetic, details in \
-            conn.execute(query("store/layer_metadata")).fetchall():
-        records[name] = {"source": source, "licence": licence, "loaded_at": _iso(loaded_at),
-                         "synthetic": bool(synthetic), "data_version": int(version or 0),
-                         "changed_at": _iso(changed_at), "details": details or {}}
+    for name, version, changed_at, source, licence, loaded_at, synthetic, details in conn.execute(
+        query("store/layer_metadata")
+    ).fetchall():
+        records[name] = {
+            "source": source,
+            "licence": licence,
+            "loaded_at": _iso(loaded_at),
+            "synthetic": bool(synthetic),
+            "data_version": int(version or 0),
+            "changed_at": _iso(changed_at),
+            "details": details or {},
+        }
     return records
 
 
@@ -56,8 +63,13 @@ def _fetch() -> dict[str, dict[str, Any]]:
 
 
 def _unloaded() -> dict[str, Any]:
-    return {"source": None, "licence": None, "loaded_at": None, "synthetic": False,
-            "data_version": 0}
+    return {
+        "source": None,
+        "licence": None,
+        "loaded_at": None,
+        "synthetic": False,
+        "data_version": 0,
+    }
 
 
 def _compact(record: dict[str, Any]) -> dict[str, Any]:
@@ -68,14 +80,17 @@ def coverage_ids() -> set[str]:
     """Collections served as coverages only (terrain): no feature provider."""
     from twin.http.bridge import resources
 
-    return {name for name, resource in resources().items()
-            if isinstance(resource, dict) and resource.get("type") == "collection"
-            and not any(p.get("type") == "feature" for p in resource.get("providers", []))
-            and any(p.get("type") == "coverage" for p in resource.get("providers", []))}
+    return {
+        name
+        for name, resource in resources().items()
+        if isinstance(resource, dict)
+        and resource.get("type") == "collection"
+        and not any(p.get("type") == "feature" for p in resource.get("providers", []))
+        and any(p.get("type") == "coverage" for p in resource.get("providers", []))
+    }
 
 
-def add_to_json(body: bytes, collection: str | None,
-                records: dict[str, dict[str, Any]]) -> bytes:
+def add_to_json(body: bytes, collection: str | None, records: dict[str, dict[str, Any]]) -> bytes:
     """The collection (or collections) document with a "provenance" member added, and a
     coverage marked as one in the list (itemType, and GDAL's layerDataType: without it GDAL
     lists terrain as a vector layer and asks it for items)."""
@@ -99,37 +114,43 @@ def _summary_html(record: dict[str, Any]) -> str:
         return "no data loaded yet"
     kind = "synthetic (demo city)" if record.get("synthetic") else "real data"
     loaded = (record.get("loaded_at") or "")[:19].replace("T", " ")
-    return (f"{html.escape(record['source'])} &middot; licence: "
-            f"{html.escape(record.get('licence') or 'not stated')} &middot; {kind} &middot; "
-            f"loaded {html.escape(loaded)} UTC &middot; data version {record['data_version']}")
+    return (
+        f"{html.escape(record['source'])} &middot; licence: "
+        f"{html.escape(record.get('licence') or 'not stated')} &middot; {kind} &middot; "
+        f"loaded {html.escape(loaded)} UTC &middot; data version {record['data_version']}"
+    )
 
 
 def _section(record: dict[str, Any]) -> str:
     details = record.get("details") or {}
     facts = [f"<li>{_summary_html(record)}</li>"]
     if details.get("file"):
-        mapping = (f" (mapping {html.escape(str(details['mapping']))})"
-                   if details.get("mapping") else "")
+        mapping = (
+            f" (mapping {html.escape(str(details['mapping']))})" if details.get("mapping") else ""
+        )
         facts.append(f"<li>file: {html.escape(str(details['file']))}{mapping}</li>")
     if "loaded" in details:
-        facts.append(f"<li>{html.escape(str(details.get('loaded')))} features loaded, "
-                     f"{sum((details.get('repaired') or {}).values())} repaired, "
-                     f"{sum((details.get('rejected') or {}).values())} rejected</li>")
+        facts.append(
+            f"<li>{html.escape(str(details.get('loaded')))} features loaded, "
+            f"{sum((details.get('repaired') or {}).values())} repaired, "
+            f"{sum((details.get('rejected') or {}).values())} rejected</li>"
+        )
     for reason, count in (details.get("rejected") or {}).items():
         facts.append(f"<li>rejected {count}: {html.escape(str(reason))}</li>")
-    return ('<h3>Provenance</h3>\n<ul class="twin-provenance">\n' + "\n".join(facts) +
-            "\n</ul>\n")
+    return '<h3>Provenance</h3>\n<ul class="twin-provenance">\n' + "\n".join(facts) + "\n</ul>\n"
 
 
-def add_to_html(body: bytes, collection: str | None,
-                records: dict[str, dict[str, Any]]) -> bytes:
+def add_to_html(body: bytes, collection: str | None, records: dict[str, dict[str, Any]]) -> bytes:
     """The HTML page with provenance where the templates' markers are: a section on a
     collection's page, a line in each row of the list."""
+
     def provenance(match: re.Match[str]) -> str:
         if match.group("id") is not None:
             record = records.get(match.group("id"), _unloaded())
-            return ('<br/><small class="text-muted twin-provenance">'
-                    f"Provenance: {_summary_html(record)}</small>")
+            return (
+                '<br/><small class="text-muted twin-provenance">'
+                f"Provenance: {_summary_html(record)}</small>"
+            )
         if collection is None:
             return ""
         return _section(records.get(collection, _unloaded()))
@@ -158,7 +179,9 @@ class ProvenanceMiddleware:
             if message["type"] == "http.response.start":
                 content_type = dict(message.get("headers", [])).get(b"content-type", b"")
                 if message["status"] == 200 and content_type.split(b";")[0].strip() in (
-                        b"application/json", b"text/html"):
+                    b"application/json",
+                    b"text/html",
+                ):
                     start = message
                 else:
                     passthrough = True
@@ -173,8 +196,9 @@ class ProvenanceMiddleware:
 
         await self.app(scope, receive, capture)
 
-    async def _finish(self, start: Message, body: bytes, collection: str | None,
-                      send: Send) -> None:
+    async def _finish(
+        self, start: Message, body: bytes, collection: str | None, send: Send
+    ) -> None:
         headers = list(start.get("headers", []))
         content_type = dict(headers).get(b"content-type", b"")
         try:
@@ -183,8 +207,12 @@ class ProvenanceMiddleware:
                 body = add_to_json(body, collection, records)
             else:
                 body = add_to_html(body, collection, records)
-        except (DatabaseNotRunning, psycopg.Error, orjson.JSONDecodeError,
-                UnicodeDecodeError) as exc:
+        except (
+            DatabaseNotRunning,
+            psycopg.Error,
+            orjson.JSONDecodeError,
+            UnicodeDecodeError,
+        ) as exc:
             LOG.warning("provenance not added", extra={"fields": {"error": str(exc)}})
         headers = [(k, v) for k, v in headers if k.lower() != b"content-length"]
         headers.append((b"content-length", str(len(body)).encode()))

@@ -58,11 +58,19 @@ class ServerProcess:
     `.process` the child. Started and ready when the constructor returns; `stop()` (or the end
     of a `with` block) terminates it, and kills it if it does not exit."""
 
-    def __init__(self, command: Sequence[str], *, url: str | None = None,
-                 ready: str = "/healthz", ready_statuses: Collection[int] = (200,),
-                 env: Mapping[str, str] | None = None, cwd: str | Path | None = None,
-                 timeout_s: float = 120.0, name: str | None = None,
-                 log_lines: int = 2000) -> None:
+    def __init__(
+        self,
+        command: Sequence[str],
+        *,
+        url: str | None = None,
+        ready: str = "/healthz",
+        ready_statuses: Collection[int] = (200,),
+        env: Mapping[str, str] | None = None,
+        cwd: str | Path | None = None,
+        timeout_s: float = 120.0,
+        name: str | None = None,
+        log_lines: int = 2000,
+    ) -> None:
         """Start `command`. Without `url`, the child must announce its address like `twin
         serve`; with it, the child is a peer listening there. Ready when GET `ready` answers
         with one of `ready_statuses` (a twin over a stopped database answers /healthz 503)."""
@@ -70,9 +78,15 @@ class ServerProcess:
         self.log: collections.deque[str] = collections.deque(maxlen=log_lines)
         self._announced = threading.Event()
         self.url = url.rstrip("/") if url else ""
-        self.process = subprocess.Popen(list(command), cwd=cwd, env={**os.environ, **(env or {})},
-                                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            list(command),
+            cwd=cwd,
+            env={**os.environ, **(env or {})},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self._drain(self.process.stdout, announces=url is None)
         self._drain(self.process.stderr, announces=False)
         try:
@@ -82,12 +96,23 @@ class ServerProcess:
             raise
 
     @classmethod
-    def twin(cls, *args: str, env: Mapping[str, str] | None = None,
-             cwd: str | Path | None = None, ready_statuses: Collection[int] = (200,),
-             timeout_s: float = 120.0) -> ServerProcess:
+    def twin(
+        cls,
+        *args: str,
+        env: Mapping[str, str] | None = None,
+        cwd: str | Path | None = None,
+        ready_statuses: Collection[int] = (200,),
+        timeout_s: float = 120.0,
+    ) -> ServerProcess:
         """`twin serve --port 0 ARGS` (e.g. "--workers", "2"), ready once /healthz answers."""
-        return cls(twin_command("serve", "--port", "0", *args), env=env, cwd=cwd,
-                   ready_statuses=ready_statuses, timeout_s=timeout_s, name="twin serve")
+        return cls(
+            twin_command("serve", "--port", "0", *args),
+            env=env,
+            cwd=cwd,
+            ready_statuses=ready_statuses,
+            timeout_s=timeout_s,
+            name="twin serve",
+        )
 
     def _drain(self, stream: IO[str] | None, announces: bool) -> None:
         def read() -> None:
@@ -117,8 +142,7 @@ class ServerProcess:
         probe = f"{self.url}{ready}"
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise self._failure(f"exited ({self.process.returncode}) before answering "
-                                    f"{probe}")
+                raise self._failure(f"exited ({self.process.returncode}) before answering {probe}")
             try:
                 if httpx.get(probe, timeout=10).status_code in statuses:
                     return
@@ -146,8 +170,12 @@ class ServerProcess:
     def __enter__(self) -> ServerProcess:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
         self.stop()
 
 

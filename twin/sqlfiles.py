@@ -6,7 +6,7 @@ file may say `{table}`; values are always bound parameters (`%(name)s`).
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from psycopg import sql
@@ -14,7 +14,7 @@ from psycopg import sql
 SQL_DIR = Path(__file__).parent / "sql"
 
 
-@lru_cache(maxsize=None)
+@cache
 def text(name: str) -> str:
     """The raw text of twin/sql/<name>.sql."""
     return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
@@ -22,6 +22,8 @@ def text(name: str) -> str:
 
 def query(name: str, **identifiers: str | sql.Composable) -> sql.Composed:
     """Load a .sql file and fill `{placeholders}`: strings become identifiers, Composables stay."""
-    parts = {key: value if isinstance(value, sql.Composable) else sql.Identifier(value)
-             for key, value in identifiers.items()}
+    parts = {
+        key: value if isinstance(value, sql.Composable) else sql.Identifier(value)
+        for key, value in identifiers.items()
+    }
     return sql.SQL(text(name)).format(**parts)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import geopandas as gpd
@@ -45,8 +45,12 @@ def _copy_column(series: pd.Series, kind: str) -> pd.Series:
     missing = series.isna().to_numpy()
     if kind == "string":
         # pandas 3 keeps None/NaN as NaN through astype(str): blank them (NULL is set below)
-        text = series.astype(object).where(~missing, "").astype(str).map(
-            lambda v: v.translate(_ESCAPES))
+        text = (
+            series.astype(object)
+            .where(~missing, "")
+            .astype(str)
+            .map(lambda v: v.translate(_ESCAPES))
+        )
     elif kind == "integer":
         text = pd.to_numeric(series).round().astype("Int64").astype(str)
     elif kind == "number":
@@ -62,9 +66,15 @@ def _copy_column(series: pd.Series, kind: str) -> pd.Series:
     return text
 
 
-def write_layer(conn: psycopg.Connection, layer: Layer | str, frame: gpd.GeoDataFrame,
-                provenance: Provenance, *, mode: str = "replace",
-                progress: Callable[[int], None] | None = None) -> int:
+def write_layer(
+    conn: psycopg.Connection,
+    layer: Layer | str,
+    frame: gpd.GeoDataFrame,
+    provenance: Provenance,
+    *,
+    mode: str = "replace",
+    progress: Callable[[int], None] | None = None,
+) -> int:
     """Replace (or append to) a layer's rows with `frame`; return the number of rows written."""
     layer = get_layer(layer) if isinstance(layer, str) else layer
     if mode not in {"replace", "append"}:
@@ -78,43 +88,60 @@ def write_layer(conn: psycopg.Connection, layer: Layer | str, frame: gpd.GeoData
     if missing:
         raise ImportFailed(f"{layer.name}: required properties missing: {', '.join(missing)}")
     try:
-        texts = [_copy_column(frame[name].reset_index(drop=True), layer.properties[name].type)
-                 for name in columns]
+        texts = [
+            _copy_column(frame[name].reset_index(drop=True), layer.properties[name].type)
+            for name in columns
+        ]
     except (ValueError, TypeError) as exc:
         raise ImportFailed(f"{layer.name}: a value does not fit its property type: {exc}") from exc
     geometry_hex = pd.Series(shapely.to_wkb(frame.geometry.values, hex=True), dtype=object)
-    lines = (texts[0].str.cat(texts[1:] + [geometry_hex], sep="\t") if texts
-             else geometry_hex).tolist()
+    lines = (
+        texts[0].str.cat(texts[1:] + [geometry_hex], sep="\t") if texts else geometry_hex
+    ).tolist()
     staging = f"staging_{layer.name}"
     col_defs = sql.SQL("").join(
         sql.SQL("{} {}, ").format(sql.Identifier(c), sql.SQL(layer.properties[c].sql_type))
-        for c in columns)
+        for c in columns
+    )
     col_list = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
     sep = sql.SQL(", ") if columns else sql.SQL("")
     with conn.transaction():
         conn.execute(query("store/staging_table", staging=staging, column_definitions=col_defs))
-        with conn.cursor().copy(query("store/copy_staging", staging=staging, columns=col_list,
-                                      sep=sep)) as copy:
+        with conn.cursor().copy(
+            query("store/copy_staging", staging=staging, columns=col_list, sep=sep)
+        ) as copy:
             for start in range(0, len(lines), CHUNK):
-                chunk = lines[start:start + CHUNK]
+                chunk = lines[start : start + CHUNK]
                 copy.write("\n".join(chunk) + "\n")
                 if progress:
                     progress(len(chunk))
         if mode == "replace":
             conn.execute(query("store/truncate_layer", table=layer.table))
-        geometry = query("store/cast_geometry", table=layer.table, staging=staging,
-                         columns=col_list, sep=sep,
-                         multi=sql.SQL("ST_Multi" if layer.geometry.startswith("Multi") else ""))
+        geometry = query(
+            "store/cast_geometry",
+            table=layer.table,
+            staging=staging,
+            columns=col_list,
+            sep=sep,
+            multi=sql.SQL("ST_Multi" if layer.geometry.startswith("Multi") else ""),
+        )
         conn.execute(geometry, {"srid": layer.srid})
         record_provenance(conn, layer.name, provenance)
     return len(lines)
 
 
 def record_provenance(conn: psycopg.Connection, layer_name: str, provenance: Provenance) -> None:
-    conn.execute(query("store/record_provenance"), {
-        "name": layer_name, "source": provenance.source, "licence": provenance.licence,
-        "loaded_at": datetime.now(timezone.utc), "synthetic": provenance.synthetic,
-        "details": json.dumps(provenance.details)})
+    conn.execute(
+        query("store/record_provenance"),
+        {
+            "name": layer_name,
+            "source": provenance.source,
+            "licence": provenance.licence,
+            "loaded_at": datetime.now(UTC),
+            "synthetic": provenance.synthetic,
+            "details": json.dumps(provenance.details),
+        },
+    )
 
 
 def layer_versions(conn: psycopg.Connection) -> dict[str, int]:

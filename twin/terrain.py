@@ -35,41 +35,73 @@ LAYER_NAME = "terrain"
 _materialise_lock = threading.Lock()
 
 
-def _to_utm(elevation: np.ndarray, transform: Affine,
-            crs: CRS) -> tuple[np.ndarray, Affine]:
+def _to_utm(elevation: np.ndarray, transform: Affine, crs: CRS) -> tuple[np.ndarray, Affine]:
     """Reproject to UTM 43N at about the source's own resolution (bilinear, NaN outside)."""
     height, width = elevation.shape
     left, top = transform.c, transform.f
     right, bottom = transform.c + transform.a * width, transform.f + transform.e * height
     dst_transform, dst_width, dst_height = calculate_default_transform(
-        crs.to_wkt(), TERRAIN_CRS, width, height,
-        left=min(left, right), bottom=min(top, bottom), right=max(left, right),
-        top=max(top, bottom))
+        crs.to_wkt(),
+        TERRAIN_CRS,
+        width,
+        height,
+        left=min(left, right),
+        bottom=min(top, bottom),
+        right=max(left, right),
+        top=max(top, bottom),
+    )
     target = np.full((dst_height, dst_width), np.nan, dtype=np.float32)
-    reproject(elevation.astype(np.float32), target, src_transform=transform,
-              src_crs=crs.to_wkt(), dst_transform=dst_transform, dst_crs=TERRAIN_CRS,
-              src_nodata=np.nan, dst_nodata=np.nan, resampling=Resampling.bilinear)
+    reproject(
+        elevation.astype(np.float32),
+        target,
+        src_transform=transform,
+        src_crs=crs.to_wkt(),
+        dst_transform=dst_transform,
+        dst_crs=TERRAIN_CRS,
+        src_nodata=np.nan,
+        dst_nodata=np.nan,
+        resampling=Resampling.bilinear,
+    )
     return target, dst_transform
 
 
 def _cog_bytes(elevation: np.ndarray, transform: Affine) -> bytes:
     """Encode a float32 raster as a Cloud-Optimized GeoTIFF (deflate, internal overviews)."""
     height, width = elevation.shape
-    profile = {"driver": "GTiff", "width": width, "height": height, "count": 1,
-               "dtype": "float32", "crs": TERRAIN_CRS, "transform": transform,
-               "nodata": np.nan}
+    profile = {
+        "driver": "GTiff",
+        "width": width,
+        "height": height,
+        "count": 1,
+        "dtype": "float32",
+        "crs": TERRAIN_CRS,
+        "transform": transform,
+        "nodata": np.nan,
+    }
     with MemoryFile() as plain, MemoryFile() as cog:
         with plain.open(**profile) as dataset:
             dataset.write(elevation.astype(np.float32), 1)
             dataset.update_tags(1, UNITS="metre")
         with plain.open() as source:
-            raster_copy(source, cog.name, driver="COG", COMPRESS="DEFLATE", PREDICTOR="3",
-                        BLOCKSIZE="256", OVERVIEW_RESAMPLING="AVERAGE")
+            raster_copy(
+                source,
+                cog.name,
+                driver="COG",
+                COMPRESS="DEFLATE",
+                PREDICTOR="3",
+                BLOCKSIZE="256",
+                OVERVIEW_RESAMPLING="AVERAGE",
+            )
         return cog.read()
 
 
-def store_terrain(conn: psycopg.Connection, elevation: np.ndarray, transform: Affine,
-                  crs: str | CRS, provenance: Provenance) -> int:
+def store_terrain(
+    conn: psycopg.Connection,
+    elevation: np.ndarray,
+    transform: Affine,
+    crs: str | CRS,
+    provenance: Provenance,
+) -> int:
     """Make `elevation` (metres, NaN = no data) the twin's terrain; return the model's id.
 
     Replaces the previous terrain in one transaction and bumps the 'terrain' data version.
@@ -87,24 +119,44 @@ def store_terrain(conn: psycopg.Connection, elevation: np.ndarray, transform: Af
     minx, maxy = transform.c, transform.f
     maxx, miny = transform.c + transform.a * width, transform.f + transform.e * height
     cog = _cog_bytes(elevation, transform)
-    params = {"crs": TERRAIN_CRS, "width": width, "height": height,
-              "resolution_m": float(abs(transform.a)),
-              "minx": min(minx, maxx), "miny": min(miny, maxy),
-              "maxx": max(minx, maxx), "maxy": max(miny, maxy),
-              "min_elevation": float(finite.min()), "max_elevation": float(finite.max()),
-              "cog": cog}
+    params = {
+        "crs": TERRAIN_CRS,
+        "width": width,
+        "height": height,
+        "resolution_m": float(abs(transform.a)),
+        "minx": min(minx, maxx),
+        "miny": min(miny, maxy),
+        "maxx": max(minx, maxx),
+        "maxy": max(miny, maxy),
+        "min_elevation": float(finite.min()),
+        "max_elevation": float(finite.max()),
+        "cog": cog,
+    }
     details = dict(provenance.details)
-    details.update({"crs": TERRAIN_CRS, "resolution_m": params["resolution_m"],
-                    "width": width, "height": height,
-                    "min_elevation_m": round(params["min_elevation"], 1),
-                    "max_elevation_m": round(params["max_elevation"], 1),
-                    "format": "Cloud-Optimized GeoTIFF"})
+    details.update(
+        {
+            "crs": TERRAIN_CRS,
+            "resolution_m": params["resolution_m"],
+            "width": width,
+            "height": height,
+            "min_elevation_m": round(params["min_elevation"], 1),
+            "max_elevation_m": round(params["max_elevation"], 1),
+            "format": "Cloud-Optimized GeoTIFF",
+        }
+    )
     with conn.transaction():
         conn.execute(query("terrain/replace_model"))
         model_id = conn.execute(query("terrain/insert_model"), params).fetchone()[0]
-        record_provenance(conn, LAYER_NAME, Provenance(
-            source=provenance.source, licence=provenance.licence,
-            synthetic=provenance.synthetic, details=details))
+        record_provenance(
+            conn,
+            LAYER_NAME,
+            Provenance(
+                source=provenance.source,
+                licence=provenance.licence,
+                synthetic=provenance.synthetic,
+                details=details,
+            ),
+        )
         conn.execute(query("terrain/bump_version"))
     return int(model_id)
 
@@ -161,8 +213,7 @@ def _raster(path: str, modified_ns: int) -> tuple[np.ndarray, Affine]:
 _to_terrain_crs = Transformer.from_crs("EPSG:4326", TERRAIN_CRS, always_xy=True)
 
 
-def sample(elevation: np.ndarray, transform: Affine, x: np.ndarray,
-           y: np.ndarray) -> np.ndarray:
+def sample(elevation: np.ndarray, transform: Affine, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Bilinear elevation at projected points x, y of a raster (NaN outside)."""
     inverse = ~transform
     x = np.asarray(x, dtype=float)

@@ -11,6 +11,7 @@ package in web/node_modules, never from a CDN, so the viewer works offline.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import math
@@ -44,8 +45,10 @@ MAPLIBRE_FILES: dict[str, str] = {
 DEFAULT_COLOUR = "#888888"
 # A worker's content security policy is the one its script arrives with: MapLibre's tile
 # worker must fetch tiles and terrain from this server and decode them into blobs.
-WORKER_CSP = ("default-src 'self'; connect-src 'self'; img-src 'self' data: blob:; "
-              "script-src 'self' blob:; worker-src 'self' blob:; frame-ancestors 'none'")
+WORKER_CSP = (
+    "default-src 'self'; connect-src 'self'; img-src 'self' data: blob:; "
+    "script-src 'self' blob:; worker-src 'self' blob:; frame-ancestors 'none'"
+)
 
 
 def _legend(layer: Layer) -> list[dict[str, Any]]:
@@ -61,8 +64,10 @@ def _legend(layer: Layer) -> list[dict[str, Any]]:
     for value in palette:  # palette keys the enum does not list still belong in the legend
         if value not in values:
             values.append(value)
-    return [{"value": value, "label": value.replace("_", " "), "color": palette.get(value, base)}
-            for value in values]
+    return [
+        {"value": value, "label": value.replace("_", " "), "color": palette.get(value, base)}
+        for value in values
+    ]
 
 
 def _kind(layer: Layer) -> str:
@@ -99,8 +104,13 @@ def layer_entry(layer: Layer) -> dict[str, Any]:
         "visible": layer.visible,
         "items": f"/collections/{layer.name}/items",
         "properties": [
-            {"name": p.name, "title": p.title or p.name, "type": p.type, "unit": p.unit,
-             "enum": list(p.enum) if p.enum else None}
+            {
+                "name": p.name,
+                "title": p.title or p.name,
+                "type": p.type,
+                "unit": p.unit,
+                "enum": list(p.enum) if p.enum else None,
+            }
             for p in layer.properties.values()
         ],
     }
@@ -125,7 +135,7 @@ def viewer_catalog() -> dict[str, Any]:
     """The catalog as the viewer's layer panel: grouped in the catalog's order, titles in
     every language, legends and style hints, and the programme's figures (layers/_targets.yml)
     the dashboard draws beside the twin's, so the viewer names no layer and no target itself."""
-    panel = groups()   # every layer's group is one of them (twin.catalog checks)
+    panel = groups()  # every layer's group is one of them (twin.catalog checks)
     grouped: dict[str, list[dict[str, Any]]] = {group.name: [] for group in panel}
     for layer in load_catalog().values():
         grouped[layer.group].append(layer_entry(layer))
@@ -137,11 +147,16 @@ def viewer_catalog() -> dict[str, Any]:
         "center": center,
         "center_elevation": center_elevation(*center),
         "languages": list(LANGUAGES),
-        "groups": [{"name": group.name, "title": group.titles["en"],
-                    "titles": {lang: group.titles.get(lang, group.titles["en"])
-                               for lang in LANGUAGES},
-                    "collapsed": group.collapsed, "layers": grouped[group.name]}
-                   for group in panel],
+        "groups": [
+            {
+                "name": group.name,
+                "title": group.titles["en"],
+                "titles": {lang: group.titles.get(lang, group.titles["en"]) for lang in LANGUAGES},
+                "collapsed": group.collapsed,
+                "layers": grouped[group.name],
+            }
+            for group in panel
+        ],
         "targets": programme().document(),
         "endpoints": {
             "tiles": "/tiles/WebMercatorQuad/tilejson.json",
@@ -177,24 +192,34 @@ def _asset(path: Path) -> _Asset:
     key = (str(path), path.stat().st_mtime)
     if key not in _ASSETS:
         body = path.read_bytes()
-        _ASSETS[key] = _Asset(body=body, gzipped=gzip.compress(body, 6),
-                              etag='"' + hashlib.sha1(body).hexdigest()[:20] + '"')
+        _ASSETS[key] = _Asset(
+            body=body,
+            gzipped=gzip.compress(body, 6),
+            etag='"' + hashlib.sha1(body).hexdigest()[:20] + '"',
+        )
     return _ASSETS[key]
 
 
-def _compressible(request: Request, body: bytes, media_type: str, headers: dict[str, str],
-                  gzipped: bytes | None = None) -> Response:
+def _compressible(
+    request: Request,
+    body: bytes,
+    media_type: str,
+    headers: dict[str, str],
+    gzipped: bytes | None = None,
+) -> Response:
     """`body`, gzip-compressed when the client accepts it (text compresses 3-5x)."""
     headers = {**headers, "Vary": "Accept-Encoding"}
     if "gzip" in request.headers.get("accept-encoding", "") and len(body) > 512:
         headers["Content-Encoding"] = "gzip"
-        return Response(gzipped if gzipped is not None else gzip.compress(body, 6),
-                        media_type=media_type, headers=headers)
+        return Response(
+            gzipped if gzipped is not None else gzip.compress(body, 6),
+            media_type=media_type,
+            headers=headers,
+        )
     return Response(body, media_type=media_type, headers=headers)
 
 
-def _send_asset(request: Request, path: Path, media_type: str,
-                headers: dict[str, str]) -> Response:
+def _send_asset(request: Request, path: Path, media_type: str, headers: dict[str, str]) -> Response:
     asset = _asset(path)
     headers = {"ETag": asset.etag, **headers}
     if etag_matches(request.headers.get("if-none-match"), asset.etag):
@@ -213,10 +238,12 @@ VIEWER_FILES: dict[str, str] = {
 # name that slipped past the escaping into the DOM still cannot run. Styles may be inline (the
 # charts and legends colour by style attributes); MapLibre starts its tile workers from its own
 # file (blob: as its fallback) and decodes images into blob: URLs.
-VIEWER_PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-                   "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; "
-                   "worker-src 'self' blob:; child-src 'self' blob:; object-src 'none'; "
-                   "base-uri 'self'; form-action 'self'; frame-ancestors 'self'")
+VIEWER_PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; "
+    "worker-src 'self' blob:; child-src 'self' blob:; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'self'"
+)
 MODULE_NAME = re.compile(r"^[a-z][a-z0-9_-]*\.js$")
 
 
@@ -227,8 +254,12 @@ class ViewerNotInstalled(ServiceUnavailable):
 async def viewer_file(request: Request) -> Response:
     name = request.path_params.get("name", "index.html")
     if name not in VIEWER_FILES:
-        return render(NotFound(f"no viewer file {name!r}; the viewer is /viewer/ "
-                               "(index.html), viewer.css, src/*.js and layers.json"))
+        return render(
+            NotFound(
+                f"no viewer file {name!r}; the viewer is /viewer/ "
+                "(index.html), viewer.css, src/*.js and layers.json"
+            )
+        )
     headers = {"Cache-Control": "no-cache"}
     if name == "index.html":
         # Set here, not by the guard: the page is static, so it needs no nonce, only its files.
@@ -241,23 +272,31 @@ async def viewer_module(request: Request) -> Response:
     path = get_settings().web_dir / "src" / name
     if not MODULE_NAME.match(name) or not path.is_file():
         return render(NotFound(f"no viewer module {name!r}"))
-    return _send_asset(request, path, "text/javascript; charset=utf-8",
-                       {"Cache-Control": "no-cache"})
+    return _send_asset(
+        request, path, "text/javascript; charset=utf-8", {"Cache-Control": "no-cache"}
+    )
 
 
 async def maplibre_file(request: Request) -> Response:
     name = request.path_params["name"]
     if name not in MAPLIBRE_FILES:
-        return render(NotFound(f"no MapLibre file {name!r}; served: "
-                               f"{', '.join(sorted(MAPLIBRE_FILES))}"))
+        return render(
+            NotFound(f"no MapLibre file {name!r}; served: {', '.join(sorted(MAPLIBRE_FILES))}")
+        )
     path = maplibre_dir() / name
     if not path.is_file():
-        return render(ViewerNotInstalled(
-            f"{path} is missing: run `npm ci` in web/ (scripts/bootstrap.sh does it) to "
-            "install the pinned MapLibre GL JS"))
-    return _send_asset(request, path, MAPLIBRE_FILES[name],
-                       {"Cache-Control": "public, max-age=86400",
-                        "Content-Security-Policy": WORKER_CSP})
+        return render(
+            ViewerNotInstalled(
+                f"{path} is missing: run `npm ci` in web/ (scripts/bootstrap.sh does it) to "
+                "install the pinned MapLibre GL JS"
+            )
+        )
+    return _send_asset(
+        request,
+        path,
+        MAPLIBRE_FILES[name],
+        {"Cache-Control": "public, max-age=86400", "Content-Security-Policy": WORKER_CSP},
+    )
 
 
 async def viewer_home(request: Request) -> Response:
@@ -268,8 +307,12 @@ async def viewer_home(request: Request) -> Response:
 async def not_served(request: Request) -> Response:
     """Anything else under /viewer/: the viewer serves an allow-list, never web/ itself (its
     node_modules, tests, package files and dotfiles stay on the server)."""
-    return render(NotFound("not part of the viewer; it serves /viewer/ (index.html), "
-                           "viewer.css, src/*.js, layers.json and vendor/maplibre-gl/*"))
+    return render(
+        NotFound(
+            "not part of the viewer; it serves /viewer/ (index.html), "
+            "viewer.css, src/*.js, layers.json and vendor/maplibre-gl/*"
+        )
+    )
 
 
 class HeadlessChromium:
@@ -291,9 +334,14 @@ class HeadlessChromium:
         if not (get_settings().web_dir / "node_modules" / "playwright-core").is_dir():
             raise TwinError("playwright-core is missing: run `npm ci` in web/")
         self.timeout = timeout
-        self.process = subprocess.Popen([node, str(driver)], cwd=driver.parent,
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            [node, str(driver)],
+            cwd=driver.parent,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         hello = self._read()
         self.version = hello.get("version")
 
@@ -320,11 +368,9 @@ class HeadlessChromium:
 
     def close(self) -> None:
         if self.process.poll() is None:
-            try:
+            with contextlib.suppress(TwinError, BrokenPipeError, OSError):
                 self.call("close")
-            except (TwinError, BrokenPipeError, OSError):
-                pass
             try:
                 self.process.wait(10)
-            except Exception:  # noqa: BLE001 - a stuck browser is killed, whatever went wrong
+            except Exception:
                 self.process.kill()

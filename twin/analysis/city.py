@@ -16,17 +16,16 @@ import pandas as pd
 import psycopg
 import shapely
 
+from twin.analysis.network import WalkingNetwork, data_versions, load_network, to_lonlat, to_utm
 from twin.catalog import analysis_inputs
-from twin.analysis.network import (WalkingNetwork, data_versions, load_network, to_lonlat,
-                                   to_utm)
 from twin.sqlfiles import query
 
 LOG = logging.getLogger("twin.analysis.city")
 
 CATEGORIES = ("education", "healthcare", "commerce", "culture_sport", "parks", "transit")
 H3_RESOLUTION = 9
-PARK_ENTRANCE_SPACING_M = 50.0   # candidate entrances every 50 m along a park's edge
-PARK_ENTRANCE_REACH_M = 60.0     # an edge point farther than this from any street is no gate
+PARK_ENTRANCE_SPACING_M = 50.0  # candidate entrances every 50 m along a park's edge
+PARK_ENTRANCE_REACH_M = 60.0  # an edge point farther than this from any street is no gate
 # What the model reads (layers/_catalog.yml, `feeds:` of each layer): the city and the places
 # residents walk to.
 INPUT_LAYERS = analysis_inputs("city", "fifteen")
@@ -42,13 +41,14 @@ class Places:
     snap_m: np.ndarray
 
     @classmethod
-    def snapped(cls, network: WalkingNetwork, x: np.ndarray, y: np.ndarray) -> "Places":
+    def snapped(cls, network: WalkingNetwork, x: np.ndarray, y: np.ndarray) -> Places:
         node, snap_m = network.snap_xy(x, y)
         return cls(np.asarray(x, float), np.asarray(y, float), node, snap_m)
 
 
-def park_entrances(network: WalkingNetwork, shapes_utm: np.ndarray,
-                   park_index: np.ndarray | None = None) -> pd.DataFrame:
+def park_entrances(
+    network: WalkingNetwork, shapes_utm: np.ndarray, park_index: np.ndarray | None = None
+) -> pd.DataFrame:
     """Where each park can be entered from the street network.
 
     Points every 50 m along each park's edge, each snapped to its nearest node; points within
@@ -56,8 +56,9 @@ def park_entrances(network: WalkingNetwork, shapes_utm: np.ndarray,
     single nearest edge point, so every park is reachable.
     """
     if len(shapes_utm) == 0:
-        return pd.DataFrame({"park": np.zeros(0, np.int64), "node": np.zeros(0, np.int64),
-                             "snap_m": np.zeros(0)})
+        return pd.DataFrame(
+            {"park": np.zeros(0, np.int64), "node": np.zeros(0, np.int64), "snap_m": np.zeros(0)}
+        )
     edges = shapely.segmentize(shapely.boundary(shapes_utm), PARK_ENTRANCE_SPACING_M)
     coords, which = shapely.get_coordinates(edges, return_index=True)
     node, snap_m = network.snap_xy(coords[:, 0], coords[:, 1])
@@ -81,23 +82,27 @@ def city_cells(districts_lonlat: np.ndarray, resolution: int = H3_RESOLUTION) ->
 @dataclass
 class CityModel:
     network: WalkingNetwork
-    amenities: pd.DataFrame          # layer, id, category, kind, name, lon, lat, node, snap_m
-    parks: pd.DataFrame              # id, name, kind, status, district, area_m2
-    park_shapes: np.ndarray          # shapely polygons in UTM, aligned with parks
-    entrances: pd.DataFrame          # park (id), node, snap_m
-    plots: pd.DataFrame              # id, cadastral_number, land_use, ..., residents, lon, lat
+    amenities: pd.DataFrame  # layer, id, category, kind, name, lon, lat, node, snap_m
+    parks: pd.DataFrame  # id, name, kind, status, district, area_m2
+    park_shapes: np.ndarray  # shapely polygons in UTM, aligned with parks
+    entrances: pd.DataFrame  # park (id), node, snap_m
+    plots: pd.DataFrame  # id, cadastral_number, land_use, ..., residents, lon, lat
     plot_places: Places
-    cells: pd.DataFrame              # h3, lon, lat, district, residents, plots
+    cells: pd.DataFrame  # h3, lon, lat, district, residents, plots
     cell_places: Places
-    districts: pd.DataFrame          # name, population
-    district_shapes: np.ndarray      # shapely polygons lon/lat
-    polycentres: pd.DataFrame        # name, target_density_pph
+    districts: pd.DataFrame  # name, population
+    district_shapes: np.ndarray  # shapely polygons lon/lat
+    polycentres: pd.DataFrame  # name, target_density_pph
     polycentre_shapes: np.ndarray
     version: tuple = ()
     _cache: dict = field(default_factory=dict, repr=False)
 
-    def sources(self, category: str, amenities: pd.DataFrame | None = None,
-                entrances: pd.DataFrame | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def sources(
+        self,
+        category: str,
+        amenities: pd.DataFrame | None = None,
+        entrances: pd.DataFrame | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Nodes and snap distances (m) of everything that serves `category`."""
         amenities = self.amenities if amenities is None else amenities
         chosen = amenities[amenities.category == category]
@@ -110,8 +115,9 @@ class CityModel:
 
 
 def _frame(rows: list[tuple], columns: list[str]) -> pd.DataFrame:
-    return pd.DataFrame.from_records(rows, columns=columns) if rows else pd.DataFrame(
-        columns=columns)
+    return (
+        pd.DataFrame.from_records(rows, columns=columns) if rows else pd.DataFrame(columns=columns)
+    )
 
 
 def _plot_residents(conn: psycopg.Connection, plots: pd.DataFrame) -> pd.Series:
@@ -119,34 +125,51 @@ def _plot_residents(conn: psycopg.Connection, plots: pd.DataFrame) -> pd.Series:
     residents = pd.to_numeric(plots["residents"], errors="coerce")
     if residents.notna().any():
         return residents.fillna(0).astype(np.int64)
-    LOG.warning("plots carry no residents: spreading district populations over residential "
-                "floor area")
+    LOG.warning(
+        "plots carry no residents: spreading district populations over residential floor area"
+    )
     spread = dict(conn.execute(query("analysis/residents_from_buildings")).fetchall())
     return plots["id"].map(spread).fillna(0).astype(np.int64)
 
 
 def amenity_places(conn: psycopg.Connection, network: WalkingNetwork) -> pd.DataFrame:
     """Every amenity and transit stop snapped to the network (also re-read after an edit)."""
-    amenities = _frame(conn.execute(query("analysis/amenity_points")).fetchall(),
-                       ["layer", "id", "category", "kind", "name", "lon", "lat"])
+    amenities = _frame(
+        conn.execute(query("analysis/amenity_points")).fetchall(),
+        ["layer", "id", "category", "kind", "name", "lon", "lat"],
+    )
     ax, ay = to_utm(amenities.lon.to_numpy(float), amenities.lat.to_numpy(float))
-    amenities["node"], amenities["snap_m"] = network.snap_xy(ax, ay) if len(amenities) else (
-        np.zeros(0, np.int64), np.zeros(0))
+    amenities["node"], amenities["snap_m"] = (
+        network.snap_xy(ax, ay) if len(amenities) else (np.zeros(0, np.int64), np.zeros(0))
+    )
     return amenities
 
 
-PLOT_COLUMNS = ["id", "cadastral_number", "land_use", "zoning", "district", "residents",
-                "area_m2", "lon", "lat", "polycentre"]
+PLOT_COLUMNS = [
+    "id",
+    "cadastral_number",
+    "land_use",
+    "zoning",
+    "district",
+    "residents",
+    "area_m2",
+    "lon",
+    "lat",
+    "polycentre",
+]
 
 
 def plot_rows(conn: psycopg.Connection, ids: list[int] | None = None) -> pd.DataFrame:
     """Plots as the analysis reads them (all, or those `ids` an edit changed), by id."""
-    return _frame(conn.execute(query("analysis/plot_points"), {"ids": ids}).fetchall(),
-                  PLOT_COLUMNS)
+    return _frame(
+        conn.execute(query("analysis/plot_points"), {"ids": ids}).fetchall(), PLOT_COLUMNS
+    )
 
 
-def park_places(conn: psycopg.Connection, network: WalkingNetwork,
-                ) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
+def park_places(
+    conn: psycopg.Connection,
+    network: WalkingNetwork,
+) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
     """The parks, their UTM shapes and their entrances (also re-read after an edit)."""
     park_rows = conn.execute(query("analysis/park_shapes")).fetchall()
     parks = _frame([r[:5] for r in park_rows], ["id", "name", "kind", "status", "district"])
@@ -169,35 +192,48 @@ def load_city(conn: psycopg.Connection, network: WalkingNetwork | None = None) -
 
     district_rows = conn.execute(query("analysis/district_shapes")).fetchall()
     districts = _frame([r[:2] for r in district_rows], ["name", "population"])
-    district_shapes = shapely.from_wkb([r[2] for r in district_rows]) if district_rows \
-        else np.array([])
+    district_shapes = (
+        shapely.from_wkb([r[2] for r in district_rows]) if district_rows else np.array([])
+    )
     poly_rows = conn.execute(query("analysis/polycentre_shapes")).fetchall()
     polycentres = _frame([r[:2] for r in poly_rows], ["name", "target_density_pph"])
-    polycentre_shapes = shapely.from_wkb([r[2] for r in poly_rows]) if poly_rows \
-        else np.array([])
+    polycentre_shapes = shapely.from_wkb([r[2] for r in poly_rows]) if poly_rows else np.array([])
 
     cells = _cells(district_shapes, districts, plots)
     cx, cy = to_utm(cells.lon.to_numpy(float), cells.lat.to_numpy(float))
     cell_places = Places.snapped(network, cx, cy)
-    return CityModel(network=network, amenities=amenities, parks=parks, park_shapes=park_shapes,
-                     entrances=entrances, plots=plots, plot_places=plot_places, cells=cells,
-                     cell_places=cell_places, districts=districts,
-                     district_shapes=district_shapes, polycentres=polycentres,
-                     polycentre_shapes=polycentre_shapes, version=network.version + version)
+    return CityModel(
+        network=network,
+        amenities=amenities,
+        parks=parks,
+        park_shapes=park_shapes,
+        entrances=entrances,
+        plots=plots,
+        plot_places=plot_places,
+        cells=cells,
+        cell_places=cell_places,
+        districts=districts,
+        district_shapes=district_shapes,
+        polycentres=polycentres,
+        polycentre_shapes=polycentre_shapes,
+        version=network.version + version,
+    )
 
 
-def _cells(district_shapes: np.ndarray, districts: pd.DataFrame,
-           plots: pd.DataFrame) -> pd.DataFrame:
+def _cells(
+    district_shapes: np.ndarray, districts: pd.DataFrame, plots: pd.DataFrame
+) -> pd.DataFrame:
     """H3 res-9 cells over the city (centre inside a district, or holding a plot, so every
     resident is counted) with their district, residents and plot count."""
-    plot_cells = [h3.latlng_to_cell(lat, lon, H3_RESOLUTION)
-                  for lon, lat in zip(plots.lon.to_numpy(float), plots.lat.to_numpy(float))]
+    plot_cells = [
+        h3.latlng_to_cell(lat, lon, H3_RESOLUTION)
+        for lon, lat in zip(plots.lon.to_numpy(float), plots.lat.to_numpy(float))
+    ]
     ids = sorted(set(city_cells(district_shapes)) | set(plot_cells))
     centres = np.array([h3.cell_to_latlng(c) for c in ids]).reshape(-1, 2)
     cells = pd.DataFrame({"h3": ids, "lon": centres[:, 1], "lat": centres[:, 0]})
     by_cell = pd.DataFrame({"h3": plot_cells, "residents": plots["residents"].to_numpy()})
-    totals = by_cell.groupby("h3").agg(residents=("residents", "sum"),
-                                       plots=("residents", "size"))
+    totals = by_cell.groupby("h3").agg(residents=("residents", "sum"), plots=("residents", "size"))
     cells = cells.join(totals, on="h3")
     cells[["residents", "plots"]] = cells[["residents", "plots"]].fillna(0).astype(np.int64)
     cells["district"] = None
@@ -209,16 +245,22 @@ def _cells(district_shapes: np.ndarray, districts: pd.DataFrame,
         cells.loc[which_cell, "district"] = names[which_district]
     outside = cells["district"].isna().to_numpy()
     if outside.any() and len(plots):  # centre beyond the districts: its (first) plot's district
-        by_plots = pd.DataFrame({"h3": plot_cells, "district": plots["district"].to_numpy()}) \
-            .dropna().drop_duplicates("h3").set_index("h3")["district"]
+        by_plots = (
+            pd.DataFrame({"h3": plot_cells, "district": plots["district"].to_numpy()})
+            .dropna()
+            .drop_duplicates("h3")
+            .set_index("h3")["district"]
+        )
         cells.loc[outside, "district"] = cells.loc[outside, "h3"].map(by_plots).to_numpy()
     return cells
 
 
 def cell_polygons(h3_ids: list[str]) -> np.ndarray:
     """The hexagons as shapely polygons (lon/lat)."""
-    return np.array([shapely.Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(c)])
-                     for c in h3_ids], dtype=object)
+    return np.array(
+        [shapely.Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(c)]) for c in h3_ids],
+        dtype=object,
+    )
 
 
 # -- one model per process, reloaded when a layer it reads changes --------------------------
@@ -234,8 +276,9 @@ def current_city(conn: psycopg.Connection) -> CityModel:
         model = _current.get("city")
         if model is not None and model.version == version:
             return model
-        network = model.network if model is not None and model.network.version == version[:2] \
-            else None
+        network = (
+            model.network if model is not None and model.network.version == version[:2] else None
+        )
         model = load_city(conn, network)
         _current["city"] = model
         return model
@@ -255,5 +298,15 @@ def current_network(conn: psycopg.Connection) -> WalkingNetwork:
         return network  # type: ignore[return-value]
 
 
-__all__ = ["CATEGORIES", "CityModel", "Places", "cell_polygons", "city_cells", "current_city",
-           "current_network", "load_city", "park_entrances", "to_lonlat"]
+__all__ = [
+    "CATEGORIES",
+    "CityModel",
+    "Places",
+    "cell_polygons",
+    "city_cells",
+    "current_city",
+    "current_network",
+    "load_city",
+    "park_entrances",
+    "to_lonlat",
+]

@@ -17,10 +17,15 @@ from twin.analysis.city import CATEGORIES, CityModel, Places
 from twin.analysis.network import WalkingNetwork
 
 THRESHOLD_MINUTES = 15.0
-LIMIT_MINUTES = 30.0      # beyond this a category counts as "not within reach" (null)
-PARK_LIMIT_M = 2000.0     # park walks are measured in metres up to 2 km
-MISSING_NAMES = np.array([",".join(c for i, c in enumerate(CATEGORIES) if not code >> i & 1)
-                          for code in range(1 << len(CATEGORIES))], dtype=object)
+LIMIT_MINUTES = 30.0  # beyond this a category counts as "not within reach" (null)
+PARK_LIMIT_M = 2000.0  # park walks are measured in metres up to 2 km
+MISSING_NAMES = np.array(
+    [
+        ",".join(c for i, c in enumerate(CATEGORIES) if not code >> i & 1)
+        for code in range(1 << len(CATEGORIES))
+    ],
+    dtype=object,
+)
 
 
 @dataclass
@@ -33,30 +38,53 @@ class NodeAccess:
     mode: str
 
 
-def category_pass(network: WalkingNetwork, nodes: np.ndarray, snap_m: np.ndarray, mode: str,
-                  limit: float = LIMIT_MINUTES,
-                  lit_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def category_pass(
+    network: WalkingNetwork,
+    nodes: np.ndarray,
+    snap_m: np.ndarray,
+    mode: str,
+    limit: float = LIMIT_MINUTES,
+    lit_only: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
     """One multi-source pass: cost from every node to the nearest of the given sources
     (`lit_only`: the night-time variant, walking only along lit streets)."""
-    return network.nearest(nodes, network.snap_cost(snap_m, mode), mode=mode, limit=limit,
-                           towards=True, lit_only=lit_only)
+    return network.nearest(
+        nodes,
+        network.snap_cost(snap_m, mode),
+        mode=mode,
+        limit=limit,
+        towards=True,
+        lit_only=lit_only,
+    )
 
 
-def node_access(city: CityModel, mode: str = "slope", categories: tuple[str, ...] = CATEGORIES,
-                amenities: pd.DataFrame | None = None, entrances: pd.DataFrame | None = None,
-                base: NodeAccess | None = None, lit_only: bool = False) -> NodeAccess:
+def node_access(
+    city: CityModel,
+    mode: str = "slope",
+    categories: tuple[str, ...] = CATEGORIES,
+    amenities: pd.DataFrame | None = None,
+    entrances: pd.DataFrame | None = None,
+    base: NodeAccess | None = None,
+    lit_only: bool = False,
+) -> NodeAccess:
     """Node-level access; with `base`, only `categories` are recomputed (scenarios)."""
     minutes = dict(base.minutes) if base else {}
     origin = dict(base.origin) if base else {}
     for category in categories:
         nodes, snap = city.sources(category, amenities, entrances)
-        minutes[category], origin[category] = category_pass(city.network, nodes, snap, mode,
-                                                            lit_only=lit_only)
+        minutes[category], origin[category] = category_pass(
+            city.network, nodes, snap, mode, lit_only=lit_only
+        )
     if base is None or "parks" in categories:
         entrances = city.entrances if entrances is None else entrances
-        park_m, _ = city.network.nearest(entrances.node.to_numpy(), entrances.snap_m.to_numpy(),
-                                         mode="length", limit=PARK_LIMIT_M, towards=True,
-                                         lit_only=lit_only)
+        park_m, _ = city.network.nearest(
+            entrances.node.to_numpy(),
+            entrances.snap_m.to_numpy(),
+            mode="length",
+            limit=PARK_LIMIT_M,
+            towards=True,
+            lit_only=lit_only,
+        )
     else:
         park_m = base.park_m
     return NodeAccess(minutes, origin, park_m, mode)
@@ -73,8 +101,9 @@ def place_minutes(access: NodeAccess, places: Places, describe: bool = True) -> 
     park = access.park_m[places.node] + places.snap_m
     columns["park_walk_m"] = np.where(park <= PARK_LIMIT_M, park, np.nan)
     frame = pd.DataFrame(columns)
-    within = np.column_stack([frame[f"min_{c}"].to_numpy() <= THRESHOLD_MINUTES
-                              for c in CATEGORIES])
+    within = np.column_stack(
+        [frame[f"min_{c}"].to_numpy() <= THRESHOLD_MINUTES for c in CATEGORIES]
+    )
     frame["categories_15"] = within.sum(axis=1)
     frame["all_six"] = frame["categories_15"] == len(CATEGORIES)
     if describe:  # the missing categories' names, looked up by the bitmask of those within
@@ -96,20 +125,25 @@ def _onehot(groups: np.ndarray, count: int) -> sparse.csr_matrix:
         if len(_ONEHOT) > 16:
             _ONEHOT.clear()
         g = np.where(groups >= 0, groups, count)
-        _ONEHOT[key] = sparse.csr_matrix((np.ones(len(g)), (g, np.arange(len(g)))),
-                                         shape=(count + 1, len(g)))
+        _ONEHOT[key] = sparse.csr_matrix(
+            (np.ones(len(g)), (g, np.arange(len(g)))), shape=(count + 1, len(g))
+        )
     return _ONEHOT[key]
 
 
-def coverage(frame: pd.DataFrame, residents: np.ndarray,
-             groupings: list[tuple[np.ndarray, int]]) -> list[list[dict[str, float | int | None]]]:
+def coverage(
+    frame: pd.DataFrame, residents: np.ndarray, groupings: list[tuple[np.ndarray, int]]
+) -> list[list[dict[str, float | int | None]]]:
     """For each grouping (codes 0..count-1 per place, -1 = none) and each of its groups:
     residents, the shares of them with all six and with each category within 15 minutes, with
     a park within 300/500 m, mean categories and resident-weighted walkability. The weighted
     figures are built once; each grouping is one sparse product (groups × places)."""
     residents = np.asarray(residents, dtype=float)
-    keys = ["share_all_six"] + [f"share_{c}" for c in CATEGORIES] + \
-        ["share_park_300", "share_park_500"]
+    keys = (
+        ["share_all_six"]
+        + [f"share_{c}" for c in CATEGORIES]
+        + ["share_park_300", "share_park_500"]
+    )
     weighted = np.empty((len(frame), len(keys) + 3))
     weighted[:, 0] = frame["all_six"].to_numpy()
     for j, category in enumerate(CATEGORIES, start=1):

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import psycopg
@@ -85,16 +85,19 @@ class WalkingNetwork:
         return len(self.node_ids)
 
     def __post_init__(self) -> None:
-        labels_count, labels = connected_components(self._matrix(np.ones(len(self.edge_u)),
-                                                                 self.edge_u, self.edge_v),
-                                                    directed=False)
+        labels_count, labels = connected_components(
+            self._matrix(np.ones(len(self.edge_u)), self.edge_u, self.edge_v), directed=False
+        )
         if self.n:
             main = np.bincount(labels).argmax()
             self.snap_nodes = np.flatnonzero(labels == main)
         else:
             self.snap_nodes = np.zeros(0, dtype=np.int64)
-        self._tree = cKDTree(np.column_stack([self.x[self.snap_nodes], self.y[self.snap_nodes]])
-                             ) if self.n else None
+        self._tree = (
+            cKDTree(np.column_stack([self.x[self.snap_nodes], self.y[self.snap_nodes]]))
+            if self.n
+            else None
+        )
         self.components = int(labels_count)
 
     # -- graphs ---------------------------------------------------------------------------
@@ -104,8 +107,9 @@ class WalkingNetwork:
         u, v, cost = u[order], v[order], cost[order]
         first = np.ones(len(u), dtype=bool)
         first[1:] = (u[1:] != u[:-1]) | (v[1:] != v[:-1])
-        return sparse.csr_matrix((np.maximum(cost[first], MIN_COST), (u[first], v[first])),
-                                 shape=(self.n, self.n))
+        return sparse.csr_matrix(
+            (np.maximum(cost[first], MIN_COST), (u[first], v[first])), shape=(self.n, self.n)
+        )
 
     def arc_costs(self, mode: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Directed arcs (both ways along every segment) and their costs in `mode` (cached)."""
@@ -133,8 +137,9 @@ class WalkingNetwork:
         minutes = length / (tobler_speed_kmh(slope) * 1000 / 60)
         return u, v, minutes, lit
 
-    def graph(self, mode: str = "slope", *, lit_only: bool = False,
-              towards: bool = False) -> sparse.csr_matrix:
+    def graph(
+        self, mode: str = "slope", *, lit_only: bool = False, towards: bool = False
+    ) -> sparse.csr_matrix:
         """The CSR graph of `mode`; `towards` reverses it (cost of reaching a node, not leaving)."""
         key = (mode, lit_only, towards)
         with self._lock:
@@ -152,8 +157,9 @@ class WalkingNetwork:
         """Nearest node (index) of the main network and the straight snap distance in metres."""
         if self._tree is None:
             raise NetworkUnavailable("the walking network is empty: load streets first")
-        distance, position = self._tree.query(np.column_stack([np.asarray(x, float),
-                                                               np.asarray(y, float)]))
+        distance, position = self._tree.query(
+            np.column_stack([np.asarray(x, float), np.asarray(y, float)])
+        )
         return self.snap_nodes[position], distance
 
     def snap(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -165,9 +171,16 @@ class WalkingNetwork:
         return snap_m if mode == "length" else snap_m / FLAT_METRES_PER_MINUTE
 
     # -- shortest paths -------------------------------------------------------------------
-    def nearest(self, source_nodes: np.ndarray, source_cost: np.ndarray, *, mode: str = "slope",
-                limit: float = np.inf, towards: bool = True,
-                lit_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def nearest(
+        self,
+        source_nodes: np.ndarray,
+        source_cost: np.ndarray,
+        *,
+        mode: str = "slope",
+        limit: float = np.inf,
+        towards: bool = True,
+        lit_only: bool = False,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Cost from every node to the nearest source (towards=True) or from it (False).
 
         Returns (cost per node, index into the sources of the nearest one, -1 when none within
@@ -182,17 +195,25 @@ class WalkingNetwork:
         indices = np.concatenate([base.indices, source_nodes.astype(base.indices.dtype)])
         data = np.concatenate([base.data, np.maximum(np.asarray(source_cost, float), MIN_COST)])
         augmented = sparse.csr_matrix((data, indices, indptr), shape=(self.n + k, self.n + k))
-        cost, _, origin = dijkstra(augmented, directed=True, indices=np.arange(self.n, self.n + k),
-                                   limit=limit, min_only=True, return_predecessors=True)
+        cost, _, origin = dijkstra(
+            augmented,
+            directed=True,
+            indices=np.arange(self.n, self.n + k),
+            limit=limit,
+            min_only=True,
+            return_predecessors=True,
+        )
         origin = origin[: self.n].astype(np.int64)
         origin = np.where(origin >= self.n, origin - self.n, -1)
         return cost[: self.n], origin
 
-    def from_node(self, node: int, *, mode: str = "slope", limit: float = np.inf,
-                  lit_only: bool = False) -> np.ndarray:
+    def from_node(
+        self, node: int, *, mode: str = "slope", limit: float = np.inf, lit_only: bool = False
+    ) -> np.ndarray:
         """Cost of walking from one node to every node (inf beyond `limit`)."""
-        return dijkstra(self.graph(mode, lit_only=lit_only), directed=True, indices=int(node),
-                        limit=limit)
+        return dijkstra(
+            self.graph(mode, lit_only=lit_only), directed=True, indices=int(node), limit=limit
+        )
 
     def intersections(self) -> np.ndarray:
         """Nodes where three or more distinct streets meet."""
@@ -201,11 +222,18 @@ class WalkingNetwork:
         return np.flatnonzero(degree >= 3)
 
 
-def build_network(source: np.ndarray, target: np.ndarray, length: np.ndarray,
-                  lon0: np.ndarray, lat0: np.ndarray, lon1: np.ndarray, lat1: np.ndarray,
-                  lit: np.ndarray | None = None,
-                  elevation: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
-                  version: tuple = ()) -> WalkingNetwork:
+def build_network(
+    source: np.ndarray,
+    target: np.ndarray,
+    length: np.ndarray,
+    lon0: np.ndarray,
+    lat0: np.ndarray,
+    lon1: np.ndarray,
+    lat1: np.ndarray,
+    lit: np.ndarray | None = None,
+    elevation: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+    version: tuple = (),
+) -> WalkingNetwork:
     """A network from segment arrays; node coordinates are the segments' end points."""
     source = np.asarray(source, dtype=np.int64)
     target = np.asarray(target, dtype=np.int64)
@@ -223,13 +251,22 @@ def build_network(source: np.ndarray, target: np.ndarray, length: np.ndarray,
         if np.isfinite(sampled).any():
             z = np.where(np.isfinite(sampled), sampled, np.nanmean(sampled))
             slope_aware = True
-    return WalkingNetwork(node_ids=ids, x=x, y=y, z=z, edge_u=inverse[:m], edge_v=inverse[m:],
-                          edge_length=np.asarray(length, dtype=float),
-                          edge_lit=np.zeros(m, bool) if lit is None else np.asarray(lit, bool),
-                          version=version, slope_aware=slope_aware)
+    return WalkingNetwork(
+        node_ids=ids,
+        x=x,
+        y=y,
+        z=z,
+        edge_u=inverse[:m],
+        edge_v=inverse[m:],
+        edge_length=np.asarray(length, dtype=float),
+        edge_lit=np.zeros(m, bool) if lit is None else np.asarray(lit, bool),
+        version=version,
+        slope_aware=slope_aware,
+    )
 
 
 # -- loading from the database, cached by data version ------------------------------------
+
 
 def data_versions(conn: psycopg.Connection, names: tuple[str, ...]) -> tuple[int, ...]:
     rows = dict(conn.execute(query("analysis/data_versions"), {"names": list(names)}).fetchall())
@@ -243,8 +280,10 @@ def _terrain_elevation(conn: psycopg.Connection):
         LOG.warning("no terrain module: walking times are flat (4.8 km/h)")
         return None
     if terrain_path(conn) is None:
-        LOG.warning("no terrain loaded: walking times are flat (4.8 km/h); load one with "
-                    "`twin import-dem` or the demo to make them slope-aware")
+        LOG.warning(
+            "no terrain loaded: walking times are flat (4.8 km/h); load one with "
+            "`twin import-dem` or the demo to make them slope-aware"
+        )
         return None
     return elevation_at
 
@@ -260,27 +299,54 @@ def load_network(conn: psycopg.Connection) -> WalkingNetwork:
     if path.exists():
         try:
             with np.load(path) as saved:
-                return WalkingNetwork(node_ids=saved["node_ids"], x=saved["x"], y=saved["y"],
-                                      z=saved["z"], edge_u=saved["edge_u"],
-                                      edge_v=saved["edge_v"], edge_length=saved["edge_length"],
-                                      edge_lit=saved["edge_lit"], version=version,
-                                      slope_aware=bool(saved["slope_aware"]))
+                return WalkingNetwork(
+                    node_ids=saved["node_ids"],
+                    x=saved["x"],
+                    y=saved["y"],
+                    z=saved["z"],
+                    edge_u=saved["edge_u"],
+                    edge_v=saved["edge_v"],
+                    edge_length=saved["edge_length"],
+                    edge_lit=saved["edge_lit"],
+                    version=version,
+                    slope_aware=bool(saved["slope_aware"]),
+                )
         except (OSError, KeyError, ValueError):
             LOG.warning("walking network cache %s unreadable: rebuilding", path.name)
     rows = conn.execute(query("analysis/walking_edges")).fetchall()
     if not rows:
-        raise NetworkUnavailable("the streets layer has no walkable segments: load the demo "
-                                 "(`twin load demo`) or import streets first")
+        raise NetworkUnavailable(
+            "the streets layer has no walkable segments: load the demo "
+            "(`twin load demo`) or import streets first"
+        )
     s, t, length, lit, x0, y0, x1, y1 = (np.array(col) for col in zip(*rows))
-    network = build_network(s, t, length.astype(float), x0.astype(float), y0.astype(float),
-                            x1.astype(float), y1.astype(float), lit.astype(bool),
-                            elevation=_terrain_elevation(conn), version=version)
+    network = build_network(
+        s,
+        t,
+        length.astype(float),
+        x0.astype(float),
+        y0.astype(float),
+        x1.astype(float),
+        y1.astype(float),
+        lit.astype(bool),
+        elevation=_terrain_elevation(conn),
+        version=version,
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     for old in path.parent.glob("walking-*.npz"):
         old.unlink(missing_ok=True)
     temporary = path.with_suffix(".tmp.npz")
-    np.savez(temporary, node_ids=network.node_ids, x=network.x, y=network.y, z=network.z,
-             edge_u=network.edge_u, edge_v=network.edge_v, edge_length=network.edge_length,
-             edge_lit=network.edge_lit, slope_aware=network.slope_aware)
+    np.savez(
+        temporary,
+        node_ids=network.node_ids,
+        x=network.x,
+        y=network.y,
+        z=network.z,
+        edge_u=network.edge_u,
+        edge_v=network.edge_v,
+        edge_length=network.edge_length,
+        edge_lit=network.edge_lit,
+        slope_aware=network.slope_aware,
+    )
     temporary.replace(path)
     return network

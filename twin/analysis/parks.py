@@ -15,7 +15,7 @@ GREEN_NORM_M2 = figure("green_m2_per_resident", "norm")
 GREEN_TARGET_2025_M2 = figure("green_m2_per_resident", "target_2025")
 GREEN_TARGET_2030_M2 = figure("green_m2_per_resident", "target_2030")
 NO_PARK_BASELINE_SHARE = figure("no_park_share", "baseline_2022")
-WALKING_DISTANCE_M = 500.0     # "within walking distance" of a park
+WALKING_DISTANCE_M = 500.0  # "within walking distance" of a park
 
 
 def green_by_area(park_shapes_utm: np.ndarray, areas_lonlat: np.ndarray) -> np.ndarray:
@@ -23,13 +23,10 @@ def green_by_area(park_shapes_utm: np.ndarray, areas_lonlat: np.ndarray) -> np.n
     result = np.zeros(len(areas_lonlat))
     if len(park_shapes_utm) == 0 or len(areas_lonlat) == 0:
         return result
-    areas = shapely.transform(areas_lonlat, lambda xy: np.column_stack(
-        to_utm(xy[:, 0], xy[:, 1])))
-    which_park, which_area = shapely.STRtree(areas).query(park_shapes_utm,
-                                                          predicate="intersects")
+    areas = shapely.transform(areas_lonlat, lambda xy: np.column_stack(to_utm(xy[:, 0], xy[:, 1])))
+    which_park, which_area = shapely.STRtree(areas).query(park_shapes_utm, predicate="intersects")
     if len(which_park):
-        pieces = shapely.area(shapely.intersection(park_shapes_utm[which_park],
-                                                   areas[which_area]))
+        pieces = shapely.area(shapely.intersection(park_shapes_utm[which_park], areas[which_area]))
         np.add.at(result, which_area, pieces)
     return result
 
@@ -47,11 +44,21 @@ def no_park_share(park_walk_m: np.ndarray) -> float | None:
 
 
 def green_summary(green_m2: float, residents: float) -> dict[str, float | None]:
-    return {"public_green_m2": round(float(green_m2), 1),
-            "green_m2_per_resident": green_per_resident(green_m2, residents),
-            "green_norm_m2": GREEN_NORM_M2, "green_target_2025_m2": GREEN_TARGET_2025_M2,
-            "green_target_2030_m2": GREEN_TARGET_2030_M2}
+    return {
+        "public_green_m2": round(float(green_m2), 1),
+        "green_m2_per_resident": green_per_resident(green_m2, residents),
+        "green_norm_m2": GREEN_NORM_M2,
+        "green_target_2025_m2": GREEN_TARGET_2025_M2,
+        "green_target_2030_m2": GREEN_TARGET_2030_M2,
+    }
 
 
-__all__ = ["GREEN_NORM_M2", "GREEN_TARGET_2025_M2", "GREEN_TARGET_2030_M2",
-           "NO_PARK_BASELINE_SHARE", "green_by_area", "green_summary", "no_park_share"]
+__all__ = [
+    "GREEN_NORM_M2",
+    "GREEN_TARGET_2025_M2",
+    "GREEN_TARGET_2030_M2",
+    "NO_PARK_BASELINE_SHARE",
+    "green_by_area",
+    "green_summary",
+    "no_park_share",
+]

@@ -22,7 +22,8 @@ import shapely
 from twin.analysis.city import CATEGORIES, CityModel, cell_polygons, load_city
 from twin.analysis.fifteen import NodeAccess, node_access
 from twin.analysis.indicators import access_summaries, fifteen_tables
-from twin.analysis.network import data_versions, to_utm as _utm
+from twin.analysis.network import data_versions
+from twin.analysis.network import to_utm as _utm
 from twin.analysis.seismic import Hazards, building_exposure
 from twin.analysis.utilities import NETWORKS, WEAR_TARGET_2030, line_distances, wear
 from twin.catalog import analysis_inputs
@@ -31,10 +32,12 @@ from twin.sqlfiles import query
 from twin.store import Provenance, write_layer
 
 LOG = logging.getLogger("twin.analysis")
-ANALYSIS_LOCK_SPACE = 0x7477   # advisory locks of the analysis ("tw"): 1 refresher, 2 publish
+ANALYSIS_LOCK_SPACE = 0x7477  # advisory locks of the analysis ("tw"): 1 refresher, 2 publish
 PUBLISH_LOCK = 2
-SOURCE = "twin analyse: computed from streets, terrain, amenities, transit_stops, parks, plots, " \
-         "buildings, seismic_faults, seismic_zones, utility_lines, districts, polycentres"
+SOURCE = (
+    "twin analyse: computed from streets, terrain, amenities, transit_stops, parks, plots, "
+    "buildings, seismic_faults, seismic_zones, utility_lines, districts, polycentres"
+)
 
 
 def _geoframe(frame: pd.DataFrame, geometry: np.ndarray) -> gpd.GeoDataFrame:
@@ -85,14 +88,14 @@ class Analysis:
         city = self.city
         shapes = _plot_shapes(self.conn, city.plots["id"].to_numpy())
         self.plot_shapes = shapes
-        footprints = shapely.transform(shapes, lambda xy: np.column_stack(
-            _utm(xy[:, 0], xy[:, 1])))
+        footprints = shapely.transform(shapes, lambda xy: np.column_stack(_utm(xy[:, 0], xy[:, 1])))
         hazards = Hazards.load(self.conn)
-        points = shapely.points(city.plots["lon"].to_numpy(float),
-                                city.plots["lat"].to_numpy(float))
+        points = shapely.points(
+            city.plots["lon"].to_numpy(float), city.plots["lat"].to_numpy(float)
+        )
         self.plot_hazards = hazards.exposure(footprints)
         self.plot_hazards["seismic_intensity"] = hazards.intensity(points)
-        self.footprints = footprints   # UTM, kept for the refresh of utility distances
+        self.footprints = footprints  # UTM, kept for the refresh of utility distances
         self.building_exposure(hazards)
         self._timed("seismic", started)
         started = time.perf_counter()
@@ -108,99 +111,148 @@ class Analysis:
         if missing.any():
             self.buildings.loc[missing, "district"] = _districts_of(
                 shapely.point_on_surface(self.buildings.loc[missing, "geometry"].to_numpy()),
-                self.city)
+                self.city,
+            )
 
     def plot_metrics(self, rows: np.ndarray | None = None) -> gpd.GeoDataFrame:
         """The published rows (`rows`: only those positions, for a refresh after an edit)."""
         city = self.city
         pick = slice(None) if rows is None else rows
         plots = city.plots.iloc[pick]
-        frame = pd.DataFrame({
-            "plot_id": plots["id"].to_numpy(np.int64),
-            "cadastral_number": plots["cadastral_number"].to_numpy(object),
-            "district": plots["district"].to_numpy(object),
-            "polycentre": plots["polycentre"].to_numpy(object),
-            "land_use": plots["land_use"].to_numpy(object),
-            "residents": plots["residents"].to_numpy(np.int64)})
-        frame = pd.concat([frame, self.plot_access.iloc[pick].reset_index(drop=True),
-                           self.plot_hazards.iloc[pick].reset_index(drop=True),
-                           self.plot_utilities.iloc[pick].reset_index(drop=True)], axis=1)
+        frame = pd.DataFrame(
+            {
+                "plot_id": plots["id"].to_numpy(np.int64),
+                "cadastral_number": plots["cadastral_number"].to_numpy(object),
+                "district": plots["district"].to_numpy(object),
+                "polycentre": plots["polycentre"].to_numpy(object),
+                "land_use": plots["land_use"].to_numpy(object),
+                "residents": plots["residents"].to_numpy(np.int64),
+            }
+        )
+        frame = pd.concat(
+            [
+                frame,
+                self.plot_access.iloc[pick].reset_index(drop=True),
+                self.plot_hazards.iloc[pick].reset_index(drop=True),
+                self.plot_utilities.iloc[pick].reset_index(drop=True),
+            ],
+            axis=1,
+        )
         return _geoframe(frame, np.asarray(self.plot_shapes)[pick])
 
     def fifteen_cells(self, rows: np.ndarray | None = None) -> gpd.GeoDataFrame:
         city = self.city
         pick = slice(None) if rows is None else rows
         cells = city.cells.iloc[pick]
-        frame = pd.concat([cells[["h3", "district", "residents", "plots"]]
-                           .reset_index(drop=True),
-                           self.cell_access.iloc[pick].drop(
-                               columns=["park_300", "park_500", "intersection_density",
-                                        "mean_block_m"]).reset_index(drop=True)], axis=1)
+        frame = pd.concat(
+            [
+                cells[["h3", "district", "residents", "plots"]].reset_index(drop=True),
+                self.cell_access.iloc[pick]
+                .drop(columns=["park_300", "park_500", "intersection_density", "mean_block_m"])
+                .reset_index(drop=True),
+            ],
+            axis=1,
+        )
         return _geoframe(frame, cell_polygons(cells["h3"].tolist()))
 
     def indicators(self) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, dict[str, Any]]:
         city = self.city
         summaries = access_summaries(city, self.plot_access, self.cell_access)
-        plots = city.plots.assign(in_setback=self.plot_hazards["in_fault_setback"].to_numpy(),
-                                  intensity=self.plot_hazards["seismic_intensity"].to_numpy())
+        plots = city.plots.assign(
+            in_setback=self.plot_hazards["in_fault_setback"].to_numpy(),
+            intensity=self.plot_hazards["seismic_intensity"].to_numpy(),
+        )
         buildings = self.buildings
         wear_rows = {(r.network, r.district): r.wear_pct for r in self.wear.itertuples()}
 
         def hazard_counts(name: str | None, plot_mask: np.ndarray) -> dict[str, Any]:
             in_area = buildings if name is None else buildings[buildings["district"] == name]
             chosen = plots[plot_mask]
-            return {"buildings": int(len(in_area)),
-                    "buildings_needing_strengthening": int(in_area["needs_strengthening"].sum()),
-                    "buildings_in_setback": int(in_area["in_fault_setback"].sum()),
-                    "plots_in_setback": int(chosen["in_setback"].sum()),
-                    "residents_intensity_10": int(chosen.loc[chosen["intensity"] >= 10,
-                                                             "residents"].sum())}
+            return {
+                "buildings": int(len(in_area)),
+                "buildings_needing_strengthening": int(in_area["needs_strengthening"].sum()),
+                "buildings_in_setback": int(in_area["in_fault_setback"].sum()),
+                "plots_in_setback": int(chosen["in_setback"].sum()),
+                "residents_intensity_10": int(
+                    chosen.loc[chosen["intensity"] >= 10, "residents"].sum()
+                ),
+            }
 
         def network_wear(name: str) -> dict[str, Any]:
-            row = {f"wear_{n}_pct": _none(wear_rows.get((n, name))) for n in NETWORKS
-                   if n != "lighting"}
+            row = {
+                f"wear_{n}_pct": _none(wear_rows.get((n, name)))
+                for n in NETWORKS
+                if n != "lighting"
+            }
             row.update({f"wear_{n}_target_2030": t for n, t in WEAR_TARGET_2030.items()})
             return row
 
         district_rows = []
         for name in city.districts["name"]:
-            row = {"district": name, **summaries["districts"][name],
-                   **hazard_counts(name, plots["district"].to_numpy(object) == name),
-                   **network_wear(name)}
+            row = {
+                "district": name,
+                **summaries["districts"][name],
+                **hazard_counts(name, plots["district"].to_numpy(object) == name),
+                **network_wear(name),
+            }
             district_rows.append(row)
         polycentre_rows = []
         for i, name in enumerate(city.polycentres["name"]):
             mask = plots["polycentre"].to_numpy(object) == name
-            area_ha = float(shapely.area(shapely.transform(
-                city.polycentre_shapes[i:i + 1], lambda xy: np.column_stack(
-                    _utm(xy[:, 0], xy[:, 1]))))[0] / 10_000)
+            area_ha = float(
+                shapely.area(
+                    shapely.transform(
+                        city.polycentre_shapes[i : i + 1],
+                        lambda xy: np.column_stack(_utm(xy[:, 0], xy[:, 1])),
+                    )
+                )[0]
+                / 10_000
+            )
             summary = summaries["polycentres"][name]
-            row = {"polycentre": name, **summary, "area_ha": round(area_ha, 1),
-                   "density_pph": round(summary["residents"] / area_ha, 1) if area_ha else None,
-                   "target_density_pph": _none(city.polycentres["target_density_pph"].iloc[i]),
-                   "plots_in_setback": int(plots.loc[mask, "in_setback"].sum())}
+            row = {
+                "polycentre": name,
+                **summary,
+                "area_ha": round(area_ha, 1),
+                "density_pph": round(summary["residents"] / area_ha, 1) if area_ha else None,
+                "target_density_pph": _none(city.polycentres["target_density_pph"].iloc[i]),
+                "plots_in_setback": int(plots.loc[mask, "in_setback"].sum()),
+            }
             polycentre_rows.append(row)
-        city_row = {"name": "Almaty", **summaries["city"],
-                    **hazard_counts(None, np.ones(len(plots), dtype=bool)),
-                    **network_wear("*city*")}
+        city_row = {
+            "name": "Almaty",
+            **summaries["city"],
+            **hazard_counts(None, np.ones(len(plots), dtype=bool)),
+            **network_wear("*city*"),
+        }
         districts = _geoframe(pd.DataFrame(district_rows), city.district_shapes)
         polycentres = _geoframe(pd.DataFrame(polycentre_rows), city.polycentre_shapes)
         return districts, polycentres, city_row
 
     def write(self, layers: dict[str, gpd.GeoDataFrame], details: dict[str, Any]) -> None:
         started = time.perf_counter()
-        synthetic = bool(self.conn.execute(query("analysis/input_provenance"),
-                                           {"names": ["plots", "streets", "amenities"]}
-                                           ).fetchone()[0])
+        synthetic = bool(
+            self.conn.execute(
+                query("analysis/input_provenance"), {"names": ["plots", "streets", "amenities"]}
+            ).fetchone()[0]
+        )
         total = sum(len(f) for f in layers.values())
         with progress("writing analysis layers", total=total, unit="row") as bar:
             for name, frame in layers.items():
                 layer_started = time.perf_counter()
-                write_layer(self.conn, name, frame,
-                            Provenance(source=SOURCE, licence="CC-BY-4.0", synthetic=synthetic,
-                                       details=details if name == "district_indicators"
-                                       else {"computed": details["computed"]}),
-                            progress=bar.update)
+                write_layer(
+                    self.conn,
+                    name,
+                    frame,
+                    Provenance(
+                        source=SOURCE,
+                        licence="CC-BY-4.0",
+                        synthetic=synthetic,
+                        details=details
+                        if name == "district_indicators"
+                        else {"computed": details["computed"]},
+                    ),
+                    progress=bar.update,
+                )
                 self._timed(f"write_{name}", layer_started)
         self._timed("write", started)
 
@@ -218,11 +270,17 @@ def analyse(conn: psycopg.Connection, mode: str = "slope") -> dict[str, Any]:
     """Run every analysis and publish the layers; return the city's figures and timings."""
     from twin.mobility.lighting import derive_street_lighting
     from twin.mobility.publish import publish_mobility
-    lighting = derive_street_lighting(conn)   # twin/mobility: streets.lit from the lighting lines
+
+    lighting = derive_street_lighting(conn)  # twin/mobility: streets.lit from the lighting lines
     run = Analysis(conn, mode)
-    steps = ["walking network and places", "15-minute city and walkability",
-             "seismic and utilities", "indicators", "publish"]
-    inputs = input_versions(conn)   # before reading: an edit committed meanwhile stays due
+    steps = [
+        "walking network and places",
+        "15-minute city and walkability",
+        "seismic and utilities",
+        "indicators",
+        "publish",
+    ]
+    inputs = input_versions(conn)  # before reading: an edit committed meanwhile stays due
     with progress("analysis", total=len(steps), unit="step") as bar:
         bar.set_postfix_str(steps[0])
         city = run.load()
@@ -239,22 +297,36 @@ def analyse(conn: psycopg.Connection, mode: str = "slope") -> dict[str, Any]:
         run._timed("indicators", started)
         bar.update(1)
         bar.set_postfix_str(steps[4])
-        computed = {"inputs": inputs,
-                    "mode": mode if city.network.slope_aware or mode != "slope" else "flat",
-                    "slope_aware": bool(city.network.slope_aware and mode == "slope"),
-                    "nodes": int(city.network.n), "plots": int(len(city.plots)),
-                    "cells": int(len(city.cells)), "categories": list(CATEGORIES),
-                    "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        with conn.transaction():   # one publish at a time (twin.analysis.refresh)
-            conn.execute(query("analysis/refresh_xact_lock"), {"space": ANALYSIS_LOCK_SPACE,
-                                                               "key": PUBLISH_LOCK})
-            run.write({"plot_metrics": run.plot_metrics(), "fifteen_cells": run.fifteen_cells(),
-                       "building_metrics": _geoframe(run.buildings.drop(columns=["geometry"]),
-                                                     run.buildings["geometry"].to_numpy()),
-                       "district_indicators": districts, "polycentre_indicators": polycentres},
-                      {"city": _jsonable(city_row), "computed": computed})
+        computed = {
+            "inputs": inputs,
+            "mode": mode if city.network.slope_aware or mode != "slope" else "flat",
+            "slope_aware": bool(city.network.slope_aware and mode == "slope"),
+            "nodes": int(city.network.n),
+            "plots": int(len(city.plots)),
+            "cells": int(len(city.cells)),
+            "categories": list(CATEGORIES),
+            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        with conn.transaction():  # one publish at a time (twin.analysis.refresh)
+            conn.execute(
+                query("analysis/refresh_xact_lock"),
+                {"space": ANALYSIS_LOCK_SPACE, "key": PUBLISH_LOCK},
+            )
+            run.write(
+                {
+                    "plot_metrics": run.plot_metrics(),
+                    "fifteen_cells": run.fifteen_cells(),
+                    "building_metrics": _geoframe(
+                        run.buildings.drop(columns=["geometry"]),
+                        run.buildings["geometry"].to_numpy(),
+                    ),
+                    "district_indicators": districts,
+                    "polycentre_indicators": polycentres,
+                },
+                {"city": _jsonable(city_row), "computed": computed},
+            )
         started = time.perf_counter()
-        publish_mobility(conn, city, mode, lighting)   # twin/mobility: its layers, same city
+        publish_mobility(conn, city, mode, lighting)  # twin/mobility: its layers, same city
         run._timed("mobility", started)
         bar.update(1)
     LOG.info("analysis done", extra={"fields": {"timings": run.timings, **computed}})
@@ -262,8 +334,12 @@ def analyse(conn: psycopg.Connection, mode: str = "slope") -> dict[str, Any]:
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: _none(v) if isinstance(v, (float, np.floating)) else
-            (int(v) if isinstance(v, (np.integer,)) else v) for k, v in row.items()}
+    return {
+        k: _none(v)
+        if isinstance(v, (float, np.floating))
+        else (int(v) if isinstance(v, (np.integer,)) else v)
+        for k, v in row.items()
+    }
 
 
 # Every layer `twin analyse` reads (layers/*.yml `feeds`); the mobility layers keep their own.
@@ -280,11 +356,17 @@ def summary_line(result: dict[str, Any]) -> str:
     seconds = sum(v for k, v in result["timings"].items() if not k.startswith("write_"))
     walking = "slope-aware" if computed["slope_aware"] else "flat 4.8 km/h"
     share = city.get("share_all_six")
-    coverage = (f"{share * 100:.1f}% of residents have all six within 15 minutes, walkability "
-                f"{city.get('walkability')}" if share is not None else "no residents")
-    return (f"analysed {computed['plots']} plots, {computed['cells']} cells and "
-            f"{city.get('buildings', 0)} buildings on {computed['nodes']} nodes ({walking}) "
-            f"in {seconds:.1f} s: {coverage}")
+    coverage = (
+        f"{share * 100:.1f}% of residents have all six within 15 minutes, walkability "
+        f"{city.get('walkability')}"
+        if share is not None
+        else "no residents"
+    )
+    return (
+        f"analysed {computed['plots']} plots, {computed['cells']} cells and "
+        f"{city.get('buildings', 0)} buildings on {computed['nodes']} nodes ({walking}) "
+        f"in {seconds:.1f} s: {coverage}"
+    )
 
 
 def refresh_analysis() -> str:
@@ -296,6 +378,7 @@ def refresh_analysis() -> str:
         stored = conn.execute(query("analysis/city_indicators")).fetchone()
         computed = (stored[1] if stored else None) or {}
         from twin.mobility.publish import mobility_current
+
         if computed.get("inputs") == input_versions(conn) and mobility_current(conn):
             return "analysis layers are up to date"
         if not conn.execute(query("analysis/has_streets")).fetchone()[0]:
@@ -304,12 +387,20 @@ def refresh_analysis() -> str:
 
 
 @click.command("analyse")
-@click.option("--mode", type=click.Choice(["slope", "flat"]), default="slope", show_default=True,
-              help="Walking times: slope-aware (Tobler on the terrain) or flat 4.8 km/h.")
-@click.option("--if-stale", is_flag=True,
-              help="Only when an input layer changed since the last run (what `twin up` does).")
+@click.option(
+    "--mode",
+    type=click.Choice(["slope", "flat"]),
+    default="slope",
+    show_default=True,
+    help="Walking times: slope-aware (Tobler on the terrain) or flat 4.8 km/h.",
+)
+@click.option(
+    "--if-stale",
+    is_flag=True,
+    help="Only when an input layer changed since the last run (what `twin up` does).",
+)
 def analyse_command(mode: str, if_stale: bool) -> None:
-    """Compute the 15-minute city, walkability, parks, seismic and utility layers and publish them."""
+    """Compute the 15-minute city, walkability, parks, seismic and utility layers; publish them."""
     from twin.db.pool import connect
 
     if if_stale:
@@ -319,6 +410,7 @@ def analyse_command(mode: str, if_stale: bool) -> None:
         conn.autocommit = True
         result = analyse(conn, mode)
         from twin.mobility.document import summary_line as mobility_line
-        mobility = mobility_line(conn)   # twin/mobility: computed live, shown here
+
+        mobility = mobility_line(conn)  # twin/mobility: computed live, shown here
     click.echo(summary_line(result))
     click.echo(mobility)

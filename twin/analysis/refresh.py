@@ -38,9 +38,11 @@ published again from the refreshed city whenever their inputs moved.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import logging
+import multiprocessing
 import os
 import threading
 import time
@@ -53,15 +55,29 @@ import psycopg
 import shapely
 
 from twin.analysis import city as city_module
-from twin.analysis.city import (CATEGORIES, INPUT_LAYERS, Places, _cells, amenity_places,
-                                load_city, park_places, plot_rows)
+from twin.analysis.city import (
+    CATEGORIES,
+    INPUT_LAYERS,
+    Places,
+    _cells,
+    amenity_places,
+    load_city,
+    park_places,
+    plot_rows,
+)
 from twin.analysis.fifteen import node_access
 from twin.analysis.indicators import place_table
 from twin.analysis.network import data_versions, to_utm
+from twin.analysis.publish import (
+    ANALYSIS_LOCK_SPACE,
+    PUBLISH_LOCK,
+    SOURCE,
+    Analysis,
+    _jsonable,
+    input_versions,
+)
 from twin.analysis.seismic import Hazards, utm_shapes
 from twin.analysis.utilities import SEARCH_M, line_distances, wear
-from twin.analysis.publish import (ANALYSIS_LOCK_SPACE, PUBLISH_LOCK, SOURCE, Analysis,
-                                   _jsonable, input_versions)
 from twin.catalog import analysis_inputs, editable_layers, get_layer
 from twin.mobility.lighting import derive_street_lighting
 from twin.mobility.publish import mobility_current, publish_mobility
@@ -72,8 +88,8 @@ from twin.store import Provenance, _copy_column, record_provenance
 LOG = logging.getLogger("twin.analysis.refresh")
 
 LOCK_SPACE = ANALYSIS_LOCK_SPACE
-LEADER_LOCK = 1              # held for its lifetime by the one refresher that works
-APPLY_LOCK = PUBLISH_LOCK    # held while analysis layers are written (refresh, twin analyse)
+LEADER_LOCK = 1  # held for its lifetime by the one refresher that works
+APPLY_LOCK = PUBLISH_LOCK  # held while analysis layers are written (refresh, twin analyse)
 POLL_SECONDS = 2.0
 # From the catalog (layers/*.yml `editable`, `feeds`): the layers editors change, those whose
 # change moves only the walking minutes of their categories, and those whose change moves only
@@ -81,11 +97,17 @@ POLL_SECONDS = 2.0
 EDITED_LAYERS = editable_layers()
 ACCESS_LAYERS = set(analysis_inputs("fifteen"))
 EXPOSURE_LAYERS = set(analysis_inputs("seismic", "utilities"))
-KEYS = {"plot_metrics": "plot_id", "fifteen_cells": "h3", "building_metrics": "building_id",
-        "district_indicators": "district", "polycentre_indicators": "polycentre"}
+KEYS = {
+    "plot_metrics": "plot_id",
+    "fifteen_cells": "h3",
+    "building_metrics": "building_id",
+    "district_indicators": "district",
+    "polycentre_indicators": "polycentre",
+}
 
 
 # -- what is published, and is it current ----------------------------------------------------
+
 
 def published_computed(conn: psycopg.Connection) -> dict[str, Any] | None:
     row = conn.execute(query("analysis/city_indicators")).fetchone()
@@ -105,13 +127,23 @@ def freshness(conn: psycopg.Connection) -> dict[str, Any]:
         return {"current": False, "status": "not_analysed", "data_versions": data}
     analysed = computed.get("inputs") or {}
     behind = sorted(name for name, version in data.items() if analysed.get(name) != version)
-    refresher = bool(conn.execute(query("analysis/refresh_lock_held"),
-                                  {"space": LOCK_SPACE, "key": LEADER_LOCK}).fetchone()[0])
+    refresher = bool(
+        conn.execute(
+            query("analysis/refresh_lock_held"), {"space": LOCK_SPACE, "key": LEADER_LOCK}
+        ).fetchone()[0]
+    )
     status = "current" if not behind else "refreshing" if refresher else "stale"
-    return {"current": not behind, "status": status, "changed_layers": behind,
-            "data_versions": data, "analysed_versions": analysed,
-            "analysed_at": computed.get("at"), "refresh": computed.get("refresh", "full"),
-            "refresher_running": refresher, "refresher_state": refresher_state(conn)}
+    return {
+        "current": not behind,
+        "status": status,
+        "changed_layers": behind,
+        "data_versions": data,
+        "analysed_versions": analysed,
+        "analysed_at": computed.get("at"),
+        "refresh": computed.get("refresh", "full"),
+        "refresher_running": refresher,
+        "refresher_state": refresher_state(conn),
+    }
 
 
 REFRESHER_NAME = "twin analysis refresher"
@@ -120,8 +152,12 @@ REFRESHER_NAME = "twin analysis refresher"
 def refresher_state(conn: psycopg.Connection) -> str:
     """What the leading refresher is doing: `building` its start-up analysis in memory (the
     first edit after it is incremental), `ready`, `waiting` (a follower) or `none`."""
-    names = [row[0] for row in conn.execute(query("analysis/refresher_states"),
-                                            {"prefix": REFRESHER_NAME + "%"})]
+    names = [
+        row[0]
+        for row in conn.execute(
+            query("analysis/refresher_states"), {"prefix": REFRESHER_NAME + "%"}
+        )
+    ]
     for state in ("building", "ready"):
         if f"{REFRESHER_NAME}: {state}" in names:
             return state
@@ -129,6 +165,7 @@ def refresher_state(conn: psycopg.Connection) -> str:
 
 
 # -- publishing only the rows that changed ---------------------------------------------------
+
 
 def _column_differs(old: pd.Series, new: pd.Series) -> np.ndarray:
     a, b = old.to_numpy(), new.to_numpy()
@@ -138,8 +175,9 @@ def _column_differs(old: pd.Series, new: pd.Series) -> np.ndarray:
     return ~pd.Series(a).eq(pd.Series(b)).to_numpy() & ~(pd.isna(a) & pd.isna(b))
 
 
-def changed_rows(old: pd.DataFrame | None, new: pd.DataFrame,
-                 key: str) -> tuple[pd.DataFrame, list[Any]]:
+def changed_rows(
+    old: pd.DataFrame | None, new: pd.DataFrame, key: str
+) -> tuple[pd.DataFrame, list[Any]]:
     """Rows of `new` that are new or differ from `old` (by key, every published column and the
     geometry), and the keys of `old` that are gone."""
     if old is None:
@@ -154,16 +192,22 @@ def changed_rows(old: pd.DataFrame | None, new: pd.DataFrame,
         if column == key:
             continue
         if column == "geometry":
-            differs |= ~shapely.equals_exact(before[column].to_numpy(), both[column].to_numpy(),
-                                             tolerance=0.0)
+            differs |= ~shapely.equals_exact(
+                before[column].to_numpy(), both[column].to_numpy(), tolerance=0.0
+            )
         elif column in before.columns:
             differs |= _column_differs(before[column], both[column])
     upsert = pd.concat([new[fresh], both[differs]])
     return upsert, gone
 
 
-def write_changed(conn: psycopg.Connection, layer_name: str, frame: pd.DataFrame,
-                  gone: list[Any] | None = None, complete: bool = False) -> int:
+def write_changed(
+    conn: psycopg.Connection,
+    layer_name: str,
+    frame: pd.DataFrame,
+    gone: list[Any] | None = None,
+    complete: bool = False,
+) -> int:
     """Write rows by key: UPDATE those whose values differ, INSERT new keys, DELETE `gone`
     (with `complete`, every published key absent from `frame`). Returns rows written."""
     layer = get_layer(layer_name)
@@ -173,48 +217,60 @@ def write_changed(conn: psycopg.Connection, layer_name: str, frame: pd.DataFrame
         return 0
     columns = [name for name in layer.properties if name in frame.columns]
     staging = f"refresh_{layer_name}"
-    ident = {"table": layer.table, "staging": staging, "key": key,
-             "columns": psycopg.sql.SQL(", ").join(psycopg.sql.Identifier(c) for c in columns),
-             "staged": psycopg.sql.SQL(", ").join(psycopg.sql.Identifier("s", c)
-                                                  for c in columns),
-             "current": psycopg.sql.SQL(", ").join(psycopg.sql.Identifier("t", c)
-                                                   for c in columns),
-             "multi": psycopg.sql.SQL("ST_Multi" if layer.geometry.startswith("Multi") else "")}
+    ident = {
+        "table": layer.table,
+        "staging": staging,
+        "key": key,
+        "columns": psycopg.sql.SQL(", ").join(psycopg.sql.Identifier(c) for c in columns),
+        "staged": psycopg.sql.SQL(", ").join(psycopg.sql.Identifier("s", c) for c in columns),
+        "current": psycopg.sql.SQL(", ").join(psycopg.sql.Identifier("t", c) for c in columns),
+        "multi": psycopg.sql.SQL("ST_Multi" if layer.geometry.startswith("Multi") else ""),
+    }
     written = 0
     if len(frame) or complete:
         frame = frame.reset_index(drop=True)
         texts = [_copy_column(frame[c], layer.properties[c].type) for c in columns]
-        geometry = pd.Series(shapely.to_wkb(np.asarray(frame["geometry"].to_numpy(), object),
-                                            hex=True), dtype=object)
-        lines = texts[0].str.cat(texts[1:] + [geometry], sep="\t").tolist() if len(frame) \
-            else []
+        geometry = pd.Series(
+            shapely.to_wkb(np.asarray(frame["geometry"].to_numpy(), object), hex=True), dtype=object
+        )
+        lines = texts[0].str.cat(texts[1:] + [geometry], sep="\t").tolist() if len(frame) else []
         definitions = psycopg.sql.SQL("").join(
-            psycopg.sql.SQL("{} {}, ").format(psycopg.sql.Identifier(c),
-                                              psycopg.sql.SQL(layer.properties[c].sql_type))
-            for c in columns)
-        conn.execute(query("store/staging_table", staging=staging,
-                           column_definitions=definitions))
-        with conn.cursor().copy(query("store/copy_staging", staging=staging,
-                                      columns=ident["columns"], sep=psycopg.sql.SQL(", "))
-                                ) as copy_in:
+            psycopg.sql.SQL("{} {}, ").format(
+                psycopg.sql.Identifier(c), psycopg.sql.SQL(layer.properties[c].sql_type)
+            )
+            for c in columns
+        )
+        conn.execute(query("store/staging_table", staging=staging, column_definitions=definitions))
+        with conn.cursor().copy(
+            query(
+                "store/copy_staging",
+                staging=staging,
+                columns=ident["columns"],
+                sep=psycopg.sql.SQL(", "),
+            )
+        ) as copy_in:
             for start in range(0, len(lines), 20_000):
-                copy_in.write("\n".join(lines[start:start + 20_000]) + "\n")
+                copy_in.write("\n".join(lines[start : start + 20_000]) + "\n")
         if len(frame):
-            written += conn.execute(query("analysis/refresh_update", **ident),
-                                    {"srid": layer.srid}).rowcount
+            written += conn.execute(
+                query("analysis/refresh_update", **ident), {"srid": layer.srid}
+            ).rowcount
             if conn.execute(query("analysis/refresh_new_rows", **ident)).fetchone()[0]:
-                written += conn.execute(query("analysis/refresh_insert", **ident),
-                                        {"srid": layer.srid}).rowcount
+                written += conn.execute(
+                    query("analysis/refresh_insert", **ident), {"srid": layer.srid}
+                ).rowcount
         if complete:
             gone += [r[0] for r in conn.execute(query("analysis/refresh_missing_rows", **ident))]
         conn.execute(psycopg.sql.SQL("DROP TABLE {}").format(psycopg.sql.Identifier(staging)))
     if gone:
-        written += conn.execute(query("analysis/refresh_delete", table=layer.table, key=key),
-                                {"keys": gone}).rowcount
+        written += conn.execute(
+            query("analysis/refresh_delete", table=layer.table, key=key), {"keys": gone}
+        ).rowcount
     return written
 
 
 # -- the analysis in memory, brought up to date ------------------------------------------------
+
 
 @dataclasses.dataclass
 class Published:
@@ -223,22 +279,25 @@ class Published:
     run: Analysis
     inputs: dict[str, int]
     layers: dict[str, pd.DataFrame]
-    lines: Counter   # (network, WKB) of every utility line, to see which ones an edit moved
-    plots: dict[int, str]   # a digest per plot, to see which ones an edit changed
+    lines: Counter  # (network, WKB) of every utility line, to see which ones an edit moved
+    plots: dict[int, str]  # a digest per plot, to see which ones an edit changed
 
 
 def _line_set(conn: psycopg.Connection) -> Counter:
-    return Counter((r[0], bytes(r[1])) for r in
-                   conn.execute(query("analysis/utility_line_shapes")).fetchall())
+    return Counter(
+        (r[0], bytes(r[1])) for r in conn.execute(query("analysis/utility_line_shapes")).fetchall()
+    )
 
 
-def _lighting(conn: psycopg.Connection, before: Counter | None,
-              after: Counter) -> dict[str, Any] | None:
+def _lighting(
+    conn: psycopg.Connection, before: Counter | None, after: Counter
+) -> dict[str, Any] | None:
     """Streets' lit flags follow the lighting network: derive them again when a lighting line
     was added, moved or removed (a street that changes makes the next step a full refresh,
     so the night-time walks follow too)."""
-    if before is not None and _network_lines(before, "lighting") == \
-            _network_lines(after, "lighting"):
+    if before is not None and _network_lines(before, "lighting") == _network_lines(
+        after, "lighting"
+    ):
         return None
     return derive_street_lighting(conn)
 
@@ -247,8 +306,9 @@ def _network_lines(lines: Counter, network: str) -> Counter:
     return Counter({key: n for key, n in lines.items() if key[0] == network})
 
 
-def _refresh_utilities(run: Analysis, conn: psycopg.Connection, before: Counter,
-                       after: Counter) -> np.ndarray:
+def _refresh_utilities(
+    run: Analysis, conn: psycopg.Connection, before: Counter, after: Counter
+) -> np.ndarray:
     """Utility distances of the plots a removed line may have been nearest to, or an added
     line may be nearer to than their current nearest; returns their positions."""
     table = run.plot_utilities.copy()
@@ -261,8 +321,9 @@ def _refresh_utilities(run: Analysis, conn: psycopg.Connection, before: Counter,
             current = table[f"{network}_m"].to_numpy(float)
             gap = shapely.distance(footprints, utm_shapes([wkb])[0])
             with np.errstate(invalid="ignore"):
-                touched |= (gap <= current + 0.1) if removed else \
-                    (gap <= SEARCH_M) & ~(gap >= current)
+                touched |= (
+                    (gap <= current + 0.1) if removed else (gap <= SEARCH_M) & ~(gap >= current)
+                )
     rows = np.flatnonzero(touched)
     if len(rows):
         fresh = line_distances(conn, footprints[rows])
@@ -282,22 +343,34 @@ def _buildings(run: Analysis, rows: np.ndarray | None = None) -> pd.DataFrame:
 def _layers(run: Analysis) -> dict[str, pd.DataFrame]:
     districts, polycentres, city_row = run.indicators()
     run.city_row = city_row
-    return {"plot_metrics": run.plot_metrics(), "fifteen_cells": run.fifteen_cells(),
-            "building_metrics": _buildings(run), "district_indicators": districts,
-            "polycentre_indicators": polycentres}
+    return {
+        "plot_metrics": run.plot_metrics(),
+        "fifteen_cells": run.fifteen_cells(),
+        "building_metrics": _buildings(run),
+        "district_indicators": districts,
+        "polycentre_indicators": polycentres,
+    }
 
 
-def _changes(run: Analysis, base: Published | None, rows: dict[str, np.ndarray | None],
-             ) -> tuple[dict[str, pd.DataFrame], dict[str, tuple[pd.DataFrame, list[Any]]]]:
+def _changes(
+    run: Analysis,
+    base: Published | None,
+    rows: dict[str, np.ndarray | None],
+) -> tuple[dict[str, pd.DataFrame], dict[str, tuple[pd.DataFrame, list[Any]]]]:
     """The new published frames and, per layer, the rows to upsert and the keys gone. Where
     `rows` names the only positions that can have changed (same rows in the same order as
     before), only those are built and compared, and patched into the previous frame."""
     districts, polycentres, city_row = run.indicators()
     run.city_row = city_row
-    builders = {"plot_metrics": run.plot_metrics, "fifteen_cells": run.fifteen_cells,
-                "building_metrics": lambda r=None: _buildings(run, r)}
-    layers: dict[str, pd.DataFrame] = {"district_indicators": districts,
-                                       "polycentre_indicators": polycentres}
+    builders = {
+        "plot_metrics": run.plot_metrics,
+        "fifteen_cells": run.fifteen_cells,
+        "building_metrics": lambda r=None: _buildings(run, r),
+    }
+    layers: dict[str, pd.DataFrame] = {
+        "district_indicators": districts,
+        "polycentre_indicators": polycentres,
+    }
     changes = {}
     for name, build in builders.items():
         hint = rows.get(name)
@@ -326,8 +399,9 @@ def compute(conn: psycopg.Connection, mode: str, previous: Published | None = No
     """The whole analysis in memory (the walking network reused when it did not change)."""
     run = Analysis(conn, mode)
     network = None
-    if previous is not None and previous.run.city.network.version == \
-            data_versions(conn, ("streets", "terrain")):
+    if previous is not None and previous.run.city.network.version == data_versions(
+        conn, ("streets", "terrain")
+    ):
         network = previous.run.city.network
     run.city = load_city(conn, network)
     run.fifteen()
@@ -342,14 +416,19 @@ def _sources_moved(old: pd.DataFrame, new: pd.DataFrame, category: str) -> bool:
     return len(a) != len(b) or not np.array_equal(a.to_numpy(), b.to_numpy())
 
 
-def _refresh_access(run: Analysis, conn: psycopg.Connection,
-                    changed: set[str]) -> tuple[np.ndarray, np.ndarray]:
+def _refresh_access(
+    run: Analysis, conn: psycopg.Connection, changed: set[str]
+) -> tuple[np.ndarray, np.ndarray]:
     """New sources of the touched categories, one network pass each (the scenario engine's
     node_access over the same baseline); only places whose node's figures moved are
     recomputed. Returns the positions of the plots and cells that were."""
     city = run.city
-    amenities, parks, park_shapes, entrances = (city.amenities, city.parks, city.park_shapes,
-                                                city.entrances)
+    amenities, parks, park_shapes, entrances = (
+        city.amenities,
+        city.parks,
+        city.park_shapes,
+        city.entrances,
+    )
     categories: set[str] = set()
     if changed & {"amenities", "transit_stops"}:
         amenities = amenity_places(conn, city.network)
@@ -358,9 +437,14 @@ def _refresh_access(run: Analysis, conn: psycopg.Connection,
         parks, park_shapes, entrances = park_places(conn, city.network)
         categories.add("parks")
     keep = ("fabric", "area_codes") + (() if "parks" in changed else ("green",))
-    new_city = dataclasses.replace(city, amenities=amenities, parks=parks,
-                                   park_shapes=park_shapes, entrances=entrances,
-                                   _cache={k: v for k, v in city._cache.items() if k in keep})
+    new_city = dataclasses.replace(
+        city,
+        amenities=amenities,
+        parks=parks,
+        park_shapes=park_shapes,
+        entrances=entrances,
+        _cache={k: v for k, v in city._cache.items() if k in keep},
+    )
     ordered = tuple(c for c in CATEGORIES if c in categories)
     before = run.access
     after = node_access(new_city, run.mode, ordered, base=before)
@@ -375,8 +459,7 @@ def _refresh_access(run: Analysis, conn: psycopg.Connection,
         rows = np.flatnonzero(moved[places.node])
         table = getattr(run, name).copy()
         if len(rows):
-            subset = Places(places.x[rows], places.y[rows], places.node[rows],
-                            places.snap_m[rows])
+            subset = Places(places.x[rows], places.y[rows], places.node[rows], places.snap_m[rows])
             fresh = place_table(new_city, after, subset)
             for column in fresh.columns:
                 values = table[column].to_numpy().copy()
@@ -391,8 +474,9 @@ def _plot_prints(conn: psycopg.Connection) -> dict[int, str]:
     return dict(conn.execute(query("analysis/plot_fingerprints")).fetchall())
 
 
-def _refresh_plots(run: Analysis, conn: psycopg.Connection, before: dict[int, str],
-                   after: dict[int, str]) -> np.ndarray | None:
+def _refresh_plots(
+    run: Analysis, conn: psycopg.Connection, before: dict[int, str], after: dict[int, str]
+) -> np.ndarray | None:
     """Plots created, redrawn, re-zoned or deleted: only those plots are read, snapped and
     analysed (minutes from the node access in memory, walkability, seismic exposure, utility
     distances); the H3 cells' residents follow. Returns the positions of the cells whose
@@ -406,41 +490,52 @@ def _refresh_plots(run: Analysis, conn: psycopg.Connection, before: dict[int, st
         return None
     fresh["residents"] = pd.to_numeric(fresh["residents"]).astype(np.int64)
     keep = ~city.plots["id"].isin(edited + gone).to_numpy()
-    ids = np.concatenate([city.plots["id"].to_numpy(np.int64)[keep],
-                          fresh["id"].to_numpy(np.int64)])
+    ids = np.concatenate(
+        [city.plots["id"].to_numpy(np.int64)[keep], fresh["id"].to_numpy(np.int64)]
+    )
     order = np.argsort(ids, kind="stable")
 
     def merged(old: Any, new: Any) -> Any:
         if isinstance(old, pd.DataFrame):
-            return pd.concat([old[keep], new], ignore_index=True).iloc[order] \
-                .reset_index(drop=True)
+            return pd.concat([old[keep], new], ignore_index=True).iloc[order].reset_index(drop=True)
         return np.concatenate([np.asarray(old)[keep], np.asarray(new)])[order]
 
     x, y = to_utm(fresh["lon"].to_numpy(float), fresh["lat"].to_numpy(float))
     places = Places.snapped(city.network, x, y)
-    shapes = shapely.from_wkb([r[1] for r in conn.execute(query("analysis/plot_shapes"),
-                                                          {"ids": edited}).fetchall()])
-    footprints = shapely.transform(shapes, lambda xy: np.column_stack(to_utm(xy[:, 0],
-                                                                             xy[:, 1])))
+    shapes = shapely.from_wkb(
+        [r[1] for r in conn.execute(query("analysis/plot_shapes"), {"ids": edited}).fetchall()]
+    )
+    footprints = shapely.transform(shapes, lambda xy: np.column_stack(to_utm(xy[:, 0], xy[:, 1])))
     hazards = Hazards.load(conn)
     exposure = hazards.exposure(footprints)
     exposure["seismic_intensity"] = hazards.intensity(
-        shapely.points(fresh["lon"].to_numpy(float), fresh["lat"].to_numpy(float)))
+        shapely.points(fresh["lon"].to_numpy(float), fresh["lat"].to_numpy(float))
+    )
     plots = merged(city.plots, fresh.astype(city.plots.dtypes.to_dict(), errors="ignore"))
     cells = _cells(city.district_shapes, city.districts, plots)
     if cells["h3"].tolist() != city.cells["h3"].tolist():
         return None
-    moved = np.flatnonzero((cells[["residents", "plots"]].to_numpy()
-                            != city.cells[["residents", "plots"]].to_numpy()).any(axis=1)
-                           | (cells["district"].to_numpy(object)
-                              != city.cells["district"].to_numpy(object)))
-    plot_places = Places(merged(city.plot_places.x, places.x), merged(city.plot_places.y, places.y),
-                         merged(city.plot_places.node, places.node),
-                         merged(city.plot_places.snap_m, places.snap_m))
+    moved = np.flatnonzero(
+        (
+            cells[["residents", "plots"]].to_numpy()
+            != city.cells[["residents", "plots"]].to_numpy()
+        ).any(axis=1)
+        | (cells["district"].to_numpy(object) != city.cells["district"].to_numpy(object))
+    )
+    plot_places = Places(
+        merged(city.plot_places.x, places.x),
+        merged(city.plot_places.y, places.y),
+        merged(city.plot_places.node, places.node),
+        merged(city.plot_places.snap_m, places.snap_m),
+    )
     keep_cache = ("fabric", "green", ("access", run.mode))
-    new_city = dataclasses.replace(city, plots=plots, plot_places=plot_places, cells=cells,
-                                   _cache={k: v for k, v in city._cache.items()
-                                           if k in keep_cache})
+    new_city = dataclasses.replace(
+        city,
+        plots=plots,
+        plot_places=plot_places,
+        cells=cells,
+        _cache={k: v for k, v in city._cache.items() if k in keep_cache},
+    )
     run.plot_access = merged(run.plot_access, place_table(new_city, run.access, places))
     run.plot_hazards = merged(run.plot_hazards, exposure)
     run.plot_utilities = merged(run.plot_utilities, line_distances(conn, footprints))
@@ -477,17 +572,16 @@ class Refresher:
             with conn.transaction():
                 return self._step(conn, edited)
         except Exception:
-            self.state = None   # rebuilt from the published data next time
+            self.state = None  # rebuilt from the published data next time
             raise
         finally:
-            conn.execute(query("analysis/refresh_unlock"),
-                         {"space": LOCK_SPACE, "key": APPLY_LOCK})
+            conn.execute(query("analysis/refresh_unlock"), {"space": LOCK_SPACE, "key": APPLY_LOCK})
 
     def _step(self, conn: psycopg.Connection, edited: bool) -> dict[str, Any] | None:
         computed = published_computed(conn)
         if computed is None or not computed.get("inputs"):
             self.state = None
-            return None   # never analysed: `twin analyse` first
+            return None  # never analysed: `twin analyse` first
         mode = computed.get("mode", "slope")
         current = input_versions(conn)
         analysed = computed["inputs"]
@@ -497,7 +591,7 @@ class Refresher:
             return None
         changed = {name for name, version in current.items() if analysed.get(name) != version}
         if not edited and not changed <= set(EDITED_LAYERS):
-            return None   # a bulk load: `twin analyse` (twin up) refreshes it
+            return None  # a bulk load: `twin analyse` (twin up) refreshes it
         started = time.perf_counter()
         base = self.state if self.state is not None and self.state.inputs == analysed else None
         rows: dict[str, np.ndarray | None] = {name: None for name in KEYS}
@@ -514,8 +608,11 @@ class Refresher:
                 if cell_pos is None:
                     run, how = None, "full"
         if run is None:
-            run, lines, prints = compute(conn, mode, self.state), _line_set(conn), \
-                _plot_prints(conn)
+            run, lines, prints = (
+                compute(conn, mode, self.state),
+                _line_set(conn),
+                _plot_prints(conn),
+            )
         elif how == "incremental":
             if changed & ACCESS_LAYERS:
                 plot_pos, access_cells = _refresh_access(run, conn, changed)
@@ -529,31 +626,58 @@ class Refresher:
                     building_pos = None
                 if "utility_lines" in changed:
                     lines = _line_set(conn)
-                    plot_pos = np.union1d(plot_pos, _refresh_utilities(run, conn, base.lines,
-                                                                         lines))
+                    plot_pos = np.union1d(
+                        plot_pos, _refresh_utilities(run, conn, base.lines, lines)
+                    )
                     run.wear = wear(conn)
             if "plots" in changed:
-                plot_pos = None   # ids moved: compare every plot by id
-            rows.update({"plot_metrics": plot_pos, "fifteen_cells": cell_pos,
-                         "building_metrics": building_pos})
+                plot_pos = None  # ids moved: compare every plot by id
+            rows.update(
+                {
+                    "plot_metrics": plot_pos,
+                    "fifteen_cells": cell_pos,
+                    "building_metrics": building_pos,
+                }
+            )
         layers, changes = _changes(run, base, rows)
-        written = {name: write_changed(conn, name, upsert, gone, complete=base is None)
-                   for name, (upsert, gone) in changes.items()}
+        written = {
+            name: write_changed(conn, name, upsert, gone, complete=base is None)
+            for name, (upsert, gone) in changes.items()
+        }
         details = dict(computed)
-        details.update({"inputs": current, "refresh": how,
-                        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                        "refreshed_layers": sorted(changed),
-                        "plots": int(len(run.city.plots)), "cells": int(len(run.city.cells))})
-        synthetic = bool(conn.execute(query("analysis/input_provenance"),
-                                      {"names": ["plots", "streets", "amenities"]}
-                                      ).fetchone()[0])
+        details.update(
+            {
+                "inputs": current,
+                "refresh": how,
+                "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "refreshed_layers": sorted(changed),
+                "plots": int(len(run.city.plots)),
+                "cells": int(len(run.city.cells)),
+            }
+        )
+        synthetic = bool(
+            conn.execute(
+                query("analysis/input_provenance"), {"names": ["plots", "streets", "amenities"]}
+            ).fetchone()[0]
+        )
         for name in layers:
-            record_provenance(conn, name, Provenance(
-                source=SOURCE, licence="CC-BY-4.0", synthetic=synthetic,
-                details={"city": _jsonable(run.city_row), "computed": details}
-                if name == "district_indicators" else {"computed": details}))
-        lighting = _lighting(conn, base.lines if base is not None else None, lines) \
-            if "utility_lines" in changed else None
+            record_provenance(
+                conn,
+                name,
+                Provenance(
+                    source=SOURCE,
+                    licence="CC-BY-4.0",
+                    synthetic=synthetic,
+                    details={"city": _jsonable(run.city_row), "computed": details}
+                    if name == "district_indicators"
+                    else {"computed": details},
+                ),
+            )
+        lighting = (
+            _lighting(conn, base.lines if base is not None else None, lines)
+            if "utility_lines" in changed
+            else None
+        )
         self.state = Published(run, current, layers, lines, prints)
         self._share(run, conn)
         mobility = None
@@ -561,14 +685,20 @@ class Refresher:
             # the mobility and safety layers read the same city (after a lighting change, the
             # next step's city, whose night-time network has the new lit flags)
             mobility = publish_mobility(conn, run.city, mode, lighting).get("available", True)
-        result = {"refresh": how, "layers": sorted(changed), "rows_written": written,
-                  "lighting": lighting, "mobility_published": mobility,
-                  "seconds": round(time.perf_counter() - started, 3)}
+        result = {
+            "refresh": how,
+            "layers": sorted(changed),
+            "rows_written": written,
+            "lighting": lighting,
+            "mobility_published": mobility,
+            "seconds": round(time.perf_counter() - started, 3),
+        }
         LOG.info("analysis refreshed", extra={"fields": result})
         return result
 
 
 # -- one refresher per server ----------------------------------------------------------------
+
 
 def refresher_enabled() -> bool:
     """Servers refresh the analysis after edits unless TWIN_ANALYSIS_REFRESH=off."""
@@ -587,35 +717,43 @@ def _serve_forever(stop: threading.Event) -> None:
     refresher = Refresher()
     while not stop.is_set():
         try:
-            with psycopg.connect(database_url(), autocommit=True,
-                                 application_name=REFRESHER_NAME) as conn:
+            with psycopg.connect(
+                database_url(), autocommit=True, application_name=REFRESHER_NAME
+            ) as conn:
                 conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-                while not conn.execute(query("analysis/refresh_try_lock"),
-                                       {"space": LOCK_SPACE, "key": LEADER_LOCK}).fetchone()[0]:
+                while not conn.execute(
+                    query("analysis/refresh_try_lock"), {"space": LOCK_SPACE, "key": LEADER_LOCK}
+                ).fetchone()[0]:
                     if stop.wait(POLL_SECONDS):
                         return
-                conn.execute(query("analysis/refresher_state"),
-                             {"name": f"{REFRESHER_NAME}: building"})
+                conn.execute(
+                    query("analysis/refresher_state"), {"name": f"{REFRESHER_NAME}: building"}
+                )
                 conn.execute(query("analysis/refresh_listen"))
                 edited = False  # until an edit is announced: plain-SQL edits only
                 ready = False
                 while not stop.is_set():
                     done = refresher.step(conn, edited)
                     if not ready:
-                        conn.execute(query("analysis/refresher_state"),
-                                     {"name": f"{REFRESHER_NAME}: ready"})
+                        conn.execute(
+                            query("analysis/refresher_state"), {"name": f"{REFRESHER_NAME}: ready"}
+                        )
                         ready = True
                     if done and (done.get("lighting") or {}).get("changed"):
-                        edited = True   # streets' lit flags moved: the night network follows
+                        edited = True  # streets' lit flags moved: the night network follows
                         continue
-                    edited = any(True for _ in conn.notifies(timeout=POLL_SECONDS,
-                                                             stop_after=1))
-                    for _ in conn.notifies(timeout=0.05):   # coalesce a burst of edits
+                    edited = any(True for _ in conn.notifies(timeout=POLL_SECONDS, stop_after=1))
+                    for _ in conn.notifies(timeout=0.05):  # coalesce a burst of edits
                         pass
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-            LOG.warning("analysis refresher lost the database; retrying",
-                        extra={"fields": {"error": str(exc).splitlines()[0] if str(exc) else
-                                          type(exc).__name__}})
+            LOG.warning(
+                "analysis refresher lost the database; retrying",
+                extra={
+                    "fields": {
+                        "error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                    }
+                },
+            )
             refresher.state = None
             stop.wait(POLL_SECONDS)
         except Exception:
@@ -624,7 +762,7 @@ def _serve_forever(stop: threading.Event) -> None:
             stop.wait(5 * POLL_SECONDS)
 
 
-REFRESHER_NICENESS = 15      # serving comes first: the refresher takes the CPU left over
+REFRESHER_NICENESS = 15  # serving comes first: the refresher takes the CPU left over
 
 
 def _refresher_main(parent: int, log_level: int) -> None:
@@ -633,13 +771,11 @@ def _refresher_main(parent: int, log_level: int) -> None:
 
     logs.setup()
     logging.getLogger().setLevel(log_level)
-    try:
+    with contextlib.suppress(OSError):
         os.nice(REFRESHER_NICENESS)
-    except OSError:
-        pass
     stop = threading.Event()
 
-    def orphaned() -> None:   # a killed server leaves no refresher behind
+    def orphaned() -> None:  # a killed server leaves no refresher behind
         while not stop.wait(1.0):
             if os.getppid() != parent:
                 os._exit(0)
@@ -648,17 +784,27 @@ def _refresher_main(parent: int, log_level: int) -> None:
     _serve_forever(stop)
 
 
-def start_refresher_process() -> "multiprocessing.process.BaseProcess":
+def start_refresher_process() -> multiprocessing.process.BaseProcess:
     """Start the server's refresher process (`twin serve`, `twin up`); it ends with the
     server (daemon) or, if the server is killed, within a second of it."""
-    import multiprocessing
 
     process = multiprocessing.get_context("spawn").Process(
-        target=_refresher_main, args=(os.getpid(), logging.getLogger().level), daemon=True,
-        name="twin-analysis-refresher")
+        target=_refresher_main,
+        args=(os.getpid(), logging.getLogger().level),
+        daemon=True,
+        name="twin-analysis-refresher",
+    )
     process.start()
     return process
 
 
-__all__ = ["Refresher", "announce", "refresher_enabled", "changed_rows", "freshness",
-           "refresher_state", "start_refresher_process", "write_changed"]
+__all__ = [
+    "Refresher",
+    "announce",
+    "changed_rows",
+    "freshness",
+    "refresher_enabled",
+    "refresher_state",
+    "start_refresher_process",
+    "write_changed",
+]

@@ -36,8 +36,10 @@ def baseline(city: CityModel, mode: str) -> NodeAccess:
 def check_point(lon: float, lat: float) -> None:
     minx, miny, maxx, maxy = CITY_BBOX
     if not (minx <= lon <= maxx and miny <= lat <= maxy):
-        raise AnalysisInputError(f"point ({lon}, {lat}) is outside the city: lon must be within "
-                                 f"{minx}..{maxx} and lat within {miny}..{maxy}")
+        raise AnalysisInputError(
+            f"point ({lon}, {lat}) is outside the city: lon must be within "
+            f"{minx}..{maxx} and lat within {miny}..{maxy}"
+        )
 
 
 def _nearest_source(city: CityModel, category: str, index: int) -> dict[str, Any] | None:
@@ -57,31 +59,42 @@ def access_report(city: CityModel, x: float, y: float, mode: str) -> dict[str, A
     network = city.network
     node, snap_m = network.snap_xy(np.array([x]), np.array([y]))
     if snap_m[0] > MAX_SNAP_M:
-        raise AnalysisInputError(f"no walkable street within {MAX_SNAP_M:.0f} m of the point "
-                                 f"(nearest is {snap_m[0]:.0f} m away)")
+        raise AnalysisInputError(
+            f"no walkable street within {MAX_SNAP_M:.0f} m of the point "
+            f"(nearest is {snap_m[0]:.0f} m away)"
+        )
     access = baseline(city, mode)
     frame = place_minutes(access, Places(np.array([x]), np.array([y]), node, snap_m))
     row = frame.iloc[0]
     density, block = fabric(city).at(np.array([x]), np.array([y]))
     minutes = {c: _number(row[f"min_{c}"]) for c in CATEGORIES}
-    score = float(walkability({c: frame[f"min_{c}"].to_numpy() for c in CATEGORIES},
-                              density, block)[0])
+    score = float(
+        walkability({c: frame[f"min_{c}"].to_numpy() for c in CATEGORIES}, density, block)[0]
+    )
     nearest = {}
     for category in CATEGORIES:
         source = _nearest_source(city, category, int(access.origin[category][node[0]]))
         if source is not None and minutes[category] is not None:
             nearest[category] = {**source, "minutes": minutes[category]}
     within = [c for c in CATEGORIES if minutes[c] is not None and minutes[c] <= THRESHOLD_MINUTES]
-    return {"mode": mode, "slope_aware": bool(network.slope_aware and mode == "slope"),
-            "snap_m": round(float(snap_m[0]), 1),
-            "minutes": minutes, "nearest": nearest, "within_15": within,
-            "missing": [c for c in CATEGORIES if c not in within],
-            "categories_15": len(within), "all_six": len(within) == len(CATEGORIES),
-            "score": score, "walkability": score,
-            "intersection_density": round(float(density[0]), 1),
-            "mean_block_m": _number(block[0]),
-            "park_walk_m": _number(row["park_walk_m"]),
-            "park_300": bool(row["park_300"]), "park_500": bool(row["park_500"])}
+    return {
+        "mode": mode,
+        "slope_aware": bool(network.slope_aware and mode == "slope"),
+        "snap_m": round(float(snap_m[0]), 1),
+        "minutes": minutes,
+        "nearest": nearest,
+        "within_15": within,
+        "missing": [c for c in CATEGORIES if c not in within],
+        "categories_15": len(within),
+        "all_six": len(within) == len(CATEGORIES),
+        "score": score,
+        "walkability": score,
+        "intersection_density": round(float(density[0]), 1),
+        "mean_block_m": _number(block[0]),
+        "park_walk_m": _number(row["park_walk_m"]),
+        "park_300": bool(row["park_300"]),
+        "park_500": bool(row["park_500"]),
+    }
 
 
 def plot_place(city: CityModel, plot_id: int) -> tuple[int, float, float]:
@@ -93,48 +106,99 @@ def plot_place(city: CityModel, plot_id: int) -> tuple[int, float, float]:
     return i, float(city.plot_places.x[i]), float(city.plot_places.y[i])
 
 
-def fifteen_minute_report(city: CityModel, *, lon: float | None = None, lat: float | None = None,
-                          plot_id: int | None = None, mode: str = "slope") -> dict[str, Any]:
+def fifteen_minute_report(
+    city: CityModel,
+    *,
+    lon: float | None = None,
+    lat: float | None = None,
+    plot_id: int | None = None,
+    mode: str = "slope",
+) -> dict[str, Any]:
     if plot_id is not None:
         i, x, y = plot_place(city, plot_id)
         report = access_report(city, x, y, mode)
         plot = city.plots.iloc[i]
-        return {"plot_id": plot_id, "cadastral_number": plot.cadastral_number,
-                "district": plot.district, "lon": float(plot.lon), "lat": float(plot.lat),
-                **report}
+        return {
+            "plot_id": plot_id,
+            "cadastral_number": plot.cadastral_number,
+            "district": plot.district,
+            "lon": float(plot.lon),
+            "lat": float(plot.lat),
+            **report,
+        }
     check_point(lon, lat)
     x, y = to_utm(np.array([lon]), np.array([lat]))
     return {"lon": lon, "lat": lat, **access_report(city, float(x[0]), float(y[0]), mode)}
 
 
-def plot_report(conn: psycopg.Connection, city: CityModel, plot_id: int,
-                mode: str = "slope") -> dict[str, Any]:
+def plot_report(
+    conn: psycopg.Connection, city: CityModel, plot_id: int, mode: str = "slope"
+) -> dict[str, Any]:
     """Everything a planner asks about one plot."""
     row = conn.execute(query("analysis/plot_row"), {"plot_id": plot_id}).fetchone()
     if row is None:
         raise AnalysisInputError(f"unknown plot id {plot_id}: no plot with that id")
-    keys = ["id", "cadastral_number", "land_use", "zoning", "max_height_m", "owner_type",
-            "district", "block_code", "area_m2", "residents"]
+    keys = [
+        "id",
+        "cadastral_number",
+        "land_use",
+        "zoning",
+        "max_height_m",
+        "owner_type",
+        "district",
+        "block_code",
+        "area_m2",
+        "residents",
+    ]
     plot = dict(zip(keys, row))
     hazards = conn.execute(query("analysis/plot_hazards"), {"plot_id": plot_id}).fetchone()
-    utilities = dict(conn.execute(query("analysis/plot_utility_distances"),
-                                  {"plot_id": plot_id, "networks": list(NETWORKS)}).fetchall())
-    access = fifteen_minute_report(city, plot_id=plot_id, mode=mode) \
-        if (city.plots["id"].to_numpy() == plot_id).any() else None
+    utilities = dict(
+        conn.execute(
+            query("analysis/plot_utility_distances"),
+            {"plot_id": plot_id, "networks": list(NETWORKS)},
+        ).fetchall()
+    )
+    access = (
+        fifteen_minute_report(city, plot_id=plot_id, mode=mode)
+        if (city.plots["id"].to_numpy() == plot_id).any()
+        else None
+    )
     return {
-        "plot_id": plot_id, "plot": plot,
-        "seismic": {"intensity": hazards[0], "nearest_fault": hazards[1],
-                    "fault_distance_m": _number(hazards[2], 1),
-                    "in_fault_setback": bool(hazards[3]), "setback_faults": hazards[4]},
+        "plot_id": plot_id,
+        "plot": plot,
+        "seismic": {
+            "intensity": hazards[0],
+            "nearest_fault": hazards[1],
+            "fault_distance_m": _number(hazards[2], 1),
+            "in_fault_setback": bool(hazards[3]),
+            "setback_faults": hazards[4],
+        },
         "utilities": {f"{n}_m": _number(utilities.get(n), 1) for n in NETWORKS},
-        "fifteen_minute": None if access is None else {
-            k: access[k] for k in ("mode", "minutes", "nearest", "within_15", "missing",
-                                   "categories_15", "all_six", "snap_m")},
-        "parks": None if access is None else {k: access[k] for k in ("park_walk_m", "park_300",
-                                                                    "park_500")},
-        "walkability": None if access is None else {
-            "score": access["walkability"], "intersection_density": access["intersection_density"],
-            "mean_block_m": access["mean_block_m"]},
+        "fifteen_minute": None
+        if access is None
+        else {
+            k: access[k]
+            for k in (
+                "mode",
+                "minutes",
+                "nearest",
+                "within_15",
+                "missing",
+                "categories_15",
+                "all_six",
+                "snap_m",
+            )
+        },
+        "parks": None
+        if access is None
+        else {k: access[k] for k in ("park_walk_m", "park_300", "park_500")},
+        "walkability": None
+        if access is None
+        else {
+            "score": access["walkability"],
+            "intersection_density": access["intersection_density"],
+            "mean_block_m": access["mean_block_m"],
+        },
     }
 
 
@@ -145,5 +209,4 @@ def _number(value: Any, digits: int = 2) -> float | None:
     return None if np.isnan(value) else round(value, digits)
 
 
-__all__ = ["access_report", "baseline", "check_point",
-           "fifteen_minute_report", "plot_report"]
+__all__ = ["access_report", "baseline", "check_point", "fifteen_minute_report", "plot_report"]

@@ -45,8 +45,11 @@ def _processor(process_id: str) -> Any:
 
 
 def _json(body: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY),
-                    status_code=status, media_type="application/json")
+    return Response(
+        orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY),
+        status_code=status,
+        media_type="application/json",
+    )
 
 
 def lenient_json(raw: bytes) -> Any:
@@ -71,8 +74,9 @@ async def execute(request: Request) -> Response:
         if document is None:
             return render(InvalidParameter(f"request body is not JSON: {exc}"))
     if not isinstance(document, dict) or not isinstance(document.get("inputs", {}), dict):
-        return render(InvalidParameter('request body must be {"inputs": {...}} with inputs an '
-                                       "object"))
+        return render(
+            InvalidParameter('request body must be {"inputs": {...}} with inputs an object')
+        )
     processor = _processor(process_id)
     try:
         _, result = await run_in_threadpool(processor.execute, document.get("inputs", {}))
@@ -87,28 +91,46 @@ def indicators_document() -> dict[str, Any]:
     """The city, its districts and polycentres with the twin's figures beside the targets."""
     with connection() as conn:
         row = conn.execute(query("analysis/city_indicators")).fetchone()
-        districts = [r[0] for r in conn.execute(query("analysis/area_indicators",
-                                                      table="district_indicators",
-                                                      key="district")).fetchall()]
-        polycentres = [r[0] for r in conn.execute(query("analysis/area_indicators",
-                                                        table="polycentre_indicators",
-                                                        key="polycentre")).fetchall()]
-        if row is not None and row[0] is not None:   # twin/mobility: its figures beside ours
+        districts = [
+            r[0]
+            for r in conn.execute(
+                query("analysis/area_indicators", table="district_indicators", key="district")
+            ).fetchall()
+        ]
+        polycentres = [
+            r[0]
+            for r in conn.execute(
+                query("analysis/area_indicators", table="polycentre_indicators", key="polycentre")
+            ).fetchall()
+        ]
+        if row is not None and row[0] is not None:  # twin/mobility: its figures beside ours
             from twin.mobility.document import mobility_safety_member
+
             mobility_safety = mobility_safety_member(conn)
             current = freshness(conn)
     if row is None or row[0] is None:
         raise NotFound("no indicators yet: run `twin analyse` (or `twin up`) first")
     city, computed, changed_at = row
-    return {"city": with_targets(city), "districts": [with_targets(d) for d in districts],
-            "mobility_safety": mobility_safety,
-            "polycentres": [with_targets(p) for p in polycentres],
-            "computed": {**(computed or {}), "published_at": changed_at.isoformat()},
-            "freshness": current,
-            "links": [{"rel": "related", "type": "application/geo+json",
-                       "href": "collections/district_indicators/items"},
-                      {"rel": "related", "type": "application/geo+json",
-                       "href": "collections/polycentre_indicators/items"}]}
+    return {
+        "city": with_targets(city),
+        "districts": [with_targets(d) for d in districts],
+        "mobility_safety": mobility_safety,
+        "polycentres": [with_targets(p) for p in polycentres],
+        "computed": {**(computed or {}), "published_at": changed_at.isoformat()},
+        "freshness": current,
+        "links": [
+            {
+                "rel": "related",
+                "type": "application/geo+json",
+                "href": "collections/district_indicators/items",
+            },
+            {
+                "rel": "related",
+                "type": "application/geo+json",
+                "href": "collections/polycentre_indicators/items",
+            },
+        ],
+    }
 
 
 async def indicators(request: Request) -> Response:

@@ -22,14 +22,21 @@ from twin.analysis.network import to_utm
 from twin.analysis.reports import baseline
 from twin.catalog import CITY_BBOX, get_layer
 
-DEFAULT_KIND = {"education": "school", "healthcare": "clinic", "commerce": "shop",
-                "culture_sport": "sport", "parks": "park_entrance", "transit": "transit_stop"}
+DEFAULT_KIND = {
+    "education": "school",
+    "healthcare": "clinic",
+    "commerce": "shop",
+    "culture_sport": "sport",
+    "parks": "park_entrance",
+    "transit": "transit_stop",
+}
 MAX_CHANGED_CELLS = 5000
 TARGET_KEYS = {"green_norm_m2", "green_target_2025_m2", "green_target_2030_m2"}
 
 
-def _baseline_tables(city: CityModel, mode: str) -> tuple[pd.DataFrame, pd.DataFrame,
-                                                          dict[str, Any]]:
+def _baseline_tables(
+    city: CityModel, mode: str
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     key = ("tables", mode)
     if key not in city._cache:
         plots, cells = fifteen_tables(city, baseline(city, mode), describe=False)
@@ -40,8 +47,9 @@ def _baseline_tables(city: CityModel, mode: str) -> tuple[pd.DataFrame, pd.DataF
 def _ids(value: Any, name: str) -> list[int]:
     if value is None:
         return []
-    if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool)
-                                              for v in value):
+    if not isinstance(value, list) or not all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value
+    ):
         raise AnalysisInputError(f"{name} must be a list of integer ids")
     return value
 
@@ -53,10 +61,15 @@ def parse_additions(add: Any) -> tuple[pd.DataFrame, list[Any], pd.DataFrame]:
     amenities, parks, park_rows = [], [], []
     if add is None:
         add = {"type": "FeatureCollection", "features": []}
-    if not isinstance(add, dict) or add.get("type") != "FeatureCollection" \
-            or not isinstance(add.get("features"), list):
-        raise AnalysisInputError("add must be a GeoJSON FeatureCollection "
-                                 "({\"type\": \"FeatureCollection\", \"features\": [...]})")
+    if (
+        not isinstance(add, dict)
+        or add.get("type") != "FeatureCollection"
+        or not isinstance(add.get("features"), list)
+    ):
+        raise AnalysisInputError(
+            "add must be a GeoJSON FeatureCollection "
+            '({"type": "FeatureCollection", "features": [...]})'
+        )
     minx, miny, maxx, maxy = CITY_BBOX
     for i, feature in enumerate(add["features"]):
         if not isinstance(feature, dict) or feature.get("type") != "Feature":
@@ -65,49 +78,84 @@ def parse_additions(add: Any) -> tuple[pd.DataFrame, list[Any], pd.DataFrame]:
         try:
             geometry = shape(feature.get("geometry"))
         except Exception as exc:  # shapely raises several types for malformed GeoJSON
-            raise AnalysisInputError(f"add.features[{i}] has invalid GeoJSON geometry: "
-                                     f"{exc}") from None
+            raise AnalysisInputError(
+                f"add.features[{i}] has invalid GeoJSON geometry: {exc}"
+            ) from None
         if geometry.is_empty or not geometry.is_valid:
             raise AnalysisInputError(f"add.features[{i}] has an empty or invalid geometry")
         bx0, by0, bx1, by1 = geometry.bounds
         if bx0 < minx or by0 < miny or bx1 > maxx or by1 > maxy:
-            raise AnalysisInputError(f"add.features[{i}] lies outside the city "
-                                     f"(bbox {list(CITY_BBOX)})")
+            raise AnalysisInputError(
+                f"add.features[{i}] lies outside the city (bbox {list(CITY_BBOX)})"
+            )
         if geometry.geom_type == "Point":
             category = properties.get("category")
             if category not in CATEGORIES:
-                raise AnalysisInputError(f"add.features[{i}]: unknown category {category!r}; "
-                                         f"use one of {', '.join(CATEGORIES)}")
+                raise AnalysisInputError(
+                    f"add.features[{i}]: unknown category {category!r}; "
+                    f"use one of {', '.join(CATEGORIES)}"
+                )
             kind = properties.get("kind") or DEFAULT_KIND[category]
             if kind not in amenity_kinds:
                 raise AnalysisInputError(f"add.features[{i}]: unknown amenity kind {kind!r}")
-            amenities.append({"layer": "scenario", "id": -(i + 1), "category": category,
-                              "kind": kind, "name": properties.get("name") or f"new {kind}",
-                              "lon": geometry.x, "lat": geometry.y})
+            amenities.append(
+                {
+                    "layer": "scenario",
+                    "id": -(i + 1),
+                    "category": category,
+                    "kind": kind,
+                    "name": properties.get("name") or f"new {kind}",
+                    "lon": geometry.x,
+                    "lat": geometry.y,
+                }
+            )
         elif geometry.geom_type in ("Polygon", "MultiPolygon"):
             kind = properties.get("kind") or "park"
             if kind not in park_kinds:
-                raise AnalysisInputError(f"add.features[{i}]: unknown park kind {kind!r}; use "
-                                         f"one of {', '.join(sorted(park_kinds))}")
+                raise AnalysisInputError(
+                    f"add.features[{i}]: unknown park kind {kind!r}; use "
+                    f"one of {', '.join(sorted(park_kinds))}"
+                )
             parks.append(geometry)
-            park_rows.append({"id": -(i + 1), "name": properties.get("name") or f"new {kind}",
-                              "kind": kind, "status": "existing", "district": None})
+            park_rows.append(
+                {
+                    "id": -(i + 1),
+                    "name": properties.get("name") or f"new {kind}",
+                    "kind": kind,
+                    "status": "existing",
+                    "district": None,
+                }
+            )
         else:
-            raise AnalysisInputError(f"add.features[{i}]: a {geometry.geom_type} is neither an "
-                                     "amenity (Point) nor a park (Polygon, MultiPolygon)")
-    return (pd.DataFrame(amenities, columns=["layer", "id", "category", "kind", "name", "lon",
-                                             "lat"]),
-            parks, pd.DataFrame(park_rows, columns=["id", "name", "kind", "status", "district"]))
+            raise AnalysisInputError(
+                f"add.features[{i}]: a {geometry.geom_type} is neither an "
+                "amenity (Point) nor a park (Polygon, MultiPolygon)"
+            )
+    return (
+        pd.DataFrame(amenities, columns=["layer", "id", "category", "kind", "name", "lon", "lat"]),
+        parks,
+        pd.DataFrame(park_rows, columns=["id", "name", "kind", "status", "district"]),
+    )
 
 
 def _delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
-    return {k: round(after[k] - before[k], 4) for k, v in before.items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool)
-            and isinstance(after.get(k), (int, float)) and k not in TARGET_KEYS}
+    return {
+        k: round(after[k] - before[k], 4)
+        for k, v in before.items()
+        if isinstance(v, (int, float))
+        and not isinstance(v, bool)
+        and isinstance(after.get(k), (int, float))
+        and k not in TARGET_KEYS
+    }
 
 
-def run_scenario(city: CityModel, add: Any = None, remove_amenities: Any = None,
-                 remove_parks: Any = None, mode: str = "slope") -> dict[str, Any]:
+def run_scenario(
+    city: CityModel,
+    add: Any = None,
+    remove_amenities: Any = None,
+    remove_parks: Any = None,
+    mode: str = "slope",
+) -> dict[str, Any]:
     """Indicators before, after and their difference, plus the cells whose access changed."""
     added, new_parks, new_park_rows = parse_additions(add)
     removed_amenities = _ids(remove_amenities, "remove_amenities")
@@ -120,8 +168,9 @@ def run_scenario(city: CityModel, add: Any = None, remove_amenities: Any = None,
     if unknown:
         raise AnalysisInputError(f"remove_parks: unknown (or not existing) park ids {unknown}")
     if not len(added) and not new_parks and not removed_amenities and not removed_parks:
-        raise AnalysisInputError("the scenario changes nothing: give add, remove_amenities or "
-                                 "remove_parks")
+        raise AnalysisInputError(
+            "the scenario changes nothing: give add, remove_amenities or remove_parks"
+        )
 
     gone = (city.amenities.layer == "amenities") & city.amenities.id.isin(removed_amenities)
     categories = set(city.amenities.loc[gone, "category"]) | set(added["category"])
@@ -138,23 +187,36 @@ def run_scenario(city: CityModel, add: Any = None, remove_amenities: Any = None,
         park_shapes = city.park_shapes[keep]
         entrances = entrances[~entrances.park.isin(removed_parks)]
         if new_parks:
-            utm = shapely.transform(np.array(new_parks, dtype=object), lambda xy: np.column_stack(
-                to_utm(xy[:, 0], xy[:, 1])))
+            utm = shapely.transform(
+                np.array(new_parks, dtype=object),
+                lambda xy: np.column_stack(to_utm(xy[:, 0], xy[:, 1])),
+            )
             park_shapes = np.concatenate([park_shapes, utm])
-            entrances = pd.concat([entrances, park_entrances(city.network, utm,
-                                                             new_park_rows.id.to_numpy())],
-                                  ignore_index=True)
+            entrances = pd.concat(
+                [entrances, park_entrances(city.network, utm, new_park_rows.id.to_numpy())],
+                ignore_index=True,
+            )
     categories_run = tuple(c for c in CATEGORIES if c in categories)
 
     plots_before, cells_before, before = _baseline_tables(city, mode)
-    after_access = node_access(city, mode, categories_run, amenities=amenities,
-                               entrances=entrances, base=baseline(city, mode))
-    plots_after, cells_after = refresh_tables(city, (plots_before, cells_before), after_access,
-                                              categories_run)
+    after_access = node_access(
+        city,
+        mode,
+        categories_run,
+        amenities=amenities,
+        entrances=entrances,
+        base=baseline(city, mode),
+    )
+    plots_after, cells_after = refresh_tables(
+        city, (plots_before, cells_before), after_access, categories_run
+    )
     after = access_summaries(city, plots_after, cells_after, park_shapes=park_shapes)
 
-    compared = [f"min_{c}" for c in categories_run] + ["categories_15", "park_walk_m",
-                                                       "walkability"]
+    compared = [f"min_{c}" for c in categories_run] + [
+        "categories_15",
+        "park_walk_m",
+        "walkability",
+    ]
     changed_cells = _changed(cells_before, cells_after, compared)
     changed_plots = _changed(plots_before, plots_after, compared)
     residents = city.plots["residents"].to_numpy()
@@ -168,28 +230,48 @@ def run_scenario(city: CityModel, add: Any = None, remove_amenities: Any = None,
         for column in compared:
             properties[f"{column}_before"] = _plain(b[column])
             properties[f"{column}_after"] = _plain(a[column])
-        features.append({"type": "Feature", "geometry": mapping(shapes[k]),
-                         "properties": properties})
+        features.append(
+            {"type": "Feature", "geometry": mapping(shapes[k]), "properties": properties}
+        )
     return {
         "mode": mode,
         "categories_recomputed": list(categories_run),
         "stored_data_changed": False,
-        "affected": {"plots": int(len(changed_plots)), "cells": int(len(changed_cells)),
-                     "residents_gaining_categories": int(residents[gain > 0].sum()),
-                     "residents_losing_categories": int(residents[gain < 0].sum())},
-        "city": {"before": before["city"], "after": after["city"],
-                 "delta": _delta(before["city"], after["city"])},
-        "districts": [{"district": name, "before": before["districts"][name],
-                       "after": after["districts"][name],
-                       "delta": _delta(before["districts"][name], after["districts"][name])}
-                      for name in before["districts"]],
-        "polycentres": [{"polycentre": name, "before": before["polycentres"][name],
-                         "after": after["polycentres"][name],
-                         "delta": _delta(before["polycentres"][name], after["polycentres"][name])}
-                        for name in before["polycentres"]],
-        "changed_cells": {"type": "FeatureCollection", "features": features,
-                          "numberMatched": int(len(changed_cells)),
-                          "numberReturned": len(features)},
+        "affected": {
+            "plots": int(len(changed_plots)),
+            "cells": int(len(changed_cells)),
+            "residents_gaining_categories": int(residents[gain > 0].sum()),
+            "residents_losing_categories": int(residents[gain < 0].sum()),
+        },
+        "city": {
+            "before": before["city"],
+            "after": after["city"],
+            "delta": _delta(before["city"], after["city"]),
+        },
+        "districts": [
+            {
+                "district": name,
+                "before": before["districts"][name],
+                "after": after["districts"][name],
+                "delta": _delta(before["districts"][name], after["districts"][name]),
+            }
+            for name in before["districts"]
+        ],
+        "polycentres": [
+            {
+                "polycentre": name,
+                "before": before["polycentres"][name],
+                "after": after["polycentres"][name],
+                "delta": _delta(before["polycentres"][name], after["polycentres"][name]),
+            }
+            for name in before["polycentres"]
+        ],
+        "changed_cells": {
+            "type": "FeatureCollection",
+            "features": features,
+            "numberMatched": int(len(changed_cells)),
+            "numberReturned": len(features),
+        },
     }
 
 

@@ -34,41 +34,49 @@ class Hazards:
     zones: np.ndarray  # lon/lat, strongest first
 
     @classmethod
-    def load(cls, conn: psycopg.Connection) -> "Hazards":
+    def load(cls, conn: psycopg.Connection) -> Hazards:
         faults = conn.execute(query("analysis/fault_lines")).fetchall()
         zones = conn.execute(query("analysis/seismic_zone_shapes")).fetchall()
-        return cls(fault_names=np.array([r[1] for r in faults], dtype=object),
-                   fault_setback=np.array([float(r[2]) for r in faults]),
-                   faults_utm=utm_shapes([r[3] for r in faults]),
-                   zone_intensity=np.array([int(r[0]) for r in zones], dtype=np.int64),
-                   zones=shapely.from_wkb([r[1] for r in zones]) if zones
-                   else np.array([], dtype=object))
+        return cls(
+            fault_names=np.array([r[1] for r in faults], dtype=object),
+            fault_setback=np.array([float(r[2]) for r in faults]),
+            faults_utm=utm_shapes([r[3] for r in faults]),
+            zone_intensity=np.array([int(r[0]) for r in zones], dtype=np.int64),
+            zones=shapely.from_wkb([r[1] for r in zones]) if zones else np.array([], dtype=object),
+        )
 
     def intensity(self, points_lonlat: np.ndarray) -> np.ndarray:
         """The strongest microzone intensity at each point (0 where no zone covers it)."""
         result = np.zeros(len(points_lonlat), dtype=np.int64)
         if len(self.zones) == 0 or len(points_lonlat) == 0:
             return result
-        which_point, which_zone = shapely.STRtree(self.zones).query(points_lonlat,
-                                                                    predicate="within")
+        which_point, which_zone = shapely.STRtree(self.zones).query(
+            points_lonlat, predicate="within"
+        )
         np.maximum.at(result, which_point, self.zone_intensity[which_zone])
         return result
 
     def exposure(self, footprints_utm: np.ndarray) -> pd.DataFrame:
         """Nearest fault, its distance, and whether any fault's setback reaches the footprint."""
         n = len(footprints_utm)
-        frame = pd.DataFrame({"nearest_fault": np.full(n, None, dtype=object),
-                              "fault_distance_m": np.full(n, np.nan),
-                              "in_fault_setback": np.zeros(n, dtype=bool)})
+        frame = pd.DataFrame(
+            {
+                "nearest_fault": np.full(n, None, dtype=object),
+                "fault_distance_m": np.full(n, np.nan),
+                "in_fault_setback": np.zeros(n, dtype=bool),
+            }
+        )
         if len(self.faults_utm) == 0 or n == 0:
             return frame
         tree = shapely.STRtree(self.faults_utm)
-        (which, fault), distance = tree.query_nearest(footprints_utm, return_distance=True,
-                                                      all_matches=False)
+        (which, fault), distance = tree.query_nearest(
+            footprints_utm, return_distance=True, all_matches=False
+        )
         frame.loc[which, "nearest_fault"] = self.fault_names[fault]
         frame.loc[which, "fault_distance_m"] = np.round(distance, 1)
-        near_place, near_fault = tree.query(footprints_utm, predicate="dwithin",
-                                            distance=float(self.fault_setback.max()))
+        near_place, near_fault = tree.query(
+            footprints_utm, predicate="dwithin", distance=float(self.fault_setback.max())
+        )
         if len(near_place):
             gap = shapely.distance(footprints_utm[near_place], self.faults_utm[near_fault])
             inside = near_place[gap <= self.fault_setback[near_fault]]
@@ -79,15 +87,22 @@ class Hazards:
 def building_exposure(conn: psycopg.Connection, hazards: Hazards) -> pd.DataFrame:
     """Every building with its intensity, nearest fault, setback flag and strengthening need."""
     rows = conn.execute(query("analysis/building_shapes")).fetchall()
-    frame = pd.DataFrame.from_records([r[:6] for r in rows],
-                                      columns=["building_id", "plot_cadastral_number", "use",
-                                               "seismic_status", "year_built", "district"])
+    frame = pd.DataFrame.from_records(
+        [r[:6] for r in rows],
+        columns=[
+            "building_id",
+            "plot_cadastral_number",
+            "use",
+            "seismic_status",
+            "year_built",
+            "district",
+        ],
+    )
     shapes = shapely.from_wkb([r[6] for r in rows]) if rows else np.array([], dtype=object)
     frame["geometry"] = shapes
     points = shapely.point_on_surface(shapes)
     frame["seismic_intensity"] = hazards.intensity(points)
-    footprints = shapely.transform(shapes, lambda xy: np.column_stack(
-        to_utm(xy[:, 0], xy[:, 1])))
+    footprints = shapely.transform(shapes, lambda xy: np.column_stack(to_utm(xy[:, 0], xy[:, 1])))
     exposure = hazards.exposure(footprints)
     for column in exposure.columns:
         frame[column] = exposure[column].to_numpy()

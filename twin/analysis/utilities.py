@@ -30,8 +30,9 @@ def line_distances(conn: psycopg.Connection, footprints_utm: np.ndarray) -> pd.D
         chosen = lines[networks == network] if len(lines) else lines
         if len(chosen) and len(footprints_utm):
             tree = shapely.STRtree(chosen)
-            (which, _), gap = tree.query_nearest(footprints_utm, max_distance=SEARCH_M,
-                                                 return_distance=True, all_matches=False)
+            (which, _), gap = tree.query_nearest(
+                footprints_utm, max_distance=SEARCH_M, return_distance=True, all_matches=False
+            )
             distance[which] = np.round(gap, 1)
         result[f"{network}_m"] = distance
     return pd.DataFrame(result)
@@ -40,9 +41,11 @@ def line_distances(conn: psycopg.Connection, footprints_utm: np.ndarray) -> pd.D
 def wear(conn: psycopg.Connection) -> pd.DataFrame:
     """Length-weighted wear (%) and length (km) per network and district ('*city*': all)."""
     rows = conn.execute(query("analysis/utility_wear")).fetchall()
-    frame = pd.DataFrame.from_records(rows, columns=["network", "district", "wear_pct",
-                                                     "length_km"]) if rows else pd.DataFrame(
-        columns=["network", "district", "wear_pct", "length_km"])
+    frame = (
+        pd.DataFrame.from_records(rows, columns=["network", "district", "wear_pct", "length_km"])
+        if rows
+        else pd.DataFrame(columns=["network", "district", "wear_pct", "length_km"])
+    )
     frame["wear_pct"] = pd.to_numeric(frame["wear_pct"]).round(2)
     frame["length_km"] = pd.to_numeric(frame["length_km"]).round(2)
     return frame

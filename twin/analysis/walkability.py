@@ -21,14 +21,20 @@ from scipy import ndimage
 
 from twin.analysis.network import FLAT_METRES_PER_MINUTE, WalkingNetwork
 
-WEIGHTS = {"commerce": 3.0, "education": 2.0, "transit": 2.0, "healthcare": 1.5,
-           "parks": 1.5, "culture_sport": 1.0}
+WEIGHTS = {
+    "commerce": 3.0,
+    "education": 2.0,
+    "transit": 2.0,
+    "healthcare": 1.5,
+    "parks": 1.5,
+    "culture_sport": 1.0,
+}
 FULL_CREDIT_M = 400.0
 NO_CREDIT_M = 1600.0
 RADIUS_M = 400.0
 GRID_M = 50.0
-DENSITY_GOOD, DENSITY_POOR = 80.0, 25.0      # intersections per km²
-BLOCK_GOOD, BLOCK_POOR = 120.0, 240.0        # metres
+DENSITY_GOOD, DENSITY_POOR = 80.0, 25.0  # intersections per km²
+BLOCK_GOOD, BLOCK_POOR = 120.0, 240.0  # metres
 MAX_PENALTY = 0.10
 
 
@@ -62,8 +68,8 @@ class StreetFabric:
         height = int((network.y.max() - self.y0 + RADIUS_M) / GRID_M) + 2 if network.n else 1
         shape = (height, width)
         r = int(RADIUS_M / GRID_M)
-        yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
-        kernel = ((xx ** 2 + yy ** 2) * GRID_M ** 2 <= RADIUS_M ** 2).astype(float)
+        yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
+        kernel = ((xx**2 + yy**2) * GRID_M**2 <= RADIUS_M**2).astype(float)
         self.disc_km2 = kernel.sum() * (GRID_M / 1000) ** 2
 
         def raster(x: np.ndarray, y: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -89,17 +95,25 @@ class StreetFabric:
         col = np.minimum(col, self.shape[1] - 1)
         density = np.where(inside, self.junctions[row, col] / self.disc_km2, 0.0)
         segments = self.segments[row, col]
-        mean_length = np.where(inside & (segments > 0),
-                               self.length_sum[row, col] / np.maximum(segments, 1), np.nan)
+        mean_length = np.where(
+            inside & (segments > 0), self.length_sum[row, col] / np.maximum(segments, 1), np.nan
+        )
         return density, mean_length
 
 
-def walk_parts(minutes: dict[str, np.ndarray], density: np.ndarray,
-               mean_block_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def walk_parts(
+    minutes: dict[str, np.ndarray], density: np.ndarray, mean_block_m: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """(raw 0-1 weighted decay, street-fabric factor); the score is 100 · raw · factor."""
     total = sum(WEIGHTS.values())
-    raw = sum(WEIGHTS[c] * decay(np.asarray(m, float) * FLAT_METRES_PER_MINUTE)
-              for c, m in minutes.items() if c in WEIGHTS) / total
+    raw = (
+        sum(
+            WEIGHTS[c] * decay(np.asarray(m, float) * FLAT_METRES_PER_MINUTE)
+            for c, m in minutes.items()
+            if c in WEIGHTS
+        )
+        / total
+    )
     penalty_density = MAX_PENALTY * _ramp(density, DENSITY_GOOD, DENSITY_POOR)
     penalty_block = MAX_PENALTY * _ramp(mean_block_m, BLOCK_GOOD, BLOCK_POOR)
     return np.asarray(raw, float), (1 - penalty_density) * (1 - penalty_block)
@@ -109,15 +123,19 @@ def score(raw: np.ndarray, factor: np.ndarray) -> np.ndarray:
     return np.round(100 * raw * factor, 1)
 
 
-def walkability(minutes: dict[str, np.ndarray], density: np.ndarray,
-                mean_block_m: np.ndarray) -> np.ndarray:
+def walkability(
+    minutes: dict[str, np.ndarray], density: np.ndarray, mean_block_m: np.ndarray
+) -> np.ndarray:
     """The 0-100 score from minutes per category (NaN = beyond reach) and the street fabric."""
     return score(*walk_parts(minutes, density, mean_block_m))
 
 
-def credit_change(category: str, before_minutes: np.ndarray,
-                  after_minutes: np.ndarray) -> np.ndarray:
+def credit_change(
+    category: str, before_minutes: np.ndarray, after_minutes: np.ndarray
+) -> np.ndarray:
     """How much one category's new minutes move the raw score (a scenario's update)."""
     weight = WEIGHTS[category] / sum(WEIGHTS.values())
-    return weight * (decay(np.asarray(after_minutes, float) * FLAT_METRES_PER_MINUTE)
-                     - decay(np.asarray(before_minutes, float) * FLAT_METRES_PER_MINUTE))
+    return weight * (
+        decay(np.asarray(after_minutes, float) * FLAT_METRES_PER_MINUTE)
+        - decay(np.asarray(before_minutes, float) * FLAT_METRES_PER_MINUTE)
+    )

@@ -33,8 +33,10 @@ def _pg_bindir() -> Path:
     found = shutil.which("pg_ctl")
     if found:
         return Path(found).resolve().parent
-    raise TwinError("PostgreSQL is not installed: run `make demo` (it installs postgresql-15 "
-                    "and postgresql-15-postgis-3) or `apt-get install postgresql-15-postgis-3`")
+    raise TwinError(
+        "PostgreSQL is not installed: run `make demo` (it installs postgresql-15 "
+        "and postgresql-15-postgis-3) or `apt-get install postgresql-15-postgis-3`"
+    )
 
 
 def _free_port(preferred: int | None = None) -> int:
@@ -112,8 +114,12 @@ class EmbeddedCluster:
     def running(self) -> bool:
         if not self.initialised():
             return False
-        return self._run(_pg_bindir() / "pg_ctl", "-D", self.data_dir, "status",
-                         check=False).returncode == 0
+        return (
+            self._run(
+                _pg_bindir() / "pg_ctl", "-D", self.data_dir, "status", check=False
+            ).returncode
+            == 0
+        )
 
     def url(self) -> str:
         port = self.port()
@@ -126,8 +132,17 @@ class EmbeddedCluster:
         bindir = _pg_bindir()
         if not self.initialised():
             self._prepare_root()
-            self._run(bindir / "initdb", "-D", self.data_dir, "-U", "postgres",
-                      "--auth=trust", "-E", "UTF8", "--no-locale")
+            self._run(
+                bindir / "initdb",
+                "-D",
+                self.data_dir,
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-locale",
+            )
         if not self.running():
             self.socket_dir.mkdir(exist_ok=True)
             if self.as_root:
@@ -135,16 +150,38 @@ class EmbeddedCluster:
                 os.chown(self.socket_dir, pg.pw_uid, pg.pw_gid)
             port = _free_port(self.port())
             self.port_file.write_text(str(port))
-            options = " ".join([
-                f"-p {port}", f"-k {self.socket_dir}", "-c listen_addresses=127.0.0.1",
-                "-c shared_buffers=512MB", "-c work_mem=32MB", "-c maintenance_work_mem=256MB",
-                "-c max_connections=200", "-c synchronous_commit=off",
-                "-c jit=off",
-                *(["-c fsync=off", "-c full_page_writes=off"]
-                  if get_settings().database.fast else []),
-            ])
-            result = self._run(bindir / "pg_ctl", "-D", self.data_dir, "-l", self.log_file,
-                               "-o", options, "-w", "-t", "60", "start", check=False)
+            options = " ".join(
+                [
+                    f"-p {port}",
+                    f"-k {self.socket_dir}",
+                    "-c listen_addresses=127.0.0.1",
+                    "-c shared_buffers=512MB",
+                    "-c work_mem=32MB",
+                    "-c maintenance_work_mem=256MB",
+                    "-c max_connections=200",
+                    "-c synchronous_commit=off",
+                    "-c jit=off",
+                    *(
+                        ["-c fsync=off", "-c full_page_writes=off"]
+                        if get_settings().database.fast
+                        else []
+                    ),
+                ]
+            )
+            result = self._run(
+                bindir / "pg_ctl",
+                "-D",
+                self.data_dir,
+                "-l",
+                self.log_file,
+                "-o",
+                options,
+                "-w",
+                "-t",
+                "60",
+                "start",
+                check=False,
+            )
             if result.returncode != 0:
                 log = self.log_file.read_text()[-2000:] if self.log_file.exists() else ""
                 raise TwinError(f"PostgreSQL did not start: {result.stderr.strip()} {log}")
@@ -157,8 +194,9 @@ class EmbeddedCluster:
         while True:
             try:
                 with psycopg.connect(admin, autocommit=True) as conn:
-                    exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
-                                          (DATABASE,)).fetchone()
+                    exists = conn.execute(
+                        "SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)
+                    ).fetchone()
                     if not exists:
                         conn.execute(f'CREATE DATABASE "{DATABASE}"')  # constant identifier
                 break

@@ -37,33 +37,50 @@ def _column_ddl(layer: Layer) -> list[sql.Composed]:
             constraints.append(sql.SQL("UNIQUE"))
         if prop.enum:
             values = sql.SQL(", ").join(sql.Literal(v) for v in prop.enum)
-            constraints.append(sql.SQL("CHECK ({} IN ({}))").format(sql.Identifier(prop.name),
-                                                                   values))
-        statements.append(query("db/add_layer_column", table=layer.table, column=prop.name,
-                                column_type=sql.SQL(prop.sql_type),
-                                constraints=sql.SQL(" ").join(constraints)))
+            constraints.append(
+                sql.SQL("CHECK ({} IN ({}))").format(sql.Identifier(prop.name), values)
+            )
+        statements.append(
+            query(
+                "db/add_layer_column",
+                table=layer.table,
+                column=prop.name,
+                column_type=sql.SQL(prop.sql_type),
+                constraints=sql.SQL(" ").join(constraints),
+            )
+        )
     return statements
 
 
 def layer_statements(layer: Layer) -> list[sql.Composed]:
-    geometry_type = sql.SQL("geometry({}, {})").format(sql.SQL(layer.geometry),
-                                                       sql.Literal(layer.srid))
+    geometry_type = sql.SQL("geometry({}, {})").format(
+        sql.SQL(layer.geometry), sql.Literal(layer.srid)
+    )
     statements = [query("db/create_layer_table", table=layer.table, geometry_type=geometry_type)]
     statements += _column_ddl(layer)
-    statements.append(query("db/layer_indexes", table=layer.table,
-                            gist_index=f"{layer.table}_geom_gist"))
+    statements.append(
+        query("db/layer_indexes", table=layer.table, gist_index=f"{layer.table}_geom_gist")
+    )
     if layer.temporal:
-        statements.append(sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} ({})").format(
-            sql.Identifier(f"{layer.table}_{layer.temporal}_idx"), sql.Identifier(layer.table),
-            sql.Identifier(layer.temporal)))
+        statements.append(
+            sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} ({})").format(
+                sql.Identifier(f"{layer.table}_{layer.temporal}_idx"),
+                sql.Identifier(layer.table),
+                sql.Identifier(layer.temporal),
+            )
+        )
     statements.append(query("db/layer_trigger", table=layer.table))
     return statements
 
 
 def _layer_fingerprint(layer: Layer) -> str:
-    spec = {"geometry": layer.geometry, "srid": layer.srid,
-            "properties": {p.name: [p.type, p.required, p.unique, p.enum]
-                           for p in layer.properties.values()}}
+    spec = {
+        "geometry": layer.geometry,
+        "srid": layer.srid,
+        "properties": {
+            p.name: [p.type, p.required, p.unique, p.enum] for p in layer.properties.values()
+        },
+    }
     return _checksum(json.dumps(spec, sort_keys=True, default=list))
 
 
@@ -77,12 +94,17 @@ def migrate(conn: psycopg.Connection) -> list[str]:
             text = path.read_text(encoding="utf-8")
             if path.stem in applied:
                 if applied[path.stem] != _checksum(text):
-                    LOG.warning(f"migration {path.name} was edited after this database applied "
-                                "it; the edit is not applied: put the change in a new numbered "
-                                "migration", extra={"fields": {"migration": path.stem}})
+                    LOG.warning(
+                        f"migration {path.name} was edited after this database applied "
+                        "it; the edit is not applied: put the change in a new numbered "
+                        "migration",
+                        extra={"fields": {"migration": path.stem}},
+                    )
                 continue
             conn.execute(text)
-            conn.execute(query("db/record_migration"), {"id": path.stem, "checksum": _checksum(text)})
+            conn.execute(
+                query("db/record_migration"), {"id": path.stem, "checksum": _checksum(text)}
+            )
             applied_now.append(path.stem)
         for layer in load_catalog().values():
             step = f"layer:{layer.name}"

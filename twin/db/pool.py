@@ -21,9 +21,16 @@ def get_pool(url: str | None = None, max_size: int = 10) -> ConnectionPool:
     with _lock:
         pool = _pools.get(url)
         if pool is None:
-            pool = ConnectionPool(url, min_size=1, max_size=max_size, open=True, timeout=10,
-                                  kwargs={"autocommit": True}, check=ConnectionPool.check_connection,
-                                  reconnect_timeout=5)
+            pool = ConnectionPool(
+                url,
+                min_size=1,
+                max_size=max_size,
+                open=True,
+                timeout=10,
+                kwargs={"autocommit": True},
+                check=ConnectionPool.check_connection,
+                reconnect_timeout=5,
+            )
             _pools[url] = pool
         return pool
 
@@ -36,8 +43,9 @@ def close_pools() -> None:
 
 
 @contextmanager
-def connection(url: str | None = None,
-               timeout: float | None = None) -> Iterator[psycopg.Connection]:
+def connection(
+    url: str | None = None, timeout: float | None = None
+) -> Iterator[psycopg.Connection]:
     """A pooled autocommit connection; a database that is down becomes DatabaseNotRunning."""
     pool = get_pool(url)
     try:

@@ -16,15 +16,30 @@ def load() -> None:
 
 
 @load.command("demo")
-@click.option("--scale", type=click.Choice(["small", "city"]), default="small", show_default=True,
-              help="small: the whole city with coarse blocks and plots (fast); city: full "
-                   "density (>=200,000 plots).")
-@click.option("--seed", type=int, default=1, show_default=True,
-              help="The same seed always gives the same city.")
-@click.option("--base", "base", type=click.Path(path_type=Path, file_okay=False),
-              default=None, help="Use real districts.geojson and blocks.geojson from DIR "
-                                 "(layout of ../shared/data/almaty/) and build plots and "
-                                 "buildings inside the real blocks.")
+@click.option(
+    "--scale",
+    type=click.Choice(["small", "city"]),
+    default="small",
+    show_default=True,
+    help="small: the whole city with coarse blocks and plots (fast); city: full "
+    "density (>=200,000 plots).",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=1,
+    show_default=True,
+    help="The same seed always gives the same city.",
+)
+@click.option(
+    "--base",
+    "base",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Use real districts.geojson and blocks.geojson from DIR "
+    "(layout of ../shared/data/almaty/) and build plots and "
+    "buildings inside the real blocks.",
+)
 def load_demo(scale: str, seed: int, base: Path | None) -> None:
     """A synthetic Almaty calibrated to the city's development programme; every generated
     layer is marked synthetic (with --base, the real districts and blocks are marked with their
@@ -41,21 +56,27 @@ def load_demo_city(scale: str, seed: int, base: Path | None = None) -> str:
     from twin.importers.batches import supersede
 
     started = time.perf_counter()
-    with connect() as conn:   # fail fast when the database is down, before generating
+    with connect() as conn:  # fail fast when the database is down, before generating
         city = generate(scale, seed, base)
         counts = load_city(conn, city)
         from twin.mobility.demo import load_mobility
+
         counts.update(load_mobility(conn, city))  # mobility and safety layers (twin/mobility)
-        supersede(conn, list(counts))   # earlier imports into these layers: nothing to undo
+        supersede(conn, list(counts))  # earlier imports into these layers: nothing to undo
         conn.commit()
     elapsed = time.perf_counter() - started
     parts = ", ".join(f"{name} {count:,}" for name, count in counts.items())
     nodes = len(set(city.layers["streets"].source_node) | set(city.layers["streets"].target_node))
     where = f" on real blocks from {base}" if base else ""
-    licences = ("Districts and blocks are real (ODbL 1.0, © OpenStreetMap contributors); the "
-                "other layers are synthetic (CC0-1.0)." if base else
-                "All layers are synthetic (CC0-1.0).")
+    licences = (
+        "Districts and blocks are real (ODbL 1.0, © OpenStreetMap contributors); the "
+        "other layers are synthetic (CC0-1.0)."
+        if base
+        else "All layers are synthetic (CC0-1.0)."
+    )
     rows, columns = city.elevation.shape
-    return (f"loaded the demo city (scale {scale}, seed {seed}{where}) in {elapsed:.1f} s: "
-            f"{parts}; {nodes:,} street nodes; terrain {columns}x{rows} cells at "
-            f"{abs(city.transform.a):.0f} m. {licences}")
+    return (
+        f"loaded the demo city (scale {scale}, seed {seed}{where}) in {elapsed:.1f} s: "
+        f"{parts}; {nodes:,} street nodes; terrain {columns}x{rows} cells at "
+        f"{abs(city.transform.a):.0f} m. {licences}"
+    )

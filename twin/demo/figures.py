@@ -41,8 +41,9 @@ def apportion(total: int, weights: np.ndarray) -> np.ndarray:
     return parts
 
 
-def split_area(total: float, count: int, rng: np.random.Generator,
-               spread: float = 1.0) -> np.ndarray:
+def split_area(
+    total: float, count: int, rng: np.random.Generator, spread: float = 1.0
+) -> np.ndarray:
     """Split an area into `count` unequal parts that sum to exactly `total`."""
     if count <= 0:
         return np.zeros(0)

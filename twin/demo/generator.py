@@ -14,6 +14,7 @@ import pandas as pd
 import psycopg
 import shapely
 
+from twin.catalog import get_layer
 from twin.demo import fabric as fabric_module
 from twin.demo.figures import figures
 from twin.demo.geo import stream
@@ -24,9 +25,8 @@ from twin.demo.layout import base_districts, city_outline, polycentres, syntheti
 from twin.demo.networks import facilities, street_sides, utility_lines
 from twin.demo.relief import Relief
 from twin.demo.services import addresses, amenities, claim_plots, transit_stops
-from twin.mobility.lighting import street_lit
-from twin.catalog import get_layer
 from twin.errors import TwinError
+from twin.mobility.lighting import street_lit
 from twin.progress import progress
 from twin.sqlfiles import query
 from twin.store import Provenance, write_layer
@@ -34,30 +34,55 @@ from twin.terrain import store_terrain
 
 log = logging.getLogger(__name__)
 SCALES = ("small", "city")
-LAYER_ORDER = ["districts", "polycentres", "blocks", "plots", "buildings", "streets",
-               "transit_stops", "amenities", "parks", "utility_lines", "utility_facilities",
-               "seismic_faults", "seismic_zones"]
+LAYER_ORDER = [
+    "districts",
+    "polycentres",
+    "blocks",
+    "plots",
+    "buildings",
+    "streets",
+    "transit_stops",
+    "amenities",
+    "parks",
+    "utility_lines",
+    "utility_facilities",
+    "seismic_faults",
+    "seismic_zones",
+]
 
 
 @dataclass
 class DemoCity:
     scale: str
     seed: int
-    layers: dict[str, gpd.GeoDataFrame]          # metric (EPSG:32643)
+    layers: dict[str, gpd.GeoDataFrame]  # metric (EPSG:32643)
     elevation: np.ndarray
     transform: Any
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def _street_length_km(scale: str, outline: shapely.Polygon, districts: gpd.GeoDataFrame,
-                      relief: Relief, seed: int) -> float:
-    city = fabric_module.synthetic_fabric(dict(figures()["scales"][scale], max_segment_m=1e9),
-                                          outline, districts, relief, stream(seed, "fabric"))
-    return float(np.hypot(city.edges.x1 - city.edges.x0, city.edges.y1 - city.edges.y0).sum() / 1000)
+def _street_length_km(
+    scale: str, outline: shapely.Polygon, districts: gpd.GeoDataFrame, relief: Relief, seed: int
+) -> float:
+    city = fabric_module.synthetic_fabric(
+        dict(figures()["scales"][scale], max_segment_m=1e9),
+        outline,
+        districts,
+        relief,
+        stream(seed, "fabric"),
+    )
+    return float(
+        np.hypot(city.edges.x1 - city.edges.x0, city.edges.y1 - city.edges.y0).sum() / 1000
+    )
 
 
-def _lighting(edges: pd.DataFrame, kind_at: np.ndarray, district_at: np.ndarray,
-              core: tuple[float, float], rng: np.random.Generator) -> np.ndarray:
+def _lighting(
+    edges: pd.DataFrame,
+    kind_at: np.ndarray,
+    district_at: np.ndarray,
+    core: tuple[float, float],
+    rng: np.random.Generator,
+) -> np.ndarray:
     """Where the lighting lines go: ~20% of street length without (S2 l.1281), mostly
     private-house streets of the periphery, never the main streets (streets.lit is then derived
     from the lines, twin/mobility/lighting.py)."""
@@ -67,8 +92,13 @@ def _lighting(edges: pd.DataFrame, kind_at: np.ndarray, district_at: np.ndarray,
     mx = ((edges.x0 + edges.x1) / 2).to_numpy()
     my = ((edges.y0 + edges.y1) / 2).to_numpy()
     distance = np.hypot(mx - core[0], my - core[1]) / 10000
-    score = (distance + 1.0 * (kind_at == "private_housing") + 0.6 * np.isin(district_at, list(annexed))
-             + 0.5 * (kind_at == "vacant") + rng.normal(0, 0.5, len(edges)))
+    score = (
+        distance
+        + 1.0 * (kind_at == "private_housing")
+        + 0.6 * np.isin(district_at, list(annexed))
+        + 0.5 * (kind_at == "vacant")
+        + rng.normal(0, 0.5, len(edges))
+    )
     score[edges.highway.isin(["arterial", "primary", "pedestrian"]).to_numpy()] = -np.inf
     order = np.argsort(-score, kind="stable")
     cumulative = np.cumsum(length[order])
@@ -78,10 +108,15 @@ def _lighting(edges: pd.DataFrame, kind_at: np.ndarray, district_at: np.ndarray,
     return lit
 
 
-def _lighting_by_block(edges: pd.DataFrame, sides: pd.DataFrame, kind_at: np.ndarray,
-                       district_at: np.ndarray, core: tuple[float, float],
-                       rng: np.random.Generator, share: float | None = None
-                       ) -> tuple[np.ndarray, np.ndarray]:
+def _lighting_by_block(
+    edges: pd.DataFrame,
+    sides: pd.DataFrame,
+    kind_at: np.ndarray,
+    district_at: np.ndarray,
+    core: tuple[float, float],
+    rng: np.random.Generator,
+    share: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Base mode: a block's pavements are lit or unlit together, and so is the lighting line
     along its sides; ~20% of the walkway length unlit (`share` of it left without lines)."""
     share = figures()["utilities"]["unlit_street_share"] if share is None else share
@@ -90,15 +125,23 @@ def _lighting_by_block(edges: pd.DataFrame, sides: pd.DataFrame, kind_at: np.nda
     mx = ((edges.x0 + edges.x1) / 2).to_numpy()
     my = ((edges.y0 + edges.y1) / 2).to_numpy()
     block = edges["block"].to_numpy()
-    score = (np.hypot(mx - core[0], my - core[1]) / 10000 + 1.0 * (kind_at == "private_housing")
-             + 0.6 * np.isin(district_at, annexed))
+    score = (
+        np.hypot(mx - core[0], my - core[1]) / 10000
+        + 1.0 * (kind_at == "private_housing")
+        + 0.6 * np.isin(district_at, annexed)
+    )
     ring = block >= 0
-    per_block = pd.DataFrame({"block": block[ring], "score": score[ring], "length": length[ring]}
-                             ).groupby("block").agg(score=("score", "mean"), length=("length", "sum"))
+    per_block = (
+        pd.DataFrame({"block": block[ring], "score": score[ring], "length": length[ring]})
+        .groupby("block")
+        .agg(score=("score", "mean"), length=("length", "sum"))
+    )
     per_block["score"] += rng.normal(0, 0.5, len(per_block))
     per_block = per_block.sort_values("score", ascending=False, kind="stable")
     cumulative = per_block.length.cumsum().to_numpy()
-    unlit_blocks = per_block.index.to_numpy()[: int(np.searchsorted(cumulative, share * length.sum()))]
+    unlit_blocks = per_block.index.to_numpy()[
+        : int(np.searchsorted(cumulative, share * length.sum()))
+    ]
     return ~np.isin(block, unlit_blocks), ~np.isin(sides["block"].to_numpy(), unlit_blocks)
 
 
@@ -112,8 +155,17 @@ def generate(scale: str = "small", seed: int = 1, base: Path | None = None) -> D
         return _generate(scale, seed, base, params, started, bar)
 
 
-STEPS = ["layout", "streets and blocks", "hazards and parks", "plots", "buildings",
-         "amenities", "streets lighting", "utilities", "terrain"]
+STEPS = [
+    "layout",
+    "streets and blocks",
+    "hazards and parks",
+    "plots",
+    "buildings",
+    "amenities",
+    "streets lighting",
+    "utilities",
+    "terrain",
+]
 
 
 def _step(bar, name: str) -> None:
@@ -122,8 +174,9 @@ def _step(bar, name: str) -> None:
     log.info("demo city: %s done", name)
 
 
-def _generate(scale: str, seed: int, base: Path | None, params: dict, started: float,
-              bar) -> DemoCity:
+def _generate(
+    scale: str, seed: int, base: Path | None, params: dict, started: float, bar
+) -> DemoCity:
     outline = city_outline()
     relief = Relief(stream(seed, "relief"))
     if base is not None:
@@ -132,7 +185,11 @@ def _generate(scale: str, seed: int, base: Path | None, params: dict, started: f
             raise TwinError(f"--base {base}: not a directory")
         districts = base_districts(base)
         outline = shapely.union_all(districts.geometry.values)
-        outline = max(shapely.get_parts(outline), key=lambda g: g.area) if outline.geom_type != "Polygon" else outline
+        outline = (
+            max(shapely.get_parts(outline), key=lambda g: g.area)
+            if outline.geom_type != "Polygon"
+            else outline
+        )
     else:
         districts = synthetic_districts(outline)
     centres = polycentres(outline, stream(seed, "polycentres"))
@@ -140,7 +197,9 @@ def _generate(scale: str, seed: int, base: Path | None, params: dict, started: f
     if base is not None:
         fab = fabric_module.base_fabric(base, districts, params, stream(seed, "fabric"))
     else:
-        fab = fabric_module.synthetic_fabric(params, outline, districts, relief, stream(seed, "fabric"))
+        fab = fabric_module.synthetic_fabric(
+            params, outline, districts, relief, stream(seed, "fabric")
+        )
     blocks = fab.blocks
     blocks["kind"] = block_kinds(blocks, centres, stream(seed, "kinds"))
     _step(bar, "streets and blocks")
@@ -156,12 +215,15 @@ def _generate(scale: str, seed: int, base: Path | None, params: dict, started: f
     # parks and the no-build strip take the plots under them
     tree = shapely.STRtree(park_frame.geometry.values)
     plot_idx, park_idx = tree.query(plots.geometry.values, predicate="intersects")
-    overlap = shapely.area(shapely.intersection(plots.geometry.values[plot_idx],
-                                                park_frame.geometry.values[park_idx]))
+    overlap = shapely.area(
+        shapely.intersection(plots.geometry.values[plot_idx], park_frame.geometry.values[park_idx])
+    )
     share = overlap / plots.area_m2.to_numpy()[plot_idx]
     status = park_frame.status.to_numpy()[park_idx]
     strip_hit = np.zeros(len(plots), dtype=bool)
-    strip_hit[np.unique(plot_idx[shapely.intersects(plots.geometry.values[plot_idx], strip)])] = True
+    strip_hit[np.unique(plot_idx[shapely.intersects(plots.geometry.values[plot_idx], strip)])] = (
+        True
+    )
     green = np.zeros(len(plots), dtype=bool)
     green[plot_idx[(share > 0.3) & (status == "existing")]] = True
     planned = np.zeros(len(plots), dtype=bool)
@@ -174,8 +236,9 @@ def _generate(scale: str, seed: int, base: Path | None, params: dict, started: f
     _step(bar, "plots")
     houses = buildings(plots, stream(seed, "buildings"))
     # nothing is built in a park or on the fault strip
-    hit, _ = shapely.STRtree(np.append(park_frame.geometry.values[park_frame.status == "existing"],
-                                       strip)).query(houses.geometry.values, predicate="intersects")
+    hit, _ = shapely.STRtree(
+        np.append(park_frame.geometry.values[park_frame.status == "existing"], strip)
+    ).query(houses.geometry.values, predicate="intersects")
     if hit.size:
         houses = houses.drop(index=np.unique(hit)).reset_index(drop=True)
     residents(plots, houses)
@@ -185,33 +248,44 @@ def _generate(scale: str, seed: int, base: Path | None, params: dict, started: f
 
     # streets: lighting, walkability; utilities along them
     edges = fab.edges
-    mid = shapely.points(((edges.x0 + edges.x1) / 2).to_numpy(), ((edges.y0 + edges.y1) / 2).to_numpy())
+    mid = shapely.points(
+        ((edges.x0 + edges.x1) / 2).to_numpy(), ((edges.y0 + edges.y1) / 2).to_numpy()
+    )
     nearest_block = shapely.STRtree(blocks.geometry.values).nearest(mid)
     kind_at = blocks.kind.to_numpy()[nearest_block]
-    district_at = districts.name_en.to_numpy()[shapely.STRtree(districts.geometry.values).nearest(mid)]
+    district_at = districts.name_en.to_numpy()[
+        shapely.STRtree(districts.geometry.values).nearest(mid)
+    ]
     if fab.sides is None:
         lit = _lighting(edges, kind_at, district_at, fab.core_centre, stream(seed, "lighting"))
         sides = street_sides(edges, kind_at, district_at, lit)
     else:
-        lit, sides_lit = _lighting_by_block(edges, fab.sides, kind_at, district_at,
-                                            fab.core_centre, stream(seed, "lighting"))
+        lit, sides_lit = _lighting_by_block(
+            edges, fab.sides, kind_at, district_at, fab.core_centre, stream(seed, "lighting")
+        )
         side_block = fab.sides["block"].to_numpy()
-        sides = street_sides(fab.sides, blocks.kind.to_numpy()[side_block],
-                             blocks.district.to_numpy()[side_block], sides_lit)
+        sides = street_sides(
+            fab.sides,
+            blocks.kind.to_numpy()[side_block],
+            blocks.district.to_numpy()[side_block],
+            sides_lit,
+        )
     streets = fab.streets
     streets["lit"] = lit[streets.edge.to_numpy()]
     streets["walkable"] = ~streets.highway.isin(["motorway"]).to_numpy()
     _step(bar, "streets lighting")
     if scale == "city":
         factor = 1.0
-    else:   # the small grid's street length over the city grid's, in both modes
+    else:  # the small grid's street length over the city grid's, in both modes
         synthetic = synthetic_districts(city_outline())
-        factor = (_street_length_km("small", city_outline(), synthetic, relief, seed)
-                  / _street_length_km("city", city_outline(), synthetic, relief, seed))
+        factor = _street_length_km(
+            "small", city_outline(), synthetic, relief, seed
+        ) / _street_length_km("city", city_outline(), synthetic, relief, seed)
     lines = utility_lines(sides, factor, stream(seed, "utility-lines"))
     # each segment lit or unlit from the lighting lines laid along the lit sides (twin/mobility)
-    streets["lit"] = street_lit(streets.geometry.values,
-                                lines.geometry.values[(lines.network == "lighting").to_numpy()])
+    streets["lit"] = street_lit(
+        streets.geometry.values, lines.geometry.values[(lines.network == "lighting").to_numpy()]
+    )
     target = figures()["utilities"]["unlit_street_share"]
     leave_dark = target
     for _ in range(3 if fab.sides is not None else 0):
@@ -222,13 +296,25 @@ def _generate(scale: str, seed: int, base: Path | None, params: dict, started: f
         if abs(unlit - target) <= 0.005:
             break
         leave_dark = min(max(leave_dark + (target - unlit), 0.0), 0.6)
-        _, sides_lit = _lighting_by_block(edges, fab.sides, kind_at, district_at,
-                                          fab.core_centre, stream(seed, "lighting"), leave_dark)
-        sides = street_sides(fab.sides, blocks.kind.to_numpy()[side_block],
-                             blocks.district.to_numpy()[side_block], sides_lit)
+        _, sides_lit = _lighting_by_block(
+            edges,
+            fab.sides,
+            kind_at,
+            district_at,
+            fab.core_centre,
+            stream(seed, "lighting"),
+            leave_dark,
+        )
+        sides = street_sides(
+            fab.sides,
+            blocks.kind.to_numpy()[side_block],
+            blocks.district.to_numpy()[side_block],
+            sides_lit,
+        )
         lines = utility_lines(sides, factor, stream(seed, "utility-lines"))
-        streets["lit"] = street_lit(streets.geometry.values,
-                                    lines.geometry.values[(lines.network == "lighting").to_numpy()])
+        streets["lit"] = street_lit(
+            streets.geometry.values, lines.geometry.values[(lines.network == "lighting").to_numpy()]
+        )
     plants = facilities(sides, stream(seed, "facilities"))
     stops = transit_stops(edges, streets, stream(seed, "transit"))
     amenity_frame["address"] = addresses(amenity_frame, streets, stream(seed, "addresses"))
@@ -243,29 +329,51 @@ def _generate(scale: str, seed: int, base: Path | None, params: dict, started: f
     elevation, transform = relief.raster(shapely.buffer(outline, 1500).bounds, resolution)
     _step(bar, "terrain")
     layers = {
-        "districts": districts, "polycentres": centres, "blocks": blocks, "plots": plots,
-        "buildings": houses, "streets": streets, "transit_stops": stops,
-        "amenities": amenity_frame, "parks": park_frame, "utility_lines": lines,
-        "utility_facilities": plants, "seismic_faults": fault_frame, "seismic_zones": zones,
+        "districts": districts,
+        "polycentres": centres,
+        "blocks": blocks,
+        "plots": plots,
+        "buildings": houses,
+        "streets": streets,
+        "transit_stops": stops,
+        "amenities": amenity_frame,
+        "parks": park_frame,
+        "utility_lines": lines,
+        "utility_facilities": plants,
+        "seismic_faults": fault_frame,
+        "seismic_zones": zones,
     }
-    details = {"seed": seed, "scale": scale, "base": str(base) if base else None,
-               "figures": "twin/demo/almaty.yml", "utility_length_factor": round(factor, 6),
-               "generated_in_s": round(time.perf_counter() - started, 2)}
-    return DemoCity(scale=scale, seed=seed, layers=layers, elevation=elevation,
-                    transform=transform, details=details)
+    details = {
+        "seed": seed,
+        "scale": scale,
+        "base": str(base) if base else None,
+        "figures": "twin/demo/almaty.yml",
+        "utility_length_factor": round(factor, 6),
+        "generated_in_s": round(time.perf_counter() - started, 2),
+    }
+    return DemoCity(
+        scale=scale,
+        seed=seed,
+        layers=layers,
+        elevation=elevation,
+        transform=transform,
+        details=details,
+    )
 
 
 def provenance(city: DemoCity, layer: str) -> Provenance:
     if city.details.get("base"):  # districts and blocks are the real data from --base DIR
         from twin.importers.real_base import base_provenance
+
         real = base_provenance(city.details["base"], layer, city.details)
         if real is not None:
             return real
     source = f"Almaty Twin demo generator (seed {city.seed}, scale {city.scale})"
     if city.details.get("base"):
         source += f" on real districts and blocks from {city.details['base']}"
-    return Provenance(source=source, licence="CC0-1.0", synthetic=True,
-                      details=dict(city.details, layer=layer))
+    return Provenance(
+        source=source, licence="CC0-1.0", synthetic=True, details=dict(city.details, layer=layer)
+    )
 
 
 def _valid(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -279,8 +387,9 @@ def _valid(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     polygonal = shapely.get_type_id(geoms[bad]) >= 3
     for index, (geom, keep_polygons) in enumerate(zip(fixed, polygonal)):
         if keep_polygons and geom.geom_type == "GeometryCollection":
-            fixed[index] = shapely.union_all([g for g in shapely.get_parts(geom)
-                                              if g.geom_type in ("Polygon", "MultiPolygon")])
+            fixed[index] = shapely.union_all(
+                [g for g in shapely.get_parts(geom) if g.geom_type in ("Polygon", "MultiPolygon")]
+            )
     frame = frame.copy()
     geoms[bad] = fixed
     frame.geometry = gpd.GeoSeries(geoms, crs=frame.crs, index=frame.index)
@@ -299,17 +408,22 @@ def load(conn: psycopg.Connection, city: DemoCity) -> dict[str, int]:
         history = conn.execute(query("demo/history_table_exists")).fetchone()[0]
         for name in LAYER_ORDER:
             frame = _valid(city.layers[name].to_crs(4326))
-            keep_trail = history and conn.execute(query("demo/layer_has_history"),
-                                                  {"layer": name}).fetchone()[0]
+            keep_trail = (
+                history
+                and conn.execute(query("demo/layer_has_history"), {"layer": name}).fetchone()[0]
+            )
             if history:
                 conn.execute(query("demo/set_history"), {"value": "on" if keep_trail else "off"})
             conn.execute(query("demo/empty_layer", table=get_layer(name).table))
             if history:
                 conn.execute(query("demo/set_history"), {"value": "off"})
             with progress(f"demo {name}", total=len(frame), unit="rows") as bar:
-                counts[name] = write_layer(conn, name, frame, provenance(city, name),
-                                           mode="append", progress=bar.update)
+                counts[name] = write_layer(
+                    conn, name, frame, provenance(city, name), mode="append", progress=bar.update
+                )
         if history:
             conn.execute(query("demo/set_history"), {"value": "on"})
-        store_terrain(conn, city.elevation, city.transform, "EPSG:32643", provenance(city, "terrain"))
+        store_terrain(
+            conn, city.elevation, city.transform, "EPSG:32643", provenance(city, "terrain")
+        )
     return counts

@@ -39,8 +39,7 @@ def latitude_of(xy: np.ndarray) -> np.ndarray:
 
 def geometries_to_lonlat(geoms: np.ndarray) -> np.ndarray:
     """Vectorised reprojection of shapely geometries from metres to lon/lat."""
-    return shapely.transform(np.asarray(geoms, dtype=object),
-                             lambda c: to_lonlat(c))
+    return shapely.transform(np.asarray(geoms, dtype=object), lambda c: to_lonlat(c))
 
 
 class SmoothField:
@@ -49,8 +48,9 @@ class SmoothField:
     Used wherever the city needs spatially coherent variation (which kind of block grows
     where, how old a network is, how irregular the street grid gets)."""
 
-    def __init__(self, rng: np.random.Generator, wavelength_m: tuple[float, float],
-                 waves: int = 12) -> None:
+    def __init__(
+        self, rng: np.random.Generator, wavelength_m: tuple[float, float], waves: int = 12
+    ) -> None:
         angles = rng.uniform(0, 2 * np.pi, waves)
         lengths = rng.uniform(*wavelength_m, waves)
         self.kx = 2 * np.pi * np.cos(angles) / lengths

@@ -13,26 +13,48 @@ import shapely
 from twin.demo.figures import figures, split_area
 from twin.demo.geo import METRIC_CRS
 
-ASPECT = {"park": 1.6, "square": 1.3, "boulevard": 10.0, "embankment": 7.0,
-          "green_zone": 2.5, "pedestrian_zone": 8.0}
-KIND_NAMES = {"park": "Park", "square": "Square", "boulevard": "Boulevard",
-              "embankment": "Embankment", "green_zone": "Green zone",
-              "pedestrian_zone": "Pedestrian zone"}
+ASPECT = {
+    "park": 1.6,
+    "square": 1.3,
+    "boulevard": 10.0,
+    "embankment": 7.0,
+    "green_zone": 2.5,
+    "pedestrian_zone": 8.0,
+}
+KIND_NAMES = {
+    "park": "Park",
+    "square": "Square",
+    "boulevard": "Boulevard",
+    "embankment": "Embankment",
+    "green_zone": "Green zone",
+    "pedestrian_zone": "Pedestrian zone",
+}
 
 
 def _rectangle(x: float, y: float, area: float, aspect: float, angle: float) -> shapely.Polygon:
     width = np.sqrt(area * aspect)
     height = area / width
-    corners = np.array([[-width / 2, -height / 2], [width / 2, -height / 2],
-                        [width / 2, height / 2], [-width / 2, height / 2]])
+    corners = np.array(
+        [
+            [-width / 2, -height / 2],
+            [width / 2, -height / 2],
+            [width / 2, height / 2],
+            [-width / 2, height / 2],
+        ]
+    )
     c, s = np.cos(angle), np.sin(angle)
     rotated = corners @ np.array([[c, s], [-s, c]])
     return shapely.Polygon(rotated + [x, y])
 
 
-def parks(blocks: gpd.GeoDataFrame, quads: np.ndarray, districts: gpd.GeoDataFrame,
-          polycentres: gpd.GeoDataFrame, west_strip: shapely.Polygon,
-          rng: np.random.Generator) -> gpd.GeoDataFrame:
+def parks(
+    blocks: gpd.GeoDataFrame,
+    quads: np.ndarray,
+    districts: gpd.GeoDataFrame,
+    polycentres: gpd.GeoDataFrame,
+    west_strip: shapely.Polygon,
+    rng: np.random.Generator,
+) -> gpd.GeoDataFrame:
     spec = figures()["parks"]
     district_geom = dict(zip(districts.name_en, districts.geometry))
     centroid = shapely.centroid(blocks.geometry.values)
@@ -42,7 +64,9 @@ def parks(blocks: gpd.GeoDataFrame, quads: np.ndarray, districts: gpd.GeoDataFra
     rows: list[dict] = []
     geoms: list[shapely.Polygon] = []
 
-    def place(district: str, area: float, kind: str, within: shapely.Geometry | None) -> shapely.Polygon:
+    def place(
+        district: str, area: float, kind: str, within: shapely.Geometry | None
+    ) -> shapely.Polygon:
         region = district_geom[district]
         if within is not None:
             region = shapely.intersection(region, within)
@@ -76,12 +100,22 @@ def parks(blocks: gpd.GeoDataFrame, quads: np.ndarray, districts: gpd.GeoDataFra
             names = [group[2]] if len(group) > 2 else []
             areas = split_area(total * 1e4, count, rng, spread=0.7)
             for k, area in enumerate(sorted(areas, reverse=True)):
-                name = names[k] if k < len(names) else f"{district} {KIND_NAMES[kind].lower()} {k + 1}"
+                name = (
+                    names[k] if k < len(names) else f"{district} {KIND_NAMES[kind].lower()} {k + 1}"
+                )
                 geoms.append(place(district, area, kind, None))
                 opened = date(int(rng.integers(1950, reference + 1)), int(rng.integers(1, 13)), 1)
-                rows.append({"name": name, "kind": kind, "status": "existing",
-                             "planned_year": None, "area_ha": area / 1e4,
-                             "district": district, "opened_on": opened})
+                rows.append(
+                    {
+                        "name": name,
+                        "kind": kind,
+                        "status": "existing",
+                        "planned_year": None,
+                        "area_ha": area / 1e4,
+                        "district": district,
+                        "opened_on": opened,
+                    }
+                )
     by_name = dict(zip(polycentres.name, polycentres.geometry))
     for item in spec["planned"]:
         area = float(item["area_ha"]) * 1e4
@@ -90,9 +124,17 @@ def parks(blocks: gpd.GeoDataFrame, quads: np.ndarray, districts: gpd.GeoDataFra
         else:
             geom = place(item["district"], area, item["kind"], by_name.get(item.get("polycentre")))
         geoms.append(geom)
-        rows.append({"name": item["name"], "kind": item["kind"], "status": "planned",
-                     "planned_year": int(item["year"]), "area_ha": geom.area / 1e4,
-                     "district": item["district"], "opened_on": None})
+        rows.append(
+            {
+                "name": item["name"],
+                "kind": item["kind"],
+                "status": "planned",
+                "planned_year": int(item["year"]),
+                "area_ha": geom.area / 1e4,
+                "district": item["district"],
+                "opened_on": None,
+            }
+        )
     frame = gpd.GeoDataFrame(rows, geometry=geoms, crs=METRIC_CRS)
     frame["planned_year"] = frame["planned_year"].astype("Int64")
     return frame

@@ -18,8 +18,9 @@ from twin.demo.geo import METRIC_CRS
 from twin.demo.relief import Relief
 
 
-def _trace(rng: np.random.Generator, start: np.ndarray, length: float, angle: float,
-           vertices: int = 7) -> np.ndarray:
+def _trace(
+    rng: np.random.Generator, start: np.ndarray, length: float, angle: float, vertices: int = 7
+) -> np.ndarray:
     t = np.linspace(-0.5, 0.5, vertices) * length
     wiggle = np.cumsum(rng.normal(0, 0.03, vertices)) * length * 0.3
     wiggle -= wiggle.mean()
@@ -33,8 +34,9 @@ def _midpoint_class(line: shapely.LineString, relief: Relief) -> str:
     return str(relief.terrain_class(np.array([mid.x]), np.array([mid.y]))[0])
 
 
-def faults(outline: shapely.Polygon, relief: Relief, west: shapely.Polygon,
-           rng: np.random.Generator) -> tuple[gpd.GeoDataFrame, shapely.Polygon]:
+def faults(
+    outline: shapely.Polygon, relief: Relief, west: shapely.Polygon, rng: np.random.Generator
+) -> tuple[gpd.GeoDataFrame, shapely.Polygon]:
     """The fault traces and the West polycentre's no-build strip around its fault."""
     spec = figures()["seismic"]
     minx, miny, maxx, maxy = outline.bounds
@@ -54,11 +56,20 @@ def faults(outline: shapely.Polygon, relief: Relief, west: shapely.Polygon,
     west_line = max(shapely.get_parts(west_line), key=lambda g: g.length)
     strip = shapely.buffer(shapely.LineString(core), strip_width / 2, cap_style="flat")
     geoms.append(west_line)
-    rows.append({"name": "West polycentre fault", "terrain": _midpoint_class(west_line, relief),
-                 "active": True, "setback_m": 150.0})
+    rows.append(
+        {
+            "name": "West polycentre fault",
+            "terrain": _midpoint_class(west_line, relief),
+            "active": True,
+            "setback_m": 150.0,
+        }
+    )
 
-    wanted = {"mountain": spec["mountain_faults"], "foothill": spec["foothill_faults"],
-              "plain": spec["plain_faults"] - 1}
+    wanted = {
+        "mountain": spec["mountain_faults"],
+        "foothill": spec["foothill_faults"],
+        "plain": spec["plain_faults"] - 1,
+    }
     counts = {key: 0 for key in wanted}
     lengths = {"mountain": (5000, 16000), "foothill": (3500, 11000), "plain": (2500, 8000)}
     tries = 0
@@ -71,8 +82,9 @@ def faults(outline: shapely.Polygon, relief: Relief, west: shapely.Polygon,
         if counts.get(klass, 99) >= wanted.get(klass, 0):
             continue
         angle = np.deg2rad(rng.uniform(5, 35) if rng.random() < 0.8 else rng.uniform(-60, -30))
-        line = shapely.intersection(shapely.LineString(
-            _trace(rng, start, rng.uniform(*lengths[klass]), angle)), outline)
+        line = shapely.intersection(
+            shapely.LineString(_trace(rng, start, rng.uniform(*lengths[klass]), angle)), outline
+        )
         parts = [g for g in shapely.get_parts(line) if g.length > 1500]
         if not parts:
             continue
@@ -83,8 +95,14 @@ def faults(outline: shapely.Polygon, relief: Relief, west: shapely.Polygon,
             continue
         counts[klass] += 1
         geoms.append(line)
-        rows.append({"name": "", "terrain": klass, "active": bool(rng.random() < 0.6),
-                     "setback_m": float(rng.choice([50.0, 100.0, 100.0, 150.0, 200.0]))})
+        rows.append(
+            {
+                "name": "",
+                "terrain": klass,
+                "active": bool(rng.random() < 0.6),
+                "setback_m": float(rng.choice([50.0, 100.0, 100.0, 150.0, 200.0])),
+            }
+        )
     order = {"mountain": "M", "foothill": "F", "plain": "P"}
     seen: dict[str, int] = {}
     for row in rows[1:]:
@@ -95,24 +113,33 @@ def faults(outline: shapely.Polygon, relief: Relief, west: shapely.Polygon,
     return frame, strip
 
 
-def microzones(outline: shapely.Polygon, relief: Relief, fault_lines: gpd.GeoDataFrame,
-               rng: np.random.Generator) -> gpd.GeoDataFrame:
+def microzones(
+    outline: shapely.Polygon,
+    relief: Relief,
+    fault_lines: gpd.GeoDataFrame,
+    rng: np.random.Generator,
+) -> gpd.GeoDataFrame:
     """Intensity 9 and 10 microzones covering the city without gaps or overlaps: Voronoi
     cells typed by terrain and soil, with a 10-point band along every fault."""
     minx, miny, maxx, maxy = outline.bounds
     count = 70
     seeds = np.column_stack([rng.uniform(minx, maxx, count), rng.uniform(miny, maxy, count)])
-    cells = np.asarray(shapely.get_parts(shapely.voronoi_polygons(
-        shapely.multipoints(seeds), extend_to=outline)))
+    cells = np.asarray(
+        shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(seeds), extend_to=outline))
+    )
     cells = shapely.intersection(cells, outline)
     cells = cells[~shapely.is_empty(cells) & (shapely.area(cells) > 1e4)]
     band = shapely.union_all(shapely.buffer(fault_lines.geometry.values, 400))
     band = shapely.intersection(band, outline)
     centre = shapely.point_on_surface(cells)
     z = relief(shapely.get_x(centre), shapely.get_y(centre))
-    soil = np.where(z >= relief.mountain_from, "I",
-                    np.where(z >= relief.plain_below, "II",
-                             np.where(rng.random(len(cells)) < 0.4, "III", "II")))
+    soil = np.where(
+        z >= relief.mountain_from,
+        "I",
+        np.where(
+            z >= relief.plain_below, "II", np.where(rng.random(len(cells)) < 0.4, "III", "II")
+        ),
+    )
     intensity = np.where((z >= 850) | (soil == "III"), 10, 9)
     pieces, inten, soils = [], [], []
     rest = shapely.difference(cells, band)
@@ -124,5 +151,6 @@ def microzones(outline: shapely.Polygon, relief: Relief, fault_lines: gpd.GeoDat
                     pieces.append(part)
                     inten.append(int(value))
                     soils.append(s)
-    return gpd.GeoDataFrame({"intensity": inten, "soil_category": soils}, geometry=pieces,
-                            crs=METRIC_CRS)
+    return gpd.GeoDataFrame(
+        {"intensity": inten, "soil_category": soils}, geometry=pieces, crs=METRIC_CRS
+    )

@@ -9,7 +9,7 @@ towards what the programme says they hold.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import geopandas as gpd
 import numpy as np
@@ -19,21 +19,38 @@ import shapely
 from twin.demo.figures import apportion, figures
 from twin.demo.geo import METRIC_CRS, SmoothField
 
-KINDS = ["private_housing", "soviet_housing", "new_housing", "centre_mixed", "industrial",
-         "public", "vacant"]
-POLYCENTRE_BIAS = {   # log-weight boosts: what each polycentre holds today (S2 l.717-722)
+KINDS = [
+    "private_housing",
+    "soviet_housing",
+    "new_housing",
+    "centre_mixed",
+    "industrial",
+    "public",
+    "vacant",
+]
+POLYCENTRE_BIAS = {  # log-weight boosts: what each polycentre holds today (S2 l.717-722)
     "North": {"industrial": 0.7, "private_housing": 0.2},
     "West": {"industrial": 1.1, "vacant": 0.6},
     "South-West": {"industrial": 0.6, "vacant": 0.8, "centre_mixed": 0.3},
     "East Gate": {"industrial": 0.8, "vacant": 1.2},
     "Historic Centre": {"centre_mixed": 1.6, "public": 0.6, "private_housing": -3.0},
 }
-ZONING_HEIGHT = {"R1": 12.0, "R2": 30.0, "R3": 80.0, "C1": 45.0, "C2": 110.0, "I1": 25.0,
-                 "P1": 30.0, "G1": 6.0, "T1": 20.0}
+ZONING_HEIGHT = {
+    "R1": 12.0,
+    "R2": 30.0,
+    "R3": 80.0,
+    "C1": 45.0,
+    "C2": 110.0,
+    "I1": 25.0,
+    "P1": 30.0,
+    "G1": 6.0,
+    "T1": 20.0,
+}
 
 
-def block_kinds(blocks: gpd.GeoDataFrame, polycentres: gpd.GeoDataFrame,
-                rng: np.random.Generator) -> np.ndarray:
+def block_kinds(
+    blocks: gpd.GeoDataFrame, polycentres: gpd.GeoDataFrame, rng: np.random.Generator
+) -> np.ndarray:
     centroid = shapely.centroid(blocks.geometry.values)
     x, y = shapely.get_x(centroid), shapely.get_y(centroid)
     mix = {d["name_en"]: d["fabric"] for d in figures()["districts"]}
@@ -44,21 +61,31 @@ def block_kinds(blocks: gpd.GeoDataFrame, polycentres: gpd.GeoDataFrame,
         with np.errstate(divide="ignore"):
             score[:, k] = np.log(weights) + 1.1 * field
     tree_index, poly_index = shapely.STRtree(polycentres.geometry.values).query(
-        centroid, predicate="within")
+        centroid, predicate="within"
+    )
     for block, poly in zip(tree_index, poly_index):
         for kind, boost in POLYCENTRE_BIAS.get(polycentres.name.iloc[poly], {}).items():
             score[block, KINDS.index(kind)] += boost
     return np.asarray(KINDS, dtype=object)[np.argmax(score, axis=1)]
 
 
-def subdivide(blocks: gpd.GeoDataFrame, quads: np.ndarray, kinds: np.ndarray, scale: dict,
-              rng: np.random.Generator) -> gpd.GeoDataFrame:
+def subdivide(
+    blocks: gpd.GeoDataFrame,
+    quads: np.ndarray,
+    kinds: np.ndarray,
+    scale: dict,
+    rng: np.random.Generator,
+) -> gpd.GeoDataFrame:
     """Plots: each block's quad cut into a grid of nx x ny cells (bilinear), clipped to the
     block where the block is not the whole quad."""
-    side_u = 0.5 * (np.linalg.norm(quads[:, 1] - quads[:, 0], axis=1)
-                    + np.linalg.norm(quads[:, 2] - quads[:, 3], axis=1))
-    side_v = 0.5 * (np.linalg.norm(quads[:, 3] - quads[:, 0], axis=1)
-                    + np.linalg.norm(quads[:, 2] - quads[:, 1], axis=1))
+    side_u = 0.5 * (
+        np.linalg.norm(quads[:, 1] - quads[:, 0], axis=1)
+        + np.linalg.norm(quads[:, 2] - quads[:, 3], axis=1)
+    )
+    side_v = 0.5 * (
+        np.linalg.norm(quads[:, 3] - quads[:, 0], axis=1)
+        + np.linalg.norm(quads[:, 2] - quads[:, 1], axis=1)
+    )
     sizes = scale["plot_size_m"]
     low = np.array([sizes[k][0] for k in kinds], dtype=float)
     high = np.array([sizes[k][1] for k in kinds], dtype=float)
@@ -81,11 +108,17 @@ def subdivide(blocks: gpd.GeoDataFrame, quads: np.ndarray, kinds: np.ndarray, sc
     q = quads[block_of]
 
     def bilinear(u, v):
-        return (((1 - u) * (1 - v))[:, None] * q[:, 0] + (u * (1 - v))[:, None] * q[:, 1]
-                + (u * v)[:, None] * q[:, 2] + ((1 - u) * v)[:, None] * q[:, 3])
+        return (
+            ((1 - u) * (1 - v))[:, None] * q[:, 0]
+            + (u * (1 - v))[:, None] * q[:, 1]
+            + (u * v)[:, None] * q[:, 2]
+            + ((1 - u) * v)[:, None] * q[:, 3]
+        )
 
-    ring = np.stack([bilinear(u0, v0), bilinear(u1, v0), bilinear(u1, v1), bilinear(u0, v1),
-                     bilinear(u0, v0)], axis=1)
+    ring = np.stack(
+        [bilinear(u0, v0), bilinear(u1, v0), bilinear(u1, v1), bilinear(u0, v1), bilinear(u0, v0)],
+        axis=1,
+    )
     geoms = shapely.polygons(ring)
     clipped = ~blocks.exact.to_numpy()[block_of]
     if clipped.any():
@@ -95,17 +128,23 @@ def subdivide(blocks: gpd.GeoDataFrame, quads: np.ndarray, kinds: np.ndarray, sc
     area = shapely.area(geoms)
     full = shapely.area(shapely.polygons(ring))
     keep = (area > 60) & (area > 0.2 * full)
-    plots = gpd.GeoDataFrame({
-        "block": block_of, "plot_no": k + 1, "kind": kinds[block_of],
-        "district": blocks.district.to_numpy()[block_of],
-        "block_code": blocks.block_code.to_numpy()[block_of],
-        "side_u": (side_u / nx)[block_of], "side_v": (side_v / ny)[block_of],
-        "clipped": clipped,
-    }, geometry=geoms, crs=METRIC_CRS)
+    plots = gpd.GeoDataFrame(
+        {
+            "block": block_of,
+            "plot_no": k + 1,
+            "kind": kinds[block_of],
+            "district": blocks.district.to_numpy()[block_of],
+            "block_code": blocks.block_code.to_numpy()[block_of],
+            "side_u": (side_u / nx)[block_of],
+            "side_v": (side_v / ny)[block_of],
+            "clipped": clipped,
+        },
+        geometry=geoms,
+        crs=METRIC_CRS,
+    )
     plots = plots[keep].reset_index(drop=True)
     plots["area_m2"] = shapely.area(plots.geometry.values)
-    plots["cadastral_number"] = (plots.block_code + "-"
-                                 + plots.plot_no.map(lambda n: f"{n:03d}"))
+    plots["cadastral_number"] = plots.block_code + "-" + plots.plot_no.map(lambda n: f"{n:03d}")
     return plots
 
 
@@ -117,13 +156,23 @@ def _largest(geoms: np.ndarray) -> np.ndarray:
     return out
 
 
-LAND_USE_MIX = {   # plot land use within each kind of block (synthetic)
+LAND_USE_MIX = {  # plot land use within each kind of block (synthetic)
     "private_housing": {"residential": 0.93, "commercial": 0.03, "public": 0.01, "vacant": 0.03},
     "soviet_housing": {"residential": 0.84, "public": 0.06, "commercial": 0.06, "green": 0.04},
-    "new_housing": {"residential": 0.74, "mixed": 0.14, "commercial": 0.06, "public": 0.04,
-                    "green": 0.02},
-    "centre_mixed": {"mixed": 0.34, "commercial": 0.24, "residential": 0.22, "public": 0.17,
-                     "green": 0.03},
+    "new_housing": {
+        "residential": 0.74,
+        "mixed": 0.14,
+        "commercial": 0.06,
+        "public": 0.04,
+        "green": 0.02,
+    },
+    "centre_mixed": {
+        "mixed": 0.34,
+        "commercial": 0.24,
+        "residential": 0.22,
+        "public": 0.17,
+        "green": 0.03,
+    },
     "industrial": {"industrial": 0.84, "commercial": 0.06, "vacant": 0.08, "transport": 0.02},
     "public": {"public": 0.82, "green": 0.12, "commercial": 0.06},
     "vacant": {"vacant": 0.88, "green": 0.07, "transport": 0.05},
@@ -140,7 +189,9 @@ OWNERS = {
 }
 
 
-def _choose(rng: np.random.Generator, keys: np.ndarray, table: dict[str, dict[str, float]]) -> np.ndarray:
+def _choose(
+    rng: np.random.Generator, keys: np.ndarray, table: dict[str, dict[str, float]]
+) -> np.ndarray:
     out = np.empty(len(keys), dtype=object)
     for key, mix in table.items():
         mask = keys == key
@@ -160,14 +211,17 @@ def plot_land_use(plots: gpd.GeoDataFrame, rng: np.random.Generator) -> None:
     start = date(1996, 1, 1).toordinal()
     end = date(2024, 12, 31).toordinal()
     later = np.where(plots.kind == "new_housing", 0.55, 0.0)
-    days = start + ((end - start) * np.clip(rng.random(len(plots)) ** 0.8 + later, 0, 1)).astype(int)
+    days = start + ((end - start) * np.clip(rng.random(len(plots)) ** 0.8 + later, 0, 1)).astype(
+        int
+    )
     plots["registered_on"] = [date.fromordinal(int(d)) for d in days]
 
 
 # levels and construction years by kind (synthetic, after S2 l.640-650: Soviet 2-storey
 # houses of 1930-1975, 5- and 9-storey microdistricts; new housing since 2001)
-def _levels_and_years(kind: np.ndarray, land_use: np.ndarray,
-                      rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _levels_and_years(
+    kind: np.ndarray, land_use: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     n = len(kind)
     levels = np.ones(n, dtype=np.int64)
     year = np.full(n, 1980, dtype=np.int64)
@@ -179,20 +233,31 @@ def _levels_and_years(kind: np.ndarray, land_use: np.ndarray,
 
     uniform_year = lambda a, b: rng.integers(a, b + 1, n)  # noqa: E731
     m = kind == "private_housing"
-    set_(m, np.where(r < 0.6, 1, np.where(r < 0.95, 2, 3)),
-         np.where(rng.random(n) < 0.55, uniform_year(1950, 2000), uniform_year(2001, 2023)))
+    set_(
+        m,
+        np.where(r < 0.6, 1, np.where(r < 0.95, 2, 3)),
+        np.where(rng.random(n) < 0.55, uniform_year(1950, 2000), uniform_year(2001, 2023)),
+    )
     m = kind == "soviet_housing"
     soviet_levels = np.select([r < 0.05, r < 0.5, r < 0.85, r < 0.95], [2, 5, 9, 12], 16)
-    soviet_years = np.select([r < 0.05, r < 0.5, r < 0.85], [uniform_year(1936, 1975),
-                              uniform_year(1957, 1976), uniform_year(1972, 1992)],
-                             uniform_year(1980, 2000))
+    soviet_years = np.select(
+        [r < 0.05, r < 0.5, r < 0.85],
+        [uniform_year(1936, 1975), uniform_year(1957, 1976), uniform_year(1972, 1992)],
+        uniform_year(1980, 2000),
+    )
     set_(m, soviet_levels, soviet_years)
     m = kind == "new_housing"
-    set_(m, rng.integers(9, 25, n), np.where(r < 0.15, uniform_year(1994, 2000),
-                                             uniform_year(2001, 2024)))
+    set_(
+        m,
+        rng.integers(9, 25, n),
+        np.where(r < 0.15, uniform_year(1994, 2000), uniform_year(2001, 2024)),
+    )
     m = kind == "centre_mixed"
-    set_(m, rng.integers(2, 13, n), np.where(r < 0.7, uniform_year(1930, 2000),
-                                             uniform_year(2001, 2023)))
+    set_(
+        m,
+        rng.integers(2, 13, n),
+        np.where(r < 0.7, uniform_year(1930, 2000), uniform_year(2001, 2023)),
+    )
     m = kind == "industrial"
     set_(m, rng.integers(1, 4, n), uniform_year(1940, 2015))
     m = kind == "public"
@@ -200,17 +265,32 @@ def _levels_and_years(kind: np.ndarray, land_use: np.ndarray,
     m = kind == "vacant"
     set_(m, rng.integers(1, 3, n), uniform_year(1960, 2015))
     shop = land_use == "commercial"
-    levels[shop] = np.where(kind[shop] == "centre_mixed", rng.integers(2, 20, shop.sum()),
-                            rng.integers(1, 4, shop.sum()))
+    levels[shop] = np.where(
+        kind[shop] == "centre_mixed",
+        rng.integers(2, 20, shop.sum()),
+        rng.integers(1, 4, shop.sum()),
+    )
     public = land_use == "public"
     levels[public] = rng.integers(2, 5, public.sum())
     return levels, year
 
 
-COVERAGE = {"private_housing": 0.5, "soviet_housing": 0.62, "new_housing": 0.58,
-            "centre_mixed": 0.74, "industrial": 0.66, "public": 0.55, "vacant": 0.4}
-BUILT_USES = {"residential": "residential", "mixed": "mixed", "commercial": "commercial",
-              "public": "public", "industrial": "industrial"}
+COVERAGE = {
+    "private_housing": 0.5,
+    "soviet_housing": 0.62,
+    "new_housing": 0.58,
+    "centre_mixed": 0.74,
+    "industrial": 0.66,
+    "public": 0.55,
+    "vacant": 0.4,
+}
+BUILT_USES = {
+    "residential": "residential",
+    "mixed": "mixed",
+    "commercial": "commercial",
+    "public": "public",
+    "industrial": "industrial",
+}
 
 
 def buildings(plots: gpd.GeoDataFrame, rng: np.random.Generator) -> gpd.GeoDataFrame:
@@ -236,14 +316,25 @@ def buildings(plots: gpd.GeoDataFrame, rng: np.random.Generator) -> gpd.GeoDataF
     height = np.minimum(height, limit)
     area = shapely.area(footprint)
     seismic = _seismic_status(year, levels, rng)
-    frame = gpd.GeoDataFrame({
-        "plot_cadastral_number": sub.cadastral_number.to_numpy(), "use": use,
-        "levels": levels, "height_m": height, "year_built": year,
-        "floor_area_m2": np.round(area * levels, 1), "seismic_status": seismic,
-        "district": sub.district.to_numpy(), "plot_index": sub.index.to_numpy(),
-    }, geometry=footprint, crs=METRIC_CRS)
+    frame = gpd.GeoDataFrame(
+        {
+            "plot_cadastral_number": sub.cadastral_number.to_numpy(),
+            "use": use,
+            "levels": levels,
+            "height_m": height,
+            "year_built": year,
+            "floor_area_m2": np.round(area * levels, 1),
+            "seismic_status": seismic,
+            "district": sub.district.to_numpy(),
+            "plot_index": sub.index.to_numpy(),
+        },
+        geometry=footprint,
+        crs=METRIC_CRS,
+    )
     # plots: zoning follows what stands on them; unbuilt plots by land use
-    plots["zoning"] = _zoning(plots.land_use.to_numpy(), np.full(len(plots), 2), plots.kind.to_numpy())
+    plots["zoning"] = _zoning(
+        plots.land_use.to_numpy(), np.full(len(plots), 2), plots.kind.to_numpy()
+    )
     plots.loc[frame.plot_index.to_numpy(), "zoning"] = zoning
     plots["max_height_m"] = [ZONING_HEIGHT[z] for z in plots.zoning]
     return frame.reset_index(drop=True)
@@ -253,11 +344,18 @@ def _zoning(land_use: np.ndarray, levels: np.ndarray, kind: np.ndarray) -> np.nd
     residential = np.where(levels <= 3, "R1", np.where(levels <= 9, "R2", "R3"))
     vacant = np.where(kind == "new_housing", "R3", "R2")
     return np.select(
-        [land_use == "residential", land_use == "mixed", land_use == "commercial",
-         land_use == "industrial", land_use == "public", land_use == "green",
-         land_use == "transport"],
+        [
+            land_use == "residential",
+            land_use == "mixed",
+            land_use == "commercial",
+            land_use == "industrial",
+            land_use == "public",
+            land_use == "green",
+            land_use == "transport",
+        ],
         [residential, "C1", np.where(levels > 12, "C2", "C1"), "I1", "P1", "G1", "T1"],
-        vacant).astype(object)
+        vacant,
+    ).astype(object)
 
 
 def _seismic_status(year: np.ndarray, levels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -272,7 +370,7 @@ def _seismic_status(year: np.ndarray, levels: np.ndarray, rng: np.random.Generat
         need = int(round(spec["needs_strengthening_share"] * old.size))
         done = int(round(spec["strengthened_share"] * old.size))
         status[order[:need]] = "needs_strengthening"
-        status[order[need:need + done]] = "strengthened"
+        status[order[need : need + done]] = "strengthened"
     return status
 
 
@@ -280,8 +378,11 @@ def residents(plots: gpd.GeoDataFrame, houses: gpd.GeoDataFrame) -> None:
     """Each district's population (S2 l.3814-3825) shared among its plots by residential
     floor area; whole people, summing exactly to the district figure."""
     share = np.select([houses.use == "residential", houses.use == "mixed"], [1.0, 0.6], 0.0)
-    weight = pd.Series(houses.floor_area_m2.to_numpy() * share,
-                       index=houses.plot_index.to_numpy()).groupby(level=0).sum()
+    weight = (
+        pd.Series(houses.floor_area_m2.to_numpy() * share, index=houses.plot_index.to_numpy())
+        .groupby(level=0)
+        .sum()
+    )
     plots["residents"] = 0
     w = np.zeros(len(plots))
     w[weight.index.to_numpy()] = weight.to_numpy()

@@ -43,13 +43,17 @@ def synthetic_districts(outline: shapely.Polygon) -> gpd.GeoDataFrame:
 
 def _district_frame(geoms: list) -> gpd.GeoDataFrame:
     rows = figures()["districts"]
-    frame = gpd.GeoDataFrame({
-        "name_en": [d["name_en"] for d in rows],
-        "name_kk": [d["name_kk"] for d in rows],
-        "name_ru": [d["name_ru"] for d in rows],
-        "population": [int(d["population"]) for d in rows],
-        "cadastral": [int(d["cadastral"]) for d in rows],
-    }, geometry=geoms, crs=METRIC_CRS)
+    frame = gpd.GeoDataFrame(
+        {
+            "name_en": [d["name_en"] for d in rows],
+            "name_kk": [d["name_kk"] for d in rows],
+            "name_ru": [d["name_ru"] for d in rows],
+            "population": [int(d["population"]) for d in rows],
+            "cadastral": [int(d["cadastral"]) for d in rows],
+        },
+        geometry=geoms,
+        crs=METRIC_CRS,
+    )
     frame["area_km2"] = frame.geometry.area / 1e6
     return frame
 
@@ -82,21 +86,29 @@ def polycentres(outline: shapely.Polygon, rng: np.random.Generator) -> gpd.GeoDa
         cx, cy = point_metric(*item["centre"])
         harmonics = rng.normal(0, 0.08, 4)
         phases = rng.uniform(0, 2 * np.pi, 4)
-        radius = 1 + sum(h * np.cos((k + 2) * angles + p)
-                         for k, (h, p) in enumerate(zip(harmonics, phases)))
+        radius = 1 + sum(
+            h * np.cos((k + 2) * angles + p) for k, (h, p) in enumerate(zip(harmonics, phases))
+        )
         target = item["area_ha"] * 1e4
         scale = np.sqrt(target / np.pi)
         shape = None
-        for _ in range(6):   # grow until the part inside the city has the planned area
-            ring = np.column_stack([cx + scale * radius * np.cos(angles),
-                                    cy + scale * radius * np.sin(angles)])
+        for _ in range(6):  # grow until the part inside the city has the planned area
+            ring = np.column_stack(
+                [cx + scale * radius * np.cos(angles), cy + scale * radius * np.sin(angles)]
+            )
             shape = shapely.intersection(shapely.Polygon(ring), outline)
             scale *= np.sqrt(target / shape.area)
         geoms.append(shape)
-        rows.append({"name": item["name"], "name_ru": item["name_ru"],
-                     "name_kk": item["name_kk"], "functions": item["functions"],
-                     "target_density_pph": float(spec["target_density_pph"]),
-                     "max_block_ha": float(spec["max_block_ha"])})
+        rows.append(
+            {
+                "name": item["name"],
+                "name_ru": item["name_ru"],
+                "name_kk": item["name_kk"],
+                "functions": item["functions"],
+                "target_density_pph": float(spec["target_density_pph"]),
+                "max_block_ha": float(spec["max_block_ha"]),
+            }
+        )
     frame = gpd.GeoDataFrame(rows, geometry=geoms, crs=METRIC_CRS)
     frame["area_ha"] = frame.geometry.area / 1e4
     return frame
@@ -106,5 +118,9 @@ def historic_core(rng: np.random.Generator | None = None) -> shapely.Polygon:
     """The rectangle of the historic 140-250 m grid."""
     spec = figures()["historic_centre"]
     cx, cy = point_metric(*spec["centre"])
-    return shapely.box(cx - spec["half_width_m"], cy - spec["half_height_m"],
-                       cx + spec["half_width_m"], cy + spec["half_height_m"])
+    return shapely.box(
+        cx - spec["half_width_m"],
+        cy - spec["half_height_m"],
+        cx + spec["half_width_m"],
+        cy + spec["half_height_m"],
+    )

@@ -24,15 +24,27 @@ from twin.demo.geo import METRIC_CRS, SmoothField, to_metric
 PREFERENCE = {
     "water": {"private_housing": 0.0, "industrial": -0.2},
     "sewer": {"private_housing": -1.2, "vacant": -1.0},
-    "heating": {"private_housing": -3.0, "vacant": -2.0, "industrial": -0.5, "centre_mixed": 0.8,
-                "soviet_housing": 0.8, "new_housing": 0.5},
+    "heating": {
+        "private_housing": -3.0,
+        "vacant": -2.0,
+        "industrial": -0.5,
+        "centre_mixed": 0.8,
+        "soviet_housing": 0.8,
+        "new_housing": 0.5,
+    },
     "gas": {"private_housing": 0.8, "centre_mixed": -0.3},
     "power": {},
     "lighting": {"industrial": -0.3},
 }
 DIAMETER = {"water": (100, 900), "sewer": (150, 1500), "heating": (100, 800), "gas": (50, 500)}
-DEPTH = {"water": (2.0, 3.2), "sewer": (2.5, 5.0), "heating": (1.2, 2.2), "gas": (1.0, 1.6),
-         "power": (0.7, 1.1), "lighting": (0.7, 0.9)}
+DEPTH = {
+    "water": (2.0, 3.2),
+    "sewer": (2.5, 5.0),
+    "heating": (1.2, 2.2),
+    "gas": (1.0, 1.6),
+    "power": (0.7, 1.1),
+    "lighting": (0.7, 0.9),
+}
 
 
 def _calibrate_wear(raw: np.ndarray, length: np.ndarray, target: float) -> np.ndarray:
@@ -41,7 +53,7 @@ def _calibrate_wear(raw: np.ndarray, length: np.ndarray, target: float) -> np.nd
     lo, hi = 0.02, 50.0
     for _ in range(80):
         mid = np.sqrt(lo * hi)
-        mean = np.average(100 * raw ** mid, weights=length)
+        mean = np.average(100 * raw**mid, weights=length)
         if mean > target:
             lo = mid
         else:
@@ -49,8 +61,9 @@ def _calibrate_wear(raw: np.ndarray, length: np.ndarray, target: float) -> np.nd
     return 100 * raw ** np.sqrt(lo * hi)
 
 
-def street_sides(edges: pd.DataFrame, block_kind_at: np.ndarray, districts_at: np.ndarray,
-                 lit: np.ndarray) -> pd.DataFrame:
+def street_sides(
+    edges: pd.DataFrame, block_kind_at: np.ndarray, districts_at: np.ndarray, lit: np.ndarray
+) -> pd.DataFrame:
     frame = edges[["x0", "y0", "x1", "y1", "highway"]].copy()
     frame["length"] = np.hypot(frame.x1 - frame.x0, frame.y1 - frame.y0)
     frame["kind"] = block_kind_at
@@ -59,8 +72,9 @@ def street_sides(edges: pd.DataFrame, block_kind_at: np.ndarray, districts_at: n
     return frame[frame.length > 1].reset_index(drop=True)
 
 
-def utility_lines(sides: pd.DataFrame, length_factor: float,
-                  rng: np.random.Generator) -> gpd.GeoDataFrame:
+def utility_lines(
+    sides: pd.DataFrame, length_factor: float, rng: np.random.Generator
+) -> gpd.GeoDataFrame:
     spec = figures()["utilities"]
     reference = int(spec["reference_year"])
     age_field = SmoothField(rng, (3000, 9000), 10)
@@ -106,23 +120,38 @@ def utility_lines(sides: pd.DataFrame, length_factor: float,
         y1 = y0 + dy[edge] * keep_fraction
         seg_length = lengths * keep_fraction
         coords = np.stack([np.column_stack([x0, y0]), np.column_stack([x1, y1])], axis=1)
-        raw = np.clip(0.5 + 0.18 * age_field(mx[edge], my[edge]) + rng.normal(0, 0.18, len(edge)),
-                      0.02, 0.995)
+        raw = np.clip(
+            0.5 + 0.18 * age_field(mx[edge], my[edge]) + rng.normal(0, 0.18, len(edge)), 0.02, 0.995
+        )
         wear = _calibrate_wear(raw, seg_length, float(net["wear_pct"]))
         life = float(net["service_life_years"])
         installed = reference - np.round(wear / 100 * life * rng.uniform(0.8, 1.2, len(edge)))
         depth = rng.uniform(*DEPTH[network], len(edge))
-        if network == "lighting":   # ~4,000 of 4,800 km overhead (S2 l.1281): depth 0
+        if network == "lighting":  # ~4,000 of 4,800 km overhead (S2 l.1281): depth 0
             overhead = rng.random(len(edge)) < net["overhead_km"] / net["length_km"]
             depth = np.where(overhead, 0.0, depth)
-        diameter = (np.round(rng.uniform(*DIAMETER[network], len(edge)) / 50) * 50
-                    if network in DIAMETER else np.full(len(edge), np.nan))
-        frames.append(gpd.GeoDataFrame({
-            "network": network, "wear_pct": np.round(wear, 3), "diameter_mm": diameter,
-            "depth_m": np.round(depth, 2), "installed_year": installed.astype(np.int64),
-            "length_m": seg_length, "district": sides.district.to_numpy()[edge],
-        }, geometry=shapely.multilinestrings(
-            shapely.linestrings(coords), indices=np.arange(len(edge))), crs=METRIC_CRS))
+        diameter = (
+            np.round(rng.uniform(*DIAMETER[network], len(edge)) / 50) * 50
+            if network in DIAMETER
+            else np.full(len(edge), np.nan)
+        )
+        frames.append(
+            gpd.GeoDataFrame(
+                {
+                    "network": network,
+                    "wear_pct": np.round(wear, 3),
+                    "diameter_mm": diameter,
+                    "depth_m": np.round(depth, 2),
+                    "installed_year": installed.astype(np.int64),
+                    "length_m": seg_length,
+                    "district": sides.district.to_numpy()[edge],
+                },
+                geometry=shapely.multilinestrings(
+                    shapely.linestrings(coords), indices=np.arange(len(edge))
+                ),
+                crs=METRIC_CRS,
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -135,10 +164,17 @@ def facilities(sides: pd.DataFrame, rng: np.random.Generator) -> gpd.GeoDataFram
     kind_at = sides.kind.to_numpy()
     district_at = sides.district.to_numpy()
     lit = sides.lit.to_numpy()
-    capacity = {"pump_station": (200, 5000), "treatment_plant": (50000, 640000),
-                "substation": (10, 250), "boiler_house": (5, 120), "chp_plant": (150, 510),
-                "gas_regulator": (500, 20000), "lighting_cabinet": (5, 60)}
+    capacity = {
+        "pump_station": (200, 5000),
+        "treatment_plant": (50000, 640000),
+        "substation": (10, 250),
+        "boiler_house": (5, 120),
+        "chp_plant": (150, 510),
+        "gas_regulator": (500, 20000),
+        "lighting_cabinet": (5, 60),
+    }
     from twin.demo.layout import city_outline  # the plants named outside the grid stay in the city
+
     outline = city_outline()
     for item in spec:
         names = list(item.get("names", []))
@@ -150,8 +186,12 @@ def facilities(sides: pd.DataFrame, rng: np.random.Generator) -> gpd.GeoDataFram
             weight = np.where(kind_at == "private_housing", 3.0, 1.0)
         elif item["kind"] == "lighting_cabinet":
             weight = np.where(lit, 1.0, 0.0)
-        chosen = rng.choice(len(corners), size=item["count"], replace=item["count"] > len(corners),
-                            p=weight / weight.sum())
+        chosen = rng.choice(
+            len(corners),
+            size=item["count"],
+            replace=item["count"] > len(corners),
+            p=weight / weight.sum(),
+        )
         for k in range(item["count"]):
             if k < len(fixed) and shapely.contains_xy(outline, *fixed[k]):
                 x, y = fixed[k]
@@ -159,9 +199,19 @@ def facilities(sides: pd.DataFrame, rng: np.random.Generator) -> gpd.GeoDataFram
             else:
                 x, y = corners[chosen[k]] + rng.normal(0, 8, 2)
                 district = district_at[chosen[k]]
-            label = names[k] if k < len(names) else f"{item['kind'].replace('_', ' ').title()} {item['network']} {k + 1}"
-            rows.append({"network": item["network"], "kind": item["kind"], "name": label,
-                         "capacity": float(np.round(rng.uniform(*capacity[item["kind"]]), 1)),
-                         "district": district})
+            label = (
+                names[k]
+                if k < len(names)
+                else f"{item['kind'].replace('_', ' ').title()} {item['network']} {k + 1}"
+            )
+            rows.append(
+                {
+                    "network": item["network"],
+                    "kind": item["kind"],
+                    "name": label,
+                    "capacity": float(np.round(rng.uniform(*capacity[item["kind"]]), 1)),
+                    "district": district,
+                }
+            )
             points.append((x, y))
     return gpd.GeoDataFrame(rows, geometry=shapely.points(np.asarray(points)), crs=METRIC_CRS)

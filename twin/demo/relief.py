@@ -25,8 +25,10 @@ class Relief:
         self._plain_wobble = SmoothField(rng, (6000, 18000), 10)
         self._ridges = SmoothField(rng, (1800, 6000), 16)
         self._fine = SmoothField(rng, (600, 1600), 12)
-        self._gorges = [(to_metric([[g["lon"], 43.1]])[0, 0], g["depth_m"], g["width_m"])
-                        for g in spec["gorges"]]
+        self._gorges = [
+            (to_metric([[g["lon"], 43.1]])[0, 0], g["depth_m"], g["width_m"])
+            for g in spec["gorges"]
+        ]
         self.plain_below = float(spec["plain_below_m"])
         self.mountain_from = float(spec["mountain_from_m"])
 
@@ -39,17 +41,21 @@ class Relief:
         mountain = np.clip((base - 1000) / 900, 0, 1.6)
         z = z + mountain * (260 * self._ridges(x, y) + 60 * self._fine(x, y))
         for gx, depth, width in self._gorges:
-            valley = np.exp(-((x - gx) / width) ** 2)
+            valley = np.exp(-(((x - gx) / width) ** 2))
             z = z - depth * np.clip((base - 950) / 800, 0, 1) * valley
         return z
 
     def terrain_class(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         z = self(x, y)
-        return np.where(z >= self.mountain_from, "mountain",
-                        np.where(z >= self.plain_below, "foothill", "plain"))
+        return np.where(
+            z >= self.mountain_from,
+            "mountain",
+            np.where(z >= self.plain_below, "foothill", "plain"),
+        )
 
-    def raster(self, bounds: tuple[float, float, float, float],
-               resolution: float) -> tuple[np.ndarray, Affine]:
+    def raster(
+        self, bounds: tuple[float, float, float, float], resolution: float
+    ) -> tuple[np.ndarray, Affine]:
         """The relief sampled at cell centres over bounds (metres), north-up."""
         minx, miny, maxx, maxy = bounds
         width = int(np.ceil((maxx - minx) / resolution))
@@ -60,6 +66,6 @@ class Relief:
         elevation = np.empty((height, width), dtype=np.float32)
         step = 256
         for start in range(0, height, step):
-            xx, yy = np.meshgrid(cols, rows[start:start + step])
-            elevation[start:start + step] = self(xx, yy)
+            xx, yy = np.meshgrid(cols, rows[start : start + step])
+            elevation[start : start + step] = self(xx, yy)
         return elevation, transform

@@ -17,6 +17,7 @@ import shapely
 from twin.demo.figures import apportion, figures
 from twin.demo.geo import METRIC_CRS, to_metric
 
+
 def _districts() -> list[dict]:
     return figures()["districts"]
 
@@ -31,8 +32,9 @@ def _population() -> dict[str, float]:
     return {d["name_en"]: float(d["population"]) for d in _districts()}
 
 
-def claim_plots(plots: gpd.GeoDataFrame, rng: np.random.Generator,
-                reserved: np.ndarray | None = None) -> pd.DataFrame:
+def claim_plots(
+    plots: gpd.GeoDataFrame, rng: np.random.Generator, reserved: np.ndarray | None = None
+) -> pd.DataFrame:
     """Choose the plots that schools, kindergartens, clinics, hospitals and culture venues
     stand on, and make them public land. Returns one row per amenity: plot index, kind,
     category, name, capacity, district."""
@@ -46,15 +48,19 @@ def claim_plots(plots: gpd.GeoDataFrame, rng: np.random.Generator,
     area = plots.area_m2.to_numpy()
 
     def pick(name: str, count: int, preferred_kinds: tuple[str, ...]) -> np.ndarray:
-        pool = np.nonzero((district == name) & ~taken & np.isin(land, ["residential", "public",
-                                                                       "mixed", "commercial",
-                                                                       "vacant"]))[0]
+        pool = np.nonzero(
+            (district == name)
+            & ~taken
+            & np.isin(land, ["residential", "public", "mixed", "commercial", "vacant"])
+        )[0]
         if pool.size == 0:
             pool = np.nonzero((district == name) & ~taken)[0]
         weight = np.where(np.isin(kind[pool], preferred_kinds), 4.0, 1.0) * np.sqrt(area[pool])
         weight *= np.where(land[pool] == "public", 3.0, 1.0)
-        chosen = rng.choice(pool, size=min(count, pool.size), replace=False, p=weight / weight.sum())
-        if chosen.size < count:   # a tiny district at small scale: share plots
+        chosen = rng.choice(
+            pool, size=min(count, pool.size), replace=False, p=weight / weight.sum()
+        )
+        if chosen.size < count:  # a tiny district at small scale: share plots
             extra = rng.choice(pool, size=count - chosen.size, replace=True)
             chosen = np.concatenate([chosen, extra])
         taken[chosen] = True
@@ -68,9 +74,17 @@ def claim_plots(plots: gpd.GeoDataFrame, rng: np.random.Generator,
         for plot in pick(name, count, housing):
             number += 1
             state = number <= spec["schools_state"]
-            rows.append({"plot": plot, "category": "education", "kind": "school",
-                         "name": f"School No. {number}" if state else f"Private school {number - spec['schools_state']}",
-                         "capacity": int(rng.normal(1060, 250))})
+            rows.append(
+                {
+                    "plot": plot,
+                    "category": "education",
+                    "kind": "school",
+                    "name": f"School No. {number}"
+                    if state
+                    else f"Private school {number - spec['schools_state']}",
+                    "capacity": int(rng.normal(1060, 250)),
+                }
+            )
     kindergartens = _per_district(0, {})
     for name, people in population.items():
         kindergartens[name] = int(round(people / 1e4 * spec["kindergartens_per_10k"]))
@@ -78,22 +92,45 @@ def claim_plots(plots: gpd.GeoDataFrame, rng: np.random.Generator,
     for name, count in kindergartens.items():
         for plot in pick(name, count, housing):
             number += 1
-            rows.append({"plot": plot, "category": "education", "kind": "kindergarten",
-                         "name": f"Kindergarten No. {number}", "capacity": int(rng.integers(90, 320))})
+            rows.append(
+                {
+                    "plot": plot,
+                    "category": "education",
+                    "kind": "kindergarten",
+                    "name": f"Kindergarten No. {number}",
+                    "capacity": int(rng.integers(90, 320)),
+                }
+            )
     number = 0
     for name, people in population.items():
         rate = spec["clinics_per_10k"] * (0.6 if name in spec["clinic_deficit"] else 1.1)
         for plot in pick(name, max(1, int(round(people / 1e4 * rate))), housing):
             number += 1
-            rows.append({"plot": plot, "category": "healthcare", "kind": "clinic",
-                         "name": f"City polyclinic No. {number}", "capacity": int(rng.integers(250, 1200))})
-    hospital_weights = {n: p for n, p in population.items() if n not in spec["no_hospital_districts"]}
+            rows.append(
+                {
+                    "plot": plot,
+                    "category": "healthcare",
+                    "kind": "clinic",
+                    "name": f"City polyclinic No. {number}",
+                    "capacity": int(rng.integers(250, 1200)),
+                }
+            )
+    hospital_weights = {
+        n: p for n, p in population.items() if n not in spec["no_hospital_districts"]
+    }
     number = 0
     for name, count in _per_district(spec["hospitals"], hospital_weights).items():
         for plot in pick(name, count, ("public", "centre_mixed", "soviet_housing")):
             number += 1
-            rows.append({"plot": plot, "category": "healthcare", "kind": "hospital",
-                         "name": f"City hospital No. {number}", "capacity": int(rng.integers(150, 900))})
+            rows.append(
+                {
+                    "plot": plot,
+                    "category": "healthcare",
+                    "kind": "hospital",
+                    "name": f"City hospital No. {number}",
+                    "capacity": int(rng.integers(150, 900)),
+                }
+            )
     # culture: 98 of 160 in Almaly and Medeu (34 : 41, S2 figure 22), the rest by figure 22
     culture_count = {d["name_en"]: d["culture"] for d in _districts()}
     central = {"Almaly": culture_count["Almaly"], "Medeu": culture_count["Medeu"]}
@@ -107,8 +144,15 @@ def claim_plots(plots: gpd.GeoDataFrame, rng: np.random.Generator,
         for plot in pick(name, count, ("centre_mixed", "public")):
             number += 1
             kind_ = str(rng.choice(kinds, p=[0.2, 0.3, 0.35, 0.15]))
-            rows.append({"plot": plot, "category": "culture_sport", "kind": kind_,
-                         "name": f"{kind_.title()} {number}", "capacity": int(rng.integers(80, 1200))})
+            rows.append(
+                {
+                    "plot": plot,
+                    "category": "culture_sport",
+                    "kind": kind_,
+                    "name": f"{kind_.title()} {number}",
+                    "capacity": int(rng.integers(80, 1200)),
+                }
+            )
     claimed = pd.DataFrame(rows)
     claimed["district"] = district[claimed["plot"].to_numpy()]
     plots.loc[claimed["plot"].to_numpy(), "land_use"] = "public"
@@ -116,8 +160,12 @@ def claim_plots(plots: gpd.GeoDataFrame, rng: np.random.Generator,
     return claimed
 
 
-def amenities(plots: gpd.GeoDataFrame, claimed: pd.DataFrame, parks: gpd.GeoDataFrame,
-              rng: np.random.Generator) -> gpd.GeoDataFrame:
+def amenities(
+    plots: gpd.GeoDataFrame,
+    claimed: pd.DataFrame,
+    parks: gpd.GeoDataFrame,
+    rng: np.random.Generator,
+) -> gpd.GeoDataFrame:
     """All amenity points: the claimed plots' centres plus shops, cafes, pharmacies, markets,
     sport facilities and park entrances."""
     spec = figures()["amenities"]
@@ -141,10 +189,12 @@ def amenities(plots: gpd.GeoDataFrame, claimed: pd.DataFrame, parks: gpd.GeoData
         inside = shapely.within(moved, plots.geometry.values[plot_idx])
         return np.where(inside, moved, points)
 
-    retail = [("shop", "commerce", spec["shops_per_10k"], "Shop"),
-              ("supermarket", "commerce", spec["supermarkets_per_10k"], "Supermarket"),
-              ("pharmacy", "healthcare", spec["pharmacies_per_10k"], "Pharmacy"),
-              ("cafe", "commerce", spec["cafes_per_10k"], "Cafe")]
+    retail = [
+        ("shop", "commerce", spec["shops_per_10k"], "Shop"),
+        ("supermarket", "commerce", spec["supermarkets_per_10k"], "Supermarket"),
+        ("pharmacy", "healthcare", spec["pharmacies_per_10k"], "Pharmacy"),
+        ("cafe", "commerce", spec["cafes_per_10k"], "Cafe"),
+    ]
     for kind, category, rate, label in retail:
         number = 0
         for name, people in population.items():
@@ -152,40 +202,73 @@ def amenities(plots: gpd.GeoDataFrame, claimed: pd.DataFrame, parks: gpd.GeoData
             chosen = scatter(name, count, ["commercial", "mixed", "residential"])
             for point in jitter(centre[chosen], chosen):
                 number += 1
-                rows.append({"category": category, "kind": kind, "name": f"{label} {number}",
-                             "capacity": None, "district": name})
+                rows.append(
+                    {
+                        "category": category,
+                        "kind": kind,
+                        "name": f"{label} {number}",
+                        "capacity": None,
+                        "district": name,
+                    }
+                )
                 geoms.append(point)
     commercial = np.nonzero(land == "commercial")[0]
     largest = commercial[np.argsort(-plots.area_m2.to_numpy()[commercial])]
-    for name, plot in zip(spec["markets"], largest[::max(1, len(largest) // 40)]):
-        rows.append({"category": "commerce", "kind": "market", "name": name,
-                     "capacity": int(rng.integers(200, 2000)), "district": district[plot]})
+    for name, plot in zip(spec["markets"], largest[:: max(1, len(largest) // 40)]):
+        rows.append(
+            {
+                "category": "commerce",
+                "kind": "market",
+                "name": name,
+                "capacity": int(rng.integers(200, 2000)),
+                "district": district[plot],
+            }
+        )
         geoms.append(centre[plot])
     # sport: 30% in the 4 annexed districts that hold 45% of the people (S2 l.4051)
     annexed = set(spec["annexed"])
     share = spec["sport_annexed_share"]
-    weights = {n: p / sum(v for k, v in population.items() if (k in annexed) == (n in annexed))
-               * (share if n in annexed else 1 - share) for n, p in population.items()}
+    weights = {
+        n: p
+        / sum(v for k, v in population.items() if (k in annexed) == (n in annexed))
+        * (share if n in annexed else 1 - share)
+        for n, p in population.items()
+    }
     number = 0
     for name, count in _per_district(spec["sport"], weights).items():
         chosen = scatter(name, count, ["public", "green", "residential", "mixed"])
         for point in jitter(centre[chosen], chosen):
             number += 1
-            rows.append({"category": "culture_sport", "kind": "sport",
-                         "name": f"Sport ground {number}", "capacity": None, "district": name})
+            rows.append(
+                {
+                    "category": "culture_sport",
+                    "kind": "sport",
+                    "name": f"Sport ground {number}",
+                    "capacity": None,
+                    "district": name,
+                }
+            )
             geoms.append(point)
     existing = parks[parks.status == "existing"]
     for _, park in existing.iterrows():
-        rows.append({"category": "parks", "kind": "park_entrance", "name": park["name"],
-                     "capacity": None, "district": park["district"]})
+        rows.append(
+            {
+                "category": "parks",
+                "kind": "park_entrance",
+                "name": park["name"],
+                "capacity": None,
+                "district": park["district"],
+            }
+        )
         geoms.append(shapely.point_on_surface(park.geometry))
     frame = gpd.GeoDataFrame(rows, geometry=geoms, crs=METRIC_CRS)
     frame["capacity"] = frame["capacity"].astype("Int64")
     return frame
 
 
-def addresses(points: gpd.GeoDataFrame, streets: gpd.GeoDataFrame,
-              rng: np.random.Generator) -> np.ndarray:
+def addresses(
+    points: gpd.GeoDataFrame, streets: gpd.GeoDataFrame, rng: np.random.Generator
+) -> np.ndarray:
     """A synthetic street address: the nearest street's name and a house number."""
     nearest = shapely.STRtree(streets.geometry.values).nearest(points.geometry.values)
     names = streets.name.to_numpy()[nearest]
@@ -193,8 +276,9 @@ def addresses(points: gpd.GeoDataFrame, streets: gpd.GeoDataFrame,
     return np.asarray([f"{n}, {k}" for n, k in zip(names, numbers)], dtype=object)
 
 
-def transit_stops(edges: pd.DataFrame, streets: gpd.GeoDataFrame,
-                  rng: np.random.Generator) -> gpd.GeoDataFrame:
+def transit_stops(
+    edges: pd.DataFrame, streets: gpd.GeoDataFrame, rng: np.random.Generator
+) -> gpd.GeoDataFrame:
     """Metro stations (S2 l.915), BRT on its corridor, trolleybus and bus stops along the
     main streets about every 450 m, served by 145 bus and 9 trolleybus routes (S2 l.945)."""
     spec = figures()["transit"]
@@ -203,7 +287,9 @@ def transit_stops(edges: pd.DataFrame, streets: gpd.GeoDataFrame,
     stations = spec["metro"]["stations"]
     xy = to_metric([s["lonlat"] for s in stations])
     for station, (x, y) in zip(stations, xy):
-        rows.append({"name": f"{station['name']} metro station", "mode": "metro", "routes": "Line 1"})
+        rows.append(
+            {"name": f"{station['name']} metro station", "mode": "metro", "routes": "Line 1"}
+        )
         points.append((x, y))
     major = edges[edges.highway.isin(["arterial", "primary", "secondary"])]
     spacing = float(spec["stop_spacing_m"])
@@ -225,7 +311,9 @@ def transit_stops(edges: pd.DataFrame, streets: gpd.GeoDataFrame,
             routes = ", ".join(f"T{r}" for r in picked)
         else:
             mode = "bus"
-            picked = [(bus_route + k) % spec["bus_routes"] + 1 for k in range(int(rng.integers(1, 4)))]
+            picked = [
+                (bus_route + k) % spec["bus_routes"] + 1 for k in range(int(rng.integers(1, 4)))
+            ]
             bus_route += len(picked)
             routes = ", ".join(str(r) for r in picked)
         last = None
@@ -235,13 +323,19 @@ def transit_stops(edges: pd.DataFrame, streets: gpd.GeoDataFrame,
             last = (x, y)
             rows.append({"name": f"{name} stop", "mode": mode, "routes": routes})
             points.append((x, y))
-    if len(major) == 0:   # base mode: no named main streets, a stop every ~450 m of the network
-        ends = np.unique(np.concatenate([edges[["x0", "y0"]].to_numpy(),
-                                         edges[["x1", "y1"]].to_numpy()]), axis=0)
+    if len(major) == 0:  # base mode: no named main streets, a stop every ~450 m of the network
+        ends = np.unique(
+            np.concatenate([edges[["x0", "y0"]].to_numpy(), edges[["x1", "y1"]].to_numpy()]), axis=0
+        )
         cell = np.floor(ends / spacing).astype(np.int64)
         _, first = np.unique(cell, axis=0, return_index=True)
         for k, (x, y) in enumerate(ends[np.sort(first)]):
-            rows.append({"name": f"Stop {k + 1}", "mode": "bus",
-                         "routes": ", ".join(str((k + j) % spec["bus_routes"] + 1) for j in range(2))})
+            rows.append(
+                {
+                    "name": f"Stop {k + 1}",
+                    "mode": "bus",
+                    "routes": ", ".join(str((k + j) % spec["bus_routes"] + 1) for j in range(2)),
+                }
+            )
             points.append((x, y))
     return gpd.GeoDataFrame(rows, geometry=shapely.points(np.asarray(points)), crs=METRIC_CRS)

@@ -57,8 +57,10 @@ from twin.settings import get_settings
 LOG = logging.getLogger("twin.guard")
 
 ALLOW_METHODS = "GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE"
-ALLOW_HEADERS = ("Accept, Accept-Language, Authorization, Content-Type, Content-Crs, If-Match, "
-                 "If-None-Match, X-API-Key")
+ALLOW_HEADERS = (
+    "Accept, Accept-Language, Authorization, Content-Type, Content-Crs, If-Match, "
+    "If-None-Match, X-API-Key"
+)
 EXPOSE_HEADERS = "Location, ETag, Link, Content-Crs, Retry-After, WWW-Authenticate"
 COMMON_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -80,7 +82,7 @@ def new_marker() -> str:
 
 def _nonce(marker: bytes) -> bytes:
     """A fresh nonce as long as the marker, so replacing it keeps Content-Length right."""
-    return (b"n" + secrets.token_hex(max(16, len(marker))).encode())[:max(len(marker), 17)]
+    return (b"n" + secrets.token_hex(max(16, len(marker))).encode())[: max(len(marker), 17)]
 
 
 class BodyTooLarge(Exception):
@@ -129,8 +131,10 @@ def _plain_error(start: Message, text: str, path: str) -> TwinError:
         return NotFound(f"nothing is served at {path}")
     description = f"{text.strip()[:200]}: {path}"
     if status == 405:
-        allow = next((v.decode("latin-1") for k, v in start.get("headers", [])
-                      if k.lower() == b"allow"), "GET, HEAD, OPTIONS")
+        allow = next(
+            (v.decode("latin-1") for k, v in start.get("headers", []) if k.lower() == b"allow"),
+            "GET, HEAD, OPTIONS",
+        )
         return MethodNotAllowed(description, allow=allow)
     if status in PLAIN_ERRORS:
         return PLAIN_ERRORS[status](description)
@@ -144,8 +148,12 @@ def _media(start: Message) -> bytes:
 # The error classes of the plain-text client errors Starlette answers itself (unknown path,
 # method) and pygeoapi's few plain ones.
 PLAIN_ERRORS: dict[int, type[TwinError]] = {
-    400: InvalidParameter, 404: NotFound, 406: NotAcceptable, 413: PayloadTooLarge,
-    415: UnsupportedMediaType}
+    400: InvalidParameter,
+    404: NotFound,
+    406: NotAcceptable,
+    413: PayloadTooLarge,
+    415: UnsupportedMediaType,
+}
 
 
 def database_reachable() -> bool:
@@ -197,8 +205,12 @@ class DatabaseBreaker:
             self.probing = False
             self.last_probe = time.monotonic()
         if self.open != (not up):
-            LOG.warning("database %s", "back: breaker closed" if up else
-                        "unreachable: breaker open, answering 503 until it is back")
+            LOG.warning(
+                "database %s",
+                "back: breaker closed"
+                if up
+                else "unreachable: breaker open, answering 503 until it is back",
+            )
         self.open = not up
         if self.open:
             self.opened.set()
@@ -234,13 +246,19 @@ class Guard:
             return
         length = headers.get(b"content-length", b"0")
         if not length.isdigit() or int(length) > self.max_body:
-            await self._send(send, *_error(
-                PayloadTooLarge(f"the request body may be at most {self.max_body} bytes")
-                if length.isdigit() else InvalidParameter("Content-Length must be a number")))
+            await self._send(
+                send,
+                *_error(
+                    PayloadTooLarge(f"the request body may be at most {self.max_body} bytes")
+                    if length.isdigit()
+                    else InvalidParameter("Content-Length must be a number")
+                ),
+            )
             return
         if self.inflight >= self.max_inflight and scope["path"] != "/healthz":
-            await self._send(send, *_error(AtCapacity(
-                "the server is at capacity; retry in a few seconds")))
+            await self._send(
+                send, *_error(AtCapacity("the server is at capacity; retry in a few seconds"))
+            )
             return
         if not await self.breaker.allows(scope["path"]):
             await self._send(send, *_unavailable())
@@ -304,13 +322,20 @@ class Guard:
                 return
             except BodyTooLarge:
                 if not started:
-                    await self._send(send, *_error(PayloadTooLarge(
-                        f"the request body may be at most {self.max_body} bytes")))
+                    await self._send(
+                        send,
+                        *_error(
+                            PayloadTooLarge(
+                                f"the request body may be at most {self.max_body} bytes"
+                            )
+                        ),
+                    )
             except Exception as exc:  # the last line of defence: never a stack trace
                 if abandoned:
                     return
-                LOG.error("unhandled error", exc_info=exc,
-                          extra={"fields": {"path": scope.get("path")}})
+                LOG.error(
+                    "unhandled error", exc_info=exc, extra={"fields": {"path": scope.get("path")}}
+                )
                 if not started:
                     await self._release_error(send, [])
 
@@ -347,15 +372,23 @@ class Guard:
         if not held:
             await self._send(send, *_server_error())
             return
-        media = next((v for k, v in held[0].get("headers", []) if k.lower() == b"content-type"),
-                     b"")
+        media = next(
+            (v for k, v in held[0].get("headers", []) if k.lower() == b"content-type"), b""
+        )
         if not media.split(b";")[0].strip().endswith((b"/json", b"+json")):
             # pygeoapi's own error answer (Starlette's text/plain page, or an HTML exception
             # page): the twin answers in one shape, so the client gets JSON and the log the text
             body = b"".join(m.get("body", b"") for m in held[1:])
-            LOG.error("server error answered as %s", media.decode("latin-1") or "no media type",
-                      extra={"fields": {"status": held[0]["status"],
-                                        "body": body[:500].decode("utf-8", "replace")}})
+            LOG.error(
+                "server error answered as %s",
+                media.decode("latin-1") or "no media type",
+                extra={
+                    "fields": {
+                        "status": held[0]["status"],
+                        "body": body[:500].decode("utf-8", "replace"),
+                    }
+                },
+            )
             await self._send(send, *_server_error())
             return
         await send(self._decorate(held[0]))
@@ -365,9 +398,13 @@ class Guard:
     def _needs_nonce(self, start: Message) -> bool:
         """An HTML page without its own policy: its script tags carry our marker (or none)."""
         headers = start.get("headers", [])
-        return (_media(start).startswith(b"text/html") and start["status"] != 304
-                and not any(k.lower() in (b"content-security-policy", b"content-encoding")
-                            for k, _ in headers))
+        return (
+            _media(start).startswith(b"text/html")
+            and start["status"] != 304
+            and not any(
+                k.lower() in (b"content-security-policy", b"content-encoding") for k, _ in headers
+            )
+        )
 
     async def _release_page(self, send: Send, page: list[Message], path: str = "") -> None:
         """The page with a fresh nonce in place of the marker, and a policy naming it (or a
@@ -376,8 +413,11 @@ class Guard:
         path = path[:200]
         if start["status"] >= 400 and _media(start).startswith(b"text/plain"):
             text = b"".join(m.get("body", b"") for m in page[1:]).decode("utf-8", "replace")
-            kept = [(k, v) for k, v in start.get("headers", []) if k.lower() not in
-                    (b"content-type", b"content-length")]
+            kept = [
+                (k, v)
+                for k, v in start.get("headers", [])
+                if k.lower() not in (b"content-type", b"content-length")
+            ]
             await self._send(send, *asgi_messages(_plain_error(start, text, path), kept))
             return
         nonce = _nonce(self.marker) if self.marker else b"n" + secrets.token_hex(16).encode()
@@ -385,16 +425,31 @@ class Guard:
         if self.marker:
             body = body.replace(self.marker, nonce)
         policy = CSP_HTML.format(nonce=nonce.decode()).encode()
-        await send(self._decorate({**start, "headers": [*start.get("headers", []),
-                                                        (b"content-security-policy", policy)]}))
+        await send(
+            self._decorate(
+                {
+                    **start,
+                    "headers": [*start.get("headers", []), (b"content-security-policy", policy)],
+                }
+            )
+        )
         await send({"type": "http.response.body", "body": body, "more_body": False})
 
     async def _preflight(self, send: Send) -> None:
-        await self._send(send, {"type": "http.response.start", "status": 204, "headers": [
-            (b"access-control-allow-methods", ALLOW_METHODS.encode()),
-            (b"access-control-allow-headers", ALLOW_HEADERS.encode()),
-            (b"access-control-max-age", b"600"),
-            (b"content-length", b"0")]}, {"type": "http.response.body", "body": b""})
+        await self._send(
+            send,
+            {
+                "type": "http.response.start",
+                "status": 204,
+                "headers": [
+                    (b"access-control-allow-methods", ALLOW_METHODS.encode()),
+                    (b"access-control-allow-headers", ALLOW_HEADERS.encode()),
+                    (b"access-control-max-age", b"600"),
+                    (b"content-length", b"0"),
+                ],
+            },
+            {"type": "http.response.body", "body": b""},
+        )
 
     async def _send(self, send: Send, start: Message, body: Message) -> None:
         await send(self._decorate(start))
@@ -415,8 +470,14 @@ class Guard:
         if b"content-security-policy" not in present and start["status"] != 304 and media:
             # an HTML page gets its policy from _release_page; one that could not be given a
             # nonce (compressed) gets one no script tag carries: its scripts do not run
-            extra.append((b"content-security-policy", CSP_API if not media.startswith(
-                b"text/html") else CSP_HTML.format(nonce=_nonce(b"")[:17].decode()).encode()))
+            extra.append(
+                (
+                    b"content-security-policy",
+                    CSP_API
+                    if not media.startswith(b"text/html")
+                    else CSP_HTML.format(nonce=_nonce(b"")[:17].decode()).encode(),
+                )
+            )
         return {**start, "headers": headers + extra}
 
 

@@ -31,8 +31,9 @@ def install_history(conn: psycopg.Connection, applied: dict[str, str]) -> list[s
     functions = hashlib.sha256(text("editing/history_functions").encode()).hexdigest()[:16]
     if applied.get("history:functions") != functions:
         conn.execute(query("editing/history_functions"))
-        conn.execute(query("db/record_migration"), {"id": "history:functions",
-                                                    "checksum": functions})
+        conn.execute(
+            query("db/record_migration"), {"id": "history:functions", "checksum": functions}
+        )
         done.append("history:functions")
     checksum = hashlib.sha256(text("editing/history_triggers").encode()).hexdigest()[:16]
     for name in VERSIONED_LAYERS:
@@ -47,8 +48,10 @@ def install_history(conn: psycopg.Connection, applied: dict[str, str]) -> list[s
 
 def versioned_layer(name: str) -> str:
     if name not in VERSIONED_LAYERS:
-        raise NotFound(f"collection {name!r} keeps no history; versioned collections: "
-                       f"{', '.join(VERSIONED_LAYERS)}")
+        raise NotFound(
+            f"collection {name!r} keeps no history; versioned collections: "
+            f"{', '.join(VERSIONED_LAYERS)}"
+        )
     return get_layer(name).table
 
 
@@ -56,25 +59,38 @@ def feature_versions(conn: psycopg.Connection, layer: str, feature_id: int) -> l
     """Every version of one feature, oldest first: who changed it, when and how."""
     versioned_layer(layer)
     rows = conn.execute(query("editing/versions"), {"layer": layer, "id": feature_id}).fetchall()
-    return [{"version": version, "operation": operation, "actor": actor,
-             "changed_at": changed_at.isoformat(), "exists": has_current,
-             "had_previous": has_previous}
-            for version, operation, actor, changed_at, has_previous, has_current in rows]
+    return [
+        {
+            "version": version,
+            "operation": operation,
+            "actor": actor,
+            "changed_at": changed_at.isoformat(),
+            "exists": has_current,
+            "had_previous": has_previous,
+        }
+        for version, operation, actor, changed_at, has_previous, has_current in rows
+    ]
 
 
-def feature_version(conn: psycopg.Connection, layer: str, feature_id: int,
-                    version: int) -> dict[str, Any]:
+def feature_version(
+    conn: psycopg.Connection, layer: str, feature_id: int, version: int
+) -> dict[str, Any]:
     """One version: the change record with the feature before and after it as GeoJSON."""
     versioned_layer(layer)
-    row = conn.execute(query("editing/version"),
-                       {"layer": layer, "id": feature_id, "version": version}).fetchone()
+    row = conn.execute(
+        query("editing/version"), {"layer": layer, "id": feature_id, "version": version}
+    ).fetchone()
     if row is None:
         raise NotFound(f"{layer} feature {feature_id} has no version {version}")
     number, operation, actor, changed_at, previous, current = row
-    return {"version": number, "operation": operation, "actor": actor,
-            "changed_at": changed_at.isoformat(),
-            "previous": row_image_feature(feature_id, previous),
-            "current": row_image_feature(feature_id, current)}
+    return {
+        "version": number,
+        "operation": operation,
+        "actor": actor,
+        "changed_at": changed_at.isoformat(),
+        "previous": row_image_feature(feature_id, previous),
+        "current": row_image_feature(feature_id, current),
+    }
 
 
 def row_image_feature(feature_id: int, image: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -82,24 +98,44 @@ def row_image_feature(feature_id: int, image: dict[str, Any] | None) -> dict[str
     if image is None:
         return None
     properties = {k: v for k, v in image.items() if k not in {"id", "geom"}}
-    return {"type": "Feature", "id": feature_id, "geometry": image.get("geom"),
-            "properties": properties}
+    return {
+        "type": "Feature",
+        "id": feature_id,
+        "geometry": image.get("geom"),
+        "properties": properties,
+    }
 
 
-def layer_changes(conn: psycopg.Connection, layer: str, start: datetime, end: datetime,
-                  limit: int) -> list[dict[str, Any]]:
+def layer_changes(
+    conn: psycopg.Connection, layer: str, start: datetime, end: datetime, limit: int
+) -> list[dict[str, Any]]:
     """The layer's change feed between two instants, newest first."""
     versioned_layer(layer)
-    rows = conn.execute(query("editing/layer_changes"),
-                        {"layer": layer, "start": start, "end": end, "limit": limit}).fetchall()
-    return [{"change": change, "id": fid, "version": version, "operation": operation,
-             "actor": actor, "changed_at": changed_at.isoformat()}
-            for change, fid, version, operation, actor, changed_at in rows]
+    rows = conn.execute(
+        query("editing/layer_changes"), {"layer": layer, "start": start, "end": end, "limit": limit}
+    ).fetchall()
+    return [
+        {
+            "change": change,
+            "id": fid,
+            "version": version,
+            "operation": operation,
+            "actor": actor,
+            "changed_at": changed_at.isoformat(),
+        }
+        for change, fid, version, operation, actor, changed_at in rows
+    ]
 
 
-def as_of_rows(conn: psycopg.Connection, layer: str, instant: datetime, *,
-               bbox: tuple[float, float, float, float] | None = None, limit: int = 10,
-               offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+def as_of_rows(
+    conn: psycopg.Connection,
+    layer: str,
+    instant: datetime,
+    *,
+    bbox: tuple[float, float, float, float] | None = None,
+    limit: int = 10,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
     """The layer's features as they were at `instant` (GeoJSON dicts) and how many matched.
 
     The same read as GET /collections/{layer}/items?datetime=<instant> (twin.features.pages
@@ -110,7 +146,8 @@ def as_of_rows(conn: psycopg.Connection, layer: str, instant: datetime, *,
     from twin.features.params import AsOf, ItemsQuery
 
     versioned_layer(layer)
-    q = ItemsQuery(layer=get_layer(layer), limit=limit, offset=offset, bbox=bbox,
-                   as_of=AsOf(instant, instant))
+    q = ItemsQuery(
+        layer=get_layer(layer), limit=limit, offset=offset, bbox=bbox, as_of=AsOf(instant, instant)
+    )
     page = fetch_page(conn, q)
     return orjson.loads(b"[" + page.features + b"]"), int(page.matched or 0)

@@ -84,10 +84,14 @@ def _collection(name: str, write: bool) -> str:
         raise history.NotFound(f"no collection {name!r}")
     if name not in VERSIONED_LAYERS:
         if write:
-            raise ReadOnly(f"collection {name!r} is read-only; editable collections: "
-                           f"{', '.join(VERSIONED_LAYERS)}")
-        raise history.NotFound(f"collection {name!r} keeps no history; versioned collections: "
-                               f"{', '.join(VERSIONED_LAYERS)}")
+            raise ReadOnly(
+                f"collection {name!r} is read-only; editable collections: "
+                f"{', '.join(VERSIONED_LAYERS)}"
+            )
+        raise history.NotFound(
+            f"collection {name!r} keeps no history; versioned collections: "
+            f"{', '.join(VERSIONED_LAYERS)}"
+        )
     return name
 
 
@@ -103,9 +107,11 @@ def _api_key(request: Request) -> str | None:
 
 def _editor(key: str | None) -> Editor:
     if not key:
-        raise Unauthorized("writing needs an API key: send `X-API-Key: <key>` or "
-                           "`Authorization: Bearer <key>` (an admin creates one with "
-                           "`twin users add NAME --role editor --layers plots`)")
+        raise Unauthorized(
+            "writing needs an API key: send `X-API-Key: <key>` or "
+            "`Authorization: Bearer <key>` (an admin creates one with "
+            "`twin users add NAME --role editor --layers plots`)"
+        )
     with connection(timeout=5) as conn:
         editor = authenticate(conn, key)
     if editor is None:
@@ -115,15 +121,20 @@ def _editor(key: str | None) -> Editor:
 
 async def _json_body(request: Request, patch: bool = False, hint: str = "") -> Any:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    accepted = {GEOJSON, "application/json"} | ({"application/merge-patch+json"} if patch
-                                                else set())
+    accepted = {GEOJSON, "application/json"} | (
+        {"application/merge-patch+json"} if patch else set()
+    )
     if media not in accepted:
-        raise UnsupportedMediaType(f"send the feature as {' or '.join(sorted(accepted))}, "
-                                   f"not {media or 'no Content-Type'}{hint}")
+        raise UnsupportedMediaType(
+            f"send the feature as {' or '.join(sorted(accepted))}, "
+            f"not {media or 'no Content-Type'}{hint}"
+        )
     crs = request.headers.get("content-crs", "").strip().strip("<>")
     if crs and crs not in STORAGE_CRS:
-        raise InvalidParameter(f"Content-Crs {crs!r} is not supported for writes: send "
-                               f"coordinates in {STORAGE_CRS[0]} (lon, lat)")
+        raise InvalidParameter(
+            f"Content-Crs {crs!r} is not supported for writes: send "
+            f"coordinates in {STORAGE_CRS[0]} (lon, lat)"
+        )
     raw = await request.body()
     try:
         return orjson.loads(raw)
@@ -131,11 +142,15 @@ async def _json_body(request: Request, patch: bool = False, hint: str = "") -> A
         raise InvalidParameter(f"the body is not valid JSON (UTF-8): {exc}") from None
 
 
-def _feature_response(text: str, version: int, status: int = 200,
-                      headers: dict[str, str] | None = None) -> Response:
-    return Response(text, status_code=status, media_type=GEOJSON,
-                    headers={"ETag": version_etag(version), **transactions.ANALYSIS_HEADERS,
-                             **(headers or {})})
+def _feature_response(
+    text: str, version: int, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(
+        text,
+        status_code=status,
+        media_type=GEOJSON,
+        headers={"ETag": version_etag(version), **transactions.ANALYSIS_HEADERS, **(headers or {})},
+    )
 
 
 def _require_if_match(if_match: str | None, what: str, name: str, fid: int) -> None:
@@ -145,9 +160,10 @@ def _require_if_match(if_match: str | None, what: str, name: str, fid: int) -> N
         raise PreconditionRequired(
             f"{what} needs an If-Match header on this server (TWIN_REQUIRE_IF_MATCH): "
             f"send If-Match with the ETag of the feature as you read it (GET "
-            f"/collections/{name}/items/{fid} answers ETag: \"v<version>\"; for a deleted "
+            f'/collections/{name}/items/{fid} answers ETag: "v<version>"; for a deleted '
             "feature, the ETag its DELETE answered or its last version in /history), or "
-            "If-Match: * to overwrite whatever version it is at")
+            "If-Match: * to overwrite whatever version it is at"
+        )
 
 
 Work = TypeVar("Work", bound=Callable[..., Awaitable[Response]])
@@ -172,8 +188,9 @@ async def create(request: Request, collection: str) -> Response:
     twin.features.routes.items): 201 with its Location and ETag."""
     name = _collection(collection, write=True)
     key = _api_key(request)
-    body = await _json_body(request, hint="; to search, POST a CQL2 filter as text/cql2 or "
-                                          "application/cql2+json")
+    body = await _json_body(
+        request, hint="; to search, POST a CQL2 filter as text/cql2 or application/cql2+json"
+    )
 
     def work() -> tuple[int, str, int]:
         editor = _editor(key)
@@ -208,8 +225,9 @@ async def change(request: Request, collection: str, raw_fid: str) -> Response:
 
     result = await run_in_threadpool(work)
     if method == "DELETE":
-        return Response(status_code=204, headers={"ETag": version_etag(result),
-                                                  **transactions.ANALYSIS_HEADERS})
+        return Response(
+            status_code=204, headers={"ETag": version_etag(result), **transactions.ANALYSIS_HEADERS}
+        )
     return _feature_response(*result)
 
 
@@ -221,8 +239,13 @@ async def item_history(request: Request) -> Response:
     def work() -> tuple[list[dict[str, Any]], bool]:
         with connection(timeout=5) as conn:
             versions = history.feature_versions(conn, name, fid)
-            exists = versions[-1]["exists"] if versions else conn.execute(
-                query("editing/feature_exists", table=name), {"id": fid}).fetchone()[0]
+            exists = (
+                versions[-1]["exists"]
+                if versions
+                else conn.execute(
+                    query("editing/feature_exists", table=name), {"id": fid}
+                ).fetchone()[0]
+            )
             return versions, exists
 
     versions, exists = await run_in_threadpool(work)
@@ -230,14 +253,33 @@ async def item_history(request: Request) -> Response:
         raise history.NotFound(f"no feature {fid} in {name}, now or in its history")
     base = f"{_base_url(request)}/collections/{name}/items/{fid}"
     for entry in versions:
-        entry["links"] = [{"rel": "version", "type": "application/json",
-                           "href": f"{base}/history/{entry['version']}"}]
-    return JSONResponse({
-        "collection": name, "id": fid, "exists": exists, "versions": versions,
-        **({} if versions else {"note": "unchanged since it was loaded (bulk loads such as the "
-                                        "demo city are not recorded row by row)"}),
-        "links": [{"rel": "self", "type": "application/json", "href": f"{base}/history"},
-                  {"rel": "item", "type": GEOJSON, "href": base}]})
+        entry["links"] = [
+            {
+                "rel": "version",
+                "type": "application/json",
+                "href": f"{base}/history/{entry['version']}",
+            }
+        ]
+    return JSONResponse(
+        {
+            "collection": name,
+            "id": fid,
+            "exists": exists,
+            "versions": versions,
+            **(
+                {}
+                if versions
+                else {
+                    "note": "unchanged since it was loaded (bulk loads such as the "
+                    "demo city are not recorded row by row)"
+                }
+            ),
+            "links": [
+                {"rel": "self", "type": "application/json", "href": f"{base}/history"},
+                {"rel": "item", "type": GEOJSON, "href": base},
+            ],
+        }
+    )
 
 
 @_handler
@@ -270,8 +312,9 @@ async def restore_item(request: Request) -> Response:
 
     text, new_version, recreated = await run_in_threadpool(work)
     location = f"{_base_url(request)}/collections/{name}/items/{fid}"
-    return _feature_response(text, new_version, 201 if recreated else 200,
-                             {"Location": location} if recreated else None)
+    return _feature_response(
+        text, new_version, 201 if recreated else 200, {"Location": location} if recreated else None
+    )
 
 
 def _version(raw: str) -> int:
@@ -286,13 +329,15 @@ def _version(raw: str) -> int:
 def parse_instant(raw: str | None, parameter: str = "datetime") -> datetime:
     """An RFC 3339 date-time (or a date, meaning its start in UTC) as an aware datetime."""
     if not raw:
-        raise InvalidParameter(f"`{parameter}` is required: an RFC 3339 instant such as "
-                        "2025-01-31T12:00:00Z")
+        raise InvalidParameter(
+            f"`{parameter}` is required: an RFC 3339 instant such as 2025-01-31T12:00:00Z"
+        )
     try:
         value = datetime.fromisoformat(raw.strip())
     except ValueError:
-        raise InvalidParameter(f"`{parameter}` {raw!r} is not an RFC 3339 instant such as "
-                        "2025-01-31T12:00:00Z") from None
+        raise InvalidParameter(
+            f"`{parameter}` {raw!r} is not an RFC 3339 instant such as 2025-01-31T12:00:00Z"
+        ) from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
@@ -305,8 +350,10 @@ def _interval(raw: str | None) -> tuple[datetime, datetime]:
         instant = parse_instant(raw)
         return instant, instant
     start, _, end = raw.partition("/")
-    return (lowest if start in ("", "..") else parse_instant(start),
-            highest if end in ("", "..") else parse_instant(end))
+    return (
+        lowest if start in ("", "..") else parse_instant(start),
+        highest if end in ("", "..") else parse_instant(end),
+    )
 
 
 def _count_param(request: Request, name: str, default: int, lowest: int, highest: int) -> int:
@@ -317,14 +364,17 @@ def _count_param(request: Request, name: str, default: int, lowest: int, highest
     value = canonical_integer(raw)
     if value is None or not lowest <= value <= highest:
         shown = raw if len(raw) <= 40 else raw[:40] + "…"
-        raise InvalidParameter(f"`{name}` must be an integer from {lowest} to {highest}, got "
-                        f"{shown!r}: {INTEGER_FORM}")
+        raise InvalidParameter(
+            f"`{name}` must be an integer from {lowest} to {highest}, got {shown!r}: {INTEGER_FORM}"
+        )
     return value
 
 
 def _limit(request: Request, default: int = 10) -> tuple[int, int]:
-    return (_count_param(request, "limit", default, 1, MAX_LIMIT),
-            _count_param(request, "offset", 0, 0, 2**62 - 1))
+    return (
+        _count_param(request, "limit", default, 1, MAX_LIMIT),
+        _count_param(request, "offset", 0, 0, 2**62 - 1),
+    )
 
 
 @_handler

@@ -56,8 +56,10 @@ def editable_layer(name: str, editor: Editor) -> Layer:
     """The layer if `editor` may change it: 404 unknown, 405 read-only, 403 not theirs."""
     versioned_layer(name)
     if not editor.may_edit(name):
-        raise Forbidden(f"{editor.name} ({editor.role}) may not edit {name}"
-                        + (f"; they may edit {', '.join(editor.layers)}" if editor.layers else ""))
+        raise Forbidden(
+            f"{editor.name} ({editor.role}) may not edit {name}"
+            + (f"; they may edit {', '.join(editor.layers)}" if editor.layers else "")
+        )
     return get_layer(name)
 
 
@@ -75,8 +77,9 @@ def _feature_text(conn: psycopg.Connection, layer: Layer, fid: int) -> str:
 
 
 def current_version(conn: psycopg.Connection, layer: Layer, fid: int) -> int:
-    return conn.execute(query("editing/feature_version"),
-                        {"layer": layer.name, "id": fid}).fetchone()[0]
+    return conn.execute(
+        query("editing/feature_version"), {"layer": layer.name, "id": fid}
+    ).fetchone()[0]
 
 
 def _act_as(conn: psycopg.Connection, editor: Editor, operation: str) -> None:
@@ -92,21 +95,36 @@ def _write(conn: psycopg.Connection, statement: sql.Composable, params: dict[str
         # "Key (name)=(value) already exists.": the property names, not the database's text
         keys = re.match(r"Key \((.+?)\)=", exc.diag.message_detail or "")
         logging.getLogger("twin.editing").info("write refused: %s", exc.diag.message_primary)
-        raise Conflict("another feature already has this value" +
-                       (f" of {keys.group(1)}" if keys else "")) from None
-    except (pg_errors.CheckViolation, pg_errors.NotNullViolation,
-            pg_errors.InvalidParameterValue, pg_errors.DataException) as exc:
+        raise Conflict(
+            "another feature already has this value" + (f" of {keys.group(1)}" if keys else "")
+        ) from None
+    except (
+        pg_errors.CheckViolation,
+        pg_errors.NotNullViolation,
+        pg_errors.InvalidParameterValue,
+        pg_errors.DataException,
+    ) as exc:
         # the database's text names tables and constraints: logged; the editor gets the property
         logging.getLogger("twin.editing").info("write refused: %s", exc.diag.message_primary)
         column = exc.diag.column_name
-        raise InvalidParameter("the database refused the feature: " +
-                        (f"property {column!r} has a value it cannot hold" if column else
-                         "a property has a value it cannot hold (check numbers, dates and "
-                         "lengths against the layer's schema)")) from None
+        raise InvalidParameter(
+            "the database refused the feature: "
+            + (
+                f"property {column!r} has a value it cannot hold"
+                if column
+                else "a property has a value it cannot hold (check numbers, dates and "
+                "lengths against the layer's schema)"
+            )
+        ) from None
 
 
-def _lock(conn: psycopg.Connection, layer: Layer, fid: int, if_match: str | None,
-          deleted_too: bool = False) -> bool:
+def _lock(
+    conn: psycopg.Connection,
+    layer: Layer,
+    fid: int,
+    if_match: str | None,
+    deleted_too: bool = False,
+) -> bool:
     """Lock the feature's row for this transaction, then compare If-Match with its version;
     return whether the feature exists now.
 
@@ -132,15 +150,21 @@ def _lock(conn: psycopg.Connection, layer: Layer, fid: int, if_match: str | None
                 f"{layer.name} feature {fid} is at version {version} (ETag "
                 f"{version_etag(version)}), not {shown}: someone changed it since you read "
                 "it; read it again, apply your change to that, and send its ETag as If-Match",
-                version)
+                version,
+            )
     return exists
 
 
-def _assignments(layer: Layer, checked: CheckedFeature, replace: bool,
-                 ) -> tuple[sql.Composable, dict[str, Any]]:
+def _assignments(
+    layer: Layer,
+    checked: CheckedFeature,
+    replace: bool,
+) -> tuple[sql.Composable, dict[str, Any]]:
     names = list(layer.properties) if replace else list(checked.properties)
-    parts = [sql.SQL("{} = %({})s").format(sql.Identifier(name), sql.SQL(f"p_{i}"))
-             for i, name in enumerate(names)]
+    parts = [
+        sql.SQL("{} = %({})s").format(sql.Identifier(name), sql.SQL(f"p_{i}"))
+        for i, name in enumerate(names)
+    ]
     params = {f"p_{i}": checked.properties.get(name) for i, name in enumerate(names)}
     if checked.geometry_wkb is not None:
         parts.append(sql.SQL("geom = {}").format(_geometry_sql(layer)))
@@ -148,17 +172,29 @@ def _assignments(layer: Layer, checked: CheckedFeature, replace: bool,
     return sql.SQL(", ").join(parts), params
 
 
-def _insert(conn: psycopg.Connection, layer: Layer, properties: dict[str, Any],
-            geometry: sql.Composable, geometry_value: Any, fid: int | None = None) -> int:
+def _insert(
+    conn: psycopg.Connection,
+    layer: Layer,
+    properties: dict[str, Any],
+    geometry: sql.Composable,
+    geometry_value: Any,
+    fid: int | None = None,
+) -> int:
     names = list(properties)
     columns = sql.SQL(", ").join(sql.Identifier(n) for n in names)
-    values = sql.SQL(", ").join(sql.SQL("%({})s").format(sql.SQL(f"p_{i}"))
-                                for i in range(len(names)))
+    values = sql.SQL(", ").join(
+        sql.SQL("%({})s").format(sql.SQL(f"p_{i}")) for i in range(len(names))
+    )
     params = {f"p_{i}": properties[n] for i, n in enumerate(names)}
     params |= {"geometry": geometry_value, "srid": layer.srid, "id": fid}
-    statement = query("editing/insert_feature" if fid is None else "editing/insert_feature_with_id",
-                      table=layer.table, columns=columns, values=values,
-                      sep=sql.SQL(", ") if names else sql.SQL(""), geometry=geometry)
+    statement = query(
+        "editing/insert_feature" if fid is None else "editing/insert_feature_with_id",
+        table=layer.table,
+        columns=columns,
+        values=values,
+        sep=sql.SQL(", ") if names else sql.SQL(""),
+        geometry=geometry,
+    )
     return _write(conn, statement, params)[0]
 
 
@@ -173,8 +209,14 @@ def create(conn: psycopg.Connection, name: str, editor: Editor, body: Any) -> tu
         return fid, _feature_text(conn, layer, fid), current_version(conn, layer, fid)
 
 
-def replace(conn: psycopg.Connection, name: str, editor: Editor, fid: int, body: Any,
-            if_match: str | None = None) -> tuple[str, int]:
+def replace(
+    conn: psycopg.Connection,
+    name: str,
+    editor: Editor,
+    fid: int,
+    body: Any,
+    if_match: str | None = None,
+) -> tuple[str, int]:
     """Replace every property and the geometry of a feature (absent properties become null)."""
     layer = editable_layer(name, editor)
     checked = check_feature(layer, body)
@@ -183,14 +225,23 @@ def replace(conn: psycopg.Connection, name: str, editor: Editor, fid: int, body:
         _act_as(conn, editor, "replace")
         _lock(conn, layer, fid, if_match)
         assignments, params = _assignments(layer, checked, replace=True)
-        _write(conn, query("editing/update_feature", table=layer.table,
-                           assignments=assignments), params | {"id": fid})
+        _write(
+            conn,
+            query("editing/update_feature", table=layer.table, assignments=assignments),
+            params | {"id": fid},
+        )
         announce(conn, layer.name)
         return _feature_text(conn, layer, fid), current_version(conn, layer, fid)
 
 
-def update(conn: psycopg.Connection, name: str, editor: Editor, fid: int, body: Any,
-           if_match: str | None = None) -> tuple[str, int]:
+def update(
+    conn: psycopg.Connection,
+    name: str,
+    editor: Editor,
+    fid: int,
+    body: Any,
+    if_match: str | None = None,
+) -> tuple[str, int]:
     """Change only what the patch names (JSON merge patch: null clears a property)."""
     layer = editable_layer(name, editor)
     checked = check_feature(layer, body, partial=True)
@@ -201,14 +252,18 @@ def update(conn: psycopg.Connection, name: str, editor: Editor, fid: int, body: 
         _act_as(conn, editor, "update")
         _lock(conn, layer, fid, if_match)
         assignments, params = _assignments(layer, checked, replace=False)
-        _write(conn, query("editing/update_feature", table=layer.table,
-                           assignments=assignments), params | {"id": fid})
+        _write(
+            conn,
+            query("editing/update_feature", table=layer.table, assignments=assignments),
+            params | {"id": fid},
+        )
         announce(conn, layer.name)
         return _feature_text(conn, layer, fid), current_version(conn, layer, fid)
 
 
-def delete(conn: psycopg.Connection, name: str, editor: Editor, fid: int,
-           if_match: str | None = None) -> int:
+def delete(
+    conn: psycopg.Connection, name: str, editor: Editor, fid: int, if_match: str | None = None
+) -> int:
     """Delete a feature; it stays in the history and can be restored. Return the new version."""
     layer = editable_layer(name, editor)
     with conn.transaction():
@@ -219,20 +274,28 @@ def delete(conn: psycopg.Connection, name: str, editor: Editor, fid: int,
         return current_version(conn, layer, fid)
 
 
-def restore(conn: psycopg.Connection, name: str, editor: Editor, fid: int,
-            version: int, if_match: str | None = None) -> tuple[str, int, bool]:
+def restore(
+    conn: psycopg.Connection,
+    name: str,
+    editor: Editor,
+    fid: int,
+    version: int,
+    if_match: str | None = None,
+) -> tuple[str, int, bool]:
     """Make a feature what it was at `version` (after that change; for a deletion, what was
     deleted). Works whether the feature exists now or was deleted; `if_match` is compared with
     its current version (for a deleted feature, the deletion's) as for an update. Return the
     feature, the new version, and whether it had to be re-created."""
     layer = editable_layer(name, editor)
-    row = conn.execute(query("editing/version"),
-                       {"layer": name, "id": fid, "version": version}).fetchone()
+    row = conn.execute(
+        query("editing/version"), {"layer": name, "id": fid, "version": version}
+    ).fetchone()
     if row is None:
         raise NotFound(f"{name} feature {fid} has no version {version}")
     image = row[5] if row[5] is not None else row[4]
-    properties = check_properties(layer, {k: v for k, v in image.items()
-                                          if k in layer.properties}, partial=False)
+    properties = check_properties(
+        layer, {k: v for k, v in image.items() if k in layer.properties}, partial=False
+    )
     geometry = orjson.dumps(image["geom"]).decode()
     with conn.transaction():
         _act_as(conn, editor, "restore")
@@ -240,11 +303,14 @@ def restore(conn: psycopg.Connection, name: str, editor: Editor, fid: int,
         if exists:
             checked = CheckedFeature(properties, None)
             assignments, params = _assignments(layer, checked, replace=True)
-            assignments = sql.SQL("{}, geom = {}").format(assignments,
-                                                         _geometry_sql(layer, "geojson"))
-            _write(conn, query("editing/update_feature", table=layer.table,
-                               assignments=assignments),
-                   params | {"id": fid, "geometry": geometry, "srid": layer.srid})
+            assignments = sql.SQL("{}, geom = {}").format(
+                assignments, _geometry_sql(layer, "geojson")
+            )
+            _write(
+                conn,
+                query("editing/update_feature", table=layer.table, assignments=assignments),
+                params | {"id": fid, "geometry": geometry, "srid": layer.srid},
+            )
         else:
             _insert(conn, layer, properties, _geometry_sql(layer, "geojson"), geometry, fid=fid)
         announce(conn, layer.name)
@@ -253,5 +319,6 @@ def restore(conn: psycopg.Connection, name: str, editor: Editor, fid: int,
 
 def _same_id(body: Any, fid: int) -> None:
     if isinstance(body, dict) and body.get("id") is not None and str(body["id"]) != str(fid):
-        raise InvalidParameter(f"the Feature's id {body['id']!r} differs from the id in the URL "
-                               f"({fid})")
+        raise InvalidParameter(
+            f"the Feature's id {body['id']!r} differs from the id in the URL ({fid})"
+        )

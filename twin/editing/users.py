@@ -21,7 +21,7 @@ from twin.editing import VERSIONED_LAYERS
 from twin.errors import Conflict, InvalidParameter, NotFound
 from twin.sqlfiles import query
 
-ROLES = EDIT_ROLES   # the catalog's roles: layers/*.yml `edit_role`
+ROLES = EDIT_ROLES  # the catalog's roles: layers/*.yml `edit_role`
 
 
 @dataclass(frozen=True)
@@ -45,16 +45,25 @@ def add_user(conn: psycopg.Connection, name: str, role: str, layers: list[str]) 
         raise InvalidParameter(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     unknown = [layer for layer in layers if layer not in VERSIONED_LAYERS]
     if unknown:
-        raise InvalidParameter(f"not editable: {', '.join(unknown)}; editable layers: "
-                        f"{', '.join(VERSIONED_LAYERS)}")
+        raise InvalidParameter(
+            f"not editable: {', '.join(unknown)}; editable layers: {', '.join(VERSIONED_LAYERS)}"
+        )
     if role == "editor" and not layers:
         raise InvalidParameter("an editor needs --layers (e.g. --layers plots,buildings)")
     if not name or len(name) > 100 or not name.isprintable():
         raise InvalidParameter("a user name is 1-100 printable characters")
     key_id, secret, salt = secrets.token_hex(6), secrets.token_urlsafe(32), secrets.token_bytes(16)
-    row = conn.execute(query("editing/add_user"), {
-        "name": name, "role": role, "layers": layers if role == "editor" else [],
-        "key_id": key_id, "salt": salt, "hash": _digest(salt, secret)}).fetchone()
+    row = conn.execute(
+        query("editing/add_user"),
+        {
+            "name": name,
+            "role": role,
+            "layers": layers if role == "editor" else [],
+            "key_id": key_id,
+            "salt": salt,
+            "hash": _digest(salt, secret),
+        },
+    ).fetchone()
     if row is None:
         raise Conflict(f"user {name!r} already has an active key: revoke it first")
     return f"twin_{key_id}_{secret}"
@@ -97,9 +106,12 @@ def users_add(name: str, role: str, layers: str) -> None:
         key = add_user(conn, name, role, wanted)
         conn.commit()
     click.echo(key)
-    click.echo(f"user {name} ({role}{': ' + ', '.join(wanted) if role == 'editor' else ''}); "
-               "send the key as `X-API-Key: <key>` or `Authorization: Bearer <key>`; "
-               "it is not shown again", err=True)
+    click.echo(
+        f"user {name} ({role}{': ' + ', '.join(wanted) if role == 'editor' else ''}); "
+        "send the key as `X-API-Key: <key>` or `Authorization: Bearer <key>`; "
+        "it is not shown again",
+        err=True,
+    )
 
 
 @users.command("list")
@@ -113,8 +125,10 @@ def users_list() -> None:
         click.echo("no users yet: `twin users add NAME --role editor --layers plots`")
     for name, role, layers, key_id, created_at, revoked_at in rows:
         state = f"revoked {revoked_at:%Y-%m-%d %H:%M}" if revoked_at else "active"
-        click.echo(f"{name}\t{role}\t{','.join(layers) or '*'}\ttwin_{key_id}_…\t"
-                   f"created {created_at:%Y-%m-%d %H:%M}\t{state}")
+        click.echo(
+            f"{name}\t{role}\t{','.join(layers) or '*'}\ttwin_{key_id}_…\t"
+            f"created {created_at:%Y-%m-%d %H:%M}\t{state}"
+        )
 
 
 @users.command("revoke")

@@ -22,9 +22,12 @@ MAX_VERTICES = 100_000  # a plot or a utility line has hundreds; more is a mista
 MAX_STRING = 10_000
 BIGINT = 2**63
 ACCEPTED_GEOMETRY = {
-    "Point": {"Point"}, "MultiPoint": {"Point", "MultiPoint"},
-    "LineString": {"LineString"}, "MultiLineString": {"LineString", "MultiLineString"},
-    "Polygon": {"Polygon"}, "MultiPolygon": {"Polygon", "MultiPolygon"},
+    "Point": {"Point"},
+    "MultiPoint": {"Point", "MultiPoint"},
+    "LineString": {"LineString"},
+    "MultiLineString": {"LineString", "MultiLineString"},
+    "Polygon": {"Polygon"},
+    "MultiPolygon": {"Polygon", "MultiPolygon"},
 }
 
 
@@ -52,16 +55,22 @@ def _value(layer: Layer, name: str, value: Any) -> Any:
         if not isinstance(value, str):
             raise InvalidFeature(f"{where} must be a string, not {json_type(value)}")
         if "\x00" in value or len(value) > MAX_STRING:
-            raise InvalidFeature(f"{where} must be a string of at most {MAX_STRING} characters "
-                                 "without NUL characters")
+            raise InvalidFeature(
+                f"{where} must be a string of at most {MAX_STRING} characters "
+                "without NUL characters"
+            )
     elif kind == "integer":
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int) or not -BIGINT <= value < BIGINT:
             raise InvalidFeature(f"{where} must be an integer, not {value!r}")
     elif kind == "number":
-        if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                or not math.isfinite(value) or abs(value) > 1e300:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or abs(value) > 1e300
+        ):
             raise InvalidFeature(f"{where} must be a finite number, not {value!r}")
         value = float(value)
     elif kind == "boolean":
@@ -76,19 +85,28 @@ def _value(layer: Layer, name: str, value: Any) -> Any:
         try:
             value = datetime.fromisoformat(value)
         except (TypeError, ValueError):
-            raise InvalidFeature(f"{where} must be an RFC 3339 date-time like "
-                                 f"2024-05-31T12:00:00Z, not {value!r}") from None
+            raise InvalidFeature(
+                f"{where} must be an RFC 3339 date-time like 2024-05-31T12:00:00Z, not {value!r}"
+            ) from None
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
     if prop.enum and value not in prop.enum:
-        raise InvalidFeature(f"{where} must be one of {', '.join(map(str, prop.enum))}, "
-                             f"not {value!r}")
+        raise InvalidFeature(
+            f"{where} must be one of {', '.join(map(str, prop.enum))}, not {value!r}"
+        )
     return value
 
 
 def json_type(value: Any) -> str:
-    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
-            int: "a number", float: "a number", type(None): "null"}.get(type(value), "a value")
+    return {
+        dict: "an object",
+        list: "an array",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        type(None): "null",
+    }.get(type(value), "a value")
 
 
 def check_properties(layer: Layer, properties: Any, *, partial: bool) -> dict[str, Any]:
@@ -99,26 +117,32 @@ def check_properties(layer: Layer, properties: Any, *, partial: bool) -> dict[st
         raise InvalidFeature(f"`properties` must be an object, not {json_type(properties)}")
     unknown = sorted(set(properties) - set(layer.properties))
     if unknown:
-        raise InvalidFeature(f"unknown propert{'y' if len(unknown) == 1 else 'ies'} "
-                             f"{', '.join(map(repr, unknown))} for {layer.name}; known: "
-                             f"{', '.join(layer.properties)}")
+        raise InvalidFeature(
+            f"unknown propert{'y' if len(unknown) == 1 else 'ies'} "
+            f"{', '.join(map(repr, unknown))} for {layer.name}; known: "
+            f"{', '.join(layer.properties)}"
+        )
     checked = {name: _value(layer, name, value) for name, value in properties.items()}
     for prop in layer.properties.values():
         if not prop.required:
             continue
-        if (not partial and checked.get(prop.name) is None) or \
-                (partial and prop.name in checked and checked[prop.name] is None):
+        if (not partial and checked.get(prop.name) is None) or (
+            partial and prop.name in checked and checked[prop.name] is None
+        ):
             raise InvalidFeature(f"property {prop.name!r} is required for {layer.name}")
     return checked
 
 
 # What each accepted type's `coordinates` is made of: the nesting is fixed by the type, so the
 # check below walks it with plain loops (no recursion on the client's depth).
-CONTAINS = {"Point": "a position", "MultiPoint": "an array of positions",
-            "LineString": "an array of at least 2 positions",
-            "MultiLineString": "an array of lines (arrays of at least 2 positions)",
-            "Polygon": "an array of closed rings (arrays of at least 4 positions)",
-            "MultiPolygon": "an array of polygons (arrays of closed rings)"}
+CONTAINS = {
+    "Point": "a position",
+    "MultiPoint": "an array of positions",
+    "LineString": "an array of at least 2 positions",
+    "MultiLineString": "an array of lines (arrays of at least 2 positions)",
+    "Polygon": "an array of closed rings (arrays of at least 4 positions)",
+    "MultiPolygon": "an array of polygons (arrays of closed rings)",
+}
 
 
 def _where(path: tuple[int, ...]) -> str:
@@ -129,7 +153,7 @@ def _shown(value: Any) -> str:
     """A string, number or position the client sent, in JSON, short enough to quote back."""
     try:
         text = orjson.dumps(value[:41] if isinstance(value, str) else value).decode()
-    except TypeError:   # an integer beyond 64 bits
+    except TypeError:  # an integer beyond 64 bits
         text = repr(value)
     return text if len(text) <= 40 else text[:40] + "…"
 
@@ -153,10 +177,11 @@ class _Coordinates:
 
     def __init__(self) -> None:
         self.vertices = 0
-        self.dimension = 0   # 2 or 3 once the first position is seen: all must agree
+        self.dimension = 0  # 2 or 3 once the first position is seen: all must agree
 
-    def array(self, value: Any, path: tuple[int, ...], of: str, minimum: int,
-              needs: str) -> list[Any]:
+    def array(
+        self, value: Any, path: tuple[int, ...], of: str, minimum: int, needs: str
+    ) -> list[Any]:
         if not isinstance(value, list):
             raise InvalidFeature(f"{_where(path)}: expected {of}, found {_found(value)}")
         if len(value) < minimum:
@@ -166,22 +191,27 @@ class _Coordinates:
     def positions(self, value: Any, path: tuple[int, ...], minimum: int, needs: str) -> list[Any]:
         positions = self.array(value, path, "an array of positions", minimum, needs)
         self.vertices += len(positions)
-        if self.vertices > MAX_VERTICES:   # before a single position is looked at
-            raise GeometryTooLarge(f"the geometry has more than {MAX_VERTICES} vertices, the "
-                                   "limit for one feature; split it or simplify it")
+        if self.vertices > MAX_VERTICES:  # before a single position is looked at
+            raise GeometryTooLarge(
+                f"the geometry has more than {MAX_VERTICES} vertices, the "
+                "limit for one feature; split it or simplify it"
+            )
         dimension = self.dimension
         for index, position in enumerate(positions):
             # The common case in a few comparisons (NaN and infinities fail them); anything
             # else, and the first position, gets the exact check that names the problem.
             if type(position) is list and len(position) == dimension:
                 lon, lat = position[0], position[1]
-                if (type(lon) is float or type(lon) is int) and -180 <= lon <= 180 \
-                        and (type(lat) is float or type(lat) is int) and -90 <= lat <= 90:
+                if (
+                    (type(lon) is float or type(lon) is int)
+                    and -180 <= lon <= 180
+                    and (type(lat) is float or type(lat) is int)
+                    and -90 <= lat <= 90
+                ):
                     if dimension == 2:
                         continue
                     height = position[2]
-                    if (type(height) is float or type(height) is int) \
-                            and -1e308 < height < 1e308:
+                    if (type(height) is float or type(height) is int) and -1e308 < height < 1e308:
                         continue
             self.position(position, path + (index,))
             dimension = self.dimension
@@ -194,7 +224,7 @@ class _Coordinates:
         if not 2 <= len(position) <= 3:
             raise InvalidFeature(f"{must}, found an array of {len(position)}")
         for axis, number in enumerate(position):
-            kind = type(number)   # bool is no number here, and a string is not one either
+            kind = type(number)  # bool is no number here, and a string is not one either
             if kind is float:
                 finite = math.isfinite(number)
             elif kind is int:
@@ -202,38 +232,56 @@ class _Coordinates:
             else:
                 raise InvalidFeature(
                     f"{_where(path + (axis,))}: a position must be 2 or 3 numbers, found "
-                    f"{_found(number)}" + ("; write numbers without quotes" if kind is str
-                                           else ""))
+                    f"{_found(number)}" + ("; write numbers without quotes" if kind is str else "")
+                )
             if not finite:
-                raise InvalidFeature(f"{_where(path + (axis,))}: a coordinate must be a finite "
-                                     f"number, found {_shown(number)}")
+                raise InvalidFeature(
+                    f"{_where(path + (axis,))}: a coordinate must be a finite "
+                    f"number, found {_shown(number)}"
+                )
         lon, lat = position[0], position[1]
         if not -180 <= lon <= 180 or not -90 <= lat <= 90:
-            raise InvalidFeature(f"{_where(path)}: {_shown(position)} is not a place on Earth: "
-                                 "positions are [lon, lat] in CRS84, lon in -180..180 and lat "
-                                 "in -90..90")
+            raise InvalidFeature(
+                f"{_where(path)}: {_shown(position)} is not a place on Earth: "
+                "positions are [lon, lat] in CRS84, lon in -180..180 and lat "
+                "in -90..90"
+            )
         if self.dimension != len(position):
             if self.dimension:
-                raise InvalidFeature(f"{_where(path)}: positions mix {self.dimension} and "
-                                     f"{len(position)} numbers; give every position of the "
-                                     "geometry the same number of coordinates")
+                raise InvalidFeature(
+                    f"{_where(path)}: positions mix {self.dimension} and "
+                    f"{len(position)} numbers; give every position of the "
+                    "geometry the same number of coordinates"
+                )
             self.dimension = len(position)
 
     def line(self, value: Any, path: tuple[int, ...], name: str) -> None:
         self.positions(value, path, 2, f"{name} needs at least 2 positions")
 
     def polygon(self, value: Any, path: tuple[int, ...], name: str) -> None:
-        rings = self.array(value, path, "an array of linear rings (arrays of positions)", 1,
-                           f"{name} needs at least one ring (its outer boundary)")
+        rings = self.array(
+            value,
+            path,
+            "an array of linear rings (arrays of positions)",
+            1,
+            f"{name} needs at least one ring (its outer boundary)",
+        )
         for number, ring in enumerate(rings):
             where = path + (number,)
             label = f"ring {number} of {name}"
-            positions = self.positions(ring, where, 4, f"{label} needs at least 4 positions "
-                                       "(a closed ring repeats its first position at the end)")
+            positions = self.positions(
+                ring,
+                where,
+                4,
+                f"{label} needs at least 4 positions "
+                "(a closed ring repeats its first position at the end)",
+            )
             if positions[0] != positions[-1]:
-                raise InvalidFeature(f"{_where(where)}: {label} is not closed: its first and "
-                                     f"last positions differ ({positions[0]} and "
-                                     f"{positions[-1]}); repeat the first position at the end")
+                raise InvalidFeature(
+                    f"{_where(where)}: {label} is not closed: its first and "
+                    f"last positions differ ({positions[0]} and "
+                    f"{positions[-1]}); repeat the first position at the end"
+                )
 
     def check(self, kind: str, coordinates: Any) -> None:
         """Refuse coordinates whose nesting, positions or rings do not make a `kind`."""
@@ -247,10 +295,12 @@ class _Coordinates:
         if kind == "Polygon":
             self.polygon(coordinates, (), "the polygon")
             return
-        members = {"MultiPoint": "point", "MultiLineString": "line",
-                   "MultiPolygon": "polygon"}[kind]
-        parts = self.array(coordinates, (), CONTAINS[kind], 1,
-                           f"a {kind} needs at least one {members}")
+        members = {"MultiPoint": "point", "MultiLineString": "line", "MultiPolygon": "polygon"}[
+            kind
+        ]
+        parts = self.array(
+            coordinates, (), CONTAINS[kind], 1, f"a {kind} needs at least one {members}"
+        )
         if kind == "MultiPoint":
             self.positions(parts, (), 1, "a MultiPoint needs at least one point")
             return
@@ -264,15 +314,18 @@ class _Coordinates:
 def check_geometry(layer: Layer, geometry: Any) -> bytes:
     """2D WKB of a valid geometry of the layer's type inside the city, or a clear refusal."""
     if not isinstance(geometry, dict):
-        raise InvalidFeature(f"`geometry` must be a GeoJSON geometry object, not "
-                             f"{json_type(geometry)}")
+        raise InvalidFeature(
+            f"`geometry` must be a GeoJSON geometry object, not {json_type(geometry)}"
+        )
     kind = geometry.get("type")
     accepted = ACCEPTED_GEOMETRY.get(layer.geometry, {layer.geometry})
     if not isinstance(kind, str) or kind not in accepted or kind not in CONTAINS:
         shown = _shown(kind) if isinstance(kind, str) else json_type(kind)
-        raise InvalidFeature(f"{layer.name} takes {' or '.join(sorted(accepted))} geometries, "
-                             f"not {shown}" + ("; send one geometry per feature"
-                                               if kind == "GeometryCollection" else ""))
+        raise InvalidFeature(
+            f"{layer.name} takes {' or '.join(sorted(accepted))} geometries, "
+            f"not {shown}"
+            + ("; send one geometry per feature" if kind == "GeometryCollection" else "")
+        )
     if "coordinates" not in geometry:
         raise InvalidFeature(f"`geometry.coordinates` is required: {CONTAINS[kind]}")
     coordinates = geometry["coordinates"]
@@ -289,9 +342,11 @@ def check_geometry(layer: Layer, geometry: Any) -> bytes:
     minx, miny, maxx, maxy = shp.bounds
     cminx, cminy, cmaxx, cmaxy = CITY_BBOX
     if minx < cminx or miny < cminy or maxx > cmaxx or maxy > cmaxy:
-        raise InvalidFeature(f"`geometry` lies outside the city (lon {cminx}..{cmaxx}, "
-                             f"lat {cminy}..{cmaxy}; coordinates are lon, lat in CRS84): "
-                             f"its bounds are {[round(v, 6) for v in shp.bounds]}")
+        raise InvalidFeature(
+            f"`geometry` lies outside the city (lon {cminx}..{cmaxx}, "
+            f"lat {cminy}..{cmaxy}; coordinates are lon, lat in CRS84): "
+            f"its bounds are {[round(v, 6) for v in shp.bounds]}"
+        )
     return shapely.to_wkb(shp, include_srid=False)
 
 
@@ -300,16 +355,20 @@ def check_feature(layer: Layer, body: Any, *, partial: bool = False) -> CheckedF
     if not isinstance(body, dict):
         raise InvalidFeature(f"the body must be a GeoJSON Feature object, not {json_type(body)}")
     if body.get("type", "Feature" if partial else None) != "Feature":
-        raise InvalidFeature("the body must be a GeoJSON Feature (\"type\": \"Feature\"); "
-                             "send one feature per request")
+        raise InvalidFeature(
+            'the body must be a GeoJSON Feature ("type": "Feature"); send one feature per request'
+        )
     extra = sorted(set(body) - {"type", "id", "geometry", "properties", "bbox", "links"})
     if extra:
-        raise InvalidFeature(f"unexpected member(s) {', '.join(map(repr, extra))} in the Feature;"
-                             " put attributes under `properties`")
+        raise InvalidFeature(
+            f"unexpected member(s) {', '.join(map(repr, extra))} in the Feature;"
+            " put attributes under `properties`"
+        )
     properties = check_properties(layer, body.get("properties"), partial=partial)
     if "geometry" in body or not partial:
         if body.get("geometry") is None:
-            raise InvalidFeature(f"`geometry` is required: {layer.name} features are "
-                                 f"{layer.geometry}s")
+            raise InvalidFeature(
+                f"`geometry` is required: {layer.name} features are {layer.geometry}s"
+            )
         return CheckedFeature(properties, check_geometry(layer, body["geometry"]))
     return CheckedFeature(properties, None)

@@ -54,7 +54,8 @@ def crs_by_uri(uri: str | None, parameter: str = "crs") -> OutputCrs:
     found = SUPPORTED.get(uri.strip())
     if found is None:
         raise FeatureQueryError(
-            f"{parameter} {uri!r} is not supported; use one of: {', '.join(SUPPORTED_URIS)}")
+            f"{parameter} {uri!r} is not supported; use one of: {', '.join(SUPPORTED_URIS)}"
+        )
     return found
 
 
@@ -76,28 +77,39 @@ def _number(value: float) -> str:
     return f"{value:.10g}" if abs(value) < 1e6 else f"{value:.0f}"
 
 
-def check_in_domain(crs: OutputCrs, bounds: tuple[float, float, float, float],
-                    what: str, parameter: str) -> None:
+def check_in_domain(
+    crs: OutputCrs, bounds: tuple[float, float, float, float], what: str, parameter: str
+) -> None:
     """Refuse coordinates (minx, miny, maxx, maxy, in `crs`'s axis order) outside the area
     `crs` is defined for, naming them, the CRS and its bounds; a 400 instead of PostGIS
     failing the transform halfway through the statement."""
     valid = crs.valid_bounds()
     slack = 1e-9 * max(abs(v) for v in valid)  # rounding in the bounds' own transform
     minx, miny, maxx, maxy = bounds
-    if minx >= valid[0] - slack and miny >= valid[1] - slack \
-            and maxx <= valid[2] + slack and maxy <= valid[3] + slack:
+    if (
+        minx >= valid[0] - slack
+        and miny >= valid[1] - slack
+        and maxx <= valid[2] + slack
+        and maxy <= valid[3] + slack
+    ):
         return
     raise FeatureQueryError(
         f"{what} ({', '.join(_number(v) for v in bounds)}) lies outside the area "
         f"{parameter} {crs.uri} is defined for: its coordinates must be within "
-        f"{', '.join(_number(v) for v in valid)} (minx, miny, maxx, maxy)")
+        f"{', '.join(_number(v) for v in valid)} (minx, miny, maxx, maxy)"
+    )
 
 
-def clamp_to_world(crs: OutputCrs, bounds: tuple[float, float, float, float]
-                   ) -> tuple[float, float, float, float]:
+def clamp_to_world(
+    crs: OutputCrs, bounds: tuple[float, float, float, float]
+) -> tuple[float, float, float, float]:
     """A longitude/latitude bbox cut to the world: beyond it there is nothing to select, so
     -200,-100,200,100 means the whole world (clients zoomed out send such boxes)."""
     valid = crs.valid_bounds()
     minx, miny, maxx, maxy = bounds
-    return (min(max(minx, valid[0]), valid[2]), min(max(miny, valid[1]), valid[3]),
-            max(min(maxx, valid[2]), valid[0]), max(min(maxy, valid[3]), valid[1]))
+    return (
+        min(max(minx, valid[0]), valid[2]),
+        min(max(miny, valid[1]), valid[3]),
+        max(min(maxx, valid[2]), valid[0]),
+        max(min(maxy, valid[3]), valid[1]),
+    )

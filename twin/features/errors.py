@@ -17,8 +17,9 @@ class FeatureQueryError(InvalidParameter):
     """A query parameter, filter or CRS the user got wrong; the message names it. A few
     carry another status and code (e.g. a filter over the server's bounds)."""
 
-    def __init__(self, description: str, code: str = "InvalidParameterValue",
-                 status: int = 400) -> None:
+    def __init__(
+        self, description: str, code: str = "InvalidParameterValue", status: int = 400
+    ) -> None:
         super().__init__(description)
         self.code = code
         self.status = status
@@ -29,16 +30,17 @@ class NotMigrated(ServiceUnavailable):
     the catalog (a new layer or property), which `twin migrate` fixes."""
 
     def __init__(self, collection: str, exc: psycopg.Error) -> None:
-        super().__init__(f"collection {collection!r} is not in the database yet "
-                         f"({exc.diag.message_primary}): run `twin migrate`")
+        super().__init__(
+            f"collection {collection!r} is not in the database yet "
+            f"({exc.diag.message_primary}): run `twin migrate`"
+        )
 
 
 class QueryFailed(ServerError):
     """The database failed a query for a reason of its own; the log has its text."""
 
     def __init__(self) -> None:
-        super().__init__("the database could not answer this query; the server log has the "
-                         "details")
+        super().__init__("the database could not answer this query; the server log has the details")
 
 
 # What a database refusal of a value means to the user, by SQLSTATE; the database's own text

@@ -41,9 +41,16 @@ from twin.settings import get_settings
 GEOMETRY_NAMES = ("geometry", "geom")
 COMPARISONS = {"=": "=", "<>": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 ARITHMETIC = {"+": "+", "-": "-", "*": "*", "/": "/"}
-SPATIAL = {"s_intersects": "ST_Intersects", "s_equals": "ST_Equals", "s_disjoint": "ST_Disjoint",
-           "s_touches": "ST_Touches", "s_within": "ST_Within", "s_overlaps": "ST_Overlaps",
-           "s_crosses": "ST_Crosses", "s_contains": "ST_Contains"}
+SPATIAL = {
+    "s_intersects": "ST_Intersects",
+    "s_equals": "ST_Equals",
+    "s_disjoint": "ST_Disjoint",
+    "s_touches": "ST_Touches",
+    "s_within": "ST_Within",
+    "s_overlaps": "ST_Overlaps",
+    "s_crosses": "ST_Crosses",
+    "s_contains": "ST_Contains",
+}
 METRES = {"m", "meter", "meters", "metre", "metres"}
 # Allen's interval relations, a = (a0, a1), b = (b0, b1); an instant is (t, t).
 TEMPORAL = {
@@ -66,8 +73,14 @@ TEMPORAL = {
 # Lower case for every script (the database's C collation would only fold ASCII).
 CASEI = 'lower({} COLLATE "und-x-icu")'
 # SQL casts for bound values, by the catalog's property types (a fixed set, never user input).
-CASTS = {"string": "text", "integer": "bigint", "number": "double precision",
-         "boolean": "boolean", "date": "date", "datetime": "timestamptz"}
+CASTS = {
+    "string": "text",
+    "integer": "bigint",
+    "number": "double precision",
+    "boolean": "boolean",
+    "date": "date",
+    "datetime": "timestamptz",
+}
 # A bounding-box prefilter for S_DWITHIN in degrees: one degree is at least 55 km up to 60°N,
 # so `distance / 55000` degrees always covers `distance` metres at Almaty's latitude.
 METRES_PER_DEGREE_FLOOR = 55000.0
@@ -113,8 +126,10 @@ class _Translator:
         prop = self.layer.properties.get(name)
         if prop is None:
             known = ", ".join(["geometry", "id", *self.layer.properties])
-            raise FeatureQueryError(f"filter: unknown property {name!r} in collection "
-                                    f"{self.layer.name}; queryables: {known}")
+            raise FeatureQueryError(
+                f"filter: unknown property {name!r} in collection "
+                f"{self.layer.name}; queryables: {known}"
+            )
         return Term(sql.SQL("t.{}").format(sql.Identifier(name)), prop.type)
 
     def literal(self, value: Any) -> Term:
@@ -149,20 +164,29 @@ class _Translator:
                 geom = shape(value)
             if geom.is_empty or not shapely.is_valid_input(geom):
                 raise ValueError("empty geometry")
-        except (ValueError, TypeError, KeyError, AttributeError,
-                shapely.errors.ShapelyError) as exc:
-            raise FeatureQueryError(f"filter: invalid geometry literal "
-                                    f"{json.dumps(value)[:120]} ({exc})") from None
+        except (
+            ValueError,
+            TypeError,
+            KeyError,
+            AttributeError,
+            shapely.errors.ShapelyError,
+        ) as exc:
+            raise FeatureQueryError(
+                f"filter: invalid geometry literal {json.dumps(value)[:120]} ({exc})"
+            ) from None
         if self.crs.srid != self.layer.srid:  # PostGIS fails the transform beyond the CRS
-            check_in_domain(self.crs, geom.bounds, f"filter {geom.geom_type} with bounds",
-                            "filter-crs")
+            check_in_domain(
+                self.crs, geom.bounds, f"filter {geom.geom_type} with bounds", "filter-crs"
+            )
         if self.crs.lat_lon:
             geom = shapely.ops.transform(lambda x, y, *z: (y, x), geom)
         expression = sql.SQL("ST_GeomFromWKB({}, {})").format(
-            self.bind(shapely.to_wkb(geom)), sql.Literal(self.crs.srid))
+            self.bind(shapely.to_wkb(geom)), sql.Literal(self.crs.srid)
+        )
         if self.crs.srid != self.layer.srid:
             expression = sql.SQL("ST_Transform({}, {})").format(
-                expression, sql.Literal(self.layer.srid))
+                expression, sql.Literal(self.layer.srid)
+            )
         return expression
 
     def value_as(self, term: Term, kind: str, what: str, name: str) -> sql.Composable:
@@ -170,8 +194,9 @@ class _Translator:
         if not term.literal:
             return term.sql
         if term.kind == "geometry" or (term.kind == "boolean" and kind != "boolean"):
-            raise FeatureQueryError(f"filter: {what} compares {name} ({kind}) with "
-                                    f"{term.kind} value {term.value!r}")
+            raise FeatureQueryError(
+                f"filter: {what} compares {name} ({kind}) with {term.kind} value {term.value!r}"
+            )
         converted = _convert(term.value, kind, what, name)
         if kind == "integer" and isinstance(converted, float):
             return self.bind(converted, "double precision")
@@ -184,8 +209,9 @@ class _Translator:
         if isinstance(node, dict) and "op" in node:
             return self.operation(str(node["op"]).lower(), list(node.get("args") or []))
         if isinstance(node, dict) and "function" in node:
-            raise FeatureQueryError(f"filter: function {node['function'].get('name')!r} is "
-                                    "not supported")
+            raise FeatureQueryError(
+                f"filter: function {node['function'].get('name')!r} is not supported"
+            )
         if isinstance(node, list):
             raise FeatureQueryError("filter: a list is only allowed on the right of IN")
         return self.literal(node)
@@ -194,8 +220,12 @@ class _Translator:
         """An expression whose literal, when alone, is bound with its own natural type."""
         term = self.expression(node)
         if term.literal and term.kind != "geometry" and term.kind != "boolean":
-            cast = {"string": "text", "number": "double precision", "date": "date",
-                    "datetime": "timestamptz"}[term.kind]
+            cast = {
+                "string": "text",
+                "number": "double precision",
+                "date": "date",
+                "datetime": "timestamptz",
+            }[term.kind]
             return Term(self.bind(term.value, cast), term.kind)
         return term
 
@@ -210,7 +240,8 @@ class _Translator:
             if len(args) < 2:
                 raise FeatureQueryError(f"filter: {op.upper()} needs at least two conditions")
             joined = sql.SQL(" AND " if op == "and" else " OR ").join(
-                sql.SQL("({})").format(self.predicate(arg)) for arg in args)
+                sql.SQL("({})").format(self.predicate(arg)) for arg in args
+            )
             return Term(sql.SQL("({})").format(joined), "predicate")
         if op == "not":
             self.arity(op, args, 1)
@@ -222,32 +253,34 @@ class _Translator:
             self.arity(op, args, 2)
             left, right = self.operand(args[0]), self.operand(args[1])
             if right.kind != "string" or left.kind == "geometry":
-                raise FeatureQueryError("filter: LIKE needs a text pattern on the right, e.g. "
-                                        "name LIKE 'Школа%'")
-            return Term(sql.SQL("({} LIKE {})").format(self.as_text(left), right.sql),
-                        "predicate")
+                raise FeatureQueryError(
+                    "filter: LIKE needs a text pattern on the right, e.g. name LIKE 'Школа%'"
+                )
+            return Term(sql.SQL("({} LIKE {})").format(self.as_text(left), right.sql), "predicate")
         if op == "in":
             self.arity(op, args, 2)
             left = self.expression(args[0])
             if left.literal or not isinstance(args[1], list) or not args[1]:
-                raise FeatureQueryError("filter: IN needs a property on the left and a "
-                                        "non-empty list of values on the right")
+                raise FeatureQueryError(
+                    "filter: IN needs a property on the left and a "
+                    "non-empty list of values on the right"
+                )
             name = _name(args[0])
             values = sql.SQL(", ").join(
-                self.value_as(self.literal(v), left.kind, "IN", name) for v in args[1])
+                self.value_as(self.literal(v), left.kind, "IN", name) for v in args[1]
+            )
             return Term(sql.SQL("({} IN ({}))").format(left.sql, values), "predicate")
         if op == "between":
             self.arity(op, args, 3)
             left = self.expression(args[0])
             name = _name(args[0])
-            low, high = (self.value_as(self.expression(a), left.kind, "BETWEEN", name)
-                         for a in args[1:])
-            return Term(sql.SQL("({} BETWEEN {} AND {})").format(left.sql, low, high),
-                        "predicate")
+            low, high = (
+                self.value_as(self.expression(a), left.kind, "BETWEEN", name) for a in args[1:]
+            )
+            return Term(sql.SQL("({} BETWEEN {} AND {})").format(left.sql, low, high), "predicate")
         if op == "isnull":
             self.arity(op, args, 1)
-            return Term(sql.SQL("({} IS NULL)").format(self.expression(args[0]).sql),
-                        "predicate")
+            return Term(sql.SQL("({} IS NULL)").format(self.expression(args[0]).sql), "predicate")
         if op == "casei":
             self.arity(op, args, 1)
             inner = self.expression(args[0])
@@ -267,22 +300,26 @@ class _Translator:
         if op in SPATIAL:
             self.arity(op, args, 2)
             left, right = self.spatial_operand(args[0]), self.spatial_operand(args[1])
-            return Term(sql.SQL("{}({}, {})").format(sql.SQL(SPATIAL[op]), left, right),
-                        "predicate")
+            return Term(
+                sql.SQL("{}({}, {})").format(sql.SQL(SPATIAL[op]), left, right), "predicate"
+            )
         if op == "s_dwithin":
             return self.dwithin(args)
         if op in TEMPORAL:
             self.arity(op, args, 2)
             (a0, a1), (b0, b1) = self.temporal_operand(args[0]), self.temporal_operand(args[1])
-            return Term(sql.SQL("({})").format(sql.SQL(TEMPORAL[op]).format(
-                a0=a0, a1=a1, b0=b0, b1=b1)), "predicate")
+            return Term(
+                sql.SQL("({})").format(sql.SQL(TEMPORAL[op]).format(a0=a0, a1=a1, b0=b0, b1=b1)),
+                "predicate",
+            )
         raise FeatureQueryError(f"filter: operator or function {op.upper()!r} is not supported")
 
     @staticmethod
     def arity(op: str, args: list[Any], count: int) -> None:
         if len(args) != count:
-            raise FeatureQueryError(f"filter: {op.upper()} takes {count} argument(s), "
-                                    f"got {len(args)}")
+            raise FeatureQueryError(
+                f"filter: {op.upper()} takes {count} argument(s), got {len(args)}"
+            )
 
     def as_text(self, term: Term) -> sql.Composable:
         return term.sql if term.kind == "string" else sql.SQL("({})::text").format(term.sql)
@@ -290,8 +327,10 @@ class _Translator:
     def comparison(self, operator: str, left_node: Any, right_node: Any) -> Term:
         left, right = self.expression(left_node), self.expression(right_node)
         if left.kind == "geometry" or right.kind == "geometry":
-            raise FeatureQueryError("filter: compare geometries with the spatial functions "
-                                    "(S_INTERSECTS, S_EQUALS, ...), not with " + operator)
+            raise FeatureQueryError(
+                "filter: compare geometries with the spatial functions "
+                "(S_INTERSECTS, S_EQUALS, ...), not with " + operator
+            )
         if left.literal and right.literal:
             left = self.operand(left_node)
             right = self.operand(right_node)
@@ -301,51 +340,70 @@ class _Translator:
             right = Term(self.value_as(right, left.kind, operator, _name(left_node)), left.kind)
         elif not _comparable(left.kind, right.kind):
             raise FeatureQueryError(f"filter: cannot compare {left.kind} with {right.kind}")
-        return Term(sql.SQL("({} {} {})").format(left.sql, sql.SQL(operator), right.sql),
-                    "predicate")
+        return Term(
+            sql.SQL("({} {} {})").format(left.sql, sql.SQL(operator), right.sql), "predicate"
+        )
 
     def spatial_operand(self, node: Any) -> sql.Composable:
         term = self.expression(node)
         if term.kind != "geometry":
-            raise FeatureQueryError(f"filter: spatial functions take the geometry property or "
-                                    f"a geometry, not {json.dumps(node)[:80]}")
+            raise FeatureQueryError(
+                f"filter: spatial functions take the geometry property or "
+                f"a geometry, not {json.dumps(node)[:80]}"
+            )
         return term.sql
 
     def dwithin(self, args: list[Any]) -> Term:
         if len(args) == 4:
             unit = args[3].get("property") if isinstance(args[3], dict) else args[3]
             if str(unit).lower() not in METRES:
-                raise FeatureQueryError(f"filter: S_DWITHIN distance unit {unit!r} is not "
-                                        "supported; distances are in metres")
+                raise FeatureQueryError(
+                    f"filter: S_DWITHIN distance unit {unit!r} is not "
+                    "supported; distances are in metres"
+                )
             args = args[:3]
         self.arity("s_dwithin", args, 3)
         left, right = self.spatial_operand(args[0]), self.spatial_operand(args[1])
         distance = args[2]
-        if isinstance(distance, bool) or not isinstance(distance, (int, float)) \
-                or not math.isfinite(distance) or distance < 0:
-            raise FeatureQueryError("filter: S_DWITHIN distance must be a number of metres "
-                                    "(zero or more)")
+        if (
+            isinstance(distance, bool)
+            or not isinstance(distance, (int, float))
+            or not math.isfinite(distance)
+            or distance < 0
+        ):
+            raise FeatureQueryError(
+                "filter: S_DWITHIN distance must be a number of metres (zero or more)"
+            )
         # The degree prefilter lets the GiST index work; the spheroid test is exact.
-        return Term(sql.SQL("(ST_DWithin({a}, {b}, {deg}) AND "
-                            "ST_DWithin({a}::geography, {b}::geography, {m}))").format(
-            a=left, b=right, deg=self.bind(float(distance) / METRES_PER_DEGREE_FLOOR,
-                                           "double precision"),
-            m=self.bind(float(distance), "double precision")), "predicate")
+        return Term(
+            sql.SQL(
+                "(ST_DWithin({a}, {b}, {deg}) AND ST_DWithin({a}::geography, {b}::geography, {m}))"
+            ).format(
+                a=left,
+                b=right,
+                deg=self.bind(float(distance) / METRES_PER_DEGREE_FLOOR, "double precision"),
+                m=self.bind(float(distance), "double precision"),
+            ),
+            "predicate",
+        )
 
     def temporal_operand(self, node: Any) -> tuple[sql.Composable, sql.Composable]:
         if isinstance(node, dict) and "interval" in node:
             bounds = node["interval"]
             if not isinstance(bounds, list) or len(bounds) != 2:
                 raise FeatureQueryError("filter: an INTERVAL has a start and an end")
-            return self.interval_bound(bounds[0], "-infinity"), \
-                self.interval_bound(bounds[1], "infinity")
+            return self.interval_bound(bounds[0], "-infinity"), self.interval_bound(
+                bounds[1], "infinity"
+            )
         term = self.expression(node)
         if term.kind not in ("date", "datetime"):
             if term.literal and term.kind == "string":
                 term = Term(sql.SQL(""), "datetime", True, _instant(term.value))
             else:
-                raise FeatureQueryError(f"filter: temporal functions take date or date-time "
-                                        f"properties and values, not {json.dumps(node)[:80]}")
+                raise FeatureQueryError(
+                    f"filter: temporal functions take date or date-time "
+                    f"properties and values, not {json.dumps(node)[:80]}"
+                )
         if term.literal:
             bound = self.bind(term.value, CASTS[term.kind])
             return bound, bound
@@ -405,8 +463,9 @@ def _convert(value: Any, kind: str, what: str, name: str) -> Any:
             return value
     except (ValueError, TypeError):
         pass
-    raise FeatureQueryError(f"filter: {what} compares property {name} ({kind}) with "
-                            f"{value!r}, which is not a {kind}")
+    raise FeatureQueryError(
+        f"filter: {what} compares property {name} ({kind}) with {value!r}, which is not a {kind}"
+    )
 
 
 # Bounds before the parser ------------------------------------------------------------------
@@ -416,7 +475,8 @@ def _convert(value: Any, kind: str, what: str, name: str) -> Any:
 # linear scan of its raw text first, and one that is too long, too deep or too large is a 400
 # naming the limit before cql2 sees it (docs/limits-cql2.md has the measurements).
 
-_TEXT_TOKENS = re.compile(r"""
+_TEXT_TOKENS = re.compile(
+    r"""
     (?P<string>'(?:[^']|'')*'?)                       # 'a string', '' inside doubled
   | (?P<quoted>"(?:[^"]|"")*"?)                       # "a quoted identifier"
   | (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
@@ -426,14 +486,19 @@ _TEXT_TOKENS = re.compile(r"""
   | (?P<close>[)\]}])
   | (?P<comma>,)
   | (?P<other>\S)
-""", re.VERBOSE)
-_JSON_TOKENS = re.compile(r"""
+""",
+    re.VERBOSE,
+)
+_JSON_TOKENS = re.compile(
+    r"""
     (?P<string>"(?:[^"\\]|\\.)*"?)(?P<key>\s*:)?      # a string; a key when a colon follows
   | (?P<open>[\[{])
   | (?P<close>[\]}])
   | (?P<separator>[,:])
   | (?P<scalar>[^\s\[\]{},:"]+)                      # numbers, true, false, null (or junk)
-""", re.VERBOSE)
+""",
+    re.VERBOSE,
+)
 # Words that end the scope of NOT, of a unary minus and of an arithmetic chain (AND and OR
 # bind loosest); the comma ends an argument.
 _SEPARATORS = {"and", "or"}
@@ -449,8 +514,9 @@ class FilterSize:
     nodes: int
 
 
-def measure_cql2_text(text: str, stop_depth: int = 1 << 30, stop_nodes: int = 1 << 30
-                      ) -> FilterSize:
+def measure_cql2_text(
+    text: str, stop_depth: int = 1 << 30, stop_nodes: int = 1 << 30
+) -> FilterSize:
     """Depth and nodes of CQL2 text in one pass, without recursion, stopping early past
     `stop_depth` or `stop_nodes`.
 
@@ -481,8 +547,13 @@ def measure_cql2_text(text: str, stop_depth: int = 1 << 30, stop_nodes: int = 1 
                 kind = "operand"
             else:
                 between[-1] = between[-1] or word == "between"
-                kind = "comma" if word in _SEPARATORS else \
-                    "operator" if word in _OPERATOR_WORDS else "operand"
+                kind = (
+                    "comma"
+                    if word in _SEPARATORS
+                    else "operator"
+                    if word in _OPERATOR_WORDS
+                    else "operand"
+                )
         if kind == "open":
             chains.append(0)
             between.append(False)
@@ -500,8 +571,9 @@ def measure_cql2_text(text: str, stop_depth: int = 1 << 30, stop_nodes: int = 1 
     return FilterSize(len(text), deepest, nodes)
 
 
-def measure_cql2_json(text: str, stop_depth: int = 1 << 30, stop_nodes: int = 1 << 30
-                      ) -> FilterSize:
+def measure_cql2_json(
+    text: str, stop_depth: int = 1 << 30, stop_nodes: int = 1 << 30
+) -> FilterSize:
     """Depth and nodes of CQL2 JSON on the same scale as CQL2 text, by a scan of its brackets
     outside strings before any JSON parser recurses into it.
 
@@ -537,18 +609,21 @@ def check_cql2_bounds(text: str, lang: str) -> FilterSize:
     if len(text) > limits.max_length:
         raise FeatureQueryError(
             f"filter is too long: {len(text)} characters; the limit is "
-            f"{limits.max_length} (TWIN_CQL2_MAX_LENGTH)")
+            f"{limits.max_length} (TWIN_CQL2_MAX_LENGTH)"
+        )
     measure = measure_cql2_json if lang == "cql2-json" else measure_cql2_text
     size = measure(text, limits.max_depth, limits.max_nodes)
     if size.depth > limits.max_depth:
         raise FeatureQueryError(
             f"filter is nested too deeply: more than {limits.max_depth} levels of "
             "brackets, NOT, signs and operators; the limit is "
-            f"{limits.max_depth} (TWIN_CQL2_MAX_DEPTH)")
+            f"{limits.max_depth} (TWIN_CQL2_MAX_DEPTH)"
+        )
     if size.nodes > limits.max_nodes:
         raise FeatureQueryError(
             f"filter is too large: more than {limits.max_nodes} terms (names, values, "
-            f"operators); the limit is {limits.max_nodes} (TWIN_CQL2_MAX_NODES)")
+            f"operators); the limit is {limits.max_nodes} (TWIN_CQL2_MAX_NODES)"
+        )
     return size
 
 

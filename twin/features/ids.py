@@ -25,10 +25,14 @@ from twin.http.conditional import etag_matches
 CANONICAL_ID = re.compile(r"0|[1-9][0-9]{0,18}")
 CANONICAL_SIGNED = re.compile(r"0|-?[1-9][0-9]{0,18}")
 BIGINT_MAX = 2**63 - 1
-ID_FORM = ("feature ids are written as plain decimal integers: ASCII digits, no sign, spaces, "
-           "underscores or leading zeros")
-INTEGER_FORM = ("integers are written as plain decimal numbers: ASCII digits, no spaces, "
-                "underscores, plus sign or leading zeros")
+ID_FORM = (
+    "feature ids are written as plain decimal integers: ASCII digits, no sign, spaces, "
+    "underscores or leading zeros"
+)
+INTEGER_FORM = (
+    "integers are written as plain decimal numbers: ASCII digits, no spaces, "
+    "underscores, plus sign or leading zeros"
+)
 
 
 def canonical_integer(raw: str, signed: bool = False) -> int | None:

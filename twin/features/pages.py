@@ -68,12 +68,18 @@ def geometry_expression(layer: Layer, crs: OutputCrs, skip: bool) -> sql.Composa
         geom = sql.SQL("ST_Transform({}, {})").format(geom, sql.Literal(crs.srid))
     if crs.lat_lon:
         geom = sql.SQL("ST_FlipCoordinates({})").format(geom)
-    return sql.SQL("coalesce(ST_AsGeoJSON({}, {}, 0), 'null')").format(geom,
-                                                                     sql.Literal(crs.decimals))
+    return sql.SQL("coalesce(ST_AsGeoJSON({}, {}, 0), 'null')").format(
+        geom, sql.Literal(crs.decimals)
+    )
 
 
-def feature_expression(layer: Layer, properties: list[str] | None, crs: OutputCrs,
-                       skip_geometry: bool, params: dict[str, Any]) -> sql.Composable:
+def feature_expression(
+    layer: Layer,
+    properties: list[str] | None,
+    crs: OutputCrs,
+    skip_geometry: bool,
+    params: dict[str, Any],
+) -> sql.Composable:
     """The text of one GeoJSON feature of row `t`; property keys are bound in `params`."""
     names = list(layer.properties) if properties is None else properties
     parts = []
@@ -82,29 +88,39 @@ def feature_expression(layer: Layer, properties: list[str] | None, crs: OutputCr
         params[key] = ("," if index else "") + json.dumps(name) + ":"
         parts.append(query("features/property", key=sql.Placeholder(key), column=name))
     props = sql.SQL(" || ").join(parts) if parts else sql.SQL("''")
-    return query("features/feature", geometry=geometry_expression(layer, crs, skip_geometry),
-                 properties=props)
+    return query(
+        "features/feature",
+        geometry=geometry_expression(layer, crs, skip_geometry),
+        properties=props,
+    )
 
 
 def relation(q: ItemsQuery, params: dict[str, Any]) -> sql.Composable:
     """What the query reads: the layer's table, or the layer as of `datetime` (history)."""
     if q.as_of is None:
         return sql.Identifier(q.layer.table)
-    params.update(asof_layer=q.layer.name, asof_start=q.as_of.start_text(),
-                  asof_end=q.as_of.end_text())
+    params.update(
+        asof_layer=q.layer.name, asof_start=q.as_of.start_text(), asof_end=q.as_of.end_text()
+    )
     names = list(q.layer.properties)
-    columns = sql.SQL(", ").join([sql.SQL("c.id"), sql.SQL("c.geom"),
-                                  *(sql.SQL("c.{}").format(sql.Identifier(n)) for n in names)])
+    columns = sql.SQL(", ").join(
+        [
+            sql.SQL("c.id"),
+            sql.SQL("c.geom"),
+            *(sql.SQL("c.{}").format(sql.Identifier(n)) for n in names),
+        ]
+    )
     # cast to the column's own type, so the branches' types match and PostgreSQL flattens the
     # UNION ALL (ordered, limited pages then merge index scans instead of sorting the layer)
-    geom = sql.SQL("ST_SetSRID(ST_GeomFromGeoJSON(f.image -> 'geom'), {})::geometry({}, {})"
-                   " AS geom").format(sql.Literal(q.layer.srid), sql.SQL(q.layer.geometry),
-                                      sql.Literal(q.layer.srid))
-    image_columns = sql.SQL(", ").join([sql.SQL("r.id"), geom,
-                                        *(sql.SQL("r.{}").format(sql.Identifier(n))
-                                          for n in names)])
-    return query("features/as_of", table=q.layer.table, columns=columns,
-                 image_columns=image_columns)
+    geom = sql.SQL(
+        "ST_SetSRID(ST_GeomFromGeoJSON(f.image -> 'geom'), {})::geometry({}, {}) AS geom"
+    ).format(sql.Literal(q.layer.srid), sql.SQL(q.layer.geometry), sql.Literal(q.layer.srid))
+    image_columns = sql.SQL(", ").join(
+        [sql.SQL("r.id"), geom, *(sql.SQL("r.{}").format(sql.Identifier(n)) for n in names)]
+    )
+    return query(
+        "features/as_of", table=q.layer.table, columns=columns, image_columns=image_columns
+    )
 
 
 def where_clause(q: ItemsQuery, params: dict[str, Any]) -> sql.Composable:
@@ -140,8 +156,11 @@ def where_clause(q: ItemsQuery, params: dict[str, Any]) -> sql.Composable:
         key = f"eq{index}"
         params[key] = value
         kind = "integer" if name == "id" else layer.properties[name].type
-        conditions.append(sql.SQL("t.{} = {}::{}").format(
-            sql.Identifier(name), sql.Placeholder(key), sql.SQL(CASTS[kind])))
+        conditions.append(
+            sql.SQL("t.{} = {}::{}").format(
+                sql.Identifier(name), sql.Placeholder(key), sql.SQL(CASTS[kind])
+            )
+        )
     if q.filter is not None:
         params.update(q.filter.params)
         conditions.append(q.filter.condition)
@@ -151,8 +170,10 @@ def where_clause(q: ItemsQuery, params: dict[str, Any]) -> sql.Composable:
 
 
 def order_clause(q: ItemsQuery) -> sql.Composable:
-    keys = [sql.SQL("t.{} {}").format(sql.Identifier(name), sql.SQL("DESC" if desc else "ASC"))
-            for name, desc in q.sortby]
+    keys = [
+        sql.SQL("t.{} {}").format(sql.Identifier(name), sql.SQL("DESC" if desc else "ASC"))
+        for name, desc in q.sortby
+    ]
     if "id" not in [name for name, _ in q.sortby]:
         keys.append(sql.SQL("t.id"))
     return sql.SQL(", ").join(keys)
@@ -171,18 +192,29 @@ class BytesLoader(Loader):
         return bytes(data)
 
 
-def page_statement(q: ItemsQuery, source: sql.Composable, where: sql.Composable,
-                   params: dict[str, Any], count: bool) -> sql.Composed:
+def page_statement(
+    q: ItemsQuery,
+    source: sql.Composable,
+    where: sql.Composable,
+    params: dict[str, Any],
+    count: bool,
+) -> sql.Composed:
     """The page statement, with the window count of all matches when `count`."""
     feature = feature_expression(q.layer, q.properties, q.crs, q.skip_geometry, params)
     matched = sql.SQL("count(*) OVER ()" if count else "NULL::bigint")
     if not isinstance(source, sql.Identifier):
-        return query("features/page_direct", table=source, where=where, order=order_clause(q),
-                     feature=feature, matched=matched)
-    pick = query("features/page_ids", table=source, where=where, order=order_clause(q),
-                 matched=matched)
-    return query("features/page", pick=pick, table=source, order=order_clause(q),
-                 feature=feature)
+        return query(
+            "features/page_direct",
+            table=source,
+            where=where,
+            order=order_clause(q),
+            feature=feature,
+            matched=matched,
+        )
+    pick = query(
+        "features/page_ids", table=source, where=where, order=order_clause(q), matched=matched
+    )
+    return query("features/page", pick=pick, table=source, order=order_clause(q), feature=feature)
 
 
 def is_transform_failure(exc: psycopg.Error) -> bool:
@@ -204,7 +236,8 @@ def transform_failures(what: str) -> Iterator[None]:
             raise
         raise FeatureQueryError(
             f"{what} could not be transformed between coordinate reference systems: a "
-            "coordinate lies outside the area its CRS is defined for") from None
+            "coordinate lies outside the area its CRS is defined for"
+        ) from None
 
 
 def fetch_page(conn: psycopg.Connection, q: ItemsQuery) -> Page:
@@ -262,9 +295,17 @@ def _fetch_page(conn: psycopg.Connection, q: ItemsQuery) -> Page:
     return _page(q, text, int(returned), window, conn, source, where, params, guess)
 
 
-def _page(q: ItemsQuery, text: bytes, returned: int, window: int | None,
-          conn: psycopg.Connection, source: sql.Composable, where: sql.Composable,
-          params: dict[str, Any], guess: int | None = None) -> Page:
+def _page(
+    q: ItemsQuery,
+    text: bytes,
+    returned: int,
+    window: int | None,
+    conn: psycopg.Connection,
+    source: sql.Composable,
+    where: sql.Composable,
+    params: dict[str, Any],
+    guess: int | None = None,
+) -> Page:
     """The page with numberMatched: shown by a short page, counted by the window, counted
     now when the planner expects few matches (a page past the end of them), or estimated."""
     if returned < q.limit and (returned > 0 or q.offset == 0):
@@ -276,25 +317,37 @@ def _page(q: ItemsQuery, text: bytes, returned: int, window: int | None,
     return Page(text, returned, guess, "estimated")
 
 
-def bounded_page_statement(q: ItemsQuery, source: sql.Composable, where: sql.Composable,
-                           params: dict[str, Any]) -> sql.Composed:
+def bounded_page_statement(
+    q: ItemsQuery, source: sql.Composable, where: sql.Composable, params: dict[str, Any]
+) -> sql.Composed:
     feature = feature_expression(q.layer, q.properties, q.crs, q.skip_geometry, params)
     params["bound"] = BOUNDED_COUNT
     names = ["id", *(name for name, _ in q.sortby if name != "id")]
     columns = sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(n)) for n in names)
     if not isinstance(source, sql.Identifier):
-        return query("features/page_bounded_direct", table=source, where=where,
-                     order=order_clause(q), feature=feature)
-    pick = query("features/page_ids_bounded", table=source, where=where,
-                 order=order_clause(q), columns=columns)
-    return query("features/page", pick=pick, table=source, order=order_clause(q),
-                 feature=feature)
+        return query(
+            "features/page_bounded_direct",
+            table=source,
+            where=where,
+            order=order_clause(q),
+            feature=feature,
+        )
+    pick = query(
+        "features/page_ids_bounded",
+        table=source,
+        where=where,
+        order=order_clause(q),
+        columns=columns,
+    )
+    return query("features/page", pick=pick, table=source, order=order_clause(q), feature=feature)
 
 
-def _count(conn: psycopg.Connection, source: sql.Composable, where: sql.Composable,
-           params: dict[str, Any]) -> int:
-    return int(conn.execute(query("features/count", table=source, where=where),
-                            params).fetchone()[0])
+def _count(
+    conn: psycopg.Connection, source: sql.Composable, where: sql.Composable, params: dict[str, Any]
+) -> int:
+    return int(
+        conn.execute(query("features/count", table=source, where=where), params).fetchone()[0]
+    )
 
 
 def fetch_item(conn: psycopg.Connection, layer: Layer, fid: int, crs: OutputCrs) -> str | None:
@@ -302,13 +355,15 @@ def fetch_item(conn: psycopg.Connection, layer: Layer, fid: int, crs: OutputCrs)
     params: dict[str, Any] = {"id": fid}
     feature = feature_expression(layer, None, crs, False, params)
     with transform_failures(f"feature {fid} in crs {crs.uri}"):
-        row = conn.execute(query("features/item", table=layer.table, feature=feature),
-                           params).fetchone()
+        row = conn.execute(
+            query("features/item", table=layer.table, feature=feature), params
+        ).fetchone()
     return None if row is None else row[0]
 
 
-def fetch_tagged_item(conn: psycopg.Connection, layer: Layer, fid: int, crs: OutputCrs
-                      ) -> tuple[str, str] | None:
+def fetch_tagged_item(
+    conn: psycopg.Connection, layer: Layer, fid: int, crs: OutputCrs
+) -> tuple[str, str] | None:
     """One feature with its ETag, read in one statement so the tag names exactly the feature
     sent: "v<version>" on a versioned layer (its last change in twin_history, 0 when it never
     changed since a bulk load), "L<version>" on a read-only one (the layer's data version in
@@ -318,8 +373,7 @@ def fetch_tagged_item(conn: psycopg.Connection, layer: Layer, fid: int, crs: Out
     feature = feature_expression(layer, None, crs, False, params)
     statement = "features/versioned_item" if versioned else "features/layer_item"
     with transform_failures(f"feature {fid} in crs {crs.uri}"):
-        row = conn.execute(query(statement, table=layer.table, feature=feature),
-                           params).fetchone()
+        row = conn.execute(query(statement, table=layer.table, feature=feature), params).fetchone()
     if row is None:
         return None
     return row[0], (version_etag if versioned else layer_etag)(int(row[1]))
@@ -329,9 +383,10 @@ def item_etag(conn: psycopg.Connection, layer: Layer, fid: int) -> str | None:
     """The ETag fetch_tagged_item would send with the feature, or None when there is none."""
     versioned = layer.name in VERSIONED_LAYERS
     statement = "features/item_version" if versioned else "features/layer_item_version"
-    row = conn.execute(query(statement, table=layer.table),
-                       {"id": fid, "layer": layer.name if versioned else layer.table}
-                       ).fetchone()
+    row = conn.execute(
+        query(statement, table=layer.table),
+        {"id": fid, "layer": layer.name if versioned else layer.table},
+    ).fetchone()
     if row is None:
         return None
     return (version_etag if versioned else layer_etag)(int(row[0]))

@@ -25,8 +25,24 @@ DEFAULT_LIMIT = 10
 BIGINT = 2**63  # integers the database holds lie in -BIGINT..BIGINT-1
 MAX_LIMIT = 10000
 # Parameters of the items request itself; any other name is a property filter or ignored.
-RESERVED = {"bbox", "bbox-crs", "crs", "f", "lang", "limit", "offset", "resulttype", "datetime",
-            "sortby", "properties", "skipGeometry", "q", "filter", "filter-lang", "filter-crs"}
+RESERVED = {
+    "bbox",
+    "bbox-crs",
+    "crs",
+    "f",
+    "lang",
+    "limit",
+    "offset",
+    "resulttype",
+    "datetime",
+    "sortby",
+    "properties",
+    "skipGeometry",
+    "q",
+    "filter",
+    "filter-lang",
+    "filter-crs",
+}
 
 
 @dataclass(frozen=True)
@@ -83,13 +99,14 @@ def integer_param(value: str, name: str, signed: bool = False) -> int:
     if number is None:
         shown = value if len(value) <= 40 else value[:40] + "…"
         lowest = -BIGINT if signed else 0
-        raise FeatureQueryError(f"{name} must be an integer from {lowest} to {BIGINT - 1}, "
-                                f"got {shown!r}: {INTEGER_FORM if signed else ID_FORM}")
+        raise FeatureQueryError(
+            f"{name} must be an integer from {lowest} to {BIGINT - 1}, "
+            f"got {shown!r}: {INTEGER_FORM if signed else ID_FORM}"
+        )
     return number
 
 
-def limit_param(value: str | None, maximum: int = MAX_LIMIT,
-                default: int = DEFAULT_LIMIT) -> int:
+def limit_param(value: str | None, maximum: int = MAX_LIMIT, default: int = DEFAULT_LIMIT) -> int:
     """`limit`: a positive integer, at most the server's max_items (more is an error)."""
     if value is None:
         return default
@@ -97,8 +114,10 @@ def limit_param(value: str | None, maximum: int = MAX_LIMIT,
     if limit <= 0:
         raise FeatureQueryError(f"limit must be at least 1, got {limit}")
     if limit > maximum:
-        raise FeatureQueryError(f"limit {limit} is over the maximum of {maximum} items; "
-                                "page with offset or the next links")
+        raise FeatureQueryError(
+            f"limit {limit} is over the maximum of {maximum} items; "
+            "page with offset or the next links"
+        )
     return limit
 
 
@@ -130,8 +149,9 @@ def bbox_crs_param(value: str | None, bbox: object) -> OutputCrs:
     return crs_by_uri(value, "bbox-crs")
 
 
-def bbox_in_crs(bbox: tuple[float, float, float, float] | None, crs: OutputCrs
-                ) -> tuple[float, float, float, float] | None:
+def bbox_in_crs(
+    bbox: tuple[float, float, float, float] | None, crs: OutputCrs
+) -> tuple[float, float, float, float] | None:
     """The bbox within the area its CRS is defined for: a longitude/latitude box is cut to
     the world; a projected one beyond the CRS's area of use is a 400 naming its bounds."""
     if bbox is None:
@@ -152,8 +172,9 @@ def datetime_param(value: str | None, layer: Layer) -> TimeWindow | None:
     if value is None or layer.name in VERSIONED_LAYERS:
         return None
     if not layer.temporal:
-        raise FeatureQueryError(f"collection {layer.name} has no temporal property, "
-                                "so datetime cannot be applied")
+        raise FeatureQueryError(
+            f"collection {layer.name} has no temporal property, so datetime cannot be applied"
+        )
     if "/" not in value:
         moment = instant(value, "datetime")
         return TimeWindow(moment, moment)
@@ -163,8 +184,7 @@ def datetime_param(value: str | None, layer: Layer) -> TimeWindow | None:
     return TimeWindow(start, end)
 
 
-def _interval_ends(value: str) -> tuple[dt.date | dt.datetime | None,
-                                        dt.date | dt.datetime | None]:
+def _interval_ends(value: str) -> tuple[dt.date | dt.datetime | None, dt.date | dt.datetime | None]:
     """The two ends of a `start/end` datetime interval; '..' or empty is an open end."""
     if value.count("/") != 1:
         raise FeatureQueryError(f"datetime interval must be start/end, got {value!r}")
@@ -172,8 +192,10 @@ def _interval_ends(value: str) -> tuple[dt.date | dt.datetime | None,
     start = None if start_text in ("", "..") else instant(start_text, "datetime start")
     end = None if end_text in ("", "..") else instant(end_text, "datetime end")
     if start is None and end is None:
-        raise FeatureQueryError("datetime interval must have at least one closed end "
-                                f"(e.g. ../2024-05-01T00:00:00Z), got {value!r}")
+        raise FeatureQueryError(
+            "datetime interval must have at least one closed end "
+            f"(e.g. ../2024-05-01T00:00:00Z), got {value!r}"
+        )
     return start, end
 
 
@@ -187,8 +209,9 @@ def as_of_param(value: str | None, layer: Layer) -> AsOf | None:
         moment = instant(value, "datetime")
         return AsOf(_day_start(moment), _day_end(moment))
     start, end = _interval_ends(value)
-    window = AsOf(None if start is None else _day_start(start),
-                  None if end is None else _day_end(end))
+    window = AsOf(
+        None if start is None else _day_start(start), None if end is None else _day_end(end)
+    )
     if window.start is not None and window.end is not None and window.start > window.end:
         raise FeatureQueryError(f"datetime interval starts after it ends: {value!r}")
     return window
@@ -228,8 +251,10 @@ def sortby_param(value: str | None, layer: Layer) -> list[tuple[str, bool]]:
         elif term.endswith((":A", ":D")):
             descending, term = term.endswith(":D"), term[:-2]
         if term not in sortable(layer):
-            raise FeatureQueryError(f"sortby: unknown property {term!r} in collection "
-                                    f"{layer.name}; sortable: {', '.join(sortable(layer))}")
+            raise FeatureQueryError(
+                f"sortby: unknown property {term!r} in collection "
+                f"{layer.name}; sortable: {', '.join(sortable(layer))}"
+            )
         keys.append((term, descending))
     return keys
 
@@ -241,9 +266,11 @@ def properties_param(value: str | None, layer: Layer) -> list[str] | None:
     wanted = [name.strip() for name in value.split(",") if name.strip()]
     unknown = [name for name in wanted if name not in layer.properties]
     if unknown:
-        raise FeatureQueryError(f"properties: unknown propert{'y' if len(unknown) == 1 else 'ies'}"
-                                f" {', '.join(map(repr, unknown))} in collection {layer.name}; "
-                                f"known: {', '.join(layer.properties)}")
+        raise FeatureQueryError(
+            f"properties: unknown propert{'y' if len(unknown) == 1 else 'ies'}"
+            f" {', '.join(map(repr, unknown))} in collection {layer.name}; "
+            f"known: {', '.join(layer.properties)}"
+        )
     return [name for name in layer.properties if name in wanted]
 
 
@@ -295,32 +322,43 @@ def typed_value(layer: Layer, name: str, value: Any, what: str) -> Any:
             raise ValueError
         return value if isinstance(value, str) else str(value)
     except (ValueError, TypeError, OverflowError):
-        raise FeatureQueryError(f"{what}: {value!r} is not a valid {kind} for property "
-                                f"{name!r} of collection {layer.name}") from None
+        raise FeatureQueryError(
+            f"{what}: {value!r} is not a valid {kind} for property "
+            f"{name!r} of collection {layer.name}"
+        ) from None
 
 
 def equality_params(params: Mapping[str, str], layer: Layer) -> list[tuple[str, Any]]:
     """`<property>=<value>` query parameters (queryables as query parameters)."""
-    return [(name, typed_value(layer, name, value, "query parameter"))
-            for name, value in params.items()
-            if name not in RESERVED and (name in layer.properties or name == "id")]
+    return [
+        (name, typed_value(layer, name, value, "query parameter"))
+        for name, value in params.items()
+        if name not in RESERVED and (name in layer.properties or name == "id")
+    ]
 
 
-def filter_param(text: str | None, lang: str | None, crs: str | None, layer: Layer,
-                 body: bytes | None = None, body_lang: str = "cql2-json"
-                 ) -> CompiledFilter | None:
+def filter_param(
+    text: str | None,
+    lang: str | None,
+    crs: str | None,
+    layer: Layer,
+    body: bytes | None = None,
+    body_lang: str = "cql2-json",
+) -> CompiledFilter | None:
     """`filter` (cql2-text by default, or cql2-json) or a CQL2 JSON request body."""
     # cql-text: cql2-text's pre-standard name, the one GDAL's OAPIF driver sends (its -where
     # is pushed down when /openapi lists it for filter-lang: twin.http.openapi)
     lang = "cql2-text" if lang == "cql-text" else lang
     if lang is not None and lang not in ("cql2-text", "cql2-json"):
-        raise FeatureQueryError(f"filter-lang {lang!r} is not supported; use cql2-text "
-                                "or cql2-json")
+        raise FeatureQueryError(
+            f"filter-lang {lang!r} is not supported; use cql2-text or cql2-json"
+        )
     filter_crs = crs_by_uri(crs, "filter-crs")
     if body:
         if text is not None:
-            raise FeatureQueryError("give the filter either as the filter parameter or as "
-                                    "the request body, not both")
+            raise FeatureQueryError(
+                "give the filter either as the filter parameter or as the request body, not both"
+            )
         return compile_filter(layer, body.decode("utf-8", "replace"), body_lang, filter_crs)
     if text is None:
         if crs is not None:
@@ -329,8 +367,9 @@ def filter_param(text: str | None, lang: str | None, crs: str | None, layer: Lay
     return compile_filter(layer, text, lang or "cql2-text", filter_crs)
 
 
-def filter_source(params: Mapping[str, str], body: bytes | None = None,
-                  body_lang: str = "cql2-json") -> tuple[str, str] | None:
+def filter_source(
+    params: Mapping[str, str], body: bytes | None = None, body_lang: str = "cql2-json"
+) -> tuple[str, str] | None:
     """The filter text and language a request carries, read without parsing, so the caller
     can decide where the parsing runs (off the event loop); None without a filter."""
     if body:
@@ -341,9 +380,14 @@ def filter_source(params: Mapping[str, str], body: bytes | None = None,
     return text, params.get("filter-lang") or "cql2-text"
 
 
-def items_query(layer: Layer, params: Mapping[str, str], body: bytes | None = None,
-                max_items: int = MAX_LIMIT, default_items: int = DEFAULT_LIMIT,
-                body_lang: str = "cql2-json") -> ItemsQuery:
+def items_query(
+    layer: Layer,
+    params: Mapping[str, str],
+    body: bytes | None = None,
+    max_items: int = MAX_LIMIT,
+    default_items: int = DEFAULT_LIMIT,
+    body_lang: str = "cql2-json",
+) -> ItemsQuery:
     """Every parameter of an items request validated, or the first problem as a 400."""
     bbox = bbox_param(params.get("bbox"))
     bbox_crs = bbox_crs_param(params.get("bbox-crs"), bbox)
@@ -364,7 +408,13 @@ def items_query(layer: Layer, params: Mapping[str, str], body: bytes | None = No
         properties=properties_param(params.get("properties"), layer),
         skip_geometry=skip_geometry_param(params.get("skipGeometry")),
         crs=crs_param(params.get("crs")),
-        filter=filter_param(params.get("filter"), params.get("filter-lang"),
-                            params.get("filter-crs"), layer, body, body_lang),
+        filter=filter_param(
+            params.get("filter"),
+            params.get("filter-lang"),
+            params.get("filter-crs"),
+            layer,
+            body,
+            body_lang,
+        ),
         hits_only=resulttype == "hits",
     )

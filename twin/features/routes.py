@@ -151,8 +151,9 @@ async def item(request: Request) -> Response:
         return await _one_item(request, parsed, layer, number, crs)
     if parsed.format in ITEM_PAGE_FORMATS:
         return await _item_page(request, layer, number)
-    raise InvalidParameter(f"format {parsed.format[:40]!r} is not served for an item: use "
-                           "json, html or jsonld")
+    raise InvalidParameter(
+        f"format {parsed.format[:40]!r} is not served for an item: use json, html or jsonld"
+    )
 
 
 @_answers_errors
@@ -164,20 +165,27 @@ async def as_of(request: Request) -> Response:
     if collection not in load_catalog():
         raise NotFound(f"no collection {collection!r}")
     if collection not in VERSIONED_LAYERS:
-        raise NotFound(f"collection {collection!r} keeps no history; versioned collections: "
-                       f"{', '.join(VERSIONED_LAYERS)}")
+        raise NotFound(
+            f"collection {collection!r} keeps no history; versioned collections: "
+            f"{', '.join(VERSIONED_LAYERS)}"
+        )
     if not request.query_params.get("datetime"):
-        raise InvalidParameter("datetime is required: an RFC 3339 instant (e.g. "
-                               "2025-01-31T12:00:00Z), a date or an interval")
+        raise InvalidParameter(
+            "datetime is required: an RFC 3339 instant (e.g. "
+            "2025-01-31T12:00:00Z), a date or an interval"
+        )
     if bridge.api_request(request).format not in JSON_FORMATS:
-        raise InvalidParameter("the as-of alias answers GeoJSON only; use "
-                               f"/collections/{collection}/items?datetime=... for other formats")
+        raise InvalidParameter(
+            "the as-of alias answers GeoJSON only; use "
+            f"/collections/{collection}/items?datetime=... for other formats"
+        )
     response = await _read_items(request, _feature_layer(collection))
     response.headers["content-type"] = "application/geo+json"  # as the route always answered
     return response
 
 
 # ---- which collection ----------------------------------------------------------------------
+
 
 def _feature_layer(collection: str) -> Layer:
     """The catalog layer served at /collections/{collection}, or the error pygeoapi gave: 404
@@ -187,8 +195,9 @@ def _feature_layer(collection: str) -> Layer:
     if layer is not None and collection in resources:
         return layer
     if resources.get(collection, {}).get("type") == "collection":
-        raise InvalidParameter(f"collection {collection!r} has no items: it is not a feature "
-                               "collection")
+        raise InvalidParameter(
+            f"collection {collection!r} has no items: it is not a feature collection"
+        )
     shown = collection if len(collection) <= 60 else collection[:60] + "…"
     raise NotFound(f"collection {shown!r} not found")
 
@@ -198,6 +207,7 @@ def _bypassed(request: Request) -> bool:
 
 
 # ---- reading items -------------------------------------------------------------------------
+
 
 class _Context:
     """What a read needs of pygeoapi's view of the request: its format, language, links and
@@ -219,34 +229,42 @@ class _Context:
     def limits(self) -> tuple[int, int]:
         """(max_items, default_items) as pygeoapi reads them: the collection's, else the
         server's."""
-        limits = ChainMap(self.resource.get("limits", {}),
-                          bridge.api().config["server"].get("limits", {}))
-        return int(limits.get("max_items", p.MAX_LIMIT)), int(limits.get("default_items",
-                                                                         p.DEFAULT_LIMIT))
+        limits = ChainMap(
+            self.resource.get("limits", {}), bridge.api().config["server"].get("limits", {})
+        )
+        return int(limits.get("max_items", p.MAX_LIMIT)), int(
+            limits.get("default_items", p.DEFAULT_LIMIT)
+        )
 
 
-async def _read_items(request: Request, layer: Layer, body: bytes | None = None,
-                      body_lang: str = "cql2-json") -> Response:
+async def _read_items(
+    request: Request, layer: Layer, body: bytes | None = None, body_lang: str = "cql2-json"
+) -> Response:
     """The items of `layer` the request selects (a POST search: with the filter `body`), in
     the format it asks for."""
     parsed = bridge.api_request(request)
     fmt = parsed.format
     if body is not None and fmt not in JSON_FORMATS:
-        raise InvalidParameter(f"format {fmt[:40]!r} is not served for POST searches; use "
-                               "f=json")
+        raise InvalidParameter(f"format {fmt[:40]!r} is not served for POST searches; use f=json")
     if fmt not in JSON_FORMATS + RENDERED_FORMATS:
-        raise InvalidParameter(f"format {fmt[:40]!r} is not served for items: use json, html, "
-                               "jsonld or csv")
+        raise InvalidParameter(
+            f"format {fmt[:40]!r} is not served for items: use json, html, jsonld or csv"
+        )
     ctx = _Context(parsed, layer.name)
     params = request.query_params
     max_items, default_items = ctx.limits()
-    q = await filtered_off_loop(functools.partial(
-        p.items_query, layer, params, body or None, max_items, default_items, body_lang),
-        p.filter_source(params, body or None, body_lang))
+    q = await filtered_off_loop(
+        functools.partial(
+            p.items_query, layer, params, body or None, max_items, default_items, body_lang
+        ),
+        p.filter_source(params, body or None, body_lang),
+    )
     if q.skip_geometry and fmt == "csv":
         # pygeoapi's CSV formatter reads the first feature's geometry type (for x and y)
-        raise FeatureQueryError("skipGeometry is not supported with f=csv (CSV gives points "
-                                "their x and y); leave it out or use f=json")
+        raise FeatureQueryError(
+            "skipGeometry is not supported with f=csv (CSV gives points "
+            "their x and y); leave it out or use f=json"
+        )
     page = await run_in_threadpool(_page, q)
     ctx.finish(params.get("crs"))
     document = items_document(ctx, q, page, params)
@@ -258,11 +276,12 @@ async def _read_items(request: Request, layer: Layer, body: bytes | None = None,
 def _rendered(ctx: _Context, fmt: str, content: dict[str, Any], offset: int) -> Response:
     """The collection in HTML, JSON-LD or CSV, rendered by pygeoapi (twin.http.bridge)."""
     if fmt == "html":
-        return Response(bridge.render_items_html(ctx.request, ctx.collection, content, offset),
-                        headers=ctx.headers)
+        return Response(
+            bridge.render_items_html(ctx.request, ctx.collection, content, offset),
+            headers=ctx.headers,
+        )
     if fmt == "jsonld":
-        return Response(bridge.render_items_jsonld(ctx.collection, content),
-                        headers=ctx.headers)
+        return Response(bridge.render_items_jsonld(ctx.collection, content), headers=ctx.headers)
     body, headers = bridge.render_items_csv(ctx.collection, content)
     return Response(body, headers={**ctx.headers, **headers})
 
@@ -293,8 +312,9 @@ def _is_cql2_json(body: bytes) -> bool:
         document = orjson.loads(body)
     except orjson.JSONDecodeError:
         return False
-    return isinstance(document, bool) or (isinstance(document, dict) and "op" in document
-                                          and "type" not in document)
+    return isinstance(document, bool) or (
+        isinstance(document, dict) and "op" in document and "type" not in document
+    )
 
 
 def _serialized_query(params: Any) -> str:
@@ -302,8 +322,12 @@ def _serialized_query(params: Any) -> str:
     out = ""
     for key, value in params.items():
         if key not in ("f", "offset"):
-            out += "&" + urllib.parse.quote(key, safe="") + "=" + \
-                urllib.parse.quote(str(value), safe=",")
+            out += (
+                "&"
+                + urllib.parse.quote(key, safe="")
+                + "="
+                + urllib.parse.quote(str(value), safe=",")
+            )
     return out
 
 
@@ -314,38 +338,72 @@ def items_document(ctx: _Context, q: p.ItemsQuery, page: Page, params: Any) -> b
     query = _serialized_query(params)
     rel = ctx.request.get_linkrel
     links: list[dict[str, str]] = [
-        {"type": "application/geo+json", "rel": rel(f_json),
-         "title": ctx.title("This document as GeoJSON"), "href": f"{uri}?f={f_json}{query}"},
-        {"rel": rel(f_jsonld), "type": types[f_jsonld],
-         "title": ctx.title("This document as RDF (JSON-LD)"),
-         "href": f"{uri}?f={f_jsonld}{query}"},
-        {"type": types[f_html], "rel": rel(f_html),
-         "title": ctx.title("This document as HTML"), "href": f"{uri}?f={f_html}{query}"},
+        {
+            "type": "application/geo+json",
+            "rel": rel(f_json),
+            "title": ctx.title("This document as GeoJSON"),
+            "href": f"{uri}?f={f_json}{query}",
+        },
+        {
+            "rel": rel(f_jsonld),
+            "type": types[f_jsonld],
+            "title": ctx.title("This document as RDF (JSON-LD)"),
+            "href": f"{uri}?f={f_jsonld}{query}",
+        },
+        {
+            "type": types[f_html],
+            "rel": rel(f_html),
+            "title": ctx.title("This document as HTML"),
+            "href": f"{uri}?f={f_html}{query}",
+        },
     ]
     members = page.members()
-    has_next = members.get("numberMatched", -1) > q.limit + q.offset \
-        or page.returned == q.limit
+    has_next = members.get("numberMatched", -1) > q.limit + q.offset or page.returned == q.limit
     if q.offset > 0:
-        links.append({"type": "application/geo+json", "rel": "prev",
-                      "title": ctx.title("Items (prev)"),
-                      "href": f"{uri}?offset={max(0, q.offset - q.limit)}{query}"})
+        links.append(
+            {
+                "type": "application/geo+json",
+                "rel": "prev",
+                "title": ctx.title("Items (prev)"),
+                "href": f"{uri}?offset={max(0, q.offset - q.limit)}{query}",
+            }
+        )
     if has_next:
-        links.append({"type": "application/geo+json", "rel": "next",
-                      "title": ctx.title("Items (next)"),
-                      "href": f"{uri}?offset={q.offset + q.limit}{query}"})
-    links.append({"type": types[f_json], "title": ctx.title(ctx.resource["title"]),
-                  "rel": "collection", "href": uri.rsplit("/", 1)[0]})
-    tail = orjson.dumps({**members, "numberReturned": page.returned, "links": links,
-                         "timeStamp": datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%S.%fZ")})
-    return b"".join((b'{"type":"FeatureCollection","features":[', page.features, b"],",
-                     memoryview(tail)[1:]))
+        links.append(
+            {
+                "type": "application/geo+json",
+                "rel": "next",
+                "title": ctx.title("Items (next)"),
+                "href": f"{uri}?offset={q.offset + q.limit}{query}",
+            }
+        )
+    links.append(
+        {
+            "type": types[f_json],
+            "title": ctx.title(ctx.resource["title"]),
+            "rel": "collection",
+            "href": uri.rsplit("/", 1)[0],
+        }
+    )
+    tail = orjson.dumps(
+        {
+            **members,
+            "numberReturned": page.returned,
+            "links": links,
+            "timeStamp": datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        }
+    )
+    return b"".join(
+        (b'{"type":"FeatureCollection","features":[', page.features, b"],", memoryview(tail)[1:])
+    )
 
 
 Checked = TypeVar("Checked")
 
 
-async def filtered_off_loop(validate: Callable[[], Checked], source: tuple[str, str] | None
-                            ) -> Checked:
+async def filtered_off_loop(
+    validate: Callable[[], Checked], source: tuple[str, str] | None
+) -> Checked:
     """Run the items validators: on the event loop when the request has no filter (they are
     cheap), in a worker thread when it has one (the CQL2 parse and translation take CPU in
     proportion to the filter, which twin.features.filters bounds). A filter not parsed before
@@ -360,8 +418,8 @@ async def filtered_off_loop(validate: Callable[[], Checked], source: tuple[str, 
 
 # ---- reading one item ----------------------------------------------------------------------
 
-async def _one_item(request: Request, parsed: Any, layer: Layer, number: int, crs: Any
-                    ) -> Response:
+
+async def _one_item(request: Request, parsed: Any, layer: Layer, number: int, crs: Any) -> Response:
     """One feature with its ETag (304 when the client's If-None-Match already names it):
     "v<version>" on a versioned layer, which an editor sends back as If-Match, and the
     layer's data version "L<version>" on a read-only one."""
@@ -385,21 +443,42 @@ def item_document(ctx: _Context, fid: str, feature: str) -> bytes:
     uri = f"{collections}/{ctx.collection}/items/{fid}"
     rel = ctx.request.get_linkrel
     links = [
-        {"type": types[f_json], "rel": "root",
-         "title": ctx.title("The landing page of this server as JSON"),
-         "href": f"{base}?f={f_json}"},
-        {"type": types[f_html], "rel": "root",
-         "title": ctx.title("The landing page of this server as HTML"),
-         "href": f"{base}?f={f_html}"},
-        {"rel": rel(f_json), "type": "application/geo+json",
-         "title": ctx.title("This document as JSON"), "href": f"{uri}?f={f_json}"},
-        {"rel": rel(f_jsonld), "type": types[f_jsonld],
-         "title": ctx.title("This document as RDF (JSON-LD)"), "href": f"{uri}?f={f_jsonld}"},
-        {"rel": rel(f_html), "type": types[f_html],
-         "title": ctx.title("This document as HTML"), "href": f"{uri}?f={f_html}"},
-        {"rel": "collection", "type": types[f_json],
-         "title": ctx.title(ctx.resource["title"]),
-         "href": f"{collections}/{ctx.collection}"},
+        {
+            "type": types[f_json],
+            "rel": "root",
+            "title": ctx.title("The landing page of this server as JSON"),
+            "href": f"{base}?f={f_json}",
+        },
+        {
+            "type": types[f_html],
+            "rel": "root",
+            "title": ctx.title("The landing page of this server as HTML"),
+            "href": f"{base}?f={f_html}",
+        },
+        {
+            "rel": rel(f_json),
+            "type": "application/geo+json",
+            "title": ctx.title("This document as JSON"),
+            "href": f"{uri}?f={f_json}",
+        },
+        {
+            "rel": rel(f_jsonld),
+            "type": types[f_jsonld],
+            "title": ctx.title("This document as RDF (JSON-LD)"),
+            "href": f"{uri}?f={f_jsonld}",
+        },
+        {
+            "rel": rel(f_html),
+            "type": types[f_html],
+            "title": ctx.title("This document as HTML"),
+            "href": f"{uri}?f={f_html}",
+        },
+        {
+            "rel": "collection",
+            "type": types[f_json],
+            "title": ctx.title(ctx.resource["title"]),
+            "href": f"{collections}/{ctx.collection}",
+        },
     ]
     return feature[:-1].encode() + b',"links":' + orjson.dumps(links) + b"}"
 
@@ -444,6 +523,7 @@ class PygeoapiAnswer(Response):
 
 
 # ---- the database --------------------------------------------------------------------------
+
 
 def _database_errors(work: Callable[..., Checked]) -> Callable[..., Checked]:
     """`work` with the database's failures as the twin's errors: a value it refused is a 400

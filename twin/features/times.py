@@ -20,6 +20,8 @@ def instant(text: str, what: str) -> dt.date | dt.datetime:
             return dt.date.fromisoformat(text)
         moment = dt.datetime.fromisoformat(text.replace("z", "Z"))
     except ValueError:
-        raise FeatureQueryError(f"{what} {text!r} is not an RFC 3339 date or date-time "
-                                "(e.g. 2021-05-01 or 2021-05-01T10:00:00Z)") from None
+        raise FeatureQueryError(
+            f"{what} {text!r} is not an RFC 3339 date or date-time "
+            "(e.g. 2021-05-01 or 2021-05-01T10:00:00Z)"
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

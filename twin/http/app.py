@@ -43,6 +43,7 @@ TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
 # ---- routes of the app's own ---------------------------------------------------------------
 
+
 class DatabaseDown(ServiceUnavailable):
     """/healthz while the database does not answer: the error body with the health members."""
 
@@ -85,8 +86,10 @@ def twin_routes() -> list[BaseRoute]:
         row = rows[index]
         methods = list(row.methods)
         index += 1
-        while index < len(rows) and (rows[index].path, rows[index].handler) == \
-                (row.path, row.handler):
+        while index < len(rows) and (rows[index].path, rows[index].handler) == (
+            row.path,
+            row.handler,
+        ):
             methods += [m for m in rows[index].methods if m not in methods]
             index += 1
         endpoint = resolve(row.handler)  # imported first: it may register a path convertor
@@ -99,8 +102,10 @@ def twin_routes() -> list[BaseRoute]:
 # What pygeoapi is asked to change: its own processes' execution and job deletion. Every other
 # write is the twin's (twin.editing); one that reached pygeoapi would end in its
 # NotImplementedError (a 500), e.g. PUT on an item id with an encoded slash or on a history.
-PYGEOAPI_WRITES = {"POST": re.compile(r"/processes/[^/]+/execution"),
-                   "DELETE": re.compile(r"/jobs/[^/]+")}
+PYGEOAPI_WRITES = {
+    "POST": re.compile(r"/processes/[^/]+/execution"),
+    "DELETE": re.compile(r"/jobs/[^/]+"),
+}
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
@@ -116,11 +121,15 @@ def pygeoapi_reads(app: ASGIApp) -> ASGIApp:
         if writes is not None and writes.fullmatch(scope.get("path", "")):
             await app(scope, receive, send)
             return
-        start, body = asgi_messages(MethodNotAllowed(
-            f"{method} is not allowed at this address. Features are created with POST "
-            "/collections/{collectionId}/items and changed with PUT, PATCH or DELETE "
-            "/collections/{collectionId}/items/{featureId}, where featureId is a plain "
-            "decimal integer", allow=", ".join(READ_METHODS)))
+        start, body = asgi_messages(
+            MethodNotAllowed(
+                f"{method} is not allowed at this address. Features are created with POST "
+                "/collections/{collectionId}/items and changed with PUT, PATCH or DELETE "
+                "/collections/{collectionId}/items/{featureId}, where featureId is a plain "
+                "decimal integer",
+                allow=", ".join(READ_METHODS),
+            )
+        )
         await send(start)
         await send(body)
 
@@ -128,6 +137,7 @@ def pygeoapi_reads(app: ASGIApp) -> ASGIApp:
 
 
 # ---- the OpenAPI document ------------------------------------------------------------------
+
 
 def openapi_text(config_path: Path) -> str:
     """The OpenAPI document pygeoapi serves at /openapi (twin.http.openapi), as JSON text:
@@ -154,6 +164,7 @@ def write_openapi(server_url: str) -> Path:
 
 # ---- the app -------------------------------------------------------------------------------
 
+
 def conformance_classes() -> list[str]:
     """The conformance classes the twin adds to pygeoapi's (filter and CQL2, tiles)."""
     from twin.features.routes import CONFORMANCE_ADDED as FEATURES
@@ -177,11 +188,15 @@ def create_app(server_url: str) -> Starlette:
     os.environ["TWIN_TEMPLATES"] = str(TEMPLATES_DIR)
     os.environ[MARKER_ENV] = new_marker()
     bridge.declare_conformance(conformance_classes())
-    routes: list[BaseRoute] = [*twin_routes(), Mount("/", app=pygeoapi_reads(
-        bridge.pygeoapi_app()))]
-    app = Starlette(routes=routes, exception_handlers={TwinError: twin_error},
-                    middleware=[Middleware(TileFastPath), Middleware(Guard),
-                                Middleware(ProvenanceMiddleware)])
+    routes: list[BaseRoute] = [
+        *twin_routes(),
+        Mount("/", app=pygeoapi_reads(bridge.pygeoapi_app())),
+    ]
+    app = Starlette(
+        routes=routes,
+        exception_handlers={TwinError: twin_error},
+        middleware=[Middleware(TileFastPath), Middleware(Guard), Middleware(ProvenanceMiddleware)],
+    )
     # The ~200,000 objects of pygeoapi, its OpenAPI document and our modules live as long as
     # the server: kept out of the collector, a full collection no longer stalls every request
     # in flight for ~100 ms now and then.

@@ -103,8 +103,14 @@ def coverage_query(path: str, bbox: list[float], format_: str, what: str) -> Any
 
     from twin.errors import InvalidParameter
 
-    provider = RasterioProvider({"name": "rasterio", "type": "coverage", "data": path,
-                                 "format": {"name": "GTiff", "mimetype": "image/tiff"}})
+    provider = RasterioProvider(
+        {
+            "name": "rasterio",
+            "type": "coverage",
+            "data": path,
+            "format": {"name": "GTiff", "mimetype": "image/tiff"},
+        }
+    )
     try:
         return provider.query(bbox=bbox, format_=format_)
     except ProviderGenericError as exc:
@@ -121,8 +127,11 @@ def pygeoapi_paths() -> list[tuple[str, frozenset[str]]]:
     for mount in pygeoapi_app().routes:
         if isinstance(mount, Mount) and mount.routes:
             prefix = mount.path.rstrip("/")
-            out += [(prefix + route.path, frozenset(route.methods or ()))
-                    for route in mount.routes if isinstance(route, Route)]
+            out += [
+                (prefix + route.path, frozenset(route.methods or ()))
+                for route in mount.routes
+                if isinstance(route, Route)
+            ]
     return out
 
 
@@ -167,16 +176,26 @@ def render_items_html(parsed: Any, dataset: str, content: dict[str, Any], offset
 
     provider = feature_provider(dataset)
     uri = f"{api().get_collections_url()}/{dataset}/items"
-    data = {**content, "items_path": uri, "dataset_path": uri.rsplit("/", 1)[0],
-            "collections_path": api().get_collections_url(), "offset": offset,
-            "id_field": provider.get("id_field") or "id"}
+    data = {
+        **content,
+        "items_path": uri,
+        "dataset_path": uri.rsplit("/", 1)[0],
+        "collections_path": api().get_collections_url(),
+        "offset": offset,
+        "id_field": provider.get("id_field") or "id",
+    }
     if provider.get("uri_field") is not None:
         data["uri_field"] = provider["uri_field"]
     if provider.get("title_field") is not None:
         data["title_field"] = translate(provider["title_field"], parsed)
         data["id_field"] = data["title_field"]
-    return render_j2_template(api().tpl_config, api().get_dataset_templates(dataset),
-                              "collections/items/index.html", data, parsed.locale)
+    return render_j2_template(
+        api().tpl_config,
+        api().get_dataset_templates(dataset),
+        "collections/items/index.html",
+        data,
+        parsed.locale,
+    )
 
 
 def render_items_jsonld(dataset: str, content: dict[str, Any]) -> str:
@@ -197,10 +216,11 @@ def render_items_csv(dataset: str, content: dict[str, Any]) -> tuple[bytes, dict
 
     formatter = load_plugin("formatter", {"name": "CSV", "geom": True})
     try:
-        text = formatter.write(data=content,
-                               options={"provider_def": feature_provider(dataset)})
+        text = formatter.write(data=content, options={"provider_def": feature_provider(dataset)})
     except FormatterSerializationError:
         raise ServerError("the items could not be written as CSV") from None
     body = text.encode("utf-8") if isinstance(text, str) else text
-    return body, {"Content-Type": formatter.mimetype,
-                  "Content-Disposition": f'attachment; filename="{dataset}.csv"'}
+    return body, {
+        "Content-Type": formatter.mimetype,
+        "Content-Disposition": f'attachment; filename="{dataset}.csv"',
+    }

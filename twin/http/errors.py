@@ -19,8 +19,7 @@ JSON = "application/json"
 def error_parts(exc: TwinError) -> tuple[int, dict[str, str], bytes]:
     """Status, headers and body of the answer to `exc`: the one place they are decided."""
     code = getattr(exc, "code", None) or "InvalidParameterValue"
-    body = orjson.dumps({"code": code, "type": code, "description": str(exc),
-                         **exc.details()})
+    body = orjson.dumps({"code": code, "type": code, "description": str(exc), **exc.details()})
     headers = {"Content-Type": JSON, **exc.headers()}
     if exc.retry_after is not None:
         headers["Retry-After"] = str(exc.retry_after)
@@ -34,13 +33,16 @@ def render(exc: TwinError, headers: dict[str, str] | None = None) -> Response:
     return Response(body, status_code=status, media_type=JSON, headers={**own, **(headers or {})})
 
 
-def asgi_messages(exc: TwinError, headers: list[tuple[bytes, bytes]] | None = None
-                  ) -> tuple[dict[str, Any], dict[str, Any]]:
+def asgi_messages(
+    exc: TwinError, headers: list[tuple[bytes, bytes]] | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The same answer as two ASGI messages, for middleware that answers before any route."""
     status, own, body = error_parts(exc)
     raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in own.items()]
     raw.append((b"content-length", str(len(body)).encode()))
     present = {k for k, _ in raw}
     raw += [(k, v) for k, v in (headers or []) if k.lower() not in present]
-    return ({"type": "http.response.start", "status": status, "headers": raw},
-            {"type": "http.response.body", "body": body})
+    return (
+        {"type": "http.response.start", "status": status, "headers": raw},
+        {"type": "http.response.body", "body": body},
+    )

@@ -66,9 +66,9 @@ class TwinHttpProtocol(HttpToolsProtocol):
         self.header_timeout = float(bounds.header_timeout_s)
         self.max_header_bytes = bounds.max_header_bytes
         self.reading_headers = True  # a new connection owes us a request
-        self.deadline = 0.0          # loop time by which the headers (or next body bytes) are due
-        self.header_bytes = 0        # request line and headers parsed so far
-        self.raw_header_bytes = 0    # bytes received while the headers are incomplete
+        self.deadline = 0.0  # loop time by which the headers (or next body bytes) are due
+        self.header_bytes = 0  # request line and headers parsed so far
+        self.raw_header_bytes = 0  # bytes received while the headers are incomplete
         self.request_timer: asyncio.TimerHandle | None = None
         self.too_large = False
 
@@ -90,8 +90,11 @@ class TwinHttpProtocol(HttpToolsProtocol):
             self.parser.feed_data(data)
         except httptools.HttpParserError:
             if self.too_large:
-                self._refuse(HeadersTooLarge("the request line and headers may be at "
-                                             f"most {self.max_header_bytes} bytes"))
+                self._refuse(
+                    HeadersTooLarge(
+                        f"the request line and headers may be at most {self.max_header_bytes} bytes"
+                    )
+                )
                 return
             self.logger.debug("invalid HTTP request received")
             self.send_400_response("Invalid HTTP request received.")
@@ -106,8 +109,11 @@ class TwinHttpProtocol(HttpToolsProtocol):
             self.raw_header_bytes += len(data)
             if self.raw_header_bytes > self.max_header_bytes:
                 self.too_large = True
-                self._refuse(HeadersTooLarge("the request line and headers may be at "
-                                             f"most {self.max_header_bytes} bytes"))
+                self._refuse(
+                    HeadersTooLarge(
+                        f"the request line and headers may be at most {self.max_header_bytes} bytes"
+                    )
+                )
 
     # Parser callbacks (the hot path: no timers created or cancelled here, only a deadline)
     def on_message_begin(self) -> None:
@@ -169,8 +175,11 @@ class TwinHttpProtocol(HttpToolsProtocol):
     def _timed_out(self) -> None:
         """The client stopped sending its request: 408 if nothing was answered yet, close."""
         if self.reading_headers and (self.cycle is None or self.cycle.response_complete):
-            self._refuse(RequestTimeout(f"the request was not received within "
-                                        f"{self.header_timeout:g} seconds"))
+            self._refuse(
+                RequestTimeout(
+                    f"the request was not received within {self.header_timeout:g} seconds"
+                )
+            )
             return
         self.transport.close()  # mid-body: the route sees a disconnect
 
@@ -183,8 +192,7 @@ class TwinHttpProtocol(HttpToolsProtocol):
         for name, value in self.server_state.default_headers:
             head.append(name + b": " + value + b"\r\n")
         for name, value in headers.items():
-            head.append(name.lower().encode("latin-1") + b": " + value.encode("latin-1") +
-                        b"\r\n")
+            head.append(name.lower().encode("latin-1") + b": " + value.encode("latin-1") + b"\r\n")
         head.append(b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body))
         self.transport.write(b"".join(head) + body)
         self.transport.close()

@@ -36,227 +36,534 @@ MVT = "application/vnd.mapbox-vector-tile"
 GLB = "model/gltf-binary"
 
 # Query parameters of the items of a feature collection (OGC API Features 1-3).
-FEATURE_QUERY = ("f", "lang", "bbox", "bbox-crs", "crs", "limit", "offset", "datetime",
-                 "sortby", "properties", "skipGeometry", "filter", "filter-lang", "filter-crs")
+FEATURE_QUERY = (
+    "f",
+    "lang",
+    "bbox",
+    "bbox-crs",
+    "crs",
+    "limit",
+    "offset",
+    "datetime",
+    "sortby",
+    "properties",
+    "skipGeometry",
+    "filter",
+    "filter-lang",
+    "filter-crs",
+)
 TILE_FORMATS = ("mvt", "pbf")
 DOCUMENT_FORMATS = ("json", "html", "jsonld")
 
 
-def twin(path: str, methods: tuple[str, ...], handler: str, summary: str,
-         **fields: Any) -> RouteSpec:
+def twin(
+    path: str, methods: tuple[str, ...], handler: str, summary: str, **fields: Any
+) -> RouteSpec:
     """A row the twin serves (handler: "module:callable")."""
-    return RouteSpec(path=path, methods=methods, owner="twin", handler=handler,
-                     summary=summary, **fields)
+    return RouteSpec(
+        path=path, methods=methods, owner="twin", handler=handler, summary=summary, **fields
+    )
 
 
-def pygeoapi(path: str, methods: tuple[str, ...], view: str, summary: str,
-             **fields: Any) -> RouteSpec:
+def pygeoapi(
+    path: str, methods: tuple[str, ...], view: str, summary: str, **fields: Any
+) -> RouteSpec:
     """A row pygeoapi serves (handler: its view function in pygeoapi.starlette_app)."""
-    return RouteSpec(path=path, methods=methods, owner="pygeoapi", handler=view,
-                     summary=summary, tag="pygeoapi", **fields)
+    return RouteSpec(
+        path=path,
+        methods=methods,
+        owner="pygeoapi",
+        handler=view,
+        summary=summary,
+        tag="pygeoapi",
+        **fields,
+    )
 
 
 ITEMS = "/collections/{collection_id}/items"
 ITEM = "/collections/{collection_id}/items/{item_id}"
 HISTORY = "/collections/{collection}/items/{fid}/history"
-TILES_REASON = ("pygeoapi describes the tiles (TwinTileProvider points it here); the twin "
-                "renders them from PostGIS, caches them and answers hot ones from memory")
+TILES_REASON = (
+    "pygeoapi describes the tiles (TwinTileProvider points it here); the twin "
+    "renders them from PostGIS, caches them and answers hot ones from memory"
+)
 
 ROUTES: list[RouteSpec] = [
-    twin("/healthz", GET, "twin.http.app:healthz",
-         "Is the server up, and does its database answer?", tag="health"),
-
+    twin(
+        "/healthz",
+        GET,
+        "twin.http.app:healthz",
+        "Is the server up, and does its database answer?",
+        tag="health",
+    ),
     # 3D scenes and 3D Tiles (twin.scene3d)
-    twin("/collections/buildings/scene.glb", GET, "twin.scene3d.routes:scene_glb",
-         "An area of the city as a binary glTF scene", tag="scenes", media=(GLB,),
-         parameters=("district", "polycentre", "bbox", "include", "f"), formats=("glb",)),
-    twin("/3dtiles/buildings/tileset.json", GET, "twin.scene3d.routes:tileset_json",
-         "The buildings as OGC 3D Tiles: the tileset", tag="scenes"),
-    twin("/3dtiles/buildings/{path:path}", GET, "twin.scene3d.routes:tile_content",
-         "A content file of the buildings' 3D Tiles", tag="scenes", media=(GLB, JSON)),
-
+    twin(
+        "/collections/buildings/scene.glb",
+        GET,
+        "twin.scene3d.routes:scene_glb",
+        "An area of the city as a binary glTF scene",
+        tag="scenes",
+        media=(GLB,),
+        parameters=("district", "polycentre", "bbox", "include", "f"),
+        formats=("glb",),
+    ),
+    twin(
+        "/3dtiles/buildings/tileset.json",
+        GET,
+        "twin.scene3d.routes:tileset_json",
+        "The buildings as OGC 3D Tiles: the tileset",
+        tag="scenes",
+    ),
+    twin(
+        "/3dtiles/buildings/{path:path}",
+        GET,
+        "twin.scene3d.routes:tile_content",
+        "A content file of the buildings' 3D Tiles",
+        tag="scenes",
+        media=(GLB, JSON),
+    ),
     # Features: every format of the items, search, and the writes (twin.features, editing)
-    twin(ITEMS, ("GET", "OPTIONS"), "twin.features.routes:items",
-         "The features of a collection (GeoJSON; HTML, JSON-LD and CSV rendered by pygeoapi)",
-         tag="features", media=(GEOJSON, "text/html", "application/ld+json", "text/csv"),
-         parameters=FEATURE_QUERY, collections="layers",
-         replaces="the twin runs every items query itself (CQL2, paging, as-of); pygeoapi "
-                  "only renders the HTML, JSON-LD and CSV of the collection the twin built"),
-    twin(ITEMS, ("POST",), "twin.features.routes:items",
-         "Search with a CQL2 body (no key), or create a feature with GeoJSON",
-         tag="features", media=(GEOJSON,), parameters=("limit", "offset", "bbox", "crs"),
-         secured=True, collections="layers", replaces="one owner of POST items: a CQL2 body "
-         "is a search, a GeoJSON feature a create (twin.editing), never pygeoapi's manager",
-         extra={"success": ("200", "201"), "optional_security": True,
-                "request": ("text/cql2", "application/cql2+json", GEOJSON, JSON),
-                # on a layer editors may not change, POST items is a search and nothing else
-                "read_only": {"summary": "Search with a CQL2 body",
-                              "request": ("text/cql2", "application/cql2+json", JSON),
-                              "success": ("200",)}}),
-    twin(ITEM, ("GET", "OPTIONS"), "twin.features.routes:item",
-         "One feature, with its version as ETag (GeoJSON; HTML and JSON-LD by pygeoapi)",
-         tag="features", media=(GEOJSON, "text/html", "application/ld+json"),
-         parameters=("f", "crs", "lang"), collections="layers",
-         replaces="canonical ids and the ETag are the twin's; pygeoapi renders HTML and "
-                  "JSON-LD pages"),
-    twin(ITEM, ("PUT", "PATCH", "DELETE"), "twin.features.routes:item",
-         "Replace, change (JSON merge patch) or delete a feature; If-Match with its ETag",
-         tag="editing", media=(GEOJSON,), secured=True, collections="editable",
-         replaces="writes are the twin's (API keys, validation, history); the provider "
-                  "pygeoapi reads through takes none",
-         extra={"success": ("200", "204"), "request": (GEOJSON, JSON,
-                                                       "application/merge-patch+json")}),
-    twin("/collections/{collection_id}/asof", GET, "twin.features.routes:as_of",
-         "The features as they were at an instant (alias of items?datetime=)",
-         tag="history", media=(GEOJSON,),
-         parameters=("datetime", "bbox", "limit", "offset", "properties", "sortby", "f",
-                     "crs"), collections="editable"),
-    twin(HISTORY, GET, "twin.editing.routes:item_history",
-         "Every version of a feature, newest first", tag="history", collections="editable"),
-    twin(HISTORY + "/{version}", GET, "twin.editing.routes:item_version",
-         "One version of a feature, before and after the change", tag="history",
-         collections="editable"),
-    twin(HISTORY + "/{version}/restore", ("POST",), "twin.editing.routes:restore_item",
-         "Make a feature as it was at a version again (undeletes)", tag="history",
-         media=(GEOJSON,), secured=True, collections="editable"),
-    twin("/collections/{collection}/changes", GET, "twin.editing.routes:layer_changes",
-         "The change feed of a layer within a time interval", tag="history",
-         parameters=("datetime", "limit", "offset"), collections="editable"),
-
+    twin(
+        ITEMS,
+        ("GET", "OPTIONS"),
+        "twin.features.routes:items",
+        "The features of a collection (GeoJSON; HTML, JSON-LD and CSV rendered by pygeoapi)",
+        tag="features",
+        media=(GEOJSON, "text/html", "application/ld+json", "text/csv"),
+        parameters=FEATURE_QUERY,
+        collections="layers",
+        replaces="the twin runs every items query itself (CQL2, paging, as-of); pygeoapi "
+        "only renders the HTML, JSON-LD and CSV of the collection the twin built",
+    ),
+    twin(
+        ITEMS,
+        ("POST",),
+        "twin.features.routes:items",
+        "Search with a CQL2 body (no key), or create a feature with GeoJSON",
+        tag="features",
+        media=(GEOJSON,),
+        parameters=("limit", "offset", "bbox", "crs"),
+        secured=True,
+        collections="layers",
+        replaces="one owner of POST items: a CQL2 body "
+        "is a search, a GeoJSON feature a create (twin.editing), never pygeoapi's manager",
+        extra={
+            "success": ("200", "201"),
+            "optional_security": True,
+            "request": ("text/cql2", "application/cql2+json", GEOJSON, JSON),
+            # on a layer editors may not change, POST items is a search and nothing else
+            "read_only": {
+                "summary": "Search with a CQL2 body",
+                "request": ("text/cql2", "application/cql2+json", JSON),
+                "success": ("200",),
+            },
+        },
+    ),
+    twin(
+        ITEM,
+        ("GET", "OPTIONS"),
+        "twin.features.routes:item",
+        "One feature, with its version as ETag (GeoJSON; HTML and JSON-LD by pygeoapi)",
+        tag="features",
+        media=(GEOJSON, "text/html", "application/ld+json"),
+        parameters=("f", "crs", "lang"),
+        collections="layers",
+        replaces="canonical ids and the ETag are the twin's; pygeoapi renders HTML and "
+        "JSON-LD pages",
+    ),
+    twin(
+        ITEM,
+        ("PUT", "PATCH", "DELETE"),
+        "twin.features.routes:item",
+        "Replace, change (JSON merge patch) or delete a feature; If-Match with its ETag",
+        tag="editing",
+        media=(GEOJSON,),
+        secured=True,
+        collections="editable",
+        replaces="writes are the twin's (API keys, validation, history); the provider "
+        "pygeoapi reads through takes none",
+        extra={
+            "success": ("200", "204"),
+            "request": (GEOJSON, JSON, "application/merge-patch+json"),
+        },
+    ),
+    twin(
+        "/collections/{collection_id}/asof",
+        GET,
+        "twin.features.routes:as_of",
+        "The features as they were at an instant (alias of items?datetime=)",
+        tag="history",
+        media=(GEOJSON,),
+        parameters=("datetime", "bbox", "limit", "offset", "properties", "sortby", "f", "crs"),
+        collections="editable",
+    ),
+    twin(
+        HISTORY,
+        GET,
+        "twin.editing.routes:item_history",
+        "Every version of a feature, newest first",
+        tag="history",
+        collections="editable",
+    ),
+    twin(
+        HISTORY + "/{version}",
+        GET,
+        "twin.editing.routes:item_version",
+        "One version of a feature, before and after the change",
+        tag="history",
+        collections="editable",
+    ),
+    twin(
+        HISTORY + "/{version}/restore",
+        ("POST",),
+        "twin.editing.routes:restore_item",
+        "Make a feature as it was at a version again (undeletes)",
+        tag="history",
+        media=(GEOJSON,),
+        secured=True,
+        collections="editable",
+    ),
+    twin(
+        "/collections/{collection}/changes",
+        GET,
+        "twin.editing.routes:layer_changes",
+        "The change feed of a layer within a time interval",
+        tag="history",
+        parameters=("datetime", "limit", "offset"),
+        collections="editable",
+    ),
     # The viewer's page and files: an allow-list (twin.viewer)
-    twin("/viewer", GET, "twin.viewer:viewer_home", "Redirect to /viewer/", tag="viewer",
-         media=(), in_openapi=False),
-    twin("/viewer/", GET, "twin.viewer:viewer_file", "The 3D viewer (MapLibre)",
-         tag="viewer", media=("text/html",), in_openapi=False),
-    twin("/viewer/layers.json", GET, "twin.viewer:layers_json",
-         "The viewer's layer panel, drawn from the catalog", tag="viewer", in_openapi=False),
-    twin("/viewer/{name:str}", GET, "twin.viewer:viewer_file",
-         "The viewer's page and stylesheet", tag="viewer", media=("text/html", "text/css"),
-         in_openapi=False),
-    twin("/viewer/src/{name}", GET, "twin.viewer:viewer_module", "A module of the viewer",
-         tag="viewer", media=("text/javascript",), in_openapi=False),
-    twin("/viewer/vendor/maplibre-gl/{name}", GET, "twin.viewer:maplibre_file",
-         "MapLibre GL JS from the pinned npm package", tag="viewer",
-         media=("text/javascript", "text/css"), in_openapi=False),
-    twin("/viewer/{rest:path}", ("GET", "POST", "PUT", "PATCH", "DELETE"),
-         "twin.viewer:not_served", "Anything else under /viewer/: 404", tag="viewer",
-         media=(), in_openapi=False),
-
+    twin(
+        "/viewer",
+        GET,
+        "twin.viewer:viewer_home",
+        "Redirect to /viewer/",
+        tag="viewer",
+        media=(),
+        in_openapi=False,
+    ),
+    twin(
+        "/viewer/",
+        GET,
+        "twin.viewer:viewer_file",
+        "The 3D viewer (MapLibre)",
+        tag="viewer",
+        media=("text/html",),
+        in_openapi=False,
+    ),
+    twin(
+        "/viewer/layers.json",
+        GET,
+        "twin.viewer:layers_json",
+        "The viewer's layer panel, drawn from the catalog",
+        tag="viewer",
+        in_openapi=False,
+    ),
+    twin(
+        "/viewer/{name:str}",
+        GET,
+        "twin.viewer:viewer_file",
+        "The viewer's page and stylesheet",
+        tag="viewer",
+        media=("text/html", "text/css"),
+        in_openapi=False,
+    ),
+    twin(
+        "/viewer/src/{name}",
+        GET,
+        "twin.viewer:viewer_module",
+        "A module of the viewer",
+        tag="viewer",
+        media=("text/javascript",),
+        in_openapi=False,
+    ),
+    twin(
+        "/viewer/vendor/maplibre-gl/{name}",
+        GET,
+        "twin.viewer:maplibre_file",
+        "MapLibre GL JS from the pinned npm package",
+        tag="viewer",
+        media=("text/javascript", "text/css"),
+        in_openapi=False,
+    ),
+    twin(
+        "/viewer/{rest:path}",
+        ("GET", "POST", "PUT", "PATCH", "DELETE"),
+        "twin.viewer:not_served",
+        "Anything else under /viewer/: 404",
+        tag="viewer",
+        media=(),
+        in_openapi=False,
+    ),
     # Tiles, tile matrix sets and terrain (twin.tiles)
-    twin("/tileMatrixSets", GET, "twin.tiles.routes:tile_matrix_sets",
-         "The tile matrix sets of the tiles", tag="tiles", parameters=("f",)),
-    twin("/tileMatrixSets/{tms}", GET, "twin.tiles.routes:tile_matrix_set",
-         "A tile matrix set definition", tag="tiles", parameters=("f",)),
-    twin("/tiles", GET, "twin.tiles.routes:dataset_tilesets",
-         "The tilesets of every layer in one vector tileset", tag="tiles", parameters=("f",)),
-    twin("/tiles/{tms}", GET, "twin.tiles.routes:dataset_tileset",
-         "Tileset metadata of every layer", tag="tiles", parameters=("f",)),
-    twin("/tiles/{tms}/tilejson.json", GET, "twin.tiles.routes:dataset_tilejson",
-         "TileJSON 3.0 of every layer (MapLibre)", tag="tiles", parameters=("f",)),
-    twin("/tiles/{tms}/{z}/{y}/{x}", GET, "twin.tiles.routes:dataset_tile",
-         "A vector tile of every layer, or of the collections= selection", tag="tiles",
-         media=(MVT,), parameters=("collections", "f"), formats=TILE_FORMATS,
-         fast_path=True, extra={"success": ("200", "204")}),
-    twin("/terrain/tilejson.json", GET, "twin.tiles.routes:terrain_tilejson",
-         "TileJSON 3.0 of the terrain's raster-dem tiles", tag="terrain", parameters=("f",)),
-    twin("/terrain/tiles/{tms}/{z}/{y}/{x}", GET, "twin.tiles.routes:terrain_tile",
-         "A raster-dem tile of the terrain (Terrarium PNG)", tag="terrain",
-         media=("image/png",), parameters=("f",), formats=("png",)),
-    twin("/collections/terrain", GET, "twin.tiles.routes:terrain_collection",
-         "The terrain model: a coverage with its raster-dem tiles", tag="terrain",
-         parameters=("f",),
-         replaces="the twin's description names the model's real bounds, its provenance "
-                  "and whether one is loaded, and answers while none is (pygeoapi's "
-                  "rasterio provider cannot load then); pygeoapi still lists terrain in "
-                  "/collections"),
-    twin("/collections/terrain/coverage", GET, "twin.tiles.routes:terrain_coverage",
-         "The terrain model as GeoTIFF, or a bbox of it as CoverageJSON", tag="terrain",
-         media=("image/tiff; application=geotiff", "application/prs.coverage+json"),
-         parameters=("f", "bbox", "bbox-crs"), formats=("GTiff", "json"),
-         replaces="the whole model is sent as its file, a bbox is checked before pygeoapi's "
-                  "rasterio provider cuts it"),
-    twin("/collections/{layer}/tiles", GET, "twin.tiles.routes:layer_tilesets",
-         "The tilesets of a layer", tag="tiles", parameters=("f",), collections="layers",
-         replaces=TILES_REASON),
-    twin("/collections/{layer}/tiles/{tms}", GET, "twin.tiles.routes:layer_tileset",
-         "Tileset metadata of a layer", tag="tiles", parameters=("f",),
-         collections="layers", replaces=TILES_REASON),
-    twin("/collections/{layer}/tiles/{tms}/metadata", GET, "twin.tiles.routes:layer_tileset",
-         "Tileset metadata of a layer (pygeoapi's address for it)", tag="tiles",
-         parameters=("f",), collections="layers", replaces=TILES_REASON),
-    twin("/collections/{layer}/tiles/{tms}/tilejson.json", GET,
-         "twin.tiles.routes:layer_tilejson", "TileJSON 3.0 of a layer (MapLibre)", tag="tiles",
-         parameters=("f",), collections="layers"),
-    twin("/collections/{layer}/tiles/{tms}/{z}/{y}/{x}", GET, "twin.tiles.routes:layer_tile",
-         "A vector tile of a layer", tag="tiles", media=(MVT,), parameters=("f",),
-         formats=TILE_FORMATS, fast_path=True, collections="layers", replaces=TILES_REASON,
-         extra={"success": ("200", "204")}),
-
+    twin(
+        "/tileMatrixSets",
+        GET,
+        "twin.tiles.routes:tile_matrix_sets",
+        "The tile matrix sets of the tiles",
+        tag="tiles",
+        parameters=("f",),
+    ),
+    twin(
+        "/tileMatrixSets/{tms}",
+        GET,
+        "twin.tiles.routes:tile_matrix_set",
+        "A tile matrix set definition",
+        tag="tiles",
+        parameters=("f",),
+    ),
+    twin(
+        "/tiles",
+        GET,
+        "twin.tiles.routes:dataset_tilesets",
+        "The tilesets of every layer in one vector tileset",
+        tag="tiles",
+        parameters=("f",),
+    ),
+    twin(
+        "/tiles/{tms}",
+        GET,
+        "twin.tiles.routes:dataset_tileset",
+        "Tileset metadata of every layer",
+        tag="tiles",
+        parameters=("f",),
+    ),
+    twin(
+        "/tiles/{tms}/tilejson.json",
+        GET,
+        "twin.tiles.routes:dataset_tilejson",
+        "TileJSON 3.0 of every layer (MapLibre)",
+        tag="tiles",
+        parameters=("f",),
+    ),
+    twin(
+        "/tiles/{tms}/{z}/{y}/{x}",
+        GET,
+        "twin.tiles.routes:dataset_tile",
+        "A vector tile of every layer, or of the collections= selection",
+        tag="tiles",
+        media=(MVT,),
+        parameters=("collections", "f"),
+        formats=TILE_FORMATS,
+        fast_path=True,
+        extra={"success": ("200", "204")},
+    ),
+    twin(
+        "/terrain/tilejson.json",
+        GET,
+        "twin.tiles.routes:terrain_tilejson",
+        "TileJSON 3.0 of the terrain's raster-dem tiles",
+        tag="terrain",
+        parameters=("f",),
+    ),
+    twin(
+        "/terrain/tiles/{tms}/{z}/{y}/{x}",
+        GET,
+        "twin.tiles.routes:terrain_tile",
+        "A raster-dem tile of the terrain (Terrarium PNG)",
+        tag="terrain",
+        media=("image/png",),
+        parameters=("f",),
+        formats=("png",),
+    ),
+    twin(
+        "/collections/terrain",
+        GET,
+        "twin.tiles.routes:terrain_collection",
+        "The terrain model: a coverage with its raster-dem tiles",
+        tag="terrain",
+        parameters=("f",),
+        replaces="the twin's description names the model's real bounds, its provenance "
+        "and whether one is loaded, and answers while none is (pygeoapi's "
+        "rasterio provider cannot load then); pygeoapi still lists terrain in "
+        "/collections",
+    ),
+    twin(
+        "/collections/terrain/coverage",
+        GET,
+        "twin.tiles.routes:terrain_coverage",
+        "The terrain model as GeoTIFF, or a bbox of it as CoverageJSON",
+        tag="terrain",
+        media=("image/tiff; application=geotiff", "application/prs.coverage+json"),
+        parameters=("f", "bbox", "bbox-crs"),
+        formats=("GTiff", "json"),
+        replaces="the whole model is sent as its file, a bbox is checked before pygeoapi's "
+        "rasterio provider cuts it",
+    ),
+    twin(
+        "/collections/{layer}/tiles",
+        GET,
+        "twin.tiles.routes:layer_tilesets",
+        "The tilesets of a layer",
+        tag="tiles",
+        parameters=("f",),
+        collections="layers",
+        replaces=TILES_REASON,
+    ),
+    twin(
+        "/collections/{layer}/tiles/{tms}",
+        GET,
+        "twin.tiles.routes:layer_tileset",
+        "Tileset metadata of a layer",
+        tag="tiles",
+        parameters=("f",),
+        collections="layers",
+        replaces=TILES_REASON,
+    ),
+    twin(
+        "/collections/{layer}/tiles/{tms}/metadata",
+        GET,
+        "twin.tiles.routes:layer_tileset",
+        "Tileset metadata of a layer (pygeoapi's address for it)",
+        tag="tiles",
+        parameters=("f",),
+        collections="layers",
+        replaces=TILES_REASON,
+    ),
+    twin(
+        "/collections/{layer}/tiles/{tms}/tilejson.json",
+        GET,
+        "twin.tiles.routes:layer_tilejson",
+        "TileJSON 3.0 of a layer (MapLibre)",
+        tag="tiles",
+        parameters=("f",),
+        collections="layers",
+    ),
+    twin(
+        "/collections/{layer}/tiles/{tms}/{z}/{y}/{x}",
+        GET,
+        "twin.tiles.routes:layer_tile",
+        "A vector tile of a layer",
+        tag="tiles",
+        media=(MVT,),
+        parameters=("f",),
+        formats=TILE_FORMATS,
+        fast_path=True,
+        collections="layers",
+        replaces=TILES_REASON,
+        extra={"success": ("200", "204")},
+    ),
     # Analysis and mobility (twin.analysis, twin.mobility)
-    twin("/indicators", GET, "twin.analysis.routes:indicators",
-         "The city's 15-minute-city, walkability and hazard figures beside the targets",
-         tag="analysis", parameters=("f",), formats=("json",)),
-    twin("/processes/{process_id:twin_process}/execution", ("POST",),
-         "twin.analysis.routes:execute", "Run one of the twin's processes (synchronous, raw "
-         "JSON result)", tag="analysis",
-         replaces="the twin's processes only: bad input is a 400 naming it, not a failed "
-                  "job; other processes stay pygeoapi's",
-         extra={"request": (JSON,)}),
-    twin("/indicators/mobility-safety", GET, "twin.mobility.routes:mobility_safety",
-         "Micromobility, lighting, cameras, police and early warning per district",
-         tag="mobility", parameters=("district", "f"), formats=("json",)),
-
+    twin(
+        "/indicators",
+        GET,
+        "twin.analysis.routes:indicators",
+        "The city's 15-minute-city, walkability and hazard figures beside the targets",
+        tag="analysis",
+        parameters=("f",),
+        formats=("json",),
+    ),
+    twin(
+        "/processes/{process_id:twin_process}/execution",
+        ("POST",),
+        "twin.analysis.routes:execute",
+        "Run one of the twin's processes (synchronous, raw JSON result)",
+        tag="analysis",
+        replaces="the twin's processes only: bad input is a 400 naming it, not a failed "
+        "job; other processes stay pygeoapi's",
+        extra={"request": (JSON,)},
+    ),
+    twin(
+        "/indicators/mobility-safety",
+        GET,
+        "twin.mobility.routes:mobility_safety",
+        "Micromobility, lighting, cameras, police and early warning per district",
+        tag="mobility",
+        parameters=("district", "f"),
+        formats=("json",),
+    ),
     # pygeoapi answers the rest (its views in pygeoapi.starlette_app)
     pygeoapi("/", GET, "landing_page", "Landing page"),
     pygeoapi("/openapi", GET, "openapi", "This API's OpenAPI document (twin.http.openapi)"),
-    pygeoapi("/conformance", GET, "conformance",
-             "Conformance classes (the twin's declared through the bridge)"),
+    pygeoapi(
+        "/conformance",
+        GET,
+        "conformance",
+        "Conformance classes (the twin's declared through the bridge)",
+    ),
     pygeoapi("/collections", GET, "collections", "The collections, with provenance"),
-    pygeoapi("/collections/{collectionId}", GET, "collections",
-             "A collection, with provenance (ProvenanceMiddleware)"),
-    pygeoapi("/collections/{collectionId}/queryables", GET, "collection_queryables",
-             "The properties a filter may name"),
-    pygeoapi("/collections/{collectionId}/schema", GET, "collection_schema",
-             "The schema of a collection's features"),
+    pygeoapi(
+        "/collections/{collectionId}",
+        GET,
+        "collections",
+        "A collection, with provenance (ProvenanceMiddleware)",
+    ),
+    pygeoapi(
+        "/collections/{collectionId}/queryables",
+        GET,
+        "collection_queryables",
+        "The properties a filter may name",
+    ),
+    pygeoapi(
+        "/collections/{collectionId}/schema",
+        GET,
+        "collection_schema",
+        "The schema of a collection's features",
+    ),
     pygeoapi("/processes", GET, "get_processes", "The processes"),
     pygeoapi("/processes/{processId}", GET, "get_processes", "A process description"),
-    pygeoapi("/processes/{processId}/execution", ("POST",), "execute_process_jobs",
-             "Run a process that is not the twin's (none today)"),
+    pygeoapi(
+        "/processes/{processId}/execution",
+        ("POST",),
+        "execute_process_jobs",
+        "Run a process that is not the twin's (none today)",
+    ),
     pygeoapi("/jobs", GET, "get_jobs", "Jobs of asynchronous processes"),
     pygeoapi("/jobs/{jobId}", ("GET", "DELETE"), "get_jobs", "A job, or dismiss it"),
     pygeoapi("/jobs/{jobId}/results", GET, "get_job_result", "A job's results"),
-    pygeoapi("/TileMatrixSets", GET, "get_tilematrix_sets",
-             "pygeoapi's tile matrix sets (the twin's are at /tileMatrixSets)",
-             in_openapi=False),
-    pygeoapi("/TileMatrixSets/{tileMatrixSetId}", GET, "get_tilematrix_set",
-             "A tile matrix set of pygeoapi's", in_openapi=False),
-    pygeoapi("/static/{path:path}", GET, "StaticFiles",
-             "pygeoapi's stylesheets, scripts and images for its HTML pages",
-             media=("text/css", "text/javascript", "image/png"), in_openapi=False),
+    pygeoapi(
+        "/TileMatrixSets",
+        GET,
+        "get_tilematrix_sets",
+        "pygeoapi's tile matrix sets (the twin's are at /tileMatrixSets)",
+        in_openapi=False,
+    ),
+    pygeoapi(
+        "/TileMatrixSets/{tileMatrixSetId}",
+        GET,
+        "get_tilematrix_set",
+        "A tile matrix set of pygeoapi's",
+        in_openapi=False,
+    ),
+    pygeoapi(
+        "/static/{path:path}",
+        GET,
+        "StaticFiles",
+        "pygeoapi's stylesheets, scripts and images for its HTML pages",
+        media=("text/css", "text/javascript", "image/png"),
+        in_openapi=False,
+    ),
 ]
 
 
 # ---- names: Starlette's path parameters and OpenAPI's --------------------------------------
 
 # The handlers' names for path parameters -> the OGC API names the OpenAPI document uses.
-PATH_NAMES = {"collection_id": "collectionId", "collection": "collectionId",
-              "layer": "collectionId", "item_id": "featureId", "fid": "featureId",
-              "tms": "tileMatrixSetId", "z": "tileMatrix", "y": "tileRow", "x": "tileCol",
-              "process_id": "processId"}
+PATH_NAMES = {
+    "collection_id": "collectionId",
+    "collection": "collectionId",
+    "layer": "collectionId",
+    "item_id": "featureId",
+    "fid": "featureId",
+    "tms": "tileMatrixSetId",
+    "z": "tileMatrix",
+    "y": "tileRow",
+    "x": "tileCol",
+    "process_id": "processId",
+}
 PATH_PARAMETER = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)(?::[A-Za-z_]+)?}")
 
 
 def openapi_path(path: str) -> str:
     """A row's path in OpenAPI's spelling: convertors dropped, OGC parameter names."""
-    return PATH_PARAMETER.sub(lambda m: "{" + PATH_NAMES.get(m.group(1), m.group(1)) + "}",
-                              path)
+    return PATH_PARAMETER.sub(lambda m: "{" + PATH_NAMES.get(m.group(1), m.group(1)) + "}", path)
 
 
 def path_pattern(path: str) -> re.Pattern[str]:
     """A regex matching the concrete paths of a row (a `:path` parameter spans segments)."""
     out, last = "", 0
     for match in PATH_PARAMETER.finditer(path):
-        out += re.escape(path[last:match.start()])
+        out += re.escape(path[last : match.start()])
         out += ".+" if match.group(0).endswith(":path}") else "[^/]+"
         last = match.end()
     return re.compile("^" + out + re.escape(path[last:]) + "$")
@@ -271,9 +578,13 @@ def twin_rows() -> list[RouteSpec]:
 
 # Canonical spellings only (ASCII digits, no leading zeros; `\d` would take "014" and "١٤"):
 # anything else goes on to the routes, which refuse it.
-FAST_PATH_PARTS = {"layer": r"(?P<layer>[^/]+)", "tms": "WebMercatorQuad",
-                   "z": r"(?P<z>0|[1-9][0-9]?)", "y": r"(?P<y>0|[1-9][0-9]{0,7})",
-                   "x": r"(?P<x>0|[1-9][0-9]{0,7})(?:\.(?:mvt|pbf))?"}
+FAST_PATH_PARTS = {
+    "layer": r"(?P<layer>[^/]+)",
+    "tms": "WebMercatorQuad",
+    "z": r"(?P<z>0|[1-9][0-9]?)",
+    "y": r"(?P<y>0|[1-9][0-9]{0,7})",
+    "x": r"(?P<x>0|[1-9][0-9]{0,7})(?:\.(?:mvt|pbf))?",
+}
 
 
 def fast_path_patterns() -> tuple[re.Pattern[str], ...]:
@@ -283,7 +594,7 @@ def fast_path_patterns() -> tuple[re.Pattern[str], ...]:
         if row.fast_path:
             out, last = "", 0
             for match in PATH_PARAMETER.finditer(row.path):
-                out += re.escape(row.path[last:match.start()]) + FAST_PATH_PARTS[match.group(1)]
+                out += re.escape(row.path[last : match.start()]) + FAST_PATH_PARTS[match.group(1)]
                 last = match.end()
             patterns.append(re.compile("^" + out + re.escape(row.path[last:]) + "$"))
     return tuple(patterns)
@@ -292,50 +603,93 @@ def fast_path_patterns() -> tuple[re.Pattern[str], ...]:
 # ---- OpenAPI -------------------------------------------------------------------------------
 
 # Parameters pygeoapi's document (completed by twin.http.openapi) defines as components.
-STANDARD_PARAMETERS = frozenset({
-    "bbox", "bbox-crs", "crs", "f", "lang", "limit", "offset", "datetime", "properties",
-    "skipGeometry", "sortby", "filter", "filter-lang", "filter-crs", "vendorSpecificParameters"})
+STANDARD_PARAMETERS = frozenset(
+    {
+        "bbox",
+        "bbox-crs",
+        "crs",
+        "f",
+        "lang",
+        "limit",
+        "offset",
+        "datetime",
+        "properties",
+        "skipGeometry",
+        "sortby",
+        "filter",
+        "filter-lang",
+        "filter-crs",
+        "vendorSpecificParameters",
+    }
+)
 
 
 def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "description": description,
-            "style": "form", "explode": False, "schema": schema}
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "style": "form",
+        "explode": False,
+        "schema": schema,
+    }
 
 
 # The twin's own query parameters (inline in the operations that take them).
 PARAMETERS: dict[str, dict[str, Any]] = {
-    "collections": _query("collections", "Comma-separated collection ids: only these layers "
-                          "in the tile (OGC API Tiles collections selection)",
-                          {"type": "string"}),
+    "collections": _query(
+        "collections",
+        "Comma-separated collection ids: only these layers "
+        "in the tile (OGC API Tiles collections selection)",
+        {"type": "string"},
+    ),
     "district": _query("district", "A district by name", {"type": "string"}),
     "polycentre": _query("polycentre", "A polycentre by name", {"type": "string"}),
-    "include": _query("include", "Comma-separated parts of the scene: terrain, buildings, "
-                      "faults, utilities, parks", {"type": "string"}),
+    "include": _query(
+        "include",
+        "Comma-separated parts of the scene: terrain, buildings, faults, utilities, parks",
+        {"type": "string"},
+    ),
 }
 PATH_SCHEMAS: dict[str, tuple[str, dict[str, Any]]] = {
     "collectionId": ("A collection (layer) id", {"type": "string"}),
-    "featureId": ("A feature id: a decimal integer without sign or leading zeros",
-                  {"type": "string", "pattern": "^(0|[1-9][0-9]{0,18})$"}),
-    "tileMatrixSetId": ("The tile matrix set", {"type": "string",
-                                                "enum": ["WebMercatorQuad"]}),
+    "featureId": (
+        "A feature id: a decimal integer without sign or leading zeros",
+        {"type": "string", "pattern": "^(0|[1-9][0-9]{0,18})$"},
+    ),
+    "tileMatrixSetId": ("The tile matrix set", {"type": "string", "enum": ["WebMercatorQuad"]}),
     "tileMatrix": ("The zoom level", {"type": "string", "pattern": "^(0|[1-9][0-9]?)$"}),
     "tileRow": ("The tile row", {"type": "string", "pattern": "^(0|[1-9][0-9]*)$"}),
-    "tileCol": ("The tile column, optionally with the format's extension",
-                {"type": "string", "pattern": r"^(0|[1-9][0-9]*)(\.[a-z]+)?$"}),
+    "tileCol": (
+        "The tile column, optionally with the format's extension",
+        {"type": "string", "pattern": r"^(0|[1-9][0-9]*)(\.[a-z]+)?$"},
+    ),
     "processId": ("A process of the twin", {"type": "string"}),
     "version": ("A version number of the feature", {"type": "integer", "minimum": 1}),
 }
 # {"code", "type", "description"}: the one error body (twin.http.errors), inline so the paths
 # need no component of their own.
 ERROR_SCHEMA: dict[str, Any] = {
-    "type": "object", "required": ["code", "description"],
-    "properties": {"code": {"type": "string"}, "type": {"type": "string"},
-                   "description": {"type": "string"}}}
-ERRORS = {"400": "A parameter or body the twin cannot take (named in the description)",
-          "404": "Nothing there", "503": "Come back later (Retry-After)"}
-SECURED_ERRORS = {"401": "No API key, or not a valid one",
-                  "403": "The key's role may not do this",
-                  "412": "If-Match names an older version", "428": "If-Match is required"}
+    "type": "object",
+    "required": ["code", "description"],
+    "properties": {
+        "code": {"type": "string"},
+        "type": {"type": "string"},
+        "description": {"type": "string"},
+    },
+}
+ERRORS = {
+    "400": "A parameter or body the twin cannot take (named in the description)",
+    "404": "Nothing there",
+    "503": "Come back later (Retry-After)",
+}
+SECURED_ERRORS = {
+    "401": "No API key, or not a valid one",
+    "403": "The key's role may not do this",
+    "412": "If-Match names an older version",
+    "428": "If-Match is required",
+}
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -346,13 +700,24 @@ def _parameters(row: RouteSpec, path: str) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for name in re.findall(r"{([^}]+)}", path):
         description, schema = PATH_SCHEMAS.get(name, (name, {"type": "string"}))
-        out.append({"name": name, "in": "path", "required": True, "description": description,
-                    "schema": schema})
+        out.append(
+            {
+                "name": name,
+                "in": "path",
+                "required": True,
+                "description": description,
+                "schema": schema,
+            }
+        )
     for name in row.parameters:
         if name == "f" and row.formats:
-            out.append(_query("f", "The format of the answer",
-                              {"type": "string", "enum": list(row.formats),
-                               "default": row.formats[0]}))
+            out.append(
+                _query(
+                    "f",
+                    "The format of the answer",
+                    {"type": "string", "enum": list(row.formats), "default": row.formats[0]},
+                )
+            )
         elif name in STANDARD_PARAMETERS:
             out.append({"$ref": f"#/components/parameters/{name}"})
         else:
@@ -367,22 +732,30 @@ def _read_only(collection: str | None) -> bool:
     return layer is not None and not layer.editable
 
 
-def _operation(row: RouteSpec, method: str, path: str, collection: str | None
-               ) -> dict[str, Any]:
+def _operation(row: RouteSpec, method: str, path: str, collection: str | None) -> dict[str, Any]:
     if row.extra.get("read_only") and _read_only(collection):
         facts = row.extra["read_only"]
         extra = {k: v for k, v in row.extra.items() if k != "read_only"}
-        row = replace(row, summary=facts["summary"], secured=False,
-                      extra={**extra, "request": facts["request"],
-                             "success": facts["success"]})
+        row = replace(
+            row,
+            summary=facts["summary"],
+            secured=False,
+            extra={**extra, "request": facts["request"], "success": facts["success"]},
+        )
     success = row.extra.get("success", ("200",))
-    content = {media: {"schema": {"type": "string", "format": "binary"}
-                       if not media.endswith("json") else {"type": "object"}}
-               for media in row.media}
+    content = {
+        media: {
+            "schema": {"type": "string", "format": "binary"}
+            if not media.endswith("json")
+            else {"type": "object"}
+        }
+        for media in row.media
+    }
     responses: dict[str, Any] = {}
     for status in success:
-        ok: dict[str, Any] = {"description": {"201": "Created", "204": "No content"}.get(
-            status, "Success")}
+        ok: dict[str, Any] = {
+            "description": {"201": "Created", "204": "No content"}.get(status, "Success")
+        }
         if status != "204" and content:
             ok["content"] = content
         responses[status] = ok
@@ -390,14 +763,24 @@ def _operation(row: RouteSpec, method: str, path: str, collection: str | None
     responses.update({status: _error(text) for status, text in errors.items()})
     words = re.sub(r"[^A-Za-z0-9]+", " ", openapi_path(path)).title().replace(" ", "")
     operation: dict[str, Any] = {
-        "summary": row.summary, "tags": [collection or row.tag],
+        "summary": row.summary,
+        "tags": [collection or row.tag],
         "operationId": f"twin.{method.lower()}{words}",
-        "parameters": _parameters(row, path), "responses": responses}
+        "parameters": _parameters(row, path),
+        "responses": responses,
+    }
     if method in ("POST", "PUT", "PATCH") and row.extra.get("request"):
-        operation["requestBody"] = {"required": True, "content": {
-            media: {"schema": {"type": "string"} if media.startswith("text/")
-                    else {"type": "object"}}
-            for media in row.extra["request"]}}
+        operation["requestBody"] = {
+            "required": True,
+            "content": {
+                media: {
+                    "schema": {"type": "string"}
+                    if media.startswith("text/")
+                    else {"type": "object"}
+                }
+                for media in row.extra["request"]
+            },
+        }
     if row.secured:
         operation["security"] = [{"ApiKey": []}]
         if row.extra.get("optional_security"):
@@ -429,8 +812,7 @@ def openapi_paths(expand: bool = False) -> dict[str, dict[str, Any]]:
         template = openapi_path(row.path)
         concrete: list[tuple[str, str | None]] = [(template, None)]
         if expand and "{collectionId}" in template:
-            concrete = [(template.replace("{collectionId}", name), name)
-                        for name in _scope(row)]
+            concrete = [(template.replace("{collectionId}", name), name) for name in _scope(row)]
         elif expand and "{processId}" in template:
             from twin.processes import PROCESSES
 
@@ -439,8 +821,9 @@ def openapi_paths(expand: bool = False) -> dict[str, dict[str, Any]]:
             for method in row.methods:
                 if method in ("HEAD", "OPTIONS"):
                     continue
-                paths.setdefault(path, {})[method.lower()] = _operation(row, method, path,
-                                                                         collection)
+                paths.setdefault(path, {})[method.lower()] = _operation(
+                    row, method, path, collection
+                )
     return paths
 
 
@@ -478,14 +861,23 @@ def routes_page(rows: Iterable[RouteSpec] = ROUTES) -> str:
         if not row.in_openapi:
             notes.append("not in /openapi")
         what = row.summary + (f" ({'; '.join(notes)})" if notes else "")
-        lines.append(f"| `{_cell(openapi_path(row.path))}` | {methods} | {row.owner} | "
-                     f"`{row.handler}` | {_cell(what)} |")
+        lines.append(
+            f"| `{_cell(openapi_path(row.path))}` | {methods} | {row.owner} | "
+            f"`{row.handler}` | {_cell(what)} |"
+        )
     shadows = [row for row in rows if row.replaces]
-    lines += ["", "## Addresses the twin takes from pygeoapi", "",
-              "pygeoapi would answer these too (its configuration lists the resource); the "
-              "twin's row comes first, for this reason:", ""]
-    lines += [f"- `{openapi_path(row.path)}` ({', '.join(row.methods)}): {row.replaces}"
-              for row in shadows]
+    lines += [
+        "",
+        "## Addresses the twin takes from pygeoapi",
+        "",
+        "pygeoapi would answer these too (its configuration lists the resource); the "
+        "twin's row comes first, for this reason:",
+        "",
+    ]
+    lines += [
+        f"- `{openapi_path(row.path)}` ({', '.join(row.methods)}): {row.replaces}"
+        for row in shadows
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -52,8 +52,10 @@ def check_mode(mode: str, keep_demo: bool = False) -> None:
     if mode not in MODES:
         raise ImportFailed(f"unknown import mode {mode!r}: one of {', '.join(MODES)}")
     if keep_demo and mode != "replace":
-        raise ImportFailed(f"--keep-demo narrows --replace; with --{mode} it means nothing "
-                           "(--append keeps every row already; --replace-layer keeps none)")
+        raise ImportFailed(
+            f"--keep-demo narrows --replace; with --{mode} it means nothing "
+            "(--append keeps every row already; --replace-layer keeps none)"
+        )
 
 
 @dataclass
@@ -68,8 +70,9 @@ class Batch:
 
 def begin(conn: psycopg.Connection, command: str, file: str, source: str) -> Batch:
     """Start a batch inside the caller's transaction."""
-    batch_id = conn.execute(query("importers/begin_batch"),
-                            {"command": command, "file": file, "source": source}).fetchone()[0]
+    batch_id = conn.execute(
+        query("importers/begin_batch"), {"command": command, "file": file, "source": source}
+    ).fetchone()[0]
     return Batch(id=int(batch_id), command=command, file=file, source=source)
 
 
@@ -86,7 +89,8 @@ def _demo_key(layer: Layer) -> tuple[sql.Composable, tuple[str, ...]]:
     if not columns:
         return sql.SQL("NULL::text"), ()
     return sql.SQL(" || '/' || ").join(
-        sql.SQL("coalesce(t.{}::text, '')").format(sql.Identifier(c)) for c in columns), columns
+        sql.SQL("coalesce(t.{}::text, '')").format(sql.Identifier(c)) for c in columns
+    ), columns
 
 
 def _demo_values(layer: Layer, frame: gpd.GeoDataFrame | None) -> list[str] | None:
@@ -123,11 +127,16 @@ def _legacy(conn: psycopg.Connection, layer: Layer, source: str) -> bool:
     `twin load demo --base` from the same real data): its rows are the source's (its
     provenance names only this source and no recorded import's rows remain)."""
     previous = _previous_provenance(conn, layer)
-    if not previous or not previous["source"] or previous["synthetic"] or \
-            not _same_source(previous["source"], source):
+    if (
+        not previous
+        or not previous["source"]
+        or previous["synthetic"]
+        or not _same_source(previous["source"], source)
+    ):
         return False
-    return not conn.execute(query("importers/tracked_rows_present", table=layer.table),
-                            {"layer": layer.name}).fetchone()[0]
+    return not conn.execute(
+        query("importers/tracked_rows_present", table=layer.table), {"layer": layer.name}
+    ).fetchone()[0]
 
 
 @dataclass
@@ -157,11 +166,16 @@ class Scope:
         if not self.synthetic:
             return 0, 0
         key, _ = _demo_key(self.layer)
-        params = {**self.params, "demo_values": None if whole_layer
-                  else self.params["demo_values"]}
-        demo, edited = conn.execute(query(
-            "importers/demo_rows", table=self.layer.table, key=key,
-            edited=query("importers/edited_row")), params).fetchone()
+        params = {**self.params, "demo_values": None if whole_layer else self.params["demo_values"]}
+        demo, edited = conn.execute(
+            query(
+                "importers/demo_rows",
+                table=self.layer.table,
+                key=key,
+                edited=query("importers/edited_row"),
+            ),
+            params,
+        ).fetchone()
         return int(demo), int(edited)
 
     def words(self, demo: int, kept: int) -> str:
@@ -177,28 +191,53 @@ class Scope:
         return f"{words}; {kept:,} other row{'' if kept == 1 else 's'} kept"
 
 
-def _scope(conn: psycopg.Connection, layer: Layer, source: str, mode: str,
-           frame: gpd.GeoDataFrame, keep_demo: bool = False) -> Scope:
+def _scope(
+    conn: psycopg.Connection,
+    layer: Layer,
+    source: str,
+    mode: str,
+    frame: gpd.GeoDataFrame,
+    keep_demo: bool = False,
+) -> Scope:
     """The rows a replace (or --replace-layer) removes: see Scope."""
     previous = _previous_provenance(conn, layer)
     key, _ = _demo_key(layer)
-    params = {"layer": layer.name, "source": source, "legacy": False,
-              "scope_values": _scope_values(layer, frame),
-              "demo": bool(previous and previous["synthetic"]) and not keep_demo,
-              "demo_values": None if mode == "replace-layer" else _demo_values(layer, frame)}
-    demo = query("importers/demo_scope", key=key,
-                 demo_row=query("importers/demo_row", edited=query("importers/edited_row")))
+    params = {
+        "layer": layer.name,
+        "source": source,
+        "legacy": False,
+        "scope_values": _scope_values(layer, frame),
+        "demo": bool(previous and previous["synthetic"]) and not keep_demo,
+        "demo_values": None if mode == "replace-layer" else _demo_values(layer, frame),
+    }
+    demo = query(
+        "importers/demo_scope",
+        key=key,
+        demo_row=query("importers/demo_row", edited=query("importers/edited_row")),
+    )
     if mode in ("replace-layer", "append"):
-        return Scope(layer, mode, source, sql.SQL("TRUE" if mode == "replace-layer" else "FALSE"),
-                     demo, params)
+        return Scope(
+            layer,
+            mode,
+            source,
+            sql.SQL("TRUE" if mode == "replace-layer" else "FALSE"),
+            demo,
+            params,
+        )
     params["legacy"] = _legacy(conn, layer, source)
     own = query("importers/scope_where", scope_column=SCOPE_PROPERTY.get(layer.name, "id"))
     return Scope(layer, mode, source, own, demo, params)
 
 
-def combined_provenance(previous: dict[str, Any] | None, source: str, licence: str,
-                        details: dict[str, Any], kept: int, key: str,
-                        synthetic_left: int | None = None) -> Provenance:
+def combined_provenance(
+    previous: dict[str, Any] | None,
+    source: str,
+    licence: str,
+    details: dict[str, Any],
+    kept: int,
+    key: str,
+    synthetic_left: int | None = None,
+) -> Provenance:
     """The layer's provenance when rows of other sources stay: every source and licence named
     once ("A + B"), synthetic while rows of the demo remain (`synthetic_left`; None: as the
     layer was). When the last of the demo's rows went, the demo is no longer named."""
@@ -207,7 +246,7 @@ def combined_provenance(previous: dict[str, Any] | None, source: str, licence: s
     sources = previous["source"].split(" + ")
     licences = [name for name in (previous.get("licence") or "").split(" + ") if name]
     synthetic = bool(previous.get("synthetic"))
-    if synthetic and synthetic_left == 0:     # what stays is real (or editors' rows)
+    if synthetic and synthetic_left == 0:  # what stays is real (or editors' rows)
         demo = [name for name in sources if name.startswith(DEMO_SOURCE)]
         sources = [name for name in sources if not name.startswith(DEMO_SOURCE)]
         if demo and licence != DEMO_LICENCE:
@@ -217,17 +256,23 @@ def combined_provenance(previous: dict[str, Any] | None, source: str, licence: s
         sources.append(source)
     if licence not in licences:
         licences.append(licence)
-    details = {**details, key: {"rows": kept, **previous,
-                                "synthetic_rows": synthetic_left or 0}}
-    return Provenance(source=" + ".join(sources), licence=" + ".join(licences),
-                      synthetic=synthetic, details=details)
+    details = {**details, key: {"rows": kept, **previous, "synthetic_rows": synthetic_left or 0}}
+    return Provenance(
+        source=" + ".join(sources),
+        licence=" + ".join(licences),
+        synthetic=synthetic,
+        details=details,
+    )
 
 
 def _load_keys(conn: psycopg.Connection, layer: Layer, frame: gpd.GeoDataFrame) -> None:
     """The incoming rows' keys into a temporary table (dropped at commit or rollback)."""
     conn.execute(query("importers/key_table"))
-    names = frame["name"] if "name" in frame.columns and "name" in layer.properties \
+    names = (
+        frame["name"]
+        if "name" in frame.columns and "name" in layer.properties
         else pd.Series([None] * len(frame))
+    )
     wkb = shapely.to_wkb(frame.geometry.values, hex=True)
     with conn.cursor().copy(query("importers/copy_keys")) as copy:
         for i, (name, geometry) in enumerate(zip(names.tolist(), wkb)):
@@ -243,28 +288,40 @@ def _name_match(layer: Layer, table_alias: str) -> sql.Composable:
 
 
 def _duplicates(conn: psycopg.Connection, layer: Layer) -> list[int]:
-    rows = conn.execute(query("importers/duplicate_keys", table=layer.table,
-                              name_match=_name_match(layer, "t"))).fetchall()
+    rows = conn.execute(
+        query("importers/duplicate_keys", table=layer.table, name_match=_name_match(layer, "t"))
+    ).fetchall()
     return sorted(int(r[0]) for r in rows)
 
 
-def _drop_duplicates(conn: psycopg.Connection, layer: Layer, frame: gpd.GeoDataFrame,
-                     report: ImportReport) -> gpd.GeoDataFrame:
+def _drop_duplicates(
+    conn: psycopg.Connection, layer: Layer, frame: gpd.GeoDataFrame, report: ImportReport
+) -> gpd.GeoDataFrame:
     """Append: leave out the rows already in the layer; refuse when every row is."""
     duplicates = _duplicates(conn, layer)
     report.skipped = len(duplicates)
     if duplicates and len(duplicates) == len(frame):
-        raise ImportFailed(f"nothing to append to {layer.name}: all {len(frame)} feature(s) "
-                           f"are already in the layer ({DEDUP_KEY}); the layer is unchanged")
+        raise ImportFailed(
+            f"nothing to append to {layer.name}: all {len(frame)} feature(s) "
+            f"are already in the layer ({DEDUP_KEY}); the layer is unchanged"
+        )
     if duplicates:
-        report.notes.append(f"--append: {len(duplicates)} feature(s) already in the layer "
-                            f"({DEDUP_KEY}) were skipped")
+        report.notes.append(
+            f"--append: {len(duplicates)} feature(s) already in the layer "
+            f"({DEDUP_KEY}) were skipped"
+        )
         frame = frame.drop(index=frame.index[duplicates]).reset_index(drop=True)
     return frame
 
 
-def plan(conn: psycopg.Connection, layer: Layer, frame: gpd.GeoDataFrame, report: ImportReport,
-         source: str, keep_demo: bool = False) -> None:
+def plan(
+    conn: psycopg.Connection,
+    layer: Layer,
+    frame: gpd.GeoDataFrame,
+    report: ImportReport,
+    source: str,
+    keep_demo: bool = False,
+) -> None:
     """Dry run: what the import would add, change, remove (its source's rows, the demo's) and
     leave unchanged (nothing is written; the temporary work is rolled back)."""
     mode = report.mode
@@ -273,36 +330,59 @@ def plan(conn: psycopg.Connection, layer: Layer, frame: gpd.GeoDataFrame, report
         if mode == "append":
             report.skipped = len(_duplicates(conn, layer))
             report.scope = f"--append skips rows already in the layer: {DEDUP_KEY}"
-            report.changes = {"add": len(frame) - report.skipped, "change": 0, "remove": 0,
-                              "unchanged": 0}
+            report.changes = {
+                "add": len(frame) - report.skipped,
+                "change": 0,
+                "remove": 0,
+                "unchanged": 0,
+            }
             return
         scope = _scope(conn, layer, source, mode, frame, keep_demo)
         name_column = sql.SQL("t.name" if "name" in layer.properties else "NULL::text")
-        in_scope, exact, named = (int(n) for n in conn.execute(query(
-            "importers/plan_changes", table=layer.table, where=scope.own,
-            name_column=name_column), scope.params).fetchone())
+        in_scope, exact, named = (
+            int(n)
+            for n in conn.execute(
+                query(
+                    "importers/plan_changes",
+                    table=layer.table,
+                    where=scope.own,
+                    name_column=name_column,
+                ),
+                scope.params,
+            ).fetchone()
+        )
         demo, edited = scope.demo_rows(conn) if mode == "replace" else (0, 0)
         total = conn.execute(query("importers/layer_row_count", table=layer.table)).fetchone()[0]
         changed = min(named, in_scope - exact)
-        report.changes = {"add": len(frame) - exact - changed, "change": changed,
-                          "remove": max(in_scope - exact - changed, 0), "remove_demo": demo,
-                          "unchanged": exact}
+        report.changes = {
+            "add": len(frame) - exact - changed,
+            "change": changed,
+            "remove": max(in_scope - exact - changed, 0),
+            "remove_demo": demo,
+            "unchanged": exact,
+        }
         report.scope = scope.words(demo, int(total) - in_scope - demo)
         _note_edited(report, layer, scope, edited, "would stay")
 
 
-def _note_edited(report: ImportReport, layer: Layer, scope: Scope, edited: int,
-                 verb: str) -> None:
+def _note_edited(report: ImportReport, layer: Layer, scope: Scope, edited: int, verb: str) -> None:
     if edited:
         report.notes.append(
             f"{edited} row(s){_demo_words(layer, scope.params['demo_values'])} that editors "
             f"added or changed on top of the demo {verb} (their history names who; delete "
-            "them through the Features API if the real data supersedes them)")
+            "them through the Features API if the real data supersedes them)"
+        )
 
 
-def write(conn: psycopg.Connection, batch: Batch, layer: Layer, frame: gpd.GeoDataFrame,
-          report: ImportReport, provenance: Callable[[int, int], Provenance],
-          keep_demo: bool = False) -> None:
+def write(
+    conn: psycopg.Connection,
+    batch: Batch,
+    layer: Layer,
+    frame: gpd.GeoDataFrame,
+    report: ImportReport,
+    provenance: Callable[[int, int], Provenance],
+    keep_demo: bool = False,
+) -> None:
     """Write one layer's rows as part of `batch` (inside the caller's transaction): lock the
     layer, remove what the mode replaces (kept for undo), skip duplicates on append, add the
     rows, record them. `provenance(kept_rows, demo_rows_left)` gives the layer's provenance
@@ -320,8 +400,10 @@ def write(conn: psycopg.Connection, batch: Batch, layer: Layer, frame: gpd.GeoDa
     else:
         demo, edited = scope.demo_rows(conn) if report.mode == "replace" else (0, 0)
         where = scope.where if report.mode == "replace" else scope.own
-        removed = conn.execute(query("importers/remove_rows", table=table, where=where),
-                               {**scope.params, "batch": batch.id})
+        removed = conn.execute(
+            query("importers/remove_rows", table=table, where=where),
+            {**scope.params, "batch": batch.id},
+        )
         report.removed, report.removed_demo = removed.rowcount, demo
         _note_edited(report, layer, scope, edited, "stay")
     kept = int(conn.execute(query("importers/layer_row_count", table=table)).fetchone()[0])
@@ -330,36 +412,63 @@ def write(conn: psycopg.Connection, batch: Batch, layer: Layer, frame: gpd.GeoDa
     demo_left = scope.demo_rows(conn, whole_layer=True)[0] if kept else 0
     max_before = conn.execute(query("importers/max_id", table=table)).fetchone()[0]
     _write_rows(conn, layer, frame, report, provenance(kept, demo_left))
-    conn.execute(query("importers/record_added", table=table),
-                 {"batch": batch.id, "layer": layer.name, "max_before": max_before})
-    conn.execute(query("importers/record_batch_layer"), {
-        "batch": batch.id, "layer": layer.name, "mode": report.mode,
-        "scope": json.dumps({"source": batch.source, "words": report.scope,
-                             "demo_removed": report.removed_demo, "keep_demo": keep_demo}),
-        "added": report.loaded, "removed": report.removed, "skipped": report.skipped,
-        "rejected": report.rejected_total,
-        "provenance_before": json.dumps(before[0], default=str) if before else None})
+    conn.execute(
+        query("importers/record_added", table=table),
+        {"batch": batch.id, "layer": layer.name, "max_before": max_before},
+    )
+    conn.execute(
+        query("importers/record_batch_layer"),
+        {
+            "batch": batch.id,
+            "layer": layer.name,
+            "mode": report.mode,
+            "scope": json.dumps(
+                {
+                    "source": batch.source,
+                    "words": report.scope,
+                    "demo_removed": report.removed_demo,
+                    "keep_demo": keep_demo,
+                }
+            ),
+            "added": report.loaded,
+            "removed": report.removed,
+            "skipped": report.skipped,
+            "rejected": report.rejected_total,
+            "provenance_before": json.dumps(before[0], default=str) if before else None,
+        },
+    )
     conn.execute(query("importers/record_layer_version"), {"layer": layer.name})
 
 
-def _write_rows(conn: psycopg.Connection, layer: Layer, frame: gpd.GeoDataFrame,
-                report: ImportReport, provenance: Provenance) -> None:
+def _write_rows(
+    conn: psycopg.Connection,
+    layer: Layer,
+    frame: gpd.GeoDataFrame,
+    report: ImportReport,
+    provenance: Provenance,
+) -> None:
     """The rows in through `write_layer` (appending: what is replaced is already removed); a
     refusal by the database changes nothing."""
     with progress(f"import {layer.name}", total=len(frame), unit="features") as bar:
         try:
-            report.loaded = write_layer(conn, layer, frame, provenance, mode="append",
-                                        progress=bar.update)
+            report.loaded = write_layer(
+                conn, layer, frame, provenance, mode="append", progress=bar.update
+            )
         except psycopg.Error as exc:
-            message = exc.diag.message_primary if exc.diag and exc.diag.message_primary \
+            message = (
+                exc.diag.message_primary
+                if exc.diag and exc.diag.message_primary
                 else error_line(exc)
-            detail = f" ({exc.diag.message_detail})" if exc.diag and exc.diag.message_detail \
-                else ""
-            raise ImportFailed(f"{layer.name}: the database refused the rows, nothing was "
-                               f"changed: {message}{detail}") from None
+            )
+            detail = f" ({exc.diag.message_detail})" if exc.diag and exc.diag.message_detail else ""
+            raise ImportFailed(
+                f"{layer.name}: the database refused the rows, nothing was "
+                f"changed: {message}{detail}"
+            ) from None
 
 
 # --- undo ----------------------------------------------------------------------------------
+
 
 def _batch_row(conn: psycopg.Connection, batch_id: int | None) -> tuple:
     if batch_id is None:
@@ -373,8 +482,10 @@ def _batch_row(conn: psycopg.Connection, batch_id: int | None) -> tuple:
     if row[5] is not None:
         raise ImportFailed(f"import {batch_id} was already undone at {row[5]:%Y-%m-%d %H:%M}")
     if row[6] is not None:
-        raise ImportFailed(f"import {batch_id} has nothing left to undo: `twin load demo` "
-                           f"replaced its layers at {row[6]:%Y-%m-%d %H:%M}")
+        raise ImportFailed(
+            f"import {batch_id} has nothing left to undo: `twin load demo` "
+            f"replaced its layers at {row[6]:%Y-%m-%d %H:%M}"
+        )
     return row
 
 
@@ -387,45 +498,61 @@ def undo(conn: psycopg.Connection, batch_id: int | None = None, force: bool = Fa
         bid, command, file, _source, started, _, _ = _batch_row(conn, batch_id)
         layers = conn.execute(query("importers/batch_layers"), {"batch": bid}).fetchall()
         names = [row[0] for row in layers]
-        later = conn.execute(query("importers/later_batch"),
-                             {"batch": bid, "layers": names}).fetchone()
+        later = conn.execute(
+            query("importers/later_batch"), {"batch": bid, "layers": names}
+        ).fetchone()
         if later:
-            raise ImportFailed(f"import {bid} cannot be undone before import {later[0]}, which "
-                               f"also changed {later[1]}: undo {later[0]} first; nothing was "
-                               "changed")
+            raise ImportFailed(
+                f"import {bid} cannot be undone before import {later[0]}, which "
+                f"also changed {later[1]}: undo {later[0]} first; nothing was "
+                "changed"
+            )
         parts = []
-        for name, mode, added, removed, provenance_before in layers:
+        for name, _mode, _added, _removed, provenance_before in layers:
             layer = get_layer(name)
             conn.execute(query("importers/lock_layer", table=layer.table))
-            now, then = conn.execute(query("importers/layer_versions_now"),
-                                     {"layer": name}).fetchone()
+            now, then = conn.execute(
+                query("importers/layer_versions_now"), {"layer": name}
+            ).fetchone()
             if now != then and not force:
                 raise ImportFailed(
                     f"layer {name} changed after import {bid} (edited, or loaded again): undoing "
                     "it would also undo those changes; pass --force to undo anyway, or restore "
-                    "single features through the history; nothing was changed")
-            gone = conn.execute(query("importers/undo_added", table=layer.table),
-                                {"batch": bid, "layer": name}).rowcount
+                    "single features through the history; nothing was changed"
+                )
+            gone = conn.execute(
+                query("importers/undo_added", table=layer.table), {"batch": bid, "layer": name}
+            ).rowcount
             back = _restore_removed(conn, layer, bid)
             if provenance_before is not None:
-                conn.execute(query("importers/restore_provenance"),
-                             {"p": json.dumps(provenance_before), "layer": name})
+                conn.execute(
+                    query("importers/restore_provenance"),
+                    {"p": json.dumps(provenance_before), "layer": name},
+                )
             conn.execute(query("importers/record_layer_version"), {"layer": name})
-            parts.append(f"{name}: removed the {gone} row(s) it added, put back the {back} "
-                         "it had removed")
+            parts.append(
+                f"{name}: removed the {gone} row(s) it added, put back the {back} it had removed"
+            )
         conn.execute(query("importers/mark_undone"), {"batch": bid})
-    return (f"undid import {bid} ({command} {file}, {started:%Y-%m-%d %H:%M}):\n  "
-            + "\n  ".join(parts))
+    return f"undid import {bid} ({command} {file}, {started:%Y-%m-%d %H:%M}):\n  " + "\n  ".join(
+        parts
+    )
 
 
 def _restore_removed(conn: psycopg.Connection, layer: Layer, batch_id: int) -> int:
     columns = list(layer.properties)
-    result = conn.execute(query(
-        "importers/undo_removed", table=layer.table,
-        columns=sql.SQL(", ").join(sql.Identifier(c) for c in columns),
-        source_columns=sql.SQL(", ").join(sql.SQL("p.{}").format(sql.Identifier(c))
-                                          for c in columns),
-        sep=sql.SQL(", ") if columns else sql.SQL("")), {"batch": batch_id, "layer": layer.name})
+    result = conn.execute(
+        query(
+            "importers/undo_removed",
+            table=layer.table,
+            columns=sql.SQL(", ").join(sql.Identifier(c) for c in columns),
+            source_columns=sql.SQL(", ").join(
+                sql.SQL("p.{}").format(sql.Identifier(c)) for c in columns
+            ),
+            sep=sql.SQL(", ") if columns else sql.SQL(""),
+        ),
+        {"batch": batch_id, "layer": layer.name},
+    )
     return result.rowcount
 
 
@@ -433,13 +560,22 @@ def log_lines(conn: psycopg.Connection, limit: int = 20) -> list[str]:
     """The latest imports, newest first, one line each: what `twin import undo` can undo."""
     lines = []
     for bid, started, command, file, source, undone, superseded, layers in conn.execute(
-            query("importers/import_log"), {"limit": limit}).fetchall():
-        effect = "; ".join(f"{item['layer']} ({item['mode']}) +{item['added']} "
-                           f"-{item['removed']}" for item in layers)
-        state = f" [undone {undone:%Y-%m-%d %H:%M}]" if undone else \
-            f" [replaced by twin load demo {superseded:%Y-%m-%d %H:%M}]" if superseded else ""
-        lines.append(f"{bid}  {started:%Y-%m-%d %H:%M}  {command} {file} from {source!r}: "
-                     f"{effect}{state}")
+        query("importers/import_log"), {"limit": limit}
+    ).fetchall():
+        effect = "; ".join(
+            f"{item['layer']} ({item['mode']}) +{item['added']} -{item['removed']}"
+            for item in layers
+        )
+        state = (
+            f" [undone {undone:%Y-%m-%d %H:%M}]"
+            if undone
+            else f" [replaced by twin load demo {superseded:%Y-%m-%d %H:%M}]"
+            if superseded
+            else ""
+        )
+        lines.append(
+            f"{bid}  {started:%Y-%m-%d %H:%M}  {command} {file} from {source!r}: {effect}{state}"
+        )
     return lines or ["no imports recorded yet"]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from math import isfinite
 from typing import Any
 
@@ -23,9 +23,15 @@ from pyproj import CRS
 
 from twin.catalog import CITY_BBOX, Layer, Property
 
-FAMILY = {"Point": "point", "MultiPoint": "point", "LineString": "line",
-          "MultiLineString": "line", "LinearRing": "line", "Polygon": "area",
-          "MultiPolygon": "area"}
+FAMILY = {
+    "Point": "point",
+    "MultiPoint": "point",
+    "LineString": "line",
+    "MultiLineString": "line",
+    "LinearRing": "line",
+    "Polygon": "area",
+    "MultiPolygon": "area",
+}
 TRUE_WORDS = {"true", "t", "yes", "y", "1", "да", "истина", "иә", "ия", "on"}
 FALSE_WORDS = {"false", "f", "no", "n", "0", "нет", "ложь", "жоқ", "off"}
 _VALIDITY_WHERE = re.compile(r"\[[^\]]*\]$")
@@ -55,10 +61,10 @@ class ImportReport:
     written: bool = True
     # what the write did to the layer (see twin.importers.batches)
     removed: int = 0
-    removed_demo: int = 0     # of `removed`: the demo's synthetic rows the import superseded
+    removed_demo: int = 0  # of `removed`: the demo's synthetic rows the import superseded
     skipped: int = 0
     scope: str = ""
-    changes: dict[str, int] | None = None     # dry run: add/change/remove/unchanged
+    changes: dict[str, int] | None = None  # dry run: add/change/remove/unchanged
     rejected_file: str | None = None
     # the rejected features (row in `source_frame`, reason), for the rejected-features file
     rejected_rows: list[tuple[int, str]] = field(default_factory=list, repr=False)
@@ -77,18 +83,22 @@ class ImportReport:
 
     def headline(self) -> str:
         loaded = "loaded" if self.written else "would load"
-        return (f"{self.layer} ({self.mode}): {self.loaded} {loaded}, {self.repaired_total} "
-                f"repaired, {self.rejected_total} rejected (of {self.read} read)")
+        return (
+            f"{self.layer} ({self.mode}): {self.loaded} {loaded}, {self.repaired_total} "
+            f"repaired, {self.rejected_total} rejected (of {self.read} read)"
+        )
 
     def effect(self) -> str | None:
         """What the import does to the layer's rows, in a planner's words."""
         if self.changes is not None:
             c = self.changes
-            return (f"would add {c['add']}, change {c['change']}, "
-                    f"remove {_removal(c['remove'], c.get('remove_demo', 0))}, "
-                    f"leave {c['unchanged']} unchanged, reject {self.rejected_total}"
-                    + (f"; skip {self.skipped} already in the layer" if self.skipped else "")
-                    + (f" ({self.scope})" if self.scope else ""))
+            return (
+                f"would add {c['add']}, change {c['change']}, "
+                f"remove {_removal(c['remove'], c.get('remove_demo', 0))}, "
+                f"leave {c['unchanged']} unchanged, reject {self.rejected_total}"
+                + (f"; skip {self.skipped} already in the layer" if self.skipped else "")
+                + (f" ({self.scope})" if self.scope else "")
+            )
         if not self.written:
             return None
         own = self.removed - self.removed_demo
@@ -105,23 +115,33 @@ class ImportReport:
         lines += [f"  repaired {n}: {reason}" for reason, n in self.repaired.most_common()]
         lines += [f"  rejected {n}: {reason}" for reason, n in self.rejected.most_common()]
         if self.rejected_file:
-            lines.append(f"  rejected features written to {self.rejected_file} "
-                         "(GeoJSON, a reason on each)")
+            lines.append(
+                f"  rejected features written to {self.rejected_file} (GeoJSON, a reason on each)"
+            )
         lines += [f"  note: {note}" for note in self.notes]
         return lines
 
     def details(self) -> dict[str, Any]:
-        return {"mode": self.mode, "read": self.read, "loaded": self.loaded,
-                "removed": self.removed, "removed_demo": self.removed_demo,
-                "skipped": self.skipped,
-                "repaired": dict(self.repaired), "rejected": dict(self.rejected),
-                "notes": list(self.notes)}
+        return {
+            "mode": self.mode,
+            "read": self.read,
+            "loaded": self.loaded,
+            "removed": self.removed,
+            "removed_demo": self.removed_demo,
+            "skipped": self.skipped,
+            "repaired": dict(self.repaired),
+            "rejected": dict(self.rejected),
+            "notes": list(self.notes),
+        }
 
 
 def metric_crs(frame: gpd.GeoDataFrame) -> CRS:
     """The UTM zone of the data (EPSG:32643 for Almaty): areas and lengths are measured there."""
-    lonlat = frame.geometry if frame.crs is None or frame.crs.to_epsg() == 4326 \
+    lonlat = (
+        frame.geometry
+        if frame.crs is None or frame.crs.to_epsg() == 4326
         else frame.geometry.to_crs(4326)
+    )
     minx, miny, maxx, maxy = lonlat.total_bounds
     if not np.all(np.isfinite([minx, miny, maxx, maxy])):
         return CRS.from_epsg(32643)
@@ -135,8 +155,13 @@ def measures(frame: gpd.GeoDataFrame) -> dict[str, np.ndarray]:
     projected = frame.geometry.to_crs(metric_crs(frame)).values
     area = shapely.area(projected)
     length = shapely.length(projected)
-    return {"area_m2": area, "area_ha": area * 1e-4, "area_km2": area * 1e-6,
-            "length_m": length, "length_km": length * 1e-3}
+    return {
+        "area_m2": area,
+        "area_ha": area * 1e-4,
+        "area_km2": area * 1e-6,
+        "length_m": length,
+        "length_km": length * 1e-3,
+    }
 
 
 def _validity_reason(geometry: shapely.Geometry) -> str:
@@ -176,8 +201,9 @@ def _wrong_family(kind: str, layer: Layer) -> str:
     return f"{kind} in a {layer.geometry} layer"
 
 
-def conform_geometry(layer: Layer, geometries: np.ndarray, report: ImportReport,
-                     points_from_areas: bool = False) -> tuple[np.ndarray, list[str | None]]:
+def conform_geometry(
+    layer: Layer, geometries: np.ndarray, report: ImportReport, points_from_areas: bool = False
+) -> tuple[np.ndarray, list[str | None]]:
     """Each geometry as the layer's type, repaired where possible; a reason where rejected."""
     n = len(geometries)
     geometries = shapely.force_2d(np.asarray(geometries, dtype=object))
@@ -232,8 +258,10 @@ def conform_geometry(layer: Layer, geometries: np.ndarray, report: ImportReport,
         if repaired_reason:
             report.repaired[repaired_reason] += 1
         elif kind == "GeometryCollection":
-            report.repaired["GeometryCollection reduced to its "
-                            f"{'polygons' if family == 'area' else family + 's'}"] += 1
+            report.repaired[
+                "GeometryCollection reduced to its "
+                f"{'polygons' if family == 'area' else family + 's'}"
+            ] += 1
         out[i] = assembled
     return out, reasons
 
@@ -277,16 +305,22 @@ def convert_value(value: Any, prop: Property) -> Any:
             return value.year
         if isinstance(value, int):
             return value
-        number = float(str(value).strip().replace(",", ".").replace(" ", "")) \
-            if not isinstance(value, float) else value
+        number = (
+            float(str(value).strip().replace(",", ".").replace(" ", ""))
+            if not isinstance(value, float)
+            else value
+        )
         if not np.isfinite(number) or not float(number).is_integer():
             raise ValueError(f"{value!r} is not a whole number")
         return int(number)
     if kind == "number":
         if isinstance(value, bool):
             raise ValueError("a boolean is not a number")
-        number = float(value) if isinstance(value, (int, float)) else \
-            float(str(value).strip().replace(",", ".").replace(" ", ""))
+        number = (
+            float(value)
+            if isinstance(value, (int, float))
+            else float(str(value).strip().replace(",", ".").replace(" ", ""))
+        )
         if not np.isfinite(number):
             raise ValueError(f"{value!r} is not a finite number")
         return number
@@ -311,11 +345,11 @@ def convert_value(value: Any, prop: Property) -> Any:
         if isinstance(value, pd.Timestamp):
             value = value.to_pydatetime()
         if isinstance(value, datetime):
-            return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+            return value if value.tzinfo else value.replace(tzinfo=UTC)
         if isinstance(value, date):
-            return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+            return datetime(value.year, value.month, value.day, tzinfo=UTC)
         parsed = datetime.fromisoformat(str(value).strip())
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     raise ValueError(f"unknown type {kind}")
 
 
@@ -323,8 +357,7 @@ def _enum_lookup(prop: Property) -> dict[str, Any]:
     return {str(v).casefold(): v for v in prop.enum or ()}
 
 
-def conform_values(prop: Property, values: list[Any],
-                   reasons: list[str | None]) -> list[Any]:
+def conform_values(prop: Property, values: list[Any], reasons: list[str | None]) -> list[Any]:
     """Values converted to the property's type; a reason set on rows that cannot be."""
     enum = _enum_lookup(prop)
     out: list[Any] = [None] * len(values)
@@ -333,9 +366,12 @@ def conform_values(prop: Property, values: list[Any],
     for i, value in enumerate(values):
         if reasons[i] is not None:
             continue
-        if not enum and type(value) is ready and (ready is not float or isfinite(value)) and \
-                (ready is not str or (value and not value[0].isspace()
-                                      and not value[-1].isspace())):
+        if (
+            not enum
+            and type(value) is ready
+            and (ready is not float or isfinite(value))
+            and (ready is not str or (value and not value[0].isspace() and not value[-1].isspace()))
+        ):
             out[i] = value
             continue
         if _is_missing(value):
@@ -352,8 +388,9 @@ def conform_values(prop: Property, values: list[Any],
         if enum:
             key = str(converted).casefold()
             if key not in enum:
-                reasons[i] = (f"{prop.name}: {_short(value)} is not one of "
-                              f"{', '.join(map(str, prop.enum))}")
+                reasons[i] = (
+                    f"{prop.name}: {_short(value)} is not one of {', '.join(map(str, prop.enum))}"
+                )
                 continue
             converted = enum[key]
         out[i] = converted
@@ -365,17 +402,23 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def conform(layer: Layer, frame: gpd.GeoDataFrame, values: dict[str, list[Any]],
-            report: ImportReport, reasons: list[str | None] | None = None,
-            points_from_areas: bool = False) -> gpd.GeoDataFrame:
+def conform(
+    layer: Layer,
+    frame: gpd.GeoDataFrame,
+    values: dict[str, list[Any]],
+    report: ImportReport,
+    reasons: list[str | None] | None = None,
+    points_from_areas: bool = False,
+) -> gpd.GeoDataFrame:
     """The rows of `frame` that fit `layer`, with `values` (property -> raw values) converted.
 
     `frame` must already be in the layer's CRS. Rejections are counted in `report`.
     """
     n = len(frame)
     reasons = list(reasons) if reasons is not None else [None] * n
-    geometries, geometry_reasons = conform_geometry(layer, frame.geometry.values, report,
-                                                    points_from_areas)
+    geometries, geometry_reasons = conform_geometry(
+        layer, frame.geometry.values, report, points_from_areas
+    )
     reasons = [r or g for r, g in zip(reasons, geometry_reasons)]
     columns: dict[str, list[Any]] = {}
     for name, prop in layer.properties.items():
@@ -396,10 +439,13 @@ def conform(layer: Layer, frame: gpd.GeoDataFrame, values: dict[str, list[Any]],
         if reason is not None:
             report.reject(reason)
             report.rejected_rows.append((i, reason))
-    data = {name: pd.Series([v for v, k in zip(col, keep) if k], dtype=object)
-            for name, col in columns.items()}
-    result = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geometries[keep], crs=frame.crs),
-                              crs=frame.crs)
+    data = {
+        name: pd.Series([v for v, k in zip(col, keep) if k], dtype=object)
+        for name, col in columns.items()
+    }
+    result = gpd.GeoDataFrame(
+        data, geometry=gpd.GeoSeries(geometries[keep], crs=frame.crs), crs=frame.crs
+    )
     result.index = pd.RangeIndex(len(result))
     _note_extent(result, report)
     return result
@@ -412,8 +458,15 @@ def _note_extent(frame: gpd.GeoDataFrame, report: ImportReport) -> None:
     minx, miny, maxx, maxy = CITY_BBOX
     pad = 0.15
     bounds = lonlat.bounds
-    outside = int(((bounds.maxx < minx - pad) | (bounds.minx > maxx + pad) |
-                   (bounds.maxy < miny - pad) | (bounds.miny > maxy + pad)).sum())
+    outside = int(
+        (
+            (bounds.maxx < minx - pad)
+            | (bounds.minx > maxx + pad)
+            | (bounds.maxy < miny - pad)
+            | (bounds.miny > maxy + pad)
+        ).sum()
+    )
     if outside:
-        report.notes.append(f"{outside} feature(s) lie outside Almaty's extent "
-                            f"({minx}-{maxx} E, {miny}-{maxy} N)")
+        report.notes.append(
+            f"{outside} feature(s) lie outside Almaty's extent ({minx}-{maxx} E, {miny}-{maxy} N)"
+        )

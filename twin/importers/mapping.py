@@ -41,12 +41,31 @@ from twin.catalog import Layer
 from twin.errors import ImportFailed
 
 UNSET = object()
-RULE_KEYS = {"field", "value", "values", "values_from", "default", "match", "template",
-             "compute", "format", "when"}
-TOP_KEYS = {"layer", "source", "licence", "license", "source_layer", "crs", "encoding",
-            "match_by_name", "properties", "description"}
-COMPUTED = {"area_m2": 1.0, "area_ha": 1e-4, "area_km2": 1e-6, "length_m": 1.0,
-            "length_km": 1e-3}
+RULE_KEYS = {
+    "field",
+    "value",
+    "values",
+    "values_from",
+    "default",
+    "match",
+    "template",
+    "compute",
+    "format",
+    "when",
+}
+TOP_KEYS = {
+    "layer",
+    "source",
+    "licence",
+    "license",
+    "source_layer",
+    "crs",
+    "encoding",
+    "match_by_name",
+    "properties",
+    "description",
+}
+COMPUTED = {"area_m2": 1.0, "area_ha": 1e-4, "area_km2": 1e-6, "length_m": 1.0, "length_km": 1e-3}
 # Other names a field often has in Almaty's and OpenStreetMap's data, by target property.
 ALIASES: dict[str, tuple[str, ...]] = {
     "name_kk": ("name_kz", "name:kk", "name_kaz", "name_kazakh", "name_kz_cyr"),
@@ -83,9 +102,7 @@ def _missing(value: Any) -> bool:
         return True
     if isinstance(value, float) and np.isnan(value):
         return True
-    if isinstance(value, str) and not value.strip():
-        return True
-    return False
+    return isinstance(value, str) and not value.strip()
 
 
 @dataclass
@@ -163,8 +180,9 @@ def _vocabulary(name: Any, path: Path, target: str) -> dict[str, Any]:
         raw = yaml.safe_load(vocabulary.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise _fail(path, f"{target}: {name} is not valid YAML ({_first_line(exc)})") from None
-    return _value_map(raw.get("values") if isinstance(raw, dict) and "values" in raw else raw,
-                      path, target)
+    return _value_map(
+        raw.get("values") if isinstance(raw, dict) and "values" in raw else raw, path, target
+    )
 
 
 def _first_line(exc: BaseException) -> str:
@@ -180,11 +198,20 @@ def _rule(target: str, spec: Any, path: Path) -> PropertyRule:
         raise _fail(path, f"{target}: expected a field name or a map, got {spec!r}")
     unknown = set(spec) - RULE_KEYS
     if unknown:
-        raise _fail(path, f"{target}: unknown key(s) {', '.join(sorted(map(str, unknown)))}; "
-                          f"known: {', '.join(sorted(RULE_KEYS))}")
-    rule = PropertyRule(target, field=spec.get("field"), value=spec.get("value", UNSET),
-                        default=spec.get("default", UNSET), template=spec.get("template"),
-                        compute=spec.get("compute"), format=spec.get("format"))
+        raise _fail(
+            path,
+            f"{target}: unknown key(s) {', '.join(sorted(map(str, unknown)))}; "
+            f"known: {', '.join(sorted(RULE_KEYS))}",
+        )
+    rule = PropertyRule(
+        target,
+        field=spec.get("field"),
+        value=spec.get("value", UNSET),
+        default=spec.get("default", UNSET),
+        template=spec.get("template"),
+        compute=spec.get("compute"),
+        format=spec.get("format"),
+    )
     sources = [k for k in ("field", "value", "template", "compute") if k in spec]
     if len(sources) != 1:
         raise _fail(path, f"{target}: give exactly one of field, value, template or compute")
@@ -200,8 +227,9 @@ def _rule(target: str, spec: Any, path: Path) -> PropertyRule:
         if not isinstance(spec["match"], dict):
             raise _fail(path, f"{target}: match must be a map of regular expression -> value")
         try:
-            rule.match = [(re.compile(str(pattern)), value)
-                          for pattern, value in spec["match"].items()]
+            rule.match = [
+                (re.compile(str(pattern)), value) for pattern, value in spec["match"].items()
+            ]
         except re.error as exc:
             raise _fail(path, f"{target}: bad regular expression ({exc})") from None
     if (rule.values or rule.match or rule.format) and not rule.field:
@@ -213,8 +241,11 @@ def _rule(target: str, spec: Any, path: Path) -> PropertyRule:
             raise _fail(path, f"{target}: bad template ({exc})") from None
     when = spec.get("when")
     if when is not None:
-        if not isinstance(when, dict) or set(when) != {"field", "in"} or \
-                not isinstance(when["in"], list):
+        if (
+            not isinstance(when, dict)
+            or set(when) != {"field", "in"}
+            or not isinstance(when["in"], list)
+        ):
             raise _fail(path, f"{target}: when must be {{field: NAME, in: [values]}}")
         rule.when_field = str(when["field"])
         rule.when_in = frozenset(normalise_key(v) for v in when["in"])
@@ -236,17 +267,25 @@ def load_mapping(path: Path | str | None) -> FieldMapping:
         raise _fail(path, "expected a map with a 'properties' key")
     unknown = set(doc) - TOP_KEYS
     if unknown:
-        raise _fail(path, f"unknown key(s) {', '.join(sorted(map(str, unknown)))}; "
-                          f"known: {', '.join(sorted(TOP_KEYS))}")
+        raise _fail(
+            path,
+            f"unknown key(s) {', '.join(sorted(map(str, unknown)))}; "
+            f"known: {', '.join(sorted(TOP_KEYS))}",
+        )
     properties = doc.get("properties") or {}
     if not isinstance(properties, dict):
         raise _fail(path, "properties must be a map of target property -> source")
-    return FieldMapping(path=path, layer=doc.get("layer"), source=doc.get("source"),
-                        licence=doc.get("licence", doc.get("license")),
-                        source_layer=doc.get("source_layer"), crs=doc.get("crs"),
-                        encoding=doc.get("encoding"),
-                        match_by_name=bool(doc.get("match_by_name", True)),
-                        rules={str(t): _rule(str(t), spec, path) for t, spec in properties.items()})
+    return FieldMapping(
+        path=path,
+        layer=doc.get("layer"),
+        source=doc.get("source"),
+        licence=doc.get("licence", doc.get("license")),
+        source_layer=doc.get("source_layer"),
+        crs=doc.get("crs"),
+        encoding=doc.get("encoding"),
+        match_by_name=bool(doc.get("match_by_name", True)),
+        rules={str(t): _rule(str(t), spec, path) for t, spec in properties.items()},
+    )
 
 
 def _resolve_field(name: str, fields: list[str]) -> str | None:
@@ -256,15 +295,19 @@ def _resolve_field(name: str, fields: list[str]) -> str | None:
     return folded[0] if len(folded) == 1 else None
 
 
-def resolve_rules(mapping: FieldMapping, layer: Layer, fields: list[str]) -> dict[str, PropertyRule]:
+def resolve_rules(
+    mapping: FieldMapping, layer: Layer, fields: list[str]
+) -> dict[str, PropertyRule]:
     """The rule for every layer property that gets a value; checks the mapping against the
     layer and the file (unknown targets, absent source fields, unfilled required properties)."""
     context = f"mapping {mapping.name}" if mapping.path else layer.name
     unknown = [t for t in mapping.rules if t not in layer.properties]
     if unknown:
-        raise ImportFailed(f"{context}: layer {layer.name} has no propert"
-                           f"{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)}; "
-                           f"its properties: {', '.join(layer.properties)}")
+        raise ImportFailed(
+            f"{context}: layer {layer.name} has no propert"
+            f"{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)}; "
+            f"its properties: {', '.join(layer.properties)}"
+        )
     rules: dict[str, PropertyRule] = {}
     for target, rule in mapping.rules.items():
         if rule.skip:
@@ -272,8 +315,10 @@ def resolve_rules(mapping: FieldMapping, layer: Layer, fields: list[str]) -> dic
         for source in rule.source_fields():
             resolved = _resolve_field(source, fields)
             if resolved is None:
-                raise ImportFailed(f"{context}: {target} reads field {source!r}, which the file "
-                                   f"does not have; its fields: {', '.join(fields) or 'none'}")
+                raise ImportFailed(
+                    f"{context}: {target} reads field {source!r}, which the file "
+                    f"does not have; its fields: {', '.join(fields) or 'none'}"
+                )
         rule.field = _resolve_field(rule.field, fields) if rule.field else None
         rule.when_field = _resolve_field(rule.when_field, fields) if rule.when_field else None
         rules[target] = rule
@@ -285,14 +330,18 @@ def resolve_rules(mapping: FieldMapping, layer: Layer, fields: list[str]) -> dic
             if resolved is not None:
                 rules[target] = PropertyRule(target, field=resolved)
                 break
-    missing = [p.name for p in layer.properties.values()
-               if p.required and p.name not in rules and p.default is None]
+    missing = [
+        p.name
+        for p in layer.properties.values()
+        if p.required and p.name not in rules and p.default is None
+    ]
     if missing:
         raise ImportFailed(
             f"{context}: required propert{'y' if len(missing) == 1 else 'ies'} "
             f"{', '.join(missing)} of layer {layer.name} {'has' if len(missing) == 1 else 'have'}"
             f" no source: the file's fields are {', '.join(fields) or 'none'}; map "
-            f"{'it' if len(missing) == 1 else 'them'} in a mapping file (--mapping)")
+            f"{'it' if len(missing) == 1 else 'them'} in a mapping file (--mapping)"
+        )
     return rules
 
 
@@ -303,8 +352,9 @@ def _parse_date(value: Any, fmt: str) -> date | datetime:
     return parsed.date() if not any(c in fmt for c in "HIMSf") else parsed
 
 
-def apply_rule(rule: PropertyRule, frame: pd.DataFrame, measures: dict[str, np.ndarray],
-               required: bool = False) -> tuple[list[Any], list[str | None]]:
+def apply_rule(
+    rule: PropertyRule, frame: pd.DataFrame, measures: dict[str, np.ndarray], required: bool = False
+) -> tuple[list[Any], list[str | None]]:
     """Values of one target property for every row, and a rejection reason per row (or None).
 
     A required property whose value map sends a source value to null rejects the row with
@@ -317,13 +367,20 @@ def apply_rule(rule: PropertyRule, frame: pd.DataFrame, measures: dict[str, np.n
         values = list(measures[rule.compute])
     elif rule.template is not None:
         names = rule.source_fields()
-        columns = {name: frame[_resolve_field(name, list(frame.columns))].tolist()
-                   for name in names}
-        values = [rule.template.format_map(
-            {name: "" if _missing(columns[name][i]) else _plain(columns[name][i])
-             for name in names}) for i in range(n)]
+        columns = {
+            name: frame[_resolve_field(name, list(frame.columns))].tolist() for name in names
+        }
+        values = [
+            rule.template.format_map(
+                {
+                    name: "" if _missing(columns[name][i]) else _plain(columns[name][i])
+                    for name in names
+                }
+            )
+            for i in range(n)
+        ]
     elif not (rule.format or rule.values is not None or rule.match) and rule.default is UNSET:
-        values = frame[rule.field].tolist()   # a plain field: conform_values does the rest
+        values = frame[rule.field].tolist()  # a plain field: conform_values does the rest
     else:
         raw = frame[rule.field].tolist()
         values = []
@@ -335,8 +392,9 @@ def apply_rule(rule: PropertyRule, frame: pd.DataFrame, measures: dict[str, np.n
                 try:
                     value = _parse_date(value, rule.format)
                 except ValueError:
-                    errors[i] = (f"{rule.target}: cannot read {_plain(value)!r} with format "
-                                 f"{rule.format}")
+                    errors[i] = (
+                        f"{rule.target}: cannot read {_plain(value)!r} with format {rule.format}"
+                    )
                     values.append(None)
                     continue
             translated = _translate(rule, value)
@@ -345,8 +403,10 @@ def apply_rule(rule: PropertyRule, frame: pd.DataFrame, measures: dict[str, np.n
             values.append(translated)
     if rule.when_field:
         condition = frame[rule.when_field].tolist()
-        values = [v if not _missing(c) and normalise_key(c) in rule.when_in else None
-                  for v, c in zip(values, condition)]
+        values = [
+            v if not _missing(c) and normalise_key(c) in rule.when_in else None
+            for v, c in zip(values, condition)
+        ]
     return values, errors
 
 

@@ -51,18 +51,36 @@ METRES_PER_LEVEL = 3.0
 
 # OSM highway -> the streets layer's class (layers/streets.yml).
 HIGHWAY_CLASS = {
-    "motorway": "motorway", "motorway_link": "motorway",
-    "trunk": "arterial", "trunk_link": "arterial",
-    "primary": "primary", "primary_link": "primary",
-    "secondary": "secondary", "secondary_link": "secondary",
-    "tertiary": "tertiary", "tertiary_link": "tertiary",
-    "residential": "residential", "living_street": "residential",
-    "unclassified": "residential", "road": "residential",
-    "service": "service", "track": "path", "busway": "service", "bus_guideway": "service",
+    "motorway": "motorway",
+    "motorway_link": "motorway",
+    "trunk": "arterial",
+    "trunk_link": "arterial",
+    "primary": "primary",
+    "primary_link": "primary",
+    "secondary": "secondary",
+    "secondary_link": "secondary",
+    "tertiary": "tertiary",
+    "tertiary_link": "tertiary",
+    "residential": "residential",
+    "living_street": "residential",
+    "unclassified": "residential",
+    "road": "residential",
+    "service": "service",
+    "track": "path",
+    "busway": "service",
+    "bus_guideway": "service",
     "pedestrian": "pedestrian",
-    "footway": "footway", "steps": "footway", "corridor": "footway", "elevator": "footway",
-    "escalator": "footway", "crossing": "footway", "sidewalk": "footway",
-    "path": "path", "cycleway": "path", "bridleway": "path", "trail": "path",
+    "footway": "footway",
+    "steps": "footway",
+    "corridor": "footway",
+    "elevator": "footway",
+    "escalator": "footway",
+    "crossing": "footway",
+    "sidewalk": "footway",
+    "path": "path",
+    "cycleway": "path",
+    "bridleway": "path",
+    "trail": "path",
     "ladder": "path",
 }
 LIT_YES = {"yes", "24/7", "automatic", "limited", "interval", "sunset-sunrise", "dusk-dawn"}
@@ -109,27 +127,94 @@ AMENITY_FILTER = {
     "leisure": sorted({v for k, v in AMENITY_KINDS if k == "leisure"}),
     "shop": True,
 }
-PARK_KINDS = {("leisure", "park"): "park", ("leisure", "garden"): "green_zone",
-              ("leisure", "nature_reserve"): "green_zone",
-              ("landuse", "recreation_ground"): "green_zone",
-              ("landuse", "village_green"): "green_zone", ("place", "square"): "square"}
-STOP_FILTER = {"highway": ["bus_stop"], "public_transport": ["platform", "station"],
-               "railway": ["tram_stop", "station", "halt", "subway_entrance"],
-               "amenity": ["bus_station"]}
+PARK_KINDS = {
+    ("leisure", "park"): "park",
+    ("leisure", "garden"): "green_zone",
+    ("leisure", "nature_reserve"): "green_zone",
+    ("landuse", "recreation_ground"): "green_zone",
+    ("landuse", "village_green"): "green_zone",
+    ("place", "square"): "square",
+}
+STOP_FILTER = {
+    "highway": ["bus_stop"],
+    "public_transport": ["platform", "station"],
+    "railway": ["tram_stop", "station", "halt", "subway_entrance"],
+    "amenity": ["bus_station"],
+}
 BUILDING_USE = {
-    "residential": {"house", "apartments", "residential", "detached", "semidetached_house",
-                    "terrace", "dormitory", "bungalow", "cabin", "farm", "hut",
-                    "static_caravan", "houseboat"},
-    "commercial": {"commercial", "retail", "office", "supermarket", "hotel", "kiosk", "shop",
-                   "mall", "store"},
-    "public": {"school", "hospital", "university", "college", "kindergarten", "public",
-               "civic", "government", "church", "mosque", "cathedral", "chapel", "temple",
-               "synagogue", "religious", "train_station", "transportation", "stadium",
-               "sports_hall", "sports_centre", "museum", "library", "fire_station", "townhall",
-               "theatre", "clinic", "pavilion"},
-    "industrial": {"industrial", "warehouse", "factory", "manufacture", "garage", "garages",
-                   "hangar", "storage_tank", "service", "shed", "barn", "greenhouse",
-                   "farm_auxiliary", "silo", "digester", "construction"},
+    "residential": {
+        "house",
+        "apartments",
+        "residential",
+        "detached",
+        "semidetached_house",
+        "terrace",
+        "dormitory",
+        "bungalow",
+        "cabin",
+        "farm",
+        "hut",
+        "static_caravan",
+        "houseboat",
+    },
+    "commercial": {
+        "commercial",
+        "retail",
+        "office",
+        "supermarket",
+        "hotel",
+        "kiosk",
+        "shop",
+        "mall",
+        "store",
+    },
+    "public": {
+        "school",
+        "hospital",
+        "university",
+        "college",
+        "kindergarten",
+        "public",
+        "civic",
+        "government",
+        "church",
+        "mosque",
+        "cathedral",
+        "chapel",
+        "temple",
+        "synagogue",
+        "religious",
+        "train_station",
+        "transportation",
+        "stadium",
+        "sports_hall",
+        "sports_centre",
+        "museum",
+        "library",
+        "fire_station",
+        "townhall",
+        "theatre",
+        "clinic",
+        "pavilion",
+    },
+    "industrial": {
+        "industrial",
+        "warehouse",
+        "factory",
+        "manufacture",
+        "garage",
+        "garages",
+        "hangar",
+        "storage_tank",
+        "service",
+        "shed",
+        "barn",
+        "greenhouse",
+        "farm_auxiliary",
+        "silo",
+        "digester",
+        "construction",
+    },
     "mixed": {"mixed", "mixed_use"},
 }
 _NUMBER = re.compile(r"-?\d+(?:[.,]\d+)?")
@@ -137,8 +222,11 @@ _NUMBER = re.compile(r"-?\d+(?:[.,]\d+)?")
 
 def _tag(frame: pd.DataFrame, key: str) -> pd.Series:
     """A tag's values: pyrosm makes common tags columns and keeps the rest as JSON in 'tags'."""
-    column = frame[key] if key in frame.columns else pd.Series([None] * len(frame),
-                                                                 index=frame.index, dtype=object)
+    column = (
+        frame[key]
+        if key in frame.columns
+        else pd.Series([None] * len(frame), index=frame.index, dtype=object)
+    )
     column = column.astype(object).where(column.notna(), None)
     if "tags" not in frame.columns or column.notna().all():
         return column
@@ -214,26 +302,32 @@ class OsmExtract:
         except ImportFailed:
             raise
         except Exception as exc:
-            raise ImportFailed(f"cannot read {what} from {self.path.name}: "
-                               f"{error_line(exc)}") from None
+            raise ImportFailed(
+                f"cannot read {what} from {self.path.name}: {error_line(exc)}"
+            ) from None
 
     def streets(self, report: ImportReport) -> Extracted:
-        edges = self._call("streets", lambda: self.osm.get_network(
-            network_type="all", nodes=True)[1])
-        walking = self._call("walkable streets", lambda: self.osm.get_network(
-            network_type="walking"))
+        edges = self._call(
+            "streets", lambda: self.osm.get_network(network_type="all", nodes=True)[1]
+        )
+        walking = self._call(
+            "walkable streets", lambda: self.osm.get_network(network_type="walking")
+        )
         if edges is None or len(edges) == 0:
             return _empty(), {}, None
         walkable_ways = set(walking["id"].tolist()) if walking is not None else set()
         edges = edges.reset_index(drop=True)
         merged = merge_segments(edges)
-        report.notes.append(f"{len(edges)} OSM segments merged into {len(merged['row'])} edges "
-                            "between junctions")
+        report.notes.append(
+            f"{len(edges)} OSM segments merged into {len(merged['row'])} edges between junctions"
+        )
         ways = edges.loc[merged["row"]]
         highway = ways["highway"].map(lambda h: HIGHWAY_CLASS.get(str(h)) if h else None)
         frame = gpd.GeoDataFrame(geometry=merged["geometry"], crs=4326)
-        reasons = [None if h else f"highway={raw}: no street class"
-                   for h, raw in zip(highway, ways["highway"])]
+        reasons = [
+            None if h else f"highway={raw}: no street class"
+            for h, raw in zip(highway, ways["highway"])
+        ]
         values = {
             "name": _tag(ways, "name").tolist(),
             "highway": highway.tolist(),
@@ -258,26 +352,35 @@ class OsmExtract:
                 heights[i] = round(level * METRES_PER_LEVEL, 2)
                 estimated += 1
         if estimated:
-            report.notes.append(f"height estimated from building:levels at "
-                                f"{METRES_PER_LEVEL:g} m a level for {estimated} buildings")
+            report.notes.append(
+                f"height estimated from building:levels at "
+                f"{METRES_PER_LEVEL:g} m a level for {estimated} buildings"
+            )
         shops = _tag(buildings, "shop")
         uses = [_building_use(b, s) for b, s in zip(_tag(buildings, "building"), shops)]
         frame = gpd.GeoDataFrame(geometry=buildings.geometry.values, crs=4326)
         area = measures(frame)["area_m2"]
         floor_area = [round(a * lv, 1) if lv else None for a, lv in zip(area, levels)]
-        return frame, {"levels": levels, "height_m": heights, "use": uses,
-                       "floor_area_m2": floor_area}, None
+        return (
+            frame,
+            {"levels": levels, "height_m": heights, "use": uses, "floor_area_m2": floor_area},
+            None,
+        )
 
     def amenities(self, report: ImportReport) -> Extracted:
         pois = self._call("amenities", lambda: self.osm.get_pois(custom_filter=AMENITY_FILTER))
         if pois is None or len(pois) == 0:
-            frame, values, reasons = _empty(), {"name": [], "category": [], "kind": [],
-                                                "address": []}, []
+            frame, values, reasons = (
+                _empty(),
+                {"name": [], "category": [], "kind": [], "address": []},
+                [],
+            )
         else:
             pois = pois.reset_index(drop=True)
             tags = {key: _tag(pois, key).tolist() for key in AMENITY_KEYS}
-            classes = [_amenity_class({k: tags[k][i] for k in AMENITY_KEYS})
-                       for i in range(len(pois))]
+            classes = [
+                _amenity_class({k: tags[k][i] for k in AMENITY_KEYS}) for i in range(len(pois))
+            ]
             frame = gpd.GeoDataFrame(geometry=pois.geometry.values, crs=4326)
             street = _tag(pois, "addr:street").tolist()
             number = _tag(pois, "addr:housenumber").tolist()
@@ -286,29 +389,36 @@ class OsmExtract:
                 "name": _tag(pois, "name").tolist(),
                 "category": [c[0] if c else None for c in classes],
                 "kind": [c[1] if c else None for c in classes],
-                "address": [", ".join(str(p) for p in (s, n) if p) or None
-                            for s, n in zip(street, number)],
+                "address": [
+                    ", ".join(str(p) for p in (s, n) if p) or None for s, n in zip(street, number)
+                ],
             }
         # the parks category: an entrance point on each park, as the demo city has them
         parks, park_values, _ = self.parks(ImportReport(layer="parks"))
         if len(parks):
-            frame = gpd.GeoDataFrame(geometry=np.concatenate(
-                [frame.geometry.values, parks.geometry.values]), crs=4326)
+            frame = gpd.GeoDataFrame(
+                geometry=np.concatenate([frame.geometry.values, parks.geometry.values]), crs=4326
+            )
             values["name"] += park_values["name"]
             values["category"] += ["parks"] * len(parks)
             values["kind"] += ["park_entrance"] * len(parks)
             values["address"] += [None] * len(parks)
             reasons += [None] * len(parks)
-            report.notes.append(f"{len(parks)} park entrances: a point on each park, "
-                                "category parks")
+            report.notes.append(
+                f"{len(parks)} park entrances: a point on each park, category parks"
+            )
         return frame, values, reasons
 
     def parks(self, report: ImportReport) -> Extracted:
         custom = {}
         for key, value in PARK_KINDS:
             custom.setdefault(key, []).append(value)
-        parks = self._call("parks", lambda: self.osm.get_data_by_custom_criteria(
-            custom_filter=custom, filter_type="keep", keep_nodes=False))
+        parks = self._call(
+            "parks",
+            lambda: self.osm.get_data_by_custom_criteria(
+                custom_filter=custom, filter_type="keep", keep_nodes=False
+            ),
+        )
         if parks is None or len(parks) == 0:
             return _empty(), {}, None
         parks = parks.reset_index(drop=True)
@@ -319,28 +429,56 @@ class OsmExtract:
                     kinds[i] = PARK_KINDS.get((key, str(value)))
         frame = gpd.GeoDataFrame(geometry=parks.geometry.values, crs=4326)
         area = measures(frame)["area_ha"]
-        return frame, {"name": _tag(parks, "name").tolist(), "kind": kinds,
-                       "status": ["existing"] * len(parks),
-                       "area_ha": [round(a, 4) for a in area]}, None
+        return (
+            frame,
+            {
+                "name": _tag(parks, "name").tolist(),
+                "kind": kinds,
+                "status": ["existing"] * len(parks),
+                "area_ha": [round(a, 4) for a in area],
+            },
+            None,
+        )
 
     def transit_stops(self, report: ImportReport) -> Extracted:
-        stops = self._call("transit stops", lambda: self.osm.get_data_by_custom_criteria(
-            custom_filter=STOP_FILTER, filter_type="keep", keep_ways=False,
-            keep_relations=False))
+        stops = self._call(
+            "transit stops",
+            lambda: self.osm.get_data_by_custom_criteria(
+                custom_filter=STOP_FILTER, filter_type="keep", keep_ways=False, keep_relations=False
+            ),
+        )
         if stops is None or len(stops) == 0:
             return _empty(), {}, None
         stops = stops.reset_index(drop=True)
-        keys = ("highway", "public_transport", "railway", "amenity", "station", "subway",
-                "tram", "trolleybus", "bus", "network", "route_ref")
+        keys = (
+            "highway",
+            "public_transport",
+            "railway",
+            "amenity",
+            "station",
+            "subway",
+            "tram",
+            "trolleybus",
+            "bus",
+            "network",
+            "route_ref",
+        )
         tags = {key: _tag(stops, key).tolist() for key in keys}
         modes = [_stop_mode({k: tags[k][i] for k in keys}) for i in range(len(stops))]
         frame = gpd.GeoDataFrame(geometry=stops.geometry.values, crs=4326)
-        reasons = [None if mode else
-                   f"railway={tags['railway'][i]}: not a city transit mode"
-                   if tags["railway"][i] in ("station", "halt") else "no transit mode"
-                   for i, mode in enumerate(modes)]
-        return frame, {"name": _tag(stops, "name").tolist(), "mode": modes,
-                       "routes": tags["route_ref"]}, reasons
+        reasons = [
+            None
+            if mode
+            else f"railway={tags['railway'][i]}: not a city transit mode"
+            if tags["railway"][i] in ("station", "halt")
+            else "no transit mode"
+            for i, mode in enumerate(modes)
+        ]
+        return (
+            frame,
+            {"name": _tag(stops, "name").tolist(), "mode": modes, "routes": tags["route_ref"]},
+            reasons,
+        )
 
 
 def _empty() -> gpd.GeoDataFrame:
@@ -374,8 +512,7 @@ def _stop_mode(tags: dict[str, Any]) -> str | None:
 
     network = str(tags.get("network") or "").lower()
     routes = str(tags.get("route_ref") or "").lower()
-    if tags.get("railway") == "subway_entrance" or tags.get("station") == "subway" or \
-            yes("subway"):
+    if tags.get("railway") == "subway_entrance" or tags.get("station") == "subway" or yes("subway"):
         return "metro"
     if tags.get("railway") == "tram_stop" or yes("tram"):
         return "tram"
@@ -415,8 +552,7 @@ def merge_segments(edges: pd.DataFrame) -> dict[str, Any]:
     last_of_way = np.ones(n, dtype=bool)
     last_of_way[:-1] = (way[1:] != way[:-1]) | (v[:-1] != u[1:])
     ends = v_junction | last_of_way
-    lengths = edges["length"].to_numpy(dtype=float)[order] if "length" in edges.columns \
-        else None
+    lengths = edges["length"].to_numpy(dtype=float)[order] if "length" in edges.columns else None
     geometries = edges.geometry.to_numpy()[order]
     coords = [shapely.get_coordinates(g) for g in geometries]
     rows, geoms, length_m, sources, targets = [], [], [], [], []
@@ -424,26 +560,36 @@ def merge_segments(edges: pd.DataFrame) -> dict[str, Any]:
     for i in range(n):
         if not ends[i]:
             continue
-        parts = [coords[start]] + [c[1:] for c in coords[start + 1:i + 1]]
+        parts = [coords[start]] + [c[1:] for c in coords[start + 1 : i + 1]]
         line = shapely.linestrings(np.concatenate(parts))
         rows.append(int(edges.index[order[start]]))
         geoms.append(line)
-        length_m.append(float(lengths[start:i + 1].sum()) if lengths is not None else np.nan)
+        length_m.append(float(lengths[start : i + 1].sum()) if lengths is not None else np.nan)
         sources.append(int(u[start]))
         targets.append(int(v[i]))
         start = i + 1
     if lengths is None or np.isnan(length_m).any():
         frame = gpd.GeoDataFrame(geometry=geoms, crs=4326)
         length_m = list(measures(frame)["length_m"])
-    return {"row": rows, "geometry": geoms, "length_m": length_m, "source_node": sources,
-            "target_node": targets}
+    return {
+        "row": rows,
+        "geometry": geoms,
+        "length_m": length_m,
+        "source_node": sources,
+        "target_node": targets,
+    }
 
 
-def import_osm(conn: psycopg.Connection, path: Path | str,
-               bbox: tuple[float, float, float, float] | None = None,
-               layers: list[str] | tuple[str, ...] = OSM_LAYERS,
-               mode: str = "replace", force: bool = False,
-               dry_run: bool = False, keep_demo: bool = False) -> list[ImportReport]:
+def import_osm(
+    conn: psycopg.Connection,
+    path: Path | str,
+    bbox: tuple[float, float, float, float] | None = None,
+    layers: list[str] | tuple[str, ...] = OSM_LAYERS,
+    mode: str = "replace",
+    force: bool = False,
+    dry_run: bool = False,
+    keep_demo: bool = False,
+) -> list[ImportReport]:
     """Import an OSM extract into the chosen layers in one transaction; a report per layer.
 
     An extract mostly outside the city is refused (unless `force`); a layer it has nothing for
@@ -452,8 +598,9 @@ def import_osm(conn: psycopg.Connection, path: Path | str,
     path = Path(path)
     unknown = [name for name in layers if name not in OSM_LAYERS]
     if unknown or not layers:
-        raise ImportFailed(f"import-osm fills {', '.join(OSM_LAYERS)}; not "
-                           f"{', '.join(unknown) or 'nothing'}")
+        raise ImportFailed(
+            f"import-osm fills {', '.join(OSM_LAYERS)}; not {', '.join(unknown) or 'nothing'}"
+        )
     batches.check_mode(mode, keep_demo)
     if not path.exists():
         raise ImportFailed(f"{path}: no such file")
@@ -469,24 +616,37 @@ def import_osm(conn: psycopg.Connection, path: Path | str,
             raw.append(np.asarray(frame.geometry.values, dtype=object))
             if len(frame):
                 report.source_frame = _with_values(frame, values)
-            conformed = conform(layer, frame, values, report, reasons,
-                                points_from_areas=True) if len(frame) else frame
+            conformed = (
+                conform(layer, frame, values, report, reasons, points_from_areas=True)
+                if len(frame)
+                else frame
+            )
             report.loaded = len(conformed)
             prepared.append((layer, conformed, report))
             bar.update(1)
     if not any(len(frame) for _, frame, _ in prepared):
-        raise ImportFailed(f"nothing to import: {path.name} has none of "
-                           f"{', '.join(layers)}{' inside the bbox' if bbox else ''}")
+        raise ImportFailed(
+            f"nothing to import: {path.name} has none of "
+            f"{', '.join(layers)}{' inside the bbox' if bbox else ''}"
+        )
     notes: list[str] = []
-    check_extent(np.concatenate(raw), None, f"the extract {path.name}",
-                 "cut the extract to the city with --bbox W,S,E,N, or pass --force to import "
-                 "anyway", force, notes)
+    check_extent(
+        np.concatenate(raw),
+        None,
+        f"the extract {path.name}",
+        "cut the extract to the city with --bbox W,S,E,N, or pass --force to import anyway",
+        force,
+        notes,
+    )
     for _, _, report in prepared:
         report.notes += notes
         if report.rejected_rows and report.source_frame is not None:
             write_rejected(report, report.source_frame, rejected_path(path, report.layer))
-    details_base = {"file": path.name, "bbox": list(bbox) if bbox else None,
-                    "pyrosm_network": "all (walkable per the walking filter)"}
+    details_base = {
+        "file": path.name,
+        "bbox": list(bbox) if bbox else None,
+        "pyrosm_network": "all (walkable per the walking filter)",
+    }
     source = OSM_SOURCE.format(name=path.name)
     if dry_run:
         for layer, frame, report in prepared:
@@ -507,17 +667,27 @@ def import_osm(conn: psycopg.Connection, path: Path | str,
                 continue
             previous = _previous_provenance(conn, layer)
 
-            def provenance(kept: int, demo_left: int, previous: dict | None = previous,
-                           report: ImportReport = report) -> Provenance:
-                return combined_provenance(previous, source, OSM_LICENCE,
-                                           {**details_base, **report.details()}, kept,
-                                           "appended_to" if mode == "append" else "kept_rows",
-                                           demo_left)
+            def provenance(
+                kept: int,
+                demo_left: int,
+                previous: dict | None = previous,
+                report: ImportReport = report,
+            ) -> Provenance:
+                return combined_provenance(
+                    previous,
+                    source,
+                    OSM_LICENCE,
+                    {**details_base, **report.details()},
+                    kept,
+                    "appended_to" if mode == "append" else "kept_rows",
+                    demo_left,
+                )
 
             batches.write(conn, batch, layer, frame, report, provenance, keep_demo)
         written = [report.layer for _, _, report in prepared if report.written]
-        prepared[-1][2].notes.append(f"import {batch.id}: `twin import undo` brings "
-                                     f"{', '.join(written)} back as they were")
+        prepared[-1][2].notes.append(
+            f"import {batch.id}: `twin import undo` brings {', '.join(written)} back as they were"
+        )
     return [report for _, _, report in prepared]
 
 

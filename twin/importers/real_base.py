@@ -14,12 +14,22 @@ from twin.store import Provenance
 MAPPINGS_DIR = Path(__file__).parent / "mappings"
 # layer -> (mapping with its source and licence, file in DIR, what the demo did to it)
 BASE_LAYERS: dict[str, tuple[str, str, str]] = {
-    "districts": ("almaty_districts", "districts.geojson",
-                  ("real boundaries; English names and populations from the city's "
-                   "development programme (twin/demo/almaty.yml)")),
-    "blocks": ("almaty_blocks", "blocks.geojson",
-               ("real blocks (the largest part of each; blocks under 500 m2 left out); "
-                "block codes and districts assigned by the demo generator")),
+    "districts": (
+        "almaty_districts",
+        "districts.geojson",
+        (
+            "real boundaries; English names and populations from the city's "
+            "development programme (twin/demo/almaty.yml)"
+        ),
+    ),
+    "blocks": (
+        "almaty_blocks",
+        "blocks.geojson",
+        (
+            "real blocks (the largest part of each; blocks under 500 m2 left out); "
+            "block codes and districts assigned by the demo generator"
+        ),
+    ),
 }
 
 
@@ -29,6 +39,9 @@ def base_provenance(base: Path | str, layer: str, details: dict[str, Any]) -> Pr
         return None
     mapping_name, file_name, treatment = BASE_LAYERS[layer]
     mapping = load_mapping(MAPPINGS_DIR / f"{mapping_name}.yml")
-    return Provenance(source=f"{mapping.source}, from {Path(base) / file_name}",
-                      licence=str(mapping.licence), synthetic=False,
-                      details=dict(details, layer=layer, file=file_name, treatment=treatment))
+    return Provenance(
+        source=f"{mapping.source}, from {Path(base) / file_name}",
+        licence=str(mapping.licence),
+        synthetic=False,
+        details=dict(details, layer=layer, file=file_name, treatment=treatment),
+    )

@@ -45,8 +45,12 @@ def outside_city(geometries: np.ndarray) -> np.ndarray:
     west, south, east, north = city_extent()
     bounds = shapely.bounds(np.asarray(geometries, dtype=object))
     with np.errstate(invalid="ignore"):
-        inside = ((bounds[:, 0] <= east) & (bounds[:, 2] >= west) &
-                  (bounds[:, 1] <= north) & (bounds[:, 3] >= south))
+        inside = (
+            (bounds[:, 0] <= east)
+            & (bounds[:, 2] >= west)
+            & (bounds[:, 1] <= north)
+            & (bounds[:, 3] >= south)
+        )
     return ~inside
 
 
@@ -74,8 +78,7 @@ def _looks_like_metres(geometries: np.ndarray) -> bool:
     coordinates = coordinates[np.isfinite(coordinates).all(axis=1)]
     if len(coordinates) == 0:
         return False
-    return bool(((np.abs(coordinates[:, 0]) > 180) | (np.abs(coordinates[:, 1]) > 90)).mean()
-                > 0.5)
+    return bool(((np.abs(coordinates[:, 0]) > 180) | (np.abs(coordinates[:, 1]) > 90)).mean() > 0.5)
 
 
 def _epsg(crs: Any) -> str:
@@ -94,19 +97,25 @@ def likely_cause(labelled: gpd.GeoSeries) -> str:
     label = _epsg(labelled.crs) if labelled.crs is not None else "nothing"
     geographic = labelled.crs is not None and CRS.from_user_input(labelled.crs).is_geographic
     if geographic and _looks_like_metres(sample):
-        cause = (f"the file's CRS label may be wrong (it says {label}, but its coordinates "
-                 "look like metres)")
+        cause = (
+            f"the file's CRS label may be wrong (it says {label}, but its coordinates "
+            "look like metres)"
+        )
     elif not geographic and not _looks_like_metres(sample) and len(sample):
-        cause = (f"the file's CRS label may be wrong (it says {label}, but its coordinates "
-                 "look like longitude/latitude degrees)")
+        cause = (
+            f"the file's CRS label may be wrong (it says {label}, but its coordinates "
+            "look like longitude/latitude degrees)"
+        )
     else:
         cause = ""
     for candidate in LIKELY_CRS:
         if candidate != label and _share_inside(sample, candidate) > 0.5:
             name = CRS.from_user_input(candidate).name
-            return (f"{cause or f'the file says {label}, but its coordinates fit another CRS'}"
-                    f"; read as {candidate} ({name}) they lie in {CITY_NAME}: pass --crs "
-                    f"{candidate}")
+            return (
+                f"{cause or f'the file says {label}, but its coordinates fit another CRS'}"
+                f"; read as {candidate} ({name}) they lie in {CITY_NAME}: pass --crs "
+                f"{candidate}"
+            )
     if len(sample) and labelled.crs is not None:
         try:
             lonlat = gpd.GeoSeries(sample, crs=labelled.crs).to_crs(4326).values
@@ -119,15 +128,23 @@ def likely_cause(labelled: gpd.GeoSeries) -> str:
         xy = shapely.get_coordinates(points)
         xy = xy[np.isfinite(xy).all(axis=1)]
         if len(xy) and abs(np.median(xy[:, 1])) <= 90:
-            where = (f"its features centre on {np.median(xy[:, 1]):.2f} N, "
-                     f"{np.median(xy[:, 0]):.2f} E")
-            return (f"{cause}; {where}" if cause else
-                    f"it looks like data of another place ({where})")
+            where = (
+                f"its features centre on {np.median(xy[:, 1]):.2f} N, {np.median(xy[:, 0]):.2f} E"
+            )
+            return (
+                f"{cause}; {where}" if cause else f"it looks like data of another place ({where})"
+            )
     return cause or "its coordinates are not where the city is"
 
 
-def check_extent(lonlat: np.ndarray, labelled: gpd.GeoSeries | None, what: str,
-                 override: str, force: bool, notes: list[str]) -> None:
+def check_extent(
+    lonlat: np.ndarray,
+    labelled: gpd.GeoSeries | None,
+    what: str,
+    override: str,
+    force: bool,
+    notes: list[str],
+) -> None:
     """Refuse (ImportFailed) when more than half of the features lie outside the city extent
     widened by 20 km; with --force, import anyway and say so in a note."""
     present = ~shapely.is_missing(lonlat)
@@ -138,10 +155,15 @@ def check_extent(lonlat: np.ndarray, labelled: gpd.GeoSeries | None, what: str,
     if outside * 2 <= total:
         return
     west, south, east, north = CITY_BBOX
-    where = (f"{outside} of {total} features of {what} lie outside {CITY_NAME}'s extent "
-             f"({west}-{east} E, {south}-{north} N, with {EXTENT_MARGIN_KM:g} km around)")
-    cause = likely_cause(labelled) if labelled is not None else \
-        likely_cause(gpd.GeoSeries(lonlat, crs=4326))
+    where = (
+        f"{outside} of {total} features of {what} lie outside {CITY_NAME}'s extent "
+        f"({west}-{east} E, {south}-{north} N, with {EXTENT_MARGIN_KM:g} km around)"
+    )
+    cause = (
+        likely_cause(labelled)
+        if labelled is not None
+        else likely_cause(gpd.GeoSeries(lonlat, crs=4326))
+    )
     if force:
         notes.append(f"--force: imported although {where}: {cause}")
         return
@@ -182,14 +204,26 @@ def write_rejected(report: Any, frame: gpd.GeoDataFrame, path: Path) -> Path | N
     features = []
     for index, reason in report.rejected_rows:
         shape = lonlat.iloc[index]
-        finite = shape is not None and not shape.is_empty and \
-            bool(np.isfinite(shapely.get_coordinates(shape)).all())
+        finite = (
+            shape is not None
+            and not shape.is_empty
+            and bool(np.isfinite(shapely.get_coordinates(shape)).all())
+        )
         properties = {name: _json_value(frame[name].iloc[index]) for name in fields}
         properties["reason"] = reason
-        features.append({"type": "Feature", "properties": properties,
-                         "geometry": mapping(shape) if finite else None})
+        features.append(
+            {
+                "type": "Feature",
+                "properties": properties,
+                "geometry": mapping(shape) if finite else None,
+            }
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"type": "FeatureCollection", "features": features},
-                               ensure_ascii=False, default=str), encoding="utf-8")
+    path.write_text(
+        json.dumps(
+            {"type": "FeatureCollection", "features": features}, ensure_ascii=False, default=str
+        ),
+        encoding="utf-8",
+    )
     report.rejected_file = str(path)
     return path

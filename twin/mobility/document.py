@@ -27,7 +27,7 @@ def mobility_safety_document(conn: psycopg.Connection) -> dict[str, Any]:
     versions = data_versions(conn, layers + PUBLISHED[:1])
     version = versions[:-1]
     with _lock:
-        if versions in _cache:     # a new publication is a new key too
+        if versions in _cache:  # a new publication is a new key too
             return _cache[versions]
     document = published_document(conn, version)
     if document is None:
@@ -47,8 +47,12 @@ def mobility_safety_member(conn: psycopg.Connection) -> dict[str, Any]:
         document = mobility_safety_document(conn)
     except TwinError as exc:
         return {"available": False, "reason": str(exc), "href": "indicators/mobility-safety"}
-    return {"available": True, "city": document["city"], "targets": document["targets"],
-            "href": "indicators/mobility-safety"}
+    return {
+        "available": True,
+        "city": document["city"],
+        "targets": document["targets"],
+        "href": "indicators/mobility-safety",
+    }
 
 
 def summary_line(conn: psycopg.Connection) -> str:
@@ -61,14 +65,16 @@ def summary_line(conn: psycopg.Connection) -> str:
     def pct(value: float | None) -> str:
         return "n/a" if value is None else f"{value * 100:.1f}%"
 
-    return (f"mobility and safety: {c['lane_km_built']} km of bike lanes built "
-            f"(+{c['lane_km_planned_2025']} km 2025, +{c['lane_km_planned_2030']} km 2030), "
-            f"{pct(c['share_lit'])} of street length lit (target {t['lit_share_2025'] * 100:g}%), "
-            f"{c['camera_density_km2']} cameras/km2 (targets {t['camera_density_km2_2025']:g}, "
-            f"{t['camera_density_km2_2030']:g}; "
-            f"{pct(c['camera_integrated_share'])} integrated), "
-            f"{pct(c['share_beyond_police_15'])} of residents "
-            f">{t['police_walk_minutes']} min from a police post "
-            f"({pct(c['share_beyond_police_15_night'])} at night), "
-            f"{pct(c['share_beyond_gathering_10'])} >{t['gathering_walk_minutes']} min from a "
-            f"gathering point; GET /indicators/mobility-safety")
+    return (
+        f"mobility and safety: {c['lane_km_built']} km of bike lanes built "
+        f"(+{c['lane_km_planned_2025']} km 2025, +{c['lane_km_planned_2030']} km 2030), "
+        f"{pct(c['share_lit'])} of street length lit (target {t['lit_share_2025'] * 100:g}%), "
+        f"{c['camera_density_km2']} cameras/km2 (targets {t['camera_density_km2_2025']:g}, "
+        f"{t['camera_density_km2_2030']:g}; "
+        f"{pct(c['camera_integrated_share'])} integrated), "
+        f"{pct(c['share_beyond_police_15'])} of residents "
+        f">{t['police_walk_minutes']} min from a police post "
+        f"({pct(c['share_beyond_police_15_night'])} at night), "
+        f"{pct(c['share_beyond_gathering_10'])} >{t['gathering_walk_minutes']} min from a "
+        f"gathering point; GET /indicators/mobility-safety"
+    )

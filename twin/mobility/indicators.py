@@ -35,6 +35,7 @@ class MobilityInputError(InvalidParameter):
 
 # -- pure functions (arrays in metres), each checked on hand-built cases -------------------
 
+
 def district_codes(names: np.ndarray, districts: list[str]) -> np.ndarray:
     """Position of each name in `districts`, -1 when it is none of them."""
     lookup = {name: i for i, name in enumerate(districts)}
@@ -47,14 +48,16 @@ def group_sum(values: np.ndarray, codes: np.ndarray, count: int) -> np.ndarray:
     return np.bincount(codes[keep], weights=np.asarray(values, float)[keep], minlength=count)
 
 
-def within_distance(x: np.ndarray, y: np.ndarray, features: np.ndarray,
-                    distance: float) -> np.ndarray:
+def within_distance(
+    x: np.ndarray, y: np.ndarray, features: np.ndarray, distance: float
+) -> np.ndarray:
     """Which points lie within `distance` metres (straight line) of any feature."""
     near = np.zeros(len(x), dtype=bool)
     if len(features) == 0 or len(x) == 0:
         return near
-    hit, _ = shapely.STRtree(features).query(shapely.points(x, y), predicate="dwithin",
-                                             distance=distance)
+    hit, _ = shapely.STRtree(features).query(
+        shapely.points(x, y), predicate="dwithin", distance=distance
+    )
     near[hit] = True
     return near
 
@@ -79,8 +82,9 @@ def line_length_by_district(lines: np.ndarray, shapes: np.ndarray) -> np.ndarray
     return out
 
 
-def lit_share(length_m: np.ndarray, lit: np.ndarray, codes: np.ndarray,
-              count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def lit_share(
+    length_m: np.ndarray, lit: np.ndarray, codes: np.ndarray, count: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Street km, lit km and the lit share of street length per district (NaN without streets)."""
     total = group_sum(length_m, codes, count) / 1000
     lit_km = group_sum(np.where(lit, length_m, 0.0), codes, count) / 1000
@@ -88,8 +92,9 @@ def lit_share(length_m: np.ndarray, lit: np.ndarray, codes: np.ndarray,
         return total, lit_km, np.where(total > 0, lit_km / total, np.nan)
 
 
-def unlit_street_groups(names: np.ndarray, length_m: np.ndarray, lit: np.ndarray,
-                        district: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+def unlit_street_groups(
+    names: np.ndarray, length_m: np.ndarray, lit: np.ndarray, district: np.ndarray
+) -> tuple[pd.DataFrame, np.ndarray]:
     """The unlit streets: per district and street name, the unlit length and segment count,
     longest first (unnamed segments are grouped as one "unnamed" street per district); with
     the group of each segment (-1 when lit), so the layer can draw each street."""
@@ -97,10 +102,14 @@ def unlit_street_groups(names: np.ndarray, length_m: np.ndarray, lit: np.ndarray
     frame["name"] = frame["name"].fillna("unnamed")
     frame["district"] = frame["district"].fillna("outside the districts")
     unlit = frame[~np.asarray(lit, bool)]
-    grouped = unlit.groupby(["district", "name"]).agg(unlit_m=("length_m", "sum"),
-                                                      segments=("length_m", "size")).reset_index()
-    grouped = grouped.sort_values(["unlit_m", "district", "name"], ascending=[False, True, True],
-                                  kind="stable").reset_index(drop=True)
+    grouped = (
+        unlit.groupby(["district", "name"])
+        .agg(unlit_m=("length_m", "sum"), segments=("length_m", "size"))
+        .reset_index()
+    )
+    grouped = grouped.sort_values(
+        ["unlit_m", "district", "name"], ascending=[False, True, True], kind="stable"
+    ).reset_index(drop=True)
     grouped["unlit_m"] = grouped["unlit_m"].astype(float).round(1)
     position = {key: i for i, key in enumerate(zip(grouped["district"], grouped["name"]))}
     group = np.full(len(frame), -1, dtype=np.int64)
@@ -108,16 +117,25 @@ def unlit_street_groups(names: np.ndarray, length_m: np.ndarray, lit: np.ndarray
     return grouped, group
 
 
-def unlit_streets(names: np.ndarray, length_m: np.ndarray, lit: np.ndarray,
-                  district: np.ndarray) -> list[dict[str, Any]]:
+def unlit_streets(
+    names: np.ndarray, length_m: np.ndarray, lit: np.ndarray, district: np.ndarray
+) -> list[dict[str, Any]]:
     """The unlit streets listed (see `unlit_street_groups`)."""
     grouped, _ = unlit_street_groups(names, length_m, lit, district)
-    return [{"district": r.district, "name": r.name, "unlit_m": float(r.unlit_m),
-             "segments": int(r.segments)} for r in grouped.itertuples()]
+    return [
+        {
+            "district": r.district,
+            "name": r.name,
+            "unlit_m": float(r.unlit_m),
+            "segments": int(r.segments),
+        }
+        for r in grouped.itertuples()
+    ]
 
 
-def cameras_by_district(codes: np.ndarray, integrated: np.ndarray, area_km2: np.ndarray
-                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def cameras_by_district(
+    codes: np.ndarray, integrated: np.ndarray, area_km2: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Cameras, integrated cameras, density per km2 and integrated share per district."""
     count = len(area_km2)
     total = group_sum(np.ones(len(codes)), codes, count)
@@ -128,37 +146,59 @@ def cameras_by_district(codes: np.ndarray, integrated: np.ndarray, area_km2: np.
     return total, linked, density, share
 
 
-def unwatched(site_x: np.ndarray, site_y: np.ndarray, camera_x: np.ndarray,
-              camera_y: np.ndarray, radius_m: float = 50.0) -> np.ndarray:
+def unwatched(
+    site_x: np.ndarray,
+    site_y: np.ndarray,
+    camera_x: np.ndarray,
+    camera_y: np.ndarray,
+    radius_m: float = 50.0,
+) -> np.ndarray:
     """Sites with no camera within `radius_m` metres."""
     return ~(nearest_camera_m(site_x, site_y, camera_x, camera_y) <= radius_m)
 
 
-def nearest_camera_m(site_x: np.ndarray, site_y: np.ndarray, camera_x: np.ndarray,
-                     camera_y: np.ndarray) -> np.ndarray:
+def nearest_camera_m(
+    site_x: np.ndarray, site_y: np.ndarray, camera_x: np.ndarray, camera_y: np.ndarray
+) -> np.ndarray:
     """Straight-line metres from each site to its nearest camera (inf without cameras)."""
     if len(camera_x) == 0 or len(site_x) == 0:
         return np.full(len(site_x), np.inf)
     distance, _ = cKDTree(np.column_stack([camera_x, camera_y])).query(
-        np.column_stack([site_x, site_y]))
+        np.column_stack([site_x, site_y])
+    )
     return distance
 
 
-def walk_minutes(network: WalkingNetwork, place_node: np.ndarray, place_snap_m: np.ndarray,
-                 source_x: np.ndarray, source_y: np.ndarray, *, mode: str = "slope",
-                 lit_only: bool = False, limit: float = 60.0) -> np.ndarray:
+def walk_minutes(
+    network: WalkingNetwork,
+    place_node: np.ndarray,
+    place_snap_m: np.ndarray,
+    source_x: np.ndarray,
+    source_y: np.ndarray,
+    *,
+    mode: str = "slope",
+    lit_only: bool = False,
+    limit: float = 60.0,
+) -> np.ndarray:
     """Minutes from each place to the nearest source over the walking network (one
     multi-source Dijkstra), inf when none within `limit`; `lit_only` walks lit streets only."""
     if len(source_x) == 0:
         return np.full(len(place_node), np.inf)
     nodes, snap = network.snap_xy(np.asarray(source_x, float), np.asarray(source_y, float))
-    cost, _ = network.nearest(nodes, network.snap_cost(snap, mode), mode=mode, limit=limit,
-                              towards=True, lit_only=lit_only)
+    cost, _ = network.nearest(
+        nodes,
+        network.snap_cost(snap, mode),
+        mode=mode,
+        limit=limit,
+        towards=True,
+        lit_only=lit_only,
+    )
     return cost[place_node] + network.snap_cost(np.asarray(place_snap_m, float), mode)
 
 
-def residents_beyond(minutes: np.ndarray, residents: np.ndarray, codes: np.ndarray,
-                     count: int, limit_minutes: float) -> tuple[np.ndarray, np.ndarray]:
+def residents_beyond(
+    minutes: np.ndarray, residents: np.ndarray, codes: np.ndarray, count: int, limit_minutes: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Residents per district and those of them farther than `limit_minutes` away (minutes
     compared as published, to the hundredth)."""
     total = group_sum(residents, codes, count)
@@ -167,6 +207,7 @@ def residents_beyond(minutes: np.ndarray, residents: np.ndarray, codes: np.ndarr
 
 
 # -- the document -------------------------------------------------------------------------
+
 
 def _share(part: float, whole: float) -> float | None:
     return round(float(part) / float(whole), 4) if whole > 0 else None
@@ -182,10 +223,11 @@ def _rows(conn: psycopg.Connection, name: str, **identifiers: str) -> list[tuple
 
 def _points(rows: list[tuple], first: int = 1) -> np.ndarray:
     """(n, 2) UTM coordinates from the columns of rows starting at `first`."""
-    return np.array([r[first:first + 2] for r in rows], float).reshape(-1, 2)
+    return np.array([r[first : first + 2] for r in rows], float).reshape(-1, 2)
 
 
 # -- the programme's figures (layers/_targets.yml) -------------------------------------------
+
 
 def input_layers() -> tuple[str, ...]:
     """Every layer (and the terrain) the indicators read: `feeds: [mobility]` in the catalog."""
@@ -206,6 +248,7 @@ def row_targets() -> dict[str, Any]:
 # -- the computation, in steps: each reads its layers and gives per-district columns and
 #    the city's members ------------------------------------------------------------------------
 
+
 @dataclass
 class Districts:
     """The districts and the residents counted in them (where their plot meets the network)."""
@@ -213,9 +256,9 @@ class Districts:
     names: list[str]
     shapes: np.ndarray
     area_km2: np.ndarray
-    residents: np.ndarray        # per plot
-    codes: np.ndarray            # district of each plot (-1: none)
-    people: np.ndarray           # residents per district
+    residents: np.ndarray  # per plot
+    codes: np.ndarray  # district of each plot (-1: none)
+    people: np.ndarray  # residents per district
 
     @property
     def count(self) -> int:
@@ -245,16 +288,24 @@ def districts_of(conn: psycopg.Connection, city: CityModel) -> Districts:
     shapes = shapely.from_wkb([r[2] for r in rows])
     residents = city.plots["residents"].to_numpy(float)
     codes = district_codes(city.plots["district"].to_numpy(), names)
-    return Districts(names=names, shapes=shapes, area_km2=shapely.area(shapes) / 1e6,
-                     residents=residents, codes=codes,
-                     people=group_sum(residents, codes, len(names)))
+    return Districts(
+        names=names,
+        shapes=shapes,
+        area_km2=shapely.area(shapes) / 1e6,
+        residents=residents,
+        codes=codes,
+        people=group_sum(residents, codes, len(names)),
+    )
 
 
 def base_section(d: Districts) -> Section:
-    return Section(rows={"residents": [int(v) for v in d.people],
-                         "area_km2": [_round(v, 2) for v in d.area_km2]},
-                   city={"residents": int(d.people.sum()),
-                         "area_km2": _round(float(d.area_km2.sum()))})
+    return Section(
+        rows={
+            "residents": [int(v) for v in d.people],
+            "area_km2": [_round(v, 2) for v in d.area_km2],
+        },
+        city={"residents": int(d.people.sum()), "area_km2": _round(float(d.area_km2.sum()))},
+    )
 
 
 def micromobility(conn: psycopg.Connection, city: CityModel, d: Districts) -> Section:
@@ -269,24 +320,35 @@ def micromobility(conn: psycopg.Connection, city: CityModel, d: Districts) -> Se
     total = {s: float(shapely.length(geoms[status == s]).sum() / 1000) for s in LANE_STATUSES}
     stations = _rows(conn, "layer_points", table="bikeshare_stations")
     station_xy = _points(stations)
-    near = within_distance(places.x, places.y,
-                           np.concatenate([geoms[status == "built"], shapely.points(station_xy)]),
-                           mobility_figure("bike_catchment_m"))
-    station_count = group_sum(np.ones(len(station_xy)),
-                              points_in_districts(station_xy[:, 0], station_xy[:, 1], d.shapes), n)
+    near = within_distance(
+        places.x,
+        places.y,
+        np.concatenate([geoms[status == "built"], shapely.points(station_xy)]),
+        mobility_figure("bike_catchment_m"),
+    )
+    station_count = group_sum(
+        np.ones(len(station_xy)),
+        points_in_districts(station_xy[:, 0], station_xy[:, 1], d.shapes),
+        n,
+    )
     near_total = group_sum(np.where(near, d.residents, 0), d.codes, n)
     people = float(d.people.sum())
     return Section(
-        rows={"residents_near_bike": [int(v) for v in near_total],
-              "share_near_bike": [_share(near_total[k], d.people[k]) for k in range(n)],
-              "bikeshare_stations": [int(v) for v in station_count],
-              **{f"lane_km_{s}": [_round(v) for v in lane_km[s]] for s in LANE_STATUSES}},
-        city={"residents_near_bike": int(near_total.sum()),
-              "share_near_bike": _share(near_total.sum(), people),
-              **{f"lane_km_{s}": _round(total[s]) for s in LANE_STATUSES},
-              "lane_km_2025": _round(total["built"] + total["planned_2025"]),
-              "lane_km_2030": _round(sum(total.values())),
-              "bikeshare_stations": len(stations)})
+        rows={
+            "residents_near_bike": [int(v) for v in near_total],
+            "share_near_bike": [_share(near_total[k], d.people[k]) for k in range(n)],
+            "bikeshare_stations": [int(v) for v in station_count],
+            **{f"lane_km_{s}": [_round(v) for v in lane_km[s]] for s in LANE_STATUSES},
+        },
+        city={
+            "residents_near_bike": int(near_total.sum()),
+            "share_near_bike": _share(near_total.sum(), people),
+            **{f"lane_km_{s}": _round(total[s]) for s in LANE_STATUSES},
+            "lane_km_2025": _round(total["built"] + total["planned_2025"]),
+            "lane_km_2030": _round(sum(total.values())),
+            "bikeshare_stations": len(stations),
+        },
+    )
 
 
 def lighting(conn: psycopg.Connection, d: Districts) -> Section:
@@ -297,21 +359,36 @@ def lighting(conn: psycopg.Connection, d: Districts) -> Section:
     names = np.array([r[1] for r in streets], dtype=object)
     lit = np.array([r[3] for r in streets], dtype=bool)
     length = np.array([r[4] for r in streets], float)
-    codes = points_in_districts(np.array([r[5] for r in streets], float),
-                                np.array([r[6] for r in streets], float), d.shapes)
+    codes = points_in_districts(
+        np.array([r[5] for r in streets], float), np.array([r[6] for r in streets], float), d.shapes
+    )
     street_km, lit_km, ratio = lit_share(length, lit, codes, d.count)
     groups, group = unlit_street_groups(names, length, lit, d.name_of(codes))
-    unlit = [{"district": r.district, "name": r.name, "unlit_m": float(r.unlit_m),
-              "segments": int(r.segments)} for r in groups.itertuples()]
+    unlit = [
+        {
+            "district": r.district,
+            "name": r.name,
+            "unlit_m": float(r.unlit_m),
+            "segments": int(r.segments),
+        }
+        for r in groups.itertuples()
+    ]
     return Section(
-        rows={"street_km": [_round(v) for v in street_km], "lit_km": [_round(v) for v in lit_km],
-              "share_lit": [_round(v, 4) for v in ratio],
-              "unlit_streets": [sum(1 for u in unlit if u["district"] == name)
-                                for name in d.names]},
-        city={"street_km": _round(street_km.sum()), "lit_km": _round(lit_km.sum()),
-              "share_lit": _share(lit_km.sum(), street_km.sum()), "unlit_streets": len(unlit)},
+        rows={
+            "street_km": [_round(v) for v in street_km],
+            "lit_km": [_round(v) for v in lit_km],
+            "share_lit": [_round(v, 4) for v in ratio],
+            "unlit_streets": [sum(1 for u in unlit if u["district"] == name) for name in d.names],
+        },
+        city={
+            "street_km": _round(street_km.sum()),
+            "lit_km": _round(lit_km.sum()),
+            "share_lit": _share(lit_km.sum(), street_km.sum()),
+            "unlit_streets": len(unlit),
+        },
         features={"street_id": ids, "street_group": group, "unlit_groups": groups},
-        lists={"unlit_streets": unlit})
+        lists={"unlit_streets": unlit},
+    )
 
 
 def cameras(conn: psycopg.Connection, d: Districts) -> Section:
@@ -322,31 +399,54 @@ def cameras(conn: psycopg.Connection, d: Districts) -> Section:
     integrated = np.array([r[0] for r in cams], dtype=bool)
     cam_xy = _points(cams)
     total, linked, density, share = cameras_by_district(
-        points_in_districts(cam_xy[:, 0], cam_xy[:, 1], d.shapes), integrated, d.area_km2)
+        points_in_districts(cam_xy[:, 0], cam_xy[:, 1], d.shapes), integrated, d.area_km2
+    )
     sites = _rows(conn, "watched_sites")
     site_xy = _points(sites, 4)
     near = nearest_camera_m(site_xy[:, 0], site_xy[:, 1], cam_xy[:, 0], cam_xy[:, 1])
     unwatched_ = ~(near <= mobility_figure("camera_watch_radius_m"))
     codes = points_in_districts(site_xy[:, 0], site_xy[:, 1], d.shapes)
-    open_sites = [{"layer": r[0], "id": int(r[1]), "kind": r[2], "name": r[3],
-                   "district": d.names[c] if c >= 0 else None, "nearest_camera_m": _round(m, 1)}
-                  for r, c, o, m in zip(sites, codes, unwatched_, near) if o]
+    open_sites = [
+        {
+            "layer": r[0],
+            "id": int(r[1]),
+            "kind": r[2],
+            "name": r[3],
+            "district": d.names[c] if c >= 0 else None,
+            "nearest_camera_m": _round(m, 1),
+        }
+        for r, c, o, m in zip(sites, codes, unwatched_, near)
+        if o
+    ]
     open_count = group_sum(unwatched_.astype(float), codes, n)
     site_count = group_sum(np.ones(len(sites)), codes, n)
     area = float(d.area_km2.sum())
     return Section(
-        rows={"cameras": [int(v) for v in total], "cameras_integrated": [int(v) for v in linked],
-              "camera_density_km2": [_round(v) for v in density],
-              "camera_integrated_share": [_round(v, 4) for v in share],
-              "watched_sites": [int(v) for v in site_count],
-              "sites_without_camera": [int(v) for v in open_count]},
-        city={"cameras": int(len(cams)), "cameras_integrated": int(integrated.sum()),
-              "camera_density_km2": _round(len(cams) / area) if area else None,
-              "camera_integrated_share": _share(integrated.sum(), len(cams)),
-              "watched_sites": len(sites), "sites_without_camera": len(open_sites)},
-        features={"sites": sites, "site_xy": site_xy, "site_near": near,
-                  "site_open": unwatched_, "site_district": d.name_of(codes)},
-        lists={"sites_without_camera": open_sites})
+        rows={
+            "cameras": [int(v) for v in total],
+            "cameras_integrated": [int(v) for v in linked],
+            "camera_density_km2": [_round(v) for v in density],
+            "camera_integrated_share": [_round(v, 4) for v in share],
+            "watched_sites": [int(v) for v in site_count],
+            "sites_without_camera": [int(v) for v in open_count],
+        },
+        city={
+            "cameras": int(len(cams)),
+            "cameras_integrated": int(integrated.sum()),
+            "camera_density_km2": _round(len(cams) / area) if area else None,
+            "camera_integrated_share": _share(integrated.sum(), len(cams)),
+            "watched_sites": len(sites),
+            "sites_without_camera": len(open_sites),
+        },
+        features={
+            "sites": sites,
+            "site_xy": site_xy,
+            "site_near": near,
+            "site_open": unwatched_,
+            "site_district": d.name_of(codes),
+        },
+        lists={"sites_without_camera": open_sites},
+    )
 
 
 def _beyond(minutes: np.ndarray, d: Districts, limit: float) -> np.ndarray:
@@ -363,25 +463,44 @@ def police(conn: psycopg.Connection, city: CityModel, d: Districts, mode: str) -
     codes = points_in_districts(xy[:, 0], xy[:, 1], d.shapes)
     kind = np.array([r[0] for r in posts], dtype=object)
     limit = mobility_figure("police_walk_minutes")
-    day, night = (_beyond(walk_minutes(network, places.node, places.snap_m, xy[:, 0], xy[:, 1],
-                                       mode=mode, lit_only=lit, limit=limit + 1), d, limit)
-                  for lit in (False, True))
+    day, night = (
+        _beyond(
+            walk_minutes(
+                network,
+                places.node,
+                places.snap_m,
+                xy[:, 0],
+                xy[:, 1],
+                mode=mode,
+                lit_only=lit,
+                limit=limit + 1,
+            ),
+            d,
+            limit,
+        )
+        for lit in (False, True)
+    )
     people = float(d.people.sum())
     return Section(
-        rows={"service_centres": [int(v) for v in group_sum(
-                  (kind == "service_centre").astype(float), codes, n)],
-              "police_posts": [int(v) for v in group_sum((kind == "post").astype(float),
-                                                         codes, n)],
-              "residents_beyond_police_15": [int(v) for v in day],
-              "share_beyond_police_15": [_share(day[k], d.people[k]) for k in range(n)],
-              "residents_beyond_police_15_night": [int(v) for v in night],
-              "share_beyond_police_15_night": [_share(night[k], d.people[k]) for k in range(n)]},
-        city={"service_centres": sum(1 for r in posts if r[0] == "service_centre"),
-              "police_posts": sum(1 for r in posts if r[0] == "post"),
-              "residents_beyond_police_15": int(day.sum()),
-              "share_beyond_police_15": _share(day.sum(), people),
-              "residents_beyond_police_15_night": int(night.sum()),
-              "share_beyond_police_15_night": _share(night.sum(), people)})
+        rows={
+            "service_centres": [
+                int(v) for v in group_sum((kind == "service_centre").astype(float), codes, n)
+            ],
+            "police_posts": [int(v) for v in group_sum((kind == "post").astype(float), codes, n)],
+            "residents_beyond_police_15": [int(v) for v in day],
+            "share_beyond_police_15": [_share(day[k], d.people[k]) for k in range(n)],
+            "residents_beyond_police_15_night": [int(v) for v in night],
+            "share_beyond_police_15_night": [_share(night[k], d.people[k]) for k in range(n)],
+        },
+        city={
+            "service_centres": sum(1 for r in posts if r[0] == "service_centre"),
+            "police_posts": sum(1 for r in posts if r[0] == "post"),
+            "residents_beyond_police_15": int(day.sum()),
+            "share_beyond_police_15": _share(day.sum(), people),
+            "residents_beyond_police_15_night": int(night.sum()),
+            "share_beyond_police_15_night": _share(night.sum(), people),
+        },
+    )
 
 
 def gathering(conn: psycopg.Connection, city: CityModel, d: Districts, mode: str) -> Section:
@@ -390,16 +509,30 @@ def gathering(conn: psycopg.Connection, city: CityModel, d: Districts, mode: str
     points = _rows(conn, "layer_points", table="gathering_points")
     xy = _points(points)
     limit = mobility_figure("gathering_walk_minutes")
-    beyond = _beyond(walk_minutes(city.network, places.node, places.snap_m, xy[:, 0], xy[:, 1],
-                                  mode=mode, limit=limit + 1), d, limit)
+    beyond = _beyond(
+        walk_minutes(
+            city.network, places.node, places.snap_m, xy[:, 0], xy[:, 1], mode=mode, limit=limit + 1
+        ),
+        d,
+        limit,
+    )
     return Section(
-        rows={"gathering_points": [int(v) for v in group_sum(
-                  np.ones(len(xy)), points_in_districts(xy[:, 0], xy[:, 1], d.shapes), n)],
-              "residents_beyond_gathering_10": [int(v) for v in beyond],
-              "share_beyond_gathering_10": [_share(beyond[k], d.people[k]) for k in range(n)]},
-        city={"gathering_points": len(points),
-              "residents_beyond_gathering_10": int(beyond.sum()),
-              "share_beyond_gathering_10": _share(beyond.sum(), float(d.people.sum()))})
+        rows={
+            "gathering_points": [
+                int(v)
+                for v in group_sum(
+                    np.ones(len(xy)), points_in_districts(xy[:, 0], xy[:, 1], d.shapes), n
+                )
+            ],
+            "residents_beyond_gathering_10": [int(v) for v in beyond],
+            "share_beyond_gathering_10": [_share(beyond[k], d.people[k]) for k in range(n)],
+        },
+        city={
+            "gathering_points": len(points),
+            "residents_beyond_gathering_10": int(beyond.sum()),
+            "share_beyond_gathering_10": _share(beyond.sum(), float(d.people.sum())),
+        },
+    )
 
 
 def early_warning(conn: psycopg.Connection, d: Districts) -> Section:
@@ -409,33 +542,61 @@ def early_warning(conn: psycopg.Connection, d: Districts) -> Section:
     codes = points_in_districts(xy[:, 0], xy[:, 1], d.shapes)
     existing = np.array([r[0] == "existing" for r in stations], dtype=bool)
     return Section(
-        rows={"eew_stations": [int(v) for v in group_sum(np.ones(len(stations)), codes, d.count)],
-              "eew_stations_existing": [int(v) for v in group_sum(existing.astype(float), codes,
-                                                                   d.count)]},
-        city={"eew_stations": len(stations), "eew_stations_existing": int(existing.sum())})
+        rows={
+            "eew_stations": [int(v) for v in group_sum(np.ones(len(stations)), codes, d.count)],
+            "eew_stations_existing": [
+                int(v) for v in group_sum(existing.astype(float), codes, d.count)
+            ],
+        },
+        city={"eew_stations": len(stations), "eew_stations_existing": int(existing.sum())},
+    )
 
 
 def fifteen_day_night(city: CityModel, d: Districts, mode: str) -> Section:
     """The share of residents with all six 15-minute categories by day and at night (walking
     lit streets only), per district and for the city."""
     everyone = (np.zeros(len(d.codes), np.int64), 1)
-    day, night = (coverage(place_minutes(node_access(city, mode, lit_only=lit),
-                                         city.plot_places, False),
-                           d.residents, [(d.codes, d.count), everyone])
-                  for lit in (False, True))
-    return Section(rows={"share_all_six_day": [day[0][k]["share_all_six"]
-                                               for k in range(d.count)],
-                         "share_all_six_night": [night[0][k]["share_all_six"]
-                                                 for k in range(d.count)]},
-                   city={"share_all_six_day": day[1][0]["share_all_six"],
-                         "share_all_six_night": night[1][0]["share_all_six"]})
+    day, night = (
+        coverage(
+            place_minutes(node_access(city, mode, lit_only=lit), city.plot_places, False),
+            d.residents,
+            [(d.codes, d.count), everyone],
+        )
+        for lit in (False, True)
+    )
+    return Section(
+        rows={
+            "share_all_six_day": [day[0][k]["share_all_six"] for k in range(d.count)],
+            "share_all_six_night": [night[0][k]["share_all_six"] for k in range(d.count)],
+        },
+        city={
+            "share_all_six_day": day[1][0]["share_all_six"],
+            "share_all_six_night": night[1][0]["share_all_six"],
+        },
+    )
 
 
 # The order of the members on each district's row and on the city's row.
-ROW_ORDER = ("base", "micromobility", "lighting", "cameras", "police", "gathering",
-             "early_warning", "fifteen")
-CITY_ORDER = ("base", "micromobility", "lighting", "cameras", "police", "early_warning",
-              "gathering", "fifteen")
+ROW_ORDER = (
+    "base",
+    "micromobility",
+    "lighting",
+    "cameras",
+    "police",
+    "gathering",
+    "early_warning",
+    "fifteen",
+)
+CITY_ORDER = (
+    "base",
+    "micromobility",
+    "lighting",
+    "cameras",
+    "police",
+    "early_warning",
+    "gathering",
+    "fifteen",
+)
 
 
 def compute(conn: psycopg.Connection, city: CityModel, mode: str = "slope") -> dict[str, Any]:
@@ -443,8 +604,9 @@ def compute(conn: psycopg.Connection, city: CityModel, mode: str = "slope") -> d
     return compute_with_features(conn, city, mode)[0]
 
 
-def compute_with_features(conn: psycopg.Connection, city: CityModel, mode: str = "slope"
-                          ) -> tuple[dict[str, Any], dict[str, Any]]:
+def compute_with_features(
+    conn: psycopg.Connection, city: CityModel, mode: str = "slope"
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The indicators document and what the published layers draw from it: each street's
     unlit-street group and the watched sites with their nearest camera. Each step is timed
     (`computed.section_s`, for `twin bench mobility`)."""
@@ -473,23 +635,38 @@ def compute_with_features(conn: psycopg.Connection, city: CityModel, mode: str =
     return _document(d, sections, mode, city, timings)
 
 
-def _document(d: Districts, sections: dict[str, Section], mode: str, city: CityModel,
-              timings: dict[str, float]) -> tuple[dict[str, Any], dict[str, Any]]:
+def _document(
+    d: Districts,
+    sections: dict[str, Section],
+    mode: str,
+    city: CityModel,
+    timings: dict[str, float],
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The steps' results as the document (rows per district with their targets, the city's
     row, the lists) and the features the published layers draw."""
     figures = row_targets()
-    rows = [{"district": name, **{key: values[k] for part in ROW_ORDER
-                                  for key, values in sections[part].rows.items()}, **figures}
-            for k, name in enumerate(d.names)]
+    rows = [
+        {
+            "district": name,
+            **{key: values[k] for part in ROW_ORDER for key, values in sections[part].rows.items()},
+            **figures,
+        }
+        for k, name in enumerate(d.names)
+    ]
     network = city.network
     document = {
         "city": {key: value for part in CITY_ORDER for key, value in sections[part].city.items()},
-        "districts": rows, "targets": targets(),
+        "districts": rows,
+        "targets": targets(),
         "unlit_streets": sections["lighting"].lists["unlit_streets"],
         "sites_without_camera": sections["cameras"].lists["sites_without_camera"],
-        "computed": {"mode": mode if network.slope_aware else "flat",
-                     "slope_aware": bool(network.slope_aware and mode == "slope"),
-                     "residents_counted_at": "plots", "night": "lit streets only",
-                     "lit": "derived from the lighting network (twin/mobility/lighting.py)",
-                     "section_s": timings}}
+        "computed": {
+            "mode": mode if network.slope_aware else "flat",
+            "slope_aware": bool(network.slope_aware and mode == "slope"),
+            "residents_counted_at": "plots",
+            "night": "lit streets only",
+            "lit": "derived from the lighting network (twin/mobility/lighting.py)",
+            "section_s": timings,
+        },
+    }
     return document, {**sections["lighting"].features, **sections["cameras"].features}

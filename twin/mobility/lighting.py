@@ -51,18 +51,26 @@ def lit_length(streets: np.ndarray, lines: np.ndarray, reach_m: float = LIT_REAC
     owner = street[which]
     start = shapely.line_locate_point(streets[owner], shapely.get_point(parts, 0))
     end = shapely.line_locate_point(streets[owner], shapely.get_point(parts, -1))
-    spans = pd.DataFrame({"owner": owner, "lo": np.fmin(start, end), "hi": np.fmax(start, end)}
-                         ).dropna().sort_values(["owner", "lo"], kind="stable")
+    spans = (
+        pd.DataFrame({"owner": owner, "lo": np.fmin(start, end), "hi": np.fmax(start, end)})
+        .dropna()
+        .sort_values(["owner", "lo"], kind="stable")
+    )
     # union of the intervals per street: each adds what lies beyond the furthest end before it
     reached = spans.groupby("owner")["hi"].cummax().groupby(spans["owner"]).shift(1)
-    added = np.clip(spans["hi"].to_numpy() - np.fmax(spans["lo"].to_numpy(), reached.to_numpy()),
-                    0, None)
+    added = np.clip(
+        spans["hi"].to_numpy() - np.fmax(spans["lo"].to_numpy(), reached.to_numpy()), 0, None
+    )
     covered += np.bincount(spans["owner"].to_numpy(), weights=added, minlength=len(streets))
     return np.minimum(covered, shapely.length(streets))
 
 
-def street_lit(streets: np.ndarray, lines: np.ndarray, reach_m: float = LIT_REACH_M,
-               min_share: float = LIT_MIN_SHARE) -> np.ndarray:
+def street_lit(
+    streets: np.ndarray,
+    lines: np.ndarray,
+    reach_m: float = LIT_REACH_M,
+    min_share: float = LIT_MIN_SHARE,
+) -> np.ndarray:
     """Which streets are lit: at least `min_share` of their length within `reach_m` of a line
     (a zero-length segment is lit when it touches the reach)."""
     streets = np.asarray(streets, dtype=object)
@@ -71,7 +79,8 @@ def street_lit(streets: np.ndarray, lines: np.ndarray, reach_m: float = LIT_REAC
     near = np.zeros(len(streets), dtype=bool)
     if len(streets) and len(lines):
         hit, _ = shapely.STRtree(shapely.get_parts(np.asarray(lines, dtype=object))).query(
-            streets, predicate="dwithin", distance=reach_m)
+            streets, predicate="dwithin", distance=reach_m
+        )
         near[hit] = True
     return np.where(length > 0, covered >= min_share * length - 1e-6, near)
 
@@ -81,21 +90,35 @@ def derive_street_lighting(conn: psycopg.Connection) -> dict[str, Any]:
     started = time.perf_counter()
     streets = conn.execute(query("mobility/street_geometries")).fetchall()
     lines = conn.execute(query("mobility/lighting_lines")).fetchall()
-    report: dict[str, Any] = {"segments": len(streets), "lighting_lines": len(lines),
-                              "reach_m": LIT_REACH_M, "min_share": LIT_MIN_SHARE}
+    report: dict[str, Any] = {
+        "segments": len(streets),
+        "lighting_lines": len(lines),
+        "reach_m": LIT_REACH_M,
+        "min_share": LIT_MIN_SHARE,
+    }
     if not streets or not lines:
-        report.update(source="streets.lit as loaded (no lighting line in the twin)", changed=0,
-                      seconds=round(time.perf_counter() - started, 3))
+        report.update(
+            source="streets.lit as loaded (no lighting line in the twin)",
+            changed=0,
+            seconds=round(time.perf_counter() - started, 3),
+        )
         return report
     ids = np.array([r[0] for r in streets], dtype=np.int64)
     before = np.array([r[1] for r in streets], dtype=object)
-    lit = street_lit(shapely.from_wkb([r[2] for r in streets]),
-                     shapely.from_wkb([r[0] for r in lines]))
+    lit = street_lit(
+        shapely.from_wkb([r[2] for r in streets]), shapely.from_wkb([r[0] for r in lines])
+    )
     changed = np.array([b is None or bool(b) != bool(v) for b, v in zip(before, lit)], dtype=bool)
     if changed.any():
-        conn.execute(query("mobility/set_street_lit"),
-                     {"ids": ids[changed].tolist(), "lit": lit[changed].tolist()})
-    report.update(source="lighting network", lit_segments=int(lit.sum()),
-                  changed=int(changed.sum()), seconds=round(time.perf_counter() - started, 3))
+        conn.execute(
+            query("mobility/set_street_lit"),
+            {"ids": ids[changed].tolist(), "lit": lit[changed].tolist()},
+        )
+    report.update(
+        source="lighting network",
+        lit_segments=int(lit.sum()),
+        changed=int(changed.sum()),
+        seconds=round(time.perf_counter() - started, 3),
+    )
     LOG.info("street lighting derived", extra={"fields": report})
     return report

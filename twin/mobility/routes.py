@@ -39,12 +39,15 @@ async def mobility_safety(request: Request) -> Response:
         rows = [d for d in document["districts"] if d["district"] == district]
         if not rows:
             known = ", ".join(d["district"] for d in document["districts"])
-            return render(InvalidParameter(f"unknown district {district!r}: use one of "
-                                           f"{known}"))
-        document = dict(document, districts=rows,
-                        unlit_streets=[u for u in document["unlit_streets"]
-                                       if u["district"] == district],
-                        sites_without_camera=[s for s in document["sites_without_camera"]
-                                              if s["district"] == district])
-    return Response(orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY),
-                    media_type="application/json")
+            return render(InvalidParameter(f"unknown district {district!r}: use one of {known}"))
+        document = dict(
+            document,
+            districts=rows,
+            unlit_streets=[u for u in document["unlit_streets"] if u["district"] == district],
+            sites_without_camera=[
+                s for s in document["sites_without_camera"] if s["district"] == district
+            ],
+        )
+    return Response(
+        orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json"
+    )

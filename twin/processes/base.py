@@ -38,8 +38,9 @@ def shown(value: Any) -> str:
     return text if len(text) <= SHOWN else text[:SHOWN] + f"... ({len(text)} characters)"
 
 
-def number(inputs: dict[str, Any], name: str, low: float, high: float,
-           required: bool = True) -> float | None:
+def number(
+    inputs: dict[str, Any], name: str, low: float, high: float, required: bool = True
+) -> float | None:
     """A finite JSON number within low..high (NaN, Infinity and booleans are refused)."""
     value = inputs.get(name)
     if value is None:
@@ -63,14 +64,17 @@ def feature_id(value: Any, name: str) -> int:
     """A feature id: a JSON integer or its canonical ASCII text, 0..2^63-1 (bigint)."""
     if isinstance(value, str):
         if not ID_TEXT.fullmatch(value):
-            raise ProcessInputError(f"input {name!r} must be an integer id (ASCII digits "
-                                    f"without sign or leading zeros), got {shown(value)}")
+            raise ProcessInputError(
+                f"input {name!r} must be an integer id (ASCII digits "
+                f"without sign or leading zeros), got {shown(value)}"
+            )
         return int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise ProcessInputError(f"input {name!r} must be an integer id, got {shown(value)}")
     if not 0 <= value <= MAX_ID:
-        raise ProcessInputError(f"input {name!r} = {shown(value)} is not an id: ids are "
-                                f"0..{MAX_ID}")
+        raise ProcessInputError(
+            f"input {name!r} = {shown(value)} is not an id: ids are 0..{MAX_ID}"
+        )
     return value
 
 
@@ -87,16 +91,16 @@ def id_list(inputs: dict[str, Any], name: str) -> list[int] | None:
     if value is None:
         return None
     if not isinstance(value, list):
-        raise ProcessInputError(f"input {name!r} must be a list of integer ids, "
-                                f"got {shown(value)}")
+        raise ProcessInputError(f"input {name!r} must be a list of integer ids, got {shown(value)}")
     return [feature_id(each, f"{name}[{i}]") for i, each in enumerate(value)]
 
 
 def choice(inputs: dict[str, Any], name: str, options: tuple[str, ...], default: str) -> str:
     value = inputs.get(name, default)
     if not isinstance(value, str) or value not in options:
-        raise ProcessInputError(f"input {name!r} must be one of {', '.join(options)}, "
-                                f"got {shown(value)}")
+        raise ProcessInputError(
+            f"input {name!r} must be one of {', '.join(options)}, got {shown(value)}"
+        )
     return value
 
 
@@ -124,40 +128,76 @@ class TwinProcessor(BaseProcessor):
             raise ProcessInputError("inputs must be a JSON object")
         unknown = sorted(set(data) - set(self.known_inputs))
         if unknown:
-            raise ProcessInputError(f"unknown input(s) {', '.join(map(shown, unknown[:5]))}; "
-                                    f"this process "
-                                    f"takes {', '.join(self.known_inputs)}")
+            raise ProcessInputError(
+                f"unknown input(s) {', '.join(map(shown, unknown[:5]))}; "
+                f"this process "
+                f"takes {', '.join(self.known_inputs)}"
+            )
         try:
             return "application/json", self.run(data)
         except AnalysisInputError as exc:
             raise ProcessInputError(str(exc)) from None
 
 
-def literal(title: str, description: str, schema: dict[str, Any],
-            min_occurs: int = 0) -> dict[str, Any]:
-    return {"title": title, "description": description, "schema": schema,
-            "minOccurs": min_occurs, "maxOccurs": 1}
+def literal(
+    title: str, description: str, schema: dict[str, Any], min_occurs: int = 0
+) -> dict[str, Any]:
+    return {
+        "title": title,
+        "description": description,
+        "schema": schema,
+        "minOccurs": min_occurs,
+        "maxOccurs": 1,
+    }
 
 
-def metadata(process_id: str, title: str, description: str, inputs: dict[str, Any],
-             output_title: str, example: dict[str, Any]) -> dict[str, Any]:
-    return {"version": "1.0.0", "id": process_id, "title": {"en": title},
-            "description": {"en": description}, "jobControlOptions": ["sync-execute"],
-            "keywords": ["15-minute city", "walkability", "Almaty"],
-            "links": [{"type": "application/json", "rel": "related",
-                       "title": "City indicators", "href": "../../indicators"}],
-            "inputs": inputs,
-            "outputs": {"result": {"title": output_title,
-                                   "schema": {"type": "object",
-                                              "contentMediaType": "application/json"}}},
-            "example": {"inputs": example}}
+def metadata(
+    process_id: str,
+    title: str,
+    description: str,
+    inputs: dict[str, Any],
+    output_title: str,
+    example: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "version": "1.0.0",
+        "id": process_id,
+        "title": {"en": title},
+        "description": {"en": description},
+        "jobControlOptions": ["sync-execute"],
+        "keywords": ["15-minute city", "walkability", "Almaty"],
+        "links": [
+            {
+                "type": "application/json",
+                "rel": "related",
+                "title": "City indicators",
+                "href": "../../indicators",
+            }
+        ],
+        "inputs": inputs,
+        "outputs": {
+            "result": {
+                "title": output_title,
+                "schema": {"type": "object", "contentMediaType": "application/json"},
+            }
+        },
+        "example": {"inputs": example},
+    }
 
 
-LON = literal("Longitude", "WGS84 longitude of the place (inside the city).",
-              {"type": "number", "minimum": -180, "maximum": 180})
-LAT = literal("Latitude", "WGS84 latitude of the place (inside the city).",
-              {"type": "number", "minimum": -90, "maximum": 90})
-MODE = literal("Walking mode", "slope: Tobler's hiking function on the terrain (default); "
-               "flat: 4.8 km/h everywhere.", {"type": "string", "enum": list(MODES),
-                                               "default": "slope"})
+LON = literal(
+    "Longitude",
+    "WGS84 longitude of the place (inside the city).",
+    {"type": "number", "minimum": -180, "maximum": 180},
+)
+LAT = literal(
+    "Latitude",
+    "WGS84 latitude of the place (inside the city).",
+    {"type": "number", "minimum": -90, "maximum": 90},
+)
+MODE = literal(
+    "Walking mode",
+    "slope: Tobler's hiking function on the terrain (default); flat: 4.8 km/h everywhere.",
+    {"type": "string", "enum": list(MODES), "default": "slope"},
+)
 PLOT_ID = literal("Plot id", "The id of a feature in the plots collection.", {"type": "integer"})

@@ -7,17 +7,30 @@ from typing import Any
 from twin.analysis.city import current_city
 from twin.analysis.reports import fifteen_minute_report
 from twin.db.pool import connection
-from twin.processes.base import (LAT, LON, MODE, MODES, PLOT_ID, ProcessInputError,
-                                 TwinProcessor, choice, integer, metadata, number)
+from twin.processes.base import (
+    LAT,
+    LON,
+    MODE,
+    MODES,
+    PLOT_ID,
+    ProcessInputError,
+    TwinProcessor,
+    choice,
+    integer,
+    metadata,
+    number,
+)
 
 PROCESS_METADATA = metadata(
-    "fifteen-minute-report", "15-minute report",
+    "fifteen-minute-report",
+    "15-minute report",
     "For a point (lon, lat) or a plot (plot_id): walking minutes to the nearest amenity of each "
     "category (education, healthcare, commerce, culture_sport, parks, transit), the nearest "
     "one by name, the categories missing within 15 minutes, and the walkability score.",
     {"lon": LON, "lat": LAT, "plot_id": PLOT_ID, "mode": MODE},
     "Minutes per category, nearest amenities, missing categories and score",
-    {"lon": 76.9455, "lat": 43.2389})
+    {"lon": 76.9455, "lat": 43.2389},
+)
 
 
 class FifteenMinuteReportProcessor(TwinProcessor):

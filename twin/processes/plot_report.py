@@ -10,12 +10,15 @@ from twin.db.pool import connection
 from twin.processes.base import MODE, MODES, PLOT_ID, TwinProcessor, choice, integer, metadata
 
 PROCESS_METADATA = metadata(
-    "plot-report", "Plot report",
+    "plot-report",
+    "Plot report",
     "For a plot: land use, zoning and height limit, seismic intensity zone, distance to the "
     "nearest active fault and whether it lies in a fault setback, metres to the nearest line "
     "of each utility network, 15-minute access, park access and walkability.",
     {"plot_id": {**PLOT_ID, "minOccurs": 1}, "mode": MODE},
-    "The plot's facts", {"plot_id": 1})
+    "The plot's facts",
+    {"plot_id": 1},
+)
 
 
 class PlotReportProcessor(TwinProcessor):

@@ -7,27 +7,58 @@ from typing import Any
 from twin.analysis.city import current_city
 from twin.analysis.scenario import run_scenario
 from twin.db.pool import connection
-from twin.processes.base import (MODE, MODES, ProcessInputError, TwinProcessor, choice, id_list,
-                                 literal, metadata, shown)
+from twin.processes.base import (
+    MODE,
+    MODES,
+    ProcessInputError,
+    TwinProcessor,
+    choice,
+    id_list,
+    literal,
+    metadata,
+    shown,
+)
 
 PROCESS_METADATA = metadata(
-    "scenario", "What-if scenario",
+    "scenario",
+    "What-if scenario",
     "Add amenities (GeoJSON points with properties.category and optional kind, name) or parks "
     "(polygons with properties.kind), remove stored amenities or parks by id, and get the "
     "15-minute and park indicators before, after and their difference for the city, each "
     "district and polycentre, with the H3 cells whose access changed. Stored data is not "
     "changed.",
-    {"add": literal("Features to add", "GeoJSON FeatureCollection of amenities (Point) and "
-                    "parks (Polygon/MultiPolygon).", {"type": "object"}),
-     "remove_amenities": literal("Amenities to remove", "ids in the amenities collection.",
-                                 {"type": "array", "items": {"type": "integer"}}),
-     "remove_parks": literal("Parks to remove", "ids in the parks collection.",
-                             {"type": "array", "items": {"type": "integer"}}),
-     "mode": MODE},
+    {
+        "add": literal(
+            "Features to add",
+            "GeoJSON FeatureCollection of amenities (Point) and parks (Polygon/MultiPolygon).",
+            {"type": "object"},
+        ),
+        "remove_amenities": literal(
+            "Amenities to remove",
+            "ids in the amenities collection.",
+            {"type": "array", "items": {"type": "integer"}},
+        ),
+        "remove_parks": literal(
+            "Parks to remove",
+            "ids in the parks collection.",
+            {"type": "array", "items": {"type": "integer"}},
+        ),
+        "mode": MODE,
+    },
     "Indicators before, after and delta, and the changed cells as GeoJSON",
-    {"add": {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [76.85, 43.22]},
-         "properties": {"category": "education", "kind": "school", "name": "New school"}}]}})
+    {
+        "add": {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "geometry": {"type": "Point", "coordinates": [76.85, 43.22]},
+                    "properties": {"category": "education", "kind": "school", "name": "New school"},
+                }
+            ],
+        }
+    },
+)
 
 
 class ScenarioProcessor(TwinProcessor):
@@ -58,16 +89,20 @@ def check_added_features(add: Any) -> None:
         if not isinstance(feature, dict):
             continue
         if not isinstance(feature.get("geometry"), dict):
-            raise ProcessInputError(f"add.features[{i}].geometry must be a GeoJSON geometry "
-                                    f"object, got {shown(feature.get('geometry'))}")
+            raise ProcessInputError(
+                f"add.features[{i}].geometry must be a GeoJSON geometry "
+                f"object, got {shown(feature.get('geometry'))}"
+            )
         properties = feature.get("properties")
         if properties is None:
             continue
         if not isinstance(properties, dict):
-            raise ProcessInputError(f"add.features[{i}].properties must be an object, "
-                                    f"got {shown(properties)}")
+            raise ProcessInputError(
+                f"add.features[{i}].properties must be an object, got {shown(properties)}"
+            )
         for name in ADDED_TEXT_PROPERTIES:
             value = properties.get(name)
             if value is not None and not isinstance(value, str):
-                raise ProcessInputError(f"add.features[{i}].properties.{name} must be text, "
-                                        f"got {shown(value)}")
+                raise ProcessInputError(
+                    f"add.features[{i}].properties.{name} must be text, got {shown(value)}"
+                )

@@ -52,8 +52,9 @@ class TwinFeatureProvider(BaseProvider):
         # `datetime` on a versioned layer reads the change history ("as of"), not a property:
         # the marker keeps datetime in the OpenAPI document without naming a property as
         # the collection's primary instant in the queryables and schema
-        self.time_field = AS_OF_TIME_FIELD if self.layer.name in VERSIONED_LAYERS \
-            else self.layer.temporal
+        self.time_field = (
+            AS_OF_TIME_FIELD if self.layer.name in VERSIONED_LAYERS else self.layer.temporal
+        )
         self.get_fields()
 
     def get_fields(self) -> dict[str, dict[str, Any]]:
@@ -69,48 +70,86 @@ class TwinFeatureProvider(BaseProvider):
                         f"{prop.title or prop.name}. The items datetime parameter of this "
                         "collection answers 'as of' queries from the change history; select "
                         f"on {prop.name} with a CQL2 filter, e.g. filter={prop.name} >= "
-                        "DATE('2020-01-01') or T_INTERSECTS(...)")
+                        "DATE('2020-01-01') or T_INTERSECTS(...)"
+                    )
                 self._fields[prop.name] = field
         return self._fields
 
-    def _items_query(self, offset: int, limit: int, resulttype: str, bbox: list[float],
-                     datetime_: str | None, properties: list[tuple[str, str]],
-                     sortby: list[dict[str, str]], select_properties: list[str],
-                     skip_geometry: bool, crs_transform_spec: Any,
-                     filterq: Any) -> p.ItemsQuery:
+    def _items_query(
+        self,
+        offset: int,
+        limit: int,
+        resulttype: str,
+        bbox: list[float],
+        datetime_: str | None,
+        properties: list[tuple[str, str]],
+        sortby: list[dict[str, str]],
+        select_properties: list[str],
+        skip_geometry: bool,
+        crs_transform_spec: Any,
+        filterq: Any,
+    ) -> p.ItemsQuery:
         extra = dict(properties)
         equals = p.equality_params({k: v for k, v in extra.items()}, self.layer)
-        sort = ",".join(("-" if s.get("order") == "-" else "") + s["property"]
-                        for s in sortby)
+        sort = ",".join(("-" if s.get("order") == "-" else "") + s["property"] for s in sortby)
         target = getattr(crs_transform_spec, "target_crs_uri", None)
         compiled = None
         if filterq is not None:
             from pygeofilter.backends.cql2_json import to_cql2
 
-            compiled = compile_filter(self.layer, to_cql2(filterq), "cql2-json",  # JSON text
-                                      crs_by_uri(None))
+            compiled = compile_filter(
+                self.layer,
+                to_cql2(filterq),
+                "cql2-json",  # JSON text
+                crs_by_uri(None),
+            )
         return p.ItemsQuery(
-            layer=self.layer, limit=limit, offset=offset,
+            layer=self.layer,
+            limit=limit,
+            offset=offset,
             bbox=p.bbox_param(",".join(map(str, bbox))) if bbox else None,
             datetime=p.datetime_param(datetime_, self.layer),
             as_of=p.as_of_param(datetime_, self.layer),
-            equals=equals, sortby=p.sortby_param(sort or None, self.layer),
+            equals=equals,
+            sortby=p.sortby_param(sort or None, self.layer),
             properties=p.properties_param(",".join(select_properties), self.layer)
-            if select_properties else None,
-            skip_geometry=skip_geometry, crs=crs_by_uri(target), filter=compiled,
-            hits_only=resulttype == "hits")
+            if select_properties
+            else None,
+            skip_geometry=skip_geometry,
+            crs=crs_by_uri(target),
+            filter=compiled,
+            hits_only=resulttype == "hits",
+        )
 
-    def query(self, offset: int = 0, limit: int = 10, resulttype: str = "results",
-              bbox: list[float] | None = None, datetime_: str | None = None,
-              properties: list[tuple[str, str]] | None = None,
-              sortby: list[dict[str, str]] | None = None,
-              select_properties: list[str] | None = None, skip_geometry: bool = False,
-              crs_transform_spec: Any = None, filterq: Any = None,
-              **kwargs: Any) -> dict[str, Any]:
+    def query(
+        self,
+        offset: int = 0,
+        limit: int = 10,
+        resulttype: str = "results",
+        bbox: list[float] | None = None,
+        datetime_: str | None = None,
+        properties: list[tuple[str, str]] | None = None,
+        sortby: list[dict[str, str]] | None = None,
+        select_properties: list[str] | None = None,
+        skip_geometry: bool = False,
+        crs_transform_spec: Any = None,
+        filterq: Any = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
         try:
-            q = self._items_query(offset, limit, resulttype, bbox or [], datetime_,
-                                  properties or [], sortby or [], select_properties or [],
-                                  skip_geometry, crs_transform_spec, filterq)
+            q = self._items_query(
+                offset,
+                limit,
+                resulttype,
+                bbox or [],
+                datetime_,
+                properties or [],
+                sortby or [],
+                select_properties or [],
+                skip_geometry,
+                crs_transform_spec,
+                filterq,
+            )
             with connection() as conn:
                 page = fetch_page(conn, q)
         except FeatureQueryError as exc:
@@ -123,15 +162,19 @@ class TwinFeatureProvider(BaseProvider):
             message = database_refusal(exc)
             raise ProviderInvalidQueryError(message, user_msg=message) from None
         features = orjson.loads(b"[" + page.features + b"]")
-        return {"type": "FeatureCollection", "features": features, **page.members(),
-                "numberReturned": page.returned}
+        return {
+            "type": "FeatureCollection",
+            "features": features,
+            **page.members(),
+            "numberReturned": page.returned,
+        }
 
-    def get(self, identifier: str, crs_transform_spec: Any = None,
-            **kwargs: Any) -> dict[str, Any]:
+    def get(self, identifier: str, crs_transform_spec: Any = None, **kwargs: Any) -> dict[str, Any]:
         fid = canonical_id(str(identifier))  # '١٢', '1_0', ' 1 ' are no aliases of an id
         if fid is None:
-            raise ProviderItemNotFoundError(user_msg=not_canonical(str(identifier),
-                                                                   self.layer.name))
+            raise ProviderItemNotFoundError(
+                user_msg=not_canonical(str(identifier), self.layer.name)
+            )
         try:
             crs = crs_by_uri(getattr(crs_transform_spec, "target_crs_uri", None))
             with connection() as conn:

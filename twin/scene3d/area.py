@@ -29,8 +29,13 @@ class SceneRequestError(InvalidParameter):
     """A scene asked for in a way the twin cannot serve; the message says how to fix it.
     `details` (e.g. the limit and the count) are members of the error body."""
 
-    def __init__(self, description: str, code: str = "InvalidParameterValue",
-                 status: int = 400, **details: object) -> None:
+    def __init__(
+        self,
+        description: str,
+        code: str = "InvalidParameterValue",
+        status: int = 400,
+        **details: object,
+    ) -> None:
         super().__init__(description)
         self.code = code
         self.status = status
@@ -75,14 +80,13 @@ def _project(transformer: Transformer, xy):
 
 
 def _named(conn: psycopg.Connection, kind: str, name: str) -> SceneArea:
-    if not name.isprintable():   # NUL cannot even be sent to PostgreSQL; no name has controls
+    if not name.isprintable():  # NUL cannot even be sent to PostgreSQL; no name has controls
         raise SceneRequestError(f"{kind} {name!r} is not a name: it holds control characters")
     row = conn.execute(query(f"scene3d/{kind}"), {"name": name.strip()}).fetchone()
     if row is None:
         known = [r[0] for r in conn.execute(query(f"scene3d/{kind}_names")).fetchall()]
         hint = f"known: {', '.join(known)}" if known else f"no {kind}s are loaded"
-        raise SceneRequestError(f"no {kind} named {name!r}; {hint}", code="NotFound",
-                                status=404)
+        raise SceneRequestError(f"no {kind} named {name!r}; {hint}", code="NotFound", status=404)
     return SceneArea(kind=kind, name=row[0], geometry=shapely.from_wkb(bytes(row[1])))
 
 
@@ -95,15 +99,25 @@ def _box(text: str) -> SceneArea:
     return SceneArea(kind="bbox", name=name, geometry=shapely.box(west, south, east, north))
 
 
-def resolve_area(conn: psycopg.Connection, *, district: str | None = None,
-                 polycentre: str | None = None, bbox: str | None = None) -> SceneArea:
+def resolve_area(
+    conn: psycopg.Connection,
+    *,
+    district: str | None = None,
+    polycentre: str | None = None,
+    bbox: str | None = None,
+) -> SceneArea:
     """Exactly one of district, polycentre or bbox (W,S,E,N in degrees) becomes a SceneArea."""
-    given = {k: v for k, v in (("district", district), ("polycentre", polycentre),
-                               ("bbox", bbox)) if v is not None}
+    given = {
+        k: v
+        for k, v in (("district", district), ("polycentre", polycentre), ("bbox", bbox))
+        if v is not None
+    }
     if len(given) != 1:
-        raise SceneRequestError("name exactly one area: district=NAME, polycentre=NAME or "
-                                f"bbox=W,S,E,N (got {', '.join(given) or 'none'})")
-    (kind, value), = given.items()
+        raise SceneRequestError(
+            "name exactly one area: district=NAME, polycentre=NAME or "
+            f"bbox=W,S,E,N (got {', '.join(given) or 'none'})"
+        )
+    ((kind, value),) = given.items()
     if not value.strip():
         raise SceneRequestError(f"{kind} is empty")
     if kind == "bbox":
@@ -119,7 +133,7 @@ class SceneLimits:
     max_area_km2: float
 
     @classmethod
-    def from_environment(cls) -> "SceneLimits":
+    def from_environment(cls) -> SceneLimits:
         scenes = get_settings().scenes
         return cls(max_buildings=scenes.max_buildings, max_area_km2=scenes.max_area_km2)
 
@@ -130,19 +144,28 @@ class SceneLimits:
                 f"the {area.label} covers {km2:.0f} km2, over the limit of "
                 f"{self.max_area_km2:g} km2 for a scene built on request: ask for a smaller "
                 "bbox, a district or a polycentre, or run `twin export3d` (no limit)",
-                code="AreaTooLarge", area_km2=round(km2, 1), limit_km2=self.max_area_km2)
+                code="AreaTooLarge",
+                area_km2=round(km2, 1),
+                limit_km2=self.max_area_km2,
+            )
         if buildings > self.max_buildings:
             raise SceneRequestError(
                 f"the {area.label} holds {buildings} buildings, over the limit of "
                 f"{self.max_buildings} for a scene built on request: ask for a smaller bbox, "
                 "or run `twin export3d` (no limit) or use the 3D Tiles at "
                 "/3dtiles/buildings/tileset.json",
-                code="AreaTooLarge", buildings=buildings, limit_buildings=self.max_buildings)
+                code="AreaTooLarge",
+                buildings=buildings,
+                limit_buildings=self.max_buildings,
+            )
 
 
 def count_buildings(conn: psycopg.Connection, area: SceneArea) -> int:
-    return int(conn.execute(query("scene3d/count_buildings"),
-                            {"area": shapely.to_wkb(area.geometry)}).fetchone()[0])
+    return int(
+        conn.execute(
+            query("scene3d/count_buildings"), {"area": shapely.to_wkb(area.geometry)}
+        ).fetchone()[0]
+    )
 
 
 def finite(value: object, default: float) -> float:

@@ -22,8 +22,13 @@ from twin.scene3d.area import SceneArea
 from twin.scene3d.gltf import GlbWriter
 from twin.scene3d.scene import INCLUDES, Scene, build_scene
 
-GROUP_TITLES = {"terrain": "Terrain", "buildings": "Buildings", "faults": "Seismic faults",
-                "utilities": "Utility networks", "parks": "Parks and green spaces"}
+GROUP_TITLES = {
+    "terrain": "Terrain",
+    "buildings": "Buildings",
+    "faults": "Seismic faults",
+    "utilities": "Utility networks",
+    "parks": "Parks and green spaces",
+}
 
 
 @dataclass(frozen=True)
@@ -33,9 +38,12 @@ class ExportedScene:
 
     @property
     def summary(self) -> dict[str, Any]:
-        return {"area": self.scene.area.label, "bytes": len(self.glb),
-                "origin": self.scene.origin,
-                **{group: self.scene.count(group) for group in self.scene.include}}
+        return {
+            "area": self.scene.area.label,
+            "bytes": len(self.glb),
+            "origin": self.scene.origin,
+            **{group: self.scene.count(group) for group in self.scene.include},
+        }
 
 
 def scene_glb(scene: Scene) -> bytes:
@@ -46,25 +54,45 @@ def scene_glb(scene: Scene) -> bytes:
         children = []
         for part in (p for p in scene.parts if p.group == group):
             surface = group in ("terrain", "parks")
-            material = writer.material(part.colour, part.opacity, double_sided=surface,
-                                       vertex_colours=part.colours is not None)
-            primitive = writer.primitive(part.vertices, part.triangles, material,
-                                         normals_zup=part.normals, colours=part.colours)
+            material = writer.material(
+                part.colour,
+                part.opacity,
+                double_sided=surface,
+                vertex_colours=part.colours is not None,
+            )
+            primitive = writer.primitive(
+                part.vertices,
+                part.triangles,
+                material,
+                normals_zup=part.normals,
+                colours=part.colours,
+            )
             mesh = writer.mesh(part.name, [primitive])
             children.append(writer.node(part.name, mesh=mesh, extras=part.extras))
-        groups.append(writer.node(group, children=children,
-                                  extras={"title": GROUP_TITLES[group],
-                                          "layer": INCLUDES[group], "count": len(children)}))
+        groups.append(
+            writer.node(
+                group,
+                children=children,
+                extras={
+                    "title": GROUP_TITLES[group],
+                    "layer": INCLUDES[group],
+                    "count": len(children),
+                },
+            )
+        )
     placement = scene.placement()
-    root = writer.node(f"Almaty Twin: {scene.area.label}", children=groups,
-                       extras={"almaty_twin": placement})
-    return writer.to_bytes([root], scene_name=scene.area.label,
-                           extras={"almaty_twin": placement})
+    root = writer.node(
+        f"Almaty Twin: {scene.area.label}", children=groups, extras={"almaty_twin": placement}
+    )
+    return writer.to_bytes([root], scene_name=scene.area.label, extras={"almaty_twin": placement})
 
 
-def export_scene(conn: psycopg.Connection, area: SceneArea,
-                 include: tuple[str, ...] = tuple(INCLUDES),
-                 show_progress: bool = False) -> ExportedScene:
+def export_scene(
+    conn: psycopg.Connection,
+    area: SceneArea,
+    include: tuple[str, ...] = tuple(INCLUDES),
+    show_progress: bool = False,
+) -> ExportedScene:
     if show_progress:
         with progress(f"scene {area.label}", total=len(include), unit="layer") as bar:
             scene = build_scene(conn, area, include, bar)
@@ -84,7 +112,13 @@ def scene_etag(area: SceneArea, include: tuple[str, ...], versions: dict[str, in
     """A validator that changes when the area, the parts or any of their data change (the
     terrain always counts: everything stands on it)."""
     layers = {INCLUDES[g] for g in include} | {"terrain"}
-    key = json.dumps({"area": area.label, "include": include,
-                      "versions": {name: versions.get(name, 0) for name in sorted(layers)},
-                      "format": 1}, sort_keys=True)
+    key = json.dumps(
+        {
+            "area": area.label,
+            "include": include,
+            "versions": {name: versions.get(name, 0) for name in sorted(layers)},
+            "format": 1,
+        },
+        sort_keys=True,
+    )
     return '"' + hashlib.sha256(key.encode()).hexdigest()[:32] + '"'

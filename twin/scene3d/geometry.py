@@ -27,8 +27,14 @@ Mesh = tuple[np.ndarray, np.ndarray]
 EMPTY: Mesh = (np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64))
 
 # Hypsometric tints for the ground: Almaty runs from ~600 m on the plain to glaciers above 3500 m.
-HYPSOMETRY = ((500.0, (156, 183, 122)), (900.0, (190, 196, 138)), (1300.0, (201, 184, 140)),
-              (1900.0, (176, 150, 116)), (2700.0, (150, 150, 150)), (3500.0, (245, 245, 245)))
+HYPSOMETRY = (
+    (500.0, (156, 183, 122)),
+    (900.0, (190, 196, 138)),
+    (1300.0, (201, 184, 140)),
+    (1900.0, (176, 150, 116)),
+    (2700.0, (150, 150, 150)),
+    (3500.0, (245, 245, 245)),
+)
 
 
 @dataclass
@@ -56,8 +62,7 @@ class Ground:
         y = np.clip(np.asarray(y, dtype=float), south, north)
         return sample(self.elevation, self.transform, x, y)
 
-    def mesh(self, origin: tuple[float, float, float]) -> tuple[np.ndarray, np.ndarray,
-                                                                np.ndarray]:
+    def mesh(self, origin: tuple[float, float, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The ground as a triangle mesh around `origin`, with hypsometric vertex colours."""
         rows, cols = self.elevation.shape
         col, row = np.meshgrid(np.arange(cols) + 0.5, np.arange(rows) + 0.5)
@@ -68,19 +73,22 @@ class Ground:
         nw, ne = index[:-1, :-1].ravel(), index[:-1, 1:].ravel()
         sw, se = index[1:, :-1].ravel(), index[1:, 1:].ravel()
         # rows run south, so (sw, se, ne) is counter-clockwise seen from above
-        triangles = np.concatenate([np.column_stack([sw, se, ne]),
-                                    np.column_stack([sw, ne, nw])])
+        triangles = np.concatenate([np.column_stack([sw, se, ne]), np.column_stack([sw, ne, nw])])
         return vertices, triangles, hypsometric_colours(z)
 
     @classmethod
-    def flat(cls, bounds: tuple[float, float, float, float], cell: float,
-             elevation: float = 0.0) -> "Ground":
+    def flat(
+        cls, bounds: tuple[float, float, float, float], cell: float, elevation: float = 0.0
+    ) -> Ground:
         """Level ground for scenes when no terrain model is loaded."""
         west, south, east, north = bounds
         cols = max(2, math.ceil((east - west) / cell))
         rows = max(2, math.ceil((north - south) / cell))
-        return cls(np.full((rows, cols), elevation, dtype=np.float32),
-                   Affine(cell, 0, west, 0, -cell, north), from_terrain=False)
+        return cls(
+            np.full((rows, cols), elevation, dtype=np.float32),
+            Affine(cell, 0, west, 0, -cell, north),
+            from_terrain=False,
+        )
 
 
 def hypsometric_colours(z: np.ndarray) -> np.ndarray:
@@ -91,8 +99,9 @@ def hypsometric_colours(z: np.ndarray) -> np.ndarray:
     return np.column_stack([*channels, np.full(len(z), 255.0)]).round().astype(np.uint8)
 
 
-def read_ground(path: str, bounds: tuple[float, float, float, float],
-                max_cells: int) -> Ground | None:
+def read_ground(
+    path: str, bounds: tuple[float, float, float, float], max_cells: int
+) -> Ground | None:
     """The terrain COG over `bounds` (UTM), averaged to at most `max_cells` along the longer
     side (the scene's level of detail), holes filled from the nearest known cell."""
     west, south, east, north = bounds
@@ -103,17 +112,29 @@ def read_ground(path: str, bounds: tuple[float, float, float, float],
         resolution = max(abs(dataset.res[0]), max(east - west, north - south) / max_cells)
         cols = max(2, math.ceil((east - west) / resolution))
         rows = max(2, math.ceil((north - south) / resolution))
-        window = from_bounds(west, north - rows * resolution, west + cols * resolution, north,
-                             transform=dataset.transform)
-        elevation = dataset.read(1, window=window, out_shape=(rows, cols), boundless=True,
-                                 fill_value=np.nan, resampling=Resampling.average,
-                                 masked=False).astype(np.float32)
+        window = from_bounds(
+            west,
+            north - rows * resolution,
+            west + cols * resolution,
+            north,
+            transform=dataset.transform,
+        )
+        elevation = dataset.read(
+            1,
+            window=window,
+            out_shape=(rows, cols),
+            boundless=True,
+            fill_value=np.nan,
+            resampling=Resampling.average,
+            masked=False,
+        ).astype(np.float32)
     known = np.isfinite(elevation)
     if not known.any():
         return None
     if not known.all():
-        nearest = ndimage.distance_transform_edt(~known, return_distances=False,
-                                                 return_indices=True)
+        nearest = ndimage.distance_transform_edt(
+            ~known, return_distances=False, return_indices=True
+        )
         elevation = elevation[tuple(nearest)]
     return Ground(elevation, Affine(resolution, 0, west, 0, -resolution, north))
 
@@ -135,8 +156,11 @@ def _polygons(geometry: BaseGeometry) -> list[shapely.Polygon]:
         return []
     if isinstance(geometry, shapely.Polygon):
         return [geometry]
-    return [g for g in getattr(geometry, "geoms", []) if isinstance(g, shapely.Polygon)
-            and not g.is_empty]
+    return [
+        g
+        for g in getattr(geometry, "geoms", [])
+        if isinstance(g, shapely.Polygon) and not g.is_empty
+    ]
 
 
 def _triangle_coords(polygon: BaseGeometry) -> np.ndarray:
@@ -146,8 +170,9 @@ def _triangle_coords(polygon: BaseGeometry) -> np.ndarray:
     return coords.reshape(-1, 4, 2)[:, :3]
 
 
-def building_solid(footprint: BaseGeometry, base: float, top: float,
-                   origin: tuple[float, float, float]) -> Mesh:
+def building_solid(
+    footprint: BaseGeometry, base: float, top: float, origin: tuple[float, float, float]
+) -> Mesh:
     """A footprint (UTM) extruded from `base` to `top` (metres above sea level) as a closed,
     outward-facing solid: floor, roof and one pair of triangles per wall."""
     vertices: list[np.ndarray] = []
@@ -161,8 +186,9 @@ def building_solid(footprint: BaseGeometry, base: float, top: float,
         index = {(float(px), float(py)): i for i, (px, py) in enumerate(xy)}
         corners = _triangle_coords(polygon)
         try:
-            cap = np.array([[index[(float(p[0]), float(p[1]))] for p in t] for t in corners],
-                           dtype=np.int64).reshape(-1, 3)
+            cap = np.array(
+                [[index[(float(p[0]), float(p[1]))] for p in t] for t in corners], dtype=np.int64
+            ).reshape(-1, 3)
         except KeyError:  # a corner the triangulation added: keep the footprint's own points
             continue
         cap = _counter_clockwise(xy, cap)
@@ -175,8 +201,10 @@ def building_solid(footprint: BaseGeometry, base: float, top: float,
             walls += [np.column_stack([i, j, j + n]), np.column_stack([i, j + n, i + n])]
             start += k
         local = xy - np.array(origin[:2])
-        vertices += [np.column_stack([local, np.full(n, base - origin[2])]),
-                     np.column_stack([local, np.full(n, top - origin[2])])]
+        vertices += [
+            np.column_stack([local, np.full(n, base - origin[2])]),
+            np.column_stack([local, np.full(n, top - origin[2])]),
+        ]
         faces += [f + offset for f in (cap[:, ::-1], cap + n, *walls)]
         offset += 2 * n
     if not vertices:
@@ -184,9 +212,15 @@ def building_solid(footprint: BaseGeometry, base: float, top: float,
     return np.vstack(vertices), np.vstack(faces)
 
 
-def draped_tubes(lines: list[tuple[int, BaseGeometry]], radius: np.ndarray, lift: np.ndarray,
-                 ground: Ground, step: float, origin: tuple[float, float, float],
-                 sides: int = 8) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def draped_tubes(
+    lines: list[tuple[int, BaseGeometry]],
+    radius: np.ndarray,
+    lift: np.ndarray,
+    ground: Ground,
+    step: float,
+    origin: tuple[float, float, float],
+    sides: int = 8,
+) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Closed tubes along (multi)lines, following the ground `lift` metres above it (negative:
     below), every `step` metres: {feature key: (vertices, triangles, normals)}.
 
@@ -194,7 +228,7 @@ def draped_tubes(lines: list[tuple[int, BaseGeometry]], radius: np.ndarray, lift
     radius as a point scalar, then split by feature: a district's thousands of pipes cost one
     filter run instead of thousands."""
     keys, geometries = [], []
-    for index, (key, geometry) in enumerate(lines):
+    for index, (_key, geometry) in enumerate(lines):
         if geometry is None or geometry.is_empty:
             continue
         for line in getattr(geometry, "geoms", [geometry]):
@@ -214,13 +248,17 @@ def draped_tubes(lines: list[tuple[int, BaseGeometry]], radius: np.ndarray, lift
     counts = np.bincount(owner, minlength=len(geometries))
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     usable = counts >= 2
-    cells = np.concatenate([np.concatenate([[c], np.arange(s, s + c)])
-                            for s, c in zip(starts[usable], counts[usable])])
+    cells = np.concatenate(
+        [np.concatenate([[c], np.arange(s, s + c)]) for s, c in zip(starts[usable], counts[usable])]
+    )
     polylines = pv.PolyData(points, lines=cells)
     polylines.point_data["radius"] = np.asarray(radius, dtype=float)[feature]
     polylines.cell_data["feature"] = np.asarray(keys)[usable]
-    solid = polylines.tube(scalars="radius", absolute=True, n_sides=sides,
-                           capping=True).triangulate().clean(tolerance=0.0)  # caps shut
+    solid = (
+        polylines.tube(scalars="radius", absolute=True, n_sides=sides, capping=True)
+        .triangulate()
+        .clean(tolerance=0.0)
+    )  # caps shut
     faces = solid.regular_faces.astype(np.int64)
     owners = np.asarray(solid.cell_data["feature"])
     vertices = np.asarray(solid.points, dtype=float)
@@ -232,13 +270,17 @@ def draped_tubes(lines: list[tuple[int, BaseGeometry]], radius: np.ndarray, lift
         if len(group) == 0:
             continue
         used, local = np.unique(faces[group], return_inverse=True)
-        result[lines[int(owners[group[0]])][0]] = (vertices[used], local.reshape(-1, 3),
-                                                   normals[used])
+        result[lines[int(owners[group[0]])][0]] = (
+            vertices[used],
+            local.reshape(-1, 3),
+            normals[used],
+        )
     return result
 
 
-def draped_surface(area: BaseGeometry, ground: Ground, lift: float,
-                   origin: tuple[float, float, float]) -> Mesh:
+def draped_surface(
+    area: BaseGeometry, ground: Ground, lift: float, origin: tuple[float, float, float]
+) -> Mesh:
     """A (multi)polygon laid on the ground `lift` metres above it: cut along the ground's grid
     so every triangle follows the slope, then triangulated."""
     polygons = _polygons(area)
@@ -270,8 +312,13 @@ def draped_surface(area: BaseGeometry, ground: Ground, lift: float,
 def vertex_normals(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
     """Smooth unit normals (pyvista) for surfaces meant to look continuous (ground, tubes)."""
     mesh = pv.PolyData.from_regular_faces(vertices, triangles)
-    mesh = mesh.compute_normals(point_normals=True, cell_normals=False, split_vertices=False,
-                                consistent_normals=False, auto_orient_normals=False)
+    mesh = mesh.compute_normals(
+        point_normals=True,
+        cell_normals=False,
+        split_vertices=False,
+        consistent_normals=False,
+        auto_orient_normals=False,
+    )
     return np.asarray(mesh.point_data["Normals"], dtype=np.float32)
 
 

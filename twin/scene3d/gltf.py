@@ -32,7 +32,7 @@ def y_up(vertices: np.ndarray) -> np.ndarray:
 
 def _rgb(colour: str) -> list[float]:
     colour = colour.lstrip("#")
-    return [int(colour[i:i + 2], 16) / 255.0 for i in (0, 2, 4)]
+    return [int(colour[i : i + 2], 16) / 255.0 for i in (0, 2, 4)]
 
 
 def _clean(value: Any) -> Any:
@@ -54,17 +54,23 @@ class GlbWriter:
     """Accumulates meshes, materials and nodes; `to_bytes` returns the GLB file."""
 
     def __init__(self, generator: str = "Almaty Twin") -> None:
-        self.doc: dict[str, Any] = {"asset": {"version": "2.0", "generator": generator},
-                                    "scenes": [], "nodes": [], "meshes": [], "materials": [],
-                                    "accessors": [], "bufferViews": [], "buffers": []}
+        self.doc: dict[str, Any] = {
+            "asset": {"version": "2.0", "generator": generator},
+            "scenes": [],
+            "nodes": [],
+            "meshes": [],
+            "materials": [],
+            "accessors": [],
+            "bufferViews": [],
+            "buffers": [],
+        }
         self.blob = bytearray()
         self._materials: dict[tuple, int] = {}
 
     def _view(self, data: bytes, target: int | None, align: int = 4) -> int:
         while len(self.blob) % align:
             self.blob.append(0)
-        view: dict[str, Any] = {"buffer": 0, "byteOffset": len(self.blob),
-                                "byteLength": len(data)}
+        view: dict[str, Any] = {"buffer": 0, "byteOffset": len(self.blob), "byteLength": len(data)}
         if target is not None:
             view["target"] = target
         self.blob += data
@@ -75,13 +81,23 @@ class GlbWriter:
         """A plain view (no target) on an 8-byte boundary, as property table columns need."""
         return self._view(data, None, align=8)
 
-    def accessor(self, array: np.ndarray, kind: str, component: int, *,
-                 target: int | None = ARRAY_BUFFER, normalized: bool = False,
-                 bounds: bool = False) -> int:
+    def accessor(
+        self,
+        array: np.ndarray,
+        kind: str,
+        component: int,
+        *,
+        target: int | None = ARRAY_BUFFER,
+        normalized: bool = False,
+        bounds: bool = False,
+    ) -> int:
         array = np.ascontiguousarray(array)
-        accessor: dict[str, Any] = {"bufferView": self._view(array.tobytes(), target),
-                                    "componentType": component, "count": int(len(array)),
-                                    "type": kind}
+        accessor: dict[str, Any] = {
+            "bufferView": self._view(array.tobytes(), target),
+            "componentType": component,
+            "count": int(len(array)),
+            "type": kind,
+        }
         if normalized:
             accessor["normalized"] = True
         if bounds:
@@ -90,50 +106,82 @@ class GlbWriter:
         self.doc["accessors"].append(accessor)
         return len(self.doc["accessors"]) - 1
 
-    def material(self, colour: str, opacity: float = 1.0, *, double_sided: bool = False,
-                 vertex_colours: bool = False) -> int:
+    def material(
+        self,
+        colour: str,
+        opacity: float = 1.0,
+        *,
+        double_sided: bool = False,
+        vertex_colours: bool = False,
+    ) -> int:
         key = (colour, opacity, double_sided, vertex_colours)
         if key not in self._materials:
             base = [1.0, 1.0, 1.0] if vertex_colours else _rgb(colour)
             material: dict[str, Any] = {
                 "name": f"{colour}{'' if opacity >= 1 else f'@{opacity:g}'}",
-                "pbrMetallicRoughness": {"baseColorFactor": [*base, float(opacity)],
-                                         "metallicFactor": 0.0, "roughnessFactor": 0.9},
-                "doubleSided": double_sided}
+                "pbrMetallicRoughness": {
+                    "baseColorFactor": [*base, float(opacity)],
+                    "metallicFactor": 0.0,
+                    "roughnessFactor": 0.9,
+                },
+                "doubleSided": double_sided,
+            }
             if opacity < 1:
                 material["alphaMode"] = "BLEND"
             self.doc["materials"].append(material)
             self._materials[key] = len(self.doc["materials"]) - 1
         return self._materials[key]
 
-    def primitive(self, vertices_zup: np.ndarray, triangles: np.ndarray, material: int, *,
-                  normals_zup: np.ndarray | None = None, colours: np.ndarray | None = None,
-                  attributes: dict[str, int] | None = None) -> dict[str, Any]:
+    def primitive(
+        self,
+        vertices_zup: np.ndarray,
+        triangles: np.ndarray,
+        material: int,
+        *,
+        normals_zup: np.ndarray | None = None,
+        colours: np.ndarray | None = None,
+        attributes: dict[str, int] | None = None,
+    ) -> dict[str, Any]:
         """A triangle primitive; positions and normals are given Z-up and written Y-up."""
         attrs = {"POSITION": self.accessor(y_up(vertices_zup), "VEC3", FLOAT, bounds=True)}
         if normals_zup is not None:
             attrs["NORMAL"] = self.accessor(y_up(normals_zup), "VEC3", FLOAT)
         if colours is not None:
-            attrs["COLOR_0"] = self.accessor(np.asarray(colours, dtype=np.uint8), "VEC4",
-                                             UNSIGNED_BYTE, normalized=True)
+            attrs["COLOR_0"] = self.accessor(
+                np.asarray(colours, dtype=np.uint8), "VEC4", UNSIGNED_BYTE, normalized=True
+            )
         attrs.update(attributes or {})
         small = len(vertices_zup) < 65535  # 16-bit indices halve most meshes' index bytes
         indices = np.asarray(triangles, dtype=np.uint16 if small else np.uint32).ravel()
-        return {"attributes": attrs, "material": material, "mode": TRIANGLES,
-                "indices": self.accessor(indices, "SCALAR",
-                                         UNSIGNED_SHORT if small else UNSIGNED_INT,
-                                         target=ELEMENT_ARRAY_BUFFER)}
+        return {
+            "attributes": attrs,
+            "material": material,
+            "mode": TRIANGLES,
+            "indices": self.accessor(
+                indices,
+                "SCALAR",
+                UNSIGNED_SHORT if small else UNSIGNED_INT,
+                target=ELEMENT_ARRAY_BUFFER,
+            ),
+        }
 
-    def mesh(self, name: str, primitives: list[dict[str, Any]],
-             extras: dict[str, Any] | None = None) -> int:
+    def mesh(
+        self, name: str, primitives: list[dict[str, Any]], extras: dict[str, Any] | None = None
+    ) -> int:
         mesh: dict[str, Any] = {"name": name, "primitives": primitives}
         if extras:
             mesh["extras"] = _clean(extras)
         self.doc["meshes"].append(mesh)
         return len(self.doc["meshes"]) - 1
 
-    def node(self, name: str, *, mesh: int | None = None, children: list[int] | None = None,
-             extras: dict[str, Any] | None = None) -> int:
+    def node(
+        self,
+        name: str,
+        *,
+        mesh: int | None = None,
+        children: list[int] | None = None,
+        extras: dict[str, Any] | None = None,
+    ) -> int:
         node: dict[str, Any] = {"name": name}
         if mesh is not None:
             node["mesh"] = mesh
@@ -144,10 +192,15 @@ class GlbWriter:
         self.doc["nodes"].append(node)
         return len(self.doc["nodes"]) - 1
 
-    def to_bytes(self, roots: list[int], *, scene_name: str = "scene",
-                 extras: dict[str, Any] | None = None,
-                 extensions: dict[str, Any] | None = None,
-                 extensions_used: list[str] | None = None) -> bytes:
+    def to_bytes(
+        self,
+        roots: list[int],
+        *,
+        scene_name: str = "scene",
+        extras: dict[str, Any] | None = None,
+        extensions: dict[str, Any] | None = None,
+        extensions_used: list[str] | None = None,
+    ) -> bytes:
         doc = dict(self.doc)
         scene: dict[str, Any] = {"name": scene_name, "nodes": roots}
         if extras:
@@ -167,6 +220,12 @@ class GlbWriter:
         payload = json.dumps(doc, separators=(",", ":"), allow_nan=False).encode("utf-8")
         payload += b" " * (-len(payload) % 4)
         total = 12 + 8 + len(payload) + 8 + len(self.blob)
-        return b"".join([struct.pack("<III", GLB_MAGIC, 2, total),
-                         struct.pack("<II", len(payload), CHUNK_JSON), payload,
-                         struct.pack("<II", len(self.blob), CHUNK_BIN), bytes(self.blob)])
+        return b"".join(
+            [
+                struct.pack("<III", GLB_MAGIC, 2, total),
+                struct.pack("<II", len(payload), CHUNK_JSON),
+                payload,
+                struct.pack("<II", len(self.blob), CHUNK_BIN),
+                bytes(self.blob),
+            ]
+        )

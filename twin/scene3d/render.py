@@ -18,15 +18,21 @@ if TYPE_CHECKING:  # the CLI imports CAMERAS at start-up: keep pyvista and VTK o
 # north) and its elevation angle above the horizon. Oblique from the south-west is the
 # planners' habit: the mountains behind, shadows on the facades facing the viewer.
 CAMERAS: dict[str, tuple[float, float]] = {
-    "south-west": (225.0, 35.0), "south": (180.0, 35.0), "south-east": (135.0, 35.0),
-    "west": (270.0, 35.0), "east": (90.0, 35.0), "north-west": (315.0, 35.0),
-    "north": (0.0, 35.0), "north-east": (45.0, 35.0), "top": (180.0, 89.0),
+    "south-west": (225.0, 35.0),
+    "south": (180.0, 35.0),
+    "south-east": (135.0, 35.0),
+    "west": (270.0, 35.0),
+    "east": (90.0, 35.0),
+    "north-west": (315.0, 35.0),
+    "north": (0.0, 35.0),
+    "north-east": (45.0, 35.0),
+    "top": (180.0, 89.0),
 }
 BACKGROUND = "#eef2f5"
 _render_lock = threading.Lock()  # VTK rendering is not thread-safe
 
 
-def _merged(parts: list["Part"]):
+def _merged(parts: list[Part]):
     """Parts of one look merged into one pyvista mesh (one actor instead of thousands)."""
     import pyvista as pv
 
@@ -39,24 +45,35 @@ def _merged(parts: list["Part"]):
     return mesh
 
 
-def _camera(scene: "Scene", preset: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def _camera(scene: Scene, preset: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
     azimuth, elevation = CAMERAS[preset]
-    points = np.vstack([p.vertices for p in scene.parts if p.group != "terrain"]
-                       or [p.vertices for p in scene.parts])
+    points = np.vstack(
+        [p.vertices for p in scene.parts if p.group != "terrain"]
+        or [p.vertices for p in scene.parts]
+    )
     west, south, east, north = scene.area.utm_bounds()
     focus_xy = ((west + east) / 2 - scene.origin[0], (south + north) / 2 - scene.origin[1])
     focus_z = float(np.median(points[:, 2])) if len(points) else 0.0
     size = max(east - west, north - south, 200.0)
     distance = size * 1.8
     a, e = math.radians(azimuth), math.radians(elevation)
-    position = (focus_xy[0] + distance * math.cos(e) * math.sin(a),
-                focus_xy[1] + distance * math.cos(e) * math.cos(a),
-                focus_z + distance * math.sin(e))
+    position = (
+        focus_xy[0] + distance * math.cos(e) * math.sin(a),
+        focus_xy[1] + distance * math.cos(e) * math.cos(a),
+        focus_z + distance * math.sin(e),
+    )
     return position, (focus_xy[0], focus_xy[1], focus_z)
 
 
-def render_scene(scene: "Scene", out: Path, *, width: int = 1600, height: int = 1000,
-                 camera: str = "south-west", title: bool = True) -> np.ndarray:
+def render_scene(
+    scene: Scene,
+    out: Path,
+    *,
+    width: int = 1600,
+    height: int = 1000,
+    camera: str = "south-west",
+    title: bool = True,
+) -> np.ndarray:
     """Write a PNG of the scene; return its pixels (rows, cols, 3)."""
     if camera not in CAMERAS:
         raise ValueError(f"camera must be one of {', '.join(CAMERAS)}")
@@ -65,7 +82,7 @@ def render_scene(scene: "Scene", out: Path, *, width: int = 1600, height: int = 
         os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
     import pyvista as pv
 
-    looks: dict[tuple, list["Part"]] = defaultdict(list)
+    looks: dict[tuple, list[Part]] = defaultdict(list)
     for part in scene.parts:
         looks[(part.group, part.colour, part.opacity, part.colours is not None)].append(part)
     underground = "utilities" in scene.include
@@ -78,20 +95,33 @@ def render_scene(scene: "Scene", out: Path, *, width: int = 1600, height: int = 
                 if group == "terrain" and underground:
                     opacity = 0.55  # see the pipes through the ground
                 if per_vertex:
-                    plotter.add_mesh(mesh, scalars="rgba", rgba=True, opacity=opacity,
-                                     smooth_shading=True, show_scalar_bar=False)
+                    plotter.add_mesh(
+                        mesh,
+                        scalars="rgba",
+                        rgba=True,
+                        opacity=opacity,
+                        smooth_shading=True,
+                        show_scalar_bar=False,
+                    )
                 else:
-                    plotter.add_mesh(mesh, color=colour, opacity=opacity,
-                                     smooth_shading=group in ("faults", "utilities"),
-                                     show_edges=False)
+                    plotter.add_mesh(
+                        mesh,
+                        color=colour,
+                        opacity=opacity,
+                        smooth_shading=group in ("faults", "utilities"),
+                        show_edges=False,
+                    )
             position, focus = _camera(scene, camera)
             plotter.camera_position = [position, focus, (0.0, 0.0, 1.0)]
             plotter.camera.view_angle = 30.0
             plotter.camera.clipping_range = (1.0, 1e6)
             if title:
-                plotter.add_text(f"Almaty Twin: {scene.area.label}  ({scene.count('buildings')} "
-                                 "buildings)", position="upper_left", font_size=10,
-                                 color="#2d3436")
+                plotter.add_text(
+                    f"Almaty Twin: {scene.area.label}  ({scene.count('buildings')} buildings)",
+                    position="upper_left",
+                    font_size=10,
+                    color="#2d3436",
+                )
             out.parent.mkdir(parents=True, exist_ok=True)
             image = plotter.screenshot(str(out), return_img=True)
         finally:

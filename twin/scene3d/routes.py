@@ -41,8 +41,12 @@ def _twin_error(exc: TwinError) -> Response:
 def _scene(params: dict[str, str], if_none_match: str | None) -> Response:
     include = parse_include(params.get("include"))
     with connection() as conn:
-        area = resolve_area(conn, district=params.get("district"),
-                            polycentre=params.get("polycentre"), bbox=params.get("bbox"))
+        area = resolve_area(
+            conn,
+            district=params.get("district"),
+            polycentre=params.get("polycentre"),
+            bbox=params.get("bbox"),
+        )
         SceneLimits.from_environment().check(area, count_buildings(conn, area))
         etag = scene_etag(area, include, layer_versions(conn))
         headers = {"ETag": etag, "Cache-Control": "no-cache", **CORS}
@@ -51,10 +55,12 @@ def _scene(params: dict[str, str], if_none_match: str | None) -> Response:
         with _export_lock:
             exported = export_scene(conn, area, include)
     placement = exported.scene.origin
-    headers.update({
-        "Content-Disposition": f'attachment; filename="almaty-{area.slug}.glb"',
-        "X-Scene-Origin": "EPSG:32643 {:.0f} {:.0f} {:.0f}".format(*placement),
-    })
+    headers.update(
+        {
+            "Content-Disposition": f'attachment; filename="almaty-{area.slug}.glb"',
+            "X-Scene-Origin": "EPSG:32643 {:.0f} {:.0f} {:.0f}".format(*placement),
+        }
+    )
     return Response(exported.glb, media_type=GLB, headers=headers)
 
 
@@ -81,19 +87,26 @@ async def tileset_json(request: Request) -> Response:
         directory = await run_in_threadpool(_tileset)
     except TwinError as exc:
         return _twin_error(exc)
-    return FileResponse(directory / "tileset.json", media_type="application/json",
-                        headers={"Cache-Control": "no-cache", **CORS})
+    return FileResponse(
+        directory / "tileset.json",
+        media_type="application/json",
+        headers={"Cache-Control": "no-cache", **CORS},
+    )
 
 
 async def tile_content(request: Request) -> Response:
     directory = tileset_dir().resolve()
-    try:   # a name too long for the file system, or with a NUL, names no content either
+    try:  # a name too long for the file system, or with a NUL, names no content either
         path = (directory / request.path_params["path"]).resolve()
         found = directory in path.parents and path.is_file()
     except (OSError, ValueError):
         found = False
     if not found:
-        return _twin_error(NotFound(f"no 3D Tiles content {request.path_params['path']!r}; "
-                                    "start from /3dtiles/buildings/tileset.json"))
+        return _twin_error(
+            NotFound(
+                f"no 3D Tiles content {request.path_params['path']!r}; "
+                "start from /3dtiles/buildings/tileset.json"
+            )
+        )
     media = GLB if path.suffix == ".glb" else "application/json"
     return FileResponse(path, media_type=media, headers={"Cache-Control": "no-cache", **CORS})

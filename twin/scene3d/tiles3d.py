@@ -27,7 +27,7 @@ import tempfile
 import threading
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -90,7 +90,7 @@ class Tile:
     key: str  # quadkey: "" for the root, then one digit 0-3 per level
     bounds: tuple[float, float, float, float]  # the quadtree cell, degrees
     content: list[Building] = field(default_factory=list)
-    children: list["Tile"] = field(default_factory=list)
+    children: list[Tile] = field(default_factory=list)
     error: float = 0.0
 
     @property
@@ -115,20 +115,25 @@ def _colour_rgba(colour: str) -> tuple[int, int, int, int]:
 def _buildings(conn: psycopg.Connection, bar: Any) -> list[Building]:
     extent = conn.execute(query("scene3d/buildings_extent")).fetchone()
     if extent is None or not extent[4]:
-        raise TilesetUnavailable("no buildings are loaded, so there is no 3D Tiles tileset: "
-                                 "load some (`twin load demo` or `twin import`) first")
-    west, south, east, north, count = extent
+        raise TilesetUnavailable(
+            "no buildings are loaded, so there is no 3D Tiles tileset: "
+            "load some (`twin load demo` or `twin import`) first"
+        )
+    west, south, east, north, _count = extent
     pad = 1e-6
-    area = SceneArea("bbox", "buildings", shapely.box(west - pad, south - pad, east + pad,
-                                                      north + pad))
-    ground = load_ground(conn, tuple(np.add(area.utm_bounds(), (-200, -200, 200, 200))),
-                         GROUND_CELLS)
-    rows = conn.execute(query("scene3d/buildings"),
-                        {"area": shapely.to_wkb(area.geometry)}).fetchall()
+    area = SceneArea(
+        "bbox", "buildings", shapely.box(west - pad, south - pad, east + pad, north + pad)
+    )
+    ground = load_ground(
+        conn, tuple(np.add(area.utm_bounds(), (-200, -200, 200, 200))), GROUND_CELLS
+    )
+    rows = conn.execute(
+        query("scene3d/buildings"), {"area": shapely.to_wkb(area.geometry)}
+    ).fetchall()
     bar.total = len(rows)
     buildings = []
     for start in range(0, len(rows), 2000):
-        chunk = rows[start:start + 2000]
+        chunk = rows[start : start + 2000]
         parts = building_parts(chunk, ground, (0.0, 0.0, 0.0))
         for part in parts:
             v = part.vertices
@@ -136,11 +141,19 @@ def _buildings(conn: psycopg.Connection, bar: Any) -> list[Building]:
             footprint = max(np.ptp(v[:, 0]), np.ptp(v[:, 1]))
             tall = float(np.ptp(v[:, 2]))
             props = part.extras
-            buildings.append(Building(
-                id=int(props["id"]), lon=np.asarray(lon), lat=np.asarray(lat),
-                height=v[:, 2].copy(), triangles=part.triangles, colour=part.colour,
-                size=float(max(tall, footprint)), volume=float(footprint * footprint * tall),
-                properties=props))
+            buildings.append(
+                Building(
+                    id=int(props["id"]),
+                    lon=np.asarray(lon),
+                    lat=np.asarray(lat),
+                    height=v[:, 2].copy(),
+                    triangles=part.triangles,
+                    colour=part.colour,
+                    size=float(max(tall, footprint)),
+                    volume=float(footprint * footprint * tall),
+                    properties=props,
+                )
+            )
         bar.update(len(chunk))
     return buildings
 
@@ -159,8 +172,12 @@ def _split(tile: Tile, candidates: list[Building], tile_buildings: int) -> None:
     for building in rest:
         x, y = building.centre
         quadrants[(x >= mid_x) + 2 * (y < mid_y)].append(building)
-    cells = {0: (west, mid_y, mid_x, north), 1: (mid_x, mid_y, east, north),
-             2: (west, south, mid_x, mid_y), 3: (mid_x, south, east, mid_y)}
+    cells = {
+        0: (west, mid_y, mid_x, north),
+        1: (mid_x, mid_y, east, north),
+        2: (west, south, mid_x, mid_y),
+        3: (mid_x, south, east, mid_y),
+    }
     for quadrant, members in quadrants.items():
         if members:
             child = Tile(key=tile.key + str(quadrant), bounds=cells[quadrant])
@@ -173,9 +190,14 @@ def _region(buildings: list[Building]) -> list[float]:
     lon = np.concatenate([b.lon for b in buildings])
     lat = np.concatenate([b.lat for b in buildings])
     height = np.concatenate([b.height for b in buildings])
-    return [math.radians(lon.min()) - PAD_RADIANS, math.radians(lat.min()) - PAD_RADIANS,
-            math.radians(lon.max()) + PAD_RADIANS, math.radians(lat.max()) + PAD_RADIANS,
-            float(height.min()) - PAD_METRES, float(height.max()) + PAD_METRES]
+    return [
+        math.radians(lon.min()) - PAD_RADIANS,
+        math.radians(lat.min()) - PAD_RADIANS,
+        math.radians(lon.max()) + PAD_RADIANS,
+        math.radians(lat.max()) + PAD_RADIANS,
+        float(height.min()) - PAD_METRES,
+        float(height.max()) + PAD_METRES,
+    ]
 
 
 def enu_frame(lon: float, lat: float, height: float) -> np.ndarray:
@@ -193,24 +215,35 @@ def enu_frame(lon: float, lat: float, height: float) -> np.ndarray:
 def _string_column(writer: GlbWriter, values: list[Any]) -> dict[str, Any]:
     encoded = [("" if v is None else str(v)).encode("utf-8") for v in values]
     offsets = np.concatenate([[0], np.cumsum([len(e) for e in encoded])]).astype(np.uint32)
-    return {"values": writer.buffer_view(b"".join(encoded)),
-            "stringOffsets": writer.buffer_view(offsets.tobytes()),
-            "stringOffsetType": "UINT32"}
+    return {
+        "values": writer.buffer_view(b"".join(encoded)),
+        "stringOffsets": writer.buffer_view(offsets.tobytes()),
+        "stringOffsetType": "UINT32",
+    }
 
 
 METADATA_SCHEMA: dict[str, Any] = {
     "id": "almaty_twin_buildings",
-    "classes": {"building": {"name": "Building", "properties": {
-        "id": {"type": "SCALAR", "componentType": "INT64", "required": True,
-               "description": "Feature id in /collections/buildings/items/{id}"},
-        "height_m": {"type": "SCALAR", "componentType": "FLOAT32", "required": True},
-        "height_assumed": {"type": "BOOLEAN", "required": True},
-        "levels": {"type": "SCALAR", "componentType": "INT32", "noData": -1},
-        "year_built": {"type": "SCALAR", "componentType": "INT32", "noData": -1},
-        "use": {"type": "STRING", "noData": ""},
-        "seismic_status": {"type": "STRING", "noData": ""},
-        "district": {"type": "STRING", "noData": ""},
-    }}},
+    "classes": {
+        "building": {
+            "name": "Building",
+            "properties": {
+                "id": {
+                    "type": "SCALAR",
+                    "componentType": "INT64",
+                    "required": True,
+                    "description": "Feature id in /collections/buildings/items/{id}",
+                },
+                "height_m": {"type": "SCALAR", "componentType": "FLOAT32", "required": True},
+                "height_assumed": {"type": "BOOLEAN", "required": True},
+                "levels": {"type": "SCALAR", "componentType": "INT32", "noData": -1},
+                "year_built": {"type": "SCALAR", "componentType": "INT32", "noData": -1},
+                "use": {"type": "STRING", "noData": ""},
+                "seismic_status": {"type": "STRING", "noData": ""},
+                "district": {"type": "STRING", "noData": ""},
+            },
+        }
+    },
 }
 
 
@@ -218,32 +251,41 @@ def _property_table(writer: GlbWriter, buildings: list[Building]) -> dict[str, A
     props = [b.properties for b in buildings]
 
     def ints(name: str, dtype: Any, missing: int = -1) -> int:
-        column = np.array([missing if p.get(name) is None else int(p[name]) for p in props],
-                          dtype=dtype)
+        column = np.array(
+            [missing if p.get(name) is None else int(p[name]) for p in props], dtype=dtype
+        )
         return writer.buffer_view(column.tobytes())
 
-    flags = np.packbits(np.array([bool(p["height_assumed"]) for p in props]),
-                        bitorder="little")
-    return {"class": "building", "count": len(buildings), "properties": {
-        "id": {"values": ints("id", np.int64)},
-        "height_m": {"values": writer.buffer_view(
-            np.array([p["height_m"] for p in props], dtype=np.float32).tobytes())},
-        "height_assumed": {"values": writer.buffer_view(flags.tobytes())},
-        "levels": {"values": ints("levels", np.int32)},
-        "year_built": {"values": ints("year_built", np.int32)},
-        "use": _string_column(writer, [p.get("use") for p in props]),
-        "seismic_status": _string_column(writer, [p.get("seismic_status") for p in props]),
-        "district": _string_column(writer, [p.get("district") for p in props]),
-    }}
+    flags = np.packbits(np.array([bool(p["height_assumed"]) for p in props]), bitorder="little")
+    return {
+        "class": "building",
+        "count": len(buildings),
+        "properties": {
+            "id": {"values": ints("id", np.int64)},
+            "height_m": {
+                "values": writer.buffer_view(
+                    np.array([p["height_m"] for p in props], dtype=np.float32).tobytes()
+                )
+            },
+            "height_assumed": {"values": writer.buffer_view(flags.tobytes())},
+            "levels": {"values": ints("levels", np.int32)},
+            "year_built": {"values": ints("year_built", np.int32)},
+            "use": _string_column(writer, [p.get("use") for p in props]),
+            "seismic_status": _string_column(writer, [p.get("seismic_status") for p in props]),
+            "district": _string_column(writer, [p.get("district") for p in props]),
+        },
+    }
 
 
 def tile_glb(buildings: list[Building], frame: np.ndarray) -> bytes:
     """One tile's buildings as GLB in the east-north-up frame `frame`."""
     sizes = np.array([len(b.lon) for b in buildings])
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    x, y, z = TO_ECEF.transform(np.concatenate([b.lon for b in buildings]),
-                                np.concatenate([b.lat for b in buildings]),
-                                np.concatenate([b.height for b in buildings]))
+    x, y, z = TO_ECEF.transform(
+        np.concatenate([b.lon for b in buildings]),
+        np.concatenate([b.lat for b in buildings]),
+        np.concatenate([b.height for b in buildings]),
+    )
     local = (np.column_stack([x, y, z, np.ones(len(x))]) @ np.linalg.inv(frame).T)[:, :3]
     triangles = np.vstack([b.triangles + o for b, o in zip(buildings, offsets)])
     owner = np.repeat(np.arange(len(buildings)), [len(b.triangles) for b in buildings])
@@ -253,21 +295,32 @@ def tile_glb(buildings: list[Building], frame: np.ndarray) -> bytes:
     writer = GlbWriter()
     material = writer.material("#ffffff", vertex_colours=True)
     feature_ids = writer.accessor(feature, "SCALAR", FLOAT)
-    primitive = writer.primitive(vertices, np.arange(len(vertices)).reshape(-1, 3), material,
-                                 normals_zup=normals, colours=rgba[feature.astype(np.int64)],
-                                 attributes={"_FEATURE_ID_0": feature_ids})
-    primitive["extensions"] = {"EXT_mesh_features": {"featureIds": [
-        {"featureCount": len(buildings), "attribute": 0, "propertyTable": 0}]}}
+    primitive = writer.primitive(
+        vertices,
+        np.arange(len(vertices)).reshape(-1, 3),
+        material,
+        normals_zup=normals,
+        colours=rgba[feature.astype(np.int64)],
+        attributes={"_FEATURE_ID_0": feature_ids},
+    )
+    primitive["extensions"] = {
+        "EXT_mesh_features": {
+            "featureIds": [{"featureCount": len(buildings), "attribute": 0, "propertyTable": 0}]
+        }
+    }
     node = writer.node("buildings", mesh=writer.mesh("buildings", [primitive]))
-    metadata = {"schema": METADATA_SCHEMA, "propertyTables": [_property_table(writer,
-                                                                              buildings)]}
-    return writer.to_bytes([node], scene_name="buildings",
-                           extensions={"EXT_structural_metadata": metadata},
-                           extensions_used=["EXT_mesh_features"])
+    metadata = {"schema": METADATA_SCHEMA, "propertyTables": [_property_table(writer, buildings)]}
+    return writer.to_bytes(
+        [node],
+        scene_name="buildings",
+        extensions={"EXT_structural_metadata": metadata},
+        extensions_used=["EXT_mesh_features"],
+    )
 
 
-def _tile_json(tile: Tile, parent_frame: np.ndarray, directory: Path, bar: Any,
-               stats: dict[str, int]) -> dict[str, Any]:
+def _tile_json(
+    tile: Tile, parent_frame: np.ndarray, directory: Path, bar: Any, stats: dict[str, int]
+) -> dict[str, Any]:
     members = list(tile.buildings())
     region = _region(members)
     centre_lon = math.degrees((region[0] + region[2]) / 2)
@@ -289,8 +342,9 @@ def _tile_json(tile: Tile, parent_frame: np.ndarray, directory: Path, bar: Any,
     stats["tiles"] += 1
     stats["depth"] = max(stats["depth"], tile.depth)
     if tile.children:
-        node["children"] = [_tile_json(child, frame, directory, bar, stats)
-                            for child in tile.children]
+        node["children"] = [
+            _tile_json(child, frame, directory, bar, stats) for child in tile.children
+        ]
     return node
 
 
@@ -300,9 +354,12 @@ def _current_versions(conn: psycopg.Connection) -> dict[str, int]:
     return {name: int(versions.get(name, 0)) for name in analysis_inputs("scene3d")}
 
 
-def build_tileset(conn: psycopg.Connection, out: Path,
-                  tile_buildings: int = TILE_BUILDINGS,
-                  show_progress: bool = False) -> dict[str, Any]:
+def build_tileset(
+    conn: psycopg.Connection,
+    out: Path,
+    tile_buildings: int = TILE_BUILDINGS,
+    show_progress: bool = False,
+) -> dict[str, Any]:
     """Write tileset.json and its content under `out`, replacing what was there at once."""
     versions = _current_versions(conn)
 
@@ -315,8 +372,9 @@ def build_tileset(conn: psycopg.Connection, out: Path,
         buildings = _buildings(conn, meshed)
     lon = np.concatenate([b.lon for b in buildings])
     lat = np.concatenate([b.lat for b in buildings])
-    root = Tile(key="", bounds=(float(lon.min()), float(lat.min()), float(lon.max()),
-                                float(lat.max())))
+    root = Tile(
+        key="", bounds=(float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max()))
+    )
     _split(root, buildings, tile_buildings)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
@@ -327,13 +385,20 @@ def build_tileset(conn: psycopg.Connection, out: Path,
             root_json = _tile_json(root, np.eye(4), staging, written, stats)
         root_json["refine"] = "ADD"
         tileset = {
-            "asset": {"version": "1.1", "generator": "Almaty Twin",
-                      "extras": {"almaty_twin": {
-                          "versions": versions, "buildings": len(buildings),
-                          "tile_buildings": tile_buildings,
-                          "built_at": datetime.now(timezone.utc).isoformat(),
-                          "heights": "terrain model heights above sea level, used as "
-                                     "ellipsoidal heights (no geoid correction)"}}},
+            "asset": {
+                "version": "1.1",
+                "generator": "Almaty Twin",
+                "extras": {
+                    "almaty_twin": {
+                        "versions": versions,
+                        "buildings": len(buildings),
+                        "tile_buildings": tile_buildings,
+                        "built_at": datetime.now(UTC).isoformat(),
+                        "heights": "terrain model heights above sea level, used as "
+                        "ellipsoidal heights (no geoid correction)",
+                    }
+                },
+            },
             "geometricError": round(max(b.size for b in buildings), 3),
             "root": root_json,
         }

@@ -7,10 +7,10 @@ so a change moves the tileset to a new directory: nothing is ever invalidated by
 tiles of the old version are pruned when the new directory is first written.
 
 Keys also name the database (its system identifier), so twins sharing a cache directory never
-serve each other's tiles. The versions are read with one query and kept for `VERSION_TTL_S` (1 s by default,
-TWIN_TILE_VERSION_TTL overrides it): a cache hit costs no database round trip, and an edit is
-visible in tiles at most that long after its commit. The key doubles as the ETag, so a
-revalidation (If-None-Match) is answered with 304 without touching the disk.
+serve each other's tiles. The versions are read with one query and kept for `VERSION_TTL_S`
+(1 s by default, TWIN_TILE_VERSION_TTL overrides it): a cache hit costs no database round
+trip, and an edit is visible in tiles at most that long after its commit. The key doubles as
+the ETag, so a revalidation (If-None-Match) is answered with 304 without touching the disk.
 
 Layout: <cache dir>/<tileset>/<key>/<z>/<x>/<y>.<ext>; the cache dir is tiles/cache/ under the
 project (git-ignored), TWIN_TILE_CACHE overrides it (the tests use a temporary one).
@@ -79,8 +79,7 @@ def database_identity(conn: psycopg.Connection) -> str:
     return conn.execute(query("tiles/database_identity")).fetchone()[0]
 
 
-def tileset_key(database: str, parts: list[tuple[str, str]],
-                versions: dict[str, int]) -> str:
+def tileset_key(database: str, parts: list[tuple[str, str]], versions: dict[str, int]) -> str:
     """Digest of the database and the (name, fingerprint, data version) of every source."""
     spec = [database] + [[name, fingerprint, versions.get(name, 0)] for name, fingerprint in parts]
     return hashlib.sha256(json.dumps(spec).encode()).hexdigest()[:20]
@@ -93,8 +92,14 @@ class TileCache:
         self._lock = threading.Lock()
 
     def path(self, tileset: str, key: str, address: TileAddress, extension: str) -> Path:
-        return (self.directory / tileset / key / str(address.z) / str(address.x)
-                / f"{address.y}.{extension}")
+        return (
+            self.directory
+            / tileset
+            / key
+            / str(address.z)
+            / str(address.x)
+            / f"{address.y}.{extension}"
+        )
 
     @staticmethod
     def read(path: Path) -> bytes | None:

@@ -47,11 +47,19 @@ def tiles() -> None:
 
 
 @tiles.command("seed")
-@click.option("--layer", "layer_name", required=True,
-              help="A catalog layer, `all` (the multi-layer tileset) or `terrain`.")
+@click.option(
+    "--layer",
+    "layer_name",
+    required=True,
+    help="A catalog layer, `all` (the multi-layer tileset) or `terrain`.",
+)
 @click.option("--zoom", "zoom_text", required=True, help="A zoom or a range, e.g. 12-14.")
-@click.option("--bbox", default=",".join(map(str, CITY_BBOX)), show_default=True,
-              help="lon/lat extent to seed: minlon,minlat,maxlon,maxlat.")
+@click.option(
+    "--bbox",
+    default=",".join(map(str, CITY_BBOX)),
+    show_default=True,
+    help="lon/lat extent to seed: minlon,minlat,maxlon,maxlat.",
+)
 def seed(layer_name: str, zoom_text: str, bbox: str) -> None:
     """Render every tile of LAYER at the zooms over the city into the cache (skips cached)."""
     from twin.db.pool import connect
@@ -59,8 +67,11 @@ def seed(layer_name: str, zoom_text: str, bbox: str) -> None:
     from twin.tiles.cache import TileCache, database_identity, tileset_key
     from twin.tiles.matrix import tile_ranges
     from twin.tiles.routes import TERRAIN
-    from twin.tiles.terrain_tiles import (MAX_TERRAIN_ZOOM, TERRAIN_POLICY_VERSION,
-                                          render_terrain_tile)
+    from twin.tiles.terrain_tiles import (
+        MAX_TERRAIN_ZOOM,
+        TERRAIN_POLICY_VERSION,
+        render_terrain_tile,
+    )
     from twin.tiles.vector import in_zoom_range, policy_fingerprint, render_tile
 
     low, high = _zoom_range(zoom_text)
@@ -69,8 +80,9 @@ def seed(layer_name: str, zoom_text: str, bbox: str) -> None:
     if tileset == TERRAIN:
         zooms = [z for z in range(low, high + 1) if z <= MAX_TERRAIN_ZOOM]
     else:
-        zooms = [z for z in range(low, high + 1)
-                 if any(in_zoom_range(layer, z) for layer in layers)]
+        zooms = [
+            z for z in range(low, high + 1) if any(in_zoom_range(layer, z) for layer in layers)
+        ]
     if not zooms:
         raise TwinError(f"{layer_name} has no tiles at zoom {zoom_text}")
     addresses = [address for z in zooms for address in tile_ranges(extent, z)]
@@ -85,14 +97,15 @@ def seed(layer_name: str, zoom_text: str, bbox: str) -> None:
 
             if TERRAIN not in versions or (terrain := terrain_path(conn)) is None:
                 raise TwinError("no terrain model is loaded")
-            key = tileset_key(database, [(TERRAIN, f"policy-{TERRAIN_POLICY_VERSION}")],
-                              versions)
+            key = tileset_key(database, [(TERRAIN, f"policy-{TERRAIN_POLICY_VERSION}")], versions)
         else:
-            key = tileset_key(database, [(layer.name, policy_fingerprint(layer))
-                                         for layer in layers], versions)
+            key = tileset_key(
+                database, [(layer.name, policy_fingerprint(layer)) for layer in layers], versions
+            )
         extension = "png" if tileset == TERRAIN else "mvt"
-        with progress(f"tiles {layer_name} z{low}-{high}", total=len(addresses),
-                      unit="tile") as bar:
+        with progress(
+            f"tiles {layer_name} z{low}-{high}", total=len(addresses), unit="tile"
+        ) as bar:
             for address in addresses:
                 path = cache.path(tileset, key, address, extension)
                 if path.exists():
@@ -103,23 +116,29 @@ def seed(layer_name: str, zoom_text: str, bbox: str) -> None:
                     else:
                         try:
                             data = render_tile(conn, layers, address)
-                        except (psycopg.errors.UndefinedTable,
-                                psycopg.errors.UndefinedColumn) as exc:
-                            raise TwinError("the database is behind the layer catalog "
-                                            f"({exc.diag.message_primary}): run `twin migrate`"
-                                            ) from None
+                        except (
+                            psycopg.errors.UndefinedTable,
+                            psycopg.errors.UndefinedColumn,
+                        ) as exc:
+                            raise TwinError(
+                                "the database is behind the layer catalog "
+                                f"({exc.diag.message_primary}): run `twin migrate`"
+                            ) from None
                     cache.write(tileset, key, path, data)
                     rendered += 1
                     empty += not data
                 bar.update(1)
-    click.echo(f"{layer_name}: {len(addresses)} tiles at zoom {low}-{high} "
-               f"({rendered} rendered, {empty} of them empty; {cached} already cached) "
-               f"in {cache.directory / tileset / key}")
+    click.echo(
+        f"{layer_name}: {len(addresses)} tiles at zoom {low}-{high} "
+        f"({rendered} rendered, {empty} of them empty; {cached} already cached) "
+        f"in {cache.directory / tileset / key}"
+    )
 
 
 @tiles.command("overview")
-@click.option("--layer", "layer_name", default=ALL, show_default=True,
-              help="A catalog layer, or `all`.")
+@click.option(
+    "--layer", "layer_name", default=ALL, show_default=True, help="A catalog layer, or `all`."
+)
 def overview(layer_name: str) -> None:
     """Bring the low-zoom tile overviews up to the layers' data versions (tiles do this
     themselves on first use; run it after a load so no user waits for it)."""
@@ -140,19 +159,21 @@ def refresh_overviews(layer_name: str = ALL) -> str:
         try:
             stale = set(stale_layers(conn, [layer.name for layer in layers]))
         except psycopg.errors.UndefinedTable:
-            raise TwinError("the database has no tile overview table: run `twin migrate`"
-                            ) from None
+            raise TwinError("the database has no tile overview table: run `twin migrate`") from None
         with progress("tile overviews", total=len(layers), unit="layer") as bar:
             for layer in layers:
-                ensure_overviews(conn, [dataclasses.replace(layer, minzoom=0)],
-                                 OVERVIEW_MAX_ZOOM)
+                ensure_overviews(conn, [dataclasses.replace(layer, minzoom=0)], OVERVIEW_MAX_ZOOM)
                 bar.update(1)
     return f"tile overviews: {len(stale)} rebuilt, {len(layers) - len(stale)} current"
 
 
 @tiles.command("clear")
-@click.option("--layer", "layer_name", default=None,
-              help="Only this layer's tiles (or `all`, `terrain`); default: everything.")
+@click.option(
+    "--layer",
+    "layer_name",
+    default=None,
+    help="Only this layer's tiles (or `all`, `terrain`); default: everything.",
+)
 def clear(layer_name: str | None) -> None:
     """Empty the tile cache (it refills on demand; data changes never need this)."""
     from twin.tiles.cache import cache_dir

@@ -13,11 +13,16 @@ CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 
 
 def tile_provider(layer: Layer) -> dict[str, Any]:
-    return {"type": "tile", "name": "twin.tiles.provider.TwinTileProvider",
-            "data": f"/collections/{layer.name}/tiles/WebMercatorQuad",
-            "options": {"zoom": {"min": layer.minzoom, "max": layer.maxzoom},
-                        "schemes": ["WebMercatorQuad"]},
-            "format": dict(MVT_FORMAT)}
+    return {
+        "type": "tile",
+        "name": "twin.tiles.provider.TwinTileProvider",
+        "data": f"/collections/{layer.name}/tiles/WebMercatorQuad",
+        "options": {
+            "zoom": {"min": layer.minzoom, "max": layer.maxzoom},
+            "schemes": ["WebMercatorQuad"],
+        },
+        "format": dict(MVT_FORMAT),
+    }
 
 
 def terrain_resource() -> dict[str, Any]:
@@ -25,13 +30,23 @@ def terrain_resource() -> dict[str, Any]:
         "type": "collection",
         "title": "Terrain model",
         "description": "Elevation of the city and its foothills (metres above sea level) as a "
-                       "coverage (GeoTIFF, EPSG:32643) and as raster-dem tiles (Terrarium PNG).",
+        "coverage (GeoTIFF, EPSG:32643) and as raster-dem tiles (Terrarium PNG).",
         "keywords": ["terrain", "elevation", "DEM"],
-        "links": [{"type": "application/json", "rel": "http://www.opengis.net/def/rel/ogc/1.0/"
-                   "tilesets-map", "title": "Raster-dem tiles (TileJSON 3.0)",
-                   "href": "${TWIN_SERVER_URL}/terrain/tilejson.json"}],
+        "links": [
+            {
+                "type": "application/json",
+                "rel": "http://www.opengis.net/def/rel/ogc/1.0/tilesets-map",
+                "title": "Raster-dem tiles (TileJSON 3.0)",
+                "href": "${TWIN_SERVER_URL}/terrain/tilejson.json",
+            }
+        ],
         "extents": {"spatial": {"bbox": list(CITY_BBOX), "crs": CRS84}},
-        "providers": [{"type": "coverage", "name": "twin.tiles.provider.TerrainCoverageProvider",
-                       "data": "terrain",
-                       "format": {"name": "GTiff", "mimetype": "image/tiff"}}],
+        "providers": [
+            {
+                "type": "coverage",
+                "name": "twin.tiles.provider.TerrainCoverageProvider",
+                "data": "terrain",
+                "format": {"name": "GTiff", "mimetype": "image/tiff"},
+            }
+        ],
     }

@@ -95,8 +95,7 @@ class TileFastPath:
             match = match_tile(scope["path"])
             if match is not None:
                 tileset = _tileset(match, scope.get("query_string"))
-                if tileset is not None and await self._answer(match, tileset, scope, send,
-                                                              method):
+                if tileset is not None and await self._answer(match, tileset, scope, send, method):
                     return
         await self.app(scope, receive, send)
 
@@ -117,39 +116,47 @@ class TileFastPath:
             with connection() as conn:
                 refresh_overviews(conn, load_catalog().values())
         except Exception as exc:  # the next low-zoom tile refreshes (and reports) it instead
-            LOG.warning("tile overview refresh after a write failed",
-                        extra={"fields": {"error": str(exc)}})
+            LOG.warning(
+                "tile overview refresh after a write failed", extra={"fields": {"error": str(exc)}}
+            )
         finally:
             self.refreshing = False
 
-    async def _answer(self, match: re.Match[str], tileset: str, scope: Scope, send: Send,
-                      method: str) -> bool:
+    async def _answer(
+        self, match: re.Match[str], tileset: str, scope: Scope, send: Send, method: str
+    ) -> bool:
         svc = service()
         if not svc.versions.fresh():
             if not svc.memory:
                 return False
-            try:                                   # once per TTL: one query in a thread
+            try:  # once per TTL: one query in a thread
                 await svc.current_versions()
-            except Exception:                      # the full path answers (503 and all)
+            except Exception:  # the full path answers (503 and all)
                 return False
         key = svc.current_key(tileset)
         if key is None:
             return False
-        entry = svc.memory.get((tileset, key, int(match.group("z")), int(match.group("x")),
-                                int(match.group("y"))))
+        entry = svc.memory.get(
+            (tileset, key, int(match.group("z")), int(match.group("x")), int(match.group("y")))
+        )
         if entry is None:
             return False
         status, headers, etag, data = entry
         condition = _if_none_match(scope)
         if condition is not None and etag_matches_bytes(condition, etag):
-            await send({"type": "http.response.start", "status": 304,
-                        "headers": [(k, b"revalidated" if k == b"x-tile-cache" else v)
-                                    for k, v in headers if k not in
-                                    (b"content-type", b"content-length",
-                                     b"content-security-policy")]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 304,
+                    "headers": [
+                        (k, b"revalidated" if k == b"x-tile-cache" else v)
+                        for k, v in headers
+                        if k not in (b"content-type", b"content-length", b"content-security-policy")
+                    ],
+                }
+            )
             await send({"type": "http.response.body", "body": b""})
             return True
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": data if method == "GET" else b""})
         return True
-

@@ -47,7 +47,7 @@ class TileAddress:
     @property
     def centre_latitude(self) -> float:
         """Latitude of the tile's centre row (for ground-size thresholds)."""
-        n = math.pi - 2 * math.pi * (self.y + 0.5) / 2 ** self.z
+        n = math.pi - 2 * math.pi * (self.y + 0.5) / 2**self.z
         return math.degrees(math.atan(math.sinh(n)))
 
     def lonlat_bounds(self) -> tuple[float, float, float, float]:
@@ -76,8 +76,9 @@ def tile_matrix_set_document() -> dict[str, Any]:
 
 def check_matrix_set(name: str) -> str:
     if name not in TILE_MATRIX_SETS:
-        raise TileRequestError(f"unknown tile matrix set {name!r}; this server offers "
-                               f"{', '.join(TILE_MATRIX_SETS)}")
+        raise TileRequestError(
+            f"unknown tile matrix set {name!r}; this server offers {', '.join(TILE_MATRIX_SETS)}"
+        )
     return name
 
 
@@ -89,9 +90,11 @@ CANONICAL_INTEGER = re.compile(r"0|[1-9][0-9]*")
 
 def _integer(value: str, what: str) -> int:
     if not CANONICAL_INTEGER.fullmatch(value):
-        raise TileRequestError(f"{what} must be a non-negative integer written in plain "
-                               f"digits, got {value!r}", status=400,
-                               code="InvalidParameterValue")
+        raise TileRequestError(
+            f"{what} must be a non-negative integer written in plain digits, got {value!r}",
+            status=400,
+            code="InvalidParameterValue",
+        )
     return int(value)
 
 
@@ -101,12 +104,15 @@ def parse_address(z: str, y: str, x: str) -> TileAddress:
     row = _integer(y, "tileRow (y)")
     col = _integer(x, "tileCol (x)")
     if zoom > tms().maxzoom:
-        raise TileRequestError(f"tile matrix {zoom} is not in {WEB_MERCATOR_QUAD} "
-                               f"(tile matrices 0-{tms().maxzoom})")
-    size = 2 ** zoom
+        raise TileRequestError(
+            f"tile matrix {zoom} is not in {WEB_MERCATOR_QUAD} (tile matrices 0-{tms().maxzoom})"
+        )
+    size = 2**zoom
     if row >= size or col >= size:
-        raise TileRequestError(f"tile {zoom}/{row}/{col} is outside tile matrix {zoom} of "
-                               f"{WEB_MERCATOR_QUAD}: tileRow and tileCol must be 0-{size - 1}")
+        raise TileRequestError(
+            f"tile {zoom}/{row}/{col} is outside tile matrix {zoom} of "
+            f"{WEB_MERCATOR_QUAD}: tileRow and tileCol must be 0-{size - 1}"
+        )
     return TileAddress(zoom, col, row)
 
 
@@ -116,8 +122,11 @@ def split_extension(x: str, allowed: tuple[str, ...]) -> tuple[str, str | None]:
         return x, None
     col, extension = x.split(".", 1)
     if extension.lower() not in allowed:
-        raise TileRequestError(f"unknown tile format {extension!r}; this tileset offers "
-                               f"{', '.join(allowed)}", status=400, code="InvalidParameterValue")
+        raise TileRequestError(
+            f"unknown tile format {extension!r}; this tileset offers {', '.join(allowed)}",
+            status=400,
+            code="InvalidParameterValue",
+        )
     return col, extension.lower()
 
 
@@ -126,14 +135,21 @@ def tile_ranges(bbox: tuple[float, float, float, float], zoom: int) -> list[Tile
     return [TileAddress(t.z, t.x, t.y) for t in tms().tiles(*bbox, zooms=[zoom])]
 
 
-def matrix_limits(bbox: tuple[float, float, float, float], minzoom: int,
-                  maxzoom: int) -> list[dict[str, Any]]:
+def matrix_limits(
+    bbox: tuple[float, float, float, float], minzoom: int, maxzoom: int
+) -> list[dict[str, Any]]:
     """tileMatrixSetLimits of a tileset: the rows and columns touching bbox at each zoom."""
     limits = []
     for zoom in range(minzoom, maxzoom + 1):
         upper_left = tms().tile(bbox[0], bbox[3], zoom)
         lower_right = tms().tile(bbox[2], bbox[1], zoom)
-        limits.append({"tileMatrix": str(zoom), "minTileRow": upper_left.y,
-                       "maxTileRow": lower_right.y, "minTileCol": upper_left.x,
-                       "maxTileCol": lower_right.x})
+        limits.append(
+            {
+                "tileMatrix": str(zoom),
+                "minTileRow": upper_left.y,
+                "maxTileRow": lower_right.y,
+                "minTileCol": upper_left.x,
+                "maxTileCol": lower_right.x,
+            }
+        )
     return limits

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
+
 import psycopg
 from psycopg import sql
 
@@ -28,7 +29,7 @@ from twin.catalog import Layer
 from twin.sqlfiles import query
 
 LOG = logging.getLogger("twin.tiles.overview")
-ANALYSE_AFTER_ROWS = 1000    # fresh planner statistics after a change this big (or a tenth)
+ANALYSE_AFTER_ROWS = 1000  # fresh planner statistics after a change this big (or a tenth)
 
 
 def _size_expression(polygon: bool) -> sql.Composable:
@@ -45,24 +46,44 @@ def is_fresh(conn: psycopg.Connection, layer: Layer) -> bool:
     return not stale_layers(conn, [layer.name])
 
 
-def ensure_overview(conn: psycopg.Connection, layer: Layer, polygon: bool, tolerance: float,
-                    min_size: float, properties: sql.Composable) -> bool:
+def ensure_overview(
+    conn: psycopg.Connection,
+    layer: Layer,
+    polygon: bool,
+    tolerance: float,
+    min_size: float,
+    properties: sql.Composable,
+) -> bool:
     """Refresh the layer's overview if its data moved since; True if it did.
     `tolerance` (m) simplifies, features under `min_size` (m² or m) are left out,
     `properties` (a jsonb expression over the layer row `t`) is what low-zoom tiles carry.
     Works on an autocommit connection or inside a transaction (then as a savepoint)."""
     with conn.transaction():
         conn.execute(query("tiles/overview_lock"), {"name": layer.name})
-        if is_fresh(conn, layer):          # another worker refreshed it while we waited
+        if is_fresh(conn, layer):  # another worker refreshed it while we waited
             return False
         started = time.perf_counter()
         added, gone, features = conn.execute(
-            query("tiles/overview_build", table=layer.table, size=_size_expression(polygon),
-                  properties=properties),
-            {"name": layer.name, "tolerance": tolerance, "min_size": min_size}).fetchone()
+            query(
+                "tiles/overview_build",
+                table=layer.table,
+                size=_size_expression(polygon),
+                properties=properties,
+            ),
+            {"name": layer.name, "tolerance": tolerance, "min_size": min_size},
+        ).fetchone()
         if added + gone >= max(ANALYSE_AFTER_ROWS, features // 10):
-            conn.execute(query("tiles/overview_analyse"))   # the planner picks index by zoom
-    LOG.info("tile overview refreshed", extra={"fields": {
-        "layer": layer.name, "added": added, "dropped": gone, "features": features,
-        "seconds": round(time.perf_counter() - started, 3)}})
+            conn.execute(query("tiles/overview_analyse"))  # the planner picks index by zoom
+    LOG.info(
+        "tile overview refreshed",
+        extra={
+            "fields": {
+                "layer": layer.name,
+                "added": added,
+                "dropped": gone,
+                "features": features,
+                "seconds": round(time.perf_counter() - started, 3),
+            }
+        },
+    )
     return True

@@ -64,8 +64,10 @@ VECTOR_FORMATS = ("mvt", "pbf")
 VECTOR_F_VALUES = {"mvt", "pbf", MVT_TYPE}
 TERRAIN = "terrain"
 CORS = {"Access-Control-Allow-Origin": "*"}
-REQUEST_LIMITS = {"lock_ms": str(get_settings().tiles.lock_timeout_ms),
-                  "statement_ms": str(get_settings().tiles.statement_timeout_ms)}
+REQUEST_LIMITS = {
+    "lock_ms": str(get_settings().tiles.lock_timeout_ms),
+    "statement_ms": str(get_settings().tiles.statement_timeout_ms),
+}
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -104,8 +106,9 @@ def _layers() -> list[Layer]:
 def _layer(name: str) -> Layer:
     layers = load_catalog()
     if name not in layers:
-        raise TileRequestError(f"unknown collection {name!r}: tiles exist for "
-                               f"{', '.join(layers)} (and terrain)")
+        raise TileRequestError(
+            f"unknown collection {name!r}: tiles exist for {', '.join(layers)} (and terrain)"
+        )
     return layers[name]
 
 
@@ -116,30 +119,43 @@ def _not_modified(request: Request, etag: str) -> bool:
 def _check_vector_format(request: Request, extension: str | None) -> None:
     requested = request.query_params.get("f")
     if requested is not None and requested.lower() not in VECTOR_F_VALUES:
-        raise TileRequestError(f"unknown tile format f={requested!r} for vector tiles; "
-                               "use f=mvt (application/vnd.mapbox-vector-tile)",
-                               status=400, code="InvalidParameterValue")
+        raise TileRequestError(
+            f"unknown tile format f={requested!r} for vector tiles; "
+            "use f=mvt (application/vnd.mapbox-vector-tile)",
+            status=400,
+            code="InvalidParameterValue",
+        )
 
 
 # f= values a metadata document (tileset list, tileset, TileJSON, matrix set, terrain) answers:
 # all with its JSON, html too (pygeoapi's HTML pages link here with f=html).
-DOCUMENT_F_VALUES = {"json", "application/json", "html", "text/html", "jsonld",
-                     "application/ld+json"}
+DOCUMENT_F_VALUES = {
+    "json",
+    "application/json",
+    "html",
+    "text/html",
+    "jsonld",
+    "application/ld+json",
+}
 
 
 def _check_document_format(request: Request) -> None:
     requested = request.query_params.get("f")
     if requested is not None and requested.lower() not in DOCUMENT_F_VALUES:
-        raise TileRequestError(f"unknown format f={requested!r}: this document is JSON "
-                               "(f=json)", status=400, code="InvalidParameterValue")
+        raise TileRequestError(
+            f"unknown format f={requested!r}: this document is JSON (f=json)",
+            status=400,
+            code="InvalidParameterValue",
+        )
 
 
 def _headers(etag: str, state: str) -> dict[str, str]:
     return {"ETag": etag, "Cache-Control": CACHE_CONTROL, "X-Tile-Cache": state, **CORS}
 
 
-async def _vector_tile(request: Request, tileset: str, layers: list[Layer],
-                       address: TileAddress) -> Response:
+async def _vector_tile(
+    request: Request, tileset: str, layers: list[Layer], address: TileAddress
+) -> Response:
     svc = service()
     versions = await svc.current_versions()
     key = svc.key(tileset, layers, versions)
@@ -156,8 +172,13 @@ async def _vector_tile(request: Request, tileset: str, layers: list[Layer],
         # stored on disk once the answer is out; memory serves it meanwhile
         store = BackgroundTask(svc.cache.write, tileset, key, path, data)
     svc.memory.put((tileset, key, address.z, address.x, address.y), etag, CACHE_CONTROL, data)
-    return Response(data, status_code=200 if data else 204, media_type=MVT_TYPE,
-                    headers=_headers(etag, state), background=store)
+    return Response(
+        data,
+        status_code=200 if data else 204,
+        media_type=MVT_TYPE,
+        headers=_headers(etag, state),
+        background=store,
+    )
 
 
 def _render(layers: list[Layer], address: TileAddress) -> bytes:
@@ -165,16 +186,20 @@ def _render(layers: list[Layer], address: TileAddress) -> bytes:
     request's lock and statement timeouts, sent in a pipeline (one round trip)."""
     try:
         with connection() as conn:
-            ensure_overviews(conn, layers, address.z)      # rare: after a data change
+            ensure_overviews(conn, layers, address.z)  # rare: after a data change
             with conn.pipeline(), conn.transaction():
                 conn.execute(query("tiles/request_limits"), REQUEST_LIMITS)
                 return render_tile(conn, layers, address, ensure=False)
     except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled):
-        raise LayerBusy("the layer is being rewritten (an import or a load is running) "
-                        "or the tile took too long; retry in a few seconds") from None
+        raise LayerBusy(
+            "the layer is being rewritten (an import or a load is running) "
+            "or the tile took too long; retry in a few seconds"
+        ) from None
     except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn) as exc:
-        raise LayerBusy("the database is behind the layer catalog "
-                        f"({exc.diag.message_primary}): run `twin migrate`") from None
+        raise LayerBusy(
+            "the database is behind the layer catalog "
+            f"({exc.diag.message_primary}): run `twin migrate`"
+        ) from None
 
 
 @answers_errors
@@ -186,8 +211,10 @@ async def layer_tile(request: Request) -> Response:
     _check_vector_format(request, extension)
     address = parse_address(params["z"], params["y"], col)
     if not in_zoom_range(layer, address.z):
-        raise TileRequestError(f"collection {layer.name!r} has tiles at tile matrices "
-                               f"{layer.minzoom}-{layer.maxzoom} only, not {address.z}")
+        raise TileRequestError(
+            f"collection {layer.name!r} has tiles at tile matrices "
+            f"{layer.minzoom}-{layer.maxzoom} only, not {address.z}"
+        )
     return await _vector_tile(request, layer.name, [layer], address)
 
 
@@ -198,15 +225,21 @@ def selection_tileset(value: str | None) -> tuple[str, list[Layer]]:
         return ALL_LAYERS, list(catalog.values())
     names = selected_names(value)
     if not names:
-        raise TileRequestError("collections= names no collection: give a comma-separated list "
-                               "such as collections=plots,buildings", status=400,
-                               code="InvalidParameterValue")
+        raise TileRequestError(
+            "collections= names no collection: give a comma-separated list "
+            "such as collections=plots,buildings",
+            status=400,
+            code="InvalidParameterValue",
+        )
     unknown = sorted(names - set(catalog))
     if unknown:
-        raise TileRequestError(f"unknown collection(s) {', '.join(map(repr, unknown))} in "
-                               f"collections=; the tiles hold {', '.join(catalog)}",
-                               status=400, code="InvalidParameterValue")
-    layers = [layer for name, layer in catalog.items() if name in names]   # catalog order
+        raise TileRequestError(
+            f"unknown collection(s) {', '.join(map(repr, unknown))} in "
+            f"collections=; the tiles hold {', '.join(catalog)}",
+            status=400,
+            code="InvalidParameterValue",
+        )
+    layers = [layer for name, layer in catalog.items() if name in names]  # catalog order
     tileset = selection_id(value)
     service().remember_selection(tileset, [layer.name for layer in layers])
     return tileset, layers
@@ -232,8 +265,9 @@ async def layer_tilesets(request: Request) -> Response:
     if name == TERRAIN:
         return _json(_terrain_tilesets(_base(request)))
     layer = _layer(name)
-    return _json(metadata.tileset_list([layer], _base(request), f"/collections/{name}/tiles",
-                                       layer.title))
+    return _json(
+        metadata.tileset_list([layer], _base(request), f"/collections/{name}/tiles", layer.title)
+    )
 
 
 @answers_errors
@@ -242,8 +276,7 @@ async def layer_tileset(request: Request) -> Response:
     layer = _layer(request.path_params["layer"])
     check_matrix_set(request.path_params["tms"])
     path = f"/collections/{layer.name}/tiles/{WEB_MERCATOR_QUAD}"
-    return _json(metadata.tileset([layer], _base(request), path, layer.title,
-                                  layer.description))
+    return _json(metadata.tileset([layer], _base(request), path, layer.title, layer.description))
 
 
 @answers_errors
@@ -252,8 +285,7 @@ async def layer_tilejson(request: Request) -> Response:
     layer = _layer(request.path_params["layer"])
     check_matrix_set(request.path_params["tms"])
     path = f"/collections/{layer.name}/tiles/{WEB_MERCATOR_QUAD}"
-    return _json(metadata.tilejson([layer], _base(request), path, layer.name,
-                                   layer.description))
+    return _json(metadata.tilejson([layer], _base(request), path, layer.name, layer.description))
 
 
 DATASET_TITLE = "Almaty Twin"
@@ -270,16 +302,30 @@ async def dataset_tilesets(request: Request) -> Response:
 async def dataset_tileset(request: Request) -> Response:
     _check_document_format(request)
     check_matrix_set(request.path_params["tms"])
-    return _json(metadata.tileset(_layers(), _base(request), f"/tiles/{WEB_MERCATOR_QUAD}",
-                                  DATASET_TITLE, DATASET_DESCRIPTION))
+    return _json(
+        metadata.tileset(
+            _layers(),
+            _base(request),
+            f"/tiles/{WEB_MERCATOR_QUAD}",
+            DATASET_TITLE,
+            DATASET_DESCRIPTION,
+        )
+    )
 
 
 @answers_errors
 async def dataset_tilejson(request: Request) -> Response:
     _check_document_format(request)
     check_matrix_set(request.path_params["tms"])
-    return _json(metadata.tilejson(_layers(), _base(request), f"/tiles/{WEB_MERCATOR_QUAD}",
-                                   "almaty-twin", DATASET_DESCRIPTION))
+    return _json(
+        metadata.tilejson(
+            _layers(),
+            _base(request),
+            f"/tiles/{WEB_MERCATOR_QUAD}",
+            "almaty-twin",
+            DATASET_DESCRIPTION,
+        )
+    )
 
 
 @answers_errors
@@ -297,6 +343,7 @@ async def tile_matrix_set(request: Request) -> Response:
 
 # --- terrain ----------------------------------------------------------------------------------
 
+
 def _terrain_file() -> str | None:
     from twin.terrain import terrain_path
 
@@ -305,24 +352,44 @@ def _terrain_file() -> str | None:
 
 
 def _no_terrain() -> TileRequestError:
-    return TileRequestError("no terrain model is loaded: load one with `twin load demo` "
-                            "(or store_terrain)")
+    return TileRequestError(
+        "no terrain model is loaded: load one with `twin load demo` (or store_terrain)"
+    )
 
 
 def _terrain_tilesets(base: str) -> dict[str, Any]:
-    return {"tilesets": [{"title": "Terrain model on WebMercatorQuad (Terrarium PNG)",
-                          "dataType": "map", "crs": metadata.CRS_3857,
-                          "tileMatrixSetURI": metadata.TMS_URI,
-                          "links": [
-                              {"rel": metadata.REL_TILING_SCHEME, "type": metadata.JSON,
-                               "href": f"{base}/tileMatrixSets/{WEB_MERCATOR_QUAD}"},
-                              {"rel": "item", "type": "image/png", "templated": True,
-                               "href": f"{base}/terrain/tiles/{WEB_MERCATOR_QUAD}/"
-                                       "{tileMatrix}/{tileRow}/{tileCol}.png"},
-                              {"rel": "alternate", "type": metadata.TILEJSON_TYPE,
-                               "href": f"{base}/terrain/tilejson.json"}]}],
-            "links": [{"rel": "self", "type": metadata.JSON,
-                       "href": f"{base}/collections/terrain/tiles"}]}
+    return {
+        "tilesets": [
+            {
+                "title": "Terrain model on WebMercatorQuad (Terrarium PNG)",
+                "dataType": "map",
+                "crs": metadata.CRS_3857,
+                "tileMatrixSetURI": metadata.TMS_URI,
+                "links": [
+                    {
+                        "rel": metadata.REL_TILING_SCHEME,
+                        "type": metadata.JSON,
+                        "href": f"{base}/tileMatrixSets/{WEB_MERCATOR_QUAD}",
+                    },
+                    {
+                        "rel": "item",
+                        "type": "image/png",
+                        "templated": True,
+                        "href": f"{base}/terrain/tiles/{WEB_MERCATOR_QUAD}/"
+                        "{tileMatrix}/{tileRow}/{tileCol}.png",
+                    },
+                    {
+                        "rel": "alternate",
+                        "type": metadata.TILEJSON_TYPE,
+                        "href": f"{base}/terrain/tilejson.json",
+                    },
+                ],
+            }
+        ],
+        "links": [
+            {"rel": "self", "type": metadata.JSON, "href": f"{base}/collections/terrain/tiles"}
+        ],
+    }
 
 
 @answers_errors
@@ -332,19 +399,25 @@ async def terrain_tile(request: Request) -> Response:
     col, _ = split_extension(params["x"], ("png",))
     requested = request.query_params.get("f")
     if requested is not None and requested.lower() not in {"png", "image/png"}:
-        raise TileRequestError(f"unknown tile format f={requested!r} for terrain tiles; "
-                               "use f=png (Terrarium-encoded PNG)", status=400,
-                               code="InvalidParameterValue")
+        raise TileRequestError(
+            f"unknown tile format f={requested!r} for terrain tiles; "
+            "use f=png (Terrarium-encoded PNG)",
+            status=400,
+            code="InvalidParameterValue",
+        )
     address = parse_address(params["z"], params["y"], col)
     if address.z > MAX_TERRAIN_ZOOM:
-        raise TileRequestError(f"terrain tiles go to tile matrix {MAX_TERRAIN_ZOOM}; "
-                               f"overzoom {address.z} in the client")
+        raise TileRequestError(
+            f"terrain tiles go to tile matrix {MAX_TERRAIN_ZOOM}; "
+            f"overzoom {address.z} in the client"
+        )
     svc = service()
     versions = await svc.current_versions()
     if TERRAIN not in versions:
         raise _no_terrain()
-    key = tileset_key(svc.versions.database,
-                      [(TERRAIN, f"policy-{TERRAIN_POLICY_VERSION}")], versions)
+    key = tileset_key(
+        svc.versions.database, [(TERRAIN, f"policy-{TERRAIN_POLICY_VERSION}")], versions
+    )
     etag = f'"{key}"'
     if _not_modified(request, etag):
         return Response(status_code=304, headers=_headers(etag, "revalidated"))
@@ -400,16 +473,23 @@ async def terrain_collection(request: Request) -> Response:
     return _json(metadata.terrain_collection(_base(request), bounds, details))
 
 
-COVERAGE_FORMATS = {"gtiff": "GTiff", "tif": "GTiff", "tiff": "GTiff", "geotiff": "GTiff",
-                    "image/tiff": "GTiff", "json": "json", "covjson": "json",
-                    "application/prs.coverage+json": "json"}
+COVERAGE_FORMATS = {
+    "gtiff": "GTiff",
+    "tif": "GTiff",
+    "tiff": "GTiff",
+    "geotiff": "GTiff",
+    "image/tiff": "GTiff",
+    "json": "json",
+    "covjson": "json",
+    "application/prs.coverage+json": "json",
+}
 MAX_COVJSON_CELLS = 1_000_000
 
 
 def _bbox(value: str | None) -> list[float]:
     if value is None:
         return []
-    try:   # in CRS84 degrees, with an area, no heights
+    try:  # in CRS84 degrees, with an area, no heights
         return list(parse_bbox(value, heights=False, degrees=True, area=True))
     except BboxError as exc:
         raise TileRequestError(str(exc), status=400, code="InvalidParameterValue") from None
@@ -421,9 +501,11 @@ CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 def _check_bbox_crs(value: str | None) -> None:
     """The coverage's bbox is in CRS84 (lon, lat); another bbox-crs is refused, not ignored."""
     if value is not None and value.strip().strip("[]<>") not in (CRS84, "OGC:CRS84"):
-        raise TileRequestError(f"bbox-crs {value!r} is not supported: give the bbox in "
-                               f"{CRS84} (longitude, latitude)", status=400,
-                               code="InvalidParameterValue")
+        raise TileRequestError(
+            f"bbox-crs {value!r} is not supported: give the bbox in {CRS84} (longitude, latitude)",
+            status=400,
+            code="InvalidParameterValue",
+        )
 
 
 def _coverage(terrain: str, bbox: list[float], format_: str) -> Any:
@@ -435,7 +517,8 @@ def _coverage(terrain: str, bbox: list[float], format_: str) -> Any:
         if width * height > MAX_COVJSON_CELLS:
             raise InvalidParameter(
                 f"the whole terrain model is {width}x{height} cells, too many for "
-                "CoverageJSON: ask for a bbox, or use f=GTiff")
+                "CoverageJSON: ask for a bbox, or use f=GTiff"
+            )
     return bridge.coverage_query(terrain, bbox, format_, what="terrain coverage")
 
 
@@ -444,23 +527,32 @@ async def terrain_coverage(request: Request) -> Response:
     requested = request.query_params.get("f", "GTiff")
     format_ = COVERAGE_FORMATS.get(requested.lower())
     if format_ is None:
-        raise TileRequestError(f"unknown coverage format f={requested!r}; use f=GTiff "
-                               "(GeoTIFF) or f=json (CoverageJSON)", status=400,
-                               code="InvalidParameterValue")
+        raise TileRequestError(
+            f"unknown coverage format f={requested!r}; use f=GTiff "
+            "(GeoTIFF) or f=json (CoverageJSON)",
+            status=400,
+            code="InvalidParameterValue",
+        )
     bbox = _bbox(request.query_params.get("bbox"))
     _check_bbox_crs(request.query_params.get("bbox-crs"))
     terrain = await run_in_threadpool(_terrain_file)
     if terrain is None:
         raise _no_terrain()
     if format_ == "GTiff" and not bbox:
-        return FileResponse(terrain, media_type="image/tiff; application=geotiff",
-                            filename="terrain.tif", headers=CORS)
+        return FileResponse(
+            terrain,
+            media_type="image/tiff; application=geotiff",
+            filename="terrain.tif",
+            headers=CORS,
+        )
     result = await run_in_threadpool(_coverage, terrain, bbox, format_)
     if format_ == "json":
         return JSONResponse(result, media_type="application/prs.coverage+json", headers=CORS)
-    return Response(result, media_type="image/tiff; application=geotiff",
-                    headers={"Content-Disposition": 'attachment; filename="terrain.tif"',
-                             **CORS})
+    return Response(
+        result,
+        media_type="image/tiff; application=geotiff",
+        headers={"Content-Disposition": 'attachment; filename="terrain.tif"', **CORS},
+    )
 
 
 # Beyond pygeoapi's own Tiles classes: /tiles (every layer) and its collections= selection;

@@ -26,7 +26,7 @@ from twin.tiles.vector import policy_fingerprint
 
 MVT_TYPE = b"application/vnd.mapbox-vector-tile"
 ALL_LAYERS = "_all"
-SELECTION_PREFIX = "_sel-"   # tileset id of a `collections=` selection: prefix + digest
+SELECTION_PREFIX = "_sel-"  # tileset id of a `collections=` selection: prefix + digest
 MAX_SELECTIONS = 64
 
 
@@ -48,8 +48,9 @@ class HotTiles:
     def __init__(self, budget: int | None = None) -> None:
         self.budget = memory_budget() if budget is None else budget
         self.used = 0
-        self._entries: OrderedDict[tuple, tuple[int, list[tuple[bytes, bytes]], bytes,
-                                                bytes]] = OrderedDict()
+        self._entries: OrderedDict[tuple, tuple[int, list[tuple[bytes, bytes]], bytes, bytes]] = (
+            OrderedDict()
+        )
         self._common = _security_headers()
 
     def __len__(self) -> int:
@@ -65,12 +66,19 @@ class HotTiles:
         if len(data) > self.budget // 8 or address in self._entries:
             return
         status = 200 if data else 204
-        headers = [(b"etag", etag.encode()), (b"cache-control", cache_control.encode()),
-                   (b"x-tile-cache", b"memory"), (b"access-control-allow-origin", b"*")]
+        headers = [
+            (b"etag", etag.encode()),
+            (b"cache-control", cache_control.encode()),
+            (b"x-tile-cache", b"memory"),
+            (b"access-control-allow-origin", b"*"),
+        ]
         if data:
-            headers = [(b"content-type", MVT_TYPE),
-                       (b"content-length", str(len(data)).encode()), *headers,
-                       *self._common]
+            headers = [
+                (b"content-type", MVT_TYPE),
+                (b"content-length", str(len(data)).encode()),
+                *headers,
+                *self._common,
+            ]
         else:
             headers += [(k, v) for k, v in self._common if k != b"content-security-policy"]
         self._entries[address] = (status, headers, etag.encode(), data)
@@ -88,8 +96,10 @@ def selected_names(value: str) -> set[str]:
 def selection_id(value: str) -> str:
     """The tileset id of a `collections` query value: the same for the same names in any
     order (the fast path looks hot tiles up under it)."""
-    return SELECTION_PREFIX + hashlib.sha256(
-        ",".join(sorted(selected_names(value))).encode()).hexdigest()[:12]
+    return (
+        SELECTION_PREFIX
+        + hashlib.sha256(",".join(sorted(selected_names(value))).encode()).hexdigest()[:12]
+    )
 
 
 class TileService:
@@ -141,8 +151,7 @@ class TileService:
         if tileset == ALL_LAYERS:
             return self.key(tileset, list(layers.values()), versions)
         if tileset in self.selections:
-            return self.key(tileset, [layers[name] for name in self.selections[tileset]],
-                            versions)
+            return self.key(tileset, [layers[name] for name in self.selections[tileset]], versions)
         if tileset not in layers:
             return None
         return self.key(tileset, [layers[tileset]], versions)

@@ -23,7 +23,7 @@ from scipy import ndimage
 from twin.tiles.matrix import EARTH_CIRCUMFERENCE_M, TileAddress
 
 TILE_SIZE = 256
-MAX_TERRAIN_ZOOM = 16     # deeper zooms add nothing to a metre-scale model: clients overzoom
+MAX_TERRAIN_ZOOM = 16  # deeper zooms add nothing to a metre-scale model: clients overzoom
 ENCODING = "terrarium"
 # Bumped when the rendering changes, so cached terrain tiles of the old rendering are not served.
 TERRAIN_POLICY_VERSION = 1
@@ -63,8 +63,7 @@ def _fill_nearest(elevation: np.ndarray) -> np.ndarray:
     missing = ~np.isfinite(elevation)
     if not missing.any():
         return elevation
-    indices = ndimage.distance_transform_edt(missing, return_distances=False,
-                                             return_indices=True)
+    indices = ndimage.distance_transform_edt(missing, return_distances=False, return_indices=True)
     return elevation[tuple(indices)]
 
 
@@ -77,13 +76,19 @@ def render_terrain_tile(path: str, address: TileAddress) -> bytes | None:
     left, bottom, right, top = address.mercator_bounds()
     elevation = np.full((TILE_SIZE, TILE_SIZE), np.nan, dtype=np.float32)
     with rasterio.open(path) as dataset:
-        reproject(rasterio.band(dataset, 1), elevation,
-                  dst_transform=from_bounds(left, bottom, right, top, TILE_SIZE, TILE_SIZE),
-                  dst_crs="EPSG:3857", src_nodata=np.nan, dst_nodata=np.nan,
-                  resampling=Resampling.bilinear)
+        reproject(
+            rasterio.band(dataset, 1),
+            elevation,
+            dst_transform=from_bounds(left, bottom, right, top, TILE_SIZE, TILE_SIZE),
+            dst_crs="EPSG:3857",
+            src_nodata=np.nan,
+            dst_nodata=np.nan,
+            resampling=Resampling.bilinear,
+        )
     if not np.isfinite(elevation).any():
         return None
     buffer = io.BytesIO()
     Image.fromarray(encode_terrarium(_fill_nearest(elevation)), "RGB").save(
-        buffer, "PNG", compress_level=6)
+        buffer, "PNG", compress_level=6
+    )
     return buffer.getvalue()

@@ -37,14 +37,14 @@ from twin.tiles.matrix import EARTH_CIRCUMFERENCE_M, TileAddress
 from twin.tiles.overview import ensure_overview, stale_layers
 
 EXTENT = 4096
-UNITS_PER_PIXEL = 8          # 4096-unit tiles drawn at 512 px
-FULL_DETAIL_ZOOM = 14        # from here on: no simplification
-ALL_PROPERTIES_ZOOM = 14     # from here on: every property
-OVERVIEW_MAX_ZOOM = 13       # polygon and line tiles up to here read the tile overview
-OVERVIEW_DEEP_ZOOM = 12      # from here on a tile holds a small part of a layer: GiST first
+UNITS_PER_PIXEL = 8  # 4096-unit tiles drawn at 512 px
+FULL_DETAIL_ZOOM = 14  # from here on: no simplification
+ALL_PROPERTIES_ZOOM = 14  # from here on: every property
+OVERVIEW_MAX_ZOOM = 13  # polygon and line tiles up to here read the tile overview
+OVERVIEW_DEEP_ZOOM = 12  # from here on a tile holds a small part of a layer: GiST first
 assert OVERVIEW_MAX_ZOOM < ALL_PROPERTIES_ZOOM, "the overview holds the style properties only"
-MIN_POLYGON_AREA_PX = 1.0    # square screen pixels
-MIN_LINE_LENGTH_PX = 1.0     # screen pixels
+MIN_POLYGON_AREA_PX = 1.0  # square screen pixels
+MIN_LINE_LENGTH_PX = 1.0  # screen pixels
 CAP_AT_Z10 = 1_000
 MIN_CAP = 500
 # Bumped whenever the rules above change, so cached tiles made by the old rules are not served.
@@ -81,24 +81,29 @@ def in_zoom_range(layer: Layer, zoom: int) -> bool:
 def _unit_sizes(layer: Layer, address: TileAddress) -> tuple[float, float]:
     """One tile unit in the layer's storage units along x and y, at the tile's latitude."""
     cos_lat = max(math.cos(math.radians(address.centre_latitude)), 1e-6)
-    mercator_unit = EARTH_CIRCUMFERENCE_M / 2 ** address.z / EXTENT
+    mercator_unit = EARTH_CIRCUMFERENCE_M / 2**address.z / EXTENT
     if layer.srid == 4326:
-        unit_x = 360.0 / 2 ** address.z / EXTENT
+        unit_x = 360.0 / 2**address.z / EXTENT
         return unit_x, unit_x * cos_lat
     if layer.srid == 3857:
         return mercator_unit, mercator_unit
-    ground = mercator_unit * cos_lat      # projected metric CRS (UTM 43N and the like)
+    ground = mercator_unit * cos_lat  # projected metric CRS (UTM 43N and the like)
     return ground, ground
 
 
 def _geometry_kind(layer: Layer) -> str:
-    return ("polygon" if "Polygon" in layer.geometry
-            else "line" if "LineString" in layer.geometry else "point")
+    return (
+        "polygon"
+        if "Polygon" in layer.geometry
+        else "line"
+        if "LineString" in layer.geometry
+        else "point"
+    )
 
 
 def mercator_unit(zoom: int) -> float:
     """One tile unit in Web Mercator metres at a zoom."""
-    return EARTH_CIRCUMFERENCE_M / 2 ** zoom / EXTENT
+    return EARTH_CIRCUMFERENCE_M / 2**zoom / EXTENT
 
 
 def uses_overview(layer: Layer, zoom: int) -> bool:
@@ -109,22 +114,29 @@ def overview_min_size(layer: Layer, zoom: int) -> float:
     """The smallest feature drawn at a zoom, in Web Mercator m² (polygons) or m (lines)."""
     unit = mercator_unit(zoom)
     if _geometry_kind(layer) == "polygon":
-        return MIN_POLYGON_AREA_PX * UNITS_PER_PIXEL ** 2 * unit ** 2
+        return MIN_POLYGON_AREA_PX * UNITS_PER_PIXEL**2 * unit**2
     return MIN_LINE_LENGTH_PX * UNITS_PER_PIXEL * unit
 
 
 def ensure_overviews(conn: psycopg.Connection, layers: Iterable[Layer], zoom: int) -> None:
     """Bring the tile overviews a tile at `zoom` reads up to the layers' data versions."""
-    wanted = {layer.name: layer for layer in layers
-              if in_zoom_range(layer, zoom) and uses_overview(layer, zoom)}
+    wanted = {
+        layer.name: layer
+        for layer in layers
+        if in_zoom_range(layer, zoom) and uses_overview(layer, zoom)
+    }
     if not wanted:
         return
     for name in stale_layers(conn, list(wanted)):
         layer = wanted[name]
-        ensure_overview(conn, layer, polygon=_geometry_kind(layer) == "polygon",
-                        tolerance=UNITS_PER_PIXEL * mercator_unit(OVERVIEW_MAX_ZOOM),
-                        min_size=overview_min_size(layer, OVERVIEW_MAX_ZOOM),
-                        properties=_overview_properties(layer))
+        ensure_overview(
+            conn,
+            layer,
+            polygon=_geometry_kind(layer) == "polygon",
+            tolerance=UNITS_PER_PIXEL * mercator_unit(OVERVIEW_MAX_ZOOM),
+            min_size=overview_min_size(layer, OVERVIEW_MAX_ZOOM),
+            properties=_overview_properties(layer),
+        )
 
 
 def refresh_overviews(conn: psycopg.Connection, layers: Iterable[Layer]) -> None:
@@ -151,7 +163,7 @@ def _attributes(layer: Layer, zoom: int) -> sql.Composable:
     for name in tile_properties(layer, zoom):
         column = sql.SQL("t.{}").format(sql.Identifier(name))
         if layer.properties[name].type in {"date", "datetime"}:
-            column = sql.SQL("{}::text").format(column)      # MVT has no date type
+            column = sql.SQL("{}::text").format(column)  # MVT has no date type
         attributes.append(sql.SQL("{} AS {}").format(column, sql.Identifier(name)))
     return sql.SQL(", ").join(attributes)
 
@@ -171,10 +183,16 @@ def layer_part(layer: Layer, address: TileAddress) -> tuple[sql.Composable, dict
             generalised = sql.SQL("ST_Simplify(o.geom, {}, true)").format(param("tolerance"))
             values[prefix + "tolerance"] = UNITS_PER_PIXEL * mercator_unit(address.z)
         else:
-            generalised = sql.SQL("o.geom")     # the overview is simplified for this zoom
+            generalised = sql.SQL("o.geom")  # the overview is simplified for this zoom
         fence = sql.SQL("OFFSET 0" if address.z >= OVERVIEW_DEEP_ZOOM else "")
-        part = query("tiles/overview_mvt", layer_name=param("name"), generalised=generalised,
-                     min_size=param("min"), cap=param("cap"), fence=fence)
+        part = query(
+            "tiles/overview_mvt",
+            layer_name=param("name"),
+            generalised=generalised,
+            min_size=param("min"),
+            cap=param("cap"),
+            fence=fence,
+        )
         return part, values
 
     unit_x, unit_y = _unit_sizes(layer, address)
@@ -182,7 +200,7 @@ def layer_part(layer: Layer, address: TileAddress) -> tuple[sql.Composable, dict
     if kind == "polygon":
         size = sql.SQL("ST_Area(t.geom) * {}").format(param("scale"))
         values[prefix + "scale"] = 1.0 / (unit_x * unit_y)
-        values[prefix + "min"] = MIN_POLYGON_AREA_PX * UNITS_PER_PIXEL ** 2
+        values[prefix + "min"] = MIN_POLYGON_AREA_PX * UNITS_PER_PIXEL**2
     elif kind == "line":
         size = sql.SQL("ST_Length(t.geom) * {}").format(param("scale"))
         values[prefix + "scale"] = 1.0 / math.sqrt(unit_x * unit_y)
@@ -195,14 +213,23 @@ def layer_part(layer: Layer, address: TileAddress) -> tuple[sql.Composable, dict
         values[prefix + "tolerance"] = min(unit_x, unit_y) * UNITS_PER_PIXEL
     else:
         generalised = sql.SQL("t.geom")
-    part = query("tiles/layer_mvt", table=layer.table, layer_name=param("name"),
-                 attributes=_attributes(layer, address.z), generalised=generalised,
-                 size=size, srid=param("srid"), min_size=param("min"), cap=param("cap"))
+    part = query(
+        "tiles/layer_mvt",
+        table=layer.table,
+        layer_name=param("name"),
+        attributes=_attributes(layer, address.z),
+        generalised=generalised,
+        size=size,
+        srid=param("srid"),
+        min_size=param("min"),
+        cap=param("cap"),
+    )
     return part, values
 
 
-def tile_statement(layers: Iterable[Layer],
-                   address: TileAddress) -> tuple[sql.Composable, dict[str, Any]] | None:
+def tile_statement(
+    layers: Iterable[Layer], address: TileAddress
+) -> tuple[sql.Composable, dict[str, Any]] | None:
     """One statement for the tile of `layers` (those in zoom range); None when none is."""
     parts: list[sql.Composable] = []
     values: dict[str, Any] = {"z": address.z, "x": address.x, "y": address.y}
@@ -217,8 +244,9 @@ def tile_statement(layers: Iterable[Layer],
     return query("tiles/tile", layers=sql.SQL(" || ").join(parts)), values
 
 
-def render_tile(conn: psycopg.Connection, layers: Iterable[Layer], address: TileAddress,
-                ensure: bool = True) -> bytes:
+def render_tile(
+    conn: psycopg.Connection, layers: Iterable[Layer], address: TileAddress, ensure: bool = True
+) -> bytes:
     """The MVT bytes of a tile (b'' when empty); rebuilds stale tile overviews first (unless
     the caller just did: `ensure=False`)."""
     layers = list(layers)
@@ -235,23 +263,37 @@ def raw_tile(conn: psycopg.Connection, layer: Layer, address: TileAddress) -> by
     """The tile a hand-tuned client would ask for: every row and property, no generalisation
     (the benchmark's baseline, and a reference in the tests)."""
     columns = sql.SQL(", ").join(
-        [sql.SQL("t.id")] + [sql.SQL("t.{}").format(sql.Identifier(name)) if
-                             layer.properties[name].type not in {"date", "datetime"} else
-                             sql.SQL("t.{}::text AS {}").format(sql.Identifier(name),
-                                                                 sql.Identifier(name))
-                             for name in layer.properties])
-    row = conn.execute(query("tiles/raw_layer_mvt", table=layer.table, columns=columns),
-                       {"layer_name": layer.name, "srid": layer.srid, "z": address.z,
-                        "x": address.x, "y": address.y}).fetchone()
+        [sql.SQL("t.id")]
+        + [
+            sql.SQL("t.{}").format(sql.Identifier(name))
+            if layer.properties[name].type not in {"date", "datetime"}
+            else sql.SQL("t.{}::text AS {}").format(sql.Identifier(name), sql.Identifier(name))
+            for name in layer.properties
+        ]
+    )
+    row = conn.execute(
+        query("tiles/raw_layer_mvt", table=layer.table, columns=columns),
+        {
+            "layer_name": layer.name,
+            "srid": layer.srid,
+            "z": address.z,
+            "x": address.x,
+            "y": address.y,
+        },
+    ).fetchone()
     return bytes(row[0]) if row and row[0] is not None else b""
 
 
 def policy_fingerprint(layer: Layer) -> str:
     """What, beside the data, decides a layer's tile bytes: the rules and the layer definition."""
-    spec = {"policy": POLICY_VERSION, "cap": feature_cap(),
-            "sql": [text("tiles/layer_mvt"), text("tiles/overview_mvt"),
-                    text("tiles/overview_build")],
-            "geometry": layer.geometry, "srid": layer.srid,
-            "zoom": [layer.minzoom, layer.maxzoom], "style": style_properties(layer),
-            "properties": {p.name: p.type for p in layer.properties.values()}}
+    spec = {
+        "policy": POLICY_VERSION,
+        "cap": feature_cap(),
+        "sql": [text("tiles/layer_mvt"), text("tiles/overview_mvt"), text("tiles/overview_build")],
+        "geometry": layer.geometry,
+        "srid": layer.srid,
+        "zoom": [layer.minzoom, layer.maxzoom],
+        "style": style_properties(layer),
+        "properties": {p.name: p.type for p in layer.properties.values()},
+    }
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
