@@ -110,6 +110,11 @@ def limit_param(value: str | None, maximum: int = MAX_LIMIT, default: int = DEFA
     """`limit`: a positive integer, at most the server's max_items (more is an error)."""
     if value is None:
         return default
+    if canonical_integer(value, signed=True) is None:
+        shown = value if len(value) <= 40 else value[:40] + "…"
+        raise FeatureQueryError(
+            f"limit must be an integer from 1 to {maximum}, got {shown!r}: {ID_FORM}"
+        )
     limit = integer_param(value, "limit", signed=True)
     if limit <= 0:
         raise FeatureQueryError(f"limit must be at least 1, got {limit}")

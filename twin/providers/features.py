@@ -64,7 +64,9 @@ class TwinFeatureProvider(BaseProvider):
                 if TYPES[prop.type][2]:
                     field["format"] = TYPES[prop.type][2]
                 if prop.enum:
-                    field["values"] = list(prop.enum)
+                    # JSON Schema's enum for /schema, which shows the field as it is; and
+                    # pygeoapi's own "values", from which it writes the queryables' enum
+                    field["enum"] = field["values"] = list(prop.enum)
                 if prop.name == self.layer.temporal and self.layer.name in VERSIONED_LAYERS:
                     field["description"] = (
                         f"{prop.title or prop.name}. The items datetime parameter of this "
