@@ -32,6 +32,7 @@ import pytest
 
 from conftest import ROOT, Server
 from test_editing import add_user
+from twin.http import routes
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 MAX_BODY = 10 * 1024 * 1024  # TWIN_MAX_BODY_BYTES default (twin/editing/guard.py)
@@ -187,22 +188,7 @@ STRICT_QUERY = {
     "collections",
     "include",
 }
-FEATURE_QUERY = [
-    "f",
-    "lang",
-    "bbox",
-    "bbox-crs",
-    "crs",
-    "limit",
-    "offset",
-    "datetime",
-    "sortby",
-    "properties",
-    "skipGeometry",
-    "filter",
-    "filter-lang",
-    "filter-crs",
-]
+FEATURE_QUERY = list(routes.FEATURE_QUERY)  # the items' parameters, as the table declares
 
 
 @dataclass

@@ -669,7 +669,9 @@ def _secure_writes(document: dict[str, Any]) -> None:
             if not isinstance(operation, dict):
                 continue
             security = operation.get("security")
-            if security is None and _is_items_path(path):
+            body = operation.get("requestBody", {}).get("content", {})
+            search_only = method == "post" and "application/geo+json" not in body
+            if security is None and _is_items_path(path) and not search_only:
                 security = [{"ApiKey": []}]
             if not security:
                 continue
