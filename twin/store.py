@@ -147,3 +147,9 @@ def record_provenance(conn: psycopg.Connection, layer_name: str, provenance: Pro
 def layer_versions(conn: psycopg.Connection) -> dict[str, int]:
     """Data version of every layer: caches key on these numbers."""
     return dict(conn.execute(query("store/layer_versions")).fetchall())
+
+
+def database_identity(conn: psycopg.Connection) -> str:
+    """The database's system identifier and name: what caches on disk are keyed by, so twins
+    sharing a TWIN_HOME or a cache directory never read each other's files."""
+    return conn.execute(query("store/database_identity")).fetchone()[0]

@@ -11,6 +11,7 @@ source becomes a virtual node joined to its snap node by its snap time, and
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from scipy.spatial import cKDTree
 from twin.errors import ServiceUnavailable, TwinError
 from twin.settings import get_settings
 from twin.sqlfiles import query
+from twin.store import database_identity
 
 LOG = logging.getLogger("twin.analysis.network")
 
@@ -288,14 +290,18 @@ def _terrain_elevation(conn: psycopg.Connection):
     return elevation_at
 
 
-def _cache_file(version: tuple) -> Path:
-    return get_settings().home / "cache" / ("walking-" + "-".join(map(str, version)) + ".npz")
+def _cache_file(database: str, version: tuple) -> Path:
+    """The cached network of `database` at `version`: the data versions alone would hand one
+    database's network to another analysed from the same TWIN_HOME."""
+    digest = hashlib.sha256(database.encode()).hexdigest()[:12]
+    name = f"walking-{digest}-" + "-".join(map(str, version)) + ".npz"
+    return get_settings().home / "cache" / name
 
 
 def load_network(conn: psycopg.Connection) -> WalkingNetwork:
     """The walking network of the database's streets, from the cache when the version matches."""
     version = data_versions(conn, ("streets", "terrain"))
-    path = _cache_file(version)
+    path = _cache_file(database_identity(conn), version)
     if path.exists():
         try:
             with np.load(path) as saved:

@@ -27,12 +27,9 @@ import threading
 import time
 from pathlib import Path
 
-import psycopg
-
 from twin.db.pool import connection
 from twin.settings import get_settings
-from twin.sqlfiles import query
-from twin.store import layer_versions
+from twin.store import database_identity, layer_versions
 from twin.tiles.matrix import TileAddress
 
 
@@ -73,10 +70,6 @@ class LayerVersions:
                     self._versions = layer_versions(conn)
                 self._read_at = time.monotonic()
         return self._versions
-
-
-def database_identity(conn: psycopg.Connection) -> str:
-    return conn.execute(query("tiles/database_identity")).fetchone()[0]
 
 
 def tileset_key(database: str, parts: list[tuple[str, str]], versions: dict[str, int]) -> str:

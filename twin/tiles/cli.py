@@ -63,8 +63,8 @@ def tiles() -> None:
 def seed(layer_name: str, zoom_text: str, bbox: str) -> None:
     """Render every tile of LAYER at the zooms over the city into the cache (skips cached)."""
     from twin.db.pool import connect
-    from twin.store import layer_versions
-    from twin.tiles.cache import TileCache, database_identity, tileset_key
+    from twin.store import database_identity, layer_versions
+    from twin.tiles.cache import TileCache, tileset_key
     from twin.tiles.matrix import tile_ranges
     from twin.tiles.routes import TERRAIN
     from twin.tiles.terrain_tiles import (
