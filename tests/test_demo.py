@@ -15,6 +15,7 @@ import shapely
 from psycopg import sql
 
 from conftest import ROOT, run_twin, shared_data_or_skip, twin_env
+from test_indicators import assert_walkable_ranking, social_shares
 
 SOURCE = "Almaty Twin demo generator (seed 1, scale small)"
 POPULATION = {
@@ -252,7 +253,7 @@ def test_plots_subdivide_blocks_with_cadastral_numbers(city, db):
     assert {"residential", "mixed", "commercial", "industrial", "public", "green", "vacant"} <= uses
 
 
-def test_buildings_stand_on_plots_and_most_old_ones_need_strengthening(city, db):
+def test_buildings_stand_on_plots_and_most_attested_ones_need_strengthening(city, db):
     orphans = db.execute(
         "SELECT count(*) FROM buildings b LEFT JOIN plots p "
         "ON p.cadastral_number = b.plot_cadastral_number "
@@ -260,12 +261,13 @@ def test_buildings_stand_on_plots_and_most_old_ones_need_strengthening(city, db)
     ).fetchone()[0]
     assert orphans == 0
     shares = dict(
-        db.execute(
+        db.execute(  # the attested stock: pre-2001 apartment and public buildings (S2 l.5071)
             "SELECT seismic_status, count(*)::float / sum(count(*)) OVER () "
-            "FROM buildings WHERE year_built < 2001 GROUP BY 1"
+            "FROM buildings WHERE year_built < 2001 AND stock IN ('apartment', 'public') "
+            "AND seismic_status <> 'not_attested' GROUP BY 1"
         ).fetchall()
     )
-    assert close(shares["needs_strengthening"], 0.70)  # S2 l.5071
+    assert close(shares["needs_strengthening"], 0.70)  # S2 l.5071 (tests/test_demo_seismic.py)
     assert (
         db.execute(
             "SELECT count(*) FROM buildings WHERE year_built >= 2001 "
@@ -337,17 +339,23 @@ def test_parks_match_the_2022_inventory_and_the_plans(city, db):
     existing = dict(
         db.execute(
             "SELECT district, sum(ST_Area(geom::geography)) / 1e4 FROM parks "
-            "WHERE status = 'existing' GROUP BY 1"
+            "WHERE status = 'existing' AND inventory GROUP BY 1"
         ).fetchall()
     )
     for district, hectares in PARKS_2022.items():
         assert close(existing[district], hectares), district
     assert close(sum(existing.values()), 631.2)
+    # public-use green: the inventory and other public squares, boulevards, gardens (S2 l.4385)
+    public = db.execute(
+        "SELECT sum(ST_Area(ST_Transform(geom, 32643))) / 1e4 FROM parks WHERE status = 'existing'"
+    ).fetchone()[0]
+    assert abs(public - 1050.97) < 0.5
     kinds = {r[0] for r in db.execute("SELECT DISTINCT kind FROM parks")}
     assert kinds == {"park", "square", "boulevard", "embankment", "green_zone", "pedestrian_zone"}
     by_2025, by_2030 = db.execute(
         "SELECT sum(area_ha) FILTER (WHERE status = 'existing' OR planned_year <= 2025), "
-        "sum(area_ha) FILTER (WHERE status = 'existing' OR planned_year <= 2030) FROM parks"
+        "sum(area_ha) FILTER (WHERE status = 'existing' OR planned_year <= 2030) FROM parks "
+        "WHERE inventory"
     ).fetchone()
     assert close(by_2025, 894.97) and close(by_2030, 1284.97)  # S2 l.4501
     assert (
@@ -459,7 +467,7 @@ def test_same_seed_same_city(city, db):
     assert _fingerprint(one.streets) != _fingerprint(two.streets)
 
 
-def test_base_mode_builds_plots_inside_the_real_blocks(database_url, db):
+def test_base_mode_builds_plots_inside_the_real_blocks(database_url, db, tmp_path):
     shared = shared_data_or_skip()
     name = "twin_demo_base"
     db.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
@@ -503,6 +511,21 @@ def test_base_mode_builds_plots_inside_the_real_blocks(database_url, db):
             ).fetchone()
             assert "real districts and blocks" in source[0] and source[1] is True
             assert nodes_with_two_places(conn) == 0
+            # the programme's baselines hold on the real blocks too (S2 l.4385, l.676, l.555)
+            public = conn.execute(
+                "SELECT sum(ST_Area(ST_Transform(geom, 32643))) / 1e4 FROM parks "
+                "WHERE status = 'existing'"
+            ).fetchone()[0]
+            assert abs(public - 1050.97) < 0.5
+            # its own TWIN_HOME: the walking-network cache is keyed by layer versions only, so
+            # this database's network would be read back for the session's city
+            run_twin("analyse", DATABASE_URL=url, TWIN_HOME=str(tmp_path))
+            no_park = conn.execute(
+                "SELECT avg((park_walk_m IS NULL OR park_walk_m > 500)::int) FROM fifteen_cells "
+                "WHERE plots > 0"
+            ).fetchone()[0]
+            assert abs(float(no_park) - 0.70) <= 0.05
+            assert_walkable_ranking(social_shares(conn))
     finally:
         db.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 

@@ -103,3 +103,43 @@ def test_a_format_or_parameter_the_dashboard_does_not_offer_is_a_400(server):
         assert response.status_code == 400, (params, response.text[:200])
         assert words in response.json()["description"]
     assert server.get("/indicators", params={"f": "json"}).status_code in (200, 404)
+
+
+SERVED = ("Almaly", "Bostandyk", "Medeu")  # S2 l.555-565 (fig. 5)
+
+
+def social_shares(conn) -> dict[str, float]:
+    """Per district, the share of residents with education, healthcare and culture or sport
+    within 15 minutes on foot: the programme's "social infrastructure" (S2 l.555)."""
+    rows = conn.execute(
+        "SELECT district, sum(residents) FILTER (WHERE min_education <= 15 AND "
+        "min_healthcare <= 15 AND min_culture_sport <= 15)::float / sum(residents) "
+        "FROM plot_metrics WHERE residents > 0 GROUP BY 1"
+    ).fetchall()
+    return {name: share or 0.0 for name, share in rows}
+
+
+def assert_walkable_ranking(shares: dict[str, float]) -> None:
+    """Almaly, Bostandyk and Medeu served; every other district clearly (10 points) worse."""
+    served = min(shares[n] for n in SERVED)
+    periphery = max(v for n, v in shares.items() if n not in SERVED)
+    assert served >= 0.5 and periphery <= served - 0.1, shares
+
+
+def test_the_dashboard_holds_the_programmes_green_and_access_baselines(server, analysed_city, db):
+    body = server.get("/indicators").json()
+    city = body["city"]
+    # 1,050.97 ha of public-use green (S2 l.4385) beside the 631.2 ha park inventory (l.4409)
+    assert city["public_green_m2"] == pytest.approx(10_509_700, rel=1e-3)
+    assert city["park_inventory_ha"] == pytest.approx(631.2, abs=0.5)
+    assert city["targets"]["green_m2_per_resident"]["baseline_2022"] == 5.5
+    assert city["targets"]["park_inventory_ha"]["baseline_2022"] == 631.2
+    # 5.5 m2 in the programme; divided by the 8 districts' 2,042,942 people it is 5.14
+    assert abs(city["green_m2_per_resident"] - 5.5) <= 0.5
+    districts = {d["district"]: d for d in body["districts"]}
+    assert districts["Alatau"]["green_m2_per_resident"] == pytest.approx(7.25, abs=0.15)
+    assert districts["Auezov"]["green_m2_per_resident"] == pytest.approx(5.2, abs=0.15)
+    assert 5.0 - 0.15 <= districts["Nauryzbay"]["green_m2_per_resident"] <= 7.0
+    # ~70% of the built-up territory has no park within a 500 m walk (S2 l.676), +-5 points
+    assert abs(city["no_park_share"] - 0.70) <= 0.05
+    assert_walkable_ranking(social_shares(db))

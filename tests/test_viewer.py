@@ -149,6 +149,7 @@ def test_the_layer_panel_comes_from_the_catalog(city_server: Server) -> None:
         "compliant",
         "needs_strengthening",
         "strengthened",
+        "not_attested",
     }
     assert listed["seismic_faults"]["legend"][0]["color"] == "#d63031"
 

@@ -129,8 +129,9 @@ def access_summaries(
         ],
     )
     no_park = ~(cells["park_walk_m"].to_numpy(float) <= green.WALKING_DISTANCE_M)
+    territory = green.built_up(city.cells["plots"].to_numpy())
     cell_codes = codes["cell_district"]
-    counted = cell_codes >= 0
+    counted = (cell_codes >= 0) & territory
     cell_count = np.bincount(cell_codes[counted], minlength=len(city.districts))
     cell_no_park = np.bincount(
         cell_codes[counted], weights=no_park[counted], minlength=len(city.districts)
@@ -157,7 +158,7 @@ def access_summaries(
         summary = polycentres[i]
         summary.update(green.green_summary(green_polycentre[i], summary["residents"]))
         result["polycentres"][name] = summary
-    everyone["no_park_share"] = green.no_park_share(cells["park_walk_m"].to_numpy(float))
+    everyone["no_park_share"] = green.no_park_share(cells["park_walk_m"].to_numpy(float), territory)
     total_population = city.districts["population"].fillna(0).sum() if len(city.districts) else 0
     people = float(total_population) if total_population > 0 else everyone["residents"]
     everyone.update(

@@ -35,9 +35,19 @@ def green_per_resident(green_m2: float, residents: float) -> float | None:
     return round(green_m2 / residents, 2) if residents > 0 else None
 
 
-def no_park_share(park_walk_m: np.ndarray) -> float | None:
-    """Share of the cells (equal-area H3 hexagons) with no park within a 500 m walk."""
+def built_up(plot_counts: np.ndarray) -> np.ndarray:
+    """The cells that are the programme's "territory" (S2 l.676): those holding a plot, i.e.
+    the built-up city, not the mountain slopes and gorges inside the boundary that nobody
+    lives or works on (their share would otherwise swamp the figure)."""
+    return np.asarray(plot_counts, dtype=float) > 0
+
+
+def no_park_share(park_walk_m: np.ndarray, territory: np.ndarray | None = None) -> float | None:
+    """Share of the territory's cells (equal-area H3 hexagons) with no park within a 500 m walk
+    (`territory`: a mask of the built-up cells; all cells when absent)."""
     walk = np.asarray(park_walk_m, dtype=float)
+    if territory is not None:
+        walk = walk[np.asarray(territory, dtype=bool)]
     if len(walk) == 0:
         return None
     return round(float(np.mean(~(walk <= WALKING_DISTANCE_M))), 4)
@@ -58,6 +68,7 @@ __all__ = [
     "GREEN_TARGET_2025_M2",
     "GREEN_TARGET_2030_M2",
     "NO_PARK_BASELINE_SHARE",
+    "built_up",
     "green_by_area",
     "green_summary",
     "no_park_share",

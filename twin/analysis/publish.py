@@ -24,7 +24,7 @@ from twin.analysis.fifteen import NodeAccess, node_access
 from twin.analysis.indicators import access_summaries, fifteen_tables
 from twin.analysis.network import data_versions
 from twin.analysis.network import to_utm as _utm
-from twin.analysis.seismic import Hazards, building_exposure
+from twin.analysis.seismic import Hazards, attested, building_exposure
 from twin.analysis.utilities import NETWORKS, WEAR_TARGET_2030, line_distances, wear
 from twin.catalog import analysis_inputs
 from twin.progress import progress
@@ -168,9 +168,15 @@ class Analysis:
         def hazard_counts(name: str | None, plot_mask: np.ndarray) -> dict[str, Any]:
             in_area = buildings if name is None else buildings[buildings["district"] == name]
             chosen = plots[plot_mask]
+            pre_code = in_area["year_built"].to_numpy(float) < 2001
             return {
                 "buildings": int(len(in_area)),
+                "attested_buildings": int(attested(in_area).sum()),
                 "buildings_needing_strengthening": int(in_area["needs_strengthening"].sum()),
+                "buildings_strengthened": int((in_area["seismic_status"] == "strengthened").sum()),
+                "private_houses_pre2001": int(
+                    (pre_code & (in_area["stock"] == "private_house").to_numpy()).sum()
+                ),
                 "buildings_in_setback": int(in_area["in_fault_setback"].sum()),
                 "plots_in_setback": int(chosen["in_setback"].sum()),
                 "residents_intensity_10": int(
@@ -218,9 +224,11 @@ class Analysis:
                 "plots_in_setback": int(plots.loc[mask, "in_setback"].sum()),
             }
             polycentre_rows.append(row)
+        inventory_ha = self.conn.execute(query("analysis/park_inventory")).fetchone()[0]
         city_row = {
             "name": "Almaty",
             **summaries["city"],
+            "park_inventory_ha": round(float(inventory_ha), 2),
             **hazard_counts(None, np.ones(len(plots), dtype=bool)),
             **network_wear("*city*"),
         }

@@ -88,7 +88,7 @@ def building_exposure(conn: psycopg.Connection, hazards: Hazards) -> pd.DataFram
     """Every building with its intensity, nearest fault, setback flag and strengthening need."""
     rows = conn.execute(query("analysis/building_shapes")).fetchall()
     frame = pd.DataFrame.from_records(
-        [r[:6] for r in rows],
+        [r[:7] for r in rows],
         columns=[
             "building_id",
             "plot_cadastral_number",
@@ -96,9 +96,10 @@ def building_exposure(conn: psycopg.Connection, hazards: Hazards) -> pd.DataFram
             "seismic_status",
             "year_built",
             "district",
+            "stock",
         ],
     )
-    shapes = shapely.from_wkb([r[6] for r in rows]) if rows else np.array([], dtype=object)
+    shapes = shapely.from_wkb([r[7] for r in rows]) if rows else np.array([], dtype=object)
     frame["geometry"] = shapes
     points = shapely.point_on_surface(shapes)
     frame["seismic_intensity"] = hazards.intensity(points)
@@ -108,3 +109,16 @@ def building_exposure(conn: psycopg.Connection, hazards: Hazards) -> pd.DataFram
         frame[column] = exposure[column].to_numpy()
     frame["needs_strengthening"] = frame["seismic_status"].to_numpy() == "needs_strengthening"
     return frame
+
+
+ATTESTED_STATUSES = ("compliant", "needs_strengthening", "strengthened")
+
+
+def attested(frame: pd.DataFrame, code_year: int = 2001) -> np.ndarray:
+    """The programme's attested stock (S2 l.5071): pre-2001 apartment and public buildings
+    with a seismic assessment; private houses and the rest are counted apart."""
+    return (
+        (frame["year_built"].to_numpy(float) < code_year)
+        & frame["stock"].isin(["apartment", "public"]).to_numpy()
+        & frame["seismic_status"].isin(ATTESTED_STATUSES).to_numpy()
+    )

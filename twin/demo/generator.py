@@ -19,8 +19,16 @@ from twin.demo import fabric as fabric_module
 from twin.demo.figures import figures
 from twin.demo.geo import stream
 from twin.demo.green import parks as make_parks
+from twin.demo.green import placement as green_placement
 from twin.demo.hazards import faults, microzones
-from twin.demo.land import block_kinds, buildings, plot_land_use, residents, subdivide
+from twin.demo.land import (
+    block_kinds,
+    buildings,
+    plot_land_use,
+    residents,
+    seismic_status,
+    subdivide,
+)
 from twin.demo.layout import base_districts, city_outline, polycentres, synthetic_districts
 from twin.demo.networks import facilities, street_sides, utility_lines
 from twin.demo.relief import Relief
@@ -206,7 +214,15 @@ def _generate(
     west = centres.geometry[centres.name == "West"].iloc[0]
     fault_frame, strip = faults(outline, relief, west, stream(seed, "faults"))
     zones = microzones(outline, relief, fault_frame, stream(seed, "zones"))
-    park_frame = make_parks(blocks, fab.quads, districts, centres, strip, stream(seed, "parks"))
+    park_frame = make_parks(
+        blocks,
+        fab.quads,
+        districts,
+        centres,
+        strip,
+        stream(seed, "parks"),
+        green_placement(scale, base is not None),
+    )
     _step(bar, "hazards and parks")
 
     plots = subdivide(blocks, fab.quads, blocks.kind.to_numpy(), params, stream(seed, "plots"))
@@ -241,6 +257,7 @@ def _generate(
     ).query(houses.geometry.values, predicate="intersects")
     if hit.size:
         houses = houses.drop(index=np.unique(hit)).reset_index(drop=True)
+    houses["seismic_status"] = seismic_status(houses, stream(seed, "seismic"), scale)
     residents(plots, houses)
     _step(bar, "buildings")
     amenity_frame = amenities(plots, claimed, park_frame, stream(seed, "amenities"))

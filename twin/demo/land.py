@@ -295,7 +295,8 @@ BUILT_USES = {
 
 def buildings(plots: gpd.GeoDataFrame, rng: np.random.Generator) -> gpd.GeoDataFrame:
     """One building per built plot, set back from the plot's edges; also sets each plot's
-    zoning and height limit from what stands on it."""
+    zoning and height limit from what stands on it. Seismic statuses come later
+    (seismic_status), once the buildings parks displace are gone, so the shares stay exact."""
     built = plots.land_use.isin(list(BUILT_USES)).to_numpy()
     sub = plots[built]
     kind = sub.kind.to_numpy()
@@ -315,7 +316,7 @@ def buildings(plots: gpd.GeoDataFrame, rng: np.random.Generator) -> gpd.GeoDataF
     limit = np.array([ZONING_HEIGHT[z] for z in zoning])
     height = np.minimum(height, limit)
     area = shapely.area(footprint)
-    seismic = _seismic_status(year, levels, rng)
+    stock = building_stock(kind, use)
     frame = gpd.GeoDataFrame(
         {
             "plot_cadastral_number": sub.cadastral_number.to_numpy(),
@@ -324,7 +325,8 @@ def buildings(plots: gpd.GeoDataFrame, rng: np.random.Generator) -> gpd.GeoDataF
             "height_m": height,
             "year_built": year,
             "floor_area_m2": np.round(area * levels, 1),
-            "seismic_status": seismic,
+            "stock": stock,
+            "seismic_status": np.full(len(sub), "compliant", dtype=object),  # seismic_status()
             "district": sub.district.to_numpy(),
             "plot_index": sub.index.to_numpy(),
         },
@@ -358,17 +360,55 @@ def _zoning(land_use: np.ndarray, levels: np.ndarray, kind: np.ndarray) -> np.nd
     ).astype(object)
 
 
-def _seismic_status(year: np.ndarray, levels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Exactly 70% of pre-2001 buildings need strengthening and 2% have been strengthened
-    (S2 l.5071); the older and taller ones are likelier to need it."""
+ATTESTED_STOCK = ("apartment", "public")
+
+
+def building_stock(kind: np.ndarray, use: np.ndarray) -> np.ndarray:
+    """What stock a building belongs to: the programme's seismic attestation covered the
+    apartment and public buildings (S2 l.640, l.5071), not private houses, shops or works."""
+    housing = (use == "residential") | (use == "mixed")
+    return np.select(
+        [use == "public", housing & (kind == "private_housing"), housing],
+        ["public", "private_house", "apartment"],
+        "other",
+    ).astype(object)
+
+
+def seismic_status(
+    houses: gpd.GeoDataFrame, rng: np.random.Generator, scale: str = "small"
+) -> np.ndarray:
+    """The attested stock, drawn from the pre-2001 apartment and public buildings: 10,156 of
+    them at city scale (S2 l.640, l.5071: >10 thousand), the same share of them at smaller
+    scales (almaty.yml); exactly 70% of those need strengthening and 239 in 10,156 (2%)
+    are strengthened (S2 l.5071), the
+    older and taller ones likelier to need it. Pre-2001 buildings outside it (private houses
+    above all) are `not_attested`: the programme's figure does not count them."""
     spec = figures()["seismic"]
+    year = houses["year_built"].to_numpy()
+    levels = houses["levels"].to_numpy()
+    stock = houses["stock"].to_numpy(object)
     status = np.full(len(year), "compliant", dtype=object)
-    old = np.nonzero(year < spec["code_year"])[0]
-    if old.size:
-        risk = rng.random(old.size) + 0.25 * (year[old] < 1976) + 0.1 * (levels[old] >= 9)
-        order = old[np.argsort(-risk, kind="stable")]
-        need = int(round(spec["needs_strengthening_share"] * old.size))
-        done = int(round(spec["strengthened_share"] * old.size))
+    old = year < spec["code_year"]
+    status[old] = "not_attested"
+    pool = np.nonzero(old & np.isin(stock, ATTESTED_STOCK))[0]
+    if pool.size:
+        count = (
+            int(spec["attested_buildings"])
+            if scale == "city"
+            else int(round(spec["attested_share_of_old_stock"] * pool.size))
+        )
+        count = min(max(count, 1), pool.size)
+        attested = np.sort(rng.permutation(pool)[:count])
+        status[attested] = "compliant"
+        risk = (
+            rng.random(attested.size)
+            + 0.25 * (year[attested] < 1976)
+            + 0.1 * (levels[attested] >= 9)
+        )
+        order = attested[np.argsort(-risk, kind="stable")]
+        need = int(round(spec["needs_strengthening_share"] * attested.size))
+        share_done = spec["strengthened"] / spec["attested_buildings"]
+        done = int(round(share_done * attested.size))
         status[order[:need]] = "needs_strengthening"
         status[order[need : need + done]] = "strengthened"
     return status

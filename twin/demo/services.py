@@ -15,7 +15,9 @@ import pandas as pd
 import shapely
 
 from twin.demo.figures import apportion, figures
-from twin.demo.geo import METRIC_CRS, to_metric
+from twin.demo.geo import METRIC_CRS, point_metric, to_metric
+
+SPREAD_TRIES = 6  # candidate plots per amenity in a served district (best-candidate sampling)
 
 
 def _districts() -> list[dict]:
@@ -32,6 +34,32 @@ def _population() -> dict[str, float]:
     return {d["name_en"]: float(d["population"]) for d in _districts()}
 
 
+def core_distance(plots: gpd.GeoDataFrame) -> np.ndarray:
+    """Metres from each plot to its district's core: the district's plot nearest the historic
+    centre, where the old settlement and its services are."""
+    centre = shapely.centroid(plots.geometry.values)
+    x, y = shapely.get_x(centre), shapely.get_y(centre)
+    cx, cy = point_metric(*figures()["historic_centre"]["centre"])
+    to_centre = np.hypot(x - cx, y - cy)
+    result = np.zeros(len(plots))
+    district = plots.district.to_numpy()
+    for name in np.unique(district):
+        mine = np.nonzero(district == name)[0]
+        core = mine[np.argmin(to_centre[mine])]
+        result[mine] = np.hypot(x[mine] - x[core], y[mine] - y[core])
+    return result
+
+
+def reach_weight(plots: gpd.GeoDataFrame) -> np.ndarray:
+    """Placement weight for social infrastructure: 1 in the districts the programme finds
+    served on foot (Almaly, Bostandyk, Medeu, S2 l.555-565, fig. 5); elsewhere falling with the
+    distance from the district's core, so the newer periphery cannot reach it on foot."""
+    spec = figures()["amenities"]
+    served = np.isin(plots.district.to_numpy(), spec["walkable_served"])
+    fall = np.exp(-core_distance(plots) / float(spec["periphery_cluster_m"]))
+    return np.where(served, 1.0, fall)
+
+
 def claim_plots(
     plots: gpd.GeoDataFrame, rng: np.random.Generator, reserved: np.ndarray | None = None
 ) -> pd.DataFrame:
@@ -46,8 +74,37 @@ def claim_plots(
     kind = plots.kind.to_numpy()
     land = plots.land_use.to_numpy()
     area = plots.area_m2.to_numpy()
+    reach = reach_weight(plots)
+    centre = shapely.centroid(plots.geometry.values)
+    px, py = shapely.get_x(centre), shapely.get_y(centre)
+    served = set(spec["walkable_served"])
 
-    def pick(name: str, count: int, preferred_kinds: tuple[str, ...]) -> np.ndarray:
+    placed: dict[str, list[int]] = {}
+
+    def spread(pool: np.ndarray, count: int, p: np.ndarray, group: str) -> np.ndarray:
+        """Plots for `count` amenities spread over the district: each the farthest from those
+        of its category placed so far among a few drawn by weight (a served district reaches
+        every home)."""
+        before = placed.setdefault(group, [])
+        chosen: list[int] = []
+        free = np.ones(pool.size, dtype=bool)
+        for _ in range(min(count, pool.size)):
+            q = np.where(free, p, 0.0)
+            tries = rng.choice(pool.size, size=SPREAD_TRIES, p=q / q.sum())
+            near = before + chosen
+            if near:
+                gap = np.hypot(
+                    px[pool[tries], None] - px[near], py[pool[tries], None] - py[near]
+                ).min(axis=1)
+                best = tries[np.argmax(gap)]
+            else:
+                best = tries[0]
+            free[best] = False
+            chosen.append(int(pool[best]))
+        before.extend(chosen)
+        return np.asarray(chosen, dtype=np.int64)
+
+    def pick(name: str, count: int, preferred_kinds: tuple[str, ...], group: str) -> np.ndarray:
         pool = np.nonzero(
             (district == name)
             & ~taken
@@ -56,10 +113,18 @@ def claim_plots(
         if pool.size == 0:
             pool = np.nonzero((district == name) & ~taken)[0]
         weight = np.where(np.isin(kind[pool], preferred_kinds), 4.0, 1.0) * np.sqrt(area[pool])
-        weight *= np.where(land[pool] == "public", 3.0, 1.0)
-        chosen = rng.choice(
-            pool, size=min(count, pool.size), replace=False, p=weight / weight.sum()
-        )
+        weight *= np.where(land[pool] == "public", 3.0, 1.0) * reach[pool]
+        homes = np.isin(land[pool], ["residential", "mixed"])
+        if name in served and homes.sum() >= count:
+            # among the homes, so that the spread follows the people, not empty land
+            pool, weight = pool[homes], weight[homes]
+            chosen = spread(pool, count, weight / weight.sum(), f"{name} {group}")
+        elif name in served:
+            chosen = spread(pool, count, weight / weight.sum(), f"{name} {group}")
+        else:
+            chosen = rng.choice(
+                pool, size=min(count, pool.size), replace=False, p=weight / weight.sum()
+            )
         if chosen.size < count:  # a tiny district at small scale: share plots
             extra = rng.choice(pool, size=count - chosen.size, replace=True)
             chosen = np.concatenate([chosen, extra])
@@ -71,7 +136,7 @@ def claim_plots(
     schools = _per_district(spec["schools"], population)
     number = 0
     for name, count in schools.items():
-        for plot in pick(name, count, housing):
+        for plot in pick(name, count, housing, "education"):
             number += 1
             state = number <= spec["schools_state"]
             rows.append(
@@ -90,7 +155,7 @@ def claim_plots(
         kindergartens[name] = int(round(people / 1e4 * spec["kindergartens_per_10k"]))
     number = 0
     for name, count in kindergartens.items():
-        for plot in pick(name, count, housing):
+        for plot in pick(name, count, housing, "education"):
             number += 1
             rows.append(
                 {
@@ -104,7 +169,7 @@ def claim_plots(
     number = 0
     for name, people in population.items():
         rate = spec["clinics_per_10k"] * (0.6 if name in spec["clinic_deficit"] else 1.1)
-        for plot in pick(name, max(1, int(round(people / 1e4 * rate))), housing):
+        for plot in pick(name, max(1, int(round(people / 1e4 * rate))), housing, "healthcare"):
             number += 1
             rows.append(
                 {
@@ -120,7 +185,7 @@ def claim_plots(
     }
     number = 0
     for name, count in _per_district(spec["hospitals"], hospital_weights).items():
-        for plot in pick(name, count, ("public", "centre_mixed", "soviet_housing")):
+        for plot in pick(name, count, ("public", "centre_mixed", "soviet_housing"), "healthcare"):
             number += 1
             rows.append(
                 {
@@ -141,7 +206,7 @@ def claim_plots(
     kinds = np.array(["theatre", "museum", "library", "cinema"])
     number = 0
     for name, count in culture.items():
-        for plot in pick(name, count, ("centre_mixed", "public")):
+        for plot in pick(name, count, ("centre_mixed", "public"), "culture"):
             number += 1
             kind_ = str(rng.choice(kinds, p=[0.2, 0.3, 0.35, 0.15]))
             rows.append(
@@ -176,11 +241,29 @@ def amenities(
     district = plots.district.to_numpy()
     land = plots.land_use.to_numpy()
 
-    def scatter(name: str, count: int, uses: list[str]) -> np.ndarray:
+    reach = reach_weight(plots)
+    served = set(spec["walkable_served"])
+    px, py = shapely.get_x(centre), shapely.get_y(centre)
+
+    def scatter(name: str, count: int, uses: list[str], social: bool = False) -> np.ndarray:
+        """Plots for `count` points; social ones (pharmacies) spread over a served district and
+        follow reach_weight elsewhere."""
         pool = np.nonzero((district == name) & np.isin(land, uses))[0]
         if pool.size == 0:
             pool = np.nonzero(district == name)[0]
-        return rng.choice(pool, size=count, replace=True)
+        if not social:
+            return rng.choice(pool, size=count, replace=True)
+        if name not in served:
+            return rng.choice(pool, size=count, replace=True, p=reach[pool] / reach[pool].sum())
+        chosen: list[int] = []
+        for _ in range(count):
+            tries = pool[rng.integers(pool.size, size=SPREAD_TRIES)]
+            if chosen:
+                gap = np.hypot(px[tries, None] - px[chosen], py[tries, None] - py[chosen])
+                chosen.append(int(tries[np.argmax(gap.min(axis=1))]))
+            else:
+                chosen.append(int(tries[0]))
+        return np.asarray(chosen, dtype=np.int64)
 
     def jitter(points: np.ndarray, plot_idx: np.ndarray) -> np.ndarray:
         """Spread several amenities on one plot a little, staying inside the plot."""
@@ -199,7 +282,9 @@ def amenities(
         number = 0
         for name, people in population.items():
             count = int(round(people / 1e4 * rate))
-            chosen = scatter(name, count, ["commercial", "mixed", "residential"])
+            chosen = scatter(
+                name, count, ["commercial", "mixed", "residential"], social=kind == "pharmacy"
+            )
             for point in jitter(centre[chosen], chosen):
                 number += 1
                 rows.append(

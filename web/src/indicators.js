@@ -61,6 +61,9 @@ export function kpis(city, programme) {
     targets: [{ value: wear(net).value, label: String(wear(net).year) }],
   }));
   const greenValue = c.green_m2_per_resident;
+  const greenBase = fig('green_m2_per_resident', 'baseline_2022');
+  const inventory = fig('park_inventory_ha', 'baseline_2022');
+  const noPark = fig('no_park_share', 'baseline_2022');
   const setback = fig('plots_in_setback', 'target');
   const strengthened = fig('buildings_needing_strengthening', 'strengthened_2022');
   const needing = fig('buildings_needing_strengthening', 'baseline');
@@ -69,16 +72,20 @@ export function kpis(city, programme) {
     { id: 'share_all_six', label: t('fifteen.allsix'), value: pct(c.share_all_six), unit: '%', target: `${raw(pct(allSix.value))}% (${allSix.year})`,
       chart: hbars([{ label: 'all six', value: pct(c.share_all_six), colour: shareColour(c.share_all_six), targets: [{ value: pct(allSix.value), label: String(allSix.year) }] },
         ...CATEGORIES.map((cat) => ({ label: category(cat), value: pct(c[`share_${cat}`]), colour: shareColour(c[`share_${cat}`]) }))], { max: 100, unit: '%', width: 240, labelWidth: 90, format: f0 }) },
-    { id: 'green_m2_per_resident', label: 'Public green per resident', value: greenValue, unit: ' m²',
-      target: green.target,
+    { id: 'green_m2_per_resident', label: 'Public-use green per resident', value: greenValue, unit: ' m²',
+      target: `${green.target} · programme ${greenBase.year}: ${raw(greenBase.value)} m² (${greenBase.source}) · twin: ${formatNumber((c.public_green_m2 ?? 0) / 1e4, 2)} ha`,
       chart: hbars([{ label: 'twin', value: greenValue, colour: greenValue >= green.norm.value ? '#00b894' : '#e17055',
         targets: green.ticks }],
       { max: Math.max(16, (greenValue ?? 0) * 1.1), unit: ' m²', width: 240, labelWidth: 40, format: f1 }) },
+    { id: 'park_inventory_ha', label: 'Parks (inventory)', value: c.park_inventory_ha, unit: ' ha',
+      target: `programme ${inventory.year}: ${raw(inventory.value)} ha (${inventory.source})` },
     { id: 'share_park_500', label: 'Residents within a 500 m walk of a park', value: pct(c.share_park_500), unit: '%',
-      target: `300 m: ${f0(pct(c.share_park_300))}% · territory without a park: ${f0(pct(c.no_park_share))}% (baseline ~${raw(pct(fig('no_park_share', 'baseline_2022').value))}%)` },
+      target: `300 m: ${f0(pct(c.share_park_300))}% · built-up territory without a park: ${f0(pct(c.no_park_share))}% (baseline ~${raw(pct(noPark.value))}%, ${noPark.source})` },
     { id: 'plots_in_setback', label: 'Plots in fault setbacks', value: c.plots_in_setback, unit: '', target: `${raw(setback.value)}: nothing built on active faults · buildings in setbacks: ${f0(c.buildings_in_setback)}` },
-    { id: 'buildings_needing_strengthening', label: 'Buildings needing seismic strengthening', value: c.buildings_needing_strengthening, unit: '',
-      target: `no % set by the programme; ${f0(strengthened.value)} of ~${f0(needing.value)} strengthened by ${strengthened.year} · twin: of ${f0(c.buildings)} buildings` },
+    { id: 'buildings_needing_strengthening', label: 'Attested pre-2001 buildings needing strengthening', value: c.buildings_needing_strengthening, unit: '',
+      target: `programme: ~${f0(needing.value)} of >10,000, ${f0(strengthened.value)} strengthened by ${strengthened.year}; no % target (${needing.source}) · twin: of ${f0(c.attested_buildings)} attested apartment and public buildings, ${f0(c.buildings_strengthened)} strengthened` },
+    { id: 'private_houses_pre2001', label: 'Private houses built before 2001 (not attested)', value: c.private_houses_pre2001, unit: '',
+      target: 'not in the programme\'s attested stock (S2 l.5071); carried separately' },
     { id: 'wear', label: `Utility network wear vs ${wearYear} targets`, value: c.wear_water_pct, unit: '% water',
       target: `targets ${wearYear}: ${wearNetworks(programme).map((net) => `${net} ${raw(wear(net).value)}%`).join(' · ')}`,
       chart: hbars(wearRows, { max: 100, unit: '%', width: 240, labelWidth: 60, format: f1 }) },
@@ -88,10 +95,11 @@ export function kpis(city, programme) {
 const DISTRICT_COLUMNS = [
   ['residents', 'Residents', f0],
   ['share_all_six', 'All six ≤15 min', (v) => `${f0(pct(v))}%`],
-  ['green_m2_per_resident', 'Green m²/res.', f1],
+  ['green_m2_per_resident', 'Public-use green m²/res.', f1],
   ['share_park_500', 'Park ≤500 m', (v) => `${f0(pct(v))}%`],
   ['plots_in_setback', 'Plots in setback', f0],
-  ['buildings_needing_strengthening', 'Need strengthening', f0],
+  ['buildings_needing_strengthening', 'Attested, need strengthening', f0],
+  ['private_houses_pre2001', 'Private houses <2001', f0],
   ['wear_water_pct', 'Wear water %', f1],
   ['wear_sewer_pct', 'Wear sewer %', f1],
   ['wear_heating_pct', 'Wear heating %', f1],
