@@ -42,10 +42,15 @@ PUBLIC_GREEN_KINDS = {"square": 0.5, "boulevard": 0.3, "embankment": 0.1, "green
 SPREAD_TRIES = 20  # candidate blocks per public-use green feature (best-candidate sampling)
 
 
-def placement(scale: str, base: bool) -> str:
-    """How green is placed at this scale (almaty.yml parks.placement)."""
+def placement(scale: str, base: bool) -> float:
+    """How green is placed at this scale (almaty.yml parks.placement): the rank, from 0 (the
+    nearest) to 1 (the farthest), of the block each feature takes among a few drawn, by distance
+    from the green placed before."""
     modes = figures()["parks"]["placement"]
-    return str(modes["base"] if base else modes[scale])
+    value = float(modes["base"] if base else modes[scale])
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"parks.placement must lie in 0..1, not {value}")
+    return value
 
 
 def public_green_extra() -> dict[str, float]:
@@ -106,12 +111,13 @@ def parks(
     polycentres: gpd.GeoDataFrame,
     west_strip: shapely.Polygon,
     rng: np.random.Generator,
-    placement: str = "spread",
+    placement: float = 1.0,
 ) -> gpd.GeoDataFrame:
     """The park and public-use green rows. `placement` (almaty.yml parks.placement, by scale):
-    "spread" puts each feature far from the green placed before, "cluster" near it; the same
-    green covers more territory on the coarse `small` streets when spread and on the dense
-    real or `city` streets when clustered, so each holds the programme's ~70% (S2 l.676)."""
+    1 puts each feature on the farthest of a few drawn blocks from the green placed before
+    (spread), 0 on the nearest (clustered), in between on the block of that rank. Spread green
+    reaches more of the built-up territory, and how much more depends on the street fabric, so
+    each scale has its own rank to hold the programme's ~70% without a walkable park (S2 l.676)."""
     spec = figures()["parks"]
     district_geom = dict(zip(districts.name_en, districts.geometry))
     centroid = shapely.centroid(blocks.geometry.values)
@@ -124,14 +130,19 @@ def parks(
     centres: list[tuple[float, float]] = []
 
     def spread_pick(candidates: np.ndarray) -> int:
-        """Best of a few random blocks: the one farthest from (`spread`) or nearest to
-        (`cluster`) the green placed so far."""
+        """One of a few random blocks, ranked by distance from the green placed so far: the
+        farthest at `placement` 1, the nearest at 0, the block of that rank in between."""
         tries = candidates[rng.integers(candidates.size, size=SPREAD_TRIES)]
         if not centres:
             return int(tries[0])
         done = np.asarray(centres)
         gap = np.hypot(bx[tries, None] - done[:, 0], by[tries, None] - done[:, 1]).min(axis=1)
-        return int(tries[np.argmin(gap) if placement == "cluster" else np.argmax(gap)])
+        if placement >= 1.0:
+            return int(tries[np.argmax(gap)])
+        if placement <= 0.0:
+            return int(tries[np.argmin(gap)])
+        rank = int(round(placement * (SPREAD_TRIES - 1)))
+        return int(tries[np.argsort(gap, kind="stable")[rank]])
 
     def place(
         district: str,
