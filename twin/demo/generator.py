@@ -32,7 +32,15 @@ from twin.demo.land import (
 from twin.demo.layout import base_districts, city_outline, polycentres, synthetic_districts
 from twin.demo.networks import facilities, street_sides, utility_lines
 from twin.demo.relief import Relief
-from twin.demo.services import addresses, amenities, claim_plots, transit_stops
+from twin.demo.services import (
+    addresses,
+    amenities,
+    children,
+    claim_plots,
+    school_places,
+    transit_stops,
+    walking_network,
+)
 from twin.errors import TwinError
 from twin.mobility.lighting import street_lit
 from twin.progress import progress
@@ -290,6 +298,15 @@ def _generate(
     streets = fab.streets
     streets["lit"] = lit[streets.edge.to_numpy()]
     streets["walkable"] = ~streets.highway.isin(["motorway"]).to_numpy()
+    children(districts)
+    places = school_places(
+        amenity_frame,
+        plots,
+        districts,
+        walking_network(streets, relief),
+        stream(seed, "school-places"),
+    )
+    log.info("demo city: school and kindergarten places %s", places)
     _step(bar, "streets lighting")
     if scale == "city":
         factor = 1.0
@@ -366,6 +383,7 @@ def _generate(
         "base": str(base) if base else None,
         "figures": "twin/demo/almaty.yml",
         "utility_length_factor": round(factor, 6),
+        "school_places": places,
         "generated_in_s": round(time.perf_counter() - started, 2),
     }
     return DemoCity(

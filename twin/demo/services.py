@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from twin.analysis.fifteen import LIMIT_MINUTES
+from twin.analysis.network import FLAT_METRES_PER_MINUTE, WalkingNetwork
 from twin.demo.figures import apportion, figures
 from twin.demo.geo import METRIC_CRS, point_metric, to_metric
 
@@ -134,20 +136,24 @@ def claim_plots(
     housing = ("soviet_housing", "new_housing", "private_housing", "public")
     # schools: by population; 210 state and 91 private; ~320 thousand pupils (S2 l.2791-2801)
     schools = _per_district(spec["schools"], population)
-    number = 0
+    # the 91 private schools in every district, in proportion to its schools (assumed)
+    private = _per_district(spec["schools"] - spec["schools_state"], schools)
+    state_number = private_number = 0
     for name, count in schools.items():
-        for plot in pick(name, count, housing, "education"):
-            number += 1
-            state = number <= spec["schools_state"]
+        for k, plot in enumerate(pick(name, count, housing, "education")):
+            if k < count - private[name]:
+                state_number += 1
+                label = f"School No. {state_number}"
+            else:
+                private_number += 1
+                label = f"Private school {private_number}"
             rows.append(
                 {
                     "plot": plot,
                     "category": "education",
                     "kind": "school",
-                    "name": f"School No. {number}"
-                    if state
-                    else f"Private school {number - spec['schools_state']}",
-                    "capacity": int(rng.normal(1060, 250)),
+                    "name": label,
+                    "capacity": int(rng.normal(1060, 250)),  # replaced by school_places()
                 }
             )
     kindergartens = _per_district(0, {})
@@ -349,6 +355,157 @@ def amenities(
     frame = gpd.GeoDataFrame(rows, geometry=geoms, crs=METRIC_CRS)
     frame["capacity"] = frame["capacity"].astype("Int64")
     return frame
+
+
+def children(districts: gpd.GeoDataFrame) -> None:
+    """Each district's pupils (7-17) and children seeking a kindergarten place (1-6), spread by
+    population (assumed: the programme gives city totals only, almaty.yml `pupils`,
+    `preschool_children`); whole children summing to the city totals."""
+    spec = figures()["amenities"]
+    people = districts["population"].to_numpy(float)
+    districts["children_school_age"] = apportion(int(spec["pupils"]), people)
+    districts["children_preschool_age"] = apportion(int(spec["preschool_children"]), people)
+
+
+def walking_network(streets: gpd.GeoDataFrame, elevation) -> WalkingNetwork:
+    """The network the twin will build from these streets (twin/sql/analysis/walking_edges.sql),
+    with the relief's heights: slope-aware walking minutes before anything is loaded."""
+    walk = streets[
+        streets.walkable.to_numpy(bool)
+        & (streets.source_node.to_numpy() != streets.target_node.to_numpy())
+    ]
+    start = shapely.get_coordinates(shapely.get_point(walk.geometry.values, 0))
+    end = shapely.get_coordinates(shapely.get_point(walk.geometry.values, -1))
+    ids, inverse = np.unique(
+        np.concatenate([walk.source_node.to_numpy(), walk.target_node.to_numpy()]),
+        return_inverse=True,
+    )
+    m = len(walk)
+    x, y = np.empty(len(ids)), np.empty(len(ids))
+    x[inverse[:m]], y[inverse[:m]] = start[:, 0], start[:, 1]
+    x[inverse[m:]], y[inverse[m:]] = end[:, 0], end[:, 1]
+    return WalkingNetwork(
+        node_ids=ids,
+        x=x,
+        y=y,
+        z=np.asarray(elevation(x, y), dtype=float),
+        edge_u=inverse[:m],
+        edge_v=inverse[m:],
+        edge_length=walk.length_m.to_numpy(float),
+        edge_lit=np.zeros(m, dtype=bool),
+    )
+
+
+def walking_loads(
+    network: WalkingNetwork, facilities: np.ndarray, homes: np.ndarray, children: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Children at each facility when each walks to the nearest one within 30 minutes (slope
+    mode, as twin/analysis/fifteen.py), and per home whether it has one within reach."""
+    f_node, f_snap = network.snap_xy(shapely.get_x(facilities), shapely.get_y(facilities))
+    h_node, h_snap = network.snap_xy(shapely.get_x(homes), shapely.get_y(homes))
+    cost, origin = network.nearest(
+        f_node, network.snap_cost(f_snap, "slope"), mode="slope", limit=LIMIT_MINUTES
+    )
+    minutes = cost[h_node] + h_snap / FLAT_METRES_PER_MINUTE
+    nearest = origin[h_node]
+    within = (nearest >= 0) & (minutes <= LIMIT_MINUTES)
+    load = np.bincount(nearest[within], weights=children[within], minlength=len(facilities))
+    return load, within
+
+
+def _calibrate(
+    load: np.ndarray,
+    target: float,
+    overloaded: int | None,
+    ratio: float,
+    candidates: np.ndarray,
+    spare: np.ndarray,
+    minimum: int,
+) -> np.ndarray:
+    """Capacities: the most loaded candidates hold fewer places than children so that their
+    excess sums to `target` (`overloaded` of them, or as many as an excess of `ratio` of their
+    load needs); every other facility has its children plus a `spare` share, at least `minimum`."""
+    order = np.argsort(-np.where(candidates, load, -1.0), kind="stable")
+    order = order[candidates[order] & (load[order] >= 2 * minimum)]  # no tiny overloaded one
+    if overloaded is None:
+        overloaded = int(np.searchsorted(np.cumsum(load[order] * ratio), target)) + 1
+    over = order[:overloaded]
+    rest = np.ones(len(load), dtype=bool)
+    rest[over] = False
+    capacity = np.maximum(np.ceil(load * (1 + spare)), minimum)
+    if over.size:
+        cut = target / load[over].sum()  # the same share of each one's children has no place
+        capacity[over] = np.floor(load[over] * (1 - cut))
+        missing = target - (load[over] - capacity[over]).sum()
+        step = np.sign(missing)
+        for index in over[: int(abs(round(missing)))]:  # whole places: hit the target
+            capacity[index] -= step
+    capacity[rest] = np.maximum(capacity[rest], np.ceil(load[rest]) + 1)
+    return capacity.astype(np.int64)
+
+
+def school_places(
+    amenity_frame: gpd.GeoDataFrame,
+    plots: gpd.GeoDataFrame,
+    districts: gpd.GeoDataFrame,
+    network: WalkingNetwork,
+    rng: np.random.Generator,
+) -> dict[str, dict[str, float]]:
+    """Places of the schools and kindergartens, calibrated so that the twin's walking
+    catchments reproduce the programme (S2 l.2791-2801, l.305): the schools short of 19.6
+    thousand places in 37 overloaded state schools, the kindergartens short of the 43 thousand
+    queue. Children beyond a 30-minute walk (the periphery, S2 l.555-565) ride to their
+    district's schools: their places are shared over the district's facilities that are not
+    overloaded. Returns the calibration's figures (logged and kept in the provenance)."""
+    spec = figures()["amenities"]
+    homes = shapely.point_on_surface(plots.geometry.values)
+    district = plots.district.to_numpy()
+    people = dict(zip(districts.name_en, districts.population.astype(float)))
+    report: dict[str, dict[str, float]] = {}
+    kinds = {
+        "school": ("children_school_age", spec["school_deficit"], spec["schools_overloaded"]),
+        "kindergarten": ("children_preschool_age", spec["kindergarten_queue"], None),
+    }
+    for kind, (column, target, overloaded) in kinds.items():
+        mine = np.flatnonzero((amenity_frame.kind == kind).to_numpy())
+        share = dict(zip(districts.name_en, districts[column].astype(float)))
+        per_home = plots.residents.to_numpy(float) * np.array(
+            [share.get(d, 0.0) / people[d] if people.get(d) else 0.0 for d in district]
+        )
+        load, within = walking_loads(network, amenity_frame.geometry.values[mine], homes, per_home)
+        where = amenity_frame.district.to_numpy()[mine]
+        candidates = np.ones(len(mine), dtype=bool)
+        if kind == "school":  # only state schools are counted overloaded (S2 l.2795)
+            candidates = ~amenity_frame.name.iloc[mine].str.startswith("Private").to_numpy()
+        short = np.zeros(len(mine))
+        beyond = pd.Series(per_home[~within]).groupby(district[~within]).sum()
+        spare = rng.uniform(*spec["spare_places"], len(mine))
+        capacity = _calibrate(
+            load,
+            target,
+            overloaded,
+            spec["kindergarten_overload"],
+            candidates,
+            spare,
+            int(spec["min_places"][kind]),
+        )
+        open_ = capacity >= load  # facilities that take the children who ride in
+        for name, children_out in beyond.items():
+            takers = np.flatnonzero((where == name) & open_)
+            if takers.size:
+                short[takers] = apportion(int(round(children_out)), np.ones(takers.size))
+        capacity = capacity + short.astype(np.int64)
+        amenity_frame.loc[amenity_frame.index[mine], "capacity"] = capacity
+        excess = np.maximum(load - capacity, 0)
+        report[kind] = {
+            "children": round(float(per_home.sum())),
+            "places": int(capacity.sum()),
+            "facilities": len(mine),
+            "overloaded": int((load > capacity).sum()),
+            "deficit_within_walk": round(float(excess.sum())),
+            "children_beyond_walk": round(float(per_home[~within].sum())),
+        }
+    return report
 
 
 def addresses(
