@@ -82,7 +82,7 @@ def city_cells(districts_lonlat: np.ndarray, resolution: int = H3_RESOLUTION) ->
 @dataclass
 class CityModel:
     network: WalkingNetwork
-    amenities: pd.DataFrame  # layer, id, category, kind, name, lon, lat, node, snap_m
+    amenities: pd.DataFrame  # layer, id, category, kind, name, lon, lat, capacity, node, snap_m
     parks: pd.DataFrame  # id, name, kind, status, district, area_m2
     park_shapes: np.ndarray  # shapely polygons in UTM, aligned with parks
     entrances: pd.DataFrame  # park (id), node, snap_m
@@ -136,7 +136,7 @@ def amenity_places(conn: psycopg.Connection, network: WalkingNetwork) -> pd.Data
     """Every amenity and transit stop snapped to the network (also re-read after an edit)."""
     amenities = _frame(
         conn.execute(query("analysis/amenity_points")).fetchall(),
-        ["layer", "id", "category", "kind", "name", "lon", "lat"],
+        ["layer", "id", "category", "kind", "name", "lon", "lat", "capacity"],
     )
     ax, ay = to_utm(amenities.lon.to_numpy(float), amenities.lat.to_numpy(float))
     amenities["node"], amenities["snap_m"] = (

@@ -79,8 +79,9 @@ def refresh_tables(
             frame[f"min_{category}"] = value
         if "parks" in categories:
             park = access.park_m[places.node] + places.snap_m
-            park = np.round(np.where(park <= PARK_LIMIT_M, park, np.nan), 1)
-            frame["park_walk_m"] = park
+            park = np.where(park <= PARK_LIMIT_M, park, np.nan)
+            frame["park_walk_m"] = np.round(park, 1)
+            # compared before rounding, as place_minutes does (299.96 m is not within 300 m)
             frame["park_300"], frame["park_500"] = park <= 300, park <= 500
         within = np.column_stack(
             [frame[f"min_{c}"].to_numpy(float) <= THRESHOLD_MINUTES for c in CATEGORIES]

@@ -102,6 +102,35 @@ class WalkingNetwork:
         )
         self.components = int(labels_count)
 
+    def edited(
+        self,
+        add_u: np.ndarray,
+        add_v: np.ndarray,
+        add_length: np.ndarray,
+        add_lit: np.ndarray,
+        remove: np.ndarray,
+        light: np.ndarray,
+    ) -> WalkingNetwork:
+        """This network with segments added, removed (indices) or lit (a plan's street edits),
+        from the arrays in memory: the nodes (and so their heights) stay, nothing is re-read,
+        re-projected or re-sampled; the graphs are built lazily as for any network."""
+        keep = np.ones(len(self.edge_u), dtype=bool)
+        keep[np.asarray(remove, dtype=np.int64)] = False
+        lit = self.edge_lit.copy()
+        lit[np.asarray(light, dtype=np.int64)] = True
+        return WalkingNetwork(
+            node_ids=self.node_ids,
+            x=self.x,
+            y=self.y,
+            z=self.z,
+            edge_u=np.concatenate([self.edge_u[keep], np.asarray(add_u, self.edge_u.dtype)]),
+            edge_v=np.concatenate([self.edge_v[keep], np.asarray(add_v, self.edge_v.dtype)]),
+            edge_length=np.concatenate([self.edge_length[keep], np.asarray(add_length, float)]),
+            edge_lit=np.concatenate([lit[keep], np.asarray(add_lit, bool)]),
+            version=self.version,
+            slope_aware=self.slope_aware,
+        )
+
     # -- graphs ---------------------------------------------------------------------------
     def _matrix(self, cost: np.ndarray, u: np.ndarray, v: np.ndarray) -> sparse.csr_matrix:
         """CSR of arcs u->v keeping the cheapest of parallel arcs (COO would sum them)."""
