@@ -167,6 +167,7 @@ ALIASES = {
     "y": "tileRow",
     "x": "tileCol",
     "process_id": "processId",
+    "plan_id": "planId",
 }
 # Query parameters whose value is a number, a name from a list or a structured value: garbage
 # in them is a 4xx. Free-text parameters (a district name in a property filter) may match
@@ -531,6 +532,9 @@ class City:
             "path": self.tile_content,
             "name": "index.html",
             "rest": "src/main.js",
+            "planId": "1",
+            "a": "base",
+            "b": "1",
         }
 
     def fill(self, shape: RouteShape, instance: str, hostile: dict[str, str]) -> str:

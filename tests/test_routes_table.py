@@ -38,6 +38,9 @@ SAMPLES = {
     "name": "a.js",
     "rest": "x/y",
     "process_id": "isochrone",
+    "plan_id": "1",
+    "a": "base",
+    "b": "1",
 }
 
 

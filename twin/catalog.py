@@ -109,6 +109,9 @@ class Layer:
     edit_role: str | None = None  # None: not editable; else the least role that may edit
     feeds: tuple[str, ...] = ()  # the analyses that read it (_catalog.yml `analyses`)
     visible: bool = False  # shown when the viewer opens without a view in its URL
+    # integer properties its tiles take as `?<property>=<value>` (plan_cells: ?plan=ID), a
+    # tile then holding only the matching features (`tiles: {filters: [plan]}`)
+    tile_filters: tuple[str, ...] = ()
 
     @property
     def table(self) -> str:
@@ -302,6 +305,11 @@ def parse_layer(doc: dict[str, Any], source: str = "<memory>") -> Layer:
     feeds = doc.get("feeds") or []
     if not isinstance(feeds, list) or not all(isinstance(f, str) for f in feeds):
         raise CatalogError(f"{source}: feeds must be a list of analysis names")
+    tile_filters = tiles.get("filters") or []
+    if not isinstance(tile_filters, list) or not all(
+        isinstance(f, str) and f in props and props[f].type == "integer" for f in tile_filters
+    ):
+        raise CatalogError(f"{source}: tiles.filters must list integer properties of the layer")
     return Layer(
         name=name,
         title=titles["en"],
@@ -320,6 +328,7 @@ def parse_layer(doc: dict[str, Any], source: str = "<memory>") -> Layer:
         edit_role=_edit_role(doc, source),
         feeds=tuple(feeds),
         visible=bool(doc.get("visible", False)),
+        tile_filters=tuple(tile_filters),
     )
 
 

@@ -275,6 +275,31 @@ class AnalysisSettings:
 
 
 @dataclass(frozen=True)
+class PlanSettings:
+    """Stored plans and their evaluation (docs/plans.md)."""
+
+    evaluate_delay_s: float = setting(
+        "TWIN_PLANS_EVALUATE_DELAY_S",
+        2.0,
+        "a plan evaluates itself this long after its last change of edits or mode (quick "
+        "changes in a row: one evaluation)",
+        unit="s",
+    )
+    max_body_bytes: int = setting(
+        "TWIN_PLANS_MAX_BODY_BYTES",
+        2 * 1024 * 1024,
+        "the largest plan body POST or PATCH takes (413 past it)",
+        unit="bytes",
+        shown="2097152 (2 MiB)",
+    )
+    concurrent_evaluations: int = setting(
+        "TWIN_PLANS_CONCURRENT_EVALUATIONS",
+        2,
+        "evaluations one server process runs at once (others wait their turn)",
+    )
+
+
+@dataclass(frozen=True)
 class LogSettings:
     """What long commands print."""
 
@@ -352,6 +377,7 @@ GROUPS: tuple[tuple[str, str, type], ...] = (
     ("tiles", "Tiles", TileSettings),
     ("scenes", "3D scenes", SceneSettings),
     ("analysis", "Analysis", AnalysisSettings),
+    ("plans", "Plans", PlanSettings),
     ("logging", "Logging", LogSettings),
     ("internal", "Internal (set by the twin)", InternalSettings),
     ("tests", "Tests", TestSettings),
@@ -463,6 +489,10 @@ class Settings:
     @cached_property
     def analysis(self) -> AnalysisSettings:
         return read_group(AnalysisSettings, self._environ)
+
+    @cached_property
+    def plans(self) -> PlanSettings:
+        return read_group(PlanSettings, self._environ)
 
     @cached_property
     def logging(self) -> LogSettings:

@@ -119,6 +119,11 @@ def _editor(key: str | None) -> Editor:
     return editor
 
 
+# The key parsing and checking other writers (twin.plans.routes) share with the items' writes.
+api_key = _api_key
+key_holder = _editor
+
+
 async def _json_body(request: Request, patch: bool = False, hint: str = "") -> Any:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     accepted = {GEOJSON, "application/json"} | (

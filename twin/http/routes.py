@@ -54,6 +54,7 @@ FEATURE_QUERY = (
 )
 TILE_FORMATS = ("mvt", "pbf")
 DOCUMENT_FORMATS = ("json", "html", "jsonld")
+REPORT_FORMATS = ("pdf", "html", "csv", "gpkg")
 
 
 def twin(
@@ -433,10 +434,10 @@ ROUTES: list[RouteSpec] = [
         "/collections/{layer}/tiles/{tms}/{z}/{y}/{x}",
         GET,
         "twin.tiles.routes:layer_tile",
-        "A vector tile of a layer",
+        "A vector tile of a layer (plan_cells: ?plan=ID, one plan's cells)",
         tag="tiles",
         media=(MVT,),
-        parameters=("f",),
+        parameters=("f", "plan"),
         formats=TILE_FORMATS,
         fast_path=True,
         collections="layers",
@@ -471,6 +472,88 @@ ROUTES: list[RouteSpec] = [
         tag="mobility",
         parameters=("district", "f"),
         formats=("json",),
+    ),
+    # Plans: stored, named, comparable scenarios (twin.plans)
+    twin(
+        "/plans",
+        GET,
+        "twin.plans.routes:plans",
+        "The plans a reader may see, newest first (private ones to their author and admins)",
+        tag="plans",
+        media=(JSON, "text/html"),
+        parameters=("author", "mine", "plans_limit", "plans_offset", "f"),
+        formats=("json", "html"),
+    ),
+    twin(
+        "/plans",
+        ("POST",),
+        "twin.plans.routes:plans",
+        "Create a plan (its edits checked first; the key's user is its author)",
+        tag="plans",
+        secured=True,
+        extra={"success": ("201",), "request": (JSON,), "request_schema": "plan"},
+    ),
+    twin(
+        "/plans/{plan_id}",
+        GET,
+        "twin.plans.routes:plan",
+        "A plan: its edits, evaluation, changed cells and links; ETag v<version>",
+        tag="plans",
+    ),
+    twin(
+        "/plans/{plan_id}",
+        ("PATCH", "DELETE"),
+        "twin.plans.routes:plan",
+        "Change a plan (JSON merge patch; If-Match with its ETag) or delete it",
+        tag="plans",
+        secured=True,
+        extra={
+            "success": ("200", "204"),
+            "request": (JSON, "application/merge-patch+json"),
+            "request_schema": "plan_patch",
+        },
+    ),
+    twin(
+        "/plans/{plan_id}/copy",
+        ("POST",),
+        "twin.plans.routes:copy_plan",
+        "Copy a plan (the copy is the caller's; title '… (copy)' unless given)",
+        tag="plans",
+        secured=True,
+        extra={"success": ("201",), "request": (JSON,), "request_schema": "plan_copy"},
+    ),
+    twin(
+        "/plans/{plan_id}/evaluate",
+        ("POST",),
+        "twin.plans.routes:evaluate",
+        "Evaluate a plan on the current data now and store the result",
+        tag="plans",
+        secured=True,
+    ),
+    twin(
+        "/plans/{plan_id}/history",
+        GET,
+        "twin.plans.routes:history",
+        "Every change of a plan, newest first (kept after it is deleted)",
+        tag="plans",
+        parameters=("history_limit",),
+    ),
+    twin(
+        "/plans/{a}/compare/{b}",
+        GET,
+        "twin.plans.routes:compare",
+        "Two plans, or a plan and today (base), side by side with differences",
+        tag="plans",
+    ),
+    twin(
+        "/plans/{plan_id}/report",
+        GET,
+        "twin.plans.routes:report",
+        "A plan's report: PDF, HTML, CSV or GeoPackage, in English, Russian or Kazakh",
+        tag="plans",
+        media=("application/pdf", "text/html", "text/csv", "application/geopackage+sqlite3"),
+        parameters=("f", "report_lang"),
+        formats=REPORT_FORMATS,
     ),
     # pygeoapi answers the rest (its views in pygeoapi.starlette_app)
     pygeoapi("/", GET, "landing_page", "Landing page"),
@@ -550,6 +633,7 @@ PATH_NAMES = {
     "y": "tileRow",
     "x": "tileCol",
     "process_id": "processId",
+    "plan_id": "planId",
 }
 PATH_PARAMETER = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)(?::[A-Za-z_]+)?}")
 
@@ -651,6 +735,39 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         "Comma-separated parts of the scene: terrain, buildings, faults, utilities, parks",
         {"type": "string"},
     ),
+    "author": _query(
+        "author",
+        "Only the plans of this user",
+        {"type": "string", "minLength": 1, "maxLength": 100},
+    ),
+    "mine": _query(
+        "mine",
+        "Only the plans of the key's user (needs an API key)",
+        {"type": "boolean", "default": False},
+    ),
+    "plans_limit": _query(
+        "limit",
+        "The most plans in the answer",
+        {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+    ),
+    "plans_offset": _query(
+        "offset", "Plans to skip (paging)", {"type": "integer", "minimum": 0, "default": 0}
+    ),
+    "history_limit": _query(
+        "limit",
+        "The most changes in the answer",
+        {"type": "integer", "minimum": 1, "maximum": 10000, "default": 1000},
+    ),
+    "report_lang": _query(
+        "lang",
+        "The report's language",
+        {"type": "string", "enum": ["en", "ru", "kk"], "default": "en"},
+    ),
+    "plan": _query(
+        "plan",
+        "Only the cells of this plan (plan_cells; other layers ignore it)",
+        {"type": "integer", "minimum": 1},
+    ),
 }
 PATH_SCHEMAS: dict[str, tuple[str, dict[str, Any]]] = {
     "collectionId": ("A collection (layer) id", {"type": "string"}),
@@ -667,6 +784,18 @@ PATH_SCHEMAS: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     "processId": ("A process of the twin", {"type": "string"}),
     "version": ("A version number of the feature", {"type": "integer", "minimum": 1}),
+    "planId": (
+        "A plan id: a decimal integer without sign or leading zeros",
+        {"type": "string", "pattern": "^[1-9][0-9]{0,18}$"},
+    ),
+    "a": (
+        "A plan id, or base (today's city)",
+        {"type": "string", "pattern": "^(base|[1-9][0-9]{0,18})$"},
+    ),
+    "b": (
+        "A plan id, or base (today's city)",
+        {"type": "string", "pattern": "^(base|[1-9][0-9]{0,18})$"},
+    ),
 }
 # {"code", "type", "description"}: the one error body (twin.http.errors), inline so the paths
 # need no component of their own.
@@ -694,6 +823,40 @@ SECURED_ERRORS = {
 
 def _error(description: str) -> dict[str, Any]:
     return {"description": description, "content": {JSON: {"schema": ERROR_SCHEMA}}}
+
+
+# Request bodies of the plans' writes (twin.plans.routes), by a row's extra["request_schema"].
+_PLAN_MEMBERS: dict[str, Any] = {
+    "title": {"type": "string", "minLength": 1, "maxLength": 200},
+    "description": {"type": "string", "maxLength": 10000},
+    "private": {"type": "boolean"},
+    "mode": {"type": "string", "enum": ["slope", "flat", "length"]},
+    "edits": {
+        "type": "object",
+        "description": "A GeoJSON FeatureCollection of edits (at most 500): each Feature's "
+        "properties.edit is amenity.add, amenity.remove, amenity.move, park.add, park.remove, "
+        "housing.add, housing.remove, street.link, street.close, street.light or building.add",
+        "required": ["type", "features"],
+        "properties": {
+            "type": {"type": "string", "enum": ["FeatureCollection"]},
+            "features": {"type": "array", "maxItems": 500, "items": {"type": "object"}},
+        },
+    },
+}
+REQUEST_SCHEMAS: dict[str, dict[str, Any]] = {
+    "plan": {
+        "type": "object",
+        "required": ["title"],
+        "properties": _PLAN_MEMBERS,
+        "additionalProperties": False,
+    },
+    "plan_patch": {"type": "object", "properties": _PLAN_MEMBERS, "additionalProperties": False},
+    "plan_copy": {
+        "type": "object",
+        "properties": {k: v for k, v in _PLAN_MEMBERS.items() if k != "edits"},
+        "additionalProperties": False,
+    },
+}
 
 
 def _parameters(row: RouteSpec, path: str) -> list[dict[str, Any]]:
@@ -770,13 +933,12 @@ def _operation(row: RouteSpec, method: str, path: str, collection: str | None) -
         "responses": responses,
     }
     if method in ("POST", "PUT", "PATCH") and row.extra.get("request"):
+        body_schema = REQUEST_SCHEMAS.get(str(row.extra.get("request_schema")), {"type": "object"})
         operation["requestBody"] = {
-            "required": True,
+            "required": row.extra.get("request_schema") != "plan_copy",
             "content": {
                 media: {
-                    "schema": {"type": "string"}
-                    if media.startswith("text/")
-                    else {"type": "object"}
+                    "schema": {"type": "string"} if media.startswith("text/") else dict(body_schema)
                 }
                 for media in row.extra["request"]
             },

@@ -32,6 +32,7 @@ from twin.bbox import BboxError, parse_bbox
 from twin.catalog import Layer, load_catalog
 from twin.db.pool import connection
 from twin.errors import InvalidParameter, ServiceUnavailable, TwinError
+from twin.features.ids import canonical_integer
 from twin.http import bridge
 from twin.http.conditional import etag_matches
 from twin.http.errors import render
@@ -154,7 +155,11 @@ def _headers(etag: str, state: str) -> dict[str, str]:
 
 
 async def _vector_tile(
-    request: Request, tileset: str, layers: list[Layer], address: TileAddress
+    request: Request,
+    tileset: str,
+    layers: list[Layer],
+    address: TileAddress,
+    filters: dict[str, int] | None = None,
 ) -> Response:
     svc = service()
     versions = await svc.current_versions()
@@ -168,7 +173,7 @@ async def _vector_tile(
     store = None
     if data is None:
         state = "miss"
-        data = await run_in_threadpool(_render, layers, address)
+        data = await run_in_threadpool(_render, layers, address, filters)
         # stored on disk once the answer is out; memory serves it meanwhile
         store = BackgroundTask(svc.cache.write, tileset, key, path, data)
     svc.memory.put((tileset, key, address.z, address.x, address.y), etag, CACHE_CONTROL, data)
@@ -181,15 +186,18 @@ async def _vector_tile(
     )
 
 
-def _render(layers: list[Layer], address: TileAddress) -> bytes:
+def _render(
+    layers: list[Layer], address: TileAddress, filters: dict[str, int] | None = None
+) -> bytes:
     """One tile from the database: stale overviews first (rare), then one statement under the
     request's lock and statement timeouts, sent in a pipeline (one round trip)."""
     try:
         with connection() as conn:
-            ensure_overviews(conn, layers, address.z)  # rare: after a data change
+            if not filters:  # a filtered tile reads the layer table, never the overview
+                ensure_overviews(conn, layers, address.z)  # rare: after a data change
             with conn.pipeline(), conn.transaction():
                 conn.execute(query("tiles/request_limits"), REQUEST_LIMITS)
-                return render_tile(conn, layers, address, ensure=False)
+                return render_tile(conn, layers, address, ensure=False, filters=filters)
     except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled):
         raise LayerBusy(
             "the layer is being rewritten (an import or a load is running) "
@@ -215,7 +223,41 @@ async def layer_tile(request: Request) -> Response:
             f"collection {layer.name!r} has tiles at tile matrices "
             f"{layer.minzoom}-{layer.maxzoom} only, not {address.z}"
         )
+    filters = tile_filters(request, layer)
+    if filters:  # its own tileset: cached apart, e.g. plan_cells~plan-12
+        tileset = layer.name + "".join(f"~{name}-{value}" for name, value in filters.items())
+        return await _vector_tile(request, tileset, [layer], address, filters)
     return await _vector_tile(request, layer.name, [layer], address)
+
+
+def tile_filters(request: Request, layer: Layer) -> dict[str, int]:
+    """The layer's tile filters the request gives (`?plan=12` on plan_cells: the catalog's
+    `tiles.filters`), each a plain decimal integer (400 otherwise); a filter of another layer
+    is refused here (400), not silently ignored."""
+    owners = {name: other.name for other in load_catalog().values() for name in other.tile_filters}
+    foreign = sorted(
+        name for name in owners if name in request.query_params and name not in layer.tile_filters
+    )
+    if foreign:
+        raise TileRequestError(
+            f"{foreign[0]} filters the tiles of {owners[foreign[0]]} only, not of {layer.name}",
+            status=400,
+            code="InvalidParameterValue",
+        )
+    filters: dict[str, int] = {}
+    for name in layer.tile_filters:
+        raw = request.query_params.get(name)
+        if raw is None:
+            continue
+        value = canonical_integer(raw)
+        if value is None or value > 2**63 - 1:
+            raise TileRequestError(
+                f"{name} must be a plain decimal integer, got {raw[:40]!r}",
+                status=400,
+                code="InvalidParameterValue",
+            )
+        filters[name] = value
+    return filters
 
 
 def selection_tileset(value: str | None) -> tuple[str, list[Layer]]:

@@ -168,8 +168,12 @@ def _attributes(layer: Layer, zoom: int) -> sql.Composable:
     return sql.SQL(", ").join(attributes)
 
 
-def layer_part(layer: Layer, address: TileAddress) -> tuple[sql.Composable, dict[str, Any]]:
-    """The SQL expression (bytea) of one layer's MVT for a tile, and its bound values."""
+def layer_part(
+    layer: Layer, address: TileAddress, filters: dict[str, int] | None = None
+) -> tuple[sql.Composable, dict[str, Any]]:
+    """The SQL expression (bytea) of one layer's MVT for a tile, and its bound values;
+    `filters` (property -> value, the layer's catalog `tiles.filters`) keep only the features
+    that match, read from the layer table at every zoom."""
     prefix = f"{layer.name}__"
 
     def param(name: str) -> sql.Placeholder:
@@ -177,7 +181,7 @@ def layer_part(layer: Layer, address: TileAddress) -> tuple[sql.Composable, dict
 
     kind = _geometry_kind(layer)
     values: dict[str, Any] = {prefix + "name": layer.name, prefix + "cap": tile_cap(address.z)}
-    if uses_overview(layer, address.z):
+    if uses_overview(layer, address.z) and not filters:
         values[prefix + "min"] = overview_min_size(layer, address.z)
         if address.z < OVERVIEW_MAX_ZOOM:
             generalised = sql.SQL("ST_Simplify(o.geom, {}, true)").format(param("tolerance"))
@@ -213,6 +217,26 @@ def layer_part(layer: Layer, address: TileAddress) -> tuple[sql.Composable, dict
         values[prefix + "tolerance"] = min(unit_x, unit_y) * UNITS_PER_PIXEL
     else:
         generalised = sql.SQL("t.geom")
+    if filters:
+        conditions = []
+        for index, (name, value) in enumerate(filters.items()):
+            conditions.append(
+                sql.SQL("t.{} = {}").format(sql.Identifier(name), param(f"filter{index}"))
+            )
+            values[prefix + f"filter{index}"] = value
+        part = query(
+            "tiles/filtered_layer_mvt",
+            table=layer.table,
+            layer_name=param("name"),
+            attributes=_attributes(layer, address.z),
+            generalised=generalised,
+            size=size,
+            srid=param("srid"),
+            min_size=param("min"),
+            cap=param("cap"),
+            condition=sql.SQL(" AND ").join(conditions),
+        )
+        return part, values
     part = query(
         "tiles/layer_mvt",
         table=layer.table,
@@ -228,15 +252,16 @@ def layer_part(layer: Layer, address: TileAddress) -> tuple[sql.Composable, dict
 
 
 def tile_statement(
-    layers: Iterable[Layer], address: TileAddress
+    layers: Iterable[Layer], address: TileAddress, filters: dict[str, int] | None = None
 ) -> tuple[sql.Composable, dict[str, Any]] | None:
-    """One statement for the tile of `layers` (those in zoom range); None when none is."""
+    """One statement for the tile of `layers` (those in zoom range); None when none is.
+    `filters` apply to a single layer's tile (twin.tiles.routes checks them)."""
     parts: list[sql.Composable] = []
     values: dict[str, Any] = {"z": address.z, "x": address.x, "y": address.y}
     for layer in layers:
         if not in_zoom_range(layer, address.z):
             continue
-        part, part_values = layer_part(layer, address)
+        part, part_values = layer_part(layer, address, filters)
         parts.append(part)
         values |= part_values
     if not parts:
@@ -245,14 +270,18 @@ def tile_statement(
 
 
 def render_tile(
-    conn: psycopg.Connection, layers: Iterable[Layer], address: TileAddress, ensure: bool = True
+    conn: psycopg.Connection,
+    layers: Iterable[Layer],
+    address: TileAddress,
+    ensure: bool = True,
+    filters: dict[str, int] | None = None,
 ) -> bytes:
     """The MVT bytes of a tile (b'' when empty); rebuilds stale tile overviews first (unless
     the caller just did: `ensure=False`)."""
     layers = list(layers)
-    if ensure:
+    if ensure and not filters:
         ensure_overviews(conn, layers, address.z)
-    statement = tile_statement(layers, address)
+    statement = tile_statement(layers, address, filters)
     if statement is None:
         return b""
     row = conn.execute(*statement).fetchone()

@@ -1,0 +1,4 @@
+-- One plan as stored.
+SELECT id, title, description, author, private, mode, edits, version, created, updated,
+       base_version, status, failure, evaluation, evaluated_at, evaluated_version
+FROM plans WHERE id = %(id)s
