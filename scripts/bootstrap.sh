@@ -5,6 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES="postgresql-15 postgresql-15-postgis-3 gdal-bin chromium libegl1 libgl1-mesa-dri nodejs npm"
+# WeasyPrint (plan reports as PDF): Pango, HarfBuzz (with font subsetting), fontconfig and
+# DejaVu Sans, which covers the Kazakh letters
+APT_PACKAGES="$APT_PACKAGES fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b"
+APT_PACKAGES="$APT_PACKAGES libharfbuzz-subset0 libfontconfig1"
 missing=""
 for pkg in $APT_PACKAGES; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing="$missing $pkg"
