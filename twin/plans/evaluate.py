@@ -110,17 +110,21 @@ def indicator_rows(
     summaries: dict[str, Any],
     mode: str,
     context: Any,
+    area: dict[str, Any] | None = None,
+    children: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """ROWs of the city, districts and polycentres: the access summaries plus the measures
-    (area standards, faults, places against children); keys are null without measures."""
+    (area standards, faults, places against children); keys are null without measures.
+    `area` and `children` given are today's, reused when the plan cannot change them."""
     measures = _measures() if context is not None else None
-    area = children = None
-    if measures is not None:
+    if measures is not None and (area is None or children is None):
         frame = places_frame(city)
-        area = measures.area_measures(context, city, city.network, frame)
-        children = measures.places_against_children(
-            context, city, city.network, city.amenities, frame, mode
-        )
+        if area is None:
+            area = measures.area_measures(context, city, city.network, frame)
+        if children is None:
+            children = measures.places_against_children(
+                context, city, city.network, city.amenities, frame, mode
+            )
     rows: dict[str, Any] = {"city": dict(summaries["city"]), "districts": {}, "polycentres": {}}
     for name, row in summaries["districts"].items():
         rows["districts"][name] = dict(row)
@@ -544,9 +548,26 @@ def _base(city: CityModel, mode: str, context: Any) -> dict[str, Any]:
             plots, cells = fifteen_tables(city, access, describe=False)
             city._cache[tables_key] = (plots, cells, access_summaries(city, plots, cells))
         plots, cells, summaries = city._cache[tables_key]
-        rows, children = indicator_rows(city, summaries, mode, context)
-        city._cache[key] = {"plots": plots, "cells": cells, "rows": rows, "children": children}
+        area = None
+        if context is not None:
+            area = _measures().area_measures(context, city, city.network, places_frame(city))
+        rows, children = indicator_rows(city, summaries, mode, context, area=area)
+        city._cache[key] = {
+            "plots": plots,
+            "cells": cells,
+            "rows": rows,
+            "children": children,
+            "area": area,
+        }
     return city._cache[key]
+
+
+# Edits that move neither residents nor streets leave the area standards and faults as today;
+# edits of parks alone leave the school and kindergarten places as today too.
+SAME_AREA_KINDS = frozenset(
+    {"amenity.add", "amenity.remove", "amenity.move", "park.add", "park.remove"}
+)
+SAME_CHILDREN_KINDS = frozenset({"park.add", "park.remove"})
 
 
 def _within(frame: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -764,7 +785,15 @@ def evaluate_plan(
     t = lap("tables", t)
     summaries = access_summaries(plan, plots_t, cells_t)
     t = lap("summaries", t)
-    rows, children = indicator_rows(plan, summaries, mode, context)
+    kinds = {edit.kind for edit in edits.edits}
+    rows, children = indicator_rows(
+        plan,
+        summaries,
+        mode,
+        context,
+        area=base["area"] if kinds <= SAME_AREA_KINDS else None,
+        children=base["children"] if kinds <= SAME_CHILDREN_KINDS else None,
+    )
     t = lap("measures", t)
     plan_residents = plan.plots["residents"].to_numpy(np.int64)
     gained = gains(city, base["plots"], plots_t, plan_residents)

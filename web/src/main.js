@@ -53,7 +53,7 @@ const exploreMode = {
 const MODE_LOADERS = {
   fifteen: () => import('./fifteen.js').then((m) => m.fifteenMode),
   isochrone: () => import('./isochrone.js').then((m) => m.isochroneMode),
-  scenario: () => import('./scenario.js').then((m) => m.scenarioMode),
+  plans: () => import('./plans.js').then((m) => m.plansMode),
   indicators: () => import('./indicators.js').then((m) => m.indicatorsMode),
 };
 const MODES = { explore: exploreMode };
@@ -68,7 +68,7 @@ const app = {
   catalog: null,
   entries: new Map(),
   modes: MODES,
-  state: { mode: 'explore', visible: new Set(), opacity: {}, cat: null, plot: null },
+  state: { mode: 'explore', visible: new Set(), opacity: {}, cat: null, plot: null, plan: null },
   status: { tiles: null, terrain: null, errors: [] },
   // The WebGL renderer, whether it is software, and whether the first paint is still held back.
   render: { name: '', software: false, waiting: false },
@@ -89,10 +89,13 @@ const app = {
       lang: lang() !== 'en' ? lang() : null,
       cat: app.state.cat,
       plot: app.state.plot,
+      plan: app.state.plan,
     });
   },
   async setMode(name) {
-    let next = name === 'explore' || MODE_LOADERS[name] ? name : 'explore';
+    // the what-if mode of old views (#mode=scenario) is the Plans panel now
+    const wanted = name === 'scenario' ? 'plans' : name;
+    let next = wanted === 'explore' || MODE_LOADERS[wanted] ? wanted : 'explore';
     try {
       await loadMode(next);
     } catch (error) {
@@ -296,6 +299,7 @@ async function boot() {
   for (const group of catalog.groups) for (const entry of group.layers) app.entries.set(entry.name, entry);
   app.state.visible = new Set(view.layers ?? [...app.entries.values()].filter((e) => e.visible).map((e) => e.name));
   app.state.cat = view.cat ?? null;
+  app.state.plan = view.plan ?? null;
   renderPanel(app);
 
   app.status.tiles = tiles;
@@ -358,7 +362,8 @@ async function boot() {
     app.labels = await labels();
     syncLabels();
     app.onLayersChanged = () => { syncLabels(); MODES[app.state.mode].onLayersChanged?.(app); };
-    await app.setMode(view.mode ?? 'explore');
+    // a shared plan (#plan=ID) opens in the Plans panel
+    await app.setMode(view.mode ?? (view.plan ? 'plans' : 'explore'));
     if (view.plot && app.state.mode === 'explore') {
       getJSON(`/collections/plots/items/${encodeURIComponent(view.plot)}?f=json`)
         .then((plot) => openCard(app, plot, app.entries.get('plots')))
