@@ -1,5 +1,5 @@
 # Two commands do all set-up on a fresh Debian machine: `make demo` and `make test`.
-.PHONY: demo test lint docs bootstrap config bench clean
+.PHONY: demo test test-city lint docs bootstrap config bench clean
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -17,6 +17,10 @@ lint: bootstrap
 
 test: lint
 	.venv/bin/python -m pytest -q $(PYTEST_ARGS)
+
+# the calibration checks at city scale (several minutes each): the demo's programme baselines
+test-city: bootstrap
+	.venv/bin/python -m pytest -q -m city_scale $(PYTEST_ARGS)
 
 docs: bootstrap
 	.venv/bin/mkdocs build --strict

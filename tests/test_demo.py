@@ -4,7 +4,6 @@ are the programme's own figures (../shared/almaty-facts.md), loaded by `twin loa
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import subprocess
 import sys
@@ -545,10 +544,7 @@ def assert_programme_baselines(conn: psycopg.Connection) -> None:
     assert_walkable_ranking(social_shares(conn))
 
 
-@pytest.mark.skipif(
-    not os.environ.get("CITY_SCALE_TESTS"),
-    reason="the city scale takes minutes to load and analyse: CITY_SCALE_TESTS=1 runs it",
-)
+@pytest.mark.city_scale
 def test_the_city_scale_holds_the_programmes_baselines(database_url, db, tmp_path):
     """The full-density fabric places its green by its own rank (almaty.yml parks.placement)
     and must show the same baselines as `small` and `--base` (docs/demo-city.md)."""
