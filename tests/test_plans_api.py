@@ -206,6 +206,13 @@ def test_bad_input_is_refused_by_name_and_nothing_is_stored(srv, planner, analys
     for body in ({"title": ""}, {"title": "x" * 201}, {"title": "ok", "colour": "red"}, [1]):
         assert call(srv, "POST", "/plans", key, body).status_code == 400
     assert call(srv, "POST", "/plans", key, {"title": "ok", "mode": "fly"}).status_code == 400
+    # a NUL in any text (title, or an edit's name) is no text PostgreSQL can store: 400, not 500
+    nul = housing(100, fid="nul")
+    nul["properties"]["name"] = "a\u0000b"
+    for body in ({"title": "a\u0000b"}, {"title": "ok", "edits": edits(nul)}):
+        refused = call(srv, "POST", "/plans", key, body)
+        assert refused.status_code == 400 and "NUL" in refused.json()["description"]
+    assert httpx.get(f"{srv.url}/plans", params={"author": "a\u0000b"}).status_code == 400
     raw = httpx.post(
         f"{srv.url}/plans",
         content=b'{"title": ',

@@ -135,9 +135,12 @@ async def _body(request: Request, required: bool = True) -> Any:
     if media and media not in JSON_TYPES:
         raise UnsupportedMediaType(f"send the plan as {' or '.join(JSON_TYPES)}, not {media}")
     try:
-        return orjson.loads(raw)
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidParameter(f"the body is not valid JSON (UTF-8): {exc}") from None
+    if b"\\u0000" in raw:  # PostgreSQL text and jsonb hold no NUL: refuse it, naming it
+        raise InvalidParameter("the body holds a NUL character (\\u0000), which no text may hold")
+    return body
 
 
 def _count(request: Request, name: str, default: int, lowest: int, highest: int) -> int:
@@ -310,8 +313,8 @@ async def _list(request: Request) -> Response:
     if mine not in ("true", "false"):
         raise InvalidParameter(f"mine must be true or false, not {mine[:40]!r}")
     author = request.query_params.get("author")
-    if author is not None and not 1 <= len(author) <= 100:
-        raise InvalidParameter("author is a user name of 1 to 100 characters")
+    if author is not None and not (1 <= len(author) <= 100 and author.isprintable()):
+        raise InvalidParameter("author is a user name of 1 to 100 printable characters")
     limit = _count(request, "limit", LIST_LIMIT, 1, LIST_MAX)
     offset = _count(request, "offset", 0, 0, 2**62)
     key = api_key(request)

@@ -30,6 +30,7 @@ ATTEMPTS = 3  # evaluations of a plan that keeps changing under us, before we gi
 
 _turns: threading.BoundedSemaphore | None = None
 _turns_lock = threading.Lock()
+_plan_locks: dict[int, threading.Lock] = {}
 
 
 def _evaluation_turn() -> threading.BoundedSemaphore:
@@ -38,6 +39,14 @@ def _evaluation_turn() -> threading.BoundedSemaphore:
         if _turns is None:
             _turns = threading.BoundedSemaphore(max(1, get_settings().plans.concurrent_evaluations))
         return _turns
+
+
+def _plan_lock(plan_id: int) -> threading.Lock:
+    """One evaluation of a plan at a time: a second request for the same plan waits for the
+    first and takes its answer instead of computing it again (a timer that fired and an
+    explicit evaluate, or two readers of a stale plan's report)."""
+    with _turns_lock:
+        return _plan_locks.setdefault(plan_id, threading.Lock())
 
 
 def base_version_now() -> str:
@@ -70,18 +79,8 @@ def evaluate_now(plan_id: int, author: str) -> dict[str, Any]:
     """Evaluate the plan as it is and store the answer; the stored plan row. If the plan
     changes while it is evaluated, the newer version is evaluated (a few times at most)."""
     for _ in range(ATTEMPTS):
-        with connection(timeout=10) as conn:
-            plan = store.plan_row(conn, plan_id)
-        if plan is None:
-            raise NotFound(f"no plan {plan_id}")
-        try:
-            evaluation = evaluate_edits(plan["edits"], plan["mode"])
-        except TwinError as exc:
-            with connection(timeout=10) as conn:
-                store.store_failure(conn, plan_id, plan["version"], str(exc))
-            raise
-        with connection(timeout=10) as conn:
-            stored = store.store_evaluation(conn, plan_id, plan["version"], evaluation, author)
+        with _plan_lock(plan_id):
+            stored = _evaluate_once(plan_id, author)
         if stored is not None:
             return stored
     with connection(timeout=10) as conn:
@@ -89,6 +88,25 @@ def evaluate_now(plan_id: int, author: str) -> dict[str, Any]:
     if latest is None:
         raise NotFound(f"no plan {plan_id}")
     return latest
+
+
+def _evaluate_once(plan_id: int, author: str) -> dict[str, Any] | None:
+    """The plan evaluated at its current version (None when it changed meanwhile); a plan
+    already evaluated at this version on today's data is answered as stored."""
+    with connection(timeout=10) as conn:
+        plan = store.plan_row(conn, plan_id)
+    if plan is None:
+        raise NotFound(f"no plan {plan_id}")
+    if plan.get("edits") and not needs_evaluation(plan, base_version_now()):
+        return plan
+    try:
+        evaluation = evaluate_edits(plan["edits"], plan["mode"])
+    except TwinError as exc:
+        with connection(timeout=10) as conn:
+            store.store_failure(conn, plan_id, plan["version"], str(exc))
+        raise
+    with connection(timeout=10) as conn:
+        return store.store_evaluation(conn, plan_id, plan["version"], evaluation, author)
 
 
 def needs_evaluation(plan: dict[str, Any], current_base: str | None) -> bool:
