@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES="postgresql-15 postgresql-15-postgis-3 gdal-bin chromium libegl1 libgl1-mesa-dri nodejs npm"
 # WeasyPrint (plan reports as PDF): Pango, HarfBuzz (with font subsetting), fontconfig and
-# DejaVu Sans, which covers the Kazakh letters
+# DejaVu Sans, which covers the Kazakh letters; the viewer's label glyphs are built from the
+# same DejaVu fonts (twin/glyphs.py, with fontnik from web/'s npm dev dependencies)
 APT_PACKAGES="$APT_PACKAGES fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b"
 APT_PACKAGES="$APT_PACKAGES libharfbuzz-subset0 libfontconfig1"
 missing=""
