@@ -16,7 +16,8 @@ CPU, so frames x frame cost was most of the wait). A blank style (background and
 no terrain) measured in the same run is the floor set by the browser and software WebGL alone.
 Bytes are what the browser received: JavaScript decoded and on the wire
 (MapLibre is served gzip-compressed), and everything else. The comparison is the issue's
-targets, side by side: idle within 3 s on localhost, under 2 MB of JavaScript.
+targets, side by side: idle within 3 s on localhost, under 2 MB of JavaScript; and the
+exports of the view (`exports`): a PNG within 3 s, an A4 PDF within 5 s.
 Prints ONE JSON line.
 """
 
@@ -37,6 +38,17 @@ from twin.viewer import HeadlessChromium
 IDLE_TARGET_MS = 3000
 JS_TARGET_BYTES = 2 * 1024 * 1024
 READY = "document.body.dataset.ready === '1' && window.twin.timings.painted !== undefined"
+# Exports of the view (issue #17): a PNG composed in the browser, an A4 print rendered by the
+# twin (POST /exports/print), each timed from the click's work to the file's bytes in hand.
+PNG_TARGET_MS = 3000
+PDF_TARGET_MS = 5000
+EXPORT_JS = """
+const m = await import('/viewer/src/export.js');
+const started = performance.now();
+const out = KIND === 'png' ? (await m.viewPng(window.twin, 'Bench')).blob
+  : await m.viewPdf(window.twin, 'A4', 'Bench');
+return {ms: performance.now() - started, bytes: out.size};
+"""
 
 
 def _stats(values: list[float]) -> dict[str, float]:
@@ -108,6 +120,29 @@ def _visit(browser: HeadlessChromium, url: str) -> dict[str, Any]:
     }
 
 
+def _exports(browser: HeadlessChromium, viewer: str, runs: int) -> dict[str, Any]:
+    """The view exported as PNG and as an A4 PDF, `runs` times each on one open viewer; the
+    first PDF (WeasyPrint imported by the server) is reported apart."""
+    browser.call("goto", url=viewer)
+    browser.wait(READY, timeout=240)
+    browser.wait("window.twin.exports !== undefined", timeout=30)
+    png = [browser.eval(EXPORT_JS.replace("KIND", "'png'")) for _ in range(runs)]
+    pdf = [browser.eval(EXPORT_JS.replace("KIND", "'pdf'")) for _ in range(runs + 1)]
+    return {
+        "png_ms": _stats([r["ms"] for r in png]),
+        "png_bytes": int(statistics.median(r["bytes"] for r in png)),
+        "pdf_first_ms": round(pdf[0]["ms"], 1),
+        "pdf_ms": _stats([r["ms"] for r in pdf[1:]]),
+        "pdf_bytes": int(statistics.median(r["bytes"] for r in pdf)),
+        "target_png_ms": PNG_TARGET_MS,
+        "target_pdf_ms": PDF_TARGET_MS,
+        "ratio_png_to_target": round(float(np.median([r["ms"] for r in png])) / PNG_TARGET_MS, 3),
+        "ratio_pdf_to_target": round(
+            float(np.median([r["ms"] for r in pdf[1:]])) / PDF_TARGET_MS, 3
+        ),
+    }
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="twin bench viewer", description=__doc__)
     parser.add_argument("--runs", type=int, default=5, help="cold and warm visits each")
@@ -148,6 +183,7 @@ def main(argv: list[str]) -> None:
             cold.append(_visit(browser, viewer))
             warm.append(_visit(browser, viewer))
             blank.append(_blank_visit(browser, viewer))
+        exports = _exports(browser, viewer, args.runs)
         load_average = [round(v, 2) for v in os.getloadavg()]
     finally:
         if browser is not None:
@@ -215,5 +251,6 @@ def main(argv: list[str]) -> None:
         "ratio_warm_idle_to_target": round(float(np.median(warm_idle)) / IDLE_TARGET_MS, 3),
         "ratio_js_to_target": round(js / JS_TARGET_BYTES, 3),
         "ratio_js_transfer_to_target": round(js_wire / JS_TARGET_BYTES, 3),
+        "exports": exports,
     }
     print(json.dumps(result))
