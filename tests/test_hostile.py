@@ -259,6 +259,10 @@ OWN_ROUTES: list[tuple[str, str, list[str]]] = [
     ("GET", "/viewer/src/{name}", []),
     ("GET", "/viewer/vendor/maplibre-gl/{name}", []),
     ("GET", "/viewer/{rest}", []),
+    ("GET", "/viewer/fonts/{fontstack}/{range}.pbf", []),
+    ("POST", "/plans/{planId}/copy", []),
+    ("POST", "/plans/{planId}/evaluate", []),
+    ("POST", "/exports/print", []),
 ]
 VERSIONED = ("plots", "buildings", "parks", "amenities", "utility_lines")
 
@@ -533,6 +537,8 @@ class City:
             "name": "index.html",
             "rest": "src/main.js",
             "planId": "1",
+            "fontstack": "DejaVu%20Sans%20Book",
+            "range": "0-255",
             "a": "base",
             "b": "1",
         }

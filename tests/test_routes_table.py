@@ -41,6 +41,8 @@ SAMPLES = {
     "plan_id": "1",
     "a": "base",
     "b": "1",
+    "fontstack": "DejaVu Sans Book",
+    "range": "0-255",
 }
 
 

@@ -64,13 +64,18 @@ class CatalogError(ServerError):
 class Property:
     name: str
     type: str
-    title: str = ""
+    title: str = ""  # English: the JSON schema, pygeoapi and the CLI
     description: str = ""
     required: bool = False
     unique: bool = False
     unit: str | None = None
     enum: tuple[Any, ...] | None = None
     default: Any = None
+    titles: dict[str, str] = field(default_factory=dict)  # language -> title (en, ru, kk)
+
+    def title_in(self, language: str) -> str:
+        """Its title in `language`, English (or its name) when the catalog gives none."""
+        return self.titles.get(language) or self.title or self.name
 
     @property
     def sql_type(self) -> str:
@@ -156,6 +161,10 @@ class CatalogInfo:
     groups: tuple[Group, ...]
     analyses: dict[str, str]  # name -> what it computes
     coverages: dict[str, Coverage]
+    # how enumerated values and units read in each language (`values:`, `units:`): the words
+    # the viewer's legends and cards show; value -> {language: text}
+    values: dict[str, dict[str, str]] = field(default_factory=dict)
+    units: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -255,10 +264,12 @@ def _property(name: str, spec: dict[str, Any], layer: str) -> Property:
     if kind not in TYPES:
         raise CatalogError(f"layer {layer}: property {name} has unknown type {kind!r}")
     enum = spec.get("enum")
+    titles = _titles(spec.get("title"), "", f"layer {layer}: property {name}")
     return Property(
         name=name,
         type=kind,
-        title=spec.get("title", ""),
+        title=titles.get("en", ""),
+        titles={lang: text for lang, text in titles.items() if text},
         description=spec.get("description", ""),
         required=bool(spec.get("required", False)),
         unique=bool(spec.get("unique", False)),
@@ -362,7 +373,42 @@ def _info(directory: str) -> CatalogInfo:
     }
     for coverage in coverages.values():
         _check_feeds(coverage.feeds, analyses, f"{path}: coverage {coverage.name}")
-    return CatalogInfo(groups=groups, analyses=analyses, coverages=coverages)
+    return CatalogInfo(
+        groups=groups,
+        analyses=analyses,
+        coverages=coverages,
+        values=_vocabulary(doc.get("values"), f"{path} values"),
+        units=_vocabulary(doc.get("units"), f"{path} units"),
+    )
+
+
+def _vocabulary(doc: Any, where: str) -> dict[str, dict[str, str]]:
+    """`values:` / `units:` of _catalog.yml: word -> its text in each language (a plain string
+    is English only); a language left out reads as English, then as the word itself."""
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise CatalogError(f"{where}: must map each word to its en, ru and kk text")
+    words = {}
+    for word, value in doc.items():
+        titles = _titles(value, str(word), f"{where} {word}")
+        words[str(word)] = {lang: titles.get(lang) or titles["en"] for lang in LANGUAGES}
+    return words
+
+
+def value_titles(value: Any, directory: Path | None = None) -> dict[str, str]:
+    """How an enumerated value (or a boolean) reads in each language: `values:` of the
+    catalog, else the value itself with spaces for underscores."""
+    key = str(value).lower() if isinstance(value, bool) else str(value)
+    plain = key.replace("_", " ")
+    return catalog_info(directory).values.get(key) or dict.fromkeys(LANGUAGES, plain)
+
+
+def unit_titles(unit: str | None, directory: Path | None = None) -> dict[str, str] | None:
+    """A property's unit in each language (`units:` of the catalog), else the unit itself."""
+    if not unit:
+        return None
+    return catalog_info(directory).units.get(unit) or dict.fromkeys(LANGUAGES, unit)
 
 
 def _check_feeds(feeds: Iterable[str], analyses: dict[str, str], where: str) -> None:

@@ -27,7 +27,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from twin.catalog import CITY_BBOX, LANGUAGES, Layer, groups, load_catalog, programme
+from twin.catalog import (
+    CITY_BBOX,
+    LANGUAGES,
+    Layer,
+    groups,
+    load_catalog,
+    programme,
+    unit_titles,
+    value_titles,
+)
 from twin.errors import NotFound, ServiceUnavailable, TwinError
 from twin.http.conditional import etag_matches
 from twin.http.errors import render
@@ -43,6 +52,8 @@ MAPLIBRE_FILES: dict[str, str] = {
     "maplibre-gl-worker.mjs.map": "application/json",
 }
 DEFAULT_COLOUR = "#888888"
+# Degrees of latitude between the city's middle and the point the first view looks at (V6).
+FIRST_VIEW_NORTH = 0.045
 # A worker's content security policy is the one its script arrives with: MapLibre's tile
 # worker must fetch tiles and terrain from this server and decode them into blobs.
 WORKER_CSP = (
@@ -51,23 +62,135 @@ WORKER_CSP = (
 )
 
 
+def _value_labels(layer: Layer) -> dict[str, dict[str, str]]:
+    """What each value of the `by` property means, per language (`style.labels`), so a legend
+    never reads "true" / "false"; English stands in for a missing language."""
+    labels: dict[str, dict[str, str]] = {}
+    for value, titles in (layer.style.get("labels") or {}).items():
+        if isinstance(titles, str):
+            titles = {"en": titles}
+        english = titles.get("en") or str(value)
+        labels[str(value)] = {lang: titles.get(lang) or english for lang in LANGUAGES}
+    return labels
+
+
 def _legend(layer: Layer) -> list[dict[str, Any]]:
-    """Legend entries from the style hints: one per value of the `by` property, else one."""
+    """Legend entries from the style hints: one per value of the `by` property, else one;
+    `style.nodata` adds the colour of features without a value (grey), named in the legend."""
     style = layer.style
     base = style.get("color", DEFAULT_COLOUR)
     by = style.get("by")
     palette = {str(key): value for key, value in (style.get("palette") or {}).items()}
-    if not by:
-        return [{"value": None, "label": layer.title, "color": base}]
+    labels = _value_labels(layer)
+    if not by or (not palette and by in (style.get("classes") or {})):
+        if not by:
+            return [{"value": None, "label": layer.title, "color": base}]
+        return []  # a choropleth: its classes (entry["classes"]) are the legend
     prop = layer.properties.get(by)
-    values = [str(v) for v in prop.enum] if prop is not None and prop.enum else list(palette)
-    for value in palette:  # palette keys the enum does not list still belong in the legend
-        if value not in values:
-            values.append(value)
-    return [
-        {"value": value, "label": value.replace("_", " "), "color": palette.get(value, base)}
+    values = [str(v) for v in prop.enum] if prop is not None and prop.enum else []
+    if prop is not None and prop.type == "boolean" and not values:
+        values = ["true", "false"]
+    values += [value for value in palette if value not in values]
+    entries = [
+        {
+            "value": value,
+            "label": labels.get(value, {}).get("en", value.replace("_", " ")),
+            "labels": labels.get(value),
+            "color": palette.get(value, base),
+        }
         for value in values
     ]
+    if style.get("nodata"):
+        entries.append(
+            {
+                "value": None,
+                "nodata": True,
+                "label": labels.get("null", {}).get("en", "no data"),
+                "labels": labels.get("null"),
+                "color": style["nodata"],
+            }
+        )
+    return entries
+
+
+def _classes(layer: Layer) -> dict[str, dict[str, Any]]:
+    """The choropleth classes of the layer's numeric properties (`style.classes`: property ->
+    class edges, one colour more than edges from `style.ramp`), with each property's titles and
+    unit so the viewer's selector and legend need no list of their own."""
+    ramp = list(layer.style.get("ramp") or [])
+    found: dict[str, dict[str, Any]] = {}
+    for name, edges in (layer.style.get("classes") or {}).items():
+        prop = layer.properties.get(name)
+        if prop is None or len(ramp) < len(edges) + 1:
+            continue
+        colours = ramp[: len(edges) + 1]
+        if name in (layer.style.get("reverse") or []):
+            colours = colours[::-1]
+        found[name] = {
+            "edges": [float(e) for e in edges],
+            "colors": colours,
+            "title": prop.title or name,
+            "unit": prop.unit,
+        }
+    return found
+
+
+# -- V3: every word of a legend in en, ru and kk ------------------------------------------------
+
+
+def _in_languages(layer: Layer, legend: Any) -> Any:
+    """The legend entries (a list) or choropleth classes (a dict by property) with their words
+    in every language from the catalog (`values:` / `units:` of _catalog.yml, property and layer
+    titles), so the viewer's legends never stay English; `labels` the style gives are kept."""
+    if isinstance(legend, dict):
+        for name, spec in legend.items():
+            prop = layer.properties.get(name)
+            if prop is not None:
+                spec.setdefault("titles", {lang: prop.title_in(lang) for lang in LANGUAGES})
+                spec.setdefault("units", unit_titles(prop.unit))
+        return legend
+    for item in legend:
+        if item.get("labels"):
+            continue
+        if item.get("value") is None and not item.get("nodata"):
+            item["labels"] = {lang: layer.title_in(lang) for lang in LANGUAGES}
+        elif item.get("value") is not None:
+            item["labels"] = value_titles(item["value"])
+    return legend
+
+
+# -- V6: the other colour schemes of a layer (buildings: by use, height, year built) ----------
+
+
+def _schemes(layer: Layer) -> dict[str, dict[str, Any]]:
+    """The colour schemes the viewer offers besides `style.by` (`style.schemes`: property ->
+    a `palette` of its values, or class `edges` with one colour more), with the property's
+    titles, unit and value labels in every language, so the viewer keeps no colours of its own.
+    A scheme of an unknown property, or with colours that do not fit its edges, is left out."""
+    found: dict[str, dict[str, Any]] = {}
+    for name, spec in (layer.style.get("schemes") or {}).items():
+        prop = layer.properties.get(name)
+        if prop is None:
+            continue
+        scheme: dict[str, Any] = {
+            "titles": {lang: prop.title_in(lang) for lang in LANGUAGES},
+            "units": unit_titles(prop.unit),
+            "nodata": spec.get("nodata", DEFAULT_COLOUR),
+            "year": bool(spec.get("year")),
+        }
+        if spec.get("palette"):
+            scheme["values"] = [
+                {"value": str(value), "color": colour, "labels": value_titles(value)}
+                for value, colour in spec["palette"].items()
+            ]
+        else:
+            edges, colours = list(spec.get("edges") or []), list(spec.get("colors") or [])
+            if not edges or len(colours) != len(edges) + 1:
+                continue
+            scheme["edges"] = [float(e) for e in edges]
+            scheme["colors"] = colours
+        found[str(name)] = scheme
+    return found
 
 
 def _kind(layer: Layer) -> str:
@@ -97,7 +220,9 @@ def layer_entry(layer: Layer) -> dict[str, Any]:
         "maxzoom": layer.maxzoom,
         "style": style,
         "by_type": by_type,
-        "legend": _legend(layer),
+        "legend": _in_languages(layer, _legend(layer)),
+        "classes": _in_languages(layer, _classes(layer)),
+        "schemes": _schemes(layer),
         "analysis": layer.analysis,
         "editable": layer.editable,
         "feeds": list(layer.feeds),
@@ -107,9 +232,12 @@ def layer_entry(layer: Layer) -> dict[str, Any]:
             {
                 "name": p.name,
                 "title": p.title or p.name,
+                "titles": {lang: p.title_in(lang) for lang in LANGUAGES},
                 "type": p.type,
                 "unit": p.unit,
+                "units": unit_titles(p.unit),
                 "enum": list(p.enum) if p.enum else None,
+                "labels": {str(v): value_titles(v) for v in p.enum} if p.enum else None,
             }
             for p in layer.properties.values()
         ],
@@ -131,6 +259,30 @@ def center_elevation(lon: float, lat: float) -> float | None:
     return None if math.isnan(value) else round(value, 1)
 
 
+def data_summary() -> dict[str, Any] | None:
+    """Where the catalog layers' data come from, for the viewer's banner and dashboard: whether
+    any is synthetic (the demo city: figures are illustrative), the sources, licences and the
+    latest load. None without a database (the viewer then says nothing it does not know)."""
+    from twin.provenance import _fetch
+
+    try:
+        records = _fetch()
+    except (TwinError, psycopg.Error, OSError):
+        return None
+    catalog = load_catalog()
+    names = {name for name, layer in catalog.items() if not layer.analysis}  # the inputs
+    loaded = [r for name, r in records.items() if name in names and r.get("loaded_at")]
+    if not loaded:
+        return None
+    return {
+        "synthetic": any(r["synthetic"] for r in loaded),
+        "synthetic_layers": sorted(n for n, r in records.items() if n in names and r["synthetic"]),
+        "sources": sorted({r["source"] for r in loaded if r.get("source")}),
+        "licences": sorted({r["licence"] for r in loaded if r.get("licence")}),
+        "loaded_at": max(r["loaded_at"] for r in loaded),
+    }
+
+
 def viewer_catalog() -> dict[str, Any]:
     """The catalog as the viewer's layer panel: grouped in the catalog's order, titles in
     every language, legends and style hints, and the programme's figures (layers/_targets.yml)
@@ -140,7 +292,9 @@ def viewer_catalog() -> dict[str, Any]:
     for layer in load_catalog().values():
         grouped[layer.group].append(layer_entry(layer))
     minx, miny, maxx, maxy = CITY_BBOX
-    center = [round((minx + maxx) / 2, 5), round((miny + maxy) / 2, 5)]
+    # V6: the first view looks south at a point north of the city's middle, so the city fills
+    # the foreground and the Trans-Ili Alatau rises behind it.
+    center = [round((minx + maxx) / 2, 5), round((miny + maxy) / 2 + FIRST_VIEW_NORTH, 5)]
     return {
         "title": "Almaty Twin",
         "bbox": list(CITY_BBOX),
@@ -158,6 +312,7 @@ def viewer_catalog() -> dict[str, Any]:
             for group in panel
         ],
         "targets": programme().document(),
+        "data": data_summary(),
         "endpoints": {
             "tiles": "/tiles/WebMercatorQuad/tilejson.json",
             "terrain": "/terrain/tilejson.json",

@@ -288,6 +288,15 @@ ROUTES: list[RouteSpec] = [
         in_openapi=False,
     ),
     twin(
+        "/viewer/fonts/{fontstack}/{range}.pbf",
+        GET,
+        "twin.glyphs:glyphs",
+        "Glyphs of the viewer's labels (SDF protobuf, built from DejaVu Sans)",
+        tag="viewer",
+        media=("application/x-protobuf",),
+        in_openapi=False,
+    ),
+    twin(
         "/viewer/{rest:path}",
         ("GET", "POST", "PUT", "PATCH", "DELETE"),
         "twin.viewer:not_served",
@@ -554,6 +563,16 @@ ROUTES: list[RouteSpec] = [
         media=("application/pdf", "text/html", "text/csv", "application/geopackage+sqlite3"),
         parameters=("f", "report_lang"),
         formats=REPORT_FORMATS,
+    ),
+    # Prints of the viewer: the map, the dashboard, a table or a plot report as PDF (twin.exports)
+    twin(
+        "/exports/print",
+        ("POST",),
+        "twin.exports:print_pdf",
+        "A print layout (A4/A3 PDF) of the viewer's map with its legend, or of a panel or table",
+        tag="viewer",
+        media=("application/pdf",),
+        extra={"request": (JSON,)},
     ),
     # pygeoapi answers the rest (its views in pygeoapi.starlette_app)
     pygeoapi("/", GET, "landing_page", "Landing page"),

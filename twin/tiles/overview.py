@@ -30,6 +30,8 @@ from twin.sqlfiles import query
 
 LOG = logging.getLogger("twin.tiles.overview")
 ANALYSE_AFTER_ROWS = 1000  # fresh planner statistics after a change this big (or a tenth)
+# (layer, properties) whose overview this process has seen carry exactly those properties
+_SHAPES_CHECKED: set[tuple[str, tuple[str, ...]]] = set()
 
 
 def _size_expression(polygon: bool) -> sql.Composable:
@@ -44,6 +46,29 @@ def stale_layers(conn: psycopg.Connection, names: list[str]) -> list[str]:
 
 def is_fresh(conn: psycopg.Connection, layer: Layer) -> bool:
     return not stale_layers(conn, [layer.name])
+
+
+def forget_if_reshaped(conn: psycopg.Connection, layer: Layer, keys: list[str]) -> bool:
+    """Drop the layer's overview when it carries other properties than `keys` (the catalog's
+    style now reads more or fewer), so the next refresh rebuilds it; True if it did. The data
+    version alone would keep serving the old properties until the layer's data moved.
+    Checked once per process and layer shape."""
+    shape = (layer.name, tuple(sorted(keys)))
+    if shape in _SHAPES_CHECKED:
+        return False
+    with conn.transaction():
+        conn.execute(query("tiles/overview_lock"), {"name": layer.name})
+        row = conn.execute(query("tiles/overview_keys"), {"name": layer.name}).fetchone()
+        reshaped = row is not None and sorted(row[0]) != list(shape[1])
+        if reshaped:
+            conn.execute(query("tiles/overview_forget"), {"name": layer.name})
+    _SHAPES_CHECKED.add(shape)
+    if reshaped:
+        LOG.info(
+            "tile overview dropped: its properties changed",
+            extra={"fields": {"layer": layer.name, "was": sorted(row[0]), "now": list(shape[1])}},
+        )
+    return reshaped
 
 
 def ensure_overview(

@@ -6,7 +6,7 @@ draws it 512 px wide, so one screen pixel is 8 units):
   ST_AsMVTGeom then snaps what is left to the tile grid;
 - polygons under one square screen pixel and lines under one screen pixel are dropped;
 - below `ALL_PROPERTIES_ZOOM` a feature carries only its id and the properties that drive its
-  style (style.by, style.label, style.height); from that zoom on, every property;
+  style (style.by, style.label, style.height, style.keep); from that zoom on, every property;
 - at most `tile_cap(z)` features per layer and tile: 1,000 at z10, doubling with each zoom,
   never under 500 nor over `feature_cap()` (20,000); the biggest first (area for polygons,
   length for lines, in Web Mercator units), ties broken by id, so a capped tile is the same
@@ -34,7 +34,7 @@ from twin.catalog import Layer
 from twin.settings import get_settings
 from twin.sqlfiles import query, text
 from twin.tiles.matrix import EARTH_CIRCUMFERENCE_M, TileAddress
-from twin.tiles.overview import ensure_overview, stale_layers
+from twin.tiles.overview import ensure_overview, forget_if_reshaped, stale_layers
 
 EXTENT = 4096
 UNITS_PER_PIXEL = 8  # 4096-unit tiles drawn at 512 px
@@ -63,9 +63,17 @@ def tile_cap(zoom: int) -> int:
 
 
 def style_properties(layer: Layer) -> list[str]:
-    """Properties the layer's style reads: kept in tiles at every zoom."""
+    """Properties the layer's style reads: kept in tiles at every zoom. Beside `by`, `label`
+    and `height`, `style.keep` lists what the viewer's other maps of the layer colour by (the
+    minutes of the 15-minute map, the indicators of a choropleth), so those maps are not blank
+    below ALL_PROPERTIES_ZOOM."""
     keys = [layer.style.get(key) for key in ("by", "label", "height")]
-    return [key for key in keys if isinstance(key, str) and key in layer.properties]
+    keys += list(layer.style.get("keep") or [])
+    found: list[str] = []
+    for key in keys:
+        if isinstance(key, str) and key in layer.properties and key not in found:
+            found.append(key)
+    return found
 
 
 def tile_properties(layer: Layer, zoom: int) -> list[str]:
@@ -127,6 +135,8 @@ def ensure_overviews(conn: psycopg.Connection, layers: Iterable[Layer], zoom: in
     }
     if not wanted:
         return
+    for layer in wanted.values():
+        forget_if_reshaped(conn, layer, tile_properties(layer, OVERVIEW_MAX_ZOOM))
     for name in stale_layers(conn, list(wanted)):
         layer = wanted[name]
         ensure_overview(

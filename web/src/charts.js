@@ -1,6 +1,7 @@
 // Small SVG bar charts: a picture where it reads faster than a table, no chart library.
 import { esc } from './notice.js';
 import { formatNumber } from './i18n.js';
+import { SHARE_CLASSES, classColour, minuteClasses } from './style.js';
 
 /**
  * Horizontal bars, one per row: {label, value, target?, targets?: [{value, label}], colour?}.
@@ -20,7 +21,7 @@ export function hbars(rows, { max, unit = '', width = 300, labelWidth = 110, for
     parts.push(`<text x="${labelWidth - 6}" y="${y + 13}" text-anchor="end">${esc(row.label)}</text>`);
     parts.push(`<rect x="${labelWidth}" y="${y + 3}" width="${barSpace}" height="12" rx="2" fill="#eef1f4"/>`);
     if (value != null && Number.isFinite(value)) {
-      parts.push(`<rect x="${labelWidth}" y="${y + 3}" width="${scale(value).toFixed(1)}" height="12" rx="2" fill="${esc(row.colour ?? '#0a7f8c')}"><title>${esc(row.label)}: ${esc(format(value))}${esc(unit)}</title></rect>`);
+      parts.push(`<rect x="${labelWidth}" y="${y + 3}" width="${scale(value).toFixed(1)}" height="12" rx="2" fill="${esc(row.colour ?? '#0a7f8c')}" stroke="#1e272e55" stroke-width="0.6"><title>${esc(row.label)}: ${esc(format(value))}${esc(unit)}</title></rect>`);
       parts.push(`<text x="${labelWidth + barSpace + 4}" y="${y + 13}">${esc(format(value))}${esc(unit)}</text>`);
     } else {
       parts.push(`<text x="${labelWidth + barSpace + 4}" y="${y + 13}" fill="#6b7780">—</text>`);
@@ -34,16 +35,18 @@ export function hbars(rows, { max, unit = '', width = 300, labelWidth = 110, for
   return `<svg class="bars" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img">${parts.join('')}</svg>`;
 }
 
-/** A colour for a 0..1 share: red (none) through amber to green (all). */
-export function shareColour(share) {
-  if (share == null || !Number.isFinite(share)) return '#b2bec3';
-  if (share < 0.5) return '#e17055';
-  if (share < 0.8) return '#fdcb6e';
-  return '#00b894';
+/** A colour for a 0..1 share: the share classes of the indicator maps (style.js), so a bar
+ * and a district on the map in the same class look the same. */
+export function shareColour(share, classes = SHARE_CLASSES) {
+  return classColour(share, classes);
 }
 
-/** Minutes ramp for 15-minute maps (also used by the map's colour expressions). */
-export const MINUTE_STOPS = [[0, '#00b894'], [5, '#55efc4'], [10, '#ffeaa7'], [15, '#fdcb6e'], [20, '#e17055'], [30, '#d63031']];
+/** Minutes ramp for 15-minute charts: [minutes, colour] from the minutes map's classes
+ * (style.js), ending with the grey of "beyond the last class". */
+export const MINUTE_STOPS = (() => {
+  const { classes, beyond, last } = minuteClasses(null);
+  return [...classes.map((c) => [c.from, c.color]), [last, beyond]];
+})();
 
 export function gradientLegend(stops, unit = '') {
   const css = stops.map(([v, c], i) => `${c} ${(i / (stops.length - 1)) * 100}%`).join(', ');

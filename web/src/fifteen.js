@@ -1,11 +1,11 @@
 // 15-minute mode: H3 cells coloured by walking minutes to one category, or by how many of the
 // six categories are within 15 minutes; district and polycentre summaries beside them.
-import { execute, getJSON } from './api.js';
-import { t, category, formatNumber } from './i18n.js';
-import { esc, notify, cssColour } from './notice.js';
-import { hbars, shareColour, MINUTE_STOPS, gradientLegend } from './charts.js';
-import { attributesTable, highlight, reportHtml } from './pick.js';
-import { colourExpression } from './style.js';
+import { getJSON } from './api.js';
+import { t, category, formatNumber, lang } from './i18n.js';
+import { esc, notify } from './notice.js';
+import { hbars, shareColour } from './charts.js';
+import { highlight, openCellCard } from './pick.js';
+import { colourExpression, minutesExpression, minuteClasses, layerLegend } from './style.js';
 
 export const CATEGORIES = ['education', 'healthcare', 'commerce', 'culture_sport', 'parks', 'transit'];
 const CELLS = 'fifteen_cells';
@@ -16,10 +16,7 @@ let wasVisible = false;
 
 function cellColour(app) {
   const cat = app.state.cat;
-  if (cat && CATEGORIES.includes(cat)) {
-    return ['case', ['==', ['get', `min_${cat}`], null], '#b2bec3',
-      ['interpolate', ['linear'], ['get', `min_${cat}`], ...MINUTE_STOPS.flat()]];
-  }
+  if (cat && CATEGORIES.includes(cat)) return minutesExpression(app.entries.get(CELLS), cat);
   return colourExpression(app.entries.get(CELLS));
 }
 
@@ -29,11 +26,20 @@ export function paintCells(app) {
   return true;
 }
 
+/** The minutes map's legend: one swatch per class with its edges, grey named. */
+function minutesLegend(entry) {
+  const { classes, beyond, last } = minuteClasses(entry);
+  const row = (colour, label) => `<span class="swatch" data-colour="${esc(colour)}" style="background:${esc(colour)}"></span><span>${esc(label)}</span>`;
+  const rows = classes.map((c) => row(c.color, t('legend.minutes', { from: formatNumber(c.from, 0), to: formatNumber(c.to, 0) })));
+  rows.push(row(beyond, t('legend.beyond', { m: formatNumber(last, 0) })));
+  return `<div class="legend" data-legend="minutes">${rows.join('')}</div>`;
+}
+
 function legend(app) {
-  const cat = app.state.cat;
-  if (cat) return gradientLegend(MINUTE_STOPS, ' min');
   const entry = app.entries.get(CELLS);
-  return `<div class="legend">${entry.legend.map((i) => `<span class="swatch" style="background:${esc(cssColour(i.color))}"></span><span>${esc(i.label)}</span>`).join('')}</div>`;
+  if (!entry) return '';
+  if (app.state.cat) return minutesLegend(entry);
+  return layerLegend(entry, { lang: lang(), fmt: formatNumber, t });
 }
 
 function summaryHtml(list, nameKey) {
@@ -110,20 +116,9 @@ export const fifteenMode = {
     highlight(app.map, null);
   },
   async click(app, event) {
-    const box = document.getElementById('fifteen-cell');
+    // V5: one card per cell, its figures computed where the analysis computed them (pick.js)
     const cells = app.map.getLayer(CELL_LAYER) ? app.map.queryRenderedFeatures(event.point, { layers: [CELL_LAYER] }) : [];
-    const cell = cells[0];
-    if (cell) highlight(app.map, { type: 'Feature', geometry: cell.geometry, properties: {} });
-    box.innerHTML = `<div class="card" data-card="cell"><h2>${esc(cell?.properties.h3 ?? `${event.lngLat.lng.toFixed(5)}, ${event.lngLat.lat.toFixed(5)}`)}<span class="kind">H3</span></h2>
-      ${cell ? attributesTable(app.entries.get(CELLS), cell.properties) : ''}<div class="report muted">${esc(t('card.loading'))}</div></div>`;
-    try {
-      const report = await execute('fifteen-minute-report', { lon: event.lngLat.lng, lat: event.lngLat.lat });
-      const el = box.querySelector('.report');
-      if (el) { el.classList.remove('muted'); el.innerHTML = reportHtml(report); }
-    } catch (error) {
-      const el = box.querySelector('.report');
-      if (el) el.innerHTML = `<p class="error-text">${esc(error.message)}</p>`;
-    }
+    await openCellCard(app, document.getElementById('fifteen-cell'), cells[0], event.lngLat);
   },
   onLayersChanged() {},
 };

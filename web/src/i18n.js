@@ -4,6 +4,65 @@
 const STRINGS = {
   en: {
     'app.title': 'Almaty Twin',
+    // -- V3: dashboard, plot report, units
+    'unit.min': 'min', 'unit.m': 'm', 'unit.m2': 'm²', 'unit.ha': 'ha', 'unit.km': 'km', 'unit.km2': 'km²',
+    'unit.perkm2': '/km²',
+    'net.water': 'water', 'net.sewer': 'sewer', 'net.heating': 'heating', 'net.gas': 'gas', 'net.power': 'power',
+    'dash.norm': 'norm', 'dash.norm.v': 'norm {v}', 'dash.v.norm': '{v} norm', 'dash.twin': 'twin', 'dash.allsix.short': 'all six',
+    'dash.programme': 'programme {year}: {value} {unit} ({source})',
+    'dash.green': 'Public-use green per resident',
+    'dash.green.target': '{targets} · programme {year}: {value} m² ({source}) · twin: {ha} ha',
+    'dash.parks': 'Parks (inventory)',
+    'dash.park500': 'Residents within a 500 m walk of a park',
+    'dash.park500.target': '300 m: {p300}% · built-up territory without a park: {nopark}% (baseline ~{base}%, {source})',
+    'dash.setback': 'Plots in fault setbacks',
+    'dash.setback.target': '{v}: nothing built on active faults · buildings in setbacks: {n}',
+    'dash.strengthen': 'Attested pre-2001 buildings needing strengthening',
+    'dash.strengthen.target': 'programme: ~{needing} of >10,000, {done} strengthened by {year}; no % target ({source}) · twin: of {attested} attested apartment and public buildings, {strengthened} strengthened',
+    'dash.houses': 'Private houses built before 2001 (not attested)',
+    'dash.houses.target': 'not in the programme’s attested stock (S2 l.5071); carried separately',
+    'dash.wear': 'Utility network wear vs {year} targets', 'dash.wear.unit': '% water',
+    'dash.wear.target': 'targets {year}: {list}',
+    'dash.chart.green': 'Public green per resident by district (ticks: {ticks} m²)',
+    'dash.chart.allsix': 'Residents with all six categories within 15 minutes, by district',
+    'col.residents': 'Residents', 'col.allsix': 'All six ≤15 min', 'col.green': 'Public-use green m²/res.',
+    'col.green.short': 'Green m²/res.', 'col.park500': 'Park ≤500 m', 'col.setback': 'Plots in setback',
+    'col.strengthen': 'Attested, need strengthening', 'col.houses': 'Private houses <2001',
+    'col.wear': 'Wear {net} %', 'col.walkability': 'Walkability', 'col.density': 'Residents/ha',
+    'col.target_density': 'Target/ha',
+    'mob.title': 'Mobility and safety indicators', 'mob.unavailable': 'Mobility and safety indicators unavailable: {error}',
+    'mob.col.bike': 'Bike ≤{m} m', 'mob.col.lanes': 'Lanes km', 'mob.col.lit': 'Streets lit',
+    'mob.col.unlit': 'Unlit streets', 'mob.col.cameras': 'Cameras/km²', 'mob.col.integrated': 'Integrated',
+    'mob.col.nocamera': 'Sites w/o camera', 'mob.col.police': 'Post >{m} min',
+    'mob.col.police.night': 'Post >{m} min (night)', 'mob.col.gathering': 'Gathering >{m} min',
+    'mob.col.night': 'All six ≤15 min (night)',
+    'mob.lanes': 'Bike lanes built',
+    'mob.lanes.target': '+{p25} km planned 2025 → {k25} km · +{p30} km 2030 → {k30} km (programme {b} +{a25} +{a30})',
+    'mob.bike': 'Residents ≤{m} m of a bike lane or station', 'mob.bike.target': '{n} bike-share stations (programme {p})',
+    'mob.lit': 'Street length lit', 'mob.lit.target': 'target {lit} · {n} unlit streets', 'mob.lit.by': '{v}% by {year}',
+    'mob.cameras': 'Cameras per km²', 'mob.cameras.target': '{ticks} · integrated {share}% (baseline {base}%)',
+    'mob.nocamera': 'Schools, clinics, hubs without a camera ≤{m} m', 'mob.nocamera.target': 'of {n} sites',
+    'mob.police': 'Residents >{m} min walk from a police post',
+    'mob.police.target': 'night (lit streets only): {night}% · {centres} centres + {posts} posts',
+    'mob.gathering': 'Residents >{m} min walk from a gathering point',
+    'mob.gathering.target': '{points} points · {eew} early-warning stations ({now} → {then} by {year})',
+    'mob.night': 'All six ≤15 min at night (lit streets)', 'mob.night.target': 'by day {v}%',
+    'mob.chart.lit': 'Share of street length lit, by district (tick: {lit})',
+    'mob.chart.cameras': 'Cameras per km², by district (ticks: {ticks})', 'mob.tick': '{v} in {year}',
+    'mob.unlitlist': 'Longest unlit streets',
+    'rep.section.plot': 'Plot', 'rep.section.seismic': 'Seismic', 'rep.section.utilities': 'Distance to the nearest utility line',
+    'rep.section.fifteen_minute': '15-minute city', 'rep.section.parks': 'Parks', 'rep.section.walkability': 'Walkability',
+    'rep.missing': 'missing', 'rep.intensity': 'Seismic intensity', 'rep.setback_faults': 'Setback faults',
+    'rep.score': 'Walkability (0-100)', 'rep.snap_m': 'Distance to the street network (m)',
+    'rep.all_six': 'All six within 15 minutes', 'rep.categories_15': 'Categories within 15 minutes',
+    'rep.id': 'Id',
+    // -- V1: honest maps
+    'legend.nodata': 'no data', 'legend.colourby': 'Colour by',
+    'legend.minutes': '{from}–{to} min', 'legend.beyond': 'beyond {m} min or no data',
+    'iso.lacks': 'no {cat} within {m} min', 'iso.origin': 'Start of the isochrone',
+    'data.demo': 'Demo data: figures are illustrative, not Almaty’s.',
+    'data.source': 'Data: {source} ({licence}), loaded {date}',
+    'data.close': 'Hide', 'data.loaded': 'loaded {date}',
     'search.placeholder': 'Cadastral number, street or district',
     'search.none': 'Nothing found for “{q}”.',
     'search.searching': 'Searching…',
@@ -50,6 +109,18 @@ const STRINGS = {
     'scene.refused': 'The 3D scene was refused ({status}): {description}',
     'scene.done': 'Downloaded {name} ({mb} MB).',
     'scene.done.clamped': 'Downloaded {name} ({mb} MB): the view was cut to {km} km around its centre ({w} km wide).',
+    // -- V4: exports
+    'export.button': 'Export', 'export.titlelabel': 'Title',
+    'export.png': 'PNG image', 'export.a4': 'PDF A4', 'export.a3': 'PDF A3',
+    'export.hint': 'The view with its legend, scale bar, north arrow, date and data source.',
+    'export.pdf': 'PDF', 'export.csv': 'CSV', 'export.copy': 'Copy as text',
+    'export.copied': 'Copied: paste it into your memo.', 'export.copyfailed': 'The browser refused to copy; select the text instead.',
+    'export.working': 'Preparing the export…', 'export.failed': 'The export failed ({status}): {description}',
+    'export.legend': 'Legend', 'export.north': 'N', 'export.m': 'm', 'export.km': 'km',
+    'export.date': 'Date', 'export.source': 'Data', 'export.loaded': 'loaded {date}',
+    'export.demo': 'demo data: figures are illustrative',
+    'export.tilted': 'Tilted view: the scale bar holds at the lower edge of the map.',
+    'export.table': 'Table', 'export.plot': 'Plot',
     'yes': 'yes', 'no': 'no',
     'mode.plans': 'Plans',
     'plan.title': 'Plans', 'plan.hint': 'Open a plan, or make one; pick a tool and click the map to add edits.',
@@ -58,6 +129,10 @@ const STRINGS = {
     'plan.key.placeholder': 'API key', 'plan.key.use': 'Use key', 'plan.key.forget': 'Forget key',
     'plan.scope.all': 'All', 'plan.scope.mine': 'Mine', 'plan.mine.unknown': 'Add your API key to see your plans',
     'plan.new': 'New plan', 'plan.create': 'Create', 'plan.cancel': 'Cancel', 'plan.list': 'Plans ({n})',
+    // -- V2: labels (polycentre names on the map; the data hold en and ru)
+    'label.polycentre.North': 'North', 'label.polycentre.West': 'West',
+    'label.polycentre.South-West': 'South-West', 'label.polycentre.East Gate': 'East Gate',
+    'label.polycentre.Historic Centre': 'Historic Centre',
     'plan.none': 'No plans yet.', 'plan.loading': 'Loading…', 'plan.private': 'Private',
     'plan.f.title': 'Title', 'plan.f.description': 'Description',
     'plan.meta': 'By {author} · updated {updated} · version {version}',
@@ -71,7 +146,7 @@ const STRINGS = {
     'plan.edit.delete': 'Delete this edit', 'plan.save': 'Save and evaluate', 'plan.saving': 'Saving…',
     'plan.revert': 'Undo changes', 'plan.unsaved': 'Unsaved changes',
     'plan.conflict': 'Someone changed the plan meanwhile: close and reopen it to see their version.',
-    'plan.group.amenities': 'Amenities', 'plan.group.housing': 'Housing and buildings',
+    'plan.group.amenities': 'Schools, clinics, shops', 'plan.group.housing': 'Housing and buildings',
     'plan.group.green': 'Parks and green strips', 'plan.group.streets': 'Streets',
     'plan.tool.school': 'School', 'plan.tool.kindergarten': 'Kindergarten', 'plan.tool.clinic': 'Clinic',
     'plan.tool.shop': 'Shop', 'plan.tool.sport': 'Sport', 'plan.tool.transit_stop': 'Transit stop',
@@ -128,9 +203,96 @@ const STRINGS = {
     'plan.compare': 'Compare with', 'plan.compare.none': '— no comparison —',
     'plan.legend.title': 'Change in categories within 15 minutes (against today)',
     'plan.legend.sides': 'Swipe: left {left} | right {right}',
+    // -- V5: map tools, building colours, cards
+    'tools.measure': 'Measure', 'tools.measure.tooltip': 'Measure a distance or an area on the map',
+    'tools.filter': 'Filter', 'tools.filter.tooltip': 'Find the features of a layer by their attributes',
+    'tools.dim.tooltip': 'The flat map (2D) or the view with terrain and buildings (3D)',
+    'measure.title': 'Measure', 'measure.distance': 'Distance', 'measure.area': 'Area',
+    'measure.hint.distance': 'Click points along the way; double-click to finish.',
+    'measure.hint.area': 'Click the corners of the area; double-click to finish.',
+    'measure.points': '{n} points so far', 'measure.undo': 'Undo last point', 'measure.clear': 'Clear',
+    'measure.perimeter': 'Perimeter',
+    'measure.geodesic': 'Measured on the WGS 84 ellipsoid (geodesic), on the ground plan: slopes are not added.',
+    'filter.title': 'Filter by attributes', 'filter.hint': 'Choose a layer and conditions; the matches are counted, listed and can be downloaded.',
+    'filter.layer': 'Layer', 'filter.property': 'Attribute', 'filter.operator': 'Condition',
+    'filter.contains': 'contains', 'filter.remove': 'Remove this condition', 'filter.add': '+ Condition',
+    'filter.run': 'Find', 'filter.example': 'For example:', 'filter.example.text': 'vacant plots over 1 ha in Nauryzbay',
+    'filter.all': 'all features (no condition)', 'filter.count': '{n} found',
+    'filter.first': 'The first {n} are listed and outlined on the map; the downloads hold all of them.',
+    'filter.exportcap': 'Downloads hold the first {n}.',
+    'bcol.label': 'Colour by', 'bcol.seismic_status': 'Seismic status', 'bcol.use': 'Use',
+    'bcol.height_m': 'Height', 'bcol.year_built': 'Year built', 'bcol.nodata': 'no data',
+    'bcol.use.residential': 'residential', 'bcol.use.commercial': 'commercial', 'bcol.use.public': 'public',
+    'bcol.use.industrial': 'industrial', 'bcol.use.mixed': 'mixed use',
+    'rep.beyond': 'none within 30 min', 'rep.nearest_fault': 'Nearest active fault',
+    'rep.fault_distance_m': 'Distance to the fault', 'rep.in_fault_setback': 'Inside a fault setback',
+    'rep.water_m': 'Water main', 'rep.sewer_m': 'Sewer', 'rep.heating_m': 'Heating main', 'rep.gas_m': 'Gas main',
+    'rep.power_m': 'Power line', 'rep.lighting_m': 'Street lighting',
+    'rep.park_walk_m': 'Walk to the nearest park', 'rep.park_300': 'Park within 300 m', 'rep.park_500': 'Park within 500 m',
+    'rep.walkability': 'Walkability (0–100)', 'rep.intersection_density': 'Street intersections',
+    'rep.mean_block_m': 'Mean block length',
   },
   ru: {
     'app.title': 'Цифровой двойник Алматы',
+    // -- V3: dashboard, plot report, units
+    'unit.min': 'мин', 'unit.m': 'м', 'unit.m2': 'м²', 'unit.ha': 'га', 'unit.km': 'км', 'unit.km2': 'км²',
+    'unit.perkm2': '/км²',
+    'net.water': 'водопровод', 'net.sewer': 'канализация', 'net.heating': 'теплосети', 'net.gas': 'газ', 'net.power': 'электросети',
+    'dash.norm': 'норматив', 'dash.norm.v': 'норматив {v}', 'dash.v.norm': '{v} норматив', 'dash.twin': 'двойник', 'dash.allsix.short': 'все шесть',
+    'dash.programme': 'программа {year}: {value} {unit} ({source})',
+    'dash.green': 'Озеленение общего пользования на жителя',
+    'dash.green.target': '{targets} · программа {year}: {value} м² ({source}) · двойник: {ha} га',
+    'dash.parks': 'Парки (реестр)',
+    'dash.park500': 'Жители в 500 м пешком от парка',
+    'dash.park500.target': '300 м: {p300}% · застроенная территория без парка: {nopark}% (база ~{base}%, {source})',
+    'dash.setback': 'Участки в зонах разломов',
+    'dash.setback.target': '{v}: на активных разломах ничего не строится · зданий в зонах разломов: {n}',
+    'dash.strengthen': 'Обследованные здания до 2001 г., требующие усиления',
+    'dash.strengthen.target': 'программа: ~{needing} из >10 000, {done} усилено к {year}; цели в % нет ({source}) · двойник: из {attested} обследованных жилых и общественных зданий усилено {strengthened}',
+    'dash.houses': 'Частные дома до 2001 г. (не обследованы)',
+    'dash.houses.target': 'не входят в обследованный фонд программы (S2 стр. 5071); учитываются отдельно',
+    'dash.wear': 'Износ инженерных сетей и цели {year}', 'dash.wear.unit': '% водопровод',
+    'dash.wear.target': 'цели {year}: {list}',
+    'dash.chart.green': 'Озеленение общего пользования на жителя по районам (отметки: {ticks} м²)',
+    'dash.chart.allsix': 'Жители со всеми шестью категориями в 15 минутах, по районам',
+    'col.residents': 'Жители', 'col.allsix': 'Все шесть ≤15 мин', 'col.green': 'Озеленение м²/жит.',
+    'col.green.short': 'Зелень м²/жит.', 'col.park500': 'Парк ≤500 м', 'col.setback': 'Участки в зоне разлома',
+    'col.strengthen': 'Требуют усиления', 'col.houses': 'Частные дома <2001',
+    'col.wear': 'Износ: {net}, %', 'col.walkability': 'Пешеходная доступность', 'col.density': 'Жителей/га',
+    'col.target_density': 'Цель/га',
+    'mob.title': 'Показатели мобильности и безопасности', 'mob.unavailable': 'Показатели мобильности и безопасности недоступны: {error}',
+    'mob.col.bike': 'Вело ≤{m} м', 'mob.col.lanes': 'Велодорожки, км', 'mob.col.lit': 'Освещено улиц',
+    'mob.col.unlit': 'Неосвещ. улиц', 'mob.col.cameras': 'Камер/км²', 'mob.col.integrated': 'Подключено',
+    'mob.col.nocamera': 'Объекты без камер', 'mob.col.police': 'Пост >{m} мин',
+    'mob.col.police.night': 'Пост >{m} мин (ночью)', 'mob.col.gathering': 'Пункт сбора >{m} мин',
+    'mob.col.night': 'Все шесть ≤15 мин (ночью)',
+    'mob.lanes': 'Построено велодорожек',
+    'mob.lanes.target': '+{p25} км в плане на 2025 → {k25} км · +{p30} км на 2030 → {k30} км (программа {b} +{a25} +{a30})',
+    'mob.bike': 'Жители ≤{m} м от велодорожки или станции', 'mob.bike.target': 'станций велопроката: {n} (программа {p})',
+    'mob.lit': 'Освещённая длина улиц', 'mob.lit.target': 'цель {lit} · неосвещённых улиц: {n}', 'mob.lit.by': '{v}% к {year}',
+    'mob.cameras': 'Камер на км²', 'mob.cameras.target': '{ticks} · подключено {share}% (база {base}%)',
+    'mob.nocamera': 'Школы, поликлиники, узлы без камеры ≤{m} м', 'mob.nocamera.target': 'из {n} объектов',
+    'mob.police': 'Жители >{m} мин пешком от поста полиции',
+    'mob.police.target': 'ночью (только освещённые улицы): {night}% · центров: {centres}, постов: {posts}',
+    'mob.gathering': 'Жители >{m} мин пешком от пункта сбора',
+    'mob.gathering.target': 'пунктов: {points} · станций раннего оповещения: {eew} ({now} → {then} к {year})',
+    'mob.night': 'Все шесть ≤15 мин ночью (освещённые улицы)', 'mob.night.target': 'днём {v}%',
+    'mob.chart.lit': 'Доля освещённой длины улиц по районам (отметка: {lit})',
+    'mob.chart.cameras': 'Камер на км² по районам (отметки: {ticks})', 'mob.tick': '{v} в {year}',
+    'mob.unlitlist': 'Самые длинные неосвещённые улицы',
+    'rep.section.plot': 'Участок', 'rep.section.seismic': 'Сейсмика', 'rep.section.utilities': 'Сети: расстояние до ближайшей линии',
+    'rep.section.fifteen_minute': 'Город 15 минут', 'rep.section.parks': 'Парки', 'rep.section.walkability': 'Пешеходная доступность',
+    'rep.missing': 'нет', 'rep.intensity': 'Сейсмичность', 'rep.setback_faults': 'Разломы с отступом',
+    'rep.score': 'Пешеходная доступность (0–100)', 'rep.snap_m': 'Расстояние до улично-дорожной сети (м)',
+    'rep.all_six': 'Все шесть в 15 минутах', 'rep.categories_15': 'Категории в 15 минутах',
+    'rep.id': 'Id',
+    // -- V1: honest maps
+    'legend.nodata': 'нет данных', 'legend.colourby': 'Цвет по',
+    'legend.minutes': '{from}–{to} мин', 'legend.beyond': 'более {m} мин или нет данных',
+    'iso.lacks': 'нет категории «{cat}» в пределах {m} мин', 'iso.origin': 'Начало изохроны',
+    'data.demo': 'Демонстрационные данные: цифры условные, это не данные Алматы.',
+    'data.source': 'Данные: {source} ({licence}), загружены {date}',
+    'data.close': 'Скрыть', 'data.loaded': 'загружены {date}',
     'search.placeholder': 'Кадастровый номер, улица или район',
     'search.none': 'По запросу «{q}» ничего не найдено.',
     'search.searching': 'Поиск…',
@@ -179,6 +341,10 @@ const STRINGS = {
     'plan.key.placeholder': 'Ключ API', 'plan.key.use': 'Применить', 'plan.key.forget': 'Забыть ключ',
     'plan.scope.all': 'Все', 'plan.scope.mine': 'Мои', 'plan.mine.unknown': 'Добавьте свой ключ API, чтобы увидеть свои планы',
     'plan.new': 'Новый план', 'plan.create': 'Создать', 'plan.cancel': 'Отмена', 'plan.list': 'Планы ({n})',
+    // -- V2: labels (polycentre names on the map; the data hold en and ru)
+    'label.polycentre.North': 'Северный', 'label.polycentre.West': 'Западный',
+    'label.polycentre.South-West': 'Юго-Западный', 'label.polycentre.East Gate': 'Восточные ворота',
+    'label.polycentre.Historic Centre': 'Исторический центр',
     'plan.none': 'Планов пока нет.', 'plan.loading': 'Загрузка…', 'plan.private': 'Личный',
     'plan.f.title': 'Название', 'plan.f.description': 'Описание',
     'plan.meta': 'Автор {author} · изменён {updated} · версия {version}',
@@ -192,7 +358,7 @@ const STRINGS = {
     'plan.edit.delete': 'Удалить это изменение', 'plan.save': 'Сохранить и рассчитать', 'plan.saving': 'Сохранение…',
     'plan.revert': 'Отменить правки', 'plan.unsaved': 'Есть несохранённые правки',
     'plan.conflict': 'План тем временем изменил кто-то другой: закройте и откройте его снова, чтобы увидеть его версию.',
-    'plan.group.amenities': 'Объекты обслуживания', 'plan.group.housing': 'Жильё и здания',
+    'plan.group.amenities': 'Школы, поликлиники, магазины', 'plan.group.housing': 'Жильё и здания',
     'plan.group.green': 'Парки и зелёные полосы', 'plan.group.streets': 'Улицы',
     'plan.tool.school': 'Школа', 'plan.tool.kindergarten': 'Детский сад', 'plan.tool.clinic': 'Поликлиника',
     'plan.tool.shop': 'Магазин', 'plan.tool.sport': 'Спорт', 'plan.tool.transit_stop': 'Остановка',
@@ -249,15 +415,137 @@ const STRINGS = {
     'plan.compare': 'Сравнить с', 'plan.compare.none': '— без сравнения —',
     'plan.legend.title': 'Изменение числа категорий в 15 минутах (против сегодняшнего)',
     'plan.legend.sides': 'Шторка: слева {left} | справа {right}',
+    // -- V5: map tools, building colours, cards
+    'tools.measure': 'Измерить', 'tools.measure.tooltip': 'Измерить расстояние или площадь на карте',
+    'tools.filter': 'Фильтр', 'tools.filter.tooltip': 'Найти объекты слоя по атрибутам',
+    'tools.dim.tooltip': 'Плоская карта (2D) или вид с рельефом и зданиями (3D)',
+    'measure.title': 'Измерение', 'measure.distance': 'Расстояние', 'measure.area': 'Площадь',
+    'measure.hint.distance': 'Щёлкайте точки по пути; двойной щелчок завершает.',
+    'measure.hint.area': 'Щёлкайте углы участка; двойной щелчок завершает.',
+    'measure.points': 'Точек: {n}', 'measure.undo': 'Убрать последнюю точку', 'measure.clear': 'Очистить',
+    'measure.perimeter': 'Периметр',
+    'measure.geodesic': 'Измерено на эллипсоиде WGS 84 (геодезически), в плане: уклоны не учитываются.',
+    'filter.title': 'Фильтр по атрибутам', 'filter.hint': 'Выберите слой и условия: найденное посчитано, перечислено и доступно для скачивания.',
+    'filter.layer': 'Слой', 'filter.property': 'Атрибут', 'filter.operator': 'Условие',
+    'filter.contains': 'содержит', 'filter.remove': 'Убрать условие', 'filter.add': '+ Условие',
+    'filter.run': 'Найти', 'filter.example': 'Например:', 'filter.example.text': 'свободные участки больше 1 га в Наурызбайском районе',
+    'filter.all': 'все объекты (без условий)', 'filter.count': 'Найдено: {n}',
+    'filter.first': 'Перечислены и выделены на карте первые {n}; в файлах — все.',
+    'filter.exportcap': 'Файлы содержат первые {n}.',
+    'bcol.label': 'Цвет по', 'bcol.seismic_status': 'Сейсмический статус', 'bcol.use': 'Назначение',
+    'bcol.height_m': 'Высота', 'bcol.year_built': 'Год постройки', 'bcol.nodata': 'нет данных',
+    'bcol.use.residential': 'жилое', 'bcol.use.commercial': 'коммерческое', 'bcol.use.public': 'общественное',
+    'bcol.use.industrial': 'промышленное', 'bcol.use.mixed': 'смешанное',
+    'rep.beyond': 'нет в пределах 30 мин', 'rep.nearest_fault': 'Ближайший активный разлом',
+    'rep.fault_distance_m': 'Расстояние до разлома', 'rep.in_fault_setback': 'В зоне отступа от разлома',
+    'rep.water_m': 'Водопровод', 'rep.sewer_m': 'Канализация', 'rep.heating_m': 'Теплосеть', 'rep.gas_m': 'Газопровод',
+    'rep.power_m': 'Электросеть', 'rep.lighting_m': 'Уличное освещение',
+    'rep.park_walk_m': 'Пешком до ближайшего парка', 'rep.park_300': 'Парк в пределах 300 м', 'rep.park_500': 'Парк в пределах 500 м',
+    'rep.walkability': 'Пешеходная доступность (0–100)', 'rep.intersection_density': 'Перекрёстки',
+    'rep.mean_block_m': 'Средняя длина квартала',
     'scene.download': '3D-сцена', 'scene.tooltip': 'Скачать здания и рельеф этого вида в glTF (GLB) для Blender, QGIS 3D или Cesium',
     'scene.building': 'Собираем 3D-сцену этого вида…',
     'scene.empty': 'В этом виде нет зданий: переместите карту на город, чтобы скачать 3D-сцену.',
     'scene.refused': 'Сервер отказал в 3D-сцене ({status}): {description}',
     'scene.done': 'Скачано: {name} ({mb} МБ).',
     'scene.done.clamped': 'Скачано: {name} ({mb} МБ); вид обрезан до {km} км вокруг центра (ширина {w} км).',
+    // -- V4: exports
+    'export.button': 'Экспорт', 'export.titlelabel': 'Заголовок',
+    'export.png': 'Изображение PNG', 'export.a4': 'PDF A4', 'export.a3': 'PDF A3',
+    'export.hint': 'Вид с легендой, масштабной линейкой, стрелкой севера, датой и источником данных.',
+    'export.pdf': 'PDF', 'export.csv': 'CSV', 'export.copy': 'Копировать текстом',
+    'export.copied': 'Скопировано: вставьте в служебную записку.', 'export.copyfailed': 'Браузер не дал скопировать; выделите текст вручную.',
+    'export.working': 'Готовим экспорт…', 'export.failed': 'Экспорт не удался ({status}): {description}',
+    'export.legend': 'Легенда', 'export.north': 'С', 'export.m': 'м', 'export.km': 'км',
+    'export.date': 'Дата', 'export.source': 'Данные', 'export.loaded': 'загружены {date}',
+    'export.demo': 'демонстрационные данные: цифры условны',
+    'export.tilted': 'Наклонный вид: масштаб верен у нижнего края карты.',
+    'export.table': 'Таблица', 'export.plot': 'Участок',
   },
   kk: {
     'app.title': 'Алматының цифрлық егізі',
+    // -- V3: dashboard, plot report, units
+    'unit.min': 'мин', 'unit.m': 'м', 'unit.m2': 'м²', 'unit.ha': 'га', 'unit.km': 'км', 'unit.km2': 'км²',
+    'unit.perkm2': '/км²',
+    'net.water': 'су құбыры', 'net.sewer': 'кәріз', 'net.heating': 'жылу желісі', 'net.gas': 'газ', 'net.power': 'электр желісі',
+    'dash.norm': 'норматив', 'dash.norm.v': 'норматив {v}', 'dash.v.norm': '{v} норматив', 'dash.twin': 'егіз', 'dash.allsix.short': 'алтауы да',
+    'dash.programme': 'бағдарлама {year}: {value} {unit} ({source})',
+    'dash.green': 'Бір тұрғынға жалпы пайдаланудағы жасыл аймақ',
+    'dash.green.target': '{targets} · бағдарлама {year}: {value} м² ({source}) · егіз: {ha} га',
+    'dash.parks': 'Саябақтар (тізілім)',
+    'dash.park500': 'Саябақтан жаяу 500 м ішіндегі тұрғындар',
+    'dash.park500.target': '300 м: {p300}% · саябағы жоқ салынған аумақ: {nopark}% (базалық ~{base}%, {source})',
+    'dash.setback': 'Жарылым аймақтарындағы учаскелер',
+    'dash.setback.target': '{v}: белсенді жарылымдарда ештеңе салынбайды · жарылым аймағындағы ғимараттар: {n}',
+    'dash.strengthen': 'Күшейтуді қажет ететін 2001 жылға дейінгі тексерілген ғимараттар',
+    'dash.strengthen.target': 'бағдарлама: >10 000 ішінен ~{needing}, {year} жылға қарай {done} күшейтілді; % мақсаты жоқ ({source}) · егіз: {attested} тексерілген көппәтерлі және қоғамдық ғимараттың {strengthened} күшейтілген',
+    'dash.houses': '2001 жылға дейін салынған жеке үйлер (тексерілмеген)',
+    'dash.houses.target': 'бағдарламаның тексерілген қорына кірмейді (S2 5071-жол); бөлек есептеледі',
+    'dash.wear': 'Коммуналдық желілердің тозуы және {year} мақсаттары', 'dash.wear.unit': '% су құбыры',
+    'dash.wear.target': '{year} мақсаттары: {list}',
+    'dash.chart.green': 'Аудандар бойынша бір тұрғынға жалпы пайдаланудағы жасыл аймақ (белгілер: {ticks} м²)',
+    'dash.chart.allsix': 'Аудандар бойынша 15 минутта алты санаттың бәрі бар тұрғындар',
+    'col.residents': 'Тұрғындар', 'col.allsix': 'Алтауы да ≤15 мин', 'col.green': 'Жасыл аймақ м²/тұрғ.',
+    'col.green.short': 'Жасыл м²/тұрғ.', 'col.park500': 'Саябақ ≤500 м', 'col.setback': 'Жарылым аймағындағы учаскелер',
+    'col.strengthen': 'Күшейтуді қажет етеді', 'col.houses': 'Жеке үйлер <2001',
+    'col.wear': 'Тозуы: {net}, %', 'col.walkability': 'Жаяу қолжетімділік', 'col.density': 'Тұрғын/га',
+    'col.target_density': 'Мақсат/га',
+    'mob.title': 'Мобильділік пен қауіпсіздік көрсеткіштері', 'mob.unavailable': 'Мобильділік пен қауіпсіздік көрсеткіштері қолжетімсіз: {error}',
+    'mob.col.bike': 'Велосипед ≤{m} м', 'mob.col.lanes': 'Велосипед жолдары, км', 'mob.col.lit': 'Жарықтандырылған көшелер',
+    'mob.col.unlit': 'Жарықсыз көше саны', 'mob.col.cameras': 'Камера/км²', 'mob.col.integrated': 'Қосылған',
+    'mob.col.nocamera': 'Камерасыз нысандар', 'mob.col.police': 'Бекет >{m} мин',
+    'mob.col.police.night': 'Бекет >{m} мин (түнде)', 'mob.col.gathering': 'Жиналу пункті >{m} мин',
+    'mob.col.night': 'Алтауы да ≤15 мин (түнде)',
+    'mob.lanes': 'Салынған велосипед жолдары',
+    'mob.lanes.target': '2025 жылға +{p25} км жоспар → {k25} км · 2030 жылға +{p30} км → {k30} км (бағдарлама {b} +{a25} +{a30})',
+    'mob.bike': 'Велосипед жолынан не станциядан ≤{m} м тұрғындар', 'mob.bike.target': 'велопрокат станциялары: {n} (бағдарлама {p})',
+    'mob.lit': 'Көшелердің жарықтандырылған ұзындығы', 'mob.lit.target': 'мақсат {lit} · жарықтандырылмаған көшелер: {n}', 'mob.lit.by': '{year} жылға қарай {v}%',
+    'mob.cameras': '1 км²-ге камералар', 'mob.cameras.target': '{ticks} · қосылған {share}% (базалық {base}%)',
+    'mob.nocamera': '≤{m} м ішінде камерасы жоқ мектептер, емханалар, тораптар', 'mob.nocamera.target': '{n} нысанның',
+    'mob.police': 'Полиция бекетінен жаяу >{m} мин тұрғындар',
+    'mob.police.target': 'түнде (тек жарықтандырылған көшелер): {night}% · орталықтар: {centres}, бекеттер: {posts}',
+    'mob.gathering': 'Жиналу пунктінен жаяу >{m} мин тұрғындар',
+    'mob.gathering.target': 'пункттер: {points} · ерте ескерту станциялары: {eew} ({year} жылға қарай {now} → {then})',
+    'mob.night': 'Түнде алтауы да ≤15 мин (жарықтандырылған көшелер)', 'mob.night.target': 'күндіз {v}%',
+    'mob.chart.lit': 'Аудандар бойынша көшелердің жарықтандырылған ұзындығының үлесі (белгі: {lit})',
+    'mob.chart.cameras': 'Аудандар бойынша 1 км²-ге камералар (белгілер: {ticks})', 'mob.tick': '{year}: {v}',
+    'mob.unlitlist': 'Ең ұзын жарықтандырылмаған көшелер',
+    'rep.section.plot': 'Учаске', 'rep.section.seismic': 'Сейсмика', 'rep.section.utilities': 'Желілер: ең жақын желіге дейінгі қашықтық',
+    'rep.section.fifteen_minute': '15 минуттық қала', 'rep.section.parks': 'Саябақтар', 'rep.section.walkability': 'Жаяу қолжетімділік',
+    'rep.missing': 'жоқ', 'rep.intensity': 'Сейсмикалық балдылық', 'rep.setback_faults': 'Шегініс аймағындағы жарылымдар',
+    'rep.score': 'Жаяу қолжетімділік (0–100)', 'rep.snap_m': 'Көше желісіне дейінгі қашықтық (м)',
+    'rep.all_six': 'Алтауы да 15 минутта', 'rep.categories_15': '15 минуттағы санаттар',
+    'rep.id': 'Id',
+    // -- V3: the keys Kazakh lacked
+    'card.close': 'Жабу', 'card.loading': 'Жүктелуде…', 'card.noattrs': 'Атрибуттар жоқ.',
+    'search.searching': 'Іздеу…', 'search.failed': 'Іздеу сәтсіз аяқталды: {error}',
+    'fifteen.colour': 'H3 ұяшықтарын бояу', 'fifteen.minutes': '{cat} дейін жаяу минуттар',
+    'fifteen.polycentres': 'Полиорталықтар',
+    'fifteen.nocells': '15 минуттық ұяшықтар әлі жарияланбаған: `twin analyse` іске қосыңыз.',
+    'fifteen.hint': 'Санаттар бойынша минуттарды көру үшін ұяшықты басыңыз.',
+    'iso.hint': '5, 10 және 15 минутта қайда жаяу жетуге болатынын көру үшін картаны басыңыз.',
+    'iso.slope': 'Еңісті ескеріп (Тоблер)', 'iso.flat': 'Тегіс, 4,8 км/сағ', 'iso.lit': 'Тек жарықтандырылған көшелер',
+    'iso.amenities': 'Ішіндегі нысандар', 'iso.none': 'Бұл нүктеден 15 минут ішінде нысан жоқ.',
+    'iso.empty': 'Бұл нүктенің айналасында жаяу жүретін аймақ жоқ (ол көше желісінде ме?).',
+    'iso.computing': 'Жаяу аймақтар есептелуде…',
+    'ind.title': 'Бағдарлама мақсаттары және егіздің көрсеткіштері', 'ind.polycentres': 'Полиорталықтар',
+    'ind.loading': 'Көрсеткіштер жүктелуде…', 'ind.unavailable': 'Көрсеткіштер қолжетімсіз: {error}',
+    'err.server': 'Сервер {status} деп жауап берді: {description}',
+    'err.network': 'Егізге қосылу мүмкін емес ({error}).',
+    'err.tiles': 'Векторлық тайлдар қолжетімсіз ({error}); картада қала қабаттары жоқ.',
+    'err.terrain': 'Жер бедерінің тайлдары қолжетімсіз ({error}); карта жазық.',
+    'err.catalog': 'Қабаттар каталогын жүктеу мүмкін емес: {error}',
+    'err.webgl': 'Бұл браузер 3D картаны сала алмайды (WebGL жоқ): {error}',
+    'scene.refused': 'Сервер 3D сахнадан бас тартты ({status}): {description}',
+    'scene.done': 'Жүктелді: {name} ({mb} МБ).',
+    'scene.done.clamped': 'Жүктелді: {name} ({mb} МБ); көрініс орталығынан {km} км-ге дейін қиылды (ені {w} км).',
+    // -- V1: honest maps
+    'legend.nodata': 'дерек жоқ', 'legend.colourby': 'Түс бойынша',
+    'legend.minutes': '{from}–{to} мин', 'legend.beyond': '{m} минуттан артық немесе дерек жоқ',
+    'iso.lacks': '{m} мин ішінде «{cat}» санаты жоқ', 'iso.origin': 'Изохронаның басталу нүктесі',
+    'data.demo': 'Демо деректер: сандар шартты, бұл Алматының деректері емес.',
+    'data.source': 'Деректер: {source} ({licence}), жүктелген күні {date}',
+    'data.close': 'Жасыру', 'data.loaded': 'жүктелген күні {date}',
     'search.placeholder': 'Кадастрлық нөмір, көше немесе аудан',
     'search.none': '«{q}» бойынша ештеңе табылмады.',
     'search.plot': 'Учаске', 'search.street': 'Көше', 'search.district': 'Аудан',
@@ -283,6 +571,10 @@ const STRINGS = {
     'plan.key.placeholder': 'API кілті', 'plan.key.use': 'Қолдану', 'plan.key.forget': 'Кілтті ұмыту',
     'plan.scope.all': 'Барлығы', 'plan.scope.mine': 'Менікі', 'plan.mine.unknown': 'Өз жоспарларыңызды көру үшін API кілтіңізді қосыңыз',
     'plan.new': 'Жаңа жоспар', 'plan.create': 'Жасау', 'plan.cancel': 'Болдырмау', 'plan.list': 'Жоспарлар ({n})',
+    // -- V2: labels (polycentre names on the map; the data hold en and ru)
+    'label.polycentre.North': 'Солтүстік', 'label.polycentre.West': 'Батыс',
+    'label.polycentre.South-West': 'Оңтүстік-Батыс', 'label.polycentre.East Gate': 'Шығыс қақпасы',
+    'label.polycentre.Historic Centre': 'Тарихи орталық',
     'plan.none': 'Әзірге жоспар жоқ.', 'plan.loading': 'Жүктелуде…', 'plan.private': 'Жеке',
     'plan.f.title': 'Атауы', 'plan.f.description': 'Сипаттамасы',
     'plan.meta': 'Авторы {author} · өзгертілді {updated} · нұсқа {version}',
@@ -296,7 +588,7 @@ const STRINGS = {
     'plan.edit.delete': 'Бұл өзгерісті жою', 'plan.save': 'Сақтау және есептеу', 'plan.saving': 'Сақталуда…',
     'plan.revert': 'Түзетулерді болдырмау', 'plan.unsaved': 'Сақталмаған түзетулер бар',
     'plan.conflict': 'Осы аралықта жоспарды басқа біреу өзгертті: оның нұсқасын көру үшін жабып, қайта ашыңыз.',
-    'plan.group.amenities': 'Қызмет көрсету нысандары', 'plan.group.housing': 'Тұрғын үй және ғимараттар',
+    'plan.group.amenities': 'Мектептер, емханалар, дүкендер', 'plan.group.housing': 'Тұрғын үй және ғимараттар',
     'plan.group.green': 'Саябақтар мен жасыл жолақтар', 'plan.group.streets': 'Көшелер',
     'plan.tool.school': 'Мектеп', 'plan.tool.kindergarten': 'Балабақша', 'plan.tool.clinic': 'Емхана',
     'plan.tool.shop': 'Дүкен', 'plan.tool.sport': 'Спорт', 'plan.tool.transit_stop': 'Аялдама',
@@ -353,9 +645,49 @@ const STRINGS = {
     'plan.compare': 'Салыстыру', 'plan.compare.none': '— салыстырусыз —',
     'plan.legend.title': '15 минуттағы санаттар санының өзгерісі (бүгінгімен салыстырғанда)',
     'plan.legend.sides': 'Перде: сол жақта {left} | оң жақта {right}',
+    // -- V5: map tools, building colours, cards
+    'tools.measure': 'Өлшеу', 'tools.measure.tooltip': 'Картада қашықтықты немесе ауданды өлшеу',
+    'tools.filter': 'Сүзгі', 'tools.filter.tooltip': 'Қабат нысандарын атрибуттары бойынша табу',
+    'tools.dim.tooltip': 'Жазық карта (2D) немесе жер бедері мен ғимараттары бар көрініс (3D)',
+    'measure.title': 'Өлшеу', 'measure.distance': 'Қашықтық', 'measure.area': 'Аудан',
+    'measure.hint.distance': 'Жол бойындағы нүктелерді басыңыз; екі рет басу аяқтайды.',
+    'measure.hint.area': 'Аумақтың бұрыштарын басыңыз; екі рет басу аяқтайды.',
+    'measure.points': 'Нүктелер: {n}', 'measure.undo': 'Соңғы нүктені алып тастау', 'measure.clear': 'Тазалау',
+    'measure.perimeter': 'Периметр',
+    'measure.geodesic': 'WGS 84 эллипсоидында (геодезиялық) жоспарда өлшенді: еңістер қосылмайды.',
+    'filter.title': 'Атрибуттар бойынша сүзгі', 'filter.hint': 'Қабат пен шарттарды таңдаңыз: табылғандар саналады, тізіледі және жүктеледі.',
+    'filter.layer': 'Қабат', 'filter.property': 'Атрибут', 'filter.operator': 'Шарт',
+    'filter.contains': 'қамтиды', 'filter.remove': 'Шартты алып тастау', 'filter.add': '+ Шарт',
+    'filter.run': 'Табу', 'filter.example': 'Мысалы:', 'filter.example.text': 'Наурызбай ауданындағы 1 га-дан асатын бос учаскелер',
+    'filter.all': 'барлық нысандар (шартсыз)', 'filter.count': 'Табылды: {n}',
+    'filter.first': 'Алғашқы {n} тізілді және картада белгіленді; файлдарда — барлығы.',
+    'filter.exportcap': 'Файлдарда алғашқы {n} бар.',
+    'bcol.label': 'Түсі бойынша', 'bcol.seismic_status': 'Сейсмикалық мәртебе', 'bcol.use': 'Мақсаты',
+    'bcol.height_m': 'Биіктігі', 'bcol.year_built': 'Салынған жылы', 'bcol.nodata': 'дерек жоқ',
+    'bcol.use.residential': 'тұрғын', 'bcol.use.commercial': 'коммерциялық', 'bcol.use.public': 'қоғамдық',
+    'bcol.use.industrial': 'өнеркәсіптік', 'bcol.use.mixed': 'аралас',
+    'rep.beyond': '30 мин ішінде жоқ', 'rep.nearest_fault': 'Ең жақын белсенді жарылым',
+    'rep.fault_distance_m': 'Жарылымға дейінгі қашықтық', 'rep.in_fault_setback': 'Жарылымның шегініс аймағында',
+    'rep.water_m': 'Су құбыры', 'rep.sewer_m': 'Кәріз', 'rep.heating_m': 'Жылу желісі', 'rep.gas_m': 'Газ құбыры',
+    'rep.power_m': 'Электр желісі', 'rep.lighting_m': 'Көше жарығы',
+    'rep.park_walk_m': 'Ең жақын саябаққа жаяу', 'rep.park_300': '300 м ішінде саябақ', 'rep.park_500': '500 м ішінде саябақ',
+    'rep.walkability': 'Жаяу қолжетімділік (0–100)', 'rep.intersection_density': 'Көше қиылыстары',
+    'rep.mean_block_m': 'Орамның орташа ұзындығы',
     'scene.download': '3D көрініс', 'scene.tooltip': 'Осы көріністің ғимараттары мен жер бедерін glTF (GLB) ретінде жүктеу',
     'scene.building': 'Осы көріністің 3D сахнасы құрастырылуда…',
     'scene.empty': 'Бұл көріністе ғимарат жоқ: 3D сахнаны жүктеу үшін картаны қалаға жылжытыңыз.',
+    // -- V4: exports
+    'export.button': 'Экспорт', 'export.titlelabel': 'Тақырып',
+    'export.png': 'PNG суреті', 'export.a4': 'PDF A4', 'export.a3': 'PDF A3',
+    'export.hint': 'Аңызы, масштаб сызғышы, солтүстік бағдары, күні және дерек көзі бар көрініс.',
+    'export.pdf': 'PDF', 'export.csv': 'CSV', 'export.copy': 'Мәтін ретінде көшіру',
+    'export.copied': 'Көшірілді: қызметтік хатқа қойыңыз.', 'export.copyfailed': 'Браузер көшіруге рұқсат бермеді; мәтінді қолмен белгілеңіз.',
+    'export.working': 'Экспорт дайындалуда…', 'export.failed': 'Экспорт сәтсіз аяқталды ({status}): {description}',
+    'export.legend': 'Шартты белгілер', 'export.north': 'С', 'export.m': 'м', 'export.km': 'км',
+    'export.date': 'Күні', 'export.source': 'Деректер', 'export.loaded': '{date} жүктелген',
+    'export.demo': 'демо деректер: сандар шартты',
+    'export.tilted': 'Еңкіш көрініс: масштаб картаның төменгі шетінде дұрыс.',
+    'export.table': 'Кесте', 'export.plot': 'Учаске',
   },
 };
 
@@ -398,11 +730,76 @@ export function localName(props) {
   return props[`name_${current}`] ?? props.name_en ?? props.name ?? '';
 }
 
+/** The locale numbers and dates are written in (en-GB: 1,234.5; ru/kk: 1 234,5). */
+// Kazakh writes numbers like Russian (1 234,5); Chromium's kk-KZ numbers come out as English
+// (12,345.6), so numbers take ru-KZ, dates kk-KZ (month names in Kazakh).
+export function locale(kind = 'number') {
+  if (current === 'kk') return kind === 'date' ? 'kk-KZ' : 'ru-KZ';
+  return current === 'en' ? 'en-GB' : 'ru-RU';
+}
+
 export function formatNumber(value, digits = 1) {
   if (value === null || value === undefined || value === '') return '—';
   if (typeof value === 'boolean') return value ? t('yes') : t('no');
   if (typeof value !== 'number') return String(value);
-  const locale = current === 'en' ? 'en-GB' : current === 'ru' ? 'ru-RU' : 'kk-KZ';
   const max = Number.isInteger(value) ? 0 : digits;
-  return value.toLocaleString(locale, { maximumFractionDigits: max });
+  return value.toLocaleString(locale(), { maximumFractionDigits: max });
+}
+
+let WORDS = {};
+
+/** Learn the catalog's words for enumerated values (every property's `labels` in
+ * /viewer/layers.json), so a value met outside a layer (a polycentre's name on the dashboard)
+ * reads in the language too. */
+export function setWords(catalog) {
+  WORDS = {};
+  for (const group of catalog?.groups ?? []) {
+    for (const layer of group.layers ?? []) {
+      for (const prop of layer.properties ?? []) Object.assign(WORDS, prop.labels ?? {});
+    }
+  }
+}
+
+/** A catalog value in the current language, else as it is. */
+export function word(value) {
+  return WORDS[value]?.[current] ?? value;
+}
+
+/** A property's title in the current language (the catalog's `title: {en, ru, kk}`). */
+export function propertyTitle(meta) {
+  return meta?.titles?.[current] || meta?.title || meta?.name || '';
+}
+
+/** An enumerated value as the catalog words it (`values:` of layers/_catalog.yml). */
+export function valueLabel(meta, value) {
+  const key = typeof value === 'boolean' ? String(value) : value;
+  return meta?.labels?.[key]?.[current] ?? null;
+}
+
+/** A property's unit in the current language (`units:` of the catalog: m² not m2). */
+export function unitLabel(meta) {
+  return meta?.units?.[current] ?? meta?.unit ?? '';
+}
+
+// A year is a name, not a quantity: 2012, never "2 012" or "2,012".
+const YEAR = /(^|_)(year|year_built|built|opened|installed|target_year)($|_)/;
+
+/** One attribute's value as a planner reads it: the catalog's word for an enumerated value,
+ * a year plain, a date in the language's own form, numbers per locale. */
+export function formatValue(meta, value, digits = 2) {
+  if (value === null || value === undefined || value === '') return '—';
+  const word = valueLabel(meta, value);
+  if (word) return word;
+  if (typeof value === 'number' && Number.isInteger(value) && meta && YEAR.test(meta.name)) {
+    return String(value);
+  }
+  if (typeof value === 'string' && (meta?.type === 'date' || meta?.type === 'datetime')) {
+    const d = new Date(value);
+    if (!Number.isNaN(d.getTime())) {
+      return meta.type === 'date'
+        ? d.toLocaleDateString(locale('date'), { dateStyle: 'medium', timeZone: 'UTC' })
+        : d.toLocaleString(locale('date'), { dateStyle: 'medium', timeStyle: 'short' });
+    }
+  }
+  return formatNumber(value, digits);
 }

@@ -1,10 +1,11 @@
 // Indicators: the programme's targets beside the twin's figures, per district and for the city.
 import { getJSON } from './api.js';
-import { t, formatNumber, category } from './i18n.js';
+import { t, formatNumber, category, setWords, word } from './i18n.js';
 import { esc } from './notice.js';
 import { hbars, shareColour } from './charts.js';
 import { CATEGORIES } from './fifteen.js';
 import { appendMobility } from './mobility.js';
+import { dataHtml } from './provenance.js';
 
 const pct = (share) => (share == null || !Number.isFinite(share) ? null : share * 100);
 const f0 = (v) => formatNumber(v, 0);
@@ -28,7 +29,7 @@ function wearNetworks(programme) {
 }
 
 function name(row) {
-  return row.district ?? row.polycentre ?? row.name ?? '?';
+  return row.district ?? (row.polycentre != null ? word(row.polycentre) : null) ?? row.name ?? '?';
 }
 
 /** The green norm and targets as chart ticks and as a sentence. */
@@ -39,12 +40,12 @@ function greenFigures(programme) {
   const last = (i) => (i === dated.length - 1 ? '#0a7f8c' : undefined);
   return {
     norm,
-    ticks: [{ value: norm.value, label: 'norm' },
+    ticks: [{ value: norm.value, label: t('dash.norm') },
       ...dated.map((f, i) => ({ value: f.value, label: String(f.year), colour: last(i) }))],
-    chartTicks: [{ value: norm.value, label: `norm ${raw(norm.value)}` },
+    chartTicks: [{ value: norm.value, label: t('dash.norm.v', { v: raw(norm.value) }) },
       ...dated.map((f, i) => ({ value: f.value, label: `${f.year}: ${raw(f.value)}`, colour: last(i) }))],
-    text: [`norm ${raw(norm.value)}`, ...dated.map((f) => `${f.year} ${raw(f.value)}`)].join(', '),
-    target: [`${raw(norm.value)} norm`, ...dated.map((f) => `${raw(f.value)} (${f.year})`)].join(' · '),
+    text: [t('dash.norm.v', { v: raw(norm.value) }), ...dated.map((f) => `${f.year} ${raw(f.value)}`)].join(', '),
+    target: [t('dash.v.norm', { v: raw(norm.value) }), ...dated.map((f) => `${raw(f.value)} (${f.year})`)].join(' · '),
   };
 }
 
@@ -56,7 +57,7 @@ export function kpis(city, programme) {
   const wear = (net) => fig(`wear_${net}_pct`, 'target_2030');
   const green = greenFigures(programme);
   const wearRows = wearNetworks(programme).map((net) => ({
-    label: net, value: c[`wear_${net}_pct`] ?? null,
+    label: t(`net.${net}`), value: c[`wear_${net}_pct`] ?? null,
     colour: (c[`wear_${net}_pct`] ?? 0) > wear(net).value ? '#e17055' : '#00b894',
     targets: [{ value: wear(net).value, label: String(wear(net).year) }],
   }));
@@ -70,54 +71,65 @@ export function kpis(city, programme) {
   const wearYear = wear(wearNetworks(programme)[0]).year;
   return [
     { id: 'share_all_six', label: t('fifteen.allsix'), value: pct(c.share_all_six), unit: '%', target: `${raw(pct(allSix.value))}% (${allSix.year})`,
-      chart: hbars([{ label: 'all six', value: pct(c.share_all_six), colour: shareColour(c.share_all_six), targets: [{ value: pct(allSix.value), label: String(allSix.year) }] },
+      chart: hbars([{ label: t('dash.allsix.short'), value: pct(c.share_all_six), colour: shareColour(c.share_all_six), targets: [{ value: pct(allSix.value), label: String(allSix.year) }] },
         ...CATEGORIES.map((cat) => ({ label: category(cat), value: pct(c[`share_${cat}`]), colour: shareColour(c[`share_${cat}`]) }))], { max: 100, unit: '%', width: 240, labelWidth: 90, format: f0 }) },
-    { id: 'green_m2_per_resident', label: 'Public-use green per resident', value: greenValue, unit: ' m²',
-      target: `${green.target} · programme ${greenBase.year}: ${raw(greenBase.value)} m² (${greenBase.source}) · twin: ${formatNumber((c.public_green_m2 ?? 0) / 1e4, 2)} ha`,
-      chart: hbars([{ label: 'twin', value: greenValue, colour: greenValue >= green.norm.value ? '#00b894' : '#e17055',
+    { id: 'green_m2_per_resident', label: t('dash.green'), value: greenValue, unit: ` ${t('unit.m2')}`,
+      target: t('dash.green.target', { targets: green.target, year: greenBase.year, value: raw(greenBase.value), source: greenBase.source, ha: formatNumber((c.public_green_m2 ?? 0) / 1e4, 2) }),
+      chart: hbars([{ label: t('dash.twin'), value: greenValue, colour: greenValue >= green.norm.value ? '#00b894' : '#e17055',
         targets: green.ticks }],
-      { max: Math.max(16, (greenValue ?? 0) * 1.1), unit: ' m²', width: 240, labelWidth: 40, format: f1 }) },
-    { id: 'park_inventory_ha', label: 'Parks (inventory)', value: c.park_inventory_ha, unit: ' ha',
-      target: `programme ${inventory.year}: ${raw(inventory.value)} ha (${inventory.source})` },
-    { id: 'share_park_500', label: 'Residents within a 500 m walk of a park', value: pct(c.share_park_500), unit: '%',
-      target: `300 m: ${f0(pct(c.share_park_300))}% · built-up territory without a park: ${f0(pct(c.no_park_share))}% (baseline ~${raw(pct(noPark.value))}%, ${noPark.source})` },
-    { id: 'plots_in_setback', label: 'Plots in fault setbacks', value: c.plots_in_setback, unit: '', target: `${raw(setback.value)}: nothing built on active faults · buildings in setbacks: ${f0(c.buildings_in_setback)}` },
-    { id: 'buildings_needing_strengthening', label: 'Attested pre-2001 buildings needing strengthening', value: c.buildings_needing_strengthening, unit: '',
-      target: `programme: ~${f0(needing.value)} of >10,000, ${f0(strengthened.value)} strengthened by ${strengthened.year}; no % target (${needing.source}) · twin: of ${f0(c.attested_buildings)} attested apartment and public buildings, ${f0(c.buildings_strengthened)} strengthened` },
-    { id: 'private_houses_pre2001', label: 'Private houses built before 2001 (not attested)', value: c.private_houses_pre2001, unit: '',
-      target: 'not in the programme\'s attested stock (S2 l.5071); carried separately' },
-    { id: 'wear', label: `Utility network wear vs ${wearYear} targets`, value: c.wear_water_pct, unit: '% water',
-      target: `targets ${wearYear}: ${wearNetworks(programme).map((net) => `${net} ${raw(wear(net).value)}%`).join(' · ')}`,
+      { max: Math.max(16, (greenValue ?? 0) * 1.1), unit: ` ${t('unit.m2')}`, width: 240, labelWidth: 40, format: f1 }) },
+    { id: 'park_inventory_ha', label: t('dash.parks'), value: c.park_inventory_ha, unit: ` ${t('unit.ha')}`,
+      target: t('dash.programme', { year: inventory.year, value: raw(inventory.value), unit: t('unit.ha'), source: inventory.source }) },
+    { id: 'share_park_500', label: t('dash.park500'), value: pct(c.share_park_500), unit: '%',
+      target: t('dash.park500.target', { p300: f0(pct(c.share_park_300)), nopark: f0(pct(c.no_park_share)), base: raw(pct(noPark.value)), source: noPark.source }) },
+    { id: 'plots_in_setback', label: t('dash.setback'), value: c.plots_in_setback, unit: '', target: t('dash.setback.target', { v: raw(setback.value), n: f0(c.buildings_in_setback) }) },
+    { id: 'buildings_needing_strengthening', label: t('dash.strengthen'), value: c.buildings_needing_strengthening, unit: '',
+      target: t('dash.strengthen.target', { needing: f0(needing.value), done: f0(strengthened.value), year: strengthened.year, source: needing.source, attested: f0(c.attested_buildings), strengthened: f0(c.buildings_strengthened) }) },
+    { id: 'private_houses_pre2001', label: t('dash.houses'), value: c.private_houses_pre2001, unit: '',
+      target: t('dash.houses.target') },
+    { id: 'wear', label: t('dash.wear', { year: wearYear }), value: c.wear_water_pct, unit: t('dash.wear.unit'),
+      target: t('dash.wear.target', { year: wearYear, list: wearNetworks(programme).map((net) => `${t(`net.${net}`)} ${raw(wear(net).value)}%`).join(' · ') }),
       chart: hbars(wearRows, { max: 100, unit: '%', width: 240, labelWidth: 60, format: f1 }) },
   ];
 }
 
+// Column titles are i18n keys (V3), read when the table is drawn, in the viewer's language.
 const DISTRICT_COLUMNS = [
-  ['residents', 'Residents', f0],
-  ['share_all_six', 'All six ≤15 min', (v) => `${f0(pct(v))}%`],
-  ['green_m2_per_resident', 'Public-use green m²/res.', f1],
-  ['share_park_500', 'Park ≤500 m', (v) => `${f0(pct(v))}%`],
-  ['plots_in_setback', 'Plots in setback', f0],
-  ['buildings_needing_strengthening', 'Attested, need strengthening', f0],
-  ['private_houses_pre2001', 'Private houses <2001', f0],
-  ['wear_water_pct', 'Wear water %', f1],
-  ['wear_sewer_pct', 'Wear sewer %', f1],
-  ['wear_heating_pct', 'Wear heating %', f1],
+  ['residents', 'col.residents', f0],
+  ['share_all_six', 'col.allsix', (v) => `${f0(pct(v))}%`],
+  ['green_m2_per_resident', 'col.green', f1],
+  ['share_park_500', 'col.park500', (v) => `${f0(pct(v))}%`],
+  ['plots_in_setback', 'col.setback', f0],
+  ['buildings_needing_strengthening', 'col.strengthen', f0],
+  ['private_houses_pre2001', 'col.houses', f0],
+  ['wear_water_pct', ['col.wear', { net: 'water' }], f1],
+  ['wear_sewer_pct', ['col.wear', { net: 'sewer' }], f1],
+  ['wear_heating_pct', ['col.wear', { net: 'heating' }], f1],
 ];
 const POLYCENTRE_COLUMNS = [
-  ['residents', 'Residents', f0],
-  ['share_all_six', 'All six ≤15 min', (v) => `${f0(pct(v))}%`],
-  ['walkability', 'Walkability', f0],
-  ['green_m2_per_resident', 'Green m²/res.', f1],
-  ['density_pph', 'Residents/ha', f0],
-  ['target_density_pph', 'Target/ha', f0],
-  ['plots_in_setback', 'Plots in setback', f0],
+  ['residents', 'col.residents', f0],
+  ['share_all_six', 'col.allsix', (v) => `${f0(pct(v))}%`],
+  ['walkability', 'col.walkability', f0],
+  ['green_m2_per_resident', 'col.green.short', f1],
+  ['density_pph', 'col.density', f0],
+  ['target_density_pph', 'col.target_density', f0],
+  ['plots_in_setback', 'col.setback', f0],
 ];
+
+/** A column's title in the viewer's language: an i18n key, or [key, vars] whose `net` is a
+ * network read in the language too; any other text (already translated) stays as it is. */
+export function columnTitle(title) {
+  if (Array.isArray(title)) {
+    const [key, vars] = title;
+    return t(key, { ...vars, net: vars.net ? t(`net.${vars.net}`) : undefined });
+  }
+  return /^[a-z]+(\.[a-z_0-9]+)+$/.test(title) ? t(title) : title;
+}
 
 export function table(rows, columns, firstTitle) {
   if (!rows?.length) return '<p class="muted">—</p>';
-  const head = `<tr><th>${esc(firstTitle)}</th>${columns.map(([, title]) => `<th>${esc(title)}</th>`).join('')}</tr>`;
-  const body = rows.map((row) => `<tr><td>${esc(name(row))}</td>${columns.map(([key, , fmt]) => `<td>${row[key] == null ? '—' : esc(fmt(row[key]))}</td>`).join('')}</tr>`).join('');
+  const head = `<tr><th>${esc(firstTitle)}</th>${columns.map(([key, title]) => `<th data-key="${esc(key)}">${esc(columnTitle(title))}</th>`).join('')}</tr>`;
+  const body = rows.map((row) => `<tr><td>${esc(name(row))}</td>${columns.map(([key, , fmt]) => `<td data-value="${esc(row[key] ?? '')}">${row[key] == null ? '—' : esc(fmt(row[key]))}</td>`).join('')}</tr>`).join('');
   return `<table class="grid"><thead>${head}</thead><tbody>${body}</tbody></table>`;
 }
 
@@ -138,16 +150,16 @@ export function dashboardHtml(data, programme) {
   const greenChart = hbars(districts.map((d) => ({
     label: name(d), value: d.green_m2_per_resident, colour: (d.green_m2_per_resident ?? 0) >= green.norm.value ? '#00b894' : '#e17055',
     targets: green.chartTicks,
-  })), { max: Math.max(16, ...districts.map((d) => (d.green_m2_per_resident ?? 0) * 1.05)), unit: ' m²', width: 500, labelWidth: 130, format: f1 });
+  })), { max: Math.max(16, ...districts.map((d) => (d.green_m2_per_resident ?? 0) * 1.05)), unit: ` ${t('unit.m2')}`, width: 500, labelWidth: 130, format: f1 });
   const sixChart = hbars(districts.map((d) => ({ label: name(d), value: pct(d.share_all_six), colour: shareColour(d.share_all_six), targets: [{ value: pct(allSix.value), label: String(allSix.year) }] })),
     { max: 100, unit: '%', width: 500, labelWidth: 130, format: f0 });
   return `
     <h2>${esc(t('ind.title'))}</h2>
     <h3>${esc(t('ind.city'))}</h3>
     <div class="kpis" id="city-kpis">${kpiCards(data.city, programme)}</div>
-    <div class="chart-title">Public green per resident by district (ticks: ${esc(green.text)} m²)</div>
+    <div class="chart-title">${esc(t('dash.chart.green', { ticks: green.text }))}</div>
     <div data-chart="green">${greenChart}</div>
-    <div class="chart-title">Residents with all six categories within 15 minutes, by district</div>
+    <div class="chart-title">${esc(t('dash.chart.allsix'))}</div>
     <div data-chart="allsix">${sixChart}</div>
     <h3>${esc(t('ind.districts'))}</h3>
     ${table(districts, DISTRICT_COLUMNS, t('search.district'))}
@@ -169,7 +181,9 @@ export const indicatorsMode = {
         body.innerHTML = `<p class="error-text" data-empty="indicators">${esc(t('ind.unavailable', { error: 'no figures yet — run `twin analyse`' }))}</p>`;
         return;
       }
+      setWords(app.catalog);
       body.innerHTML = dashboardHtml(data, app.catalog.targets);
+      body.insertAdjacentHTML('afterbegin', dataHtml(app.catalog));
       await appendMobility(app, body);
     } catch (error) {
       body.innerHTML = `<p class="error-text" data-error="indicators">${esc(t('ind.unavailable', { error: error.message }))}</p>`;

@@ -6,8 +6,14 @@ import { esc, own } from './notice.js';
 
 const SOURCE = 'isochrone';
 const AMENITIES = 'isochrone-amenities';
-const COLOURS = { 5: '#00b894', 10: '#fdcb6e', 15: '#e17055' };
-const CATEGORY_COLOURS = { education: '#0984e3', healthcare: '#d63031', commerce: '#e17055', culture_sport: '#6c5ce7', parks: '#00b894', transit: '#2d3436' };
+// Bands in blues (nothing else on the map is drawn in them), darker = nearer; amenity dots in
+// the Okabe-Ito colours of the amenities layer.
+const COLOURS = { 5: '#08519c', 10: '#3182bd', 15: '#6baed6' };
+const CATEGORY_COLOURS = { education: '#0072b2', healthcare: '#d55e00', commerce: '#e69f00', culture_sport: '#cc79a7', parks: '#009e73', transit: '#2d3436' };
+const CATEGORIES = Object.keys(CATEGORY_COLOURS);
+// While an isochrone is shown, what would hide it (3D buildings, plots) is drawn fainter.
+const DIMMED = { 'buildings-extrusion': ['fill-extrusion-opacity', 0.35], 'plots-fill': ['fill-opacity', 0.2] };
+let dimmed = {};
 
 const options = { mode: 'slope', lit_only: false };
 let marker = null;
@@ -19,15 +25,41 @@ function ensureLayers(map) {
   map.addSource(SOURCE, { type: 'geojson', data: empty });
   map.addSource(AMENITIES, { type: 'geojson', data: empty });
   const colour = ['match', ['to-number', ['get', 'minutes']], 5, COLOURS[5], 10, COLOURS[10], 15, COLOURS[15], '#74b9ff'];
-  map.addLayer({ id: 'isochrone-fill', type: 'fill', source: SOURCE, paint: { 'fill-color': colour, 'fill-opacity': 0.28 } });
-  map.addLayer({ id: 'isochrone-line', type: 'line', source: SOURCE, paint: { 'line-color': colour, 'line-width': 2.5 } });
+  map.addLayer({ id: 'isochrone-fill', type: 'fill', source: SOURCE, paint: { 'fill-color': colour, 'fill-opacity': 0.4 } });
+  map.addLayer({ id: 'isochrone-casing', type: 'line', source: SOURCE, paint: { 'line-color': '#ffffff', 'line-width': 6, 'line-opacity': 0.9 } });
+  map.addLayer({ id: 'isochrone-line', type: 'line', source: SOURCE, paint: { 'line-color': colour, 'line-width': 3 } });
   map.addLayer({ id: 'isochrone-amenities', type: 'circle', source: AMENITIES, paint: {
     'circle-radius': 6, 'circle-stroke-color': '#fff', 'circle-stroke-width': 1.5,
     'circle-color': ['match', ['get', 'category'], ...Object.entries(CATEGORY_COLOURS).flat(), '#636e72'],
   } });
 }
 
+function dim(map, on) {
+  for (const [id, [prop, value]] of Object.entries(DIMMED)) {
+    if (!map.getLayer(id)) continue;
+    if (on && !(id in dimmed)) {
+      dimmed[id] = map.getPaintProperty(id, prop);
+      map.setPaintProperty(id, prop, value);
+    } else if (!on && id in dimmed) {
+      map.setPaintProperty(id, prop, dimmed[id] ?? 1);
+    }
+  }
+  if (!on) dimmed = {};
+}
+
+/** Categories with no amenity within the largest band (the process's amenity counts). */
+export function missingCategories(result) {
+  const bands = (result?.features ?? []).map((f) => Number(f.properties?.minutes)).filter(Number.isFinite);
+  if (!bands.length) return { minutes: null, missing: [] };
+  const largest = Math.max(...bands);
+  const counts = result.amenity_counts?.[String(largest)] ?? null;
+  const found = counts ? new Set(Object.keys(counts).filter((c) => counts[c] > 0))
+    : new Set(amenityList(result).filter((a) => (a.minutes ?? 0) <= largest).map((a) => a.category));
+  return { minutes: largest, missing: CATEGORIES.filter((c) => !found.has(c)) };
+}
+
 function clearLayers(map) {
+  dim(map, false);
   const empty = { type: 'FeatureCollection', features: [] };
   map.getSource(SOURCE)?.setData(empty);
   map.getSource(AMENITIES)?.setData(empty);
@@ -60,8 +92,12 @@ function controls() {
 function resultHtml(result) {
   const areas = areasOf(result);
   if (!areas.length) return `<p class="error-text" data-empty="isochrone">${esc(t('iso.empty'))}</p>`;
-  const legend = areas.slice().reverse().map((f) => `<span class="pill" style="background:${own(COLOURS, f.properties.minutes, '#74b9ff')}">${esc(t('iso.minutes', { m: f.properties.minutes }))}${f.properties.area_km2 != null ? ` · ${esc(formatNumber(f.properties.area_km2, 2))} km²` : ''}</span>`).join(' ');
+  const legend = areas.slice().reverse().map((f) => `<span class="pill" style="background:${own(COLOURS, f.properties.minutes, '#74b9ff')};color:#fff">${esc(t('iso.minutes', { m: f.properties.minutes }))}${f.properties.area_km2 != null ? ` · ${esc(formatNumber(f.properties.area_km2, 2))} km²` : ''}</span>`).join(' ');
   const amenities = amenityList(result);
+  const { minutes, missing } = missingCategories(result);
+  const lacks = missing.length
+    ? `<p class="error-text" data-missing="${esc(missing.join(' '))}">${missing.map((c) => esc(t('iso.lacks', { cat: category(c), m: minutes }))).join('<br>')}</p>`
+    : '';
   let list;
   if (!amenities.length) {
     list = `<p class="muted" data-empty="amenities">${esc(t('iso.none'))}</p>`;
@@ -76,7 +112,7 @@ function resultHtml(result) {
       <h3><span class="swatch" style="display:inline-block;width:10px;height:10px;border-radius:50%;background:${own(CATEGORY_COLOURS, cat, '#636e72')}"></span> ${esc(category(cat))} (${rows.length})</h3>
       <table class="attrs">${rows.sort((a, b) => (a.minutes ?? 99) - (b.minutes ?? 99)).slice(0, 30).map((a) => `<tr><th>${esc(a.name || a.kind || '')}</th><td>${a.minutes != null ? esc(t('iso.minutes', { m: formatNumber(a.minutes, 1) })) : ''}</td></tr>`).join('')}</table>`).join('');
   }
-  return `<div class="row">${legend}</div><h3>${esc(t('iso.amenities'))} (${amenities.length})</h3><div id="iso-amenities" data-count="${amenities.length}">${list}</div>`;
+  return `<div class="row">${legend}</div>${lacks}<h3>${esc(t('iso.amenities'))} (${amenities.length})</h3><div id="iso-amenities" data-count="${amenities.length}">${list}</div>`;
 }
 
 function render(app) {
@@ -102,16 +138,17 @@ function render(app) {
 async function run(app, lngLat) {
   ensureLayers(app.map);
   marker?.remove();
-  const dot = document.createElement('div');
-  dot.className = 'marker-dot';
-  dot.style.background = '#17323a';
-  marker = new maplibregl.Marker({ element: dot }).setLngLat(lngLat).addTo(app.map);
+  // A pin, not a dot: transit stops and amenities are dots.
+  marker = new maplibregl.Marker({ color: '#c2185b', scale: 1.1 }).setLngLat(lngLat).addTo(app.map);
+  marker.getElement().classList.add('iso-origin');
+  marker.getElement().title = t('iso.origin');
   const box = app.side().querySelector('#iso-result');
   if (box) box.innerHTML = `<p class="muted">${esc(t('iso.computing'))}</p>`;
   try {
     const result = await execute('isochrone', { lon: lngLat.lng, lat: lngLat.lat, minutes: [5, 10, 15], mode: options.mode, lit_only: options.lit_only });
     last = result;
     app.map.getSource(SOURCE).setData({ type: 'FeatureCollection', features: areasOf(result) });
+    dim(app.map, true);
     const points = amenityList(result).filter((a) => a.geometry).map((a) => ({ type: 'Feature', geometry: a.geometry, properties: { category: a.category, name: a.name } }));
     app.map.getSource(AMENITIES).setData({ type: 'FeatureCollection', features: points });
     if (app.state.mode === 'isochrone') render(app);

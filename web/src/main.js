@@ -1,13 +1,15 @@
 // Almaty Twin viewer: MapLibre GL JS in 3D on the twin's own tiles and terrain.
 import * as maplibregl from '../vendor/maplibre-gl/maplibre-gl.mjs';
-import { getJSON, items } from './api.js';
-import { setLang, t, lang, localName } from './i18n.js';
+import { getJSON } from './api.js';
+import { setLang, t, lang } from './i18n.js';
 import { notify, esc } from './notice.js';
 import { baseStyle, catalogStyleLayers, sourceFor, sourceId, openingSource, OPENING, demSource, hillshadeLayer, DEM, SHADE } from './style.js';
 import { renderPanel, setLayerVisible, setLayerOpacity } from './panel.js';
 import { addSelectionLayers, featureAt, openCard, highlight } from './pick.js';
 import { readView, writeView } from './viewstate.js';
 import { setupSearch } from './search.js';
+import { addLabelsToStyle, loadAreaLabels, syncLabels as syncLabelLayers } from './labels.js';
+import { showDataBanner } from './provenance.js';
 
 // The tile workers compile MapLibre's worker script while the catalog is fetched, not after.
 maplibregl.prewarm();
@@ -17,8 +19,9 @@ const CATALOG = '/viewer/layers.json';
 const TILEJSON = '/tiles/WebMercatorQuad/tilejson.json';
 const TERRAIN_JSON = '/terrain/tilejson.json';
 
-// Looking south over the city towards the Trans-Ili Alatau: terrain, buildings and sky at once.
-const DEFAULT_CAMERA = { zoom: 14.2, pitch: 55, bearing: 160 };
+// From the north of the city looking south over its centre to the Trans-Ili Alatau: terrain,
+// buildings and sky at once (the catalog's `center` is the point looked at, north of the middle).
+const DEFAULT_CAMERA = { zoom: 12.5, pitch: 70, bearing: 180 };
 
 // The first view is painted once its data are in; a slow network shows what it has by then.
 const FIRST_PAINT_WAIT_MS = 8000;
@@ -33,7 +36,7 @@ const exploreMode = {
   name: 'explore',
   enter(app) {
     app.hint(t('explore.hint'));
-    if (!app.side().innerHTML.trim()) {
+    if (!app.side().innerHTML.trim()) {   // V5: setMode empties the panel of the mode before
       app.side().innerHTML = `<div class="card"><h2>${esc(t('explore.title'))}</h2><p>${esc(t('explore.body'))}</p></div>`;
     }
   },
@@ -55,6 +58,9 @@ const MODE_LOADERS = {
   isochrone: () => import('./isochrone.js').then((m) => m.isochroneMode),
   plans: () => import('./plans.js').then((m) => m.plansMode),
   indicators: () => import('./indicators.js').then((m) => m.indicatorsMode),
+  // V5: everyday tools (tools.js), started from the map's toolbar
+  measure: () => import('./tools.js').then((m) => m.measureMode),
+  filter: () => import('./tools.js').then((m) => m.filterMode),
 };
 const MODES = { explore: exploreMode };
 
@@ -90,6 +96,7 @@ const app = {
       cat: app.state.cat,
       plot: app.state.plot,
       plan: app.state.plan,
+      dim: app.state.flat ? '2d' : null,   // V6: the flat map survives a reload
     });
   },
   async setMode(name) {
@@ -103,9 +110,15 @@ const app = {
       next = 'explore';
     }
     const previous = MODES[app.state.mode];
-    if (previous && previous.name !== next) previous.leave?.(app);
+    if (previous && previous.name !== next) {
+      previous.leave?.(app);
+      // V5: nothing of the mode before lingers: its panel, cards and highlight go with it
+      app.side().innerHTML = '';
+      highlight(app.map, null);
+      if (app.state.plot) app.state.plot = null;
+    }
     app.state.mode = next;
-    for (const button of document.querySelectorAll('#modes button')) {
+    for (const button of document.querySelectorAll('#modes button, #map-tools button[data-mode]')) {
       button.classList.toggle('active', button.dataset.mode === next);
     }
     app.map.getCanvas().style.cursor = next === 'explore' ? '' : 'crosshair';
@@ -213,39 +226,9 @@ async function probe(url) {
   }
 }
 
-/** District and polycentre names as markers; both pages are fetched at once, off the map's path. */
-function districtLabels() {
-  const districts = items('districts', { limit: 100 });
-  const polycentres = items('polycentres', { limit: 100 }).catch(() => ({ features: [] }));
-  return async () => {
-    const markers = [];
-    try {
-      const [page, polys] = await Promise.all([districts, polycentres]);
-      const place = (feature, className, text) => {
-        const bounds = new maplibregl.LngLatBounds();
-        const walk = (c) => (typeof c[0] === 'number' ? bounds.extend(c) : c.forEach(walk));
-        if (!feature.geometry) return;
-        walk(feature.geometry.coordinates);
-        const el = document.createElement('div');
-        el.className = className;
-        el.textContent = text;
-        markers.push({ marker: new maplibregl.Marker({ element: el }).setLngLat(bounds.getCenter()), feature, el });
-      };
-      for (const f of page.features ?? []) place(f, 'district-label', localName(f.properties));
-      for (const f of polys.features ?? []) place(f, 'district-label polycentre-label', lang() === 'en' ? f.properties.name : (f.properties.name_ru ?? f.properties.name));
-    } catch (error) {
-      notify(error.message, 'warn', { key: 'labels' });
-    }
-    return markers;
-  };
-}
-
+/** Labels follow their layers and the language (web/src/labels.js: MapLibre symbol layers). */
 function syncLabels() {
-  for (const { marker, feature, el } of app.labels ?? []) {
-    const layer = el.classList.contains('polycentre-label') ? 'polycentres' : 'districts';
-    if (layer === 'districts') el.textContent = localName(feature.properties);
-    if (app.state.visible.has(layer)) marker.addTo(app.map); else marker.remove();
-  }
+  syncLabelLayers(app);
 }
 
 /**
@@ -278,6 +261,7 @@ function firstViewStyle(tilejson, dem) {
       style.layers.push(layer);
     }
   }
+  addLabelsToStyle(style, app.state.visible, location.origin);
   return style;
 }
 
@@ -287,7 +271,7 @@ async function boot() {
   setLang(view.lang ?? (navigator.language?.startsWith('ru') ? 'ru' : 'en'));
   // Catalog, vector tileset and terrain at once (index.html started these requests already);
   // labels come later, off the map's path.
-  const labels = districtLabels();
+  const labels = loadAreaLabels();
   const [catalogProbe, tiles, terrain] = await Promise.all([probe(CATALOG), probe(TILEJSON), probe(TERRAIN_JSON)]);
   if (!catalogProbe.ok) {
     showFatal(t('err.catalog', { error: catalogProbe.error }));
@@ -301,6 +285,7 @@ async function boot() {
   app.state.cat = view.cat ?? null;
   app.state.plan = view.plan ?? null;
   renderPanel(app);
+  showDataBanner(app);
 
   app.status.tiles = tiles;
   app.status.terrain = terrain;
@@ -358,9 +343,10 @@ async function boot() {
   // Wired up as soon as the style is parsed (MapLibre's `load` waits for every tile).
   map.once('style.load', async () => {
     addSelectionLayers(map);
+    // V6: a view saved flat (#dim=2d) opens flat
+    if (view.dim === '2d') await import('./scene.js').then(({ setDimension }) => setDimension(app, '2d'));
     for (const [name, value] of Object.entries(app.state.opacity)) setLayerOpacity(app, name, value);
-    app.labels = await labels();
-    syncLabels();
+    await labels(app);
     app.onLayersChanged = () => { syncLabels(); MODES[app.state.mode].onLayersChanged?.(app); };
     // a shared plan (#plan=ID) opens in the Plans panel
     await app.setMode(view.mode ?? (view.plan ? 'plans' : 'explore'));
@@ -389,6 +375,7 @@ async function boot() {
     if (!code) return;
     setLang(code);
     renderPanel(app);
+    showDataBanner(app);
     syncLabels();
     app.saveView();
     MODES[app.state.mode].enter?.(app);
@@ -401,6 +388,18 @@ async function boot() {
     .then(({ downloadScene }) => downloadScene(app, sceneButton))
     .catch((error) => notify(t('err.network', { error: error.message }), 'error', { key: 'scene' }));
   setupSearch(app);
+  // exports (view as PNG/PDF, dashboard, tables, plot report): a small module, loaded beside the map
+  import('./export.js').then((m) => m.setupExports(app)).catch((error) => notify(error.message, 'warn', { key: 'export' }));
+  // V5: the map's toolbar: 2D/3D (scene.js) and the tools, which are modes
+  document.getElementById('map-tools').onclick = (event) => {
+    const button = event.target.closest('button');
+    if (!button) return;
+    if (button.dataset.mode) app.setMode(app.state.mode === button.dataset.mode ? 'explore' : button.dataset.mode);
+    if (button.dataset.dim) {
+      import('./scene.js').then(({ setDimension }) => setDimension(app, button.dataset.dim))
+        .catch((error) => notify(t('err.network', { error: error.message }), 'error', { key: 'scene' }));
+    }
+  };
 }
 
 boot().catch((error) => showFatal(error.message));

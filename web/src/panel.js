@@ -1,7 +1,8 @@
 // The layer panel: groups from the catalog (their order, titles and whether they start closed),
 // each layer with its title in the current language, a toggle, opacity and its legend.
-import { t, layerTitle, groupTitle } from './i18n.js';
+import { t, layerTitle, groupTitle, lang, formatNumber } from './i18n.js';
 import { esc, cssColour } from './notice.js';
+import { layerLegend, setColourBy, colourExpression } from './style.js';
 
 const OPACITY_PROPERTY = {
   fill: 'fill-opacity', line: 'line-opacity', circle: 'circle-opacity',
@@ -46,10 +47,83 @@ function swatchClass(entry) {
   return 'swatch';
 }
 
+// V1: legends (classes, value labels per language, choropleth selector) come from style.js
 function legendHtml(entry) {
-  if (entry.legend.length <= 1) return '';
-  const rows = entry.legend.map((item) => `<span class="${swatchClass(entry)}" style="background:${esc(cssColour(item.color))}"></span><span>${esc(item.label)}</span>`);
-  return `<div class="legend" data-legend="${esc(entry.name)}">${rows.join('')}</div>`;
+  return layerLegend(entry, { lang: lang(), fmt: formatNumber, t });
+}
+
+// -- V5/V6: buildings coloured by use, height, year built or seismic status --------------------
+// The schemes and their colours come from the catalog (layers/buildings.yml `style.schemes`,
+// served in /viewer/layers.json); `style.by` (seismic status) is the layer's own legend.
+const BUILDINGS = 'buildings';
+
+/** What a scheme colours by: the extrusion's height (levels x 3.2 m where it is unknown, as
+ * drawn) for the height property, else the property itself. */
+function schemeValue(entry, by) {
+  const height = entry.style.height ?? 'height_m';
+  if (by === height) return ['coalesce', ['get', height], ['*', ['coalesce', ['get', 'levels'], 2], 3.2]];
+  return ['get', by];
+}
+
+/** The MapLibre colour of the buildings for one scheme (the catalog's `by` is the default). */
+export function buildingColour(entry, by) {
+  const scheme = entry.schemes?.[by];
+  if (!scheme) return colourExpression(entry);
+  if (scheme.values) {
+    return ['match', ['to-string', ['get', by]], ...scheme.values.flatMap((v) => [v.value, v.color]), scheme.nodata];
+  }
+  const value = schemeValue(entry, by);
+  const steps = [scheme.colors[0]];
+  scheme.edges.forEach((edge, i) => steps.push(edge, scheme.colors[i + 1]));
+  return ['case', ['==', ['typeof', value], 'number'], ['step', value, ...steps], scheme.nodata];
+}
+
+function buildingLegend(entry, by) {
+  const scheme = entry.schemes?.[by];
+  if (!scheme) return legendHtml(entry);
+  const here = lang();
+  const row = (colour, label) => `<span class="swatch" data-colour="${esc(colour)}" style="background:${esc(colour)}"></span><span>${esc(label)}</span>`;
+  let rows;
+  if (scheme.values) {
+    rows = scheme.values.map((v) => row(v.color, v.labels?.[here] ?? v.value));
+  } else {
+    const f = (v) => (scheme.year ? String(v) : formatNumber(v, 0));
+    const unit = scheme.units?.[here] ? ` ${scheme.units[here]}` : '';
+    rows = scheme.colors.map((colour, i) => {
+      const from = scheme.edges[i - 1];
+      const to = scheme.edges[i];
+      const text = from == null ? `< ${f(to)}${unit}` : to == null ? `≥ ${f(from)}${unit}` : `${f(from)}–${f(to)}${unit}`;
+      return row(colour, text);
+    });
+  }
+  rows.push(row(scheme.nodata, t('bcol.nodata')));
+  return `<div class="legend" data-legend="${esc(entry.name)}" data-by="${esc(by)}">${rows.join('')}</div>`;
+}
+
+function schemeTitle(entry, name) {
+  const here = lang();
+  const prop = (entry.properties ?? []).find((p) => p.name === name);
+  return entry.schemes?.[name]?.titles?.[here] ?? prop?.titles?.[here] ?? prop?.title ?? name;
+}
+
+function buildingColourHtml(app, entry) {
+  const by = app.state.buildingColour ?? entry.style.by;
+  const options = [entry.style.by, ...Object.keys(entry.schemes ?? {})].filter((v, i, all) => v && all.indexOf(v) === i);
+  return `<label class="legend-by"><span class="muted">${esc(t('bcol.label'))}</span>
+    <select data-building-colour aria-label="${esc(t('bcol.label'))}">${options.map((o) => `<option value="${esc(o)}" ${o === by ? 'selected' : ''}>${esc(schemeTitle(entry, o))}</option>`).join('')}</select></label>
+    ${buildingLegend(entry, by)}`;
+}
+
+/** Colour the 3D buildings by another property; the legend follows. */
+export function colourBuildings(app, by) {
+  const entry = app.entries.get(BUILDINGS);
+  if (!entry) return;
+  app.state.buildingColour = by;
+  for (const id of styleLayerIds(app.map, BUILDINGS)) {
+    if (app.map.getLayer(id)?.type === 'fill-extrusion') app.map.setPaintProperty(id, 'fill-extrusion-color', buildingColour(entry, by));
+  }
+  const box = document.querySelector(`.layer[data-layer="${BUILDINGS}"] .legend`);
+  if (box) box.outerHTML = buildingLegend(entry, by);
 }
 
 function defaultOpacity(entry) {
@@ -85,7 +159,7 @@ export function renderPanel(app) {
           <input type="range" min="0" max="1" step="0.05" value="${esc(Number(opacity))}" data-layer-opacity="${esc(entry.name)}" aria-label="${esc(t('panel.opacity'))}">
         </div>
         ${entry.minzoom > 10 ? `<div class="zoomhint">${esc(t('panel.zoomin', { z: entry.minzoom }))}</div>` : ''}
-        ${legendHtml(entry)}
+        ${entry.name === BUILDINGS ? buildingColourHtml(app, entry) : legendHtml(entry)}
         </div>`;
       details.append(div);
     }
@@ -94,6 +168,9 @@ export function renderPanel(app) {
   root.onchange = (event) => {
     const name = event.target.dataset.layerToggle;
     if (name) setLayerVisible(app, name, event.target.checked);
+    if (event.target.dataset.buildingColour !== undefined) colourBuildings(app, event.target.value);
+    const chosen = event.target.dataset.legendBy;
+    if (chosen && setColourBy(app.map, app.entries.get(chosen), event.target.value)) renderPanel(app);
   };
   root.oninput = (event) => {
     const name = event.target.dataset.layerOpacity;

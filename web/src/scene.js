@@ -86,3 +86,51 @@ export async function downloadScene(app, button) {
     button.disabled = false;
   }
 }
+
+// -- 2D / 3D ------------------------------------------------------------------------------------
+
+// The 3D view's camera when coming back from 2D: looking south over the city to the mountains.
+const THREE_D = { pitch: 60, bearing: 180 };
+const saved = { terrain: null, heights: new Map() };
+
+function extrusionLayers(map) {
+  return (map.getStyle()?.layers ?? []).filter((l) => l.type === 'fill-extrusion' && l.metadata?.twinLayer);
+}
+
+/**
+ * The flat map (no terrain, north up, no tilt, buildings as footprints) or the 3D view (terrain,
+ * buildings by height, tilted toward the mountains). The buttons show which one is on.
+ */
+export function setDimension(app, dim) {
+  const map = app.map;
+  const flat = dim === '2d';
+  if (flat === Boolean(app.state.flat)) return;
+  app.state.flat = flat;
+  if (flat) {
+    saved.terrain = map.getTerrain() ?? saved.terrain;
+    map.setTerrain(null);
+    for (const layer of extrusionLayers(map)) {
+      saved.heights.set(layer.id, map.getPaintProperty(layer.id, 'fill-extrusion-height'));
+      map.setPaintProperty(layer.id, 'fill-extrusion-height', 0);
+    }
+    map.dragRotate.disable();
+    map.touchZoomRotate.disableRotation();
+    map.jumpTo({ pitch: 0, bearing: 0 });
+    map.setMaxPitch(0);
+  } else {
+    map.setMaxPitch(80);
+    map.dragRotate.enable();
+    map.touchZoomRotate.enableRotation();
+    if (saved.terrain) map.setTerrain(saved.terrain);
+    for (const layer of extrusionLayers(map)) {
+      if (saved.heights.has(layer.id)) map.setPaintProperty(layer.id, 'fill-extrusion-height', saved.heights.get(layer.id));
+    }
+    map.jumpTo(THREE_D);
+  }
+  for (const button of document.querySelectorAll('#map-tools [data-dim]')) {
+    const on = button.dataset.dim === (flat ? '2d' : '3d');
+    button.classList.toggle('active', on);
+    button.setAttribute('aria-pressed', String(on));
+  }
+  app.saveView();
+}

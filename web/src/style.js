@@ -21,18 +21,140 @@ export function sourceFor(entry, origin) {
 // Draw order: areas under lines under 3D buildings under points; overlays on top.
 const ORDER = { fill: 0, line: 1, extrusion: 2, circle: 3 };
 
-/** A MapLibre colour expression for the `by` property with the layer's palette. */
+/** The property a layer is coloured by now: a choropleth's chosen indicator, else `style.by`. */
+export function colourBy(entry) {
+  return entry.colourBy && entry.classes?.[entry.colourBy] ? entry.colourBy : entry.style.by;
+}
+
+/** Classes as a MapLibre `step` over `prop`: below the first edge the first colour, and so on;
+ * features without a value take `nodata`. */
+export function stepExpression(prop, edges, colours, nodata) {
+  const steps = [colours[0]];
+  edges.forEach((edge, i) => steps.push(edge, colours[i + 1]));
+  return ['case', ['==', ['typeof', ['get', prop]], 'number'], ['step', ['get', prop], ...steps], nodata];
+}
+
+/**
+ * A MapLibre colour expression for the layer: a choropleth's classes (`style.classes`) for the
+ * chosen property, else the palette of the `by` property's values; no value draws the base
+ * colour (named in the legend when `style.nodata` is set).
+ */
 export function colourExpression(entry) {
   const style = entry.style;
-  const base = style.color ?? '#888888';
-  if (!style.by || !entry.legend?.length) return base;
+  const base = style.nodata ?? style.color ?? '#888888';
+  const by = colourBy(entry);
+  const classes = entry.classes?.[by];
+  if (classes) return stepExpression(by, classes.edges, classes.colors, base);
+  if (!by || !entry.legend?.length) return style.color ?? base;
   const pairs = [];
   for (const item of entry.legend) {
     if (item.value === null) continue;
     pairs.push(item.value, item.color);
   }
   if (!pairs.length) return base;
-  return ['match', ['to-string', ['get', style.by]], ...pairs, base];
+  return ['match', ['to-string', ['get', by]], ...pairs, base];
+}
+
+// The classes of the maps where the catalog is not at hand (the dashboard's bars, charts.js),
+// the same as layers/fifteen_cells.yml `style.minutes` and the share classes (`style.classes`
+// share_all_six with `style.ramp`, ColorBrewer YlGnBu) of district_indicators.yml: colour-blind
+// safe, each step told apart (tests/test_viewer_tools.py compares them with the catalog).
+export const MINUTES = { edges: [5, 10, 15, 20, 30], colors: ['#fde725', '#5ec962', '#21918c', '#3b528b', '#440154'], beyond: '#bdbdbd' };
+export const SHARE_CLASSES = { edges: [0.2, 0.4, 0.6, 0.8], colors: ['#ffffcc', '#a1dab4', '#41b6c4', '#2c7fb8', '#253494'], nodata: '#bdbdbd' };
+
+/** The colour of a value in classes ({edges, colors, nodata}): below the first edge the first
+ * colour, and so on, as MapLibre's `step` draws it; no value is the no-data grey. */
+export function classColour(value, classes) {
+  if (value == null || !Number.isFinite(value)) return classes.nodata ?? classes.beyond;
+  const i = classes.edges.findIndex((edge) => value < edge);
+  return classes.colors[i === -1 ? classes.edges.length : i];
+}
+
+/** Minutes classes of the 15-minute map (`style.minutes` of fifteen_cells): [{from, to, color}]
+ * and the grey of "no data / beyond the last edge". */
+export function minuteClasses(entry) {
+  const m = entry?.style?.minutes ?? MINUTES;
+  const classes = m.colors.map((color, i) => ({ from: i ? m.edges[i - 1] : 0, to: m.edges[i], color }));
+  return { classes, beyond: m.beyond, last: m.edges[m.edges.length - 1] };
+}
+
+/** Walking minutes to `cat`, in classes; no value (nothing within the last edge) is grey. */
+export function minutesExpression(entry, cat) {
+  const { classes, beyond, last } = minuteClasses(entry);
+  const prop = `min_${cat}`;
+  const steps = [classes[0].color];
+  classes.slice(1).forEach((c) => steps.push(c.from, c.color));
+  steps.push(last, beyond);
+  return ['case', ['==', ['typeof', ['get', prop]], 'number'], ['step', ['get', prop], ...steps], beyond];
+}
+
+/**
+ * A legend row per class or value, in the current language: `swatch` is the CSS class of the
+ * swatch, `fmt` formats a number. Each row carries its colour in `data-colour` so a test can
+ * compare what is drawn with the style.
+ */
+function legendRow(swatch, colour, label) {
+  const safe = /^#[0-9a-f]{3,8}$/i.test(colour ?? '') ? colour : '#888888';
+  return `<span class="${swatch}" data-colour="${safe}" style="background:${safe}"></span><span>${escapeHtml(label)}</span>`;
+}
+
+function escapeHtml(text) {
+  return String(text ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
+}
+
+function classLabel(from, to, fmt, unit) {
+  if (from == null) return `< ${fmt(to)}${unit}`;
+  if (to == null) return `≥ ${fmt(from)}${unit}`;
+  return `${fmt(from)}–${fmt(to)}${unit}`;
+}
+
+/** The legend of a choropleth: the selector of what it colours by, then its classes. */
+function classesLegend(entry, swatch, { lang, fmt, t }) {
+  const by = colourBy(entry);
+  const classes = entry.classes[by];
+  const share = (entry.properties ?? []).find((p) => p.name === by)?.unit === 'share';
+  const f = share ? (v) => fmt(v * 100, 0) : (v) => fmt(v, 1);
+  const unit = share ? ' %' : '';
+  const propTitle = (name) => {
+    const p = (entry.properties ?? []).find((q) => q.name === name);
+    return p?.titles?.[lang] ?? p?.title ?? entry.classes[name].title ?? name;
+  };
+  const options = Object.keys(entry.classes).map((name) => `<option value="${escapeHtml(name)}" ${name === by ? 'selected' : ''}>${escapeHtml(propTitle(name))}</option>`).join('');
+  const rows = classes.colors.map((colour, i) => legendRow(swatch, colour, classLabel(i ? classes.edges[i - 1] : null, classes.edges[i] ?? null, f, unit)));
+  rows.push(legendRow(swatch, entry.style.nodata ?? entry.style.color ?? '#888888', t('legend.nodata')));
+  return `<label class="legend-by"><span class="muted">${escapeHtml(t('legend.colourby'))}</span>
+    <select data-legend-by="${escapeHtml(entry.name)}">${options}</select></label>
+    <div class="legend" data-legend="${escapeHtml(entry.name)}" data-by="${escapeHtml(by)}">${rows.join('')}</div>`;
+}
+
+/** A layer's legend for the panel ('' when one swatch says it all). */
+export function layerLegend(entry, { lang = 'en', fmt = (v) => String(v), t = (k) => k } = {}) {
+  const swatch = entry.kind === 'line' ? 'swatch line' : entry.kind === 'circle' ? 'swatch circle' : 'swatch';
+  if (entry.classes && Object.keys(entry.classes).length) return classesLegend(entry, swatch, { lang, fmt, t });
+  if ((entry.legend?.length ?? 0) <= 1) return '';
+  const rows = entry.legend.map((item) => legendRow(swatch, item.color, item.labels?.[lang] ?? (item.nodata ? t('legend.nodata') : item.label)));
+  return `<div class="legend" data-legend="${escapeHtml(entry.name)}">${rows.join('')}</div>`;
+}
+
+/** Show a choropleth by another of its properties: the map's colour and the legend follow. */
+export function setColourBy(map, entry, prop) {
+  if (!entry.classes?.[prop]) return false;
+  entry.colourBy = prop;
+  const colour = colourExpression(entry);
+  for (const layer of map.getStyle()?.layers ?? []) {
+    if (layer.metadata?.twinLayer !== entry.name) continue;
+    if (layer.type === 'fill') map.setPaintProperty(layer.id, 'fill-color', colour);
+  }
+  return true;
+}
+
+/** Points shown from a zoom that depends on a property (`style.zooms`: amenities' kinds), so
+ * the city's view is not buried in dots; null when every feature shows from the layer's minzoom. */
+export function zoomFilter(entry) {
+  const z = entry.style?.zooms;
+  if (!z?.by || !z.values) return null;
+  const pairs = Object.entries(z.values).flatMap(([value, zoom]) => [value, Number(zoom)]);
+  return ['>=', ['zoom'], ['match', ['to-string', ['get', z.by]], ...pairs, Number(z.default ?? 0)]];
 }
 
 function darker(hex, factor = 0.65) {
@@ -88,9 +210,10 @@ export function styleLayersFor(entry) {
       if (entry.name === 'polycentres') layers[0].paint['line-dasharray'] = [2, 1];
       return layers;
     }
-    case 'circle':
+    case 'circle': {
+      const filter = zoomFilter(entry);
       return [{
-        ...base, id: `${entry.name}-circle`, type: 'circle', layout: { visibility },
+        ...base, id: `${entry.name}-circle`, type: 'circle', layout: { visibility }, ...(filter ? { filter } : {}),
         paint: {
           'circle-color': colour,
           'circle-radius': ['interpolate', ['linear'], ['zoom'], 11, 2.5, 16, 7],
@@ -98,6 +221,7 @@ export function styleLayersFor(entry) {
           'circle-opacity': opacity ?? 0.95, 'circle-stroke-opacity': opacity ?? 0.95,
         },
       }];
+    }
     default: {
       const outline = entry.style.outline ?? darker(entry.style.color);
       return [

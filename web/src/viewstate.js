@@ -1,5 +1,5 @@
-// The view in the URL (#map=zoom/lat/lon/bearing/pitch&layers=a,b&mode=…&lang=…&plan=ID), for
-// sharing: #plan=ID alone opens that plan in the Plans panel.
+// The view in the URL (#map=zoom/lat/lon/bearing/pitch&layers=a,b&mode=…&lang=…&plan=ID&dim=2d),
+// for sharing: #plan=ID alone opens that plan in the Plans panel; dim=2d is the flat map.
 
 export function readView() {
   const params = new URLSearchParams(location.hash.replace(/^#/, ''));
@@ -13,7 +13,7 @@ export function readView() {
   }
   const layers = (params.get('layers') ?? '').split(',').filter(Boolean);
   if (layers.length) view.layers = layers;
-  for (const key of ['mode', 'lang', 'cat', 'plot', 'plan']) if (params.get(key)) view[key] = params.get(key);
+  for (const key of ['mode', 'lang', 'cat', 'plot', 'plan', 'dim']) if (params.get(key)) view[key] = params.get(key);
   return view;
 }
 
@@ -30,7 +30,7 @@ export function writeView(view) {
         Math.round(bearing), Math.round(pitch)].join('/'));
     }
     if (view.layers) params.set('layers', view.layers.join(','));
-    for (const key of ['mode', 'lang', 'cat', 'plot', 'plan']) if (view[key]) params.set(key, view[key]);
+    for (const key of ['mode', 'lang', 'cat', 'plot', 'plan', 'dim']) if (view[key]) params.set(key, view[key]);
     const hash = `#${params.toString().replace(/%2F/g, '/').replace(/%2C/g, ',')}`;
     if (hash !== location.hash) history.replaceState(null, '', hash);
   }, 250);
