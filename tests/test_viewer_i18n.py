@@ -216,6 +216,9 @@ def test_a_page_in_russian_or_kazakh_shows_no_english_word(
     texts["dashboard"] = browser.eval("return document.getElementById('dashboard-body').innerText")
     browser.call("screenshot", path=str(ARTIFACTS / f"i18n-{language}-dashboard.png"))
     assert not browser.eval("return document.querySelector('#dashboard-body .error-text')")
+    # the districts read in the page's language (the districts layer's own names), not English
+    local = {"ru": "Алмалинский", "kk": "Алмалы ауданы"}[language]
+    assert local in texts["dashboard"] and "Almaly" not in texts["dashboard"]
 
     # Left as written on purpose: the programme's source citations (they quote the document,
     # layers/_targets.yml `source`) and the map's attribution (the data's licence line).

@@ -730,6 +730,18 @@ export function localName(props) {
   return props[`name_${current}`] ?? props.name_en ?? props.name ?? '';
 }
 
+let DISTRICTS = {};
+/** The districts' own names (districts layer: name_en, name_ru, name_kk), so rows keyed by the
+ * English name (GET /indicators) read in the page's language. */
+export function setDistrictNames(features) {
+  DISTRICTS = Object.fromEntries((features ?? []).map((f) => [f.properties.name_en, f.properties]));
+}
+export function districtNamesLoaded() { return Object.keys(DISTRICTS).length > 0; }
+export function districtName(english) {
+  const props = DISTRICTS[english];
+  return props ? localName(props) : english;
+}
+
 /** The locale numbers and dates are written in (en-GB: 1,234.5; ru/kk: 1 234,5). */
 // Kazakh writes numbers like Russian (1 234,5); Chromium's kk-KZ numbers come out as English
 // (12,345.6), so numbers take ru-KZ, dates kk-KZ (month names in Kazakh).

@@ -1,6 +1,6 @@
 // Indicators: the programme's targets beside the twin's figures, per district and for the city.
-import { getJSON } from './api.js';
-import { t, formatNumber, category, setWords, word } from './i18n.js';
+import { getJSON, items } from './api.js';
+import { t, formatNumber, category, setWords, word, districtName, districtNamesLoaded, setDistrictNames } from './i18n.js';
 import { esc } from './notice.js';
 import { hbars, shareColour } from './charts.js';
 import { CATEGORIES } from './fifteen.js';
@@ -29,7 +29,8 @@ function wearNetworks(programme) {
 }
 
 function name(row) {
-  return row.district ?? (row.polycentre != null ? word(row.polycentre) : null) ?? row.name ?? '?';
+  if (row.district != null) return districtName(row.district);
+  return (row.polycentre != null ? word(row.polycentre) : null) ?? row.name ?? '?';
 }
 
 /** The green norm and targets as chart ticks and as a sentence. */
@@ -89,7 +90,7 @@ export function kpis(city, programme) {
       target: t('dash.houses.target') },
     { id: 'wear', label: t('dash.wear', { year: wearYear }), value: c.wear_water_pct, unit: t('dash.wear.unit'),
       target: t('dash.wear.target', { year: wearYear, list: wearNetworks(programme).map((net) => `${t(`net.${net}`)} ${raw(wear(net).value)}%`).join(' · ') }),
-      chart: hbars(wearRows, { max: 100, unit: '%', width: 240, labelWidth: 60, format: f1 }) },
+      chart: hbars(wearRows, { max: 100, unit: '%', width: 260, labelWidth: 90, format: f1 }) },
   ];
 }
 
@@ -182,6 +183,11 @@ export const indicatorsMode = {
         return;
       }
       setWords(app.catalog);
+      if (!districtNamesLoaded()) {
+        const names = await items('districts', { properties: 'name_en,name_ru,name_kk', skipGeometry: 'true', limit: '100' });
+        setDistrictNames(names.features);
+        if (app.state.mode !== 'indicators') return;
+      }
       body.innerHTML = dashboardHtml(data, app.catalog.targets);
       body.insertAdjacentHTML('afterbegin', dataHtml(app.catalog));
       await appendMobility(app, body);

@@ -2,7 +2,7 @@
 // gathering points per district beside the programme's targets (GET /indicators/mobility-safety
 // gives the values; the catalog, /viewer/layers.json `targets.mobility`, their years).
 import { getJSON } from './api.js';
-import { formatNumber, t } from './i18n.js';
+import { districtName, formatNumber, t } from './i18n.js';
 import { esc } from './notice.js';
 import { hbars, shareColour } from './charts.js';
 import { table, raw } from './indicators.js';
@@ -47,13 +47,13 @@ export function mobilityHtml(data, programme) {
   const litTarget = { value: pct(tg.lit_share_2025), label: String(year('lit_share_2025')) };
   const camTargets = [{ value: tg.camera_density_km2_2025, label: String(year('camera_density_km2_2025')) },
     { value: tg.camera_density_km2_2030, label: String(year('camera_density_km2_2030')), colour: '#0a7f8c' }];
-  const lit = hbars(districts.map((d) => ({ label: d.district, value: pct(d.share_lit), colour: shareColour(d.share_lit),
+  const lit = hbars(districts.map((d) => ({ label: districtName(d.district), value: pct(d.share_lit), colour: shareColour(d.share_lit),
     targets: [litTarget] })), { max: 100, unit: '%', width: 500, labelWidth: 130, format: f0 });
-  const cams = hbars(districts.map((d) => ({ label: d.district, value: d.camera_density_km2,
+  const cams = hbars(districts.map((d) => ({ label: districtName(d.district), value: d.camera_density_km2,
     colour: (d.camera_density_km2 ?? 0) >= tg.camera_density_km2_2025 ? '#00b894' : '#e17055',
     targets: camTargets })),
   { max: Math.max(110, ...districts.map((d) => (d.camera_density_km2 ?? 0) * 1.05)), unit: t('unit.perkm2'), width: 500, labelWidth: 130, format: f1 });
-  const unlit = (data.unlit_streets ?? []).slice(0, 15).map((u) => `<li>${esc(u.name)} (${esc(u.district)}): ${esc(f0(u.unlit_m))} ${esc(t('unit.m'))}</li>`).join('');
+  const unlit = (data.unlit_streets ?? []).slice(0, 15).map((u) => `<li>${esc(u.name)} (${esc(districtName(u.district))}): ${esc(f0(u.unlit_m))} ${esc(t('unit.m'))}</li>`).join('');
   const litText = t('mob.lit.by', { v: raw(litTarget.value), year: litTarget.label });
   const camText = camTargets.map((tick) => `${raw(tick.value)} (${tick.label})`).join(' · ');
   return `
