@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -65,6 +66,13 @@ def run_twin(
             f"twin {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
         )
     return result
+
+
+def new_user(role: str, layers: str = "") -> tuple[str, str]:
+    """A user made as an admin makes one (`twin users add`): its name and the key it prints."""
+    name = f"{role}-{uuid.uuid4().hex[:6]}"
+    args = ["users", "add", name, "--role", role] + (["--layers", layers] if layers else [])
+    return name, run_twin(*args).stdout.strip().splitlines()[-1]
 
 
 @pytest.fixture(scope="session")

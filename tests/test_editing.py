@@ -8,7 +8,7 @@ import uuid
 import httpx
 import pytest
 
-from conftest import run_twin
+from conftest import new_user, run_twin
 
 GEOJSON = {"Content-Type": "application/geo+json"}
 
@@ -35,9 +35,8 @@ def plot(number: str | None = None, land_use: str = "residential", **properties)
 
 
 def add_user(role: str, layers: str = "") -> str:
-    name = f"{role}-{uuid.uuid4().hex[:6]}"
-    args = ["users", "add", name, "--role", role] + (["--layers", layers] if layers else [])
-    return run_twin(*args).stdout.strip().splitlines()[-1]
+    """The key of a new user (conftest.new_user)."""
+    return new_user(role, layers)[1]
 
 
 @pytest.fixture(scope="module")

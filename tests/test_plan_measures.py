@@ -17,6 +17,7 @@ import shapely
 from twin.analysis.city import CityModel, load_city
 from twin.analysis.network import WalkingNetwork, to_lonlat
 from twin.plans import measures
+from twin.plans.evaluate import places_frame
 from twin.plans.measures import PlanContext
 
 
@@ -28,29 +29,11 @@ class Demo:
     places: pd.DataFrame
 
 
-def places_of(city: CityModel) -> pd.DataFrame:
-    """The plots as a plan's places (what the engine hands the measures)."""
-    p = city.plot_places
-    return pd.DataFrame(
-        {
-            "lon": city.plots["lon"].to_numpy(float),
-            "lat": city.plots["lat"].to_numpy(float),
-            "x": p.x,
-            "y": p.y,
-            "node": p.node,
-            "snap_m": p.snap_m,
-            "residents": city.plots["residents"].to_numpy(np.int64),
-            "district": city.plots["district"].to_numpy(object),
-            "polycentre": city.plots["polycentre"].to_numpy(object),
-        }
-    )
-
-
 @pytest.fixture(scope="module")
 def demo(demo_city: str) -> Iterator[Demo]:
     with psycopg.connect(demo_city, autocommit=True) as conn:
         city = load_city(conn)
-        yield Demo(conn, city, measures.plan_context(conn, city), places_of(city))
+        yield Demo(conn, city, measures.plan_context(conn, city), places_frame(city))
 
 
 def edited(

@@ -11,7 +11,6 @@ all survives a restart. Real PostGIS, real servers, no mocks.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 
 import h3
@@ -21,31 +20,25 @@ import morecantile
 import psycopg
 import pytest
 
-from conftest import Server, run_twin
+from conftest import Server, new_user
 
 pytestmark = pytest.mark.timeout(900)
 DELAY_S = 1.0
 
 
-def add_user(role: str, layers: str = "") -> tuple[str, str]:
-    name = f"{role}-{uuid.uuid4().hex[:6]}"
-    args = ["users", "add", name, "--role", role] + (["--layers", layers] if layers else [])
-    return name, run_twin(*args).stdout.strip().splitlines()[-1]
-
-
 @pytest.fixture(scope="module")
 def planner(analysed_city: str) -> tuple[str, str]:
-    return add_user("editor", "plots")
+    return new_user("editor", "plots")
 
 
 @pytest.fixture(scope="module")
 def colleague(analysed_city: str) -> tuple[str, str]:
-    return add_user("editor", "plots")
+    return new_user("editor", "plots")
 
 
 @pytest.fixture(scope="module")
 def admin(analysed_city: str) -> tuple[str, str]:
-    return add_user("admin")
+    return new_user("admin")
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ API stored equals an independent recomputation of the whole city with the edits 
 from __future__ import annotations
 
 import io
-import uuid
 from collections.abc import Iterator
 
 import httpx
@@ -19,25 +18,19 @@ import pytest
 import shapely
 from shapely.geometry import box, mapping, shape
 
-from conftest import Server, run_twin
+from conftest import Server, new_user
 
 pytestmark = pytest.mark.timeout(900)
 
 
-def add_user(role: str, layers: str = "") -> tuple[str, str]:
-    name = f"{role}-{uuid.uuid4().hex[:6]}"
-    args = ["users", "add", name, "--role", role] + (["--layers", layers] if layers else [])
-    return name, run_twin(*args).stdout.strip().splitlines()[-1]
-
-
 @pytest.fixture(scope="module")
 def planner(analysed_city: str) -> tuple[str, str]:
-    return add_user("editor", "plots")
+    return new_user("editor", "plots")
 
 
 @pytest.fixture(scope="module")
 def colleague(analysed_city: str) -> tuple[str, str]:
-    return add_user("editor", "plots")
+    return new_user("editor", "plots")
 
 
 @pytest.fixture(scope="module")

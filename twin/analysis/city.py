@@ -23,6 +23,15 @@ from twin.sqlfiles import query
 LOG = logging.getLogger("twin.analysis.city")
 
 CATEGORIES = ("education", "healthcare", "commerce", "culture_sport", "parks", "transit")
+# the kind a new amenity of a category is when nobody says (what-if scenarios, plans)
+DEFAULT_KIND = {
+    "education": "school",
+    "healthcare": "clinic",
+    "commerce": "shop",
+    "culture_sport": "sport",
+    "parks": "park_entrance",
+    "transit": "transit_stop",
+}
 H3_RESOLUTION = 9
 PARK_ENTRANCE_SPACING_M = 50.0  # candidate entrances every 50 m along a park's edge
 PARK_ENTRANCE_REACH_M = 60.0  # an edge point farther than this from any street is no gate

@@ -15,21 +15,19 @@ import shapely
 from shapely.geometry import mapping, shape
 
 from twin.analysis import AnalysisInputError
-from twin.analysis.city import CATEGORIES, CityModel, cell_polygons, park_entrances
+from twin.analysis.city import (
+    CATEGORIES,
+    DEFAULT_KIND,
+    CityModel,
+    cell_polygons,
+    park_entrances,
+)
 from twin.analysis.fifteen import node_access
 from twin.analysis.indicators import access_summaries, fifteen_tables, refresh_tables
 from twin.analysis.network import to_utm
 from twin.analysis.reports import baseline
 from twin.catalog import CITY_BBOX, get_layer
 
-DEFAULT_KIND = {
-    "education": "school",
-    "healthcare": "clinic",
-    "commerce": "shop",
-    "culture_sport": "sport",
-    "parks": "park_entrance",
-    "transit": "transit_stop",
-}
 MAX_CHANGED_CELLS = 5000
 TARGET_KEYS = {"green_norm_m2", "green_target_2025_m2", "green_target_2030_m2"}
 

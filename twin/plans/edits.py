@@ -20,7 +20,7 @@ from scipy.spatial import cKDTree
 from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 
-from twin.analysis.city import CATEGORIES, CityModel
+from twin.analysis.city import CATEGORIES, DEFAULT_KIND, CityModel
 from twin.analysis.network import to_utm
 from twin.catalog import get_layer
 from twin.errors import InvalidParameter
@@ -40,14 +40,6 @@ RESIDENTIAL_SHARE = {"residential": 1.0, "mixed": 0.5}
 # Persons per dwelling: derived, not given by the programme. Renovation built 27,451 flats with
 # 1.8 million m2 (S2 l.644-650): 65.6 m2 a flat; at 30 m2 a person (S2 l.632) that is 2.2.
 PERSONS_PER_DWELLING = 2.2
-DEFAULT_AMENITY_KIND = {
-    "education": "school",
-    "healthcare": "clinic",
-    "commerce": "shop",
-    "culture_sport": "sport",
-    "parks": "park_entrance",
-    "transit": "transit_stop",
-}
 KINDS = (
     "amenity.add",
     "amenity.remove",
@@ -274,7 +266,7 @@ def _check(edit: Edit, city: CityModel, stored: pd.DataFrame) -> None:
         if category not in CATEGORIES:
             raise edit.fail(f"unknown category {category!r}; use one of {', '.join(CATEGORIES)}")
         kinds = list(get_layer("amenities").properties["kind"].enum or ())
-        p["kind"] = _enum(edit, "kind", kinds, DEFAULT_AMENITY_KIND[category])
+        p["kind"] = _enum(edit, "kind", kinds, DEFAULT_KIND[category])
         p["name"] = p.get("name") or f"new {p['kind']}"
         if p.get("capacity") is not None:
             p["capacity"] = _integer(edit, "capacity", low=0)

@@ -207,20 +207,7 @@ def document(plan: dict[str, Any], base_url: str, current_base: str | None) -> d
             "tiles": f"{base_url}{TILE_TEMPLATE}?plan={pid}",
         }
     doc = {
-        "id": pid,
-        "title": plan["title"],
-        "description": plan["description"],
-        "author": plan["author"],
-        "private": plan["private"],
-        "created": _time(plan["created"]),
-        "updated": _time(plan["updated"]),
-        "version": plan["version"],
-        "base_version": plan["base_version"],
-        "stale": current_base is not None
-        and plan["base_version"] is not None
-        and plan["base_version"] != current_base,
-        "status": plan["status"],
-        "mode": plan["mode"],
+        **_heading(plan, current_base),
         "edits": plan["edits"],
         "evaluation": shown,
         "evaluated_at": _time(plan.get("evaluated_at")),
@@ -253,7 +240,8 @@ def document(plan: dict[str, Any], base_url: str, current_base: str | None) -> d
     return doc
 
 
-def _summary(plan: dict[str, Any], base_url: str, current_base: str | None) -> dict[str, Any]:
+def _heading(plan: dict[str, Any], current_base: str | None) -> dict[str, Any]:
+    """What a plan is, the same in the list and in its document: who, when, on which data."""
     return {
         "id": plan["id"],
         "title": plan["title"],
@@ -269,6 +257,12 @@ def _summary(plan: dict[str, Any], base_url: str, current_base: str | None) -> d
         and plan["base_version"] != current_base,
         "status": plan["status"],
         "mode": plan["mode"],
+    }
+
+
+def _summary(plan: dict[str, Any], base_url: str, current_base: str | None) -> dict[str, Any]:
+    return {
+        **_heading(plan, current_base),
         "edit_count": plan.get("edit_count") or 0,
         "links": [{"rel": "self", "type": JSON, "href": f"{base_url}/plans/{plan['id']}"}],
     }
