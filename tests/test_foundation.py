@@ -42,6 +42,25 @@ def test_migrate_twice_changes_nothing(database_url):
     assert before == after and before[0] >= 1 + len(LAYERS)
 
 
+def test_a_database_made_before_a_new_value_takes_it_after_migrate(db):
+    """The catalog gained a value (buildings' seismic status `not_attested`) after a twin's
+    database was made: `twin migrate` replaces the column's check, so loading the demo again
+    no longer fails on the new value."""
+    check = "buildings_seismic_status_check"
+    db.execute(f"ALTER TABLE buildings DROP CONSTRAINT {check}")
+    db.execute(
+        f"ALTER TABLE buildings ADD CONSTRAINT {check} CHECK (seismic_status IN "
+        "('compliant', 'needs_strengthening', 'strengthened')) NOT VALID"
+    )
+    db.execute("UPDATE twin_migrations SET checksum = 'older' WHERE id = 'layer:buildings'")
+    assert "layer:buildings" in run_twin("migrate").stdout
+    (definition,) = db.execute(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = %s", (check,)
+    ).fetchone()
+    assert "not_attested" in definition
+    assert "up to date" in run_twin("migrate").stdout
+
+
 def test_migrate_names_a_numbered_migration_edited_after_it_was_applied(db):
     """A developer edits 0001_core.sql after this database applied it: `twin migrate` does not
     apply it again and says so, naming the file (numbered migrations are history)."""

@@ -231,11 +231,18 @@ def test_a_school_beside_an_overloaded_one_lowers_the_deficit(demo: Demo) -> Non
     assert schools["overloaded"] > 0
     assert schools["deficit"] > 0 and schools["unserved_children"] >= 0
     districts = schools["districts"].values()
-    assert sum(d["children"] for d in districts) == pytest.approx(schools["children"], abs=8)
-    assert sum(d["deficit"] for d in districts) == pytest.approx(schools["deficit"], abs=8)
-    assert sum(d["unserved_children"] for d in districts) == pytest.approx(
-        schools["unserved_children"], abs=8
+    # per district by the children's district: a plot another story stored with no district
+    # counts in the city's figures only (its children at the city's ratio)
+    _, city_ratio, _ = ctx.children_share("schools")
+    nowhere = demo.places["district"].isna().to_numpy()
+    outside = float(demo.places["residents"].to_numpy()[nowhere].sum()) * city_ratio
+    assert sum(d["children"] for d in districts) + outside == pytest.approx(
+        schools["children"], abs=8
     )
+    assert sum(d["deficit"] for d in districts) <= schools["deficit"] + 8
+    assert sum(d["unserved_children"] for d in districts) <= schools["unserved_children"] + 8
+    if not nowhere.any():
+        assert sum(d["deficit"] for d in districts) == pytest.approx(schools["deficit"], abs=8)
     assert sum(d["places"] for d in districts) == schools["places"]
     assert sum(d["overloaded"] for d in districts) == schools["overloaded"]
 

@@ -35,11 +35,6 @@ def _column_ddl(layer: Layer) -> list[sql.Composed]:
             constraints.append(sql.SQL("NOT NULL"))
         if prop.unique:
             constraints.append(sql.SQL("UNIQUE"))
-        if prop.enum:
-            values = sql.SQL(", ").join(sql.Literal(v) for v in prop.enum)
-            constraints.append(
-                sql.SQL("CHECK ({} IN ({}))").format(sql.Identifier(prop.name), values)
-            )
         statements.append(
             query(
                 "db/add_layer_column",
@@ -49,6 +44,23 @@ def _column_ddl(layer: Layer) -> list[sql.Composed]:
                 constraints=sql.SQL(" ").join(constraints),
             )
         )
+        # PostgreSQL's own name for a column's CHECK: the catalog's values are kept under it
+        constraint = f"{layer.table}_{prop.name}_check"
+        if prop.enum:
+            values = sql.SQL(", ").join(sql.Literal(v) for v in prop.enum)
+            statements.append(
+                query(
+                    "db/layer_enum_check",
+                    table=layer.table,
+                    constraint=constraint,
+                    column=prop.name,
+                    values=values,
+                )
+            )
+        else:
+            statements.append(
+                query("db/layer_drop_check", table=layer.table, constraint=constraint)
+            )
     return statements
 
 
