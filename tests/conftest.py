@@ -5,8 +5,9 @@ own embedded cluster in a temporary TWIN_HOME, so parallel sessions never share 
 
 Fixtures a few modules share live in their own modules, registered here as plugins so a test
 module asks for them by name like any other fixture (never by importing them):
-analysed.py (`analysed_city`), import_target.py (`target`: an importer module's own database)
-and chromium.py (`browser`: one headless Chromium per module).
+analysed.py (`analysed_city`), import_target.py (`target`: an importer module's own database),
+chromium.py (`browser`: one headless Chromium per module) and planners.py (`planner`,
+`colleague`: editors with keys for the plan stories).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import pytest
 
 from twin.server_process import ServerProcess, twin_command
 
-pytest_plugins = ["analysed", "import_target", "chromium"]
+pytest_plugins = ["analysed", "import_target", "chromium", "planners"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data" / "almaty"

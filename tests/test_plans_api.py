@@ -27,16 +27,6 @@ DELAY_S = 1.0
 
 
 @pytest.fixture(scope="module")
-def planner(analysed_city: str) -> tuple[str, str]:
-    return new_user("editor", "plots")
-
-
-@pytest.fixture(scope="module")
-def colleague(analysed_city: str) -> tuple[str, str]:
-    return new_user("editor", "plots")
-
-
-@pytest.fixture(scope="module")
 def admin(analysed_city: str) -> tuple[str, str]:
     return new_user("admin")
 

@@ -18,19 +18,9 @@ import pytest
 import shapely
 from shapely.geometry import box, mapping, shape
 
-from conftest import Server, new_user
+from conftest import Server
 
 pytestmark = pytest.mark.timeout(900)
-
-
-@pytest.fixture(scope="module")
-def planner(analysed_city: str) -> tuple[str, str]:
-    return new_user("editor", "plots")
-
-
-@pytest.fixture(scope="module")
-def colleague(analysed_city: str) -> tuple[str, str]:
-    return new_user("editor", "plots")
 
 
 @pytest.fixture(scope="module")
