@@ -26,13 +26,13 @@ from typing import Any
 from urllib.parse import quote
 
 import jinja2
-import orjson
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
 
-from twin.errors import InvalidParameter, PayloadTooLarge, UnsupportedMediaType
+from twin.errors import InvalidParameter
+from twin.http.body import json_body
 
 log = logging.getLogger(__name__)
 
@@ -300,24 +300,7 @@ def filename(title: str, stamp: datetime | None = None) -> str:
 
 
 async def _body(request: Request) -> Any:
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"a print is at most {MAX_BODY_BYTES} bytes, this one is {length}")
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media and media != "application/json":
-        raise UnsupportedMediaType(f"send the print as application/json, not {media[:60]}")
-    raw = b""
-    try:
-        async for chunk in request.stream():
-            raw += chunk
-            if len(raw) > MAX_BODY_BYTES:
-                raise PayloadTooLarge(f"a print is at most {MAX_BODY_BYTES} bytes")
-    except ClientDisconnect:
-        raise InvalidParameter("the request body was cut off") from None
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidParameter(f"the body is not valid JSON (UTF-8): {exc}") from None
+    return await json_body(request, limit=MAX_BODY_BYTES, what="a print")
 
 
 async def print_pdf(request: Request) -> Response:

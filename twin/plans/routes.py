@@ -30,7 +30,7 @@ from urllib.parse import quote, urlencode
 
 import orjson
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
 
 from twin.db.pool import connection
@@ -38,11 +38,10 @@ from twin.editing.routes import api_key, key_holder
 from twin.errors import (
     InvalidParameter,
     NotFound,
-    PayloadTooLarge,
     TwinError,
-    UnsupportedMediaType,
 )
 from twin.features.ids import INTEGER_FORM, canonical_id, canonical_integer
+from twin.http.body import json_body
 from twin.http.errors import render
 from twin.plans import compare as comparing
 from twin.plans import store, worker
@@ -114,33 +113,14 @@ def _writer(key: str | None) -> Reader:
 
 
 async def _body(request: Request, required: bool = True) -> Any:
-    """The JSON body, at most settings.plans.max_body_bytes (413), as JSON (415, 400)."""
-    limit = get_settings().plans.max_body_bytes
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > limit:
-        raise PayloadTooLarge(f"a plan body is at most {limit} bytes, this one is {length}")
-    raw = b""
-    try:
-        async for chunk in request.stream():
-            raw += chunk
-            if len(raw) > limit:
-                raise PayloadTooLarge(f"a plan body is at most {limit} bytes")
-    except ClientDisconnect:
-        raise InvalidParameter("the request body was cut off") from None
-    if not raw.strip():
-        if required:
-            raise InvalidParameter("the request needs a JSON body (the plan's members)")
-        return None
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media and media not in JSON_TYPES:
-        raise UnsupportedMediaType(f"send the plan as {' or '.join(JSON_TYPES)}, not {media}")
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidParameter(f"the body is not valid JSON (UTF-8): {exc}") from None
-    if b"\\u0000" in raw:  # PostgreSQL text and jsonb hold no NUL: refuse it, naming it
-        raise InvalidParameter("the body holds a NUL character (\\u0000), which no text may hold")
-    return body
+    """The plan's JSON body, at most settings.plans.max_body_bytes."""
+    return await json_body(
+        request,
+        limit=get_settings().plans.max_body_bytes,
+        what="a plan (its members as JSON)",
+        media_types=JSON_TYPES,
+        required=required,
+    )
 
 
 def _count(request: Request, name: str, default: int, lowest: int, highest: int) -> int:
