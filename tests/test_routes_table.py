@@ -269,3 +269,14 @@ def test_no_configured_pygeoapi_resource_is_shadowed_by_accident(pygeoapi_paths)
     assert not shadowed, f"pygeoapi resources answered by twin routes without a reason: {shadowed}"
     # the one terrain description is the twin's (pygeoapi's is not reachable, on purpose)
     assert "/collections/terrain" in taken
+
+
+def test_an_operator_asks_who_serves_each_url():
+    """`twin routes` prints the table in its order: path, methods, owner and handler."""
+    from conftest import run_twin
+
+    printed = run_twin("routes").stdout.splitlines()
+    assert len(printed) == len(table.ROUTES)
+    for line, row in zip(printed, table.ROUTES, strict=True):
+        assert line.split()[0] == row.path and line.split()[-1] == row.handler
+        assert row.owner in line.split()

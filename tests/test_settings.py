@@ -167,3 +167,23 @@ def test_reading_a_group_is_cheap(attribute):
     for _ in range(200):
         getattr(get_settings(), attribute)
     assert (time.perf_counter() - started) / 200 < 100e-6
+
+
+def test_an_operator_sees_the_settings_in_effect_without_the_database_password():
+    """`twin settings` lists every user-facing variable with its value; those the environment
+    sets are starred, and a password in the database URL is never printed."""
+    from conftest import run_twin
+
+    shown = run_twin(
+        "settings",
+        DATABASE_URL="postgresql://twin:hunter2@db.example:5432/twin",
+        TWIN_TILE_MEMORY_MB="64",
+    ).stdout
+    lines = {line[2:].split()[0]: line for line in shown.splitlines()}
+    user_facing = {v.name for _, _, _, v in variables() if not v.internal}
+    assert set(lines) == user_facing
+    assert lines["TWIN_TILE_MEMORY_MB"].startswith("*") and lines["TWIN_TILE_MEMORY_MB"].endswith(
+        " 64.0"
+    )
+    assert "hunter2" not in shown and "postgresql://twin:***@db.example:5432/twin" in shown
+    assert lines["TWIN_TILE_VERSION_TTL"].startswith(" ")  # the default, not set here

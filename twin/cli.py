@@ -277,6 +277,31 @@ def up(ctx: click.Context, host: str, port: int, scale: str) -> None:
     run_server(host, port)
 
 
+@cli.command("settings")
+def settings_command() -> None:
+    """Every setting with the value in effect; `*` marks those the environment sets
+    (docs/settings.md says what each one means)."""
+    from twin.settings import effective
+
+    rows = effective()
+    width = max(len(name) for name, _, _ in rows)
+    for name, value, from_env in rows:
+        click.echo(f"{'*' if from_env else ' '} {name.ljust(width)}  {value}")
+
+
+@cli.command("routes")
+def routes_command() -> None:
+    """Who serves each URL: the route table, first match wins, then pygeoapi
+    (docs/routes.md has the same table with what each row does)."""
+    from twin.http.routes import ROUTES
+
+    width = max(len(row.path) for row in ROUTES)
+    for row in ROUTES:
+        click.echo(
+            f"{row.path.ljust(width)}  {','.join(row.methods):<22} {row.owner:<8} {row.handler}"
+        )
+
+
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.argument("name")
 @click.pass_context

@@ -557,6 +557,25 @@ def variables() -> list[tuple[str, type, Any, Variable]]:
     ]
 
 
+def effective(environ: Mapping[str, str] | None = None) -> list[tuple[str, str, bool]]:
+    """Every user-facing variable with the value in effect and whether the environment set
+    it (`twin settings`): what an operator checks before blaming the code. A password in a
+    URL is shown as ***."""
+    environ = os.environ if environ is None else environ
+    handle = Settings(environ)
+    rows = []
+    for attribute, _, cls in GROUPS:
+        group = getattr(handle, attribute)
+        for each in fields(cls):
+            variable = each.metadata["variable"]
+            if variable.internal:
+                continue
+            value = getattr(group, each.name)
+            shown = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", str(value)) if value else str(value)
+            rows.append((variable.name, shown, bool(environ.get(variable.name))))
+    return rows
+
+
 def _shown_default(default: Any, variable: Variable) -> str:
     if variable.shown is not None:
         return variable.shown
@@ -587,7 +606,8 @@ keeps the two equal.
   belongs) keeps the default, and the process logs one warning naming the variable.
 - On/off values take `1`, `true`, `yes`, `on` and `0`, `false`, `no`, `off`.
 - Set them before `twin serve`: a server reads most of them as it starts, and a running
-  server is not told of changes.
+  server is not told of changes. `twin settings` prints the value each one has in the
+  current environment (starred when set there; a database password shows as `***`).
 - Why each input bound has its default and what it costs: [Limits on input](limits.md); how
   to size a deployment: [Scaling out](scaling.md).
 """

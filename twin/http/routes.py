@@ -1015,6 +1015,7 @@ INTRO = """# Who serves which URL
 
 Generated from the route table (`twin/http/routes.py`) by `python -m twin.http.routes --write`;
 `tests/test_routes_table.py` fails when this page is out of date. Do not edit by hand.
+`twin routes` prints the same table, one line per row, in a terminal.
 
 The server is one app (`twin/http/app.py`): the twin's rows below are tried first, in this
 order (the first match wins), then pygeoapi answers. Middlewares in front of both: the tile
