@@ -328,6 +328,7 @@ COMMAND_MODULES: list[str] = [
     "twin.importers.commands:import_file_command",
     "twin.importers.commands:import_osm_command",
     "twin.importers.commands:import_dem_command",
+    "twin.importers.commands:import_gtfs_command",
     "twin.analysis.publish:analyse_command",
     "twin.tiles.cli:tiles",
     "twin.scene3d.cli:export3d",

@@ -1,4 +1,4 @@
-"""The import commands: `twin import`, `twin import-osm`, `twin import-dem`."""
+"""The import commands: `twin import`, `twin import-osm`, `twin import-dem`, `twin import-gtfs`."""
 
 from __future__ import annotations
 
@@ -312,3 +312,30 @@ def import_dem_command(path: Path, band: int, source: str | None, licence: str |
         conn.autocommit = True
         summary = import_dem(conn, path, band=band, source=source, licence=licence)
     click.echo(summary)
+
+
+@click.command("import-gtfs")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--name", help="The feed's name in reports (default: the file's name).")
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Replace the real feed in use (one feed at a time; the demo's synthetic feed is "
+    "replaced without it).",
+)
+@click.option("--source", help="Provenance: where the feed comes from.")
+@click.option("--licence", help="Provenance: the feed's licence.")
+def import_gtfs_command(
+    path: Path, name: str | None, replace: bool, source: str | None, licence: str | None
+) -> None:
+    """Import a GTFS feed (.zip) as the twin's public transport: its timetable for walk +
+    transit minutes, and the layers transit_routes (headways by period) and transit_stops.
+    The feed is checked first; any error refuses it and the feed in use stays
+    (docs/transit.md)."""
+    from twin.db.pool import connect
+    from twin.transit.store import import_feed
+
+    with connect() as conn, unexpected_failures(path):
+        conn.autocommit = True
+        report = import_feed(conn, path, name=name, source=source, licence=licence, replace=replace)
+    click.echo("imported " + "\n".join(report.lines()))
