@@ -6,8 +6,9 @@ own embedded cluster in a temporary TWIN_HOME, so parallel sessions never share 
 Fixtures a few modules share live in their own modules, registered here as plugins so a test
 module asks for them by name like any other fixture (never by importing them):
 analysed.py (`analysed_city`), import_target.py (`target`: an importer module's own database),
-chromium.py (`browser`: one headless Chromium per module) and planners.py (`planner`,
-`colleague`: editors with keys for the plan stories).
+chromium.py (`browser`: the session's one headless Chromium, in a fresh context per module),
+viewer_fixtures.py (`city_server`, `page`: the viewer stories' one server and page) and
+planners.py (`planner`, `colleague`: editors with keys for the plan stories).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import pytest
 
 from twin.server_process import ServerProcess, twin_command
 
-pytest_plugins = ["analysed", "import_target", "chromium", "planners"]
+pytest_plugins = ["analysed", "import_target", "chromium", "viewer_fixtures", "planners"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data" / "almaty"

@@ -15,7 +15,6 @@ import csv
 import io
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -42,10 +41,9 @@ A3_LANDSCAPE = (1190.55, 841.89)
 
 
 @pytest.fixture(scope="module")
-def city(analysed_city: str) -> Iterator[Server]:
-    srv = Server()
-    yield srv
-    srv.stop()
+def city(analysed_city: str, city_server: Server) -> Server:
+    """The viewer stories' server (tests/viewer_fixtures.py), the city analysed afresh."""
+    return city_server
 
 
 @pytest.fixture(scope="module")

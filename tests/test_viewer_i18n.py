@@ -12,12 +12,12 @@ English phrases). Screenshots land in test-artifacts/viewer/i18n-*.png.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 
-from chromium import ARTIFACTS  # `browser`, the fixture, is tests/chromium.py's too
-from conftest import ROOT, Server, run_twin
+# `browser` is tests/chromium.py's fixture; `city_server` is tests/viewer_fixtures.py's
+from chromium import ARTIFACTS
+from conftest import ROOT, Server
 from twin.catalog import LANGUAGES, catalog_info, groups, load_catalog, programme
 from twin.viewer import HeadlessChromium, layer_entry
 
@@ -135,18 +135,6 @@ def leaks(text: str, words: set[str]) -> list[str]:
         if re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text):
             found.append(word)
     return found
-
-
-@pytest.fixture(scope="module")
-def city_server(demo_city: str) -> Iterator[Server]:
-    """The twin serving the small demo city with its analysis published."""
-    srv = Server()
-    try:
-        if srv.get("/indicators").status_code == 404:
-            run_twin("analyse")
-        yield srv
-    finally:
-        srv.stop()
 
 
 def visible_text(browser: HeadlessChromium) -> str:

@@ -14,7 +14,6 @@ Screenshots land in test-artifacts/viewer/ so a person can see what the browser 
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 
 import httpx
@@ -23,7 +22,7 @@ import shapely
 from shapely.geometry import shape
 
 from chromium import ARTIFACTS  # `browser`, the fixture, is tests/chromium.py's too
-from conftest import Server, run_twin
+from conftest import Server
 from twin.viewer import HeadlessChromium
 
 pytestmark = pytest.mark.timeout(1500)
@@ -35,18 +34,12 @@ EVALUATED = 'document.querySelector(\'[data-card="results"] [data-status="evalua
 
 @pytest.fixture(scope="module")
 def plans_server(analysed_city: str) -> Iterator[Server]:
-    """The twin over the analysed small demo, re-evaluating a plan 0.2 s after a change."""
+    """The twin over the analysed small demo, re-evaluating a plan 0.2 s after a change: a
+    server of its own, not the viewer stories' one (tests/viewer_fixtures.py), whose plans
+    wait the 2 s a user gets. The planner is tests/planners.py's."""
     srv = Server(extra_env={"TWIN_PLANS_EVALUATE_DELAY_S": "0.2"})
     yield srv
     srv.stop()
-
-
-@pytest.fixture(scope="module")
-def planner(analysed_city: str) -> tuple[str, str]:
-    """An editor's name and key (printed once by `twin users add`)."""
-    name = f"planner-{uuid.uuid4().hex[:6]}"
-    key = run_twin("users", "add", name, "--role", "editor", "--layers", "plots")
-    return name, key.stdout.strip().splitlines()[-1]
 
 
 def console_errors(browser: HeadlessChromium, expected: tuple[str, ...] = ()) -> list[dict]:

@@ -44,11 +44,11 @@ def directives(policy: str) -> dict[str, list[str]]:
 
 
 @pytest.fixture(scope="module")
-def scripted_places(demo_city: str) -> Iterator[dict]:
-    """A plot and a school an editor named with the payload; deleted after the stories, so
-    other modules' counts hold."""
+def scripted_places(city_server: Server) -> Iterator[dict]:
+    """A plot and a school an editor named with the payload, on the viewer stories' server
+    (tests/viewer_fixtures.py); deleted after the stories, so other modules' counts hold."""
     key = add_user("editor", "amenities,plots")
-    srv = Server()
+    srv = city_server
     created: list[str] = []
     headers = {"X-API-Key": key, "Content-Type": "application/geo+json"}
     try:
@@ -108,7 +108,6 @@ def scripted_places(demo_city: str) -> Iterator[dict]:
                 timeout=60,
             )
             assert gone.status_code in (200, 204), gone.text
-        srv.stop()
 
 
 def messages(browser: HeadlessChromium, *types: str) -> list[dict]:
