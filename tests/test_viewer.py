@@ -8,51 +8,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from chromium import ARTIFACTS  # `browser`, the fixture, is tests/chromium.py's too
-from conftest import ROOT, Server, run_twin
+from conftest import ROOT, Server
 from twin.catalog import groups, load_catalog
 from twin.viewer import HeadlessChromium
+from viewer_fixtures import console_errors  # `city_server` and `page` are its fixtures too
 
 READY = "document.body.dataset.ready === '1'"
 IDLE = "window.twin.map.loaded() && !window.twin.map.isMoving() && window.twin.map.areTilesLoaded()"
-
-
-@pytest.fixture(scope="module")
-def city_server(demo_city: str) -> Iterator[Server]:
-    """The twin serving the small demo city with its analysis published."""
-    srv = Server()
-    try:
-        if srv.get("/indicators").status_code == 404:
-            run_twin("analyse")
-        yield srv
-    finally:
-        srv.stop()
-
-
-def console_errors(browser: HeadlessChromium) -> list[dict]:
-    """Errors, refusals by the page's Content-Security-Policy and dialogs the page opened.
-
-    Tiles MapLibre no longer needs after the camera moved are aborted on purpose."""
-    return [
-        m
-        for m in browser.call("console")["messages"]
-        if m["type"] in ("error", "csp", "dialog")
-        or (m["type"] == "requestfailed" and "ERR_ABORTED" not in m["text"])
-    ]
-
-
-@pytest.fixture()
-def page(browser: HeadlessChromium, city_server: Server) -> Iterator[HeadlessChromium]:
-    """The viewer, opened fresh; after the story, the page must have logged no error."""
-    browser.page_url = f"{city_server.url}/viewer/"
-    yield browser
-    errors = console_errors(browser)
-    assert not errors, f"console errors in the viewer: {json.dumps(errors, indent=1)[:3000]}"
 
 
 def open_viewer(browser: HeadlessChromium, url: str, hash_: str = "") -> None:
@@ -173,7 +138,10 @@ def test_the_page_renders_terrain_and_buildings_in_3d(page: HeadlessChromium) ->
     )
     for url in state["sources"]:
         assert url is None or url.startswith(page.page_url.split("/viewer/")[0]), url
-    assert rendered(page, "buildings-extrusion") > 0
+    # the city view: buildings as footprints, extruded from zoom 13 (8k 3D buildings at every
+    # first view cost software WebGL and the tile workers; docs/viewer.md)
+    assert rendered(page, "buildings-footprint") > 0
+    assert page.eval("return window.twin.map.getLayer('buildings-extrusion').minzoom") == 13
     assert rendered(page, "plots-fill") > 0
     # the first view is painted once, when its data are in, not once per arriving tile, and
     # the "loading the city" notice is gone by then

@@ -15,10 +15,10 @@ from urllib.parse import quote
 
 import pytest
 
+# `browser` is tests/chromium.py's fixture; `city_server` is tests/viewer_fixtures.py's
 from chromium import ARTIFACTS
 from conftest import Server
 from test_viewer import IDLE, console_errors, fly, open_viewer
-from test_viewer import city_server as city_server
 from twin.viewer import HeadlessChromium
 
 KAZAKH_LETTERS = "ӘҒҚҢӨҰҮҺІәғқңөұүһі"
@@ -221,11 +221,13 @@ def test_a_planner_reads_the_names_in_kazakh_russian_and_english(
     fly(browser, lon, lat, zoom=15.5)
     streets = labels(browser, "label-streets")
     assert streets, "no street names at zoom 15.5"
+    # in Kazakh: the demo's streets carry name_kk (Абай даңғылы, 2-ші Гоголь көшесі)
+    assert all(name.endswith(("көшесі", "даңғылы", "жолы")) for name in streets), streets
     known = city_server.get(
         "/collections/streets/items",
-        params={"f": "json", "limit": "1", "filter": f"name='{streets[0]}'"},
+        params={"f": "json", "limit": "1", "filter": f"name_kk='{streets[0]}'"},
     ).json()["features"]
-    assert known, f"{streets[0]!r} is not a street of the twin"
+    assert known, f"{streets[0]!r} is not the Kazakh name of a street of the twin"
     overlap = browser.eval(
         "return window.twin.map.getStyle().layers.filter((l) => l.type === 'symbol')"
         ".some((l) => l.layout?.['text-allow-overlap'] || l.layout?.['text-ignore-placement'])"

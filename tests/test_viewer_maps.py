@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (the fixtures of test_viewer are imported and requested by name)
 """Maps that tell the truth (#17): a planner reads every map from its legend, at any zoom.
 
 The small demo city in Debian's Chromium: the 15-minute minutes map is coloured at city and
@@ -16,15 +15,10 @@ import json
 import pytest
 from shapely.geometry import shape
 
+# `browser` is tests/chromium.py's fixture; `city_server` and `page` are tests/viewer_fixtures.py's
 from chromium import ARTIFACTS
 from conftest import Server
-from test_viewer import (  # noqa: F401  (fixtures: city_server, page)
-    IDLE,
-    centroid,
-    city_server,
-    open_viewer,
-    page,
-)
+from test_viewer import IDLE, centroid, open_viewer
 from twin.viewer import HeadlessChromium
 
 CITY = [76.9, 43.25]  # the demo city's middle (lon, lat)

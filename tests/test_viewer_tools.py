@@ -11,13 +11,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
 
-import pytest
 from pyproj import Geod
 
+# `browser` is tests/chromium.py's fixture; `city_server` and `page` are tests/viewer_fixtures.py's
 from chromium import ARTIFACTS
-from conftest import Server, run_twin
+from conftest import Server
 from twin.viewer import HeadlessChromium
 
 READY = "document.body.dataset.ready === '1'"
@@ -28,30 +27,6 @@ PRESSED = (
     "document.querySelector('#map-tools [data-dim=\"%s\"]').getAttribute('aria-pressed') === 'true'"
 )
 NAURYZBAY_VACANT = "land_use = 'vacant' AND area_m2 > 10000 AND district = 'Nauryzbay'"
-
-
-@pytest.fixture(scope="module")
-def city_server(demo_city: str) -> Iterator[Server]:
-    srv = Server()
-    try:
-        if srv.get("/indicators").status_code == 404:
-            run_twin("analyse")
-        yield srv
-    finally:
-        srv.stop()
-
-
-@pytest.fixture()
-def page(browser: HeadlessChromium, city_server: Server) -> Iterator[HeadlessChromium]:
-    browser.page_url = f"{city_server.url}/viewer/"
-    yield browser
-    errors = [
-        m
-        for m in browser.call("console")["messages"]
-        if m["type"] in ("error", "csp", "dialog")
-        or (m["type"] == "requestfailed" and "ERR_ABORTED" not in m["text"])
-    ]
-    assert not errors, f"console errors in the viewer: {json.dumps(errors, indent=1)[:3000]}"
 
 
 def open_viewer(browser: HeadlessChromium, hash_: str = "") -> None:
@@ -227,10 +202,30 @@ def test_the_default_camera_shows_the_mountains_and_buildings_from_zoom_12(
     page.wait(IDLE, timeout=120)
     assert (
         page.eval(
-            "return window.twin.map.queryRenderedFeatures({layers: ['buildings-extrusion']}).length"
+            "return window.twin.map.queryRenderedFeatures({layers: ['buildings-footprint']}).length"
         )
         > 100
     ), "buildings are drawn at zoom 12"
+    # as footprints on screen (extruded from zoom 13): pixels of the buildings' colour, which
+    # go with the buildings when they are switched off
+    with_buildings = page.eval(FOOTPRINT_PIXELS_JS)
+    page.call("click", selector="input[data-layer-toggle='buildings']")
+    page.wait(IDLE, timeout=120)
+    without = page.eval(FOOTPRINT_PIXELS_JS)
+    page.call("click", selector="input[data-layer-toggle='buildings']")
+    assert with_buildings > 5000 and without < with_buildings / 10, (with_buildings, without)
+
+
+# Pixels of the map drawn in the buildings' default colour (compliant, #dcdde1).
+FOOTPRINT_PIXELS_JS = """
+const c = window.twin.map.getCanvas(), x = document.createElement('canvas');
+x.width = c.width; x.height = c.height;
+const g = x.getContext('2d'); g.drawImage(c, 0, 0);
+const d = g.getImageData(0, 0, c.width, c.height).data; let n = 0;
+for (let i = 0; i < d.length; i += 4) {
+  if (Math.abs(d[i] - 220) + Math.abs(d[i + 1] - 221) + Math.abs(d[i + 2] - 225) < 12) n++;
+}
+return n;"""
 
 
 def swatches(browser: HeadlessChromium) -> list[str]:
@@ -273,7 +268,12 @@ def test_building_and_chart_colours_come_from_the_catalog(
     assert '"use"' in colour
     uses = page.eval(
         "return [...new Set(window.twin.map.queryRenderedFeatures("
-        "{layers: ['buildings-extrusion']}).map(f => f.properties.use))]"
+        "{layers: ['buildings-footprint']}).map(f => f.properties.use))]"
+    )
+    # the footprints (below zoom 13) take the same colours as the 3D buildings
+    assert colour == page.eval(
+        "return JSON.stringify(window.twin.map.getPaintProperty("
+        "'buildings-footprint', 'fill-color'))"
     )
     assert "residential" in uses, "the use is in the tiles below zoom 14"
     legend = page.eval(

@@ -12,7 +12,7 @@ const COLOURS = { 5: '#08519c', 10: '#3182bd', 15: '#6baed6' };
 const CATEGORY_COLOURS = { education: '#0072b2', healthcare: '#d55e00', commerce: '#e69f00', culture_sport: '#cc79a7', parks: '#009e73', transit: '#2d3436' };
 const CATEGORIES = Object.keys(CATEGORY_COLOURS);
 // While an isochrone is shown, what would hide it (3D buildings, plots) is drawn fainter.
-const DIMMED = { 'buildings-extrusion': ['fill-extrusion-opacity', 0.35], 'plots-fill': ['fill-opacity', 0.2] };
+const DIMMED = { 'buildings-extrusion': ['fill-extrusion-opacity', 0.35], 'buildings-footprint': ['fill-opacity', 0.35], 'plots-fill': ['fill-opacity', 0.2] };
 let dimmed = {};
 
 const options = { mode: 'slope', lit_only: false };

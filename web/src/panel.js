@@ -114,13 +114,15 @@ function buildingColourHtml(app, entry) {
     ${buildingLegend(entry, by)}`;
 }
 
-/** Colour the 3D buildings by another property; the legend follows. */
+/** Colour the buildings (footprints and 3D) by another property; the legend follows. */
 export function colourBuildings(app, by) {
   const entry = app.entries.get(BUILDINGS);
   if (!entry) return;
   app.state.buildingColour = by;
   for (const id of styleLayerIds(app.map, BUILDINGS)) {
-    if (app.map.getLayer(id)?.type === 'fill-extrusion') app.map.setPaintProperty(id, 'fill-extrusion-color', buildingColour(entry, by));
+    const type = app.map.getLayer(id)?.type;
+    if (type === 'fill-extrusion') app.map.setPaintProperty(id, 'fill-extrusion-color', buildingColour(entry, by));
+    if (type === 'fill') app.map.setPaintProperty(id, 'fill-color', buildingColour(entry, by));
   }
   const box = document.querySelector(`.layer[data-layer="${BUILDINGS}"] .legend`);
   if (box) box.outerHTML = buildingLegend(entry, by);

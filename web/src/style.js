@@ -189,8 +189,17 @@ export function styleLayersFor(entry) {
   switch (entry.kind) {
     case 'extrusion': {
       const height = entry.style.height ?? 'height_m';
-      return [{
-        ...base, id: `${entry.name}-extrusion`, type: 'fill-extrusion', layout: { visibility },
+      // Footprints on the ground at every zoom, extruded from `style.extrude_from` on: the
+      // city's first view draws its ~8k buildings flat (docs/viewer.md, performance). The
+      // footprints have no maxzoom: a pitched view's near tiles are of a higher zoom than the
+      // map's, and a layer's zoom range also decides what those tiles carry.
+      const from = Math.max(entry.minzoom ?? 0, Number(entry.style.extrude_from ?? 0));
+      const footprint = from > (entry.minzoom ?? 0) ? [{
+        ...base, id: `${entry.name}-footprint`, type: 'fill', layout: { visibility },
+        paint: { 'fill-color': colour, 'fill-opacity': opacity ?? 1, 'fill-outline-color': darker(entry.style.color, 0.8) },
+      }] : [];
+      return [...footprint, {
+        ...base, id: `${entry.name}-extrusion`, type: 'fill-extrusion', layout: { visibility }, minzoom: from,
         paint: {
           'fill-extrusion-color': colour,
           'fill-extrusion-height': ['coalesce', ['get', height], ['*', ['coalesce', ['get', 'levels'], 2], 3.2]],
