@@ -40,8 +40,7 @@ def ours_metres(city, radius: float) -> tuple[float, dict[str, np.ndarray]]:
     started = time.perf_counter()
     result = {}
     for category in CATEGORIES:
-        nodes, _ = city.sources(category)
-        nodes = np.unique(nodes)
+        nodes = np.unique(city.sources(category).nearer_node)
         result[category], _ = city.network.nearest(
             nodes, np.zeros(len(nodes)), mode="length", limit=radius
         )
@@ -72,7 +71,7 @@ def pandana_run(city, radius: float) -> tuple[dict[str, float], dict[str, np.nda
     started = time.perf_counter()
     result = {}
     for category in CATEGORIES:
-        source_nodes = np.unique(city.sources(category)[0])
+        source_nodes = np.unique(city.sources(category).nearer_node)
         net.set_pois(category, radius, 1, network.x[source_nodes], network.y[source_nodes])
         distance = net.nearest_pois(radius, category, num_pois=1)[1]
         result[category] = distance.reindex(np.arange(network.n)).to_numpy(float)

@@ -6,12 +6,14 @@ from the streets table, shares and counts with plain SQL over the source layers.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import h3
 import networkx as nx
 import numpy as np
 import pytest
+import shapely
 from psycopg import sql
 from pyproj import Transformer
 
@@ -48,8 +50,11 @@ def test_every_plot_and_city_cell_is_published(analysed_city, db):
     )
 
 
-def _walking_graph(db):
-    """networkx graph of the walkable streets with Tobler times computed here."""
+def _walking_graph(db, points):
+    """networkx graph of the walkable streets with Tobler times computed here, each of `points`
+    (UTM) joined to the nearest point of the nearest segment of the main part: the segment is
+    split there (its two parts walked at its own slope) and the point walks straight to it at
+    4.8 km/h. Returns the graph and the node of each point."""
     from twin.terrain import elevation_at
 
     rows = db.execute(
@@ -69,52 +74,71 @@ def _walking_graph(db):
     height = dict(zip(ids, z))
     x, y = to_utm.transform(lon, lat)
     xy = dict(zip(ids, zip(x, y)))
+
+    def minutes(a, b, length):
+        slope = (height[b] - height[a]) / length if length > 0 else 0.0
+        kmh = 4.8 * math.exp(-3.5 * (abs(slope + 0.05) - 0.05))
+        return length / (kmh * 1000 / 60)
+
+    whole = nx.Graph([(s, t) for s, t, *_ in rows])
+    main = max(nx.connected_components(whole), key=len)
+    streets = [r for r in rows if r[0] in main]
+    lines = shapely.linestrings([[xy[s], xy[t]] for s, t, *_ in streets])
+    cuts = {}  # street row -> [(fraction, point node, straight metres)]
+    spots = shapely.points(points)
+    (which, rows), distance = shapely.STRtree(lines).query_nearest(
+        spots, return_distance=True, all_matches=False
+    )
+    fraction = shapely.line_locate_point(lines[rows], spots[which], normalized=True)
+    for k, row, f, metres in zip(which, rows, fraction, distance):
+        cuts.setdefault(int(row), []).append((float(f), ("point", int(k)), float(metres)))
     graph = nx.DiGraph()
-    for s, t, length, *_ in rows:
-        for a, b in ((s, t), (t, s)):
-            slope = (height[b] - height[a]) / length if length > 0 else 0.0
-            kmh = 4.8 * math.exp(-3.5 * (abs(slope + 0.05) - 0.05))
-            w = max(length / (kmh * 1000 / 60), 1e-9)
-            if not graph.has_edge(a, b) or graph[a][b]["weight"] > w:
-                graph.add_edge(a, b, weight=w)
-    main = max(nx.weakly_connected_components(graph), key=len)
-    nodes = np.array(sorted(main))
-    coords = np.array([xy[n] for n in nodes])
-    return graph, nodes, coords
 
+    def join(a, b, weight):
+        if not graph.has_edge(a, b) or graph[a][b]["weight"] > weight:
+            graph.add_edge(a, b, weight=max(weight, 1e-9))
 
-def _snap(nodes, coords, lon, lat):
-    x, y = to_utm.transform(lon, lat)
-    d = np.hypot(coords[:, 0] - x, coords[:, 1] - y)
-    return nodes[d.argmin()], d.min()
+    for row, (s, t, length, *_) in enumerate(streets):
+        along = sorted(cuts.get(row, []))
+        stops = [(0.0, s)] + [(f, ("foot", n)) for f, n, _ in along] + [(1.0, t)]
+        for (f0, a), (f1, b) in itertools.pairwise(stops):
+            join(a, b, (f1 - f0) * minutes(s, t, length))
+            join(b, a, (f1 - f0) * minutes(t, s, length))
+        for _, n, metres in along:
+            join(n, ("foot", n), metres / 80)
+            join(("foot", n), n, metres / 80)
+    return graph, [("point", k) for k in range(len(points))]
 
 
 def test_minutes_to_the_nearest_school_equal_networkx_on_a_sample_of_plots(analysed_city, db):
-    graph, nodes, coords = _walking_graph(db)
-    reverse = graph.reverse()
-    for lon, lat in db.execute(
+    """An independent recomputation (networkx, segments split at every place and school)
+    agrees with the published minutes to the hundredth (their rounding) on every sampled plot:
+    snapping to the nearest street segment leaves no ties (to the nearest node it left 3-4% of
+    plots off by up to 3 minutes)."""
+    schools = db.execute(
         "SELECT ST_X(geom), ST_Y(geom) FROM amenities WHERE category = 'education'"
-    ).fetchall():
-        node, snap = _snap(nodes, coords, lon, lat)
-        reverse.add_edge(("school", lon, lat), node, weight=max(snap / 80, 1e-9))
-    schools = [n for n in reverse if isinstance(n, tuple)]
-    reference = nx.multi_source_dijkstra_path_length(reverse, schools)
+    ).fetchall()
     sample = db.execute(
         "SELECT m.plot_id, m.min_education, ST_X(ST_PointOnSurface(p.geom)), "
         "ST_Y(ST_PointOnSurface(p.geom)) FROM plot_metrics m "
         "JOIN plots p ON p.id = m.plot_id ORDER BY md5(m.plot_id::text) "
-        "LIMIT 40"
+        "LIMIT 60"
     ).fetchall()
+    lonlat = np.array([(lon, lat) for lon, lat in schools] + [(r[2], r[3]) for r in sample])
+    points = np.column_stack(to_utm.transform(lonlat[:, 0], lonlat[:, 1]))
+    graph, nodes = _walking_graph(db, points)
+    reference = nx.multi_source_dijkstra_path_length(
+        graph.reverse(copy=False), nodes[: len(schools)]
+    )
     compared = 0
-    for plot_id, published, lon, lat in sample:
-        node, snap = _snap(nodes, coords, lon, lat)
-        expected = reference.get(node, math.inf) + snap / 80
+    for (plot_id, published, *_), node in zip(sample, nodes[len(schools) :]):
+        expected = reference.get(node, math.inf)
         if expected > 30:
             assert published is None, plot_id
         else:
             assert published == pytest.approx(expected, abs=0.006), plot_id
             compared += 1
-    assert compared >= 30
+    assert compared >= 40
 
 
 def test_counts_and_missing_categories_agree_with_the_minutes(analysed_city, db):

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 import shapely
 
-from twin.analysis.city import CityModel, load_city
+from twin.analysis.city import CityModel, load_city, snap_rows
 from twin.analysis.network import WalkingNetwork, to_lonlat
 from twin.plans import measures
 from twin.plans.evaluate import places_frame
@@ -146,8 +146,8 @@ def test_fault_residents_match_postgis(demo: Demo) -> None:
         {"x": [point.x], "y": [point.y], "residents": [1200], "district": [district]}
     )
     lon, lat = to_lonlat(extra.x.to_numpy(), extra.y.to_numpy())
-    node, snap = demo.city.network.snap_xy(extra.x.to_numpy(), extra.y.to_numpy())
-    extra = extra.assign(lon=lon, lat=lat, node=node, snap_m=snap, polycentre=None)
+    snapped = snap_rows(demo.city.network, extra.x.to_numpy(), extra.y.to_numpy())
+    extra = extra.assign(lon=lon, lat=lat, **snapped, polycentre=None)
     plan = pd.concat([demo.places, extra[demo.places.columns]], ignore_index=True)
     more = measures.area_measures(demo.ctx, demo.city, demo.city.network, plan)["city"]
     assert more["fault_plots"] == got["city"]["fault_plots"] + 1
@@ -267,8 +267,7 @@ def test_a_school_beside_an_overloaded_one_lowers_the_deficit(demo: Demo) -> Non
     )
     far = served[np.argsort(distance)[(len(served) - 1) // 4]]
     lon, lat = demo.places["lon"].iloc[far], demo.places["lat"].iloc[far]
-    node, snap = city.network.snap(lon, lat)
-    new = new.assign(lon=lon, lat=lat, node=node, snap_m=snap)
+    new = new.assign(lon=lon, lat=lat, **snap_rows(city.network, *_utm_point(lon, lat)))
     amenities = pd.concat([city.amenities, new], ignore_index=True)
     after = measures.places_against_children(ctx, city, city.network, amenities, demo.places)
     assert after["schools"]["places"] == schools["places"] + 4000

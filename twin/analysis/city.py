@@ -16,7 +16,14 @@ import pandas as pd
 import psycopg
 import shapely
 
-from twin.analysis.network import WalkingNetwork, data_versions, load_network, to_lonlat, to_utm
+from twin.analysis.network import (
+    Snapped,
+    WalkingNetwork,
+    data_versions,
+    load_network,
+    to_lonlat,
+    to_utm,
+)
 from twin.catalog import analysis_inputs
 from twin.sqlfiles import query
 
@@ -42,17 +49,66 @@ INPUT_LAYERS = analysis_inputs("city", "fifteen")
 
 @dataclass
 class Places:
-    """Points snapped to the network: UTM coordinates, node and snap distance."""
+    """Points met on the nearest street segment (`at`, network.Snapped) with UTM coordinates:
+    a place walks straight to the street, then along it to either end node."""
 
     x: np.ndarray
     y: np.ndarray
-    node: np.ndarray
-    snap_m: np.ndarray
+    at: Snapped
+    # the walks to the segment ends per (mode, lit_only) and network (twin.analysis.fifteen)
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def snapped(cls, network: WalkingNetwork, x: np.ndarray, y: np.ndarray) -> Places:
-        node, snap_m = network.snap_xy(x, y)
-        return cls(np.asarray(x, float), np.asarray(y, float), node, snap_m)
+        x, y = np.asarray(x, float).ravel(), np.asarray(y, float).ravel()
+        return cls(x, y, network.snap_segment_xy(x, y))
+
+    @property
+    def node(self) -> np.ndarray:
+        """The end node of its segment nearer along the street (the node a place is 'at')."""
+        return self.at.nearer_node
+
+    @property
+    def snap_m(self) -> np.ndarray:
+        """The straight walk to the street (metres)."""
+        return self.at.snap_m
+
+    def take(self, rows: np.ndarray) -> Places:
+        return Places(self.x[rows], self.y[rows], self.at.take(rows))
+
+    @classmethod
+    def concat(cls, parts: list[Places]) -> Places:
+        return cls(
+            np.concatenate([p.x for p in parts]),
+            np.concatenate([p.y for p in parts]),
+            Snapped.concat([p.at for p in parts]),
+        )
+
+
+SNAP_COLUMNS = ["node", "snap_m", "segment", "fraction"]
+
+
+def snap_rows(network: WalkingNetwork, x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+    """The snap columns of a frame of points (amenities, entrances): the nearer end node, the
+    straight walk to the street, the segment and how far along it."""
+    at = network.snap_segment_xy(x, y)
+    return {
+        "node": at.nearer_node,
+        "snap_m": at.snap_m,
+        "segment": at.segment,
+        "fraction": at.fraction,
+    }
+
+
+def rows_at(network: WalkingNetwork, frame: pd.DataFrame) -> Snapped:
+    """The Snapped of a frame with the snap columns (on the network it was snapped to)."""
+    segment = frame["segment"].to_numpy(np.int64)
+    return Snapped(
+        segment,
+        np.column_stack([network.edge_u[segment], network.edge_v[segment]]),
+        frame["fraction"].to_numpy(float),
+        frame["snap_m"].to_numpy(float),
+    )
 
 
 def park_entrances(
@@ -60,21 +116,25 @@ def park_entrances(
 ) -> pd.DataFrame:
     """Where each park can be entered from the street network.
 
-    Points every 50 m along each park's edge, each snapped to its nearest node; points within
-    60 m of a street are entrances (their snap distance walked too). A park with none gets its
-    single nearest edge point, so every park is reachable.
+    Points every 50 m along each park's edge, each met on its nearest street segment; points
+    within 60 m of a street are entrances (the straight walk to the street walked too), one per
+    segment (the nearest). A park with none gets its single nearest edge point, so every park
+    is reachable.
     """
     if len(shapes_utm) == 0:
         return pd.DataFrame(
-            {"park": np.zeros(0, np.int64), "node": np.zeros(0, np.int64), "snap_m": np.zeros(0)}
+            {
+                "park": np.zeros(0, np.int64),
+                **{c: np.zeros(0, np.int64) for c in ("node", "segment")},
+                **{c: np.zeros(0) for c in ("snap_m", "fraction")},
+            }
         )
     edges = shapely.segmentize(shapely.boundary(shapes_utm), PARK_ENTRANCE_SPACING_M)
     coords, which = shapely.get_coordinates(edges, return_index=True)
-    node, snap_m = network.snap_xy(coords[:, 0], coords[:, 1])
-    frame = pd.DataFrame({"park": which, "node": node, "snap_m": snap_m})
+    frame = pd.DataFrame({"park": which, **snap_rows(network, coords[:, 0], coords[:, 1])})
     best = frame.sort_values("snap_m").groupby("park", sort=False).head(1)
     kept = frame[frame.snap_m <= PARK_ENTRANCE_REACH_M]
-    frame = pd.concat([kept, best]).sort_values("snap_m").drop_duplicates(["park", "node"])
+    frame = pd.concat([kept, best]).sort_values("snap_m").drop_duplicates(["park", "segment"])
     if park_index is not None:
         frame["park"] = np.asarray(park_index)[frame["park"].to_numpy()]
     return frame.reset_index(drop=True)
@@ -111,16 +171,15 @@ class CityModel:
         category: str,
         amenities: pd.DataFrame | None = None,
         entrances: pd.DataFrame | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Nodes and snap distances (m) of everything that serves `category`."""
+    ) -> Snapped:
+        """Where everything that serves `category` meets the streets (amenities of the
+        category, then for parks the park entrances), in that order (origin indices)."""
         amenities = self.amenities if amenities is None else amenities
-        chosen = amenities[amenities.category == category]
-        nodes, snap = [chosen.node.to_numpy()], [chosen.snap_m.to_numpy()]
+        parts = [rows_at(self.network, amenities[amenities.category == category])]
         if category == "parks":
             entrances = self.entrances if entrances is None else entrances
-            nodes.append(entrances.node.to_numpy())
-            snap.append(entrances.snap_m.to_numpy())
-        return (np.concatenate(nodes).astype(np.int64), np.concatenate(snap).astype(float))
+            parts.append(rows_at(self.network, entrances))
+        return Snapped.concat(parts)
 
 
 def _frame(rows: list[tuple], columns: list[str]) -> pd.DataFrame:
@@ -148,9 +207,8 @@ def amenity_places(conn: psycopg.Connection, network: WalkingNetwork) -> pd.Data
         ["layer", "id", "category", "kind", "name", "lon", "lat", "capacity"],
     )
     ax, ay = to_utm(amenities.lon.to_numpy(float), amenities.lat.to_numpy(float))
-    amenities["node"], amenities["snap_m"] = (
-        network.snap_xy(ax, ay) if len(amenities) else (np.zeros(0, np.int64), np.zeros(0))
-    )
+    for column, values in snap_rows(network, ax, ay).items():
+        amenities[column] = values
     return amenities
 
 
@@ -309,6 +367,7 @@ def current_network(conn: psycopg.Connection) -> WalkingNetwork:
 
 __all__ = [
     "CATEGORIES",
+    "SNAP_COLUMNS",
     "CityModel",
     "Places",
     "cell_polygons",
@@ -317,5 +376,7 @@ __all__ = [
     "current_network",
     "load_city",
     "park_entrances",
+    "rows_at",
+    "snap_rows",
     "to_lonlat",
 ]

@@ -2,19 +2,22 @@
 each category, how many categories lie within 15 minutes, and who is covered.
 
 One multi-source Dijkstra per category over the whole network (min_only, limited to 30
-minutes) gives every node its minutes; a place adds its own snap walk.
+minutes) gives every node its minutes. Places and sources meet the streets at the nearest point
+of a segment: a source joins both end nodes of its segment with the partial walks along it, a
+place takes the better end (its partial walk plus the node's minutes), and a source on the
+place's own segment is walked to directly.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from twin.analysis.city import CATEGORIES, CityModel, Places
-from twin.analysis.network import WalkingNetwork
+from twin.analysis.city import CATEGORIES, CityModel, Places, rows_at
+from twin.analysis.network import Snapped, WalkingNetwork
 
 THRESHOLD_MINUTES = 15.0
 LIMIT_MINUTES = 30.0  # beyond this a category counts as "not within reach" (null)
@@ -36,26 +39,89 @@ class NodeAccess:
     origin: dict[str, np.ndarray]
     park_m: np.ndarray
     mode: str
+    # where the sources meet the streets (per category, and the park entrances): a place on a
+    # source's own segment walks to it directly; without them places go by the end nodes
+    sources: dict[str, Snapped] = field(default_factory=dict)
+    entrances: Snapped | None = None
+    network: WalkingNetwork | None = None
+    lit_only: bool = False
 
 
 def category_pass(
     network: WalkingNetwork,
-    nodes: np.ndarray,
-    snap_m: np.ndarray,
+    sources: Snapped,
     mode: str,
     limit: float = LIMIT_MINUTES,
     lit_only: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One multi-source pass: cost from every node to the nearest of the given sources
-    (`lit_only`: the night-time variant, walking only along lit streets)."""
+    """One multi-source pass: cost from every node to the nearest of the given sources, each
+    joined to both ends of its segment (`lit_only`: the night-time variant, walking only along
+    lit streets)."""
     return network.nearest(
-        nodes,
-        network.snap_cost(snap_m, mode),
+        sources.node,
+        network.reach_cost(sources, mode, lit_only),
         mode=mode,
         limit=limit,
         towards=True,
         lit_only=lit_only,
     )
+
+
+def leave_columns(
+    network: WalkingNetwork, places: Snapped, mode: str, lit_only: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each place's two segment ends and its walks to them, as contiguous columns."""
+    leave = network.leave_cost(places, mode, lit_only)
+    return (
+        np.ascontiguousarray(places.node[:, 0]),
+        np.ascontiguousarray(places.node[:, 1]),
+        np.ascontiguousarray(leave[:, 0]),
+        np.ascontiguousarray(leave[:, 1]),
+    )
+
+
+def place_cost(
+    network: WalkingNetwork,
+    node_cost: np.ndarray,
+    node_origin: np.ndarray | None,
+    places: Snapped,
+    sources: Snapped | None,
+    mode: str,
+    lit_only: bool = False,
+    leave: tuple[np.ndarray, ...] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each place's cost to the nearest source and which source (-1: none): by the better end
+    of its segment, or straight along it to a source on the same segment (`leave`: the
+    places' leave_columns when already known)."""
+    first, second, to_first, to_second = leave or leave_columns(network, places, mode, lit_only)
+    via_first = node_cost[first] + to_first
+    via_second = node_cost[second] + to_second
+    by_second = via_second < via_first
+    cost = np.where(by_second, via_second, via_first)
+    origin = (
+        np.where(by_second, node_origin[second], node_origin[first])
+        if node_origin is not None
+        else np.full(len(places), -1, dtype=np.int64)
+    )
+    if sources is not None and len(sources) and len(places):
+        i, j, direct = network.along(places, sources, mode, lit_only)
+        better = direct < cost[i]  # only pairs that beat the ends can matter
+        i, j, direct = i[better], j[better], direct[better]
+        np.minimum.at(cost, i, direct)  # per place, its cheapest direct walk
+        won = direct == cost[i]
+        origin[i[won]] = j[won]
+    return cost, origin
+
+
+def _leave(access: NodeAccess, places: Places, mode: str) -> tuple[np.ndarray, ...]:
+    """leave_columns of `places`, kept on them per network, mode and lit_only (a city's plots
+    and cells are read by every pass)."""
+    key = (mode, access.lit_only)
+    kept = places._cache.get(key)
+    if kept is None or kept[0] is not access.network:
+        kept = (access.network, leave_columns(access.network, places.at, mode, access.lit_only))
+        places._cache[key] = kept
+    return kept[1]
 
 
 def node_access(
@@ -70,35 +136,68 @@ def node_access(
     """Node-level access; with `base`, only `categories` are recomputed (scenarios)."""
     minutes = dict(base.minutes) if base else {}
     origin = dict(base.origin) if base else {}
+    sources = dict(base.sources) if base else {}
     for category in categories:
-        nodes, snap = city.sources(category, amenities, entrances)
+        sources[category] = city.sources(category, amenities, entrances)
         minutes[category], origin[category] = category_pass(
-            city.network, nodes, snap, mode, lit_only=lit_only
+            city.network, sources[category], mode, lit_only=lit_only
         )
     if base is None or "parks" in categories:
         entrances = city.entrances if entrances is None else entrances
-        park_m, _ = city.network.nearest(
-            entrances.node.to_numpy(),
-            entrances.snap_m.to_numpy(),
-            mode="length",
-            limit=PARK_LIMIT_M,
-            towards=True,
-            lit_only=lit_only,
-        )
+        gates = rows_at(city.network, entrances)
+        park_m, _ = category_pass(city.network, gates, "length", PARK_LIMIT_M, lit_only)
     else:
-        park_m = base.park_m
-    return NodeAccess(minutes, origin, park_m, mode)
+        park_m, gates = base.park_m, base.entrances
+    return NodeAccess(minutes, origin, park_m, mode, sources, gates, city.network, lit_only)
+
+
+def place_access(
+    access: NodeAccess, places: Places, category: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Minutes of each place to the nearest source of `category` (unrounded) and its index
+    into city.sources(category) (-1: none within the limit)."""
+    network = access.network
+    if network is None:  # node figures from elsewhere (no segments): by the nearer node
+        node = places.node
+        walk_on = places.snap_m / (4.8 * 1000 / 60)
+        return access.minutes[category][node] + walk_on, access.origin[category][node]
+    return place_cost(
+        network,
+        access.minutes[category],
+        access.origin[category],
+        places.at,
+        access.sources.get(category),
+        access.mode,
+        access.lit_only,
+        _leave(access, places, access.mode),
+    )
+
+
+def park_metres(access: NodeAccess, places: Places) -> np.ndarray:
+    """Metres along the streets from each place to the nearest park entrance (unrounded)."""
+    if access.network is None:
+        return access.park_m[places.node] + places.snap_m
+    cost, _ = place_cost(
+        access.network,
+        access.park_m,
+        None,
+        places.at,
+        access.entrances,
+        "length",
+        access.lit_only,
+        _leave(access, places, "length"),
+    )
+    return cost
 
 
 def place_minutes(access: NodeAccess, places: Places, describe: bool = True) -> pd.DataFrame:
     """Minutes per category for places (NaN beyond the 30-minute limit) and park metres."""
-    walk_on = places.snap_m / (4.8 * 1000 / 60)
     columns = {}
     for category in CATEGORIES:
         # rounded as published, so counts agree with the minutes a user reads
-        value = np.round(access.minutes[category][places.node] + walk_on, 2)
+        value = np.round(place_access(access, places, category)[0], 2)
         columns[f"min_{category}"] = np.where(value <= LIMIT_MINUTES, value, np.nan)
-    park = access.park_m[places.node] + places.snap_m
+    park = park_metres(access, places)
     columns["park_walk_m"] = np.where(park <= PARK_LIMIT_M, park, np.nan)
     frame = pd.DataFrame(columns)
     within = np.column_stack(

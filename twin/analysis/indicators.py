@@ -17,9 +17,10 @@ from twin.analysis.fifteen import (
     THRESHOLD_MINUTES,
     NodeAccess,
     coverage,
+    park_metres,
+    place_access,
     place_minutes,
 )
-from twin.analysis.network import FLAT_METRES_PER_MINUTE
 from twin.analysis.walkability import StreetFabric, credit_change, score, walk_parts
 from twin.catalog import programme
 
@@ -70,15 +71,14 @@ def refresh_tables(
     tables = []
     for frame, places in zip(base, (city.plot_places, city.cell_places)):
         frame = frame.copy()
-        walk_on = places.snap_m / FLAT_METRES_PER_MINUTE
         raw = frame["walk_raw"].to_numpy(float).copy()
         for category in categories:
-            value = np.round(access.minutes[category][places.node] + walk_on, 2)
+            value = np.round(place_access(access, places, category)[0], 2)
             value = np.where(value <= LIMIT_MINUTES, value, np.nan)
             raw += credit_change(category, frame[f"min_{category}"].to_numpy(float), value)
             frame[f"min_{category}"] = value
         if "parks" in categories:
-            park = access.park_m[places.node] + places.snap_m
+            park = park_metres(access, places)
             park = np.where(park <= PARK_LIMIT_M, park, np.nan)
             frame["park_walk_m"] = np.round(park, 1)
             # compared before rounding, as place_minutes does (299.96 m is not within 300 m)

@@ -1,16 +1,24 @@
 """Isochrones: the area reachable on foot from a point within N minutes.
 
-One Dijkstra from the snapped point (limited to the largest N); every street segment is walked
-as far as the remaining minutes allow, and the walked pieces are widened by 40 m (the depth of
-a street's frontage) into one polygon per N, holes filled. The widening is done on a 20 m raster
+One Dijkstra from the point, met on its nearest street segment and joined to both ends of it
+with the partial walks (limited to the largest N); every street segment is walked as far as the
+remaining minutes allow (the start's own segment from the point both ways), and the walked
+pieces are widened by 40 m (the depth of a street's frontage) into one polygon per N, holes
+filled. The widening is done on a 20 m raster
 (points every 20 m along the walked pieces, a disc dilation, the outline traced by marching
 squares with contourpy): a GEOS buffer-and-union of a thousand segments takes ~100 ms, the
 raster a few.
+
+Each band also answers who lives within it: the residents and plots reached (a plot is reached
+when its own walk, to its segment and along it, fits in the minutes; the engine's plots.residents
+as twin.analysis.city._plot_residents reads them), in total and by district. The data carry no
+jobs figure, so no jobs are counted.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from typing import Any
 
 import contourpy
@@ -19,8 +27,8 @@ import orjson
 import shapely
 from scipy import ndimage
 
-from twin.analysis.city import CityModel
-from twin.analysis.network import FLAT_METRES_PER_MINUTE, to_lonlat
+from twin.analysis.city import CityModel, rows_at
+from twin.analysis.network import Snapped, WalkingNetwork, to_lonlat
 
 FRONTAGE_M = 40.0
 CELL_M = 20.0
@@ -65,8 +73,7 @@ def _amenity_arrays(city: CityModel) -> dict[str, Any]:
             else (np.array([]), np.zeros(0, dtype=np.int64))
         )
         city._cache["amenity_arrays"] = {
-            "node": a["node"].to_numpy(np.int64),
-            "walk_on": a["snap_m"].to_numpy(float) / FLAT_METRES_PER_MINUTE,
+            "at": rows_at(city.network, a),
             "code": codes,
             "categories": [str(n) for n in names],
             "rows": list(
@@ -82,6 +89,101 @@ def _amenity_arrays(city: CityModel) -> dict[str, Any]:
             ),
         }
     return city._cache["amenity_arrays"]
+
+
+def _reach_costs(
+    city: CityModel, at: Snapped, key: str, mode: str, lit_only: bool
+) -> tuple[np.ndarray, ...]:
+    """The points' segment ends and the walks from them to the points (contiguous columns:
+    a request only gathers and adds), once per model, mode and lit_only."""
+    if (key, mode, lit_only) not in city._cache:
+        reach = city.network.reach_cost(at, mode, lit_only)
+        city._cache[(key, mode, lit_only)] = tuple(
+            np.ascontiguousarray(a)
+            for a in (at.node[:, 0], at.node[:, 1], reach[:, 0], reach[:, 1])
+        )
+    return city._cache[(key, mode, lit_only)]
+
+
+def _plot_arrays(city: CityModel) -> dict[str, Any]:
+    """The plots' residents and district codes as arrays, once per model."""
+    if "plot_arrays" not in city._cache:
+        names, codes = np.unique(
+            city.plots["district"].fillna("").to_numpy(str), return_inverse=True
+        )
+        city._cache["plot_arrays"] = {
+            "residents": city.plots["residents"].to_numpy(np.int64),
+            "district": codes,
+            "names": [str(n) if n else None for n in names],
+        }
+    return city._cache["plot_arrays"]
+
+
+def arrive(
+    network: WalkingNetwork,
+    cost: np.ndarray,
+    start: Snapped,
+    at: Snapped,
+    reach: tuple[np.ndarray, ...],
+    mode: str,
+    lit_only: bool = False,
+) -> np.ndarray:
+    """Cost from the start to each point: by the better end of the point's segment, or straight
+    along the start's own segment to a point on it."""
+    if len(at) == 0:
+        return np.zeros(0)
+    first, second, to_first, to_second = reach
+    total = np.minimum(cost[first] + to_first, cost[second] + to_second)
+    same = np.flatnonzero(at.segment == start.segment[0])
+    if len(same):
+        _, j, direct = network.along(start, at.take(same), mode, lit_only)
+        total[same[j]] = np.minimum(total[same[j]], direct)
+    return total
+
+
+def reached(city: CityModel, arrival: np.ndarray, minutes: float) -> dict[str, Any]:
+    """Residents and plots within `minutes` (arrival: minutes to every plot), by district."""
+    plots = _plot_arrays(city)
+    inside = arrival <= minutes
+    people = np.bincount(
+        plots["district"][inside], plots["residents"][inside], minlength=len(plots["names"])
+    )
+    count = np.bincount(plots["district"][inside], minlength=len(plots["names"]))
+    by_district = [
+        {"district": name, "residents": int(round(p)), "plots": int(c)}
+        for name, p, c in zip(plots["names"], people, count)
+        if c
+    ]
+    by_district.sort(key=lambda d: -d["residents"])
+    return {
+        "residents": int(plots["residents"][inside].sum()),
+        "plots": int(inside.sum()),
+        "by_district": by_district,
+    }
+
+
+def _own_segment(network: WalkingNetwork, start: Snapped, minutes: float, mode: str) -> np.ndarray:
+    """The pieces of the start's own segment walked from the point towards both ends."""
+    e = int(start.segment[0])
+    t = float(start.fraction[0])
+    u, v = int(network.edge_u[e]), int(network.edge_v[e])
+    left = minutes - float(network.snap_cost(start.snap_m, mode)[0])
+    if left <= 0:
+        return np.zeros((0, 2, 2))
+    _, _, arc, _ = network.arc_costs(mode)
+    m = len(network.edge_u)
+    fx = network.x[u] + t * (network.x[v] - network.x[u])
+    fy = network.y[u] + t * (network.y[v] - network.y[u])
+    pieces = []
+    for end, share, arc_cost in ((u, t, arc[e + m]), (v, 1 - t, arc[e])):
+        whole = share * arc_cost
+        if share <= 0 or not np.isfinite(whole):
+            continue
+        k = min(left / whole, 1.0) if whole > 0 else 1.0
+        ex = fx + k * (network.x[end] - fx)
+        ey = fy + k * (network.y[end] - fy)
+        pieces.append([[fx, fy], [ex, ey]])
+    return np.array(pieces, dtype=float).reshape(-1, 2, 2)
 
 
 def _label(minutes: float) -> str:
@@ -141,21 +243,39 @@ def isochrone(
     minutes: list[float],
     mode: str = "slope",
     lit_only: bool = False,
+    ride: Callable[[np.ndarray, float], np.ndarray] | None = None,
 ) -> dict[str, Any]:
-    """GeoJSON polygons (largest first) and the amenities reachable within each."""
+    """GeoJSON polygons (largest first) with the residents and plots reached within each, and
+    the amenities reachable. `ride` turns the walking minutes per node into walk + public
+    transport minutes (twin.transit.access.ride_from, bound to a timetable and departure)."""
     network = city.network
-    node, snap_m = network.snap_xy(np.array([x]), np.array([y]))
-    start = float(snap_m[0]) / FLAT_METRES_PER_MINUTE
+    start = network.snap_segment_xy(np.array([x]), np.array([y]))
     limit = max(minutes)
-    cost = (
-        network.from_node(int(node[0]), mode=mode, limit=max(limit - start, 0.0), lit_only=lit_only)
-        + start
+    cost, _ = network.nearest(
+        start.node,
+        network.leave_cost(start, mode, lit_only),
+        mode=mode,
+        limit=limit,
+        towards=False,
+        lit_only=lit_only,
+    )
+    if ride is not None:
+        cost = ride(cost, limit)
+    plot_arrival = arrive(
+        network,
+        cost,
+        start,
+        city.plot_places.at,
+        _reach_costs(city, city.plot_places.at, "plot_reach", mode, lit_only),
+        mode,
+        lit_only,
     )
     features = []
     arcs = reached_arcs(city, cost, limit, mode, lit_only)
     for threshold in sorted(minutes, reverse=True):
         pieces = reached_segments(city, cost, threshold, arcs)
-        area = walked_area(pieces, x, y)
+        own = _own_segment(network, start, threshold, mode)
+        area = walked_area(np.concatenate([pieces, own]) if len(own) else pieces, x, y)
         area_lonlat = shapely.transform(
             area, lambda xy: np.column_stack(to_lonlat(xy[:, 0], xy[:, 1]))
         )
@@ -169,11 +289,20 @@ def isochrone(
                     "lit_only": lit_only,
                     "area_km2": round(float(area.area) / 1e6, 3),
                     "nodes_reached": int((cost <= threshold).sum()),
+                    "reached": reached(city, plot_arrival, threshold),
                 },
             }
         )
     amenities = _amenity_arrays(city)
-    reach = cost[amenities["node"]] + amenities["walk_on"]
+    reach = arrive(
+        network,
+        cost,
+        start,
+        amenities["at"],
+        _reach_costs(city, amenities["at"], "amenity_reach", mode, lit_only),
+        mode,
+        lit_only,
+    )
     inside = np.flatnonzero(reach <= limit)
     inside = inside[np.argsort(reach[inside])]
     places = []
@@ -202,5 +331,8 @@ def isochrone(
         "features": features,
         "amenities": {"type": "FeatureCollection", "features": places},
         "amenity_counts": counts,
-        "start": {"snap_m": round(float(snap_m[0]), 1), "node": int(network.node_ids[node[0]])},
+        "start": {
+            "snap_m": round(float(start.snap_m[0]), 1),
+            "node": int(network.node_ids[start.nearer_node[0]]),
+        },
     }

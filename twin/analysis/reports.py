@@ -14,7 +14,13 @@ import psycopg
 
 from twin.analysis import AnalysisInputError
 from twin.analysis.city import CATEGORIES, CityModel, Places
-from twin.analysis.fifteen import THRESHOLD_MINUTES, NodeAccess, node_access, place_minutes
+from twin.analysis.fifteen import (
+    THRESHOLD_MINUTES,
+    NodeAccess,
+    node_access,
+    place_access,
+    place_minutes,
+)
 from twin.analysis.indicators import fabric
 from twin.analysis.network import to_utm
 from twin.analysis.utilities import NETWORKS
@@ -54,17 +60,24 @@ def _nearest_source(city: CityModel, category: str, index: int) -> dict[str, Any
     return {"layer": "parks", "id": int(park.id), "name": park["name"], "kind": park.kind}
 
 
-def access_report(city: CityModel, x: float, y: float, mode: str) -> dict[str, Any]:
-    """Minutes per category, what lies beyond 15 minutes, walkability and park walk."""
+def access_report(
+    city: CityModel, x: float, y: float, mode: str, place: Places | None = None
+) -> dict[str, Any]:
+    """Minutes per category, what lies beyond 15 minutes, walkability and park walk.
+
+    A free point farther than 2 km from a street is refused; a stored `place` (a plot) is
+    answered however far it is, with its walk to the network, as its stored figures are."""
     network = city.network
-    node, snap_m = network.snap_xy(np.array([x]), np.array([y]))
-    if snap_m[0] > MAX_SNAP_M:
-        raise AnalysisInputError(
-            f"no walkable street within {MAX_SNAP_M:.0f} m of the point "
-            f"(nearest is {snap_m[0]:.0f} m away)"
-        )
+    if place is None:
+        place = Places.snapped(network, np.array([x]), np.array([y]))
+        if place.snap_m[0] > MAX_SNAP_M:
+            raise AnalysisInputError(
+                f"no walkable street within {MAX_SNAP_M:.0f} m of the point "
+                f"(nearest is {place.snap_m[0]:.0f} m away)"
+            )
+    snap_m = place.snap_m
     access = baseline(city, mode)
-    frame = place_minutes(access, Places(np.array([x]), np.array([y]), node, snap_m))
+    frame = place_minutes(access, place)
     row = frame.iloc[0]
     density, block = fabric(city).at(np.array([x]), np.array([y]))
     minutes = {c: _number(row[f"min_{c}"]) for c in CATEGORIES}
@@ -73,14 +86,15 @@ def access_report(city: CityModel, x: float, y: float, mode: str) -> dict[str, A
     )
     nearest = {}
     for category in CATEGORIES:
-        source = _nearest_source(city, category, int(access.origin[category][node[0]]))
+        source = _nearest_source(city, category, int(place_access(access, place, category)[1][0]))
         if source is not None and minutes[category] is not None:
             nearest[category] = {**source, "minutes": minutes[category]}
     within = [c for c in CATEGORIES if minutes[c] is not None and minutes[c] <= THRESHOLD_MINUTES]
     return {
         "mode": mode,
-        "slope_aware": bool(network.slope_aware and mode == "slope"),
+        "slope_aware": bool(network.slope_aware and mode not in ("flat", "length")),
         "snap_m": round(float(snap_m[0]), 1),
+        "walk_to_network_m": round(float(snap_m[0]), 1),
         "minutes": minutes,
         "nearest": nearest,
         "within_15": within,
@@ -116,7 +130,7 @@ def fifteen_minute_report(
 ) -> dict[str, Any]:
     if plot_id is not None:
         i, x, y = plot_place(city, plot_id)
-        report = access_report(city, x, y, mode)
+        report = access_report(city, x, y, mode, city.plot_places.take([i]))
         plot = city.plots.iloc[i]
         return {
             "plot_id": plot_id,
@@ -187,6 +201,7 @@ def plot_report(
                 "categories_15",
                 "all_six",
                 "snap_m",
+                "walk_to_network_m",
             )
         },
         "parks": None

@@ -21,6 +21,7 @@ from twin.analysis.city import (
     CityModel,
     cell_polygons,
     park_entrances,
+    snap_rows,
 )
 from twin.analysis.fifteen import node_access
 from twin.analysis.indicators import access_summaries, fifteen_tables, refresh_tables
@@ -175,7 +176,8 @@ def run_scenario(
     amenities = city.amenities[~gone]
     if len(added):
         x, y = to_utm(added.lon.to_numpy(float), added.lat.to_numpy(float))
-        added["node"], added["snap_m"] = city.network.snap_xy(x, y)
+        for column, values in snap_rows(city.network, x, y).items():
+            added[column] = values
         amenities = pd.concat([amenities, added], ignore_index=True)
     entrances = city.entrances
     park_shapes = city.park_shapes

@@ -28,7 +28,15 @@ import pandas as pd
 import psycopg
 import shapely
 
-from twin.analysis.city import CATEGORIES, INPUT_LAYERS, CityModel, Places, park_entrances
+from twin.analysis.city import (
+    CATEGORIES,
+    INPUT_LAYERS,
+    SNAP_COLUMNS,
+    CityModel,
+    Places,
+    park_entrances,
+    snap_rows,
+)
 from twin.analysis.fifteen import THRESHOLD_MINUTES, coverage, node_access
 from twin.analysis.indicators import (
     _codes,
@@ -98,6 +106,8 @@ def places_frame(city: CityModel) -> pd.DataFrame:
             "y": places.y,
             "node": places.node,
             "snap_m": places.snap_m,
+            "segment": places.at.segment,
+            "fraction": places.at.fraction,
             "residents": city.plots["residents"].to_numpy(np.int64),
             "district": city.plots["district"].to_numpy(object),
             "polycentre": city.plots["polycentre"].to_numpy(object),
@@ -217,7 +227,8 @@ def _snap(network: WalkingNetwork, frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.copy()
     if len(frame):
         x, y = to_utm(frame.lon.to_numpy(float), frame.lat.to_numpy(float))
-        frame["node"], frame["snap_m"] = network.snap_xy(x, y)
+        for column, values in snap_rows(network, x, y).items():
+            frame[column] = values
     return frame
 
 
@@ -256,7 +267,7 @@ def plan_amenities(
             }
             for e in edits.of("amenity.add")
         ],
-        columns=[c for c in amenities.columns if c not in ("node", "snap_m")],
+        columns=[c for c in amenities.columns if c not in SNAP_COLUMNS],
     )
     categories |= set(added["category"])
     if resnap:
@@ -440,12 +451,7 @@ def _plan_cells(
 
 
 def _concat_places(a: Places, b: Places) -> Places:
-    return Places(
-        np.concatenate([a.x, b.x]),
-        np.concatenate([a.y, b.y]),
-        np.concatenate([a.node, b.node]),
-        np.concatenate([a.snap_m, b.snap_m]),
-    )
+    return Places.concat([a, b])
 
 
 def apply_incremental(
@@ -458,7 +464,7 @@ def apply_incremental(
     resnap = False
     if edits.street_edits:
         network = _edited_network(city, edits)
-        resnap = not np.array_equal(network.snap_nodes, city.network.snap_nodes)
+        resnap = True  # places meet street segments: their indices and the nearest move
         timing["network"] = (time.perf_counter() - started) * 1000
     amenities, categories = plan_amenities(city, edits, network, resnap)
     parks, park_shapes, entrances, parks_changed = plan_parks(city, edits, network, resnap)
@@ -769,16 +775,12 @@ def evaluate_plan(
         plots_t, cells_t = stored
         n, m = applied.stored_plots, applied.stored_cells
         if len(plan.plots) > n:
-            extra = Places(
-                *(getattr(plan.plot_places, a)[n:] for a in ("x", "y", "node", "snap_m"))
-            )
+            extra = plan.plot_places.take(slice(n, None))
             plots_t = pd.concat(
                 [plots_t, place_table(plan, access, extra, describe=False)], ignore_index=True
             )
         if len(plan.cells) > m:
-            extra = Places(
-                *(getattr(plan.cell_places, a)[m:] for a in ("x", "y", "node", "snap_m"))
-            )
+            extra = plan.cell_places.take(slice(m, None))
             cells_t = pd.concat(
                 [cells_t, place_table(plan, access, extra, describe=False)], ignore_index=True
             )

@@ -24,9 +24,9 @@ import psycopg
 import shapely
 import shapely.geometry
 
-from twin.analysis.city import CityModel
-from twin.analysis.fifteen import LIMIT_MINUTES, category_pass
-from twin.analysis.network import WalkingNetwork, data_versions, to_utm
+from twin.analysis.city import CityModel, rows_at
+from twin.analysis.fifteen import LIMIT_MINUTES, category_pass, place_cost
+from twin.analysis.network import Snapped, WalkingNetwork, data_versions, to_utm
 from twin.analysis.seismic import Hazards, utm_shapes
 from twin.analysis.utilities import NETWORKS, SEARCH_M
 from twin.sqlfiles import query
@@ -86,7 +86,7 @@ class PlanContext:
     plot_x: np.ndarray  # the stored plots' places, in city.plots order
     plot_y: np.ndarray
     plot_codes: dict[str, np.ndarray]  # "district"/"polycentre" -> code per stored plot
-    stored_facilities: dict[str, tuple[np.ndarray, np.ndarray]]  # kind -> (nodes, snap_m)
+    stored_facilities: dict[str, Snapped]  # kind -> where they meet the streets
     _cache: dict = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -158,10 +158,7 @@ def _load_context(conn: psycopg.Connection, city: CityModel, version: tuple) -> 
 
     stored = city.amenities[city.amenities["layer"] == "amenities"]
     stored_facilities = {
-        kind: (
-            stored.loc[stored["kind"] == kind, "node"].to_numpy(np.int64),
-            stored.loc[stored["kind"] == kind, "snap_m"].to_numpy(float),
-        )
+        kind: rows_at(city.network, stored[stored["kind"] == kind])
         for kind, _, _ in FACILITIES.values()
     }
     district_utm = _utm(city.district_shapes)
@@ -512,33 +509,30 @@ def capacities(ctx: PlanContext, facilities: pd.DataFrame, kind: str) -> np.ndar
     return np.where(np.isfinite(own), own, np.where(np.isfinite(stored), stored, default))
 
 
-def _pass_key(nodes: np.ndarray, snap: np.ndarray) -> np.ndarray:
-    return np.column_stack([nodes.astype(float), np.round(snap, 3)])
+def _pass_key(sources: Snapped) -> np.ndarray:
+    where = [sources.segment.astype(float), np.round(sources.fraction, 6)]
+    return np.column_stack([*where, np.round(sources.snap_m, 3)])
 
 
 def nearest_facility(
     ctx: PlanContext,
     network: WalkingNetwork,
     kind: str,
-    nodes: np.ndarray,
-    snap: np.ndarray,
+    sources: Snapped,
     mode: str,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Walking cost from every node to the nearest facility and its index (-1: none within
     30 minutes). On the city's own network the stored facilities' pass is kept, and a plan
     that only adds facilities walks from the new ones alone and keeps the nearer."""
     if network is not ctx.base_network:
-        return category_pass(network, nodes, snap, mode)
+        return category_pass(network, sources, mode)
     key = ("facility_pass", kind, mode)
     with ctx._lock:
         if key not in ctx._cache:
-            s_nodes, s_snap = ctx.stored_facilities[kind]
-            ctx._cache[key] = (
-                _pass_key(s_nodes, s_snap),
-                *category_pass(network, s_nodes, s_snap, mode),
-            )
+            stored = ctx.stored_facilities[kind]
+            ctx._cache[key] = (_pass_key(stored), *category_pass(network, stored, mode))
         base_keys, base_cost, base_origin = ctx._cache[key]
-    keys = _pass_key(nodes, snap)
+    keys = _pass_key(sources)
     if len(keys) == len(base_keys) and np.array_equal(keys, base_keys):
         return base_cost, base_origin
     lookup: dict[tuple[float, float], int] = {}
@@ -547,12 +541,12 @@ def nearest_facility(
     old_to_new = np.array([lookup.get(tuple(k), -1) for k in base_keys], dtype=np.int64)
     distinct = len(np.unique(old_to_new)) == len(old_to_new)
     if len(base_keys) and ((old_to_new < 0).any() or not distinct):
-        return category_pass(network, nodes, snap, mode)  # removed or moved: walk anew
+        return category_pass(network, sources, mode)  # removed or moved: walk anew
     added = np.setdiff1d(np.arange(len(keys)), old_to_new)
     cost = base_cost.copy()
     origin = np.where(base_origin >= 0, old_to_new[np.maximum(base_origin, 0)], -1)
     if len(added):
-        new_cost, new_origin = category_pass(network, nodes[added], snap[added], mode)
+        new_cost, new_origin = category_pass(network, sources.take(added), mode)
         nearer = new_cost < cost
         cost[nearer] = new_cost[nearer]
         origin[nearer] = added[new_origin[nearer]]
@@ -593,18 +587,10 @@ def allocate(
     if "layer" in facilities:
         facilities = facilities[facilities["layer"] == "amenities"]
     capacity = capacities(ctx, facilities, kind)
-    cost, origin = nearest_facility(
-        ctx,
-        network,
-        kind,
-        facilities["node"].to_numpy(np.int64),
-        facilities["snap_m"].to_numpy(float),
-        mode,
-    )
-    place_nodes = places["node"].to_numpy(np.int64)
-    walk_on = network.snap_cost(places["snap_m"].to_numpy(float), mode)
-    facility = origin[place_nodes] if len(places) else np.zeros(0, np.int64)
-    reach = (facility >= 0) & (cost[place_nodes] + walk_on <= LIMIT_MINUTES)
+    sources = rows_at(network, facilities)
+    cost, origin = nearest_facility(ctx, network, kind, sources, mode)
+    walked, facility = place_cost(network, cost, origin, rows_at(network, places), sources, mode)
+    reach = (facility >= 0) & (walked <= LIMIT_MINUTES)
     load = np.bincount(facility[reach], children[reach], minlength=len(facilities))
     return Allocation(facilities, capacity, load, children, facility, reach, assumed)
 

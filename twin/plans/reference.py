@@ -15,7 +15,14 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from twin.analysis.city import CityModel, Places, _cells, park_entrances
+from twin.analysis.city import (
+    SNAP_COLUMNS,
+    CityModel,
+    Places,
+    _cells,
+    park_entrances,
+    snap_rows,
+)
 from twin.analysis.fifteen import node_access
 from twin.analysis.indicators import access_summaries, fifteen_tables
 from twin.analysis.network import WalkingNetwork, to_lonlat, to_utm
@@ -55,7 +62,7 @@ def _network(city: CityModel, edits: PlanEdits) -> WalkingNetwork:
 
 
 def _amenities(city: CityModel, edits: PlanEdits, network: WalkingNetwork) -> pd.DataFrame:
-    frame = city.amenities.drop(columns=["node", "snap_m"]).copy()
+    frame = city.amenities.drop(columns=SNAP_COLUMNS).copy()
     for edit in edits.of("amenity.remove"):
         frame = frame[~((frame.layer == "amenities") & (frame.id == edit.properties["amenity"]))]
     for edit in edits.of("amenity.move"):
@@ -79,7 +86,8 @@ def _amenities(city: CityModel, edits: PlanEdits, network: WalkingNetwork) -> pd
         frame = pd.concat([frame, pd.DataFrame(added, columns=frame.columns)], ignore_index=True)
     frame = frame.reset_index(drop=True)
     x, y = to_utm(frame.lon.to_numpy(float), frame.lat.to_numpy(float))
-    frame["node"], frame["snap_m"] = network.snap_xy(x, y)
+    for column, values in snap_rows(network, x, y).items():
+        frame[column] = values
     return frame
 
 
