@@ -134,9 +134,17 @@ def indicators_document() -> dict[str, Any]:
 
 
 async def indicators(request: Request) -> Response:
-    refused = unoffered_query(request, set())
+    refused = unoffered_query(request, {"profile"})
     if refused is not None:
         return refused
+    if "profile" in request.query_params:  # one walking profile's figures, computed now
+        from twin.analysis.profiles import profile_document
+
+        try:
+            profile = request.query_params["profile"]
+            return _json(await run_in_threadpool(profile_document, profile))
+        except TwinError as exc:
+            return render(exc)
     try:
         document = await run_in_threadpool(indicators_document)
     except TwinError as exc:  # nothing computed yet (no districts, no analysis run): 404

@@ -215,3 +215,30 @@ def facilities(sides: pd.DataFrame, rng: np.random.Generator) -> gpd.GeoDataFram
             )
             points.append((x, y))
     return gpd.GeoDataFrame(rows, geometry=shapely.points(np.asarray(points)), crs=METRIC_CRS)
+
+
+# Steps and kerbs for the wheelchair profile (twin.analysis.profiles; synthetic): stairways
+# where a minor street climbs steeper than STAIR_SLOPE (the southern foothills), and the kerbs
+# at crossings: flush on footways and pedestrian streets, lowered or raised elsewhere, and a
+# share not surveyed (unknown: the wheelchair profile assumes passable and counts them).
+STAIR_SLOPE = 0.10
+STAIR_SHARE = 0.4  # of the steep minor segments
+KERB_SHARES = {"lowered": 0.55, "raised": 0.05, "unknown": 0.40}
+
+
+def street_access(
+    streets: gpd.GeoDataFrame, elevation, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """`steps` and `kerb` of each street segment (metric geometry, elevation at x, y)."""
+    start = shapely.get_coordinates(shapely.get_point(streets.geometry.values, 0))
+    end = shapely.get_coordinates(shapely.get_point(streets.geometry.values, -1))
+    rise = np.asarray(elevation(end[:, 0], end[:, 1]), float) - np.asarray(
+        elevation(start[:, 0], start[:, 1]), float
+    )
+    slope = np.abs(rise) / np.maximum(streets.length_m.to_numpy(float), 1.0)
+    highway = streets.highway.to_numpy(str)
+    minor = np.isin(highway, ["residential", "service", "pedestrian", "footway", "path"])
+    steps = minor & (slope > STAIR_SLOPE) & (rng.random(len(streets)) < STAIR_SHARE)
+    kerb = rng.choice(list(KERB_SHARES), size=len(streets), p=list(KERB_SHARES.values()))
+    kerb = np.where(np.isin(highway, ["pedestrian", "footway", "path"]), "flush", kerb)
+    return steps, kerb.astype(object)

@@ -458,9 +458,10 @@ ROUTES: list[RouteSpec] = [
         "/indicators",
         GET,
         "twin.analysis.routes:indicators",
-        "The city's 15-minute-city, walkability and hazard figures beside the targets",
+        "The city's 15-minute-city, walkability and hazard figures beside the targets "
+        "(?profile=: one walking profile's 15-minute figures by district)",
         tag="analysis",
-        parameters=("f",),
+        parameters=("f", "profile"),
         formats=("json",),
     ),
     twin(
@@ -748,6 +749,11 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         {"type": "string"},
     ),
     "district": _query("district", "A district by name", {"type": "string"}),
+    "profile": _query(
+        "profile",
+        "A walking profile (docs/profiles.md): its 15-minute figures by district",
+        {"type": "string", "enum": ["standard", "slow", "wheelchair", "night"]},
+    ),
     "polycentre": _query("polycentre", "A polycentre by name", {"type": "string"}),
     "include": _query(
         "include",
@@ -849,7 +855,10 @@ _PLAN_MEMBERS: dict[str, Any] = {
     "title": {"type": "string", "minLength": 1, "maxLength": 200},
     "description": {"type": "string", "maxLength": 10000},
     "private": {"type": "boolean"},
-    "mode": {"type": "string", "enum": ["slope", "flat", "length"]},
+    "mode": {  # walking modes and profiles (twin.analysis.network.MODES, docs/profiles.md)
+        "type": "string",
+        "enum": ["slope", "flat", "length", "slow", "wheelchair", "night"],
+    },
     "edits": {
         "type": "object",
         "description": "A GeoJSON FeatureCollection of edits (at most 500): each Feature's "

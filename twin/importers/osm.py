@@ -5,7 +5,9 @@
   where ways meet or end, so `source_node`/`target_node` are OSM node ids shared by the edges
   that meet there, and `length_m` is the geodesic length. `walkable` follows pyrosm's walking
   filter (OSMnx 'walk': no motorways, cycleways, private or foot=no ways, no roads whose
-  sidewalks are mapped separately); `lit` reads the lit tag; highway values map to our classes.
+  sidewalks are mapped separately); `lit` reads the lit tag; highway values map to our classes;
+  `steps` is highway=steps and `kerb` the way's kerb tag (kerbs mapped on crossing nodes are
+  not read: unknown, which the wheelchair profile counts; docs/profiles.md).
 - buildings: footprints with levels (building:levels) and height (height tag, else 3 m a
   level, noted), use from the building tag.
 - amenities: schools, clinics, shops, theatres, ... classified into the 15-minute categories
@@ -271,6 +273,12 @@ def _levels(value: Any) -> int | None:
     return int(round(number)) if number is not None and 0 < number < 300 else None
 
 
+def _kerb(value: Any) -> str:
+    """OSM kerb=* as the streets layer's kerb (raised, lowered, flush; anything else unknown)."""
+    word = str(value).strip().lower() if value is not None else ""
+    return word if word in ("raised", "lowered", "flush") else "unknown"
+
+
 def _lit(value: Any) -> bool | None:
     if value is None:
         return None
@@ -333,6 +341,8 @@ class OsmExtract:
             "highway": highway.tolist(),
             "walkable": ways["id"].isin(walkable_ways).tolist(),
             "lit": [_lit(v) for v in _tag(ways, "lit")],
+            "steps": [str(h) == "steps" for h in ways["highway"]],  # a stairway: no wheelchair
+            "kerb": [_kerb(v) for v in _tag(ways, "kerb")],
             "length_m": [round(v, 2) for v in merged["length_m"]],
             "source_node": merged["source_node"],
             "target_node": merged["target_node"],

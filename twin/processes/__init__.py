@@ -5,4 +5,5 @@ PROCESSES: dict[str, str] = {
     "fifteen-minute-report": "twin.processes.fifteen_minute_report.FifteenMinuteReportProcessor",
     "plot-report": "twin.processes.plot_report.PlotReportProcessor",
     "scenario": "twin.processes.scenario.ScenarioProcessor",
+    "route": "twin.processes.route.RouteProcessor",
 }

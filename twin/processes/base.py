@@ -10,6 +10,8 @@ from typing import Any, ClassVar
 from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
 
 from twin.analysis import AnalysisInputError
+from twin.analysis.profiles import NAMES as PROFILES
+from twin.analysis.profiles import engine_mode
 from twin.errors import InvalidParameter
 
 MODES = ("slope", "flat")
@@ -102,6 +104,17 @@ def choice(inputs: dict[str, Any], name: str, options: tuple[str, ...], default:
             f"input {name!r} must be one of {', '.join(options)}, got {shown(value)}"
         )
     return value
+
+
+def walking_mode(inputs: dict[str, Any]) -> tuple[str, str]:
+    """The inputs' profile and the engine mode that answers for it (twin.analysis.profiles):
+    `mode` chooses the standard walker's model; the other profiles have their own."""
+    profile = choice(inputs, "profile", PROFILES, "standard")
+    mode = choice(inputs, "mode", MODES, "slope")
+    try:
+        return profile, engine_mode(profile, mode)
+    except ValueError as exc:
+        raise ProcessInputError(str(exc)) from None
 
 
 def flag(inputs: dict[str, Any], name: str) -> bool:
@@ -199,5 +212,12 @@ MODE = literal(
     "Walking mode",
     "slope: Tobler's hiking function on the terrain (default); flat: 4.8 km/h everywhere.",
     {"type": "string", "enum": list(MODES), "default": "slope"},
+)
+PROFILE = literal(
+    "Walking profile",
+    "standard: an average adult (4.8 km/h, Tobler on slopes; default); slow: an elderly or slow "
+    "walker (3 km/h, Tobler); wheelchair: 3.6 km/h, no steps, raised kerbs or slopes over 5% "
+    "(8% on ramps up to 10 m); night: lit streets only. See docs/profiles.md.",
+    {"type": "string", "enum": list(PROFILES), "default": "standard"},
 )
 PLOT_ID = literal("Plot id", "The id of a feature in the plots collection.", {"type": "integer"})

@@ -7,15 +7,24 @@ from typing import Any
 from twin.analysis.city import current_city
 from twin.analysis.reports import plot_report
 from twin.db.pool import connection
-from twin.processes.base import MODE, MODES, PLOT_ID, TwinProcessor, choice, integer, metadata
+from twin.processes.base import (
+    MODE,
+    PLOT_ID,
+    PROFILE,
+    TwinProcessor,
+    integer,
+    metadata,
+    walking_mode,
+)
 
 PROCESS_METADATA = metadata(
     "plot-report",
     "Plot report",
     "For a plot: land use, zoning and height limit, seismic intensity zone, distance to the "
     "nearest active fault and whether it lies in a fault setback, metres to the nearest line "
-    "of each utility network, 15-minute access, park access and walkability.",
-    {"plot_id": {**PLOT_ID, "minOccurs": 1}, "mode": MODE},
+    "of each utility network, 15-minute access (for a walking profile: standard, slow, "
+    "wheelchair, night), park access and walkability.",
+    {"plot_id": {**PLOT_ID, "minOccurs": 1}, "mode": MODE, "profile": PROFILE},
     "The plot's facts",
     {"plot_id": 1},
 )
@@ -23,11 +32,11 @@ PROCESS_METADATA = metadata(
 
 class PlotReportProcessor(TwinProcessor):
     metadata_source = PROCESS_METADATA
-    known_inputs = ("plot_id", "mode")
+    known_inputs = ("plot_id", "mode", "profile")
 
     def run(self, inputs: dict[str, Any]) -> dict[str, Any]:
         plot_id = integer(inputs, "plot_id")
-        mode = choice(inputs, "mode", MODES, "slope")
+        profile, mode = walking_mode(inputs)
         with connection() as conn:
             city = current_city(conn)
-            return plot_report(conn, city, plot_id, mode)
+            return {**plot_report(conn, city, plot_id, mode), "profile": profile}
