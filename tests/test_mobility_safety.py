@@ -155,11 +155,11 @@ def _line_network(lit: list[bool]):
 
 def test_residents_farther_than_a_walk_from_a_post_by_day_and_by_night():
     network, xs = _line_network([True, True, False, True])
-    nodes, snap = network.snap_xy(xs, np.full(5, Y0))
+    homes = network.snap_segment_xy(xs, np.full(5, Y0))
     post_x, post_y = np.array([xs[0]]), np.array([Y0])
-    day = walk_minutes(network, nodes, snap, post_x, post_y, mode="flat", limit=60)
+    day = walk_minutes(network, homes, post_x, post_y, mode="flat", limit=60)
     assert day == pytest.approx([0, 5, 10, 15, 20], abs=1e-6)
-    night = walk_minutes(network, nodes, snap, post_x, post_y, mode="flat", lit_only=True, limit=60)
+    night = walk_minutes(network, homes, post_x, post_y, mode="flat", lit_only=True, limit=60)
     assert night[:3] == pytest.approx([0, 5, 10], abs=1e-6) and np.isinf(night[3:]).all()
     residents = np.array([100, 100, 100, 100, 100])
     codes = np.array([0, 0, 0, 1, 1])
@@ -169,12 +169,17 @@ def test_residents_farther_than_a_walk_from_a_post_by_day_and_by_night():
     assert beyond_night.tolist() == [0, 200]
     _, beyond_day_15 = residents_beyond(day, residents, codes, 2, 15.0)
     assert beyond_day_15.tolist() == [0, 100]
-    # a place 80 m off the street walks one more minute to its node
-    node, snap_m = network.snap_xy(np.array([xs[1]]), np.array([Y0 + 80]))
-    assert walk_minutes(network, node, snap_m, post_x, post_y, mode="flat") == pytest.approx(
+    # a place 80 m off the street walks one more minute to it
+    home = network.snap_segment_xy(np.array([xs[1]]), np.array([Y0 + 80]))
+    assert walk_minutes(network, home, post_x, post_y, mode="flat") == pytest.approx(
         [6.0], abs=1e-6
     )
-    assert np.isinf(walk_minutes(network, nodes, snap, np.array([]), np.array([]))).all()
+    # halfway along a segment, 40 m off it: 40 m, then 200 m back to node 1, then 400 m
+    between = network.snap_segment_xy(np.array([xs[1] + 200]), np.array([Y0 - 40]))
+    assert walk_minutes(network, between, post_x, post_y, mode="flat") == pytest.approx(
+        [(40 + 200 + 400) / 80], abs=1e-6
+    )
+    assert np.isinf(walk_minutes(network, homes, np.array([]), np.array([]))).all()
 
 
 # -- the demo city, as a planner reads it --------------------------------------------------

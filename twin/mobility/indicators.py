@@ -20,10 +20,17 @@ import shapely
 from scipy.spatial import cKDTree
 
 from twin.analysis.city import CityModel
-from twin.analysis.fifteen import coverage, node_access, place_minutes
-from twin.analysis.network import WalkingNetwork
+from twin.analysis.fifteen import (
+    category_pass,
+    coverage,
+    node_access,
+    place_cost,
+    place_minutes,
+)
+from twin.analysis.network import Snapped, WalkingNetwork
 from twin.catalog import analysis_inputs, mobility_figure, programme
 from twin.errors import InvalidParameter, TwinError
+from twin.mobility.micromobility import cell_reach, reach_summary
 from twin.sqlfiles import query
 
 LANE_STATUSES = ("built", "planned_2025", "planned_2030")
@@ -171,8 +178,7 @@ def nearest_camera_m(
 
 def walk_minutes(
     network: WalkingNetwork,
-    place_node: np.ndarray,
-    place_snap_m: np.ndarray,
+    places: Snapped,
     source_x: np.ndarray,
     source_y: np.ndarray,
     *,
@@ -183,17 +189,10 @@ def walk_minutes(
     """Minutes from each place to the nearest source over the walking network (one
     multi-source Dijkstra), inf when none within `limit`; `lit_only` walks lit streets only."""
     if len(source_x) == 0:
-        return np.full(len(place_node), np.inf)
-    nodes, snap = network.snap_xy(np.asarray(source_x, float), np.asarray(source_y, float))
-    cost, _ = network.nearest(
-        nodes,
-        network.snap_cost(snap, mode),
-        mode=mode,
-        limit=limit,
-        towards=True,
-        lit_only=lit_only,
-    )
-    return cost[place_node] + network.snap_cost(np.asarray(place_snap_m, float), mode)
+        return np.full(len(places), np.inf)
+    sources = network.snap_segment_xy(np.asarray(source_x, float), np.asarray(source_y, float))
+    cost, _ = category_pass(network, sources, mode, limit, lit_only)
+    return place_cost(network, cost, None, places, sources, mode, lit_only)[0]
 
 
 def residents_beyond(
@@ -467,8 +466,7 @@ def police(conn: psycopg.Connection, city: CityModel, d: Districts, mode: str) -
         _beyond(
             walk_minutes(
                 network,
-                places.node,
-                places.snap_m,
+                places.at,
                 xy[:, 0],
                 xy[:, 1],
                 mode=mode,
@@ -510,9 +508,7 @@ def gathering(conn: psycopg.Connection, city: CityModel, d: Districts, mode: str
     xy = _points(points)
     limit = mobility_figure("gathering_walk_minutes")
     beyond = _beyond(
-        walk_minutes(
-            city.network, places.node, places.snap_m, xy[:, 0], xy[:, 1], mode=mode, limit=limit + 1
-        ),
+        walk_minutes(city.network, places.at, xy[:, 0], xy[:, 1], mode=mode, limit=limit + 1),
         d,
         limit,
     )
@@ -632,7 +628,20 @@ def compute_with_features(
     sections["fifteen"] = fifteen_day_night(city, d, mode)
     lap("fifteen_day_night")
     sections["early_warning"] = early_warning(conn, d)
-    return _document(d, sections, mode, city, timings)
+    document, features = _document(d, sections, mode, city, timings)
+    # bike and scooter reach per cell (twin/mobility/micromobility.py): the cells' layer and
+    # the medians, with the bike-lane plans compared
+    cells, reach = cell_reach(conn, city)
+    lanes = sections["micromobility"].city
+    document["micromobility"] = reach_summary(
+        cells,
+        d.names,
+        {p: lanes[f"lane_km_{s}"] for p, s in (("today", "built"), ("2025", 2025), ("2030", 2030))},
+        reach,
+    )
+    features["micromobility_cells"] = cells
+    lap("micromobility_reach")
+    return document, features
 
 
 def _document(

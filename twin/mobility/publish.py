@@ -22,7 +22,7 @@ import pandas as pd
 import psycopg
 import shapely
 
-from twin.analysis.city import CityModel
+from twin.analysis.city import CityModel, cell_polygons
 from twin.analysis.network import data_versions, to_lonlat
 from twin.catalog import mobility_figure
 from twin.errors import TwinError
@@ -32,11 +32,13 @@ from twin.store import Provenance, write_layer
 
 LOG = logging.getLogger("twin.mobility.publish")
 
-PUBLISHED = ("district_mobility_safety", "unlit_streets", "camera_gaps")
+PUBLISHED = ("district_mobility_safety", "unlit_streets", "camera_gaps", "micromobility_cells")
 SOURCE = (
     "twin analyse (twin/mobility): computed from bike_lanes, bikeshare_stations, streets "
     "(lit derived from utility_lines 'lighting'), cameras, amenities, transit_stops, "
-    "police_posts, gathering_points, early_warning_stations, plots, districts"
+    "police_posts, gathering_points, early_warning_stations, plots, districts; bike and "
+    "scooter reach per cell from streets, bike_lanes, scooter_parking (twin/mobility/"
+    "micromobility.py)"
 )
 
 
@@ -88,6 +90,16 @@ def camera_gap_layer(features: dict[str, Any]) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(frame, geometry=shapely.points(lon, lat), crs=4326)
 
 
+def micromobility_cell_layer(features: dict[str, Any]) -> gpd.GeoDataFrame:
+    """The cells' bike and scooter reach (twin/mobility/micromobility.py) as hexagons."""
+    cells: pd.DataFrame = features["micromobility_cells"]
+    return gpd.GeoDataFrame(
+        cells.reset_index(drop=True),
+        geometry=list(cell_polygons(cells["h3"].tolist())),
+        crs=4326,
+    )
+
+
 def publish_mobility(
     conn: psycopg.Connection,
     city: CityModel,
@@ -117,8 +129,14 @@ def publish_mobility(
         "district_mobility_safety": district_layer(conn, document),
         "unlit_streets": unlit_street_layer(conn, features),
         "camera_gaps": camera_gap_layer(features),
+        "micromobility_cells": micromobility_cell_layer(features),
     }
-    summary = {"city": document["city"], "targets": targets(), "computed": document["computed"]}
+    summary = {
+        "city": document["city"],
+        "targets": targets(),
+        "computed": document["computed"],
+        "micromobility": document["micromobility"],
+    }
     with conn.transaction():
         for name, frame in layers.items():
             write_layer(
@@ -184,5 +202,6 @@ def published_document(conn: psycopg.Connection, version: tuple[int, ...]) -> di
         "targets": summary["targets"],
         "unlit_streets": unlit,
         "sites_without_camera": sites,
+        "micromobility": summary.get("micromobility"),
         "computed": computed,
     }
