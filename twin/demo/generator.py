@@ -30,7 +30,7 @@ from twin.demo.land import (
     subdivide,
 )
 from twin.demo.layout import base_districts, city_outline, polycentres, synthetic_districts
-from twin.demo.networks import facilities, street_sides, utility_lines
+from twin.demo.networks import facilities, street_access, street_sides, utility_lines
 from twin.demo.relief import Relief
 from twin.demo.services import (
     addresses,
@@ -41,12 +41,16 @@ from twin.demo.services import (
     transit_stops,
     walking_network,
 )
+from twin.demo.street_names import localized_street_names
+from twin.demo.transit import DemoTransit, demo_transit, write_demo_feed
 from twin.errors import TwinError
 from twin.mobility.lighting import street_lit
 from twin.progress import progress
+from twin.settings import get_settings
 from twin.sqlfiles import query
 from twin.store import Provenance, write_layer
 from twin.terrain import store_terrain
+from twin.transit.store import import_feed
 
 log = logging.getLogger(__name__)
 SCALES = ("small", "city")
@@ -75,6 +79,7 @@ class DemoCity:
     elevation: np.ndarray
     transform: Any
     details: dict[str, Any] = field(default_factory=dict)
+    transit: DemoTransit | None = None  # the synthetic GTFS feed, imported by `load`
 
 
 def _street_length_km(
@@ -298,6 +303,8 @@ def _generate(
     streets = fab.streets
     streets["lit"] = lit[streets.edge.to_numpy()]
     streets["walkable"] = ~streets.highway.isin(["motorway"]).to_numpy()
+    streets["name_ru"], streets["name_kk"] = localized_street_names(streets.name)
+    streets["steps"], streets["kerb"] = street_access(streets, relief, stream(seed, "access"))
     children(districts)
     places = school_places(
         amenity_frame,
@@ -351,6 +358,9 @@ def _generate(
         )
     plants = facilities(sides, stream(seed, "facilities"))
     stops = transit_stops(edges, streets, stream(seed, "transit"))
+    # the synthetic GTFS feed's routes and timetable; its stops are the transit_stops layer
+    transit = demo_transit(streets, stops, seed, scale)
+    stops = transit.stops
     amenity_frame["address"] = addresses(amenity_frame, streets, stream(seed, "addresses"))
     # facilities placed by name (CHP plants, the aeration station) get their district here
     inside = shapely.STRtree(districts.geometry.values).nearest(plants.geometry.values)
@@ -384,6 +394,7 @@ def _generate(
         "figures": "twin/demo/almaty.yml",
         "utility_length_factor": round(factor, 6),
         "school_places": places,
+        "transit": transit.details,
         "generated_in_s": round(time.perf_counter() - started, 2),
     }
     return DemoCity(
@@ -393,6 +404,7 @@ def _generate(
         elevation=elevation,
         transform=transform,
         details=details,
+        transit=transit,
     )
 
 
@@ -461,4 +473,16 @@ def load(conn: psycopg.Connection, city: DemoCity) -> dict[str, int]:
         store_terrain(
             conn, city.elevation, city.transform, "EPSG:32643", provenance(city, "terrain")
         )
+        if city.transit is not None:  # the timetable and transit_routes, in the same transaction
+            feed = write_demo_feed(
+                city.transit,
+                get_settings().home / "demo" / f"gtfs-{city.scale}-seed{city.seed}.zip",
+            )
+            import_feed(
+                conn,
+                feed,
+                name=f"Almaty demo (synthetic, seed {city.seed}, scale {city.scale})",
+                synthetic=True,
+                source=provenance(city, "transit_stops").source,
+            )
     return counts
