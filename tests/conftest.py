@@ -48,6 +48,9 @@ def twin_env(**extra: str) -> dict[str, str]:
     # the refresher on (tests/test_analysis_refresh.py): it would recompute in the background
     # after every other module's edits and analyses, on the 2 shared cores
     env.setdefault("TWIN_ANALYSIS_REFRESH", "off")
+    # one departure (08:00) instead of the window's twelve: `twin analyse` runs a dozen times
+    # a session; the window's median is the engine's own story (tests/test_transit_access.py)
+    env.setdefault("TWIN_TRANSIT_WINDOW", "08:00-08:05/5")
     return env
 
 

@@ -272,6 +272,19 @@ class AnalysisSettings:
         True,
         "a server refreshes the analysis after edits; off leaves it to `twin analyse --if-stale`",
     )
+    transit_day: str | None = setting(
+        "TWIN_TRANSIT_DAY",
+        None,
+        "the service day (YYYY-MM-DD) of the walk + public transport figures; unset: the "
+        "first Tuesday of the feed's service (docs/transit.md)",
+        shown="first Tuesday of the feed",
+    )
+    transit_window: str = setting(
+        "TWIN_TRANSIT_WINDOW",
+        "08:00-09:00/5",
+        "the departure window of the walk + public transport figures, HH:MM-HH:MM/minutes "
+        "between departures; the median over its departures is published",
+    )
 
 
 @dataclass(frozen=True)

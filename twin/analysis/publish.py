@@ -30,6 +30,7 @@ from twin.catalog import analysis_inputs
 from twin.progress import progress
 from twin.sqlfiles import query
 from twin.store import Provenance, write_layer
+from twin.transit.figures import PT_COLUMNS, TransitFigures, transit_figures
 
 LOG = logging.getLogger("twin.analysis")
 ANALYSIS_LOCK_SPACE = 0x7477  # advisory locks of the analysis ("tw"): 1 refresher, 2 publish
@@ -81,7 +82,22 @@ class Analysis:
         plots, cells = fifteen_tables(self.city, access)
         self._timed("fifteen", started)
         self.access, self.plot_access, self.cell_access = access, plots, cells
+        self.walk_pt()
         return plots, cells, access
+
+    def walk_pt(self) -> None:
+        """The same minutes on foot or by public transport (twin/transit/figures.py), when a
+        feed is loaded; again after an edit moved the walking minutes (twin.analysis.refresh)."""
+        started = time.perf_counter()
+        self.transit = transit_figures(self.conn, self.city, self.access)
+        self._timed("walk_pt", started)
+
+    def _walk_pt_columns(self, which: str, pick: slice | np.ndarray, rows: int) -> pd.DataFrame:
+        """The walk+PT columns of plots or cells (empty without a feed: the columns stay)."""
+        transit = getattr(self, "transit", None)
+        if transit is None:
+            return pd.DataFrame({column: [None] * rows for column in PT_COLUMNS})
+        return getattr(transit, which).iloc[pick].reset_index(drop=True)
 
     def hazards_and_utilities(self) -> None:
         started = time.perf_counter()
@@ -135,6 +151,7 @@ class Analysis:
                 self.plot_access.iloc[pick].reset_index(drop=True),
                 self.plot_hazards.iloc[pick].reset_index(drop=True),
                 self.plot_utilities.iloc[pick].reset_index(drop=True),
+                self._walk_pt_columns("plots", pick, len(plots)),
             ],
             axis=1,
         )
@@ -150,6 +167,7 @@ class Analysis:
                 self.cell_access.iloc[pick]
                 .drop(columns=["park_300", "park_500", "intersection_density", "mean_block_m"])
                 .reset_index(drop=True),
+                self._walk_pt_columns("cells", pick, len(cells)),
             ],
             axis=1,
         )
@@ -193,11 +211,19 @@ class Analysis:
             row.update({f"wear_{n}_target_2030": t for n, t in WEAR_TARGET_2030.items()})
             return row
 
+        transit = getattr(self, "transit", None)
+        codes = city._cache["area_codes"]
+        by_district = _walk_pt_rows(transit, city, codes["plot_district"], len(city.districts))
+        by_polycentre = _walk_pt_rows(
+            transit, city, codes["plot_polycentre"], len(city.polycentres)
+        )
+        (everyone,) = _walk_pt_rows(transit, city, np.zeros(len(city.plots), dtype=np.int64), 1)
         district_rows = []
-        for name in city.districts["name"]:
+        for k, name in enumerate(city.districts["name"]):
             row = {
                 "district": name,
                 **summaries["districts"][name],
+                **by_district[k],
                 **hazard_counts(name, plots["district"].to_numpy(object) == name),
                 **network_wear(name),
             }
@@ -218,6 +244,7 @@ class Analysis:
             row = {
                 "polycentre": name,
                 **summary,
+                "share_all_six_walk_pt": by_polycentre[i]["share_all_six_walk_pt"],
                 "area_ha": round(area_ha, 1),
                 "density_pph": round(summary["residents"] / area_ha, 1) if area_ha else None,
                 "target_density_pph": _none(city.polycentres["target_density_pph"].iloc[i]),
@@ -228,6 +255,8 @@ class Analysis:
         city_row = {
             "name": "Almaty",
             **summaries["city"],
+            **everyone,
+            "walk_pt_period": transit.feed["period"] if transit else None,
             "park_inventory_ha": round(float(inventory_ha), 2),
             **hazard_counts(None, np.ones(len(plots), dtype=bool)),
             **network_wear("*city*"),
@@ -265,6 +294,17 @@ class Analysis:
         self._timed("write", started)
 
 
+def _walk_pt_rows(
+    transit: TransitFigures | None, city: CityModel, codes: np.ndarray, count: int
+) -> list[dict[str, Any]]:
+    if transit is None:
+        empty = dict.fromkeys(
+            ("share_all_six_walk_pt", "rapid_transit_gap_residents", "rapid_transit_gap_share")
+        )
+        return [dict(empty) for _ in range(count)]
+    return transit.area_rows(city, codes, count)
+
+
 def _none(value: Any) -> Any:
     if value is None:
         return None
@@ -283,7 +323,7 @@ def analyse(conn: psycopg.Connection, mode: str = "slope") -> dict[str, Any]:
     run = Analysis(conn, mode)
     steps = [
         "walking network and places",
-        "15-minute city and walkability",
+        "15-minute city and walkability, on foot and by public transport",
         "seismic and utilities",
         "indicators",
         "publish",
@@ -313,6 +353,7 @@ def analyse(conn: psycopg.Connection, mode: str = "slope") -> dict[str, Any]:
             "plots": int(len(city.plots)),
             "cells": int(len(city.cells)),
             "categories": list(CATEGORIES),
+            "walk_pt": run.transit.feed if run.transit else None,
             "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         with conn.transaction():  # one publish at a time (twin.analysis.refresh)

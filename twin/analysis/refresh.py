@@ -67,7 +67,7 @@ from twin.analysis.city import (
 )
 from twin.analysis.fifteen import node_access
 from twin.analysis.indicators import place_table
-from twin.analysis.network import data_versions, to_utm
+from twin.analysis.network import Snapped, data_versions, to_utm
 from twin.analysis.publish import (
     ANALYSIS_LOCK_SPACE,
     PUBLISH_LOCK,
@@ -410,7 +410,7 @@ def compute(conn: psycopg.Connection, mode: str, previous: Published | None = No
 
 
 def _sources_moved(old: pd.DataFrame, new: pd.DataFrame, category: str) -> bool:
-    columns = ["layer", "id", "node", "snap_m"]
+    columns = ["layer", "id", "segment", "fraction", "snap_m"]
     a = old.loc[old.category == category, columns].sort_values(["layer", "id"])
     b = new.loc[new.category == category, columns].sort_values(["layer", "id"])
     return len(a) != len(b) or not np.array_equal(a.to_numpy(), b.to_numpy())
@@ -456,10 +456,10 @@ def _refresh_access(
     run.city, run.access = new_city, after
     touched = []
     for name, places in (("plot_access", city.plot_places), ("cell_access", city.cell_places)):
-        rows = np.flatnonzero(moved[places.node])
+        rows = np.flatnonzero(moved[places.at.node].any(axis=1))
         table = getattr(run, name).copy()
         if len(rows):
-            subset = Places(places.x[rows], places.y[rows], places.node[rows], places.snap_m[rows])
+            subset = places.take(rows)
             fresh = place_table(new_city, after, subset)
             for column in fresh.columns:
                 values = table[column].to_numpy().copy()
@@ -525,8 +525,12 @@ def _refresh_plots(
     plot_places = Places(
         merged(city.plot_places.x, places.x),
         merged(city.plot_places.y, places.y),
-        merged(city.plot_places.node, places.node),
-        merged(city.plot_places.snap_m, places.snap_m),
+        Snapped(
+            *(
+                merged(getattr(city.plot_places.at, a), getattr(places.at, a))
+                for a in ("segment", "node", "fraction", "snap_m")
+            )
+        ),
     )
     keep_cache = ("fabric", "green", ("access", run.mode))
     new_city = dataclasses.replace(
@@ -632,6 +636,13 @@ class Refresher:
                     run.wear = wear(conn)
             if "plots" in changed:
                 plot_pos = None  # ids moved: compare every plot by id
+            if getattr(run, "transit", None) is not None and (
+                changed & ACCESS_LAYERS or "plots" in changed
+            ):
+                # walk + PT reaches far: a new school moves the minutes of plots a bus ride
+                # away, so the whole table is computed again and compared row by row
+                run.walk_pt()
+                plot_pos, cell_pos = None, None
             rows.update(
                 {
                     "plot_metrics": plot_pos,

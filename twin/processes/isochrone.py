@@ -1,28 +1,36 @@
-"""OGC API process `isochrone`: where can I walk from here in 5, 10, 15 minutes?"""
+"""OGC API process `isochrone`: where can I walk from here in 5, 10, 15 minutes, or get to
+on foot and by public transport (`modes: ["walk", "transit"]`, a departure time)?"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import date
 from typing import Any
+
+import numpy as np
 
 from twin.analysis.city import current_city
 from twin.analysis.isochrones import isochrone
 from twin.analysis.network import to_utm
 from twin.analysis.reports import MAX_SNAP_M, check_point
 from twin.db.pool import connection
+from twin.errors import InvalidParameter, NotFound
 from twin.processes.base import (
     LAT,
     LON,
     MODE,
-    MODES,
+    PROFILE,
     ProcessInputError,
     TwinProcessor,
-    choice,
     flag,
     literal,
     metadata,
     number,
     shown,
+    walking_mode,
 )
+from twin.transit.access import ride_from
+from twin.transit.figures import day_timetable, parse_window
 
 MAX_MINUTES = 60
 
@@ -31,7 +39,8 @@ PROCESS_METADATA = metadata(
     "Walking isochrone",
     "Polygons of the area reachable on foot from a point within each number of minutes "
     "(slope-aware by default, or flat 4.8 km/h; lit_only keeps to lit streets, the night-time "
-    "walk), and the amenities reachable, nearest first.",
+    "walk, the same as profile night), for a walking profile (standard, slow, wheelchair, "
+    "night), and the amenities reachable, nearest first.",
     {
         "lon": {**LON, "minOccurs": 1},
         "lat": {**LAT, "minOccurs": 1},
@@ -49,10 +58,32 @@ PROCESS_METADATA = metadata(
             },
         ),
         "mode": MODE,
+        "profile": PROFILE,
         "lit_only": literal(
             "Lit streets only",
             "Walk only along lit streets (night time).",
             {"type": "boolean", "default": False},
+        ),
+        "modes": literal(
+            "Modes",
+            '["walk"] (default) or ["walk", "transit"]: walk to a stop (at most 10 minutes), '
+            "ride the feed's timetable with its waits and changes, walk on.",
+            {
+                "type": "array",
+                "items": {"type": "string", "enum": ["walk", "transit"]},
+                "default": ["walk"],
+            },
+        ),
+        "departure": literal(
+            "Departure time",
+            "HH:MM on the service day (with transit; default 08:00).",
+            {"type": "string", "pattern": "^[0-9]{1,2}:[0-9]{2}$", "default": "08:00"},
+        ),
+        "date": literal(
+            "Service day",
+            "YYYY-MM-DD (with transit; default: the day the published figures are for, "
+            "TWIN_TRANSIT_DAY or the first Tuesday of the feed).",
+            {"type": "string", "format": "date"},
         ),
     },
     "GeoJSON FeatureCollection of polygons (properties.minutes) with `amenities`",
@@ -75,24 +106,87 @@ def minutes_input(value: Any) -> list[float]:
 
 class IsochroneProcessor(TwinProcessor):
     metadata_source = PROCESS_METADATA
-    known_inputs = ("lon", "lat", "minutes", "mode", "lit_only")
+    known_inputs = (
+        "lon",
+        "lat",
+        "minutes",
+        "mode",
+        "profile",
+        "lit_only",
+        "modes",
+        "departure",
+        "date",
+    )
 
     def run(self, inputs: dict[str, Any]) -> dict[str, Any]:
         lon = number(inputs, "lon", -180, 180)
         lat = number(inputs, "lat", -90, 90)
         check_point(lon, lat)
         minutes = minutes_input(inputs.get("minutes"))
-        mode = choice(inputs, "mode", MODES, "slope")
-        lit_only = flag(inputs, "lit_only")
+        profile, mode = walking_mode(inputs)
+        lit_only = flag(inputs, "lit_only")  # as before profiles: with slope, the night profile
+        modes = modes_input(inputs.get("modes"))
         with connection() as conn:
             city = current_city(conn)
+            ride = None
+            if "transit" in modes:
+                ride, when = transit_ride(conn, city, inputs, mode)
         x, y = to_utm([lon], [lat])
-        _, snap = city.network.snap_xy(x, y)
+        snap = city.network.snap_segment_xy(x, y).snap_m
         if snap[0] > MAX_SNAP_M:
             raise ProcessInputError(
                 f"no walkable street within {MAX_SNAP_M:.0f} m of "
                 f"({lon}, {lat}): nearest is {snap[0]:.0f} m away"
             )
-        result = isochrone(city, float(x[0]), float(y[0]), minutes, mode, lit_only)
+        result = isochrone(city, float(x[0]), float(y[0]), minutes, mode, lit_only, ride)
         result["start"].update({"lon": lon, "lat": lat})
+        result["profile"] = profile
+        result["modes"] = modes
+        if ride is not None:
+            result["departure"] = when
         return result
+
+
+def modes_input(value: Any) -> list[str]:
+    """["walk"] or ["walk", "transit"] (a lone "transit" rides too: one walks to the stop)."""
+    values = ["walk"] if value is None else value if isinstance(value, list) else [value]
+    unknown = [v for v in values if v not in ("walk", "transit")]
+    if not values or unknown:
+        raise ProcessInputError(
+            f"input 'modes' = {shown(unknown[0] if unknown else value)} is not a mode: "
+            'use ["walk"] or ["walk", "transit"] (bikes and scooters: docs/micromobility.md)'
+        )
+    return ["walk", "transit"] if "transit" in values else ["walk"]
+
+
+def transit_ride(
+    conn: Any, city: Any, inputs: dict[str, Any], mode: str
+) -> tuple[Callable[[np.ndarray, float], np.ndarray], dict[str, str]]:
+    """The ride from the isochrone's walk: the feed's timetable of the day asked for (400
+    when none is loaded or it runs nothing that day), leaving at `departure`."""
+    departure = inputs.get("departure", "08:00")
+    if not isinstance(departure, str):
+        raise ProcessInputError(f"input 'departure' = {shown(departure)} is not HH:MM")
+    try:
+        start_s, _, _ = parse_window(f"{departure}-47:59")
+    except InvalidParameter:
+        raise ProcessInputError(
+            f"input 'departure' = {shown(departure)} is not a time HH:MM (00:00-47:58)"
+        ) from None
+    day = inputs.get("date")
+    if day is not None:
+        try:
+            day = date.fromisoformat(str(day))
+        except ValueError:
+            raise ProcessInputError(f"input 'date' = {shown(day)} is not YYYY-MM-DD") from None
+    try:
+        tt, when = day_timetable(conn, city, day)
+    except NotFound as exc:
+        raise ProcessInputError(str(exc)) from None
+    except InvalidParameter as exc:  # NoService: the feed runs nothing that day
+        raise ProcessInputError(str(exc)) from None
+
+    def ride(walked: np.ndarray, limit: float) -> np.ndarray:
+        return ride_from(city, tt, walked, start_s, limit, mode=mode)
+
+    return ride, {"date": when.isoformat(), "time": departure}
