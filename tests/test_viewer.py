@@ -239,6 +239,20 @@ def test_an_isochrone_draws_with_the_amenities_inside(
     assert sorted({int(m) for m in minutes}) == [5, 10, 15]
     assert int(page.eval("return document.querySelector('#iso-amenities').dataset.count")) >= 1
     page.call("screenshot", path=str(ARTIFACTS / "isochrone.png"))
+    # The same point on foot or by public transport at 08:00: the 15-minute band can only grow
+    area_15 = (
+        "return window.twin.map.getSource('isochrone').serialize().data.features"
+        ".filter(f => f.properties.minutes == 15).map(f => f.properties.area_km2)[0]"
+    )
+    walking = page.eval(area_15)
+    page.eval("document.querySelector('#iso-amenities').remove(); return true")
+    page.call("click", selector="#iso-transit")
+    page.wait("document.querySelector('#iso-amenities')", timeout=60)
+    assert not page.eval("return document.querySelector('[data-error=\"isochrone\"]')")
+    assert page.eval(area_15) >= walking
+    page.wait(IDLE, timeout=120)
+    page.call("screenshot", path=str(ARTIFACTS / "isochrone-transit.png"))
+    page.call("click", selector="#iso-transit")  # back to walking for the stories after
 
 
 def glb_header(path: Path) -> tuple[bytes, int, int]:

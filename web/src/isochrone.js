@@ -15,7 +15,8 @@ const CATEGORIES = Object.keys(CATEGORY_COLOURS);
 const DIMMED = { 'buildings-extrusion': ['fill-extrusion-opacity', 0.35], 'buildings-footprint': ['fill-opacity', 0.35], 'plots-fill': ['fill-opacity', 0.2] };
 let dimmed = {};
 
-const options = { mode: 'slope', lit_only: false };
+const options = { mode: 'slope', lit_only: false, profile: 'standard', transit: false, departure: '08:00' };
+const PROFILES = ['standard', 'slow', 'wheelchair', 'night'];
 let marker = null;
 let last = null;
 
@@ -86,7 +87,11 @@ function controls() {
       <button type="button" data-iso-mode="slope" class="${options.mode === 'slope' ? 'active' : ''}">${esc(t('iso.slope'))}</button>
       <button type="button" data-iso-mode="flat" class="${options.mode === 'flat' ? 'active' : ''}">${esc(t('iso.flat'))}</button>
     </div>
-    <label class="row"><input type="checkbox" id="iso-lit" ${options.lit_only ? 'checked' : ''}> ${esc(t('iso.lit'))}</label>`;
+    <label class="row"><input type="checkbox" id="iso-lit" ${options.lit_only ? 'checked' : ''}> ${esc(t('iso.lit'))}</label>
+    <label class="row">${esc(t('iso.profile'))}
+      <select id="iso-profile">${PROFILES.map((p) => `<option value="${p}" ${options.profile === p ? 'selected' : ''}>${esc(t(`profile.${p}`))}</option>`).join('')}</select></label>
+    <label class="row"><input type="checkbox" id="iso-transit" ${options.transit ? 'checked' : ''}> ${esc(t('iso.transit'))}
+      <input type="time" id="iso-departure" value="${esc(options.departure)}" ${options.transit ? '' : 'disabled'} aria-label="${esc(t('iso.departure'))}"></label>`;
 }
 
 function resultHtml(result) {
@@ -133,6 +138,19 @@ function render(app) {
     options.lit_only = event.target.checked;
     if (marker) run(app, marker.getLngLat());
   };
+  app.side().querySelector('#iso-profile').onchange = (event) => {
+    options.profile = event.target.value;
+    if (marker) run(app, marker.getLngLat());
+  };
+  app.side().querySelector('#iso-transit').onchange = (event) => {
+    options.transit = event.target.checked;
+    app.side().querySelector('#iso-departure').disabled = !options.transit;
+    if (marker) run(app, marker.getLngLat());
+  };
+  app.side().querySelector('#iso-departure').onchange = (event) => {
+    if (/^\d{1,2}:\d{2}$/.test(event.target.value)) options.departure = event.target.value;
+    if (marker && options.transit) run(app, marker.getLngLat());
+  };
 }
 
 async function run(app, lngLat) {
@@ -145,7 +163,11 @@ async function run(app, lngLat) {
   const box = app.side().querySelector('#iso-result');
   if (box) box.innerHTML = `<p class="muted">${esc(t('iso.computing'))}</p>`;
   try {
-    const result = await execute('isochrone', { lon: lngLat.lng, lat: lngLat.lat, minutes: [5, 10, 15], mode: options.mode, lit_only: options.lit_only });
+    const inputs = { lon: lngLat.lng, lat: lngLat.lat, minutes: [5, 10, 15], profile: options.profile, lit_only: options.lit_only };
+    // the slope/flat choice is the average adult's model; the other walkers have their own
+    inputs.mode = options.profile === 'standard' ? options.mode : 'slope';
+    if (options.transit) Object.assign(inputs, { modes: ['walk', 'transit'], departure: options.departure });
+    const result = await execute('isochrone', inputs);
     last = result;
     app.map.getSource(SOURCE).setData({ type: 'FeatureCollection', features: areasOf(result) });
     dim(app.map, true);
