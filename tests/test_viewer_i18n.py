@@ -235,3 +235,18 @@ def test_a_page_in_russian_or_kazakh_shows_no_english_word(
         "return import('/viewer/src/i18n.js').then((m) => [m.formatValue({name: 'year_built',"
         " type: 'integer'}, 2012), m.formatNumber(12345.6, 1)])"
     ) == ["2012", "12\u00a0345,6"]
+
+
+def test_switching_the_language_rewrites_the_introduction(
+    browser: HeadlessChromium, city_server: Server
+) -> None:
+    """A planner opens the viewer in Kazakh and switches to Russian: the explore panel's
+    introduction follows (it kept the Kazakh text before)."""
+    browser.call("goto", url=f"{city_server.url}/viewer/#lang=kk")
+    browser.wait(READY, timeout=240)
+    side = "return document.getElementById('side-body').innerText"
+    assert "Алматы 3D форматында" in browser.eval(side)
+    browser.call("click", selector="#lang button[data-lang='ru']")
+    browser.wait("document.documentElement.lang === 'ru'", timeout=30)
+    text = browser.eval(side)
+    assert "Алматы в 3D" in text and "форматында" not in text

@@ -36,8 +36,10 @@ const exploreMode = {
   name: 'explore',
   enter(app) {
     app.hint(t('explore.hint'));
-    if (!app.side().innerHTML.trim()) {   // V5: setMode empties the panel of the mode before
-      app.side().innerHTML = `<div class="card"><h2>${esc(t('explore.title'))}</h2><p>${esc(t('explore.body'))}</p></div>`;
+    // V5: setMode empties the panel of the mode before; a language switch re-enters the mode
+    // and rewrites the introduction (a feature card stays)
+    if (!app.side().innerHTML.trim() || app.side().querySelector('[data-intro="explore"]')) {
+      app.side().innerHTML = `<div class="card" data-intro="explore"><h2>${esc(t('explore.title'))}</h2><p>${esc(t('explore.body'))}</p></div>`;
     }
   },
   leave() {},
