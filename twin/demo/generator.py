@@ -484,5 +484,6 @@ def load(conn: psycopg.Connection, city: DemoCity) -> dict[str, int]:
                 name=f"Almaty demo (synthetic, seed {city.seed}, scale {city.scale})",
                 synthetic=True,
                 source=provenance(city, "transit_stops").source,
+                details=provenance(city, "transit_stops").details,
             )
     return counts

@@ -157,10 +157,12 @@ def import_feed(
     source: str | None = None,
     licence: str | None = None,
     replace: bool = True,
+    details: dict[str, Any] | None = None,
 ) -> FeedReport:
     """Make the GTFS feed at `path` the twin's timetable and transit layers, in one
     transaction. With `replace` False, a real (not synthetic) feed already in use is kept and
-    the import refused (Conflict): `twin import-gtfs` asks for --replace."""
+    the import refused (Conflict): `twin import-gtfs` asks for --replace. `details` go into
+    the provenance beside the feed's own (the demo's seed and scale)."""
     path = Path(path)
     if not replace:  # said before the feed is read; checked again under the lock
         _refuse_replacing(_previous(conn))
@@ -177,6 +179,7 @@ def import_feed(
         "stop_times": len(frames.stop_times),
     }
     details = {
+        **(details or {}),
         "file": path.name,
         "sha256": digest,
         "feed": name,
