@@ -17,8 +17,8 @@ import psycopg
 import pytest
 
 from twin.analysis.city import load_city
-from twin.analysis.fifteen import LIMIT_MINUTES
-from twin.analysis.network import FLAT_METRES_PER_MINUTE, to_utm
+from twin.analysis.fifteen import LIMIT_MINUTES, NodeAccess, category_pass, place_access
+from twin.analysis.network import to_utm
 
 PUPILS = 320_000
 PRESCHOOL = 233_000  # almaty.yml preschool_children: enrolled + queue (assumed rule)
@@ -85,13 +85,13 @@ def _walk(city, kind: str, share: dict[str, float]) -> dict[str, float]:
         (kind,),
     ).fetchall()
     facilities = pd.DataFrame(rows, columns=["id", "name", "capacity", "lon", "lat"])
-    node, snap = model.network.snap_xy(*to_utm(facilities.lon.to_numpy(), facilities.lat))
-    cost, origin = model.network.nearest(
-        node, snap / FLAT_METRES_PER_MINUTE, mode="slope", limit=LIMIT_MINUTES
+    network = model.network
+    sources = network.snap_segment_xy(*to_utm(facilities.lon.to_numpy(), facilities.lat))
+    cost, origin = category_pass(network, sources, "slope")
+    access = NodeAccess(
+        {kind: cost}, {kind: origin}, cost, "slope", sources={kind: sources}, network=network
     )
-    homes = model.plot_places
-    minutes = cost[homes.node] + homes.snap_m / FLAT_METRES_PER_MINUTE
-    nearest = origin[homes.node]
+    minutes, nearest = place_access(access, model.plot_places, kind)
     reach = (nearest >= 0) & (minutes <= LIMIT_MINUTES)
     children = model.plots.residents.to_numpy(float) * model.plots.district.map(share).fillna(0)
     children = children.to_numpy()
@@ -116,7 +116,9 @@ def test_walking_to_the_nearest_school_gives_the_programmes_deficit(city):
     assert schools["children"] == pytest.approx(PUPILS, abs=1)
     assert schools["short_within_walk"] == pytest.approx(SCHOOL_DEFICIT, rel=DEFICIT_TOLERANCE)
     assert abs(schools["overloaded_state"] - OVERLOADED_STATE) <= OVERLOADED_TOLERANCE
-    assert schools["overloaded"] == schools["overloaded_state"]  # private ones have room
+    # private ones have room: the generator leaves them 5-30% spare on its own terrain; on the
+    # stored 60 m raster one may walk a few more children in (seed 1: 647 for 604 places)
+    assert schools["overloaded"] - schools["overloaded_state"] <= 1
     # the periphery cannot walk to school (S2 l.555-565): a large share is beyond 30 minutes
     assert 0.2 * PUPILS < schools["unserved"] < 0.6 * PUPILS
 
@@ -131,23 +133,11 @@ def test_the_plan_measures_read_the_same_places_against_the_children(city):
     """The plan engine's figures (twin/plans/measures.py) on today's city equal the walking
     pass above: the places short within walking reach and the overloaded schools."""
     from twin.plans import measures
+    from twin.plans.evaluate import places_frame
 
     conn, model = city
     ctx = measures.plan_context(conn, model)
-    plots = model.plots
-    places = pd.DataFrame(
-        {
-            "lon": plots.lon.to_numpy(float),
-            "lat": plots.lat.to_numpy(float),
-            "x": model.plot_places.x,
-            "y": model.plot_places.y,
-            "node": model.plot_places.node,
-            "snap_m": model.plot_places.snap_m,
-            "residents": plots.residents.to_numpy(float),
-            "district": plots.district.to_numpy(),
-            "polycentre": plots.polycentre.to_numpy(),
-        }
-    )
+    places = places_frame(model)
     amenities = model.amenities[model.amenities.layer == "amenities"]
     result = measures.places_against_children(ctx, model, model.network, amenities, places, "slope")
     schools, kindergartens = result["schools"], result["kindergartens"]

@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from twin.analysis.fifteen import LIMIT_MINUTES
-from twin.analysis.network import FLAT_METRES_PER_MINUTE, WalkingNetwork
+from twin.analysis.city import Places
+from twin.analysis.fifteen import LIMIT_MINUTES, NodeAccess, category_pass, place_access
+from twin.analysis.network import WalkingNetwork
 from twin.demo.figures import apportion, figures
 from twin.demo.geo import METRIC_CRS, point_metric, to_metric
 
@@ -396,18 +397,32 @@ def walking_network(streets: gpd.GeoDataFrame, elevation) -> WalkingNetwork:
     )
 
 
+def nearest_within_walk(
+    network: WalkingNetwork, facilities: np.ndarray, homes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per home: the minutes to the nearest facility and its index (-1: none within 30
+    minutes), both met on their street segments as the twin's engine meets every place
+    (twin/analysis/fifteen.py), so the demo's calibration is the engine's own measure."""
+    sources = network.snap_segment_xy(shapely.get_x(facilities), shapely.get_y(facilities))
+    cost, origin = category_pass(network, sources, "slope")
+    access = NodeAccess(
+        {"facility": cost},
+        {"facility": origin},
+        np.full(network.n, np.inf),
+        "slope",
+        sources={"facility": sources},
+        network=network,
+    )
+    x, y = shapely.get_x(homes), shapely.get_y(homes)
+    return place_access(access, Places(x, y, network.snap_segment_xy(x, y)), "facility")
+
+
 def walking_loads(
     network: WalkingNetwork, facilities: np.ndarray, homes: np.ndarray, children: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Children at each facility when each walks to the nearest one within 30 minutes (slope
     mode, as twin/analysis/fifteen.py), and per home whether it has one within reach."""
-    f_node, f_snap = network.snap_xy(shapely.get_x(facilities), shapely.get_y(facilities))
-    h_node, h_snap = network.snap_xy(shapely.get_x(homes), shapely.get_y(homes))
-    cost, origin = network.nearest(
-        f_node, network.snap_cost(f_snap, "slope"), mode="slope", limit=LIMIT_MINUTES
-    )
-    minutes = cost[h_node] + h_snap / FLAT_METRES_PER_MINUTE
-    nearest = origin[h_node]
+    minutes, nearest = nearest_within_walk(network, facilities, homes)
     within = (nearest >= 0) & (minutes <= LIMIT_MINUTES)
     load = np.bincount(nearest[within], weights=children[within], minlength=len(facilities))
     return load, within
