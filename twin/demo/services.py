@@ -375,16 +375,8 @@ def walking_network(streets: gpd.GeoDataFrame, elevation) -> WalkingNetwork:
         streets.walkable.to_numpy(bool)
         & (streets.source_node.to_numpy() != streets.target_node.to_numpy())
     ]
-    start = shapely.get_coordinates(shapely.get_point(walk.geometry.values, 0))
-    end = shapely.get_coordinates(shapely.get_point(walk.geometry.values, -1))
-    ids, inverse = np.unique(
-        np.concatenate([walk.source_node.to_numpy(), walk.target_node.to_numpy()]),
-        return_inverse=True,
-    )
+    ids, inverse, x, y = street_nodes(walk)
     m = len(walk)
-    x, y = np.empty(len(ids)), np.empty(len(ids))
-    x[inverse[:m]], y[inverse[:m]] = start[:, 0], start[:, 1]
-    x[inverse[m:]], y[inverse[m:]] = end[:, 0], end[:, 1]
     return WalkingNetwork(
         node_ids=ids,
         x=x,
@@ -395,6 +387,24 @@ def walking_network(streets: gpd.GeoDataFrame, elevation) -> WalkingNetwork:
         edge_length=walk.length_m.to_numpy(float),
         edge_lit=np.zeros(m, dtype=bool),
     )
+
+
+def street_nodes(
+    streets: gpd.GeoDataFrame,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The node ids of the streets' ends, each street's end positions in them (sources
+    first, then targets) and the nodes' metric x, y from the segments' end points."""
+    start = shapely.get_coordinates(shapely.get_point(streets.geometry.values, 0))
+    end = shapely.get_coordinates(shapely.get_point(streets.geometry.values, -1))
+    ids, inverse = np.unique(
+        np.concatenate([streets.source_node.to_numpy(), streets.target_node.to_numpy()]),
+        return_inverse=True,
+    )
+    m = len(streets)
+    x, y = np.empty(len(ids)), np.empty(len(ids))
+    x[inverse[:m]], y[inverse[:m]] = start[:, 0], start[:, 1]
+    x[inverse[m:]], y[inverse[m:]] = end[:, 0], end[:, 1]
+    return ids, inverse, x, y
 
 
 def nearest_within_walk(

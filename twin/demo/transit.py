@@ -37,6 +37,7 @@ from scipy.spatial import cKDTree
 
 from twin.demo.figures import figures
 from twin.demo.geo import METRIC_CRS, stream, to_lonlat
+from twin.demo.services import street_nodes
 from twin.progress import progress
 
 log = logging.getLogger(__name__)
@@ -121,16 +122,8 @@ class _Graph:
 def _graph(streets: gpd.GeoDataFrame) -> _Graph:
     drivable = streets[streets.highway.isin(list(STREET_COST)).to_numpy()]
     drivable = drivable[drivable.source_node.to_numpy() != drivable.target_node.to_numpy()]
-    start = shapely.get_coordinates(shapely.get_point(drivable.geometry.values, 0))
-    end = shapely.get_coordinates(shapely.get_point(drivable.geometry.values, -1))
-    ids, inverse = np.unique(
-        np.concatenate([drivable.source_node.to_numpy(), drivable.target_node.to_numpy()]),
-        return_inverse=True,
-    )
+    ids, inverse, x, y = street_nodes(drivable)
     m = len(drivable)
-    x, y = np.empty(len(ids)), np.empty(len(ids))
-    x[inverse[:m]], y[inverse[:m]] = start[:, 0], start[:, 1]
-    x[inverse[m:]], y[inverse[m:]] = end[:, 0], end[:, 1]
     frame = pd.DataFrame(
         {
             "u": np.concatenate([inverse[:m], inverse[m:]]),

@@ -29,7 +29,7 @@ from twin.progress import progress
 from twin.sqlfiles import query
 from twin.store import Provenance, write_layer
 from twin.transit.frames import TimetableFrames
-from twin.transit.gtfs import read_gtfs
+from twin.transit.gtfs import REQUIRED_COLUMNS, read_gtfs
 from twin.transit.layers import route_features, stop_features
 
 LOG = logging.getLogger("twin.transit")
@@ -44,21 +44,7 @@ TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("trip_id", "stop_sequence", "stop_id", "arrival_s", "departure_s"),
         ("trip_id", "stop_sequence"),
     ),
-    "calendar": (
-        (
-            "service_id",
-            "monday",
-            "tuesday",
-            "wednesday",
-            "thursday",
-            "friday",
-            "saturday",
-            "sunday",
-            "start_date",
-            "end_date",
-        ),
-        ("service_id",),
-    ),
+    "calendar": (REQUIRED_COLUMNS["calendar"], ("service_id",)),
     "calendar_dates": (("service_id", "date", "exception_type"), ("service_id", "date")),
 }
 TYPES = {
