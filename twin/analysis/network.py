@@ -257,8 +257,15 @@ class WalkingNetwork:
         return self.snap_xy(x, y)
 
     def snap_cost(self, snap_m: np.ndarray, mode: str) -> np.ndarray:
-        """The snap distance walked at the flat speed (minutes), or metres in `length` mode."""
-        return snap_m if mode == "length" else snap_m / FLAT_METRES_PER_MINUTE
+        """The snap distance walked on the level (minutes) at the mode's own speed (a slow
+        walker's 3 km/h, a wheelchair's 3.6; 4.8 for the others), or metres in `length`."""
+        if mode == "length":
+            return snap_m
+        if mode in ("slope", "flat"):
+            return snap_m / FLAT_METRES_PER_MINUTE
+        from twin.analysis.profiles import PROFILES
+
+        return snap_m / (PROFILES[mode].level_kmh * 1000 / 60)
 
     def _segment_samples(self) -> tuple[cKDTree, np.ndarray, shapely.STRtree, np.ndarray]:
         """Points every SAMPLE_SPACING_M along the main part's segments and the segment each lies
