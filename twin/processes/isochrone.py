@@ -126,11 +126,12 @@ class IsochroneProcessor(TwinProcessor):
         profile, mode = walking_mode(inputs)
         lit_only = flag(inputs, "lit_only")  # as before profiles: with slope, the night profile
         modes = modes_input(inputs.get("modes"))
+        start_s, day = departure_input(inputs)  # checked with or without transit
         with connection() as conn:
             city = current_city(conn)
             ride = None
             if "transit" in modes:
-                ride, when = transit_ride(conn, city, inputs, mode)
+                ride, when = transit_ride(conn, city, start_s, day, mode)
         x, y = to_utm([lon], [lat])
         snap = city.network.snap_segment_xy(x, y).snap_m
         if snap[0] > MAX_SNAP_M:
@@ -159,11 +160,8 @@ def modes_input(value: Any) -> list[str]:
     return ["walk", "transit"] if "transit" in values else ["walk"]
 
 
-def transit_ride(
-    conn: Any, city: Any, inputs: dict[str, Any], mode: str
-) -> tuple[Callable[[np.ndarray, float], np.ndarray], dict[str, str]]:
-    """The ride from the isochrone's walk: the feed's timetable of the day asked for (400
-    when none is loaded or it runs nothing that day), leaving at `departure`."""
+def departure_input(inputs: dict[str, Any]) -> tuple[int, date | None]:
+    """`departure` (HH:MM, default 08:00) in seconds and `date` (YYYY-MM-DD or None)."""
     departure = inputs.get("departure", "08:00")
     if not isinstance(departure, str):
         raise ProcessInputError(f"input 'departure' = {shown(departure)} is not HH:MM")
@@ -174,11 +172,21 @@ def transit_ride(
             f"input 'departure' = {shown(departure)} is not a time HH:MM (00:00-47:58)"
         ) from None
     day = inputs.get("date")
-    if day is not None:
-        try:
-            day = date.fromisoformat(str(day))
-        except ValueError:
-            raise ProcessInputError(f"input 'date' = {shown(day)} is not YYYY-MM-DD") from None
+    if day is None:
+        return start_s, None
+    if not isinstance(day, str):
+        raise ProcessInputError(f"input 'date' = {shown(day)} is not YYYY-MM-DD")
+    try:
+        return start_s, date.fromisoformat(day)
+    except ValueError:
+        raise ProcessInputError(f"input 'date' = {shown(day)} is not YYYY-MM-DD") from None
+
+
+def transit_ride(
+    conn: Any, city: Any, start_s: int, day: date | None, mode: str
+) -> tuple[Callable[[np.ndarray, float], np.ndarray], dict[str, str]]:
+    """The ride from the isochrone's walk: the feed's timetable of the day asked for (400
+    when none is loaded or it runs nothing that day), leaving at `start_s`."""
     try:
         tt, when = day_timetable(conn, city, day)
     except NotFound as exc:
@@ -189,4 +197,7 @@ def transit_ride(
     def ride(walked: np.ndarray, limit: float) -> np.ndarray:
         return ride_from(city, tt, walked, start_s, limit, mode=mode)
 
-    return ride, {"date": when.isoformat(), "time": departure}
+    return ride, {
+        "date": when.isoformat(),
+        "time": f"{start_s // 3600:02d}:{start_s % 3600 // 60:02d}",
+    }
