@@ -19,7 +19,8 @@ import numpy as np
 
 from twin.analysis.city import load_city
 from twin.analysis.fifteen import node_access, place_minutes
-from twin.analysis.profiles import NAMES, engine_mode, profile_indicators, walked_route
+from twin.analysis.profile_answers import profile_indicators, walked_route
+from twin.analysis.profiles import NAMES, engine_mode
 from twin.db.pool import connect
 
 TARGET_S = 1.0

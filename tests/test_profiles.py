@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from twin.analysis.network import build_network, to_lonlat, to_utm
-from twin.analysis.profiles import KERBS, PROFILES, barriers, walked_route
+from twin.analysis.profile_answers import walked_route
+from twin.analysis.profiles import KERBS, PROFILES, barriers
 
 ORIGIN_X, ORIGIN_Y = 630_000.0, 4_785_000.0  # central Almaty in UTM 43N
 

@@ -29,6 +29,14 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
+from twin.analysis.profiles import (
+    FLAT_SPEED_KMH,
+    PROFILES,
+    kerb_codes,
+    profile_arcs,
+    steps_codes,
+    tobler_speed_kmh,
+)
 from twin.errors import ServiceUnavailable, TwinError
 from twin.settings import get_settings
 from twin.sqlfiles import query
@@ -36,7 +44,6 @@ from twin.store import database_identity
 
 LOG = logging.getLogger("twin.analysis.network")
 
-FLAT_SPEED_KMH = 4.8
 FLAT_METRES_PER_MINUTE = FLAT_SPEED_KMH * 1000 / 60  # 80 m/min
 # the walking profiles slow, wheelchair and night are modes too (twin.analysis.profiles)
 MODES = ("slope", "flat", "length", "slow", "wheelchair", "night")
@@ -60,16 +67,6 @@ def to_utm(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def to_lonlat(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     lon, lat = _to_lonlat.transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
     return np.asarray(lon), np.asarray(lat)
-
-
-def tobler_speed_kmh(slope: np.ndarray) -> np.ndarray:
-    """Tobler's hiking function scaled so level ground walks at 4.8 km/h.
-
-    Tobler: 6·exp(-3.5·|s + 0.05|) km/h, fastest on a gentle 5% descent; dividing by its value
-    at s = 0 and multiplying by 4.8 keeps flat and slope-aware times equal on level ground.
-    """
-    slope = np.asarray(slope, dtype=float)
-    return FLAT_SPEED_KMH * np.exp(-3.5 * (np.abs(slope + 0.05) - 0.05))
 
 
 @dataclass(frozen=True)
@@ -207,8 +204,6 @@ class WalkingNetwork:
         if mode not in MODES:
             raise TwinError(f"unknown walking mode {mode!r}; use one of {', '.join(MODES)}")
         if mode in MODES[3:]:  # a walking profile
-            from twin.analysis.profiles import profile_arcs
-
             return profile_arcs(self, mode)
         u = np.concatenate([self.edge_u, self.edge_v])
         v = np.concatenate([self.edge_v, self.edge_u])
@@ -263,8 +258,6 @@ class WalkingNetwork:
             return snap_m
         if mode in ("slope", "flat"):
             return snap_m / FLAT_METRES_PER_MINUTE
-        from twin.analysis.profiles import PROFILES
-
         return snap_m / (PROFILES[mode].level_kmh * 1000 / 60)
 
     def _segment_samples(self) -> tuple[cKDTree, np.ndarray, shapely.STRtree, np.ndarray]:
@@ -581,7 +574,6 @@ def load_network(conn: psycopg.Connection) -> WalkingNetwork:
         elevation=_terrain_elevation(conn),
         version=version,
     )
-    from twin.analysis.profiles import kerb_codes, steps_codes
 
     network.edge_steps, network.edge_kerb = steps_codes(steps), kerb_codes(kerb)
     path.parent.mkdir(parents=True, exist_ok=True)

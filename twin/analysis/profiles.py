@@ -17,20 +17,32 @@ the common design figure for wheelchair users), the same on every allowed slope.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from twin.analysis.network import WalkingNetwork, tobler_speed_kmh
+if TYPE_CHECKING:
+    from twin.analysis.network import WalkingNetwork
+
+FLAT_SPEED_KMH = 4.8  # an average adult on level ground (twin.analysis.network uses it too)
 
 STEPS = ("unknown", "no", "yes")  # codes 0, 1, 2 of WalkingNetwork.edge_steps
 KERBS = ("unknown", "flush", "lowered", "raised")  # codes of WalkingNetwork.edge_kerb
 RAMP_MAX_M = 10.0  # a segment this short may be a ramp (ADA §405.6: rise ≤ 0.76 m at 1:12)
 RAMP_MAX_SLOPE = 0.08  # SP 59.13330.2020 §5.1.7: 8% on short ramps (ADA 1:12)
 ROUTE_MAX_SLOPE = 0.05  # SP 59.13330.2020 §5.1.7, ADA §403.3: 5% (1:20) along a route
+
+
+def tobler_speed_kmh(slope: np.ndarray) -> np.ndarray:
+    """Tobler's hiking function scaled so level ground walks at 4.8 km/h.
+
+    Tobler: 6·exp(-3.5·|s + 0.05|) km/h, fastest on a gentle 5% descent; dividing by its value
+    at s = 0 and multiplying by 4.8 keeps flat and slope-aware times equal on level ground.
+    """
+    slope = np.asarray(slope, dtype=float)
+    return FLAT_SPEED_KMH * np.exp(-3.5 * (np.abs(slope + 0.05) - 0.05))
 
 
 @dataclass(frozen=True)
@@ -167,89 +179,3 @@ def profile_arcs(
 def describe() -> list[dict[str, Any]]:
     """The profiles as a process input's documentation and /indicators?profile= lists them."""
     return [{"name": p.name, "title": p.title, "level_kmh": p.level_kmh} for p in PROFILES.values()]
-
-
-def profile_indicators(city: Any, profile: str) -> dict[str, Any]:
-    """The 15-minute figures of the city and each district for one profile, computed now from
-    the in-memory city (the stored /indicators are the standard walker's): residents, the
-    shares with all six and with each category within 15 minutes (park shares: metres along
-    the streets, the same for every profile)."""
-    from twin.analysis.fifteen import coverage, place_minutes
-    from twin.analysis.reports import baseline
-
-    mode = engine_mode(profile)
-    frame = place_minutes(baseline(city, mode), city.plot_places, describe=False)
-    names = list(city.districts["name"])
-    lookup = {name: i for i, name in enumerate(names)}
-    codes = np.array([lookup.get(d, -1) for d in city.plots["district"]], dtype=np.int64)
-    residents = city.plots["residents"].to_numpy(float)
-    districts, everyone = coverage(
-        frame, residents, [(codes, len(names)), (np.zeros(len(codes), np.int64), 1)]
-    )
-    return {
-        "profile": profile,
-        "title": PROFILES[profile].title,
-        "city": everyone[0],
-        "districts": [{"district": n, **row} for n, row in zip(names, districts)],
-    }
-
-
-def profile_document(profile: str) -> dict[str, Any]:
-    """GET /indicators?profile=: one profile's figures by district (400 naming the profiles
-    when it is not one of them)."""
-    from twin.analysis.city import current_city
-    from twin.db.pool import connection
-    from twin.errors import InvalidParameter
-
-    if profile not in PROFILES:
-        raise InvalidParameter(f"unknown profile {profile[:64]!r}; use one of {', '.join(NAMES)}")
-    with connection() as conn:
-        city = current_city(conn)
-    return {**profile_indicators(city, profile), "profiles": describe()}
-
-
-@dataclass
-class WalkedRoute:
-    """The segments a profile's walker takes from node `a` to node `b`, in walking order."""
-
-    nodes: np.ndarray  # node indices, a ... b
-    edges: np.ndarray  # segment index of each step
-    minutes: np.ndarray  # per step, the profile's minutes
-    length: np.ndarray  # per step, metres
-    rise: np.ndarray  # per step, metres (negative: down)
-    lit: np.ndarray
-    barriers: list[list[str]]  # per step, why not barrier-free (see `barriers`)
-
-
-def walked_route(network: WalkingNetwork, a: int, b: int, profile: str) -> WalkedRoute | None:
-    """The quickest route of `profile` from node a to node b (None when there is none)."""
-    from scipy.sparse.csgraph import dijkstra
-
-    mode = engine_mode(profile)
-    cost, previous = dijkstra(
-        network.graph(mode), directed=True, indices=int(a), return_predecessors=True
-    )
-    if not np.isfinite(cost[b]):
-        return None
-    nodes = [int(b)]
-    while nodes[-1] != a:
-        nodes.append(int(previous[nodes[-1]]))
-    nodes = np.array(nodes[::-1], dtype=np.int64)
-    u, v, arc_cost, lit = network.arc_costs(mode)
-    # the arc of each step: the cheapest existing one between its nodes (as the graph keeps)
-    near = np.flatnonzero(np.isin(u, nodes) & np.isfinite(arc_cost))
-    best: dict[tuple[int, int], int] = {}
-    for i in near[np.argsort(-arc_cost[near], kind="stable")]:
-        best[(int(u[i]), int(v[i]))] = int(i)
-    arcs = np.array([best[(p, q)] for p, q in itertools.pairwise(nodes)], dtype=np.int64)
-    m = len(network.edge_u)
-    edges = arcs % m
-    return WalkedRoute(
-        nodes=nodes,
-        edges=edges,
-        minutes=arc_cost[arcs],
-        length=network.edge_length[edges],
-        rise=network.z[v[arcs]] - network.z[u[arcs]],
-        lit=lit[arcs],
-        barriers=barriers(network, edges),
-    )

@@ -138,7 +138,7 @@ async def indicators(request: Request) -> Response:
     if refused is not None:
         return refused
     if "profile" in request.query_params:  # one walking profile's figures, computed now
-        from twin.analysis.profiles import profile_document
+        from twin.analysis.profile_answers import profile_document
 
         try:
             profile = request.query_params["profile"]

@@ -18,7 +18,8 @@ import orjson
 
 from twin.analysis.city import current_city
 from twin.analysis.network import to_lonlat, to_utm
-from twin.analysis.profiles import PROFILES, walked_route
+from twin.analysis.profile_answers import walked_route
+from twin.analysis.profiles import PROFILES
 from twin.analysis.reports import MAX_SNAP_M, check_point
 from twin.db.pool import connection
 from twin.processes.base import (
