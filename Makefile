@@ -15,8 +15,12 @@ lint: bootstrap
 	.venv/bin/ruff check $(PYTHON_SOURCES)
 	.venv/bin/ruff format --check $(PYTHON_SOURCES)
 
+# two pytest workers (CI has two cores): each test module runs whole on one worker, and each
+# worker has its own embedded PostgreSQL and demo city (tests/conftest.py), so they share nothing
+PYTEST_WORKERS ?= 2
+
 test: lint
-	.venv/bin/python -m pytest -q $(PYTEST_ARGS)
+	.venv/bin/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # the calibration checks at city scale (several minutes each): the demo's programme baselines
 test-city: bootstrap
