@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from twin.errors import ImportFailed
 from twin.transit.gtfs import route_mode
-from twin.transit.store import feed_summary, timetable_frames
+from twin.transit.store import feed_summary, import_feed, timetable_frames
 
 pytestmark = pytest.mark.own_database
 
@@ -215,22 +216,57 @@ BAD_FEEDS = {
 }
 
 
+def _feed_in_use(target) -> tuple:
+    with target.connect() as conn:
+        return conn.execute(
+            "SELECT (SELECT name FROM gtfs_feed), (SELECT count(*) FROM gtfs_stop_times),"
+            " (SELECT count(*) FROM transit_routes), (SELECT count(*) FROM transit_stops)"
+        ).fetchone()
+
+
 @pytest.mark.parametrize("problem", list(BAD_FEEDS))
 def test_a_bad_feed_is_refused_and_the_feed_in_use_stays(target, good_feed, tmp_path, problem):
+    """The importer the CLI calls, in-process (the CLI's exit code and message are the next
+    story's): each problem named, nothing changed."""
     change, message = BAD_FEEDS[problem]
     path = write_feed(tmp_path / "bad.zip", _bad(feed_files(), change))
-    result = target.twin("import-gtfs", str(path), "--replace", check=False)
-    assert result.returncode != 0
-    assert message in result.stderr, result.stderr
-    assert "nothing was changed" in result.stderr
+    with target.connect() as conn, pytest.raises(ImportFailed) as refused:
+        import_feed(conn, path, replace=True, undoable=True)
+    assert message in str(refused.value), refused.value
+    assert "nothing was changed" in str(refused.value)
     if problem == "a time past 48:00":
-        assert "25:00:00" not in result.stderr  # after midnight is fine
+        assert "25:00:00" not in str(refused.value)  # after midnight is fine
+    assert _feed_in_use(target) == ("Almaty test feed", 195, 3, 3)
+
+
+def test_a_replaced_feed_comes_back_with_twin_import_undo(target, good_feed, tmp_path):
+    """A new feed without the BRT replaces the one in use; `twin import log` lists it and
+    `twin import undo` brings back the previous timetable and layers, row for row."""
+    files = feed_files()
+    files["routes"] = [r for r in files["routes"] if r["route_id"] != "r2"]
+    brt = {t["trip_id"] for t in files["trips"] if t["route_id"] == "r2"}
+    files["trips"] = [t for t in files["trips"] if t["trip_id"] not in brt]
+    files["stop_times"] = [t for t in files["stop_times"] if t["trip_id"] not in brt]
+    path = write_feed(tmp_path / "spring.zip", files)
+    target.twin("import-gtfs", str(path), "--name", "Spring feed", "--replace")
+    assert _feed_in_use(target) == ("Spring feed", 192, 2, 3)
+    log = target.twin("import", "log").stdout.splitlines()
+    assert "import-gtfs spring.zip" in log[0], log
+    assert "transit_routes (replace-layer) +2 -3" in log[0], log
+
+    undone = target.twin("import", "undo").stdout
+    assert "undid import" in undone and "import-gtfs spring.zip" in undone, undone
+    assert "gtfs_stop_times: put back as it was (195 row(s))" in undone, undone
+    assert _feed_in_use(target) == ("Almaty test feed", 195, 3, 3)
     with target.connect() as conn:
-        name, count = conn.execute(
-            "SELECT (SELECT name FROM gtfs_feed), (SELECT count(*) FROM gtfs_stop_times)"
-        ).fetchone()
-        routes = conn.execute("SELECT count(*) FROM transit_routes").fetchone()[0]
-    assert (name, count, routes) == ("Almaty test feed", 195, 3)
+        frames = timetable_frames(conn)
+        kept = conn.execute("SELECT count(*) FROM twin_import_table_rows").fetchone()[0]
+    assert len(frames.trips) == 77 and set(frames.routes["route_id"]) == {"r1", "r2", "rm"}
+    assert kept == 0  # the copies go with the undo
+    again = target.twin("import", "undo", check=False)  # the first import is next: it undoes
+    assert again.returncode == 0, again.stderr  # to no feed at all, and that is allowed too
+    assert _feed_in_use(target)[1:] == (0, 0, 0)
+    target.twin("import-gtfs", str(good_feed), "--name", "Almaty test feed", "--replace")
 
 
 def test_not_a_zip_and_a_second_real_feed_without_replace_are_refused(target, good_feed, tmp_path):

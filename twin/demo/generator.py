@@ -478,7 +478,7 @@ def load(conn: psycopg.Connection, city: DemoCity) -> dict[str, int]:
                 city.transit,
                 get_settings().home / "demo" / f"gtfs-{city.scale}-seed{city.seed}.zip",
             )
-            import_feed(
+            report = import_feed(
                 conn,
                 feed,
                 name=f"Almaty demo (synthetic, seed {city.seed}, scale {city.scale})",
@@ -486,4 +486,5 @@ def load(conn: psycopg.Connection, city: DemoCity) -> dict[str, int]:
                 source=provenance(city, "transit_stops").source,
                 details=provenance(city, "transit_stops").details,
             )
+            counts["transit_routes"] = report.counts["routes"]
     return counts

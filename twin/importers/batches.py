@@ -11,6 +11,8 @@
   stored) and the same name (layers without a name: the geometry alone).
 - Every import that writes is a batch (twin_import_batches, migration 0006): the rows it added
   and copies of the rows it removed, so `twin import undo` brings the layer back as it was.
+  An import that also replaces whole tables (`twin import-gtfs`: the timetable) keeps them
+  (`keep_tables`, migration 0009), and the undo puts them back too.
 - A dry run computes what would be added, changed, removed and left unchanged, and rolls back.
 """
 
@@ -74,6 +76,28 @@ def begin(conn: psycopg.Connection, command: str, file: str, source: str) -> Bat
         query("importers/begin_batch"), {"command": command, "file": file, "source": source}
     ).fetchone()[0]
     return Batch(id=int(batch_id), command=command, file=file, source=source)
+
+
+def keep_tables(conn: psycopg.Connection, batch: Batch, tables: list[str]) -> None:
+    """Keep `tables` as they are now (inside the batch's transaction, before the import
+    replaces them), so that undoing the batch restores them, in this order."""
+    for position, name in enumerate(tables):
+        params = {"batch": batch.id, "name": name, "position": position}
+        conn.execute(query("importers/keep_table", table=name), params)
+        conn.execute(query("importers/record_kept_table"), params)
+
+
+def _restore_tables(conn: psycopg.Connection, batch_id: int) -> list[str]:
+    """Put back the tables the batch kept; one line per table for the undo's message."""
+    parts = []
+    kept = conn.execute(query("importers/kept_tables"), {"batch": batch_id}).fetchall()
+    for name, rows in kept:
+        conn.execute(query("importers/empty_table", table=name))
+        conn.execute(
+            query("importers/restore_table", table=name), {"batch": batch_id, "name": name}
+        )
+        parts.append(f"{name}: put back as it was ({rows:,} row(s))")
+    return parts
 
 
 def _scope_values(layer: Layer, frame: gpd.GeoDataFrame) -> list[str] | None:
@@ -533,7 +557,9 @@ def undo(conn: psycopg.Connection, batch_id: int | None = None, force: bool = Fa
             parts.append(
                 f"{name}: removed the {gone} row(s) it added, put back the {back} it had removed"
             )
+        parts += _restore_tables(conn, bid)
         conn.execute(query("importers/mark_undone"), {"batch": bid})
+        conn.execute(query("importers/drop_kept_tables"))
     return f"undid import {bid} ({command} {file}, {started:%Y-%m-%d %H:%M}):\n  " + "\n  ".join(
         parts
     )
@@ -583,3 +609,4 @@ def supersede(conn: psycopg.Connection, layers: list[str]) -> None:
     """`twin load demo` replaced `layers`: the imports into them are no longer undoable (an
     undo would put back rows of the city the demo replaced beside the new demo's)."""
     conn.execute(query("importers/supersede_batches"), {"layers": layers})
+    conn.execute(query("importers/drop_kept_tables"))

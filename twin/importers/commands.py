@@ -331,11 +331,20 @@ def import_gtfs_command(
     """Import a GTFS feed (.zip) as the twin's public transport: its timetable for walk +
     transit minutes, and the layers transit_routes (headways by period) and transit_stops.
     The feed is checked first; any error refuses it and the feed in use stays
-    (docs/transit.md)."""
+    (docs/transit.md). `twin import log` lists the import; `twin import undo` brings the
+    previous feed back."""
     from twin.db.pool import connect
     from twin.transit.store import import_feed
 
     with connect() as conn, unexpected_failures(path):
         conn.autocommit = True
-        report = import_feed(conn, path, name=name, source=source, licence=licence, replace=replace)
+        report = import_feed(
+            conn,
+            path,
+            name=name,
+            source=source,
+            licence=licence,
+            replace=replace,
+            undoable=True,
+        )
     click.echo("imported " + "\n".join(report.lines()))

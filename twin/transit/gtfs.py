@@ -145,7 +145,7 @@ def service_days(calendar: pd.DataFrame, calendar_dates: pd.DataFrame) -> pd.Dat
     for row in calendar.itertuples(index=False):
         days = pd.date_range(row.start_date, row.end_date, freq="D")
         flags = np.array([bool(getattr(row, day)) for day in WEEKDAYS])
-        days = days[flags[days.weekday]]
+        days = days[flags[days.day_of_week]]
         runs.append(pd.DataFrame({"service_id": row.service_id, "date": days.date}))
     base = (
         pd.concat(runs, ignore_index=True)

@@ -22,9 +22,12 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 
-from twin.catalog import CITY_BBOX
+from twin.catalog import CITY_BBOX, get_layer
 from twin.errors import Conflict, ImportFailed, NotFound
 from twin.importers import error_line, source_digest
+from twin.importers.batches import begin, keep_tables
+from twin.importers.batches import write as batch_write
+from twin.importers.conform import ImportReport
 from twin.progress import progress
 from twin.sqlfiles import query
 from twin.store import Provenance, write_layer
@@ -144,11 +147,15 @@ def import_feed(
     licence: str | None = None,
     replace: bool = True,
     details: dict[str, Any] | None = None,
+    undoable: bool = False,
 ) -> FeedReport:
     """Make the GTFS feed at `path` the twin's timetable and transit layers, in one
     transaction. With `replace` False, a real (not synthetic) feed already in use is kept and
     the import refused (Conflict): `twin import-gtfs` asks for --replace. `details` go into
-    the provenance beside the feed's own (the demo's seed and scale)."""
+    the provenance beside the feed's own (the demo's seed and scale). `undoable` (the CLI)
+    records the import as a batch in `twin import log`, keeping the timetable and the layers
+    it replaces so `twin import undo` brings the previous feed back; the demo's load is
+    replaced by the next load and keeps nothing."""
     path = Path(path)
     if not replace:  # said before the feed is read; checked again under the lock
         _refuse_replacing(_previous(conn))
@@ -187,6 +194,9 @@ def import_feed(
             if not replace:
                 _refuse_replacing(previous)
             conn.execute(query("importers/act_as_import"), {"operation": "import"})
+            batch = begin(conn, "import-gtfs", path.name, provenance.source) if undoable else None
+            if batch is not None:
+                keep_tables(conn, batch, ["gtfs_feed", *(f"gtfs_{table}" for table in TABLES)])
             conn.execute(query("transit/empty_timetable"))
             for table in TABLES:
                 _copy_in(conn, table, getattr(frames, table))
@@ -211,7 +221,17 @@ def import_feed(
                     synthetic=synthetic,
                     details={**details, "loaded": len(frame)},
                 )
-                write_layer(conn, layer, frame, layer_provenance, mode="replace")
+                if batch is None:
+                    write_layer(conn, layer, frame, layer_provenance, mode="replace")
+                    continue
+                batch_write(
+                    conn,
+                    batch,
+                    get_layer(layer),
+                    frame,
+                    ImportReport(layer, mode="replace-layer"),
+                    lambda _kept, _demo, p=layer_provenance: p,
+                )
     except psycopg.Error as exc:
         raise ImportFailed(
             f"importing {path.name} failed, nothing was changed: {error_line(exc)}"
