@@ -43,6 +43,7 @@ SAMPLES = {
     "b": "1",
     "fontstack": "DejaVu Sans Book",
     "range": "0-255",
+    "style": "twin",
 }
 
 

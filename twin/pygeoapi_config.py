@@ -12,6 +12,8 @@ import yaml
 
 from twin.catalog import CITY_BBOX, Layer, load_catalog
 from twin.processes import PROCESSES
+from twin.scene3d.links import three_d_links
+from twin.styles import style_links
 from twin.tiles.config import terrain_resource, tile_provider
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -58,7 +60,9 @@ def collection(layer: Layer) -> dict[str, Any]:
         "title": layer.title,
         "description": layer.description + (AS_OF_NOTE if layer.editable else ""),
         "keywords": list(layer.keywords),
-        "links": [],
+        # OGC API Styles, and 3D content (GeoVolumes-shaped)
+        "links": style_links("${TWIN_SERVER_URL}", layer.name)
+        + three_d_links("${TWIN_SERVER_URL}", layer.name),
         "extents": {"spatial": {"bbox": list(CITY_BBOX), "crs": CRS84}},
         "providers": [provider, tile_provider(layer)],
     }

@@ -41,6 +41,7 @@ from twin.errors import NotFound, ServiceUnavailable, TwinError
 from twin.http.conditional import etag_matches
 from twin.http.errors import render
 from twin.settings import get_settings
+from twin.styles import with_style
 
 # What the page may fetch from the pinned maplibre-gl package (dist/ only).
 MAPLIBRE_FILES: dict[str, str] = {
@@ -290,7 +291,7 @@ def viewer_catalog() -> dict[str, Any]:
     panel = groups()  # every layer's group is one of them (twin.catalog checks)
     grouped: dict[str, list[dict[str, Any]]] = {group.name: [] for group in panel}
     for layer in load_catalog().values():
-        grouped[layer.group].append(layer_entry(layer))
+        grouped[layer.group].append(with_style(layer_entry(layer)))
     minx, miny, maxx, maxy = CITY_BBOX
     # V6: the first view looks south at a point north of the city's middle, so the city fills
     # the foreground and the Trans-Ili Alatau rises behind it.

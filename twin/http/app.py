@@ -168,9 +168,10 @@ def write_openapi(server_url: str) -> Path:
 def conformance_classes() -> list[str]:
     """The conformance classes the twin adds to pygeoapi's (filter and CQL2, tiles)."""
     from twin.features.routes import CONFORMANCE_ADDED as FEATURES
+    from twin.styles import CONFORMANCE_ADDED as STYLES
     from twin.tiles.routes import CONFORMANCE_ADDED as TILES
 
-    return [*FEATURES, *TILES]
+    return [*FEATURES, *TILES, *STYLES]
 
 
 def create_app(server_url: str) -> Starlette:

@@ -112,24 +112,25 @@ def _colour_rgba(colour: str) -> tuple[int, int, int, int]:
     return int(colour[0:2], 16), int(colour[2:4], 16), int(colour[4:6], 16), 255
 
 
-def _buildings(conn: psycopg.Connection, bar: Any) -> list[Building]:
-    extent = conn.execute(query("scene3d/buildings_extent")).fetchone()
-    if extent is None or not extent[4]:
-        raise TilesetUnavailable(
-            "no buildings are loaded, so there is no 3D Tiles tileset: "
-            "load some (`twin load demo` or `twin import`) first"
+def _buildings(conn: psycopg.Connection, bar: Any, area: SceneArea | None = None) -> list[Building]:
+    """The buildings of `area` (default: all of them) as solids on the terrain."""
+    if area is None:
+        extent = conn.execute(query("scene3d/buildings_extent")).fetchone()
+        if extent is None or not extent[4]:
+            raise _no_buildings()
+        west, south, east, north, _count = extent
+        pad = 1e-6
+        area = SceneArea(
+            "bbox", "buildings", shapely.box(west - pad, south - pad, east + pad, north + pad)
         )
-    west, south, east, north, _count = extent
-    pad = 1e-6
-    area = SceneArea(
-        "bbox", "buildings", shapely.box(west - pad, south - pad, east + pad, north + pad)
-    )
     ground = load_ground(
         conn, tuple(np.add(area.utm_bounds(), (-200, -200, 200, 200))), GROUND_CELLS
     )
     rows = conn.execute(
         query("scene3d/buildings"), {"area": shapely.to_wkb(area.geometry)}
     ).fetchall()
+    if not rows:
+        raise _no_buildings()
     bar.total = len(rows)
     buildings = []
     for start in range(0, len(rows), 2000):
@@ -156,6 +157,13 @@ def _buildings(conn: psycopg.Connection, bar: Any) -> list[Building]:
             )
         bar.update(len(chunk))
     return buildings
+
+
+def _no_buildings() -> TilesetUnavailable:
+    return TilesetUnavailable(
+        "no buildings are loaded, so there is no 3D Tiles tileset: "
+        "load some (`twin load demo` or `twin import`) first"
+    )
 
 
 def _split(tile: Tile, candidates: list[Building], tile_buildings: int) -> None:
@@ -359,8 +367,10 @@ def build_tileset(
     out: Path,
     tile_buildings: int = TILE_BUILDINGS,
     show_progress: bool = False,
+    area: SceneArea | None = None,
 ) -> dict[str, Any]:
-    """Write tileset.json and its content under `out`, replacing what was there at once."""
+    """Write tileset.json and its content under `out`, replacing what was there at once
+    (the buildings of `area` only when given: a part of the city, e.g. to check one)."""
     versions = _current_versions(conn)
 
     def bar(description: str, total: int | None = None):
@@ -369,7 +379,7 @@ def build_tileset(
         return nullcontext(_SilentBar())
 
     with bar("3D Tiles: buildings meshed") as meshed:
-        buildings = _buildings(conn, meshed)
+        buildings = _buildings(conn, meshed, area)
     lon = np.concatenate([b.lon for b in buildings])
     lat = np.concatenate([b.lat for b in buildings])
     root = Tile(

@@ -7,6 +7,7 @@ from typing import Any
 
 from twin.catalog import CITY_BBOX, Layer
 from twin.settings import get_settings
+from twin.styles import style_links
 from twin.tiles.matrix import CRS_3857, TMS_URI, WEB_MERCATOR_QUAD, matrix_limits
 from twin.tiles.vector import ALL_PROPERTIES_ZOOM, style_properties
 
@@ -166,6 +167,8 @@ def tileset(
                 "title": "TileJSON 3.0",
                 "href": f"{base}{tiles_path}/tilejson.json",
             },
+            # OGC API Styles: the layer's (or the dataset's) styles and default stylesheet
+            *style_links(base, layers[0].name if tiles_path.startswith("/collections/") else None),
         ],
     }
 

@@ -18,41 +18,19 @@ export function sourceFor(entry, origin) {
   };
 }
 
-// Draw order: areas under lines under 3D buildings under points; overlays on top.
-const ORDER = { fill: 0, line: 1, extrusion: 2, circle: 3 };
-
 /** The property a layer is coloured by now: a choropleth's chosen indicator, else `style.by`. */
 export function colourBy(entry) {
   return entry.colourBy && entry.classes?.[entry.colourBy] ? entry.colourBy : entry.style.by;
 }
 
-/** Classes as a MapLibre `step` over `prop`: below the first edge the first colour, and so on;
- * features without a value take `nodata`. */
-export function stepExpression(prop, edges, colours, nodata) {
-  const steps = [colours[0]];
-  edges.forEach((edge, i) => steps.push(edge, colours[i + 1]));
-  return ['case', ['==', ['typeof', ['get', prop]], 'number'], ['step', ['get', prop], ...steps], nodata];
-}
-
 /**
- * A MapLibre colour expression for the layer: a choropleth's classes (`style.classes`) for the
- * chosen property, else the palette of the `by` property's values; no value draws the base
- * colour (named in the legend when `style.nodata` is set).
+ * The layer's MapLibre colour: a choropleth's classes for the chosen property, else the palette
+ * of its `by` values. Assembled by the twin from the catalog (twin/styles.py, the one source of
+ * the symbology, also served as OGC API Styles at /styles) and sent in /viewer/layers.json.
  */
 export function colourExpression(entry) {
-  const style = entry.style;
-  const base = style.nodata ?? style.color ?? '#888888';
-  const by = colourBy(entry);
-  const classes = entry.classes?.[by];
-  if (classes) return stepExpression(by, classes.edges, classes.colors, base);
-  if (!by || !entry.legend?.length) return style.color ?? base;
-  const pairs = [];
-  for (const item of entry.legend) {
-    if (item.value === null) continue;
-    pairs.push(item.value, item.color);
-  }
-  if (!pairs.length) return base;
-  return ['match', ['to-string', ['get', by]], ...pairs, base];
+  const colours = entry.colours ?? {};
+  return structuredClone(colours[colourBy(entry)] ?? colours['']);
 }
 
 // The classes of the maps where the catalog is not at hand (the dashboard's bars, charts.js),
@@ -148,104 +126,12 @@ export function setColourBy(map, entry, prop) {
   return true;
 }
 
-/** Points shown from a zoom that depends on a property (`style.zooms`: amenities' kinds), so
- * the city's view is not buried in dots; null when every feature shows from the layer's minzoom. */
-export function zoomFilter(entry) {
-  const z = entry.style?.zooms;
-  if (!z?.by || !z.values) return null;
-  const pairs = Object.entries(z.values).flatMap(([value, zoom]) => [value, Number(zoom)]);
-  return ['>=', ['zoom'], ['match', ['to-string', ['get', z.by]], ...pairs, Number(z.default ?? 0)]];
-}
-
-function darker(hex, factor = 0.65) {
-  const m = /^#?([0-9a-f]{6})$/i.exec(hex ?? '');
-  if (!m) return '#555555';
-  const n = parseInt(m[1], 16);
-  const c = [(n >> 16) & 255, (n >> 8) & 255, n & 255].map((v) => Math.round(v * factor));
-  return `#${c.map((v) => v.toString(16).padStart(2, '0')).join('')}`;
-}
-
-function lineWidth(entry) {
-  const w = entry.style.width;
-  if (entry.name === 'streets') {
-    return ['interpolate', ['linear'], ['zoom'], 12,
-      ['match', ['get', 'highway'], ['motorway', 'arterial', 'primary'], 2, ['secondary', 'tertiary'], 1.2, 0.6],
-      16, ['match', ['get', 'highway'], ['motorway', 'arterial', 'primary'], 9, ['secondary', 'tertiary'], 6, ['footway', 'path', 'pedestrian'], 1.5, 3]];
-  }
-  if (entry.name === 'districts') return ['interpolate', ['linear'], ['zoom'], 10, 1.5, 15, 3];
-  if (entry.name === 'polycentres') return 2.5;
-  return ['interpolate', ['linear'], ['zoom'], 11, (w ?? 1.5) * 0.7, 16, (w ?? 1.5) * 2];
-}
-
 /**
- * Style layers for one catalog layer: [{id, type, role, ...}]. `role` says which opacity
- * property the panel's slider drives.
+ * Style layers for one catalog layer: assembled by the twin (twin/styles.py `style_layers`,
+ * in /viewer/layers.json), each with `metadata.twinLayer`.
  */
 export function styleLayersFor(entry) {
-  const colour = colourExpression(entry);
-  const base = { source: sourceId(entry.name), 'source-layer': entry.name, minzoom: entry.minzoom, metadata: { twinLayer: entry.name } };
-  const visibility = entry.visible ? 'visible' : 'none';
-  const opacity = entry.style.opacity ?? null;
-  switch (entry.kind) {
-    case 'extrusion': {
-      const height = entry.style.height ?? 'height_m';
-      // Footprints on the ground at every zoom, extruded from `style.extrude_from` on: the
-      // city's first view draws its ~8k buildings flat (docs/viewer.md, performance). The
-      // footprints have no maxzoom: a pitched view's near tiles are of a higher zoom than the
-      // map's, and a layer's zoom range also decides what those tiles carry.
-      const from = Math.max(entry.minzoom ?? 0, Number(entry.style.extrude_from ?? 0));
-      const footprint = from > (entry.minzoom ?? 0) ? [{
-        ...base, id: `${entry.name}-footprint`, type: 'fill', layout: { visibility },
-        paint: { 'fill-color': colour, 'fill-opacity': opacity ?? 1, 'fill-outline-color': darker(entry.style.color, 0.8) },
-      }] : [];
-      return [...footprint, {
-        ...base, id: `${entry.name}-extrusion`, type: 'fill-extrusion', layout: { visibility }, minzoom: from,
-        paint: {
-          'fill-extrusion-color': colour,
-          'fill-extrusion-height': ['coalesce', ['get', height], ['*', ['coalesce', ['get', 'levels'], 2], 3.2]],
-          'fill-extrusion-base': 0,
-          // Opaque by default: MapLibre draws opaque extrusions in one pass, translucent ones in two.
-          'fill-extrusion-opacity': opacity ?? 1,
-          'fill-extrusion-vertical-gradient': true,
-        },
-      }];
-    }
-    case 'line': {
-      const layers = [{
-        ...base, id: `${entry.name}-line`, type: 'line', layout: { visibility, 'line-join': 'round', 'line-cap': 'round' },
-        paint: { 'line-color': colour, 'line-width': lineWidth(entry), 'line-opacity': opacity ?? 0.9 },
-      }];
-      if (entry.name === 'seismic_faults') layers[0].paint['line-dasharray'] = [3, 1.5];
-      if (entry.name === 'polycentres') layers[0].paint['line-dasharray'] = [2, 1];
-      return layers;
-    }
-    case 'circle': {
-      const filter = zoomFilter(entry);
-      return [{
-        ...base, id: `${entry.name}-circle`, type: 'circle', layout: { visibility }, ...(filter ? { filter } : {}),
-        paint: {
-          'circle-color': colour,
-          'circle-radius': ['interpolate', ['linear'], ['zoom'], 11, 2.5, 16, 7],
-          'circle-stroke-color': '#ffffff', 'circle-stroke-width': 1.2,
-          'circle-opacity': opacity ?? 0.95, 'circle-stroke-opacity': opacity ?? 0.95,
-        },
-      }];
-    }
-    default: {
-      const outline = entry.style.outline ?? darker(entry.style.color);
-      return [
-        {
-          ...base, id: `${entry.name}-fill`, type: 'fill', layout: { visibility },
-          paint: { 'fill-color': colour, 'fill-opacity': opacity ?? 0.6 },
-        },
-        {
-          ...base, id: `${entry.name}-outline`, type: 'line', layout: { visibility },
-          minzoom: Math.max(entry.minzoom, entry.name === 'plots' ? 14 : 0),
-          paint: { 'line-color': outline, 'line-width': 0.6, 'line-opacity': Math.min(1, (opacity ?? 0.6) + 0.2) },
-        },
-      ];
-    }
-  }
+  return structuredClone(entry.style_layers ?? []);
 }
 
 /**
@@ -265,9 +151,9 @@ export function openingSource(entries, origin) {
   };
 }
 
-/** Every catalog layer's style layers, in draw order. */
+/** Every catalog layer's style layers, in draw order (areas, lines, 3D buildings, points). */
 export function catalogStyleLayers(entries) {
-  const sorted = [...entries].sort((a, b) => (ORDER[a.kind] ?? 0) - (ORDER[b.kind] ?? 0));
+  const sorted = [...entries].sort((a, b) => (a.draw_order ?? 0) - (b.draw_order ?? 0));
   return sorted.flatMap(styleLayersFor);
 }
 
