@@ -377,6 +377,11 @@ def analyse(conn: psycopg.Connection, mode: str = "slope") -> dict[str, Any]:
         started = time.perf_counter()
         publish_mobility(conn, city, mode, lighting)  # twin/mobility: its layers, same city
         run._timed("mobility", started)
+        started = time.perf_counter()
+        from twin.hazards.publish import publish_hazards
+
+        publish_hazards(conn)  # twin/hazards: mudflow, avalanche, exposure (when inputs moved)
+        run._timed("hazards", started)
         bar.update(1)
     LOG.info("analysis done", extra={"fields": {"timings": run.timings, **computed}})
     return {"city": city_row, "computed": computed, "timings": run.timings}
@@ -426,9 +431,14 @@ def refresh_analysis() -> str:
         conn.autocommit = True
         stored = conn.execute(query("analysis/city_indicators")).fetchone()
         computed = (stored[1] if stored else None) or {}
+        from twin.hazards.publish import hazards_current
         from twin.mobility.publish import mobility_current
 
-        if computed.get("inputs") == input_versions(conn) and mobility_current(conn):
+        if (
+            computed.get("inputs") == input_versions(conn)
+            and mobility_current(conn)
+            and hazards_current(conn)
+        ):
             return "analysis layers are up to date"
         if not conn.execute(query("analysis/has_streets")).fetchone()[0]:
             return "no streets yet: skipping the walkability analysis"

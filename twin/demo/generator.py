@@ -20,7 +20,7 @@ from twin.demo.figures import figures
 from twin.demo.geo import stream
 from twin.demo.green import parks as make_parks
 from twin.demo.green import placement as green_placement
-from twin.demo.hazards import faults, microzones
+from twin.demo.hazards import faults, microzones, protection_works
 from twin.demo.land import (
     block_kinds,
     buildings,
@@ -68,6 +68,7 @@ LAYER_ORDER = [
     "utility_facilities",
     "seismic_faults",
     "seismic_zones",
+    "protection_works",
 ]
 
 
@@ -386,6 +387,7 @@ def _generate(
         "utility_facilities": plants,
         "seismic_faults": fault_frame,
         "seismic_zones": zones,
+        "protection_works": protection_works(relief),  # mudflow dams, stations (twin/hazards)
     }
     details = {
         "seed": seed,

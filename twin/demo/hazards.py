@@ -14,7 +14,7 @@ import numpy as np
 import shapely
 
 from twin.demo.figures import figures
-from twin.demo.geo import METRIC_CRS
+from twin.demo.geo import METRIC_CRS, to_metric
 from twin.demo.relief import Relief
 
 
@@ -154,3 +154,56 @@ def microzones(
     return gpd.GeoDataFrame(
         {"intensity": inten, "soil_category": soils}, geometry=pieces, crs=METRIC_CRS
     )
+
+
+# -- mudflow protection works (S2 l.5095-5097, l.5151) ----------------------------------------
+# The two dams by 2023 sit in the Aksay and Ayusay gorges; the demo relief has no valley of its
+# own for the Ayusay (a tributary gorge of the Small Almaty river at Medeu), so its dam stands on
+# the Small Almaty valley floor. Positions are synthetic: on the valley floor where the terrain
+# profile crosses DAM_ELEVATION_M, the gorge's mouth above the city.
+DAMS = (("Aksay mudflow dam", "Aksay river"), ("Ayusay mudflow dam", "Small Almaty river"))
+DAM_ELEVATION_M = 1450.0
+WARNING_STATIONS = 31  # S2 l.5097: 31 monitoring and warning stations
+
+
+def _valley_floor(relief: Relief, x: float, y: float, half_width: float = 1200.0) -> float:
+    """The x of the lowest ground across the valley at y (the channel runs there)."""
+    xs = np.linspace(x - half_width, x + half_width, 121)
+    return float(xs[int(np.argmin(relief(xs, np.full_like(xs, y))))])
+
+
+def _y_at_elevation(elevation: float) -> float:
+    knots = np.asarray(figures()["terrain"]["profile"], dtype=float)  # lat, metres
+    lat = float(np.interp(elevation, knots[:, 1], knots[:, 0]))  # metres rise southward
+    return float(to_metric([[76.95, lat]])[0, 1])
+
+
+def protection_works(relief: Relief) -> gpd.GeoDataFrame:
+    """The two mudflow dams and the 31 warning stations along the gorges (working)."""
+    gorges = {g["name"]: g["lon"] for g in figures()["terrain"]["gorges"]}
+    rows: list[dict] = []
+    points: list[shapely.Point] = []
+    y = _y_at_elevation(DAM_ELEVATION_M)
+    for name, gorge in DAMS:
+        x = _valley_floor(relief, float(to_metric([[gorges[gorge], 43.1]])[0, 0]), y)
+        rows.append(
+            {"name": name, "kind": "dam", "status": "working", "gorge": gorge, "year": 2023}
+        )
+        points.append(shapely.Point(x, y))
+    names = list(gorges)
+    per_gorge = np.array_split(np.arange(WARNING_STATIONS), len(names))
+    for gorge, numbers in zip(names, per_gorge):
+        gx = float(to_metric([[gorges[gorge], 43.1]])[0, 0])
+        for k, elevation in zip(numbers, np.linspace(1250, 3000, len(numbers))):
+            sy = _y_at_elevation(float(elevation))
+            rows.append(
+                {
+                    "name": f"Mudflow warning station {k + 1:02d}",
+                    "kind": "warning_station",
+                    "status": "working",
+                    "gorge": gorge,
+                    "year": 2022,
+                }
+            )
+            points.append(shapely.Point(_valley_floor(relief, gx, sy), sy))
+    return gpd.GeoDataFrame(rows, geometry=points, crs=METRIC_CRS)

@@ -1,0 +1,2 @@
+"""Hazards beyond earthquakes: mudflow, avalanche, protection works and fire-station reach
+(docs/hazards.md)."""
