@@ -10,6 +10,10 @@ APT_PACKAGES="postgresql-15 postgresql-15-postgis-3 gdal-bin chromium libegl1 li
 # same DejaVu fonts (twin/glyphs.py, with fontnik from web/'s npm dev dependencies)
 APT_PACKAGES="$APT_PACKAGES fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b"
 APT_PACKAGES="$APT_PACKAGES libharfbuzz-subset0 libfontconfig1"
+# MapLibre Native (mapli, twin/maps): Mesa's EGL (surfaceless llvmpipe, no display), libcurl
+APT_PACKAGES="$APT_PACKAGES libegl-mesa0 libgl1 libcurl4"
+# PgBouncer in transaction mode in front of PostgreSQL (`twin db pooler`, docs/scaling.md)
+APT_PACKAGES="$APT_PACKAGES pgbouncer"
 missing=""
 for pkg in $APT_PACKAGES; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing="$missing $pkg"

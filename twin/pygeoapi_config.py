@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from twin.catalog import CITY_BBOX, Layer, load_catalog
+from twin.maps.links import map_links
 from twin.processes import PROCESSES
 from twin.scene3d.links import three_d_links
 from twin.styles import style_links
@@ -60,8 +61,9 @@ def collection(layer: Layer) -> dict[str, Any]:
         "title": layer.title,
         "description": layer.description + (AS_OF_NOTE if layer.editable else ""),
         "keywords": list(layer.keywords),
-        # OGC API Styles, and 3D content (GeoVolumes-shaped)
+        # OGC API Styles, the map and map tiles (OGC API Maps, Tiles), 3D content
         "links": style_links("${TWIN_SERVER_URL}", layer.name)
+        + map_links("${TWIN_SERVER_URL}", layer.name)
         + three_d_links("${TWIN_SERVER_URL}", layer.name),
         "extents": {"spatial": {"bbox": list(CITY_BBOX), "crs": CRS84}},
         "providers": [provider, tile_provider(layer)],

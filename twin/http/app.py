@@ -168,10 +168,11 @@ def write_openapi(server_url: str) -> Path:
 def conformance_classes() -> list[str]:
     """The conformance classes the twin adds to pygeoapi's (filter and CQL2, tiles)."""
     from twin.features.routes import CONFORMANCE_ADDED as FEATURES
+    from twin.maps.routes import CONFORMANCE_ADDED as MAPS
     from twin.styles import CONFORMANCE_ADDED as STYLES
     from twin.tiles.routes import CONFORMANCE_ADDED as TILES
 
-    return [*FEATURES, *TILES, *STYLES]
+    return [*FEATURES, *TILES, *STYLES, *MAPS]
 
 
 def create_app(server_url: str) -> Starlette:

@@ -513,6 +513,94 @@ ROUTES: list[RouteSpec] = [
         formats=("json",),
         collections="layers",
     ),
+    # Map tiles and maps, drawn server-side in the viewer's style (twin.maps)
+    twin(
+        "/map/tiles",
+        GET,
+        "twin.maps.routes:dataset_map_tilesets",
+        "The map (PNG) tilesets of the dataset",
+        tag="maps",
+        parameters=("f",),
+    ),
+    twin(
+        "/map/tiles/{tms}",
+        GET,
+        "twin.maps.routes:dataset_map_tileset",
+        "Map tileset metadata of the dataset",
+        tag="maps",
+        parameters=("f",),
+    ),
+    twin(
+        "/map/tiles/{tms}/{z}/{y}/{x}",
+        GET,
+        "twin.maps.routes:dataset_map_tile",
+        "A map tile (PNG/JPEG) of the first-view layers, or of the collections= selection",
+        tag="maps",
+        media=("image/png", "image/jpeg"),
+        parameters=("collections", "f", "size", "transparent"),
+        formats=("png", "jpg"),
+    ),
+    twin(
+        "/map",
+        GET,
+        "twin.maps.routes:dataset_map",
+        "A map (OGC API Maps) of the first-view layers, or of the collections= selection",
+        tag="maps",
+        media=("image/png", "image/jpeg"),
+        parameters=(
+            "collections",
+            "bbox",
+            "bbox-crs",
+            "crs",
+            "width",
+            "height",
+            "f",
+            "transparent",
+        ),
+        formats=("png", "jpeg"),
+    ),
+    twin(
+        "/collections/{layer}/map/tiles",
+        GET,
+        "twin.maps.routes:layer_map_tilesets",
+        "The map (PNG) tilesets of a layer",
+        tag="maps",
+        parameters=("f",),
+        collections="layers",
+    ),
+    twin(
+        "/collections/{layer}/map/tiles/{tms}",
+        GET,
+        "twin.maps.routes:layer_map_tileset",
+        "Map tileset metadata of a layer",
+        tag="maps",
+        parameters=("f",),
+        collections="layers",
+    ),
+    twin(
+        "/collections/{layer}/map/tiles/{tms}/{z}/{y}/{x}",
+        GET,
+        "twin.maps.routes:layer_map_tile",
+        "A map tile (PNG/JPEG) of a layer, transparent around its features",
+        tag="maps",
+        media=("image/png", "image/jpeg"),
+        parameters=("f", "size", "transparent"),
+        formats=("png", "jpg"),
+        collections="layers",
+    ),
+    twin(
+        "/collections/{layer}/map",
+        GET,
+        "twin.maps.routes:layer_map",
+        "A map (OGC API Maps) of a layer",
+        tag="maps",
+        media=("image/png", "image/jpeg"),
+        parameters=("bbox", "bbox-crs", "crs", "width", "height", "f", "transparent"),
+        formats=("png", "jpeg"),
+        collections="layers",
+        replaces="pygeoapi's map route needs a map provider per collection (none is "
+        "configured); the twin draws every layer in the viewer's style (twin.maps)",
+    ),
     # Analysis and mobility (twin.analysis, twin.mobility)
     twin(
         "/indicators",
@@ -852,6 +940,22 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         "plan",
         "Only the cells of this plan (plan_cells; other layers ignore it)",
         {"type": "integer", "minimum": 1},
+    ),
+    "width": _query(
+        "width",
+        "Map width in pixels (at most 4096)",
+        {"type": "integer", "minimum": 1, "maximum": 4096},
+    ),
+    "height": _query(
+        "height",
+        "Map height in pixels (at most 4096)",
+        {"type": "integer", "minimum": 1, "maximum": 4096},
+    ),
+    "size": _query(
+        "size", "Map tile side in pixels (the same area)", {"type": "integer", "enum": [256, 512]}
+    ),
+    "transparent": _query(
+        "transparent", "No ground colour under the features (PNG)", {"type": "boolean"}
     ),
 }
 PATH_SCHEMAS: dict[str, tuple[str, dict[str, Any]]] = {

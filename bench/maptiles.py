@@ -1,0 +1,125 @@
+"""`twin bench maptiles`: map (PNG) tiles and maps, against the vector tiles they are drawn from.
+
+On whatever demo is loaded (the `city` scale for the issue's figures), with an empty tile
+cache of its own, one client:
+- uncached: GET /map/tiles/WebMercatorQuad/z/y/x.png (the first-view layers, 256 px) for
+  --tiles tiles per zoom around the city centre (vector tiles and drawing included);
+- peer: the same addresses from the vector tile endpoint (/tiles/...?collections=<the same
+  layers>), fetched first, so the ratio map/vector is the cost of drawing alone;
+- cached: the same map tiles again (disk cache hit), p50 and p95;
+- a 1000x1000 /map of a 4 km square at the centre, --maps times (the first one not timed).
+Targets (issue 19): uncached p95 <= 300 ms at z12-z16, cached <= 5 ms, the 1000x1000 map <= 1 s.
+Prints ONE JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from typing import Any
+
+import httpx
+import morecantile
+import numpy as np
+
+from twin.catalog import CITY_BBOX, load_catalog
+from twin.server_process import ServerProcess
+
+TMS = morecantile.tms.get("WebMercatorQuad")
+CENTRE = (76.93, 43.24)  # the old centre of Almaty, inside every demo scale
+
+
+def _stats(seconds: list[float]) -> dict[str, Any]:
+    values = np.asarray(seconds) * 1000
+    return {
+        "p50_ms": round(float(np.median(values)), 2),
+        "p95_ms": round(float(np.percentile(values, 95)), 2),
+        "n": int(values.size),
+    }
+
+
+def _tiles(zoom: int, count: int) -> list[morecantile.Tile]:
+    """`count` distinct tiles in a square around the centre."""
+    centre = TMS.tile(*CENTRE, zoom)
+    side = int(np.ceil(np.sqrt(count)))
+    half = side // 2
+    tiles = [
+        morecantile.Tile(centre.x + dx, centre.y + dy, zoom)
+        for dy in range(-half, side - half)
+        for dx in range(-half, side - half)
+    ]
+    return tiles[:count]
+
+
+def _timed(client: httpx.Client, url: str) -> float:
+    started = time.perf_counter()
+    answer = client.get(url)
+    elapsed = time.perf_counter() - started
+    if answer.status_code not in (200, 204):
+        raise SystemExit(f"{url}: {answer.status_code} {answer.text[:300]}")
+    return elapsed
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="twin bench maptiles")
+    parser.add_argument("--zooms", default="12-16")
+    parser.add_argument("--tiles", type=int, default=12, help="tiles per zoom")
+    parser.add_argument("--maps", type=int, default=6, help="1000x1000 maps drawn")
+    args = parser.parse_args(argv)
+    low, _, high = args.zooms.partition("-")
+    zooms = list(range(int(low), int(high or low) + 1))
+    shown = ",".join(sorted(layer.name for layer in load_catalog().values() if layer.visible))
+    cache = tempfile.mkdtemp(prefix="twin-bench-maptiles-")
+    result: dict[str, Any] = {"bench": "maptiles", "layers": shown, "zooms": {}}
+    env = {"TWIN_QUIET": "1", "TWIN_TILE_CACHE": cache, "TWIN_ANALYSIS_REFRESH": "off"}
+    with (
+        ServerProcess.twin(env=env) as server,
+        httpx.Client(base_url=server.url, timeout=120) as client,
+    ):
+        started = time.perf_counter()
+        warm = TMS.tile(*CENTRE, zooms[-1] + 1)  # starts the renderer, not timed
+        _timed(client, f"/map/tiles/WebMercatorQuad/{warm.z}/{warm.y}/{warm.x}.png")
+        result["renderer_start_s"] = round(time.perf_counter() - started, 2)
+        for zoom in zooms:
+            tiles = _tiles(zoom, args.tiles)
+            addresses = [f"WebMercatorQuad/{t.z}/{t.y}/{t.x}" for t in tiles]
+            vector = [_timed(client, f"/tiles/{a}?collections={shown}") for a in addresses]
+            uncached = [_timed(client, f"/map/tiles/{a}.png") for a in addresses]
+            cached = [_timed(client, f"/map/tiles/{a}.png") for a in addresses]
+            row = {
+                "uncached": _stats(uncached),
+                "cached": _stats(cached),
+                "vector_peer": _stats(vector),
+            }
+            row["map_over_vector_p50"] = round(
+                row["uncached"]["p50_ms"] / max(row["vector_peer"]["p50_ms"], 0.01), 2
+            )
+            result["zooms"][str(zoom)] = row
+        x, y = TMS.xy(*CENTRE)
+        box = TMS.lnglat(x - 2000, y - 2000) + TMS.lnglat(x + 2000, y + 2000)
+        query = {
+            "bbox": ",".join(f"{v:.6f}" for v in box),
+            "width": 1000,
+            "height": 1000,
+            "crs": "EPSG:3857",
+        }
+        maps = []
+        for index in range(args.maps + 1):
+            query["width"] = 1000 - index % 2  # a new map each time: no ETag, no cache
+            started = time.perf_counter()
+            answer = client.get("/map", params=query)
+            if answer.status_code != 200:
+                raise SystemExit(f"/map: {answer.status_code} {answer.text[:300]}")
+            if index:
+                maps.append(time.perf_counter() - started)
+        result["map_1000"] = _stats(maps)
+    every = [row for row in result["zooms"].values()]
+    result["targets"] = {
+        "uncached_p95_le_300ms": all(r["uncached"]["p95_ms"] <= 300 for r in every),
+        "cached_p95_le_5ms": all(r["cached"]["p95_ms"] <= 5 for r in every),
+        "map_1000_p50_le_1s": result["map_1000"]["p50_ms"] <= 1000,
+    }
+    result["city_bbox"] = list(CITY_BBOX)
+    print(json.dumps(result))

@@ -1,0 +1,227 @@
+"""Map tiles (PNG) and maps, as an ArcGIS-style client, GDAL and a planner editing plots see them.
+
+The twin draws the viewer's style server-side with MapLibre Native (twin/maps): a tile of the
+plots has the colour the style gives a plot's land use where that plot is, follows an edit made
+through the API at once, revalidates with 304, and GDAL's OGCAPI driver reads the maps.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import morecantile
+import psycopg
+import pytest
+from PIL import Image
+
+from conftest import Server, run_twin
+
+TMS = morecantile.tms.get("WebMercatorQuad")
+GROUND = (0xEE, 0xF0, 0xE6)  # the viewer's ground colour (twin.styles.BACKGROUND)
+COMMERCIAL = (0xFF, 0x76, 0x75)  # layers/plots.yml style.palette.commercial
+GREEN = (0x55, 0xEF, 0xC4)  # ... and green
+PLOTS_OPACITY = 0.6  # the viewer's fill opacity of plots
+
+
+@pytest.fixture(scope="module")
+def maps_server(demo_city: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The twin's server with a tile cache of its own."""
+    srv = Server({"TWIN_TILE_CACHE": str(tmp_path_factory.mktemp("map-tile-cache"))})
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def big_plot(demo_city: str) -> tuple[int, float, float]:
+    """The biggest commercial plot of the demo: its id and a point inside it."""
+    with psycopg.connect(demo_city) as conn:
+        return conn.execute(
+            "SELECT id, ST_X(p), ST_Y(p) FROM (SELECT id, ST_PointOnSurface(geom) p FROM plots "
+            "WHERE land_use = 'commercial' ORDER BY ST_Area(geom) DESC, id LIMIT 1) s"
+        ).fetchone()
+
+
+def blend(colour: tuple[int, ...], opacity: float = PLOTS_OPACITY) -> tuple[float, ...]:
+    return tuple(opacity * c + (1 - opacity) * g for c, g in zip(colour, GROUND, strict=True))
+
+
+def pixel_of(tile: morecantile.Tile, lon: float, lat: float, size: int = 256) -> tuple[int, int]:
+    bounds = TMS.xy_bounds(tile)
+    x, y = TMS.xy(lon, lat)
+    return (
+        int((x - bounds.left) / (bounds.right - bounds.left) * size),
+        int((bounds.top - y) / (bounds.top - bounds.bottom) * size),
+    )
+
+
+def near(actual: tuple[int, ...], expected: tuple[float, ...], tolerance: float = 10) -> bool:
+    return all(abs(a - e) <= tolerance for a, e in zip(actual, expected, strict=False))
+
+
+def tile_path(tile: morecantile.Tile) -> str:
+    return f"/map/tiles/WebMercatorQuad/{tile.z}/{tile.y}/{tile.x}.png?collections=plots"
+
+
+def test_a_map_tile_has_the_plots_colour_where_a_plot_is_and_follows_an_edit(
+    maps_server: Server, big_plot: tuple[int, float, float]
+) -> None:
+    """A 256 px PNG of zoom 16 over the biggest commercial plot is the style's commercial red
+    (at the viewer's opacity, over its ground colour) at the plot's inner point; it is cached
+    (hit, then 304 on its ETag); the plot made green through the editing API changes the
+    tile's ETag and its colour there at once."""
+    _, lon, lat = big_plot
+    tile = TMS.tile(lon, lat, 16)
+    first = maps_server.get(tile_path(tile))
+    assert first.status_code == 200 and first.headers["content-type"] == "image/png"
+    image = Image.open(io.BytesIO(first.content)).convert("RGB")
+    assert image.size == (256, 256)
+    px = pixel_of(tile, lon, lat)
+    assert near(image.getpixel(px), blend(COMMERCIAL)), (image.getpixel(px), blend(COMMERCIAL))
+    corner = image.getpixel((0, 0))  # somewhere: some plot's colour or the ground
+    assert corner != (0, 0, 0)
+
+    etag = first.headers["etag"]
+    again = maps_server.get(tile_path(tile))
+    assert again.headers["x-tile-cache"] == "hit" and again.content == first.content
+    revalidated = httpx.get(
+        maps_server.url + tile_path(tile), headers={"If-None-Match": etag}, timeout=60
+    )
+    assert revalidated.status_code == 304 and revalidated.headers["etag"] == etag
+
+    wide = maps_server.get(tile_path(tile) + "&size=512")
+    assert Image.open(io.BytesIO(wide.content)).size == (512, 512)
+
+    key = (
+        run_twin(
+            "users", "add", f"maps-{uuid.uuid4().hex[:6]}", "--role", "editor", "--layers", "plots"
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    plot_id = big_plot[0]
+    item = f"{maps_server.url}/collections/plots/items/{plot_id}"
+    headers = {"Content-Type": "application/geo+json", "X-API-Key": key}
+
+    def land_use(value: str) -> httpx.Response:
+        change = {"type": "Feature", "properties": {"land_use": value}}
+        return httpx.patch(item, content=json.dumps(change), headers=headers, timeout=60)
+
+    changed = land_use("green")
+    assert changed.status_code == 200, changed.text
+    try:
+        after = maps_server.get(tile_path(tile))
+        assert after.headers["etag"] != etag and after.headers["x-tile-cache"] == "miss"
+        drawn = Image.open(io.BytesIO(after.content)).convert("RGB").getpixel(px)
+        assert near(drawn, blend(GREEN)), (drawn, blend(GREEN))
+    finally:
+        assert land_use("commercial").status_code == 200
+
+
+def test_a_collection_map_tile_is_transparent_around_its_features(
+    maps_server: Server, big_plot: tuple[int, float, float]
+) -> None:
+    _, lon, lat = big_plot
+    tile = TMS.tile(lon, lat, 16)
+    path = f"/collections/plots/map/tiles/WebMercatorQuad/{tile.z}/{tile.y}/{tile.x}.png"
+    image = Image.open(io.BytesIO(maps_server.get(path).content))
+    assert image.mode == "RGBA"
+    red, green, blue, alpha = image.getpixel(pixel_of(tile, lon, lat))
+    assert abs(alpha - 255 * PLOTS_OPACITY) <= 12 and near((red, green, blue), COMMERCIAL, 12)
+    jpeg = maps_server.get(path.replace(".png", ".jpg"))
+    assert jpeg.headers["content-type"] == "image/jpeg"
+    assert Image.open(io.BytesIO(jpeg.content)).format == "JPEG"
+
+
+def test_a_map_of_a_bbox_in_either_crs(
+    maps_server: Server, big_plot: tuple[int, float, float]
+) -> None:
+    """/map draws a bbox at the asked size: the plot's inner point, put where its
+    coordinates fall in the image, has the plot's colour (CRS84 and Web Mercator output)."""
+    _, lon, lat = big_plot
+    box = (lon - 0.004, lat - 0.003, lon + 0.006, lat + 0.003)
+    query = {"collections": "plots", "bbox": ",".join(map(str, box)), "width": 400}
+    query["transparent"] = "false"  # one collection is transparent around its features
+    for crs in ("http://www.opengis.net/def/crs/OGC/1.3/CRS84", "EPSG:3857"):
+        answer = httpx.get(maps_server.url + "/map", params={**query, "crs": crs}, timeout=120)
+        assert answer.status_code == 200, answer.text
+        image = Image.open(io.BytesIO(answer.content)).convert("RGB")
+        width, height = image.size
+        assert width == 400
+        if crs == "EPSG:3857":
+            x0, y0 = TMS.xy(box[0], box[1])
+            x1, y1 = TMS.xy(box[2], box[3])
+            x, y = TMS.xy(lon, lat)
+            assert abs(height - round(400 * (y1 - y0) / (x1 - x0))) <= 1
+            assert answer.headers["content-crs"] == "<http://www.opengis.net/def/crs/EPSG/0/3857>"
+        else:
+            x0, y0, x1, y1, x, y = box[0], box[1], box[2], box[3], lon, lat
+            assert abs(height - round(400 * (y1 - y0) / (x1 - x0))) <= 1
+        px = (int((x - x0) / (x1 - x0) * width), int((y1 - y) / (y1 - y0) * height))
+        assert near(image.getpixel(px), blend(COMMERCIAL), 14), (crs, image.getpixel(px))
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "words"),
+    [
+        ("/map?width=4097&height=10", 400, "4096"),
+        ("/map?height=0", 400, "4096"),
+        ("/map?width=abc", 400, "width"),
+        ("/map?f=gif", 400, "f=png"),
+        ("/map?crs=EPSG:32643", 400, "crs"),
+        ("/map?bbox=1,2,3", 400, "bbox"),
+        ("/map?collections=nowhere", 400, "nowhere"),
+        ("/collections/nowhere/map", 404, "nowhere"),
+        ("/collections/plots/map/tiles/WebMercatorQuad/15/1/1.png?size=300", 400, "256 or 512"),
+        ("/collections/plots/map/tiles/WebMercatorQuad/9/1/1.png", 404, "12-20"),
+        ("/collections/plots/map/tiles/WebMercatorQuad/15/1/1.gif", 400, "gif"),
+        ("/map/tiles/WebMercatorQuad/13/1/1.png?transparent=maybe", 400, "transparent"),
+    ],
+)
+def test_bad_map_requests_are_refused_naming_the_problem(
+    maps_server: Server, path: str, status: int, words: str
+) -> None:
+    answer = httpx.get(maps_server.url + path, timeout=60)
+    assert answer.status_code == status, (path, answer.text)
+    assert words in answer.json()["description"], answer.text
+
+
+def test_map_tiles_are_declared_and_gdal_reads_the_map(
+    maps_server: Server, big_plot: tuple[int, float, float], tmp_path: Path
+) -> None:
+    """What an ArcGIS-style client follows: conformance, the collection's map links, the map
+    tileset; and GDAL's OGCAPI driver (Debian's gdal_translate) reads the plots' map."""
+    base = maps_server.url
+    conformance = httpx.get(f"{base}/conformance", params={"f": "json"}, timeout=60).json()
+    assert "http://www.opengis.net/spec/ogcapi-maps-1/1.0/conf/core" in conformance["conformsTo"]
+    collection = httpx.get(f"{base}/collections/plots", params={"f": "json"}, timeout=60).json()
+    rels = {link["rel"]: link["href"] for link in collection["links"]}
+    tilesets = httpx.get(
+        rels["http://www.opengis.net/def/rel/ogc/1.0/tilesets-map"], timeout=60
+    ).json()
+    assert tilesets["tilesets"][0]["dataType"] == "map"
+    tileset = httpx.get(f"{base}/collections/plots/map/tiles/WebMercatorQuad", timeout=60).json()
+    assert tileset["dataType"] == "map"
+    items = [link for link in tileset["links"] if link["rel"] == "item"]
+    assert {link["type"] for link in items} == {"image/png", "image/jpeg"}
+
+    _, lon, lat = big_plot
+    out = tmp_path / "plots.png"
+    window = [str(v) for v in (lon - 0.003, lat + 0.002, lon + 0.003, lat - 0.002)]
+    subprocess.run(
+        ["gdal_translate", f"OGCAPI:{base}/collections/plots", "-oo", "API=MAP"]
+        + ["-projwin", *window, "-outsize", "300", "0", "-of", "PNG", str(out)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+        cwd=tmp_path,  # GDAL's WMS cache (gdalwmscache/) goes beside the output, not into the repo
+    )
+    image = Image.open(out).convert("RGBA")
+    assert image.size[0] == 300
+    red, green, blue, alpha = image.getpixel((150, image.size[1] // 2))
+    assert alpha > 100 and near((red, green, blue), COMMERCIAL, 16), image.getpixel((150, 100))

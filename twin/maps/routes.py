@@ -1,0 +1,440 @@
+"""HTTP handlers of the map tiles and maps (rows in the route table: twin/http/routes.py).
+
+Map tiles (OGC API Tiles, dataType map): /map/tiles[/WebMercatorQuad[/{z}/{y}/{x}.png]] for
+the dataset (the viewer's first-view layers, or ?collections=a,b) and the same under
+/collections/{id}/map/tiles for one layer (transparent around its features by default).
+Maps (OGC API Maps): /map and /collections/{id}/map with bbox, bbox-crs, crs, width, height.
+
+Both are drawn by MapLibre Native from the style twin.styles publishes (twin.maps.render).
+A map tile is cached on disk like a vector tile: its key is the digest of the database, the
+layers' data versions and fingerprints (twin.tiles.cache, the vector tiles' keys) and the
+style id, so an edit or a symbology change moves it, and the key is the ETag (304 on
+If-None-Match).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+from typing import Any
+
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from twin.bbox import BboxError, parse_bbox
+from twin.catalog import CITY_BBOX, Layer, load_catalog
+from twin.errors import InvalidParameter
+from twin.http.conditional import etag_matches
+from twin.maps.render import renderer
+from twin.maps.style import at_version, map_style
+from twin.tiles import metadata
+from twin.tiles.cache import tileset_key
+from twin.tiles.matrix import (
+    WEB_MERCATOR_QUAD,
+    TileRequestError,
+    check_matrix_set,
+    matrix_limits,
+    parse_address,
+    split_extension,
+)
+from twin.tiles.routes import (
+    CACHE_CONTROL,
+    CORS,
+    _check_document_format,
+    _layer,
+    answers_errors,
+    selection_tileset,
+)
+from twin.tiles.service import ALL_LAYERS, service
+
+MAX_SIDE = 4096  # pixels, a map's width or height
+DEFAULT_SIDE = 1024
+MAX_MAP_ZOOM = 20  # map tiles past the vector tiles' 16: MapLibre overzooms them
+TILE_SIZES = (256, 512)
+PNG = "image/png"
+JPEG = "image/jpeg"
+FORMATS = {"png": PNG, "image/png": PNG, "jpg": JPEG, "jpeg": JPEG, "image/jpeg": JPEG}
+EXTENSIONS = {PNG: "png", JPEG: "jpg"}
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+EPSG = "http://www.opengis.net/def/crs/EPSG/0/"
+CRS_NAMES = {  # what crs / bbox-crs take -> (CRS name for pyproj, lat/lon axis order)
+    CRS84: ("OGC:CRS84", False),
+    "OGC:CRS84": ("OGC:CRS84", False),
+    "CRS84": ("OGC:CRS84", False),
+    f"{EPSG}4326": ("EPSG:4326", True),
+    "EPSG:4326": ("EPSG:4326", True),
+    f"{EPSG}3857": ("EPSG:3857", False),
+    "EPSG:3857": ("EPSG:3857", False),
+}
+CRS_URIS = {"OGC:CRS84": CRS84, "EPSG:4326": f"{EPSG}4326", "EPSG:3857": f"{EPSG}3857"}
+
+# declared to pygeoapi's /conformance by twin.http.app (OGC API Maps 1.0 and Tiles map tiles)
+CONFORMANCE_ADDED = [
+    "http://www.opengis.net/spec/ogcapi-maps-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-maps-1/1.0/conf/dataset-map",
+    "http://www.opengis.net/spec/ogcapi-maps-1/1.0/conf/collection-map",
+    "http://www.opengis.net/spec/ogcapi-maps-1/1.0/conf/scaling",
+    "http://www.opengis.net/spec/ogcapi-maps-1/1.0/conf/spatial-subsetting",
+    "http://www.opengis.net/spec/ogcapi-maps-1/1.0/conf/crs",
+    "http://www.opengis.net/spec/ogcapi-maps-1/1.0/conf/png",
+    "http://www.opengis.net/spec/ogcapi-maps-1/1.0/conf/jpeg",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/png",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/jpeg",
+]
+
+
+# ---- parameters ------------------------------------------------------------------------------
+
+
+def _format(request: Request, extension: str | None) -> str:
+    requested = request.query_params.get("f") or extension or "png"
+    media = FORMATS.get(requested.lower())
+    if media is None:
+        raise InvalidParameter(
+            f"unknown map format f={requested[:40]!r}: use f=png (image/png) or f=jpeg (image/jpeg)"
+        )
+    return media
+
+
+def _flag(request: Request, name: str, default: bool) -> bool:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if raw.lower() not in {"true", "false"}:
+        raise InvalidParameter(f"{name} must be true or false, got {raw[:40]!r}")
+    return raw.lower() == "true"
+
+
+def _side(request: Request, name: str) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_SIDE:
+        raise InvalidParameter(
+            f"{name} must be a whole number of pixels from 1 to {MAX_SIDE} "
+            f"(the limit of a map's side), got {raw[:40]!r}"
+        )
+    return int(raw)
+
+
+def _crs(request: Request, name: str) -> tuple[str, bool]:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return "OGC:CRS84", False
+    known = CRS_NAMES.get(raw.strip().strip("[]<>"))
+    if known is None:
+        raise InvalidParameter(
+            f"{name} {raw[:80]!r} is not supported: use {CRS84}, {EPSG}4326 or {EPSG}3857"
+        )
+    return known
+
+
+def _tile_size(request: Request) -> int:
+    raw = request.query_params.get("size", "256")
+    if raw not in {str(size) for size in TILE_SIZES}:
+        raise InvalidParameter(f"size must be 256 or 512 (pixels a tile side), got {raw[:40]!r}")
+    return int(raw)
+
+
+# ---- map tiles -------------------------------------------------------------------------------
+
+
+def _map_tileset(layers: list[Layer], base: str, root: str, title: str) -> dict[str, Any]:
+    """OGC tileset metadata of map tiles: the vector tileset's, drawn as PNG."""
+    minzoom = min(layer.minzoom for layer in layers)
+    document = metadata.tileset(layers, base, f"{root}/{WEB_MERCATOR_QUAD}", title, "")
+    document["description"] = f"{title} drawn in the viewer's style (PNG, 256 px tiles)"
+    document["dataType"] = "map"
+    document["tileMatrixSetLimits"] = matrix_limits(CITY_BBOX, minzoom, MAX_MAP_ZOOM)
+    document.pop("layers", None)
+    links = [
+        link for link in document["links"] if link["rel"] in ("self", metadata.REL_TILING_SCHEME)
+    ]
+    for media in (PNG, JPEG):
+        links.append(
+            {
+                "rel": "item",
+                "type": media,
+                "title": f"{title} map tiles ({EXTENSIONS[media].upper()})",
+                "templated": True,
+                "href": f"{base}{root}/{WEB_MERCATOR_QUAD}/{metadata.TEMPLATE}.{EXTENSIONS[media]}",
+            }
+        )
+    document["links"] = links
+    return document
+
+
+def _map_tileset_list(layers: list[Layer], base: str, root: str, title: str) -> dict[str, Any]:
+    document = metadata.tileset_list(layers, base, root, title)
+    for entry in document.get("tilesets", []):
+        entry["dataType"] = "map"
+    document["links"] = [{"rel": "self", "type": "application/json", "href": f"{base}{root}"}]
+    return document
+
+
+async def _map_tile(
+    request: Request,
+    tileset: str,
+    layers: list[Layer],
+    collections: list[str] | None,
+    transparent_default: bool,
+) -> Response:
+    params = request.path_params
+    check_matrix_set(params["tms"])
+    col, extension = split_extension(params["x"], ("png", "jpg", "jpeg"))
+    media = _format(request, extension)
+    address = parse_address(params["z"], params["y"], col)
+    minzoom = min(layer.minzoom for layer in layers)
+    if not minzoom <= address.z <= MAX_MAP_ZOOM:
+        raise TileRequestError(
+            f"these map tiles are at tile matrices {minzoom}-{MAX_MAP_ZOOM} only, not {address.z}"
+        )
+    size = _tile_size(request)
+    transparent = _flag(request, "transparent", transparent_default) and media == PNG
+    style_id, style_json = map_style(collections, transparent)
+    svc = service()
+    versions = await svc.current_versions()
+    parts = [*svc.parts(tileset, layers), ("style", style_id)]
+    key = tileset_key(svc.versions.database, parts, versions)
+    etag = f'"{key}"'
+    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL, **CORS}
+    if etag_matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers={**headers, "X-Tile-Cache": "revalidated"})
+    folder = f"map~{tileset}~{'clear' if transparent else 'ground'}"
+    style_id, style_json = at_version(style_id, style_json, key)
+    path = svc.cache.path(folder, key, address, f"{size}.{EXTENSIONS[media]}")
+    data = svc.cache.read(path)
+    state, store = "hit", None
+    if data is None:
+        state = "miss"
+        data = await run_in_threadpool(
+            _draw_tile, style_id, style_json, address.z, address.x, address.y, size, media
+        )
+        store = BackgroundTask(svc.cache.write, folder, key, path, data)
+    return Response(
+        data, media_type=media, headers={**headers, "X-Tile-Cache": state}, background=store
+    )
+
+
+def _draw_tile(style_id: str, style: str, z: int, x: int, y: int, size: int, media: str) -> bytes:
+    png = renderer().tile(style_id, style, z, x, y, size)
+    return png if media == PNG else _jpeg(png)
+
+
+def _jpeg(png: bytes) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.open(io.BytesIO(png)).convert("RGB").save(out, "JPEG", quality=88)
+    return out.getvalue()
+
+
+@answers_errors
+async def dataset_map_tile(request: Request) -> Response:
+    value = request.query_params.get("collections")
+    tileset, layers = selection_tileset(value)
+    collections = None if value is None else [layer.name for layer in layers]
+    if collections is None:
+        layers = [layer for layer in layers if layer.visible]
+    return await _map_tile(request, tileset, layers, collections, False)
+
+
+@answers_errors
+async def layer_map_tile(request: Request) -> Response:
+    layer = _layer(request.path_params["layer"])
+    return await _map_tile(request, layer.name, [layer], [layer.name], True)
+
+
+@answers_errors
+async def dataset_map_tilesets(request: Request) -> Response:
+    _check_document_format(request)
+    layers = [layer for layer in load_catalog().values() if layer.visible]
+    base = metadata.server_url(str(request.base_url))
+    return JSONResponse(
+        _map_tileset_list(layers, base, "/map/tiles", "Almaty Twin map"), headers=CORS
+    )
+
+
+@answers_errors
+async def dataset_map_tileset(request: Request) -> Response:
+    _check_document_format(request)
+    check_matrix_set(request.path_params["tms"])
+    layers = [layer for layer in load_catalog().values() if layer.visible]
+    base = metadata.server_url(str(request.base_url))
+    return JSONResponse(_map_tileset(layers, base, "/map/tiles", "Almaty Twin map"), headers=CORS)
+
+
+@answers_errors
+async def layer_map_tilesets(request: Request) -> Response:
+    _check_document_format(request)
+    layer = _layer(request.path_params["layer"])
+    base = metadata.server_url(str(request.base_url))
+    root = f"/collections/{layer.name}/map/tiles"
+    return JSONResponse(_map_tileset_list([layer], base, root, layer.title), headers=CORS)
+
+
+@answers_errors
+async def layer_map_tileset(request: Request) -> Response:
+    _check_document_format(request)
+    layer = _layer(request.path_params["layer"])
+    check_matrix_set(request.path_params["tms"])
+    base = metadata.server_url(str(request.base_url))
+    root = f"/collections/{layer.name}/map/tiles"
+    return JSONResponse(_map_tileset([layer], base, root, layer.title), headers=CORS)
+
+
+# ---- maps (OGC API Maps) ---------------------------------------------------------------------
+
+
+def _bbox(request: Request, crs: str, lat_first: bool) -> tuple[float, float, float, float]:
+    raw = request.query_params.get("bbox")
+    if raw is None:
+        if crs == "EPSG:3857":
+            return _transform_bounds(CITY_BBOX, "OGC:CRS84", crs)
+        return CITY_BBOX if not lat_first else (CITY_BBOX[1], CITY_BBOX[0], *CITY_BBOX[3:1:-1])
+    try:
+        box = parse_bbox(raw, heights=False, area=True, degrees=crs != "EPSG:3857")
+    except BboxError as exc:
+        raise InvalidParameter(str(exc)) from None
+    return tuple(box)  # type: ignore[return-value]
+
+
+def _transform_bounds(
+    box: tuple[float, float, float, float], source: str, target: str
+) -> tuple[float, float, float, float]:
+    if source == target:
+        return box
+    from pyproj import Transformer
+
+    return Transformer.from_crs(source, target, always_xy=True).transform_bounds(*box)
+
+
+def _to_lonlat(box: tuple[float, ...], crs: str, lat_first: bool) -> tuple[float, ...]:
+    """A bbox as x-then-y in its CRS (EPSG:4326's latitude-first order swapped)."""
+    if lat_first:
+        return (box[1], box[0], box[3], box[2])
+    return box
+
+
+async def _map(request: Request, collections: list[str] | None, layers: list[Layer]) -> Response:
+    media = _format(request, None)
+    out_crs, _ = _crs(request, "crs")
+    bbox_crs, lat_first = _crs(request, "bbox-crs")
+    source = "EPSG:3857" if bbox_crs == "EPSG:3857" else "OGC:CRS84"
+    box = _to_lonlat(_bbox(request, bbox_crs, lat_first), bbox_crs, lat_first)
+    target = "EPSG:3857" if out_crs == "EPSG:3857" else "OGC:CRS84"
+    grid = _transform_bounds(box, source, target)  # type: ignore[arg-type]
+    width, height = _side(request, "width"), _side(request, "height")
+    aspect = (grid[2] - grid[0]) / (grid[3] - grid[1])
+    if width is None and height is None:
+        width = DEFAULT_SIDE if aspect >= 1 else max(1, round(DEFAULT_SIDE * aspect))
+    if width is None:
+        width = max(1, min(MAX_SIDE, round(height * aspect)))  # type: ignore[operator]
+    if height is None:
+        height = max(1, min(MAX_SIDE, round(width / aspect)))
+    transparent = _flag(request, "transparent", collections is not None and len(layers) == 1)
+    transparent = transparent and media == PNG
+    style_id, style_json = map_style(collections, transparent)
+    svc = service()
+    versions = await svc.current_versions()
+    tileset = collections[0] if collections and len(collections) == 1 else ALL_LAYERS
+    spec = f"{style_id}|{grid}|{target}|{width}x{height}|{media}"
+    parts = [*svc.parts(tileset, layers), ("map", hashlib.sha256(spec.encode()).hexdigest())]
+    etag = f'"{tileset_key(svc.versions.database, parts, versions)}"'
+    headers = {
+        "ETag": etag,
+        "Cache-Control": CACHE_CONTROL,
+        "Content-Crs": f"<{CRS_URIS[out_crs]}>",
+        "Content-Bbox": ",".join(f"{v:.10g}" for v in _in_output(grid, out_crs)),
+        **CORS,
+    }
+    if etag_matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    style_id, style_json = at_version(style_id, style_json, etag.strip('"'))
+    data = await run_in_threadpool(
+        _draw_map, style_id, style_json, grid, target, width, height, media
+    )
+    return Response(data, media_type=media, headers=headers)
+
+
+def _in_output(grid: tuple[float, ...], crs: str) -> tuple[float, ...]:
+    return (grid[1], grid[0], grid[3], grid[2]) if crs == "EPSG:4326" else grid
+
+
+def _draw_map(
+    style_id: str,
+    style: str,
+    grid: tuple[float, float, float, float],
+    crs: str,
+    width: int,
+    height: int,
+    media: str,
+) -> bytes:
+    """Draw the grid's Web Mercator envelope at the finer of the two resolutions the size
+    asks for, then resample it into the exact grid (a geographic grid, or an aspect ratio
+    other than the bbox's) with rasterio."""
+    import numpy as np
+    from PIL import Image
+    from rasterio.transform import Affine, from_bounds
+    from rasterio.warp import Resampling, reproject
+
+    merc = _transform_bounds(grid, crs, "EPSG:3857")
+    span_x, span_y = merc[2] - merc[0], merc[3] - merc[1]
+    resolution = min(span_x / width, span_y / height)
+    drawn_w, drawn_h = math.ceil(span_x / resolution), math.ceil(span_y / resolution)
+    largest = max(drawn_w, drawn_h)
+    if largest > 2 * MAX_SIDE:  # a very skewed grid: draw coarser, never huge
+        resolution *= largest / (2 * MAX_SIDE)
+        drawn_w, drawn_h = math.ceil(span_x / resolution), math.ceil(span_y / resolution)
+    cx, cy = (merc[0] + merc[2]) / 2, (merc[1] + merc[3]) / 2
+    centre = _transform_bounds((cx, cy, cx, cy), "EPSG:3857", "OGC:CRS84")[:2]
+    # the equator's metres per pixel: MapLibre's zoom counts them, Web Mercator metres are them
+    png = renderer().image(style_id, style, centre, resolution, drawn_w, drawn_h)
+    image = Image.open(io.BytesIO(png)).convert("RGBA")
+    if crs == "EPSG:3857" and image.size == (width, height):
+        out = image
+    else:
+        pixels = np.asarray(image).transpose(2, 0, 1)
+        source = Affine(
+            resolution,
+            0,
+            cx - drawn_w * resolution / 2,
+            0,
+            -resolution,
+            cy + drawn_h * resolution / 2,
+        )
+        warped = np.zeros((4, height, width), dtype=np.uint8)
+        reproject(
+            pixels,
+            warped,
+            src_transform=source,
+            src_crs="EPSG:3857",
+            dst_transform=from_bounds(*grid, width, height),
+            dst_crs="EPSG:4326" if crs != "EPSG:3857" else "EPSG:3857",
+            resampling=Resampling.bilinear,
+        )
+        out = Image.fromarray(warped.transpose(1, 2, 0), "RGBA")
+    buffer = io.BytesIO()
+    if media == JPEG:
+        out.convert("RGB").save(buffer, "JPEG", quality=88)
+    else:
+        out.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@answers_errors
+async def dataset_map(request: Request) -> Response:
+    value = request.query_params.get("collections")
+    _, layers = selection_tileset(value)
+    if value is None:
+        return await _map(request, None, [layer for layer in layers if layer.visible])
+    return await _map(request, [layer.name for layer in layers], layers)
+
+
+@answers_errors
+async def layer_map(request: Request) -> Response:
+    layer = _layer(request.path_params["layer"])
+    return await _map(request, [layer.name], [layer])
