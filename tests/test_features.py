@@ -227,7 +227,7 @@ def test_every_format_of_items_sees_the_filter_and_its_links_carry_it(city, serv
     assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
     assert csv.headers["content-disposition"] == 'attachment; filename="amenities.csv"'
     header, *rows = csv.text.splitlines()
-    assert header.startswith("x,y,name,category")
+    assert header.startswith("id,name,category") and header.endswith(",lon,lat,wkt")
     assert len(rows) == len(wanted) and all(",education," in row for row in rows)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from twin.catalog import CITY_BBOX, Layer, load_catalog
+from twin.features.downloads import links as download_links
 from twin.maps.links import map_links
 from twin.processes import PROCESSES
 from twin.scene3d.links import three_d_links
@@ -61,10 +62,11 @@ def collection(layer: Layer) -> dict[str, Any]:
         "title": layer.title,
         "description": layer.description + (AS_OF_NOTE if layer.editable else ""),
         "keywords": list(layer.keywords),
-        # OGC API Styles, the map and map tiles (OGC API Maps, Tiles), 3D content
+        # OGC API Styles, and the map and map tiles (OGC API Maps, Tiles)
         "links": style_links("${TWIN_SERVER_URL}", layer.name)
         + map_links("${TWIN_SERVER_URL}", layer.name)
-        + three_d_links("${TWIN_SERVER_URL}", layer.name),
+        + three_d_links("${TWIN_SERVER_URL}", layer.name)  # 3D content (GeoVolumes-shaped)
+        + download_links(f"${{TWIN_SERVER_URL}}/collections/{layer.name}/items"),  # files
         "extents": {"spatial": {"bbox": list(CITY_BBOX), "crs": CRS84}},
         "providers": [provider, tile_provider(layer)],
     }

@@ -188,7 +188,8 @@ class Cql2Settings:
 
 @dataclass(frozen=True)
 class FeatureSettings:
-    """How numberMatched of an items page is counted (docs/features.md)."""
+    """How numberMatched of an items page is counted, and how many features a download
+    gives (docs/features.md)."""
 
     exact_count_max: int = setting(
         "TWIN_EXACT_COUNT_MAX",
@@ -202,6 +203,13 @@ class FeatureSettings:
         10001,
         "a selection is first read unordered up to this many "
         "matches, to count them and take the page in one statement",
+        unit="features",
+    )
+    download_max_rows: int = setting(
+        "TWIN_DOWNLOAD_MAX_ROWS",
+        1000000,
+        "the most features a download (items as CSV, GeoPackage or GeoParquet) gives without "
+        "paging; a larger one answers 413 (page with limit/offset, or filter)",
         unit="features",
     )
 

@@ -6,8 +6,10 @@ run (twin.features.pages: PostgreSQL writes the GeoJSON text) and laid out as th
 FeatureCollection pygeoapi gives, links included (next and prev carry `filter` as the client
 sent it). JSON (f=json, f=geojson, or no f with an Accept pygeoapi answers with JSON) is
 written around the SQL text; pygeoapi would parse it back into dicts and serialise it again,
-which costs more than the query. HTML, JSON-LD and CSV are the same collection rendered by
-pygeoapi's template, JSON-LD context and CSV formatter through twin.http.bridge.
+which costs more than the query. HTML and JSON-LD are the same collection rendered by
+pygeoapi's template and JSON-LD context through twin.http.bridge. CSV, GeoPackage and
+GeoParquet (f=csv|gpkg|parquet) are downloads: the same query streamed into a file by
+twin.features.downloads, every match unless paged.
 
 POST /collections/{id}/items has one owner too; the Content-Type says what it is:
   text/cql2                                 a search, the body a CQL2 text filter
@@ -53,7 +55,7 @@ from twin.db.pool import connection
 from twin.editing import VERSIONED_LAYERS
 from twin.editing import routes as editing
 from twin.errors import InvalidParameter, NotFound, TwinError
-from twin.features import filters, ids
+from twin.features import downloads, filters, ids
 from twin.features import params as p
 from twin.features.crs import crs_by_uri
 from twin.features.errors import FeatureQueryError, NotMigrated, QueryFailed, database_refusal
@@ -64,7 +66,8 @@ from twin.http.errors import render
 
 LOG = logging.getLogger("twin.features")
 JSON_FORMATS = (None, "", "json", "geojson")
-RENDERED_FORMATS = ("html", "jsonld", "csv")  # pygeoapi renders the collection we lay out
+RENDERED_FORMATS = ("html", "jsonld")  # pygeoapi renders the collection we lay out
+DOWNLOAD_FORMATS = tuple(downloads.FORMATS)  # files streamed by twin.features.downloads
 ITEM_PAGE_FORMATS = ("html", "jsonld")  # pygeoapi's pages of one feature
 BYPASS_HEADER = "x-twin-path"
 
@@ -246,25 +249,26 @@ async def _read_items(
     fmt = parsed.format
     if body is not None and fmt not in JSON_FORMATS:
         raise InvalidParameter(f"format {fmt[:40]!r} is not served for POST searches; use f=json")
-    if fmt not in JSON_FORMATS + RENDERED_FORMATS:
+    if fmt not in JSON_FORMATS + RENDERED_FORMATS + DOWNLOAD_FORMATS:
         raise InvalidParameter(
-            f"format {fmt[:40]!r} is not served for items: use json, html, jsonld or csv"
+            f"format {fmt[:40]!r} is not served for items: use json, html, jsonld, "
+            + ", ".join(DOWNLOAD_FORMATS[:-1])
+            + f" or {DOWNLOAD_FORMATS[-1]}"
         )
     ctx = _Context(parsed, layer.name)
     params = request.query_params
     max_items, default_items = ctx.limits()
+    if fmt in DOWNLOAD_FORMATS:  # a file: every match unless paged, at most this many
+        max_items = default_items = downloads.max_rows()
     q = await filtered_off_loop(
         functools.partial(
             p.items_query, layer, params, body or None, max_items, default_items, body_lang
         ),
         p.filter_source(params, body or None, body_lang),
     )
-    if q.skip_geometry and fmt == "csv":
-        # pygeoapi's CSV formatter reads the first feature's geometry type (for x and y)
-        raise FeatureQueryError(
-            "skipGeometry is not supported with f=csv (CSV gives points "
-            "their x and y); leave it out or use f=json"
-        )
+    if fmt in DOWNLOAD_FORMATS:
+        ctx.finish(params.get("crs"))
+        return await downloads.answer(request, q, fmt, ctx.headers, _database_errors)
     page = await run_in_threadpool(_page, q)
     ctx.finish(params.get("crs"))
     document = items_document(ctx, q, page, params)
@@ -274,16 +278,13 @@ async def _read_items(
 
 
 def _rendered(ctx: _Context, fmt: str, content: dict[str, Any], offset: int) -> Response:
-    """The collection in HTML, JSON-LD or CSV, rendered by pygeoapi (twin.http.bridge)."""
+    """The collection in HTML or JSON-LD, rendered by pygeoapi (twin.http.bridge)."""
     if fmt == "html":
         return Response(
             bridge.render_items_html(ctx.request, ctx.collection, content, offset),
             headers=ctx.headers,
         )
-    if fmt == "jsonld":
-        return Response(bridge.render_items_jsonld(ctx.collection, content), headers=ctx.headers)
-    body, headers = bridge.render_items_csv(ctx.collection, content)
-    return Response(body, headers={**ctx.headers, **headers})
+    return Response(bridge.render_items_jsonld(ctx.collection, content), headers=ctx.headers)
 
 
 async def _post_items(request: Request, collection: str) -> Response:
@@ -356,6 +357,7 @@ def items_document(ctx: _Context, q: p.ItemsQuery, page: Page, params: Any) -> b
             "title": ctx.title("This document as HTML"),
             "href": f"{uri}?f={f_html}{query}",
         },
+        *downloads.links(uri, query, ctx.title),
     ]
     members = page.members()
     has_next = members.get("numberMatched", -1) > q.limit + q.offset or page.returned == q.limit

@@ -204,23 +204,3 @@ def render_items_jsonld(dataset: str, content: dict[str, Any]) -> str:
 
     provider = feature_provider(dataset)
     return geojson2jsonld(api(), content, dataset, id_field=provider.get("uri_field") or "id")
-
-
-def render_items_csv(dataset: str, content: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
-    """The items as CSV by pygeoapi's CSV formatter (points get x and y), with the headers it
-    sets: the formatter's media type and an attachment named after the collection."""
-    from pygeoapi.formatter.base import FormatterSerializationError
-    from pygeoapi.plugin import load_plugin
-
-    from twin.errors import ServerError
-
-    formatter = load_plugin("formatter", {"name": "CSV", "geom": True})
-    try:
-        text = formatter.write(data=content, options={"provider_def": feature_provider(dataset)})
-    except FormatterSerializationError:
-        raise ServerError("the items could not be written as CSV") from None
-    body = text.encode("utf-8") if isinstance(text, str) else text
-    return body, {
-        "Content-Type": formatter.mimetype,
-        "Content-Disposition": f'attachment; filename="{dataset}.csv"',
-    }

@@ -31,6 +31,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from twin.features import downloads
 from twin.http import bridge
 
 LOG = logging.getLogger("twin.http.openapi")
@@ -449,6 +450,7 @@ def complete(
     if own:
         _merge(document, _bundled(copy.deepcopy(own)))
     _items_parameters(document, features, server)
+    downloads.describe(document, _items_paths(document, features))  # f=csv|gpkg|parquet
     _enum_not_values(document)
     _secure_writes(document)
     _unique_operation_ids(document)

@@ -128,13 +128,21 @@ ROUTES: list[RouteSpec] = [
         ITEMS,
         ("GET", "OPTIONS"),
         "twin.features.routes:items",
-        "The features of a collection (GeoJSON; HTML, JSON-LD and CSV rendered by pygeoapi)",
+        "The features of a collection (GeoJSON; HTML and JSON-LD rendered by pygeoapi; "
+        "CSV, GeoPackage and GeoParquet files streamed by twin.features.downloads)",
         tag="features",
-        media=(GEOJSON, "text/html", "application/ld+json", "text/csv"),
+        media=(
+            GEOJSON,
+            "text/html",
+            "application/ld+json",
+            "text/csv",
+            "application/geopackage+sqlite3",
+            "application/vnd.apache.parquet",
+        ),
         parameters=FEATURE_QUERY,
         collections="layers",
-        replaces="the twin runs every items query itself (CQL2, paging, as-of); pygeoapi "
-        "only renders the HTML, JSON-LD and CSV of the collection the twin built",
+        replaces="the twin runs every items query itself (CQL2, paging, as-of) and writes "
+        "the downloads; pygeoapi only renders the HTML and JSON-LD of the collection it built",
     ),
     twin(
         ITEMS,
