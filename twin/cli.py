@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -77,6 +79,91 @@ def db_url() -> None:
     from twin.db.cluster import database_url
 
     click.echo(database_url())
+
+
+@db.group("replica", cls=TwinGroup, invoke_without_command=True)
+@click.option(
+    "--from",
+    "primary",
+    metavar="URL",
+    help="The primary to copy and follow (default: the twin's database).",
+)
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the replica lives (default: TWIN_HOME/replica).",
+)
+@click.option("--port", type=int, help="The replica's port (default: a free one).")
+@click.pass_context
+def db_replica(
+    ctx: click.Context, primary: str | None, directory: Path | None, port: int | None
+) -> None:
+    """Start a streaming read replica (pg_basebackup the first time), print its URL; serve
+    it with DATABASE_URL=<its URL> twin serve --read-only (docs/scaling.md)."""
+    ctx.ensure_object(dict)["replica_dir"] = directory
+    if ctx.invoked_subcommand is not None:
+        return
+    from twin.db.replica import start_replica
+
+    def progress(percent: int) -> None:  # pg_basebackup's progress, on one line
+        click.echo(
+            f"\rbase backup (copying the primary): {percent:3d}%", nl=percent == 100, err=True
+        )
+
+    click.echo(start_replica(primary, directory, port, progress))
+
+
+@db_replica.command("stop")
+@click.pass_context
+def db_replica_stop(ctx: click.Context) -> None:
+    """Stop the replica (its copy stays; `twin db replica` starts it again, catching up)."""
+    from twin.db.replica import stop_replica
+
+    click.echo("stopped" if stop_replica(ctx.obj["replica_dir"]) else "no replica runs there")
+
+
+@db_replica.command("status")
+@click.pass_context
+def db_replica_status(ctx: click.Context) -> None:
+    """The replica's URL, and how old the last transaction it replayed is."""
+    from twin.db.replica import replica_cluster, replication_state
+
+    replica = replica_cluster(ctx.obj["replica_dir"])
+    if not replica.running():
+        raise TwinError("no replica runs there: start one with `twin db replica --from URL`")
+    state = replication_state(replica.url())
+    age = state["last_replay_age_s"]
+    click.echo(
+        f"up: {replica.url()} (standby: {state['standby']}, replayed {state['replayed_lsn']}, "
+        f"last transaction replayed {'never' if age is None else f'{age:.1f} s ago'})"
+    )
+
+
+@db.group("pooler", cls=TwinGroup)
+def db_pooler() -> None:
+    """PgBouncer in transaction mode in front of the twin's database."""
+
+
+@db_pooler.command("start")
+@click.option("--port", type=int, help="PgBouncer's port (default: a free one).")
+def db_pooler_start(port: int | None) -> None:
+    """Start PgBouncer and print its URL and the settings that point the twin at it."""
+    from twin.db.cluster import database_url
+    from twin.db.pooler import start_pooler
+
+    direct = database_url()
+    url = start_pooler(direct, port)
+    click.echo(url)
+    click.echo(f"serve through it: DATABASE_URL={url} TWIN_DB_SESSION_URL={direct}", err=True)
+
+
+@db_pooler.command("stop")
+def db_pooler_stop() -> None:
+    """Stop the twin's PgBouncer."""
+    from twin.db.pooler import pooler
+
+    click.echo("stopped" if pooler().stop() else "no pooler runs")
 
 
 @cli.command()
@@ -193,9 +280,11 @@ def run_server(host: str, port: int, workers: int = 1) -> None:
 
     from twin.analysis.refresh import refresher_enabled, start_refresher_process
     from twin.http.app import create_app, write_openapi
+    from twin.http.read_only import read_only
 
     sockets = _worker_sockets(host, port, workers) if workers > 1 else [_bind(host, port)]
-    if refresher_enabled():  # TWIN_ANALYSIS_REFRESH=off leaves edits to `twin analyse`
+    # TWIN_ANALYSIS_REFRESH=off leaves edits to `twin analyse`; a read-only server has none
+    if refresher_enabled() and not read_only():
         start_refresher_process()
     sock = sockets[0]
     bound = sock.getsockname()[1]
@@ -248,11 +337,18 @@ def run_server(host: str, port: int, workers: int = 1) -> None:
     type=click.IntRange(1, 64),
     help="Worker processes sharing the port (a dead one is replaced).",
 )
-def serve(host: str, port: int, workers: int) -> None:
+@click.option(
+    "--read-only",
+    is_flag=True,
+    help="Serve reads only (DATABASE_URL a replica); writes answer 405.",
+)
+def serve(host: str, port: int, workers: int, read_only: bool) -> None:
     """Serve the OGC API, the viewer and /healthz on one port."""
     from twin.db.cluster import database_url
 
     database_url()  # fail early, with the hint, when there is no database
+    if read_only:  # for this process and the workers it starts
+        os.environ["TWIN_READ_ONLY"] = "1"
     run_server(host, port, workers)
 
 

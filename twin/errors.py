@@ -75,6 +75,21 @@ class MethodNotAllowed(TwinError):
         return {"Allow": self.allow}
 
 
+class ReadOnlyServer(MethodNotAllowed):
+    """A write sent to a read-only server (`twin serve --read-only`, on a replica): 405
+    naming the primary (host:port) that takes it."""
+
+    code = "ReadOnlyServer"
+
+    def __init__(self, method: str, primary: str | None) -> None:
+        where = f"the primary at {primary}" if primary else "the primary (TWIN_PRIMARY_URL)"
+        super().__init__(f"this server is read-only (a replica): send {method} to {where}")
+        self.primary = primary
+
+    def details(self) -> dict[str, object]:
+        return {"primary": self.primary}
+
+
 class NotAcceptable(TwinError):
     status = 406
     code = "NotAcceptable"

@@ -122,6 +122,26 @@ class DatabaseSettings:
         "start the embedded cluster with fsync and full-page writes off "
         "(tests; a crash may lose data)",
     )
+    read_only: bool = setting(
+        "TWIN_READ_ONLY",
+        False,
+        "serve reads only (`twin serve --read-only`, DATABASE_URL a replica): every write "
+        "answers 405 naming TWIN_PRIMARY_URL, and no analysis refresher runs",
+    )
+    primary_url: str | None = setting(
+        "TWIN_PRIMARY_URL",
+        None,
+        "the primary a read-only server's writes belong to; its answers show host:port only",
+        shown="unset",
+    )
+    session_url: str | None = setting(
+        "TWIN_DB_SESSION_URL",
+        None,
+        "a direct URL of the database when DATABASE_URL is a transaction-mode pooler "
+        "(`twin db pooler`): the refresher's LISTEN and leader lock need a session, and "
+        "setting it turns psycopg's server-side prepared statements off on DATABASE_URL",
+        shown="unset: DATABASE_URL is direct",
+    )
 
 
 @dataclass(frozen=True)

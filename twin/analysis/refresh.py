@@ -723,13 +723,13 @@ def announce(conn: psycopg.Connection, layer: str) -> None:
 
 
 def _serve_forever(stop: threading.Event) -> None:
-    from twin.db.cluster import database_url
+    from twin.db.cluster import session_database_url
 
     refresher = Refresher()
     while not stop.is_set():
         try:
             with psycopg.connect(
-                database_url(), autocommit=True, application_name=REFRESHER_NAME
+                session_database_url(), autocommit=True, application_name=REFRESHER_NAME
             ) as conn:
                 conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
                 while not conn.execute(

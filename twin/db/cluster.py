@@ -23,6 +23,18 @@ from twin.errors import DatabaseNotRunning, TwinError
 from twin.settings import get_settings
 
 DATABASE = "twin"
+WAL_KEEP_MB = 256
+# pg_hba.conf rows for replication from this machine (initdb's defaults with --auth=trust)
+REPLICATION_HBA = (
+    "local   replication     all                                     trust",
+    "host    replication     all             127.0.0.1/32            trust",
+    "host    replication     all             ::1/128                 trust",
+)
+
+
+def _hba_rows(text: str) -> list[list[str]]:
+    """The rows of a pg_hba.conf in force (comments and blank lines left out), split."""
+    return [line.split() for line in text.splitlines() if line.split() and line[0] != "#"]
 
 
 def _pg_bindir() -> Path:
@@ -42,6 +54,9 @@ def _pg_bindir() -> Path:
 def _free_port(preferred: int | None = None) -> int:
     for port in ([preferred] if preferred else []) + [0]:
         with socket.socket() as probe:
+            # as PostgreSQL binds: a port whose last connections linger in TIME_WAIT after a
+            # stop is free again (a restarted cluster keeps its port and URL)
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError:
@@ -148,26 +163,9 @@ class EmbeddedCluster:
             if self.as_root:
                 pg = pwd.getpwnam("postgres")
                 os.chown(self.socket_dir, pg.pw_uid, pg.pw_gid)
+            self.allow_replication()
             port = _free_port(self.port())
             self.port_file.write_text(str(port))
-            options = " ".join(
-                [
-                    f"-p {port}",
-                    f"-k {self.socket_dir}",
-                    "-c listen_addresses=127.0.0.1",
-                    "-c shared_buffers=512MB",
-                    "-c work_mem=32MB",
-                    "-c maintenance_work_mem=256MB",
-                    "-c max_connections=200",
-                    "-c synchronous_commit=off",
-                    "-c jit=off",
-                    *(
-                        ["-c fsync=off", "-c full_page_writes=off"]
-                        if get_settings().database.fast
-                        else []
-                    ),
-                ]
-            )
             result = self._run(
                 bindir / "pg_ctl",
                 "-D",
@@ -175,7 +173,7 @@ class EmbeddedCluster:
                 "-l",
                 self.log_file,
                 "-o",
-                options,
+                self._options(port),
                 "-w",
                 "-t",
                 "60",
@@ -187,6 +185,53 @@ class EmbeddedCluster:
                 raise TwinError(f"PostgreSQL did not start: {result.stderr.strip()} {log}")
         self._ensure_database()
         return self.url()
+
+    def _options(self, port: int) -> str:
+        """The server's settings, given at every start (a cluster made by an older twin gets
+        them too): replication is on so `twin db replica` can stream from any cluster."""
+        return " ".join(
+            [
+                f"-p {port}",
+                f"-k {self.socket_dir}",
+                "-c listen_addresses=127.0.0.1",
+                "-c shared_buffers=512MB",
+                "-c work_mem=32MB",
+                "-c maintenance_work_mem=256MB",
+                "-c max_connections=200",
+                "-c synchronous_commit=off",
+                "-c jit=off",
+                # streaming replicas (twin.db.replica): WAL for a hot standby, senders for
+                # several replicas and base backups, and WAL kept for a replica that was
+                # stopped a while (no replication slot, so a forgotten replica costs nothing)
+                "-c wal_level=replica",
+                "-c max_wal_senders=10",
+                f"-c wal_keep_size={WAL_KEEP_MB}MB",
+                "-c hot_standby=on",
+                *(
+                    ["-c fsync=off", "-c full_page_writes=off"]
+                    if get_settings().database.fast
+                    else []
+                ),
+            ]
+        )
+
+    def allow_replication(self) -> None:
+        """pg_hba.conf lets local replication connections in (initdb writes these lines;
+        a cluster whose file lost them gets them back at its next start)."""
+        hba = self.data_dir / "pg_hba.conf"
+        text = self._run("cat", hba).stdout
+        missing = [line for line in REPLICATION_HBA if line.split() not in _hba_rows(text)]
+        if missing:
+            added = text.rstrip("\n") + "\n# twin db replica\n" + "\n".join(missing) + "\n"
+            subprocess.run(
+                ["runuser", "-u", "postgres", "--", "tee", str(hba)]
+                if self.as_root
+                else ["tee", str(hba)],
+                input=added,
+                text=True,
+                check=True,
+                capture_output=True,
+            )
 
     def _ensure_database(self) -> None:
         admin = self.url().rsplit("/", 1)[0] + "/postgres"
@@ -225,3 +270,9 @@ def database_url() -> str:
     if not cluster.initialised() or cluster.port() is None:
         raise DatabaseNotRunning("no embedded cluster under " + str(settings.home))
     return cluster.url()
+
+
+def session_database_url() -> str:
+    """A URL for work that needs a session of its own (LISTEN, session advisory locks):
+    TWIN_DB_SESSION_URL when DATABASE_URL is a transaction-mode pooler, else the usual one."""
+    return get_settings().database.session_url or database_url()

@@ -11,9 +11,17 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from twin.db.cluster import database_url
 from twin.errors import DatabaseBusy, DatabaseNotRunning
+from twin.settings import get_settings
 
 _pools: dict[str, ConnectionPool] = {}
 _lock = threading.Lock()
+
+
+def _pooler_kwargs() -> dict[str, object]:
+    """Behind a transaction-mode PgBouncer (TWIN_DB_SESSION_URL set, `twin db pooler`) no
+    server-side prepared statements: a statement prepared in one transaction's server
+    connection is unknown to the next one (PgBouncer 1.18, Debian 12, cannot track them)."""
+    return {"prepare_threshold": None} if get_settings().database.session_url else {}
 
 
 def get_pool(url: str | None = None, max_size: int = 10) -> ConnectionPool:
@@ -27,7 +35,7 @@ def get_pool(url: str | None = None, max_size: int = 10) -> ConnectionPool:
                 max_size=max_size,
                 open=True,
                 timeout=10,
-                kwargs={"autocommit": True},
+                kwargs={"autocommit": True, **_pooler_kwargs()},
                 check=ConnectionPool.check_connection,
                 reconnect_timeout=5,
             )
@@ -63,6 +71,6 @@ def connection(
 def connect(url: str | None = None) -> psycopg.Connection:
     """A fresh, unpooled connection for long CLI work (imports, loads, migrations)."""
     try:
-        return psycopg.connect(url or database_url())
+        return psycopg.connect(url or database_url(), **_pooler_kwargs())
     except psycopg.OperationalError as exc:
         raise DatabaseNotRunning(str(exc).splitlines()[0]) from exc

@@ -33,6 +33,7 @@ from twin.db.pool import connection
 from twin.errors import MethodNotAllowed, ServiceUnavailable, TwinError
 from twin.http import bridge
 from twin.http.errors import asgi_messages, render
+from twin.http.read_only import read_only, refusals
 from twin.http.routes import twin_rows
 from twin.settings import get_settings
 from twin.sqlfiles import query
@@ -190,8 +191,10 @@ def create_app(server_url: str) -> Starlette:
     os.environ["TWIN_TEMPLATES"] = str(TEMPLATES_DIR)
     os.environ[MARKER_ENV] = new_marker()
     bridge.declare_conformance(conformance_classes())
+    own = twin_routes()  # first: their handlers register the path convertors refusals use
     routes: list[BaseRoute] = [
-        *twin_routes(),
+        *(refusals(twin_rows()) if read_only() else []),  # `twin serve --read-only`
+        *own,
         Mount("/", app=pygeoapi_reads(bridge.pygeoapi_app())),
     ]
     app = Starlette(

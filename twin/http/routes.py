@@ -312,6 +312,7 @@ ROUTES: list[RouteSpec] = [
         tag="viewer",
         media=(),
         in_openapi=False,
+        extra={"writes": False},
     ),
     # Tiles, tile matrix sets and terrain (twin.tiles)
     twin(
@@ -628,7 +629,7 @@ ROUTES: list[RouteSpec] = [
         tag="analysis",
         replaces="the twin's processes only: bad input is a 400 naming it, not a failed "
         "job; other processes stay pygeoapi's",
-        extra={"request": (JSON,)},
+        extra={"request": (JSON,), "writes": False},  # computes: a read-only server runs it
     ),
     twin(
         "/indicators/mobility-safety",
@@ -729,7 +730,7 @@ ROUTES: list[RouteSpec] = [
         "A print layout (A4/A3 PDF) of the viewer's map with its legend, or of a panel or table",
         tag="viewer",
         media=("application/pdf",),
-        extra={"request": (JSON,)},
+        extra={"request": (JSON,), "writes": False},
     ),
     # pygeoapi answers the rest (its views in pygeoapi.starlette_app)
     pygeoapi("/", GET, "landing_page", "Landing page"),

@@ -193,11 +193,14 @@ def _render(
     request's lock and statement timeouts, sent in a pipeline (one round trip)."""
     try:
         with connection() as conn:
+            direct: set[str] = set()  # stale overviews a replica draws from the layer tables
             if not filters:  # a filtered tile reads the layer table, never the overview
-                ensure_overviews(conn, layers, address.z)  # rare: after a data change
+                direct = ensure_overviews(conn, layers, address.z)  # rare: after a data change
             with conn.pipeline(), conn.transaction():
                 conn.execute(query("tiles/request_limits"), REQUEST_LIMITS)
-                return render_tile(conn, layers, address, ensure=False, filters=filters)
+                return render_tile(
+                    conn, layers, address, ensure=False, filters=filters, direct=direct
+                )
     except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled):
         raise LayerBusy(
             "the layer is being rewritten (an import or a load is running) "

@@ -24,13 +24,14 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from twin.catalog import Layer
+from twin.db.replica import in_recovery
 from twin.settings import get_settings
 from twin.sqlfiles import query, text
 from twin.tiles.matrix import EARTH_CIRCUMFERENCE_M, TileAddress
@@ -126,15 +127,19 @@ def overview_min_size(layer: Layer, zoom: int) -> float:
     return MIN_LINE_LENGTH_PX * UNITS_PER_PIXEL * unit
 
 
-def ensure_overviews(conn: psycopg.Connection, layers: Iterable[Layer], zoom: int) -> None:
-    """Bring the tile overviews a tile at `zoom` reads up to the layers' data versions."""
+def ensure_overviews(conn: psycopg.Connection, layers: Iterable[Layer], zoom: int) -> set[str]:
+    """Bring the tile overviews a tile at `zoom` reads up to the layers' data versions.
+    On a read replica, which cannot write them, the stale ones are returned instead: their
+    tiles are drawn from the layer tables until the primary's refresh replicates."""
     wanted = {
         layer.name: layer
         for layer in layers
         if in_zoom_range(layer, zoom) and uses_overview(layer, zoom)
     }
     if not wanted:
-        return
+        return set()
+    if in_recovery(conn):
+        return set(stale_layers(conn, list(wanted)))
     for layer in wanted.values():
         forget_if_reshaped(conn, layer, tile_properties(layer, OVERVIEW_MAX_ZOOM))
     for name in stale_layers(conn, list(wanted)):
@@ -147,6 +152,7 @@ def ensure_overviews(conn: psycopg.Connection, layers: Iterable[Layer], zoom: in
             min_size=overview_min_size(layer, OVERVIEW_MAX_ZOOM),
             properties=_overview_properties(layer),
         )
+    return set()
 
 
 def refresh_overviews(conn: psycopg.Connection, layers: Iterable[Layer]) -> None:
@@ -179,7 +185,10 @@ def _attributes(layer: Layer, zoom: int) -> sql.Composable:
 
 
 def layer_part(
-    layer: Layer, address: TileAddress, filters: dict[str, int] | None = None
+    layer: Layer,
+    address: TileAddress,
+    filters: dict[str, int] | None = None,
+    direct: bool = False,
 ) -> tuple[sql.Composable, dict[str, Any]]:
     """The SQL expression (bytea) of one layer's MVT for a tile, and its bound values;
     `filters` (property -> value, the layer's catalog `tiles.filters`) keep only the features
@@ -191,7 +200,7 @@ def layer_part(
 
     kind = _geometry_kind(layer)
     values: dict[str, Any] = {prefix + "name": layer.name, prefix + "cap": tile_cap(address.z)}
-    if uses_overview(layer, address.z) and not filters:
+    if uses_overview(layer, address.z) and not filters and not direct:
         values[prefix + "min"] = overview_min_size(layer, address.z)
         if address.z < OVERVIEW_MAX_ZOOM:
             generalised = sql.SQL("ST_Simplify(o.geom, {}, true)").format(param("tolerance"))
@@ -262,7 +271,10 @@ def layer_part(
 
 
 def tile_statement(
-    layers: Iterable[Layer], address: TileAddress, filters: dict[str, int] | None = None
+    layers: Iterable[Layer],
+    address: TileAddress,
+    filters: dict[str, int] | None = None,
+    direct: Collection[str] = (),
 ) -> tuple[sql.Composable, dict[str, Any]] | None:
     """One statement for the tile of `layers` (those in zoom range); None when none is.
     `filters` apply to a single layer's tile (twin.tiles.routes checks them)."""
@@ -271,7 +283,7 @@ def tile_statement(
     for layer in layers:
         if not in_zoom_range(layer, address.z):
             continue
-        part, part_values = layer_part(layer, address, filters)
+        part, part_values = layer_part(layer, address, filters, layer.name in direct)
         parts.append(part)
         values |= part_values
     if not parts:
@@ -285,13 +297,14 @@ def render_tile(
     address: TileAddress,
     ensure: bool = True,
     filters: dict[str, int] | None = None,
+    direct: Collection[str] = (),
 ) -> bytes:
     """The MVT bytes of a tile (b'' when empty); rebuilds stale tile overviews first (unless
     the caller just did: `ensure=False`)."""
     layers = list(layers)
     if ensure and not filters:
-        ensure_overviews(conn, layers, address.z)
-    statement = tile_statement(layers, address, filters)
+        direct = ensure_overviews(conn, layers, address.z)
+    statement = tile_statement(layers, address, filters, direct)
     if statement is None:
         return b""
     row = conn.execute(*statement).fetchone()
