@@ -51,6 +51,9 @@ def twin_env(**extra: str) -> dict[str, str]:
     # one departure (08:00) instead of the window's twelve: `twin analyse` runs a dozen times
     # a session; the window's median is the engine's own story (tests/test_transit_access.py)
     env.setdefault("TWIN_TRANSIT_WINDOW", "08:00-08:05/5")
+    # a plan's walk + PT costs 5-8 s per evaluation (30 s for a server's first): the plan
+    # stories evaluate dozens; tests/test_plan_transit.py evaluates plans with transit edits
+    env.setdefault("TWIN_PLANS_WALK_PT_EVERY_PLAN", "off")
     return env
 
 

@@ -115,6 +115,20 @@ def test_a_scooter_trip_walks_to_parking_rides_and_walks_on():
     assert alone.cells.tolist() == [1, 1]
 
 
+def test_a_scooter_trip_ends_at_a_parking_spot_and_the_walk_on_counts():
+    # as above, but Y (3) lies 400 m past the last parking spot Q: the rider parks at Q and
+    # walks 5 minutes on; 2.5 + 0.5 + 8 + 0.5 + 5 = 16.5 minutes, not the 14 of a ride to Y
+    net = _network([(0, 0), (200, 0), (2200, 0), (2600, 0)], [(0, 1), (1, 2), (2, 3)])
+    args = (net, _segments(3), np.array([0, 3]), np.zeros(2), np.array([10.0, 20.0]))
+    parking = (np.array([1, 2]), np.zeros(2))
+    assert scooter_reach(*args, *parking, limit=16.49).cells.tolist() == [1, 1]
+    assert scooter_reach(*args, *parking, limit=16.51).cells.tolist() == [2, 2]
+    # a parking spot's own walk to the street counts at both ends (40 m: 0.5 min each)
+    spaced = (np.array([1, 2]), np.array([40.0, 40.0]))
+    assert scooter_reach(*args, *spaced, limit=17.49).cells.tolist() == [1, 1]
+    assert scooter_reach(*args, *spaced, limit=17.51).cells.tolist() == [2, 2]
+
+
 def test_contraction_keeps_the_shortest_times_between_the_kept_nodes():
     rng = np.random.default_rng(3)
     side = 12  # a grid with every street split in three (degree-two nodes between corners)

@@ -171,8 +171,13 @@ def test_the_wheelchair_route_avoids_a_stairway_the_walking_route_takes(server, 
     ("inputs", "named"),
     [
         ({"profile": "scooter"}, "standard, slow, wheelchair, night"),
-        ({"modes": ["walk", "transit"]}, "not offered yet"),
-        ({"modes": "walk"}, 'must be ["walk"]'),
+        ({"modes": ["walk", "teleport"]}, "is not a mode: use walk, transit, bike, scooter"),
+        ({"modes": "walk"}, "must be a list"),
+        ({"modes": ["bike", "transit"]}, "combines transit and bike"),
+        ({"modes": ["walk", "bike"], "profile": "wheelchair"}, "does not ride a bike"),
+        ({"modes": ["walk", "transit"], "departure": "25:99"}, "not a time HH:MM"),
+        ({"modes": ["walk", "transit"], "date": "2020-01-01"}, "no service on 2020-01-01"),
+        ({"modes": ["walk", "transit"], "departure": "47:00"}, "not in the feed's service"),
     ],
 )
 def test_the_route_refuses_what_it_does_not_offer(server, demo_city, inputs, named):
@@ -217,3 +222,19 @@ def test_district_figures_by_profile_are_ordered_sensibly(server, demo_city):
                 if ours[share] is not None:  # None: a district without residents
                     assert theirs[share] <= ours[share], (profile, ours["district"], share)
         assert figures[profile]["city"]["share_all_six"] < standard["city"]["share_all_six"]
+    # KPI 4 per profile: on foot or by PT, beside the walking share, by district and polycentre
+    for profile, answer in figures.items():
+        assert "every 20 min" in answer["walk_pt"]["period"]
+        assert len(answer["polycentres"]) >= 1
+        rows = [answer["city"], *answer["districts"], *answer["polycentres"]]
+        for row in rows:
+            if row["share_all_six"] is not None:  # riding only adds: never below the walk
+                assert row["share_all_six_walk_pt"] >= row["share_all_six"], (profile, row)
+        assert answer["city"]["share_all_six_walk_pt"] > answer["city"]["share_all_six"]
+    for chair, ours in zip(figures["wheelchair"]["districts"], standard["districts"]):
+        if ours["share_all_six_walk_pt"] is not None:  # fewer streets, fewer changes: no more
+            assert chair["share_all_six_walk_pt"] <= ours["share_all_six_walk_pt"], chair
+    assert (
+        figures["wheelchair"]["city"]["share_all_six_walk_pt"]
+        < standard["city"]["share_all_six_walk_pt"]
+    )

@@ -338,6 +338,12 @@ class PlanSettings:
         2,
         "evaluations one server process runs at once (others wait their turn)",
     )
+    walk_pt_every_plan: bool = setting(
+        "TWIN_PLANS_WALK_PT_EVERY_PLAN",
+        True,
+        "evaluate KPI 4 by walk + PT for every plan; off: only for plans with transit edits "
+        "(it costs 5-8 s per plan on the small demo, the first after a start ~30 s)",
+    )
 
 
 @dataclass(frozen=True)

@@ -44,12 +44,26 @@ def profile_indicators(city: Any, profile: str) -> dict[str, Any]:
 
 def profile_document(profile: str) -> dict[str, Any]:
     """GET /indicators?profile=: one profile's figures by district (400 naming the profiles
-    when it is not one of them)."""
+    when it is not one of them), with KPI 4 (all six on foot or by PT) beside the walking
+    share for the city, each district and polycentre when a feed is loaded."""
     if profile not in PROFILES:
         raise InvalidParameter(f"unknown profile {profile[:64]!r}; use one of {', '.join(NAMES)}")
+    from twin.transit.figures import profile_walk_pt
+
     with connection() as conn:
         city = current_city(conn)
-    return {**profile_indicators(city, profile), "profiles": describe()}
+        walk_pt = profile_walk_pt(conn, city, profile)
+    document = profile_indicators(city, profile)
+    if walk_pt is not None:  # KPI 4 beside the walking figure: on foot or by PT
+        document["city"]["share_all_six_walk_pt"] = walk_pt["city"]["share_all_six_walk_pt"]
+        for row, pt in zip(document["districts"], walk_pt["districts"], strict=True):
+            row["share_all_six_walk_pt"] = pt["share_all_six_walk_pt"]
+        document["polycentres"] = walk_pt["polycentres"]
+        document["walk_pt"] = {
+            "period": walk_pt["period"],
+            "stops_closed_to_the_profile": walk_pt["closed_stops"],
+        }
+    return {**document, "profiles": describe()}
 
 
 @dataclass

@@ -53,6 +53,9 @@ def side(plan: dict[str, Any] | None, evaluation: dict[str, Any]) -> dict[str, A
         "areas": evaluation.get(part) or {},
         "gains": None if plan is None else evaluation.get("gains"),
         "places": {name: (evaluation.get(name) or {}).get(places) for name in PLACES},
+        # KPI 4 by walk + PT beside the walking-only share (None without a transit feed)
+        "walk_pt": (evaluation.get("walk_pt") or {}).get(part if plan is None else "plan"),
+        "walk_pt_period": (evaluation.get("walk_pt") or {}).get("period"),
     }
 
 
@@ -65,6 +68,24 @@ def _areas(a: dict[str, Any], b: dict[str, Any], group: str, label: str) -> list
     ]  # fmt: skip
 
 
+def _walk_pt(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any] | None:
+    """KPI 4 on foot or by PT of both sides, by area, with b − a; None when a side has none."""
+    rows_a, rows_b = a.get("walk_pt"), b.get("walk_pt")
+    if not rows_a or not rows_b:
+        return None
+    sides = [{"areas": rows_a}, {"areas": rows_b}]
+    return {
+        "period": b.get("walk_pt_period") or a.get("walk_pt_period"),
+        "city": {
+            "a": rows_a.get("city"),
+            "b": rows_b.get("city"),
+            "delta": delta(rows_a.get("city"), rows_b.get("city")),
+        },
+        "districts": _areas(*sides, "districts", "district"),
+        "polycentres": _areas(*sides, "polycentres", "polycentre"),
+    }
+
+
 def compare(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     """The comparison document of two sides (`side`)."""
     city_a, city_b = a["areas"].get("city"), b["areas"].get("city")
@@ -75,6 +96,7 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
         "districts": _areas(a, b, "districts", "district"),
         "polycentres": _areas(a, b, "polycentres", "polycentre"),
         "gains": {"a": a["gains"], "b": b["gains"]},
+        "walk_pt": _walk_pt(a, b),
         **{
             name: {
                 "a": a["places"][name],

@@ -24,6 +24,7 @@ from twin.analysis.city import CATEGORIES, DEFAULT_KIND, CityModel
 from twin.analysis.network import to_utm
 from twin.catalog import get_layer
 from twin.errors import InvalidParameter
+from twin.transit import plan_trips
 
 MAX_EDITS = 500
 LINK_REACH_M = 50.0  # a street link's ends join the network within this distance of a node
@@ -52,6 +53,8 @@ KINDS = (
     "street.close",
     "street.light",
     "building.add",
+    "transit.route.add",
+    "transit.stop.add",
 )
 AREA_TYPES = ("Polygon", "MultiPolygon")
 GEOMETRY_TYPES: dict[str, tuple[str, ...]] = {
@@ -66,6 +69,8 @@ GEOMETRY_TYPES: dict[str, tuple[str, ...]] = {
     "street.close": ("LineString", "Point"),
     "street.light": ("LineString",),
     "building.add": ("Polygon",),
+    "transit.route.add": ("LineString", "MultiPoint"),
+    "transit.stop.add": ("Point",),
 }
 
 
@@ -120,6 +125,10 @@ class PlanEdits:
     @property
     def street_edits(self) -> bool:
         return bool(self.of("street.link", "street.close", "street.light"))
+
+    @property
+    def transit_edits(self) -> bool:
+        return bool(self.of("transit.route.add", "transit.stop.add"))
 
 
 def _utm(geometry: BaseGeometry) -> BaseGeometry:
@@ -324,6 +333,9 @@ def _check(edit: Edit, city: CityModel, stored: pd.DataFrame) -> None:
                 raise edit.fail(f"no plot {plot} in the plots collection")
         edit.residents = housing_residents(edit)
         p["residents_derived"] = edit.residents
+    elif kind == "transit.route.add":
+        plan_trips.check_feed(edit, city)
+        plan_trips.check_route(edit)
 
 
 def _all_nodes(city: CityModel) -> cKDTree:
@@ -452,6 +464,7 @@ def parse_edits(edits: Any, city: CityModel) -> PlanEdits:
     stored = city.amenities[city.amenities.layer == "amenities"]
     parsed: list[Edit] = []
     out: list[dict[str, Any]] = []
+    plan_routes: dict[str, Edit] = {}  # a new stop may name a route the plan adds before it
     counter = 0
     for i, feature in enumerate(features):
         fid = feature.get("id")
@@ -474,6 +487,10 @@ def parse_edits(edits: Any, city: CityModel) -> PlanEdits:
         edit = Edit(str(fid), i, kind, None, dict(properties))
         _geometry(edit, feature.get("geometry"), city)
         _check(edit, city, stored)
+        if kind == "transit.route.add":
+            plan_routes[edit.properties["route_id"]] = edit
+        elif kind == "transit.stop.add":
+            plan_trips.check_stop(edit, city, plan_routes)
         parsed.append(edit)
         out.append(
             {
@@ -494,6 +511,11 @@ def parse_edits(edits: Any, city: CityModel) -> PlanEdits:
         assumptions.append(
             f"{FLOOR_M2_PER_RESIDENT:.0f} m2 of dwelling floor a resident (S2 l.632); mixed "
             "use counts half its floors as dwellings"
+        )
+    if any(e.kind == "transit.route.add" for e in parsed):
+        assumptions.append(
+            "new routes: trips both ways over the service hours at the peak (07-10, 17-20) and "
+            "off-peak headways; stop to stop at the mode's commercial speed (stops included)"
         )
     return PlanEdits(parsed, {"type": "FeatureCollection", "features": out}, assumptions)
 

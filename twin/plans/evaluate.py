@@ -51,6 +51,16 @@ from twin.analysis.reports import baseline
 from twin.analysis.walkability import StreetFabric
 from twin.errors import InvalidParameter
 from twin.plans.edits import PlanEdits, housing_places, parse_edits
+from twin.settings import get_settings
+from twin.transit.access import transit_access
+from twin.transit.figures import (
+    RAPID_MODES,
+    TransitFigures,
+    city_timetable,
+    rapid_transit_minutes,
+    walk_pt_columns,
+)
+from twin.transit.plan_trips import plan_timetable, route_lines
 
 LOG = logging.getLogger("twin.plans.evaluate")
 
@@ -718,6 +728,216 @@ def _housing_rows(
     return rows
 
 
+WALK_PT_ROW = (
+    "residents",
+    "share_all_six",
+    "share_all_six_walk_pt",
+    "rapid_transit_gap_residents",
+    "rapid_transit_gap_share",
+)
+
+
+def _walk_pt_base(conn: psycopg.Connection, city: CityModel, mode: str) -> dict[str, Any] | None:
+    """Today's walk + PT figures (twin.transit.figures, as `twin analyse` publishes them), kept
+    on the city while the timetable stays the same; None without a feed."""
+    built = city_timetable(conn, city)
+    if built is None:
+        return None
+    tt, when = built
+    key = ("plan_walk_pt_base", mode)
+    kept = city._cache.get(key)
+    if kept is None or kept["timetable"] is not tt:
+        walking = baseline(city, mode)
+        access = transit_access(city, tt, when.departures, mode=mode, walking=walking)
+        figures = TransitFigures(
+            when=when,
+            plots=walk_pt_columns(access, city.plot_places),
+            cells=walk_pt_columns(access, city.cell_places),
+            rapid_minutes=rapid_transit_minutes(conn, city, mode),
+            feed={"period": when.label(), "stops": int(tt.n_stops), "trips": int(tt.trips)},
+        )
+        kept = {"timetable": tt, "figures": figures}
+        city._cache[key] = kept
+    return kept
+
+
+def _walk_pt_rows(city: CityModel, figures: TransitFigures, rows: dict[str, Any]) -> dict[str, Any]:
+    """KPI 4 by walk + PT for the city, each district and polycentre, beside the walking-only
+    share of the same `rows` (the evaluation's indicator rows)."""
+    codes = city._cache.get("area_codes") or {}
+    districts, polycentres = list(city.districts["name"]), list(city.polycentres["name"])
+    by_district = codes.get("plot_district")
+    if by_district is None or len(by_district) != len(city.plots):
+        by_district = _codes(city.plots["district"].to_numpy(object), districts)
+    by_polycentre = codes.get("plot_polycentre")
+    if by_polycentre is None or len(by_polycentre) != len(city.plots):
+        by_polycentre = _codes(city.plots["polycentre"].to_numpy(object), polycentres)
+
+    def row(figure: dict[str, Any], walking: dict[str, Any]) -> dict[str, Any]:
+        out = {"residents": walking.get("residents"), "share_all_six": walking.get("share_all_six")}
+        out.update(figure)
+        return {k: out.get(k) for k in WALK_PT_ROW}
+
+    (everyone,) = figures.area_rows(city, np.zeros(len(city.plots), np.int64), 1)
+    return {
+        "city": row(everyone, rows["city"]),
+        "districts": {
+            name: row(f, rows["districts"].get(name, {}))
+            for name, f in zip(districts, figures.area_rows(city, by_district, len(districts)))
+        },
+        "polycentres": {
+            name: row(f, rows["polycentres"].get(name, {}))
+            for name, f in zip(
+                polycentres, figures.area_rows(city, by_polycentre, len(polycentres))
+            )
+        },
+    }
+
+
+def _walk_pt_gains(
+    city: CityModel, base: pd.DataFrame, plan: pd.DataFrame, plan_residents: np.ndarray
+) -> dict[str, Any]:
+    """Residents who come within (gain) or fall out of (lose) all six categories within 15
+    minutes on foot or by PT; as `gains`, only residents there today and with the plan."""
+    n = len(base)
+    weight = np.where(plan_residents[:n] > 0, city.plots["residents"].to_numpy(float), 0.0)
+    before = base["all_six_walk_pt"].to_numpy(bool)
+    after = plan["all_six_walk_pt"].to_numpy(bool)[:n]
+    districts = list(city.districts["name"])
+    codes = _codes(city.plots["district"].to_numpy(object), districts)
+    inside = codes >= 0
+    won, lost = after & ~before, before & ~after
+    by_won = np.bincount(codes[inside], (weight * won)[inside], len(districts))
+    by_lost = np.bincount(codes[inside], (weight * lost)[inside], len(districts))
+    return {
+        "city": {"gain": int(round(weight[won].sum())), "lose": int(round(weight[lost].sum()))},
+        "districts": {
+            name: {"gain": int(round(by_won[i])), "lose": int(round(by_lost[i]))}
+            for i, name in enumerate(districts)
+        },
+    }
+
+
+def _walk_pt_cells(
+    city: CityModel, plan: CityModel, base: pd.DataFrame, tables: pd.DataFrame
+) -> list[dict[str, Any]]:
+    """Every H3 cell whose categories within 15 minutes or all six by walk + PT differ."""
+    n = len(base)
+    differs = (
+        base["categories_15_walk_pt"].to_numpy() != tables["categories_15_walk_pt"].to_numpy()[:n]
+    ) | (base["all_six_walk_pt"].to_numpy() != tables["all_six_walk_pt"].to_numpy()[:n])
+    return [
+        {
+            "h3": plan.cells["h3"].iat[i],
+            "district": plan.cells["district"].iat[i],
+            "residents": int(plan.cells["residents"].iat[i]),
+            "categories_15_walk_pt_base": int(base["categories_15_walk_pt"].iat[i])
+            if i < n
+            else None,
+            "categories_15_walk_pt_plan": int(tables["categories_15_walk_pt"].iat[i]),
+            "all_six_walk_pt_base": bool(base["all_six_walk_pt"].iat[i]) if i < n else None,
+            "all_six_walk_pt_plan": bool(tables["all_six_walk_pt"].iat[i]),
+        }
+        for i in np.flatnonzero(differs).tolist() + list(range(n, len(tables)))
+    ]
+
+
+def _walk_pt_plots(
+    city: CityModel, plan: CityModel, base: pd.DataFrame, tables: pd.DataFrame, added: Any
+) -> dict[str, Any]:
+    """Today's plots whose walk + PT minutes to some category moved (by more than a second),
+    their residents, and the farthest of them from the plan's new stops: how far the plan's
+    transit reaches."""
+    n = len(base)
+    columns = [f"min_{c}_walk_pt" for c in CATEGORIES]
+    before = base[columns].to_numpy(float)
+    after = tables[columns].to_numpy(float)[:n]
+    same = np.isclose(before, after, atol=1 / 60, rtol=0) | (np.isnan(before) & np.isnan(after))
+    moved = ~same.all(axis=1)
+    farthest = None
+    if added is not None and len(added.new_stops) and moved.any():
+        stops = added.new_stops
+        dx = city.plot_places.x[moved][:, None] - stops["x"].to_numpy(float)[None, :]
+        dy = city.plot_places.y[moved][:, None] - stops["y"].to_numpy(float)[None, :]
+        farthest = round(float(np.hypot(dx, dy).min(axis=1).max()), 1)
+    return {
+        "plots": int(moved.sum()),
+        "residents": int(city.plots["residents"].to_numpy(np.int64)[moved].sum()),
+        "farthest_from_new_stops_m": farthest,
+    }
+
+
+def walk_pt_evaluation(
+    conn: psycopg.Connection,
+    city: CityModel,
+    applied: Any,
+    edits: PlanEdits,
+    mode: str,
+    walking: Any,
+    rows: dict[str, Any],
+    base_rows: dict[str, Any],
+) -> tuple[dict[str, Any] | None, TransitFigures | None]:
+    """KPI 4 by walk + PT of today and of the plan (its routes and stops merged into the
+    day's timetable, twin.transit.plan_trips), by the code `twin analyse` publishes with
+    (twin.transit.figures, twin.transit.access); (None, None) without a feed."""
+    base = _walk_pt_base(conn, city, mode)
+    if base is None:
+        return None, None
+    tt, today = base["timetable"], base["figures"]
+    plan = applied.city
+    added = plan_timetable(tt, edits, plan.network)
+    plan_tt = tt if added is None else added.timetable
+    if plan.network is city.network and added is None:
+        # the same stops on the same streets: the node → stop walks are today's
+        for key in [
+            k for k in city._cache if isinstance(k, tuple) and k[:1] == ("transit_stop_access",)
+        ]:
+            plan._cache[key] = city._cache[key]
+    access = transit_access(plan, plan_tt, today.when.departures, mode=mode, walking=walking)
+    rapid = None
+    if added is not None and len(added.new_stops):
+        fast = added.new_stops[added.new_stops["mode"].isin(RAPID_MODES)]
+        rapid = (fast["lon"].to_numpy(float), fast["lat"].to_numpy(float))
+    figures = TransitFigures(
+        when=today.when,
+        plots=walk_pt_columns(access, plan.plot_places),
+        cells=walk_pt_columns(access, plan.cell_places),
+        rapid_minutes=rapid_transit_minutes(conn, plan, mode, rapid),
+        feed={"stops": int(plan_tt.n_stops), "trips": int(plan_tt.trips)},
+    )
+    block = {
+        "period": today.when.label(),
+        "feed": today.feed,
+        "routes": [] if added is None else added.routes,
+        "stops": [] if added is None else added.stops,
+        "timetable": {"stops": int(plan_tt.n_stops), "trips": int(plan_tt.trips)},
+        "base": _walk_pt_rows(city, today, base_rows),
+        "plan": _walk_pt_rows(plan, figures, rows),
+        "gains": _walk_pt_gains(
+            city, today.plots, figures.plots, plan.plots["residents"].to_numpy(np.int64)
+        ),
+        "changed_cells": _walk_pt_cells(city, plan, today.cells, figures.cells),
+        "plots_changed": _walk_pt_plots(city, plan, today.plots, figures.plots, added),
+    }
+    block["delta"] = {
+        "city": _delta(block["base"]["city"], block["plan"]["city"]),
+        **{
+            scope: {
+                name: _delta(block["base"][scope].get(name), row)
+                for name, row in block["plan"][scope].items()
+            }
+            for scope in ("districts", "polycentres")
+        },
+    }
+    return block, figures
+
+
+def _delta(a: dict[str, Any] | None, b: dict[str, Any]) -> dict[str, Any]:
+    from twin.plans.compare import delta
+
+    return delta(a, b)
+
+
 def _places(children: dict[str, Any] | None, which: str) -> dict[str, Any] | None:
     return children[which] if children is not None else None
 
@@ -746,6 +966,8 @@ def evaluate_plan(
         raise InvalidParameter(f"unknown walking mode {mode!r}; use one of {', '.join(MODES)}")
     t = started
     if not isinstance(edits, PlanEdits):
+        if conn is not None:
+            route_lines(city, conn)  # the feed's routes a new stop is checked against
         edits = parse_edits(edits, city)
         t = lap("parse", t)
     if context is None and conn is not None:
@@ -802,6 +1024,14 @@ def evaluate_plan(
     cells = changed_cells(city, plan, base["cells"], cells_t)
     housing = _housing_rows(edits, applied, plots_t, context)
     t = lap("gains_cells_housing", t)
+    walk_pt = None
+    if conn is not None and (edits.transit_edits or get_settings().plans.walk_pt_every_plan):
+        walk_pt, _ = walk_pt_evaluation(
+            conn, city, applied, edits, mode, access, rows, base["rows"]
+        )
+        t = lap("walk_pt", t)
+    elif edits.transit_edits:
+        raise InvalidParameter("a plan with transit edits is evaluated against the stored feed")
     timing["total"] = round((time.perf_counter() - started) * 1000, 1)
     result = {
         "mode": mode,
@@ -813,6 +1043,7 @@ def evaluate_plan(
         "kindergartens": _school_block(base["children"], children, "kindergartens"),
         "housing": housing,
         "changed_cells": cells,
+        "walk_pt": walk_pt,
         "edits": {
             "count": len(edits.edits),
             "categories_recomputed": list(applied.categories),

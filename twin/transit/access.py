@@ -37,6 +37,7 @@ from scipy.sparse.csgraph import dijkstra
 from twin.analysis.city import CATEGORIES, CityModel
 from twin.analysis.fifteen import LIMIT_MINUTES, NodeAccess, node_access
 from twin.analysis.network import FLAT_METRES_PER_MINUTE, WalkingNetwork
+from twin.analysis.profiles import FLAT_SPEED_KMH, PROFILES
 from twin.errors import InvalidParameter
 from twin.transit.raptor import MAX_ROUNDS, earliest_arrival, travel_times
 from twin.transit.timetable import Timetable
@@ -92,10 +93,17 @@ def _reach_pairs(
 
 
 def footpaths(
-    network: WalkingNetwork, tt: Timetable, max_minutes: float = FOOTPATH_MINUTES
+    network: WalkingNetwork,
+    tt: Timetable,
+    max_minutes: float = FOOTPATH_MINUTES,
+    profile: str = "standard",
 ) -> pd.DataFrame:
     """Stop-to-stop walking transfers within `max_minutes` at the flat 4.8 km/h (the snap
-    walks at both ends included): from_stop_id, to_stop_id, seconds for build_timetable."""
+    walks at both ends included): from_stop_id, to_stop_id, seconds for build_timetable.
+    Another profile walks the same 400 m at most, on its own streets and at its own minutes
+    (a wheelchair changes vehicles only along barrier-free streets)."""
+    if profile != "standard":
+        return _profile_footpaths(network, tt, max_minutes, profile)
     nodes, snap = stop_nodes(network, tt)
     limit_m = max_minutes * FLAT_METRES_PER_MINUTE
     unique_nodes, stops_at = np.unique(nodes, return_inverse=True)
@@ -119,6 +127,49 @@ def footpaths(
             "seconds": seconds.to_numpy(),
         }
     )
+
+
+def _profile_footpaths(
+    network: WalkingNetwork, tt: Timetable, max_minutes: float, profile: str
+) -> pd.DataFrame:
+    """footpaths() for a profile: the profile's minutes on its own graph, within the time
+    its walker needs for the standard's longest transfer (400 m on the level)."""
+    nodes, snap = stop_nodes(network, tt)
+    limit = max_minutes * FLAT_SPEED_KMH / PROFILES[profile].level_kmh
+    snap_min = network.snap_cost(snap, profile)
+    unique_nodes, stops_at = np.unique(nodes, return_inverse=True)
+    source, node, minutes = _reach_pairs(
+        network, unique_nodes, profile, limit, towards=False, columns=unique_nodes
+    )
+    position = np.searchsorted(unique_nodes, node)
+    by_node = pd.DataFrame({"node": stops_at, "stop": np.arange(tt.n_stops)})
+    walks = pd.DataFrame({"from_node": source, "to_node": position, "minutes": minutes})
+    walks = walks.merge(by_node.rename(columns={"node": "from_node", "stop": "from_stop"}))
+    walks = walks.merge(by_node.rename(columns={"node": "to_node", "stop": "to_stop"}))
+    walks = walks[walks.from_stop != walks.to_stop]
+    total = walks.minutes + snap_min[walks.from_stop] + snap_min[walks.to_stop]
+    keep = (total <= limit).to_numpy()
+    walks, total = walks[keep], total[keep]
+    return pd.DataFrame(
+        {
+            "from_stop_id": tt.stop_ids[walks.from_stop.to_numpy()],
+            "to_stop_id": tt.stop_ids[walks.to_stop.to_numpy()],
+            "seconds": np.ceil(total.to_numpy() * 60).astype(np.int64),
+        }
+    )
+
+
+def profile_timetable(city: CityModel, tt: Timetable, profile: str) -> Timetable:
+    """The timetable with `profile`'s footpaths (the standard's as it is), kept in the city's
+    cache beside the timetable it was made from."""
+    if profile == "standard":
+        return tt
+    key = ("transit_profile_footpaths", profile)
+    kept = city._cache.get(key)
+    if kept is None or kept[0] is not tt:
+        kept = (tt, tt.with_transfers(footpaths(city.network, tt, profile=profile)))
+        city._cache[key] = kept
+    return kept[1]
 
 
 @dataclass
@@ -185,9 +236,10 @@ def _one_departure(
     walks: StopAccess,
     departure_s: int,
     max_rounds: int,
+    closed: np.ndarray | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Walk+PT minutes and amenity origin per node and category for one departure."""
-    ride = travel_times(tt, departure_s, max_rounds=max_rounds) / np.float32(60)
+    ride = travel_times(tt, departure_s, max_rounds=max_rounds, closed=closed) / np.float32(60)
     minutes, origin = {}, {}
     for category in CATEGORIES:
         egress = walking.minutes[category][walks.stop_node] + walks.stop_snap_min
@@ -215,10 +267,12 @@ def transit_access(
     walking: NodeAccess | None = None,
     max_walk: float = MAX_WALK_MINUTES,
     max_rounds: int = MAX_ROUNDS,
+    closed: np.ndarray | None = None,
 ) -> NodeAccess:
     """Walk+PT minutes per node to the nearest amenity of each category (the median over
     `departures` when several), shaped like fifteen.NodeAccess so fifteen.place_minutes gives
-    plots and cells theirs. `walking`: the walking-only access when already computed."""
+    plots and cells theirs. `walking`: the walking-only access when already computed;
+    `closed`: stops the rider cannot use (raptor.search)."""
     departures = np.atleast_1d(np.asarray(departures, dtype=np.int64))
     if not len(departures):
         raise InvalidParameter("no departure time given")
@@ -226,7 +280,7 @@ def transit_access(
     walks = _cached_stop_access(city, tt, mode, max_walk)
     runs = []
     for i, departure in enumerate(departures):
-        runs.append(_one_departure(city, tt, walking, walks, int(departure), max_rounds))
+        runs.append(_one_departure(city, tt, walking, walks, int(departure), max_rounds, closed))
         LOG.info("walk+PT departure %d/%d done", i + 1, len(departures))
     if len(runs) == 1:
         minutes, origin = runs[0]

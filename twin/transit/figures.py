@@ -43,6 +43,9 @@ RAPID = "rapid_transit"  # the metro and BRT stops, as one source set
 RAPID_WALK_MINUTES = 10.0  # S2 l.925: the catchment of metro, BRT and LRT
 PT_COLUMNS = [f"min_{c}_walk_pt" for c in CATEGORIES] + ["categories_15_walk_pt", "all_six_walk_pt"]
 FEED_LAYERS = ("transit_stops", "transit_routes", "streets", "terrain")
+# A profile's walk+PT (on request, not in `twin analyse`): the published window's departures
+# every 20 minutes (08:00, 08:20, 08:40: the median of three), a quarter of the work
+PROFILE_STEP_S = 20 * 60
 
 
 @dataclass(frozen=True)
@@ -201,11 +204,17 @@ class TransitFigures:
 
 
 def rapid_transit_minutes(
-    conn: psycopg.Connection, city: CityModel, walking_mode: str
+    conn: psycopg.Connection,
+    city: CityModel,
+    walking_mode: str,
+    extra: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Per plot: the walk to the nearest metro station or BRT stop (inf beyond 30 min), met
-    on the streets as amenities are (twin.analysis.fifteen)."""
+    on the streets as amenities are (twin.analysis.fifteen). `extra`: lon, lat of more rapid
+    stops (a plan's new metro or BRT stops, twin.plans.evaluate)."""
     rows = conn.execute(query("transit/rapid_stops"), {"modes": list(RAPID_MODES)}).fetchall()
+    if extra is not None and len(extra[0]):
+        rows = rows + list(zip(extra[0].tolist(), extra[1].tolist()))
     if not rows:
         return np.full(len(city.plots), np.inf)
     lon, lat = (np.array(col, dtype=float) for col in zip(*rows))
@@ -248,3 +257,91 @@ def transit_figures(
             "trips": int(tt.trips),
         },
     )
+
+
+def _area_codes(city: CityModel) -> list[tuple[str, list[str], np.ndarray]]:
+    """(area kind, names, plot code per plot) for districts, polycentres and the city."""
+    areas = []
+    for kind, column, names in (
+        ("districts", "district", list(city.districts["name"])),
+        ("polycentres", "polycentre", list(city.polycentres["name"])),
+    ):
+        lookup = {name: i for i, name in enumerate(names)}
+        codes = np.array([lookup.get(v, -1) for v in city.plots[column]], dtype=np.int64)
+        areas.append((kind, names, codes))
+    areas.append(("city", ["city"], np.zeros(len(city.plots), np.int64)))
+    return areas
+
+
+def closed_stops(conn: psycopg.Connection, tt: Timetable, profile: str) -> np.ndarray | None:
+    """The stops a wheelchair user cannot use (journey.step_free_closed on the stored stops:
+    wheelchair_boarding 2 where the stored feed keeps the column), None for other profiles."""
+    if profile != "wheelchair":
+        return None
+    from twin.transit.journey import step_free_closed
+
+    cursor = conn.execute(query("transit/stops_all"))
+    stops = pd.DataFrame(cursor.fetchall(), columns=[c.name for c in cursor.description])
+    return step_free_closed(stops, tt)
+
+
+def profile_walk_pt(conn: psycopg.Connection, city: CityModel, profile: str) -> dict | None:
+    """KPI 4 for one walking profile: the share of residents with all six within 15 minutes
+    on foot or by PT (the profile's walks, its own footpath transfers, no stop it cannot use;
+    the published period) per district, per polycentre and for the city, and each area's
+    walking-only share beside it. Computed on request and kept in the city's cache (per data
+    version, like the profile's walking figures) while the timetable stays; None without a
+    feed."""
+    from twin.analysis.profiles import engine_mode
+    from twin.analysis.reports import baseline
+    from twin.transit.access import profile_timetable
+
+    built = city_timetable(conn, city)
+    if built is None:
+        return None
+    tt, when = built
+    key = ("profile_walk_pt", profile)
+    kept = city._cache.get(key)
+    if kept is not None and kept[0] is tt:
+        return kept[1]
+    mode = engine_mode(profile)
+    walking = baseline(city, mode)
+    closed = closed_stops(conn, tt, profile)
+    sampled = Period(when.day, when.start_s, when.end_s, max(when.step_s, PROFILE_STEP_S))
+    access = transit_access(
+        city,
+        profile_timetable(city, tt, profile),
+        sampled.departures,
+        mode=mode,
+        walking=walking,
+        closed=closed,
+    )
+    by_pt = place_minutes(access, city.plot_places, describe=False)["all_six"].to_numpy(bool)
+    on_foot = place_minutes(walking, city.plot_places, describe=False)["all_six"].to_numpy(bool)
+    residents = city.plots["residents"].to_numpy(float)
+    result: dict = {
+        "profile": profile,
+        "period": sampled.label(),
+        "closed_stops": int(closed.sum()) if closed is not None else 0,
+    }
+    for kind, names, codes in _area_codes(city):
+        ok = codes >= 0
+        count = len(names)
+
+        def total(weights: np.ndarray, codes=codes, ok=ok, count=count) -> np.ndarray:
+            return np.bincount(codes[ok], weights=weights[ok], minlength=count)
+
+        people, pt, foot = total(residents), total(residents * by_pt), total(residents * on_foot)
+        result[kind] = [
+            {
+                "name": name,
+                "residents": int(round(people[k])),
+                "share_all_six": round(float(foot[k] / people[k]), 4) if people[k] else None,
+                "share_all_six_walk_pt": round(float(pt[k] / people[k]), 4) if people[k] else None,
+            }
+            for k, name in enumerate(names)
+        ]
+    result["city"] = result["city"][0]
+    city._cache[key] = (tt, result)
+    LOG.info("walk+PT for a profile", extra={"fields": {"profile": profile}})
+    return result

@@ -93,16 +93,25 @@ def _walk_footpaths(tt: Timetable, transit: np.ndarray) -> np.ndarray:
     return walked
 
 
-def search(tt: Timetable, start: np.ndarray, *, max_rounds: int = MAX_ROUNDS) -> np.ndarray:
+def search(
+    tt: Timetable,
+    start: np.ndarray,
+    *,
+    max_rounds: int = MAX_ROUNDS,
+    closed: np.ndarray | None = None,
+) -> np.ndarray:
     """Earliest arrival (int32 seconds, INF unreached) per origin row and stop.
 
     `start`: origins × stops int32, the time each origin's rider can board at each stop (INF
     where they cannot: the walk access, or one stop at the departure time). Inside, the state
-    is stops × origins, so a pattern's stops are whole rows.
+    is stops × origins, so a pattern's stops are whole rows. `closed`: stops the rider can
+    neither board nor leave (not step-free for a wheelchair): vehicles pass through them.
     """
     if max_rounds < 1:
         raise InvalidParameter("max_rounds must be at least 1 (one vehicle)")
     ready = np.ascontiguousarray(np.asarray(start, dtype=np.int32).T)
+    shut = np.zeros(tt.n_stops, bool) if closed is None else np.asarray(closed, bool)
+    ready[shut] = INF
     arrival = ready.copy()
     best_transit = np.full_like(ready, INF)
     marked = ready < INF
@@ -116,12 +125,14 @@ def search(tt: Timetable, start: np.ndarray, *, max_rounds: int = MAX_ROUNDS) ->
             if count:
                 columns = None if count > origins // 2 else np.flatnonzero(touching)
                 _scan_pattern(pattern, ready, columns, transit)
+        transit[shut] = INF
         improved = transit < best_transit
         if not improved.any():
             break
         np.minimum(best_transit, transit, out=best_transit)
         transit[~improved] = INF
         walked = _walk_footpaths(tt, transit)
+        walked[shut] = INF
         np.minimum(arrival, transit, out=arrival)
         np.minimum(arrival, walked, out=arrival)
         changed = np.minimum(ready, transit + np.int32(tt.min_transfer_s))
@@ -144,6 +155,7 @@ def earliest_arrival(
     source_times: np.ndarray,
     *,
     max_rounds: int = MAX_ROUNDS,
+    closed: np.ndarray | None = None,
 ) -> np.ndarray:
     """Earliest arrival (seconds after midnight, inf unreached) at every stop, starting at
     several stops each at its own time (the walk access from a point)."""
@@ -155,7 +167,7 @@ def earliest_arrival(
     finite = np.isfinite(source_times)
     times = np.ceil(source_times[finite]).astype(np.int64)
     np.minimum.at(start[0], source_stops[finite], np.minimum(times, INF).astype(np.int32))
-    return _seconds(search(tt, start, max_rounds=max_rounds)[0], np.float64)
+    return _seconds(search(tt, start, max_rounds=max_rounds, closed=closed)[0], np.float64)
 
 
 def travel_times(
@@ -165,6 +177,7 @@ def travel_times(
     *,
     max_rounds: int = MAX_ROUNDS,
     chunk: int = CHUNK_ORIGINS,
+    closed: np.ndarray | None = None,
 ) -> np.ndarray:
     """Seconds from each origin stop (all by default) to every stop, leaving the origin at
     `departure_s` (waiting at it counts): origins × stops float32, inf unreached, 0 on the
@@ -175,6 +188,6 @@ def travel_times(
         part = origins[first : first + chunk]
         start = np.full((len(part), tt.n_stops), INF, np.int32)
         start[np.arange(len(part)), part] = departure_s
-        arrival = search(tt, start, max_rounds=max_rounds)
+        arrival = search(tt, start, max_rounds=max_rounds, closed=closed)
         result[first : first + len(part)] = _seconds(arrival, np.float32) - np.float32(departure_s)
     return result

@@ -95,6 +95,26 @@ class Timetable:
             raise InvalidParameter(f"unknown stop {missing[0]!r} in the timetable")
         return np.array([lookup[s] for s in stop_ids], dtype=np.int64)
 
+    def combined(
+        self, extra: Timetable, replaced: set[str] | frozenset[str] = frozenset()
+    ) -> Timetable:
+        """This day's service with `extra`'s patterns (a plan's trips, twin.transit.plan_trips)
+        in place of the patterns of the `replaced` routes. `extra` lists this timetable's
+        stops first, in the same order, then its own: stop indices stay valid. The footpaths
+        are left out: the caller walks them again for the new stops."""
+        n = self.n_stops
+        if extra.n_stops < n or not np.array_equal(extra.stop_ids[:n], self.stop_ids):
+            raise ValueError("the extra timetable must list this one's stops first, in order")
+        kept = [p for p in self.patterns if p.route_id not in replaced]
+        return _assemble(
+            self.day,
+            extra.stop_ids,
+            extra.stop_lon,
+            extra.stop_lat,
+            kept + extra.patterns,
+            self.min_transfer_s,
+        )
+
     def with_transfers(self, transfers: pd.DataFrame | None) -> Timetable:
         """The same day with these footpaths (the timetable is built before footpaths can be
         walked from its stops)."""
@@ -286,15 +306,35 @@ def build_timetable(
         first, last = service_range(frames)
         runs = f"it runs {first}..{last}" if first else "it has no service days at all"
         raise NoService(f"the feed has no service on {day.isoformat()}; {runs}")
+    tt = _assemble(
+        day,
+        stop_ids,
+        frames.stops.lon.to_numpy(float),
+        frames.stops.lat.to_numpy(float),
+        patterns,
+        min_transfer_s,
+    )
+    return tt.with_transfers(transfers)
+
+
+def _assemble(
+    day: date,
+    stop_ids: np.ndarray,
+    stop_lon: np.ndarray,
+    stop_lat: np.ndarray,
+    patterns: list[Pattern],
+    min_transfer_s: int,
+) -> Timetable:
+    """The timetable of these patterns: the stop → patterns index, no footpaths yet."""
     visits = np.concatenate([p.stops for p in patterns])
     owner = np.concatenate([np.full(len(p.stops), i, np.int32) for i, p in enumerate(patterns)])
     pairs = np.unique(np.column_stack([visits, owner]), axis=0)
     ptr = np.concatenate([[0], np.cumsum(np.bincount(pairs[:, 0], minlength=len(stop_ids)))])
-    tt = Timetable(
+    return Timetable(
         day=day,
         stop_ids=stop_ids,
-        stop_lon=frames.stops.lon.to_numpy(float),
-        stop_lat=frames.stops.lat.to_numpy(float),
+        stop_lon=stop_lon,
+        stop_lat=stop_lat,
         patterns=patterns,
         stop_pattern_ptr=ptr.astype(np.int64),
         stop_pattern_idx=pairs[:, 1].astype(np.int32),
@@ -303,4 +343,3 @@ def build_timetable(
         footpath_s=np.zeros(0, np.int32),
         min_transfer_s=int(min_transfer_s),
     )
-    return tt.with_transfers(transfers)
