@@ -16,6 +16,7 @@ import io
 import zipfile
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from twin.errors import ImportFailed
@@ -25,11 +26,14 @@ from twin.transit.store import feed_summary, import_feed, timetable_frames
 pytestmark = pytest.mark.own_database
 
 # Three stops near Abay / Dostyk (inside the city), a fourth in Moscow for the bad feed.
+# wheelchair_boarding: A step-free, B not (steps), C unknown.
 STOPS = [
     {"stop_id": "A", "stop_name": "Abay", "stop_lat": "43.2400", "stop_lon": "76.9450"},
     {"stop_id": "B", "stop_name": "Baikonur", "stop_lat": "43.2450", "stop_lon": "76.9500"},
     {"stop_id": "C", "stop_name": "Dostyk", "stop_lat": "43.2500", "stop_lon": "76.9550"},
 ]
+for stop, boarding in zip(STOPS, ("1", "2", "")):
+    stop["wheelchair_boarding"] = boarding
 ROUTES = [
     {
         "route_id": "r1",
@@ -172,6 +176,8 @@ def test_the_timetable_reads_back_as_it_was_imported(target, good_feed):
     assert frames.calendar.iloc[0][["monday", "sunday"]].tolist() == [True, False]
     assert str(frames.calendar.iloc[0]["end_date"]) == "2026-12-31"
     assert set(frames.stops["mode"]) == {"metro", "brt"}
+    boarding = frames.stops.set_index("stop_id")["wheelchair_boarding"]
+    assert (boarding["A"], boarding["B"]) == (1, 2) and pd.isna(boarding["C"])
     assert frames.trips["shape_id"].isna().all()
 
 

@@ -626,6 +626,9 @@ def _make_tables(transit: DemoTransit) -> dict[str, pd.DataFrame]:
             "stop_lat": np.round(lonlat[:, 1], 7),
             "stop_lon": np.round(lonlat[:, 0], 7),
             "location_type": 0,
+            # metro and BRT stations are step-free (lifts, level boarding); of the bus and
+            # trolleybus stops the demo knows nothing (0, unknown: open to a wheelchair)
+            "wheelchair_boarding": np.where(stops["mode"].isin(["metro", "brt"]), 1, 0),
         }
     )
     tables["routes"] = pd.DataFrame(

@@ -65,7 +65,7 @@ PARKING_WALK_MINUTES = 15.0  # the farthest walk to and from a scooter parking s
 
 PROCESS_METADATA = metadata(
     "route",
-    "Walking route",
+    "Route on foot, by public transport, bike or scooter",
     "The route from the first waypoint to the second for a walking profile (standard, slow, "
     "wheelchair, night) in the shape of an OGC API - Routes route: the route overview feature "
     "(line, length_m, duration_s, minutes, climb_m, unlit_m), start and end, and the street "

@@ -260,8 +260,25 @@ def _stops(
             "stop_name": stops["stop_name"] if "stop_name" in stops.columns else None,
             "lon": lon,
             "lat": lat,
+            "wheelchair_boarding": _wheelchair_boarding(stops, problems),
         }
     )
+
+
+def _wheelchair_boarding(stops: pd.DataFrame, problems: FeedProblems) -> pd.Series:
+    """GTFS wheelchair_boarding (0 or empty unknown, 1 possible, 2 not possible); another value
+    is a warning and reads as unknown."""
+    if "wheelchair_boarding" not in stops.columns:
+        return pd.Series(pd.NA, index=stops.index, dtype="Int64")
+    code = pd.to_numeric(stops["wheelchair_boarding"], errors="coerce").astype("Float64")
+    odd = code.notna() & ~code.isin([0, 1, 2])
+    problems.rows(
+        "stops",
+        odd,
+        "wheelchair_boarding is not 0, 1 or 2: read as unknown",
+        error=False,
+    )
+    return code.where(~odd).astype("Int64")
 
 
 def _routes(feed: gtfs_kit.Feed, problems: FeedProblems) -> pd.DataFrame:
@@ -609,7 +626,7 @@ def _kept(
     else:
         trips["shape_id"] = None
     frames = TimetableFrames(
-        stops=stops[["stop_id", "stop_name", "lon", "lat", "mode"]],
+        stops=stops[["stop_id", "stop_name", "lon", "lat", "mode", "wheelchair_boarding"]],
         routes=routes,
         trips=trips,
         stop_times=stop_times.astype({"stop_sequence": int, "arrival_s": int, "departure_s": int}),

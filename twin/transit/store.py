@@ -40,7 +40,10 @@ UNKNOWN_LICENCE = "not stated (give --licence)"
 CHUNK_ROWS = 100_000
 # The timetable tables: their columns as TimetableFrames names them, and the read-back order.
 TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "stops": (("stop_id", "stop_name", "lon", "lat", "mode"), ("stop_id",)),
+    "stops": (
+        ("stop_id", "stop_name", "lon", "lat", "mode", "wheelchair_boarding"),
+        ("stop_id",),
+    ),
     "routes": (("route_id", "short_name", "long_name", "route_type", "mode"), ("route_id",)),
     "trips": (("trip_id", "route_id", "service_id", "direction_id", "shape_id"), ("trip_id",)),
     "stop_times": (
@@ -51,7 +54,7 @@ TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "calendar_dates": (("service_id", "date", "exception_type"), ("service_id", "date")),
 }
 TYPES = {
-    "stops": {"stop_id": str, "stop_name": "string", "mode": str},
+    "stops": {"stop_id": str, "stop_name": "string", "mode": str, "wheelchair_boarding": "Int64"},
     "routes": {"route_id": str, "short_name": "string", "long_name": "string"},
     "trips": {"trip_id": str, "route_id": str, "service_id": str, "shape_id": object},
     "stop_times": {"trip_id": str, "stop_id": str},
