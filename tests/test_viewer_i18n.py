@@ -1,6 +1,6 @@
 """The viewer in Kazakh and Russian, complete: a planner who switches to RU or KK reads no English
 word of the interface or of the catalog, in the layer panel, a plot card, the dashboard, the
-15-minute and the plans panels.
+15-minute, the plans and the isochrone panels (transit on, with its departure times).
 
 Two kinds of check: the sources (every key of web/src/i18n.js in en, ru and kk, every key the
 viewer's code uses present; every layer, property and legend word of the catalog in the three
@@ -195,6 +195,19 @@ def test_a_page_in_russian_or_kazakh_shows_no_english_word(
     browser.call("click", selector="button[data-mode='plans']")
     browser.wait("document.querySelector('#side-body h2')", timeout=30)
     texts["plans"] = browser.eval("return document.getElementById('side-body').innerText")
+    # the isochrone panel with its walkers, on foot or by transit at a departure time (the
+    # options of the selects are read too; the areas' words are the English story's to draw)
+    browser.call("click", selector="button[data-mode='isochrone']")
+    browser.wait("document.querySelector('[data-panel=\"isochrone\"]')", timeout=30)
+    browser.call("click", selector="#iso-transit")
+    assert browser.eval("return !document.getElementById('iso-departure').disabled")
+    texts["isochrone"] = browser.eval(
+        "const side = document.getElementById('side-body');"
+        "return side.innerText + '\\n' + [...side.querySelectorAll('option')]"
+        ".map((o) => o.textContent).join('\\n')"
+    )
+    assert "08:00" in texts["isochrone"] and "AM" not in texts["isochrone"]
+    browser.call("screenshot", path=str(ARTIFACTS / f"i18n-{language}-isochrone.png"))
     browser.call("click", selector="button[data-mode='indicators']")
     browser.wait(
         "document.querySelector('#mobility-kpis') || "

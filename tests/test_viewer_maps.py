@@ -304,3 +304,49 @@ def test_low_zoom_tiles_carry_what_the_maps_colour_by(
     assert features
     with_value = [f for f in features if f["properties"].get(wanted) is not None]
     assert len(with_value) > len(features) // 3, f"{len(with_value)} of {len(features)}"
+
+
+# The spread (standard deviation) of the map's brightness over a grid of canvas pixels: a flat
+# background has none, shaded relief a great deal.
+SPREAD_JS = """
+const canvas = window.twin.map.getCanvas();
+const copy = document.createElement('canvas');
+copy.width = canvas.width; copy.height = canvas.height;
+const ctx = copy.getContext('2d');
+ctx.drawImage(canvas, 0, 0);
+const d = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+const values = [];
+for (let y = 0; y < canvas.height; y += 8) {
+  for (let x = 0; x < canvas.width; x += 8) {
+    const i = (y * canvas.width + x) * 4;
+    values.push(0.299 * d[i] + 0.587 * d[i + 1] + 0.114 * d[i + 2]);
+  }
+}
+const mean = values.reduce((a, b) => a + b, 0) / values.length;
+return Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length);
+"""
+
+
+def test_the_relief_toggle_shades_the_mountains_from_the_twins_terrain(
+    page: HeadlessChromium,
+) -> None:
+    """A planner looks at the Trans-Ili Alatau south of the city on the flat map: the shaded
+    relief (MapLibre's hillshade of the twin's own raster-dem tiles, on by default) shows the
+    ridges and valleys; the Relief button takes it away (the plain background is left) and the
+    choice stays in the link."""
+    # the foothills south of the last plots, inside the terrain model (43.02-43.42 N)
+    open_viewer(page, page.page_url, "#map=13/43.06/76.95/0/0&layers=plots&dim=2d&lang=kk")
+    button = "return document.getElementById('relief').getAttribute('aria-pressed')"
+    assert page.eval(button) == "true"
+    visibility = "return window.twin.map.getLayoutProperty('hillshade', 'visibility') ?? 'visible'"
+    assert page.eval(visibility) == "visible"
+    shaded = page.eval(SPREAD_JS)
+    page.call("screenshot", path=str(ARTIFACTS / "maps-relief-on.png"))
+    page.call("click", selector="#relief")
+    page.wait(IDLE, timeout=120)
+    page.wait("location.hash.includes('relief=off')", timeout=10)
+    flat = page.eval(SPREAD_JS)
+    page.call("screenshot", path=str(ARTIFACTS / "maps-relief-off.png"))
+    assert page.eval(button) == "false" and page.eval(visibility) == "none"
+    assert shaded > 10 and flat < 3, (shaded, flat)
+    assert page.eval("return document.getElementById('relief').innerText") == "Жер бедері"

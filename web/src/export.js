@@ -3,7 +3,7 @@
 // PDF and CSV, the plot report as PDF and as text to paste into a memo. Every export carries a
 // title, the date, the data's source and, for maps, the legend, a scale bar and a north arrow.
 import { getJSON } from './api.js';
-import { t, lang, layerTitle, formatNumber } from './i18n.js';
+import { t, lang, layerTitle, formatNumber, formatDate } from './i18n.js';
 import { notify, dismiss, esc } from './notice.js';
 
 const PRINT = '/exports/print';
@@ -74,8 +74,7 @@ async function sourceLine(app) {
 }
 
 function localDate(date = new Date()) {
-  const locale = lang() === 'en' ? 'en-GB' : lang() === 'ru' ? 'ru-RU' : 'kk-KZ';
-  return date.toLocaleDateString(locale, { year: 'numeric', month: 'long', day: 'numeric' });
+  return formatDate(date, { utc: false });
 }
 
 function dateLine() {

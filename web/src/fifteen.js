@@ -1,7 +1,7 @@
 // 15-minute mode: H3 cells coloured by walking minutes to one category, or by how many of the
 // six categories are within 15 minutes; district and polycentre summaries beside them.
 import { getJSON } from './api.js';
-import { t, category, formatNumber, lang } from './i18n.js';
+import { t, category, formatNumber, lang, districtName, word } from './i18n.js';
 import { esc, notify } from './notice.js';
 import { hbars, shareColour } from './charts.js';
 import { highlight, openCellCard } from './pick.js';
@@ -44,7 +44,7 @@ function legend(app) {
 
 function summaryHtml(list, nameKey) {
   if (!list?.length) return '<p class="muted">—</p>';
-  const rows = list.map((d) => ({ label: d[nameKey] ?? d.name ?? d.district ?? d.polycentre ?? '?', value: d.share_all_six != null ? d.share_all_six * 100 : null, colour: shareColour(d.share_all_six) }));
+  const rows = list.map((d) => ({ label: d.district != null ? districtName(d.district) : (d.polycentre != null ? word(d.polycentre) : (d[nameKey] ?? d.name ?? '?')), value: d.share_all_six != null ? d.share_all_six * 100 : null, colour: shareColour(d.share_all_six) }));
   return hbars(rows, { max: 100, unit: '%', width: 310, labelWidth: 110, format: (v) => formatNumber(v, 0) });
 }
 

@@ -16,6 +16,15 @@ const STRINGS = {
     'dash.park500': 'Residents within a 500 m walk of a park',
     'dash.park500.target': '300 m: {p300}% · built-up territory without a park: {nopark}% (baseline ~{base}%, {source})',
     'dash.setback': 'Plots in fault setbacks',
+    'haz.title': 'Mudflow, avalanche and fire reach', 'haz.mudflow': 'Residents in mudflow zones',
+    'haz.mudflow.target': 'of them {n} protected by a working dam; {schools} schools, {hospitals} hospitals and clinics, {points} gathering points in the zones',
+    'haz.protected': 'Exposed residents protected', 'haz.avalanche': 'Residents in avalanche zones',
+    'haz.avalanche.target': '{n} buildings on 30–45° slopes above 1,500 m', 'haz.fire': 'Residents beyond 10 min of a fire station',
+    'haz.fire.target': '{n} with the {depots} planned polycentre depots ({stations} stations working)',
+    'haz.chart': 'Share of mudflow-exposed residents protected by a dam (targets {targets})',
+    'haz.col.mudflow': 'In mudflow zone', 'haz.col.protected': 'Protected', 'haz.col.share': 'Protected %',
+    'haz.col.schools': 'Schools', 'haz.col.hospitals': 'Hospitals', 'haz.col.gathering': 'Gathering points',
+    'haz.col.avalanche': 'In avalanche zone', 'haz.col.fire': 'Fire >10 min', 'haz.col.fire.depots': 'With depots',
     'dash.setback.target': '{v}: nothing built on active faults · buildings in setbacks: {n}',
     'dash.strengthen': 'Attested pre-2001 buildings needing strengthening',
     'dash.strengthen.target': 'programme: ~{needing} of >10,000, {done} strengthened by {year}; no % target ({source}) · twin: of {attested} attested apartment and public buildings, {strengthened} strengthened',
@@ -68,6 +77,8 @@ const STRINGS = {
     'search.searching': 'Searching…',
     'search.failed': 'Search failed: {error}',
     'search.plot': 'Plot', 'search.street': 'Street', 'search.district': 'District',
+    'search.residents': '{n} residents',
+    'tools.relief': 'Relief', 'tools.relief.tooltip': 'Shaded relief from the twin’s terrain model under the map',
     'mode.explore': 'Explore', 'mode.fifteen': '15-minute city', 'mode.isochrone': 'Isochrone',
     'mode.indicators': 'Indicators',
     'panel.layers': 'Layers', 'panel.loading': 'Loading the catalog…', 'map.loading': 'Loading the city…',
@@ -162,6 +173,19 @@ const STRINGS = {
     'plan.kind.housing.remove': 'Housing demolished', 'plan.kind.street.link': 'New link',
     'plan.kind.street.close': 'Street closed', 'plan.kind.street.light': 'Street lit',
     'plan.kind.building.add': 'New building',
+    'plan.group.transit': 'Public transport',
+    'plan.tool.transit.route.add': 'Bus route', 'plan.tool.transit.stop.add': 'Stop on a route',
+    'plan.kind.transit.route.add': 'New route', 'plan.kind.transit.stop.add': 'New stop',
+    'plan.about.transit.route.add': 'Click the route point by point along the streets; double-click (or Finish) to end it, then choose the mode and headways. Stops are spread along it.',
+    'plan.about.transit.stop.add': 'Click on a transit route (or a route of this plan) to add a stop: every trip of the route calls there.',
+    'plan.pick.route': 'No transit route under the click: zoom in and click on a route line.',
+    'plan.f.mode': 'Mode', 'plan.f.headway_peak': 'Headway at peak, min (07–10, 17–20)', 'plan.f.headway_offpeak': 'Headway off-peak, min',
+    'plan.f.speed': 'Speed km/h (stops included)', 'plan.f.spacing': 'Stops every, m', 'plan.f.hours': 'Service hours', 'plan.f.route': 'route {id}',
+    'plan.mode.bus': 'bus', 'plan.mode.brt': 'BRT', 'plan.mode.trolleybus': 'trolleybus', 'plan.mode.tram': 'tram', 'plan.mode.metro': 'metro',
+    'plan.route.facts': '{km} km, {stops} stops', 'plan.route.defaults': 'Empty fields take the mode\'s defaults.', 'plan.unit.min': 'min',
+    'plan.kpi4': 'KPI 4: all six within 15 minutes', 'plan.kpi4.walk': 'On foot', 'plan.kpi4.walkpt': 'On foot or by public transport',
+    'plan.kpi4.gain.title': 'Residents who come within all six by walk + PT',
+    'plan.kpi4.note': 'Today → plan; walk + PT for {period}.',
     'plan.about.amenity.add': 'Click the map to place it; its form takes the name, kind and capacity.',
     'plan.about.amenity.move': 'Click an amenity, then its new place.',
     'plan.about.amenity.remove': 'Click an amenity to remove it.',
@@ -248,6 +272,15 @@ const STRINGS = {
     'dash.park500': 'Жители в 500 м пешком от парка',
     'dash.park500.target': '300 м: {p300}% · застроенная территория без парка: {nopark}% (база ~{base}%, {source})',
     'dash.setback': 'Участки в зонах разломов',
+    'haz.title': 'Сели, лавины и доезд пожарных', 'haz.mudflow': 'Жители в селеопасных зонах',
+    'haz.mudflow.target': 'из них {n} защищены действующей плотиной; в зонах {schools} школ, {hospitals} больниц и поликлиник, {points} пунктов сбора',
+    'haz.protected': 'Доля защищённых жителей', 'haz.avalanche': 'Жители в лавиноопасных зонах',
+    'haz.avalanche.target': '{n} зданий на склонах 30–45° выше 1 500 м', 'haz.fire': 'Жители дальше 10 мин от пожарного депо',
+    'haz.fire.target': '{n} с {depots} планируемыми депо в полицентрах (действует {stations})',
+    'haz.chart': 'Доля жителей селеопасных зон под защитой плотины (цели {targets})',
+    'haz.col.mudflow': 'В селеопасной зоне', 'haz.col.protected': 'Защищены', 'haz.col.share': 'Защищены %',
+    'haz.col.schools': 'Школы', 'haz.col.hospitals': 'Больницы', 'haz.col.gathering': 'Пункты сбора',
+    'haz.col.avalanche': 'В лавиноопасной зоне', 'haz.col.fire': 'Пожарные >10 мин', 'haz.col.fire.depots': 'С депо',
     'dash.setback.target': '{v}: на активных разломах ничего не строится · зданий в зонах разломов: {n}',
     'dash.strengthen': 'Обследованные здания до 2001 г., требующие усиления',
     'dash.strengthen.target': 'программа: ~{needing} из >10 000, {done} усилено к {year}; цели в % нет ({source}) · двойник: из {attested} обследованных жилых и общественных зданий усилено {strengthened}',
@@ -300,6 +333,8 @@ const STRINGS = {
     'search.searching': 'Поиск…',
     'search.failed': 'Поиск не удался: {error}',
     'search.plot': 'Участок', 'search.street': 'Улица', 'search.district': 'Район',
+    'search.residents': '{n} жителей',
+    'tools.relief': 'Рельеф', 'tools.relief.tooltip': 'Отмывка рельефа по модели местности двойника под картой',
     'mode.explore': 'Обзор', 'mode.fifteen': 'Город 15 минут', 'mode.isochrone': 'Изохрона',
     'mode.indicators': 'Показатели',
     'panel.layers': 'Слои', 'panel.loading': 'Загрузка каталога…', 'map.loading': 'Загрузка города…',
@@ -376,6 +411,19 @@ const STRINGS = {
     'plan.kind.housing.remove': 'Снос жилья', 'plan.kind.street.link': 'Новая связь',
     'plan.kind.street.close': 'Улица закрыта', 'plan.kind.street.light': 'Улица освещена',
     'plan.kind.building.add': 'Новое здание',
+    'plan.group.transit': 'Общественный транспорт',
+    'plan.tool.transit.route.add': 'Маршрут автобуса', 'plan.tool.transit.stop.add': 'Остановка на маршруте',
+    'plan.kind.transit.route.add': 'Новый маршрут', 'plan.kind.transit.stop.add': 'Новая остановка',
+    'plan.about.transit.route.add': 'Проведите маршрут по улицам точка за точкой; двойной щелчок (или «Готово») завершает его, затем выберите вид транспорта и интервалы. Остановки расставляются вдоль него.',
+    'plan.about.transit.stop.add': 'Щёлкните по маршруту транспорта (или маршруту этого плана), чтобы добавить остановку: её проходит каждый рейс маршрута.',
+    'plan.pick.route': 'Здесь нет маршрута транспорта: приблизьте карту и щёлкните по линии маршрута.',
+    'plan.f.mode': 'Вид транспорта', 'plan.f.headway_peak': 'Интервал в час пик, мин (07–10, 17–20)', 'plan.f.headway_offpeak': 'Интервал вне пика, мин',
+    'plan.f.speed': 'Скорость км/ч (с остановками)', 'plan.f.spacing': 'Остановки через, м', 'plan.f.hours': 'Часы работы', 'plan.f.route': 'маршрут {id}',
+    'plan.mode.bus': 'автобус', 'plan.mode.brt': 'BRT', 'plan.mode.trolleybus': 'троллейбус', 'plan.mode.tram': 'трамвай', 'plan.mode.metro': 'метро',
+    'plan.route.facts': '{km} км, остановок: {stops}', 'plan.route.defaults': 'Пустые поля берут значения вида транспорта по умолчанию.', 'plan.unit.min': 'мин',
+    'plan.kpi4': 'KPI 4: все шесть категорий в 15 минутах', 'plan.kpi4.walk': 'Пешком', 'plan.kpi4.walkpt': 'Пешком или на общественном транспорте',
+    'plan.kpi4.gain.title': 'Жители, у которых все шесть категорий появляются пешком или на транспорте',
+    'plan.kpi4.note': 'Сегодня → план; пешком и на транспорте: {period}.',
     'plan.about.amenity.add': 'Щёлкните по карте, чтобы разместить объект; в его форме — название, вид и мощность.',
     'plan.about.amenity.move': 'Щёлкните по объекту, затем по его новому месту.',
     'plan.about.amenity.remove': 'Щёлкните по объекту, чтобы убрать его.',
@@ -480,6 +528,15 @@ const STRINGS = {
     'dash.park500': 'Саябақтан жаяу 500 м ішіндегі тұрғындар',
     'dash.park500.target': '300 м: {p300}% · саябағы жоқ салынған аумақ: {nopark}% (базалық ~{base}%, {source})',
     'dash.setback': 'Жарылым аймақтарындағы учаскелер',
+    'haz.title': 'Сел, қар көшкіні және өрт сөндірушілердің жетуі', 'haz.mudflow': 'Селге қауіпті аймақтардағы тұрғындар',
+    'haz.mudflow.target': 'оның ішінде {n} жұмыс істейтін бөгетпен қорғалған; аймақтарда {schools} мектеп, {hospitals} аурухана мен емхана, {points} жиналу пункті',
+    'haz.protected': 'Қорғалған тұрғындар үлесі', 'haz.avalanche': 'Қар көшкіні аймақтарындағы тұрғындар',
+    'haz.avalanche.target': '1 500 м-ден жоғары 30–45° беткейлердегі {n} ғимарат', 'haz.fire': 'Өрт сөндіру депосынан 10 минуттан алыс тұрғындар',
+    'haz.fire.target': 'полицентрлердегі {depots} жоспарланған депомен {n} ({stations} депо жұмыс істейді)',
+    'haz.chart': 'Сел қаупі бар аймақ тұрғындарының бөгетпен қорғалған үлесі (мақсаттар {targets})',
+    'haz.col.mudflow': 'Сел аймағында', 'haz.col.protected': 'Қорғалған', 'haz.col.share': 'Қорғалған %',
+    'haz.col.schools': 'Мектептер', 'haz.col.hospitals': 'Ауруханалар', 'haz.col.gathering': 'Жиналу пункттері',
+    'haz.col.avalanche': 'Қар көшкіні аймағында', 'haz.col.fire': 'Өрт сөндіру >10 мин', 'haz.col.fire.depots': 'Деполармен',
     'dash.setback.target': '{v}: белсенді жарылымдарда ештеңе салынбайды · жарылым аймағындағы ғимараттар: {n}',
     'dash.strengthen': 'Күшейтуді қажет ететін 2001 жылға дейінгі тексерілген ғимараттар',
     'dash.strengthen.target': 'бағдарлама: >10 000 ішінен ~{needing}, {year} жылға қарай {done} күшейтілді; % мақсаты жоқ ({source}) · егіз: {attested} тексерілген көппәтерлі және қоғамдық ғимараттың {strengthened} күшейтілген',
@@ -555,6 +612,8 @@ const STRINGS = {
     'search.placeholder': 'Кадастрлық нөмір, көше немесе аудан',
     'search.none': '«{q}» бойынша ештеңе табылмады.',
     'search.plot': 'Учаске', 'search.street': 'Көше', 'search.district': 'Аудан',
+    'search.residents': '{n} тұрғын',
+    'tools.relief': 'Жер бедері', 'tools.relief.tooltip': 'Егіздің жер бедері моделінен көлеңкеленген бедер картаның астында',
     'mode.explore': 'Шолу', 'mode.fifteen': '15 минуттық қала', 'mode.isochrone': 'Изохрона',
     'mode.indicators': 'Көрсеткіштер',
     'panel.layers': 'Қабаттар', 'panel.opacity': 'Мөлдірлік', 'map.loading': 'Қала жүктелуде…',
@@ -608,6 +667,19 @@ const STRINGS = {
     'plan.kind.housing.remove': 'Тұрғын үй бұзылды', 'plan.kind.street.link': 'Жаңа байланыс',
     'plan.kind.street.close': 'Көше жабылды', 'plan.kind.street.light': 'Көше жарықтандырылды',
     'plan.kind.building.add': 'Жаңа ғимарат',
+    'plan.group.transit': 'Қоғамдық көлік',
+    'plan.tool.transit.route.add': 'Автобус бағыты', 'plan.tool.transit.stop.add': 'Бағыттағы аялдама',
+    'plan.kind.transit.route.add': 'Жаңа бағыт', 'plan.kind.transit.stop.add': 'Жаңа аялдама',
+    'plan.about.transit.route.add': 'Бағытты көшелер бойымен нүкте бойынша сызыңыз; қос шерту (немесе «Дайын») оны аяқтайды, содан кейін көлік түрі мен аралықтарды таңдаңыз. Аялдамалар оның бойына орналасады.',
+    'plan.about.transit.stop.add': 'Аялдама қосу үшін көлік бағытын (немесе осы жоспардың бағытын) басыңыз: бағыттың әр рейсі сонда тоқтайды.',
+    'plan.pick.route': 'Мұнда көлік бағыты жоқ: картаны жақындатып, бағыт сызығын басыңыз.',
+    'plan.f.mode': 'Көлік түрі', 'plan.f.headway_peak': 'Қарбалас уақыттағы аралық, мин (07–10, 17–20)', 'plan.f.headway_offpeak': 'Қарбаластан тыс аралық, мин',
+    'plan.f.speed': 'Жылдамдық км/сағ (аялдамаларымен)', 'plan.f.spacing': 'Аялдамалар арасы, м', 'plan.f.hours': 'Жұмыс сағаттары', 'plan.f.route': '{id} бағыты',
+    'plan.mode.bus': 'автобус', 'plan.mode.brt': 'BRT', 'plan.mode.trolleybus': 'троллейбус', 'plan.mode.tram': 'трамвай', 'plan.mode.metro': 'метро',
+    'plan.route.facts': '{km} км, {stops} аялдама', 'plan.route.defaults': 'Бос өрістер көлік түрінің әдепкі мәндерін алады.', 'plan.unit.min': 'мин',
+    'plan.kpi4': 'KPI 4: 15 минутта алты санаттың бәрі', 'plan.kpi4.walk': 'Жаяу', 'plan.kpi4.walkpt': 'Жаяу немесе қоғамдық көлікпен',
+    'plan.kpi4.gain.title': 'Жаяу немесе көлікпен алты санаттың бәріне жететін тұрғындар',
+    'plan.kpi4.note': 'Бүгін → жоспар; жаяу және көлікпен: {period}.',
     'plan.about.amenity.add': 'Орналастыру үшін картаны басыңыз; оның формасында атауы, түрі және сыйымдылығы бар.',
     'plan.about.amenity.move': 'Нысанды, содан кейін оның жаңа орнын басыңыз.',
     'plan.about.amenity.remove': 'Алып тастау үшін нысанды басыңыз.',
@@ -756,6 +828,24 @@ export function locale(kind = 'number') {
   return current === 'en' ? 'en-GB' : 'ru-RU';
 }
 
+// Chromium's ICU has no Kazakh month names (it writes "2026 M12 6"): the viewer writes them.
+const KK_MONTHS = ['қаңтар', 'ақпан', 'наурыз', 'сәуір', 'мамыр', 'маусым', 'шілде', 'тамыз', 'қыркүйек', 'қазан', 'қараша', 'желтоқсан'];
+
+/** A date as the language writes it ("6 December 2026", "6 декабря 2026 г.", "2026 ж. 6
+ * желтоқсан"); `time` adds the local time, `utc` reads the calendar date in UTC (a date-only
+ * value) rather than the local day. */
+export function formatDate(value, { time = false, utc = !time } = {}) {
+  const d = value instanceof Date ? value : new Date(value);
+  if (Number.isNaN(d.getTime())) return String(value);
+  if (current === 'kk') {
+    const [y, m, day] = utc ? [d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()] : [d.getFullYear(), d.getMonth(), d.getDate()];
+    const clock = time ? `, ${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}` : '';
+    return `${y} ж. ${day} ${KK_MONTHS[m]}${clock}`;
+  }
+  if (time) return d.toLocaleString(locale('date'), { dateStyle: 'medium', timeStyle: 'short' });
+  return d.toLocaleDateString(locale('date'), { year: 'numeric', month: 'long', day: 'numeric', ...(utc ? { timeZone: 'UTC' } : {}) });
+}
+
 export function formatNumber(value, digits = 1) {
   if (value === null || value === undefined || value === '') return '—';
   if (typeof value === 'boolean') return value ? t('yes') : t('no');
@@ -808,12 +898,15 @@ export function formatValue(meta, value, digits = 2) {
   if (value === null || value === undefined || value === '') return '—';
   const word = valueLabel(meta, value);
   if (word) return word;
+  // a district is named in the data in English (plots, buildings): its own name in the language
+  if (meta?.name === 'district' && typeof value === 'string') return districtName(value);
   if (typeof value === 'number' && Number.isInteger(value) && meta && YEAR.test(meta.name)) {
     return String(value);
   }
   if (typeof value === 'string' && (meta?.type === 'date' || meta?.type === 'datetime')) {
     const d = new Date(value);
     if (!Number.isNaN(d.getTime())) {
+      if (current === 'kk') return formatDate(d, { time: meta.type !== 'date' });
       return meta.type === 'date'
         ? d.toLocaleDateString(locale('date'), { dateStyle: 'medium', timeZone: 'UTC' })
         : d.toLocaleString(locale('date'), { dateStyle: 'medium', timeStyle: 'short' });

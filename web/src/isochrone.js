@@ -17,6 +17,8 @@ let dimmed = {};
 
 const options = { mode: 'slope', lit_only: false, profile: 'standard', transit: false, departure: '08:00' };
 const PROFILES = ['standard', 'slow', 'wheelchair', 'night'];
+// The hours departures are offered for: the whole day (night buses run 23:00-05:00).
+const DAY = [0, 23];
 let marker = null;
 let last = null;
 
@@ -81,6 +83,14 @@ function areasOf(result) {
   return features.sort((a, b) => Number(b.properties?.minutes ?? 0) - Number(a.properties?.minutes ?? 0));
 }
 
+/** Departure times on the 24-hour clock, every half hour of the day: a select, not
+ * <input type="time">, which writes the browser's clock ("08:00 AM") whatever the page's language. */
+function departures() {
+  const times = [];
+  for (let h = DAY[0]; h <= DAY[1]; h += 1) times.push(`${String(h).padStart(2, '0')}:00`, `${String(h).padStart(2, '0')}:30`);
+  return times.includes(options.departure) ? times : [...times, options.departure].sort();
+}
+
 function controls() {
   return `
     <div class="seg" id="iso-mode">
@@ -90,14 +100,15 @@ function controls() {
     <label class="row"><input type="checkbox" id="iso-lit" ${options.lit_only ? 'checked' : ''}> ${esc(t('iso.lit'))}</label>
     <label class="row">${esc(t('iso.profile'))}
       <select id="iso-profile">${PROFILES.map((p) => `<option value="${p}" ${options.profile === p ? 'selected' : ''}>${esc(t(`profile.${p}`))}</option>`).join('')}</select></label>
-    <label class="row"><input type="checkbox" id="iso-transit" ${options.transit ? 'checked' : ''}> ${esc(t('iso.transit'))}
-      <input type="time" id="iso-departure" value="${esc(options.departure)}" ${options.transit ? '' : 'disabled'} aria-label="${esc(t('iso.departure'))}"></label>`;
+    <label class="row"><input type="checkbox" id="iso-transit" ${options.transit ? 'checked' : ''}> ${esc(t('iso.transit'))}</label>
+    <label class="row">${esc(t('iso.departure'))}
+      <select id="iso-departure" ${options.transit ? '' : 'disabled'}>${departures().map((d) => `<option value="${d}" ${d === options.departure ? 'selected' : ''}>${d}</option>`).join('')}</select></label>`;
 }
 
 function resultHtml(result) {
   const areas = areasOf(result);
   if (!areas.length) return `<p class="error-text" data-empty="isochrone">${esc(t('iso.empty'))}</p>`;
-  const legend = areas.slice().reverse().map((f) => `<span class="pill" style="background:${own(COLOURS, f.properties.minutes, '#74b9ff')};color:#fff">${esc(t('iso.minutes', { m: f.properties.minutes }))}${f.properties.area_km2 != null ? ` · ${esc(formatNumber(f.properties.area_km2, 2))} km²` : ''}</span>`).join(' ');
+  const legend = areas.slice().reverse().map((f) => `<span class="pill" style="background:${own(COLOURS, f.properties.minutes, '#74b9ff')};color:#fff">${esc(t('iso.minutes', { m: f.properties.minutes }))}${f.properties.area_km2 != null ? ` · ${esc(formatNumber(f.properties.area_km2, 2))} ${esc(t('unit.km2'))}` : ''}</span>`).join(' ');
   const amenities = amenityList(result);
   const { minutes, missing } = missingCategories(result);
   const lacks = missing.length
@@ -148,7 +159,7 @@ function render(app) {
     if (marker) run(app, marker.getLngLat());
   };
   app.side().querySelector('#iso-departure').onchange = (event) => {
-    if (/^\d{1,2}:\d{2}$/.test(event.target.value)) options.departure = event.target.value;
+    options.departure = event.target.value;
     if (marker && options.transit) run(app, marker.getLngLat());
   };
 }

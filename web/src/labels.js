@@ -2,7 +2,7 @@
 // twin's own layers, in the viewer's language. MapLibre symbol layers place them (no two labels
 // overlap); the glyphs come from the twin (/viewer/fonts/..., twin/glyphs.py), never a CDN.
 import { items } from './api.js';
-import { lang, t } from './i18n.js';
+import { lang, t, setDistrictNames } from './i18n.js';
 
 /** The style's `glyphs` URL: ranges of 256 code points, built by the twin from DejaVu Sans. */
 export function glyphsUrl(origin) { return `${origin}/viewer/fonts/{fontstack}/{range}.pbf`; }
@@ -230,6 +230,8 @@ export function loadAreaLabels() {
   const polycentres = items('polycentres', { properties: 'name,name_ru', limit: 100 }).catch(none);
   return async (app) => {
     const [d, p] = await Promise.all([districts, polycentres]);
+    // rows keyed by a district's English name (GET /indicators) read in the page's language
+    setDistrictNames(d.features);
     const points = [];
     for (const [kind, page] of [['district', d], ['polycentre', p]]) {
       for (const feature of page.features ?? []) {

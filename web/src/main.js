@@ -1,7 +1,7 @@
 // Almaty Twin viewer: MapLibre GL JS in 3D on the twin's own tiles and terrain.
 import * as maplibregl from '../vendor/maplibre-gl/maplibre-gl.mjs';
 import { getJSON } from './api.js';
-import { setLang, t, lang } from './i18n.js';
+import { setLang, t, lang, setWords } from './i18n.js';
 import { notify, esc } from './notice.js';
 import { baseStyle, catalogStyleLayers, sourceFor, sourceId, openingSource, OPENING, demSource, hillshadeLayer, DEM, SHADE } from './style.js';
 import { renderPanel, setLayerVisible, setLayerOpacity } from './panel.js';
@@ -18,6 +18,8 @@ maplibregl.prewarm();
 const CATALOG = '/viewer/layers.json';
 const TILEJSON = '/tiles/WebMercatorQuad/tilejson.json';
 const TERRAIN_JSON = '/terrain/tilejson.json';
+// The hillshade layer (style.js hillshadeLayer), switched by the toolbar's Relief button.
+const RELIEF = 'hillshade';
 
 // From the north of the city looking south over its centre to the Trans-Ili Alatau: terrain,
 // buildings and sky at once (the catalog's `center` is the point looked at, north of the middle).
@@ -99,6 +101,7 @@ const app = {
       plot: app.state.plot,
       plan: app.state.plan,
       dim: app.state.flat ? '2d' : null,   // V6: the flat map survives a reload
+      relief: app.state.relief === false ? 'off' : null,
     });
   },
   async setMode(name) {
@@ -129,6 +132,15 @@ const app = {
     await MODES[next].enter?.(app);
   },
   setLayerVisible(name, visible) { setLayerVisible(app, name, visible); },
+  /** The shaded relief under the map (the hillshade of the twin's terrain), on or off. */
+  setRelief(on) {
+    app.state.relief = on;
+    const button = document.getElementById('relief');
+    button.classList.toggle('active', on);
+    button.setAttribute('aria-pressed', String(on));
+    if (app.map?.getLayer(RELIEF)) app.map.setLayoutProperty(RELIEF, 'visibility', on ? 'visible' : 'none');
+    app.saveView();
+  },
   isVisible(name) { return app.state.visible.has(name); },
 };
 window.twin = app;
@@ -244,7 +256,9 @@ function firstViewStyle(tilejson, dem) {
   if (dem) {
     style.sources[DEM] = demSource(dem);
     style.sources[SHADE] = demSource(dem);
-    style.layers.push(hillshadeLayer());
+    const relief = hillshadeLayer();
+    if (app.state.relief === false) relief.layout = { visibility: 'none' };
+    style.layers.push(relief);
     style.terrain = { source: DEM, exaggeration: 1.0 };
   }
   if (tilejson) {
@@ -281,11 +295,15 @@ async function boot() {
   }
   const catalog = catalogProbe.json;
   app.catalog = catalog;
+  // the catalog's words for values (a street's class, a plot's use) wherever they are shown
+  setWords(catalog);
   mark('catalog');
   for (const group of catalog.groups) for (const entry of group.layers) app.entries.set(entry.name, entry);
   app.state.visible = new Set(view.layers ?? [...app.entries.values()].filter((e) => e.visible).map((e) => e.name));
   app.state.cat = view.cat ?? null;
   app.state.plan = view.plan ?? null;
+  // the shaded relief is on unless the view says off (#relief=off)
+  app.state.relief = view.relief !== 'off';
   renderPanel(app);
   showDataBanner(app);
 
@@ -294,6 +312,8 @@ async function boot() {
   if (!tiles.ok) notify(t('err.tiles', { error: tiles.error }), 'error', { key: 'tiles' });
   if (!terrain.ok) notify(t('err.terrain', { error: terrain.error }), 'warn', { key: 'terrain' });
 
+  app.setRelief(app.state.relief);
+  document.getElementById('relief').hidden = !terrain.ok;
   const camera = view.camera ?? { center: catalog.center, ...DEFAULT_CAMERA };
   let map;
   try {
@@ -359,7 +379,9 @@ async function boot() {
     }
     await idled;
     document.body.dataset.ready = '1';
-    // The other modes load now, in the background, so the first click on one is instant.
+    // Exports (view as PNG/PDF, dashboard, tables, plot report; its button beside "3D scene")
+    // and the other modes load now, in the background, off the first view's path.
+    import('./export.js').then((m) => m.setupExports(app)).catch((error) => notify(error.message, 'warn', { key: 'export' }));
     for (const name of Object.keys(MODE_LOADERS)) loadMode(name).catch(() => {});
   });
   map.on('moveend', () => app.saveView());
@@ -390,12 +412,11 @@ async function boot() {
     .then(({ downloadScene }) => downloadScene(app, sceneButton))
     .catch((error) => notify(t('err.network', { error: error.message }), 'error', { key: 'scene' }));
   setupSearch(app);
-  // exports (view as PNG/PDF, dashboard, tables, plot report): a small module, loaded beside the map
-  import('./export.js').then((m) => m.setupExports(app)).catch((error) => notify(error.message, 'warn', { key: 'export' }));
   // V5: the map's toolbar: 2D/3D (scene.js) and the tools, which are modes
   document.getElementById('map-tools').onclick = (event) => {
     const button = event.target.closest('button');
     if (!button) return;
+    if (button.id === 'relief') app.setRelief(!app.state.relief);
     if (button.dataset.mode) app.setMode(app.state.mode === button.dataset.mode ? 'explore' : button.dataset.mode);
     if (button.dataset.dim) {
       import('./scene.js').then(({ setDimension }) => setDimension(app, button.dataset.dim))

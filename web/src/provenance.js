@@ -1,14 +1,12 @@
 // Where the data come from, said on screen: a banner over the map when the twin holds the
 // synthetic demo city (figures are illustrative), and a line with the data's source, licence
 // and load date for the dashboard. Read from /viewer/layers.json (`data`: twin_layers).
-import { t, lang } from './i18n.js';
+import { t, formatDate } from './i18n.js';
 import { esc } from './notice.js';
 
 function date(iso) {
   if (!iso) return '—';
-  const locale = lang() === 'en' ? 'en-GB' : lang() === 'ru' ? 'ru-RU' : 'kk-KZ';
-  const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? String(iso) : d.toLocaleDateString(locale, { year: 'numeric', month: 'long', day: 'numeric' });
+  return formatDate(iso, { utc: false });
 }
 
 /** One line: "Data: <sources> (<licences>), loaded <date>"; '' when the server did not say. */

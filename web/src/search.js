@@ -1,14 +1,39 @@
 // Search by cadastral number, street or district, through OGC API Features items queries.
+// Streets are found by any of their names (name, name_ru, name_kk: CQL2 CASEI ... LIKE, folded
+// for every script by the server) and listed in the page's language.
 import * as maplibregl from '../vendor/maplibre-gl/maplibre-gl.mjs';
 import { items } from './api.js';
-import { t, localName } from './i18n.js';
+import { t, lang, localName, word, districtName, setDistrictNames, formatNumber } from './i18n.js';
 import { esc } from './notice.js';
 import { highlight, openCard } from './pick.js';
 
 let districtsCache = null;
+// Streets listed per search, and the segments asked for at a time.
+const STREETS_LISTED = 6;
+const STREET_PAGE = 50;
+
+// The names a street carries: the data's own and the Russian and Kazakh street signs.
+const STREET_NAMES = ['name', 'name_ru', 'name_kk'];
+// A street-sign word as a person types it, cut to what the signs write (просп. Абая, ул. Гоголя):
+// "проспект", "пр-т" and "улица" find the abbreviated names; Kazakh signs write the words out.
+const SIGN_WORDS = [
+  [/^(проспект|просп|пр-т|пр)$/, 'просп'], [/^(улица|ул)$/, 'ул'],
+  [/^(avenue|ave)$/, 'ave'], [/^(street|st)$/, 'st'],
+];
 
 function cql(text) {
   return text.replace(/'/g, "''").replace(/[%_\\]/g, '');
+}
+
+/** The query's words, lower case, each as the street signs write it. */
+export function queryWords(text) {
+  return text.toLowerCase().split(/[\s,]+/).map((w) => w.replace(/[%_\\]/g, '').replace(/\.+$/, ''))
+    .filter(Boolean).map((w) => SIGN_WORDS.find(([re]) => re.test(w))?.[1] ?? w);
+}
+
+/** CQL2 text: every word in one of the street's names, whatever the case or script. */
+export function streetFilter(words) {
+  return words.map((w) => `(${STREET_NAMES.map((n) => `CASEI(${n}) LIKE CASEI('%${cql(w)}%')`).join(' OR ')})`).join(' AND ');
 }
 
 /** Items matching a CQL2 LIKE filter; servers without CQL2 get the exact property query. */
@@ -22,8 +47,26 @@ async function like(collection, property, text, limit) {
   }
 }
 
+/** Streets with every word of the query in one of their names, `skip` (names) left out. */
+async function streets(q, limit, skip = []) {
+  const words = queryWords(q);
+  if (!words.length) return { features: [] };
+  const others = skip.length ? ` AND NOT (name IN (${skip.map((n) => `'${n.replace(/'/g, "''")}'`).join(', ')}))` : '';
+  try {
+    return await items('streets', { filter: streetFilter(words) + others, 'filter-lang': 'cql2-text', limit });
+  } catch (error) {
+    if (error.status && error.status < 500 && !skip.length) return like('streets', 'name', q, limit);
+    throw error;
+  }
+}
+
 function contains(value, text) {
   return String(value ?? '').toLowerCase().includes(text.toLowerCase());
+}
+
+/** The street's name in the page's language (an imported street without one: its `name`). */
+export function streetName(props) {
+  return props[`name_${lang()}`] || props.name || props.name_ru || props.name_kk || '';
 }
 
 function bboxOf(geometry) {
@@ -33,34 +76,53 @@ function bboxOf(geometry) {
   return bounds;
 }
 
+async function districts() {
+  districtsCache ??= await items('districts', { limit: 100 });
+  setDistrictNames(districtsCache.features);
+  return districtsCache.features ?? [];
+}
+
 export async function search(text) {
   const q = text.trim();
   if (!q) return [];
   const hits = [];
   const looksCadastral = /^[0-9:\-]+$/.test(q);
+  // the plots' districts are named in English; their names in the page's language come first
+  const named = districts().catch(() => []);
   const tasks = [
-    like('plots', 'cadastral_number', q, looksCadastral ? 8 : 4).then((page) => {
+    like('plots', 'cadastral_number', q, looksCadastral ? 8 : 4).then(async (page) => {
+      await named;
       for (const f of page.features ?? []) {
-        if (contains(f.properties.cadastral_number, q)) hits.push({ kind: 'plot', title: f.properties.cadastral_number, sub: [f.properties.land_use, f.properties.district].filter(Boolean).join(' · '), feature: f, layer: 'plots' });
+        const p = f.properties;
+        if (contains(p.cadastral_number, q)) hits.push({ kind: 'plot', title: p.cadastral_number, sub: [p.land_use && word(p.land_use), p.district && districtName(p.district)].filter(Boolean).join(' · '), feature: f, layer: 'plots' });
       }
     }),
   ];
   if (!looksCadastral) {
-    tasks.push(like('streets', 'name', q, 50).then((page) => {
-      const byName = new Map();
-      for (const f of page.features ?? []) {
-        if (!contains(f.properties.name, q)) continue;
-        const entry = byName.get(f.properties.name) ?? { kind: 'street', title: f.properties.name, sub: f.properties.highway, features: [], layer: 'streets' };
-        entry.features.push(f);
-        byName.set(f.properties.name, entry);
-      }
-      hits.push(...[...byName.values()].slice(0, 6));
-    }));
+    const words = queryWords(q);
     tasks.push((async () => {
-      districtsCache ??= await items('districts', { limit: 100 });
-      for (const f of districtsCache.features ?? []) {
+      // a street is many segments: ask again without the streets found until six are listed
+      const byName = new Map();
+      // (each round finds at least one street more, so six rounds at most)
+      for (let round = 0; round < STREETS_LISTED && byName.size < STREETS_LISTED; round += 1) {
+        const skip = [...new Set([...byName.values()].flatMap((e) => e.features.map((f) => f.properties.name)).filter(Boolean))];
+        const page = await streets(q, STREET_PAGE, skip);
+        for (const f of page.features ?? []) {
+          const p = f.properties;
+          if (!words.every((w) => STREET_NAMES.some((n) => contains(p[n], w)))) continue;
+          const title = streetName(p);
+          const entry = byName.get(title) ?? { kind: 'street', title, sub: p.highway ? word(p.highway) : '', features: [], layer: 'streets' };
+          entry.features.push(f);
+          byName.set(title, entry);
+        }
+        if ((page.features ?? []).length < STREET_PAGE) break;
+      }
+      hits.push(...[...byName.values()].slice(0, STREETS_LISTED));
+    })());
+    tasks.push((async () => {
+      for (const f of await districts()) {
         const p = f.properties;
-        if ([p.name_en, p.name_ru, p.name_kk].some((n) => contains(n, q))) hits.unshift({ kind: 'district', title: localName(p), sub: p.population ? `${p.population.toLocaleString()} residents` : '', feature: f, layer: 'districts' });
+        if ([p.name_en, p.name_ru, p.name_kk].some((n) => contains(n, q))) hits.unshift({ kind: 'district', title: localName(p), sub: p.population ? t('search.residents', { n: formatNumber(p.population) }) : '', feature: f, layer: 'districts' });
       }
     })());
   }

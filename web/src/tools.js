@@ -3,7 +3,7 @@
 // /collections/{id}/items), with the matches counted, listed and exportable as CSV and GeoJSON.
 // Both are modes (main.js): entering one clears the results of the mode before.
 import { items } from './api.js';
-import { t, layerTitle, formatNumber, localName } from './i18n.js';
+import { t, layerTitle, formatNumber, localName, propertyTitle, unitLabel, valueLabel } from './i18n.js';
 import { esc, notify } from './notice.js';
 import { highlight, openCard } from './pick.js';
 
@@ -243,9 +243,10 @@ function exportUrl(entry, cql, format) {
   return `/collections/${encodeURIComponent(entry.name)}/items?${query}`;
 }
 
+/** A property as the catalog titles it in the page's language, with its unit (m², not m2). */
 function propertyLabel(meta) {
-  const unit = meta.unit ? ` (${meta.unit === 'm2' ? t('unit.m2') : meta.unit})` : '';
-  return `${meta.title}${unit}`;
+  const unit = unitLabel(meta);
+  return `${propertyTitle(meta)}${unit ? ` (${unit})` : ''}`;
 }
 
 function opLabel(op) {
@@ -255,7 +256,7 @@ function opLabel(op) {
 function valueInput(meta, row, i) {
   const common = `data-row="${i}" data-field="value"`;
   if (meta.enum?.length) {
-    return `<select ${common}><option value="">—</option>${meta.enum.map((v) => `<option value="${esc(v)}" ${String(row.value) === String(v) ? 'selected' : ''}>${esc(String(v).replace(/_/g, ' '))}</option>`).join('')}</select>`;
+    return `<select ${common}><option value="">—</option>${meta.enum.map((v) => `<option value="${esc(v)}" ${String(row.value) === String(v) ? 'selected' : ''}>${esc(valueLabel(meta, v) ?? String(v).replace(/_/g, ' '))}</option>`).join('')}</select>`;
   }
   if (meta.type === 'boolean') {
     return `<select ${common}><option value="">—</option><option value="true" ${row.value === 'true' ? 'selected' : ''}>${esc(t('yes'))}</option><option value="false" ${row.value === 'false' ? 'selected' : ''}>${esc(t('no'))}</option></select>`;
@@ -263,7 +264,7 @@ function valueInput(meta, row, i) {
   if (meta.type === 'number' || meta.type === 'integer') {
     const unit = meta.unit === 'm2'
       ? `<select data-row="${i}" data-field="unit"><option value="" ${row.unit ? '' : 'selected'}>${esc(t('unit.m2'))}</option><option value="ha" ${row.unit === 'ha' ? 'selected' : ''}>${esc(t('unit.ha'))}</option></select>`
-      : (meta.unit ? `<span class="muted">${esc(meta.unit)}</span>` : '');
+      : (meta.unit ? `<span class="muted">${esc(unitLabel(meta))}</span>` : '');
     return `<input type="number" step="any" ${common} value="${esc(row.value)}">${unit}`;
   }
   if (meta.type === 'date') return `<input type="date" ${common} value="${esc(row.value)}">`;
@@ -291,7 +292,9 @@ function featureLabel(entry, props) {
 function featureSummary(entry, props) {
   const wanted = entry.properties.filter((p) => !['cadastral_number', 'name', 'h3'].includes(p.name) && props[p.name] != null).slice(0, 3);
   return wanted.map((p) => {
-    const value = p.name === 'area_m2' && props[p.name] >= 10000 ? formatArea(props[p.name]) : `${formatNumber(props[p.name], 1)}${p.unit ? ` ${p.unit === 'm2' ? t('unit.m2') : p.unit}` : ''}`;
+    const word = valueLabel(p, props[p.name]);
+    if (word) return word;
+    const value = p.name === 'area_m2' && props[p.name] >= 10000 ? formatArea(props[p.name]) : `${formatNumber(props[p.name], 1)}${p.unit ? ` ${unitLabel(p)}` : ''}`;
     return String(props[p.name]).replace(/_/g, ' ') === value ? value.replace(/_/g, ' ') : value;
   }).join(' · ');
 }

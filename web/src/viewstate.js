@@ -13,7 +13,7 @@ export function readView() {
   }
   const layers = (params.get('layers') ?? '').split(',').filter(Boolean);
   if (layers.length) view.layers = layers;
-  for (const key of ['mode', 'lang', 'cat', 'plot', 'plan', 'dim']) if (params.get(key)) view[key] = params.get(key);
+  for (const key of ['mode', 'lang', 'cat', 'plot', 'plan', 'dim', 'relief']) if (params.get(key)) view[key] = params.get(key);
   return view;
 }
 
@@ -30,7 +30,7 @@ export function writeView(view) {
         Math.round(bearing), Math.round(pitch)].join('/'));
     }
     if (view.layers) params.set('layers', view.layers.join(','));
-    for (const key of ['mode', 'lang', 'cat', 'plot', 'plan', 'dim']) if (view[key]) params.set(key, view[key]);
+    for (const key of ['mode', 'lang', 'cat', 'plot', 'plan', 'dim', 'relief']) if (view[key]) params.set(key, view[key]);
     const hash = `#${params.toString().replace(/%2F/g, '/').replace(/%2C/g, ',')}`;
     if (hash !== location.hash) history.replaceState(null, '', hash);
   }, 250);
