@@ -30,9 +30,14 @@ PLOTS_OPACITY = 0.6  # the viewer's fill opacity of plots
 
 
 @pytest.fixture(scope="module")
-def maps_server(demo_city: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def map_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("map-tile-cache")
+
+
+@pytest.fixture(scope="module")
+def maps_server(demo_city: str, map_cache: Path) -> Iterator[Server]:
     """The twin's server with a tile cache of its own."""
-    srv = Server({"TWIN_TILE_CACHE": str(tmp_path_factory.mktemp("map-tile-cache"))})
+    srv = Server({"TWIN_TILE_CACHE": str(map_cache)})
     yield srv
     srv.stop()
 
@@ -87,8 +92,9 @@ def test_a_map_tile_has_the_plots_colour_where_a_plot_is_and_follows_an_edit(
     assert corner != (0, 0, 0)
 
     etag = first.headers["etag"]
-    again = maps_server.get(tile_path(tile))
-    assert again.headers["x-tile-cache"] == "hit" and again.content == first.content
+    again = maps_server.get(tile_path(tile))  # from the hot-tile memory, before any middleware
+    assert again.headers["x-tile-cache"] == "memory" and again.content == first.content
+    assert again.headers["etag"] == etag and again.headers["content-type"] == "image/png"
     revalidated = httpx.get(
         maps_server.url + tile_path(tile), headers={"If-None-Match": etag}, timeout=60
     )
@@ -121,6 +127,61 @@ def test_a_map_tile_has_the_plots_colour_where_a_plot_is_and_follows_an_edit(
         assert near(drawn, blend(GREEN)), (drawn, blend(GREEN))
     finally:
         assert land_use("commercial").status_code == 200
+
+
+def test_a_map_tile_asked_again_comes_from_memory_and_is_kept_on_disk(
+    maps_server: Server, map_cache: Path, big_plot: tuple[int, float, float]
+) -> None:
+    """A client panning asks for the same tiles again: the second answer of the dataset's map
+    tile, and of a layer's PNG and JPEG tile, comes from the hot-tile memory (X-Tile-Cache:
+    memory) with the same bytes, ETag and type; a revalidation is a 304 from there too; and
+    the tile is on disk under its ETag, where a restarted server reads it."""
+    _, lon, lat = big_plot
+    tile = TMS.tile(lon, lat, 15)
+    address = f"WebMercatorQuad/{tile.z}/{tile.y}/{tile.x}"
+    for path, media in (
+        (f"/map/tiles/{address}.png", "image/png"),
+        (f"/collections/plots/map/tiles/{address}.png", "image/png"),
+        (f"/collections/plots/map/tiles/{address}.jpg", "image/jpeg"),
+    ):
+        first = maps_server.get(path)
+        assert first.status_code == 200 and first.headers["x-tile-cache"] == "miss", path
+        again = maps_server.get(path)
+        assert again.headers["x-tile-cache"] == "memory", path
+        assert again.content == first.content and again.headers["content-type"] == media
+        assert again.headers["etag"] == first.headers["etag"]
+        revalidated = httpx.get(
+            maps_server.url + path, headers={"If-None-Match": first.headers["etag"]}, timeout=60
+        )
+        assert revalidated.status_code == 304 and revalidated.content == b""
+        assert revalidated.headers["x-tile-cache"] == "revalidated"
+    key = first.headers["etag"].strip('"')
+    on_disk = list(map_cache.glob(f"map~plots~ground/{key}/{tile.z}/{tile.x}/{tile.y}.256.jpg"))
+    assert len(on_disk) == 1 and on_disk[0].read_bytes() == first.content
+    # the dataset's tile without collections= shows the first-view layers only: its own tileset
+    assert list(map_cache.glob(f"map~_shown~ground/*/{tile.z}/{tile.x}/{tile.y}.256.png"))
+
+
+def test_a_map_of_the_first_view_layers_leaves_every_layers_vector_tiles_their_key(
+    maps_server: Server, demo_city: str, big_plot: tuple[int, float, float]
+) -> None:
+    """The dataset's map shows the first-view layers; the dataset's vector tiles hold every
+    layer. Drawn first, the map must not make the vector tiles' key (their ETag) forget the
+    layers it does not show, or an edit of a hidden layer would leave their tiles stale."""
+    from twin.catalog import load_catalog
+    from twin.store import database_identity, layer_versions
+    from twin.tiles.cache import tileset_key
+    from twin.tiles.vector import policy_fingerprint
+
+    _, lon, lat = big_plot
+    tile = TMS.tile(lon, lat, 16)
+    address = f"WebMercatorQuad/{tile.z}/{tile.y}/{tile.x}"
+    assert maps_server.get(f"/map/tiles/{address}.png").status_code == 200
+    vector = maps_server.get(f"/tiles/{address}")
+    with psycopg.connect(demo_city) as conn:
+        database, versions = database_identity(conn), layer_versions(conn)
+    every = [(layer.name, policy_fingerprint(layer)) for layer in load_catalog().values()]
+    assert vector.headers["etag"] == f'"{tileset_key(database, every, versions)}"'
 
 
 def test_a_collection_map_tile_is_transparent_around_its_features(

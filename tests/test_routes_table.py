@@ -130,6 +130,8 @@ def test_the_fast_path_answers_exactly_the_canonical_tile_urls():
     assert {row.path for row in fast_rows} == {
         "/tiles/{tms}/{z}/{y}/{x}",
         "/collections/{layer}/tiles/{tms}/{z}/{y}/{x}",
+        "/map/tiles/{tms}/{z}/{y}/{x}",
+        "/collections/{layer}/map/tiles/{tms}/{z}/{y}/{x}",
     }
     rows = compiled_rows()
     for url in (
@@ -137,6 +139,8 @@ def test_the_fast_path_answers_exactly_the_canonical_tile_urls():
         "/tiles/WebMercatorQuad/0/0/0",
         "/collections/plots/tiles/WebMercatorQuad/14/6000/11690.mvt",
         "/collections/streets/tiles/WebMercatorQuad/13/2999/5845.pbf",
+        "/map/tiles/WebMercatorQuad/14/6000/11690.png",
+        "/collections/plots/map/tiles/WebMercatorQuad/14/6000/11690.jpg",
     ):
         match = match_tile(url)
         assert match is not None, url
@@ -150,6 +154,7 @@ def test_the_fast_path_answers_exactly_the_canonical_tile_urls():
         "/tiles/WebMercatorQuad/١٤/1/1",
         "/tiles/WorldCRS84Quad/1/0/0",
         "/tiles/WebMercatorQuad/14/6000/11690.png",
+        "/map/tiles/WebMercatorQuad/14/6000/11690.mvt",
         "/collections/plots/tiles/WebMercatorQuad/14/6000",
         "/collections/plots/tiles/WebMercatorQuad/tilejson.json",
         "/collections/plots/items/1",

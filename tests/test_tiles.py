@@ -762,6 +762,9 @@ def test_gdal_ogcapi_driver_follows_the_tile_links_and_the_tile_they_name_holds_
     ]
     assert [httpx.URL(u).path for u in fetched] == [
         "/collections/districts",
+        "/collections/districts/map/tiles",  # the map tiles (tilesets-map) are looked at first
+        "/collections/districts/map/tiles/WebMercatorQuad",
+        "/tileMatrixSets/WebMercatorQuad",
         "/collections/districts/tiles",
         "/collections/districts/tiles/WebMercatorQuad",
         "/tileMatrixSets/WebMercatorQuad",
@@ -774,7 +777,7 @@ def test_gdal_ogcapi_driver_follows_the_tile_links_and_the_tile_they_name_holds_
     assert result.returncode != 0 and "Zoom level" not in result.stdout
 
     # the tile the driver's layer "Zoom level 12" would fetch, from the documents it followed
-    tileset = httpx.get(fetched[2], timeout=60).json()
+    tileset = httpx.get(fetched[5], timeout=60).json()  # the vector tileset
     template = next(
         link["href"] for link in tileset["links"] if link["rel"] == "item" and link["type"] == MVT
     )

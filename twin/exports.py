@@ -2,9 +2,11 @@
 report as PDF (A4 or A3), rendered here by WeasyPrint (already used for the plan report).
 
 The viewer sends what is on screen as JSON: the map as a PNG (MapLibre's canvas, read by the
-browser: the server has no WebGL) with its legend, scale bar and north arrow described, or a
-piece of the page's HTML (the dashboard with its SVG charts, a table, the plot report). Every
-word arrives already in the viewer's language, so this module holds no strings of its own.
+browser: what the planner sees, with their layers, pitch, 3D and markers; the server's own
+renderer, twin.maps, draws only the published style) with its legend, scale bar and north
+arrow described, or a piece of the page's HTML (the dashboard with its SVG charts, a table,
+the plot report). Every word arrives already in the viewer's language, so this module holds
+no strings of its own.
 
 The HTML comes from the client, so it is bounded in size and WeasyPrint fetches nothing but
 `data:` URLs: a `file:` or `http:` reference in it (an image, a stylesheet, an attachment)

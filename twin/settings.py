@@ -269,6 +269,18 @@ class TileSettings:
     statement_timeout_ms: int = setting(
         "TWIN_TILE_STATEMENT_TIMEOUT_MS", 30000, "how long a tile query may run", unit="ms"
     )
+    map_workers: int | None = setting(
+        "TWIN_MAP_WORKERS",
+        None,
+        "threads of a server process drawing map tiles and maps (twin/maps)",
+        shown="the cores, at most 8",
+    )
+    map_queue: int = setting(
+        "TWIN_MAP_QUEUE",
+        16,
+        "map renders that may wait or run at once in a server process (503 past it)",
+        unit="renders",
+    )
 
 
 @dataclass(frozen=True)

@@ -548,6 +548,7 @@ ROUTES: list[RouteSpec] = [
         media=("image/png", "image/jpeg"),
         parameters=("collections", "f", "size", "transparent"),
         formats=("png", "jpg"),
+        fast_path=True,
     ),
     twin(
         "/map",
@@ -595,6 +596,7 @@ ROUTES: list[RouteSpec] = [
         media=("image/png", "image/jpeg"),
         parameters=("f", "size", "transparent"),
         formats=("png", "jpg"),
+        fast_path=True,
         collections="layers",
     ),
     twin(
@@ -846,6 +848,8 @@ FAST_PATH_PARTS = {
     "y": r"(?P<y>0|[1-9][0-9]{0,7})",
     "x": r"(?P<x>0|[1-9][0-9]{0,7})(?:\.(?:mvt|pbf))?",
 }
+# a map tile's column: its extension names the image (none: PNG); the group marks map rows
+MAP_TILE_X = r"(?P<x>0|[1-9][0-9]{0,7})(?:\.(?P<image>png|jpg))?"
 
 
 def fast_path_patterns() -> tuple[re.Pattern[str], ...]:
@@ -854,8 +858,11 @@ def fast_path_patterns() -> tuple[re.Pattern[str], ...]:
     for row in ROUTES:
         if row.fast_path:
             out, last = "", 0
+            parts = FAST_PATH_PARTS
+            if "image/png" in row.media:
+                parts = {**FAST_PATH_PARTS, "x": MAP_TILE_X}
             for match in PATH_PARAMETER.finditer(row.path):
-                out += re.escape(row.path[last : match.start()]) + FAST_PATH_PARTS[match.group(1)]
+                out += re.escape(row.path[last : match.start()]) + parts[match.group(1)]
                 last = match.end()
             patterns.append(re.compile("^" + out + re.escape(row.path[last:]) + "$"))
     return tuple(patterns)

@@ -25,11 +25,11 @@ from typing import Any
 
 from twin.errors import ServiceUnavailable, TwinError
 from twin.maps.style import SCHEME
+from twin.settings import get_settings
 
 log = logging.getLogger(__name__)
 
-WORKERS = int(os.environ.get("TWIN_MAP_WORKERS", "2"))
-QUEUE = int(os.environ.get("TWIN_MAP_QUEUE", "16"))
+# render threads: one per core (a render is CPU-bound in llvmpipe), at most 8 GL contexts
 EARTH_CIRCUMFERENCE = 2 * math.pi * 6378137.0
 TILE_URL = re.compile(
     r"twin://map/(?:v\w+/)?collections/([\w-]+)/tiles/WebMercatorQuad/(\d+)/(\d+)/(\d+)"
@@ -87,7 +87,10 @@ def _answer(request: Any) -> Any:
 class Renderer:
     """The process's MapLibre Native render pool, created on first use, and its slots."""
 
-    def __init__(self, workers: int = WORKERS, queue: int = QUEUE) -> None:
+    def __init__(self, workers: int | None = None, queue: int | None = None) -> None:
+        settings = get_settings().tiles
+        workers = workers or settings.map_workers or min(os.cpu_count() or 2, 8)
+        queue = queue or settings.map_queue
         self.workers = workers
         self.slots = threading.BoundedSemaphore(queue)
         self.queue = queue

@@ -31,6 +31,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from twin.http.conditional import etag_matches_bytes
 from twin.http.routes import fast_path_patterns
+from twin.maps.hot import fast_address, map_tileset
 from twin.tiles.service import ALL_LAYERS, selection_id, service
 
 LOG = logging.getLogger("twin.tiles.fastpath")
@@ -133,12 +134,15 @@ class TileFastPath:
                 await svc.current_versions()
             except Exception:  # the full path answers (503 and all)
                 return False
+        drawn = "image" in match.re.groupindex  # a map tile (twin.maps.hot names its address)
+        if drawn:
+            tileset = map_tileset(match, tileset)
         key = svc.current_key(tileset)
         if key is None:
             return False
-        entry = svc.memory.get(
-            (tileset, key, int(match.group("z")), int(match.group("x")), int(match.group("y")))
-        )
+        z, x, y = int(match.group("z")), int(match.group("x")), int(match.group("y"))
+        address = fast_address(match, tileset, key) if drawn else (tileset, key, z, x, y)
+        entry = svc.memory.get(address)
         if entry is None:
             return False
         status, headers, etag, data = entry

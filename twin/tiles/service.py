@@ -26,6 +26,7 @@ from twin.tiles.vector import policy_fingerprint
 
 MVT_TYPE = b"application/vnd.mapbox-vector-tile"
 ALL_LAYERS = "_all"
+SHOWN_LAYERS = "_shown"  # the first-view layers (catalog `visible`): the dataset's map tiles
 SELECTION_PREFIX = "_sel-"  # tileset id of a `collections=` selection: prefix + digest
 MAX_SELECTIONS = 64
 
@@ -62,7 +63,15 @@ class HotTiles:
             self._entries.move_to_end(address)
         return entry
 
-    def put(self, address: tuple, etag: str, cache_control: str, data: bytes) -> None:
+    def put(
+        self,
+        address: tuple,
+        etag: str,
+        cache_control: str,
+        data: bytes,
+        media_type: bytes = MVT_TYPE,
+    ) -> None:
+        """Keep a served tile (a vector tile, or a map tile of `media_type`) for the fast path."""
         if len(data) > self.budget // 8 or address in self._entries:
             return
         status = 200 if data else 204
@@ -74,7 +83,7 @@ class HotTiles:
         ]
         if data:
             headers = [
-                (b"content-type", MVT_TYPE),
+                (b"content-type", media_type),
                 (b"content-length", str(len(data)).encode()),
                 *headers,
                 *self._common,
@@ -150,6 +159,9 @@ class TileService:
         layers = load_catalog()
         if tileset == ALL_LAYERS:
             return self.key(tileset, list(layers.values()), versions)
+        if tileset == SHOWN_LAYERS:
+            shown = [layer for layer in layers.values() if layer.visible]
+            return self.key(tileset, shown, versions)
         if tileset in self.selections:
             return self.key(tileset, [layers[name] for name in self.selections[tileset]], versions)
         if tileset not in layers:
