@@ -96,3 +96,147 @@ def test_the_demo_city_dams_protect_residents_below_them(
     assert districts == (city["mudflow_protected"], city["mudflow_residents"])
     avalanche = db.execute("SELECT array_agg(DISTINCT basin) FROM avalanche_zones").fetchone()[0]
     assert set(avalanche) <= {"Big Almaty river", "Small Almaty river"}
+
+
+# -- fire-station reach -------------------------------------------------------------------------
+
+X0, Y0 = 650_000.0, 4_790_000.0  # a corner of the grid in the city (UTM 43N metres)
+
+
+def grid_streets(n: int = 6, km: float = 1.0, highway: str = "residential"):
+    """An n x n grid of 1 km residential streets: at 25 km/h a block side takes 2.4 minutes."""
+    from twin.analysis.network import to_lonlat
+    from twin.hazards.fire import drive_network
+
+    ids = np.arange(n * n).reshape(n, n)
+    pairs = [(ids[i, j], ids[i, j + 1]) for i in range(n) for j in range(n - 1)]
+    pairs += [(ids[i, j], ids[i + 1, j]) for i in range(n - 1) for j in range(n)]
+    s, t = np.array(pairs).T
+    x = X0 + (ids % n).ravel() * km * 1000
+    y = Y0 + (ids // n).ravel() * km * 1000
+    lon, lat = to_lonlat(x, y)
+    return drive_network(
+        s,
+        t,
+        np.full(len(s), km * 1000),
+        np.array([highway] * len(s)),
+        lon[s],
+        lat[s],
+        lon[t],
+        lat[t],
+    )
+
+
+def test_fire_reach_on_a_grid_is_2_4_minutes_a_block_and_a_depot_closes_the_far_corner() -> None:
+    from twin.hazards.fire import REACH_MINUTES
+
+    drive = grid_streets()
+    nodes = np.array([(X0 + i * 1000, Y0 + j * 1000) for j in range(6) for i in range(6)])
+    minutes = drive.minutes_from(np.array([[X0, Y0]]), nodes)
+    blocks = np.array([i + j for j in range(6) for i in range(6)])
+    assert np.allclose(minutes, 2.4 * blocks, atol=1e-6)
+    beyond = minutes > REACH_MINUTES  # 4 blocks: 9.6 min, in; 5 blocks: 12 min, out
+    assert np.array_equal(beyond, blocks >= 5) and beyond.sum() == 36 - 15  # 15: i + j <= 4
+    # a home 150 m off its nearest node: + 150 m at 15 km/h = 0.6 min
+    home = drive.minutes_from(np.array([[X0, Y0]]), np.array([[X0 + 2000, Y0 + 150]]))
+    assert np.isclose(home[0], 4.8 + 0.6)
+    # a depot at the far corner: the farthest home is 5 blocks from one of the two stations
+    both = drive.minutes_from(np.array([[X0, Y0], [X0 + 5000, Y0 + 5000]]), nodes)
+    assert np.allclose(both, 2.4 * np.minimum(blocks, 10 - blocks))
+    assert (both > REACH_MINUTES).sum() == 6  # the anti-diagonal i + j = 5, 12 min from both
+    # arterials at 50 km/h: a block in 1.2 min; no station: nobody is reached
+    assert np.isclose(grid_streets(highway="arterial").minutes_from(nodes[:1], nodes)[-1], 12.0)
+    assert np.isinf(drive.minutes_from(np.zeros((0, 2)), nodes)).all()
+
+
+def test_a_plot_edit_recounts_the_exposure_without_the_terrain_and_reports_it(
+    demo_city: str, db: psycopg.Connection
+) -> None:
+    """After a publish, 1,000 more residents on a protected plot in the Aksay zone: the next
+    publish keeps the terrain layers (no hydrology) and counts them, by district, in the plot
+    report and in the indicators' hazards member; the fire reach is figured with and without
+    the four planned polycentre depots."""
+    from twin.hazards.document import hazards_member, plot_exposure
+    from twin.hazards.publish import publish_hazards
+
+    first = publish_hazards(db)
+    first = first if first["published"] else publish_hazards(db, force=True)
+    plot_id, district = db.execute(
+        "SELECT p.id, p.district FROM plots p JOIN mudflow_zones z"
+        " ON ST_Intersects(z.geom, ST_PointOnSurface(p.geom))"
+        " WHERE z.protected_by = 'Aksay mudflow dam' ORDER BY p.id LIMIT 1"
+    ).fetchone()
+    report = plot_exposure(db, plot_id)
+    assert report["mudflow"]["basin"] == "Aksay river" and report["mudflow"]["protected"]
+    assert report["mudflow"]["above_channel_m"] in (1.0, 3.0, 5.0)
+    assert plot_exposure(db, -1) == {"mudflow": None, "avalanche": None}
+    mudflow_tables = db.execute(
+        "SELECT name, version FROM twin_layers WHERE name LIKE 'mudflow%' ORDER BY 1"
+    ).fetchall()
+    db.execute("UPDATE plots SET residents = residents + 1000 WHERE id = %s", (plot_id,))
+    try:
+        again = publish_hazards(db)
+        assert again["published"] and not again["computed"]["terrain_derived"]
+        assert again["city"]["seconds"] < 5  # a recount; the lead's small demo: ~0.3-1 s
+        before, after = first["city"], again["city"]
+        assert after["mudflow_residents"] == before["mudflow_residents"] + 1000
+        assert after["mudflow_protected"] == before["mudflow_protected"] + 1000
+        assert (
+            mudflow_tables
+            == db.execute(
+                "SELECT name, version FROM twin_layers WHERE name LIKE 'mudflow%' ORDER BY 1"
+            ).fetchall()
+        )  # the terrain layers were not written again
+        member = hazards_member(db)
+        assert member["city"]["mudflow_residents"] == after["mudflow_residents"]
+        row = next(d for d in member["districts"] if d["district"] == district)
+        assert row["mudflow_protected"] >= 1000
+        # 19 working stations, 4 planned depots in the polycentres: the depots help
+        assert (after["fire_stations_working"], after["fire_depots_planned"]) == (19, 4)
+        assert 0 < after["fire_beyond_10_with_depots"] < after["fire_beyond_10_residents"]
+        assert (
+            sum(d["fire_beyond_10_residents"] for d in member["districts"])
+            == (after["fire_beyond_10_residents"])
+        )
+    finally:
+        db.execute("UPDATE plots SET residents = residents - 1000 WHERE id = %s", (plot_id,))
+        publish_hazards(db)
+
+
+# -- the viewer ---------------------------------------------------------------------------------
+
+
+def test_the_viewer_shows_the_hazards_group_and_the_exposure_on_the_dashboard(
+    page, city_server
+) -> None:
+    """A planner opens the Hazards group: the mudflow zones with their protected / unprotected
+    legend, the dams and the fire stations; the dashboard's hazard cards say the API's figures
+    (residents in mudflow zones, the share protected against 60 % and 80 %, fire reach)."""
+    import re
+
+    from chromium import ARTIFACTS
+
+    hazards = city_server.get("/indicators").json()["hazards"]
+    assert hazards and hazards["city"]["mudflow_residents"] > 0
+    page.call("goto", url=page.page_url)
+    page.wait("document.body.dataset.ready === '1'", timeout=240)
+    listed = page.eval(
+        "return [...document.querySelectorAll('details.group[data-group=\"Hazards\"] .layer')]"
+        ".map((d) => d.dataset.layer)"
+    )
+    assert {"mudflow_zones", "mudflow_channels", "protection_works", "fire_stations"} <= set(listed)
+    page.call("click", selector="input[data-layer-toggle='mudflow_zones']")
+    legend = page.eval("return document.querySelector('[data-legend=\"mudflow_zones\"]').innerText")
+    assert "protected by a dam" in legend and "unprotected" in legend
+    page.call("click", selector="button[data-mode='indicators']")
+    page.wait("document.querySelector('#hazard-kpis')", timeout=60)
+    card = page.eval(
+        "return document.querySelector('[data-kpi=\"mudflow_residents\"] .value').innerText"
+    )
+    assert re.sub(r"\D", "", card).startswith(str(hazards["city"]["mudflow_residents"]))
+    share = page.eval("return document.querySelector('[data-kpi=\"share_protected\"]').innerText")
+    assert "60% (2025)" in share and "80% (2030)" in share
+    fire = page.eval("return document.querySelector('[data-kpi=\"fire_beyond_10\"]').innerText")
+    assert "4" in fire and "19" in fire  # the planned depots and the working stations
+    page.eval("document.getElementById('hazards').scrollIntoView(); return true")
+    page.call("screenshot", path=str(ARTIFACTS / "hazards-dashboard.png"))

@@ -47,6 +47,9 @@ LANGUAGES = ("en", "ru", "kk")  # the viewer's languages; every title is given i
 # layers its key was granted. A layer's `edit_role` is the least role that may edit it.
 EDIT_ROLES = ("editor", "admin")
 CATALOG_FILE = "_catalog.yml"
+# The panel groups a computed layer may sit in: "Analysis", or its topic's own group when the
+# topic gathers its inputs and results together (the hazards: mudflow, avalanche, fire reach)
+COMPUTED_GROUPS = ("Analysis", "Hazards")
 TARGETS_FILE = "_targets.yml"
 # kinds of programme figures: a target is reached by its year, a baseline was measured in its
 # year, a norm is a standing rule (its year of adoption when known), a parameter is a distance
@@ -437,6 +440,11 @@ def _load(directory: str) -> dict[str, Layer]:
                 f"({', '.join(sorted(groups))}; {CATALOG_FILE})"
             )
         _check_feeds(layer.feeds, info.analyses, str(path))
+        if groups and layer.analysis and layer.group not in COMPUTED_GROUPS:
+            raise CatalogError(
+                f"{path}: a computed layer (analysis: true) sits in group "
+                f"{' or '.join(COMPUTED_GROUPS)}, not {layer.group!r}"
+            )
         layers[layer.name] = layer
     return layers
 

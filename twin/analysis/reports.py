@@ -26,6 +26,7 @@ from twin.analysis.network import to_utm
 from twin.analysis.utilities import NETWORKS
 from twin.analysis.walkability import walkability
 from twin.catalog import CITY_BBOX
+from twin.hazards.document import plot_exposure
 from twin.sqlfiles import query
 
 MAX_SNAP_M = 2000.0
@@ -187,6 +188,7 @@ def plot_report(
             "in_fault_setback": bool(hazards[3]),
             "setback_faults": hazards[4],
         },
+        "hazards": plot_exposure(conn, plot_id),  # twin/hazards: mudflow, avalanche zones
         "utilities": {f"{n}_m": _number(utilities.get(n), 1) for n in NETWORKS},
         "fifteen_minute": None
         if access is None

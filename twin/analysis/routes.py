@@ -104,9 +104,11 @@ def indicators_document() -> dict[str, Any]:
             ).fetchall()
         ]
         if row is not None and row[0] is not None:  # twin/mobility: its figures beside ours
+            from twin.hazards.document import hazards_member
             from twin.mobility.document import mobility_safety_member
 
             mobility_safety = mobility_safety_member(conn)
+            hazards = hazards_member(conn)  # twin/hazards: mudflow, avalanche, fire reach
             current = freshness(conn)
     if row is None or row[0] is None:
         raise NotFound("no indicators yet: run `twin analyse` (or `twin up`) first")
@@ -115,6 +117,7 @@ def indicators_document() -> dict[str, Any]:
         "city": with_targets(city),
         "districts": [with_targets(d) for d in districts],
         "mobility_safety": mobility_safety,
+        "hazards": hazards,
         "polycentres": [with_targets(p) for p in polycentres],
         "computed": {**(computed or {}), "published_at": changed_at.isoformat()},
         "freshness": current,

@@ -20,7 +20,7 @@ from twin.demo.figures import figures
 from twin.demo.geo import stream
 from twin.demo.green import parks as make_parks
 from twin.demo.green import placement as green_placement
-from twin.demo.hazards import faults, microzones, protection_works
+from twin.demo.hazards import faults, fire_stations, microzones, protection_works
 from twin.demo.land import (
     block_kinds,
     buildings,
@@ -69,6 +69,7 @@ LAYER_ORDER = [
     "seismic_faults",
     "seismic_zones",
     "protection_works",
+    "fire_stations",
 ]
 
 
@@ -388,6 +389,7 @@ def _generate(
         "seismic_faults": fault_frame,
         "seismic_zones": zones,
         "protection_works": protection_works(relief),  # mudflow dams, stations (twin/hazards)
+        "fire_stations": fire_stations(plots, centres, stream(seed, "fire_stations")),
     }
     details = {
         "seed": seed,

@@ -207,3 +207,53 @@ def protection_works(relief: Relief) -> gpd.GeoDataFrame:
             )
             points.append(shapely.Point(_valley_floor(relief, gx, sy), sy))
     return gpd.GeoDataFrame(rows, geometry=points, crs=METRIC_CRS)
+
+
+# -- fire stations (S2 l.5111-5115, l.5153) ---------------------------------------------------
+# 19 working stations, positions synthetic: the residents-weighted centres of 19 groups of the
+# plots of the six older districts (the western and south-western districts grew later and are
+# the ones the programme's new depots serve); the 4 fire depots planned in the polycentres by
+# 2024 stand at the centres of the four new polycentres (not the Historic Centre).
+FIRE_STATIONS = 19
+OLDER_DISTRICTS_ONLY = ("Alatau", "Nauryzbay")  # no working station placed in these
+DEPOT_POLYCENTRES = ("North", "West", "South-West", "East Gate")
+
+
+def fire_stations(
+    plots: gpd.GeoDataFrame, centres: gpd.GeoDataFrame, rng: np.random.Generator
+) -> gpd.GeoDataFrame:
+    """The working fire stations and the planned polycentre depots (metric CRS)."""
+    from scipy.cluster.vq import kmeans2
+
+    older = plots[~plots.district.isin(OLDER_DISTRICTS_ONLY) & (plots.residents > 0)]
+    points = shapely.get_coordinates(older.geometry.representative_point())
+    weights = older.residents.to_numpy(float)
+    # residents-weighted: sample plots in proportion to their residents, then group them
+    pick = rng.choice(len(points), size=min(4000, len(points)), p=weights / weights.sum())
+    groups, _ = kmeans2(points[pick], FIRE_STATIONS, minit="++", seed=rng, iter=20)
+    rows = [
+        {
+            "name": f"Fire station {k + 1:02d}",
+            "kind": "station",
+            "status": "working",
+            "polycentre": None,
+            "year": None,
+        }
+        for k in range(len(groups))
+    ]
+    geoms = [shapely.Point(x, y) for x, y in groups]
+    for name in DEPOT_POLYCENTRES:
+        centre = centres[centres.name == name]
+        if centre.empty:
+            continue
+        rows.append(
+            {
+                "name": f"{name} polycentre fire depot",
+                "kind": "depot",
+                "status": "planned",
+                "polycentre": name,
+                "year": 2024,
+            }
+        )
+        geoms.append(centre.geometry.iloc[0].representative_point())
+    return gpd.GeoDataFrame(rows, geometry=geoms, crs=centres.crs or METRIC_CRS)

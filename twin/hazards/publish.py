@@ -9,6 +9,7 @@ it was computed from (provenance of district_hazards).
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 from dataclasses import asdict
@@ -25,6 +26,7 @@ from rasterio import features
 from twin.analysis.network import data_versions
 from twin.catalog import figure
 from twin.hazards.avalanche import avalanche_zones
+from twin.hazards.fire import fire_reach
 from twin.hazards.hydrology import Mudflow, MudflowRules, derive, downstream
 from twin.hazards.protection import Dam, Protection, protect
 from twin.settings import get_settings
@@ -42,6 +44,7 @@ INPUTS = (
     "buildings",
     "streets",
     "gathering_points",
+    "fire_stations",
 )
 PUBLISHED = ("mudflow_channels", "mudflow_zones", "avalanche_zones", "district_hazards")
 SOURCE = (
@@ -187,134 +190,171 @@ def channel_layer(mudflow: Mudflow, protection: Protection) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(rows, geometry="geometry", crs=TERRAIN_CRS)
 
 
-def _lookup(grid: np.ndarray, transform, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """The grid's value at metric points (0 outside)."""
-    inverse = ~transform
-    col = np.floor(inverse.a * x + inverse.b * y + inverse.c).astype(np.int64)
-    row = np.floor(inverse.d * x + inverse.e * y + inverse.f).astype(np.int64)
-    inside = (row >= 0) & (row < grid.shape[0]) & (col >= 0) & (col < grid.shape[1])
-    out = np.zeros(len(x), dtype=grid.dtype)
-    out[inside] = grid[row[inside], col[inside]]
-    return out
+def avalanche_layer(mudflow: Mudflow, zones: np.ndarray) -> gpd.GeoDataFrame:
+    """Avalanche zones by basin; the streets and buildings inside are counted in SQL
+    (`avalanche_crossings`), again whenever they change."""
+    rows = [
+        {
+            "basin": mudflow.basins[value - 1],
+            "area_ha": round(geom.area / 1e4, 2),
+            "roads_crossing": 0,
+            "road_km": 0.0,
+            "buildings": 0,
+            "reliable": value not in mudflow.unreliable,
+            "geometry": geom,
+        }
+        for value, geom in _polygons(zones, mudflow.transform).items()
+    ]
+    if not rows:
+        return gpd.GeoDataFrame({"basin": []}, geometry=gpd.GeoSeries([], crs=TERRAIN_CRS))
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs=TERRAIN_CRS)
 
 
-def avalanche_layer(
-    mudflow: Mudflow, zones: np.ndarray, streets: np.ndarray, buildings_xy: np.ndarray
-) -> gpd.GeoDataFrame:
-    """Avalanche zones by basin with the street segments and buildings inside them."""
-    rows = []
-    inside_building = _lookup(zones, mudflow.transform, buildings_xy[:, 0], buildings_xy[:, 1])
-    tree = shapely.STRtree(streets) if len(streets) else None
-    for value, geom in _polygons(zones, mudflow.transform).items():
-        crossing = tree.query(geom, predicate="intersects") if tree is not None else []
-        inside = shapely.intersection(streets[crossing], geom) if len(crossing) else []
-        rows.append(
-            {
-                "basin": mudflow.basins[value - 1],
-                "area_ha": round(geom.area / 1e4, 2),
-                "roads_crossing": len(crossing),
-                "road_km": round(float(shapely.length(inside).sum()) / 1000, 3)
-                if len(crossing)
-                else 0.0,
-                "buildings": int((inside_building == value).sum()),
-                "reliable": value not in mudflow.unreliable,
-                "geometry": geom,
-            }
-        )
-    frame = gpd.GeoDataFrame(rows, geometry="geometry", crs=TERRAIN_CRS)
-    return (
-        frame
-        if len(frame)
-        else gpd.GeoDataFrame({"basin": []}, geometry=gpd.GeoSeries([], crs=TERRAIN_CRS))
-    )
+EXPOSURE_COLUMNS = (
+    "district",
+    "residents",
+    "mudflow_residents",
+    "mudflow_protected",
+    "mudflow_schools",
+    "mudflow_hospitals",
+    "mudflow_gathering_points",
+    "avalanche_residents",
+    "avalanche_buildings",
+)
 
 
-def exposure(
-    conn: psycopg.Connection, mudflow: Mudflow, protection: Protection, avalanche: np.ndarray
-) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Per district: residents, schools, hospitals and gathering points exposed."""
-    t = mudflow.transform
-    plots = conn.execute(query("hazards/plot_points")).fetchall()
-    frame = pd.DataFrame(plots, columns=["id", "residents", "district", "x", "y"])
-    x, y = frame.x.to_numpy(float), frame.y.to_numpy(float)
-    frame["mudflow"] = _lookup(mudflow.zone, t, x, y) > 0
-    frame["protected"] = _lookup(protection.protected_by, t, x, y) > 0
-    frame["avalanche"] = _lookup(avalanche, t, x, y) > 0
-    sites = pd.DataFrame(
-        conn.execute(query("hazards/site_points")).fetchall(), columns=["what", "x", "y"]
-    )
-    sx, sy = sites.x.to_numpy(float), sites.y.to_numpy(float)
-    sites["mudflow"] = _lookup(mudflow.zone, t, sx, sy) > 0
-    sites["avalanche"] = _lookup(avalanche, t, sx, sy) > 0
-    districts = conn.execute(query("analysis/district_shapes")).fetchall()
-    shapes = shapely.from_wkb([r[2] for r in districts])
-    # sites have no district column: the district polygon they fall in
-    from twin.analysis.network import to_lonlat
+def exposure(conn: psycopg.Connection) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
+    """Per district and for the city, from the published zones: residents, schools, hospitals,
+    gathering points and buildings exposed, the share of exposed residents protected, and the
+    residents beyond 10 drive minutes of a fire station (twin/hazards/fire.py).
 
-    lon, lat = to_lonlat(sx, sy) if len(sites) else (np.zeros(0), np.zeros(0))
-    which, where = shapely.STRtree(shapes).query(shapely.points(lon, lat), predicate="within")
-    sites["district"] = None
-    sites.loc[which, "district"] = np.array([r[0] for r in districts], dtype=object)[where]
-    res = frame.residents.to_numpy(float)
-    rows = []
-    for name, *_ in districts:
-        p = frame.district.to_numpy() == name
-        s = sites.district.to_numpy() == name
-        exposed = int(res[p & frame.mudflow.to_numpy()].sum())
-        protected = int(res[p & frame.mudflow.to_numpy() & frame.protected.to_numpy()].sum())
-        rows.append(
-            {
-                "district": name,
-                "residents": int(res[p].sum()),
-                "mudflow_residents": exposed,
-                "mudflow_protected": protected,
-                "share_protected": round(protected / exposed, 4) if exposed else None,
-                "target_protected_2025": float(figure("share_protected", "target_2025")),
-                "target_protected_2030": float(figure("share_protected", "target_2030")),
-                **{
-                    f"mudflow_{kind}s": int(
-                        (s & sites.mudflow.to_numpy() & (sites.what == kind)).sum()
-                    )
-                    for kind in ("school", "hospital", "gathering_point")
-                },
-                "avalanche_residents": int(res[p & frame.avalanche.to_numpy()].sum()),
-                "avalanche_buildings": int(
-                    (s & sites.avalanche.to_numpy() & (sites.what == "building")).sum()
-                ),
-            }
-        )
-    table = pd.DataFrame(rows)
-    exposed = int(res[frame.mudflow.to_numpy()].sum())
-    protected = int(res[frame.mudflow.to_numpy() & frame.protected.to_numpy()].sum())
+    In SQL on the zones cut into indexed parts, so a change of plots, amenities or buildings
+    costs this query only, not the terrain's hydrology."""
+    conn.execute(query("hazards/zone_parts"))
+    try:
+        rows = conn.execute(query("hazards/district_exposure")).fetchall()
+    finally:
+        conn.execute(query("hazards/exposure_done"))
+    table = pd.DataFrame([r[:-1] for r in rows], columns=list(EXPOSURE_COLUMNS))
+    target_2025 = float(figure("share_protected", "target_2025"))
+    target_2030 = float(figure("share_protected", "target_2030"))
+
+    def share(protected: int, exposed: int) -> float | None:
+        return round(protected / exposed, 4) if exposed else None
+
+    table["share_protected"] = [
+        share(p, e) for p, e in zip(table.mudflow_protected, table.mudflow_residents)
+    ]
+    table["target_protected_2025"] = target_2025
+    table["target_protected_2030"] = target_2030
+    exposed, protected = int(table.mudflow_residents.sum()), int(table.mudflow_protected.sum())
     city = {
         "mudflow_residents": exposed,
         "mudflow_protected": protected,
-        "share_protected": round(protected / exposed, 4) if exposed else None,
-        "target_protected_2025": float(figure("share_protected", "target_2025")),
-        "target_protected_2030": float(figure("share_protected", "target_2030")),
-        "avalanche_residents": int(res[frame.avalanche.to_numpy()].sum()),
+        "share_protected": share(protected, exposed),
+        "target_protected_2025": target_2025,
+        "target_protected_2030": target_2030,
+        "avalanche_residents": int(table.avalanche_residents.sum()),
+        **{
+            k: int(table[k].sum())
+            for k in (
+                "mudflow_schools",
+                "mudflow_hospitals",
+                "mudflow_gathering_points",
+                "avalanche_buildings",
+            )
+        },
     }
-    table["geometry"] = shapes
-    return table, city
+    fire, fire_city = fire_reach(conn)
+    for column in ("fire_beyond_10_residents", "fire_beyond_10_with_depots"):
+        table[column] = pd.array(
+            [fire.get(name, {}).get(column) for name in table.district], dtype="Int64"
+        )
+    city.update(fire_city)
+    geometry = shapely.from_wkb([bytes(r[-1]) for r in rows])
+    return gpd.GeoDataFrame(table, geometry=geometry, crs=4326), city
+
+
+def _published(conn: psycopg.Connection) -> dict[str, Any]:
+    row = conn.execute(query("hazards/published")).fetchone()
+    return (row[0] or {}) if row else {}
 
 
 def hazards_current(conn: psycopg.Connection) -> bool:
     """Whether the published hazard layers were computed from the current data."""
-    row = conn.execute(query("hazards/published")).fetchone()
-    inputs = (row[0] or {}).get("inputs") if row else None
-    return inputs == dict(zip(INPUTS, data_versions(conn, INPUTS)))
+    return _published(conn).get("inputs") == dict(zip(INPUTS, data_versions(conn, INPUTS)))
+
+
+# The inputs the terrain layers (channels, zones, avalanche slopes) are derived from: while
+# they keep their versions, a publish recounts the exposure only.
+TERRAIN_INPUTS = ("terrain", "protection_works")
 
 
 def publish_hazards(conn: psycopg.Connection, force: bool = False) -> dict[str, Any]:
-    """Derive and write the hazard layers unless they are current; return the city's figures."""
-    if not force and hazards_current(conn):
+    """Write the hazard layers unless they are current; return the city's figures.
+
+    The terrain layers are derived again only when the terrain, the protection works or the
+    rules changed (`force`: always); otherwise only the exposure is counted again."""
+    before = _published(conn)
+    inputs = dict(zip(INPUTS, data_versions(conn, INPUTS)))
+    if not force and before.get("inputs") == inputs:
         return {"published": False, "reason": "current"}
     started = time.perf_counter()
-    inputs = dict(zip(INPUTS, data_versions(conn, INPUTS)))
-    path = terrain_path(conn)
-    if path is None or not conn.execute(query("analysis/district_shapes")).fetchone():
-        LOG.warning("hazard layers not published: no terrain or no districts")
+    if not conn.execute(query("analysis/district_shapes")).fetchone():
+        LOG.warning("hazard layers not published: no districts")
         return {"published": False, "reason": "no terrain or no districts"}
+    derive_again = (
+        force
+        or before.get("rules") != json.loads(json.dumps(asdict(MudflowRules())))
+        or any((before.get("inputs") or {}).get(k) != inputs[k] for k in TERRAIN_INPUTS)
+    )
+    synthetic = bool(
+        conn.execute(
+            query("analysis/input_provenance"), {"names": ["plots", "protection_works"]}
+        ).fetchone()[0]
+    )
+    with conn.transaction():
+        if derive_again:
+            computed = _publish_terrain_layers(conn, synthetic)
+            if computed is None:
+                return {"published": False, "reason": "no terrain or no districts"}
+        else:
+            computed = {k: before[k] for k in ("rules", "basins", "warnings", "hydrology_s")}
+        if derive_again or any(
+            (before.get("inputs") or {}).get(k) != inputs[k] for k in ("streets", "buildings")
+        ):
+            conn.execute(query("hazards/avalanche_crossings"))
+        table, city = exposure(conn)
+        computed = {
+            **computed,
+            "inputs": inputs,
+            "terrain_derived": derive_again,
+            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        write_layer(
+            conn,
+            "district_hazards",
+            table,
+            Provenance(
+                source=SOURCE,
+                licence="CC-BY-4.0",
+                synthetic=synthetic,
+                details={"city": city, **computed},
+            ),
+        )
+    city["warnings"] = computed["warnings"]
+    city["seconds"] = round(time.perf_counter() - started, 3)
+    LOG.info("hazard layers published", extra={"fields": city})
+    return {"published": True, "city": city, "computed": computed}
+
+
+def _publish_terrain_layers(conn: psycopg.Connection, synthetic: bool) -> dict[str, Any] | None:
+    """Derive the mudflow and avalanche grids (cached by the DEM) and write their layers."""
+    path = terrain_path(conn)
+    if path is None:
+        LOG.warning("hazard layers not published: no terrain")
+        return None
+    started = time.perf_counter()
     with rasterio.open(path) as dataset:
         elevation, transform = dataset.read(1).astype(np.float32), dataset.transform
     mudflow = mudflow_for(elevation, transform)
@@ -324,47 +364,22 @@ def publish_hazards(conn: psycopg.Connection, force: bool = False) -> dict[str, 
         for name, status, x, y in conn.execute(query("hazards/dams")).fetchall()
     ]
     protection = protect(mudflow, dams, max(DAM_SNAP_M, 1.5 * mudflow.cell_m))
-    avalanche = avalanche_zones(mudflow, elevation)
-    buildings = conn.execute(query("hazards/site_points")).fetchall()
-    building_xy = np.array([(x, y) for what, x, y in buildings if what == "building"], float)
-    streets = shapely.from_wkb([r[0] for r in conn.execute(query("hazards/street_lines"))])
-    table, city = exposure(conn, mudflow, protection, avalanche)
     layers = {
         "mudflow_channels": channel_layer(mudflow, protection),
         "mudflow_zones": zone_layer(mudflow, protection, dams),
-        "avalanche_zones": avalanche_layer(
-            mudflow, avalanche, np.asarray(streets), building_xy.reshape(-1, 2)
-        ),
-        "district_hazards": gpd.GeoDataFrame(table, geometry="geometry", crs=4326),
+        "avalanche_zones": avalanche_layer(mudflow, avalanche_zones(mudflow, elevation)),
     }
-    warnings = mudflow.warnings + protection.warnings
     computed = {
-        "inputs": inputs,
         "rules": asdict(MudflowRules()),
         "basins": mudflow.basins,
-        "warnings": warnings,
+        "warnings": mudflow.warnings + protection.warnings,
         "hydrology_s": round(derived - started, 3),
-        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    synthetic = bool(
-        conn.execute(
-            query("analysis/input_provenance"), {"names": ["plots", "protection_works"]}
-        ).fetchone()[0]
-    )
-    with conn.transaction():
-        for name, frame in layers.items():
-            write_layer(
-                conn,
-                name,
-                frame,
-                Provenance(
-                    source=SOURCE,
-                    licence="CC-BY-4.0",
-                    synthetic=synthetic,
-                    details={"city": city, **computed} if name == "district_hazards" else computed,
-                ),
-            )
-    city["warnings"] = warnings
-    city["seconds"] = round(time.perf_counter() - started, 3)
-    LOG.info("hazard layers published", extra={"fields": city})
-    return {"published": True, "city": city, "computed": computed}
+    for name, frame in layers.items():
+        write_layer(
+            conn,
+            name,
+            frame,
+            Provenance(source=SOURCE, licence="CC-BY-4.0", synthetic=synthetic, details=computed),
+        )
+    return computed

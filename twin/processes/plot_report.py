@@ -21,7 +21,8 @@ PROCESS_METADATA = metadata(
     "plot-report",
     "Plot report",
     "For a plot: land use, zoning and height limit, seismic intensity zone, distance to the "
-    "nearest active fault and whether it lies in a fault setback, metres to the nearest line "
+    "nearest active fault and whether it lies in a fault setback, its mudflow zone (basin, "
+    "height above the channel, protecting dam) and avalanche zone, metres to the nearest line "
     "of each utility network, 15-minute access (for a walking profile: standard, slow, "
     "wheelchair, night), park access and walkability.",
     {"plot_id": {**PLOT_ID, "minOccurs": 1}, "mode": MODE, "profile": PROFILE},

@@ -10,9 +10,10 @@ import { dataHtml } from './provenance.js';
 const pct = (share) => (share == null || !Number.isFinite(share) ? null : share * 100);
 const f0 = (v) => formatNumber(v, 0);
 const f1 = (v) => formatNumber(v, 1);
-/** A programme figure as the programme writes it (11.2, 23.9), in every language. */
+/** A programme figure with every digit the programme gives (11.2, 23.9), written as the
+ * page's language writes numbers (11,2 and 1 500 in ru/kk); years are not passed here. */
 export function raw(v) {
-  return v == null || !Number.isFinite(Number(v)) ? '—' : String(Number(Number(v).toPrecision(10)));
+  return v == null || !Number.isFinite(Number(v)) ? '—' : formatNumber(Number(Number(v).toPrecision(10)), 10);
 }
 
 /** The programme's figure `name` of `indicator`: {kind, value, year, source} from the catalog
@@ -144,6 +145,48 @@ export function kpiCards(city, programme) {
     </div>`).join('');
 }
 
+const HAZARD_COLUMNS = [
+  ['mudflow_residents', 'haz.col.mudflow', f0],
+  ['mudflow_protected', 'haz.col.protected', f0],
+  ['share_protected', 'haz.col.share', (v) => `${f0(pct(v))}%`],
+  ['mudflow_schools', 'haz.col.schools', f0],
+  ['mudflow_hospitals', 'haz.col.hospitals', f0],
+  ['mudflow_gathering_points', 'haz.col.gathering', f0],
+  ['avalanche_residents', 'haz.col.avalanche', f0],
+  ['fire_beyond_10_residents', 'haz.col.fire', f0],
+  ['fire_beyond_10_with_depots', 'haz.col.fire.depots', f0],
+];
+
+/** Mudflow, avalanche and fire-station reach (GET /indicators `hazards`, twin/hazards): the
+ * share of exposed residents protected beside the flood and meltwater targets (the catalog's
+ * `share_protected`), and the residents beyond 10 drive minutes with and without the depots. */
+export function hazardsHtml(hazards, programme) {
+  if (!hazards?.city) return '';
+  const c = hazards.city;
+  const dated = ['target_2025', 'target_2030'].map((n) => programmeFigure(programme, 'share_protected', n));
+  const ticks = dated.map((f, i) => ({ value: pct(f.value), label: String(f.year), colour: i ? '#0a7f8c' : undefined }));
+  const colour = (share) => ((share ?? 0) >= (dated[0].value ?? 1) ? '#00b894' : '#e17055');
+  const rows = (hazards.districts ?? []).filter((d) => d.mudflow_residents > 0);
+  const chart = hbars([{ label: t('dash.twin'), value: pct(c.share_protected), colour: colour(c.share_protected), targets: ticks },
+    ...rows.map((d) => ({ label: name(d), value: pct(d.share_protected), colour: colour(d.share_protected), targets: ticks }))],
+  { max: 100, unit: '%', width: 500, labelWidth: 130, format: f0 });
+  const card = (id, label, value, unit, target) => `<div class="kpi" data-kpi="${esc(id)}"><div class="label">${esc(label)}</div>
+    <div class="value">${value == null ? '—' : esc(formatNumber(value, 1))}<small>${esc(unit)}</small></div>
+    <div class="target">${esc(target)}</div></div>`;
+  const targets = dated.map((f) => `${raw(pct(f.value))}% (${f.year})`).join(' · ');
+  return `
+    <h3 id="hazards">${esc(t('haz.title'))}</h3>
+    <div class="kpis" id="hazard-kpis">
+      ${card('mudflow_residents', t('haz.mudflow'), c.mudflow_residents, '', t('haz.mudflow.target', { n: f0(c.mudflow_protected), schools: f0(c.mudflow_schools), hospitals: f0(c.mudflow_hospitals), points: f0(c.mudflow_gathering_points) }))}
+      ${card('share_protected', t('haz.protected'), pct(c.share_protected), '%', `${t('ind.target')}: ${targets}`)}
+      ${card('avalanche_residents', t('haz.avalanche'), c.avalanche_residents, '', t('haz.avalanche.target', { n: f0(c.avalanche_buildings) }))}
+      ${card('fire_beyond_10', t('haz.fire'), c.fire_beyond_10_residents, '', t('haz.fire.target', { n: f0(c.fire_beyond_10_with_depots), depots: f0(c.fire_depots_planned), stations: f0(c.fire_stations_working) }))}
+    </div>
+    <div class="chart-title">${esc(t('haz.chart', { targets }))}</div>
+    <div data-chart="protected">${chart}</div>
+    ${table(hazards.districts, HAZARD_COLUMNS, t('search.district'))}`;
+}
+
 export function dashboardHtml(data, programme) {
   const districts = data.districts ?? [];
   const green = greenFigures(programme);
@@ -165,7 +208,8 @@ export function dashboardHtml(data, programme) {
     <h3>${esc(t('ind.districts'))}</h3>
     ${table(districts, DISTRICT_COLUMNS, t('search.district'))}
     <h3>${esc(t('ind.polycentres'))}</h3>
-    ${table(data.polycentres, POLYCENTRE_COLUMNS, t('fifteen.polycentres'))}`;
+    ${table(data.polycentres, POLYCENTRE_COLUMNS, t('fifteen.polycentres'))}
+    ${hazardsHtml(data.hazards, programme)}`;
 }
 
 export const indicatorsMode = {

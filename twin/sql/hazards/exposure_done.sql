@@ -1,0 +1,1 @@
+DROP TABLE IF EXISTS hazard_parts
