@@ -251,6 +251,10 @@ def test_csv_rows_equal_the_evaluation(db: psycopg.Connection, evaluated: dict) 
             if group is None
             else evaluation["indicators"][group][row["area"]]
         )
+        if row["indicator"] in report.WALK_PT_KEYS:  # KPI 4 by walk + PT: the `walk_pt` rows
+            pt = evaluation["walk_pt"]
+            base = pt["base"]["city"] if group is None else pt["base"][group][row["area"]]
+            now = pt["plan"]["city"] if group is None else pt["plan"][group][row["area"]]
         for column, source in (("base", base), ("plan", now)):
             value = source[row["indicator"]]
             if value is None:

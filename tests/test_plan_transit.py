@@ -271,3 +271,38 @@ def test_over_http_a_plan_with_a_new_line_carries_kpi_4_into_its_comparison_and_
         f"{city_server.url}/plans/{pid}/report", params={"f": "html", "lang": "ru"}, timeout=60
     ).text
     assert "пешком или на общественном транспорте (KPI 4)" in page
+
+
+def test_a_stop_on_the_plans_own_route_is_timed_halfway_along_it(city, conn):
+    """A two-stop bus route 2 km long and a stop drawn at its middle: every trip of the route,
+    both ways, calls at the new stop halfway in time between its two ends (2 km at 18 km/h
+    take 400 s, so 200 s after the first); the feed's trips stay as they are."""
+    from twin.plans.edits import parse_edits
+    from twin.transit.plan_trips import plan_frames, route_lines
+
+    tt, _ = city_timetable(conn, city)
+    route_lines(city, conn)
+    x, y = to_utm(tt.stop_lon[:1], tt.stop_lat[:1])
+    sx, sy = float(x[0]), float(y[0])
+    line = {"type": "MultiPoint", "coordinates": [_lonlat(sx, sy), _lonlat(sx + 2000, sy)]}
+    middle = {"type": "Point", "coordinates": _lonlat(sx + 1000, sy + 50)}
+    edits = parse_edits(
+        [
+            feature(line, edit="transit.route.add", mode="bus"),
+            feature(middle, edit="transit.stop.add", route="plan-e1"),
+        ],
+        city,
+    )
+    frames, replaced, added = plan_frames(tt, edits)
+    assert replaced == set(), "the feed's routes keep their trips"
+    assert [s["route_id"] for s in added.stops] == ["plan-e1"]
+    times = frames.stop_times.sort_values(["trip_id", "stop_sequence"])
+    for trip, calls in times.groupby("trip_id"):
+        assert list(calls["stop_id"].iloc[[0, 2]]) in (
+            ["plan-e1-1", "plan-e1-2"],
+            ["plan-e1-2", "plan-e1-1"],
+        ), trip
+        assert calls["stop_id"].iloc[1] == "plan-e2"
+        first, middle_s, last = calls["arrival_s"].to_list()
+        assert last - first == 400  # 2 km at 18 km/h
+        assert middle_s - first == 200, trip

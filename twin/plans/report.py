@@ -62,6 +62,10 @@ FORMATS = tuple(MEDIA_TYPES)
 INDICATORS: tuple[tuple[str, str], ...] = (
     ("residents", "people"),
     ("share_all_six", "share"),
+    # KPI 4 on foot or by public transport, beside the walking-only share (`walk_pt`)
+    ("share_all_six_walk_pt", "share"),
+    ("rapid_transit_gap_share", "share"),
+    ("rapid_transit_gap_residents", "people"),
     *((f"share_{c}", "share") for c in CATEGORIES),
     ("mean_categories", "2"),
     ("walkability", "1"),
@@ -89,6 +93,8 @@ TARGET_KEYS = {"green_norm_m2", "green_target_2025_m2", "green_target_2030_m2"}
 # lower is better: a target is a ceiling
 CEILINGS = {
     "no_park_share",
+    "rapid_transit_gap_share",
+    "rapid_transit_gap_residents",
     "mean_block_ha",
     "fault_plots",
     "fault_residents",
@@ -114,7 +120,11 @@ EDIT_COLOURS = {
     "street.close": "#e31a1c",
     "street.light": "#f0a500",
     "building.add": "#6a3d9a",
+    "transit.route.add": "#ff7f00",
+    "transit.stop.add": "#252525",
 }
+# the figures of an evaluation's `walk_pt` rows a report shows beside the walking-only ones
+WALK_PT_KEYS = ("share_all_six_walk_pt", "rapid_transit_gap_share", "rapid_transit_gap_residents")
 # change in categories within 15 minutes, −3 … +3 (clamped), diverging red → grey → blue
 CELL_COLOURS = {
     -3: "#b2182b",
@@ -319,9 +329,36 @@ class Area:
     info: dict[str, Any]
 
 
+def _with_walk_pt(evaluation: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The evaluation's `base` and `indicators` rows with KPI 4 by walk + PT (`walk_pt`: its
+    `base` and `plan` rows) merged in, so every table and the CSV read it beside the
+    walking-only share; the rows as they are without a transit feed."""
+    indicators, base = evaluation.get("indicators") or {}, evaluation.get("base") or {}
+    walk_pt = evaluation.get("walk_pt") or {}
+    if not walk_pt.get("plan"):
+        return indicators, base
+
+    def merged(rows: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+        def one(row: dict[str, Any] | None, more: dict[str, Any] | None) -> dict[str, Any]:
+            return {**(row or {}), **{k: (more or {}).get(k) for k in WALK_PT_KEYS}}
+
+        return {
+            "city": one(rows.get("city"), extra.get("city")),
+            **{
+                scope: {
+                    name: one(row, (extra.get(scope) or {}).get(name))
+                    for name, row in (rows.get(scope) or {}).items()
+                }
+                for scope in ("districts", "polycentres")
+            },
+        }
+
+    return merged(indicators, walk_pt["plan"]), merged(base, walk_pt.get("base") or {})
+
+
 def _areas(evaluation: dict[str, Any], places: Places, lang: str) -> list[Area]:
     words = strings(lang)
-    indicators, base = evaluation.get("indicators") or {}, evaluation.get("base") or {}
+    indicators, base = _with_walk_pt(evaluation)
     areas = [
         Area("city", "Almaty", words["city_table"], base.get("city") or {},
              indicators.get("city") or {}, {})
@@ -579,6 +616,17 @@ def _edit_row(feature: dict[str, Any], places: Places, lang: str) -> dict[str, A
         add("use", props.get("use"))
     elif kind == "park.add":
         add("kind", props.get("kind"))
+    elif kind == "transit.route.add":
+        add("mode", props.get("mode"))
+        peak, off_peak = props.get("headway_peak_min"), props.get("headway_offpeak_min")
+        if _is_number(peak) and _is_number(off_peak):
+            shown = [
+                format_number(v, lang, 0 if float(v).is_integer() else 1) for v in (peak, off_peak)
+            ]
+            add("headway", " / ".join(shown))
+        add("stops", props.get("stops"))
+    elif kind == "transit.stop.add":
+        add("route", props.get("route"))
     if kind == "street.link" and "lit" in props:
         add("lit", words["yes"] if props.get("lit") else words["no"])
     if isinstance(geometry, dict):

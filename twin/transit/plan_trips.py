@@ -297,6 +297,10 @@ def plan_frames(tt: Timetable, edits: Any) -> tuple[TimetableFrames, set[str], P
     for edit in edits.of("transit.route.add"):
         stops, both = _route_services(edit, n)
         n += len(stops)
+        # the plan's stops are numbered after the feed's: a new stop placed later (on this
+        # route or any other) reads their positions by the same numbers
+        x = np.append(x, stops["x"].to_numpy(float))
+        y = np.append(y, stops["y"].to_numpy(float))
         new_stops.append(stops)
         rid = route_id(edit)
         services[rid], modes[rid] = both, edit.properties["mode"]

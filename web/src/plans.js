@@ -5,12 +5,12 @@
 // the polycentre standards, and the changed H3 cells (compared with today or another plan on a
 // swipe, with a legend). The open plan lives in the URL (#plan=ID) and outlives mode switches.
 import { ApiError } from './api.js';
-import { t, lang, formatNumber } from './i18n.js';
+import { t, lang, formatNumber, formatDate } from './i18n.js';
 import { esc, notify } from './notice.js';
 import {
   TOOLS, TOOL_GROUPS, ensureEditLayers, drawEdits, clearEdits, drawDraft, editAt,
   catalogFeatureAt, nextEditId, newEdit, finishShape, editForm, applyParam, editLabel,
-  showHandles, clearHandles, warnDraw,
+  showHandles, clearHandles, warnDraw, routeAt,
 } from './plandraw.js';
 
 const CATEGORIES = ['education', 'healthcare', 'commerce', 'culture_sport', 'parks', 'transit'];
@@ -403,7 +403,7 @@ function compareHtml() {
     const cls = !delta ? '' : delta > 0 ? 'delta-up' : 'delta-down';
     return `<tr data-metric="${esc(key)}"><td>${esc(t(label))}</td><td>${esc(fmt(a[key], kind))}</td><td>${esc(fmt(b[key], kind))}</td><td class="${cls}">${esc(signed(delta, kind))}</td></tr>`;
   });
-  return `<table class="grid" data-compare="plans"><thead><tr><th></th><th>${esc(sideName(state.against))}</th><th>${esc(state.plan.title)}</th><th>${esc(t('plan.change'))}</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+  return `<table class="grid" data-compare="plans"><thead><tr><th></th><th>${esc(sideName(state.against))}</th><th>${esc(state.plan.title)}</th><th>${esc(t('plan.change'))}</th></tr></thead><tbody>${rows.join('')}</tbody></table>${compareWalkPt(c.table)}`;
 }
 
 // ---- figures ---------------------------------------------------------------------------------------
@@ -455,6 +455,49 @@ function indicatorTable(evaluation) {
   return `<div class="row"><b>${esc(t('plan.indicators'))}</b>${choice}</div>
     <table class="grid plan-table" data-indicators="${esc(state.scopeArea)}"><thead><tr><th></th><th>${esc(t('plan.today'))}</th><th>${esc(t('plan.plan'))}</th><th title="${esc(t('plan.gain.title'))}">${esc(t('plan.gain'))}</th><th title="${esc(t('plan.lose.title'))}">${esc(t('plan.lose'))}</th></tr></thead><tbody>${rows.join('')}</tbody></table>
     <p class="muted small">${esc(t('plan.gain.note'))}</p>`;
+}
+
+/** KPI 4 — all six within 15 minutes on foot or by public transport — beside the walking-only
+ * share, today → plan with the change, for the city and every district (the evaluation's
+ * `walk_pt`; absent without a transit feed, or when the server evaluates walk + PT only for
+ * plans with transit edits). */
+function walkPtTable(evaluation) {
+  const w = evaluation.walk_pt;
+  if (!w?.base || !w?.plan) return '';
+  const names = ['city', ...Object.keys(w.plan.districts ?? {})];
+  const rowOf = (side, name) => (name === 'city' ? w[side]?.city : w[side]?.districts?.[name]) ?? {};
+  const gainOf = (name) => (name === 'city' ? w.gains?.city : w.gains?.districts?.[name]) ?? null;
+  const rows = names.map((name) => {
+    const base = rowOf('base', name);
+    const plan = rowOf('plan', name);
+    const g = gainOf(name);
+    const cell = (key) => {
+      const delta = typeof plan[key] === 'number' && typeof base[key] === 'number' ? plan[key] - base[key] : null;
+      const text = signed(delta, 'share');
+      const cls = text === '0' || delta == null ? 'muted' : delta > 0 ? 'delta-up' : 'delta-down';
+      return `<td data-kpi="${key}" data-base="${base[key] ?? ''}" data-plan="${plan[key] ?? ''}" data-delta="${delta ?? ''}">${esc(fmt(base[key], 'share'))} → ${esc(fmt(plan[key], 'share'))}<br><small class="${cls}">${esc(text)}</small></td>`;
+    };
+    return `<tr data-area="${esc(name)}" class="${name === state.scopeArea ? 'active' : ''}"><td>${esc(name === 'city' ? t('ind.city') : name)}</td>${cell('share_all_six')}${cell('share_all_six_walk_pt')}
+      <td class="${g?.gain ? 'gain' : 'muted'}">${g ? esc(people(g.gain, '+')) : ''}</td></tr>`;
+  });
+  return `<h3 data-walk-pt>${esc(t('plan.kpi4'))}</h3>
+    <table class="grid" data-table="walk-pt"><thead><tr><th></th><th>${esc(t('plan.kpi4.walk'))}</th><th>${esc(t('plan.kpi4.walkpt'))}</th><th title="${esc(t('plan.kpi4.gain.title'))}">${esc(t('plan.gain'))}</th></tr></thead><tbody>${rows.join('')}</tbody></table>
+    <p class="muted small">${esc(t('plan.kpi4.note', { period: w.period ?? '' }))}</p>`;
+}
+
+/** The comparison's KPI 4 on foot and by walk + PT, a → b, for the city and the districts. */
+function compareWalkPt(table) {
+  const w = table?.walk_pt;
+  if (!w) return '';
+  const rows = [['city', w.city], ...(w.districts ?? []).map((r) => [r.district, r])].map(([name, r]) => {
+    const cell = (key) => {
+      const delta = r?.delta?.[key];
+      const cls = !delta ? '' : delta > 0 ? 'delta-up' : 'delta-down';
+      return `<td data-kpi="${key}" data-delta="${delta ?? ''}">${esc(fmt(r?.a?.[key], 'share'))} → ${esc(fmt(r?.b?.[key], 'share'))}<br><small class="${cls}">${esc(signed(delta, 'share'))}</small></td>`;
+    };
+    return `<tr data-area="${esc(name)}"><td>${esc(name === 'city' ? t('ind.city') : name)}</td>${cell('share_all_six')}${cell('share_all_six_walk_pt')}</tr>`;
+  });
+  return `<table class="grid" data-compare="walk-pt"><thead><tr><th>${esc(t('plan.kpi4'))}</th><th>${esc(t('plan.kpi4.walk'))}</th><th>${esc(t('plan.kpi4.walkpt'))}</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
 /** School and kindergarten places against the children of their catchments. */
@@ -521,6 +564,7 @@ function resultsHtml() {
     </select>`;
   return `${head}${stale}${evaluate}
     ${indicatorTable(evaluation)}
+    ${walkPtTable(evaluation)}
     ${placesTable(evaluation)}
     ${polycentreTable(evaluation)}
     ${housingList(evaluation)}
@@ -573,8 +617,7 @@ function listHtml() {
 
 function shortDate(value) {
   if (!value) return '';
-  const d = new Date(value);
-  return Number.isNaN(d.getTime()) ? String(value) : d.toLocaleString(lang() === 'en' ? 'en-GB' : lang() === 'ru' ? 'ru-RU' : 'kk-KZ', { dateStyle: 'medium', timeStyle: 'short' });
+  return formatDate(value, { time: true });   // i18n.js writes Kazakh months itself
 }
 
 function planHtml() {
@@ -970,6 +1013,13 @@ export const plansMode = {
     if (spec.draw === 'polygon' || spec.draw === 'line') {
       state.draft.push(here);
       render();
+      return;
+    }
+    if (spec.draw === 'route') {
+      // a new stop: on the route drawn under the click (the plan's own or the feed's)
+      const hit = routeAt(a.map, event.point);
+      if (!hit) { warnDraw(t('plan.pick.route')); return; }
+      addEdit(newEdit('transit.stop.add', { type: 'Point', coordinates: here }, nextEditId(state.edits), { route: hit.route }));
       return;
     }
     // pick: an amenity to remove or move, a park to remove
