@@ -15,12 +15,13 @@ lint: bootstrap
 	.venv/bin/ruff check $(PYTHON_SOURCES)
 	.venv/bin/ruff format --check $(PYTHON_SOURCES)
 
-# two pytest workers (CI has two cores): each test module runs whole on one worker, and each
+# two pytest workers (CI has two cores): each test module runs whole on one worker, in the
+# order a serial run has (no reordering by size: some modules read what earlier ones left); each
 # worker has its own embedded PostgreSQL and demo city (tests/conftest.py), so they share nothing
 PYTEST_WORKERS ?= 2
 
 test: lint
-	.venv/bin/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	.venv/bin/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 # the calibration checks at city scale (several minutes each): the demo's programme baselines
 test-city: bootstrap

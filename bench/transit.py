@@ -150,11 +150,12 @@ def synthetic_feed(city: CityModel, routes: int = 150, seed: int = 18) -> Timeta
 
 def _feed(conn, city: CityModel, which: str) -> tuple[TimetableFrames, str]:
     if which in ("auto", "database"):
-        try:
-            from twin.transit.store import timetable_frames
+        from twin.errors import NotFound
+        from twin.transit.store import timetable_frames
 
+        try:
             return timetable_frames(conn), "database"
-        except Exception as problem:  # no feed imported (or no importer yet)
+        except NotFound as problem:  # no feed imported
             if which == "database":
                 raise SystemExit(f"no transit feed in the database: {problem}") from problem
     return synthetic_feed(city), "synthetic"

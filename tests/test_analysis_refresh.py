@@ -22,7 +22,7 @@ from conftest import Server, run_twin
 from twin.analysis.refresh import REFRESHER_NICENESS
 
 GEOJSON = {"Content-Type": "application/geo+json"}
-REFRESH_WAIT_S = 120  # a bound, not a timing assertion: the machine is shared
+REFRESH_WAIT_S = 300  # a bound, not a timing assertion: the machine is shared
 PLOT_COLUMNS = (
     "plot_id, min_education, min_healthcare, min_commerce, min_culture_sport, "
     "min_parks, min_transit, categories_15, all_six, missing, walkability, "
