@@ -534,46 +534,26 @@ def _legs_route(
     walks = [leg for leg in legs if leg["kind"] == "walk"]
     hard = [{"leg": i, **h} for i, leg in enumerate(legs) for h in leg.get("not_barrier_free", [])]
     minutes = summary.pop("minutes")
-    overview = {
-        "type": "Feature",
-        "id": "overview",
-        "geometry": {"type": "LineString", "coordinates": line},
-        "properties": {
-            "featureType": "overview",
-            "name": name,
-            "profile": profile,
-            "modes": modes,
-            "minutes": minutes,
-            "duration_s": round(minutes * 60, 1),
-            "length_m": round(sum(float(leg.get("length_m") or 0.0) for leg in legs), 1),
-            "walk_minutes": round(sum(float(leg["minutes"]) for leg in walks), 2),
-            "climb_m": round(sum(leg.get("climb_m", 0.0) for leg in legs), 1),
-            "unlit_m": round(sum(leg["unlit_m"] for leg in walks), 1),
-            "legs": len(legs),
-            "walk_to_street_m": [round(float(trip.snap[0]), 1), round(float(trip.snap[1]), 1)],
-            "barrier_free": not hard,
-            "not_barrier_free": hard,
-            "unknown_access": [
-                {"leg": i, **u} for i, leg in enumerate(legs) for u in leg.get("unknown_access", [])
-            ],
-            **summary,
-            "processing_ms": round(1000 * (time.perf_counter() - started), 1),
-        },
+    properties = {
+        "profile": profile,
+        "modes": modes,
+        "minutes": minutes,
+        "duration_s": round(minutes * 60, 1),
+        "length_m": round(sum(float(leg.get("length_m") or 0.0) for leg in legs), 1),
+        "walk_minutes": round(sum(float(leg["minutes"]) for leg in walks), 2),
+        "climb_m": round(sum(leg.get("climb_m", 0.0) for leg in legs), 1),
+        "unlit_m": round(sum(leg["unlit_m"] for leg in walks), 1),
+        "legs": len(legs),
+        "walk_to_street_m": [round(float(trip.snap[0]), 1), round(float(trip.snap[1]), 1)],
+        "barrier_free": not hard,
+        "not_barrier_free": hard,
+        "unknown_access": [
+            {"leg": i, **u} for i, leg in enumerate(legs) for u in leg.get("unknown_access", [])
+        ],
+        **summary,
+        "processing_ms": round(1000 * (time.perf_counter() - started), 1),
     }
-    ends = [
-        {
-            "type": "Feature",
-            "geometry": _point(*points[k]),
-            "properties": {"featureType": kind, "walk_to_street_m": round(float(trip.snap[k]), 1)},
-        }
-        for k, kind in enumerate(("start", "end"))
-    ]
-    return {
-        "type": "FeatureCollection",
-        "name": name,
-        "status": "successful",
-        "features": [overview, *ends, *features],
-    }
+    return _route_collection(name, line, points, trip.snap, properties, features)
 
 
 def _in_service(tt: Timetable, start_s: int, day: date) -> None:
@@ -654,28 +634,41 @@ def _route(
     walk_on = float(snap[0] + snap[1]) / speed  # to and from the street, on the level
     minutes = float(walked.minutes.sum()) + walk_on
     length = float(walked.length.sum() + snap[0] + snap[1])
+    properties = {
+        "profile": profile,
+        "modes": ["walk"],
+        "minutes": round(minutes, 2),
+        "duration_s": round(minutes * 60, 1),
+        "length_m": round(length, 1),
+        "climb_m": round(float(np.clip(walked.rise, 0, None).sum()), 1),
+        "descent_m": round(float(-np.clip(walked.rise, None, 0).sum()), 1),
+        "unlit_m": round(float(walked.length[~walked.lit].sum()), 1),
+        "segments": len(walked.edges),
+        "walk_to_street_m": [round(float(snap[0]), 1), round(float(snap[1]), 1)],
+        "barrier_free": not hard,
+        "not_barrier_free": hard,
+        "unknown_access": unknown,
+        "processing_ms": round(1000 * (time.perf_counter() - started), 1),
+    }
+    return _route_collection(name, line, points, snap, properties, segments)
+
+
+def _route_collection(
+    name: str,
+    line: list[list[float]],
+    points: Any,
+    snap: Any,
+    properties: dict[str, Any],
+    parts: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The answer in the shape of an OGC API - Routes route: the overview feature (the whole
+    line and its figures), the start and the end (each with its walk to the street), then the
+    parts in order (legs or street segments)."""
     overview = {
         "type": "Feature",
         "id": "overview",
         "geometry": {"type": "LineString", "coordinates": line},
-        "properties": {
-            "featureType": "overview",
-            "name": name,
-            "profile": profile,
-            "modes": ["walk"],
-            "minutes": round(minutes, 2),
-            "duration_s": round(minutes * 60, 1),
-            "length_m": round(length, 1),
-            "climb_m": round(float(np.clip(walked.rise, 0, None).sum()), 1),
-            "descent_m": round(float(-np.clip(walked.rise, None, 0).sum()), 1),
-            "unlit_m": round(float(walked.length[~walked.lit].sum()), 1),
-            "segments": len(walked.edges),
-            "walk_to_street_m": [round(float(snap[0]), 1), round(float(snap[1]), 1)],
-            "barrier_free": not hard,
-            "not_barrier_free": hard,
-            "unknown_access": unknown,
-            "processing_ms": round(1000 * (time.perf_counter() - started), 1),
-        },
+        "properties": {"featureType": "overview", "name": name, **properties},
     }
     ends = [
         {
@@ -689,5 +682,5 @@ def _route(
         "type": "FeatureCollection",
         "name": name,
         "status": "successful",
-        "features": [overview, *ends, *segments],
+        "features": [overview, *ends, *parts],
     }
