@@ -233,6 +233,32 @@ def test_a_page_in_russian_or_kazakh_shows_no_english_word(
     )
     if attribution:
         texts["panel"] = texts["panel"].replace(attribution, "")
+
+    # Every figure of the dashboard as the language writes numbers: the programme's 11.2 and
+    # 13.4 m² read 11,2 and 13,4, its 631.2 ha 631,2 га, years stay 2025 and 2030 (the source
+    # citations, quoted as written, are gone from the text above; CC0-1.0 is the data's licence).
+    dashboard = texts["dashboard"].replace("CC0-1.0", "")
+    assert "11,2" in dashboard and "13,4" in dashboard and "2030" in dashboard
+    decimals = re.findall(r"\S*\d\.\d\S*", dashboard)
+    assert not decimals, f"figures written the English way on the {language} dashboard: {decimals}"
+    # The bars' labels show whole in every chart: no text wider than its box, none cut by the
+    # dashboard's edge ("ет және спорт" was all that showed of a category in a fixed SVG margin).
+    labels = browser.eval(
+        "const box = document.getElementById('dashboard-body').getBoundingClientRect();"
+        "return [...document.querySelectorAll('#dashboard-body .bar-label')].map((e) => {"
+        "  const range = document.createRange(); range.selectNodeContents(e);"
+        "  const text = range.getBoundingClientRect(), own = e.getBoundingClientRect();"
+        "  return {label: e.textContent, scroll: e.scrollWidth, client: e.clientWidth,"
+        "          inside: text.left >= own.left - 0.5 && text.right <= own.right + 0.5"
+        "                  && text.left >= box.left && text.right <= box.right}; })"
+    )
+    names = browser.eval(
+        "return import('/viewer/src/i18n.js').then((m) => ['education', 'culture_sport']"
+        ".map((c) => m.category(c)))"
+    )
+    assert set(names) <= {label["label"] for label in labels}, (names, labels[:10])
+    cut = [b for b in labels if b["scroll"] > b["client"] or not b["inside"]]
+    assert not cut, f"bar labels cut on the {language} dashboard: {cut}"
     kazakh = set("ӘҒҚҢӨҰҮҺІәғқңөұүһі")
     problems = {}
     for where, text in texts.items():

@@ -25,8 +25,12 @@ const RELIEF = 'hillshade';
 // buildings and sky at once (the catalog's `center` is the point looked at, north of the middle).
 const DEFAULT_CAMERA = { zoom: 12.5, pitch: 70, bearing: 180 };
 
-// The first view is painted once its data are in; a slow network shows what it has by then.
+// The first view is painted once its data are in. A tile that never comes (a stalled server)
+// must not keep the map blank: after this long without a new tile it paints what it has, and
+// after FIRST_PAINT_LIMIT_MS in all. Tiles still arriving (a loaded machine, a cold server took
+// 16 s) are waited for: a partial frame on software WebGL costs as much as the whole view.
 const FIRST_PAINT_WAIT_MS = 8000;
+const FIRST_PAINT_LIMIT_MS = 30000;
 // Vertices per side of a terrain tile's mesh (MapLibre: 128). The terrain model's tiles stop at
 // zoom 11, so where the first view looks (terrain tiles of zoom 13) 64 is already one vertex per
 // model pixel: the finer mesh only costs vertices.
@@ -202,15 +206,24 @@ function tuneTerrain(map) {
  * than once per arriving tile: on terrain each partial frame costs about as much as the whole
  * view (0.3-2 s each in software WebGL, where 8-12 of them came before the map was complete),
  * and the planner sees the whole city at once. Later frames (panning, toggling a layer) paint as
- * their tiles arrive. After FIRST_PAINT_WAIT_MS it paints whatever has arrived.
+ * their tiles arrive. After FIRST_PAINT_WAIT_MS without a new tile (or FIRST_PAINT_LIMIT_MS in
+ * all) it paints whatever has arrived.
  */
 function paintOnceLoaded(map) {
   const painter = map.painter;
   const paint = painter.render.bind(painter);
   const loading = document.getElementById('map-loading');
+  let quiet = null;
+  const onTile = (event) => {
+    if (!event.tile) return;
+    clearTimeout(quiet);
+    quiet = setTimeout(() => release('timeout'), FIRST_PAINT_WAIT_MS);
+  };
   const release = (why) => {
     if (!app.render.waiting) return;
     app.render.waiting = false;
+    clearTimeout(quiet);
+    map.off('sourcedata', onTile);
     app.timings.first_paint_on = why;
     painter.render = paint;
     if (loading) loading.hidden = true;
@@ -223,7 +236,9 @@ function paintOnceLoaded(map) {
     release('loaded');
     paint(...args);
   };
-  setTimeout(() => release('timeout'), FIRST_PAINT_WAIT_MS);
+  map.on('sourcedata', onTile);
+  quiet = setTimeout(() => release('timeout'), FIRST_PAINT_WAIT_MS);
+  setTimeout(() => release('timeout'), FIRST_PAINT_LIMIT_MS);
 }
 
 function showFatal(message) {
