@@ -355,7 +355,8 @@ class WalkingNetwork:
         own street; at night not the long way along it)."""
         _, _, cost, lit = self.arc_costs(mode)
         arc = at.segment + (0 if forward else len(self.edge_u))
-        walked = np.where(fraction > 0, fraction * cost[arc], 0.0)  # 0 x inf: nothing walked
+        with np.errstate(invalid="ignore"):  # 0 x inf (a closed arc, nothing walked): NaN, unused
+            walked = np.where(fraction > 0, fraction * cost[arc], 0.0)
         if lit_only:
             walked = np.where(lit[arc] | (fraction <= 0.5), walked, np.inf)
         return walked
@@ -394,7 +395,8 @@ class WalkingNetwork:
         step = end.fraction[j] - start.fraction[i]
         _, _, cost, lit = self.arc_costs(mode)
         arc = np.where(step >= 0, segment, segment + len(self.edge_u))
-        walked = np.where(step != 0, np.abs(step) * cost[arc], 0.0)
+        with np.errstate(invalid="ignore"):  # 0 x inf, as in _partial
+            walked = np.where(step != 0, np.abs(step) * cost[arc], 0.0)
         if lit_only:  # as _partial: at most half an unlit segment
             walked = np.where(lit[arc] | (np.abs(step) <= 0.5), walked, np.inf)
         on = self.snap_cost(start.snap_m[i], mode) + self.snap_cost(end.snap_m[j], mode)
