@@ -73,6 +73,8 @@ DEMO_LAYERS = [
     "utility_facilities",
     "seismic_faults",
     "seismic_zones",
+    "protection_works",
+    "fire_stations",
 ]
 
 

@@ -539,6 +539,7 @@ class City:
             "planId": "1",
             "fontstack": "DejaVu%20Sans%20Book",
             "range": "0-255",
+            "style": "twin",
             "a": "base",
             "b": "1",
         }

@@ -15,7 +15,7 @@ from twin.features.downloads import links as download_links
 from twin.maps.links import map_links
 from twin.processes import PROCESSES
 from twin.scene3d.links import three_d_links
-from twin.styles import style_links
+from twin.style_links import style_links
 from twin.tiles.config import terrain_resource, tile_provider
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"

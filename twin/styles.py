@@ -1,11 +1,13 @@
 """The twin's map styles, published as OGC API Styles, and the one place they are assembled.
 
 The symbology lives in layers/*.yml (`style:` of each layer). This module turns a layer's
-viewer entry (twin.viewer.layer_entry: kind, zooms, style hints, legend, classes) into MapLibre
-style layers. It is the single source of the catalog layers' symbology: the viewer receives the
-same layers and colour expressions in /viewer/layers.json (`style_layers`, `colours`) and
-web/src/style.js only reads them, and the styles below (`/styles/twin?f=mapbox`, one per
-collection) are built from them with absolute URLs, for MapLibre, QGIS or any other client.
+viewer entry (twin.layer_entries.layer_entry: kind, zooms, style hints, legend, classes) into
+MapLibre style layers. It is the single source of the catalog layers' symbology: the viewer
+receives the same layers and colour expressions in /viewer/layers.json (`style_layers`,
+`colours`) and web/src/style.js only reads them, and the styles below (`/styles/twin?f=mapbox`,
+one per collection) are built from them with absolute URLs, for MapLibre, QGIS or any other
+client. Where the styles are (their URLs and link relations) is twin.style_links, which the
+tilesets and the collection documents link with.
 
 What stays in the viewer: its 3D and runtime parts (terrain, hillshade, sky, labels in the
 chosen language, the 15-minute map's per-category colours, the opening tile source).
@@ -21,14 +23,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from twin.errors import InvalidParameter, NotFound
+from twin.style_links import (
+    COLLECTION_STYLE,
+    DATASET_STYLE,
+    JSON,
+    MAPBOX_STYLE,
+    _root,
+)
 
 SOURCE = "twin"
-DATASET_STYLE = "twin"
-COLLECTION_STYLE = "default"
-MAPBOX_STYLE = "application/vnd.mapbox.style+json"
-JSON = "application/json"
 STYLE_SPEC = "https://maplibre.org/maplibre-style-spec/"
-REL_STYLES = "http://www.opengis.net/def/rel/ogc/1.0/styles"
 BACKGROUND = "#eef0e6"  # the viewer's ground colour under every layer
 MAX_SOURCE_ZOOM = 16  # the viewer's sources stop at 16; MapLibre overzooms past it
 # Draw order: areas under lines under 3D buildings under points.
@@ -277,7 +281,7 @@ def with_style(entry: dict[str, Any]) -> dict[str, Any]:
 
 def _entries(names: list[str] | None = None) -> list[dict[str, Any]]:
     from twin.catalog import load_catalog
-    from twin.viewer import layer_entry
+    from twin.layer_entries import layer_entry
 
     catalog = load_catalog()
     return [layer_entry(catalog[name]) for name in (names or list(catalog))]
@@ -323,26 +327,6 @@ def stylesheet(base: str, collection: str | None = None) -> dict[str, Any]:
         "glyphs": f"{base}/viewer/fonts/{{fontstack}}/{{range}}.pbf",
         "layers": layers,
     }
-
-
-def _root(collection: str | None) -> str:
-    return f"/collections/{collection}/styles" if collection else "/styles"
-
-
-def style_links(base: str, collection: str | None = None) -> list[dict[str, Any]]:
-    """Links to the styles of the dataset or of a collection: for collection documents and
-    tilesets (OGC API Styles `styles`, and the default stylesheet itself)."""
-    root = f"{base}{_root(collection)}"
-    default = COLLECTION_STYLE if collection else DATASET_STYLE
-    return [
-        {"rel": REL_STYLES, "type": JSON, "title": "Styles", "href": f"{root}?f=json"},
-        {
-            "rel": "stylesheet",
-            "type": MAPBOX_STYLE,
-            "title": "Default style (MapLibre)",
-            "href": f"{root}/{default}?f=mapbox",
-        },
-    ]
 
 
 def _style_entry(base: str, collection: str | None) -> dict[str, Any]:

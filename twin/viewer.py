@@ -30,16 +30,14 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from twin.catalog import (
     CITY_BBOX,
     LANGUAGES,
-    Layer,
     groups,
     load_catalog,
     programme,
-    unit_titles,
-    value_titles,
 )
 from twin.errors import NotFound, ServiceUnavailable, TwinError
 from twin.http.conditional import etag_matches
 from twin.http.errors import render
+from twin.layer_entries import layer_entry
 from twin.settings import get_settings
 from twin.styles import with_style
 
@@ -52,7 +50,6 @@ MAPLIBRE_FILES: dict[str, str] = {
     "maplibre-gl.mjs.map": "application/json",
     "maplibre-gl-worker.mjs.map": "application/json",
 }
-DEFAULT_COLOUR = "#888888"
 # Degrees of latitude between the city's middle and the point the first view looks at (V6).
 FIRST_VIEW_NORTH = 0.045
 # A worker's content security policy is the one its script arrives with: MapLibre's tile
@@ -61,188 +58,6 @@ WORKER_CSP = (
     "default-src 'self'; connect-src 'self'; img-src 'self' data: blob:; "
     "script-src 'self' blob:; worker-src 'self' blob:; frame-ancestors 'none'"
 )
-
-
-def _value_labels(layer: Layer) -> dict[str, dict[str, str]]:
-    """What each value of the `by` property means, per language (`style.labels`), so a legend
-    never reads "true" / "false"; English stands in for a missing language."""
-    labels: dict[str, dict[str, str]] = {}
-    for value, titles in (layer.style.get("labels") or {}).items():
-        if isinstance(titles, str):
-            titles = {"en": titles}
-        english = titles.get("en") or str(value)
-        labels[str(value)] = {lang: titles.get(lang) or english for lang in LANGUAGES}
-    return labels
-
-
-def _legend(layer: Layer) -> list[dict[str, Any]]:
-    """Legend entries from the style hints: one per value of the `by` property, else one;
-    `style.nodata` adds the colour of features without a value (grey), named in the legend."""
-    style = layer.style
-    base = style.get("color", DEFAULT_COLOUR)
-    by = style.get("by")
-    palette = {str(key): value for key, value in (style.get("palette") or {}).items()}
-    labels = _value_labels(layer)
-    if not by or (not palette and by in (style.get("classes") or {})):
-        if not by:
-            return [{"value": None, "label": layer.title, "color": base}]
-        return []  # a choropleth: its classes (entry["classes"]) are the legend
-    prop = layer.properties.get(by)
-    values = [str(v) for v in prop.enum] if prop is not None and prop.enum else []
-    if prop is not None and prop.type == "boolean" and not values:
-        values = ["true", "false"]
-    values += [value for value in palette if value not in values]
-    entries = [
-        {
-            "value": value,
-            "label": labels.get(value, {}).get("en", value.replace("_", " ")),
-            "labels": labels.get(value),
-            "color": palette.get(value, base),
-        }
-        for value in values
-    ]
-    if style.get("nodata"):
-        entries.append(
-            {
-                "value": None,
-                "nodata": True,
-                "label": labels.get("null", {}).get("en", "no data"),
-                "labels": labels.get("null"),
-                "color": style["nodata"],
-            }
-        )
-    return entries
-
-
-def _classes(layer: Layer) -> dict[str, dict[str, Any]]:
-    """The choropleth classes of the layer's numeric properties (`style.classes`: property ->
-    class edges, one colour more than edges from `style.ramp`), with each property's titles and
-    unit so the viewer's selector and legend need no list of their own."""
-    ramp = list(layer.style.get("ramp") or [])
-    found: dict[str, dict[str, Any]] = {}
-    for name, edges in (layer.style.get("classes") or {}).items():
-        prop = layer.properties.get(name)
-        if prop is None or len(ramp) < len(edges) + 1:
-            continue
-        colours = ramp[: len(edges) + 1]
-        if name in (layer.style.get("reverse") or []):
-            colours = colours[::-1]
-        found[name] = {
-            "edges": [float(e) for e in edges],
-            "colors": colours,
-            "title": prop.title or name,
-            "unit": prop.unit,
-        }
-    return found
-
-
-# -- V3: every word of a legend in en, ru and kk ------------------------------------------------
-
-
-def _in_languages(layer: Layer, legend: Any) -> Any:
-    """The legend entries (a list) or choropleth classes (a dict by property) with their words
-    in every language from the catalog (`values:` / `units:` of _catalog.yml, property and layer
-    titles), so the viewer's legends never stay English; `labels` the style gives are kept."""
-    if isinstance(legend, dict):
-        for name, spec in legend.items():
-            prop = layer.properties.get(name)
-            if prop is not None:
-                spec.setdefault("titles", {lang: prop.title_in(lang) for lang in LANGUAGES})
-                spec.setdefault("units", unit_titles(prop.unit))
-        return legend
-    for item in legend:
-        if item.get("labels"):
-            continue
-        if item.get("value") is None and not item.get("nodata"):
-            item["labels"] = {lang: layer.title_in(lang) for lang in LANGUAGES}
-        elif item.get("value") is not None:
-            item["labels"] = value_titles(item["value"])
-    return legend
-
-
-# -- V6: the other colour schemes of a layer (buildings: by use, height, year built) ----------
-
-
-def _schemes(layer: Layer) -> dict[str, dict[str, Any]]:
-    """The colour schemes the viewer offers besides `style.by` (`style.schemes`: property ->
-    a `palette` of its values, or class `edges` with one colour more), with the property's
-    titles, unit and value labels in every language, so the viewer keeps no colours of its own.
-    A scheme of an unknown property, or with colours that do not fit its edges, is left out."""
-    found: dict[str, dict[str, Any]] = {}
-    for name, spec in (layer.style.get("schemes") or {}).items():
-        prop = layer.properties.get(name)
-        if prop is None:
-            continue
-        scheme: dict[str, Any] = {
-            "titles": {lang: prop.title_in(lang) for lang in LANGUAGES},
-            "units": unit_titles(prop.unit),
-            "nodata": spec.get("nodata", DEFAULT_COLOUR),
-            "year": bool(spec.get("year")),
-        }
-        if spec.get("palette"):
-            scheme["values"] = [
-                {"value": str(value), "color": colour, "labels": value_titles(value)}
-                for value, colour in spec["palette"].items()
-            ]
-        else:
-            edges, colours = list(spec.get("edges") or []), list(spec.get("colors") or [])
-            if not edges or len(colours) != len(edges) + 1:
-                continue
-            scheme["edges"] = [float(e) for e in edges]
-            scheme["colors"] = colours
-        found[str(name)] = scheme
-    return found
-
-
-def _kind(layer: Layer) -> str:
-    kind = layer.style.get("kind")
-    if kind:
-        return str(kind)
-    if layer.geometry.endswith("Point"):
-        return "circle"
-    if layer.geometry.endswith("LineString"):
-        return "line"
-    return "fill"
-
-
-def layer_entry(layer: Layer) -> dict[str, Any]:
-    """What the panel, the map style and the pick card need to know about one layer."""
-    style = dict(layer.style)
-    by = style.get("by")
-    by_type = layer.properties[by].type if by in layer.properties else None
-    return {
-        "name": layer.name,
-        "title": layer.title,
-        "titles": {lang: layer.title_in(lang) for lang in LANGUAGES},
-        "description": layer.description,
-        "geometry": layer.geometry,
-        "kind": _kind(layer),
-        "minzoom": layer.minzoom,
-        "maxzoom": layer.maxzoom,
-        "style": style,
-        "by_type": by_type,
-        "legend": _in_languages(layer, _legend(layer)),
-        "classes": _in_languages(layer, _classes(layer)),
-        "schemes": _schemes(layer),
-        "analysis": layer.analysis,
-        "editable": layer.editable,
-        "feeds": list(layer.feeds),
-        "visible": layer.visible,
-        "items": f"/collections/{layer.name}/items",
-        "properties": [
-            {
-                "name": p.name,
-                "title": p.title or p.name,
-                "titles": {lang: p.title_in(lang) for lang in LANGUAGES},
-                "type": p.type,
-                "unit": p.unit,
-                "units": unit_titles(p.unit),
-                "enum": list(p.enum) if p.enum else None,
-                "labels": {str(v): value_titles(v) for v in p.enum} if p.enum else None,
-            }
-            for p in layer.properties.values()
-        ],
-    }
 
 
 def center_elevation(lon: float, lat: float) -> float | None:

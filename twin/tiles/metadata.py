@@ -7,7 +7,7 @@ from typing import Any
 
 from twin.catalog import CITY_BBOX, Layer
 from twin.settings import get_settings
-from twin.styles import style_links
+from twin.style_links import style_links
 from twin.tiles.matrix import CRS_3857, TMS_URI, WEB_MERCATOR_QUAD, matrix_limits
 from twin.tiles.vector import ALL_PROPERTIES_ZOOM, style_properties
 
