@@ -101,7 +101,7 @@ def test_every_layer_has_features_and_says_it_is_synthetic(city, db):
         "FROM twin_layers WHERE name = ANY(%s)",
         (DEMO_LAYERS + ["terrain"],),
     ).fetchall()
-    assert len(rows) == 14
+    assert len(rows) == len(DEMO_LAYERS) + 1
     for name, source, licence, synthetic, loaded_at, details in rows:
         assert synthetic is True, name
         assert source == SOURCE and licence == "CC0-1.0", name
