@@ -204,7 +204,7 @@ def test_hot_path_answers_what_pygeoapi_answers(city, server, path):
         return body
 
     mine, stock = comparable(ours), comparable(theirs)
-    if ours.status_code == 200:  # the twin adds its downloads, formats pygeoapi does not have
+    if mine.get("type") == "FeatureCollection":  # the twin adds its downloads to item pages
         files = [link for link in mine["links"] if link.get("type") in DOWNLOAD_TYPES]
         assert sorted(link["type"] for link in files) == sorted(DOWNLOAD_TYPES)
         mine["links"] = [link for link in mine["links"] if link not in files]
