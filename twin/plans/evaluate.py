@@ -58,6 +58,7 @@ from twin.transit.figures import (
     TransitFigures,
     city_timetable,
     rapid_transit_minutes,
+    transit_figures,
     walk_pt_columns,
 )
 from twin.transit.plan_trips import plan_timetable, route_lines
@@ -743,20 +744,11 @@ def _walk_pt_base(conn: psycopg.Connection, city: CityModel, mode: str) -> dict[
     built = city_timetable(conn, city)
     if built is None:
         return None
-    tt, when = built
+    tt, _ = built
     key = ("plan_walk_pt_base", mode)
     kept = city._cache.get(key)
-    if kept is None or kept["timetable"] is not tt:
-        walking = baseline(city, mode)
-        access = transit_access(city, tt, when.departures, mode=mode, walking=walking)
-        figures = TransitFigures(
-            when=when,
-            plots=walk_pt_columns(access, city.plot_places),
-            cells=walk_pt_columns(access, city.cell_places),
-            rapid_minutes=rapid_transit_minutes(conn, city, mode),
-            feed={"period": when.label(), "stops": int(tt.n_stops), "trips": int(tt.trips)},
-        )
-        kept = {"timetable": tt, "figures": figures}
+    if kept is None or kept["timetable"] is not tt:  # today's, as `twin analyse` makes them
+        kept = {"timetable": tt, "figures": transit_figures(conn, city, baseline(city, mode))}
         city._cache[key] = kept
     return kept
 
