@@ -14,6 +14,8 @@ APT_PACKAGES="$APT_PACKAGES libharfbuzz-subset0 libfontconfig1"
 APT_PACKAGES="$APT_PACKAGES libegl-mesa0 libgl1 libcurl4"
 # PgBouncer in transaction mode in front of PostgreSQL (`twin db pooler`, docs/scaling.md)
 APT_PACKAGES="$APT_PACKAGES pgbouncer"
+# the MQTT broker of SensorThings (`twin up` and the tests start it; twin/sensors)
+APT_PACKAGES="$APT_PACKAGES mosquitto"
 missing=""
 for pkg in $APT_PACKAGES; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing="$missing $pkg"
