@@ -22,6 +22,7 @@ from twin.analysis.city import load_city
 from twin.analysis.indicators import fifteen_tables
 from twin.analysis.network import to_lonlat, to_utm
 from twin.analysis.reports import baseline
+from twin.errors import InvalidParameter
 from twin.plans.edits import LINK_REACH_M, EditError, parse_edits
 from twin.plans.evaluate import evaluate_plan, plan_context
 from twin.plans.reference import apply_edits, reference_indicators
@@ -588,3 +589,77 @@ def test_a_plan_that_is_not_a_collection_or_too_long_is_refused(city):
         parse_edits(many, city)
     with pytest.raises(Exception, match="unknown walking mode"):
         evaluate_plan(city, [], mode="jog")
+
+
+# -- a new fire station (the hazards' drive reach, today and with the plan) -----------------
+
+
+@pytest.fixture()
+def walking_only(monkeypatch):
+    """Walk + PT only for plans with transit edits, as the test servers run (conftest)."""
+    monkeypatch.setenv("TWIN_PLANS_WALK_PT_EVERY_PLAN", "off")
+
+
+def farthest_home_from_fire(conn) -> tuple[float, float]:
+    """The inhabited plot farthest (straight line) from every fire station and depot."""
+    return conn.execute(
+        """SELECT ST_X(c), ST_Y(c) FROM (
+             SELECT ST_PointOnSurface(p.geom) AS c FROM plots p WHERE p.residents > 0
+             ORDER BY (SELECT min(ST_Distance(p.geom::geography, f.geom::geography))
+                       FROM fire_stations f) DESC LIMIT 1) q"""
+    ).fetchone()
+
+
+def test_a_fire_station_where_none_reaches_brings_residents_within_ten_minutes(
+    conn, city, ctx, walking_only
+):
+    lon, lat = farthest_home_from_fire(conn)
+    station = {"type": "Point", "coordinates": [lon, lat]}
+    result = evaluate_plan(
+        city, [feature("fire_station.add", station, name="Depot 2030")], context=ctx, conn=conn
+    )
+    fire = result["fire"]
+    before = fire["base"]["city"]["fire_beyond_10_residents"]
+    after = fire["plan"]["city"]["fire_beyond_10_residents"]
+    assert fire["stations_added"] == 1 and fire["plan"]["city"]["fire_stations_working"] == (
+        fire["base"]["city"]["fire_stations_working"] + 1
+    )
+    assert 0 < fire["beyond_10_closed"] == before - after
+    # no district is worse off, the districts add up, and the walking figures did not move
+    for name, row in fire["plan"]["districts"].items():
+        assert (
+            row["fire_beyond_10_residents"]
+            <= (fire["base"]["districts"][name]["fire_beyond_10_residents"])
+        )
+    assert sum(r["fire_beyond_10_residents"] for r in fire["plan"]["districts"].values()) == after
+    assert result["indicators"]["city"] == result["base"]["city"]
+    # a station on top of an existing one closes nothing
+    x, y = conn.execute("SELECT ST_X(geom), ST_Y(geom) FROM fire_stations LIMIT 1").fetchone()
+    same = evaluate_plan(
+        city,
+        [feature("fire_station.add", {"type": "Point", "coordinates": [x, y]})],
+        context=ctx,
+        conn=conn,
+    )
+    assert same["fire"]["beyond_10_closed"] == 0
+
+
+def test_new_homes_beyond_every_station_count_as_beyond_ten_minutes(conn, city, ctx, walking_only):
+    lon, lat = farthest_home_from_fire(conn)
+    x, y = to_utm(np.array([lon]), np.array([lat]))
+    homes = feature("housing.add", square(x[0], y[0], 60), residents=3000)
+    fire = evaluate_plan(city, [homes], context=ctx, conn=conn)["fire"]
+    before = fire["base"]["city"]["fire_beyond_10_residents"]
+    assert fire["stations_added"] == 0
+    assert fire["plan"]["city"]["fire_beyond_10_residents"] == before + 3000
+
+
+def test_a_fire_station_outside_the_city_or_without_the_database_is_refused(
+    conn, city, ctx, walking_only
+):
+    outside = feature("fire_station.add", {"type": "Point", "coordinates": [10.0, 10.0]})
+    with pytest.raises(EditError, match=r"fire_station\.add.*outside the city"):
+        evaluate_plan(city, [outside], context=ctx, conn=conn)
+    inside = feature("fire_station.add", point_at(*centre(city, "North")))
+    with pytest.raises(InvalidParameter, match="fire station is evaluated against the database"):
+        evaluate_plan(city, [inside], context=ctx)

@@ -108,8 +108,21 @@ def fire_reach(
     district = np.array([r[1] for r in plots], dtype=object)
     lonlat = np.array([(r[2], r[3]) for r in plots], float).reshape(-1, 2)
     xy = np.column_stack(to_utm(lonlat[:, 0], lonlat[:, 1]))
-    network = load_drive_network(conn)
     working, every = known if known is not None else stations(conn)
+    return reach_by_district(load_drive_network(conn), working, every, residents, district, xy)
+
+
+def reach_by_district(
+    network: DriveNetwork,
+    working: np.ndarray,
+    every: np.ndarray,
+    residents: np.ndarray,
+    district: np.ndarray,
+    xy: np.ndarray,
+) -> tuple[dict[str, dict[str, int]], dict[str, int | None]]:
+    """The residents of the places at `xy` (metres) beyond REACH_MINUTES of the `working`
+    stations and of `every` station, by district and for the city: the one counting rule of
+    `twin analyse` and of a plan's evaluation."""
     if not len(every):  # no station known: no figure (not "everyone beyond 10 minutes")
         return {}, {
             "fire_stations_working": 0,

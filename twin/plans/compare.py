@@ -56,6 +56,8 @@ def side(plan: dict[str, Any] | None, evaluation: dict[str, Any]) -> dict[str, A
         # KPI 4 by walk + PT beside the walking-only share (None without a transit feed)
         "walk_pt": (evaluation.get("walk_pt") or {}).get(part if plan is None else "plan"),
         "walk_pt_period": (evaluation.get("walk_pt") or {}).get("period"),
+        # residents beyond 10 minutes of a fire station (None when the plan cannot move it)
+        "fire": (evaluation.get("fire") or {}).get(part if plan is None else "plan"),
     }
 
 
@@ -86,6 +88,22 @@ def _walk_pt(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
+def _fire(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any] | None:
+    """The fire-station reach of both sides, by area, with b − a; None when a side has none."""
+    rows_a, rows_b = a.get("fire"), b.get("fire")
+    if not rows_a or not rows_b:
+        return None
+    sides = [{"areas": rows_a}, {"areas": rows_b}]
+    return {
+        "city": {
+            "a": rows_a.get("city"),
+            "b": rows_b.get("city"),
+            "delta": delta(rows_a.get("city"), rows_b.get("city")),
+        },
+        "districts": _areas(*sides, "districts", "district"),
+    }
+
+
 def compare(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     """The comparison document of two sides (`side`)."""
     city_a, city_b = a["areas"].get("city"), b["areas"].get("city")
@@ -97,6 +115,7 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
         "polycentres": _areas(a, b, "polycentres", "polycentre"),
         "gains": {"a": a["gains"], "b": b["gains"]},
         "walk_pt": _walk_pt(a, b),
+        "fire": _fire(a, b),
         **{
             name: {
                 "a": a["places"][name],

@@ -55,6 +55,7 @@ KINDS = (
     "building.add",
     "transit.route.add",
     "transit.stop.add",
+    "fire_station.add",
 )
 AREA_TYPES = ("Polygon", "MultiPolygon")
 GEOMETRY_TYPES: dict[str, tuple[str, ...]] = {
@@ -71,6 +72,7 @@ GEOMETRY_TYPES: dict[str, tuple[str, ...]] = {
     "building.add": ("Polygon",),
     "transit.route.add": ("LineString", "MultiPoint"),
     "transit.stop.add": ("Point",),
+    "fire_station.add": ("Point",),
 }
 
 
@@ -336,6 +338,8 @@ def _check(edit: Edit, city: CityModel, stored: pd.DataFrame) -> None:
     elif kind == "transit.route.add":
         plan_trips.check_feed(edit, city)
         plan_trips.check_route(edit)
+    elif kind == "fire_station.add":
+        p["name"] = p.get("name") or "new fire station"
 
 
 def _all_nodes(city: CityModel) -> cKDTree:

@@ -51,6 +51,7 @@ from twin.analysis.reports import baseline
 from twin.analysis.walkability import StreetFabric
 from twin.errors import InvalidParameter
 from twin.plans.edits import PlanEdits, housing_places, parse_edits
+from twin.plans.fire import fire_evaluation
 from twin.settings import get_settings
 from twin.transit.access import transit_access
 from twin.transit.figures import (
@@ -582,9 +583,9 @@ def _base(city: CityModel, mode: str, context: Any) -> dict[str, Any]:
 # Edits that move neither residents nor streets leave the area standards and faults as today;
 # edits of parks alone leave the school and kindergarten places as today too.
 SAME_AREA_KINDS = frozenset(
-    {"amenity.add", "amenity.remove", "amenity.move", "park.add", "park.remove"}
+    {"amenity.add", "amenity.remove", "amenity.move", "park.add", "park.remove", "fire_station.add"}
 )
-SAME_CHILDREN_KINDS = frozenset({"park.add", "park.remove"})
+SAME_CHILDREN_KINDS = frozenset({"park.add", "park.remove", "fire_station.add"})
 
 
 def _within(frame: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -1024,6 +1025,13 @@ def evaluate_plan(
         t = lap("walk_pt", t)
     elif edits.transit_edits:
         raise InvalidParameter("a plan with transit edits is evaluated against the stored feed")
+    fire = None
+    if conn is not None:
+        fire = fire_evaluation(conn, city, plan, edits)
+        if fire is not None:
+            t = lap("fire", t)
+    elif edits.of("fire_station.add"):
+        raise InvalidParameter("a plan with a new fire station is evaluated against the database")
     timing["total"] = round((time.perf_counter() - started) * 1000, 1)
     result = {
         "mode": mode,
@@ -1036,6 +1044,7 @@ def evaluate_plan(
         "housing": housing,
         "changed_cells": cells,
         "walk_pt": walk_pt,
+        "fire": fire,
         "edits": {
             "count": len(edits.edits),
             "categories_recomputed": list(applied.categories),

@@ -66,6 +66,8 @@ INDICATORS: tuple[tuple[str, str], ...] = (
     ("share_all_six_walk_pt", "share"),
     ("rapid_transit_gap_share", "share"),
     ("rapid_transit_gap_residents", "people"),
+    # residents beyond 10 minutes' drive of a fire station (`fire`: a plan that moves it)
+    ("fire_beyond_10_residents", "people"),
     *((f"share_{c}", "share") for c in CATEGORIES),
     ("mean_categories", "2"),
     ("walkability", "1"),
@@ -122,9 +124,12 @@ EDIT_COLOURS = {
     "building.add": "#6a3d9a",
     "transit.route.add": "#ff7f00",
     "transit.stop.add": "#252525",
+    "fire_station.add": "#b71c1c",
 }
 # the figures of an evaluation's `walk_pt` rows a report shows beside the walking-only ones
 WALK_PT_KEYS = ("share_all_six_walk_pt", "rapid_transit_gap_share", "rapid_transit_gap_residents")
+# ... and of its `fire` rows (a plan with a new fire station or new residents)
+FIRE_KEYS = ("fire_beyond_10_residents",)
 # change in categories within 15 minutes, −3 … +3 (clamped), diverging red → grey → blue
 CELL_COLOURS = {
     -3: "#b2182b",
@@ -331,29 +336,31 @@ class Area:
 
 def _with_walk_pt(evaluation: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """The evaluation's `base` and `indicators` rows with KPI 4 by walk + PT (`walk_pt`: its
-    `base` and `plan` rows) merged in, so every table and the CSV read it beside the
-    walking-only share; the rows as they are without a transit feed."""
+    `base` and `plan` rows) and the fire-station reach (`fire`) merged in, so every table and
+    the CSV read them beside the walking-only figures; the rows as they are without them."""
     indicators, base = evaluation.get("indicators") or {}, evaluation.get("base") or {}
-    walk_pt = evaluation.get("walk_pt") or {}
-    if not walk_pt.get("plan"):
-        return indicators, base
+    for block, keys in (("walk_pt", WALK_PT_KEYS), ("fire", FIRE_KEYS)):
+        extra = evaluation.get(block) or {}
+        if extra.get("plan"):
+            indicators = _merged(indicators, extra["plan"], keys)
+            base = _merged(base, extra.get("base") or {}, keys)
+    return indicators, base
 
-    def merged(rows: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-        def one(row: dict[str, Any] | None, more: dict[str, Any] | None) -> dict[str, Any]:
-            return {**(row or {}), **{k: (more or {}).get(k) for k in WALK_PT_KEYS}}
 
-        return {
-            "city": one(rows.get("city"), extra.get("city")),
-            **{
-                scope: {
-                    name: one(row, (extra.get(scope) or {}).get(name))
-                    for name, row in (rows.get(scope) or {}).items()
-                }
-                for scope in ("districts", "polycentres")
-            },
-        }
+def _merged(rows: dict[str, Any], extra: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    def one(row: dict[str, Any] | None, more: dict[str, Any] | None) -> dict[str, Any]:
+        return {**(row or {}), **{k: (more or {}).get(k) for k in keys}}
 
-    return merged(indicators, walk_pt["plan"]), merged(base, walk_pt.get("base") or {})
+    return {
+        "city": one(rows.get("city"), extra.get("city")),
+        **{
+            scope: {
+                name: one(row, (extra.get(scope) or {}).get(name))
+                for name, row in (rows.get(scope) or {}).items()
+            }
+            for scope in ("districts", "polycentres")
+        },
+    }
 
 
 def _areas(evaluation: dict[str, Any], places: Places, lang: str) -> list[Area]:

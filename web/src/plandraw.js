@@ -58,13 +58,14 @@ export const TOOLS = {
   'building.add': { draw: 'polygon', edit: 'building.add' },
   'transit.route.add': { draw: 'line', edit: 'transit.route.add' },
   'transit.stop.add': { draw: 'route', layer: 'transit_routes', edit: 'transit.stop.add' },
+  'fire_station.add': { draw: 'point', edit: 'fire_station.add' },
 };
 
 const KIND_COLOURS = {
   'housing.add': '#e67e22', 'housing.remove': '#7f8c8d', 'park.add': '#00b894',
   'building.add': '#8e44ad', 'street.link': '#0a7f8c', 'street.close': '#c0392b',
   'street.light': '#f1c40f', 'amenity.remove': '#c0392b', 'amenity.move': '#0a7f8c',
-  'transit.stop.add': '#2d3436',
+  'transit.stop.add': '#2d3436', 'fire_station.add': '#b71c1c',
 };
 
 function empty() { return { type: 'FeatureCollection', features: [] }; }
@@ -235,6 +236,8 @@ export function newEdit(tool, geometry, id, extra = {}) {
     Object.assign(properties, { name: `${t('plan.tool.transit.route.add')} ${id}`, mode: 'bus', headway_peak_min: mode.peak, headway_offpeak_min: mode.offpeak });
   } else if (spec.edit === 'transit.stop.add') {
     Object.assign(properties, { name: `${t('plan.tool.transit.stop.add')} ${id}` });
+  } else if (spec.edit === 'fire_station.add') {
+    Object.assign(properties, { name: `${t('plan.tool.fire_station.add')} ${id}` });
   }
   return { type: 'Feature', id, geometry, properties: { ...properties, ...extra } };
 }
@@ -321,6 +324,10 @@ export function editForm(feature, writable) {
     case 'transit.stop.add':
       parts.push(field('plan.f.name', text('name', p.name, off)));
       parts.push(`<p class="muted">${esc(t('plan.f.route', { id: p.route ?? '?' }))}</p>`);
+      break;
+    case 'fire_station.add':
+      parts.push(field('plan.f.name', text('name', p.name, off)));
+      parts.push(`<p class="muted small">${esc(t('plan.about.fire_station.add'))}</p>`);
       break;
     case 'building.add':
       parts.push(field('plan.f.levels', number('levels', p.levels, `min="1" max="60" step="1" ${off}`)));
@@ -434,6 +441,7 @@ export const TOOL_GROUPS = [
   ['plan.group.green', ['park.add', 'park.remove']],
   ['plan.group.streets', ['street.link', 'street.close', 'street.light']],
   ['plan.group.transit', ['transit.route.add', 'transit.stop.add']],
+  ['plan.group.safety', ['fire_station.add']],
 ];
 
 export function warnDraw(message) {

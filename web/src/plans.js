@@ -500,6 +500,25 @@ function compareWalkPt(table) {
   return `<table class="grid" data-compare="walk-pt"><thead><tr><th>${esc(t('plan.kpi4'))}</th><th>${esc(t('plan.kpi4.walk'))}</th><th>${esc(t('plan.kpi4.walkpt'))}</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
+/** Residents beyond 10 minutes' drive of a fire station, today → plan, for the city and the
+ * districts where it changes (the evaluation's `fire`: present when the plan adds a fire
+ * station or residents). */
+function fireTable(evaluation) {
+  const f = evaluation.fire;
+  if (!f?.base?.city || !f?.plan?.city) return '';
+  const key = 'fire_beyond_10_residents';
+  const row = (name, base, plan) => {
+    const delta = typeof plan?.[key] === 'number' && typeof base?.[key] === 'number' ? plan[key] - base[key] : null;
+    const cls = !delta ? 'muted' : delta < 0 ? 'delta-up' : 'delta-down';
+    return `<tr data-area="${esc(name)}" data-fire-delta="${delta ?? ''}"><td>${esc(name === 'city' ? t('ind.city') : name)}</td><td>${esc(formatNumber(base?.[key] ?? null, 0))} → ${esc(formatNumber(plan?.[key] ?? null, 0))}<br><small class="${cls}">${esc(signed(delta, 'int'))}</small></td></tr>`;
+  };
+  const districts = Object.keys(f.plan.districts ?? {}).sort()
+    .filter((name) => (f.plan.districts[name]?.[key] ?? 0) !== (f.base.districts?.[name]?.[key] ?? 0));
+  const rows = [row('city', f.base.city, f.plan.city), ...districts.map((n) => row(n, f.base.districts?.[n], f.plan.districts[n]))];
+  return `<h3 data-fire>${esc(t('plan.fire.title'))}</h3>
+    <table class="grid" data-table="fire"><thead><tr><th></th><th>${esc(t('plan.fire.beyond'))}</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+}
+
 /** School and kindergarten places against the children of their catchments. */
 function placesTable(evaluation) {
   const blocks = [['schools', 'plan.schools'], ['kindergartens', 'plan.kindergartens']]
@@ -565,6 +584,7 @@ function resultsHtml() {
   return `${head}${stale}${evaluate}
     ${indicatorTable(evaluation)}
     ${walkPtTable(evaluation)}
+    ${fireTable(evaluation)}
     ${placesTable(evaluation)}
     ${polycentreTable(evaluation)}
     ${housingList(evaluation)}
