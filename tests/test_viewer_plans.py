@@ -218,6 +218,12 @@ def test_a_planner_makes_shares_compares_and_reports_a_plan(
     )
     assert closed == evaluation["schools"]["deficit_closed"]
     assert "North" in text_of(browser, '[data-table="polycentres"]')
+    # 40,000 new homes: how many live beyond 10 minutes' drive of a fire station, today → plan
+    fire = evaluation["fire"]
+    beyond = [fire[side]["city"]["fire_beyond_10_residents"] for side in ("base", "plan")]
+    fire_text = text_of(browser, '[data-table="fire"] tr[data-area="city"]')
+    assert all(f"{n:,}" in fire_text for n in beyond), (beyond, fire_text)
+    assert browser.eval("return !!document.querySelector(\"button[data-tool='fire_station.add']\")")
     count = int(browser.eval("return document.querySelector('[data-cells]').dataset.cells"))
     assert count == plan["changed_cells"]["count"] > 0
     browser.wait(IDLE, timeout=120)
