@@ -67,7 +67,7 @@ async function sourceLine(app) {
     synthetic ||= Boolean(p.synthetic);
     if (p.loaded_at && p.loaded_at > loaded) loaded = p.loaded_at;
   }
-  const parts = [`${t('export.source')}: ${sources.size ? [...sources].join('; ') : (app.status.tiles?.json?.attribution ?? t('app.title'))}`];
+  const parts = [`${t('export.source')}: ${sources.size ? [...sources].join('; ') : (app.status.tiles?.json?.attribution ? t('map.attribution') : t('app.title'))}`];
   if (loaded) parts.push(t('export.loaded', { date: localDate(new Date(loaded)) }));
   if (synthetic) parts.push(t('export.demo'));
   return parts.join(' · ');

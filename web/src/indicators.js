@@ -132,7 +132,9 @@ export function table(rows, columns, firstTitle) {
   if (!rows?.length) return '<p class="muted">—</p>';
   const head = `<tr><th>${esc(firstTitle)}</th>${columns.map(([key, title]) => `<th data-key="${esc(key)}">${esc(columnTitle(title))}</th>`).join('')}</tr>`;
   const body = rows.map((row) => `<tr><td>${esc(name(row))}</td>${columns.map(([key, , fmt]) => `<td data-value="${esc(row[key] ?? '')}">${row[key] == null ? '—' : esc(fmt(row[key]))}</td>`).join('')}</tr>`).join('');
-  return `<table class="grid"><thead>${head}</thead><tbody>${body}</tbody></table>`;
+  // a wide table (the mobility one has 15 columns; ru and kk titles are long) scrolls inside
+  // its own box instead of pushing the dashboard wider than the screen
+  return `<div class="grid-wrap"><table class="grid"><thead>${head}</thead><tbody>${body}</tbody></table></div>`;
 }
 
 export function kpiCards(city, programme) {

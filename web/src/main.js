@@ -269,8 +269,10 @@ function syncLabels() {
 function firstViewStyle(tilejson, dem) {
   const style = baseStyle();
   if (dem) {
-    style.sources[DEM] = demSource(dem);
-    style.sources[SHADE] = demSource(dem);
+    // the twin's own attribution (the terrain's TileJSON has the same) in the page's language
+    const terrain = { ...dem, attribution: dem.attribution ? t('map.attribution') : undefined };
+    style.sources[DEM] = demSource(terrain);
+    style.sources[SHADE] = demSource(terrain);
     const relief = hillshadeLayer();
     if (app.state.relief === false) relief.layout = { visibility: 'none' };
     style.layers.push(relief);
@@ -279,7 +281,8 @@ function firstViewStyle(tilejson, dem) {
   if (tilejson) {
     const available = new Set((tilejson.vector_layers ?? []).map((l) => l.id));
     const shown = [...app.entries.values()].filter((e) => !available.size || available.has(e.name));
-    const common = { bounds: tilejson.bounds, attribution: tilejson.attribution };
+    // the twin's own attribution (twin.tiles.metadata.ATTRIBUTION) in the page's language
+    const common = { bounds: tilejson.bounds, attribution: tilejson.attribution ? t('map.attribution') : undefined };
     for (const entry of shown) {
       style.sources[sourceId(entry.name)] = { ...sourceFor(entry, location.origin), ...common };
     }
@@ -348,7 +351,7 @@ async function boot() {
       // slow machine would never see an idle map). The data changes only by edits: a reload shows them.
       refreshExpiredTiles: false,
       hash: false,
-      attributionControl: { compact: true, customAttribution: 'Almaty Twin' },
+      attributionControl: { compact: true, customAttribution: t('app.title') },
       canvasContextAttributes: { preserveDrawingBuffer: true },
     });
   } catch (error) {
