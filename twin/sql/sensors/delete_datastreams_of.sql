@@ -1,0 +1,1 @@
+DELETE FROM sta_datastreams WHERE {column} = %(id)s

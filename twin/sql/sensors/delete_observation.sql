@@ -1,0 +1,2 @@
+DELETE FROM sta_observations
+WHERE datastream_id = %(datastream_id)s AND phenomenon_time = %(phenomenon_time)s

@@ -1,0 +1,1 @@
+DELETE FROM sta_observations_hourly WHERE hour < %(before)s

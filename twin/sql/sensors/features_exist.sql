@@ -1,0 +1,1 @@
+SELECT id FROM sta_features_of_interest WHERE id = ANY(%(ids)s)

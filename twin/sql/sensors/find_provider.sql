@@ -1,0 +1,1 @@
+SELECT id FROM sta_providers WHERE name = %(name)s

@@ -1,0 +1,1 @@
+SELECT min(phenomenon_time) FROM sta_observations

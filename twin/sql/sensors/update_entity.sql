@@ -1,0 +1,1 @@
+UPDATE {table} SET {assignments} WHERE id = %(id)s RETURNING id

@@ -1,0 +1,1 @@
+COPY demo_things FROM STDIN

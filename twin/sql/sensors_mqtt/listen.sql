@@ -1,0 +1,1 @@
+LISTEN sta_observations_created
