@@ -1,0 +1,4 @@
+-- Has a versioned layer changed after an instant? If not, the layer as of any time from then on
+-- is the layer as it is: a dated tile is the undated one (the same bytes, its cache too).
+SELECT EXISTS (SELECT 1 FROM twin_history
+               WHERE layer = %(layer)s AND changed_at > %(since)s::timestamptz)
