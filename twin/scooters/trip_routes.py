@@ -1,0 +1,81 @@
+"""HTTP of scooter trips (rows in twin/http/routes.py).
+
+POST /scooters/trips   MDS Provider trips (JSON, NDJSON or CSV) from an operator; an admin's
+                       key. 201 with the report (written, refused with reasons); 400 with the
+                       same report and nothing written when a row is refused, unless
+                       ?accept_valid=true (then the good rows are written and the rest listed)
+GET  /scooters/trips   a day's trips by hour and operator, and the 15 key sections' flows by
+                       hour (?date=YYYY-MM-DD, UTC)
+"""
+
+from __future__ import annotations
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+
+from twin.db.pool import connection
+from twin.editing.routes import api_key, key_holder
+from twin.errors import Forbidden, InvalidParameter, PayloadTooLarge, TwinError
+from twin.http.errors import render
+from twin.scooters.trips import day_summary, ingest_trips, read_trips
+
+JSON = "application/json"
+MAX_BODY_BYTES = 64 * 1024 * 1024  # a day of 100 thousand trips with short routes as NDJSON
+SUFFIXES = {"text/csv": ".csv", "application/x-ndjson": ".ndjson", "application/json": ".json"}
+
+
+def _json(body: object, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type=JSON)
+
+
+async def trips(request: Request) -> Response:
+    """POST: ingest an operator's trips; GET: a day's trips and key-section flows."""
+    try:
+        if request.method == "POST":
+            return await _ingest(request)
+        day = request.query_params.get("date")
+
+        def read() -> dict:
+            with connection(timeout=10) as conn:
+                return day_summary(conn, day)
+
+        return _json(await run_in_threadpool(read))
+    except TwinError as exc:
+        return render(exc)
+
+
+async def _ingest(request: Request) -> Response:
+    holder = await run_in_threadpool(key_holder, api_key(request))
+    if holder.role != "admin":
+        raise Forbidden(
+            "trips are ingested with an admin's key (`twin users add NAME --role admin`)"
+        )
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media.startswith("application/vnd.mds"):
+        media = JSON
+    if media not in SUFFIXES:
+        raise InvalidParameter(f"send trips as {', '.join(SUFFIXES)}, not {media[:60] or 'none'}")
+    accept = request.query_params.get("accept_valid", "false").lower()
+    if accept not in {"true", "false"}:
+        raise InvalidParameter("accept_valid is true or false")
+    raw = bytearray()
+    try:
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > MAX_BODY_BYTES:
+                raise PayloadTooLarge(f"a batch of trips is at most {MAX_BODY_BYTES} bytes")
+    except ClientDisconnect:
+        raise InvalidParameter("the request body was cut off") from None
+    rows = read_trips(bytes(raw), f"request{SUFFIXES[media]}")
+
+    def work() -> dict:
+        with connection(timeout=10) as conn:
+            report = ingest_trips(
+                conn, rows, accept_valid=accept == "true", source=f"POST by {holder.name}"
+            )
+        return report.document()
+
+    document = await run_in_threadpool(work)
+    return _json(document, 201 if document["written"] else 200)

@@ -1,0 +1,1 @@
+DELETE FROM crashes WHERE source = %(source)s

@@ -1,0 +1,1 @@
+DELETE FROM scooter_latest WHERE operator = %(operator)s

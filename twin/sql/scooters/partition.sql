@@ -1,0 +1,1 @@
+SELECT scooter_position_partition(%(day)s::date)

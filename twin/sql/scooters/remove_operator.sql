@@ -1,0 +1,1 @@
+DELETE FROM scooter_operators WHERE name = %(name)s RETURNING name

@@ -1,0 +1,1 @@
+DELETE FROM scooter_station_status WHERE operator = %(operator)s

@@ -1,0 +1,1 @@
+DELETE FROM scooter_vehicle_types WHERE operator = %(operator)s

@@ -1,0 +1,1 @@
+DELETE FROM scooter_operator_zones WHERE operator = %(operator)s

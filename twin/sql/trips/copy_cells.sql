@@ -1,0 +1,1 @@
+COPY trip_cells (h3, hour, origins, destinations, routes, synthetic, geom) FROM STDIN

@@ -1,0 +1,1 @@
+DELETE FROM trip_cells WHERE hour >= %(from)s AND hour < %(to)s
