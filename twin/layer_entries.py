@@ -156,6 +156,29 @@ def _kind(layer: Layer) -> str:
     return "fill"
 
 
+def _time(layer: Layer) -> dict[str, Any] | None:
+    """How the viewer's time slider shows the layer, or None when its tiles do not take
+    `?datetime=`: the yml's `time:` over what its facts imply. A layer drawn as of an instant by
+    its own SQL (`tile_at`: the sensors) is a day's; one with a `temporal:` date (parks opened,
+    plots registered) shows what existed by then, a `temporal:` date-time what happened in the
+    month before; a versioned (editable) layer as it was, from its history."""
+    tile_at = getattr(layer, "tile_at", None)
+    if not (layer.time or layer.temporal or layer.editable or tile_at):
+        return None
+    if tile_at:
+        fact = {"range": "day", "show": "asof"}
+    elif layer.temporal and layer.properties[layer.temporal].type == "date":
+        fact = {"range": "year", "show": "until"}
+    elif layer.temporal:
+        fact = {"range": "year", "show": "during"}
+    else:
+        fact = {"range": "year", "show": "asof"}
+    fact.update(layer.time)
+    if fact["show"] == "during" and "period" not in fact:
+        fact["period"] = "P1M" if fact["range"] == "year" else "PT1H"
+    return {**fact, "property": layer.temporal}
+
+
 def layer_entry(layer: Layer) -> dict[str, Any]:
     """What the panel, the map style and the pick card need to know about one layer."""
     style = dict(layer.style)
@@ -179,6 +202,7 @@ def layer_entry(layer: Layer) -> dict[str, Any]:
         "editable": layer.editable,
         "feeds": list(layer.feeds),
         "visible": layer.visible,
+        "time": _time(layer),
         "items": f"/collections/{layer.name}/items",
         "properties": [
             {

@@ -6,6 +6,7 @@ import { hbars, shareColour } from './charts.js';
 import { CATEGORIES } from './fifteen.js';
 import { appendMobility } from './mobility.js';
 import { dataHtml } from './provenance.js';
+import { appendTime } from './livefigures.js';
 
 const pct = (share) => (share == null || !Number.isFinite(share) ? null : share * 100);
 const f0 = (v) => formatNumber(v, 0);
@@ -237,6 +238,8 @@ export const indicatorsMode = {
       body.innerHTML = dashboardHtml(data, app.catalog.targets);
       body.insertAdjacentHTML('afterbegin', dataHtml(app.catalog));
       await appendMobility(app, body);
+      // the city now and the KPIs' trends since the 2022 baseline (livefigures.js)
+      await appendTime(app, body, data);
     } catch (error) {
       body.innerHTML = `<p class="error-text" data-error="indicators">${esc(t('ind.unavailable', { error: error.message }))}</p>`;
     }

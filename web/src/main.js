@@ -106,6 +106,7 @@ const app = {
       plan: app.state.plan,
       dim: app.state.flat ? '2d' : null,   // V6: the flat map survives a reload
       relief: app.state.relief === false ? 'off' : null,
+      time: app.time?.isOpen ? app.time.hash() : null,   // the time slider (timeslider.js)
     });
   },
   async setMode(name) {
@@ -387,7 +388,9 @@ async function boot() {
     if (view.dim === '2d') await import('./scene.js').then(({ setDimension }) => setDimension(app, '2d'));
     for (const [name, value] of Object.entries(app.state.opacity)) setLayerOpacity(app, name, value);
     await labels(app);
-    app.onLayersChanged = () => { syncLabels(); MODES[app.state.mode].onLayersChanged?.(app); };
+    app.onLayersChanged = () => { syncLabels(); app.time?.refresh(); MODES[app.state.mode].onLayersChanged?.(app); };
+    // a view saved with the time slider (#time=year/2022/5) opens at that time
+    if (view.time) await import('./timeslider.js').then((m) => m.openTime(app, view.time));
     // a shared plan (#plan=ID) opens in the Plans panel
     await app.setMode(view.mode ?? (view.plan ? 'plans' : 'explore'));
     if (view.plot && app.state.mode === 'explore') {
@@ -419,6 +422,7 @@ async function boot() {
     renderPanel(app);
     showDataBanner(app);
     syncLabels();
+    app.time?.refresh(true);
     app.saveView();
     MODES[app.state.mode].enter?.(app);
   };
@@ -435,6 +439,10 @@ async function boot() {
     const button = event.target.closest('button');
     if (!button) return;
     if (button.id === 'relief') app.setRelief(!app.state.relief);
+    if (button.dataset.time !== undefined) {
+      import('./timeslider.js').then(({ toggleTime }) => toggleTime(app))
+        .catch((error) => notify(t('err.network', { error: error.message }), 'error', { key: 'time' }));
+    }
     if (button.dataset.mode) app.setMode(app.state.mode === button.dataset.mode ? 'explore' : button.dataset.mode);
     if (button.dataset.dim) {
       import('./scene.js').then(({ setDimension }) => setDimension(app, button.dataset.dim))

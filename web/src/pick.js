@@ -179,7 +179,15 @@ export async function openCard(app, feature, entry) {
     ${entry.name === 'plots' ? `<div class="card" data-report="plot"><h2>${esc(t('card.report'))}</h2><div class="report muted">${esc(t('card.loading'))}</div></div>` : ''}`;
   highlight(app.map, { type: 'Feature', geometry: feature.geometry, properties: {} });
   side.querySelector('[data-card-close]').onclick = () => closeCard(app, side);
-  if (id == null) return;
+  // a SensorThings Thing (a layer of sensors carries its `thing`): its observations as a chart
+  // (sensorchart.js)
+  const thing = entry.properties?.find((p) => p.name === 'thing' || p.name === 'thing_id');
+  const sensor = thing ? props[thing.name] ?? null : null;
+  // a place of rows by hour (a key section's scooters): its values over the slider's window
+  const place = entry.time?.key && entry.time.values?.length ? props[entry.time.key] : null;
+  const chart = sensor == null && place == null ? null : import('./sensorchart.js').then((m) => (sensor != null
+    ? m.showSensorChart(app, sensor, side) : m.showPlaceChart(app, entry, props, side)));
+  if (id == null) return chart;
   const tasks = [];
   tasks.push(item(entry.name, id).then((full) => {
     if (!side.querySelector(`[data-card="${CSS.escape(entry.name)}"]`)) return;
@@ -202,6 +210,7 @@ export async function openCard(app, feature, entry) {
       if (el) el.innerHTML = `<p class="error-text">${esc(error.message)}</p>`;
     }));
   }
+  if (chart) tasks.push(chart);
   await Promise.all(tasks);
 }
 

@@ -1,5 +1,6 @@
 // The view in the URL (#map=zoom/lat/lon/bearing/pitch&layers=a,b&mode=…&lang=…&plan=ID&dim=2d),
-// for sharing: #plan=ID alone opens that plan in the Plans panel; dim=2d is the flat map.
+// for sharing: #plan=ID alone opens that plan in the Plans panel; dim=2d is the flat map;
+// time=day/144 or time=year/2022/5 is the time slider's range and step (timeslider.js).
 
 export function readView() {
   const params = new URLSearchParams(location.hash.replace(/^#/, ''));
@@ -13,7 +14,7 @@ export function readView() {
   }
   const layers = (params.get('layers') ?? '').split(',').filter(Boolean);
   if (layers.length) view.layers = layers;
-  for (const key of ['mode', 'lang', 'cat', 'plot', 'plan', 'dim', 'relief']) if (params.get(key)) view[key] = params.get(key);
+  for (const key of ['mode', 'lang', 'cat', 'plot', 'plan', 'dim', 'relief', 'time']) if (params.get(key)) view[key] = params.get(key);
   return view;
 }
 
@@ -30,7 +31,7 @@ export function writeView(view) {
         Math.round(bearing), Math.round(pitch)].join('/'));
     }
     if (view.layers) params.set('layers', view.layers.join(','));
-    for (const key of ['mode', 'lang', 'cat', 'plot', 'plan', 'dim', 'relief']) if (view[key]) params.set(key, view[key]);
+    for (const key of ['mode', 'lang', 'cat', 'plot', 'plan', 'dim', 'relief', 'time']) if (view[key]) params.set(key, view[key]);
     const hash = `#${params.toString().replace(/%2F/g, '/').replace(/%2C/g, ',')}`;
     if (hash !== location.hash) history.replaceState(null, '', hash);
   }, 250);
