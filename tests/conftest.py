@@ -20,6 +20,8 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import psycopg
 import pytest
@@ -54,6 +56,8 @@ def twin_env(**extra: str) -> dict[str, str]:
     # a plan's walk + PT costs 5-8 s per evaluation (30 s for a server's first): the plan
     # stories evaluate dozens; tests/test_plan_transit.py evaluates plans with transit edits
     env.setdefault("TWIN_PLANS_WALK_PT_EVERY_PLAN", "off")
+    # no sensor simulator in the background (`twin up`); tests/test_sensors_mqtt.py sends its own
+    env.setdefault("TWIN_SIMULATE_RATE", "0")
     return env
 
 
@@ -146,6 +150,22 @@ def server(database_url: str) -> Iterator[Server]:
     srv = Server()
     yield srv
     srv.stop()
+
+
+@pytest.fixture(scope="session")
+def broker(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real mosquitto (Debian's) for the session, started as `twin sensors broker start`
+    starts the twin's own, but in a directory of its own: servers find it only when a test
+    points TWIN_MQTT_URL at it (`broker.url`), so other modules' servers run without MQTT."""
+    from twin.sensors.broker import start_broker, stop_broker
+    from twin.server_process import free_port
+
+    directory = tmp_path_factory.mktemp("mqtt")
+    endpoint = start_broker(free_port(), directory=directory)
+    yield SimpleNamespace(
+        host=endpoint.host, port=endpoint.port, url=endpoint.url, directory=directory
+    )
+    stop_broker(directory=directory)
 
 
 def shared_data_or_skip() -> Path:

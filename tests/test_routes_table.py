@@ -44,6 +44,14 @@ SAMPLES = {
     "fontstack": "DejaVu Sans Book",
     "range": "0-255",
     "style": "twin",
+    # SensorThings (twin.sensors): an entity set, an id, a navigation path
+    "entity_set": "Things",
+    "entity_id": "1",
+    "datastream_id": "1",
+    "navigation": "Datastreams",
+    # scooters (twin.scooters): a demo operator, a GBFS feed
+    "operator": "jet",
+    "feed": "system_information",
 }
 
 

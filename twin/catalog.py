@@ -120,6 +120,12 @@ class Layer:
     # integer properties its tiles take as `?<property>=<value>` (plan_cells: ?plan=ID), a
     # tile then holding only the matching features (`tiles: {filters: [plan]}`)
     tile_filters: tuple[str, ...] = ()
+    # `tile_at: <area>/<name>`: the SQL file (twin/sql/<area>/<name>.sql) that draws the
+    # layer as it was at an instant, for its tiles' `datetime=` (docs/changes.md, twin/tiles)
+    tile_at: str | None = None
+    # how the viewer's time slider shows it (`time: {range, show, period}`, twin/layer_entries.py
+    # fills what is not said from `temporal:` and the history)
+    time: dict[str, Any] = field(default_factory=dict)
 
     @property
     def table(self) -> str:
@@ -343,7 +349,58 @@ def parse_layer(doc: dict[str, Any], source: str = "<memory>") -> Layer:
         feeds=tuple(feeds),
         visible=bool(doc.get("visible", False)),
         tile_filters=tuple(tile_filters),
+        tile_at=_tile_at(doc.get("tile_at"), source),
+        time=_time(doc.get("time"), source, props),
     )
+
+
+# The viewer's time slider (web/src/timeslider.js): its ranges, what a layer shows at an instant
+# (as it was then, what existed by then, what happened in the `period` before it) and periods.
+TIME_RANGES = ("day", "year")
+TIME_SHOWS = ("asof", "until", "during")
+TIME_PERIOD = re.compile(r"^P(\d+[DM]|T\d+[HM])$")
+
+
+def _time(spec: Any, source: str, props: dict[str, Property]) -> dict[str, Any]:
+    """`time: {range: day|year, show: asof|until|during, period: PT1H|P1M..., key, values}` or
+    nothing; `key` (a property naming the place a row is of, e.g. a key section's zone_id) and
+    `values` (its numeric properties) let the viewer chart a clicked place's rows over time."""
+    if spec is None:
+        return {}
+    if not isinstance(spec, dict) or set(spec) - {"range", "show", "period", "key", "values"}:
+        raise CatalogError(f"{source}: time takes range, show, period, key and values")
+    if spec.get("range", "year") not in TIME_RANGES:
+        raise CatalogError(f"{source}: time.range must be one of {', '.join(TIME_RANGES)}")
+    if spec.get("show", "asof") not in TIME_SHOWS:
+        raise CatalogError(f"{source}: time.show must be one of {', '.join(TIME_SHOWS)}")
+    if "period" in spec and not TIME_PERIOD.match(str(spec["period"])):
+        raise CatalogError(f"{source}: time.period must be like PT10M, PT1H, P1D or P1M")
+    if "key" in spec and spec["key"] not in props:
+        raise CatalogError(f"{source}: time.key must be a property of the layer")
+    values = spec.get("values", [])
+    if not isinstance(values, list) or not all(
+        v in props and props[v].type in {"integer", "number"} for v in values
+    ):
+        raise CatalogError(f"{source}: time.values must list numeric properties of the layer")
+    if values and "key" not in spec:
+        raise CatalogError(f"{source}: time.values need time.key (the place a row is of)")
+    fact: dict[str, Any] = {k: str(v) for k, v in spec.items() if k != "values"}
+    if values:
+        fact["values"] = list(values)
+    return fact
+
+
+def _tile_at(name: Any, source: str) -> str | None:
+    """`tile_at`: an existing twin/sql/<area>/<name>.sql that renders the layer at %(at)s."""
+    if name is None:
+        return None
+    from twin.sqlfiles import SQL_DIR
+
+    if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9_]+/[a-z0-9_]+", name):
+        raise CatalogError(f"{source}: tile_at must name a SQL file as <area>/<name>")
+    if not (SQL_DIR / f"{name}.sql").is_file():
+        raise CatalogError(f"{source}: tile_at names twin/sql/{name}.sql, which does not exist")
+    return name
 
 
 def _read(path: Path) -> Any:

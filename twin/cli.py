@@ -286,9 +286,17 @@ def run_server(host: str, port: int, workers: int = 1) -> None:
     # TWIN_ANALYSIS_REFRESH=off leaves edits to `twin analyse`; a read-only server has none
     if refresher_enabled() and not read_only():
         start_refresher_process()
+    if not read_only():  # the scooter operators' GBFS feeds (twin.scooters.poller)
+        from twin.scooters.poller import start_poller
+
+        start_poller()
     sock = sockets[0]
     bound = sock.getsockname()[1]
     url = f"http://{host}:{bound}"
+    if not read_only():  # observations by MQTT, when a broker is configured (twin.sensors.mqtt)
+        from twin.sensors.mqtt import start_bridge_process
+
+        start_bridge_process(url)
     if workers > 1:  # a listening socket per worker; the supervisor restarts dead workers
         write_openapi(url)  # written once here, not once per worker
         for each in sockets:
@@ -370,6 +378,14 @@ def up(ctx: click.Context, host: str, port: int, scale: str) -> None:
     from twin import bootstrap
 
     bootstrap.load_if_empty(scale)
+    from twin.sensors.up import start_live_city
+
+    start_live_city(host, port, scale)  # the MQTT broker; the demo's sensors moving
+    from twin.scooters.demo import start_demo_scooters
+
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    if start_demo_scooters(f"http://{shown}:{port}"):  # the demo operators polled, a day behind
+        click.echo("scooters: the three demo operators polled (`twin scooters status`)")
     run_server(host, port)
 
 
@@ -431,6 +447,11 @@ COMMAND_MODULES: list[str] = [
     "twin.scene3d.cli:render",
     "twin.scene3d.cli:tiles3d",
     "twin.demo.command:load",
+    "twin.scooters.cli:scooters",
+    "twin.scooters.trips:import_trips_command",
+    "twin.scooters.crashes:import_crashes_command",
+    "twin.sensors.cli:sensors",
+    "twin.sensors.simulate:simulate_group",
 ]
 
 

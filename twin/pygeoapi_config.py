@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from twin.catalog import CITY_BBOX, Layer, load_catalog
+from twin.changes.links import feed_links
 from twin.features.downloads import links as download_links
 from twin.maps.links import map_links
 from twin.processes import PROCESSES
@@ -66,6 +67,7 @@ def collection(layer: Layer) -> dict[str, Any]:
         "links": style_links("${TWIN_SERVER_URL}", layer.name)
         + map_links("${TWIN_SERVER_URL}", layer.name)
         + three_d_links("${TWIN_SERVER_URL}", layer.name)  # 3D content (GeoVolumes-shaped)
+        + feed_links("${TWIN_SERVER_URL}", layer.name)  # the public change feeds
         + download_links(f"${{TWIN_SERVER_URL}}/collections/{layer.name}/items"),  # files
         "extents": {"spatial": {"bbox": list(CITY_BBOX), "crs": CRS84}},
         "providers": [provider, tile_provider(layer)],

@@ -359,6 +359,126 @@ class PlanSettings:
 
 
 @dataclass(frozen=True)
+class SensorSettings:
+    """Live sensors: SensorThings writes, retention (docs/sensors.md)."""
+
+    future_tolerance_s: float = setting(
+        "TWIN_STA_FUTURE_TOLERANCE_S",
+        300.0,
+        "an Observation's phenomenonTime may lie this far ahead of the server's clock (sensor "
+        "clocks drift); later ones are refused",
+        unit="s",
+    )
+    max_batch: int = setting(
+        "TWIN_STA_MAX_BATCH",
+        100_000,
+        "the most Observations one request (or one CreateObservations dataArray) may carry",
+    )
+    raw_days: int = setting(
+        "TWIN_STA_RAW_DAYS",
+        30,
+        "`twin sensors retain` drops raw Observations' day partitions older than this, once "
+        "their hours are aggregated",
+        unit="days",
+    )
+    hourly_days: int = setting(
+        "TWIN_STA_HOURLY_DAYS",
+        730,
+        "hourly aggregates of number results are kept this long",
+        unit="days",
+    )
+    # reads (twin.sensors.read, twin.sensors.odata)
+    top: int = setting(
+        "TWIN_STA_TOP", 100, "entities in a SensorThings page when $top is not given"
+    )
+    max_top: int = setting(
+        "TWIN_STA_MAX_TOP",
+        10_000,
+        "the largest $top a SensorThings read may ask for (larger pages: follow @iot.nextLink)",
+    )
+    query_max_length: int = setting(
+        "TWIN_STA_QUERY_MAX_LENGTH",
+        8192,
+        "a SensorThings query option ($filter, $expand, ...), checked before it is parsed",
+        unit="characters",
+    )
+    query_max_depth: int = setting(
+        "TWIN_STA_QUERY_MAX_DEPTH",
+        32,
+        "nesting of a SensorThings query option: brackets, not and minus chains, $expand levels",
+        unit="levels",
+    )
+    query_max_nodes: int = setting(
+        "TWIN_STA_QUERY_MAX_NODES",
+        1024,
+        "names, literals, operators and commas of a SensorThings query option",
+        unit="nodes",
+    )
+    statement_timeout_ms: int = setting(
+        "TWIN_STA_STATEMENT_TIMEOUT_MS",
+        30000,
+        "how long the statements of one SensorThings read may run (then a 400 says narrow it)",
+        unit="ms",
+    )
+
+
+@dataclass(frozen=True)
+class MqttSettings:
+    """Sensors over MQTT: the twin's own broker, the bridge to SensorThings and the demo's
+    simulator (docs/sensors.md)."""
+
+    url: str | None = setting(
+        "TWIN_MQTT_URL",
+        None,
+        "the MQTT broker the bridge uses (mqtt://user:password@host:port); `off`: no MQTT",
+        shown="unset: the twin's own broker when it runs",
+    )
+    port: int = setting(
+        "TWIN_MQTT_PORT",
+        1884,
+        "the port of the twin's own broker (`twin sensors broker start`, `twin up`), on 127.0.0.1",
+    )
+    simulate_rate: float = setting(
+        "TWIN_SIMULATE_RATE",
+        50.0,
+        "`twin up` on the small demo runs the sensor simulator at this rate, so the demo's "
+        "sensors move (0: off; the tests keep it off)",
+        unit="observations/s",
+        shown="50",
+    )
+
+
+@dataclass(frozen=True)
+class ScooterSettings:
+    """Scooter operators' GBFS feeds: polling, the demo operators (docs/scooters.md)."""
+
+    poll: bool = setting(
+        "TWIN_SCOOTERS_POLL",
+        True,
+        "a server polls the scooter operators' GBFS feeds (`twin scooters operators add`); "
+        "one poller per database works at a time",
+    )
+    min_interval_s: float = setting(
+        "TWIN_SCOOTERS_MIN_INTERVAL_S",
+        30.0,
+        "the shortest time between two polls of one operator (a feed's longer ttl is kept)",
+        unit="s",
+    )
+    max_backoff_s: float = setting(
+        "TWIN_SCOOTERS_MAX_BACKOFF_S",
+        600.0,
+        "the longest wait after failed polls in a row (the wait doubles from 5 s per failure)",
+        unit="s",
+    )
+    demo_fleet: int = setting(
+        "TWIN_SCOOTERS_DEMO_FLEET",
+        0,
+        "scooters of the three demo operators together; 0: the scooter parking spots' "
+        "capacity (15,000 in the demo)",
+    )
+
+
+@dataclass(frozen=True)
 class LogSettings:
     """What long commands print."""
 
@@ -437,6 +557,9 @@ GROUPS: tuple[tuple[str, str, type], ...] = (
     ("scenes", "3D scenes", SceneSettings),
     ("analysis", "Analysis", AnalysisSettings),
     ("plans", "Plans", PlanSettings),
+    ("sensors", "Live sensors", SensorSettings),
+    ("mqtt", "Sensors over MQTT", MqttSettings),
+    ("scooters", "Scooter feeds", ScooterSettings),
     ("logging", "Logging", LogSettings),
     ("internal", "Internal (set by the twin)", InternalSettings),
     ("tests", "Tests", TestSettings),
@@ -552,6 +675,18 @@ class Settings:
     @cached_property
     def plans(self) -> PlanSettings:
         return read_group(PlanSettings, self._environ)
+
+    @cached_property
+    def sensors(self) -> SensorSettings:
+        return read_group(SensorSettings, self._environ)
+
+    @cached_property
+    def mqtt(self) -> MqttSettings:
+        return read_group(MqttSettings, self._environ)
+
+    @cached_property
+    def scooters(self) -> ScooterSettings:
+        return read_group(ScooterSettings, self._environ)
 
     @cached_property
     def logging(self) -> LogSettings:

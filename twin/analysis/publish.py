@@ -316,10 +316,12 @@ def _none(value: Any) -> Any:
 
 def analyse(conn: psycopg.Connection, mode: str = "slope") -> dict[str, Any]:
     """Run every analysis and publish the layers; return the city's figures and timings."""
+    from twin.changes.events import refresh_change_events
     from twin.mobility.lighting import derive_street_lighting
     from twin.mobility.publish import publish_mobility
 
     lighting = derive_street_lighting(conn)  # twin/mobility: streets.lit from the lighting lines
+    refresh_change_events(conn)  # twin/changes: the public change feed catches up with history
     run = Analysis(conn, mode)
     steps = [
         "walking network and places",

@@ -109,6 +109,12 @@ def indicators_document() -> dict[str, Any]:
 
             mobility_safety = mobility_safety_member(conn)
             hazards = hazards_member(conn)  # twin/hazards: mudflow, avalanche, fire reach
+            from twin.sensors.derived import live_figures
+
+            live = live_figures(conn)  # twin/sensors: lit share, PM2.5, meters now, with times
+            from twin.scooters.status import disorder_now
+
+            live["scooters_outside_parking_now"] = disorder_now(conn)  # twin/scooters
             current = freshness(conn)
     if row is None or row[0] is None:
         raise NotFound("no indicators yet: run `twin analyse` (or `twin up`) first")
@@ -118,6 +124,7 @@ def indicators_document() -> dict[str, Any]:
         "districts": [with_targets(d) for d in districts],
         "mobility_safety": mobility_safety,
         "hazards": hazards,
+        "live": live,
         "polycentres": [with_targets(p) for p in polycentres],
         "computed": {**(computed or {}), "published_at": changed_at.isoformat()},
         "freshness": current,

@@ -62,7 +62,18 @@ def load_demo_city(scale: str, seed: int, base: Path | None = None) -> str:
         from twin.mobility.demo import load_mobility
 
         counts.update(load_mobility(conn, city))  # mobility and safety layers (twin/mobility)
+        from twin.changes.demo import load_change_year  # the year of past changes
+
+        counts.update(load_change_year(conn, city))
+        from twin.scooters.safety_demo import load_road_safety  # trips, crashes, hotspots
+
+        counts.update(load_road_safety(conn, city))
         supersede(conn, list(counts))  # earlier imports into these layers: nothing to undo
+        from twin.sensors.demo import install_sensors  # lamps, air, meters and their last day
+        from twin.sensors.derived import refresh as derive_sensor_layers
+
+        counts.update(install_sensors(conn, scale, seed))
+        derive_sensor_layers(conn)  # sensors, lamp_faults, district_air_quality, meters
         conn.commit()
     elapsed = time.perf_counter() - started
     parts = ", ".join(f"{name} {count:,}" for name, count in counts.items())

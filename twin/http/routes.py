@@ -52,6 +52,8 @@ FEATURE_QUERY = (
     "filter-lang",
     "filter-crs",
 )
+# Query options of SensorThings reads (twin.sensors.odata)
+STA_QUERY = ("$filter", "$select", "$expand", "$orderby", "$top", "$skip", "$count")
 TILE_FORMATS = ("mvt", "pbf")
 DOCUMENT_FORMATS = ("json", "html", "jsonld")
 REPORT_FORMATS = ("pdf", "html", "csv", "gpkg")
@@ -452,10 +454,11 @@ ROUTES: list[RouteSpec] = [
         "/collections/{layer}/tiles/{tms}/{z}/{y}/{x}",
         GET,
         "twin.tiles.routes:layer_tile",
-        "A vector tile of a layer (plan_cells: ?plan=ID, one plan's cells)",
+        "A vector tile of a layer (plan_cells: ?plan=ID, one plan's cells; datetime: the "
+        "layer as of an instant, or its features of a time)",
         tag="tiles",
         media=(MVT,),
-        parameters=("f", "plan"),
+        parameters=("f", "plan", "datetime"),
         formats=TILE_FORMATS,
         fast_path=True,
         collections="layers",
@@ -642,6 +645,43 @@ ROUTES: list[RouteSpec] = [
         parameters=("district", "f"),
         formats=("json",),
     ),
+    # Change open to the public (twin/changes)
+    twin(
+        "/changes/feed.json",
+        GET,
+        "twin.changes.routes:json_feed",
+        "What was built, rebuilt, lit, opened and removed, newest first (JSON Feed 1.1)",
+        tag="changes",
+        media=("application/feed+json",),
+        parameters=("district", "change_layer", "lang"),
+    ),
+    twin(
+        "/changes/atom.xml",
+        GET,
+        "twin.changes.routes:atom_feed",
+        "The change feed as Atom 1.0",
+        tag="changes",
+        media=("application/atom+xml",),
+        parameters=("district", "change_layer", "lang"),
+    ),
+    twin(
+        "/changes/summary",
+        GET,
+        "twin.changes.routes:summary",
+        'A month of changes per district ("12 streets lit in Turksib") in en, ru and kk',
+        tag="changes",
+        parameters=("district", "month", "f"),
+        formats=("json",),
+    ),
+    twin(
+        "/indicators/trend",
+        GET,
+        "twin.changes.routes:trend",
+        "A KPI by month from the twin's change history, with the 2022 baseline and target",
+        tag="changes",
+        parameters=("kpi", "f"),
+        formats=("json",),
+    ),
     # Plans: stored, named, comparable scenarios (twin.plans)
     twin(
         "/plans",
@@ -724,6 +764,25 @@ ROUTES: list[RouteSpec] = [
         parameters=("f", "report_lang"),
         formats=REPORT_FORMATS,
     ),
+    # Scooter trips and road safety (twin/scooters: trips.py, trip_routes.py)
+    twin(
+        "/scooters/trips",
+        GET,
+        "twin.scooters.trip_routes:trips",
+        "A day's scooter trips by hour and operator, and the 15 key sections' flows by hour",
+        tag="scooters",
+        parameters=("trips_date",),
+    ),
+    twin(
+        "/scooters/trips",
+        ("POST",),
+        "twin.scooters.trip_routes:trips",
+        "Ingest MDS Provider trips (JSON, NDJSON, CSV; an admin's key): refused rows listed",
+        tag="scooters",
+        secured=True,
+        parameters=("accept_valid",),
+        extra={"success": ("200", "201"), "request": (JSON, "application/x-ndjson", "text/csv")},
+    ),
     # Prints of the viewer: the map, the dashboard, a table or a plot report as PDF (twin.exports)
     twin(
         "/exports/print",
@@ -733,6 +792,156 @@ ROUTES: list[RouteSpec] = [
         tag="viewer",
         media=("application/pdf",),
         extra={"request": (JSON,), "writes": False},
+    ),
+    # SensorThings writes: entities, Observations, keys (twin/sensors)
+    twin(
+        "/sta/v1.1/CreateObservations",
+        ("POST",),
+        "twin.sensors.routes:create_observations",
+        "Observations in dataArray batches (all rows or none); the created self-links",
+        tag="sensors",
+        secured=True,
+        extra={"success": ("201",), "request": (JSON,)},
+    ),
+    twin(
+        "/sta/v1.1/Datastreams({datastream_id})/Observations",
+        ("POST",),
+        "twin.sensors.routes:create_in_datastream",
+        "An Observation of this Datastream (a sensor key of its provider or Thing)",
+        tag="sensors",
+        secured=True,
+        extra={"success": ("201",), "request": (JSON,)},
+    ),
+    twin(
+        "/sta/v1.1/{entity_set}",
+        ("POST",),
+        "twin.sensors.routes:create",
+        "Create a Thing (deep insert of Locations, Datastreams), Location, Sensor, "
+        "ObservedProperty, Datastream, FeatureOfInterest (admin key) or Observation",
+        tag="sensors",
+        secured=True,
+        extra={"success": ("201",), "request": (JSON,)},
+    ),
+    twin(
+        "/sta/v1.1/{entity_set}({entity_id})",
+        ("PATCH", "DELETE"),
+        "twin.sensors.routes:change_or_remove",
+        "Change the members sent, or delete the entity and what depends on it (admin key)",
+        tag="sensors",
+        secured=True,
+        extra={"success": ("200",), "request": (JSON,)},
+    ),
+    # Sensors over MQTT (twin/sensors/mqtt.py)
+    twin(
+        "/sta/v1.1/mqtt-status",
+        GET,
+        "twin.sensors.mqtt:mqtt_status",
+        "Is MQTT on; what the bridge received, stored, refused (by reason) and published",
+        tag="sensors",
+    ),
+    # SensorThings reads: entity sets, navigation, query options (twin/sensors/read.py)
+    twin(
+        "/sta/v1.1",
+        GET,
+        "twin.sensors.read:service_root",
+        "SensorThings API 1.1: the entity sets and the conformance classes served",
+        tag="sensors",
+    ),
+    twin(
+        "/sta/v1.1/",
+        GET,
+        "twin.sensors.read:service_root",
+        "The service root again (clients add the slash)",
+        tag="sensors",
+    ),
+    twin(
+        "/sta/v1.1/{entity_set}({entity_id})",
+        GET,
+        "twin.sensors.read:resource",
+        "An entity by id ($select, $expand); 404 when there is none",
+        tag="sensors",
+        parameters=("$select", "$expand"),
+    ),
+    twin(
+        "/sta/v1.1/{entity_set}",
+        GET,
+        "twin.sensors.read:resource",
+        "Entities of a set: $filter, $select, $expand, $orderby, $top, $skip, $count "
+        "(@iot.nextLink pages)",
+        tag="sensors",
+        parameters=STA_QUERY,
+    ),
+    twin(
+        "/sta/v1.1/{entity_set}({entity_id})/{navigation:path}",
+        GET,
+        "twin.sensors.read:resource",
+        "Navigation from an entity (Things(1)/Datastreams, Datastreams(1)/Observations, "
+        "Observations(5)/Datastream/Thing), a property, its $value, or $ref",
+        tag="sensors",
+        parameters=STA_QUERY,
+    ),
+    # Scooter operations: GBFS in and out, MDS, the demo operators (twin/scooters)
+    twin(
+        "/scooters/feeds",
+        GET,
+        "twin.scooters.routes:feeds",
+        "The scooter operators' GBFS feeds: latest poll, outcomes by reason, refusals listed",
+        tag="scooters",
+        parameters=("f", "polls_limit"),
+        formats=("json",),
+    ),
+    twin(
+        "/scooters/now",
+        GET,
+        "twin.scooters.routes:now",
+        "Scooters standing now and left outside parking, by district and key section",
+        tag="scooters",
+        parameters=("f",),
+        formats=("json",),
+    ),
+    twin(
+        "/gbfs/v3/gbfs.json",
+        GET,
+        "twin.scooters.routes:city_gbfs",
+        "The city's GBFS v3.0 auto-discovery: its zones and scooter parking",
+        tag="scooters",
+    ),
+    twin(
+        "/gbfs/v3/{feed}.json",
+        GET,
+        "twin.scooters.routes:city_gbfs",
+        "A feed of the city's GBFS v3.0 system (geofencing_zones: no-ride, slow, parking)",
+        tag="scooters",
+    ),
+    twin(
+        "/mds/geographies",
+        GET,
+        "twin.scooters.routes:mds",
+        "The city's micromobility zones as MDS 2.0 Geographies",
+        tag="scooters",
+    ),
+    twin(
+        "/mds/policies",
+        GET,
+        "twin.scooters.routes:mds",
+        "The city's micromobility rules as an MDS 2.0 Policy",
+        tag="scooters",
+    ),
+    twin(
+        "/demo/operators/{operator}/gbfs.json",
+        GET,
+        "twin.scooters.routes:demo_operator",
+        "A synthetic demo operator's GBFS v3.0 auto-discovery (jet, yandex-go, whoosh)",
+        tag="scooters",
+        parameters=("at",),
+    ),
+    twin(
+        "/demo/operators/{operator}/{feed}.json",
+        GET,
+        "twin.scooters.routes:demo_operator",
+        "A synthetic demo operator's GBFS v3.0 feed, now or ?at= a time",
+        tag="scooters",
+        parameters=("at",),
     ),
     # pygeoapi answers the rest (its views in pygeoapi.starlette_app)
     pygeoapi("/", GET, "landing_page", "Landing page"),
@@ -906,6 +1115,29 @@ def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any
 
 # The twin's own query parameters (inline in the operations that take them).
 PARAMETERS: dict[str, dict[str, Any]] = {
+    "$filter": _query(
+        "$filter",
+        "OData filter of SensorThings 1.1 (docs/sensors.md#reading)",
+        {"type": "string"},
+    ),
+    "$select": _query("$select", "Properties to return, comma-separated", {"type": "string"}),
+    "$expand": _query(
+        "$expand",
+        "Related entities to include, with nested options: Datastreams($top=1;$expand=Sensor)",
+        {"type": "string"},
+    ),
+    "$orderby": _query(
+        "$orderby", "Order keys, each asc or desc, comma-separated", {"type": "string"}
+    ),
+    "$top": _query(
+        "$top",
+        "The most entities in the page (default 100, at most 10,000: TWIN_STA_MAX_TOP)",
+        {"type": "integer", "minimum": 0},
+    ),
+    "$skip": _query("$skip", "Entities to skip (paging)", {"type": "integer", "minimum": 0}),
+    "$count": _query(
+        "$count", "Add @iot.count: how many match, before paging", {"type": "boolean"}
+    ),
     "collections": _query(
         "collections",
         "Comma-separated collection ids: only these layers "
@@ -919,6 +1151,30 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         {"type": "string", "enum": ["standard", "slow", "wheelchair", "night"]},
     ),
     "polycentre": _query("polycentre", "A polycentre by name", {"type": "string"}),
+    "change_layer": _query(
+        "layer",
+        "Only the changes of this versioned layer (plots, buildings ...)",
+        {"type": "string"},
+    ),
+    "trips_date": _query(
+        "date", "A day, YYYY-MM-DD (UTC; default today)", {"type": "string", "format": "date"}
+    ),
+    "accept_valid": _query(
+        "accept_valid",
+        "true: write the good trips and list the refused ones (default: one refused row "
+        "refuses the batch)",
+        {"type": "boolean"},
+    ),
+    "month": _query(
+        "month",
+        "A month, YYYY-MM (default: this month, UTC)",
+        {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"},
+    ),
+    "kpi": _query(
+        "kpi",
+        "The indicator whose trend is asked for",
+        {"type": "string", "enum": ["lit_share", "park_area_ha", "schools", "floor_area_built_m2"]},
+    ),
     "include": _query(
         "include",
         "Comma-separated parts of the scene: terrain, buildings, faults, utilities, parks",
@@ -973,8 +1229,39 @@ PARAMETERS: dict[str, dict[str, Any]] = {
     "transparent": _query(
         "transparent", "No ground colour under the features (PNG)", {"type": "boolean"}
     ),
+    # scooters (twin/scooters)
+    "polls_limit": _query(
+        "limit",
+        "The most recent polls listed",
+        {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50},
+    ),
+    "at": _query(
+        "at",
+        "The moment of the simulated feed (RFC 3339 with offset); default: now",
+        {"type": "string", "format": "date-time"},
+    ),
 }
 PATH_SCHEMAS: dict[str, tuple[str, dict[str, Any]]] = {
+    "entity_set": (
+        "A SensorThings entity set",
+        {
+            "type": "string",
+            "enum": [
+                "Things",
+                "Locations",
+                "HistoricalLocations",
+                "Datastreams",
+                "Sensors",
+                "ObservedProperties",
+                "Observations",
+                "FeaturesOfInterest",
+            ],
+        },
+    ),
+    "navigation": (
+        "Navigation properties, then a property, $value or $ref (Datastreams/Observations)",
+        {"type": "string"},
+    ),
     "collectionId": ("A collection (layer) id", {"type": "string"}),
     "featureId": (
         "A feature id: a decimal integer without sign or leading zeros",

@@ -17,7 +17,12 @@ Writes: every request that may write (POST, PUT, PATCH, DELETE) expires the vers
 this process when it completes, so the next tile request re-reads the versions and a feature
 edited through the API shows in its tiles at once, in the process that took the edit, and
 starts a refresh of stale tile overviews in a thread so low-zoom tiles need not wait for it.
-Other processes (workers, `twin load`, psql) are seen within the TTL (1 s).
+Other processes (workers, `twin load`, psql) are seen within the TTL (1 s). The same thread
+brings the change events (twin/changes) up to the history.
+
+A tile with `datetime=` (twin/tiles/timed.py) has a query string, so it always goes on to the
+routes; its cache entries live under a tileset of their own (`<layer>@<digest>`), never the
+undated tile's.
 """
 
 from __future__ import annotations
@@ -110,15 +115,18 @@ class TileFastPath:
 
     def _refresh_overviews(self) -> None:
         from twin.catalog import load_catalog
+        from twin.changes.events import refresh_change_events
         from twin.db.pool import connection
         from twin.tiles.vector import refresh_overviews
 
         try:
             with connection() as conn:
                 refresh_overviews(conn, load_catalog().values())
-        except Exception as exc:  # the next low-zoom tile refreshes (and reports) it instead
+                refresh_change_events(conn)  # the public change feed (twin/changes)
+        except Exception as exc:  # the next low-zoom tile (or feed read) does it instead
             LOG.warning(
-                "tile overview refresh after a write failed", extra={"fields": {"error": str(exc)}}
+                "tile overview or change event refresh after a write failed",
+                extra={"fields": {"error": str(exc)}},
             )
         finally:
             self.refreshing = False

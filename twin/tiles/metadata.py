@@ -112,7 +112,16 @@ def tilejson(
             "left out"
         ),
         "style_properties": {layer.name: style_properties(layer) for layer in layers},
+        **_datetime(layers),
     }
+
+
+def _datetime(layers: list[Layer]) -> dict[str, Any]:
+    """A collection's tiles that take `datetime=` say so (twin.tiles.timed)."""
+    from twin.tiles.timed import time_meaning
+
+    meaning = time_meaning(layers[0]) if len(layers) == 1 else None
+    return {"datetime": meaning} if meaning else {}
 
 
 def tileset(
@@ -141,6 +150,7 @@ def tileset(
             "tileMatrix": str(max(minzoom, 12)),
         },
         "layers": [_ogc_layer(layer, base) for layer in layers],
+        **_datetime(layers),
         "links": [
             {
                 "rel": "self",

@@ -18,6 +18,7 @@ answer is sent. Every tile served goes into the hot-tile memory. Empty tiles are
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -37,7 +38,7 @@ from twin.http import bridge
 from twin.http.conditional import etag_matches
 from twin.http.errors import render
 from twin.settings import get_settings
-from twin.sqlfiles import query
+from twin.sqlfiles import query, text
 from twin.tiles import metadata
 from twin.tiles.cache import tileset_key
 from twin.tiles.matrix import (
@@ -57,6 +58,7 @@ from twin.tiles.terrain_tiles import (
     render_terrain_tile,
     terrain_extent,
 )
+from twin.tiles.timed import TileTime, tile_time
 from twin.tiles.vector import ensure_overviews, in_zoom_range, render_tile
 
 CACHE_CONTROL = "public, max-age=30"
@@ -65,6 +67,8 @@ VECTOR_FORMATS = ("mvt", "pbf")
 VECTOR_F_VALUES = {"mvt", "pbf", MVT_TYPE}
 TERRAIN = "terrain"
 CORS = {"Access-Control-Allow-Origin": "*"}
+# what else decides a dated tile's bytes: the history SQL the as-of tiles read
+TIMED_SQL = hashlib.sha256(text("features/as_of").encode()).hexdigest()[:8]
 REQUEST_LIMITS = {
     "lock_ms": str(get_settings().tiles.lock_timeout_ms),
     "statement_ms": str(get_settings().tiles.statement_timeout_ms),
@@ -160,11 +164,24 @@ async def _vector_tile(
     layers: list[Layer],
     address: TileAddress,
     filters: dict[str, int] | None = None,
+    when: TileTime | None = None,
 ) -> Response:
     svc = service()
     versions = await svc.current_versions()
-    key = svc.key(tileset, layers, versions)
+    if when is None:
+        key = svc.key(tileset, layers, versions)
+    else:  # worked out each time: every instant is a tileset of its own, none is remembered
+        parts = svc.parts(layers[0].name, layers) + [("datetime", when.key + TIMED_SQL)]
+        key = tileset_key(svc.versions.database, parts, versions)
     etag = f'"{key}"'
+    if when is not None and not when.cacheable():
+        data = await run_in_threadpool(_render, layers, address, filters, when)
+        return Response(
+            data,
+            status_code=200 if data else 204,
+            media_type=MVT_TYPE,
+            headers={**_headers(etag, "miss"), "Cache-Control": "no-cache"},
+        )
     if _not_modified(request, etag):
         return Response(status_code=304, headers=_headers(etag, "revalidated"))
     path = svc.cache.path(tileset, key, address, "mvt")
@@ -173,7 +190,7 @@ async def _vector_tile(
     store = None
     if data is None:
         state = "miss"
-        data = await run_in_threadpool(_render, layers, address, filters)
+        data = await run_in_threadpool(_render, layers, address, filters, when)
         # stored on disk once the answer is out; memory serves it meanwhile
         store = BackgroundTask(svc.cache.write, tileset, key, path, data)
     svc.memory.put((tileset, key, address.z, address.x, address.y), etag, CACHE_CONTROL, data)
@@ -187,19 +204,22 @@ async def _vector_tile(
 
 
 def _render(
-    layers: list[Layer], address: TileAddress, filters: dict[str, int] | None = None
+    layers: list[Layer],
+    address: TileAddress,
+    filters: dict[str, int] | None = None,
+    when: TileTime | None = None,
 ) -> bytes:
     """One tile from the database: stale overviews first (rare), then one statement under the
     request's lock and statement timeouts, sent in a pipeline (one round trip)."""
     try:
         with connection() as conn:
             direct: set[str] = set()  # stale overviews a replica draws from the layer tables
-            if not filters:  # a filtered tile reads the layer table, never the overview
+            if not filters and (when is None or when.as_of is not None):  # filtered: the table
                 direct = ensure_overviews(conn, layers, address.z)  # rare: after a data change
             with conn.pipeline(), conn.transaction():
                 conn.execute(query("tiles/request_limits"), REQUEST_LIMITS)
                 return render_tile(
-                    conn, layers, address, ensure=False, filters=filters, direct=direct
+                    conn, layers, address, ensure=False, filters=filters, direct=direct, when=when
                 )
     except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled):
         raise LayerBusy(
@@ -227,10 +247,22 @@ async def layer_tile(request: Request) -> Response:
             f"{layer.minzoom}-{layer.maxzoom} only, not {address.z}"
         )
     filters = tile_filters(request, layer)
-    if filters:  # its own tileset: cached apart, e.g. plan_cells~plan-12
+    moment = request.query_params.get("datetime")
+    when = None if moment is None else tile_time(layer, moment)
+    as_of = when.as_of if when is not None else None
+    if as_of and not await run_in_threadpool(_changed_since, layer.name, as_of.start_text()):
+        when = None  # the layer as of then is the layer now: the undated tile, exactly
+    if filters or when:  # its own tileset: cached apart, e.g. plan_cells~plan-12, parks@1a2b..
         tileset = layer.name + "".join(f"~{name}-{value}" for name, value in filters.items())
-        return await _vector_tile(request, tileset, [layer], address, filters)
+        tileset += when.suffix if when else ""
+        return await _vector_tile(request, tileset, [layer], address, filters, when)
     return await _vector_tile(request, layer.name, [layer], address)
+
+
+def _changed_since(layer: str, since: str) -> bool:
+    with connection() as conn:
+        row = conn.execute(query("tiles/changed_since"), {"layer": layer, "since": since})
+        return bool(row.fetchone()[0])
 
 
 def tile_filters(request: Request, layer: Layer) -> dict[str, int]:
@@ -297,6 +329,13 @@ async def dataset_tile(request: Request) -> Response:
     col, extension = split_extension(params["x"], VECTOR_FORMATS)
     _check_vector_format(request, extension)
     address = parse_address(params["z"], params["y"], col)
+    if "datetime" in request.query_params:
+        raise TileRequestError(
+            "datetime applies to one collection's tiles: ask "
+            "/collections/{collectionId}/tiles/WebMercatorQuad/{z}/{y}/{x}?datetime=...",
+            status=400,
+            code="InvalidParameterValue",
+        )
     tileset, layers = selection_tileset(request.query_params.get("collections"))
     if not any(in_zoom_range(layer, address.z) for layer in layers):
         raise TileRequestError(f"no selected layer has tiles at tile matrix {address.z}")

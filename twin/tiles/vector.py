@@ -36,6 +36,7 @@ from twin.settings import get_settings
 from twin.sqlfiles import query, text
 from twin.tiles.matrix import EARTH_CIRCUMFERENCE_M, TileAddress
 from twin.tiles.overview import ensure_overview, forget_if_reshaped, stale_layers
+from twin.tiles.timed import TileTime
 
 EXTENT = 4096
 UNITS_PER_PIXEL = 8  # 4096-unit tiles drawn at 512 px
@@ -184,15 +185,73 @@ def _attributes(layer: Layer, zoom: int) -> sql.Composable:
     return sql.SQL(", ").join(attributes)
 
 
+def _timed_source(
+    layer: Layer, when: TileTime, values: dict[str, Any]
+) -> tuple[sql.Composable, sql.Composable | None]:
+    """What a dated tile reads (the layer's table, or the layer as of the instant rebuilt from
+    its history: the items' own SQL) and the condition on its time, if any; values bound in
+    `values` (one dated layer per tile statement)."""
+    from twin.features.pages import relation, where_clause
+    from twin.features.params import ItemsQuery
+
+    if when.as_of is not None:
+        return relation(ItemsQuery(layer=layer, as_of=when.as_of), values), None
+    condition = where_clause(ItemsQuery(layer=layer, datetime=when.window), values)
+    return sql.Identifier(layer.table), condition
+
+
+def _overview_as_of_part(
+    layer: Layer,
+    address: TileAddress,
+    when: TileTime,
+    values: dict[str, Any],
+    param: Any,
+) -> tuple[sql.Composable, dict[str, Any]]:
+    """A low-zoom tile of a versioned layer as of a time: the overview for what has not
+    changed since, the history for the few features that have (tiles/overview_as_of_mvt)."""
+    from twin.features.pages import relation
+    from twin.features.params import ItemsQuery
+
+    prefix = f"{layer.name}__"
+    values[prefix + "min"] = overview_min_size(layer, address.z)
+    values[prefix + "overview_min"] = overview_min_size(layer, OVERVIEW_MAX_ZOOM)
+    values[prefix + "overview_tolerance"] = UNITS_PER_PIXEL * mercator_unit(OVERVIEW_MAX_ZOOM)
+    values[prefix + "srid"] = layer.srid
+    if address.z < OVERVIEW_MAX_ZOOM:
+        generalised = sql.SQL("ST_Simplify(o.geom, {}, true)").format(param("tolerance"))
+        values[prefix + "tolerance"] = UNITS_PER_PIXEL * mercator_unit(address.z)
+    else:
+        generalised = sql.SQL("o.geom")
+    source = relation(ItemsQuery(layer=layer, as_of=when.as_of), values)
+    part = query(
+        "tiles/overview_as_of_mvt",
+        layer_name=param("name"),
+        generalised=generalised,
+        min_size=param("min"),
+        overview_min=param("overview_min"),
+        overview_tolerance=param("overview_tolerance"),
+        srid=param("srid"),
+        cap=param("cap"),
+        relation=source,
+        size=sql.SQL(
+            "ST_Area(m.geom)" if _geometry_kind(layer) == "polygon" else "ST_Length(m.geom)"
+        ),
+        properties=_overview_properties(layer),
+    )
+    return part, values
+
+
 def layer_part(
     layer: Layer,
     address: TileAddress,
     filters: dict[str, int] | None = None,
     direct: bool = False,
+    when: TileTime | None = None,
 ) -> tuple[sql.Composable, dict[str, Any]]:
     """The SQL expression (bytea) of one layer's MVT for a tile, and its bound values;
     `filters` (property -> value, the layer's catalog `tiles.filters`) keep only the features
-    that match, read from the layer table at every zoom."""
+    that match, read from the layer table at every zoom; `when` (a tile's `datetime`) reads
+    the layer as of an instant or its features of a time, from the table at every zoom."""
     prefix = f"{layer.name}__"
 
     def param(name: str) -> sql.Placeholder:
@@ -200,7 +259,10 @@ def layer_part(
 
     kind = _geometry_kind(layer)
     values: dict[str, Any] = {prefix + "name": layer.name, prefix + "cap": tile_cap(address.z)}
-    if uses_overview(layer, address.z) and not filters and not direct:
+    overview = uses_overview(layer, address.z) and not filters and not direct
+    if overview and when is not None and when.as_of is not None:
+        return _overview_as_of_part(layer, address, when, values, param)
+    if uses_overview(layer, address.z) and not filters and not direct and when is None:
         values[prefix + "min"] = overview_min_size(layer, address.z)
         if address.z < OVERVIEW_MAX_ZOOM:
             generalised = sql.SQL("ST_Simplify(o.geom, {}, true)").format(param("tolerance"))
@@ -236,16 +298,21 @@ def layer_part(
         values[prefix + "tolerance"] = min(unit_x, unit_y) * UNITS_PER_PIXEL
     else:
         generalised = sql.SQL("t.geom")
-    if filters:
-        conditions = []
-        for index, (name, value) in enumerate(filters.items()):
+    table: sql.Composable = sql.Identifier(layer.table)
+    conditions: list[sql.Composable] = []
+    if when is not None:
+        table, condition = _timed_source(layer, when, values)
+        if condition is not None:
+            conditions.append(condition)
+    if filters or conditions:
+        for index, (name, value) in enumerate((filters or {}).items()):
             conditions.append(
                 sql.SQL("t.{} = {}").format(sql.Identifier(name), param(f"filter{index}"))
             )
             values[prefix + f"filter{index}"] = value
         part = query(
             "tiles/filtered_layer_mvt",
-            table=layer.table,
+            table=table,
             layer_name=param("name"),
             attributes=_attributes(layer, address.z),
             generalised=generalised,
@@ -258,7 +325,7 @@ def layer_part(
         return part, values
     part = query(
         "tiles/layer_mvt",
-        table=layer.table,
+        table=table,
         layer_name=param("name"),
         attributes=_attributes(layer, address.z),
         generalised=generalised,
@@ -275,15 +342,16 @@ def tile_statement(
     address: TileAddress,
     filters: dict[str, int] | None = None,
     direct: Collection[str] = (),
+    when: TileTime | None = None,
 ) -> tuple[sql.Composable, dict[str, Any]] | None:
     """One statement for the tile of `layers` (those in zoom range); None when none is.
-    `filters` apply to a single layer's tile (twin.tiles.routes checks them)."""
+    `filters` and `when` apply to a single layer's tile (twin.tiles.routes checks them)."""
     parts: list[sql.Composable] = []
     values: dict[str, Any] = {"z": address.z, "x": address.x, "y": address.y}
     for layer in layers:
         if not in_zoom_range(layer, address.z):
             continue
-        part, part_values = layer_part(layer, address, filters, layer.name in direct)
+        part, part_values = layer_part(layer, address, filters, layer.name in direct, when)
         parts.append(part)
         values |= part_values
     if not parts:
@@ -298,16 +366,34 @@ def render_tile(
     ensure: bool = True,
     filters: dict[str, int] | None = None,
     direct: Collection[str] = (),
+    when: TileTime | None = None,
 ) -> bytes:
     """The MVT bytes of a tile (b'' when empty); rebuilds stale tile overviews first (unless
-    the caller just did: `ensure=False`)."""
+    the caller just did: `ensure=False`). A dated tile (`when`) of a layer with `tile_at`
+    is drawn by that SQL file."""
     layers = list(layers)
-    if ensure and not filters:
+    if when is not None and when.at is not None:
+        return render_tile_at(conn, layers[0], address, when)
+    if ensure and not filters and (when is None or when.as_of is not None):
         direct = ensure_overviews(conn, layers, address.z)
-    statement = tile_statement(layers, address, filters, direct)
+    statement = tile_statement(layers, address, filters, direct, when)
     if statement is None:
         return b""
     row = conn.execute(*statement).fetchone()
+    return bytes(row[0]) if row and row[0] is not None else b""
+
+
+def render_tile_at(
+    conn: psycopg.Connection, layer: Layer, address: TileAddress, when: TileTime
+) -> bytes:
+    """A layer at an instant, drawn by its catalog's `tile_at` SQL file (the contract: one
+    SELECT of one bytea, the MVT layer %(layer_name)s, from %(z)s, %(x)s, %(y)s and %(at)s)."""
+    if not in_zoom_range(layer, address.z) or layer.tile_at is None:
+        return b""
+    row = conn.execute(
+        query(layer.tile_at),
+        {"layer_name": layer.name, "z": address.z, "x": address.x, "y": address.y, "at": when.at},
+    ).fetchone()
     return bytes(row[0]) if row and row[0] is not None else b""
 
 
