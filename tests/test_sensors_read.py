@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from twin.sensors import odata
 from twin.settings import get_settings
+from twin.sqlfiles import query
 
 DAY = dt.datetime.combine(
     dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC
@@ -154,13 +155,8 @@ def story(database_url: str) -> Iterator[dict[str, Any]]:
                 "phenomenon_time_end, result_json) VALUES (%s, %s, %s, %s)",
                 (stream, time, end, result),
             )
-        conn.execute(
-            "UPDATE sta_datastreams d SET latest_time = o.last, phenomenon_start = o.first, "
-            "phenomenon_end = o.last FROM (SELECT datastream_id, min(phenomenon_time) AS first, "
-            "max(phenomenon_time) AS last FROM sta_observations WHERE datastream_id = ANY(%s) "
-            "GROUP BY datastream_id) o WHERE d.id = o.datastream_id",
-            ([air, lamp_1, lamp_2],),
-        )
+        for stream in (air, lamp_1, lamp_2):  # latest_* and the span, as an edit keeps them
+            conn.execute(query("sensors/refresh_latest"), {"id": stream})
         ids["last air"] = conn.execute(
             "SELECT id FROM sta_observations WHERE datastream_id = %s ORDER BY phenomenon_time "
             "DESC LIMIT 1",

@@ -291,7 +291,7 @@ def ingest_observations(
                     _make_partitions(conn, rows)
                 _attach_features(conn, rows)
                 report.ids = _write(conn, rows)
-                report.out_of_order = _update_latest(conn, rows)
+                report.out_of_order = _update_latest(conn, rows, report.ids)
             break
         except psycopg.errors.DeadlockDetected:
             # two concurrent batches holding the same (Datastream, time) crosswise: one is
@@ -460,11 +460,12 @@ def _write(conn: psycopg.Connection, rows: list[_Row]) -> list[int]:
     return ids
 
 
-def _update_latest(conn: psycopg.Connection, rows: list[_Row]) -> int:
+def _update_latest(conn: psycopg.Connection, rows: list[_Row], ids_of: list[int]) -> int:
     """latest_* of each Datastream from its newest Observation in the batch (moved only when
-    newer than the stored one); returns how many Observations were older than the stored
-    latest (out of order)."""
+    newer than the stored one; `ids_of`: the rows' Observation ids); returns how many
+    Observations were older than the stored latest (out of order)."""
     newest: dict[int, _Row] = {}
+    observation = {id(row): oid for row, oid in zip(rows, ids_of, strict=True)}
     first: dict[int, datetime] = {}
     last: dict[int, datetime] = {}
     for row in rows:
@@ -488,13 +489,32 @@ def _update_latest(conn: psycopg.Connection, rows: list[_Row]) -> int:
         result = newest[ds].result
         latest_number.append(float(result) if newest[ds].kind == "number" else None)
         latest_json.append(orjson.dumps(result).decode())
+
+    def member(value: Any) -> str | None:
+        return None if value is None else orjson.dumps(value).decode()
+
+    rows_of = [newest[ds] for ds in ids]
     conn.execute(
         query("sensors/update_latest"),
         {
             "ids": ids,
-            "latest_time": [newest[ds].start for ds in ids],
+            "latest_time": [row.start for row in rows_of],
             "latest_number": latest_number,
             "latest_json": latest_json,
+            "latest_id": [observation[id(row)] for row in rows_of],
+            "latest_end": [row.end for row in rows_of],
+            "latest_result_time": [row.result_time for row in rows_of],
+            "latest_quality": [member(row.quality) for row in rows_of],
+            "latest_valid_start": [row.valid[0] if row.valid else None for row in rows_of],
+            "latest_valid_end": [row.valid[1] if row.valid else None for row in rows_of],
+            "latest_parameters": [member(row.parameters) for row in rows_of],
+            "latest_feature_id": [row.feature for row in rows_of],
+        },
+    )
+    conn.execute(
+        query("sensors/widen_span"),
+        {
+            "ids": ids,
             "first_time": [first[ds] for ds in ids],
             "last_time": [last[ds] for ds in ids],
         },

@@ -10,9 +10,9 @@ options (twin.sensors.odata parses them, twin.sensors.compile makes them SQL).
 
 Paths and options are read in a worker thread (off the event loop) and every query is bound:
 identifiers come from twin.sensors.entities. Two reads are fast paths (docs/sensors.md):
-the latest Observation of many Datastreams comes from sta_datastreams.latest_time (one
-primary-key probe each), and a Datastream's Observations in a time window are one range of
-the primary key in the day partitions.
+the latest Observation of many Datastreams comes whole from the Datastream's row
+(sta_datastreams.latest_*, no observation partition read), and a Datastream's Observations
+in a time window are one range of the primary key in the day partitions.
 """
 
 from __future__ import annotations
