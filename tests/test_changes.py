@@ -172,6 +172,9 @@ def test_the_demo_year_of_changes_is_by_month_and_marked_synthetic(server, db):
         "FROM change_events WHERE change_id IS NULL"
     ).fetchone()
     assert months == (12, True)
+    listed = server.get("/indicators/trend").json()["kpis"]
+    assert {"lit_share", "floor_area_built_m2"} <= {k["kpi"] for k in listed}
+    assert all(k["href"] == f"/indicators/trend?kpi={k['kpi']}" for k in listed)
     trend = server.get("/indicators/trend", params={"kpi": "lit_share"}).json()
     values = [p["value"] for p in trend["trend"]]
     assert len(values) >= 12 and values == sorted(values)  # lighting only grows

@@ -290,6 +290,20 @@ def month_summary(conn: psycopg.Connection, district: str | None, month: dt.date
     }
 
 
+def kpi_list() -> dict[str, Any]:
+    """The KPIs that have a trend, with title, unit, baseline, target and the trend's link."""
+    return {
+        "kpis": [
+            {
+                "kpi": name,
+                **{k: fact.get(k) for k in ("title", "unit", "baseline", "target")},
+                "href": f"/indicators/trend?kpi={name}",
+            }
+            for name, fact in KPIS.items()
+        ]
+    }
+
+
 def kpi_param(value: str | None) -> str:
     if value not in KPIS:
         raise InvalidParameter(f"kpi must be one of {', '.join(KPIS)}, got {str(value)[:40]!r}")

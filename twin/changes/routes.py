@@ -4,6 +4,7 @@ GET /changes/feed.json   JSON Feed 1.1      ?district=&layer=&lang=en|ru|kk
 GET /changes/atom.xml    Atom 1.0           the same parameters
 GET /changes/summary     a month per district: "12 streets lit in Turksib" ?district=&month=YYYY-MM
 GET /indicators/trend    a KPI by month since the 2022 baseline ?kpi=lit_share|park_area_ha|...
+                         (without kpi: the KPIs it has, with their links)
 """
 
 from __future__ import annotations
@@ -93,6 +94,8 @@ async def trend(request: Request) -> Response:
     params = request.query_params
 
     def work() -> Any:
+        if params.get("kpi") is None:  # the list a client (the dashboard) reads first
+            return feeds.kpi_list()
         kpi = feeds.kpi_param(params.get("kpi"))
         with connection() as conn:
             return feeds.kpi_trend(conn, kpi)

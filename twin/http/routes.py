@@ -677,7 +677,8 @@ ROUTES: list[RouteSpec] = [
         "/indicators/trend",
         GET,
         "twin.changes.routes:trend",
-        "A KPI by month from the twin's change history, with the 2022 baseline and target",
+        "A KPI by month from the twin's change history, with the 2022 baseline and target "
+        "(without kpi: the KPIs that have a trend)",
         tag="changes",
         parameters=("kpi", "f"),
         formats=("json",),
@@ -1172,7 +1173,7 @@ PARAMETERS: dict[str, dict[str, Any]] = {
     ),
     "kpi": _query(
         "kpi",
-        "The indicator whose trend is asked for",
+        "The indicator whose trend is asked for (absent: the list of KPIs)",
         {"type": "string", "enum": ["lit_share", "park_area_ha", "schools", "floor_area_built_m2"]},
     ),
     "include": _query(

@@ -8,7 +8,6 @@ import { esc } from './notice.js';
 import { almatyParts, almatyTime } from './timeslider.js';
 
 // The KPIs GET /indicators/trend answers (twin/changes/feeds.py KPIS), in the dashboard's order.
-export const TREND_KPIS = ['lit_share', 'park_area_ha', 'schools', 'floor_area_built_m2'];
 const SPARK = { width: 180, height: 44, pad: 4 };
 
 /** A value in its unit as the page writes it: a share in per cent, m² and ha in words. */
@@ -116,7 +115,8 @@ export async function appendTime(app, body, data) {
   const live = liveHtml(data?.live);
   const kpis = body.querySelector('#city-kpis');
   if (live && kpis) kpis.insertAdjacentHTML('beforebegin', live);
-  const docs = await Promise.all(TREND_KPIS.map((kpi) => getJSON(`/indicators/trend?kpi=${encodeURIComponent(kpi)}&f=json`)
+  const listed = await getJSON('/indicators/trend?f=json').then((doc) => doc.kpis.map((k) => k.kpi)).catch(() => []);  // the server says which KPIs have a trend
+  const docs = await Promise.all(listed.map((kpi) => getJSON(`/indicators/trend?kpi=${encodeURIComponent(kpi)}&f=json`)
     .then((doc) => [kpi, doc]).catch(() => [kpi, null])));
   const rows = docs.filter(([, doc]) => doc).map(([kpi, doc]) => trendHtml(kpi, doc)).filter(Boolean);
   if (!rows.length || !body.isConnected) return;
