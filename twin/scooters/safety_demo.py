@@ -229,7 +229,7 @@ def load_road_safety(conn: psycopg.Connection, city: Any) -> dict[str, int]:
     """The demo's day of trips, five years of crashes and their hotspots (rows per layer)."""
     trips = load_demo_trips(conn, city.scale, city.seed)
     frame = demo_crashes(conn, city.seed)
-    source = f"Almaty Twin demo generator, road crashes (seed {city.seed}, scale {city.scale})"
+    source = f"Almaty Twin demo generator, crash records (seed {city.seed}, scale {city.scale})"
     crashes = write_layer(
         conn,
         "crashes",
