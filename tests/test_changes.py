@@ -72,6 +72,18 @@ def lighting_editor(demo_city) -> str:
     return add_user("editor", "utility_lines")
 
 
+@pytest.fixture(scope="module")
+def lines_made(database_url) -> list[int]:
+    """The lighting lines the stories add, taken away after them (later stories count the
+    demo's own network)."""
+    made: list[int] = []
+    yield made
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM utility_lines WHERE id = ANY(%s)", (made,))
+
+
 def find_unlit_street(db) -> dict:
     """A named street segment in a district, 150 m or longer, with no lighting line within
     60 m: nothing lights it today."""
@@ -92,7 +104,7 @@ def find_unlit_street(db) -> dict:
 
 
 def test_a_lighting_line_added_lights_its_streets_in_the_district_feeds(
-    server, db, lighting_editor
+    server, db, lighting_editor, lines_made
 ):
     unlit_street = find_unlit_street(db)
     before = instant()
@@ -106,6 +118,7 @@ def test_a_lighting_line_added_lights_its_streets_in_the_district_feeds(
     created = write(server, "POST", "/collections/utility_lines/items", lighting_editor, feature)
     assert created.status_code == 201, created.text
     fid = int(created.headers["Location"].rsplit("/", 1)[1])
+    lines_made.append(fid)
     expected = db.execute(NEWLY_LIT, {"line": json.dumps(line), "id": fid}).fetchone()[0]
     assert expected >= 1  # the street under the line, at least
 

@@ -21,9 +21,22 @@ from hypothesis import strategies as st
 from twin.scooters.demo import demo_documents
 from twin.scooters.gbfs import FeedRejected, read_vehicles
 from twin.scooters.ingest import city_frame, ingest
+from twin.sqlfiles import query
 
 SPECS = Path(__file__).resolve().parents[2] / "shared" / "specs" / "gbfs-3.0"
 OPERATORS = ("jet", "yandex-go", "whoosh")
+MINE = ("bad-none", "docked")  # the operators these stories invent
+
+
+@pytest.fixture(scope="module", autouse=True)
+def invented_operators_leave(database_url: str):
+    """The stories' own operators leave no latest positions behind: later stories read the
+    city's scooters as its operators left them."""
+    yield
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        for operator in MINE:
+            conn.execute(query("scooters/forget_latest"), {"operator": operator})
+            conn.execute("DELETE FROM scooter_station_status WHERE operator = %s", (operator,))
 
 
 def schema(feed: str) -> jsonschema.Draft7Validator:

@@ -475,6 +475,10 @@ def test_the_viewer_shows_the_group_and_the_dashboard_section(server, demo_city)
         "police_posts",
         "early_warning_stations",
         "gathering_points",
+        # scooter operations and road safety (docs/scooters.md, docs/road-safety.md)
+        "parking_disorder",
+        "key_section_occupancy",
+        "crashes",
     }
     analysed = run_twin("analyse").stdout  # the analysis, and our line after its summary
     assert "mobility and safety: 79.2 km of bike lanes built" in analysed, analysed

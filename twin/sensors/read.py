@@ -53,7 +53,8 @@ CONFORMANCE = [
 CONFORMANCE_ADDED: list[str] = []
 # extra members of serverSettings (e.g. the MQTT endpoints under their class URI)
 SERVER_SETTINGS_ADDED: dict[str, Any] = {}
-SEGMENT = re.compile(r"([A-Za-z]+)(?:\(([0-9]{1,19})\))?|\$ref|\$value")
+# an id has one spelling (no leading zero, no sign): Things(01) is not Things(1)
+SEGMENT = re.compile(r"([A-Za-z]+)(?:\(([1-9][0-9]{0,18}|0)\))?|\$ref|\$value")
 MAX_ID = 2**63 - 1
 LATEST = Path(("phenomenonTime",))
 
