@@ -60,6 +60,7 @@ BATCH_WAIT_S = 0.05  # the longest a message waits for its batch
 LOG_EVERY_S = 10.0  # a reason is logged at most this often (its count is always whole)
 STATE_EVERY_S = 1.0
 DERIVE_EVERY_S = 30.0  # the derived layers (lamp faults, air quality) after MQTT batches
+RETAIN_EVERY_S = 3600.0  # hourly aggregates of closed hours, old raw days dropped (retention)
 BACKOFF_S = (0.5, 10.0)
 # the conformance class of the MQTT extension's Observation creation (the /sta root lists it
 # when the bridge is on)
@@ -276,6 +277,33 @@ class Bridge:
         except psycopg.Error:
             LOG.exception("refreshing the sensors' derived layers failed")
 
+    async def housekeeping(self) -> None:
+        """What no request asks for: the derived layers follow Observations that came over
+        HTTP too (every DERIVE_EVERY_S), and once an hour the closed hours are aggregated and
+        raw days past TWIN_STA_RAW_DAYS dropped (twin.sensors.retention, docs/sensors.md)."""
+        from twin.sensors.retention import retain
+
+        def work(retaining: bool) -> None:
+            with psycopg.connect(
+                self.database_url, autocommit=True, application_name=f"{BRIDGE_NAME}: keep"
+            ) as conn:
+                self._derive(conn)
+                if retaining:
+                    report = retain(conn)
+                    fields = {k: str(v) for k, v in vars(report).items()}
+                    LOG.info("sensor retention", extra={"fields": fields})
+
+        retained = 0.0
+        while True:
+            await asyncio.sleep(DERIVE_EVERY_S)
+            retaining = time.monotonic() - retained >= RETAIN_EVERY_S
+            try:
+                await asyncio.to_thread(work, retaining)
+                if retaining:
+                    retained = time.monotonic()
+            except psycopg.Error:
+                LOG.exception("sensor housekeeping failed; tried again later")
+
     def _connection(self) -> psycopg.Connection:
         if self._ingest_conn is None or self._ingest_conn.closed:
             self._ingest_conn = psycopg.connect(
@@ -394,6 +422,7 @@ class Bridge:
                 tasks.create_task(self.write_state())
                 tasks.create_task(self.ingest_batches())
                 tasks.create_task(self.publish_created())
+                tasks.create_task(self.housekeeping())
         finally:
             if self._ingest_conn is not None:
                 self._ingest_conn.close()
