@@ -38,7 +38,7 @@ import functools
 import logging
 import urllib.parse
 from collections import ChainMap
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -62,7 +62,7 @@ from twin.features.errors import FeatureQueryError, NotMigrated, QueryFailed, da
 from twin.features.ids import canonical_id, not_canonical
 from twin.features.pages import Page, fetch_page, fetch_tagged_item, item_etag
 from twin.http import bridge
-from twin.http.errors import render
+from twin.http.errors import answers_errors
 
 LOG = logging.getLogger("twin.features")
 JSON_FORMATS = (None, "", "json", "geojson")
@@ -100,23 +100,8 @@ def not_found(identifier: str, layer: str) -> str:
 
 # ---- the endpoints -------------------------------------------------------------------------
 
-Endpoint = Callable[[Request], Awaitable[Response]]
 
-
-def _answers_errors(endpoint: Endpoint) -> Endpoint:
-    """The endpoint with every TwinError it raises rendered by the one renderer."""
-
-    @functools.wraps(endpoint)
-    async def answering(request: Request) -> Response:
-        try:
-            return await endpoint(request)
-        except TwinError as exc:
-            return render(exc)
-
-    return answering
-
-
-@_answers_errors
+@answers_errors
 async def items(request: Request) -> Response:
     """GET, HEAD, POST and OPTIONS /collections/{collection_id}/items (see the module)."""
     collection = request.path_params["collection_id"]
@@ -130,7 +115,7 @@ async def items(request: Request) -> Response:
     return await _read_items(request, layer)
 
 
-@_answers_errors
+@answers_errors
 async def item(request: Request) -> Response:
     """GET, HEAD, PUT, PATCH, DELETE and OPTIONS /collections/{collection_id}/items/{item_id}:
     one feature read here (JSON) or by pygeoapi's pages (HTML, JSON-LD), or written by
@@ -159,7 +144,7 @@ async def item(request: Request) -> Response:
     )
 
 
-@_answers_errors
+@answers_errors
 async def as_of(request: Request) -> Response:
     """GET /collections/{collection_id}/asof?datetime=..., kept as an alias of
     items?datetime=...: the same validation, paging, filters and document as the items of a

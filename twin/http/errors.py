@@ -6,9 +6,12 @@ error declares, with the status, Retry-After and headers its class declares (twi
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
+from starlette.requests import Request
 from starlette.responses import Response
 
 from twin.errors import TwinError
@@ -46,3 +49,20 @@ def asgi_messages(
         {"type": "http.response.start", "status": status, "headers": raw},
         {"type": "http.response.body", "body": body},
     )
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def answers_errors(endpoint: Endpoint) -> Endpoint:
+    """The endpoint with every TwinError it raises rendered by the one renderer (a domain
+    package raises; its route answers with this)."""
+
+    @functools.wraps(endpoint)
+    async def answering(request: Request) -> Response:
+        try:
+            return await endpoint(request)
+        except TwinError as exc:
+            return render(exc)
+
+    return answering

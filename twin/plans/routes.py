@@ -21,10 +21,8 @@ mode makes the plan evaluate itself a moment later (twin.plans.worker).
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import html
 import re
-from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -42,7 +40,7 @@ from twin.errors import (
 )
 from twin.features.ids import INTEGER_FORM, canonical_id, canonical_integer
 from twin.http.body import json_body
-from twin.http.errors import render
+from twin.http.errors import answers_errors
 from twin.plans import compare as comparing
 from twin.plans import store, worker
 from twin.plans.store import Reader
@@ -58,19 +56,6 @@ REPORT_LANGUAGES = ("en", "ru", "kk")
 BASE = comparing.BASE
 TILE_TEMPLATE = "/collections/plan_cells/tiles/WebMercatorQuad/{z}/{y}/{x}"
 REEVALUATE_AFTER_S = 5.0  # a plan pending this long past its delay, with no timer here: resume
-
-Endpoint = Callable[[Request], Awaitable[Response]]
-
-
-def _answers_errors(endpoint: Endpoint) -> Endpoint:
-    @functools.wraps(endpoint)
-    async def answering(request: Request) -> Response:
-        try:
-            return await endpoint(request)
-        except TwinError as exc:
-            return render(exc)
-
-    return answering
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -271,7 +256,7 @@ def _resume_if_forgotten(plan: dict[str, Any]) -> None:
 # ---- the endpoints ------------------------------------------------------------------------
 
 
-@_answers_errors
+@answers_errors
 async def plans(request: Request) -> Response:
     """GET /plans (list) and POST /plans (create)."""
     if request.method == "POST":
@@ -359,7 +344,7 @@ async def _create(request: Request) -> Response:
     return _plan_response(plan, request, base, 201)
 
 
-@_answers_errors
+@answers_errors
 async def plan(request: Request) -> Response:
     """GET, PATCH and DELETE /plans/{planId}."""
     pid = _plan_id(request.path_params["plan_id"])
@@ -415,7 +400,7 @@ async def _delete(request: Request, pid: int, key: str | None) -> Response:
     return Response(status_code=204, headers={"ETag": store.plan_etag(version)})
 
 
-@_answers_errors
+@answers_errors
 async def copy_plan(request: Request) -> Response:
     """POST /plans/{planId}/copy: a copy of a plan the caller may read, theirs from now on
     (title "<title> (copy)" unless the body gives one); the evaluation comes along."""
@@ -460,7 +445,7 @@ async def copy_plan(request: Request) -> Response:
     return _plan_response(made, request, current, 201)
 
 
-@_answers_errors
+@answers_errors
 async def evaluate(request: Request) -> Response:
     """POST /plans/{planId}/evaluate: evaluate on the current data now (a stale plan is
     brought to the current base), store, answer the plan document."""
@@ -479,7 +464,7 @@ async def evaluate(request: Request) -> Response:
     return _plan_response(evaluated, request, current)
 
 
-@_answers_errors
+@answers_errors
 async def history(request: Request) -> Response:
     """GET /plans/{planId}/history: every recorded change, newest first."""
     pid = _plan_id(request.path_params["plan_id"])
@@ -530,7 +515,7 @@ def _side(raw: str) -> int | None:
     return None if raw == BASE else _plan_id(raw)
 
 
-@_answers_errors
+@answers_errors
 async def compare(request: Request) -> Response:
     """GET /plans/{a}/compare/{b}: two plans, or a plan and today (`base`), side by side."""
     first, second = _side(request.path_params["a"]), _side(request.path_params["b"])
@@ -555,7 +540,7 @@ async def compare(request: Request) -> Response:
     return _json(await run_in_threadpool(work))
 
 
-@_answers_errors
+@answers_errors
 async def report(request: Request) -> Response:
     """GET /plans/{planId}/report?f=pdf|html|csv|gpkg&lang=en|ru|kk: the plan's report."""
     pid = _plan_id(request.path_params["plan_id"])

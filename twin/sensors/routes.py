@@ -15,9 +15,7 @@ listing every refused item (`refused`: index and reason) and writes nothing.
 
 from __future__ import annotations
 
-import functools
 import re
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -27,9 +25,9 @@ from starlette.responses import Response
 
 from twin.db.pool import connection
 from twin.editing.routes import api_key
-from twin.errors import InvalidParameter, NotFound, TwinError
+from twin.errors import InvalidParameter, NotFound
 from twin.http.body import json_body
-from twin.http.errors import render
+from twin.http.errors import answers_errors
 from twin.sensors import API_ROOT, store
 from twin.sensors.ingest import Unreadable, ingest_observations
 from twin.sensors.keys import SensorWriter, require_admin, sensor_writer
@@ -46,19 +44,6 @@ DATA_ARRAY_COMPONENTS = {
     "parameters",
     "FeatureOfInterest/id",
 }
-
-Endpoint = Callable[[Request], Awaitable[Response]]
-
-
-def _answers_errors(endpoint: Endpoint) -> Endpoint:
-    @functools.wraps(endpoint)
-    async def answering(request: Request) -> Response:
-        try:
-            return await endpoint(request)
-        except TwinError as exc:
-            return render(exc)
-
-    return answering
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -102,7 +87,7 @@ def _created(base: str, entity_set: str, entity_id: int, body: Any) -> Response:
     )
 
 
-@_answers_errors
+@answers_errors
 async def create(request: Request) -> Response:
     """POST /sta/v1.1/{entity_set}: a new entity (Observations through the ingest)."""
     entity_set = _entity_set(request.path_params["entity_set"])
@@ -112,7 +97,7 @@ async def create(request: Request) -> Response:
     return await _create(request, entity_set, body, None)
 
 
-@_answers_errors
+@answers_errors
 async def create_in_datastream(request: Request) -> Response:
     """POST /sta/v1.1/Datastreams({id})/Observations: an Observation of that Datastream."""
     datastream = _entity_id(request.path_params["datastream_id"], "Datastreams")
@@ -137,7 +122,7 @@ async def _create(
     return _created(_base(request), entity_set, entity_id, body)
 
 
-@_answers_errors
+@answers_errors
 async def create_observations(request: Request) -> Response:
     """POST /sta/v1.1/CreateObservations: the dataArray extension. All rows of the request
     are written, or none; the answer lists each row's self-link in request order."""
@@ -208,7 +193,7 @@ def data_array_items(body: object) -> list[object]:
     return items
 
 
-@_answers_errors
+@answers_errors
 async def change(request: Request) -> Response:
     """PATCH /sta/v1.1/{entity_set}({id}): change the members sent (admins)."""
     entity_set = _entity_set(request.path_params["entity_set"])
@@ -225,7 +210,7 @@ async def change(request: Request) -> Response:
     return _json({"@iot.id": entity_id, "@iot.selfLink": link, **body})
 
 
-@_answers_errors
+@answers_errors
 async def remove(request: Request) -> Response:
     """DELETE /sta/v1.1/{entity_set}({id}): delete it and what cannot live without it."""
     entity_set = _entity_set(request.path_params["entity_set"])
