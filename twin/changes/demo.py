@@ -21,8 +21,7 @@ from typing import Any
 import numpy as np
 import psycopg
 
-from twin.changes.events import district_names
-from twin.changes.phrases import titles
+from twin.changes.events import district_names, event_row
 from twin.sqlfiles import query
 from twin.store import Provenance, record_provenance
 
@@ -65,25 +64,22 @@ def _event(
     names: dict[str, dict[str, str]],
     name: str | None = None,
 ) -> dict[str, Any]:
-    title = titles(kind, subject, count, names.get(district) if district else None, name)
-    return {
-        "happened_at": at,
-        "layer": layer,
-        "feature_id": feature_id,
-        "district": district,
-        "kind": kind,
-        "subject": subject,
-        "count": count,
-        "quantity": quantity,
-        "unit": unit,
-        "title_en": title["en"],
-        "title_ru": title["ru"],
-        "title_kk": title["kk"],
-        "synthetic": True,
-        "change_id": None,
-        "event_key": key,
-        "geom": point,
-    }
+    return event_row(
+        at,
+        layer,
+        feature_id,
+        district,
+        kind,
+        subject,
+        count,
+        point,
+        names,
+        key=key,
+        name=name,
+        quantity=quantity,
+        unit=unit,
+        synthetic=True,
+    )
 
 
 def change_year(

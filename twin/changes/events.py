@@ -201,23 +201,59 @@ def _event(
     districts: dict[str, dict[str, str]],
     name: str | None = None,
 ) -> dict[str, Any]:
-    names = titles(kind, noun, count, districts.get(district) if district else None, name)
+    return event_row(
+        at,
+        layer,
+        feature_id,
+        district,
+        kind,
+        noun,
+        count,
+        geom,
+        districts,
+        name=name,
+        change_id=change_id,
+        key=f"history:{change_id}:{district or '-'}",
+    )
+
+
+def event_row(
+    at: datetime,
+    layer: str,
+    feature_id: int | None,
+    district: str | None,
+    kind: str,
+    subject: str,
+    count: int,
+    geom: Any,
+    districts: dict[str, dict[str, str]],
+    *,
+    key: str,
+    name: str | None = None,
+    quantity: float | None = None,
+    unit: str | None = None,
+    change_id: int | None = None,
+    synthetic: bool = False,
+) -> dict[str, Any]:
+    """One row of change_events with its titles in en/ru/kk: the one shape the history's
+    events and the demo's synthetic year both write."""
+    names = titles(kind, subject, count, districts.get(district) if district else None, name)
     return {
         "happened_at": at,
         "layer": layer,
         "feature_id": feature_id,
         "district": district,
         "kind": kind,
-        "subject": noun,
+        "subject": subject,
         "count": count,
-        "quantity": None,
-        "unit": None,
+        "quantity": quantity,
+        "unit": unit,
         "title_en": names["en"],
         "title_ru": names["ru"],
         "title_kk": names["kk"],
-        "synthetic": False,
+        "synthetic": synthetic,
         "change_id": change_id,
-        "event_key": f"history:{change_id}:{district or '-'}",
+        "event_key": key,
         "geom": geom if isinstance(geom, str) else orjson.dumps(geom).decode(),
     }
 
