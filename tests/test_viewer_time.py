@@ -219,8 +219,7 @@ def test_a_sensor_click_shows_its_observations_as_a_chart(
         ),
         None,
     )
-    if layer is None:
-        pytest.skip("no layer of SensorThings Things (`thing`) in the catalog yet")
+    assert layer is not None, "the catalog has no layer of SensorThings Things (`thing`)"
     air = city_server.get(
         f"/collections/{layer['name']}/items", params={"f": "json", "limit": "5", "kind": "air"}
     ).json()["features"]
