@@ -231,10 +231,49 @@ class Compiler:
     def condition(self, entity: EntitySet, node: Node, alias: str) -> sql.Composable:
         """A $filter as a WHERE condition."""
         try:
-            term = self.expression(entity, node, alias)
+            return self.positive(entity, node, alias, "the filter")
         except RecursionError:  # the bounds keep real and hostile filters far from it
             raise QueryOptionError(f"{self.what} is nested too deeply") from None
-        return self.as_kind(term, "boolean", "the filter")
+
+    def positive(self, entity: EntitySet, node: Node, alias: str, where: str) -> sql.Composable:
+        """A condition where NULL and FALSE mean the same (the WHERE and its and/or, not under
+        `not`): there a related entity's property compared with a literal is a key among the
+        related rows that pass (`related`), not a lookup for every row."""
+        if isinstance(node, Operation) and node.op in ("and", "or"):
+            parts = [self.positive(entity, arg, alias, node.op) for arg in node.args]
+            joined = sql.SQL(" AND " if node.op == "and" else " OR ").join(parts)
+            return sql.SQL("({})").format(joined)
+        if isinstance(node, Operation) and node.op in COMPARE_SQL:
+            found = self.related(entity, node, alias)
+            if found is not None:
+                return found
+        return self.as_kind(self.expression(entity, node, alias), "boolean", where)
+
+    def related(self, entity: EntitySet, node: Operation, alias: str) -> sql.Composable | None:
+        """ObservedProperty/name eq 'Lamp state' as `observed_property_id IN (the ids of the
+        ObservedProperties named so)`: one hashed set for the statement instead of one lookup
+        per row (a page of 10,000 lamps reads half as long). IS TRUE keeps PostgreSQL from
+        making it a join, whose sort of whole rows would undo an id-ordered page's index scan.
+        Only a to-one relation and a non-null literal: the same rows as the lookup."""
+        left, right = node.args
+        on_left = isinstance(left, Path)
+        path, value = (left, right) if on_left else (right, left)
+        if not (isinstance(path, Path) and isinstance(value, Literal)) or len(path.parts) < 2:
+            return None
+        relation = entity.relation(path.parts[0])
+        if value.kind == "null" or relation is None or relation.many or relation.link:
+            return None
+        target = ENTITY_SETS[relation.target]
+        inner = self.binder.alias()
+        rest = Path(path.parts[1:])
+        test = Operation(node.op, (rest, value) if on_left else (value, rest))
+        return sql.SQL("(({} IN (SELECT {}.id FROM {} AS {} WHERE {})) IS TRUE)").format(
+            column("{t}." + relation.fk, alias),
+            sql.Identifier(inner),
+            sql.Identifier(target.table),
+            sql.Identifier(inner),
+            self.positive(target, test, inner, node.op),
+        )
 
     def as_kind(self, term: Term, kind: str, where: str) -> sql.Composable:
         """The term as a value of `kind`: JSON and results are converted (another type is

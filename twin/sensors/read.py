@@ -196,6 +196,22 @@ def _member(prop: Property, alias: str) -> sql.Composable:
     return columns[0]
 
 
+def _member_text(prop: Property, alias: str) -> sql.Composable:
+    """A property's JSON as text (never NULL: `null`), in SQL."""
+    first = column(prop.columns[0], alias)
+    kind = prop.kind
+    if kind == "geometry":
+        return sql.SQL("coalesce(ST_AsGeoJSON({}), 'null')").format(first)
+    if kind == "json":
+        return sql.SQL("coalesce(({})::text, 'null')").format(first)
+    if kind in ("datetime", "interval"):  # an ISO instant or interval: nothing to escape
+        return sql.SQL("""coalesce('"' || {} || '"', 'null')""").format(_member(prop, alias))
+    if kind == "result":
+        second = column(prop.columns[1], alias)
+        return sql.SQL("coalesce(to_json({})::text, ({})::text, 'null')").format(first, second)
+    return sql.SQL("coalesce(to_json({})::text, 'null')").format(first)
+
+
 class Entity:
     """An entity's own JSON (text from PostgreSQL), its keys for $expand, and the members
     expansions add (entities, lists of them, counts)."""
@@ -284,23 +300,26 @@ class Shape:
         return out
 
     def json(self, alias: str, binder: Binder, base: str) -> sql.Composable:
-        """The entity's JSON (json_build_object of the selected members) over a table alias."""
+        """The entity's JSON text over a table alias: its selected members' texts joined
+        (a third of json_build_object's time for a page of 10,000)."""
         ident = column("{t}.id", alias)
-        link_to = sql.SQL("({} || {} || {} || ')')").format(
-            binder.bind(base, "text"), sql.Literal(f"/{self.entity.name}("), ident
-        )
-        members: list[sql.Composable] = []
+        root = binder.bind(orjson.dumps(base).decode()[1:-1], "text")  # escaped for JSON
+
+        def link(after: str) -> sql.Composable:
+            return sql.SQL("{} || {} || {} || {} || {}").format(
+                sql.Literal('"'), root, sql.Literal(f"/{self.entity.name}("), ident,
+                sql.Literal(")" + after + '"'),
+            )  # fmt: skip
+
+        members: list[tuple[str, sql.Composable]] = []
         if self.self_link:
-            members += [sql.Literal("@iot.selfLink"), link_to]
+            members.append(("@iot.selfLink", link("")))
         if self.id_shown:
-            members += [sql.Literal("@iot.id"), ident]
+            members.append(("@iot.id", sql.SQL("({})::text").format(ident)))
         for prop in self.properties:
-            members += [sql.Literal(prop.name), _member(prop, alias)]
+            members.append((prop.name, _member_text(prop, alias)))
         for name in self.links:
-            members += [
-                sql.Literal(f"{name}@iot.navigationLink"),
-                sql.SQL("{} || {}").format(link_to, sql.Literal("/" + name)),
-            ]
+            members.append((f"{name}@iot.navigationLink", link("/" + name)))
         for name, shape in self.inline:
             inner = binder.alias()
             latest = query(
@@ -309,11 +328,16 @@ class Shape:
                 o=inner,
                 t=alias,
             )
-            members += [
-                sql.Literal(name),
-                sql.SQL("coalesce({}, '[]'::json)").format(latest),
-            ]
-        return sql.SQL("json_build_object({})").format(sql.SQL(", ").join(members))
+            members.append((name, sql.SQL("coalesce({}, '[]')").format(latest)))
+        if not members:
+            return sql.Literal("{}")
+        parts = [
+            sql.SQL("{} || {}").format(
+                sql.Literal(("{" if i == 0 else ",") + orjson.dumps(name).decode() + ":"), value
+            )
+            for i, (name, value) in enumerate(members)
+        ]
+        return sql.SQL("({} || '}}')").format(sql.SQL(" || ").join(parts))
 
     def entity_of(self, row: tuple[Any, ...]) -> Entity:
         """The entity of a row selected by `columns` (the row's first values are its keys)."""
@@ -329,6 +353,18 @@ class Shape:
 # ---- reading ----------------------------------------------------------------------------------
 
 
+@dataclass
+class Collection:
+    """A collection's page: its entities' JSON texts joined by commas, how many, $count,
+    and where the next page starts (the last id for $skiptoken; else $skip)."""
+
+    text: str
+    size: int
+    count: int | None
+    after: int | None
+    more: bool
+
+
 class PageQuery:
     """The SELECT of one page of an entity set: the path's condition, the $filter, the
     $orderby keys then the set's tie-break, one row more than the page."""
@@ -341,6 +377,7 @@ class PageQuery:
         single: bool,
         default_top: int,
         base: str,
+        whole: bool = True,
     ) -> None:
         binder, alias = Binder(), "t"
         compiler = Compiler(binder)
@@ -353,16 +390,44 @@ class PageQuery:
         compiler.what = "$orderby"
         order = compiler.order(entity, options.orderby, alias)
         self.binder = binder
-        self.condition = sql.SQL(" AND ").join(where)
-        self.statement = query(
-            "sensors_read/page",
-            columns=sql.SQL(", ").join(self.shape.columns(alias, binder, base)),
-            table=entity.table,
-            t=alias,
-            condition=self.condition,
-            order=sql.SQL(", ").join(order),
-        )
-        self.params = {**binder.params, "limit": self.top + 1, "offset": options.skip}
+        self.condition = sql.SQL(" AND ").join(where)  # what $count counts
+        # pages in id order continue after the last id ($skiptoken in @iot.nextLink)
+        self.keyset = not single and not options.orderby and entity.order == ("{t}.id",)
+        page = self.condition
+        if options.after is not None:
+            if not self.keyset:
+                raise QueryOptionError(
+                    "$skiptoken continues a collection in id order (no $orderby): follow "
+                    "@iot.nextLink as it is"
+                )
+            after = binder.bind(options.after, "bigint")
+            page = sql.SQL("{} AND {}.id > {}").format(page, sql.Identifier(alias), after)
+        # nothing left for Python to add to the entities: PostgreSQL writes the page's JSON
+        self.whole = whole and not single and not self.expand
+        if self.whole:
+            self.statement = query(
+                "sensors_read/page_json",
+                json=self.shape.json(alias, binder, base),
+                table=entity.table,
+                t=alias,
+                condition=page,
+                order=sql.SQL(", ").join(order),
+            )
+        else:
+            self.statement = query(
+                "sensors_read/page",
+                columns=sql.SQL(", ").join(self.shape.columns(alias, binder, base)),
+                table=entity.table,
+                t=alias,
+                condition=page,
+                order=sql.SQL(", ").join(order),
+            )
+        self.params = {
+            **binder.params,
+            "limit": self.top + 1,
+            "offset": options.skip,
+            "top": self.top,
+        }
 
 
 def explain(conn: psycopg.Connection, path: str, pairs: list[tuple[str, str]]) -> str:
@@ -409,19 +474,51 @@ class Reader:
         single: bool = False,
     ) -> tuple[list[Entity], int | None, bool]:
         """Entities, their count ($count) and whether more follow the page."""
-        built = PageQuery(entity, condition, options, single, self.top, self.base)
+        built = PageQuery(entity, condition, options, single, self.top, self.base, whole=False)
         rows = self.fetch(built.statement, built.params)
         more = len(rows) > built.top
         entity_of = built.shape.entity_of
         entities = [entity_of(row) for row in rows[: built.top]]
-        count = None
-        if options.count and not single:
-            counted = query(
-                "sensors_read/count", table=entity.table, t="t", condition=built.condition
-            )
-            count = self.fetch(counted, built.binder.params)[0][0]
         self.expand(entity, entities, built.expand)
-        return entities, count, more
+        return entities, self.count(built, options, single), more
+
+    def count(self, built: PageQuery, options: Options, single: bool) -> int | None:
+        """$count=true: the entities the path and $filter select, without $top and $skip."""
+        if not options.count or single:
+            return None
+        counted = query(
+            "sensors_read/count", table=built.shape.entity.table, t="t", condition=built.condition
+        )
+        return self.fetch(counted, built.binder.params)[0][0]
+
+    def collection(
+        self,
+        entity: EntitySet,
+        condition: Callable[[Binder, str], sql.Composable],
+        options: Options,
+    ) -> Collection:
+        """A collection's page as JSON text: written whole by PostgreSQL when nothing is left
+        for Python to add (no expansion but the inline latest Observation), so the 10,000
+        Datastreams of a page are one text, never 10,000 rows."""
+        built = PageQuery(entity, condition, options, False, self.top, self.base)
+        if built.whole:
+            rows, text, last = self.fetch(built.statement, built.params)[0]
+        else:
+            found = self.fetch(built.statement, built.params)
+            rows, last = len(found), None
+            entities = [built.shape.entity_of(row) for row in found[: built.top]]
+            if entities:
+                last = entities[-1].keys["id"]
+            self.expand(entity, entities, built.expand)
+            text = ",".join(e.json() for e in entities)
+        more = rows > built.top
+        return Collection(
+            text or "",
+            min(rows, built.top),
+            self.count(built, options, False),
+            last if more and built.keyset else None,
+            more,
+        )
 
     def exists(self, steps: tuple[Step, ...]) -> bool:
         binder = Binder()
@@ -650,15 +747,17 @@ def _answer(path: str, pairs: list[tuple[str, str]], base: str) -> Response:
         def condition(binder: Binder, alias: str) -> sql.Composable:
             return path_condition(steps, alias, binder)
 
-        entities, count, more = reader.page(target.entity, condition, options, single)
         if single:
+            entities, _, _ = reader.page(target.entity, condition, options, single)
             if not entities:
                 raise NotFound(_missing(steps))
-        elif not entities and not options.skip and len(steps) > 1:
-            # an empty collection under an entity that is not there is that entity's 404
-            owner = max(i for i, s in enumerate(steps) if s.id is not None or i == 0)
-            if (owner > 0 or steps[0].id is not None) and not reader.exists(steps[: owner + 1]):
-                raise NotFound(_missing(steps[: owner + 1]))
+        else:
+            page = reader.collection(target.entity, condition, options)
+            if not page.size and not options.skip and options.after is None and len(steps) > 1:
+                # an empty collection under an entity that is not there is that entity's 404
+                owner = max(i for i, s in enumerate(steps) if s.id is not None or i == 0)
+                if (owner > 0 or steps[0].id is not None) and not reader.exists(steps[: owner + 1]):
+                    raise NotFound(_missing(steps[: owner + 1]))
     if single:
         entity = entities[0]
         if target.member is not None:
@@ -667,17 +766,20 @@ def _answer(path: str, pairs: list[tuple[str, str]], base: str) -> Response:
                 return _value(value)
             return _json({target.member.name: value})
         return _json(entity)
-    body: dict[str, Any] = {}
-    if count is not None:
-        body["@iot.count"] = count
-    body["value"] = entities
-    if more:
-        top = get_settings().sensors.top if options.top is None else options.top
-        kept = [(k, v) for k, v in pairs if k != "$skip"]
-        body["@iot.nextLink"] = f"{base}/{path}?" + urlencode(
-            [*kept, ("$skip", str(options.skip + top))], safe="$"
-        )
-    return _json(body)
+    head = b"{"
+    if page.count is not None:
+        head += b'"@iot.count":' + str(page.count).encode() + b","
+    body = head + b'"value":[' + page.text.encode() + b"]"
+    if page.more:
+        kept = [(k, v) for k, v in pairs if k not in ("$skip", "$skiptoken")]
+        if page.after is not None:  # keyset: the next page starts after this one's last id
+            kept.append(("$skiptoken", str(page.after)))
+        else:
+            top = get_settings().sensors.top if options.top is None else options.top
+            kept.append(("$skip", str(options.skip + top)))
+        link = f"{base}/{path}?" + urlencode(kept, safe="$")
+        body += b',"@iot.nextLink":' + orjson.dumps(link)
+    return Response(body + b"}", media_type=JSON)
 
 
 def _missing(steps: tuple[Step, ...]) -> str:

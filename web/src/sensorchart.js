@@ -1,7 +1,10 @@
 // A sensor's chart: click a sensor on the map (a layer whose features carry their SensorThings
 // `thing`, web/src/pick.js), read its Datastreams from the twin's SensorThings
-// API (/sta/v1.1) and draw each one's observations of the time slider's window (the last 24 h
-// when the slider is closed) as a small SVG line, or a step for on/off, no chart library.
+// API (/sta/v1.1) and draw each one's observations of the time slider's window (when the slider
+// is closed: the card's own day, week, month or year back from now) as a small SVG line, or a
+// step for on/off, no chart library. Windows longer than two days draw a number stream's
+// down-sampled series (/sensors/datastreams/{id}/series: hourly or daily means with their
+// min–max band, from the hourly aggregates) instead of paging its raw observations.
 import { getJSON } from './api.js';
 import { t, lang, formatNumber } from './i18n.js';
 import { esc } from './notice.js';
@@ -13,12 +16,16 @@ const MAX_POINTS = 10000;   // a chart never reads more (a day at 10-s steps)
 const MAX_STREAMS = 6;
 const DAY = 24 * 3600e3;
 const SIZE = { width: 300, height: 120, left: 40, right: 8, top: 8, bottom: 18 };
+const SERIES_AFTER = 2 * DAY; // longer windows read the series, not the raw observations
+const SPANS = { day: DAY, week: 7 * DAY, month: 30 * DAY, year: 365 * DAY };
+const STEP = { minute: 60e3, hour: 3600e3, day: DAY };
+let span = 'day'; // the card's own window (the slider closed), chosen by its buttons
 
-/** The window a chart shows: the slider's (its range, its instant marked), else the last day. */
+/** The window a chart shows: the slider's (its range, its instant marked), else the card's span back from now. */
 export function chartWindow(app) {
   if (app.time?.isOpen) return app.time.window();
   const end = new Date();
-  return { start: new Date(end.getTime() - DAY), end, instant: end, range: 'day' };
+  return { start: new Date(end.getTime() - SPANS[span]), end, instant: end, range: span };
 }
 
 /** Every page of a SensorThings collection (following @iot.nextLink), up to `limit` rows. */
@@ -59,6 +66,29 @@ async function readObservations(streamId, start, end) {
   return rows.map((o) => ({ time: new Date(String(o.phenomenonTime).split('/').pop()), value: o.result }));
 }
 
+/** A number Datastream's series in [start, end] (the resolution `auto` picks: at most 2,000
+ * bins): [{time: the bin's middle, value: its mean, min, max, n}], `resolution` on the array. */
+export async function series(streamId, start, end) {
+  const key = `series|${streamId}|${start.getTime()}|${end.getTime()}`;
+  if (!READ.has(key)) {
+    if (READ.size > 50) READ.clear();
+    READ.set(key, readSeries(streamId, start, end));
+    READ.get(key).catch(() => READ.delete(key));
+  }
+  return READ.get(key);
+}
+
+async function readSeries(streamId, start, end) {
+  const params = new URLSearchParams({ start: isoInstant(start), end: isoInstant(end), resolution: 'auto' });
+  const doc = await getJSON(`/sensors/datastreams/${encodeURIComponent(streamId)}/series?${params}`);
+  const half = (STEP[doc.resolution] ?? 0) / 2;
+  const points = (doc.points ?? []).map((p) => ({
+    time: new Date(new Date(p.time).getTime() + half), value: p.mean, min: p.min, max: p.max, n: p.n,
+  }));
+  points.resolution = doc.resolution;
+  return points;
+}
+
 /** The Thing's Datastreams with their ObservedProperty (name, unit). */
 async function datastreams(id) {
   const expand = encodeURIComponent('ObservedProperty');
@@ -97,12 +127,20 @@ export function chartSvg(points, { start, end, instant, kind, baseline = null, u
   const span = Math.max(1, end - start);
   const x = (time) => left + ((time - start) / span) * (width - left - right);
   const values = points.map((p) => (kind === 'boolean' ? (p.value ? 1 : 0) : Number(p.value)));
-  let lo = kind === 'boolean' ? 0 : Math.min(...values, baseline?.value ?? Infinity);
-  let hi = kind === 'boolean' ? 1 : Math.max(...values, baseline?.value ?? -Infinity);
+  const banded = kind !== 'boolean' && points.length > 0 && points.every((p) => p.min != null && p.max != null);
+  const lows = banded ? points.map((p) => Number(p.min)) : values;
+  const highs = banded ? points.map((p) => Number(p.max)) : values;
+  let lo = kind === 'boolean' ? 0 : Math.min(...lows, baseline?.value ?? Infinity);
+  let hi = kind === 'boolean' ? 1 : Math.max(...highs, baseline?.value ?? -Infinity);
   if (!Number.isFinite(lo) || !Number.isFinite(hi)) { lo = 0; hi = 1; }
   if (hi === lo) { hi += 1; lo -= kind === 'boolean' ? 0 : 1; }
   const y = (v) => top + (1 - (v - lo) / (hi - lo)) * (height - top - bottom);
   const parts = [`<rect x="${left}" y="${top}" width="${width - left - right}" height="${height - top - bottom}" fill="#f7f9fa" stroke="#dfe4ea"/>`];
+  if (banded) { // the bins' min–max band under their means
+    const upper = points.map((p, i) => `${x(p.time).toFixed(1)},${y(highs[i]).toFixed(1)}`);
+    const lower = points.map((p, i) => `${x(p.time).toFixed(1)},${y(lows[i]).toFixed(1)}`).reverse();
+    parts.push(`<path d="M${upper.join('L')}L${lower.join('L')}Z" fill="#0a7f8c" fill-opacity="0.18" stroke="none" data-band/>`);
+  }
   if (points.length) {
     let d = '';
     points.forEach((p, i) => {
@@ -129,7 +167,8 @@ export function chartSvg(points, { start, end, instant, kind, baseline = null, u
   parts.push(`<text x="${left - 4}" y="${height - bottom}" text-anchor="end" font-size="9" fill="#6b7780">${esc(yLabel(lo))}</text>`);
   parts.push(`<text x="${left}" y="${height - 4}" font-size="9" fill="#6b7780">${esc(tickLabel(start, span))}</text>`);
   parts.push(`<text x="${width - right}" y="${height - 4}" text-anchor="end" font-size="9" fill="#6b7780">${esc(tickLabel(end, span))}</text>`);
-  return `<svg viewBox="0 0 ${width} ${height}" role="img" data-points="${points.length}" data-kind="${esc(kind)}">${parts.join('')}</svg>`;
+  const resolution = points.resolution ? ` data-resolution="${esc(points.resolution)}"` : '';
+  return `<svg viewBox="0 0 ${width} ${height}" role="img" data-points="${points.length}" data-kind="${esc(kind)}"${resolution}>${parts.join('')}</svg>`;
 }
 
 /** min / max / latest (with its time) of a stream's points, in the page's number format. */
@@ -139,18 +178,23 @@ function figuresHtml(points, kind, unit) {
   const show = (v) => (kind === 'boolean' ? t(v ? 'chart.on' : 'chart.off') : `${formatNumber(Number(v))} ${unit}`.trim());
   const rows = [];
   if (kind !== 'boolean') {
-    const values = points.map((p) => Number(p.value));
-    rows.push([t('chart.min'), show(Math.min(...values))], [t('chart.max'), show(Math.max(...values))]);
+    const lows = points.map((p) => Number(p.min ?? p.value));
+    const highs = points.map((p) => Number(p.max ?? p.value));
+    rows.push([t('chart.min'), show(Math.min(...lows))], [t('chart.max'), show(Math.max(...highs))]);
   }
   rows.push([t('chart.latest'), `${show(last.value)} · ${hhmm(last.time)}`]);
-  return `<div class="figures">${rows.map(([k, v]) => `<span>${esc(k)} <b>${esc(v)}</b></span>`).join('')}<span>${esc(t('chart.points', { n: formatNumber(points.length) }))}</span></div>`;
+  const count = points.resolution
+    ? t('chart.bins', { n: formatNumber(points.length), res: t(`chart.res.${points.resolution}`), count: formatNumber(points.reduce((sum, p) => sum + (p.n ?? 0), 0)) })
+    : t('chart.points', { n: formatNumber(points.length) });
+  return `<div class="figures">${rows.map(([k, v]) => `<span>${esc(k)} <b>${esc(v)}</b></span>`).join('')}<span>${esc(count)}</span></div>`;
 }
 
 /** One stream's block: its name and unit, the chart, the figures. */
 async function streamHtml(app, stream, win) {
   const unit = stream.unitOfMeasurement?.symbol ?? '';
   const kind = /boolean|truth/i.test(stream.observationType ?? '') || stream.unitOfMeasurement?.symbol === 'on/off' ? 'boolean' : 'number';
-  const points = await observations(stream['@iot.id'], win.start, win.end);
+  const long = win.end - win.start > SERIES_AFTER && kind === 'number';
+  const points = await (long ? series : observations)(stream['@iot.id'], win.start, win.end);
   const boolean = kind === 'boolean' || (points.length > 0 && points.every((p) => typeof p.value === 'boolean'));
   const shownKind = boolean ? 'boolean' : 'number';
   const baseline = shownKind === 'number' && isPm25(stream) ? pm25Baseline(app) : null;
@@ -168,10 +212,21 @@ async function streamHtml(app, stream, win) {
 export async function showSensorChart(app, id, side) {
   let card = side.querySelector('[data-sensor-chart]');
   if (!card) {
-    side.insertAdjacentHTML('beforeend', `<div class="card sensor-chart" data-sensor-chart="${esc(id)}"><h2>${esc(t('chart.title'))}</h2><p class="muted" data-chart-window></p><div class="streams"><p class="muted">${esc(t('chart.loading'))}</p></div></div>`);
+    const spans = Object.keys(SPANS).map((name) => `<button type="button" data-chart-span="${name}" aria-pressed="false">${esc(t(`chart.span.${name}`))}</button>`).join('');
+    side.insertAdjacentHTML('beforeend', `<div class="card sensor-chart" data-sensor-chart="${esc(id)}"><h2>${esc(t('chart.title'))}</h2><div class="chart-spans" role="group">${spans}</div><p class="muted" data-chart-window></p><div class="streams"><p class="muted">${esc(t('chart.loading'))}</p></div></div>`);
     card = side.querySelector('[data-sensor-chart]');
+    card.querySelector('.chart-spans').addEventListener('click', (event) => {
+      const chosen = event.target.closest('[data-chart-span]')?.dataset.chartSpan;
+      if (!chosen || chosen === span) return;
+      span = chosen;
+      card.dataset.ready = '';
+      showSensorChart(app, id, side);
+    });
   }
   const win = chartWindow(app);
+  const spans = card.querySelector('.chart-spans');
+  spans.hidden = Boolean(app.time?.isOpen); // the slider's window rules while it is open
+  for (const button of spans.querySelectorAll('[data-chart-span]')) button.ariaPressed = String(button.dataset.chartSpan === span);
   card.dataset.start = isoInstant(win.start);
   card.dataset.end = isoInstant(win.end);
   card.querySelector('[data-chart-window]').textContent = t('chart.window', { from: almatyTime(win.start), to: almatyTime(win.end) });

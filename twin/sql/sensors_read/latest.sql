@@ -1,9 +1,9 @@
--- The latest Observation of a Datastream, as its JSON in a one-element array, inline in the
+-- The latest Observation of a Datastream, as its JSON text in a one-element array, inline in the
 -- Datastream's row ($expand=Observations($top=1;$orderby=phenomenonTime desc)): the Datastream
 -- row carries its latest Observation whole (latest_*, kept by the ingest and by edits; 0017),
 -- so this reads no observation partition at all; the row is named as sta_observations' columns
 -- so the Observation's JSON is written by the same code as everywhere else.
-(SELECT json_build_array({observation})
+(SELECT '[' || {observation} || ']'
  FROM (SELECT {t}.latest_id AS id,
               {t}.latest_time AS phenomenon_time,
               {t}.latest_end AS phenomenon_time_end,
