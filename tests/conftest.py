@@ -163,7 +163,7 @@ def broker(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     directory = tmp_path_factory.mktemp("mqtt")
     endpoint = start_broker(free_port(), directory=directory)
     yield SimpleNamespace(
-        host=endpoint.host, port=endpoint.port, url=endpoint.url, directory=directory
+        host=endpoint.host, port=endpoint.port, url=endpoint.login_url, directory=directory
     )
     stop_broker(directory=directory)
 

@@ -1,7 +1,9 @@
 """Observations by MQTT, through a real mosquitto and a real server (twin/sensors/mqtt.py).
 
-An air-quality provider's gateway publishes PM2.5 readings by MQTT and reads them back over
-HTTP; a dashboard subscribed to a Datastream's topic hears an Observation another client
+An air-quality provider's gateway logs in to the twin's broker with its sensor key and
+publishes PM2.5 readings, read back over HTTP; without a key, with a wrong one, or once the key
+is revoked the broker refuses it, and it cannot write another provider's Datastream; a
+dashboard subscribed to a Datastream's topic hears an Observation another client
 created over HTTP; a misbehaving client's messages are refused and counted by reason while
 nothing of them is stored; and the broker going away and coming back stops nothing.
 """
@@ -21,8 +23,8 @@ import psycopg
 import pytest
 
 from conftest import Server
-from twin.sensors.broker import start_broker, stop_broker
-from twin.sensors.keys import add_key, provider_id
+from twin.sensors.broker import OWN_ACCOUNT, start_broker, stop_broker, twin_secret
+from twin.sensors.keys import add_key, provider_id, revoke_key
 
 
 def wait_for(check: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
@@ -38,10 +40,11 @@ def wait_for(check: Callable[[], Any], timeout: float = 10.0, what: str = "") ->
 class Client:
     """A plain MQTT client (paho), as a gateway or a dashboard would use."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, username: str, password: str) -> None:
         self.heard: list[tuple[str, bytes]] = []
         self.lock = threading.Lock()
         self.paho = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        self.paho.username_pw_set(username, password)
         self.paho.on_message = self._heard
         self.paho.connect(host, port)
         self.paho.loop_start()
@@ -63,6 +66,27 @@ class Client:
     def close(self) -> None:
         self.paho.disconnect()
         self.paho.loop_stop()
+
+
+def login(broker: Any, username: str | None, password: str | None) -> Any:
+    """The broker's answer to a client's CONNECT (paho's reason code)."""
+    answered: list[Any] = []
+    paho = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    if username is not None:
+        paho.username_pw_set(username, password)
+    paho.on_connect = lambda client, userdata, flags, reason, props: answered.append(reason)
+    paho.connect(broker.host, broker.port)
+    paho.loop_start()
+    try:
+        return wait_for(lambda: answered[:1], 5, "the broker answers the CONNECT")[0]
+    finally:
+        paho.disconnect()
+        paho.loop_stop()
+
+
+def key_login(key: str) -> tuple[str, str]:
+    """A sensor key as MQTT credentials: user name its key id, password the whole key."""
+    return key.split("_")[1], key
 
 
 @pytest.fixture(scope="module")
@@ -111,8 +135,17 @@ def live(broker: Any, station: dict[str, Any]) -> Iterator[Server]:
 
 
 @pytest.fixture()
-def client(broker: Any) -> Iterator[Client]:
-    each = Client(broker.host, broker.port)
+def client(broker: Any, station: dict[str, Any]) -> Iterator[Client]:
+    """The provider's gateway, logged in with its sensor key."""
+    each = Client(broker.host, broker.port, *key_login(station["key"]))
+    yield each
+    each.close()
+
+
+@pytest.fixture()
+def twin_client(broker: Any) -> Iterator[Client]:
+    """A client of the twin's own account (as the simulator): every SensorThings topic."""
+    each = Client(broker.host, broker.port, OWN_ACCOUNT, twin_secret(broker.directory))
     yield each
     each.close()
 
@@ -129,7 +162,7 @@ def at(minutes_ago: float) -> str:
 
 
 def test_a_gateway_publishes_readings_by_mqtt_and_reads_them_over_http(
-    live: Server, client: Client, station: dict[str, Any]
+    live: Server, client: Client, twin_client: Client, station: dict[str, Any]
 ) -> None:
     pm25 = station["pm25"]
     readings = [(at(30), 41.5), (at(20), 44.0), (at(10), 38.25)]
@@ -137,9 +170,10 @@ def test_a_gateway_publishes_readings_by_mqtt_and_reads_them_over_http(
         client.publish(
             f"v1.1/Datastreams({pm25})/Observations", {"phenomenonTime": when, "result": value}
         )
-    # the other topic of the extension: the Datastream named in the payload
+    # the other topic of the extension, the Datastream named in the payload: the twin's own
+    # account's (a broker cannot check a payload, so keys publish to their Datastreams' topics)
     when, value = readings[2]
-    client.publish(
+    twin_client.publish(
         "v1.1/Observations",
         {"phenomenonTime": when, "result": value, "Datastream": {"@iot.id": pm25}},
     )
@@ -181,8 +215,9 @@ def test_an_observation_created_over_http_reaches_mqtt_subscribers(
 
 
 def test_malformed_messages_are_counted_by_reason_and_nothing_of_them_is_written(
-    live: Server, client: Client, station: dict[str, Any], db: psycopg.Connection
+    live: Server, twin_client: Client, station: dict[str, Any], db: psycopg.Connection
 ) -> None:
+    client = twin_client  # may publish to any Datastream's topic, unknown ones too
     pm25, lamp = station["pm25"], station["lamp"]
 
     def refusals() -> dict[str, int]:
@@ -251,7 +286,7 @@ def test_the_broker_going_away_stops_neither_the_server_nor_the_bridge(
         "the bridge reconnects",
     )
     before = stored(db, pm25)
-    again = Client(broker.host, broker.port)
+    again = Client(broker.host, broker.port, *key_login(station["key"]))
     try:
         again.publish(
             f"v1.1/Datastreams({pm25})/Observations", {"phenomenonTime": at(0.5), "result": 33.0}
@@ -260,3 +295,56 @@ def test_the_broker_going_away_stops_neither_the_server_nor_the_bridge(
     finally:
         again.close()
     assert live.get("/sta/v1.1/mqtt-status").json()["bridge"]["reconnects"] >= 1
+
+
+def test_the_broker_lets_in_sensor_keys_only_and_each_to_its_own_datastreams(
+    live: Server, broker: Any, station: dict[str, Any], db: psycopg.Connection
+) -> None:
+    user, key = key_login(station["key"])
+    assert login(broker, None, None).is_failure, "anonymous clients are refused"
+    assert login(broker, user, key[:-1] + ("x" if key[-1] != "x" else "y")).is_failure
+    assert login(broker, "twin", "not the twin's password").is_failure
+    assert not login(broker, user, key).is_failure
+
+    # a second provider with a key of its own: it cannot write the first provider's stream
+    other = _station(db)
+    pm25, before = station["pm25"], stored(db, station["pm25"])
+    intruder = Client(broker.host, broker.port, *key_login(other["key"]))
+    gateway = Client(broker.host, broker.port, user, key)
+    try:
+        topic = f"v1.1/Datastreams({pm25})/Observations"
+        intruder.publish(topic, {"phenomenonTime": at(7), "result": 999.0})
+        intruder.publish(
+            "v1.1/Observations",
+            {"phenomenonTime": at(6), "result": 998.0, "Datastream": {"@iot.id": pm25}},
+        )
+        intruder.publish(
+            f"v1.1/Datastreams({other['pm25']})/Observations",
+            {"phenomenonTime": at(6), "result": 12.0},
+        )
+        gateway.publish(topic, {"phenomenonTime": at(4), "result": 21.0})
+        wait_for(lambda: stored(db, pm25) == before + 1, 10, "the gateway's reading stored")
+        wait_for(lambda: stored(db, other["pm25"]) == 1, 10, "the intruder's own reading")
+        results = db.execute(
+            "SELECT result_number FROM sta_observations WHERE datastream_id = %s "
+            "AND phenomenon_time > now() - interval '8 minutes'",
+            (pm25,),
+        ).fetchall()
+        assert 999.0 not in {r for (r,) in results} and 998.0 not in {r for (r,) in results}
+    finally:
+        intruder.close()
+        gateway.close()
+
+    # the key revoked: the broker reloads its accounts and refuses it
+    revoke_key(db, key)
+    wait_for(lambda: login(broker, user, key).is_failure, 5, "the revoked key refused")
+    station["key"] = add_key(db, provider=_provider_of(db, pm25))  # later stories still log in
+    assert not login(broker, *key_login(station["key"])).is_failure
+
+
+def _provider_of(db: psycopg.Connection, datastream: int) -> str:
+    return db.execute(
+        "SELECT p.name FROM sta_datastreams d JOIN sta_things t ON t.id = d.thing_id "
+        "JOIN sta_providers p ON p.id = t.provider_id WHERE d.id = %s",
+        (datastream,),
+    ).fetchone()[0]

@@ -37,7 +37,8 @@ def keys_add(provider: str | None, thing_id: int | None, label: str) -> None:
     whose = f"provider {provider}" if provider else f"Thing {thing_id}"
     click.echo(
         f"sensor key for {whose}: it posts Observations to their Datastreams; send it as "
-        "`X-API-Key: <key>` or `Authorization: Bearer <key>`; it is not shown again",
+        "`X-API-Key: <key>` or `Authorization: Bearer <key>`, or log in to the twin's MQTT "
+        f"broker as user {key.split('_')[1]} with the key as password; it is not shown again",
         err=True,
     )
 
@@ -84,7 +85,8 @@ def retain_command() -> None:
         report = retain(conn)
         conn.commit()
     click.echo(
-        f"{report.hourly_rows} hourly aggregates written; "
+        f"{report.hourly_rows} hourly aggregates written "
+        f"({report.late_hours} late hours aggregated again); "
         f"{len(report.dropped)} raw day partitions dropped"
         + (f" ({report.dropped[0]} … {report.dropped[-1]})" if len(report.dropped) > 1 else "")
         + f"; {report.hourly_deleted} old hourly aggregates deleted"

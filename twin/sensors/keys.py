@@ -18,6 +18,7 @@ import psycopg
 
 from twin.editing.users import _digest, authenticate
 from twin.errors import Forbidden, InvalidParameter, NotFound, Unauthorized
+from twin.sensors.broker import register_key, reload_accounts
 from twin.sqlfiles import query
 
 PREFIX = "sta"
@@ -80,7 +81,9 @@ def add_key(
             "hash": _digest(salt, secret),
         },
     )
-    return f"{PREFIX}_{key_id}_{secret}"
+    key = f"{PREFIX}_{key_id}_{secret}"
+    register_key(conn, key_id, key)  # an MQTT account of the twin's broker too (user: key id)
+    return key
 
 
 def revoke_key(conn: psycopg.Connection, key_id: str) -> None:
@@ -88,6 +91,7 @@ def revoke_key(conn: psycopg.Connection, key_id: str) -> None:
     key_id = key_id.removeprefix(PREFIX + "_").split("_")[0]
     if conn.execute(query("sensors/revoke_key"), {"key_id": key_id}).fetchone() is None:
         raise NotFound(f"no active sensor key {key_id!r}")
+    reload_accounts(conn)  # the twin's broker refuses it from now on
 
 
 def sensor_writer(conn: psycopg.Connection, key: str | None) -> SensorWriter:

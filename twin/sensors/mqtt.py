@@ -16,8 +16,9 @@ Out: every created Observation (HTTP or MQTT: the INSERT's notice, migration 001
 as its entity JSON to `v1.1/Datastreams(<id>)/Observations` and `v1.1/Observations`. No echo
 loop: the bridge subscribes with MQTT 5's No Local on the one connection it also publishes on
 (twin/sensors/mqtt_wire.py), so it does not hear itself, and a message that carries an @iot.id
-is a published entity, never a new Observation. After its batches the bridge refreshes the
-layers derived from the sensors (lamp faults, air quality, meters) at most every 30 s.
+is a published entity, never a new Observation. Every 30 s, beside the ingest (never in its
+way), the bridge refreshes the layers derived from the sensors (lamp faults, air quality,
+meters) and the broker's accounts.
 
 One bridge per database: a process beside the server's workers (like the analysis refresher),
 working while it holds an advisory "leader" lock; others wait to take over. The broker going
@@ -55,7 +56,8 @@ SUBSCRIPTION = "v1.1/#"
 OBSERVATIONS_TOPIC = "v1.1/Observations"
 DATASTREAM_TOPIC = re.compile(r"^v1\.1/Datastreams\((\d+)\)/Observations$")
 MAX_PAYLOAD_BYTES = 64 * 1024
-BATCH_MAX = 2000  # messages per ingest
+BATCH_MAX = 5000  # messages per ingest
+INGESTERS = 2  # batches in flight at once: one is parsed while the other's rows are written
 BATCH_WAIT_S = 0.05  # the longest a message waits for its batch
 LOG_EVERY_S = 10.0  # a reason is logged at most this often (its count is always whole)
 STATE_EVERY_S = 1.0
@@ -98,7 +100,15 @@ def _iso(moment: datetime) -> str:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-@dataclass
+def _instant(moment: datetime | None) -> datetime | str | None:
+    """An instant for orjson (OPT_UTC_Z): a UTC one as it is (orjson writes what _iso writes,
+    without its cost per published entity), any other through _iso."""
+    if moment is None or not moment.utcoffset():
+        return moment
+    return _iso(moment)
+
+
+@dataclass(slots=True)
 class Inbound:
     """A message taken from the broker, parsed (item) or refused (reason, detail)."""
 
@@ -172,7 +182,7 @@ class Bridge:
         self.arrived = asyncio.Event()
         self._logged: dict[str, float] = {}
         self._lock = threading.Lock()  # the counters, shared with the ingest's thread
-        self._ingest_conn: psycopg.Connection | None = None
+        self._ingest_conns: dict[int, psycopg.Connection] = {}
 
     # -- the MQTT session, reconnecting -----------------------------------------------------
 
@@ -227,18 +237,23 @@ class Bridge:
 
     # -- batched ingest -------------------------------------------------------------------------
 
-    async def ingest_batches(self) -> None:
-        """Up to BATCH_MAX messages, or what came within BATCH_WAIT_S of the first, a batch."""
+    async def ingest_batches(self, worker: int) -> None:
+        """Up to BATCH_MAX messages, or what came within BATCH_WAIT_S of the first, a batch.
+        INGESTERS of these run, each with its own connection: while one batch waits on the
+        database the next is parsed and checked (the ingest locks a batch's Datastreams in
+        id order, so two batches never deadlock, and latest_* only moves forward in time)."""
         while True:
             await self.arrived.wait()
             waited = time.monotonic()
             while len(self.pending) < BATCH_MAX and time.monotonic() - waited < BATCH_WAIT_S:
                 await asyncio.sleep(0.005)
+            if not self.pending:
+                continue  # the other ingester took them
             batch, self.pending = self.pending[:BATCH_MAX], self.pending[BATCH_MAX:]
             if not self.pending:
                 self.arrived.clear()
             try:
-                await asyncio.to_thread(self.ingest, batch)
+                await asyncio.to_thread(self.ingest, batch, worker)
             except (psycopg.OperationalError, psycopg.InterfaceError):
                 raise  # the database went away: start over (serve_bridge)
             except Exception as exc:  # a bug must not stop the bridge: count and go on
@@ -246,12 +261,12 @@ class Bridge:
                 for each in batch:
                     self._refuse("server_error", each.topic, f"{type(exc).__name__}: {exc}")
 
-    def ingest(self, batch: list[Inbound]) -> None:
+    def ingest(self, batch: list[Inbound], worker: int = 0) -> None:
         """Store a batch through the ingest; refused messages are counted and the rest stored
         (the ingest writes all of a batch or nothing, so it is asked again without them)."""
         from twin.sensors.ingest import ingest_observations
 
-        conn = self._connection()
+        conn = self._connection(worker)
         for _ in range(3):
             if not batch:
                 return
@@ -259,7 +274,6 @@ class Bridge:
             if report.ok:
                 with self._lock:
                     self.counts.ingested += report.created
-                self._derive(conn)
                 return
             refused = {r.index: r.reason for r in report.refused}
             for index, reason in refused.items():
@@ -281,6 +295,7 @@ class Bridge:
         """What no request asks for: the derived layers follow Observations that came over
         HTTP too (every DERIVE_EVERY_S), and once an hour the closed hours are aggregated and
         raw days past TWIN_STA_RAW_DAYS dropped (twin.sensors.retention, docs/sensors.md)."""
+        from twin.sensors.broker import reload_accounts
         from twin.sensors.retention import retain
 
         def work(retaining: bool) -> None:
@@ -288,6 +303,7 @@ class Bridge:
                 self.database_url, autocommit=True, application_name=f"{BRIDGE_NAME}: keep"
             ) as conn:
                 self._derive(conn)
+                reload_accounts(conn)  # new Datastreams reach their keys' ACL on the broker
                 if retaining:
                     report = retain(conn)
                     fields = {k: str(v) for k, v in vars(report).items()}
@@ -304,12 +320,13 @@ class Bridge:
             except psycopg.Error:
                 LOG.exception("sensor housekeeping failed; tried again later")
 
-    def _connection(self) -> psycopg.Connection:
-        if self._ingest_conn is None or self._ingest_conn.closed:
-            self._ingest_conn = psycopg.connect(
+    def _connection(self, worker: int) -> psycopg.Connection:
+        conn = self._ingest_conns.get(worker)
+        if conn is None or conn.closed:
+            conn = self._ingest_conns[worker] = psycopg.connect(
                 self.database_url, autocommit=True, application_name=BRIDGE_NAME
             )
-        return self._ingest_conn
+        return conn
 
     # -- publishing what was created --------------------------------------------------------
 
@@ -350,8 +367,8 @@ class Bridge:
             {
                 "@iot.selfLink": link,
                 "@iot.id": oid,
-                "phenomenonTime": _iso(start) + (f"/{_iso(end)}" if end else ""),
-                "resultTime": _iso(result_time) if result_time else None,
+                "phenomenonTime": f"{_iso(start)}/{_iso(end)}" if end else _instant(start),
+                "resultTime": _instant(result_time),
                 "result": result,
                 "resultQuality": quality,
                 "validTime": (
@@ -362,7 +379,8 @@ class Bridge:
                 "parameters": params,
                 "Datastream@iot.navigationLink": f"{link}/Datastream",
                 "FeatureOfInterest@iot.navigationLink": f"{link}/FeatureOfInterest",
-            }
+            },
+            option=orjson.OPT_UTC_Z,
         )
 
     # -- state and refusals ---------------------------------------------------------------------
@@ -416,16 +434,19 @@ class Bridge:
 
     async def run(self) -> None:
         """Until the database goes away (raised: the caller starts over, lock included)."""
+        import twin.sensors.ingest  # noqa: F401  loaded now, not in the first batch's time
+
         try:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self.mqtt_session())
                 tasks.create_task(self.write_state())
-                tasks.create_task(self.ingest_batches())
+                for worker in range(INGESTERS):
+                    tasks.create_task(self.ingest_batches(worker))
                 tasks.create_task(self.publish_created())
                 tasks.create_task(self.housekeeping())
         finally:
-            if self._ingest_conn is not None:
-                self._ingest_conn.close()
+            for conn in self._ingest_conns.values():
+                conn.close()
 
 
 # -- one bridge per database -------------------------------------------------------------------

@@ -31,6 +31,19 @@ def broker_stop() -> None:
     click.echo("stopped" if stop_broker() else "no broker runs")
 
 
+@broker.command("reload")
+def broker_reload() -> None:
+    """Write the broker's accounts (the twin's, every active sensor key) and ACL again from
+    the database and make it reload them (keys and Datastreams do this themselves)."""
+    from twin.db.pool import connect
+    from twin.sensors.broker import broker_dir, reload_accounts
+
+    with connect() as conn:
+        reloaded = reload_accounts(conn, broker_dir())
+        conn.commit()
+    click.echo("reloaded" if reloaded else "accounts unchanged (or the broker does not run)")
+
+
 @broker.command("status")
 def broker_status_command() -> None:
     """Where the broker runs, or that it does not (exit status 1)."""
