@@ -17,7 +17,9 @@ accepted and stored, but it does not move the Datastream's latest_* (the latest 
 one with the newest phenomenon time, never the last to arrive).
 
 The write: the day partitions the batch needs (sta_observation_partition), ids for the batch,
-one COPY into sta_observations, then one UPDATE of latest_* for the batch's Datastreams.
+one COPY into sta_observations, then one UPDATE of latest_* for the batch's Datastreams, then
+the hours of late Observations (below retention's late mark) noted in one INSERT, aggregated
+again by the next retention run (twin/sensors/retention.py).
 """
 
 from __future__ import annotations
@@ -292,6 +294,7 @@ def ingest_observations(
                 _attach_features(conn, rows)
                 report.ids = _write(conn, rows)
                 report.out_of_order = _update_latest(conn, rows, report.ids)
+                _note_late_hours(conn, rows)
             break
         except psycopg.errors.DeadlockDetected:
             # two concurrent batches holding the same (Datastream, time) crosswise: one is
@@ -520,6 +523,22 @@ def _update_latest(conn: psycopg.Connection, rows: list[_Row], ids_of: list[int]
         },
     )
     return older
+
+
+def _note_late_hours(conn: psycopg.Connection, rows: list[_Row]) -> None:
+    """Note the hours of number results too late for retention's next window, so that run
+    aggregates them again (twin/sensors/retention.py): the mark read (and held FOR SHARE until
+    the batch commits), then one INSERT for the late rows, when there are any. After the
+    Datastreams are locked, so it waits for nothing but a retention run moving its mark."""
+    (before,) = conn.execute(query("sensors/late_mark")).fetchone() or (None,)
+    if before is None:
+        return
+    late = [row for row in rows if row.start < before and row.kind == "number"]
+    if late:
+        conn.execute(
+            query("sensors/note_late_hours"),
+            {"ids": [row.datastream for row in late], "times": [row.start for row in late]},
+        )
 
 
 def _stored_duplicates(conn: psycopg.Connection, rows: list[_Row]) -> list[Refusal]:

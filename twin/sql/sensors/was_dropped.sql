@@ -1,0 +1,1 @@
+SELECT EXISTS (SELECT FROM sta_dropped_days WHERE day = %(day)s)
