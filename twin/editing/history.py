@@ -140,7 +140,8 @@ def as_of_rows(
 
     The same read as GET /collections/{layer}/items?datetime=<instant> (twin.features.pages
     rebuilds the layer from this history); the database function twin_layer_as_of(layer,
-    instant) answers the same for SQL clients.
+    instant) answers the same for SQL clients, from the history alone (it does not apply the
+    layer's own date, `temporal:`, which the items and this read do).
     """
     from twin.features.pages import fetch_page
     from twin.features.params import AsOf, ItemsQuery

@@ -9,6 +9,7 @@ an index-sized job. Otherwise it is the planner's estimate, and the response say
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,7 +26,7 @@ from twin.features.crs import OutputCrs
 from twin.features.errors import FeatureQueryError
 from twin.features.filters import CASTS
 from twin.features.ids import layer_etag, version_etag
-from twin.features.params import ItemsQuery
+from twin.features.params import AsOf, ItemsQuery
 from twin.settings import get_settings
 from twin.sqlfiles import query
 
@@ -95,8 +96,13 @@ def feature_expression(
     )
 
 
-def relation(q: ItemsQuery, params: dict[str, Any]) -> sql.Composable:
-    """What the query reads: the layer's table, or the layer as of `datetime` (history)."""
+def relation(
+    q: ItemsQuery, params: dict[str, Any], changed_within: sql.Composable | None = None
+) -> sql.Composable:
+    """What the query reads: the layer's table, or the layer as of `datetime` (history);
+    `changed_within` (a box, SRID 4326 with the layer's storage numbers): only the features
+    changed since the window's start that were then within it, as they were (a dated tile's
+    few changed features: features/as_of_changed, through the history's GiST)."""
     if q.as_of is None:
         return sql.Identifier(q.layer.table)
     params.update(
@@ -118,9 +124,35 @@ def relation(q: ItemsQuery, params: dict[str, Any]) -> sql.Composable:
     image_columns = sql.SQL(", ").join(
         [sql.SQL("r.id"), geom, *(sql.SQL("r.{}").format(sql.Identifier(n)) for n in names)]
     )
+    if changed_within is not None:
+        return query(
+            "features/as_of_changed",
+            table=q.layer.table,
+            columns=columns,
+            image_columns=image_columns,
+            box=changed_within,
+        )
     return query(
         "features/as_of", table=q.layer.table, columns=columns, image_columns=image_columns
     )
+
+
+def own_time_clause(
+    layer: Layer, as_of: AsOf, params: dict[str, Any], alias: str = "t", key: str = "asof_own_end"
+) -> sql.Composable:
+    """`datetime` on a versioned layer with a `temporal:` property: beside what the history
+    says the layer held then, only features whose own time had begun by the window's end (a
+    park opening in 2027 is not on a 2025 map); a feature without its own time is kept (the
+    history alone decides). TRUE when the window has no end or the layer no temporal."""
+    if not layer.temporal or as_of.end is None:
+        return sql.SQL("true")
+    column = sql.SQL("{}.{}").format(sql.Identifier(alias), sql.Identifier(layer.temporal))
+    try:
+        end = as_of.end.astimezone(dt.UTC)
+    except OverflowError:  # the first or last hours of year 1 or 9999 in another zone
+        end = as_of.end
+    params[key] = end.date() if layer.properties[layer.temporal].type == "date" else end
+    return sql.SQL("({} IS NULL OR {} <= {})").format(column, column, sql.Placeholder(key))
 
 
 def where_clause(q: ItemsQuery, params: dict[str, Any]) -> sql.Composable:
@@ -138,6 +170,8 @@ def where_clause(q: ItemsQuery, params: dict[str, Any]) -> sql.Composable:
         if q.bbox_crs.srid != layer.srid:
             envelope = sql.SQL("ST_Transform({}, {})").format(envelope, sql.Literal(layer.srid))
         conditions.append(sql.SQL("ST_Intersects(t.geom, {})").format(envelope))
+    if q.as_of is not None:
+        conditions.append(own_time_clause(layer, q.as_of, params))
     if q.datetime is not None and layer.temporal:
         column = sql.SQL("t.{}").format(sql.Identifier(layer.temporal))
         cast = sql.SQL(CASTS[layer.properties[layer.temporal].type])

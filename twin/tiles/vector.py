@@ -191,13 +191,31 @@ def _timed_source(
     """What a dated tile reads (the layer's table, or the layer as of the instant rebuilt from
     its history: the items' own SQL) and the condition on its time, if any; values bound in
     `values` (one dated layer per tile statement)."""
-    from twin.features.pages import relation, where_clause
+    from twin.features.pages import own_time_clause, relation, where_clause
     from twin.features.params import ItemsQuery
 
     if when.as_of is not None:
-        return relation(ItemsQuery(layer=layer, as_of=when.as_of), values), None
+        items = ItemsQuery(layer=layer, as_of=when.as_of)
+        changed = relation(items, values, changed_within=_history_box(layer))
+        names = [sql.Identifier(name) for name in ("id", "geom", *layer.properties)]
+        source = query(
+            "tiles/as_of_layer",
+            table=sql.Identifier(layer.table),
+            columns=sql.SQL(", ").join(sql.SQL("c.{}").format(name) for name in names),
+            changed=changed,
+        )
+        return source, own_time_clause(layer, when.as_of, values)
     condition = where_clause(ItemsQuery(layer=layer, datetime=when.window), values)
     return sql.Identifier(layer.table), condition
+
+
+def _history_box(layer: Layer) -> sql.Composable:
+    """The tile's bounds (with the tile buffer) as the history's geometry index reads them:
+    in the layer's storage numbers, SRID 4326 (migration 0020)."""
+    return sql.SQL(
+        "ST_SetSRID(ST_Transform(ST_TileEnvelope(%(z)s, %(x)s, %(y)s, margin => 0.015625), "
+        "{}), 4326)"
+    ).format(sql.Literal(layer.srid))
 
 
 def _overview_as_of_part(
@@ -208,9 +226,12 @@ def _overview_as_of_part(
     param: Any,
 ) -> tuple[sql.Composable, dict[str, Any]]:
     """A low-zoom tile of a versioned layer as of a time: the overview for what has not
-    changed since, the history for the few features that have (tiles/overview_as_of_mvt)."""
-    from twin.features.pages import relation
+    changed since, the history for the few features that have (tiles/overview_as_of_mvt);
+    of both, those whose own time had begun (the layer's `temporal:`)."""
+    from twin.features.pages import own_time_clause, relation
     from twin.features.params import ItemsQuery
+
+    assert when.as_of is not None
 
     prefix = f"{layer.name}__"
     values[prefix + "min"] = overview_min_size(layer, address.z)
@@ -222,9 +243,21 @@ def _overview_as_of_part(
         values[prefix + "tolerance"] = UNITS_PER_PIXEL * mercator_unit(address.z)
     else:
         generalised = sql.SQL("o.geom")
-    source = relation(ItemsQuery(layer=layer, as_of=when.as_of), values)
+    items = ItemsQuery(layer=layer, as_of=when.as_of)
+    source = relation(items, values, changed_within=_history_box(layer))
+    own_time = own_time_clause(layer, when.as_of, values)
+    not_begun = own_time_clause(layer, when.as_of, values, alias="l")
+    if layer.temporal and when.as_of.end is not None:
+        not_begun = query(
+            "tiles/not_begun",
+            table=sql.Identifier(layer.table),
+            srid=param("srid"),
+            own_time=not_begun,
+        )
     part = query(
         "tiles/overview_as_of_mvt",
+        own_time=own_time,
+        not_begun=not_begun,
         layer_name=param("name"),
         generalised=generalised,
         min_size=param("min"),
@@ -379,6 +412,8 @@ def render_tile(
     statement = tile_statement(layers, address, filters, direct, when)
     if statement is None:
         return b""
+    if when is not None and when.as_of is not None:
+        conn.execute(query("tiles/serial_plan"))  # within the caller's transaction, if any
     row = conn.execute(*statement).fetchone()
     return bytes(row[0]) if row and row[0] is not None else b""
 
