@@ -21,6 +21,9 @@ from hypothesis import strategies as st
 from twin.scooters.demo import demo_documents
 from twin.scooters.gbfs import FeedRejected, read_vehicles
 from twin.scooters.ingest import city_frame, ingest
+from twin.scooters.safety_demo import demo_trip_rows
+from twin.scooters.simulator import OPERATORS as DEMO_OPERATORS
+from twin.scooters.simulator import spots, vehicles
 from twin.sqlfiles import query
 
 SPECS = Path(__file__).resolve().parents[2] / "shared" / "specs" / "gbfs-3.0"
@@ -98,11 +101,288 @@ def test_the_city_publishes_its_zones_as_valid_gbfs(demo_city: str, server: Any)
     assert server.get("/gbfs/v3/vehicle_status.json").status_code == 404
 
 
+def test_a_vehicle_id_never_survives_a_trip(
+    demo_city: str, server: Any, db: psycopg.Connection
+) -> None:
+    """GBFS v3: a vehicle_id is rotated to a random string after every trip. Three evening
+    hours of one demo operator's vehicle_status, every 15 minutes: an id always stands where it
+    first stood, an id gone (its scooter rode off) never comes back, new ids appear as trips end
+    - and a scooter that did not ride keeps its id (the simulator's own fleet index says which
+    scooter is which; the feed never does)."""
+    start = datetime(2026, 2, 5, 12, 0, tzinfo=UTC)  # 17:00 in Almaty
+    where, seen, gone = spots(db), {}, set()
+    previous: dict[int, str] = {}
+    seen_before: set[str] = set()
+    for k in range(13):
+        at = start + timedelta(minutes=15 * k)
+        answer = server.get("/demo/operators/whoosh/vehicle_status.json", params={"at": at})
+        listed = {v["vehicle_id"]: (v["lon"], v["lat"]) for v in answer.json()["data"]["vehicles"]}
+        if k == 0:
+            assert_valid("vehicle_status", answer.json())
+        assert not gone & set(listed), "an id came back after its scooter rode off"
+        for vid, place in listed.items():
+            assert seen.setdefault(vid, place) == place, f"{vid} moved under the same id"
+        fleet = vehicles(where, DEMO_OPERATORS["whoosh"], at)
+        assert sorted(fleet["ids"].tolist()) == sorted(listed)
+        now = dict(zip(fleet["fleet"].tolist(), fleet["ids"].tolist(), strict=True))
+        if previous:
+            stayed = set(previous) & set(now)
+            assert all(previous[i] == now[i] for i in stayed), "an id rotated without a trip"
+            returned = set(now) - set(previous)  # rode during the last step, stand again now
+            assert returned and all(now[i] not in seen_before for i in returned)
+            assert len(stayed) > 0.7 * len(now)
+        gone |= set(previous.values()) - set(listed)
+        seen_before = set(seen)
+        previous = now
+    assert len(seen) > 1.1 * len(listed)  # three evening hours: many trips, many new ids
+
+
+# MDS 2.0 Policy and Geography, their field tables as JSON schema (required fields, types,
+# enums), transcribed from the published MDS 2.0 models (policy, policy rule, geography and
+# their data types): no package on PyPI, npm or Debian ships the MDS JSON schemas (tried:
+# PyPI mds-provider - no such distribution; npm @mds-core/mds-schema-validators,
+# @mds-core/mds-types, @openmobilityfoundation/mds, mobility-data-specification, mds-schemas -
+# 404; PyPI cob-mds, atd-mds-client, mds-core ship no MDS 2.0 schema). docs/scooters.md.
+MDS_UUID = {
+    "type": "string",
+    "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+}
+MDS_STRING = {"type": "string", "maxLength": 255}
+MDS_TIMESTAMP = {"type": "integer", "minimum": 1514764800000}
+MDS_ENVELOPE = {
+    "type": "object",
+    "required": ["version", "updated", "data"],
+    "properties": {
+        "version": {"type": "string", "pattern": r"^2\.(\d|[1-9]\d+)\.(\d|[1-9]\d+)$"},
+        "updated": MDS_TIMESTAMP,
+    },
+}
+MDS_GEOGRAPHY = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name", "geography_id", "geography_json", "published_date"],
+    "properties": {
+        "name": MDS_STRING,
+        "description": MDS_STRING,
+        "geography_type": {"type": "string"},
+        "geography_id": MDS_UUID,
+        "geography_json": {
+            "type": "object",
+            "required": ["type", "features"],
+            "properties": {
+                "type": {"const": "FeatureCollection"},
+                "features": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["type", "geometry", "properties"],
+                        "properties": {"type": {"const": "Feature"}},
+                    },
+                },
+            },
+        },
+        "effective_date": MDS_TIMESTAMP,
+        "published_date": MDS_TIMESTAMP,
+        "retire_date": MDS_TIMESTAMP,
+        "prev_geographies": {"type": "array", "items": MDS_UUID, "uniqueItems": True},
+    },
+}
+VEHICLE_STATES = [
+    "removed",
+    "available",
+    "non_operational",
+    "reserved",
+    "on_trip",
+    "stopped",
+    "non_contactable",
+    "missing",
+    "elsewhere",
+]
+MDS_RULE = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name", "rule_id", "rule_type", "geographies", "states"],
+    "properties": {
+        "name": MDS_STRING,
+        "rule_id": MDS_UUID,
+        "rule_type": {"enum": ["count", "time", "speed", "user"]},
+        "geographies": {"type": "array", "items": MDS_UUID, "minItems": 1},
+        "states": {
+            "type": "object",
+            "propertyNames": {"enum": VEHICLE_STATES},
+            "additionalProperties": {
+                "type": "array",
+                "uniqueItems": True,
+                "items": {"type": "string"},
+            },
+        },
+        "rule_units": {
+            "enum": ["seconds", "minutes", "hours", "days", "mph", "kph", "devices", None]
+        },
+        "vehicle_types": {
+            "type": "array",
+            "items": {
+                "enum": [
+                    "bicycle",
+                    "bus",
+                    "cargo_bicycle",
+                    "car",
+                    "delivery_robot",
+                    "moped",
+                    "motorcycle",
+                    "scooter_standing",
+                    "scooter_seated",
+                    "truck",
+                    "other",
+                ]
+            },
+        },
+        "propulsion_types": {"type": "array", "items": {"type": "string"}},
+        "minimum": {"type": ["integer", "null"]},
+        "maximum": {"type": ["integer", "null"]},
+        "inclusive_minimum": {"type": ["boolean", "null"]},
+        "inclusive_maximum": {"type": ["boolean", "null"]},
+        "rate_amount": {"type": ["integer", "null"]},
+        "rate_recurrence": {"type": ["string", "null"]},
+        "rate_applies_when": {"enum": ["in_bounds", "out_of_bounds", None]},
+        "start_time": {"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]:[0-5][0-9]$"},
+        "end_time": {"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]:[0-5][0-9]$"},
+        "days": {
+            "type": "array",
+            "items": {"enum": ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]},
+        },
+        "messages": {
+            "type": ["object", "null"],
+            "propertyNames": {"pattern": "^[a-z]{2,3}(-[A-Za-z0-9]+)*$"},
+            "additionalProperties": {"type": "string"},
+        },
+        "value_url": {"type": ["string", "null"]},
+    },
+    "oneOf": [
+        {
+            "required": ["rule_units"],
+            "properties": {"rule_type": {"const": "count"}, "rule_units": {"const": "devices"}},
+        },
+        {
+            "required": ["rule_units"],
+            "properties": {"rule_type": {"const": "speed"}, "rule_units": {"enum": ["mph", "kph"]}},
+        },
+        {
+            "required": ["rule_units"],
+            "properties": {
+                "rule_type": {"const": "time"},
+                "rule_units": {"enum": ["seconds", "minutes", "hours", "days"]},
+            },
+        },
+        {"properties": {"rule_type": {"const": "user"}, "rule_units": {"type": "null"}}},
+    ],
+}
+MDS_POLICY = {
+    "type": "object",
+    "required": [
+        "name",
+        "mode_id",
+        "policy_id",
+        "description",
+        "start_date",
+        "published_date",
+        "rules",
+    ],
+    "properties": {
+        "name": MDS_STRING,
+        "mode_id": {
+            "enum": ["micromobility", "passenger-services", "car-share", "delivery-robots"]
+        },
+        "policy_id": MDS_UUID,
+        "provider_ids": {"type": "array", "items": MDS_UUID},
+        "description": MDS_STRING,
+        "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
+        "start_date": MDS_TIMESTAMP,
+        "end_date": MDS_TIMESTAMP,
+        "published_date": MDS_TIMESTAMP,
+        "prev_policies": {"type": "array", "items": MDS_UUID},
+        "rules": {"type": "array", "minItems": 1, "items": MDS_RULE},
+    },
+}
+
+
+MDS_GPS = {
+    "type": "object",
+    "required": ["lat", "lng"],
+    "properties": {
+        "lat": {"type": "number", "minimum": -90, "maximum": 90},
+        "lng": {"type": "number", "minimum": -180, "maximum": 180},
+    },
+}
+MDS_TRIP = {  # MDS 2.0 trip (the base table; the micromobility mode adds only optional fields)
+    "type": "object",
+    "required": [
+        "provider_id",
+        "device_id",
+        "trip_id",
+        "start_time",
+        "end_time",
+        "start_location",
+        "end_location",
+        "duration",
+        "distance",
+    ],
+    "properties": {
+        "provider_id": MDS_UUID,
+        "data_provider_id": MDS_UUID,
+        "device_id": MDS_UUID,
+        "trip_id": MDS_UUID,
+        "trip_type": {"enum": ["rider", "rebalance", "maintenance"]},
+        "start_time": MDS_TIMESTAMP,
+        "end_time": MDS_TIMESTAMP,
+        "start_location": MDS_GPS,
+        "end_location": MDS_GPS,
+        "duration": {"type": "integer", "minimum": 0},
+        "distance": {"type": "integer", "minimum": 0},
+        "publication_time": MDS_TIMESTAMP,
+        "parking_category": {"enum": ["corral", "curb", "rack", "other_valid", "invalid"]},
+    },
+}
+
+
+def mds_errors(schema: dict[str, Any], document: Any) -> list[str]:
+    validator = jsonschema.Draft202012Validator(schema)
+    return [
+        f"{'/'.join(map(str, e.path))}: {e.message[:160]}" for e in validator.iter_errors(document)
+    ]
+
+
 def test_the_city_publishes_mds_policy_and_geographies(demo_city: str, server: Any) -> None:
-    """MDS 2.0 (its schema is not available offline: the structure is checked by hand): every
-    rule names geographies that exist, with the units its type requires."""
+    """MDS 2.0 Policy and Geography, checked against the standard's field tables (required
+    fields, types, enums; above): every rule names geographies that exist, with the units its
+    type requires, and the policy starts at least 20 minutes after it is published."""
     geographies = server.get("/mds/geographies").json()
     policies = server.get("/mds/policies").json()
+    for document, key, item in (
+        (geographies, "geographies", MDS_GEOGRAPHY),
+        (policies, "policies", MDS_POLICY),
+    ):
+        envelope = {
+            **MDS_ENVELOPE,
+            "properties": {
+                **MDS_ENVELOPE["properties"],
+                "data": {
+                    "type": "object",
+                    "required": [key],
+                    "properties": {key: {"type": "array", "items": item}},
+                },
+            },
+        }
+        assert not mds_errors(envelope, document), mds_errors(envelope, document)[:5]
+    # the tables are not blind: the field names the twin once got wrong are refused
+    geography = geographies["data"]["geographies"][0]
+    renamed = {**geography, "publish_date": geography["published_date"]}
+    del renamed["published_date"]
+    assert len(mds_errors(MDS_GEOGRAPHY, renamed)) == 2  # unknown field, required one missing
+    rule = policies["data"]["policies"][0]["rules"][0]
+    assert mds_errors(MDS_RULE, {**rule, "rule_type": "count", "rule_units": "kph"})
+    for geography in geographies["data"]["geographies"]:
+        assert geography["effective_date"] >= geography["published_date"]
     for document in (geographies, policies):
         assert document["version"] == "2.0.0" and isinstance(document["updated"], int)
     known = {}
@@ -296,3 +576,14 @@ def test_any_vehicle_list_is_read_or_refused_with_a_reason(vehicles: list[Any]) 
         assert refused.problems
     else:
         assert len(found) == len(vehicles) and len(set(found.ids)) == len(found.ids)
+
+
+def test_the_demo_trips_are_mds_trips(demo_city: str, db: psycopg.Connection) -> None:
+    """The demo's day of trips (what `twin load demo` imports) are MDS 2.0 trips by the field
+    table: UUIDs for provider, device and trip, times in ms, {lat, lng} ends, whole metres and
+    seconds."""
+    trips = demo_trip_rows(db, "small", 1)
+    errors = [f"trip {i}: {e}" for i, t in enumerate(trips) for e in mds_errors(MDS_TRIP, t)]
+    assert not errors, errors[:5]
+    assert all(t["end_time"] >= t["start_time"] for t in trips)
+    assert mds_errors(MDS_TRIP, {**trips[0], "device_id": "jet-00001"})  # the table can refuse

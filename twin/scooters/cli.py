@@ -95,6 +95,24 @@ def poll_now(name: str | None) -> None:
                 )
 
 
+@scooters.command("retain")
+def retain_command() -> None:
+    """Sum the closed hours' positions per H3 cell and drop raw days past
+    TWIN_SCOOTERS_RAW_DAYS (a polling server does this hourly by itself)."""
+    from twin.db.pool import connect
+    from twin.scooters.retention import retain
+
+    with connect() as conn:
+        report = retain(conn)
+        conn.commit()
+    since = report.aggregated_from.isoformat() if report.aggregated_from else "nothing new"
+    click.echo(
+        f"hours summed since {since} to {report.aggregated_to.isoformat()}: "
+        f"{report.cell_rows} cell rows; {len(report.dropped)} raw day partitions dropped"
+        + (f" ({', '.join(report.dropped)})" if report.dropped else "")
+    )
+
+
 @scooters.command("demo-day")
 @click.option("--day", default=None, help="The day (YYYY-MM-DD, UTC); default: yesterday.")
 def demo_day(day: str | None) -> None:

@@ -13,6 +13,7 @@ import orjson
 import psycopg
 
 from twin.scooters.ingest import city_frame, ingest
+from twin.scooters.retention import aggregate_hours
 from twin.scooters.simulator import OPERATORS, document, hours_of
 from twin.sqlfiles import query
 
@@ -41,6 +42,8 @@ def store_demo_day(
             outcome = ingest(conn, key, demo_documents(conn, key, at), at, city)
             polls += 1
             vehicles += outcome.vehicles
+    if polls:  # the day's hours per H3 cell, though retention may have passed them already
+        aggregate_hours(conn, start, start + timedelta(days=1))
     return {"polls": polls, "vehicles": vehicles, "operators": list(OPERATORS)}
 
 
@@ -48,7 +51,8 @@ def bench_gbfs(conn: psycopg.Connection, rounds: int = 5) -> dict[str, Any]:
     """Median seconds to check and store one poll of the three demo operators' vehicle_status
     (the fleet of TWIN_SCOOTERS_DEMO_FLEET, 15,000 by default), against the 2 s budget; and
     the part of it that is parsing and checking alone. Each round polls a new minute, so every
-    round writes fresh rows (in partitions of a day far in the future, dropped at the end)."""
+    round writes fresh rows (in partitions of a day far in the future, dropped at the end).
+    Also: the retention's summing of the bench's hour of positions per H3 cell (no budget)."""
     city = city_frame(conn)
     # 03:00 in Almaty: the fewest scooters out riding, the fullest vehicle_status (99% of them)
     base = datetime(2099, 1, 1, 22, tzinfo=UTC)
@@ -65,6 +69,9 @@ def bench_gbfs(conn: psycopg.Connection, rounds: int = 5) -> dict[str, Any]:
                     raise RuntimeError(f"bench poll refused: {outcome.reason} {outcome.problems}")
                 vehicles += outcome.vehicles
             per_poll.append(time.perf_counter() - started)
+        started = time.perf_counter()  # retention's summing of the bench's hour per H3 cell
+        cell_rows = aggregate_hours(conn, base, base + timedelta(hours=1))
+        summing = time.perf_counter() - started
     finally:
         conn.execute(query("scooters/bench_cleanup"))
     median = statistics.median(per_poll)
@@ -74,6 +81,9 @@ def bench_gbfs(conn: psycopg.Connection, rounds: int = 5) -> dict[str, Any]:
         "gbfs_poll_budget_s": 2.0,
         "gbfs_poll_vs_budget": round(median / 2.0, 3),
         "gbfs_vehicles_per_s": round(vehicles / median),
+        "gbfs_retention_hour_positions": vehicles * rounds,
+        "gbfs_retention_hour_s": round(summing, 3),
+        "gbfs_retention_cell_rows": cell_rows,
     }
 
 

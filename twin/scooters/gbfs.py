@@ -145,7 +145,8 @@ def read_vehicles(
     extent: tuple[float, float, float, float],
 ) -> Vehicles:
     """The vehicles of a vehicle_status document, checked; a vehicle given only by its station
-    stands at the station (station_information)."""
+    stands at the station (station_information). A vehicle_id means something within this one
+    document only: GBFS v3 rotates it after every trip, and the twin keys nothing on it."""
     vehicles = document["data"].get("vehicles")
     if not isinstance(vehicles, list):
         raise FeedRejected("schema_invalid", ["vehicle_status.data.vehicles: not a list"])

@@ -5,8 +5,9 @@ and checked first (twin.scooters.gbfs); a refused poll writes only its outcome r
 reason and the problems listed. An accepted one, in one transaction:
 - its vehicles are placed: the scooter parking spot within PARKING_RADIUS_M (else "left
   outside parking"), the scooter zone and the district each stands in;
-- they are COPied into the day's partition of scooter_positions, and become the operator's
-  rows of scooter_latest;
+- they are COPied, with the H3 cell each stands in, into the day's partition of
+  scooter_positions (kept TWIN_SCOOTERS_RAW_DAYS, twin.scooters.retention), and become the
+  operator's rows of scooter_latest;
 - the operator's vehicle types, station status and own geofencing zones replace its previous;
 - the hour's sums (scooter_hourly) grow by the poll's counts, and the hour's rows of the layers
   parking_disorder and key_section_occupancy are written again from them;
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import h3.api.basic_int as h3int
 import numpy as np
 import orjson
 import psycopg
@@ -39,6 +41,7 @@ from twin.scooters.gbfs import (
     read_vehicles,
     read_zones,
 )
+from twin.scooters.trips import H3_RESOLUTION  # the trips' cells: ~0.1 km²
 from twin.sqlfiles import query
 
 LOG = logging.getLogger("twin.scooters.ingest")
@@ -132,6 +135,10 @@ def _copy_text(operator: str, polled_at: datetime, vehicles: Vehicles, placed: P
     points = shapely.set_srid(shapely.points(vehicles.lon, vehicles.lat), 4326)
     wkb = shapely.to_wkb(points, hex=True, include_srid=True)
     when = polled_at.isoformat()
+    cells = [
+        h3int.latlng_to_cell(y, x, H3_RESOLUTION)
+        for x, y in zip(vehicles.lon.tolist(), vehicles.lat.tolist(), strict=True)
+    ]
     out = io.StringIO()
 
     def text(value: str | None) -> str:
@@ -155,6 +162,7 @@ def _copy_text(operator: str, polled_at: datetime, vehicles: Vehicles, placed: P
                     str(placed.parking[i]) if placed.parking[i] else "\\N",
                     str(placed.zone[i]) if placed.zone[i] else "\\N",
                     text(placed.district[i]),
+                    str(cells[i]),
                 )
             )
         )

@@ -8,6 +8,10 @@ second) and an idle poller costs one query a second; a process would cost every 
 polling or not, a second interpreter. Of several servers over one database, the one holding the
 advisory lock polls; the others wait to take over.
 
+Once an hour (and when it starts) the poller also runs the retention of positions
+(twin.scooters.retention: closed hours summed per H3 cell, raw days past
+TWIN_SCOOTERS_RAW_DAYS dropped).
+
 Each operator (scooter_operators, `twin scooters operators add NAME URL`) is polled when due:
 gbfs.json, then the feeds the twin reads (twin.scooters.gbfs.READ_FEEDS) that it lists. An
 operator that does not answer (connection refused, timeout, HTTP error) is recorded as
@@ -35,6 +39,7 @@ from twin.scooters.gbfs import (
     utc_now,
 )
 from twin.scooters.ingest import PollOutcome, city_frame, ingest, record
+from twin.scooters.retention import RETAIN_EVERY_S, retain
 from twin.settings import get_settings
 from twin.sqlfiles import query
 
@@ -136,6 +141,19 @@ def poll_due(conn: psycopg.Connection, client: httpx.Client) -> list[PollOutcome
     return done
 
 
+def _retain(conn: psycopg.Connection) -> None:
+    """The hourly retention of positions (twin.scooters.retention); a failure is logged and
+    polling goes on."""
+    try:
+        report = retain(conn)
+    except (psycopg.OperationalError, psycopg.InterfaceError):
+        raise
+    except psycopg.Error:
+        LOG.exception("scooter retention failed")
+        return
+    LOG.info("scooter retention", extra={"fields": report.as_json()})
+
+
 def _serve_forever(stop: threading.Event) -> None:
     from twin.db.cluster import session_database_url
 
@@ -150,8 +168,12 @@ def _serve_forever(stop: threading.Event) -> None:
                     ).fetchone()[0]:
                         if stop.wait(5 * TICK_S):
                             return
+                    retained = time.monotonic() - RETAIN_EVERY_S  # at once
                     while not stop.is_set():
                         poll_due(conn, client)
+                        if time.monotonic() - retained >= RETAIN_EVERY_S:
+                            retained = time.monotonic()
+                            _retain(conn)
                         stop.wait(TICK_S)
             except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
                 LOG.warning(

@@ -221,7 +221,7 @@ def _geography(
         "geography_id": gid,
         "geography_type": rule,
         "description": f"{rule.replace('_', ' ')} zone" + (f", {district}" if district else ""),
-        "publish_date": _ms(POLICY_PUBLISHED),
+        "published_date": _ms(POLICY_PUBLISHED),
         "effective_date": _ms(POLICY_START),
         "geography_json": {
             "type": "FeatureCollection",
@@ -282,6 +282,7 @@ def mds_policies(conn: psycopg.Connection) -> dict[str, Any]:
     add(f"{CITY_MAX_KPH} km/h in the city", "speed", [city], rule_units="kph", maximum=CITY_MAX_KPH)
     policy = {
         "name": "Almaty micromobility zones",
+        "mode_id": "micromobility",
         "policy_id": str(uuid.uuid5(NAMESPACE, "policy/almaty-zones")),
         "description": "The city's no-ride, slow and parking rules for e-scooters, from the "
         "digital twin's layers (docs/scooters.md)",

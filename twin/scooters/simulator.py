@@ -4,12 +4,16 @@ SYNTHETIC. Since 1 June 2025 Almaty has a single micromobility operator with par
 Yandex Go and Whoosh (S1); the city has about 15 thousand e-scooters, concentrated in the centre,
 trips up to 5 km (S2 l.1047-1057). The simulator splits the fleet (the scooter parking spots'
 capacity, 15,000 in the demo, or TWIN_SCOOTERS_DEMO_FLEET) between the three (40/35/25%: our
-choice, no figure is published) and places each scooter, every STEP_S, near a parking spot
+choice, no figure is published). Time goes in steps of STEP_S: in each step a share of the
+fleet that follows the hour in Almaty (our curve, RIDING) takes a trip - gone from
+vehicle_status meanwhile, as GBFS v3 asks - and is left, at the step's end, near a parking spot
 chosen by capacity (spots are denser in the centre; those in the 15 key sections, the most
-loaded zones, draw KEY_SECTION_BOOST times their share) - or, for a share that follows the hour,
-left 40-250 m away from it. The share of the fleet out on a ride (not in vehicle_status, as
-GBFS v3 asks) and the share left outside parking follow the hour of the day in Almaty (our
-curves, RIDING and LEFT_OUTSIDE). Everything is a pure function of (operator, time, seed): the
+loaded zones, draw KEY_SECTION_BOOST times their share): within 10 m, or, for a share of the
+trips that follows the hour they end in (LEFT_OUTSIDE), 40-250 m away. A scooter stands where
+its last trip left it, under a new random vehicle_id (GBFS v3: rotated after every trip, for
+the riders' privacy), until its next trip; at 04:00 in Almaty the operators' crews rebalance
+the fleet to the parking spots (a trip too: new ids). Everything is a pure function of
+(operator, time, seed): the
 same request gives the same feed, and `?at=` asks for another moment.
 """
 
@@ -56,7 +60,7 @@ RIDING = (
     np.array([2, 1, 1, 1, 1, 2, 4, 8, 14, 12, 9, 9, 10, 10, 10, 11, 13, 17, 20, 18, 14, 10, 6, 4])
     / 100
 )
-# Share of the standing scooters left outside parking, by hour (our curve: worst after the
+# Share of the trips ending outside parking, by the hour they end (our curve: worst after the
 # evening peak, before the night's rebalancing).
 LEFT_OUTSIDE = (
     np.array(
@@ -92,6 +96,9 @@ LEFT_OUTSIDE = (
 DISABLED = 0.03
 KEY_SECTION_BOOST = 4.0  # a spot in a key section draws 4x its capacity's share (our choice)
 RESERVED = 0.02
+STEPS_PER_DAY = 86_400 // STEP_S
+REBALANCE_STEP = 23 * 3600 // STEP_S  # 23:00 UTC, 04:00 in Almaty: the night's rebalancing
+PLACEMENT_TYPES = {"lon": float, "lat": float, "outside": bool, "disabled": bool, "ids": np.int64}
 FEEDS = ["system_information", "vehicle_types", "vehicle_status", "geofencing_zones"]
 
 
@@ -146,31 +153,68 @@ def fleet_size(where: Spots, op: DemoOperator) -> int:
     return int(round(where.fleet * op.share))
 
 
-def vehicles(where: Spots, op: DemoOperator, at: datetime) -> dict[str, np.ndarray]:
-    """The operator's scooters at `at`: ids, lon, lat, reserved, disabled (those standing)."""
-    n = fleet_size(where, op)
-    step = int(at.timestamp()) // STEP_S
-    index = list(OPERATORS).index(op.key)
-    rng = np.random.default_rng([SEED, index, step])
-    hour = local_hour(at)
-    standing = rng.random(n) >= RIDING[hour]
-    spot = rng.choice(len(where.lon), size=n, p=where.weight)
-    outside = rng.random(n) < LEFT_OUTSIDE[hour]
+def _placements(where: Spots, op: DemoOperator, step: int, n: int) -> dict[str, np.ndarray]:
+    """Where the operator's scooters are left at the end of a trip taken in `step` (every
+    scooter's draw; each uses its own): spot, offset, left outside, disabled, and the random
+    public id it gets for the time it stands there. At the daily rebalancing the crews leave
+    every scooter at a parking spot."""
+    rng = np.random.default_rng([SEED, list(OPERATORS).index(op.key), step, 1])
+    rebalancing = step % STEPS_PER_DAY == REBALANCE_STEP
+    spot = np.minimum(np.searchsorted(np.cumsum(where.weight), rng.random(n)), len(where.lon) - 1)
+    outside = rng.random(n) < (0.0 if rebalancing else LEFT_OUTSIDE[local_hour_of(step)])
     distance = np.where(outside, rng.uniform(40, 250, n), rng.uniform(0, 10, n))
     angle = rng.uniform(0, 2 * np.pi, n)
     cos_lat = np.cos(np.radians(where.lat[spot]))
-    lon = where.lon[spot] + distance * np.cos(angle) * DEGREES_PER_M / cos_lat
-    lat = where.lat[spot] + distance * np.sin(angle) * DEGREES_PER_M
-    disabled = rng.random(n) < DISABLED
-    reserved = ~disabled & (rng.random(n) < RESERVED)
+    return {
+        "lon": where.lon[spot] + distance * np.cos(angle) * DEGREES_PER_M / cos_lat,
+        "lat": where.lat[spot] + distance * np.sin(angle) * DEGREES_PER_M,
+        "outside": outside,
+        "disabled": rng.random(n) < DISABLED,
+        "ids": rng.integers(0, 2**63, n, dtype=np.int64),
+    }
+
+
+def _riding(op: DemoOperator, step: int, n: int) -> np.ndarray:
+    """Which scooters take a trip during `step` (gone from vehicle_status meanwhile)."""
+    rng = np.random.default_rng([SEED, list(OPERATORS).index(op.key), step, 0])
+    return rng.random(n) < RIDING[local_hour_of(step)]
+
+
+def local_hour_of(step: int) -> int:
+    return local_hour(datetime.fromtimestamp(step * STEP_S, UTC))
+
+
+def vehicles(where: Spots, op: DemoOperator, at: datetime) -> dict[str, np.ndarray]:
+    """The operator's scooters standing at `at`: public ids, lon, lat, reserved, disabled,
+    outside, and `fleet` (the simulator's own index of each scooter, never published).
+
+    A scooter stands where its last trip ended (or where the daily rebalancing left it) under
+    the id it got then: GBFS v3 asks for a new random vehicle_id after every trip, so an id
+    never survives a trip, and a scooter that does not move keeps its id."""
+    n = fleet_size(where, op)
+    step = int(at.timestamp()) // STEP_S
+    rebalanced = step - 1 - (step - 1 - REBALANCE_STEP) % STEPS_PER_DAY  # the last one before
+    placed_at = np.full(n, rebalanced)
+    for s in range(rebalanced + 1, step):
+        placed_at[_riding(op, s, n)] = s
+    standing = ~_riding(op, step, n)
+    columns = {k: np.empty(n, dtype=v) for k, v in PLACEMENT_TYPES.items()}
+    for s in np.unique(placed_at[standing]).tolist():
+        chosen = standing & (placed_at == s)
+        for k, v in _placements(where, op, s, n).items():
+            columns[k][chosen] = v[chosen]
+    reserved = ~columns["disabled"] & (
+        np.random.default_rng([SEED, list(OPERATORS).index(op.key), step, 2]).random(n) < RESERVED
+    )
     keep = np.flatnonzero(standing)
     return {
-        "ids": np.array([f"{op.key}-{i:05d}" for i in keep]),
-        "lon": lon[keep],
-        "lat": lat[keep],
+        "ids": np.array([f"{v:016x}" for v in columns["ids"][keep].tolist()]),
+        "lon": columns["lon"][keep],
+        "lat": columns["lat"][keep],
         "reserved": reserved[keep],
-        "disabled": disabled[keep],
-        "outside": outside[keep],
+        "disabled": columns["disabled"][keep],
+        "outside": columns["outside"][keep],
+        "fleet": keep,
     }
 
 

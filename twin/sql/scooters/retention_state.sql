@@ -1,0 +1,1 @@
+SELECT aggregated_until FROM scooter_retention
