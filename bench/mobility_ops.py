@@ -6,7 +6,8 @@ On the twin in TWIN_HOME (the city demo), adding only its own rows and removing 
   COPY of the same rows made beforehand (no checks, no cells) and a naive ingest, one INSERT
   per trip (timed on --sample trips, scaled to the day);
 - GBFS: one poll of vehicle_status of 15,000 vehicles from three operators (H7's
-  twin.scooters.bench_gbfs), budget 2 s per poll; "missing" when it is not there;
+  twin.scooters.bench_gbfs), budget 2 s per poll; "missing" when it is not there; and the
+  retention's summing of that hour of positions per H3 cell (no budget);
 - tiles: an hour of trip_cells as a vector tile, `?datetime=` on /collections/trip_cells/tiles
   from a fresh server and an empty tile cache (every (tile, hour) asked once: uncached), budget
   100 ms; peer: the same tile straight from SQL (ST_AsMVT);
@@ -35,7 +36,7 @@ from twin.db.pool import connect
 from twin.scooters.crashes import write_crashes
 from twin.scooters.hotspots import publish_hotspots
 from twin.scooters.safety_demo import DEMO_DAY, demo_crashes, demo_trip_rows
-from twin.scooters.trips import _copy_line, check_trip, ingest_trips, read_trips
+from twin.scooters.trips import check_trips, copy_lines, ingest_trips, read_trips
 from twin.server_process import ServerProcess
 from twin.sqlfiles import query
 
@@ -43,6 +44,8 @@ BENCH_DAY = datetime(2099, 6, 1, tzinfo=UTC)
 BENCH_SOURCE = "twin bench mobility_ops"
 TILES = "/collections/trip_cells/tiles/WebMercatorQuad"
 BUDGETS = {"trips_s": 10.0, "gbfs_poll_s": 2.0, "tile_ms": 100.0, "hotspots_s": 5.0}
+# session 10's aim for the trips, with headroom under the issue's 10 s (on a quiet machine)
+TRIPS_TARGET_S = 5.0
 
 
 def _median(values: list[float]) -> float:
@@ -57,13 +60,18 @@ def _shifted(rows: list[dict[str, Any]], day: datetime, tag: str) -> list[dict[s
             "trip_id": f"{tag}-{r['trip_id']}",
             "start_time": r["start_time"] + offset,
             "end_time": r["end_time"] + offset,
+            **(
+                {"injury": {**r["injury"], "time": r["injury"]["time"] + offset}}
+                if "injury" in r
+                else {}
+            ),
         }
         for r in rows
     ]
 
 
 def bench_trips(conn: Any, rows: list[dict[str, Any]], runs: int, sample: int) -> dict[str, Any]:
-    ours, cpu = [], []
+    ours, cpu, injuries = [], [], 0
     for run in range(runs):
         day = BENCH_DAY + timedelta(days=run)
         data = b"\n".join(orjson.dumps(r) for r in _shifted(rows, day, f"bench{run}"))
@@ -73,10 +81,11 @@ def bench_trips(conn: Any, rows: list[dict[str, Any]], runs: int, sample: int) -
         cpu.append(time.process_time() - used)
         if report.written != len(rows):
             raise RuntimeError(f"bench trips refused: {report.document()['reasons']}")
+        injuries = report.injuries
     # raw SQL: COPY of rows made beforehand (checks and cells not done)
     day = BENCH_DAY + timedelta(days=runs)
-    checked = [check_trip(r) for r in _shifted(rows, day, "raw")]
-    lines = "\n".join(_copy_line(t, False) for t in checked) + "\n"  # type: ignore[arg-type]
+    checked, _ = check_trips(_shifted(rows, day, "raw"))
+    lines = "\n".join(copy_lines(checked, False)) + "\n"
     conn.execute("SELECT scooter_trip_partition(%s::date)", (day.date(),))
     started = time.perf_counter()
     with conn.transaction(), conn.cursor().copy(query("trips/copy_trips")) as copy:
@@ -85,24 +94,24 @@ def bench_trips(conn: Any, rows: list[dict[str, Any]], runs: int, sample: int) -
     # naive: one INSERT per trip, each its own transaction
     day = BENCH_DAY + timedelta(days=runs + 1)
     conn.execute("SELECT scooter_trip_partition(%s::date)", (day.date(),))
-    few = [check_trip(r) for r in _shifted(rows[:sample], day, "naive")]
+    few = _shifted(rows[:sample], day, "naive")
     started = time.perf_counter()
     for t in few:
         conn.execute(
             query("trips/bench_insert_one"),
             {
-                "trip_id": t.trip_id,
-                "provider_id": t.provider_id,
-                "provider_name": t.provider_name,
-                "device_id": t.device_id,
-                "start": t.start,
-                "end": t.end,
-                "x0": t.path[0][0],
-                "y0": t.path[0][1],
-                "x1": t.path[-1][0],
-                "y1": t.path[-1][1],
-                "distance": t.distance_m,
-                "duration": t.duration_s,
+                "trip_id": t["trip_id"],
+                "provider_id": t["provider_id"],
+                "provider_name": t["provider_name"],
+                "device_id": t["device_id"],
+                "start": datetime.fromtimestamp(t["start_time"] / 1000, UTC),
+                "end": datetime.fromtimestamp(t["end_time"] / 1000, UTC),
+                "x0": t["start_location"]["lng"],
+                "y0": t["start_location"]["lat"],
+                "x1": t["end_location"]["lng"],
+                "y1": t["end_location"]["lat"],
+                "distance": t["distance"],
+                "duration": t["duration"],
                 "h0": 0,
                 "h1": 0,
                 "cells": [],
@@ -114,6 +123,9 @@ def bench_trips(conn: Any, rows: list[dict[str, Any]], runs: int, sample: int) -
         "trips": len(rows),
         "trips_s": median,
         "trips_per_s": round(len(rows) / median),
+        "trips_target_s": TRIPS_TARGET_S,
+        "trips_target_met": median <= TRIPS_TARGET_S,
+        "trips_injury_reports_kept": injuries,
         "trips_client_cpu_s": _median(cpu),  # this process: parse, check, H3; the rest is SQL
         "trips_raw_copy_s": round(raw, 3),
         "trips_naive_insert_s": round(naive, 1),

@@ -479,6 +479,7 @@ def test_the_viewer_shows_the_group_and_the_dashboard_section(server, demo_city)
         "parking_disorder",
         "key_section_occupancy",
         "crashes",
+        "scooter_injuries",
     }
     analysed = run_twin("analyse").stdout  # the analysis, and our line after its summary
     assert "mobility and safety: 79.2 km of bike lanes built" in analysed, analysed

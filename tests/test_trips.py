@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import orjson
 import psycopg
@@ -22,6 +22,7 @@ from twin.scooters.trips import (
     TripsRefused,
     ingest_trips,
     read_trips,
+    refresh_trip_cells,
     route_cells,
 )
 
@@ -207,3 +208,100 @@ def test_only_an_admin_key_posts_trips(demo_city, server, db):
     finally:
         db.execute("DELETE FROM scooter_trips WHERE trip_id = 'http-1'")
         db.execute("DELETE FROM trip_cells WHERE hour >= %s AND hour < %s::date + 1", (DAY, DAY))
+
+
+def test_injury_reports_are_kept_where_given_and_set_beside_the_crash_hotspots(clean_day, server):
+    db = clean_day
+    P = (76.9500, 43.2530)  # on the way from A to B
+    serious = {"severity": "serious", "location": {"lat": P[1], "lng": P[0]}, "time": ms("08:05")}
+    lines = [
+        trip("hurt-1", "08:00", "08:10", A, B, injury=serious),
+        trip("hurt-2", "09:00", "09:10", B, A, injury={"severity": "slight"}),  # no place
+        trip("hurt-3", "10:00", "10:10", A, C, injury={"severity": "bad", "time": ms("13:00")}),
+    ]
+    with pytest.raises(TripsRefused) as refused:
+        ingest_trips(db, lines)
+    assert refused.value.report.rows == [
+        {
+            "row": 3,
+            "trip_id": "hurt-3",
+            "reasons": [
+                "injury severity is one of fatal, serious, slight, unknown",
+                "injury time is not within its trip",
+            ],
+        }
+    ]
+    mine = "SELECT count(*) FROM scooter_injuries WHERE trip_id LIKE 'hurt-%'"
+    assert db.execute(mine).fetchone()[0] == 0, "a refused batch keeps no report"
+    report = ingest_trips(db, lines, accept_valid=True).document()
+    assert (report["written"], report["injuries"]) == (2, {"kept": 1, "without_place": 1})
+    kept = db.execute(
+        "SELECT h3, severity, operator, trip_id, occurred_at = %s::timestamptz, "
+        "ST_X(geom), ST_Y(geom) FROM scooter_injuries WHERE trip_id LIKE 'hurt-%%'",
+        (f"{DAY}T08:05:00Z",),
+    ).fetchall()
+    place = h3int.int_to_str(cell(P))
+    assert kept == [(place, "serious", "Jet", "hurt-1", True, *P)]
+    # a crash hotspot of 2024 in the same cell: the report is set beside it
+    db.execute(
+        "INSERT INTO crash_hotspots (year, h3, rank, crashes, geom) "
+        "VALUES (2024, %s, 3, 7, ST_Buffer(ST_SetSRID(ST_MakePoint(%s, %s), 4326), 0.001))",
+        (place, *P),
+    )
+    try:
+        answer = server.get("/scooters/injuries")
+        assert answer.status_code == 200
+        assert [c for c in answer.json()["cells"] if c["month"] == "2024-03"] == [
+            {
+                "h3": place,
+                "month": "2024-03",
+                "reports": 1,
+                "fatal": 0,
+                "serious": 1,
+                "slight": 0,
+                "unknown": 0,
+                "operators": ["Jet"],
+                "hotspot_rank": 3,
+                "hotspot_crashes": 7,
+            }
+        ]
+    finally:
+        db.execute("DELETE FROM crash_hotspots WHERE year = 2024")
+        db.execute("DELETE FROM scooter_injuries WHERE trip_id LIKE 'hurt-%'")
+
+
+def test_a_second_batch_adds_to_the_hours_cells_as_a_recount_would(clean_day):
+    """An operator sends the morning, then the rest of the day: the second batch adds to the
+    (cell, hour) rows the first wrote, and the day's cells equal a recount of its trips."""
+    db = clean_day
+    ingest_trips(
+        db,
+        [
+            trip("am-1", "08:10", "08:20", A, B),
+            trip("am-2", "08:40", "09:05", A, C, route=[list(A), [C[0], A[1]], list(C)]),
+        ],
+        synthetic=True,
+    )
+    report = ingest_trips(
+        db,
+        [
+            trip("pm-1", "08:50", "09:10", A, B),  # the same cells and hours as the morning's
+            trip("pm-2", "09:15", "09:25", C, A, route=[list(C), [C[0], A[1]], list(A)]),
+            trip("pm-3", "17:05", "17:20", B, C),
+        ],
+    ).document()
+    cells_of_day = (
+        "SELECT h3, hour, origins, destinations, routes, synthetic, ST_AsText(geom) "
+        "FROM trip_cells "
+        "WHERE hour >= %s AND hour < %s::date + 1 ORDER BY h3, hour"
+    )
+    added = db.execute(cells_of_day, (DAY, DAY)).fetchall()
+    assert report["trip_cells"]["hours"] == 10  # 08:00 to 17:00
+    assert 0 < report["trip_cells"]["rows"] < len(added), "the morning's cells were kept"
+    a8 = next(r for r in added if r[0] == h3int.int_to_str(cell(A)) and r[1].hour == 8)
+    assert a8[2:6] == (3, 0, 3, True)  # two morning starts and one more; synthetic stays
+    start = datetime.fromisoformat(f"{DAY}T00:00:00+00:00")
+    by_day = refresh_trip_cells(db, start, start + timedelta(days=1))  # from the stored trips
+    assert by_day[1] == len(added)
+    recounted = db.execute(cells_of_day, (DAY, DAY)).fetchall()
+    assert added == recounted

@@ -86,6 +86,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "diameter_mm": ("diameter", "dn"),
     "installed_year": ("year_installed", "install_year"),
     "highway": ("class", "road_class", "fclass"),
+    "max_speed_kmh": ("maxspeed", "max_speed", "speed_limit", "speedlimit"),
 }
 _SCHWA = str.maketrans({"\u018f": "\u04d8", "\u0259": "\u04d9"})
 

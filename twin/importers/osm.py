@@ -7,7 +7,8 @@
   filter (OSMnx 'walk': no motorways, cycleways, private or foot=no ways, no roads whose
   sidewalks are mapped separately); `lit` reads the lit tag; highway values map to our classes;
   `steps` is highway=steps and `kerb` the way's kerb tag (kerbs mapped on crossing nodes are
-  not read: unknown, which the wheelchair profile counts; docs/profiles.md).
+  not read: unknown, which the wheelchair profile counts; docs/profiles.md); `max_speed_kmh`
+  the maxspeed tag in km/h (zones such as KZ:urban by their limit; none or signals: empty).
 - buildings: footprints with levels (building:levels) and height (height tag, else 3 m a
   level, noted), use from the building tag.
 - amenities: schools, clinics, shops, theatres, ... classified into the 15-minute categories
@@ -279,6 +280,23 @@ def _kerb(value: Any) -> str:
     return word if word in ("raised", "lowered", "flush") else "unknown"
 
 
+# OSM maxspeed zones (wiki Key:maxspeed, Kazakhstan and Russia): the limit they stand for
+MAXSPEED_ZONES = {"urban": 60, "rural": 90, "living_street": 20, "motorway": 110, "walk": 5}
+
+
+def _maxspeed(value: Any) -> int | None:
+    """OSM maxspeed=* in km/h ("60", "40 mph", "KZ:urban"); none, signals or unknown: None."""
+    text = str(value).strip().lower() if value is not None else ""
+    if ":" in text:
+        return MAXSPEED_ZONES.get(text.split(":", 1)[1])
+    if text == "walk":
+        return MAXSPEED_ZONES["walk"]
+    number = _first_number(text)
+    if number is None or not 0 < number <= 200:
+        return None
+    return int(round(number * 1.609344)) if "mph" in text else int(round(number))
+
+
 def _lit(value: Any) -> bool | None:
     if value is None:
         return None
@@ -343,6 +361,7 @@ class OsmExtract:
             "lit": [_lit(v) for v in _tag(ways, "lit")],
             "steps": [str(h) == "steps" for h in ways["highway"]],  # a stairway: no wheelchair
             "kerb": [_kerb(v) for v in _tag(ways, "kerb")],
+            "max_speed_kmh": [_maxspeed(v) for v in _tag(ways, "maxspeed")],
             "length_m": [round(v, 2) for v in merged["length_m"]],
             "source_node": merged["source_node"],
             "target_node": merged["target_node"],

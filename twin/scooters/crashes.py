@@ -24,6 +24,7 @@ from typing import Any
 
 import click
 import geopandas as gpd
+import orjson
 import psycopg
 import shapely
 
@@ -38,6 +39,7 @@ SHOWN_REFUSED = 20
 JUNCTION_SPREAD_M = 150.0  # the nodes where two streets meet, closer than this: one junction
 SEVERITIES = ("fatal", "serious", "slight")
 VEHICLE_TYPES = ("car", "bus", "truck", "motorcycle", "bicycle", "e-scooter")
+ROW_ERROR = "\x00refused"  # a GeoJSON row's key (no column is named so): why it is refused
 ADDRESS_SEPARATORS = (" / ", " & ", " x ", ";")
 COLUMNS = (
     "occurred_at, severity, killed, injured, pedestrian, vehicle_types, and a place: "
@@ -129,7 +131,7 @@ def _split_address(text: str) -> tuple[str, str] | None:
 
 def _parse(number: int, row: dict[str, str]) -> dict[str, Any] | list[str]:
     """A row's values and place (coordinates or address), or the reasons it is refused."""
-    reasons: list[str] = []
+    reasons: list[str] = [row[ROW_ERROR]] if row.get(ROW_ERROR) else []
     when = (row.get("occurred_at") or "").strip()
     if not when and row.get("date"):
         when = f"{row['date'].strip()}T{(row.get('time') or '00:00').strip()}"
@@ -168,7 +170,7 @@ def _parse(number: int, row: dict[str, str]) -> dict[str, Any] | list[str]:
             reasons.append("no place: an address is 'street / cross street' (the junction)")
         else:
             place = {"streets": streets, "placed_by": "address"}
-    else:
+    elif not row.get(ROW_ERROR):  # a feature that is not a Point: its one reason is said
         reasons.append("no place: neither lat/lon nor an address")
     if reasons:
         return reasons
@@ -241,6 +243,62 @@ def read_crash_csv(data: bytes) -> list[dict[str, str]]:
     return [{(k or "").strip().lower(): v for k, v in row.items()} for row in reader]
 
 
+def read_crash_geojson(data: bytes) -> list[dict[str, str]]:
+    """The rows of a GeoJSON FeatureCollection of crashes: each feature's properties (the
+    CSV's columns) and its Point as lat/lon; a feature without geometry may give an address.
+    A feature that is not a Point is kept as a row to be refused with its reason."""
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidParameter(f"the crashes are not valid JSON: {exc}") from None
+    features = doc.get("features") if isinstance(doc, dict) else None
+    if (
+        not isinstance(doc, dict)
+        or doc.get("type") != "FeatureCollection"
+        or not isinstance(features, list)
+    ):
+        raise InvalidParameter(
+            f"send a GeoJSON FeatureCollection of Points with the properties {COLUMNS}"
+        )
+    return [_feature_row(f) for f in features]
+
+
+def _feature_row(feature: Any) -> dict[str, str]:
+    if not isinstance(feature, dict) or not isinstance(feature.get("properties") or {}, dict):
+        return {ROW_ERROR: "not a GeoJSON Feature with properties"}
+    row = {str(k).strip().lower(): _text(v) for k, v in (feature.get("properties") or {}).items()}
+    if any("\x00" in v for v in row.values()):
+        row[ROW_ERROR] = "a property holds a NUL character, which no text may hold"
+        return row
+    geometry = feature.get("geometry")
+    if geometry is None:
+        return row
+    coordinates = geometry.get("coordinates") if isinstance(geometry, dict) else None
+    if (
+        not isinstance(geometry, dict)
+        or geometry.get("type") != "Point"
+        or not isinstance(coordinates, list)
+        or len(coordinates) < 2
+    ):
+        row[ROW_ERROR] = "the geometry is not a Point [lon, lat]"
+        return row
+    row["lon"], row["lat"] = _text(coordinates[0]), _text(coordinates[1])
+    return row
+
+
+def _text(value: Any) -> str:
+    """A GeoJSON property as the CSV would hold it."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(_text(v) for v in value)
+    if isinstance(value, dict):
+        return "?"  # an object: no column holds one, its row is refused by its value
+    return str(value)
+
+
 def import_crashes(
     conn: psycopg.Connection,
     rows: list[dict[str, str]],
@@ -248,6 +306,7 @@ def import_crashes(
     *,
     accept_valid: bool = False,
     synthetic: bool = False,
+    first_row: int = 2,
 ) -> CrashReport:
     """Place, check and write crash rows (replacing `source`'s earlier rows), then recompute
     the hotspots; CrashesRefused (nothing written) when a row is refused and not
@@ -256,7 +315,7 @@ def import_crashes(
     if not rows:
         raise InvalidParameter("no crash rows in the input")
     parsed = []
-    for number, row in enumerate(rows, 2):  # row 1 is the header
+    for number, row in enumerate(rows, first_row):  # a CSV's row 1 is its header
         result = _parse(number, row)
         if isinstance(result, list):
             report.refuse(number, result)

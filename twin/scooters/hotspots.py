@@ -15,7 +15,8 @@ Studies in Road Safety"), on H3 cells of resolution 9 (~0.1 km²):
    largest each year.
 
 Each hotspot carries its street parameters: the main street (most crashes) and its class, the
-speed limit assumed by class (SPEED_LIMIT_KMH), the lit share of its street length, its
+speed limit - signed where the streets carry it (max_speed_kmh: `speed_limit_source` attested),
+else assumed by class (SPEED_LIMIT_KMH: assumed) - the lit share of its street length, its
 crossings (derived: crashes/crossings.sql), cameras within 50 m and transit stops within
 150 m of the cell. docs/road-safety.md states the method and assumptions.
 """
@@ -44,7 +45,7 @@ TOP_PER_YEAR = 30
 MIN_OVERDISPERSION = 0.01
 DRIVABLE = ("motorway", "arterial", "primary", "secondary", "tertiary", "residential", "service")
 # Kazakhstan's rules of the road: 60 km/h in a settlement unless signed, 20 km/h in residential
-# zones and yards; city expressways signed 80. Assumed by class (no signed limits in the data).
+# zones and yards; city expressways signed 80. Assumed by class where a street has no signed limit.
 SPEED_LIMIT_KMH = {
     "motorway": 80,
     "arterial": 60,
@@ -62,6 +63,17 @@ def _cells(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
         dtype=np.int64,
         count=len(lon),
     )
+
+
+def speed_limit(crashes: list[tuple], street_class: str | None) -> tuple[int | None, str | None]:
+    """A hotspot's speed limit and whether it is `attested` (the signed limit of the streets
+    its crashes happened on, the most common by crashes; streets.max_speed_kmh) or `assumed`
+    (by its main street's class, SPEED_LIMIT_KMH); (None, None) when neither is known."""
+    signed = Counter(c[9] for c in crashes if c[9] is not None)
+    if signed:
+        return int(signed.most_common(1)[0][0]), "attested"
+    assumed = SPEED_LIMIT_KMH.get(street_class or "")
+    return (assumed, "assumed") if assumed is not None else (None, None)
 
 
 def empirical_bayes(observed: np.ndarray, expected: np.ndarray) -> tuple[np.ndarray, float]:
@@ -135,6 +147,7 @@ def compute_hotspots(conn: psycopg.Connection, top: int = TOP_PER_YEAR) -> list[
             classes = Counter(c[7] for c in mine if c[7])
             main_class = classes.most_common(1)[0][0] if classes else None
             districts = Counter(c[8] for c in mine if c[8])
+            limit, limit_source = speed_limit(mine, main_class)
             hotspots.append(
                 {
                     "year": year,
@@ -151,7 +164,8 @@ def compute_hotspots(conn: psycopg.Connection, top: int = TOP_PER_YEAR) -> list[
                     "overdispersion": k,
                     "street": street,
                     "street_class": main_class,
-                    "speed_limit_kmh": SPEED_LIMIT_KMH.get(main_class or ""),
+                    "speed_limit_kmh": limit,
+                    "speed_limit_source": limit_source,
                     "lit_share": round(lit_km[cell] / cell_km[cell], 3) if cell_km[cell] else None,
                     "crossings": crossings.get(cell, 0),
                     "district": districts.most_common(1)[0][0] if districts else None,

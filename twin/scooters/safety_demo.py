@@ -5,7 +5,7 @@ Trips (S1, S2 §1.2): up to 100 thousand a day from the single operator and its 
 start at the centre-weighted scooter parking of the demo), over the day's micromobility curve
 (a morning bump, an evening peak). The `small` demo writes a tenth of them. They go through
 the same ingest as an operator's file (twin/scooters/trips.py), so trip_cells is built the
-same way.
+same way; 20 in 100,000 report an injury at a point of their route (scooter_injuries).
 
 Crashes (S2 §7.2, Annex 9): the yearly totals of 2019-2021 as given, 2017 and 2018 splitting
 what the 2017-2021 totals leave (20.6 thousand crashes, 24.3 thousand injured, 598 killed);
@@ -17,7 +17,7 @@ segment's junction ends, where real crashes gather. docs/road-safety.md lists th
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import geopandas as gpd
@@ -29,7 +29,7 @@ import shapely
 from twin.catalog import CITY_BBOX
 from twin.demo.geo import stream
 from twin.scooters.hotspots import publish_hotspots
-from twin.scooters.trips import TripReport, ingest_trips
+from twin.scooters.trips import TripReport, ingest_trips, refresh_trip_cells
 from twin.sqlfiles import query
 from twin.store import Provenance, write_layer
 
@@ -43,6 +43,10 @@ HOURLY = np.array(
     [1.0, 0.6, 0.4, 0.3, 0.2, 0.3, 0.8, 2.5, 4.5, 4.0, 3.5, 4.0]
     + [5.0, 5.5, 5.5, 6.0, 6.5, 7.5, 8.5, 9.0, 8.5, 7.0, 4.5, 2.2]
 )
+# injury reports with the trips: 20 injured riders per 100,000 trips (Austin Public Health and
+# CDC, "Dockless Electric Scooter-Related Injuries Study", 2019); 15% serious (assumed)
+INJURIES_PER_TRIP = 20 / 100_000
+INJURY_SERIOUS_SHARE = 0.15
 MAX_TRIP_M = 5_000.0
 M_PER_DEG_LAT = 111_132.0
 M_PER_DEG_LON = 111_320.0 * np.cos(np.radians(43.25))
@@ -86,6 +90,10 @@ def demo_trip_rows(conn: psycopg.Connection, scale: str, seed: int) -> list[dict
     rng = stream(seed, "scooter-trips")
     count = TRIPS_PER_DAY.get(scale, TRIPS_PER_DAY["small"])
     parking = np.array(conn.execute(query("crashes/parking_points")).fetchall(), dtype=float)
+    if len(parking):  # the operators' zone is the city: the metro demo's suburbs lie beyond it
+        minx, miny, maxx, maxy = CITY_BBOX
+        lon, lat = parking[:, 0], parking[:, 1]
+        parking = parking[(lon >= minx) & (lon <= maxx) & (lat >= miny) & (lat <= maxy)]
     if not len(parking):
         cx, cy = _centre(conn)
         parking = np.array([[cx, cy]])
@@ -119,24 +127,45 @@ def demo_trip_rows(conn: psycopg.Connection, scale: str, seed: int) -> list[dict
             {
                 "provider_id": ids[name],
                 "provider_name": name,
-                "device_id": f"{name[:3].lower()}-{device[i]:05d}",
+                "device_id": str(uuid.UUID(int=(int(operator[i]) + 1) << 64 | int(device[i]))),
                 "trip_id": str(uuid.UUID(int=int(rng.integers(0, 2**62)) << 64 | i)),
                 "start_time": int(begin_ms[i]),
                 "end_time": int(end_ms[i]),
                 "start_location": {"lat": sy, "lng": sx},
                 "end_location": {"lat": ey, "lng": ex},
                 "route": [[sx, sy], [ex, sy], [ex, ey]],
-                "distance": float(length[i]),
-                "duration": float((end_ms[i] - begin_ms[i]) / 1000),
+                "distance": round(float(length[i])),  # MDS 2.0: integers, m and s
+                "duration": round(float((end_ms[i] - begin_ms[i]) / 1000)),
             }
         )
+    _add_injuries(rows, seed)
     return rows
+
+
+def _add_injuries(rows: list[dict[str, Any]], seed: int) -> None:
+    """A calibrated few trips report an injury, at a point along their route (synthetic)."""
+    rng = stream(seed, "scooter-injuries")
+    count = max(1, round(len(rows) * INJURIES_PER_TRIP))
+    for i in rng.choice(len(rows), count, replace=False).tolist():
+        trip = rows[i]
+        (ax, ay), (bx, by) = trip["route"][0], trip["route"][1]
+        share = float(rng.uniform(0.2, 0.9))
+        trip["injury"] = {
+            "severity": "serious" if rng.random() < INJURY_SERIOUS_SHARE else "slight",
+            "location": {"lat": ay + (by - ay) * share, "lng": ax + (bx - ax) * share},
+            "time": int(trip["start_time"] + (trip["end_time"] - trip["start_time"]) * share),
+        }
 
 
 def load_demo_trips(conn: psycopg.Connection, scale: str, seed: int) -> TripReport:
     """Replace the demo's day of trips (the ingest refuses a trip id twice: the day's
     partition is emptied first)."""
     conn.execute(query("crashes/forget_demo_trips"), {"from": DEMO_DAY})
+    # the ingest adds to trip_cells: the hours of the trips forgotten are recounted without them
+    refresh_trip_cells(
+        conn, DEMO_DAY - timedelta(days=1), DEMO_DAY + timedelta(days=3), synthetic=True
+    )
+    conn.execute(query("crashes/forget_demo_injuries"), {"from": DEMO_DAY})
     rows = demo_trip_rows(conn, scale, seed)
     return ingest_trips(
         conn,

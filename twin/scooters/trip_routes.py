@@ -6,6 +6,8 @@ POST /scooters/trips   MDS Provider trips (JSON, NDJSON or CSV) from an operator
                        ?accept_valid=true (then the good rows are written and the rest listed)
 GET  /scooters/trips   a day's trips by hour and operator, and the 15 key sections' flows by
                        hour (?date=YYYY-MM-DD, UTC)
+GET  /scooters/injuries  the injury reports that came with trips, by H3 cell and month, each
+                       beside the crash hotspot of the same cell and year where there is one
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from twin.db.pool import connection
 from twin.editing.routes import api_key, key_holder
 from twin.errors import Forbidden, InvalidParameter, PayloadTooLarge, TwinError
 from twin.http.errors import render
-from twin.scooters.trips import day_summary, ingest_trips, read_trips
+from twin.scooters.trips import day_summary, ingest_trips, injury_cells, read_trips
 
 JSON = "application/json"
 MAX_BODY_BYTES = 64 * 1024 * 1024  # a day of 100 thousand trips with short routes as NDJSON
@@ -79,3 +81,22 @@ async def _ingest(request: Request) -> Response:
 
     document = await run_in_threadpool(work)
     return _json(document, 201 if document["written"] else 200)
+
+
+async def injuries(request: Request) -> Response:
+    """The injury reports by H3 cell and month, beside the crash hotspots."""
+    try:
+
+        def read() -> dict:
+            with connection(timeout=10) as conn:
+                cells = injury_cells(conn)
+            return {
+                "h3_resolution": 9,
+                "reports": sum(c["reports"] for c in cells),
+                "in_crash_hotspots": sum(c["reports"] for c in cells if c["hotspot_rank"]),
+                "cells": cells,
+            }
+
+        return _json(await run_in_threadpool(read))
+    except TwinError as exc:
+        return render(exc)

@@ -13,3 +13,4 @@ BEGIN
     END LOOP;
 END $$;
 DELETE FROM trip_cells WHERE hour >= '2099-01-01';
+DELETE FROM scooter_injuries WHERE occurred_at >= '2099-01-01';

@@ -1,0 +1,79 @@
+"""HTTP of road crashes (a row in twin/http/routes.py).
+
+POST /crashes   crash records as CSV (text/csv) or GeoJSON Points (application/geo+json),
+                through the importer of `twin import-crashes` (twin/scooters/crashes.py); an
+                admin's key, as POST /scooters/trips. ?source= names the batch (default "POST
+                by <key holder>"): a later batch of the same source replaces it. 201 with the
+                report (written, placed by address, hotspots recomputed); 400 with the same
+                report, refused rows listed with their row (the CSV's line; GeoJSON: the feature,
+                from 1) and reason, and nothing written,
+                unless ?accept_valid=true (then the placed rows are written and the rest listed).
+"""
+
+from __future__ import annotations
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+
+from twin.db.pool import connection
+from twin.editing.routes import api_key, key_holder
+from twin.errors import Forbidden, InvalidParameter, PayloadTooLarge, TwinError
+from twin.http.errors import render
+from twin.scooters.crashes import import_crashes, read_crash_csv, read_crash_geojson
+
+JSON = "application/json"
+MAX_BODY_BYTES = 16 * 1024 * 1024  # five years of the city's crash records as CSV: ~3 MB
+MAX_SOURCE = 120
+READERS = {
+    "text/csv": read_crash_csv,
+    "application/geo+json": read_crash_geojson,
+    "application/json": read_crash_geojson,
+}
+FIRST_ROW = {"text/csv": 2}  # the CSV's line (1 is the header); GeoJSON features count from 1
+
+
+async def crashes(request: Request) -> Response:
+    """POST: import crash records (CSV or GeoJSON), all or nothing unless accept_valid."""
+    try:
+        return await _import(request)
+    except TwinError as exc:
+        return render(exc)
+
+
+async def _import(request: Request) -> Response:
+    holder = await run_in_threadpool(key_holder, api_key(request))
+    if holder.role != "admin":
+        raise Forbidden(
+            "crashes are imported with an admin's key (`twin users add NAME --role admin`)"
+        )
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media not in READERS:
+        raise InvalidParameter(f"send crashes as {', '.join(READERS)}, not {media[:60] or 'none'}")
+    accept = request.query_params.get("accept_valid", "false").lower()
+    if accept not in {"true", "false"}:
+        raise InvalidParameter("accept_valid is true or false")
+    source = request.query_params.get("source", f"POST by {holder.name}").strip()
+    if not source or len(source) > MAX_SOURCE or not source.isprintable():
+        raise InvalidParameter(f"source is a printable name of at most {MAX_SOURCE} characters")
+    raw = bytearray()
+    try:
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > MAX_BODY_BYTES:
+                raise PayloadTooLarge(f"a batch of crashes is at most {MAX_BODY_BYTES} bytes")
+    except ClientDisconnect:
+        raise InvalidParameter("the request body was cut off") from None
+    rows = READERS[media](bytes(raw))
+
+    def work() -> dict:
+        with connection(timeout=30) as conn, conn.transaction():
+            report = import_crashes(
+                conn, rows, source, accept_valid=accept == "true", first_row=FIRST_ROW.get(media, 1)
+            )
+        return {"source": source, **report.document()}
+
+    document = await run_in_threadpool(work)
+    status = 201 if document["written"] else 200
+    return Response(orjson.dumps(document), status_code=status, media_type=JSON)
