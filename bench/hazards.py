@@ -4,13 +4,15 @@ Times, as medians of --runs:
 - hydrology: `derive` on the city DEM (30 m) with no cache (target <= 60 s), beside the raw
   pysheds calls a user would chain (fill pits, depressions, flats, D8, accumulation): ours adds
   the channels, HAND and zones;
-- exposure: the district exposure of every plot in SQL on the zones cut into indexed parts
-  (target <= 10 s), beside a plain PostGIS ST_Intersects of every plot's point with the zones;
+- exposure: the district exposure of every plot and the exposure of every building in SQL on
+  the zones cut into indexed parts (target <= 10 s), beside a plain PostGIS ST_Intersects of
+  every plot's point with the zones;
 - fire reach: drive minutes from every station to every lived-in plot, with and without the
   planned depots (target <= 5 s), beside one scipy Dijkstra per station and their minimum
   (pgRouting is not in the twin's PostgreSQL build).
 Publishes the hazard layers first (when not current) and prints the city's protected residents
-against the programme's "> 40 thousand". Prints ONE JSON line.
+(and those on the fans below the gorge mouths) against the programme's "> 40 thousand".
+Prints ONE JSON line.
 """
 
 from __future__ import annotations
@@ -29,6 +31,15 @@ from twin.db.pool import connect
 from twin.sqlfiles import query
 
 TARGETS_S = {"hydrology": 60.0, "exposure": 10.0, "fire_reach": 5.0}
+FAN_RESIDENTS = """
+SELECT sum(p.residents), sum(p.residents) FILTER (WHERE z.protected)
+FROM plots p
+CROSS JOIN LATERAL (
+    SELECT bool_or(z.protected) AS protected FROM mudflow_zones z
+    WHERE z.on_fan AND ST_Intersects(z.geom, ST_PointOnSurface(p.geom))
+) z
+WHERE z.protected IS NOT NULL
+"""
 PLAIN_EXPOSURE = """
 SELECT sum(coalesce(p.residents, 0))
 FROM plots p
@@ -135,7 +146,9 @@ def main(argv: list[str]) -> None:
         def ours_exposure() -> Any:
             conn.execute(query("hazards/zone_parts"))
             try:
-                return conn.execute(query("hazards/district_exposure")).fetchall()
+                rows = conn.execute(query("hazards/district_exposure")).fetchall()
+                conn.execute(query("hazards/building_exposure")).fetchall()
+                return rows
             finally:
                 conn.execute(query("hazards/exposure_done"))
 
@@ -151,12 +164,26 @@ def main(argv: list[str]) -> None:
         ours, (_, fire_city) = timed(lambda: fire_reach(conn, known), args.runs)
         # pgRouting is not in the twin's PostgreSQL build: the peer is scipy, one run a station
         out["fire_reach"] = {"ours_s": ours, **dijkstra_peers(conn, known[1], args.runs)}
-        _, city = exposure(conn)
+        _, city, buildings = exposure(conn)
+        on_fans = conn.execute(FAN_RESIDENTS).fetchone()
     out["targets_s"] = TARGETS_S
-    out["within_targets"] = all(out[k]["ours_s"] <= TARGETS_S[k] for k in TARGETS_S if k in out)
+    for k in TARGETS_S:
+        if k in out:
+            out[k]["target_s"] = TARGETS_S[k]
+            out[k]["met"] = out[k]["ours_s"] <= TARGETS_S[k]
+    out["within_targets"] = all(out[k]["met"] for k in TARGETS_S if k in out)
+    protected = int(city["mudflow_protected"])
     out["city"] = {
         **{k: city[k] for k in ("mudflow_residents", "mudflow_protected", "share_protected")},
+        "fan_residents": int(on_fans[0] or 0),
+        "fan_protected": int(on_fans[1] or 0),
         "programme_protected": "> 40 thousand (S2 l.5095)",
+        # the issue's test: the programme's order of magnitude (tens of thousands)
+        "programme_order_of_magnitude_met": 10_000 <= protected < 100_000,
+        "programme_40k_met": protected > 40_000,
+        "mudflow_buildings": int(buildings.mudflow_basin.notna().sum()),
+        "mudflow_buildings_protected": int(buildings.protected.sum()),
+        "avalanche_buildings": city["avalanche_buildings"],
         "avalanche_residents": city["avalanche_residents"],
         **fire_city,
     }

@@ -14,7 +14,7 @@ def plot_exposure(conn: psycopg.Connection, plot_id: int) -> dict[str, Any]:
     """Mudflow and avalanche exposure of a plot at its point on surface (as the districts count
     it); None members when it is in no zone."""
     row = conn.execute(query("hazards/plot_report"), {"plot_id": plot_id}).fetchone()
-    basin, above, protected, protected_by, reliable, avalanche = row or (None,) * 6
+    basin, above, protected, protected_by, reliable, on_fan, avalanche = row or (None,) * 7
     return {
         "mudflow": None
         if basin is None
@@ -24,6 +24,7 @@ def plot_exposure(conn: psycopg.Connection, plot_id: int) -> dict[str, Any]:
             "protected": bool(protected),
             "protected_by": protected_by,
             "reliable": bool(reliable),
+            "on_fan": bool(on_fan),  # below a gorge mouth, by the fan rule
         },
         "avalanche": None if avalanche is None else {"basin": avalanche},
     }

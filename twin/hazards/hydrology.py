@@ -6,7 +6,10 @@ Rules (docs/hazards.md):
   only channel networks that start in the mountains are kept. Each network is one source basin,
   named after the demo/figure gorge whose valley its outlet is nearest.
 - Zones: height above the nearest drainage (HAND) <= `hand_m` along those channels, and within
-  `reach_m` of the channel cell a place drains to (the fan is flat: HAND alone would flood it).
+  `reach_m` of the channel cell a place drains to (the fan is flat: HAND alone would flood it);
+  below each gorge mouth, the fan: a sector either side of the channel down to where the bed
+  falls under 2 degrees, on ground at most `hand_m` above the bed at the same distance (water
+  on a fan runs away from its channel, so HAND misses the fan a mudflow spreads over).
 - NoData: holes are filled by their nearest known elevation for routing; every channel network
   whose catchment or zone touches a hole is unreliable, and a warning names its basin.
 """
@@ -56,6 +59,16 @@ class MudflowRules:
     hand_m: float = 5.0
     reach_m: float = 300.0
     bands_m: tuple[float, ...] = (1.0, 3.0, 5.0)
+    # the fan below each gorge mouth (docs/hazards.md "fan rule"): the mouth is the first
+    # channel cell downstream, below the mountains, where the ground within `mouth_probe_m`
+    # stands on average less than `mouth_relief_m` above the bed (the valley walls have ended);
+    # from there the flow may leave its bed within `fan_half_angle_deg` either side of the fan's
+    # axis, down to where the bed falls under `fan_end_gradient` (2 degrees), on ground at most
+    # `hand_m` above the bed at the same distance from the mouth
+    mouth_probe_m: float = 600.0
+    mouth_relief_m: float = 10.0
+    fan_half_angle_deg: float = 30.0
+    fan_end_gradient: float = 0.035  # 2 degrees (tan 2° = 0.0349)
 
 
 @dataclass
@@ -71,6 +84,9 @@ class Mudflow:
     hand: np.ndarray  # metres above the channel cell drained to (NaN: none)
     drains_to: np.ndarray  # flat index of that channel cell (-1: none)
     zone: np.ndarray  # int: basin number in the mudflow zone, 0 elsewhere
+    # on the fan (added by the fan rule): flat index of the bed cell on the fan's stem at the
+    # same distance from the gorge mouth, the cell its height is read against; -1 elsewhere
+    fan_bed: np.ndarray | None = None
     basins: list[str] = field(default_factory=list)
     unreliable: set[int] = field(default_factory=set)
     warnings: list[str] = field(default_factory=list)
@@ -169,6 +185,11 @@ def derive(
     basin_of = np.where(has, channel.ravel()[np.where(has, drains_to, 0)], 0)
     zone = np.where(has & (hand <= rules.hand_m) & (reach <= rules.reach_m), basin_of, 0)
     zone = zone.reshape(dem.shape)
+    height = hand.reshape(dem.shape)
+    fan_bed = np.full(dem.shape, -1, dtype=np.int64)
+    receiver = downstream(np.asarray(fdir).astype(np.int64))
+    for basin, stem in _fan_stems(channel, dem, gradient, mountain_km2, receiver, cell, rules):
+        _spread_fan(zone, height, fan_bed, np.asarray(filled), basin, stem, cell, rules)
 
     flowdir = np.asarray(fdir).astype(np.int64)
     result = Mudflow(
@@ -178,9 +199,10 @@ def derive(
         flowdir=flowdir,
         mountain_km2=mountain_km2,
         channel=channel,
-        hand=hand.reshape(dem.shape),
+        hand=height,
         drains_to=drains_to.reshape(dem.shape),
         zone=zone,
+        fan_bed=fan_bed,
         basins=basins,
     )
     _mark_unreliable(
@@ -190,6 +212,86 @@ def derive(
         ),
     )
     return result
+
+
+def _fan_stems(
+    channel: np.ndarray,
+    dem: np.ndarray,
+    gradient: np.ndarray,
+    mountain_km2: np.ndarray,
+    receiver: np.ndarray,
+    cell: float,
+    rules: MudflowRules,
+) -> list[tuple[int, np.ndarray]]:
+    """(basin, the channel cells from the gorge mouth down to where the bed falls under
+    `fan_end_gradient`) of each basin's main stem: the stem runs down from the basin's
+    largest-catchment mountain cell; the mouth is its first cell below the mountains where the
+    ground around the bed no longer stands `mouth_relief_m` above it."""
+    size = max(3, int(round(2 * rules.mouth_probe_m / cell)) | 1)
+    relief = (ndimage.uniform_filter(dem, size=size, mode="nearest") - dem).ravel()
+    flat_channel = channel.ravel()
+    stems = []
+    for basin in range(1, int(channel.max()) + 1):
+        cells = np.flatnonzero((flat_channel == basin) & (dem.ravel() >= rules.mountain_from_m))
+        if not cells.size:
+            continue
+        top = cells[np.argmax(mountain_km2.ravel()[cells])]  # the trunk at the mountain front
+        path, at = [], int(top)
+        while at >= 0 and flat_channel[at] == basin and len(path) < channel.size:
+            path.append(at)
+            at = int(receiver[at])
+        path = np.asarray(path)
+        open_ground = np.flatnonzero(
+            (relief[path] < rules.mouth_relief_m) & (dem.ravel()[path] < rules.mountain_from_m)
+        )
+        if not open_ground.size:
+            continue
+        stem = path[open_ground[0] :]
+        flat = np.flatnonzero(gradient.ravel()[stem] < rules.fan_end_gradient)
+        stem = stem[: flat[0] + 1] if flat.size else stem
+        if stem.size > 1:
+            stems.append((basin, stem))
+    return stems
+
+
+def _spread_fan(
+    zone: np.ndarray,
+    height: np.ndarray,
+    fan_bed: np.ndarray,
+    filled: np.ndarray,
+    basin: int,
+    stem: np.ndarray,
+    cell: float,
+    rules: MudflowRules,
+) -> None:
+    """Add the fan below the mouth `stem[0]` to the zone (cells not yet in any zone): within
+    `fan_half_angle_deg` either side of the axis mouth -> stem end, no farther from the mouth
+    than the stem's end, at most `hand_m` above the bed at the same distance from the mouth."""
+    rows, cols = zone.shape
+    r, c = np.divmod(stem, cols)
+    along = np.concatenate([[0.0], np.cumsum(np.hypot(np.diff(r), np.diff(c)) * cell)])
+    bed = filled.ravel()[stem]
+    length = float(np.hypot(r[-1] - r[0], c[-1] - c[0]) * cell)
+    if length <= 0:
+        return
+    axis = np.array([r[-1] - r[0], c[-1] - c[0]], dtype=float) * cell / length
+    span = int(np.ceil(length / cell)) + 1
+    r0, r1 = max(0, r[0] - span), min(rows, r[0] + span + 1)
+    c0, c1 = max(0, c[0] - span), min(cols, c[0] + span + 1)
+    rr, cc = np.mgrid[r0:r1, c0:c1]
+    dr, dc = (rr - r[0]) * cell, (cc - c[0]) * cell
+    distance = np.hypot(dr, dc)
+    ahead = dr * axis[0] + dc * axis[1]
+    cosine = np.cos(np.radians(rules.fan_half_angle_deg))
+    in_sector = (distance <= length) & (ahead >= cosine * distance)
+    # the bed at the same distance from the mouth, read along the stem's own length
+    at = distance * along[-1] / length
+    above = filled[r0:r1, c0:c1] - np.interp(at, along, bed)
+    take = in_sector & (above <= rules.hand_m) & (zone[r0:r1, c0:c1] == 0)
+    zone[r0:r1, c0:c1][take] = basin
+    height[r0:r1, c0:c1][take] = np.maximum(above[take], 0.0)
+    nearest = np.clip(np.searchsorted(along, at[take]), 0, stem.size - 1)
+    fan_bed[r0:r1, c0:c1][take] = stem[nearest]
 
 
 def _name_basins(

@@ -93,6 +93,10 @@ def protect(mudflow: Mudflow, dams: list[Dam], tolerance_m: float | None = None)
     has = (drains >= 0) & (mudflow.zone.ravel() > 0)
     protected = np.zeros(mudflow.channel.size, dtype=np.int64)
     protected[has] = below[drains[has]]
+    if mudflow.fan_bed is not None:  # on a fan: when its bed at that distance is below a dam
+        bed = mudflow.fan_bed.ravel()
+        on_fan = bed >= 0
+        protected[on_fan] = below[bed[on_fan]]
     result.protected_by = protected.reshape(shape)
     result.below = np.where(mudflow.channel.ravel() > 0, below, 0).reshape(shape)
     return result

@@ -46,13 +46,23 @@ INPUTS = (
     "gathering_points",
     "fire_stations",
 )
-PUBLISHED = ("mudflow_channels", "mudflow_zones", "avalanche_zones", "district_hazards")
+PUBLISHED = (
+    "mudflow_channels",
+    "mudflow_zones",
+    "avalanche_zones",
+    "district_hazards",
+    "building_hazards",
+)
 SOURCE = (
     "twin analyse (twin/hazards): mudflow channels and zones from the terrain (pysheds), "
     "protection_works, avalanche slopes; exposure of plots, amenities, gathering_points, "
     "buildings and streets by district"
 )
 DAM_SNAP_M = 250.0  # a dam within this of a channel cell stands on it
+DERIVE_VERSION = 2  # part of the grids' cache key: raise it when `derive` changes its answer
+# raise it when `exposure` adds or changes a figure: the next publish recounts the exposure
+# (not the terrain) in a twin whose published figures are otherwise current
+EXPOSURE_VERSION = 2
 
 
 def _gorges() -> list[tuple[str, float]]:
@@ -69,7 +79,7 @@ def mudflow_for(elevation: np.ndarray, transform, rules: MudflowRules | None = N
     """`derive` through the on-disk cache keyed by the DEM's digest and the rules."""
     rules = rules or MudflowRules()
     digest = hashlib.sha1(np.ascontiguousarray(elevation, dtype=np.float32).tobytes())
-    digest.update(repr((tuple(transform), asdict(rules), _gorges())).encode())
+    digest.update(repr((DERIVE_VERSION, tuple(transform), asdict(rules), _gorges())).encode())
     path = get_settings().home / "cache" / f"hazards-{digest.hexdigest()[:16]}.npz"
     if path.exists():
         try:
@@ -102,6 +112,7 @@ def mudflow_for(elevation: np.ndarray, transform, rules: MudflowRules | None = N
         hand=result.hand,
         drains_to=result.drains_to,
         zone=result.zone,
+        fan_bed=result.fan_bed,
         basins=np.array(result.basins, dtype=str),
         unreliable=np.array(sorted(result.unreliable), dtype=np.int64),
     )
@@ -127,17 +138,22 @@ def zone_layer(mudflow: Mudflow, protection: Protection, dams: list[Dam]) -> gpd
     rules = MudflowRules()
     bands = np.asarray(rules.bands_m)
     band = np.clip(np.searchsorted(bands, np.nan_to_num(mudflow.hand, nan=1e9)), 0, len(bands) - 1)
+    on_fan = mudflow.fan_bed >= 0 if mudflow.fan_bed is not None else np.zeros_like(mudflow.zone)
     key = np.where(
-        mudflow.zone > 0, (mudflow.zone * 100 + band * 10) * 100 + protection.protected_by, 0
+        mudflow.zone > 0,
+        ((mudflow.zone * 100 + band * 10) * 100 + protection.protected_by) * 2 + on_fan,
+        0,
     )
     rows = []
     for value, geom in _polygons(key, mudflow.transform).items():
+        value, fan = divmod(value, 2)
         basin, rest = divmod(value, 10000)
         b, dam = divmod(rest, 100)
         rows.append(
             {
                 "basin": mudflow.basins[basin - 1],
                 "above_channel_m": float(bands[b // 10]),
+                "on_fan": bool(fan),
                 "protected": dam > 0,
                 "protected_by": dams[dam - 1].name if dam > 0 else None,
                 "reliable": basin not in mudflow.unreliable,
@@ -223,18 +239,41 @@ EXPOSURE_COLUMNS = (
 )
 
 
-def exposure(conn: psycopg.Connection) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
+BUILDING_COLUMNS = (
+    "building_id",
+    "plot_cadastral_number",
+    "district",
+    "use",
+    "mudflow_basin",
+    "above_channel_m",
+    "on_fan",
+    "protected",
+    "protected_by",
+    "avalanche_basin",
+)
+
+
+def exposure(
+    conn: psycopg.Connection,
+) -> tuple[gpd.GeoDataFrame, dict[str, Any], gpd.GeoDataFrame]:
     """Per district and for the city, from the published zones: residents, schools, hospitals,
     gathering points and buildings exposed, the share of exposed residents protected, and the
-    residents beyond 10 drive minutes of a fire station (twin/hazards/fire.py).
+    residents beyond 10 drive minutes of a fire station (twin/hazards/fire.py); and every
+    building in a zone with its basin, band, fan and protecting dam (`building_hazards`).
 
     In SQL on the zones cut into indexed parts, so a change of plots, amenities or buildings
     costs this query only, not the terrain's hydrology."""
     conn.execute(query("hazards/zone_parts"))
     try:
         rows = conn.execute(query("hazards/district_exposure")).fetchall()
+        building_rows = conn.execute(query("hazards/building_exposure")).fetchall()
     finally:
         conn.execute(query("hazards/exposure_done"))
+    buildings = gpd.GeoDataFrame(
+        pd.DataFrame([r[:-1] for r in building_rows], columns=list(BUILDING_COLUMNS)),
+        geometry=shapely.from_wkb([bytes(r[-1]) for r in building_rows]),
+        crs=4326,
+    )
     table = pd.DataFrame([r[:-1] for r in rows], columns=list(EXPOSURE_COLUMNS))
     target_2025 = float(figure("share_protected", "target_2025"))
     target_2030 = float(figure("share_protected", "target_2030"))
@@ -271,8 +310,16 @@ def exposure(conn: psycopg.Connection) -> tuple[gpd.GeoDataFrame, dict[str, Any]
             [fire.get(name, {}).get(column) for name in table.district], dtype="Int64"
         )
     city.update(fire_city)
+    mudflow = buildings[buildings.mudflow_basin.notna()]  # as building_hazards lists them
+    for column, counted in (
+        ("mudflow_buildings", mudflow),
+        ("mudflow_buildings_protected", mudflow[mudflow.protected.astype(bool)]),
+    ):
+        by_district = counted.groupby("district").size()
+        table[column] = table.district.map(by_district).fillna(0).astype(int)
+        city[column] = len(counted)
     geometry = shapely.from_wkb([bytes(r[-1]) for r in rows])
-    return gpd.GeoDataFrame(table, geometry=geometry, crs=4326), city
+    return gpd.GeoDataFrame(table, geometry=geometry, crs=4326), city, buildings
 
 
 def _published(conn: psycopg.Connection) -> dict[str, Any]:
@@ -280,9 +327,18 @@ def _published(conn: psycopg.Connection) -> dict[str, Any]:
     return (row[0] or {}) if row else {}
 
 
+def _rules() -> dict[str, Any]:
+    return json.loads(json.dumps(asdict(MudflowRules())))
+
+
 def hazards_current(conn: psycopg.Connection) -> bool:
-    """Whether the published hazard layers were computed from the current data."""
-    return _published(conn).get("inputs") == dict(zip(INPUTS, data_versions(conn, INPUTS)))
+    """Whether the published hazard layers were computed from the current data and rules."""
+    before = _published(conn)
+    return (
+        before.get("inputs") == dict(zip(INPUTS, data_versions(conn, INPUTS)))
+        and before.get("rules") == _rules()
+        and before.get("exposure_version") == EXPOSURE_VERSION
+    )
 
 
 # The inputs the terrain layers (channels, zones, avalanche slopes) are derived from: while
@@ -297,7 +353,7 @@ def publish_hazards(conn: psycopg.Connection, force: bool = False) -> dict[str, 
     rules changed (`force`: always); otherwise only the exposure is counted again."""
     before = _published(conn)
     inputs = dict(zip(INPUTS, data_versions(conn, INPUTS)))
-    if not force and before.get("inputs") == inputs:
+    if not force and hazards_current(conn):
         return {"published": False, "reason": "current"}
     started = time.perf_counter()
     if not conn.execute(query("analysis/district_shapes")).fetchone():
@@ -305,7 +361,7 @@ def publish_hazards(conn: psycopg.Connection, force: bool = False) -> dict[str, 
         return {"published": False, "reason": "no terrain or no districts"}
     derive_again = (
         force
-        or before.get("rules") != json.loads(json.dumps(asdict(MudflowRules())))
+        or before.get("rules") != _rules()
         or any((before.get("inputs") or {}).get(k) != inputs[k] for k in TERRAIN_INPUTS)
     )
     synthetic = bool(
@@ -324,10 +380,11 @@ def publish_hazards(conn: psycopg.Connection, force: bool = False) -> dict[str, 
             (before.get("inputs") or {}).get(k) != inputs[k] for k in ("streets", "buildings")
         ):
             conn.execute(query("hazards/avalanche_crossings"))
-        table, city = exposure(conn)
+        table, city, buildings = exposure(conn)
         computed = {
             **computed,
             "inputs": inputs,
+            "exposure_version": EXPOSURE_VERSION,
             "terrain_derived": derive_again,
             "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
@@ -340,6 +397,17 @@ def publish_hazards(conn: psycopg.Connection, force: bool = False) -> dict[str, 
                 licence="CC-BY-4.0",
                 synthetic=synthetic,
                 details={"city": city, **computed},
+            ),
+        )
+        write_layer(
+            conn,
+            "building_hazards",
+            buildings,
+            Provenance(
+                source=SOURCE,
+                licence="CC-BY-4.0",
+                synthetic=synthetic,
+                details={"at": computed["at"]},
             ),
         )
     city["warnings"] = computed["warnings"]

@@ -7,11 +7,12 @@ SELECT
     m.protected,
     m.protected_by,
     m.reliable,
+    m.on_fan,
     (SELECT basin FROM avalanche_zones a WHERE ST_Intersects(a.geom, p.pt) LIMIT 1)
         AS avalanche_basin
 FROM p
 LEFT JOIN LATERAL (
-    SELECT basin, above_channel_m, protected, protected_by, reliable
+    SELECT basin, above_channel_m, protected, protected_by, reliable, on_fan
     FROM mudflow_zones z WHERE ST_Intersects(z.geom, p.pt)
     ORDER BY above_channel_m LIMIT 1
 ) m ON true
