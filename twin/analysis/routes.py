@@ -115,6 +115,9 @@ def indicators_document() -> dict[str, Any]:
             from twin.scooters.status import disorder_now
 
             live["scooters_outside_parking_now"] = disorder_now(conn)  # twin/scooters
+            from twin.scooters.injury_figures import injuries_member
+
+            scooter_injuries = injuries_member(conn)  # the year's reports, hotspot cells
             current = freshness(conn)
     if row is None or row[0] is None:
         raise NotFound("no indicators yet: run `twin analyse` (or `twin up`) first")
@@ -124,6 +127,7 @@ def indicators_document() -> dict[str, Any]:
         "districts": [with_targets(d) for d in districts],
         "mobility_safety": mobility_safety,
         "hazards": hazards,
+        "scooter_injuries": scooter_injuries,
         "live": live,
         "polycentres": [with_targets(p) for p in polycentres],
         "computed": {**(computed or {}), "published_at": changed_at.isoformat()},

@@ -152,10 +152,13 @@ const HAZARD_COLUMNS = [
   ['mudflow_residents', 'haz.col.mudflow', f0],
   ['mudflow_protected', 'haz.col.protected', f0],
   ['share_protected', 'haz.col.share', (v) => `${f0(pct(v))}%`],
+  ['mudflow_buildings', 'haz.col.buildings', f0],
+  ['mudflow_buildings_protected', 'haz.col.buildings.protected', f0],
   ['mudflow_schools', 'haz.col.schools', f0],
   ['mudflow_hospitals', 'haz.col.hospitals', f0],
   ['mudflow_gathering_points', 'haz.col.gathering', f0],
   ['avalanche_residents', 'haz.col.avalanche', f0],
+  ['avalanche_buildings', 'haz.col.avalanche.buildings', f0],
   ['fire_beyond_10_residents', 'haz.col.fire', f0],
   ['fire_beyond_10_with_depots', 'haz.col.fire.depots', f0],
 ];
@@ -181,6 +184,7 @@ export function hazardsHtml(hazards, programme) {
     <h3 id="hazards">${esc(t('haz.title'))}</h3>
     <div class="kpis" id="hazard-kpis">
       ${card('mudflow_residents', t('haz.mudflow'), c.mudflow_residents, '', t('haz.mudflow.target', { n: f0(c.mudflow_protected), schools: f0(c.mudflow_schools), hospitals: f0(c.mudflow_hospitals), points: f0(c.mudflow_gathering_points) }))}
+      ${card('mudflow_buildings', t('haz.buildings'), c.mudflow_buildings, '', t('haz.buildings.target', { n: f0(c.mudflow_buildings_protected), share: f0(c.mudflow_buildings ? (100 * c.mudflow_buildings_protected) / c.mudflow_buildings : null), avalanche: f0(c.avalanche_buildings) }))}
       ${card('share_protected', t('haz.protected'), pct(c.share_protected), '%', `${t('ind.target')}: ${targets}`)}
       ${card('avalanche_residents', t('haz.avalanche'), c.avalanche_residents, '', t('haz.avalanche.target', { n: f0(c.avalanche_buildings) }))}
       ${card('fire_beyond_10', t('haz.fire'), c.fire_beyond_10_residents, '', t('haz.fire.target', { n: f0(c.fire_beyond_10_with_depots), depots: f0(c.fire_depots_planned), stations: f0(c.fire_stations_working) }))}
@@ -188,6 +192,30 @@ export function hazardsHtml(hazards, programme) {
     <div class="chart-title">${esc(t('haz.chart', { targets }))}</div>
     <div data-chart="protected">${chart}</div>
     ${table(hazards.districts, HAZARD_COLUMNS, t('search.district'))}`;
+}
+
+/** Scooter injury reports by place (GET /indicators `scooter_injuries`, twin/scooters): the
+ * year's reports, the share serious or fatal, and the cells where they fall in a crash hotspot
+ * of the latest hotspot year up to it, beside the mobility and safety section. */
+export function injuriesHtml(injuries) {
+  if (!injuries) return '';
+  const i = injuries;
+  const card = (id, label, value, unit, target) => `<div class="kpi" data-kpi="${esc(id)}"><div class="label">${esc(label)}</div>
+    <div class="value">${value == null ? '—' : esc(formatNumber(value, 1))}<small>${esc(unit)}</small></div>
+    <div class="target">${esc(target)}</div></div>`;
+  const title = `<h3 id="scooter-injuries">${esc(t('inj.title'))}</h3>`;
+  if (!i.reports) return `${title}<p class="muted" data-empty="injuries">${esc(t('inj.empty'))}</p>`;
+  const cells = (i.top_hotspot_cells ?? []).map((c) => `<li data-h3="${esc(c.h3)}" data-reports="${esc(c.reports)}">${esc(t('inj.cell', {
+    street: c.street ?? c.h3, district: c.district ? districtName(c.district) : '—', n: f0(c.reports), rank: f0(c.hotspot_rank), crashes: f0(c.hotspot_crashes),
+  }))}</li>`).join('');
+  return `${title}
+    <div class="kpis" id="injury-kpis">
+      ${card('injury_reports', t('inj.reports', { year: i.year }), i.reports, '', t('inj.reports.target', { cells: f0(i.cells) }))}
+      ${card('injury_serious', t('inj.serious'), pct(i.serious_share), '%', t('inj.serious.target', { n: f0(i.serious), fatal: f0(i.fatal) }))}
+      ${card('injury_hotspots', t('inj.hotspots'), i.in_crash_hotspots, '', t('inj.hotspots.target', { year: i.hotspot_year ?? '—' }))}
+    </div>
+    <div class="chart-title">${esc(t('inj.top', { year: i.hotspot_year ?? '—' }))}</div>
+    ${cells ? `<ul data-list="injury-hotspots">${cells}</ul>` : `<p class="muted" data-empty="injury-hotspots">${esc(t('inj.none'))}</p>`}`;
 }
 
 export function dashboardHtml(data, programme) {
@@ -238,6 +266,8 @@ export const indicatorsMode = {
       body.innerHTML = dashboardHtml(data, app.catalog.targets);
       body.insertAdjacentHTML('afterbegin', dataHtml(app.catalog));
       await appendMobility(app, body);
+      // scooter injury reports by place, in the mobility and safety section (GET /indicators)
+      (document.getElementById('mobility-dashboard') ?? body).insertAdjacentHTML('beforeend', injuriesHtml(data.scooter_injuries));
       // the city now and the KPIs' trends since the 2022 baseline (livefigures.js)
       await appendTime(app, body, data);
     } catch (error) {
