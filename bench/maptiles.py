@@ -13,13 +13,16 @@ cache of its own, one client:
 - a 1000x1000 /map of a 4 km square at the centre in Web Mercator, --maps times (the first
   not timed), and one in CRS84 (resampled by rasterio): its vector tiles are cached by then.
 Targets (issue 19): uncached p95 <= 300 ms at z12-z16, cached <= 5 ms, the 1000x1000 map <= 1 s.
-Prints ONE JSON line.
+Each zoom's row says its own target and whether it was met; the load average is printed at the
+start and the end (on a shared machine the absolute figures move with it, the ratio to the
+vector peer less so). Prints ONE JSON line.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import time
 from typing import Any
@@ -33,6 +36,9 @@ from twin.server_process import ServerProcess
 
 TMS = morecantile.tms.get("WebMercatorQuad")
 CENTRE = (76.93, 43.24)  # the old centre of Almaty, inside every demo scale
+UNCACHED_P95_MS = 300  # issue 19's targets
+CACHED_P95_MS = 5
+MAP_1000_MS = 1000
 
 
 def _stats(seconds: list[float]) -> dict[str, Any]:
@@ -94,6 +100,7 @@ def main(argv: list[str]) -> None:
     shown = ",".join(sorted(layer.name for layer in load_catalog().values() if layer.visible))
     cache = tempfile.mkdtemp(prefix="twin-bench-maptiles-")
     result: dict[str, Any] = {"bench": "maptiles", "layers": shown, "zooms": {}}
+    result["load_average_start"] = [round(v, 2) for v in os.getloadavg()]
     env = {"TWIN_QUIET": "1", "TWIN_TILE_CACHE": cache, "TWIN_ANALYSIS_REFRESH": "off"}
     with (
         ServerProcess.twin(env=env) as server,
@@ -116,6 +123,10 @@ def main(argv: list[str]) -> None:
             row["map_over_vector_p50"] = round(
                 row["uncached"]["p50_ms"] / max(row["vector_peer"]["p50_ms"], 0.01), 2
             )
+            row["uncached_target_p95_ms"] = UNCACHED_P95_MS
+            row["uncached_met"] = row["uncached"]["p95_ms"] <= UNCACHED_P95_MS
+            row["cached_target_p95_ms"] = CACHED_P95_MS
+            row["cached_met"] = row["cached"]["p95_ms"] <= CACHED_P95_MS
             result["zooms"][str(zoom)] = row
         result["map_1000"] = _maps(client, args.maps, "EPSG:3857")
         result["map_1000_crs84"] = _maps(client, 2, "OGC:CRS84")
@@ -129,10 +140,11 @@ def main(argv: list[str]) -> None:
             result["zooms"][str(zoom)]["disk"] = _stats(disk)
     every = [row for row in result["zooms"].values()]
     result["targets"] = {
-        "uncached_p95_le_300ms": all(r["uncached"]["p95_ms"] <= 300 for r in every),
-        "cached_p95_le_5ms": all(r["cached"]["p95_ms"] <= 5 for r in every),
-        "disk_p95_le_5ms": all(r["disk"]["p95_ms"] <= 5 for r in every),
-        "map_1000_p50_le_1s": result["map_1000"]["p50_ms"] <= 1000,
+        "uncached_p95_le_300ms": all(r["uncached"]["p95_ms"] <= UNCACHED_P95_MS for r in every),
+        "cached_p95_le_5ms": all(r["cached"]["p95_ms"] <= CACHED_P95_MS for r in every),
+        "disk_p95_le_5ms": all(r["disk"]["p95_ms"] <= CACHED_P95_MS for r in every),
+        "map_1000_p50_le_1s": result["map_1000"]["p50_ms"] <= MAP_1000_MS,
     }
+    result["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
     result["city_bbox"] = list(CITY_BBOX)
     print(json.dumps(result))

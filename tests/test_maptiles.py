@@ -293,3 +293,25 @@ def test_map_tiles_are_declared_and_gdal_reads_the_map(
     assert image.size[0] == 300
     red, green, blue, alpha = image.getpixel((150, image.size[1] // 2))
     assert alpha > 100 and near((red, green, blue), COMMERCIAL, 16), image.getpixel((150, 100))
+
+
+def test_a_map_tile_asks_only_for_the_vector_tiles_of_its_own_level(
+    maps_server: Server, map_cache: Path
+) -> None:
+    """An uncached z14 map tile (drawn at MapLibre zoom 13) reads the z13 vector tiles of the
+    first-view layers and nothing coarser: MapLibre Native's placeholder prefetch of a parent
+    tile (z12 here, seen on the demo) would be PostGIS work no still image shows."""
+
+    def vector_tiles() -> set[tuple[str, int, int, int]]:
+        return {
+            (file.parts[-5], int(file.parts[-3]), int(file.parts[-2]), int(file.stem))
+            for file in map_cache.glob("*/*/*/*/*.mvt")
+        }
+
+    tile = TMS.tile(76.87, 43.28, 14)  # a corner no other story here draws
+    before = vector_tiles()
+    answer = maps_server.get(f"/map/tiles/WebMercatorQuad/{tile.z}/{tile.y}/{tile.x}.png")
+    assert answer.status_code == 200 and answer.headers["X-Tile-Cache"] == "miss"
+    read = vector_tiles() - before
+    assert read, "the map tile read no vector tile of its own"
+    assert {z for _, z, _, _ in read} == {13}, sorted(read)

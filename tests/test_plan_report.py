@@ -7,9 +7,12 @@ then handed to render_report as the API hands it: the plan document and its cell
 
 from __future__ import annotations
 
+import base64
 import csv
+import hashlib
 import io
 import json
+import math
 import re
 import shutil
 import sqlite3
@@ -22,6 +25,7 @@ import psycopg
 import pypdf
 import pytest
 import yaml
+from PIL import Image
 
 from twin.analysis.city import current_city
 from twin.errors import InvalidParameter
@@ -185,16 +189,97 @@ def test_pdf_in_kazakh_and_english(db: psycopg.Connection, evaluated: dict) -> N
     _, text = _pdf_text(body)
     city = plan["evaluation"]["indicators"]["city"]
     assert "Plan report" in text and "Programme target" in text
+    html, _, _ = report.render_report(db, plan, cells, "html", "en")
+    _pdf_pictures_show_the_edits(body, html.decode("utf-8"))
     assert report.format_value("share_all_six", city["share_all_six"], "en") in text
     assert report.format_value("residents", city["residents"], "en") in text
 
 
-def test_html_maps_the_cells_and_the_edits(db: psycopg.Connection, evaluated: dict) -> None:
+def _pictures(html: str) -> list[tuple[Image.Image, tuple[float, ...], int]]:
+    """The report's map pictures: (image, its lon/lat bounds, bytes of its PNG)."""
+    found = re.findall(
+        r'<img class="map" src="data:image/png;base64,([^"]+)"[^>]*data-bounds="([^"]+)"', html
+    )
+    pictures = []
+    for data, bounds in found:
+        png = base64.b64decode(data)
+        image = Image.open(io.BytesIO(png))
+        image.load()  # decodes whole
+        pictures.append((image, tuple(float(v) for v in bounds.split(",")), len(png)))
+    return pictures
+
+
+def _pixel(image: Image.Image, bounds: tuple[float, ...], lon: float, lat: float):
+    """The colour of the picture at (lon, lat): Web Mercator, north up, by hand."""
+
+    def y(latitude: float) -> float:
+        return math.log(math.tan(math.pi / 4 + math.radians(latitude) / 2))
+
+    west, south, east, north = bounds
+    column = (lon - west) / (east - west) * image.width
+    row = (y(north) - y(lat)) / (y(north) - y(south)) * image.height
+    return image.convert("RGB").getpixel((int(column), int(row)))
+
+
+def _near(actual: tuple[int, ...], hex_colour: str, tolerance: int = 8) -> bool:
+    expected = tuple(int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+    return all(abs(a - e) <= tolerance for a, e in zip(actual, expected, strict=True))
+
+
+def test_the_maps_are_pictures_of_the_city_with_the_plan_drawn_on(
+    db: psycopg.Connection, evaluated: dict
+) -> None:
+    """The server's map renderer draws the city in the published style, the plan's edits in
+    their colours on top; scale and north are marked (the PDF: test_pdf_in_kazakh_and_english)."""
+    plan, cells = evaluated["plan"], evaluated["cells"]
+    body, _, _ = report.render_report(db, plan, cells, "html", "en")
+    html = body.decode("utf-8")
+    pictures = _pictures(html)
+    assert len(pictures) == 2  # the edits map and the changed cells map
+    new_amenity = report.EDIT_COLOURS["amenity.add"]
+    for image, bounds, size in pictures:
+        assert image.format == "PNG" and image.size == (1360, 880)  # 680 x 440 at 2x
+        assert size < 1_500_000
+        west, south, east, north = bounds
+        assert west < NORTH_SCHOOL[0] < east and south < NORTH_SCHOOL[1] < north
+        for lon, lat in (NORTH_SCHOOL, SECOND_SCHOOL):
+            assert _near(_pixel(image, bounds, lon, lat), new_amenity), (lon, lat)
+        # 300 m west of the new school: the city, not the edit's colour
+        away = _pixel(image, bounds, NORTH_SCHOOL[0] - 0.0037, NORTH_SCHOOL[1])
+        assert not _near(away, new_amenity, 30)
+    assert html.count('class="scale-bar"') == 2 and html.count('class="north-arrow"') == 2
+    assert ">e1</text>" in html and "map-note" not in html
+    assert report.EDIT_COLOURS["park.add"] in html  # the legend is kept
+
+
+def _pdf_pictures_show_the_edits(pdf: bytes, html: str) -> None:
+    """The PDF carries the HTML's two map pictures, the new school in its colour."""
+    drawn = {  # WeasyPrint lists the page images in every page's resources: distinct ones
+        hashlib.sha256(image.image.tobytes()).hexdigest(): image.image
+        for page in pypdf.PdfReader(io.BytesIO(pdf)).pages
+        for image in page.images
+        if image.image is not None and image.image.size == (1360, 880)
+    }
+    assert len(drawn) == 2
+    bounds = [b for _, b, _ in _pictures(html)]
+    colour = report.EDIT_COLOURS["amenity.add"]
+    for picture in drawn.values():
+        assert any(_near(_pixel(picture, b, *NORTH_SCHOOL), colour) for b in bounds)
+
+
+def test_html_maps_the_cells_and_the_edits(
+    db: psycopg.Connection, evaluated: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With map drawing off, the maps are SVG sketches and the report says why."""
+    monkeypatch.setenv("TWIN_MAP_WORKERS", "0")
     plan, cells = evaluated["plan"], evaluated["cells"]
     body, media, name = report.render_report(db, plan, cells, "html", "ru")
     assert media.startswith("text/html") and name.endswith(".html")
     html = body.decode("utf-8")
     assert html.count("<svg") == 2  # the edits map and the changed cells map
+    assert "<img" not in html
+    assert html.count("TWIN_MAP_WORKERS=0") == 2  # under each map, why it is a sketch
+    assert html.count('class="scale-bar"') == 2 and html.count('class="north-arrow"') == 2
     cells_svg = html[html.rindex("<svg") :]
     # one path per colour of change; together they hold one ring per cell
     drawn = sum(

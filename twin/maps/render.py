@@ -11,7 +11,16 @@ The style's vector tiles are read through the `twin://` scheme: MapLibre Native 
 process, which answers from the vector tile cache on disk or renders the tile from PostGIS
 (twin.tiles.routes), so a map tile costs no HTTP round trip and shares the vector tiles'
 cache and keys. At most TWIN_MAP_QUEUE renders (16) wait or run at once; past that a request
-is told to come back (503), never queued without bound.
+is told to come back (503), never queued without bound. TWIN_MAP_WORKERS=0 turns drawing off:
+map tiles and maps answer 503, plan reports keep their SVG sketches (twin.maps.picture).
+
+A pool keeps every style registered in it (MapLibre Native has no way to forget one) and each
+data version or plan picture is a new style id, so after MAX_STYLES styles the pool is replaced
+by a fresh one (renders in flight finish on the old one): memory stays bounded.
+
+Overlays (a plan's edits drawn over the published style, twin.maps.picture) are GeoJSON the
+style reads from `twin://map/overlay/<digest>.geojson`, held here only while a render needs
+them, so a large overlay never sits in a registered style.
 """
 
 from __future__ import annotations
@@ -24,13 +33,15 @@ import threading
 from typing import Any
 
 from twin.errors import ServiceUnavailable, TwinError
-from twin.maps.style import SCHEME
+from twin.maps.style import SCHEME, at_zoom
 from twin.settings import get_settings
 
 log = logging.getLogger(__name__)
 
 # render threads: one per core (a render is CPU-bound in llvmpipe), at most 8 GL contexts
 EARTH_CIRCUMFERENCE = 2 * math.pi * 6378137.0
+MAX_STYLES = 256  # styles registered in one pool before it is replaced
+OVERLAY_URL = re.compile(r"twin://map/overlay/(\w+)\.geojson")
 TILE_URL = re.compile(
     r"twin://map/(?:v\w+/)?collections/([\w-]+)/tiles/WebMercatorQuad/(\d+)/(\d+)/(\d+)"
 )
@@ -68,11 +79,47 @@ def _vector_tile(url: str) -> bytes:
     return data
 
 
+class Overlays:
+    """GeoJSON overlays in hand, by digest, counted: kept while some render may read them."""
+
+    def __init__(self) -> None:
+        self._data: dict[str, tuple[bytes, int]] = {}
+        self._lock = threading.Lock()
+
+    def hold(self, digest: str, data: bytes) -> None:
+        with self._lock:
+            _, count = self._data.get(digest, (data, 0))
+            self._data[digest] = (data, count + 1)
+
+    def release(self, digest: str) -> None:
+        with self._lock:
+            data, count = self._data[digest]
+            if count <= 1:
+                del self._data[digest]
+            else:
+                self._data[digest] = (data, count - 1)
+
+    def get(self, digest: str) -> bytes | None:
+        with self._lock:
+            found = self._data.get(digest)
+        return None if found is None else found[0]
+
+
+OVERLAYS = Overlays()
+
+
 def _answer(request: Any) -> Any:
-    """The scheme handler: vector tiles; anything else the style might ask for is empty."""
+    """The scheme handler: vector tiles and overlays; anything else the style might ask for
+    is empty."""
     import mapli
 
     try:
+        overlay = OVERLAY_URL.fullmatch(request.url)
+        if overlay is not None:
+            data = OVERLAYS.get(overlay.group(1))
+            if data is None:
+                return mapli.Response.error(mapli.ErrorReason.NOT_FOUND, "overlay gone")
+            return mapli.Response(data)
         if request.kind == "tile":
             data = _vector_tile(request.url)
             return mapli.Response(data) if data else mapli.Response.no_content()
@@ -92,6 +139,7 @@ class Renderer:
         workers = workers or settings.map_workers or min(os.cpu_count() or 2, 8)
         queue = queue or settings.map_queue
         self.workers = workers
+        self.styles = 0  # registered in the current pool
         self.slots = threading.BoundedSemaphore(queue)
         self.queue = queue
         self._pool: Any = None
@@ -123,11 +171,14 @@ class Renderer:
     def _run(self, style_id: str, style_json: str, call: str, **kwargs: Any) -> bytes:
         import mapli
 
+        if get_settings().tiles.map_workers == 0:  # read per render: the setting of the moment
+            raise ServiceUnavailable("map drawing is off on this server (TWIN_MAP_WORKERS=0)")
         if not self.slots.acquire(blocking=False):
             raise MapBusy(f"the map renderer has {self.queue} maps in hand; retry in a moment")
         try:
             pool = self.pool()
             if not pool.has_style(style_id):
+                pool = self._room(pool)
                 pool.register_style(style_id, json=style_json)
             return getattr(pool, call)(style_id, **kwargs)
         except mapli.RenderError as exc:
@@ -135,13 +186,24 @@ class Renderer:
         finally:
             self.slots.release()
 
+    def _room(self, pool: Any) -> Any:
+        """The pool to register one more style in: a fresh one past MAX_STYLES."""
+        with self._lock:
+            if self._pool is pool and self.styles >= MAX_STYLES:
+                log.info("map renderer: %d styles registered, a fresh pool", self.styles)
+                self._pool, self.styles = self._start(), 0
+            self.styles += 1
+            return self._pool
+
     def tile(self, style_id: str, style_json: str, z: int, x: int, y: int, size: int) -> bytes:
         """A PNG of WebMercatorQuad tile z/x/y (256 px to a tile), `size` pixels wide."""
         if z == 0:  # MapLibre's 512 px world: a 256 px tile of zoom 0 is its zoom -1
+            style_id, style_json = at_zoom(style_id, style_json, 0)
             return self._run(
                 style_id, style_json, "render_tile", z=0, x=0, y=0, tile_size=512,
                 pixel_ratio=size / 512,
             )  # fmt: skip
+        style_id, style_json = at_zoom(style_id, style_json, z - 1)  # drawn at zoom z - 1
         return self._run(
             style_id, style_json, "render_tile", z=z, x=x, y=y, tile_size=256,
             pixel_ratio=size / 256,
@@ -155,13 +217,16 @@ class Renderer:
         resolution: float,
         width: int,
         height: int,
+        pixel_ratio: float = 1.0,
     ) -> bytes:
         """A PNG `width` x `height` centred on (lon, lat), `resolution` Web Mercator metres per
-        pixel (at the equator, as the tile matrix set counts them)."""
+        pixel (at the equator, as the tile matrix set counts them); `pixel_ratio` image pixels
+        to one of those (2: a print's sharpness)."""
         zoom = math.log2(EARTH_CIRCUMFERENCE / (512 * resolution))
+        style_id, style_json = at_zoom(style_id, style_json, zoom)
         return self._run(
             style_id, style_json, "render", lon=centre[0], lat=centre[1], zoom=zoom,
-            width=width, height=height,
+            width=width, height=height, pixel_ratio=pixel_ratio,
         )  # fmt: skip
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 from typing import Any
 
 from twin.catalog import load_catalog
@@ -70,3 +71,25 @@ def at_version(style_id: str, style_json: str, key: str) -> tuple[str, str]:
     """The style with its tile URLs under the data version key: MapLibre Native keeps the
     tiles it loaded per style and URL, so an edit must reach it as new URLs."""
     return f"{style_id}-{key}", style_json.replace(f"{BASE}/", f"{BASE}/v{key}/")
+
+
+def at_zoom(style_id: str, style_json: str, zoom: float) -> tuple[str, str]:
+    """The style for a render at MapLibre `zoom`: each vector source's minzoom raised to the
+    tile level that zoom draws from. MapLibre Native prefetches a coarser "placeholder" tile
+    (up to 4 levels up, down to the source's minzoom) for every render, which a still image
+    never shows: for a city z14 map tile that was a second, larger vector tile per layer
+    drawn from PostGIS (z12 beside z13) and waited for. A fractional zoom is rounded down a
+    hair low, so a source is never cut above the level the render draws from."""
+    level = int(zoom) if float(zoom).is_integer() else math.floor(zoom - 1e-6)
+    level = max(0, level)
+    return _at_zoom(style_id, style_json, level)
+
+
+@functools.lru_cache(maxsize=256)
+def _at_zoom(style_id: str, style_json: str, level: int) -> tuple[str, str]:
+    style = json.loads(style_json)
+    for source in style["sources"].values():
+        if source.get("type") == "vector":
+            top = source.get("maxzoom", 22)
+            source["minzoom"] = max(source.get("minzoom", 0), min(level, top))
+    return f"{style_id}-z{level}", json.dumps(style, sort_keys=True)

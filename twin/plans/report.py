@@ -6,8 +6,12 @@ WeasyPrint, the PDF: the plan's title, author, dates and base version, its edits
 mapped, the indicator tables of the city, each district and each polycentre (today, the plan,
 the difference and the programme's target from layers/_targets.yml), the residents who gain
 and lose each category, school and kindergarten places against the children, the new housing's
-facts and the changed H3 cells. Maps are drawn here as inline SVG (no tile server, no browser),
-so a report renders the same on a server with no display.
+facts and the changed H3 cells. Its two maps are pictures of the city in the published style
+drawn by the server's map renderer (MapLibre Native, twin.maps.picture: offline, no browser),
+with the plan's edits and changed cells drawn over it and the labels, a scale bar and a north
+arrow in SVG on top; where the renderer is off or fails (TWIN_MAP_WORKERS=0, no EGL), the maps
+are SVG sketches drawn here (district outlines, polycentres, edits, cells) and the report says
+why under each map.
 
 CSV: one row per (area, indicator) with the raw figures of the evaluation (UTF-8 with a BOM so
 Excel reads the Cyrillic right); facts with no "today" (residents gaining, the deficit closed)
@@ -809,6 +813,48 @@ def _svg(body: list[str], width: float, height: float, label: str) -> Markup:
     )
 
 
+def scale_bar(metres_per_unit: float, height: float, lang: str) -> list[str]:
+    """A scale bar at the map's bottom left: a round length (1, 2 or 5 x 10^n metres) near a
+    fifth of the map's width."""
+    words = strings(lang)
+    wanted = MAP_WIDTH / 5 * metres_per_unit
+    step = 10 ** math.floor(math.log10(wanted))
+    metres = max(m for m in (step, 2 * step, 5 * step) if m <= wanted)
+    length = metres / metres_per_unit
+    text = (
+        f"{format_number(metres / 1000, lang, 1 if metres % 1000 else 0)} {words['kilometres']}"
+        if metres >= 1000
+        else f"{format_number(metres, lang)} {words['metres']}"
+    )
+    x, y = 12.0, height - 12.0
+    return [
+        f'<rect x="{x - 5:.1f}" y="{y - 17:.1f}" width="{length + 10:.1f}" height="23" '
+        'fill="#ffffff" fill-opacity="0.8"/>',
+        f'<path d="M{x:.1f},{y - 4:.1f} V{y:.1f} H{x + length:.1f} V{y - 4:.1f}" '
+        'fill="none" stroke="#222222" stroke-width="1.4" class="scale-bar"/>',
+        f'<text x="{x + length / 2:.1f}" y="{y - 6:.1f}" font-family="DejaVu Sans" '
+        f'font-size="8.5" text-anchor="middle" fill="#222222">{escape(text)}</text>',
+    ]
+
+
+def north_arrow(width: float, lang: str) -> list[str]:
+    """A north arrow at the map's top right (every map here is drawn north up)."""
+    x, y = width - 20.0, 14.0
+    return [
+        f'<path d="M{x:.1f},{y:.1f} L{x + 6:.1f},{y + 18:.1f} L{x:.1f},{y + 14:.1f} '
+        f'L{x - 6:.1f},{y + 18:.1f} Z" fill="#222222" stroke="#ffffff" stroke-width="0.8" '
+        'class="north-arrow"/>',
+        f'<text x="{x:.1f}" y="{y + 29:.1f}" font-family="DejaVu Sans" font-size="9" '
+        f'font-weight="bold" text-anchor="middle" fill="#222222">'
+        f"{escape(strings(lang)['north'])}</text>",
+    ]
+
+
+def _sketch_marks(proj: Projection, lang: str) -> list[str]:
+    metres_per_unit = 111_320 / proj.scale  # the projection's units per degree of latitude
+    return scale_bar(metres_per_unit, proj.height, lang) + north_arrow(proj.width, lang)
+
+
 def _edit_shapes(proj: Projection, features: list[dict[str, Any]], places: Places) -> list[str]:
     polygons, lines, points = [], [], []
     for feature in features:
@@ -859,7 +905,7 @@ def edits_map(features: list[dict[str, Any]], places: Places, lang: str) -> Mark
     outlines = [row["outline"] for row in places.districts.values()]
     proj = Projection(_extent(geometries, outlines), MAP_WIDTH, MAP_HEIGHT)
     body = _background(proj, places, lang) + _district_labels(proj, places, lang)
-    body += _edit_shapes(proj, features, places)
+    body += _edit_shapes(proj, features, places) + _sketch_marks(proj, lang)
     return _svg(body, MAP_WIDTH, MAP_HEIGHT, strings(lang)["edits_map"])
 
 
@@ -896,8 +942,122 @@ def cells_map(
     for colour, paths in by_colour.items():
         body.append(f'<path d="{" ".join(paths)}" fill="{colour}" stroke="none"/>')
     body += _district_labels(proj, places, lang)
-    body += _edit_shapes(proj, features, places)
+    body += _edit_shapes(proj, features, places) + _sketch_marks(proj, lang)
     return _svg(body, MAP_WIDTH, MAP_HEIGHT, strings(lang)["cells_map"])
+
+
+# -- maps as pictures of the city (the server's map renderer) --------------------------------
+
+
+def _edit_overlay(
+    features: list[dict[str, Any]], places: Places
+) -> tuple[list[dict[str, Any]], list[tuple[float, float, str]]]:
+    """The edits as overlay features (their colour, removals dashed) and their id labels."""
+    overlay, labels = [], []
+    for feature in features:
+        geometry = mapped_geometry(feature, places)
+        if not geometry or not _points(geometry):
+            continue
+        kind = feature["properties"].get("edit", "")
+        props: dict[str, Any] = {"colour": EDIT_COLOURS.get(kind, "#333333")}
+        if kind.endswith(".remove"):
+            props["dashed"] = True
+        overlay.append({"type": "Feature", "geometry": geometry, "properties": props})
+        labels.append((*_points(geometry)[0], str(feature["id"])))
+    return overlay, labels
+
+
+def _cell_overlay(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The changed H3 cells as overlay polygons in the cells map's colours (no outline)."""
+    overlay = []
+    for cell in cells[:MAX_CELLS_MAPPED]:
+        try:
+            ring = [(lng, lat) for lat, lng in h3.cell_to_boundary(cell["h3"])]
+        except (h3.H3BaseException, KeyError, TypeError):
+            continue
+        change = max(-3, min(3, cell_change(cell)))
+        overlay.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Polygon", "coordinates": [[*ring, ring[0]]]},
+                "properties": {"colour": CELL_COLOURS[change], "opacity": 0.8, "width": 0},
+            }
+        )
+    return overlay
+
+
+def picture_map(
+    overlay: list[dict[str, Any]],
+    labels: list[tuple[float, float, str]],
+    bounds: tuple[float, float, float, float],
+    label: str,
+    lang: str,
+) -> Markup:
+    """The city in the published style around `bounds`, the overlay drawn on it, as a PNG
+    (data: URL) with the labels, a scale bar and a north arrow in SVG over it. Raises when
+    the map renderer is off or fails (the caller falls back to the sketches)."""
+    from twin.maps.picture import draw_picture
+
+    width, height = int(MAP_WIDTH), int(MAP_HEIGHT)
+    collection = {"type": "FeatureCollection", "features": overlay}
+    picture = draw_picture(bounds, width, height, collection)
+    marks = []
+    for lon, lat, text in labels:
+        x, y = picture.xy(lon, lat)
+        if 0 <= x <= width and 0 <= y <= height:
+            marks.append(
+                f'<text x="{x + 5:.1f}" y="{y - 5:.1f}" class="edit-label" fill="#111111" '
+                'stroke="#ffffff" stroke-width="2.2" paint-order="stroke" '
+                f'font-family="DejaVu Sans" font-size="9" font-weight="bold">{escape(text)}</text>'
+            )
+    marks += scale_bar(picture.ground_metres_per_pixel(), height, lang)
+    marks += north_arrow(width, lang)
+    west, south, east, north = picture.bounds()
+    return Markup(
+        '<div class="map-picture">'
+        f'<img class="map" src="{picture.data_url()}" width="{width}" height="{height}" '
+        f'alt="{escape(label)}" data-bounds="{west:.7f},{south:.7f},{east:.7f},{north:.7f}"/>'
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        'class="map-marks" aria-hidden="true">'
+        + "".join(marks)
+        + f'<rect x="0.5" y="0.5" width="{width - 1}" height="{height - 1}" fill="none" '
+        'stroke="#555"/></svg></div>'
+    )
+
+
+def report_maps(
+    features: list[dict[str, Any]],
+    cells: list[dict[str, Any]],
+    places: Places,
+    lang: str,
+    evaluated: bool,
+) -> dict[str, Any]:
+    """The edits map and the cells map (None when not evaluated) as pictures of the city,
+    or, when the map renderer is off or fails, as SVG sketches with `map_note` saying why."""
+    words = strings(lang)
+    geometries = [mapped_geometry(f, places) for f in features]
+    outlines = [row["outline"] for row in places.districts.values()]
+    edits, labels = _edit_overlay(features, places)
+    try:
+        edits_picture = picture_map(
+            edits, labels, _extent(geometries, outlines), words["edits_map"], lang
+        )
+        cells_picture = None
+        if evaluated:
+            cell_shapes = _cell_overlay(cells)
+            extent = _extent([c["geometry"] for c in cell_shapes] + geometries, outlines)
+            cells_picture = picture_map(
+                cell_shapes + edits, labels, extent, words["cells_map"], lang
+            )
+        return {"edits_map": edits_picture, "cells_map": cells_picture, "map_note": None}
+    except Exception as exc:  # any renderer failure: the report still comes out, sketched
+        log.warning("plan report maps sketched: %s", exc)
+        reason = str(exc).strip() or type(exc).__name__
+        return {
+            "edits_map": edits_map(features, places, lang),
+            "cells_map": cells_map(cells, features, places, lang) if evaluated else None,
+            "map_note": words["map_sketch"].format(reason=reason[:200]),
+        }
 
 
 def cells_legend(lang: str) -> list[dict[str, str]]:
@@ -1111,7 +1271,7 @@ def report_context(
         "evaluated": evaluated,
         "mode": evaluation.get("mode") or plan.get("mode") or "—",
         "edits": [_edit_row(f, places, lang) for f in features],
-        "edits_map": edits_map(features, places, lang),
+        **report_maps(features, cells, places, lang, evaluated),
         "city": [t for t in tables if t["type"] == "city"],
         "districts": [t for t in tables if t["type"] == "district"],
         "polycentres": [t for t in tables if t["type"] == "polycentre"],
@@ -1120,7 +1280,6 @@ def report_context(
         "place_tables": _place_tables(evaluation, places, lang),
         "housing": _housing_rows(evaluation, places, lang),
         "cells_count": words["cells_count"].format(count=format_number(len(cells), lang)),
-        "cells_map": cells_map(cells, features, places, lang) if evaluated else None,
         "cells_legend": cells_legend(lang),
         "edit_legend": [
             {"colour": EDIT_COLOURS[k], "label": words["edit_kinds"][k]}
