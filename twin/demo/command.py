@@ -18,11 +18,12 @@ def load() -> None:
 @load.command("demo")
 @click.option(
     "--scale",
-    type=click.Choice(["small", "city"]),
+    type=click.Choice(["small", "city", "metro"]),
     default="small",
     show_default=True,
     help="small: the whole city with coarse blocks and plots (fast); city: full "
-    "density (>=200,000 plots).",
+    "density (>=200,000 plots); metro: the 2030 agglomeration (4 million residents, "
+    ">=1,000,000 plots; docs/scaling.md).",
 )
 @click.option(
     "--seed",

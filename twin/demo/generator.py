@@ -29,7 +29,14 @@ from twin.demo.land import (
     seismic_status,
     subdivide,
 )
-from twin.demo.layout import base_districts, city_outline, polycentres, synthetic_districts
+from twin.demo.layout import (
+    agglomeration_populations,
+    base_districts,
+    city_outline,
+    outline_for,
+    polycentres,
+    synthetic_districts,
+)
 from twin.demo.networks import facilities, street_access, street_sides, utility_lines
 from twin.demo.relief import Relief
 from twin.demo.services import (
@@ -53,7 +60,7 @@ from twin.terrain import store_terrain
 from twin.transit.store import import_feed
 
 log = logging.getLogger(__name__)
-SCALES = ("small", "city")
+SCALES = ("small", "city", "metro")
 LAYER_ORDER = [
     "districts",
     "polycentres",
@@ -200,7 +207,7 @@ def _step(bar, name: str) -> None:
 def _generate(
     scale: str, seed: int, base: Path | None, params: dict, started: float, bar
 ) -> DemoCity:
-    outline = city_outline()
+    outline = outline_for(scale)
     relief = Relief(stream(seed, "relief"))
     if base is not None:
         base = Path(base)
@@ -215,6 +222,8 @@ def _generate(
         )
     else:
         districts = synthetic_districts(outline)
+        if scale == "metro":  # the suburbs join the nearest district: 4 million in all
+            districts["population"] = agglomeration_populations(districts)
     centres = polycentres(outline, stream(seed, "polycentres"))
     _step(bar, "layout")
     if base is not None:
@@ -273,7 +282,7 @@ def _generate(
     if hit.size:
         houses = houses.drop(index=np.unique(hit)).reset_index(drop=True)
     houses["seismic_status"] = seismic_status(houses, stream(seed, "seismic"), scale)
-    residents(plots, houses)
+    residents(plots, houses, dict(zip(districts.name_en, districts.population)))
     _step(bar, "buildings")
     amenity_frame = amenities(plots, claimed, park_frame, stream(seed, "amenities"))
     _step(bar, "amenities")
@@ -319,6 +328,11 @@ def _generate(
     _step(bar, "streets lighting")
     if scale == "city":
         factor = 1.0
+    elif scale == "metro":  # the agglomeration's networks grow with its streets
+        synthetic = synthetic_districts(city_outline())
+        factor = float(
+            np.hypot(edges.x1 - edges.x0, edges.y1 - edges.y0).sum() / 1000
+        ) / _street_length_km("city", city_outline(), synthetic, relief, seed)
     else:  # the small grid's street length over the city grid's, in both modes
         synthetic = synthetic_districts(city_outline())
         factor = _street_length_km(

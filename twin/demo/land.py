@@ -414,9 +414,14 @@ def seismic_status(
     return status
 
 
-def residents(plots: gpd.GeoDataFrame, houses: gpd.GeoDataFrame) -> None:
-    """Each district's population (S2 l.3814-3825) shared among its plots by residential
-    floor area; whole people, summing exactly to the district figure."""
+def residents(
+    plots: gpd.GeoDataFrame,
+    houses: gpd.GeoDataFrame,
+    population: dict[str, int] | None = None,
+) -> None:
+    """Each district's population (S2 l.3814-3825, or `population` by district name: the
+    agglomeration's at `metro`) shared among its plots by residential floor area; whole people,
+    summing exactly to the district figure."""
     share = np.select([houses.use == "residential", houses.use == "mixed"], [1.0, 0.6], 0.0)
     weight = (
         pd.Series(houses.floor_area_m2.to_numpy() * share, index=houses.plot_index.to_numpy())
@@ -433,4 +438,5 @@ def residents(plots: gpd.GeoDataFrame, houses: gpd.GeoDataFrame) -> None:
         weights = w[mask]
         if weights.sum() == 0:
             weights = plots.area_m2.to_numpy()[mask]
-        plots.loc[mask, "residents"] = apportion(int(district["population"]), weights)
+        people = district["population"] if population is None else population[district["name_en"]]
+        plots.loc[mask, "residents"] = apportion(int(people), weights)

@@ -17,6 +17,30 @@ def city_outline() -> shapely.Polygon:
     return shapely.Polygon(to_metric(figures()["city"]["outline"]))
 
 
+def metro_outline() -> shapely.Polygon:
+    """The 2030 agglomeration (almaty.yml `agglomeration`): the city and its suburban belt,
+    one polygon, for the `metro` scale."""
+    belt = shapely.Polygon(to_metric(figures()["agglomeration"]["outline"]))
+    merged = shapely.union(city_outline(), belt)
+    if merged.geom_type != "Polygon":  # keep the one piece (the belt overlaps the city)
+        merged = max(shapely.get_parts(merged), key=lambda g: g.area)
+    return merged
+
+
+def outline_for(scale: str) -> shapely.Polygon:
+    """Where a scale builds: the city, or the agglomeration at `metro`."""
+    return metro_outline() if scale == "metro" else city_outline()
+
+
+def agglomeration_populations(districts) -> np.ndarray:
+    """The eight districts' populations scaled to the agglomeration's 4 million (S2 l.424),
+    whole people summing exactly: each suburb belongs to the nearest city district."""
+    from twin.demo.figures import apportion
+
+    total = int(figures()["agglomeration"]["population"])
+    return apportion(total, districts["population"].to_numpy(float))
+
+
 def synthetic_districts(outline: shapely.Polygon) -> gpd.GeoDataFrame:
     """The 8 districts as Voronoi regions of their seeds inside the outline: every point of the
     city belongs to exactly one district, each district sits where the real one is."""

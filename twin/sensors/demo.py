@@ -35,7 +35,7 @@ from twin.sqlfiles import query
 
 LOG = logging.getLogger("twin.sensors.demo")
 
-LAMPS = {"small": 4_400, "city": 44_000}  # S2 l.1384: 44 thousand smart LED lamps (city)
+LAMPS = {"small": 4_400, "city": 44_000, "metro": 44_000}  # S2 l.1384: 44 thousand (city)
 LAMP_SPACING_M = 30.0  # our choice: one lamp per 30 m of lighting line
 AIR_SENSORS = 45  # S2 l.4247
 AIR_MIN_PER_DISTRICT = 3
