@@ -34,6 +34,7 @@ from twin.catalog import Layer, load_catalog
 from twin.db.pool import connection
 from twin.errors import InvalidParameter, ServiceUnavailable, TwinError
 from twin.features.ids import canonical_integer
+from twin.features.params import AsOf
 from twin.http import bridge
 from twin.http.conditional import etag_matches
 from twin.http.errors import render
@@ -58,7 +59,7 @@ from twin.tiles.terrain_tiles import (
     render_terrain_tile,
     terrain_extent,
 )
-from twin.tiles.timed import TileTime, tile_time
+from twin.tiles.timed import TileTime, as_it_is, tile_time
 from twin.tiles.vector import ensure_overviews, in_zoom_range, render_tile
 
 CACHE_CONTROL = "public, max-age=30"
@@ -68,7 +69,18 @@ VECTOR_F_VALUES = {"mvt", "pbf", MVT_TYPE}
 TERRAIN = "terrain"
 CORS = {"Access-Control-Allow-Origin": "*"}
 # what else decides a dated tile's bytes: the history SQL the as-of tiles read
-TIMED_SQL = hashlib.sha256(text("features/as_of").encode()).hexdigest()[:8]
+TIMED_SQL = hashlib.sha256(
+    "".join(
+        text(name)
+        for name in (
+            "features/as_of",
+            "features/as_of_changed",
+            "tiles/as_of_layer",
+            "tiles/overview_as_of_mvt",
+            "tiles/not_begun",
+        )
+    ).encode()
+).hexdigest()[:8]
 REQUEST_LIMITS = {
     "lock_ms": str(get_settings().tiles.lock_timeout_ms),
     "statement_ms": str(get_settings().tiles.statement_timeout_ms),
@@ -250,7 +262,7 @@ async def layer_tile(request: Request) -> Response:
     moment = request.query_params.get("datetime")
     when = None if moment is None else tile_time(layer, moment)
     as_of = when.as_of if when is not None else None
-    if as_of and not await run_in_threadpool(_changed_since, layer.name, as_of.start_text()):
+    if as_of and await run_in_threadpool(_as_it_is, layer, as_of):
         when = None  # the layer as of then is the layer now: the undated tile, exactly
     if filters or when:  # its own tileset: cached apart, e.g. plan_cells~plan-12, parks@1a2b..
         tileset = layer.name + "".join(f"~{name}-{value}" for name, value in filters.items())
@@ -259,10 +271,9 @@ async def layer_tile(request: Request) -> Response:
     return await _vector_tile(request, layer.name, [layer], address)
 
 
-def _changed_since(layer: str, since: str) -> bool:
+def _as_it_is(layer: Layer, as_of: AsOf) -> bool:
     with connection() as conn:
-        row = conn.execute(query("tiles/changed_since"), {"layer": layer, "since": since})
-        return bool(row.fetchone()[0])
+        return as_it_is(conn, layer, as_of)
 
 
 def tile_filters(request: Request, layer: Layer) -> dict[str, int]:
