@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import io
+import itertools
 import json
 import os
 import subprocess
@@ -903,6 +904,57 @@ def test_terrain_tiles_decode_to_the_terrain_models_elevations(tiles_server: Ser
     assert outside.status_code == 404 and "outside" in outside.json()["description"]
 
 
+def test_the_shaded_relief_lights_slopes_facing_the_north_west_sun() -> None:
+    """The hillshade is Lambertian with the sun in the north-west at 45 degrees: a slope
+    facing the sun is brighter than flat ground, which is brighter than one facing away."""
+    from twin.tiles.terrain_tiles import hillshade
+
+    rows, cols = np.mgrid[0:12, 0:12].astype(float)
+    facing = {  # rows run south, columns east; a surface rising to the south-east faces north-west
+        "north-west": (rows + cols) * 10,
+        "west": cols * 10,
+        "north": rows * 10,
+        "flat": rows * 0,
+        "south": -rows * 10,
+        "south-east": -(rows + cols) * 10,
+    }
+    lit = {name: float(hillshade(z, 30.0).mean()) for name, z in facing.items()}
+    order = ["north-west", "west", "flat", "south", "south-east"]
+    assert [lit[a] > lit[b] for a, b in itertools.pairwise(order)] == [True] * 4, lit
+    assert lit["north"] == pytest.approx(lit["west"]), "symmetric about the sun's azimuth"
+    assert lit["flat"] == pytest.approx(np.cos(np.radians(45)))
+
+
+def test_the_shaded_relief_is_served_as_cached_translucent_tiles(tiles_server: Server) -> None:
+    """The viewer's relief (and any raster client's) is ready-drawn PNG tiles over the terrain
+    model: shaded in the mountains, clear on the flat north of the city, cached and ETagged."""
+    tilejson = tiles_server.get("/terrain/hillshade/tilejson.json").json()
+    assert tilejson["tilejson"] == "3.0.0" and "encoding" not in tilejson
+    assert tilejson["maxzoom"] == tiles_server.get("/terrain/tilejson.json").json()["maxzoom"]
+    west, south, east, north = tilejson["bounds"]
+
+    def alpha(lon: float, lat: float) -> tuple[np.ndarray, httpx.Response]:
+        tile = TMS.tile(lon, lat, 12)
+        path = f"/terrain/hillshade/WebMercatorQuad/{tile.z}/{tile.y}/{tile.x}.png"
+        response = tiles_server.get(path)
+        assert response.status_code == 200 and response.headers["content-type"] == "image/png"
+        image = Image.open(io.BytesIO(response.content))
+        assert image.mode == "RGBA" and image.size == (256, 256)
+        return np.asarray(image)[..., 3], response
+
+    mountains, response = alpha((west + east) / 2, south + 0.02)
+    plain, _ = alpha((west + east) / 2, north - 0.02)
+    assert mountains.mean() > 3 * max(plain.mean(), 1.0), (mountains.mean(), plain.mean())
+    assert plain.mean() < 20, "the plain is nearly clear: the map shows through"
+    again = tiles_server.get(response.url.path)
+    assert again.headers["x-tile-cache"] == "hit" and again.content == response.content
+    etag = response.headers["etag"]
+    assert tiles_server.get(response.url.path, headers={"If-None-Match": etag}).status_code == 304
+    far = TMS.tile(10.0, 50.0, 12)
+    outside = tiles_server.get(f"/terrain/hillshade/WebMercatorQuad/12/{far.y}/{far.x}.png")
+    assert outside.status_code == 404 and "outside" in outside.json()["description"]
+
+
 def _lnglat(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     lon = np.degrees(x / 6378137.0)
     lat = np.degrees(2 * np.arctan(np.exp(y / 6378137.0)) - np.pi / 2)
@@ -956,6 +1008,8 @@ def test_the_terrain_model_is_an_ogc_coverage(tiles_server: Server, tmp_path: Pa
         ("/tileMatrixSets/Nope", 404, "tile matrix set"),
         ("/terrain/tiles/WebMercatorQuad/20/0/0.png", 404, "overzoom"),
         ("/terrain/tiles/WebMercatorQuad/12/1500/2923.jpg", 400, "tile format"),
+        ("/terrain/hillshade/WebMercatorQuad/12/1500/2923.jpg", 400, "tile format"),
+        ("/terrain/hillshade/WebMercatorQuad/12/1500/2923?f=webp", 400, "shaded relief"),
         ("/collections/terrain/coverage?f=netcdf", 400, "coverage format"),
         ("/collections/terrain/coverage?bbox=a,b,c,d", 400, "bbox"),
     ],

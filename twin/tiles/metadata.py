@@ -274,6 +274,21 @@ def terrain_tilejson(
     }
 
 
+def hillshade_tilejson(
+    base: str, bounds: tuple[float, float, float, float], maxzoom: int
+) -> dict[str, Any]:
+    """TileJSON of the terrain's shaded relief: raster tiles to the model's own resolution
+    (clients overzoom them, as they do the elevation tiles)."""
+    document = terrain_tilejson(base, bounds, maxzoom)
+    del document["encoding"]
+    return document | {
+        "name": "hillshade",
+        "description": "Shaded relief of the terrain model (light from the north-west at 45°; "
+        "shadows and lit slopes translucent over the map)",
+        "tiles": [f"{base}/terrain/hillshade/{WEB_MERCATOR_QUAD}/{{z}}/{{y}}/{{x}}.png"],
+    }
+
+
 def terrain_collection(
     base: str, bounds: tuple[float, float, float, float] | None, details: dict[str, Any]
 ) -> dict[str, Any]:

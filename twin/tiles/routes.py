@@ -53,9 +53,11 @@ from twin.tiles.matrix import (
 )
 from twin.tiles.service import ALL_LAYERS, TileService, selected_names, selection_id, service
 from twin.tiles.terrain_tiles import (
+    HILLSHADE_POLICY_VERSION,
     MAX_TERRAIN_ZOOM,
     TERRAIN_POLICY_VERSION,
     native_zoom,
+    render_hillshade_tile,
     render_terrain_tile,
     terrain_extent,
 )
@@ -489,14 +491,40 @@ def _terrain_tilesets(base: str) -> dict[str, Any]:
 
 @answers_errors
 async def terrain_tile(request: Request) -> Response:
+    """A raster-dem tile of the terrain (Terrarium PNG: elevation in its colours)."""
+    return await _terrain_raster(request, "elevation")
+
+
+@answers_errors
+async def hillshade_tile(request: Request) -> Response:
+    """A tile of the terrain's shaded relief (translucent PNG, drawn once and cached)."""
+    return await _terrain_raster(request, "hillshade")
+
+
+# What each kind of terrain tile is: its renderer, the cache key's policy, what f=png means.
+TERRAIN_RASTERS: dict[str, tuple[Callable[[str, TileAddress], bytes | None], str, str]] = {
+    "elevation": (
+        render_terrain_tile,
+        f"policy-{TERRAIN_POLICY_VERSION}",
+        "f=png (Terrarium-encoded PNG)",
+    ),
+    "hillshade": (
+        render_hillshade_tile,
+        f"hillshade-{HILLSHADE_POLICY_VERSION}",
+        "f=png (shaded relief, PNG with alpha)",
+    ),
+}
+
+
+async def _terrain_raster(request: Request, kind: str) -> Response:
     params = request.path_params
     check_matrix_set(params["tms"])
     col, _ = split_extension(params["x"], ("png",))
     requested = request.query_params.get("f")
+    render, policy, advice = TERRAIN_RASTERS[kind]
     if requested is not None and requested.lower() not in {"png", "image/png"}:
         raise TileRequestError(
-            f"unknown tile format f={requested!r} for terrain tiles; "
-            "use f=png (Terrarium-encoded PNG)",
+            f"unknown tile format f={requested!r} for terrain tiles; use {advice}",
             status=400,
             code="InvalidParameterValue",
         )
@@ -510,9 +538,7 @@ async def terrain_tile(request: Request) -> Response:
     versions = await svc.current_versions()
     if TERRAIN not in versions:
         raise _no_terrain()
-    key = tileset_key(
-        svc.versions.database, [(TERRAIN, f"policy-{TERRAIN_POLICY_VERSION}")], versions
-    )
+    key = tileset_key(svc.versions.database, [(TERRAIN, policy)], versions)
     etag = f'"{key}"'
     if _not_modified(request, etag):
         return Response(status_code=304, headers=_headers(etag, "revalidated"))
@@ -521,17 +547,23 @@ async def terrain_tile(request: Request) -> Response:
     state = "hit"
     if data is None:
         state = "miss"
-        data = await run_in_threadpool(_render_terrain_and_store, svc, key, path, address)
+        data = await run_in_threadpool(_render_terrain_and_store, svc, render, key, path, address)
     if not data:
         raise TileRequestError(f"terrain tile {address} is outside the terrain model")
     return Response(data, media_type="image/png", headers=_headers(etag, state))
 
 
-def _render_terrain_and_store(svc: TileService, key: str, path, address: TileAddress) -> bytes:
+def _render_terrain_and_store(
+    svc: TileService,
+    render: Callable[[str, TileAddress], bytes | None],
+    key: str,
+    path,
+    address: TileAddress,
+) -> bytes:
     terrain = _terrain_file()
     if terrain is None:
         raise _no_terrain()
-    data = render_terrain_tile(terrain, address) or b""
+    data = render(terrain, address) or b""
     svc.cache.write(TERRAIN, key, path, data)
     return data
 
@@ -552,6 +584,16 @@ async def terrain_tilejson(request: Request) -> Response:
         raise _no_terrain()
     maxzoom = native_zoom(resolution, (bounds[1] + bounds[3]) / 2)
     return _json(metadata.terrain_tilejson(_base(request), bounds, maxzoom))
+
+
+@answers_errors
+async def hillshade_tilejson(request: Request) -> Response:
+    _check_document_format(request)
+    terrain, bounds, resolution = await run_in_threadpool(_terrain_summary)
+    if terrain is None:
+        raise _no_terrain()
+    maxzoom = native_zoom(resolution, (bounds[1] + bounds[3]) / 2)
+    return _json(metadata.hillshade_tilejson(_base(request), bounds, maxzoom))
 
 
 def _terrain_details() -> dict[str, Any]:
