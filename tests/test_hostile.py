@@ -221,6 +221,8 @@ OWN_ROUTES: list[tuple[str, str, list[str]]] = [
     ("GET", "/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}", ["collections", "f"]),
     ("GET", "/terrain/tilejson.json", []),
     ("GET", "/terrain/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}", ["f"]),
+    ("GET", "/terrain/hillshade/tilejson.json", []),
+    ("GET", "/terrain/hillshade/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}", ["f"]),
     ("GET", "/collections/terrain", ["f"]),
     ("GET", "/collections/terrain/coverage", ["f", "bbox", "bbox-crs"]),
     ("GET", "/collections/{collectionId}/tiles", ["f"]),
@@ -269,6 +271,8 @@ OWN_ROUTES: list[tuple[str, str, list[str]]] = [
     ("POST", "/sta/v1.1/CreateObservations", []),
     ("POST", "/sta/v1.1/Datastreams({datastream_id})/Observations", []),
     ("POST", "/scooters/trips", ["accept_valid"]),
+    ("POST", "/crashes", ["accept_valid", "source"]),
+    ("GET", "/scooters/injuries", []),
 ]
 VERSIONED = ("plots", "buildings", "parks", "amenities", "utility_lines")
 

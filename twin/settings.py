@@ -272,7 +272,8 @@ class TileSettings:
     map_workers: int | None = setting(
         "TWIN_MAP_WORKERS",
         None,
-        "threads of a server process drawing map tiles and maps (twin/maps)",
+        "threads of a server process drawing map tiles, maps and plan report pictures "
+        "(twin/maps); 0: no drawing (map tiles 503, plan reports with SVG sketch maps)",
         shown="the cores, at most 8",
     )
     map_queue: int = setting(
@@ -475,6 +476,13 @@ class ScooterSettings:
         0,
         "scooters of the three demo operators together; 0: the scooter parking spots' "
         "capacity (15,000 in the demo)",
+    )
+    raw_days: int = setting(
+        "TWIN_SCOOTERS_RAW_DAYS",
+        7,
+        "`twin scooters retain` (and the poller, hourly) drops the day partitions of raw scooter "
+        "positions older than this, once summed per hour and H3 cell",
+        unit="days",
     )
 
 

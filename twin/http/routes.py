@@ -53,7 +53,16 @@ FEATURE_QUERY = (
     "filter-crs",
 )
 # Query options of SensorThings reads (twin.sensors.odata)
-STA_QUERY = ("$filter", "$select", "$expand", "$orderby", "$top", "$skip", "$count")
+STA_QUERY = (
+    "$filter",
+    "$select",
+    "$expand",
+    "$orderby",
+    "$top",
+    "$skip",
+    "$count",
+    "$skiptoken",
+)
 TILE_FORMATS = ("mvt", "pbf")
 DOCUMENT_FORMATS = ("json", "html", "jsonld")
 REPORT_FORMATS = ("pdf", "html", "csv", "gpkg")
@@ -382,6 +391,24 @@ ROUTES: list[RouteSpec] = [
         GET,
         "twin.tiles.routes:terrain_tile",
         "A raster-dem tile of the terrain (Terrarium PNG)",
+        tag="terrain",
+        media=("image/png",),
+        parameters=("f",),
+        formats=("png",),
+    ),
+    twin(
+        "/terrain/hillshade/tilejson.json",
+        GET,
+        "twin.tiles.routes:hillshade_tilejson",
+        "TileJSON 3.0 of the terrain's shaded relief tiles",
+        tag="terrain",
+        parameters=("f",),
+    ),
+    twin(
+        "/terrain/hillshade/{tms}/{z}/{y}/{x}",
+        GET,
+        "twin.tiles.routes:hillshade_tile",
+        "A tile of the terrain's shaded relief (PNG with alpha), drawn once and cached",
         tag="terrain",
         media=("image/png",),
         parameters=("f",),
@@ -784,6 +811,23 @@ ROUTES: list[RouteSpec] = [
         parameters=("accept_valid",),
         extra={"success": ("200", "201"), "request": (JSON, "application/x-ndjson", "text/csv")},
     ),
+    twin(
+        "/scooters/injuries",
+        GET,
+        "twin.scooters.trip_routes:injuries",
+        "Scooter injury reports by H3 cell and month, beside the crash hotspots of the cell",
+        tag="scooters",
+    ),
+    twin(
+        "/crashes",
+        ("POST",),
+        "twin.scooters.crash_routes:crashes",
+        "Import road crashes (CSV or GeoJSON Points; an admin's key): refused rows listed",
+        tag="scooters",
+        secured=True,
+        parameters=("accept_valid", "crash_source"),
+        extra={"success": ("200", "201"), "request": ("text/csv", "application/geo+json", JSON)},
+    ),
     # Prints of the viewer: the map, the dashboard, a table or a plot report as PDF (twin.exports)
     twin(
         "/exports/print",
@@ -831,6 +875,16 @@ ROUTES: list[RouteSpec] = [
         tag="sensors",
         secured=True,
         extra={"success": ("200",), "request": (JSON,)},
+    ),
+    # A Datastream's series for charts: hourly aggregates for closed hours (twin/sensors/series.py)
+    twin(
+        "/sensors/datastreams/{datastream_id}/series",
+        GET,
+        "twin.sensors.series:series",
+        "A Datastream's number results as bins (time, mean, min, max, n) of a minute, an hour "
+        "or a day, at most 2,000: closed hours from the hourly aggregates",
+        tag="sensors",
+        parameters=("series_start", "series_end", "series_resolution"),
     ),
     # Sensors over MQTT (twin/sensors/mqtt.py)
     twin(
@@ -1139,6 +1193,26 @@ PARAMETERS: dict[str, dict[str, Any]] = {
     "$count": _query(
         "$count", "Add @iot.count: how many match, before paging", {"type": "boolean"}
     ),
+    "$skiptoken": _query(
+        "$skiptoken",
+        "Where an id-ordered page continues (written in @iot.nextLink: follow it as it is)",
+        {"type": "integer", "minimum": 0},
+    ),
+    "series_start": _query(
+        "start",
+        "The window's start, an instant with its offset (down to the resolution)",
+        {"type": "string", "format": "date-time"},
+    ),
+    "series_end": _query(
+        "end",
+        "The window's end, an instant with its offset (up to the resolution)",
+        {"type": "string", "format": "date-time"},
+    ),
+    "series_resolution": _query(
+        "resolution",
+        "The bins: minute, hour, day, or auto (the finest within 2,000 points)",
+        {"type": "string", "enum": ["auto", "minute", "hour", "day"], "default": "auto"},
+    ),
     "collections": _query(
         "collections",
         "Comma-separated collection ids: only these layers "
@@ -1165,6 +1239,12 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         "true: write the good trips and list the refused ones (default: one refused row "
         "refuses the batch)",
         {"type": "boolean"},
+    ),
+    "crash_source": _query(
+        "source",
+        "The batch's name (default: POST by the key's holder): a later batch of the same "
+        "source replaces it",
+        {"type": "string", "maxLength": 120},
     ),
     "month": _query(
         "month",
