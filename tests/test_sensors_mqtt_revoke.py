@@ -87,14 +87,16 @@ def test_revoking_a_key_cuts_its_open_mqtt_connection(broker: Any, db: psycopg.C
         dashboard.paho.subscribe(topic, qos=1)
         assert done.wait(5)
         gateway.paho.publish(topic, reading(11.0), qos=1).wait_for_publish(5)
-        wait_for(lambda: len(dashboard.heard) == 1, 5, "the dashboard hears the reading")
+        wait_for(lambda: len(dashboard.heard) >= 1, 5, "the dashboard hears the reading")
 
         revoke_key(db, key)
         assert gateway.cut.wait(5), "the broker cut the revoked key's open connection"
         gateway.paho.publish(topic, reading(99.0), qos=1)  # queued: paho tries to reconnect
         time.sleep(1.5)
         assert not gateway.paho.is_connected()
-        assert [json.loads(each)["result"] for each in dashboard.heard] == [11.0]
+        # the gateway's 11 (and, when a bridge runs on this broker, the created Observation it
+        # publishes back on the same topic); never the revoked key's 99
+        assert {json.loads(each)["result"] for each in dashboard.heard} == {11.0}
     finally:
         gateway.close()
         dashboard.close()
