@@ -578,22 +578,25 @@ def _terrain_summary() -> tuple[str | None, tuple[float, float, float, float] | 
 
 @answers_errors
 async def terrain_tilejson(request: Request) -> Response:
-    _check_document_format(request)
-    terrain, bounds, resolution = await run_in_threadpool(_terrain_summary)
-    if terrain is None:
-        raise _no_terrain()
-    maxzoom = native_zoom(resolution, (bounds[1] + bounds[3]) / 2)
-    return _json(metadata.terrain_tilejson(_base(request), bounds, maxzoom))
+    return await _terrain_tilejson(request, metadata.terrain_tilejson)
 
 
 @answers_errors
 async def hillshade_tilejson(request: Request) -> Response:
+    return await _terrain_tilejson(request, metadata.hillshade_tilejson)
+
+
+async def _terrain_tilejson(
+    request: Request,
+    document: Callable[[str, tuple[float, float, float, float], int], dict[str, Any]],
+) -> Response:
+    """A TileJSON of the terrain's tiles (elevation or relief) to the model's native zoom."""
     _check_document_format(request)
     terrain, bounds, resolution = await run_in_threadpool(_terrain_summary)
     if terrain is None:
         raise _no_terrain()
     maxzoom = native_zoom(resolution, (bounds[1] + bounds[3]) / 2)
-    return _json(metadata.hillshade_tilejson(_base(request), bounds, maxzoom))
+    return _json(document(_base(request), bounds, maxzoom))
 
 
 def _terrain_details() -> dict[str, Any]:
