@@ -331,7 +331,7 @@ def test_the_relief_toggle_shades_the_mountains_from_the_twins_terrain(
     page: HeadlessChromium,
 ) -> None:
     """A planner looks at the Trans-Ili Alatau south of the city on the flat map: the shaded
-    relief (MapLibre's hillshade of the twin's own raster-dem tiles, on by default) shows the
+    relief (the twin's hillshade tiles drawn from its own terrain model, on by default) shows the
     ridges and valleys; the Relief button takes it away (the plain background is left) and the
     choice stays in the link."""
     # the foothills south of the last plots, inside the terrain model (43.02-43.42 N)

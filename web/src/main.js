@@ -3,7 +3,7 @@ import * as maplibregl from '../vendor/maplibre-gl/maplibre-gl.mjs';
 import { getJSON } from './api.js';
 import { setLang, t, lang, setWords } from './i18n.js';
 import { notify, esc } from './notice.js';
-import { baseStyle, catalogStyleLayers, sourceFor, sourceId, openingSource, OPENING, demSource, hillshadeLayer, DEM, SHADE } from './style.js';
+import { baseStyle, catalogStyleLayers, sourceFor, sourceId, openingSource, OPENING, demSource, reliefSource, hillshadeLayer, DEM, SHADE } from './style.js';
 import { renderPanel, setLayerVisible, setLayerOpacity } from './panel.js';
 import { addSelectionLayers, featureAt, openCard, highlight } from './pick.js';
 import { readView, writeView } from './viewstate.js';
@@ -18,6 +18,7 @@ maplibregl.prewarm();
 const CATALOG = '/viewer/layers.json';
 const TILEJSON = '/tiles/WebMercatorQuad/tilejson.json';
 const TERRAIN_JSON = '/terrain/tilejson.json';
+const RELIEF_JSON = '/terrain/hillshade/tilejson.json';
 // The hillshade layer (style.js hillshadeLayer), switched by the toolbar's Relief button.
 const RELIEF = 'hillshade';
 
@@ -31,6 +32,8 @@ const DEFAULT_CAMERA = { zoom: 12.5, pitch: 70, bearing: 180 };
 // 16 s) are waited for: a partial frame on software WebGL costs as much as the whole view.
 const FIRST_PAINT_WAIT_MS = 8000;
 const FIRST_PAINT_LIMIT_MS = 30000;
+// Frames (script only, nothing drawn) the first paint waits for the labels' placement to settle.
+const PLACEMENT_FRAMES = 3;
 // Vertices per side of a terrain tile's mesh (MapLibre: 128). The terrain model's tiles stop at
 // zoom 11, so where the first view looks (terrain tiles of zoom 13) 64 is already one vertex per
 // model pixel: the finer mesh only costs vertices.
@@ -232,8 +235,16 @@ function paintOnceLoaded(map) {
     if (why === 'timeout') map.triggerRepaint();   // otherwise this very frame paints
   };
   app.render.waiting = true;
+  let placements = 0;
   painter.render = (...args) => {
     if (app.render.waiting && !map.loaded()) return;
+    // The frame that brings the last symbol tiles marks the label placement stale, and MapLibre
+    // draws the whole view again (0.5-1 s on software WebGL) once it is redone: let the
+    // placement settle first (a few ms of script), then draw the view once.
+    if (app.render.waiting && map._placementDirty && placements < PLACEMENT_FRAMES) {
+      placements += 1;
+      return;
+    }
     release('loaded');
     paint(...args);
   };
@@ -262,21 +273,25 @@ function syncLabels() {
 }
 
 /**
- * The whole first view as one style: terrain (one raster-dem source drives both the 3D surface
- * and the hillshade), every catalog layer (hidden ones cost nothing: MapLibre requests tiles
+ * The whole first view as one style: terrain (a raster-dem source for the 3D surface), the
+ * shaded relief (the twin's ready-drawn hillshade tiles: MapLibre's own hillshade layer needs a
+ * second DEM source and a render pass per tile, about a quarter of the first idle on software
+ * WebGL), every catalog layer (hidden ones cost nothing: MapLibre requests tiles
  * only for sources with a visible layer) and the sky. One style, parsed once, lets the tiles
  * start loading with the map instead of after its `load` event.
  */
-function firstViewStyle(tilejson, dem) {
+function firstViewStyle(tilejson, dem, shade) {
   const style = baseStyle();
   if (dem) {
     // the twin's own attribution (the terrain's TileJSON has the same) in the page's language
     const terrain = { ...dem, attribution: dem.attribution ? t('map.attribution') : undefined };
     style.sources[DEM] = demSource(terrain);
-    style.sources[SHADE] = demSource(terrain);
-    const relief = hillshadeLayer();
-    if (app.state.relief === false) relief.layout = { visibility: 'none' };
-    style.layers.push(relief);
+    if (shade) {
+      style.sources[SHADE] = reliefSource({ ...shade, attribution: terrain.attribution });
+      const relief = hillshadeLayer();
+      if (app.state.relief === false) relief.layout = { visibility: 'none' };
+      style.layers.push(relief);
+    }
     style.terrain = { source: DEM, exaggeration: 1.0 };
   }
   if (tilejson) {
@@ -307,7 +322,8 @@ async function boot() {
   // Catalog, vector tileset and terrain at once (index.html started these requests already);
   // labels come later, off the map's path.
   const labels = loadAreaLabels();
-  const [catalogProbe, tiles, terrain] = await Promise.all([probe(CATALOG), probe(TILEJSON), probe(TERRAIN_JSON)]);
+  const [catalogProbe, tiles, terrain, relief] = await Promise.all(
+    [probe(CATALOG), probe(TILEJSON), probe(TERRAIN_JSON), probe(RELIEF_JSON)]);
   if (!catalogProbe.ok) {
     showFatal(t('err.catalog', { error: catalogProbe.error }));
     return;
@@ -338,7 +354,8 @@ async function boot() {
   try {
     map = new maplibregl.Map({
       container: 'map',
-      style: firstViewStyle(tiles.ok ? tiles.json : null, terrain.ok ? terrain.json : null),
+      style: firstViewStyle(tiles.ok ? tiles.json : null, terrain.ok ? terrain.json : null,
+        relief.ok ? relief.json : null),
       center: camera.center,
       zoom: camera.zoom,
       pitch: camera.pitch,

@@ -2,7 +2,8 @@
 // view's JSON requests while the modules load, and says so if the modules cannot start at all.
 // It lives in a file, not inline, so the page's policy can be `script-src 'self'`.
 window.twinPrefetch = {};
-for (const url of ['/viewer/layers.json', '/tiles/WebMercatorQuad/tilejson.json', '/terrain/tilejson.json']) {
+for (const url of ['/viewer/layers.json', '/tiles/WebMercatorQuad/tilejson.json', '/terrain/tilejson.json',
+  '/terrain/hillshade/tilejson.json']) {
   const response = fetch(url, { headers: { Accept: 'application/json' } });
   response.catch(() => {});  // a failure is reported by the viewer when it reads the answer
   window.twinPrefetch[url] = response;

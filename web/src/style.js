@@ -167,17 +167,20 @@ export function demSource(dem) {
 }
 
 /**
- * Hillshade from its own source over the same tiles: MapLibre doubles the tile size of a
- * terrain source, and a hillshade drawn from it was slower to settle (first idle 34 s against
- * 20 s with two sources, measured side by side under load) besides looking coarser.
+ * The shaded relief: the twin's hillshade tiles (drawn once on the server from the terrain
+ * model and cached: /terrain/hillshade/tilejson.json), a translucent raster over the ground.
  */
 export const SHADE = `${DEM}-shade`;
 
-export function hillshadeLayer() {
+export function reliefSource(shade) {
   return {
-    id: 'hillshade', type: 'hillshade', source: SHADE,
-    paint: { 'hillshade-exaggeration': 0.45, 'hillshade-shadow-color': '#5a6b5d', 'hillshade-highlight-color': '#ffffff', 'hillshade-accent-color': '#8a9a7b' },
+    type: 'raster', tiles: shade.tiles, minzoom: shade.minzoom ?? 0, maxzoom: shade.maxzoom ?? 14,
+    bounds: shade.bounds, tileSize: shade.tileSize ?? 256, attribution: shade.attribution,
   };
+}
+
+export function hillshadeLayer() {
+  return { id: 'hillshade', type: 'raster', source: SHADE, paint: { 'raster-fade-duration': 0 } };
 }
 
 export function baseStyle() {
