@@ -1,5 +1,5 @@
-"""Reading a JSON request body for the twin's own write routes (plans, prints): one reader,
-each caller with its own size limit, accepted media types and wording."""
+"""Reading a request body for the twin's own write routes (plans, prints, trips, crashes): one
+reader, each caller with its own size limit, accepted media types and wording."""
 
 from __future__ import annotations
 
@@ -25,14 +25,7 @@ async def json_body(
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > limit:
         raise PayloadTooLarge(f"{what} is at most {limit} bytes, this one is {length}")
-    raw = b""
-    try:
-        async for chunk in request.stream():
-            raw += chunk
-            if len(raw) > limit:
-                raise PayloadTooLarge(f"{what} is at most {limit} bytes")
-    except ClientDisconnect:
-        raise InvalidParameter("the request body was cut off") from None
+    raw = await body_bytes(request, limit=limit, what=what)
     if not raw.strip():
         if required:
             raise InvalidParameter(f"the request needs a JSON body ({what})")
@@ -47,3 +40,16 @@ async def json_body(
     if b"\\u0000" in raw:  # PostgreSQL text and jsonb hold no NUL: refuse it, naming it
         raise InvalidParameter("the body holds a NUL character (\\u0000), which no text may hold")
     return body
+
+
+async def body_bytes(request: Request, *, limit: int, what: str) -> bytes:
+    """The body's bytes, streamed: 413 as soon as they pass `limit`, 400 for a cut-off body."""
+    raw = bytearray()
+    try:
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > limit:
+                raise PayloadTooLarge(f"{what} is at most {limit} bytes")
+    except ClientDisconnect:
+        raise InvalidParameter("the request body was cut off") from None
+    return bytes(raw)

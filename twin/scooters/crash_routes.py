@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import orjson
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
 
 from twin.db.pool import connection
-from twin.editing.routes import api_key, key_holder
-from twin.errors import Forbidden, InvalidParameter, PayloadTooLarge, TwinError
+from twin.errors import InvalidParameter, TwinError
+from twin.http.body import body_bytes
 from twin.http.errors import render
 from twin.scooters.crashes import import_crashes, read_crash_csv, read_crash_geojson
+from twin.scooters.trip_routes import admin
 
 JSON = "application/json"
 MAX_BODY_BYTES = 16 * 1024 * 1024  # five years of the city's crash records as CSV: ~3 MB
@@ -43,11 +44,7 @@ async def crashes(request: Request) -> Response:
 
 
 async def _import(request: Request) -> Response:
-    holder = await run_in_threadpool(key_holder, api_key(request))
-    if holder.role != "admin":
-        raise Forbidden(
-            "crashes are imported with an admin's key (`twin users add NAME --role admin`)"
-        )
+    holder = await admin(request, "crashes are imported")
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media not in READERS:
         raise InvalidParameter(f"send crashes as {', '.join(READERS)}, not {media[:60] or 'none'}")
@@ -57,15 +54,8 @@ async def _import(request: Request) -> Response:
     source = request.query_params.get("source", f"POST by {holder.name}").strip()
     if not source or len(source) > MAX_SOURCE or not source.isprintable():
         raise InvalidParameter(f"source is a printable name of at most {MAX_SOURCE} characters")
-    raw = bytearray()
-    try:
-        async for chunk in request.stream():
-            raw += chunk
-            if len(raw) > MAX_BODY_BYTES:
-                raise PayloadTooLarge(f"a batch of crashes is at most {MAX_BODY_BYTES} bytes")
-    except ClientDisconnect:
-        raise InvalidParameter("the request body was cut off") from None
-    rows = READERS[media](bytes(raw))
+    raw = await body_bytes(request, limit=MAX_BODY_BYTES, what="a batch of crashes")
+    rows = READERS[media](raw)
 
     def work() -> dict:
         with connection(timeout=30) as conn, conn.transaction():

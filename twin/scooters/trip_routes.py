@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import orjson
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
 
 from twin.db.pool import connection
 from twin.editing.routes import api_key, key_holder
-from twin.errors import Forbidden, InvalidParameter, PayloadTooLarge, TwinError
+from twin.editing.users import Editor
+from twin.errors import Forbidden, InvalidParameter, TwinError
+from twin.http.body import body_bytes
 from twin.http.errors import render
 from twin.scooters.trips import day_summary, ingest_trips, injury_cells, read_trips
 
@@ -48,12 +50,17 @@ async def trips(request: Request) -> Response:
         return render(exc)
 
 
-async def _ingest(request: Request) -> Response:
+async def admin(request: Request, doing: str) -> Editor:
+    """The key holder of the request when an admin's (401 without a key, 403 otherwise): bulk
+    imports of the city's operators and police are an admin's work."""
     holder = await run_in_threadpool(key_holder, api_key(request))
     if holder.role != "admin":
-        raise Forbidden(
-            "trips are ingested with an admin's key (`twin users add NAME --role admin`)"
-        )
+        raise Forbidden(f"{doing} with an admin's key (`twin users add NAME --role admin`)")
+    return holder
+
+
+async def _ingest(request: Request) -> Response:
+    holder = await admin(request, "trips are ingested")
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media.startswith("application/vnd.mds"):
         media = JSON
@@ -62,15 +69,8 @@ async def _ingest(request: Request) -> Response:
     accept = request.query_params.get("accept_valid", "false").lower()
     if accept not in {"true", "false"}:
         raise InvalidParameter("accept_valid is true or false")
-    raw = bytearray()
-    try:
-        async for chunk in request.stream():
-            raw += chunk
-            if len(raw) > MAX_BODY_BYTES:
-                raise PayloadTooLarge(f"a batch of trips is at most {MAX_BODY_BYTES} bytes")
-    except ClientDisconnect:
-        raise InvalidParameter("the request body was cut off") from None
-    rows = read_trips(bytes(raw), f"request{SUFFIXES[media]}")
+    raw = await body_bytes(request, limit=MAX_BODY_BYTES, what="a batch of trips")
+    rows = read_trips(raw, f"request{SUFFIXES[media]}")
 
     def work() -> dict:
         with connection(timeout=10) as conn:
