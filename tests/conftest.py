@@ -19,6 +19,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -172,3 +173,34 @@ def shared_data_or_skip() -> Path:
     if not SHARED_DATA.exists():
         pytest.skip(f"the real Almaty data is not beside the project ({SHARED_DATA} is absent)")
     return SHARED_DATA
+
+
+@contextmanager
+def pm25_station(database_url: str, name: str) -> Iterator[int]:
+    """A PM2.5 Datastream of a story's own (its Thing, Sensor and ObservedProperty), taken
+    away with its observations afterwards."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+
+        def one(statement: str, *params: Any) -> int:
+            return conn.execute(statement, params).fetchone()[0]
+
+        thing = one("INSERT INTO sta_things (name) VALUES (%s) RETURNING id", f"{name} station")
+        sensor = one("INSERT INTO sta_sensors (name) VALUES (%s) RETURNING id", f"{name} counter")
+        prop = one(
+            "INSERT INTO sta_observed_properties (name, definition) VALUES (%s, %s) RETURNING id",
+            f"{name} PM2.5",
+            f"https://example.org/{name.lower()}-pm25",
+        )
+        stream = one(
+            "INSERT INTO sta_datastreams (name, observation_type, result_kind, "
+            "unit_of_measurement, thing_id, sensor_id, observed_property_id) VALUES "
+            "(%s, 'http://www.opengis.net/def/observationType/OGC-OM/2.0/"
+            "OM_Measurement', 'number', '{\"symbol\": \"µg/m³\"}', %s, %s, %s) RETURNING id",
+            f"{name} PM2.5 station",
+            thing,
+            sensor,
+            prop,
+        )
+        yield stream
+        conn.execute("DELETE FROM sta_observations WHERE datastream_id = %s", (stream,))
+        conn.execute("DELETE FROM sta_things WHERE id = %s", (thing,))

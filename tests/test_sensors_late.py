@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from conftest import Server
+from conftest import Server, pm25_station
 from twin.sensors.ingest import ingest_observations
 from twin.sensors.retention import retain
 
@@ -44,29 +44,8 @@ def send(conn: psycopg.Connection, stream: int, readings: list[tuple[dt.datetime
 @pytest.fixture(scope="module")
 def station(database_url: str) -> Iterator[int]:
     """A PM2.5 Datastream of its own (a Thing, Sensor and ObservedProperty of the story)."""
-    with psycopg.connect(database_url, autocommit=True) as conn:
-
-        def one(statement: str, *params: Any) -> int:
-            return conn.execute(statement, params).fetchone()[0]
-
-        thing = one("INSERT INTO sta_things (name) VALUES ('Late station') RETURNING id")
-        sensor = one("INSERT INTO sta_sensors (name) VALUES ('Late counter') RETURNING id")
-        prop = one(
-            "INSERT INTO sta_observed_properties (name, definition) VALUES "
-            "('Late PM2.5', 'https://example.org/late-pm25') RETURNING id"
-        )
-        stream = one(
-            "INSERT INTO sta_datastreams (name, observation_type, result_kind, "
-            "unit_of_measurement, thing_id, sensor_id, observed_property_id) VALUES "
-            "('Late PM2.5 station', 'http://www.opengis.net/def/observationType/OGC-OM/2.0/"
-            "OM_Measurement', 'number', '{\"symbol\": \"µg/m³\"}', %s, %s, %s) RETURNING id",
-            thing,
-            sensor,
-            prop,
-        )
+    with pm25_station(database_url, "Late") as stream:
         yield stream
-        conn.execute("DELETE FROM sta_observations WHERE datastream_id = %s", (stream,))
-        conn.execute("DELETE FROM sta_things WHERE id = %s", (thing,))
 
 
 def hour_of(server: Server, stream: int, hour: dt.datetime) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from conftest import Server
+from conftest import Server, pm25_station
 from twin.sensors.retention import retain
 
 UTC = dt.UTC
@@ -49,29 +49,8 @@ def write(conn: psycopg.Connection, stream: int, rows: list[tuple[dt.datetime, f
 @pytest.fixture(scope="module")
 def station(database_url: str) -> Iterator[int]:
     """A PM2.5 Datastream of its own (a Thing, Sensor and ObservedProperty of the story)."""
-    with psycopg.connect(database_url, autocommit=True) as conn:
-
-        def one(statement: str, *params: Any) -> int:
-            return conn.execute(statement, params).fetchone()[0]
-
-        thing = one("INSERT INTO sta_things (name) VALUES ('Series station') RETURNING id")
-        sensor = one("INSERT INTO sta_sensors (name) VALUES ('Series counter') RETURNING id")
-        prop = one(
-            "INSERT INTO sta_observed_properties (name, definition) VALUES "
-            "('Series PM2.5', 'https://example.org/pm25') RETURNING id"
-        )
-        stream = one(
-            "INSERT INTO sta_datastreams (name, observation_type, result_kind, "
-            "unit_of_measurement, thing_id, sensor_id, observed_property_id) VALUES "
-            "('Series PM2.5 station', 'http://www.opengis.net/def/observationType/OGC-OM/2.0/"
-            "OM_Measurement', 'number', '{\"symbol\": \"µg/m³\"}', %s, %s, %s) RETURNING id",
-            thing,
-            sensor,
-            prop,
-        )
+    with pm25_station(database_url, "Series") as stream:
         yield stream
-        conn.execute("DELETE FROM sta_observations WHERE datastream_id = %s", (stream,))
-        conn.execute("DELETE FROM sta_things WHERE id = %s", (thing,))
 
 
 def series(server: Server, stream: int, **params: str) -> dict[str, Any]:
