@@ -45,7 +45,23 @@ def _grid_module():
         shim = _NumpyForPysheds("numpy")
         shim.in1d = np.isin
         sgrid.np = shim
+    _count_compiled_here()
     return Grid, Raster, ViewFinder
+
+
+def _count_compiled_here() -> None:
+    """pysheds' numba `count` generator is never taken from numba's on-disk cache.
+
+    A generator loaded from that cache leaves its implementation unregistered, so a function
+    compiled afterwards that calls it (`_priority_flood`, the depression filling, whenever its
+    own cached copy does not fit) fails in lowering with `KeyError: int64 generator(func=count
+    ...)` — seen in a `twin analyse` after another process had filled the cache. Compiled in
+    the process, `count` costs well under a second; everything else stays cached."""
+    from numba.core.caching import NullCache
+    from pysheds import _sgrid
+
+    if not isinstance(getattr(_sgrid.count, "_cache", None), NullCache):
+        _sgrid.count._cache = NullCache()
 
 
 @dataclass(frozen=True)
