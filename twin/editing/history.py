@@ -43,7 +43,28 @@ def install_history(conn: psycopg.Connection, applied: dict[str, str]) -> list[s
         conn.execute(query("editing/history_triggers", table=get_layer(name).table))
         conn.execute(query("db/record_migration"), {"id": step, "checksum": checksum})
         done.append(step)
+    if own_time_step(conn, applied):
+        done.append("history:own_time")
     return done
+
+
+def own_time_step(conn: psycopg.Connection, applied: dict[str, str]) -> bool:
+    """Tell the database each versioned layer's own date (`temporal:`), so the SQL function
+    twin_layer_as_of() applies it as the items do while layers/*.yml stays its one source;
+    re-applied when a layer's `temporal:` changes. True when it was (re)written."""
+    layers = []
+    for name in VERSIONED_LAYERS:
+        layer = get_layer(name)
+        if layer.temporal:
+            kind = layer.properties[layer.temporal].type  # "date" | "datetime" (the catalog's)
+            layers.append({"layer": name, "field": layer.temporal, "kind": kind})
+    spec = orjson.dumps(layers, option=orjson.OPT_SORT_KEYS)
+    checksum = hashlib.sha256(text("editing/own_time").encode() + spec).hexdigest()[:16]
+    if applied.get("history:own_time") == checksum:
+        return False
+    conn.execute(query("editing/own_time"), {"layers": spec.decode()})
+    conn.execute(query("db/record_migration"), {"id": "history:own_time", "checksum": checksum})
+    return True
 
 
 def versioned_layer(name: str) -> str:
@@ -139,9 +160,9 @@ def as_of_rows(
     """The layer's features as they were at `instant` (GeoJSON dicts) and how many matched.
 
     The same read as GET /collections/{layer}/items?datetime=<instant> (twin.features.pages
-    rebuilds the layer from this history); the database function twin_layer_as_of(layer,
-    instant) answers the same for SQL clients, from the history alone (it does not apply the
-    layer's own date, `temporal:`, which the items and this read do).
+    rebuilds the layer from this history, of the features whose own date, `temporal:`, had
+    come); the database function twin_layer_as_of(layer, instant) answers the same for SQL
+    clients (migration 0028, the own date from twin_own_time: own_time_step).
     """
     from twin.features.pages import fetch_page
     from twin.features.params import AsOf, ItemsQuery

@@ -143,7 +143,8 @@ def own_time_clause(
     """`datetime` on a versioned layer with a `temporal:` property: beside what the history
     says the layer held then, only features whose own time had begun by the window's end (a
     park opening in 2027 is not on a 2025 map); a feature without its own time is kept (the
-    history alone decides). TRUE when the window has no end or the layer no temporal."""
+    history alone decides). TRUE when the window has no end or the layer no temporal. The SQL
+    function twin_layer_as_of() applies the same rule (migration 0028): change both together."""
     if not layer.temporal or as_of.end is None:
         return sql.SQL("true")
     column = sql.SQL("{}.{}").format(sql.Identifier(alias), sql.Identifier(layer.temporal))
