@@ -871,7 +871,8 @@ ROUTES: list[RouteSpec] = [
         "/sta/v1.1/{entity_set}({entity_id})",
         ("PATCH", "DELETE"),
         "twin.sensors.routes:change_or_remove",
-        "Change the members sent, or delete the entity and what depends on it (admin key)",
+        "Change the members sent, or delete the entity and what depends on it (admin key; an "
+        "Observation also with a sensor key of its Datastream)",
         tag="sensors",
         secured=True,
         extra={"success": ("200",), "request": (JSON,)},

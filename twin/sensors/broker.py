@@ -219,6 +219,23 @@ def register_key(conn: Any, key_id: str, key: str) -> None:
     reload_accounts(conn)
 
 
+def register_old_key(conn: Any, key_id: str, key: str) -> bool:
+    """A key made before its MQTT password was (migration 0019), seen in plain over HTTP: it
+    becomes an MQTT account now, as a new key does (its hash kept, the brokers reloaded).
+    Whether this call gave it (False: another request did first)."""
+    from twin.sqlfiles import query
+
+    given = conn.execute(
+        query("sensors_mqtt/key_mqtt_hash_missing"),
+        {"key_id": key_id, "hash": mqtt_password_hash(key)},
+    ).fetchone()
+    if given is None:
+        return False
+    reload_accounts(conn)
+    LOG.info("mqtt account given to an older key", extra={"fields": {"key_id": key_id}})
+    return True
+
+
 def reload_accounts(conn: Any, directory: Path | None = None) -> int:
     """Rewrite the accounts of the twin's brokers serving this database (or of `directory`)
     from the keys, and make the running ones reload (SIGHUP) when they changed. Directories

@@ -2,15 +2,17 @@
 
 A sensor key is `sta_<key id>_<secret>`, hashed like the editors' keys (twin.editing.users: a
 salted SHA-256 of a 256-bit random secret; only the hash is kept). It posts Observations for
-the Datastreams of its provider's Things (or of its one Thing) and nothing else. Creating,
-changing and deleting entities needs an admin key of twin_users (`twin users add NAME --role
-admin`). Both travel as the twin's other keys do: `X-API-Key: <key>` or `Authorization:
-Bearer <key>`.
+the Datastreams of its provider's Things (or of its one Thing), changes and deletes them, and
+nothing else; it is also an MQTT account (twin.sensors.broker; a key made before MQTT
+passwords were gets its own when it is next used over HTTP). Creating, changing and deleting
+other entities needs an admin key of twin_users (`twin users add NAME --role admin`). Both
+travel as the twin's other keys do: `X-API-Key: <key>` or `Authorization: Bearer <key>`.
 """
 
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 from dataclasses import dataclass
 
@@ -18,9 +20,10 @@ import psycopg
 
 from twin.editing.users import _digest, authenticate
 from twin.errors import Forbidden, InvalidParameter, NotFound, Unauthorized
-from twin.sensors.broker import register_key, reload_accounts
+from twin.sensors.broker import register_key, register_old_key, reload_accounts
 from twin.sqlfiles import query
 
+LOG = logging.getLogger("twin.sensors.keys")
 PREFIX = "sta"
 
 
@@ -106,8 +109,10 @@ def sensor_writer(conn: psycopg.Connection, key: str | None) -> SensorWriter:
     if len(parts) == 3 and parts[0] == PREFIX and len(parts[1]) == 12:
         row = conn.execute(query("sensors/find_key"), {"key_id": parts[1]}).fetchone()
         if row is not None:
-            label, pid, tid, salt, stored = row
+            label, pid, tid, salt, stored, without_mqtt = row
             if hmac.compare_digest(_digest(bytes(salt), parts[2]), bytes(stored)):
+                if without_mqtt:
+                    _give_mqtt_password(conn, parts[1], key)
                 return SensorWriter(name=f"sensor key {label}", provider_id=pid, thing_id=tid)
     else:
         editor = authenticate(conn, key)
@@ -116,10 +121,24 @@ def sensor_writer(conn: psycopg.Connection, key: str | None) -> SensorWriter:
     raise Unauthorized("the API key is not valid: unknown, malformed or revoked")
 
 
+def _give_mqtt_password(conn: psycopg.Connection, key_id: str, key: str) -> None:
+    """A key issued before MQTT passwords were (migration 0019) is kept hashed, so the twin
+    cannot derive its MQTT password until it sees the key in plain: now. A failure (a
+    read-only database) is logged and leaves the request to go on without it."""
+    try:
+        with conn.transaction():
+            register_old_key(conn, key_id, key)
+    except psycopg.Error as exc:
+        LOG.warning(
+            "mqtt account not given to an older key",
+            extra={"fields": {"key_id": key_id, "error": str(exc).splitlines()[0]}},
+        )
+
+
 def require_admin(writer: SensorWriter, what: str) -> None:
     """Entities are created, changed and deleted by admins only (403 for everyone else)."""
     if not writer.admin:
         raise Forbidden(
             f"{what} needs an admin key (`twin users add NAME --role admin`); "
-            f"{writer.name} may only post Observations"
+            f"{writer.name} may only write the Observations of its own Datastreams"
         )

@@ -7,7 +7,10 @@ Raw Observations are kept TWIN_STA_RAW_DAYS (30) days, hourly aggregates of numb
    every Observation more than a day below it in sta_late_hours (0025);
 2. aggregates the closed hours since the last run (from a day before its mark, so data up to
    a day late is counted; the first run starts at the oldest day partition) and, in the same
-   transaction, the noted late hours again from their raw rows (their notes cleared);
+   transaction, the noted late hours again from their raw rows (their notes cleared; a noted
+   hour left with no raw number result, its Observations deleted, loses its aggregate); then,
+   in a transaction of its own, moves the aggregated mark (read by the charts: until then they
+   read those hours from the raw rows, still there);
 3. for each day partition older than the raw period: locks it (its writers commit first),
    aggregates its whole day again from the raw rows (exact, whatever arrived late; a day
    dropped before and made again by late Observations is added to its aggregates instead),
@@ -84,6 +87,9 @@ def retain(conn: psycopg.Connection, now: datetime | None = None) -> RetentionRe
             ).rowcount
         late, _cleared = conn.execute(query("sensors/aggregate_late_hours")).fetchone()
         rows += late
+    # the mark's row updated after the aggregates commit, never while they hold their rows: a
+    # batch or an edit holding the mark FOR SHARE may be waiting for one of those rows
+    with conn.transaction():
         conn.execute(query("sensors/set_retention_state"), {"until": closed})
     cutoff = (now - timedelta(days=settings.raw_days)).date()
     dropped = []

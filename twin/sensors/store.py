@@ -21,7 +21,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from twin.errors import InvalidParameter, NotFound
+from twin.errors import Forbidden, InvalidParameter, NotFound
 from twin.sensors.ingest import KIND_WORDS, ingest_observations, parse_time
 from twin.sensors.keys import SensorWriter, provider_id
 from twin.sqlfiles import query
@@ -412,7 +412,9 @@ def update(
     body: object,
     caller: SensorWriter | None = None,
 ) -> None:
-    """Change the members a PATCH names (others stay); 404 for a missing entity."""
+    """Change the members a PATCH names (others stay); 404 for a missing entity. A sensor
+    key's `caller` may change only the Observations of its own Datastreams (None: the twin
+    itself; the route lets only admins change other entities)."""
     patch = _body(body, "the PATCH body")
     allowed = PATCHABLE[entity_set]
     _members(patch, entity_set.removesuffix("s"), set(allowed))
@@ -420,7 +422,7 @@ def update(
         raise InvalidParameter("the PATCH body names no member to change")
     with conn.transaction():
         if entity_set == "Observations":
-            _update_observation(conn, entity_id, patch)
+            _update_observation(conn, entity_id, patch, caller)
             return
         parts, values = [], {"id": entity_id}
         for member, value in patch.items():
@@ -475,13 +477,53 @@ def find_observation(conn: psycopg.Connection, observation_id: int) -> tuple[Any
     return row
 
 
+def _observation_to_edit(
+    conn: psycopg.Connection, observation_id: int, caller: SensorWriter | None, what: str
+) -> tuple[int, Any, str]:
+    """(datastream id, phenomenon time, result kind) of an Observation the caller may edit,
+    its Datastream locked (as the ingest locks it: a batch and an edit of the same Datastream
+    keep its latest value in turn); 404 or 403."""
+    datastream, when, kind, thing, provider = find_observation(conn, observation_id)
+    if caller is not None and not caller.may_write(thing, provider):
+        raise Forbidden(
+            f"{caller.name} may not {what} Observations({observation_id}): Datastream "
+            f"{datastream} is not one of its own"
+        )
+    conn.execute(query("sensors/lock_datastreams"), {"ids": [datastream]})
+    return datastream, when, kind
+
+
+def _keep_hours(conn: psycopg.Connection, ids: list[int], times: list[Any]) -> None:
+    """After number results were changed or deleted at these (Datastream, time): the hours
+    retention may already have aggregated (below its late mark, read FOR SHARE so that a run
+    moves it only after this commits) are aggregated again at once from their raw rows, and
+    noted in sta_late_hours like a late Observation's, so the next retention run aggregates
+    them again too (a run aggregating concurrently may have read the rows before the edit)."""
+    (before,) = conn.execute(query("sensors/edit_mark")).fetchone() or (None,)
+    if before is None:
+        return
+    late = [(ds, at) for ds, at in zip(ids, times, strict=True) if at < before]
+    if late:
+        values = {"ids": [ds for ds, _ in late], "times": [at for _, at in late]}
+        conn.execute(query("sensors/aggregate_edited_hours"), values)
+        conn.execute(query("sensors/note_late_hours"), values)
+
+
 def _update_observation(
-    conn: psycopg.Connection, observation_id: int, patch: Mapping[str, Any]
+    conn: psycopg.Connection,
+    observation_id: int,
+    patch: Mapping[str, Any],
+    caller: SensorWriter | None = None,
 ) -> None:
     """An Observation's result, resultTime, resultQuality, parameters or validTime. Its
-    phenomenonTime is its key: to move it, delete it and post it again."""
-    datastream, when, kind, _thing, _provider = find_observation(conn, observation_id)
-    values: dict[str, Any] = {"datastream_id": datastream, "phenomenon_time": when}
+    phenomenonTime is its key: to move it, delete it and post it again. A changed result
+    reaches its hour's aggregate and the Datastream's latest value in the same transaction."""
+    datastream, when, kind = _observation_to_edit(conn, observation_id, caller, "change")
+    values: dict[str, Any] = {
+        "datastream_id": datastream,
+        "phenomenon_time": when,
+        "id": observation_id,
+    }
     parts = []
 
     def put(column: str, value: Any) -> None:
@@ -511,10 +553,14 @@ def _update_observation(
         elif member == "parameters":
             put("parameters", _value("object", value, "parameters"))
     if parts:
-        conn.execute(
+        changed = conn.execute(
             query("sensors/update_observation", assignments=sql.SQL(", ").join(parts)), values
-        )
+        ).fetchone()
+        if changed is None:  # deleted meanwhile
+            raise NotFound(f"no Observations({observation_id})")
         conn.execute(query("sensors/refresh_latest"), {"id": datastream})
+        if "result" in patch and kind == "number":
+            _keep_hours(conn, [datastream], [when])
 
 
 def _instant(value: object, what: str) -> Any:
@@ -534,20 +580,32 @@ def _interval(value: object, what: str) -> tuple[Any, Any]:
 # ---- delete -------------------------------------------------------------------------------
 
 
-def delete(conn: psycopg.Connection, entity_set: str, entity_id: int) -> None:
+def delete(
+    conn: psycopg.Connection,
+    entity_set: str,
+    entity_id: int,
+    caller: SensorWriter | None = None,
+) -> None:
     """Delete an entity and what cannot live without it (the standard's integrity rules):
     a Thing's Datastreams, a Sensor's or ObservedProperty's Datastreams, and their
-    Observations; a FeatureOfInterest's Observations."""
+    Observations; a FeatureOfInterest's Observations. A deleted Observation leaves its hour's
+    aggregate and its Datastream's latest value true. A sensor key's `caller` may delete
+    only the Observations of its own Datastreams (None: the twin itself; the route lets only
+    admins delete other entities)."""
     if entity_set not in TABLES:
         raise NotFound(f"no entity set {entity_set!r}")
     with conn.transaction():
         if entity_set == "Observations":
-            datastream, when, *_ = find_observation(conn, entity_id)
-            conn.execute(
+            datastream, when, kind = _observation_to_edit(conn, entity_id, caller, "delete")
+            gone = conn.execute(
                 query("sensors/delete_observation"),
-                {"datastream_id": datastream, "phenomenon_time": when},
-            )
+                {"datastream_id": datastream, "phenomenon_time": when, "id": entity_id},
+            ).fetchone()
+            if gone is None:  # deleted meanwhile
+                raise NotFound(f"no Observations({entity_id})")
             conn.execute(query("sensors/refresh_latest"), {"id": datastream})
+            if kind == "number":
+                _keep_hours(conn, [datastream], [when])
             return
         owners = {
             "Things": "thing_id",
@@ -566,12 +624,29 @@ def delete(conn: psycopg.Connection, entity_set: str, entity_id: int) -> None:
                     query("sensors/delete_datastreams_of", column=column), {"id": entity_id}
                 )
         if entity_set == "FeaturesOfInterest":
-            conn.execute(query("sensors/delete_observations_of_feature"), {"id": entity_id})
+            _delete_observations_of_feature(conn, entity_id)
         row = conn.execute(
             query("sensors/delete_entity", table=TABLES[entity_set]), {"id": entity_id}
         ).fetchone()
         if row is None:
             raise NotFound(f"no {entity_set}({entity_id})")
+
+
+def _delete_observations_of_feature(conn: psycopg.Connection, feature_id: int) -> None:
+    """A FeatureOfInterest's Observations, their Datastreams locked first; their latest
+    values and hourly aggregates then follow, as for one deleted Observation."""
+    streams = [
+        ds for (ds,) in conn.execute(query("sensors/observations_of_feature"), {"id": feature_id})
+    ]
+    if not streams:
+        return
+    conn.execute(query("sensors/lock_datastreams"), {"ids": sorted(streams)})
+    gone = conn.execute(query("sensors/delete_observations_of_feature"), {"id": feature_id})
+    numbers = [(ds, at) for ds, at, number in gone.fetchall() if number]
+    for datastream in streams:
+        conn.execute(query("sensors/refresh_latest"), {"id": datastream})
+    if numbers:
+        _keep_hours(conn, [ds for ds, _ in numbers], [at for _, at in numbers])
 
 
 def create_observation(

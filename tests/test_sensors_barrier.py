@@ -1,0 +1,202 @@
+"""The retention mark waits for the batches in flight (#20, twin/sensors/retention.py).
+
+A gateway's batch is being written (its transaction open) when the hourly retention run starts.
+The batch read retention's late mark when it began: its reading, half a day old by that mark,
+was not late, so the batch notes nothing. The run must not move the mark past it until the
+batch commits (the batch holds the mark's row FOR SHARE); then the run's aggregates see the
+reading. Without that barrier the run would aggregate the hour without the reading, move its
+mark two days on, and no later run would ever aggregate that hour again: the chart's hourly
+figure would stay wrong for good.
+
+Two real connections on two threads, in a database of the module's own (its marks are the
+story's). Hand-computed: the hour holds 10 (aggregated before); the batch adds 42 → n 2,
+mean 26, min 10, max 42.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+import pytest
+
+from twin.sensors.ingest import ingest_observations
+from twin.sensors.retention import retain
+from twin.sensors.store import update
+
+pytestmark = pytest.mark.own_database
+UTC = dt.UTC
+DAY = dt.datetime(2020, 3, 10, tzinfo=UTC)
+HOUR = DAY + dt.timedelta(hours=12)
+FIRST_RUN = DAY + dt.timedelta(days=1)  # its mark: the batch's reading is not late under it
+NEXT_RUN = DAY + dt.timedelta(days=3)  # two days on: runs after it never reach the hour
+
+
+def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := check():
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"not within {timeout} s: {what}")
+
+
+def reading(stream: int, moment: dt.datetime, value: float) -> dict[str, Any]:
+    return {
+        "phenomenonTime": moment.isoformat(),
+        "result": value,
+        "Datastream": {"@iot.id": stream},
+    }
+
+
+def station(db: psycopg.Connection) -> int:
+    def one(statement: str, *params: Any) -> int:
+        return db.execute(statement, params).fetchone()[0]
+
+    thing = one("INSERT INTO sta_things (name) VALUES ('Barrier station') RETURNING id")
+    sensor = one("INSERT INTO sta_sensors (name) VALUES ('SDS011') RETURNING id")
+    prop = one(
+        "INSERT INTO sta_observed_properties (name, definition) "
+        "VALUES ('PM2.5', 'urn:pm25') RETURNING id"
+    )
+    return one(
+        "INSERT INTO sta_datastreams (name, observation_type, result_kind, thing_id, sensor_id, "
+        "observed_property_id) VALUES ('PM2.5', 'OM_Measurement', 'number', %s, %s, %s) "
+        "RETURNING id",
+        thing,
+        sensor,
+        prop,
+    )
+
+
+def hour_figures(db: psycopg.Connection, stream: int, hour: dt.datetime) -> tuple[Any, ...] | None:
+    return db.execute(
+        "SELECT n, mean, min, max FROM sta_observations_hourly "
+        "WHERE datastream_id = %s AND hour = %s",
+        (stream, hour),
+    ).fetchone()
+
+
+def retention_beside(
+    db: psycopg.Connection,
+    url: str,
+    writes: Callable[[psycopg.Connection], None],
+    run_at: dt.datetime,
+    mark: dt.datetime,
+    untouched: Callable[[], None],
+) -> None:
+    """`writes` on a connection of its own, its transaction held open, while a retention run
+    (`twin sensors retain`, as cron starts it) begins on another: the run must wait for it on
+    the mark's row (the mark still at `mark`, `untouched` still true); the writes commit, the
+    run ends."""
+    wrote, may_commit = threading.Event(), threading.Event()
+    failures: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            with psycopg.connect(url) as conn, conn.transaction():
+                writes(conn)
+                wrote.set()
+                assert may_commit.wait(30), "the test never let the writes commit"
+        except BaseException as exc:  # handed to the test's thread
+            failures.append(exc)
+            wrote.set()
+
+    def cron(conn: psycopg.Connection) -> None:
+        try:
+            retain(conn, now=run_at)
+        except BaseException as exc:  # handed to the test's thread
+            failures.append(exc)
+
+    writing = threading.Thread(target=writer)
+    writing.start()
+    try:
+        assert wrote.wait(30) and not failures, failures
+        (writer_pid,) = db.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND state = 'idle in transaction' AND pid <> pg_backend_pid()"
+        ).fetchone()
+        with psycopg.connect(url) as cron_conn:
+            run = threading.Thread(target=cron, args=(cron_conn,))
+            run.start()
+            try:
+                blockers = wait_for(
+                    lambda: db.execute(
+                        "SELECT pg_blocking_pids(%s)", (cron_conn.info.backend_pid,)
+                    ).fetchone()[0],
+                    10,
+                    "the retention run waits for the writes in flight",
+                )
+                assert blockers == [writer_pid], failures
+                time.sleep(0.5)
+                assert run.is_alive()
+                assert db.execute("SELECT late_before FROM sta_retention").fetchone() == (mark,)
+                untouched()
+            finally:
+                may_commit.set()
+                run.join(60)
+        assert not run.is_alive() and not failures, failures
+    finally:
+        may_commit.set()
+        writing.join(30)
+    assert db.execute("SELECT late_before FROM sta_retention").fetchone() == (run_at,)
+
+
+def test_a_batch_in_flight_holds_the_mark_until_it_commits_and_its_hour_is_aggregated(
+    db: psycopg.Connection, target: Any
+) -> None:
+    stream = station(db)
+    assert ingest_observations(
+        db, [reading(stream, HOUR + dt.timedelta(minutes=5), 10.0)], caller=None
+    ).ok
+    retain(db, now=FIRST_RUN)
+    assert hour_figures(db, stream, HOUR) == (1, 10.0, 10.0, 10.0)
+
+    def batch(conn: psycopg.Connection) -> None:  # the gateway's, half a day old by the mark
+        late = reading(stream, HOUR + dt.timedelta(minutes=30), 42.0)
+        assert ingest_observations(conn, [late], caller=None).ok
+
+    def unchanged() -> None:
+        assert hour_figures(db, stream, HOUR) == (1, 10.0, 10.0, 10.0)
+
+    retention_beside(db, target.url, batch, NEXT_RUN, FIRST_RUN, unchanged)
+    # the run went on once the batch committed: its aggregates saw the batch's reading
+    assert hour_figures(db, stream, HOUR) == (2, 26.0, 10.0, 42.0)
+    retain(db, now=NEXT_RUN)  # the next hourly run leaves it so (nothing noted, nothing lost)
+    assert hour_figures(db, stream, HOUR) == (2, 26.0, 10.0, 42.0)
+
+
+def test_a_correction_in_flight_holds_the_mark_too(db: psycopg.Connection, target: Any) -> None:
+    """The same barrier for a PATCH of an Observation (twin.sensors.store): it reads the mark
+    FOR SHARE as a batch does. Its reading (5, corrected to 7) is above the mark it read, so it
+    notes nothing; the run that waits for it aggregates the corrected 7."""
+    stream = station(db)
+    base = NEXT_RUN + dt.timedelta(days=7)
+    hour = base + dt.timedelta(days=1, hours=6)
+    retain(db, now=base + dt.timedelta(days=1))
+    report = ingest_observations(
+        db, [reading(stream, hour + dt.timedelta(minutes=10), 5.0)], caller=None
+    )
+    assert report.ok
+    (observation,) = report.ids
+
+    def correction(conn: psycopg.Connection) -> None:
+        update(conn, "Observations", observation, {"result": 7.0})
+
+    def unaggregated() -> None:
+        assert hour_figures(db, stream, hour) is None
+
+    retention_beside(
+        db,
+        target.url,
+        correction,
+        base + dt.timedelta(days=3),
+        base + dt.timedelta(days=1),
+        unaggregated,
+    )
+    assert hour_figures(db, stream, hour) == (1, 7.0, 7.0, 7.0)
+    assert db.execute("SELECT count(*) FROM sta_late_hours").fetchone() == (0,)
