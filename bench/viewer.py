@@ -20,6 +20,16 @@ WebGL alone. Bytes are what the browser received: JavaScript decoded and on the 
 (MapLibre is served gzip-compressed), and everything else. The comparison is the issue's
 targets, side by side: idle within 3 s on localhost, under 2 MB of JavaScript; and the
 exports of the view (`exports`): a PNG within 3 s, an A4 PDF within 5 s.
+
+Each cold visit starts on a settled machine (hygiene, not a trick): the visit before it is
+navigated away and its browser context closed (its page stops drawing), and the bench then
+waits until the browser's processes (the GPU process still drawing a closed page's frames under
+SwiftShader, renderers shutting down) and the server's (the twin and its PostgreSQL backends: a
+tile or module the last visit asked for may still be in the works) use less than SETTLE_CORES of
+a core over SETTLE_QUIET_S, at most SETTLE_TIMEOUT_S (`settle` in the output: the CPU those
+processes still used when the visit would have started, and the wait). Without it a cold visit
+of the full bench began while the browser still used 0.6-0.8 of a core on the warm visit and the
+blank style before it (the server none). `--no-settle` measures the old way, for a before/after.
 Prints ONE JSON line.
 """
 
@@ -29,12 +39,16 @@ import argparse
 import json
 import os
 import statistics
+import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import numpy as np
+import psutil
 
 from twin.server_process import ServerProcess
+from twin.settings import get_settings
 from twin.viewer import HeadlessChromium
 
 IDLE_TARGET_MS = 3000
@@ -51,6 +65,129 @@ const out = KIND === 'png' ? (await m.viewPng(window.twin, 'Bench')).blob
   : await m.viewPdf(window.twin, 'A4', 'Bench');
 return {ms: performance.now() - started, bytes: out.size};
 """
+
+
+# The machine is settled for a cold visit when the browser's and the server's processes together
+# use less than this share of one core over SETTLE_QUIET_S (an idle headless Chromium and an idle
+# twin use ~0.01); a closed page's drawing ends within a second or two.
+SETTLE_CORES = 0.05
+SETTLE_QUIET_S = 0.5
+SETTLE_SAMPLE_S = 0.1
+SETTLE_TIMEOUT_S = 20.0
+
+
+def _tree(pid: int) -> list[psutil.Process]:
+    try:
+        parent = psutil.Process(pid)
+        return [parent, *parent.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def _listening(port: int) -> list[int]:
+    """Processes listening on a local port (a twin started elsewhere, `--url`); none when the
+    system does not tell (another user's processes)."""
+    try:
+        return sorted(
+            {
+                c.pid
+                for c in psutil.net_connections(kind="tcp")
+                if c.pid and c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port
+            }
+        )
+    except psutil.Error:
+        return []
+
+
+def _postmaster() -> list[int]:
+    """The PostgreSQL of this TWIN_HOME (`twin db start`: postgres -D <home>/pg/data)."""
+    data = str(get_settings().home / "pg" / "data")
+    found = []
+    for process in psutil.process_iter(["pid", "cmdline"]):
+        cmdline = process.info.get("cmdline") or []
+        if "-D" in cmdline and data in cmdline and "postgres" in (cmdline[0] if cmdline else ""):
+            found.append(process.info["pid"])
+    return found
+
+
+class Settle:
+    """Waits for the browser and the servers to stop working before a cold visit."""
+
+    def __init__(self, browser: HeadlessChromium, urls: list[str], enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.browser_pid = browser.process.pid
+        self.server_pids = [
+            pid for url in urls for pid in _listening(urlsplit(url).port or 80)
+        ] + _postmaster()
+        self.records: list[dict[str, float]] = []
+
+    def _cpu(self) -> dict[tuple[str, int], float]:
+        """CPU seconds used so far by each of the browser's and the servers' processes."""
+        used = {}
+        for side, pids in (("browser", [self.browser_pid]), ("server", self.server_pids)):
+            for pid in pids:
+                for process in _tree(pid):
+                    try:
+                        times = process.cpu_times()
+                    except psutil.Error:
+                        continue
+                    used[(side, process.pid)] = times.user + times.system
+        return used
+
+    @staticmethod
+    def _since(before: dict[tuple[str, int], float], now: dict[tuple[str, int], float]) -> dict:
+        """CPU seconds per side between two readings (a process that ended in between is not
+        counted; one that started, all of it)."""
+        spent = {"browser": 0.0, "server": 0.0}
+        for key, value in now.items():
+            spent[key[0]] += value - before.get(key, 0.0)
+        return spent
+
+    def __call__(self, previous_end: tuple[float, dict[tuple[str, int], float]]) -> None:
+        """Wait (when enabled) and record what was still running since `previous_end`, the
+        moment and CPU of the end of the step before (a visit's ready, a reset)."""
+        started = time.monotonic()
+        ended_at, ended_cpu = previous_end
+        cpu = self._cpu()
+        gap = max(started - ended_at, 1e-3)
+        spent = self._since(ended_cpu, cpu)
+        record = {
+            # cores used between the step before and now: what a visit started now would share
+            "browser_cores": round(spent["browser"] / gap, 3),
+            "server_cores": round(spent["server"] / gap, 3),
+            "waited_ms": 0.0,
+            "settled": not self.enabled,
+        }
+        if self.enabled:
+            window = [(started, cpu)]
+            while time.monotonic() - started < SETTLE_TIMEOUT_S:
+                time.sleep(SETTLE_SAMPLE_S)
+                now, used = time.monotonic(), self._cpu()
+                window.append((now, used))
+                while len(window) > 2 and now - window[1][0] >= SETTLE_QUIET_S:
+                    window.pop(0)
+                span = now - window[0][0]
+                cores = sum(self._since(window[0][1], used).values()) / span
+                if span >= SETTLE_QUIET_S and cores < SETTLE_CORES:
+                    record["settled"] = True
+                    break
+            record["waited_ms"] = round((time.monotonic() - started) * 1000, 1)
+        self.records.append(record)
+
+    def mark(self) -> tuple[float, dict[tuple[str, int], float]]:
+        return time.monotonic(), self._cpu()
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "enabled": self.enabled,
+            "cores": SETTLE_CORES,
+            "quiet_s": SETTLE_QUIET_S,
+            "timeout_s": SETTLE_TIMEOUT_S,
+            "waited_ms": _stats([r["waited_ms"] for r in self.records]),
+            "browser_cores_before": _stats([r["browser_cores"] for r in self.records]),
+            "server_cores_before": _stats([r["server_cores"] for r in self.records]),
+            "timed_out": sum(not r["settled"] for r in self.records),
+        }
 
 
 def _stats(values: list[float]) -> dict[str, float] | None:
@@ -169,6 +306,12 @@ def main(argv: list[str]) -> None:
         action="store_true",
         help="cold visits only (no warm visits, blank style or exports): a quicker A/B",
     )
+    parser.add_argument(
+        "--no-settle",
+        action="store_true",
+        help="start each cold visit at once, without waiting for the browser and the server "
+        "to finish the work of the visits before (the old way: for a before/after)",
+    )
     args = parser.parse_args(argv)
 
     server = None
@@ -188,18 +331,32 @@ def main(argv: list[str]) -> None:
             )
         browser = HeadlessChromium()
         viewer = f"{url.rstrip('/')}/viewer/"
+        settle = Settle(
+            browser, [url, *([args.baseline] if args.baseline else [])], not args.no_settle
+        )
+
+        def fresh_context() -> None:
+            """A first-time visitor's browser, on a machine done with the visits before."""
+            if not args.no_settle:
+                browser.call("goto", url="about:blank")  # the page before stops drawing
+            browser.call("reset")
+            settle(previous)
+
         cold, warm, blank, base_cold, base_warm = [], [], [], [], []
+        previous = settle.mark()
         for _ in range(args.runs):
             if args.baseline:
-                browser.call("reset")
+                fresh_context()
                 base_cold.append(_visit(browser, f"{args.baseline.rstrip('/')}/viewer/"))
                 if not args.cold_only:
                     base_warm.append(_visit(browser, f"{args.baseline.rstrip('/')}/viewer/"))
-            browser.call("reset")
+                previous = settle.mark()
+            fresh_context()
             cold.append(_visit(browser, viewer))
             if not args.cold_only:
                 warm.append(_visit(browser, viewer))
                 blank.append(_blank_visit(browser, viewer))
+            previous = settle.mark()
         exports = None if args.cold_only else _exports(browser, viewer, args.runs)
         load_average = [round(v, 2) for v in os.getloadavg()]
     finally:
@@ -233,6 +390,7 @@ def main(argv: list[str]) -> None:
         if warm
         else None,
         "cold_paint_to_screen_ms": _stats(_paint_to_screen(cold)),
+        "settle": settle.summary(),
         **(
             {
                 "baseline": {
