@@ -1,7 +1,9 @@
 """`twin bench isochrone`: walking isochrones over HTTP on the city network.
 
 Starts `twin serve --port 0` on the database (load the `city` demo first), warms the worker (the
-first request loads the walking network and the city into memory: reported as cold_s), then
+first request: reported as cold_first_request_s, with `reach_kept`: whether the arrays an
+isochrone reads were kept on disk for the current data by `twin analyse` or an earlier server,
+so the worker maps them, else it reads plots and amenities and snaps them to the streets), then
 asks for 5/10/15-minute slope-aware isochrones from random plots, one after another, and
 reports p50/p95 over HTTP beside the same processor called in-process (the raw cost without
 HTTP and JSON). Prints ONE JSON line. Targets: p50 ≤ 30 ms, p95 ≤ 80 ms over HTTP.
@@ -66,6 +68,10 @@ def main(argv: list[str]) -> None:
     extra = {"modes": ["walk", "transit"], "departure": "08:00"} if args.transit else {}
     target_p50, target_p95 = (150.0, 400.0) if args.transit else (TARGET_P50_MS, TARGET_P95_MS)
     points = random_points(args.requests)
+    from twin.analysis.isochrones import reach_kept
+
+    with connect() as conn:
+        kept = reach_kept(conn)
     with (
         ServerProcess.twin(env={"TWIN_QUIET": "1"}) as server,
         httpx.Client(base_url=server.url, timeout=120) as client,
@@ -114,6 +120,7 @@ def main(argv: list[str]) -> None:
                 "mode": "slope",
                 "modes": extra.get("modes", ["walk"]),
                 "cold_first_request_s": round(cold, 3),
+                "reach_kept": kept,
                 "http": http,
                 "in_process": raw,
                 "failures": failures,

@@ -269,7 +269,7 @@ def load_city(conn: psycopg.Connection, network: WalkingNetwork | None = None) -
     cells = _cells(district_shapes, districts, plots)
     cx, cy = to_utm(cells.lon.to_numpy(float), cells.lat.to_numpy(float))
     cell_places = Places.snapped(network, cx, cy)
-    return CityModel(
+    city = CityModel(
         network=network,
         amenities=amenities,
         parks=parks,
@@ -285,6 +285,10 @@ def load_city(conn: psycopg.Connection, network: WalkingNetwork | None = None) -
         polycentre_shapes=polycentre_shapes,
         version=network.version + version,
     )
+    from twin.analysis.isochrones import keep_city  # imports this module
+
+    keep_city(conn, city)  # what an isochrone reads, mapped by the next worker in milliseconds
+    return city
 
 
 def _cells(
@@ -346,7 +350,11 @@ def current_city(conn: psycopg.Connection) -> CityModel:
         network = (
             model.network if model is not None and model.network.version == version[:2] else None
         )
+        held = _current.get("network")  # the isochrone's (current_network): not read twice
+        if network is None and held is not None and held.version == version[:2]:
+            network = held  # type: ignore[assignment]
         model = load_city(conn, network)
+        _current.pop("network", None)  # the model holds it now
         _current["city"] = model
         return model
 

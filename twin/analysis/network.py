@@ -53,6 +53,7 @@ _to_lonlat = Transformer.from_crs(UTM, "EPSG:4326", always_xy=True)
 MIN_COST = 1e-9  # csgraph drops zero-weight edges; keep them as edges
 SAMPLE_SPACING_M = 25.0  # segment snapping: candidate points along every segment
 SNAP_CANDIDATES = 8  # nearest samples whose segments a point is projected onto
+FEW_UNSURE = 64  # up to this many points left unsure: the samples near each, not an STRtree
 
 
 class NetworkUnavailable(ServiceUnavailable):
@@ -260,9 +261,9 @@ class WalkingNetwork:
             return snap_m / FLAT_METRES_PER_MINUTE
         return snap_m / (PROFILES[mode].level_kmh * 1000 / 60)
 
-    def _segment_samples(self) -> tuple[cKDTree, np.ndarray, shapely.STRtree, np.ndarray]:
+    def _segment_samples(self) -> tuple[cKDTree, np.ndarray, np.ndarray]:
         """Points every SAMPLE_SPACING_M along the main part's segments and the segment each lies
-        on, in a KD-tree, and the segments in an STRtree (built once, on first use)."""
+        on, in a KD-tree, and the main part's segments (built once, on first use)."""
         with self._lock:
             if "segment_samples" not in self._graphs:
                 main = np.zeros(self.n, dtype=bool)
@@ -281,16 +282,21 @@ class WalkingNetwork:
                         self.y[eu] + t * (self.y[ev] - self.y[eu]),
                     ]
                 )
+                self._graphs["segment_samples"] = (cKDTree(xy), owner, edges)
+            return self._graphs["segment_samples"]
+
+    def _segment_tree(self) -> shapely.STRtree:
+        """The main part's segments in an STRtree (built on first use: a bulk snap needs it, a
+        few points do not; 0.7 s at 114k nodes)."""
+        _, _, edges = self._segment_samples()
+        with self._lock:
+            if "segment_tree" not in self._graphs:
+                u, v = self.edge_u[edges], self.edge_v[edges]
                 lines = shapely.linestrings(
                     np.column_stack([self.x[u], self.y[u], self.x[v], self.y[v]]).reshape(-1, 2, 2)
                 )
-                self._graphs["segment_samples"] = (
-                    cKDTree(xy),
-                    owner,
-                    shapely.STRtree(lines),
-                    edges,
-                )
-            return self._graphs["segment_samples"]
+                self._graphs["segment_tree"] = shapely.STRtree(lines)
+            return self._graphs["segment_tree"]
 
     def _project(
         self, x: np.ndarray, y: np.ndarray, segment: np.ndarray
@@ -310,15 +316,17 @@ class WalkingNetwork:
 
         Exact and vectorised: the segments of the 8 nearest sample points are projected onto;
         a segment nearer than the best of those has a sample within best + spacing/2, so where
-        the 8th sample is nearer than that (a few percent of points) an STRtree of the segments
-        answers (0.26 s of CPU for 114k points on the small demo; the STRtree alone 0.43 s).
+        the 8th sample is nearer than that (a few percent of points) the segments of every
+        sample within that bound answer (up to FEW_UNSURE such points: a request's one point
+        needs no STRtree), else an STRtree of the segments (0.26 s of CPU for 114k points on
+        the small demo; the STRtree alone 0.43 s, 0.7 s to build at 114k nodes).
         """
         if self._tree is None:
             raise NetworkUnavailable("the walking network is empty: load streets first")
         x, y = np.asarray(x, float).ravel(), np.asarray(y, float).ravel()
         if len(x) == 0:
             return Snapped.empty()
-        tree, owner, lines, edges = self._segment_samples()
+        tree, owner, edges = self._segment_samples()
         k = min(SNAP_CANDIDATES, tree.n)
         sample_d, sample = tree.query(np.column_stack([x, y]), k=k)
         candidates = owner[sample.reshape(len(x), k)]
@@ -332,8 +340,18 @@ class WalkingNetwork:
         )
         bound = distance + SAMPLE_SPACING_M / 2
         unsure = np.flatnonzero(sample_d.reshape(len(x), k)[:, -1] < bound)
-        if len(unsure) and k < tree.n:
-            which, nearest = lines.query_nearest(
+        if len(unsure) and k < tree.n and len(unsure) <= FEW_UNSURE:
+            # every sample within the bound: their segments hold the nearest (first by index)
+            for row, near in zip(
+                unsure,
+                tree.query_ball_point(np.column_stack([x[unsure], y[unsure]]), bound[unsure]),
+            ):
+                candidates = np.unique(owner[near])
+                f, d = self._project(x[row], y[row], candidates)
+                best = int(np.argmin(d))
+                segment[row], fraction[row], distance[row] = candidates[best], f[best], d[best]
+        elif len(unsure) and k < tree.n:
+            which, nearest = self._segment_tree().query_nearest(
                 shapely.points(x[unsure], y[unsure]), all_matches=False
             )
             rows = unsure[which]

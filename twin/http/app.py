@@ -202,6 +202,9 @@ def create_app(server_url: str) -> Starlette:
         exception_handlers={TwinError: twin_error},
         middleware=[Middleware(TileFastPath), Middleware(Guard), Middleware(ProvenanceMiddleware)],
     )
+    from twin.analysis.isochrones import warm_in_background
+
+    warm_in_background()  # the first isochrone of this worker waits for nothing already built
     # The ~200,000 objects of pygeoapi, its OpenAPI document and our modules live as long as
     # the server: kept out of the collector, a full collection no longer stalls every request
     # in flight for ~100 ms now and then.

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from twin.analysis.city import current_city
-from twin.analysis.isochrones import isochrone
+from twin.analysis.isochrones import current_reach, isochrone, reach_of
 from twin.analysis.network import to_utm
 from twin.analysis.reports import MAX_SNAP_M, check_point
 from twin.db.pool import connection
@@ -128,18 +128,21 @@ class IsochroneProcessor(TwinProcessor):
         modes = modes_input(inputs.get("modes"))
         start_s, day = departure_input(inputs)  # checked with or without transit
         with connection() as conn:
-            city = current_city(conn)
             ride = None
-            if "transit" in modes:
+            if "transit" in modes:  # the timetable's stops need the whole city model
+                city = current_city(conn)
+                reach = reach_of(city)
                 ride, when = transit_ride(conn, city, start_s, day, mode)
+            else:  # the arrays a walk reads, mapped from disk by a fresh worker
+                reach = current_reach(conn)
         x, y = to_utm([lon], [lat])
-        snap = city.network.snap_segment_xy(x, y).snap_m
+        snap = reach.network.snap_segment_xy(x, y).snap_m
         if snap[0] > MAX_SNAP_M:
             raise ProcessInputError(
                 f"no walkable street within {MAX_SNAP_M:.0f} m of "
                 f"({lon}, {lat}): nearest is {snap[0]:.0f} m away"
             )
-        result = isochrone(city, float(x[0]), float(y[0]), minutes, mode, lit_only, ride)
+        result = isochrone(reach, float(x[0]), float(y[0]), minutes, mode, lit_only, ride)
         result["start"].update({"lon": lon, "lat": lat})
         result["profile"] = profile
         result["modes"] = modes
