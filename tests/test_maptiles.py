@@ -295,23 +295,86 @@ def test_map_tiles_are_declared_and_gdal_reads_the_map(
     assert alpha > 100 and near((red, green, blue), COMMERCIAL, 16), image.getpixel((150, 100))
 
 
-def test_a_map_tile_asks_only_for_the_vector_tiles_of_its_own_level(
+def test_a_map_tile_reads_only_the_quarter_of_each_vector_tile_it_shows(
     maps_server: Server, map_cache: Path
 ) -> None:
-    """An uncached z14 map tile (drawn at MapLibre zoom 13) reads the z13 vector tiles of the
-    first-view layers and nothing coarser: MapLibre Native's placeholder prefetch of a parent
-    tile (z12 here, seen on the demo) would be PostGIS work no still image shows."""
+    """An uncached z14 map tile is drawn at MapLibre zoom 13 from the z13 vector tiles of the
+    first-view layers, of which it shows one quarter: it asks for that quarter alone (kept in
+    the cache under the map tile's own address as `.part.mvt`), never a whole z13 tile, and
+    nothing coarser (MapLibre Native's placeholder prefetch of a parent tile, z12 here, would
+    be PostGIS work no still image shows)."""
 
-    def vector_tiles() -> set[tuple[str, int, int, int]]:
+    def vector_tiles() -> set[tuple[str, int, int, int, str]]:
         return {
-            (file.parts[-5], int(file.parts[-3]), int(file.parts[-2]), int(file.stem))
+            (file.parts[-5], int(file.parts[-3]), int(file.parts[-2]), *_address(file.name))
             for file in map_cache.glob("*/*/*/*/*.mvt")
         }
+
+    def _address(name: str) -> tuple[int, str]:
+        row, kind = name.split(".", 1)
+        return int(row), kind
 
     tile = TMS.tile(76.87, 43.28, 14)  # a corner no other story here draws
     before = vector_tiles()
     answer = maps_server.get(f"/map/tiles/WebMercatorQuad/{tile.z}/{tile.y}/{tile.x}.png")
     assert answer.status_code == 200 and answer.headers["X-Tile-Cache"] == "miss"
     read = vector_tiles() - before
-    assert read, "the map tile read no vector tile of its own"
-    assert {z for _, z, _, _ in read} == {13}, sorted(read)
+    assert {"plots", "buildings", "streets"} <= {name for name, *_ in read}, sorted(read)
+    assert {address[1:] for address in read} == {(14, tile.x, tile.y, "part.mvt")}, sorted(read)
+
+
+def test_a_quarter_of_a_vector_tile_holds_the_tiles_own_features_that_touch_it(
+    demo_city: str,
+) -> None:
+    """What the renderer reads for one map tile, from the tile overview (z13) and from the
+    layer table (z14): of the vector tile, the features the whole tile holds (the same ones
+    under the same cap, the same coordinates and properties) that touch the quarter the map
+    tile shows, with a margin for strokes drawn across its edge; a feature inside the quarter
+    is never left out, one far from it never read."""
+    import mapbox_vector_tile
+
+    from twin.catalog import get_layer
+    from twin.tiles.matrix import TileAddress
+    from twin.tiles.vector import PART_MARGIN, render_tile
+
+    plots = get_layer("plots")
+    half = 2048  # a quarter's side in the tile's 4096 units
+    margin = PART_MARGIN * half
+    with psycopg.connect(demo_city) as conn:
+        for zoom in (13, 14):
+            centre = TMS.tile(76.93, 43.24, zoom)
+            address = TileAddress(zoom, centre.x, centre.y)
+            quarter = TileAddress(zoom + 1, 2 * centre.x + 1, 2 * centre.y)  # top right
+            options = {"y_coord_down": True}
+            whole = mapbox_vector_tile.decode(
+                render_tile(conn, [plots], address), default_options=options
+            )["plots"]["features"]
+            part = mapbox_vector_tile.decode(
+                render_tile(conn, [plots], address, part=quarter), default_options=options
+            )["plots"]["features"]
+            by_id = {feature["id"]: feature for feature in whole}
+            assert 0 < len(part) < len(whole), (zoom, len(part), len(whole))
+            assert all(feature == by_id[feature["id"]] for feature in part), zoom
+
+            def box(feature: dict) -> tuple[float, float, float, float]:
+                xs: list[float] = []
+                ys: list[float] = []
+
+                def walk(coordinates: list) -> None:
+                    if isinstance(coordinates[0], int | float):
+                        xs.append(coordinates[0])
+                        ys.append(coordinates[1])
+                    else:
+                        for inner in coordinates:
+                            walk(inner)
+
+                walk(feature["geometry"]["coordinates"])
+                return min(xs), min(ys), max(xs), max(ys)
+
+            kept = {feature["id"] for feature in part}
+            for feature in whole:
+                left, top, right, bottom = box(feature)
+                inside = left > half and right < 2 * half and top > 0 and bottom < half
+                far = right < half - 2 * margin or top > half + 2 * margin
+                assert not inside or feature["id"] in kept, (zoom, feature["id"], "left out")
+                assert not far or feature["id"] not in kept, (zoom, feature["id"], "read")

@@ -10,9 +10,11 @@ process, never one per request. The GIL is released while a render waits.
 The style's vector tiles are read through the `twin://` scheme: MapLibre Native asks this
 process, which answers from the vector tile cache on disk or renders the tile from PostGIS
 (twin.tiles.routes), so a map tile costs no HTTP round trip and shares the vector tiles'
-cache and keys. At most TWIN_MAP_QUEUE renders (16) wait or run at once; past that a request
-is told to come back (503), never queued without bound. TWIN_MAP_WORKERS=0 turns drawing off:
-map tiles and maps answer 503, plan reports keep their SVG sketches (twin.maps.picture).
+cache and keys. From vector level PART_MIN_LEVEL on, a map tile asks only for the quarter of
+each vector tile it shows (style.at_zoom; `_vector_tile`). At most TWIN_MAP_QUEUE renders
+(16) wait or run at once; past that a request is told to come back (503), never queued
+without bound. TWIN_MAP_WORKERS=0 turns drawing off: map tiles and maps answer 503, plan
+reports keep their SVG sketches (twin.maps.picture).
 
 A pool keeps every style registered in it (MapLibre Native has no way to forget one) and each
 data version or plan picture is a new style id, so after MAX_STYLES styles the pool is replaced
@@ -41,10 +43,20 @@ log = logging.getLogger(__name__)
 # render threads: one per core (a render is CPU-bound in llvmpipe), at most 8 GL contexts
 EARTH_CIRCUMFERENCE = 2 * math.pi * 6378137.0
 MAX_STYLES = 256  # styles registered in one pool before it is replaced
+# renderers a render thread keeps (one per style, least recently used dropped; a new one costs
+# ~15-20 ms): map tiles of one zoom use four styles (style.at_zoom's quarters)
+RENDERERS_PER_WORKER = 16
+# from this vector tile level on a map tile reads quarters of the tiles (style.at_zoom): below
+# it whole tiles are capped at 1,000-2,000 features a layer, cheap, and shared by four map
+# tiles (city, z12 map tiles: p50 46-75 ms from whole tiles, 95-163 ms from quarters); from
+# it the centre's plots and buildings make a whole tile the slowest part of a map tile
+PART_MIN_LEVEL = 12
 OVERLAY_URL = re.compile(r"twin://map/overlay/(\w+)\.geojson")
 TILE_URL = re.compile(
-    r"twin://map/(?:v\w+/)?collections/([\w-]+)/tiles/WebMercatorQuad/(\d+)/(\d+)/(\d+)"
+    r"twin://map/(?:v\w+/)?(?:q([01])([01])/)?"
+    r"collections/([\w-]+)/tiles/WebMercatorQuad/(\d+)/(\d+)/(\d+)"
 )
+PART_EXTENSION = "part.mvt"  # a part tile in the cache: under the map tile's own address
 
 
 class MapBusy(ServiceUnavailable):
@@ -53,7 +65,11 @@ class MapBusy(ServiceUnavailable):
 
 def _vector_tile(url: str) -> bytes:
     """The MVT a style source asks for, from the tile cache or PostGIS (as /collections/{id}/
-    tiles answers it, under the same cache key)."""
+    tiles answers it, under the same cache key). A URL with a quadrant (`q01/`: column and row
+    within the tile, style.at_zoom) asks for the part of the tile one map tile shows: the
+    tile's own features (the same choice, cap and coordinates) that touch that quarter, about
+    a quarter of the tile's work in PostGIS and in MapLibre Native, kept in the cache under
+    the quarter's address."""
     from twin.catalog import load_catalog
     from twin.tiles.matrix import TileAddress
     from twin.tiles.routes import _render
@@ -63,7 +79,8 @@ def _vector_tile(url: str) -> bytes:
     match = TILE_URL.fullmatch(url)
     if match is None:
         raise ValueError(f"not a tile of the twin: {url}")
-    name, z, y, x = match.group(1), *map(int, match.groups()[1:])
+    column, row, name = match.group(1, 2, 3)
+    z, y, x = map(int, match.group(4, 5, 6))
     layer = load_catalog()[name]
     if not in_zoom_range(layer, z):
         return b""
@@ -71,10 +88,13 @@ def _vector_tile(url: str) -> bytes:
     versions = svc.versions.get()
     key = svc.key(name, [layer], versions)
     address = TileAddress(z, x, y)
-    path = svc.cache.path(name, key, address, "mvt")
+    part = None
+    if column is not None:
+        part = TileAddress(z + 1, 2 * x + int(column), 2 * y + int(row))
+    path = svc.cache.path(name, key, part or address, PART_EXTENSION if part else "mvt")
     data = svc.cache.read(path)
     if data is None:
-        data = _render([layer], address)
+        data = _render([layer], address, part=part)
         svc.cache.write(name, key, path, data)
     return data
 
@@ -158,7 +178,9 @@ class Renderer:
         import mapli
 
         try:
-            pool = mapli.RenderPool(workers=self.workers)
+            pool = mapli.RenderPool(
+                workers=self.workers, max_renderers_per_worker=RENDERERS_PER_WORKER
+            )
         except mapli.GraphicsUnavailableError as exc:
             raise ServiceUnavailable(
                 f"map tiles cannot be drawn on this machine: {exc} "
@@ -203,7 +225,9 @@ class Renderer:
                 style_id, style_json, "render_tile", z=0, x=0, y=0, tile_size=512,
                 pixel_ratio=size / 512,
             )  # fmt: skip
-        style_id, style_json = at_zoom(style_id, style_json, z - 1)  # drawn at zoom z - 1
+        # drawn at zoom z - 1, from the quarter of each z - 1 vector tile this tile shows
+        quarter = (x % 2, y % 2) if z - 1 >= PART_MIN_LEVEL else None
+        style_id, style_json = at_zoom(style_id, style_json, z - 1, quarter)
         return self._run(
             style_id, style_json, "render_tile", z=z, x=x, y=y, tile_size=256,
             pixel_ratio=size / 256,

@@ -222,9 +222,11 @@ def _render(
     address: TileAddress,
     filters: dict[str, int] | None = None,
     when: TileTime | None = None,
+    part: TileAddress | None = None,
 ) -> bytes:
     """One tile from the database: stale overviews first (rare), then one statement under the
-    request's lock and statement timeouts, sent in a pipeline (one round trip)."""
+    request's lock and statement timeouts, sent in a pipeline (one round trip). `part`: the
+    features touching that child tile only (the map renderer's: twin.maps.render)."""
     try:
         with connection() as conn:
             direct: set[str] = set()  # stale overviews a replica draws from the layer tables
@@ -233,8 +235,9 @@ def _render(
             with conn.pipeline(), conn.transaction():
                 conn.execute(query("tiles/request_limits"), REQUEST_LIMITS)
                 return render_tile(
-                    conn, layers, address, ensure=False, filters=filters, direct=direct, when=when
-                )
+                    conn, layers, address, ensure=False, filters=filters, direct=direct,
+                    when=when, part=part,
+                )  # fmt: skip
     except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled):
         raise LayerBusy(
             "the layer is being rewritten (an import or a load is running) "

@@ -45,10 +45,15 @@ ALL_PROPERTIES_ZOOM = 14  # from here on: every property
 OVERVIEW_MAX_ZOOM = 13  # polygon and line tiles up to here read the tile overview
 OVERVIEW_DEEP_ZOOM = 12  # from here on a tile holds a small part of a layer: GiST first
 assert OVERVIEW_MAX_ZOOM < ALL_PROPERTIES_ZOOM, "the overview holds the style properties only"
+# a part tile's margin, as a share of the part's side: 1/16 of a 256 px map tile is 16 px, more
+# than the widest stroke or circle the published style draws across a tile's edge
+PART_MARGIN = 0.0625
 MIN_POLYGON_AREA_PX = 1.0  # square screen pixels
 MIN_LINE_LENGTH_PX = 1.0  # screen pixels
 CAP_AT_Z10 = 1_000
 MIN_CAP = 500
+# the SQL files whose text decides the tiles' bytes (their cache keys follow it)
+TILE_SQL = ("layer_mvt", "overview_mvt", "overview_build", "part_layer_mvt", "part_overview_mvt")
 # Bumped whenever the rules above change, so cached tiles made by the old rules are not served.
 POLICY_VERSION = 3
 
@@ -280,11 +285,14 @@ def layer_part(
     filters: dict[str, int] | None = None,
     direct: bool = False,
     when: TileTime | None = None,
+    part: bool = False,
 ) -> tuple[sql.Composable, dict[str, Any]]:
     """The SQL expression (bytea) of one layer's MVT for a tile, and its bound values;
     `filters` (property -> value, the layer's catalog `tiles.filters`) keep only the features
     that match, read from the layer table at every zoom; `when` (a tile's `datetime`) reads
-    the layer as of an instant or its features of a time, from the table at every zoom."""
+    the layer as of an instant or its features of a time, from the table at every zoom;
+    `part`: only the features of the tile that touch the envelope bound as %(part_z)s,
+    %(part_x)s, %(part_y)s, %(part_margin)s (the map renderer's part tiles: tile_statement)."""
     prefix = f"{layer.name}__"
 
     def param(name: str) -> sql.Placeholder:
@@ -303,15 +311,15 @@ def layer_part(
         else:
             generalised = sql.SQL("o.geom")  # the overview is simplified for this zoom
         fence = sql.SQL("OFFSET 0" if address.z >= OVERVIEW_DEEP_ZOOM else "")
-        part = query(
-            "tiles/overview_mvt",
+        part_sql = query(
+            "tiles/part_overview_mvt" if part else "tiles/overview_mvt",
             layer_name=param("name"),
             generalised=generalised,
             min_size=param("min"),
             cap=param("cap"),
             fence=fence,
         )
-        return part, values
+        return part_sql, values
 
     unit_x, unit_y = _unit_sizes(layer, address)
     values[prefix + "srid"] = layer.srid
@@ -338,12 +346,13 @@ def layer_part(
         if condition is not None:
             conditions.append(condition)
     if filters or conditions:
+        assert not part, "a part tile is never filtered nor dated"
         for index, (name, value) in enumerate((filters or {}).items()):
             conditions.append(
                 sql.SQL("t.{} = {}").format(sql.Identifier(name), param(f"filter{index}"))
             )
             values[prefix + f"filter{index}"] = value
-        part = query(
+        part_sql = query(
             "tiles/filtered_layer_mvt",
             table=table,
             layer_name=param("name"),
@@ -355,9 +364,9 @@ def layer_part(
             cap=param("cap"),
             condition=sql.SQL(" AND ").join(conditions),
         )
-        return part, values
-    part = query(
-        "tiles/layer_mvt",
+        return part_sql, values
+    part_sql = query(
+        "tiles/part_layer_mvt" if part else "tiles/layer_mvt",
         table=table,
         layer_name=param("name"),
         attributes=_attributes(layer, address.z),
@@ -367,7 +376,7 @@ def layer_part(
         min_size=param("min"),
         cap=param("cap"),
     )
-    return part, values
+    return part_sql, values
 
 
 def tile_statement(
@@ -376,16 +385,26 @@ def tile_statement(
     filters: dict[str, int] | None = None,
     direct: Collection[str] = (),
     when: TileTime | None = None,
+    part: TileAddress | None = None,
 ) -> tuple[sql.Composable, dict[str, Any]] | None:
     """One statement for the tile of `layers` (those in zoom range); None when none is.
-    `filters` and `when` apply to a single layer's tile (twin.tiles.routes checks them)."""
+    `filters` and `when` apply to a single layer's tile (twin.tiles.routes checks them).
+    `part` (a child tile of `address`): the tile's features that touch it only, with a margin
+    of PART_MARGIN, still in the tile's coordinates (a map tile draws no more: twin.maps)."""
     parts: list[sql.Composable] = []
     values: dict[str, Any] = {"z": address.z, "x": address.x, "y": address.y}
+    if part is not None:
+        assert part.z > address.z and part.x >> (part.z - address.z) == address.x
+        assert part.y >> (part.z - address.z) == address.y, "a part lies in its tile"
+        values |= {"part_z": part.z, "part_x": part.x, "part_y": part.y}
+        values["part_margin"] = PART_MARGIN
     for layer in layers:
         if not in_zoom_range(layer, address.z):
             continue
-        part, part_values = layer_part(layer, address, filters, layer.name in direct, when)
-        parts.append(part)
+        part_sql, part_values = layer_part(
+            layer, address, filters, layer.name in direct, when, part is not None
+        )
+        parts.append(part_sql)
         values |= part_values
     if not parts:
         return None
@@ -400,16 +419,17 @@ def render_tile(
     filters: dict[str, int] | None = None,
     direct: Collection[str] = (),
     when: TileTime | None = None,
+    part: TileAddress | None = None,
 ) -> bytes:
     """The MVT bytes of a tile (b'' when empty); rebuilds stale tile overviews first (unless
     the caller just did: `ensure=False`). A dated tile (`when`) of a layer with `tile_at`
-    is drawn by that SQL file."""
+    is drawn by that SQL file. `part`: see tile_statement."""
     layers = list(layers)
     if when is not None and when.at is not None:
         return render_tile_at(conn, layers[0], address, when)
     if ensure and not filters and (when is None or when.as_of is not None):
         direct = ensure_overviews(conn, layers, address.z)
-    statement = tile_statement(layers, address, filters, direct, when)
+    statement = tile_statement(layers, address, filters, direct, when, part)
     if statement is None:
         return b""
     if when is not None and when.as_of is not None:
@@ -462,7 +482,8 @@ def policy_fingerprint(layer: Layer) -> str:
     spec = {
         "policy": POLICY_VERSION,
         "cap": feature_cap(),
-        "sql": [text("tiles/layer_mvt"), text("tiles/overview_mvt"), text("tiles/overview_build")],
+        "sql": [text(f"tiles/{name}") for name in TILE_SQL],
+        "part_margin": PART_MARGIN,
         "geometry": layer.geometry,
         "srid": layer.srid,
         "zoom": [layer.minzoom, layer.maxzoom],
