@@ -406,11 +406,12 @@ _geometries = st.one_of(
 )
 @given(layer=st.sampled_from(EDITABLE), geometry=_geometries)
 def test_any_json_as_a_geometry_is_taken_or_refused_by_name(layer, geometry):
+    from twin.catalog import CITY_BBOX
     from twin.editing.validate import check_geometry
     from twin.errors import TwinError
 
     try:
-        stored = check_geometry(load_catalog()[layer], geometry)
+        stored = check_geometry(load_catalog()[layer], geometry, CITY_BBOX)
     except TwinError as exc:
         assert 400 <= exc.status < 500 and str(exc)
     else:

@@ -165,13 +165,13 @@ def test_the_viewer_draws_the_published_style(server: Server) -> None:
 def test_a_style_reads_only_what_the_tiles_carry_at_its_zooms() -> None:
     """Below zoom 14 a tile carries only a layer's style properties: every property a style
     layer reads from its minzoom on must be among them, or the map draws defaults."""
-    from twin.catalog import load_catalog
+    from twin.catalog import CITY_BBOX, load_catalog
     from twin.styles import stylesheet
     from twin.tiles.vector import ALL_PROPERTIES_ZOOM, tile_properties
 
     catalog = load_catalog()
     missing = {}
-    for layer in stylesheet("http://twin")["layers"][1:]:
+    for layer in stylesheet("http://twin", extent=CITY_BBOX)["layers"][1:]:
         source = catalog[layer["source-layer"]]
         for zoom in range(int(layer.get("minzoom") or 0), ALL_PROPERTIES_ZOOM):
             lost = read(layer) - set(tile_properties(source, zoom))

@@ -41,7 +41,10 @@ TYPES: dict[str, tuple[str, str, str | None]] = {
     "date": ("date", "string", "date"),
     "datetime": ("timestamptz", "string", "date-time"),
 }
-CITY_BBOX = (76.74, 43.03, 77.17, 43.40)  # the city's extent, lon/lat
+# The configured city box, lon/lat: only the fallback of the city's extent, which is the loaded
+# districts' (twin.extent.city_extent), before any district exists, and what files written
+# before a database exists (pygeoapi-config.yml) say
+CITY_BBOX = (76.74, 43.03, 77.17, 43.40)
 LANGUAGES = ("en", "ru", "kk")  # the viewer's languages; every title is given in each
 # Who may write (twin/editing/users.py): an admin edits every editable layer, an editor the
 # layers its key was granted. A layer's `edit_role` is the least role that may edit it.

@@ -170,6 +170,9 @@ class ProvenanceMiddleware:
             await self.app(scope, receive, send)
             return
         collection = match.group("id")
+        from twin.extent import current_extent_async, sync_collection_extents
+
+        sync_collection_extents(await current_extent_async())  # the loaded city's extent
         start: Message | None = None
         chunks: list[bytes] = []
         passthrough = False

@@ -69,6 +69,8 @@ def collection(layer: Layer) -> dict[str, Any]:
         + three_d_links("${TWIN_SERVER_URL}", layer.name)  # 3D content (GeoVolumes-shaped)
         + feed_links("${TWIN_SERVER_URL}", layer.name)  # the public change feeds
         + download_links(f"${{TWIN_SERVER_URL}}/collections/{layer.name}/items"),  # files
+        # written before a database exists: the configured box; the server sets each layer
+        # collection's extent to the loaded city's when serving /collections (twin.extent)
         "extents": {"spatial": {"bbox": list(CITY_BBOX), "crs": CRS84}},
         "providers": [provider, tile_provider(layer)],
     }

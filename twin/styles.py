@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from twin.errors import InvalidParameter, NotFound
+from twin.extent import Bbox, current_extent_async
 from twin.style_links import (
     COLLECTION_STYLE,
     DATASET_STYLE,
@@ -287,8 +288,7 @@ def _entries(names: list[str] | None = None) -> list[dict[str, Any]]:
     return [layer_entry(catalog[name]) for name in (names or list(catalog))]
 
 
-def _source(entry: dict[str, Any], base: str) -> dict[str, Any]:
-    from twin.catalog import CITY_BBOX
+def _source(entry: dict[str, Any], base: str, extent: Bbox) -> dict[str, Any]:
     from twin.tiles.metadata import ATTRIBUTION
 
     name = entry["name"]
@@ -297,17 +297,16 @@ def _source(entry: dict[str, Any], base: str) -> dict[str, Any]:
         "tiles": [f"{base}/collections/{name}/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}"],
         "minzoom": _first(entry.get("minzoom"), 0),
         "maxzoom": min(_first(entry.get("maxzoom"), MAX_SOURCE_ZOOM), MAX_SOURCE_ZOOM),
-        "bounds": list(CITY_BBOX),
+        "bounds": list(extent),  # MapLibre asks no tile outside: the city's extent
         "attribution": ATTRIBUTION,
     }
 
 
-def stylesheet(base: str, collection: str | None = None) -> dict[str, Any]:
+def stylesheet(base: str, collection: str | None = None, *, extent: Bbox) -> dict[str, Any]:
     """A MapLibre style (version 8) with absolute URLs: every catalog layer in the viewer's
     draw order with its first-view visibility, on the viewer's ground colour; or, for a
-    collection, that layer alone and always visible (to lay over other maps)."""
-    from twin.catalog import CITY_BBOX
-
+    collection, that layer alone and always visible (to lay over other maps); its sources'
+    bounds and centre are the city's `extent` (twin.extent)."""
     entries = _entries([collection] if collection else None)
     if collection:
         entries = [{**entry, "visible": True} for entry in entries]
@@ -316,14 +315,14 @@ def stylesheet(base: str, collection: str | None = None) -> dict[str, Any]:
     if not collection:
         background = {"id": "background", "type": "background"}
         layers.insert(0, {**background, "paint": {"background-color": BACKGROUND}})
-    minx, miny, maxx, maxy = CITY_BBOX
+    minx, miny, maxx, maxy = extent
     return {
         "version": 8,
         "name": f"Almaty Twin: {entries[0]['title']}" if collection else "Almaty Twin",
         "metadata": {"twin:style": COLLECTION_STYLE if collection else DATASET_STYLE},
         "center": [round((minx + maxx) / 2, 5), round((miny + maxy) / 2, 5)],
         "zoom": 12,
-        "sources": {source_id(e["name"]): _source(e, base) for e in entries},
+        "sources": {source_id(e["name"]): _source(e, base, extent) for e in entries},
         "glyphs": f"{base}/viewer/fonts/{{fontstack}}/{{range}}.pbf",
         "layers": layers,
     }
@@ -467,7 +466,7 @@ async def style(request: Request) -> Response:
     """GET /styles/{style}: the MapLibre stylesheet."""
     _check_style(request, None)
     _check_f(request, STYLESHEET_F, "a stylesheet")
-    return _answer(stylesheet(_base(request)), MAPBOX_STYLE)
+    return _answer(stylesheet(_base(request), extent=await current_extent_async()), MAPBOX_STYLE)
 
 
 async def style_info(request: Request) -> Response:
@@ -489,7 +488,8 @@ async def collection_style(request: Request) -> Response:
     name = _collection(request)
     _check_style(request, name)
     _check_f(request, STYLESHEET_F, "a stylesheet")
-    return _answer(stylesheet(_base(request), name), MAPBOX_STYLE)
+    extent = await current_extent_async()
+    return _answer(stylesheet(_base(request), name, extent=extent), MAPBOX_STYLE)
 
 
 async def collection_style_info(request: Request) -> Response:

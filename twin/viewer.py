@@ -28,13 +28,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from twin.catalog import (
-    CITY_BBOX,
     LANGUAGES,
     groups,
     load_catalog,
     programme,
 )
 from twin.errors import NotFound, ServiceUnavailable, TwinError
+from twin.extent import current_extent
 from twin.http.conditional import etag_matches
 from twin.http.errors import render
 from twin.layer_entries import layer_entry
@@ -107,13 +107,14 @@ def viewer_catalog() -> dict[str, Any]:
     grouped: dict[str, list[dict[str, Any]]] = {group.name: [] for group in panel}
     for layer in load_catalog().values():
         grouped[layer.group].append(with_style(layer_entry(layer)))
-    minx, miny, maxx, maxy = CITY_BBOX
+    extent = current_extent()  # the loaded districts' (twin.extent): blocking, in a thread
+    minx, miny, maxx, maxy = extent
     # V6: the first view looks south at a point north of the city's middle, so the city fills
     # the foreground and the Trans-Ili Alatau rises behind it.
     center = [round((minx + maxx) / 2, 5), round((miny + maxy) / 2 + FIRST_VIEW_NORTH, 5)]
     return {
         "title": "Almaty Twin",
-        "bbox": list(CITY_BBOX),
+        "bbox": list(extent),
         "center": center,
         "center_elevation": center_elevation(*center),
         "languages": list(LANGUAGES),

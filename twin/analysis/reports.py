@@ -25,7 +25,7 @@ from twin.analysis.indicators import fabric
 from twin.analysis.network import to_utm
 from twin.analysis.utilities import NETWORKS
 from twin.analysis.walkability import walkability
-from twin.catalog import CITY_BBOX
+from twin.extent import current_extent
 from twin.hazards.document import plot_exposure
 from twin.sqlfiles import query
 
@@ -41,7 +41,7 @@ def baseline(city: CityModel, mode: str) -> NodeAccess:
 
 
 def check_point(lon: float, lat: float) -> None:
-    minx, miny, maxx, maxy = CITY_BBOX
+    minx, miny, maxx, maxy = current_extent()  # the loaded districts' (twin.extent)
     if not (minx <= lon <= maxx and miny <= lat <= maxy):
         raise AnalysisInputError(
             f"point ({lon}, {lat}) is outside the city: lon must be within "

@@ -27,7 +27,8 @@ from twin.analysis.fifteen import node_access
 from twin.analysis.indicators import access_summaries, fifteen_tables, refresh_tables
 from twin.analysis.network import to_utm
 from twin.analysis.reports import baseline
-from twin.catalog import CITY_BBOX, get_layer
+from twin.catalog import get_layer
+from twin.extent import current_extent
 
 MAX_CHANGED_CELLS = 5000
 TARGET_KEYS = {"green_norm_m2", "green_target_2025_m2", "green_target_2030_m2"}
@@ -69,7 +70,8 @@ def parse_additions(add: Any) -> tuple[pd.DataFrame, list[Any], pd.DataFrame]:
             "add must be a GeoJSON FeatureCollection "
             '({"type": "FeatureCollection", "features": [...]})'
         )
-    minx, miny, maxx, maxy = CITY_BBOX
+    extent = current_extent()  # the loaded districts' (twin.extent)
+    minx, miny, maxx, maxy = extent
     for i, feature in enumerate(add["features"]):
         if not isinstance(feature, dict) or feature.get("type") != "Feature":
             raise AnalysisInputError(f"add.features[{i}] is not a GeoJSON Feature")
@@ -85,7 +87,7 @@ def parse_additions(add: Any) -> tuple[pd.DataFrame, list[Any], pd.DataFrame]:
         bx0, by0, bx1, by1 = geometry.bounds
         if bx0 < minx or by0 < miny or bx1 > maxx or by1 > maxy:
             raise AnalysisInputError(
-                f"add.features[{i}] lies outside the city (bbox {list(CITY_BBOX)})"
+                f"add.features[{i}] lies outside the city (bbox {list(extent)})"
             )
         if geometry.geom_type == "Point":
             category = properties.get("category")

@@ -27,6 +27,7 @@ from twin.editing.history import NotFound, versioned_layer
 from twin.editing.users import Editor
 from twin.editing.validate import CheckedFeature, check_feature, check_properties
 from twin.errors import InvalidParameter
+from twin.extent import city_extent
 from twin.features.ids import matches, version_etag
 from twin.sqlfiles import query
 
@@ -201,7 +202,7 @@ def _insert(
 def create(conn: psycopg.Connection, name: str, editor: Editor, body: Any) -> tuple[int, str, int]:
     """Insert a new feature; return its id, GeoJSON text and version."""
     layer = editable_layer(name, editor)
-    checked = check_feature(layer, body)
+    checked = check_feature(layer, body, extent=city_extent(conn))
     with conn.transaction():
         _act_as(conn, editor, "create")
         fid = _insert(conn, layer, checked.properties, _geometry_sql(layer), checked.geometry_wkb)
@@ -219,7 +220,7 @@ def replace(
 ) -> tuple[str, int]:
     """Replace every property and the geometry of a feature (absent properties become null)."""
     layer = editable_layer(name, editor)
-    checked = check_feature(layer, body)
+    checked = check_feature(layer, body, extent=city_extent(conn))
     _same_id(body, fid)
     with conn.transaction():
         _act_as(conn, editor, "replace")
@@ -244,7 +245,7 @@ def update(
 ) -> tuple[str, int]:
     """Change only what the patch names (JSON merge patch: null clears a property)."""
     layer = editable_layer(name, editor)
-    checked = check_feature(layer, body, partial=True)
+    checked = check_feature(layer, body, extent=city_extent(conn), partial=True)
     _same_id(body, fid)
     if not checked.properties and checked.geometry_wkb is None:
         raise InvalidParameter("the patch changes nothing: give `properties` and/or `geometry`")

@@ -15,7 +15,7 @@ import orjson
 import shapely
 from shapely.geometry import shape
 
-from twin.catalog import CITY_BBOX, Layer
+from twin.catalog import Layer
 from twin.errors import InvalidParameter, PayloadTooLarge
 
 MAX_VERTICES = 100_000  # a plot or a utility line has hundreds; more is a mistake or an attack
@@ -311,7 +311,7 @@ class _Coordinates:
                 self.polygon(part, (index,), f"polygon {index}")
 
 
-def check_geometry(layer: Layer, geometry: Any) -> bytes:
+def check_geometry(layer: Layer, geometry: Any, extent: tuple[float, float, float, float]) -> bytes:
     """2D WKB of a valid geometry of the layer's type inside the city, or a clear refusal."""
     if not isinstance(geometry, dict):
         raise InvalidFeature(
@@ -340,7 +340,7 @@ def check_geometry(layer: Layer, geometry: Any) -> bytes:
     if not shp.is_valid:
         raise InvalidFeature(f"`geometry` is not valid: {shapely.is_valid_reason(shp)}")
     minx, miny, maxx, maxy = shp.bounds
-    cminx, cminy, cmaxx, cmaxy = CITY_BBOX
+    cminx, cminy, cmaxx, cmaxy = extent  # the city's (twin.extent.city_extent)
     if minx < cminx or miny < cminy or maxx > cmaxx or maxy > cmaxy:
         raise InvalidFeature(
             f"`geometry` lies outside the city (lon {cminx}..{cmaxx}, "
@@ -350,7 +350,13 @@ def check_geometry(layer: Layer, geometry: Any) -> bytes:
     return shapely.to_wkb(shp, include_srid=False)
 
 
-def check_feature(layer: Layer, body: Any, *, partial: bool = False) -> CheckedFeature:
+def check_feature(
+    layer: Layer,
+    body: Any,
+    *,
+    extent: tuple[float, float, float, float],
+    partial: bool = False,
+) -> CheckedFeature:
     """A whole feature (create, replace) or a patch (`partial`: only what it names)."""
     if not isinstance(body, dict):
         raise InvalidFeature(f"the body must be a GeoJSON Feature object, not {json_type(body)}")
@@ -370,5 +376,5 @@ def check_feature(layer: Layer, body: Any, *, partial: bool = False) -> CheckedF
             raise InvalidFeature(
                 f"`geometry` is required: {layer.name} features are {layer.geometry}s"
             )
-        return CheckedFeature(properties, check_geometry(layer, body["geometry"]))
+        return CheckedFeature(properties, check_geometry(layer, body["geometry"], extent))
     return CheckedFeature(properties, None)

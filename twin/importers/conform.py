@@ -21,7 +21,8 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from twin.catalog import CITY_BBOX, Layer, Property
+from twin.catalog import Layer, Property
+from twin.extent import current_extent
 
 FAMILY = {
     "Point": "point",
@@ -455,7 +456,7 @@ def _note_extent(frame: gpd.GeoDataFrame, report: ImportReport) -> None:
     if frame.empty or frame.crs is None:
         return
     lonlat = frame.geometry if frame.crs.to_epsg() == 4326 else frame.geometry.to_crs(4326)
-    minx, miny, maxx, maxy = CITY_BBOX
+    minx, miny, maxx, maxy = current_extent()  # the loaded districts' (twin.extent)
     pad = 0.15
     bounds = lonlat.bounds
     outside = int(

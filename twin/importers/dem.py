@@ -19,8 +19,8 @@ from rasterio.enums import Resampling
 from rasterio.errors import RasterioError
 from rasterio.warp import transform_bounds
 
-from twin.catalog import CITY_BBOX
 from twin.errors import ImportFailed
+from twin.extent import current_extent
 from twin.importers import error_line, source_digest
 from twin.sqlfiles import query
 from twin.store import Provenance
@@ -70,7 +70,7 @@ def _read(
     west, south, east, north = transform_bounds(
         dataset.crs, "EPSG:4326", *dataset.bounds, densify_pts=21
     )
-    minx, miny, maxx, maxy = CITY_BBOX
+    minx, miny, maxx, maxy = current_extent()  # the loaded districts' (twin.extent)
     if east < minx or west > maxx or north < miny or south > maxy:
         raise ImportFailed(
             f"{path.name} covers {west:.3f}-{east:.3f} E, {south:.3f}-"

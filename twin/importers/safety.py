@@ -20,8 +20,8 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError, ProjError
 from shapely.geometry import mapping
 
-from twin.catalog import CITY_BBOX
 from twin.errors import ImportFailed
+from twin.extent import current_extent
 from twin.settings import get_settings
 
 CITY_NAME = "Almaty"
@@ -32,8 +32,9 @@ LIKELY_CRS = ("EPSG:32643", "EPSG:32642", "EPSG:32644", "EPSG:3857", "EPSG:4326"
 
 
 def city_extent(margin_km: float = EXTENT_MARGIN_KM) -> tuple[float, float, float, float]:
-    """The city's lon/lat extent widened by `margin_km` on every side."""
-    west, south, east, north = CITY_BBOX
+    """The city's lon/lat extent (the loaded districts', twin.extent) widened by `margin_km`
+    on every side."""
+    west, south, east, north = current_extent()
     dlat = margin_km / 111.32
     dlon = margin_km / (111.32 * math.cos(math.radians((south + north) / 2)))
     return west - dlon, south - dlat, east + dlon, north + dlat
@@ -154,7 +155,7 @@ def check_extent(
     outside = int((outside_city(lonlat) & present).sum())
     if outside * 2 <= total:
         return
-    west, south, east, north = CITY_BBOX
+    west, south, east, north = current_extent()
     where = (
         f"{outside} of {total} features of {what} lie outside {CITY_NAME}'s extent "
         f"({west}-{east} E, {south}-{north} N, with {EXTENT_MARGIN_KM:g} km around)"

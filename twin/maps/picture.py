@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from twin.extent import current_extent
 from twin.maps.render import OVERLAYS, renderer
 from twin.maps.style import BASE, at_version, map_style
 
@@ -123,7 +124,7 @@ def picture_style(overlay: dict[str, Any]) -> tuple[str, str, str, bytes]:
     from twin.catalog import load_catalog
     from twin.tiles.service import SHOWN_LAYERS, service
 
-    base_id, base_json = map_style(None, False)
+    base_id, base_json = map_style(None, False, current_extent())
     svc = service()
     shown = [layer for layer in load_catalog().values() if layer.visible]
     version_key = svc.key(SHOWN_LAYERS, shown, svc.versions.get())

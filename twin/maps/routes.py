@@ -25,8 +25,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from twin.bbox import BboxError, parse_bbox
-from twin.catalog import CITY_BBOX, Layer, load_catalog
+from twin.catalog import Layer, load_catalog
 from twin.errors import InvalidParameter
+from twin.extent import Bbox, current_extent_async
 from twin.http.conditional import etag_matches
 from twin.maps.hot import folder, memory_address
 from twin.maps.render import renderer
@@ -145,13 +146,15 @@ def _tile_size(request: Request) -> int:
 # ---- map tiles -------------------------------------------------------------------------------
 
 
-def _map_tileset(layers: list[Layer], base: str, root: str, title: str) -> dict[str, Any]:
+def _map_tileset(
+    layers: list[Layer], base: str, root: str, title: str, extent: Bbox
+) -> dict[str, Any]:
     """OGC tileset metadata of map tiles: the vector tileset's, drawn as PNG."""
     minzoom = min(layer.minzoom for layer in layers)
-    document = metadata.tileset(layers, base, f"{root}/{WEB_MERCATOR_QUAD}", title, "")
+    document = metadata.tileset(layers, base, f"{root}/{WEB_MERCATOR_QUAD}", title, "", extent)
     document["description"] = f"{title} drawn in the viewer's style (PNG, 256 px tiles)"
     document["dataType"] = "map"
-    document["tileMatrixSetLimits"] = matrix_limits(CITY_BBOX, minzoom, MAX_MAP_ZOOM)
+    document["tileMatrixSetLimits"] = matrix_limits(extent, minzoom, MAX_MAP_ZOOM)
     document.pop("layers", None)
     links = [
         link for link in document["links"] if link["rel"] in ("self", metadata.REL_TILING_SCHEME)
@@ -197,7 +200,7 @@ async def _map_tile(
         )
     size = _tile_size(request)
     transparent = _flag(request, "transparent", transparent_default) and media == PNG
-    style_id, style_json = map_style(collections, transparent)
+    style_id, style_json = map_style(collections, transparent, await current_extent_async())
     svc = service()
     versions = await svc.current_versions()
     vector_key = svc.key(tileset, layers, versions)
@@ -292,7 +295,9 @@ async def dataset_map_tileset(request: Request) -> Response:
     check_matrix_set(request.path_params["tms"])
     layers = [layer for layer in load_catalog().values() if layer.visible]
     base = metadata.server_url(str(request.base_url))
-    return JSONResponse(_map_tileset(layers, base, "/map/tiles", "Almaty Twin map"), headers=CORS)
+    extent = await current_extent_async()
+    document = _map_tileset(layers, base, "/map/tiles", "Almaty Twin map", extent)
+    return JSONResponse(document, headers=CORS)
 
 
 @answers_errors
@@ -311,18 +316,21 @@ async def layer_map_tileset(request: Request) -> Response:
     check_matrix_set(request.path_params["tms"])
     base = metadata.server_url(str(request.base_url))
     root = f"/collections/{layer.name}/map/tiles"
-    return JSONResponse(_map_tileset([layer], base, root, layer.title), headers=CORS)
+    extent = await current_extent_async()
+    return JSONResponse(_map_tileset([layer], base, root, layer.title, extent), headers=CORS)
 
 
 # ---- maps (OGC API Maps) ---------------------------------------------------------------------
 
 
-def _bbox(request: Request, crs: str, lat_first: bool) -> tuple[float, float, float, float]:
+def _bbox(
+    request: Request, crs: str, lat_first: bool, extent: Bbox
+) -> tuple[float, float, float, float]:
     raw = request.query_params.get("bbox")
-    if raw is None:
+    if raw is None:  # the city's extent (twin.extent)
         if crs == "EPSG:3857":
-            return _transform_bounds(CITY_BBOX, "OGC:CRS84", crs)
-        return CITY_BBOX if not lat_first else (CITY_BBOX[1], CITY_BBOX[0], *CITY_BBOX[3:1:-1])
+            return _transform_bounds(extent, "OGC:CRS84", crs)
+        return extent if not lat_first else (extent[1], extent[0], *extent[3:1:-1])
     try:
         box = parse_bbox(raw, heights=False, area=True, degrees=crs != "EPSG:3857")
     except BboxError as exc:
@@ -354,7 +362,8 @@ async def _map(
     out_crs, _ = _crs(request, "crs")
     bbox_crs, lat_first = _crs(request, "bbox-crs")
     source = "EPSG:3857" if bbox_crs == "EPSG:3857" else "OGC:CRS84"
-    box = _to_lonlat(_bbox(request, bbox_crs, lat_first), bbox_crs, lat_first)
+    extent = await current_extent_async()
+    box = _to_lonlat(_bbox(request, bbox_crs, lat_first, extent), bbox_crs, lat_first)
     target = "EPSG:3857" if out_crs == "EPSG:3857" else "OGC:CRS84"
     grid = _transform_bounds(box, source, target)  # type: ignore[arg-type]
     width, height = _side(request, "width"), _side(request, "height")
@@ -367,7 +376,7 @@ async def _map(
         height = max(1, min(MAX_SIDE, round(width / aspect)))
     transparent = _flag(request, "transparent", collections is not None and len(layers) == 1)
     transparent = transparent and media == PNG
-    style_id, style_json = map_style(collections, transparent)
+    style_id, style_json = map_style(collections, transparent, extent)
     svc = service()
     versions = await svc.current_versions()
     spec = f"{style_id}|{grid}|{target}|{width}x{height}|{media}"

@@ -28,8 +28,8 @@ import orjson
 import psycopg
 import shapely
 
-from twin.catalog import CITY_BBOX
 from twin.errors import ImportFailed, InvalidParameter
+from twin.extent import contains, current_extent
 from twin.sqlfiles import query
 from twin.store import Provenance, write_layer
 
@@ -160,7 +160,7 @@ def _parse(number: int, row: dict[str, str]) -> dict[str, Any] | list[str]:
     if lat is not None and lon is not None:
         if math.isnan(lat) or math.isnan(lon):
             reasons.append("lat/lon are not numbers")
-        elif not (CITY_BBOX[0] <= lon <= CITY_BBOX[2] and CITY_BBOX[1] <= lat <= CITY_BBOX[3]):
+        elif not contains(current_extent(), (lon, lat, lon, lat)):  # twin.extent
             reasons.append("outside the city")
         else:
             place = {"lon": lon, "lat": lat, "placed_by": "coordinates"}

@@ -38,8 +38,8 @@ import shapely
 from h3.api import basic_int as h3int
 from psycopg.copy import QueuedLibpqWriter
 
-from twin.catalog import CITY_BBOX
 from twin.errors import Conflict, ImportFailed, InvalidParameter
+from twin.extent import current_extent
 from twin.sqlfiles import query
 from twin.store import Provenance, record_provenance, write_layer
 
@@ -259,7 +259,7 @@ def _route(value: Any) -> list[tuple[float, float]] | str | None:
 
 
 def _inside(point: tuple[float, float]) -> bool:
-    minx, miny, maxx, maxy = CITY_BBOX
+    minx, miny, maxx, maxy = current_extent()  # the loaded districts' (twin.extent)
     return minx <= point[0] <= maxx and miny <= point[1] <= maxy
 
 
@@ -597,7 +597,7 @@ def check_trips(rows: list[Any]) -> tuple[TripBatch, dict[int, list[str]]]:
     plain_ends = offsets[:-1][~has_route]
     points[plain_ends] = ends[~has_route, :2]
     points[plain_ends + 1] = ends[~has_route, 2:]
-    minx, miny, maxx, maxy = CITY_BBOX
+    minx, miny, maxx, maxy = current_extent()  # the loaded districts' (twin.extent)
     inside = (
         (points[:, 0] >= minx) & (points[:, 0] <= maxx)
         & (points[:, 1] >= miny) & (points[:, 1] <= maxy)

@@ -10,7 +10,7 @@ import click
 import psycopg
 
 from twin.bbox import parse_bbox
-from twin.catalog import CITY_BBOX, Layer, load_catalog
+from twin.catalog import Layer, load_catalog
 from twin.errors import TwinError
 from twin.progress import progress
 
@@ -56,11 +56,11 @@ def tiles() -> None:
 @click.option("--zoom", "zoom_text", required=True, help="A zoom or a range, e.g. 12-14.")
 @click.option(
     "--bbox",
-    default=",".join(map(str, CITY_BBOX)),
-    show_default=True,
-    help="lon/lat extent to seed: minlon,minlat,maxlon,maxlat.",
+    default=None,
+    help="lon/lat extent to seed: minlon,minlat,maxlon,maxlat [default: the city's extent, "
+    "the loaded districts' (twin.extent)].",
 )
-def seed(layer_name: str, zoom_text: str, bbox: str) -> None:
+def seed(layer_name: str, zoom_text: str, bbox: str | None) -> None:
     """Render every tile of LAYER at the zooms over the city into the cache (skips cached)."""
     from twin.db.pool import connect
     from twin.store import database_identity, layer_versions
@@ -75,7 +75,12 @@ def seed(layer_name: str, zoom_text: str, bbox: str) -> None:
     from twin.tiles.vector import in_zoom_range, policy_fingerprint, render_tile
 
     low, high = _zoom_range(zoom_text)
-    extent = parse_bbox(bbox, name="--bbox", heights=False, degrees=True, area=True)
+    if bbox is None:
+        from twin.extent import current_extent
+
+        extent = list(current_extent())
+    else:
+        extent = parse_bbox(bbox, name="--bbox", heights=False, degrees=True, area=True)
     tileset, layers = _tileset(layer_name)
     if tileset == TERRAIN:
         zooms = [z for z in range(low, high + 1) if z <= MAX_TERRAIN_ZOOM]

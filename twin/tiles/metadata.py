@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from twin.catalog import CITY_BBOX, Layer
+from twin.catalog import Layer
 from twin.settings import get_settings
 from twin.style_links import style_links
 from twin.tiles.matrix import CRS_3857, TMS_URI, WEB_MERCATOR_QUAD, matrix_limits
@@ -40,10 +40,13 @@ def server_url(fallback: str) -> str:
     return (get_settings().internal.server_url or fallback).rstrip("/")
 
 
-def _centre(zoom: int) -> list[float]:
+Bbox = tuple[float, float, float, float]  # lon/lat: the city's extent (twin.extent)
+
+
+def _centre(extent: Bbox, zoom: int) -> list[float]:
     return [
-        round((CITY_BBOX[0] + CITY_BBOX[2]) / 2, 5),
-        round((CITY_BBOX[1] + CITY_BBOX[3]) / 2, 5),
+        round((extent[0] + extent[2]) / 2, 5),
+        round((extent[1] + extent[3]) / 2, 5),
         zoom,
     ]
 
@@ -90,7 +93,7 @@ def _ogc_layer(layer: Layer, base: str) -> dict[str, Any]:
 
 
 def tilejson(
-    layers: list[Layer], base: str, tiles_path: str, name: str, description: str
+    layers: list[Layer], base: str, tiles_path: str, name: str, description: str, extent: Bbox
 ) -> dict[str, Any]:
     minzoom, maxzoom = _zoom_span(layers)
     return {
@@ -103,8 +106,8 @@ def tilejson(
         "tiles": [f"{base}{tiles_path}/{{z}}/{{y}}/{{x}}"],
         "minzoom": minzoom,
         "maxzoom": maxzoom,
-        "bounds": list(CITY_BBOX),
-        "center": _centre(max(minzoom, 12)),
+        "bounds": list(extent),
+        "center": _centre(extent, max(minzoom, 12)),
         "vector_layers": [_vector_layer(layer) for layer in layers],
         "generalisation": (
             f"below zoom {ALL_PROPERTIES_ZOOM} a feature carries its id and "
@@ -125,7 +128,7 @@ def _datetime(layers: list[Layer]) -> dict[str, Any]:
 
 
 def tileset(
-    layers: list[Layer], base: str, tiles_path: str, title: str, description: str
+    layers: list[Layer], base: str, tiles_path: str, title: str, description: str, extent: Bbox
 ) -> dict[str, Any]:
     """OGC API Tiles tileset metadata of WebMercatorQuad (…/tiles/WebMercatorQuad)."""
     minzoom, maxzoom = _zoom_span(layers)
@@ -138,14 +141,14 @@ def tileset(
         # the draft name older GDAL OGCAPI drivers look for; 3.6.2 follows the tiling-scheme
         # link instead (and has no vector-tile code: see docs/tiles.md, tests/test_tiles.py)
         "tileMatrixSetDefinition": f"{base}/tileMatrixSets/{WEB_MERCATOR_QUAD}",
-        "tileMatrixSetLimits": matrix_limits(CITY_BBOX, minzoom, maxzoom),
+        "tileMatrixSetLimits": matrix_limits(extent, minzoom, maxzoom),
         "boundingBox": {
-            "lowerLeft": list(CITY_BBOX[:2]),
-            "upperRight": list(CITY_BBOX[2:]),
+            "lowerLeft": list(extent[:2]),
+            "upperRight": list(extent[2:]),
             "crs": CRS84,
         },
         "centerPoint": {
-            "coordinates": _centre(0)[:2],
+            "coordinates": _centre(extent, 0)[:2],
             "crs": CRS84,
             "tileMatrix": str(max(minzoom, 12)),
         },

@@ -33,6 +33,7 @@ from twin.bbox import BboxError, parse_bbox
 from twin.catalog import Layer, load_catalog
 from twin.db.pool import connection
 from twin.errors import InvalidParameter, ServiceUnavailable, TwinError
+from twin.extent import current_extent_async
 from twin.features.ids import canonical_integer
 from twin.features.params import AsOf
 from twin.http import bridge
@@ -376,7 +377,10 @@ async def layer_tileset(request: Request) -> Response:
     layer = _layer(request.path_params["layer"])
     check_matrix_set(request.path_params["tms"])
     path = f"/collections/{layer.name}/tiles/{WEB_MERCATOR_QUAD}"
-    return _json(metadata.tileset([layer], _base(request), path, layer.title, layer.description))
+    extent = await current_extent_async()
+    return _json(
+        metadata.tileset([layer], _base(request), path, layer.title, layer.description, extent)
+    )
 
 
 @answers_errors
@@ -385,7 +389,10 @@ async def layer_tilejson(request: Request) -> Response:
     layer = _layer(request.path_params["layer"])
     check_matrix_set(request.path_params["tms"])
     path = f"/collections/{layer.name}/tiles/{WEB_MERCATOR_QUAD}"
-    return _json(metadata.tilejson([layer], _base(request), path, layer.name, layer.description))
+    extent = await current_extent_async()
+    return _json(
+        metadata.tilejson([layer], _base(request), path, layer.name, layer.description, extent)
+    )
 
 
 DATASET_TITLE = "Almaty Twin"
@@ -409,6 +416,7 @@ async def dataset_tileset(request: Request) -> Response:
             f"/tiles/{WEB_MERCATOR_QUAD}",
             DATASET_TITLE,
             DATASET_DESCRIPTION,
+            await current_extent_async(),
         )
     )
 
@@ -424,6 +432,7 @@ async def dataset_tilejson(request: Request) -> Response:
             f"/tiles/{WEB_MERCATOR_QUAD}",
             "almaty-twin",
             DATASET_DESCRIPTION,
+            await current_extent_async(),
         )
     )
 

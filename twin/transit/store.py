@@ -22,7 +22,8 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 
-from twin.catalog import CITY_BBOX, get_layer
+from twin import extent
+from twin.catalog import get_layer
 from twin.errors import Conflict, ImportFailed, NotFound
 from twin.importers import error_line, source_digest
 from twin.importers.batches import begin, keep_tables
@@ -95,11 +96,9 @@ class FeedReport:
 
 
 def city_extent(conn: psycopg.Connection) -> tuple[float, float, float, float]:
-    """Where the feed's stops must be: the districts' extent, else the configured city box."""
-    row = conn.execute(query("transit/city_extent")).fetchone()
-    if row is None or row[0] is None:
-        return CITY_BBOX
-    return tuple(float(v) for v in row)  # type: ignore[return-value]
+    """Where the feed's stops must be: the city's extent (twin.extent: the loaded districts'
+    with its margin, else the configured city box)."""
+    return extent.city_extent(conn)
 
 
 def _copy_in(conn: psycopg.Connection, name: str, frame: pd.DataFrame) -> None:
