@@ -16,6 +16,8 @@ APT_PACKAGES="$APT_PACKAGES libegl-mesa0 libgl1 libcurl4"
 APT_PACKAGES="$APT_PACKAGES pgbouncer"
 # the MQTT broker of SensorThings (`twin up` and the tests start it; twin/sensors)
 APT_PACKAGES="$APT_PACKAGES mosquitto"
+# its ACL plugin (twin/sensors/mqtt_acl_plugin.c), compiled at the broker's first start
+APT_PACKAGES="$APT_PACKAGES mosquitto-dev libmosquitto-dev gcc libc6-dev"
 missing=""
 for pkg in $APT_PACKAGES; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing="$missing $pkg"

@@ -132,8 +132,9 @@ def test_an_old_key_used_over_http_becomes_an_mqtt_account(
     (hashed,) = db.execute("SELECT mqtt_hash FROM sta_keys WHERE key_id = %s", (key_id,)).fetchone()
     assert hashed is not None and hashed.startswith("$7$")
     assert f"{key_id}:{hashed}" in (broker.directory / "passwd").read_text().splitlines()
-    acl = (broker.directory / "acl").read_text()
-    assert f"topic write v1.1/Datastreams({stream})/Observations" in acl
+    # the Datastreams it may publish to: the broker's ACL plugin's grants (twin/sensors/broker.py)
+    grants = (broker.directory / "datastreams").read_text().splitlines()
+    assert f"{key_id} {stream}" in grants
 
     # mosquitto has reloaded (SIGHUP): the same key now logs in and publishes its readings
     wait_for(lambda: not login(broker, key_id, key).is_failure, 5, "the old key logs in by MQTT")

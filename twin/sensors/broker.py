@@ -18,6 +18,15 @@ the ACL are written from the database when the broker starts and again, followed
 (mosquitto reloads them), when a key is added or revoked and when Datastreams change (the
 bridge looks every 30 s). Devices on a network may also use a broker with accounts of its own
 (TWIN_MQTT_URL=mqtt://user:password@host:port), which the bridge uses as is.
+
+Which key may publish to which Datastream is not in the ACL file: mosquitto reads one in
+quadratic time and checks a publish by walking the user's topics, so a lighting provider's
+44,000 lamps would make every reload take seconds. The twin's plugin (mqtt_acl_plugin.c,
+compiled here with gcc at the broker's first start, headers from Debian's mosquitto-dev) reads
+TWIN_HOME/mqtt/datastreams ("<key id> <datastream id>" lines) at start and at every SIGHUP
+and answers each publish with a binary search. When it cannot be built the ACL file lists a
+key's topics as before (up to ACL_TOPICS_MAX, above that every Datastream's), the log says so
+and /sta/v1.1/mqtt-status shows it.
 """
 
 from __future__ import annotations
@@ -49,11 +58,16 @@ MOSQUITTO = "/usr/sbin/mosquitto"
 MAX_PACKET_BYTES = 1024 * 1024
 OWN_ACCOUNT = "twin"  # the twin's own account: the bridge and the simulator
 PBKDF2_ROUNDS = 101  # mosquitto_passwd's default for its $7$ (PBKDF2-SHA512) hashes
-# the most Datastream topics one key's ACL lists: mosquitto reads an ACL file in quadratic time
-# (20,000 lines: 1.3 s, 44,000: over 6 s, the broker deaf meanwhile, at every reload) and checks
-# a user's topics one by one per message; a key feeding more Datastreams may publish to every
-# Datastream's topic (the bridge still checks each Observation as the HTTP API does)
+# without the ACL plugin, the most Datastream topics one key's ACL lists: mosquitto reads an ACL
+# file in quadratic time (20,000 lines: 1.3 s, 44,000: over 6 s, the broker deaf meanwhile, at
+# every reload) and checks a user's topics one by one per message; a key feeding more
+# Datastreams may then publish to every Datastream's topic (the bridge still checks each
+# Observation as the HTTP API does, but cannot tell who published)
 ACL_TOPICS_MAX = 1000
+PLUGIN_SOURCE = Path(__file__).with_name("mqtt_acl_plugin.c")
+PLUGIN_HEADER = Path("/usr/include/mosquitto_broker.h")  # Debian's mosquitto-dev
+PLUGIN_ERROR = "acl-plugin-error.txt"  # why a broker directory's plugin could not be built
+GRANTS_FILE = "datastreams"  # the plugin's (key id, Datastream id) pairs
 
 
 class BrokerError(TwinError):
@@ -113,7 +127,63 @@ def broker_pid(directory: Path | None = None) -> int | None:
     return pid
 
 
-def _config(port: int, directory: Path) -> str:
+def acl_plugin(directory: Path, timeout_s: float = 120.0) -> Path | None:
+    """The ACL plugin compiled for this source into the broker directory (built once per
+    version of mqtt_acl_plugin.c), or None when it cannot be: the reason is logged and kept
+    in the directory for /sta/v1.1/mqtt-status, and the broker falls back to the ACL file."""
+    error_file = directory / PLUGIN_ERROR
+    try:
+        digest = hashlib.sha256(PLUGIN_SOURCE.read_bytes()).hexdigest()[:12]
+    except OSError:  # an install without the source
+        digest = ""
+    target = directory / f"twin_acl_{digest}.so"
+    if digest and target.exists():
+        error_file.unlink(missing_ok=True)
+        return target
+    compiler = shutil.which("gcc") or shutil.which("cc")
+    if not digest:
+        reason = f"{PLUGIN_SOURCE} is missing"
+    elif compiler is None:
+        reason = "no C compiler (apt-get install gcc)"
+    elif not PLUGIN_HEADER.exists():
+        reason = f"{PLUGIN_HEADER} is missing (apt-get install mosquitto-dev)"
+    else:
+        spare = target.with_suffix(".tmp")
+        command = [compiler, "-O2", "-shared", "-fPIC", "-o", str(spare), str(PLUGIN_SOURCE)]
+        try:
+            result = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            reason = f"{compiler} failed: {exc}"
+        else:
+            if result.returncode == 0:
+                os.replace(spare, target)
+                for old in directory.glob("twin_acl_*.so"):  # earlier versions' builds
+                    if old != target:
+                        old.unlink(missing_ok=True)
+                error_file.unlink(missing_ok=True)
+                return target
+            reason = f"{compiler} failed: {_tail(result.stderr or result.stdout)}"
+        spare.unlink(missing_ok=True)
+    error_file.write_text(reason + "\n")
+    LOG.warning(
+        "mqtt acl plugin not built: a sensor key feeding more than "
+        f"{ACL_TOPICS_MAX} Datastreams may publish to every Datastream's topic",
+        extra={"fields": {"directory": str(directory), "reason": reason}},
+    )
+    return None
+
+
+def _uses_plugin(directory: Path) -> bool:
+    """Whether the broker of this directory loads the ACL plugin (its config says)."""
+    with contextlib.suppress(OSError):
+        return any(
+            line.startswith("plugin ")
+            for line in (directory / "mosquitto.conf").read_text().splitlines()
+        )
+    return False
+
+
+def _config(port: int, directory: Path, plugin: Path | None = None) -> str:
     lines = [
         "# Generated by `twin sensors broker start` (twin/sensors/broker.py): edits are lost",
         "per_listener_settings false",
@@ -132,6 +202,8 @@ def _config(port: int, directory: Path) -> str:
         "log_type notice",
         "connection_messages false",
     ]
+    if plugin is not None:  # checked before the ACL file, which handles what it defers
+        lines += [f"plugin {plugin}", f"plugin_opt_datastreams {directory / GRANTS_FILE}"]
     if os.geteuid() == 0:  # mosquitto run as root drops to `mosquitto`, which cannot write here
         lines.append(f"user {pwd.getpwuid(os.geteuid()).pw_name}")
     return "\n".join(lines) + "\n"
@@ -175,7 +247,8 @@ def _write_if_changed(path: Path, text: str) -> bool:
 
 def write_accounts(directory: Path, accounts: list[tuple[str, str, list[int]]]) -> bool:
     """The password file and ACL of a broker directory: the twin's account and every sensor
-    key (key id, its mqtt hash, its Datastreams). Whether either file changed."""
+    key (key id, its mqtt hash, its Datastreams), and the ACL plugin's grants when the broker
+    loads it (then the ACL file gives keys no topic to write). Whether a file changed."""
     secret = twin_secret(directory)
     twin_hash = None
     with contextlib.suppress(OSError):  # the twin's hash is kept while its secret is the same
@@ -189,14 +262,21 @@ def write_accounts(directory: Path, accounts: list[tuple[str, str, list[int]]]) 
         f"user {OWN_ACCOUNT}",
         "topic readwrite v1.1/#",
     ]
+    plugin = _uses_plugin(directory)
+    grants: list[str] = []
     for key_id, hashed, streams in accounts:
         passwd.append(f"{key_id}:{hashed}")
         acl += ["", f"user {key_id}", "topic read v1.1/#"]
-        if len(streams) > ACL_TOPICS_MAX:
-            acl.append("topic write v1.1/Datastreams(+)/Observations")
+        if plugin:
+            grants += [f"{key_id} {stream}" for stream in streams]
+        elif len(streams) > ACL_TOPICS_MAX:  # "+" stands for a whole level only: mosquitto
+            # refuses "Datastreams(+)" and, with it, the whole ACL file (every key open)
+            acl.append("topic write v1.1/+/Observations")
         else:
             acl += [f"topic write v1.1/Datastreams({stream})/Observations" for stream in streams]
     changed = _write_if_changed(directory / "passwd", "\n".join(passwd) + "\n")
+    if plugin:
+        changed = _write_if_changed(directory / GRANTS_FILE, "\n".join(grants) + "\n") or changed
     return _write_if_changed(directory / "acl", "\n".join(acl) + "\n") or changed
 
 
@@ -320,7 +400,7 @@ def start_broker(
         )
     directory.mkdir(parents=True, exist_ok=True)
     config = directory / "mosquitto.conf"
-    config.write_text(_config(port, directory))
+    config.write_text(_config(port, directory, acl_plugin(directory)))
     _accounts_at_start(directory)
     endpoint = MqttEndpoint("127.0.0.1", port, OWN_ACCOUNT, twin_secret(directory))
     _pid_file(directory).unlink(missing_ok=True)
@@ -368,6 +448,36 @@ def _alive(pid: int) -> bool:
     with contextlib.suppress(OSError):
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     return True
+
+
+def publish_check(conn: Any, endpoint: MqttEndpoint | None) -> dict[str, Any] | None:
+    """How the twin's broker at `endpoint` checks which Datastreams a sensor key publishes
+    to (for /sta/v1.1/mqtt-status): the ACL plugin, or the fallback that lets a key with more
+    than ACL_TOPICS_MAX Datastreams publish to all, with why. None: not a broker of the twin's
+    (its own accounts decide)."""
+    from twin.sqlfiles import query
+
+    if endpoint is None or endpoint.host not in ("127.0.0.1", "localhost", "::1"):
+        return None
+    directories = [broker_dir()]
+    directories += [Path(d) for (d,) in conn.execute(query("sensors_mqtt/brokers"))]
+    for directory in directories:
+        with contextlib.suppress(OSError):
+            config = (directory / "mosquitto.conf").read_text()
+            if f"\nlistener {endpoint.port} " not in config:
+                continue
+            if _uses_plugin(directory):
+                return {"perDatastream": True, "by": "the twin's mosquitto ACL plugin"}
+            reason = "the broker started before the twin had its ACL plugin: restart it"
+            with contextlib.suppress(OSError):
+                reason = (directory / PLUGIN_ERROR).read_text().strip() or reason
+            return {
+                "perDatastream": False,
+                "by": "the ACL file",
+                "note": f"no ACL plugin ({reason}): a sensor key feeding more than "
+                f"{ACL_TOPICS_MAX} Datastreams may publish to every Datastream's topic",
+            }
+    return None
 
 
 def broker_status() -> str:
@@ -429,6 +539,7 @@ __all__ = [
     "mqtt_endpoint",
     "mqtt_password_hash",
     "own_endpoint",
+    "publish_check",
     "register_key",
     "reload_accounts",
     "start_broker",

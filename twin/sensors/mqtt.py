@@ -43,7 +43,7 @@ from typing import Any
 import orjson
 import psycopg
 
-from twin.sensors.broker import MqttEndpoint, mqtt_endpoint
+from twin.sensors.broker import MqttEndpoint, mqtt_endpoint, publish_check
 from twin.sensors.mqtt_wire import MqttConnection, MqttWireError
 from twin.sqlfiles import query
 
@@ -540,6 +540,9 @@ def bridge_status(conn: psycopg.Connection) -> dict[str, Any]:
             "subscribe": ["v1.1/Datastreams(<id>)/Observations", OBSERVATIONS_TOPIC],
         },
         "maxPayloadBytes": MAX_PAYLOAD_BYTES,
+        # which Datastreams a sensor key may publish to: checked per Datastream by the twin's
+        # broker (its ACL plugin), or not when it could not be built (twin/sensors/broker.py)
+        "publishCheck": publish_check(conn, endpoint),
         "bridge": bridge,
         "refusals": refusals,
     }
