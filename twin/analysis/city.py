@@ -285,9 +285,6 @@ def load_city(conn: psycopg.Connection, network: WalkingNetwork | None = None) -
         polycentre_shapes=polycentre_shapes,
         version=network.version + version,
     )
-    from twin.analysis.isochrones import keep_city  # imports this module
-
-    keep_city(conn, city)  # what an isochrone reads, mapped by the next worker in milliseconds
     return city
 
 

@@ -351,7 +351,7 @@ def load_reach(database: str, version: tuple, network: WalkingNetwork) -> Reach 
 
 
 def keep_city(conn: psycopg.Connection, city: CityModel) -> None:
-    """Keep the Reach of a freshly loaded city model on disk (twin.analysis.city.load_city):
+    """Keep the Reach of a freshly loaded city model on disk (the analysis' publish, refresh):
     the next worker maps it instead of loading the city."""
     if city.version and not _reach_dir(database_identity(conn), city.version).exists():
         save_reach(reach_of(city), database_identity(conn))

@@ -22,6 +22,7 @@ import shapely
 from twin.analysis.city import CATEGORIES, CityModel, cell_polygons, load_city
 from twin.analysis.fifteen import NodeAccess, node_access
 from twin.analysis.indicators import access_summaries, fifteen_tables
+from twin.analysis.isochrones import keep_city
 from twin.analysis.network import data_versions
 from twin.analysis.network import to_utm as _utm
 from twin.analysis.seismic import Hazards, attested, building_exposure
@@ -73,6 +74,7 @@ class Analysis:
     def load(self) -> CityModel:
         started = time.perf_counter()
         self.city = load_city(self.conn)
+        keep_city(self.conn, self.city)  # what an isochrone reads, mapped by the next worker
         self._timed("load", started)
         return self.city
 

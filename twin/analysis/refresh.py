@@ -67,6 +67,7 @@ from twin.analysis.city import (
 )
 from twin.analysis.fifteen import node_access
 from twin.analysis.indicators import place_table
+from twin.analysis.isochrones import keep_city
 from twin.analysis.network import Snapped, data_versions, to_utm
 from twin.analysis.publish import (
     ANALYSIS_LOCK_SPACE,
@@ -404,6 +405,7 @@ def compute(conn: psycopg.Connection, mode: str, previous: Published | None = No
     ):
         network = previous.run.city.network
     run.city = load_city(conn, network)
+    keep_city(conn, run.city)  # what an isochrone reads, mapped by the next worker
     run.fifteen()
     run.hazards_and_utilities()
     return run
