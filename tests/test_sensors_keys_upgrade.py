@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -78,8 +78,11 @@ class Client:
         self.paho.loop_stop()
 
 
-def now_text() -> str:
-    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+def now_text(seconds_ago: int) -> str:
+    """A reading's time, seconds before now: each reading of the story its own second (a
+    Datastream refuses two Observations at one phenomenonTime)."""
+    at = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=seconds_ago)
+    return at.isoformat().replace("+00:00", "Z")
 
 
 @pytest.fixture()
@@ -124,7 +127,7 @@ def test_an_old_key_used_over_http_becomes_an_mqtt_account(
 
     posted = httpx.post(
         f"{server.url}/sta/v1.1/Datastreams({stream})/Observations",
-        json={"phenomenonTime": now_text(), "result": 14.0},
+        json={"phenomenonTime": now_text(30), "result": 14.0},
         headers={"X-API-Key": key},
         timeout=30,
     )
@@ -144,7 +147,7 @@ def test_an_old_key_used_over_http_becomes_an_mqtt_account(
         dashboard.subscribe(f"v1.1/Datastreams({stream})/Observations")
         dashboard.subscribe(f"v1.1/Datastreams({gateway['other']})/Observations")
         for target, value in ((gateway["other"], 99.0), (stream, 15.0)):
-            body = json.dumps({"phenomenonTime": now_text(), "result": value}).encode()
+            body = json.dumps({"phenomenonTime": now_text(20), "result": value}).encode()
             device.paho.publish(
                 f"v1.1/Datastreams({target})/Observations", body, qos=1
             ).wait_for_publish(5)
@@ -160,7 +163,7 @@ def test_an_old_key_used_over_http_becomes_an_mqtt_account(
     # used again over HTTP: its MQTT password is kept as it is (given once)
     again = httpx.post(
         f"{server.url}/sta/v1.1/Datastreams({stream})/Observations",
-        json={"phenomenonTime": now_text(), "result": 16.0},
+        json={"phenomenonTime": now_text(10), "result": 16.0},
         headers={"X-API-Key": key},
         timeout=30,
     )

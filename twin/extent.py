@@ -21,7 +21,6 @@ Before any district is loaded (or with no database to ask) the extent is
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from typing import Any
@@ -121,9 +120,11 @@ def current_extent() -> Bbox:
 
 
 def _where() -> str:
-    """Which database the environment names, read straight from it: the settings' properties
-    parse the environment on every read (0.1-0.3 ms), too slow for a check per imported row."""
-    return f"{os.environ.get('DATABASE_URL', '')}|{os.environ.get('TWIN_HOME', '')}"
+    """Which database the environment names (the settings are read per call: a test or a
+    command may point the process at another twin); a loop over rows takes city_extent(conn)
+    once instead."""
+    settings = get_settings()
+    return f"{settings.database_url or ''}|{settings.home}"
 
 
 def _fresh() -> Bbox | None:

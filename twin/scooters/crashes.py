@@ -29,7 +29,7 @@ import psycopg
 import shapely
 
 from twin.errors import ImportFailed, InvalidParameter
-from twin.extent import contains, current_extent
+from twin.extent import Bbox, city_extent, contains
 from twin.sqlfiles import query
 from twin.store import Provenance, write_layer
 
@@ -129,7 +129,7 @@ def _split_address(text: str) -> tuple[str, str] | None:
     return None
 
 
-def _parse(number: int, row: dict[str, str]) -> dict[str, Any] | list[str]:
+def _parse(number: int, row: dict[str, str], extent: Bbox) -> dict[str, Any] | list[str]:
     """A row's values and place (coordinates or address), or the reasons it is refused."""
     reasons: list[str] = [row[ROW_ERROR]] if row.get(ROW_ERROR) else []
     when = (row.get("occurred_at") or "").strip()
@@ -160,7 +160,7 @@ def _parse(number: int, row: dict[str, str]) -> dict[str, Any] | list[str]:
     if lat is not None and lon is not None:
         if math.isnan(lat) or math.isnan(lon):
             reasons.append("lat/lon are not numbers")
-        elif not contains(current_extent(), (lon, lat, lon, lat)):  # twin.extent
+        elif not contains(extent, (lon, lat, lon, lat)):
             reasons.append("outside the city")
         else:
             place = {"lon": lon, "lat": lat, "placed_by": "coordinates"}
@@ -315,8 +315,9 @@ def import_crashes(
     if not rows:
         raise InvalidParameter("no crash rows in the input")
     parsed = []
+    extent = city_extent(conn)  # the loaded districts' (twin.extent)
     for number, row in enumerate(rows, first_row):  # a CSV's row 1 is its header
-        result = _parse(number, row)
+        result = _parse(number, row, extent)
         if isinstance(result, list):
             report.refuse(number, result)
         else:
