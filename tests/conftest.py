@@ -17,8 +17,9 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
@@ -28,6 +29,18 @@ import psycopg
 import pytest
 
 from twin.server_process import ServerProcess, twin_command
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
+    """`check()`'s first true value within `timeout` seconds (a broker's reload, a bridge's
+    batch: what a story waits for on real systems); fails naming `what`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := check():
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"not within {timeout} s: {what}")
+
 
 pytest_plugins = ["analysed", "import_target", "chromium", "viewer_fixtures", "planners"]
 

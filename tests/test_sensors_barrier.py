@@ -24,6 +24,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from conftest import wait_for
 from twin.sensors.ingest import ingest_observations
 from twin.sensors.retention import retain
 from twin.sensors.store import update
@@ -34,15 +35,6 @@ DAY = dt.datetime(2020, 3, 10, tzinfo=UTC)
 HOUR = DAY + dt.timedelta(hours=12)
 FIRST_RUN = DAY + dt.timedelta(days=1)  # its mark: the batch's reading is not late under it
 NEXT_RUN = DAY + dt.timedelta(days=3)  # two days on: runs after it never reach the hour
-
-
-def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"not within {timeout} s: {what}")
 
 
 def reading(stream: int, moment: dt.datetime, value: float) -> dict[str, Any]:

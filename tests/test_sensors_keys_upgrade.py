@@ -15,7 +15,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,18 +24,9 @@ import paho.mqtt.client as mqtt
 import psycopg
 import pytest
 
-from conftest import Server
+from conftest import Server, wait_for
 from twin.sensors.broker import OWN_ACCOUNT, reload_accounts, twin_secret
 from twin.sensors.keys import add_key, provider_id
-
-
-def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"not within {timeout} s: {what}")
 
 
 def login(broker: Any, username: str, password: str) -> Any:

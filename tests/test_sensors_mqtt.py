@@ -14,7 +14,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,19 +22,9 @@ import paho.mqtt.client as mqtt
 import psycopg
 import pytest
 
-from conftest import Server
+from conftest import Server, wait_for
 from twin.sensors.broker import OWN_ACCOUNT, start_broker, stop_broker, twin_secret
 from twin.sensors.keys import add_key, provider_id, revoke_key
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"not within {timeout} s: {what}")
 
 
 class Client:

@@ -17,7 +17,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,21 +25,12 @@ import paho.mqtt.client as mqtt
 import psycopg
 import pytest
 
-from conftest import Server
+from conftest import Server, wait_for
 from twin.sensors.broker import reload_accounts
 from twin.sensors.keys import add_key, provider_id
 
 LAMPS = 1500
 NOT_AUTHORIZED = 135  # MQTT 5 reason code of a PUBACK the broker's ACL refused
-
-
-def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"not within {timeout} s: {what}")
 
 
 class Gateway:

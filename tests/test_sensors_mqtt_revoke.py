@@ -14,24 +14,15 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
 import psycopg
 
+from conftest import wait_for
 from twin.sensors.broker import OWN_ACCOUNT, twin_secret
 from twin.sensors.keys import add_key, provider_id, revoke_key
-
-
-def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"not within {timeout} s: {what}")
 
 
 class Client:
