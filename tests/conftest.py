@@ -42,6 +42,25 @@ def wait_for(check: Callable[[], Any], timeout: float = 10.0, what: str = "") ->
     raise AssertionError(f"not within {timeout} s: {what}")
 
 
+def mqtt_login(broker: Any, username: str | None, password: str | None) -> Any:
+    """The broker's answer to a client's CONNECT with these credentials (paho's reason code;
+    no username: anonymous)."""
+    import paho.mqtt.client as mqtt
+
+    answered: list[Any] = []
+    paho = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    if username is not None:
+        paho.username_pw_set(username, password)
+    paho.on_connect = lambda client, userdata, flags, reason, props: answered.append(reason)
+    paho.connect(broker.host, broker.port)
+    paho.loop_start()
+    try:
+        return wait_for(lambda: answered[:1], 5, "the broker answers the CONNECT")[0]
+    finally:
+        paho.disconnect()
+        paho.loop_stop()
+
+
 pytest_plugins = ["analysed", "import_target", "chromium", "viewer_fixtures", "planners"]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -217,3 +236,14 @@ def pm25_station(database_url: str, name: str) -> Iterator[int]:
         yield stream
         conn.execute("DELETE FROM sta_observations WHERE datastream_id = %s", (stream,))
         conn.execute("DELETE FROM sta_things WHERE id = %s", (thing,))
+
+
+def bridged_server(broker: Any) -> Server:
+    """The twin's server with its MQTT bridge on `broker`, once the bridge has connected."""
+    srv = Server({"TWIN_MQTT_URL": broker.url})
+    wait_for(
+        lambda: (srv.get("/sta/v1.1/mqtt-status").json()["bridge"] or {}).get("connected"),
+        20,
+        "the bridge connects to the broker",
+    )
+    return srv

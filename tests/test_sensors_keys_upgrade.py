@@ -24,24 +24,9 @@ import paho.mqtt.client as mqtt
 import psycopg
 import pytest
 
-from conftest import Server, wait_for
+from conftest import Server, mqtt_login, wait_for
 from twin.sensors.broker import OWN_ACCOUNT, reload_accounts, twin_secret
 from twin.sensors.keys import add_key, provider_id
-
-
-def login(broker: Any, username: str, password: str) -> Any:
-    """The broker's answer to a CONNECT with these credentials (paho's reason code)."""
-    answered: list[Any] = []
-    paho = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
-    paho.username_pw_set(username, password)
-    paho.on_connect = lambda client, userdata, flags, reason, props: answered.append(reason)
-    paho.connect(broker.host, broker.port)
-    paho.loop_start()
-    try:
-        return wait_for(lambda: answered[:1], 5, "the broker answers the CONNECT")[0]
-    finally:
-        paho.disconnect()
-        paho.loop_stop()
 
 
 class Client:
@@ -113,7 +98,7 @@ def test_an_old_key_used_over_http_becomes_an_mqtt_account(
     broker: Any, server: Server, db: psycopg.Connection, gateway: dict[str, Any]
 ) -> None:
     key, key_id, stream = gateway["key"], gateway["key_id"], gateway["stream"]
-    assert login(broker, key_id, key).is_failure, "no MQTT account for a key made before 0019"
+    assert mqtt_login(broker, key_id, key).is_failure, "no MQTT account for a key made before 0019"
     assert key_id not in (broker.directory / "passwd").read_text()
 
     posted = httpx.post(
@@ -131,7 +116,9 @@ def test_an_old_key_used_over_http_becomes_an_mqtt_account(
     assert f"{key_id} {stream}" in grants
 
     # mosquitto has reloaded (SIGHUP): the same key now logs in and publishes its readings
-    wait_for(lambda: not login(broker, key_id, key).is_failure, 5, "the old key logs in by MQTT")
+    wait_for(
+        lambda: not mqtt_login(broker, key_id, key).is_failure, 5, "the old key logs in by MQTT"
+    )
     dashboard = Client(broker, OWN_ACCOUNT, twin_secret(broker.directory))
     device = Client(broker, key_id, key)
     try:

@@ -22,7 +22,7 @@ import paho.mqtt.client as mqtt
 import psycopg
 import pytest
 
-from conftest import Server, wait_for
+from conftest import Server, bridged_server, mqtt_login, wait_for
 from twin.sensors.broker import OWN_ACCOUNT, start_broker, stop_broker, twin_secret
 from twin.sensors.keys import add_key, provider_id, revoke_key
 
@@ -56,22 +56,6 @@ class Client:
     def close(self) -> None:
         self.paho.disconnect()
         self.paho.loop_stop()
-
-
-def login(broker: Any, username: str | None, password: str | None) -> Any:
-    """The broker's answer to a client's CONNECT (paho's reason code)."""
-    answered: list[Any] = []
-    paho = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
-    if username is not None:
-        paho.username_pw_set(username, password)
-    paho.on_connect = lambda client, userdata, flags, reason, props: answered.append(reason)
-    paho.connect(broker.host, broker.port)
-    paho.loop_start()
-    try:
-        return wait_for(lambda: answered[:1], 5, "the broker answers the CONNECT")[0]
-    finally:
-        paho.disconnect()
-        paho.loop_stop()
 
 
 def key_login(key: str) -> tuple[str, str]:
@@ -114,12 +98,7 @@ def _station(db: psycopg.Connection) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def live(broker: Any, station: dict[str, Any]) -> Iterator[Server]:
     """The twin's server with its MQTT bridge on the session's broker."""
-    srv = Server({"TWIN_MQTT_URL": broker.url})
-    wait_for(
-        lambda: (srv.get("/sta/v1.1/mqtt-status").json()["bridge"] or {}).get("connected"),
-        20,
-        "the bridge connects to the broker",
-    )
+    srv = bridged_server(broker)
     yield srv
     srv.stop()
 
@@ -291,10 +270,10 @@ def test_the_broker_lets_in_sensor_keys_only_and_each_to_its_own_datastreams(
     live: Server, broker: Any, station: dict[str, Any], db: psycopg.Connection
 ) -> None:
     user, key = key_login(station["key"])
-    assert login(broker, None, None).is_failure, "anonymous clients are refused"
-    assert login(broker, user, key[:-1] + ("x" if key[-1] != "x" else "y")).is_failure
-    assert login(broker, "twin", "not the twin's password").is_failure
-    assert not login(broker, user, key).is_failure
+    assert mqtt_login(broker, None, None).is_failure, "anonymous clients are refused"
+    assert mqtt_login(broker, user, key[:-1] + ("x" if key[-1] != "x" else "y")).is_failure
+    assert mqtt_login(broker, "twin", "not the twin's password").is_failure
+    assert not mqtt_login(broker, user, key).is_failure
 
     # a second provider with a key of its own: it cannot write the first provider's stream
     other = _station(db)
@@ -327,9 +306,9 @@ def test_the_broker_lets_in_sensor_keys_only_and_each_to_its_own_datastreams(
 
     # the key revoked: the broker reloads its accounts and refuses it
     revoke_key(db, key)
-    wait_for(lambda: login(broker, user, key).is_failure, 5, "the revoked key refused")
+    wait_for(lambda: mqtt_login(broker, user, key).is_failure, 5, "the revoked key refused")
     station["key"] = add_key(db, provider=_provider_of(db, pm25))  # later stories still log in
-    assert not login(broker, *key_login(station["key"])).is_failure
+    assert not mqtt_login(broker, *key_login(station["key"])).is_failure
 
 
 def _provider_of(db: psycopg.Connection, datastream: int) -> str:

@@ -25,7 +25,7 @@ import paho.mqtt.client as mqtt
 import psycopg
 import pytest
 
-from conftest import Server, wait_for
+from conftest import Server, bridged_server, wait_for
 from twin.sensors.broker import reload_accounts
 from twin.sensors.keys import add_key, provider_id
 
@@ -98,12 +98,7 @@ def stored(db: psycopg.Connection, datastream: int) -> int:
 @pytest.fixture(scope="module")
 def live(broker: Any) -> Iterator[Server]:
     """The twin's server with its MQTT bridge on the session's broker."""
-    srv = Server({"TWIN_MQTT_URL": broker.url})
-    wait_for(
-        lambda: (srv.get("/sta/v1.1/mqtt-status").json()["bridge"] or {}).get("connected"),
-        20,
-        "the bridge connects to the broker",
-    )
+    srv = bridged_server(broker)
     yield srv
     srv.stop()
 
