@@ -979,6 +979,10 @@ def test_the_terrain_model_is_an_ogc_coverage(tiles_server: Server, tmp_path: Pa
         assert np.nanmin(values) > 300
     description = tiles_server.get("/collections/terrain").json()
     assert description["itemType"] == "coverage" and description["loaded"]
+    # the /collections list a GIS client zooms by says the model's bounds too, not a fixed box
+    listed = tiles_server.get("/collections", params={"f": "json"}).json()["collections"]
+    terrain = next(c for c in listed if c["id"] == "terrain")
+    assert terrain["extent"]["spatial"]["bbox"] == description["extent"]["spatial"]["bbox"]
     bad = tiles_server.get("/collections/terrain/coverage?bbox=77,43,76,44")
     assert bad.status_code == 400 and "bbox" in bad.json()["description"]
 

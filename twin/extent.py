@@ -155,18 +155,24 @@ def contains(extent: Bbox, bounds: tuple[float, float, float, float]) -> bool:
     return bounds[0] >= west and bounds[1] >= south and bounds[2] <= east and bounds[3] <= north
 
 
-def sync_collection_extents(extent: Bbox) -> None:
+def sync_collection_extents(extent: Bbox, terrain: Bbox | None = None) -> None:
     """Set the spatial extent pygeoapi serves for every catalog layer's collection to the
-    city's: the configuration file keeps CITY_BBOX (written before a database exists), and
-    pygeoapi reads its resources' extents per request."""
+    city's, and the terrain's to the model's bounds (`terrain`, as /collections/terrain says):
+    the configuration file keeps CITY_BBOX (written before a database exists), and pygeoapi
+    reads its resources' extents per request."""
     from twin.catalog import load_catalog
     from twin.http.bridge import resources
 
     layers = load_catalog()
-    bbox = list(extent)
     for name, resource in resources().items():
-        if name not in layers or not isinstance(resource, dict):
+        if name in layers:
+            bbox = list(extent)
+        elif name == "terrain" and terrain is not None:
+            bbox = [round(v, 6) for v in terrain]
+        else:
             continue
-        spatial: Any = resource.get("extents", {}).get("spatial")
+        spatial: Any = (
+            resource.get("extents", {}).get("spatial") if isinstance(resource, dict) else None
+        )
         if isinstance(spatial, dict) and spatial.get("bbox") != bbox:
             spatial["bbox"] = bbox

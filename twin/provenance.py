@@ -171,8 +171,11 @@ class ProvenanceMiddleware:
             return
         collection = match.group("id")
         from twin.extent import current_extent_async, sync_collection_extents
+        from twin.tiles.routes import terrain_bounds
 
-        sync_collection_extents(await current_extent_async())  # the loaded city's extent
+        # the loaded city's extent, and in the list the terrain model's bounds
+        terrain = await terrain_bounds() if collection is None else None
+        sync_collection_extents(await current_extent_async(), terrain)
         start: Message | None = None
         chunks: list[bytes] = []
         passthrough = False

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -609,6 +610,21 @@ async def _terrain_tilejson(
         raise _no_terrain()
     maxzoom = native_zoom(resolution, (bounds[1] + bounds[3]) / 2)
     return _json(document(_base(request), bounds, maxzoom))
+
+
+# (trusted until, bounds) of the last terrain_bounds() read: /collections lists the terrain
+_terrain_read: tuple[float, tuple[float, float, float, float] | None] = (0.0, None)
+
+
+async def terrain_bounds() -> tuple[float, float, float, float] | None:
+    """The terrain model's lon/lat bounds (None when none is loaded), for the /collections
+    list; trusted for TWIN_TILE_VERSION_TTL like the city's extent."""
+    global _terrain_read
+    now = time.monotonic()
+    if now >= _terrain_read[0]:
+        _, bounds, _ = await run_in_threadpool(_terrain_summary)
+        _terrain_read = (now + get_settings().tiles.version_ttl_s, bounds)
+    return _terrain_read[1]
 
 
 def _terrain_details() -> dict[str, Any]:
