@@ -159,6 +159,10 @@ def test_healthz_says_503_when_the_database_is_down(database_url):
         health = srv.get("/healthz")
         assert health.status_code == 503
         assert health.json()["database"] == "down"
+        # the catalogue a GIS client opens first says so too, in the one error model
+        listed = srv.get("/collections", params={"f": "json"})
+        assert listed.status_code == 503, listed.text
+        assert listed.json()["code"] == "DatabaseUnavailable"
     finally:
         srv.stop()
 

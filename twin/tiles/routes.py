@@ -622,7 +622,10 @@ async def terrain_bounds() -> tuple[float, float, float, float] | None:
     global _terrain_read
     now = time.monotonic()
     if now >= _terrain_read[0]:
-        _, bounds, _ = await run_in_threadpool(_terrain_summary)
+        try:
+            _, bounds, _ = await run_in_threadpool(_terrain_summary)
+        except (psycopg.Error, rasterio.errors.RasterioError, OSError):
+            bounds = None  # the list is still served (the configured box) without a database
         _terrain_read = (now + get_settings().tiles.version_ttl_s, bounds)
     return _terrain_read[1]
 
