@@ -8,6 +8,8 @@ reading. Without that barrier the run would aggregate the hour without the readi
 mark two days on, and no later run would ever aggregate that hour again: the chart's hourly
 figure would stay wrong for good.
 
+The last story: an edit caught in a lock cycle with a run is written again, not refused.
+
 Two real connections on two threads, in a database of the module's own (its marks are the
 story's). Hand-computed: the hour holds 10 (aggregated before); the batch adds 42 → n 2,
 mean 26, min 10, max 42.
@@ -27,7 +29,7 @@ import pytest
 from conftest import wait_for
 from twin.sensors.ingest import ingest_observations
 from twin.sensors.retention import retain
-from twin.sensors.store import update
+from twin.sensors.store import delete, update
 
 pytestmark = pytest.mark.own_database
 UTC = dt.UTC
@@ -192,3 +194,86 @@ def test_a_correction_in_flight_holds_the_mark_too(db: psycopg.Connection, targe
     )
     assert hour_figures(db, stream, hour) == (1, 7.0, 7.0, 7.0)
     assert db.execute("SELECT count(*) FROM sta_late_hours").fetchone() == (0,)
+
+
+def test_a_feature_deleted_across_a_retention_run_is_written_again_after_a_lock_cycle(
+    db: psycopg.Connection, target: Any
+) -> None:
+    """A FeatureOfInterest is deleted while a retention run aggregates the same hour: the run
+    has cleared the hour's late note and asks for its aggregate, which the delete has just
+    rewritten, and the delete waits to note the hour again. PostgreSQL cancels the delete to
+    break the cycle; the twin writes it again once the run has gone on (twin.db.retry), so the
+    caller gets its answer, not a database error. Hand-computed: the hour holds 10, 30 (the
+    feature's) and a late 20; without the feature: n 2, mean 15."""
+    stream = station(db)
+    base = NEXT_RUN + dt.timedelta(days=20)
+    hour = base + dt.timedelta(hours=6)
+    (feature,) = db.execute(
+        "INSERT INTO sta_features_of_interest (name, feature) "
+        "VALUES ('Kerb', ST_SetSRID(ST_MakePoint(76.95, 43.25), 4326)) RETURNING id"
+    ).fetchone()
+    first = [
+        reading(stream, hour + dt.timedelta(minutes=5), 10.0),
+        {
+            **reading(stream, hour + dt.timedelta(minutes=20), 30.0),
+            "FeatureOfInterest": {"@iot.id": feature},
+        },
+    ]
+    assert ingest_observations(db, first, caller=None).ok
+    retain(db, now=base + dt.timedelta(days=2))  # the hour is now more than a day below
+    assert hour_figures(db, stream, hour) == (2, 20.0, 10.0, 30.0)
+    late = reading(stream, hour + dt.timedelta(minutes=40), 20.0)
+    assert ingest_observations(db, [late], caller=None).ok
+    assert db.execute("SELECT count(*) FROM sta_late_hours").fetchone() == (1,)  # noted
+    (deadlocks,) = db.execute(
+        "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"
+    ).fetchone()
+
+    failures: list[BaseException] = []
+
+    def deleting() -> None:
+        try:
+            with psycopg.connect(target.url) as conn:
+                delete(conn, "FeaturesOfInterest", feature)
+        except BaseException as exc:  # handed to the test's thread
+            failures.append(exc)
+
+    with psycopg.connect(target.url) as run:  # the retention run's aggregate step, by hand
+        run.execute("SET deadlock_timeout = '10s'")  # the delete notices the cycle first
+        run.execute(
+            "DELETE FROM sta_late_hours WHERE datastream_id = %s AND hour = %s", (stream, hour)
+        )
+        worker = threading.Thread(target=deleting)
+        worker.start()
+        try:
+            blockers = wait_for(
+                lambda: db.execute(
+                    "SELECT pg_blocking_pids(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND cardinality(pg_blocking_pids(pid)) > 0"
+                ).fetchone(),
+                10,
+                "the delete waits to note the hour the run cleared",
+            )
+            assert blockers == ([run.info.backend_pid],), blockers
+            run.execute(  # the run asks for the aggregate the delete holds: a cycle
+                "UPDATE sta_observations_hourly SET n = n WHERE datastream_id = %s AND hour = %s",
+                (stream, hour),
+            )
+            run.commit()
+        finally:
+            worker.join(30)
+    assert not worker.is_alive() and not failures, failures
+    wait_for(
+        lambda: db.execute(
+            "SELECT deadlocks > %s FROM pg_stat_database WHERE datname = current_database()",
+            (deadlocks,),
+        ).fetchone()[0],
+        10,
+        "PostgreSQL broke a lock cycle",
+    )
+    assert db.execute(
+        "SELECT count(*) FROM sta_features_of_interest WHERE id = %s", (feature,)
+    ).fetchone() == (0,)
+    assert hour_figures(db, stream, hour) == (2, 15.0, 10.0, 20.0)
+    retain(db, now=base + dt.timedelta(days=3))  # the next run agrees
+    assert hour_figures(db, stream, hour) == (2, 15.0, 10.0, 20.0)

@@ -31,6 +31,7 @@ import psycopg
 from psycopg import sql
 from psycopg.pq import TransactionStatus
 
+from twin.db.retry import in_transaction
 from twin.settings import get_settings
 from twin.sqlfiles import query
 
@@ -79,14 +80,18 @@ def retain(conn: psycopg.Connection, now: datetime | None = None) -> RetentionRe
         start = mark[0] - timedelta(days=1)
     elif partitions:
         start = _midnight(_day(partitions[0]))
-    rows = 0
-    with conn.transaction():
+
+    def aggregate() -> tuple[int, int]:
+        written = 0
         if start is not None and start < closed:
-            rows += conn.execute(
+            written = conn.execute(
                 query("sensors/aggregate_hours"), {"start": start, "end": closed}
             ).rowcount
         late, _cleared = conn.execute(query("sensors/aggregate_late_hours")).fetchone()
-        rows += late
+        return written + late, late
+
+    # an edit re-aggregating the same hours may take their rows in another order
+    rows, late = in_transaction(conn, aggregate, "retention: hourly aggregates")
     # the mark's row updated after the aggregates commit, never while they hold their rows: a
     # batch or an edit holding the mark FOR SHARE may be waiting for one of those rows
     with conn.transaction():

@@ -21,6 +21,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from twin.db.retry import in_transaction
 from twin.errors import Forbidden, InvalidParameter, NotFound
 from twin.sensors.ingest import KIND_WORDS, ingest_observations, parse_time
 from twin.sensors.keys import SensorWriter, provider_id
@@ -420,38 +421,49 @@ def update(
     _members(patch, entity_set.removesuffix("s"), set(allowed))
     if not patch:
         raise InvalidParameter("the PATCH body names no member to change")
-    with conn.transaction():
-        if entity_set == "Observations":
-            _update_observation(conn, entity_id, patch, caller)
-            return
-        parts, values = [], {"id": entity_id}
-        for member, value in patch.items():
-            if member.startswith("@iot."):
-                continue
-            column, kind = allowed[member]
-            values[column] = _value(kind, value, f"{entity_set}: {member}")
-            placeholder = sql.Placeholder(column)
-            if kind == "geometry":
-                placeholder = sql.SQL("ST_SetSRID(ST_GeomFromGeoJSON({}), 4326)").format(
-                    placeholder
-                )
-            parts.append(sql.SQL("{} = {}").format(sql.Identifier(column), placeholder))
-        if entity_set == "Things" and "properties" in patch:  # the links follow the properties
-            for column, value in thing_links(conn, patch["properties"] or {}).items():
-                values[column] = value
-                parts.append(
-                    sql.SQL("{} = {}").format(sql.Identifier(column), sql.Placeholder(column))
-                )
-        row = conn.execute(
-            query(
-                "sensors/update_entity",
-                table=TABLES[entity_set],
-                assignments=sql.SQL(", ").join(parts),
-            ),
-            values,
-        ).fetchone()
-        if row is None:
-            raise NotFound(f"no {entity_set}({entity_id})")
+    in_transaction(
+        conn,
+        lambda: _update(conn, entity_set, entity_id, patch, caller),
+        f"PATCH {entity_set}({entity_id})",
+    )
+
+
+def _update(
+    conn: psycopg.Connection,
+    entity_set: str,
+    entity_id: int,
+    patch: Mapping[str, Any],
+    caller: SensorWriter | None,
+) -> None:
+    """`update`'s writes, in its transaction (run again after a lock cycle)."""
+    allowed = PATCHABLE[entity_set]
+    if entity_set == "Observations":
+        _update_observation(conn, entity_id, patch, caller)
+        return
+    parts, values = [], {"id": entity_id}
+    for member, value in patch.items():
+        if member.startswith("@iot."):
+            continue
+        column, kind = allowed[member]
+        values[column] = _value(kind, value, f"{entity_set}: {member}")
+        placeholder = sql.Placeholder(column)
+        if kind == "geometry":
+            placeholder = sql.SQL("ST_SetSRID(ST_GeomFromGeoJSON({}), 4326)").format(placeholder)
+        parts.append(sql.SQL("{} = {}").format(sql.Identifier(column), placeholder))
+    if entity_set == "Things" and "properties" in patch:  # the links follow the properties
+        for column, value in thing_links(conn, patch["properties"] or {}).items():
+            values[column] = value
+            parts.append(sql.SQL("{} = {}").format(sql.Identifier(column), sql.Placeholder(column)))
+    row = conn.execute(
+        query(
+            "sensors/update_entity",
+            table=TABLES[entity_set],
+            assignments=sql.SQL(", ").join(parts),
+        ),
+        values,
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"no {entity_set}({entity_id})")
 
 
 def _value(kind: str, value: object, what: str) -> Any:
@@ -594,42 +606,50 @@ def delete(
     admins delete other entities)."""
     if entity_set not in TABLES:
         raise NotFound(f"no entity set {entity_set!r}")
-    with conn.transaction():
-        if entity_set == "Observations":
-            datastream, when, kind = _observation_to_edit(conn, entity_id, caller, "delete")
-            gone = conn.execute(
-                query("sensors/delete_observation"),
-                {"datastream_id": datastream, "phenomenon_time": when, "id": entity_id},
-            ).fetchone()
-            if gone is None:  # deleted meanwhile
-                raise NotFound(f"no Observations({entity_id})")
-            conn.execute(query("sensors/refresh_latest"), {"id": datastream})
-            if kind == "number":
-                _keep_hours(conn, [datastream], [when])
-            return
-        owners = {
-            "Things": "thing_id",
-            "Sensors": "sensor_id",
-            "ObservedProperties": "observed_property_id",
-            "Datastreams": "id",
-        }
-        if entity_set in owners:
-            column = owners[entity_set]
-            conn.execute(
-                query("sensors/delete_observations_of_datastreams", column=column),
-                {"id": entity_id},
-            )
-            if entity_set != "Datastreams":
-                conn.execute(
-                    query("sensors/delete_datastreams_of", column=column), {"id": entity_id}
-                )
-        if entity_set == "FeaturesOfInterest":
-            _delete_observations_of_feature(conn, entity_id)
-        row = conn.execute(
-            query("sensors/delete_entity", table=TABLES[entity_set]), {"id": entity_id}
+    in_transaction(
+        conn,
+        lambda: _delete(conn, entity_set, entity_id, caller),
+        f"DELETE {entity_set}({entity_id})",
+    )
+
+
+def _delete(
+    conn: psycopg.Connection, entity_set: str, entity_id: int, caller: SensorWriter | None
+) -> None:
+    """`delete`'s writes, in its transaction (run again after a lock cycle)."""
+    if entity_set == "Observations":
+        datastream, when, kind = _observation_to_edit(conn, entity_id, caller, "delete")
+        gone = conn.execute(
+            query("sensors/delete_observation"),
+            {"datastream_id": datastream, "phenomenon_time": when, "id": entity_id},
         ).fetchone()
-        if row is None:
-            raise NotFound(f"no {entity_set}({entity_id})")
+        if gone is None:  # deleted meanwhile
+            raise NotFound(f"no Observations({entity_id})")
+        conn.execute(query("sensors/refresh_latest"), {"id": datastream})
+        if kind == "number":
+            _keep_hours(conn, [datastream], [when])
+        return
+    owners = {
+        "Things": "thing_id",
+        "Sensors": "sensor_id",
+        "ObservedProperties": "observed_property_id",
+        "Datastreams": "id",
+    }
+    if entity_set in owners:
+        column = owners[entity_set]
+        conn.execute(
+            query("sensors/delete_observations_of_datastreams", column=column),
+            {"id": entity_id},
+        )
+        if entity_set != "Datastreams":
+            conn.execute(query("sensors/delete_datastreams_of", column=column), {"id": entity_id})
+    if entity_set == "FeaturesOfInterest":
+        _delete_observations_of_feature(conn, entity_id)
+    row = conn.execute(
+        query("sensors/delete_entity", table=TABLES[entity_set]), {"id": entity_id}
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"no {entity_set}({entity_id})")
 
 
 def _delete_observations_of_feature(conn: psycopg.Connection, feature_id: int) -> None:
