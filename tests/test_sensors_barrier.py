@@ -30,6 +30,7 @@ from conftest import wait_for
 from twin.sensors.ingest import ingest_observations
 from twin.sensors.retention import retain
 from twin.sensors.store import delete, update
+from twin.sqlfiles import query
 
 pytestmark = pytest.mark.own_database
 UTC = dt.UTC
@@ -277,3 +278,74 @@ def test_a_feature_deleted_across_a_retention_run_is_written_again_after_a_lock_
     assert hour_figures(db, stream, hour) == (2, 15.0, 10.0, 20.0)
     retain(db, now=base + dt.timedelta(days=3))  # the next run agrees
     assert hour_figures(db, stream, hour) == (2, 15.0, 10.0, 20.0)
+
+
+@pytest.mark.parametrize("first", ["the edit", "the run"])
+def test_an_hour_emptied_while_a_run_aggregates_it_keeps_no_aggregate(
+    db: psycopg.Connection, target: Any, first: str
+) -> None:
+    """A retention run's aggregate step (its two statements, by hand on a connection of its
+    own) and the deletion of the hour's only reading overlap, either one first: whichever
+    waits for the other, the hour ends with no aggregate (no chart shows a reading that is
+    gone), and the next run leaves it so and clears what was noted."""
+    stream = station(db)
+    base = NEXT_RUN + dt.timedelta(days=40 if first == "the edit" else 50)
+    hour = base + dt.timedelta(hours=6)
+    report = ingest_observations(
+        db, [reading(stream, hour + dt.timedelta(minutes=5), 12.0)], caller=None
+    )
+    (only,) = report.ids
+    retain(db, now=base + dt.timedelta(days=2))
+    assert hour_figures(db, stream, hour) == (1, 12.0, 12.0, 12.0)
+    window = {"start": base, "end": base + dt.timedelta(days=2)}
+    failures: list[BaseException] = []
+
+    def in_thread(work: Callable[[], None]) -> threading.Thread:
+        def run() -> None:
+            try:
+                work()
+            except BaseException as exc:  # handed to the test's thread
+                failures.append(exc)
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    def waits_for(pid: int) -> None:
+        blockers = wait_for(
+            lambda: db.execute(
+                "SELECT pg_blocking_pids(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND cardinality(pg_blocking_pids(pid)) > 0"
+            ).fetchone(),
+            10,
+            "one waits for the other",
+        )
+        assert blockers == ([pid],), (blockers, failures)
+
+    with psycopg.connect(target.url) as run, psycopg.connect(target.url) as edit:
+        if first == "the edit":
+            edit.execute("SELECT 1")  # the deletion's transaction stays open
+            delete(edit, "Observations", only)
+
+            def aggregate() -> None:
+                run.execute(query("sensors/aggregate_hours"), window)
+                run.execute(query("sensors/aggregate_late_hours"))
+                run.commit()
+
+            thread = in_thread(aggregate)
+            waits_for(edit.info.backend_pid)
+            edit.commit()
+        else:
+            run.execute(query("sensors/aggregate_hours"), window)
+            thread = in_thread(lambda: delete(edit, "Observations", only))
+            waits_for(run.info.backend_pid)
+            run.execute(query("sensors/aggregate_late_hours"))
+            run.commit()
+        thread.join(30)
+    assert not thread.is_alive() and not failures, failures
+    assert hour_figures(db, stream, hour) is None
+    retain(db, now=base + dt.timedelta(days=3))
+    assert hour_figures(db, stream, hour) is None
+    assert db.execute(
+        "SELECT count(*) FROM sta_late_hours WHERE datastream_id = %s", (stream,)
+    ).fetchone() == (0,)
