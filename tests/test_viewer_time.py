@@ -132,6 +132,15 @@ def test_the_slider_plays_a_year_by_month_and_the_last_day_on_almaty_time(
     before = page.eval(f"return {BAR}.dataset.instant")
     shown[before] = drawn_events(page)
     page.call("screenshot", path=str(ARTIFACTS / "time-year-last.png"))
+    # nothing of the bar covers another thing: its close button sits beside the count of layers,
+    # the bar above the demo data's banner (three lines in this map 800 px wide)
+    close, count, bar, banner = page.eval(BOXES)
+    assert banner[3] > banner[1] and not overlap(close, count) and not overlap(bar, banner), (
+        close,
+        count,
+        bar,
+        banner,
+    )
     asked = dated_tiles(page, "change_events")
     assert asked and {status for _, status in asked} <= {200, 204}, asked  # 204: no event there
     windows = {value for value, _ in asked}
@@ -165,6 +174,22 @@ def test_the_slider_plays_a_year_by_month_and_the_last_day_on_almaty_time(
     assert shown[first] and shown[before] and not shown[first] & shown[before], shown
     assert {value for value, _ in dated_tiles(page, "parks")} >= {f"../{first}", f"../{last}"}
     the_day_range_reads_almaty_time_in_each_language(page)
+
+
+# the boxes (left, top, right, bottom) of the time bar's close button and count of layers, the
+# bar and the demo data's banner
+BOXES = """
+const box = (selector) => {
+  const b = document.querySelector(selector).getBoundingClientRect();
+  return [b.left, b.top, b.right, b.bottom];
+};
+return ['#time-bar [data-time-close]', '#time-bar [data-time-layers]', '#time-bar',
+        '#data-banner'].map(box);
+"""
+
+
+def overlap(a: list[float], b: list[float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def drawn_events(browser: HeadlessChromium) -> set[int]:

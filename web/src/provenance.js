@@ -35,6 +35,7 @@ export function showDataBanner(app) {
   let banner = document.getElementById('data-banner');
   if (!app.catalog?.data?.synthetic) {
     banner?.remove();
+    keepAboveBanner(wrap, null);
     return;
   }
   if (banner?.dataset.closed === '1') return;
@@ -47,11 +48,21 @@ export function showDataBanner(app) {
       if (event.target.dataset.hide === undefined) return;
       banner.dataset.closed = '1';
       banner.hidden = true;
+      keepAboveBanner(wrap, null);
     });
+    // the banner wraps onto more lines in a narrow map or a longer language: what sits above
+    // it (the time slider) rises with it instead of covering it
+    new ResizeObserver(() => keepAboveBanner(wrap, banner.hidden ? null : banner)).observe(banner);
   }
   const data = app.catalog.data;
   const short = `${(data.licences ?? []).join(', ')} · ${t('data.loaded', { date: date(data.loaded_at) })}`;
   banner.title = dataLine(app.catalog);
   banner.innerHTML = `<b>${esc(t('data.demo'))}</b> <span>${esc(short)}</span>
     <button type="button" data-hide aria-label="${esc(t('data.close'))}" title="${esc(t('data.close'))}">×</button>`;
+}
+
+/** `--above-banner` on the map: the height (from the map's bottom) above the banner, 0 without one. */
+function keepAboveBanner(wrap, banner) {
+  const above = banner ? parseFloat(getComputedStyle(banner).bottom) + banner.offsetHeight + 6 : 0;
+  wrap.style.setProperty('--above-banner', `${Math.ceil(above)}px`);
 }
