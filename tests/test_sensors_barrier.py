@@ -76,6 +76,19 @@ def hour_figures(db: psycopg.Connection, stream: int, hour: dt.datetime) -> tupl
     ).fetchone()
 
 
+def waits_on(db: psycopg.Connection, pid: int, what: str) -> None:
+    """Some connection of the database waits, and for backend `pid` alone."""
+    blockers = wait_for(
+        lambda: db.execute(
+            "SELECT pg_blocking_pids(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND cardinality(pg_blocking_pids(pid)) > 0"
+        ).fetchone(),
+        10,
+        what,
+    )
+    assert blockers == ([pid],), (what, blockers)
+
+
 def retention_beside(
     db: psycopg.Connection,
     url: str,
@@ -247,15 +260,7 @@ def test_a_feature_deleted_across_a_retention_run_is_written_again_after_a_lock_
         worker = threading.Thread(target=deleting)
         worker.start()
         try:
-            blockers = wait_for(
-                lambda: db.execute(
-                    "SELECT pg_blocking_pids(pid) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND cardinality(pg_blocking_pids(pid)) > 0"
-                ).fetchone(),
-                10,
-                "the delete waits to note the hour the run cleared",
-            )
-            assert blockers == ([run.info.backend_pid],), blockers
+            waits_on(db, run.info.backend_pid, "the delete waits to note the hour the run cleared")
             run.execute(  # the run asks for the aggregate the delete holds: a cycle
                 "UPDATE sta_observations_hourly SET n = n WHERE datastream_id = %s AND hour = %s",
                 (stream, hour),
@@ -311,17 +316,6 @@ def test_an_hour_emptied_while_a_run_aggregates_it_keeps_no_aggregate(
         thread.start()
         return thread
 
-    def waits_for(pid: int) -> None:
-        blockers = wait_for(
-            lambda: db.execute(
-                "SELECT pg_blocking_pids(pid) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND cardinality(pg_blocking_pids(pid)) > 0"
-            ).fetchone(),
-            10,
-            "one waits for the other",
-        )
-        assert blockers == ([pid],), (blockers, failures)
-
     with psycopg.connect(target.url) as run, psycopg.connect(target.url) as edit:
         if first == "the edit":
             edit.execute("SELECT 1")  # the deletion's transaction stays open
@@ -333,12 +327,12 @@ def test_an_hour_emptied_while_a_run_aggregates_it_keeps_no_aggregate(
                 run.commit()
 
             thread = in_thread(aggregate)
-            waits_for(edit.info.backend_pid)
+            waits_on(db, edit.info.backend_pid, "the run waits for the edit")
             edit.commit()
         else:
             run.execute(query("sensors/aggregate_hours"), window)
             thread = in_thread(lambda: delete(edit, "Observations", only))
-            waits_for(run.info.backend_pid)
+            waits_on(db, run.info.backend_pid, "the edit waits for the run")
             run.execute(query("sensors/aggregate_late_hours"))
             run.commit()
         thread.join(30)
