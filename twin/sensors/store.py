@@ -424,7 +424,7 @@ def update(
     in_transaction(
         conn,
         lambda: _update(conn, entity_set, entity_id, patch, caller),
-        f"PATCH {entity_set}({entity_id})",
+        f"changing {entity_set}({entity_id})",  # a log label
     )
 
 
@@ -609,7 +609,7 @@ def delete(
     in_transaction(
         conn,
         lambda: _delete(conn, entity_set, entity_id, caller),
-        f"DELETE {entity_set}({entity_id})",
+        f"deleting {entity_set}({entity_id})",  # a log label
     )
 
 
